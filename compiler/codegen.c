@@ -1,0 +1,309 @@
+/* Code generation for one network: weight constants, kernels, the entry points and NET_info.
+ * Entry points validate their arguments and return XAI_E* codes; they never allocate, print or abort,
+ * and write no global: all scratch memory is the caller's workspace. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Target.h>
+
+#include "cg_internal.h"
+#include "xairt.h"
+
+#define WEIGHTS_MAGIC 0x78616963776569ULL   /* "xaicwei": marks a workspace whose weights are bound */
+
+static void cg_init(cg *c, LLVMModuleRef mod, const ir_graph *g, const cg_options *opt)
+{
+    memset(c, 0, sizeof *c);
+    c->mod = mod;
+    c->ctx = LLVMGetModuleContext(mod);
+    c->b = LLVMCreateBuilderInContext(c->ctx);
+    c->f32 = LLVMFloatTypeInContext(c->ctx);
+    c->i1 = LLVMInt1TypeInContext(c->ctx);
+    c->i8 = LLVMInt8TypeInContext(c->ctx);
+    c->i32 = LLVMInt32TypeInContext(c->ctx);
+    c->i64 = LLVMInt64TypeInContext(c->ctx);
+    c->ptr = LLVMPointerTypeInContext(c->ctx, 0);
+    c->void_t = LLVMVoidTypeInContext(c->ctx);
+    c->g = g;
+    c->opt = opt;
+    c->const_globals = calloc(g->n_consts + 1, sizeof *c->const_globals);
+}
+
+static int const_is_external(const cg *c, const ir_const *k)
+{
+    return c->opt->weights_external && k->file_offset >= 0 && k->file_offset % 4 == 0;
+}
+
+/* Embeds the constants that the emitted kernels read, as 64-byte aligned read-only bytes. */
+static void emit_constants(cg *c, const graph_plan *plan)
+{
+    for (int i = 0; i < c->g->n_nodes; i++) {
+        if (!plan->emit[i]) continue;
+        const ir_const *used[2] = {c->g->nodes[i].weight, c->g->nodes[i].bias};
+        for (int u = 0; u < 2; u++) {
+            if (!used[u] || const_is_external(c, used[u])) continue;
+            for (int k = 0; k < c->g->n_consts; k++) {
+                if (c->g->consts[k] != used[u] || c->const_globals[k]) continue;
+                char name[600];
+                snprintf(name, sizeof name, "%s.w.%s", c->g->name, used[u]->name);
+                size_t bytes = (size_t)used[u]->count * sizeof(float);
+                LLVMValueRef init = LLVMConstStringInContext(c->ctx, (const char *)used[u]->data, (unsigned)bytes, 1);
+                LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
+                LLVMSetInitializer(gv, init);
+                LLVMSetGlobalConstant(gv, 1);
+                LLVMSetLinkage(gv, LLVMPrivateLinkage);
+                LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+                LLVMSetAlignment(gv, 64);
+                c->const_globals[k] = gv;
+            }
+        }
+    }
+}
+
+static LLVMValueRef add_function(cg *c, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params, int n)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s_%s", c->g->name, suffix);
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(ret, params, n, 0));
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+    c->fn = fn;
+    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+    return fn;
+}
+
+/* if (cond) return code; */
+static void return_if(cg *c, LLVMValueRef cond, int code)
+{
+    LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fail");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ok");
+    LLVMBuildCondBr(c->b, cond, fail, ok);
+    LLVMPositionBuilderAtEnd(c->b, fail);
+    LLVMBuildRet(c->b, LLVMConstInt(c->i32, code, 0));
+    LLVMPositionBuilderAtEnd(c->b, ok);
+}
+
+static LLVMValueRef is_null(cg *c, LLVMValueRef p) { return LLVMBuildIsNull(c->b, p, ""); }
+
+static int64_t header_bytes(const cg *c) { return c->opt->weights_external ? XAIC_WS_HEADER : 0; }
+
+static int64_t max_batch(const cg *c, const graph_plan *plan)
+{
+    int64_t per = plan->arena_floats * 4;
+    int64_t m = per ? (INT64_MAX / 2 - header_bytes(c)) / per : INT32_MAX;
+    return m > INT32_MAX ? INT32_MAX : m;
+}
+
+static void emit_workspace_size(cg *c, const graph_plan *plan)
+{
+    LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
+    LLVMValueRef fn = add_function(c, "workspace_size", size_t_ty, &c->i32, 1);
+    LLVMValueRef batch = LLVMGetParam(fn, 0);
+    LLVMValueRef bad = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch, LLVMConstInt(c->i32, 1, 0), ""),
+                                   LLVMBuildICmp(c->b, LLVMIntSGT, batch, LLVMConstInt(c->i32, max_batch(c, plan), 0), ""), "");
+    LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, fn, "zero");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, fn, "ok");
+    LLVMBuildCondBr(c->b, bad, zero, ok);
+    LLVMPositionBuilderAtEnd(c->b, zero);
+    LLVMBuildRet(c->b, LLVMConstInt(size_t_ty, 0, 0));
+    LLVMPositionBuilderAtEnd(c->b, ok);
+    LLVMValueRef b = LLVMBuildZExt(c->b, batch, size_t_ty, "");
+    LLVMValueRef bytes = LLVMBuildMul(c->b, b, LLVMConstInt(size_t_ty, plan->arena_floats * 4, 0), "");
+    LLVMBuildRet(c->b, LLVMBuildAdd(c->b, bytes, LLVMConstInt(size_t_ty, header_bytes(c), 0), ""));
+}
+
+/* NaN or infinity anywhere in x[0 .. n): x*0 is NaN exactly for those, and NaN survives the sum. */
+static LLVMValueRef any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
+{
+    LLVMValueRef acc = cg_local(c, c->f32, "nanacc");
+    LLVMBuildStore(c->b, cg_f32(c, 0), acc);
+    cg_loop l;
+    LLVMValueRef i = cg_loop_begin(c, &l, cg_i64(c, 0), n, "scan");
+    LLVMValueRef z = LLVMBuildFMul(c->b, cg_load(c, x, i), cg_f32(c, 0), "");
+    LLVMBuildStore(c->b, cg_fadd_reassoc(c, LLVMBuildLoad2(c->b, c->f32, acc, ""), z), acc);
+    cg_loop_end(c, &l);
+    LLVMValueRef s = LLVMBuildLoad2(c->b, c->f32, acc, "");
+    return LLVMBuildFCmp(c->b, LLVMRealUNO, s, s, "");
+}
+
+static void emit_forward(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
+{
+    const ir_graph *g = c->g;
+    LLVMTypeRef params[4] = {c->ptr, c->ptr, c->i32, c->ptr};
+    LLVMValueRef fn = add_function(c, "forward", c->i32, params, 4);
+    LLVMValueRef x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 1), batch32 = LLVMGetParam(fn, 2),
+                 ws = LLVMGetParam(fn, 3);
+    int needs_ws = plan->arena_floats > 0 || c->opt->weights_external;
+    LLVMValueRef nulls = LLVMBuildOr(c->b, is_null(c, x), is_null(c, y), "");
+    if (needs_ws) nulls = LLVMBuildOr(c->b, nulls, is_null(c, ws), "");
+    return_if(c, nulls, XAI_ENULL);
+    return_if(c, LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch32, LLVMConstInt(c->i32, 1, 0), ""),
+                             LLVMBuildICmp(c->b, LLVMIntSGT, batch32, LLVMConstInt(c->i32, max_batch(c, plan), 0), ""), ""),
+              XAI_EBATCH);
+    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
+    return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
+              XAI_EALIGN);
+    LLVMValueRef batch = LLVMBuildSExt(c->b, batch32, c->i64, "batch");
+    int64_t in_count = ir_shape_count(&g->nodes[g->input].shape);
+    return_if(c, any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
+
+    LLVMValueRef wbase = LLVMConstNull(c->ptr), arena = ws;
+    if (c->opt->weights_external) {
+        LLVMValueRef magic = LLVMBuildLoad2(c->b, c->i64, LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""), "");
+        return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, magic, cg_i64(c, (int64_t)WEIGHTS_MAGIC), ""), XAI_EWEIGHTS);
+        wbase = LLVMBuildLoad2(c->b, c->ptr, ws, "weights");
+        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, XAIC_WS_HEADER)}, 1, "arena");
+    }
+    LLVMValueRef *where = calloc(g->n_nodes, sizeof *where);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const plan_value *v = &plan->values[i];
+        if (v->kind == LOC_INPUT) where[i] = x;
+        else if (v->kind == LOC_OUTPUT) where[i] = y;
+        else where[i] = cg_gep(c, arena, LLVMBuildNSWMul(c->b, batch, cg_i64(c, v->offset), ""));
+    }
+    LLVMTypeRef kparams[5] = {c->ptr, c->ptr, c->ptr, c->ptr, c->i64};
+    LLVMTypeRef kty = LLVMFunctionType(c->void_t, kparams, 5, 0);
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!plan->emit[i]) continue;
+        const ir_node *n = &g->nodes[i];
+        LLVMValueRef args[5] = {where[i], n->n_inputs > 0 ? where[n->inputs[0]] : LLVMConstNull(c->ptr),
+                                n->n_inputs > 1 ? where[n->inputs[1]] : LLVMConstNull(c->ptr), wbase, batch};
+        LLVMBuildCall2(c->b, kty, kernels[i], args, 5, "");
+    }
+    if (plan->copy_input_to_output) {
+        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * 4), "");
+        LLVMBuildMemCpy(c->b, y, 4, x, 4, bytes);
+    }
+    free(where);
+    LLVMBuildRet(c->b, LLVMConstInt(c->i32, XAI_OK, 0));
+}
+
+/* NET_bind_weights(workspace, file bytes, size): checks the file is the one compiled against. */
+static void emit_bind_weights(cg *c)
+{
+    LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
+    LLVMTypeRef params[3] = {c->ptr, c->ptr, size_t_ty};
+    LLVMValueRef fn = add_function(c, "bind_weights", c->i32, params, 3);
+    LLVMValueRef ws = LLVMGetParam(fn, 0), data = LLVMGetParam(fn, 1), size = LLVMGetParam(fn, 2);
+    return_if(c, LLVMBuildOr(c->b, is_null(c, ws), is_null(c, data), ""), XAI_ENULL);
+    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
+    return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
+              XAI_EALIGN);
+    return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, size, LLVMConstInt(size_t_ty, c->g->weights_size, 0), ""),
+              XAI_EWEIGHTS);
+    LLVMTypeRef crc_params[2] = {c->ptr, size_t_ty};
+    LLVMTypeRef crc_ty = LLVMFunctionType(c->i32, crc_params, 2, 0);
+    LLVMValueRef crc_fn = LLVMGetNamedFunction(c->mod, "xai_crc32");
+    if (!crc_fn) crc_fn = LLVMAddFunction(c->mod, "xai_crc32", crc_ty);
+    LLVMValueRef crc = LLVMBuildCall2(c->b, crc_ty, crc_fn, (LLVMValueRef[]){data, size}, 2, "");
+    return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, crc, LLVMConstInt(c->i32, c->g->weights_crc32, 0), ""), XAI_EWEIGHTS);
+    LLVMBuildStore(c->b, data, ws);
+    LLVMBuildStore(c->b, cg_i64(c, (int64_t)WEIGHTS_MAGIC),
+                   LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""));
+    LLVMBuildRet(c->b, LLVMConstInt(c->i32, XAI_OK, 0));
+}
+
+/* ---- NET_info: must match xai_model_info / xai_tensor_info in xairt.h ---- */
+
+static LLVMValueRef const_string(cg *c, const char *s, const char *label)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s.str.%s", c->g->name, label);
+    LLVMValueRef init = LLVMConstStringInContext(c->ctx, s, strlen(s), 0);
+    LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+    return gv;
+}
+
+static LLVMTypeRef tensor_info_type(cg *c)
+{
+    LLVMTypeRef fields[3] = {c->ptr, c->i32, LLVMArrayType2(c->i32, XAI_MAX_RANK)};
+    return LLVMStructTypeInContext(c->ctx, fields, 3, 0);
+}
+
+static LLVMValueRef tensor_info(cg *c, const char *name, const ir_shape *s, const char *label)
+{
+    LLVMValueRef dims[XAI_MAX_RANK];
+    for (int k = 0; k < XAI_MAX_RANK; k++) dims[k] = LLVMConstInt(c->i32, k < s->rank ? s->dims[k] : 0, 0);
+    LLVMValueRef fields[3] = {const_string(c, name, label), LLVMConstInt(c->i32, s->rank, 0),
+                              LLVMConstArray2(c->i32, dims, XAI_MAX_RANK)};
+    return LLVMConstNamedStruct(tensor_info_type(c), fields, 3);
+}
+
+static void emit_info(cg *c, const char *const *explanations, int n_explanations)
+{
+    const ir_graph *g = c->g;
+    LLVMTypeRef ti = tensor_info_type(c);
+    int n_layers = 0;
+    LLVMValueRef *layers = calloc(2 * g->n_nodes, sizeof *layers);
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].op == OP_INPUT) continue;
+        char label[32];
+        snprintf(label, sizeof label, "layer%d", i);
+        layers[n_layers++] = tensor_info(c, g->nodes[i].name, &g->nodes[i].shape, label);
+        if (g->nodes[i].alias) {   /* a batchnorm folded into this layer */
+            snprintf(label, sizeof label, "alias%d", i);
+            layers[n_layers++] = tensor_info(c, g->nodes[i].alias, &g->nodes[i].shape, label);
+        }
+    }
+    char name[300];
+    snprintf(name, sizeof name, "%s.layers", g->name);
+    LLVMValueRef larr = LLVMConstArray2(ti, layers, n_layers);
+    LLVMValueRef lgv = LLVMAddGlobal(c->mod, LLVMTypeOf(larr), name);
+    LLVMSetInitializer(lgv, larr);
+    LLVMSetGlobalConstant(lgv, 1);
+    LLVMSetLinkage(lgv, LLVMPrivateLinkage);
+    free(layers);
+
+    LLVMValueRef *names = calloc(n_explanations + 1, sizeof *names);
+    for (int i = 0; i < n_explanations; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "expl%d", i);
+        names[i] = const_string(c, explanations[i], label);
+    }
+    snprintf(name, sizeof name, "%s.explanations", g->name);
+    LLVMValueRef earr = LLVMConstArray2(c->ptr, names, n_explanations);
+    LLVMValueRef egv = LLVMAddGlobal(c->mod, LLVMTypeOf(earr), name);
+    LLVMSetInitializer(egv, earr);
+    LLVMSetGlobalConstant(egv, 1);
+    LLVMSetLinkage(egv, LLVMPrivateLinkage);
+    free(names);
+
+    LLVMTypeRef fields_t[11] = {c->ptr, ti, ti, c->f32, c->f32, c->i32, c->i32, c->ptr, c->i32, c->ptr, c->i32};
+    LLVMTypeRef info_t = LLVMStructTypeInContext(c->ctx, fields_t, 11, 0);
+    LLVMValueRef fields[11] = {
+        const_string(c, g->name, "name"),
+        tensor_info(c, g->nodes[g->input].name, &g->nodes[g->input].shape, "input"),
+        tensor_info(c, g->output_name, &g->nodes[g->output].shape, "output"),
+        cg_f32(c, g->has_range ? g->range_low : 0), cg_f32(c, g->has_range ? g->range_high : 0),
+        LLVMConstInt(c->i32, g->has_range, 0), LLVMConstInt(c->i32, n_layers, 0), lgv,
+        LLVMConstInt(c->i32, n_explanations, 0), egv, LLVMConstInt(c->i32, g->weights_crc32, 0)};
+    LLVMValueRef info = LLVMConstStructInContext(c->ctx, fields, 11, 0);
+    snprintf(name, sizeof name, "%s_info", g->name);
+    LLVMValueRef gv = LLVMAddGlobal(c->mod, info_t, name);
+    LLVMSetInitializer(gv, info);
+    LLVMSetGlobalConstant(gv, 1);
+}
+
+int codegen_graph(LLVMModuleRef mod, const ir_graph *g, const graph_plan *plan, const cg_options *opt)
+{
+    cg c;
+    cg_init(&c, mod, g, opt);
+    emit_constants(&c, plan);
+    LLVMValueRef *kernels = calloc(g->n_nodes, sizeof *kernels);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (plan->emit[i]) kernels[i] = cg_kernel(&c, i);
+    emit_workspace_size(&c, plan);
+    emit_forward(&c, plan, kernels);
+    if (opt->weights_external) emit_bind_weights(&c);
+    emit_info(&c, NULL, 0);
+    free(kernels);
+    free(c.const_globals);
+    LLVMDisposeBuilder(c.b);
+    return 0;
+}

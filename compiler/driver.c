@@ -1,0 +1,73 @@
+/* Pipeline driver. */
+#include "driver.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon.h"
+#include "sema.h"
+
+static int analyse(compilation *c, xai_diag *d)
+{
+    if (!c->program) return 1;
+    if (d->errors) return 1;   /* syntax errors: meaning would only add noise */
+    c->ir = sema_program(d, c->program);
+    if (!c->ir || d->errors) return 1;
+    canon_module(c->ir);
+    c->plans = calloc(c->ir->n_graphs + 1, sizeof *c->plans);
+    for (int i = 0; i < c->ir->n_graphs; i++) c->plans[i] = plan_graph(c->ir->graphs[i]);
+    return 0;
+}
+
+int driver_analyse(compilation *c, xai_diag *d, const char *path)
+{
+    memset(c, 0, sizeof *c);
+    c->diag = d;
+    c->program = load_program(d, path);
+    return analyse(c, d);
+}
+
+int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const char *text)
+{
+    memset(c, 0, sizeof *c);
+    c->diag = d;
+    c->program = load_program_text(d, path, text);
+    return analyse(c, d);
+}
+
+int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err)
+{
+    c->tm = emit_target_machine(t, err);
+    if (!c->tm) return 1;
+    c->mod = LLVMModuleCreateWithNameInContext("xaic", ctx);
+    emit_prepare_module(c->mod, c->tm);
+    for (int i = 0; i < c->ir->n_graphs; i++)
+        if (codegen_graph(c->mod, c->ir->graphs[i], c->plans[i], opt)) {
+            if (asprintf(err, "code generation failed for network '%s'", c->ir->graphs[i]->name) < 0) *err = NULL;
+            return 1;
+        }
+    return emit_optimize(c->mod, c->tm, t, err);
+}
+
+const ir_graph *driver_graph(const compilation *c, const char *name, int *index)
+{
+    if (!c->ir) return NULL;
+    for (int i = 0; i < c->ir->n_graphs; i++)
+        if (!strcmp(c->ir->graphs[i]->name, name)) {
+            if (index) *index = i;
+            return c->ir->graphs[i];
+        }
+    return NULL;
+}
+
+void driver_free(compilation *c)
+{
+    if (c->plans)
+        for (int i = 0; c->ir && i < c->ir->n_graphs; i++) plan_free(c->plans[i]);
+    free(c->plans);
+    ir_module_free(c->ir);
+    if (c->program) program_free(c->program);
+    if (c->mod) LLVMDisposeModule(c->mod);
+    if (c->tm) LLVMDisposeTargetMachine(c->tm);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,34 @@
+/* The pipeline as one call chain, shared by the command line, the JIT and the tests:
+ * load (parse + imports) -> sema -> canon -> plan -> codegen -> optimise. */
+#ifndef XAIC_DRIVER_H
+#define XAIC_DRIVER_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "codegen.h"
+#include "emit.h"
+#include "ir.h"
+#include "load.h"
+#include "plan.h"
+
+typedef struct compilation {
+    xai_diag *diag;
+    xai_program *program;
+    ir_module *ir;
+    graph_plan **plans;       /* per graph */
+    LLVMModuleRef mod;
+    LLVMTargetMachineRef tm;
+} compilation;
+
+/* Front and middle: parse, check, canonicalise and plan `path`. Returns non-zero if there were errors
+ * (all of them reported to d). */
+int driver_analyse(compilation *c, xai_diag *d, const char *path);
+/* Same for a source held in memory (tests). */
+int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const char *text);
+/* Back end: generates and optimises the module in ctx for the given target. */
+int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err);
+void driver_free(compilation *c);
+/* The graph named `name`, or NULL. */
+const ir_graph *driver_graph(const compilation *c, const char *name, int *index);
+#endif

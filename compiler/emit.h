@@ -1,0 +1,29 @@
+/* Emission: LLVM TargetMachine -> optimised module -> .o / .s / .ll, and the C header. */
+#ifndef XAIC_EMIT_H
+#define XAIC_EMIT_H
+
+#include <llvm-c/TargetMachine.h>
+
+#include "codegen.h"
+#include "ir.h"
+
+typedef struct target_options {
+    const char *triple;    /* NULL: the host */
+    const char *cpu;       /* NULL: the host CPU for the host triple, "generic" otherwise */
+    const char *features;  /* NULL: the host CPU's features for the host triple, none otherwise */
+    int opt_level;         /* 0..3 */
+    int sanitize_address;  /* instrument the generated code with AddressSanitizer (link with -fsanitize=address) */
+} target_options;
+
+typedef enum { EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_HEADER } emit_kind;
+
+/* Creates the target machine; on failure returns NULL and sets *err (malloc'd message). */
+LLVMTargetMachineRef emit_target_machine(const target_options *t, char **err);
+/* Sets the module's triple and data layout from the target machine (do this before codegen). */
+void emit_prepare_module(LLVMModuleRef mod, LLVMTargetMachineRef tm);
+/* Verifies and runs the default<O{n}> pipeline. */
+int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, char **err);
+int emit_file(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *path, emit_kind kind, char **err);
+/* The header with the API of DESIGN.md for every network of m. */
+int emit_header(const ir_module *m, const cg_options *opt, const char *path, char **err);
+#endif

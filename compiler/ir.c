@@ -1,0 +1,176 @@
+/* Graph IR: construction, queries and the --dump=graph text form. */
+#include "ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const op_names[OP_COUNT] = {
+    [OP_INPUT] = "input",     [OP_DENSE] = "dense",       [OP_CONV2D] = "conv2d",
+    [OP_MAXPOOL] = "maxpool", [OP_AVGPOOL] = "avgpool",   [OP_GLOBAL_AVGPOOL] = "global_avgpool",
+    [OP_RELU] = "relu",       [OP_SIGMOID] = "sigmoid",   [OP_FLATTEN] = "flatten",
+    [OP_BATCHNORM] = "batchnorm", [OP_AFFINE] = "affine", [OP_ADD] = "add",
+    [OP_SOFTMAX] = "softmax",
+};
+
+const char *ir_op_name(ir_op op) { return (op >= 0 && op < OP_COUNT) ? op_names[op] : "?"; }
+
+int ir_op_from_name(const char *name)
+{
+    for (int i = 0; i < OP_COUNT; i++)
+        if (i != OP_INPUT && i != OP_AFFINE && strcmp(op_names[i], name) == 0) return i;
+    return -1;
+}
+
+int64_t ir_shape_count(const ir_shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++) n *= s->dims[i];
+    return n;
+}
+
+const char *ir_shape_str(const ir_shape *s, char *buf, size_t len)
+{
+    size_t used = 0;
+    used += snprintf(buf + used, len - used, "[");
+    for (int i = 0; i < s->rank && used < len; i++)
+        used += snprintf(buf + used, len - used, "%s%d", i ? ", " : "", s->dims[i]);
+    if (used < len) snprintf(buf + used, len - used, "]");
+    return buf;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (!q) { fputs("xaic: out of memory\n", stderr); exit(2); }
+    return q;
+}
+
+ir_graph *ir_graph_new(const char *name)
+{
+    ir_graph *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->name = strdup(name);
+    g->input = g->output = -1;
+    return g;
+}
+
+int ir_graph_add_node(ir_graph *g, const ir_node *n)
+{
+    if (g->n_nodes == g->cap_nodes) {
+        g->cap_nodes = g->cap_nodes ? 2 * g->cap_nodes : 16;
+        g->nodes = xrealloc(g->nodes, (size_t)g->cap_nodes * sizeof *g->nodes);
+    }
+    g->nodes[g->n_nodes] = *n;
+    g->nodes[g->n_nodes].name = n->name ? strdup(n->name) : NULL;
+    g->nodes[g->n_nodes].alias = n->alias ? strdup(n->alias) : NULL;
+    return g->n_nodes++;
+}
+
+ir_const *ir_graph_new_const(ir_graph *g, const char *name, int rank, const int64_t *shape)
+{
+    ir_const *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->name = strdup(name);
+    c->rank = rank;
+    c->count = 1;
+    for (int i = 0; i < rank; i++) { c->shape[i] = shape[i]; c->count *= shape[i]; }
+    c->data = calloc((size_t)(c->count ? c->count : 1), sizeof(float));
+    c->file_offset = -1;
+    if (g->n_consts == g->cap_consts) {
+        g->cap_consts = g->cap_consts ? 2 * g->cap_consts : 16;
+        g->consts = xrealloc(g->consts, (size_t)g->cap_consts * sizeof *g->consts);
+    }
+    g->consts[g->n_consts++] = c;
+    return c;
+}
+
+void ir_graph_free(ir_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        free(g->nodes[i].name);
+        free(g->nodes[i].alias);
+    }
+    for (int i = 0; i < g->n_consts; i++) {
+        free(g->consts[i]->name);
+        free(g->consts[i]->data);
+        free(g->consts[i]);
+    }
+    free(g->consts);
+    free(g->nodes);
+    free(g->name);
+    free(g->output_name);
+    free(g->weights_path);
+    free(g);
+}
+
+void ir_module_free(ir_module *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->n_graphs; i++) ir_graph_free(m->graphs[i]);
+    free(m->graphs);
+    free(m);
+}
+
+int ir_consumers(const ir_graph *g, int i)
+{
+    int n = 0;
+    for (int j = i + 1; j < g->n_nodes; j++)
+        for (int k = 0; k < g->nodes[j].n_inputs; k++) n += g->nodes[j].inputs[k] == i;
+    return n;
+}
+
+void ir_dump_graph(const ir_graph *g, FILE *out)
+{
+    char sb[64];
+    fprintf(out, "graph %s {\n", g->name);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        fprintf(out, "  %%%d = %s(", i, ir_op_name(n->op));
+        for (int k = 0; k < n->n_inputs; k++) fprintf(out, "%s%%%d", k ? ", " : "", n->inputs[k]);
+        fprintf(out, ") %s", ir_shape_str(&n->shape, sb, sizeof sb));
+        switch (n->op) {
+        case OP_DENSE: fprintf(out, " units=%d", n->units); break;
+        case OP_CONV2D:
+            fprintf(out, " filters=%d k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->units, n->kh, n->kw, n->sh, n->sw,
+                    n->pad_t, n->pad_l, n->pad_b, n->pad_r);
+            break;
+        case OP_MAXPOOL: case OP_AVGPOOL:
+            fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d%s", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l,
+                    n->pad_b, n->pad_r, n->pad_same ? " same" : "");
+            break;
+        case OP_BATCHNORM: fprintf(out, " eps=%g", n->eps); break;
+        case OP_INPUT:
+            if (g->has_range) fprintf(out, " range=[%g, %g]", g->range_low, g->range_high);
+            break;
+        default: break;
+        }
+        if (n->weight) fprintf(out, " w=%s", n->weight->name);
+        if (n->bias) fprintf(out, " b=%s", n->bias->name);
+        fprintf(out, "  # %s%s%s%s\n", n->name ? n->name : "", n->alias ? " = " : "", n->alias ? n->alias : "",
+                i == g->output ? " (output)" : "");
+    }
+    fprintf(out, "}\n");
+}
+
+void ir_dump_module(const ir_module *m, FILE *out)
+{
+    for (int i = 0; i < m->n_graphs; i++) ir_dump_graph(m->graphs[i], out);
+}
+
+void ir_graph_replace_node(ir_graph *g, int i, int replacement)
+{
+    for (int j = i + 1; j < g->n_nodes; j++)
+        for (int k = 0; k < g->nodes[j].n_inputs; k++)
+            if (g->nodes[j].inputs[k] == i) g->nodes[j].inputs[k] = replacement;
+    if (g->output == i) g->output = replacement;
+    free(g->nodes[i].name);
+    free(g->nodes[i].alias);
+    memmove(&g->nodes[i], &g->nodes[i + 1], sizeof *g->nodes * (g->n_nodes - i - 1));
+    g->n_nodes--;
+    for (int j = 0; j < g->n_nodes; j++)
+        for (int k = 0; k < g->nodes[j].n_inputs; k++)
+            if (g->nodes[j].inputs[k] > i) g->nodes[j].inputs[k]--;
+    if (g->output > i) g->output--;
+    if (g->input > i) g->input--;
+}

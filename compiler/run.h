@@ -1,0 +1,17 @@
+/* `xaic run`: JIT-compile, read the input (.npy or .png), call the entry point, write the output. */
+#ifndef XAIC_RUN_H
+#define XAIC_RUN_H
+#include "driver.h"
+
+typedef struct run_request {
+    const char *input, *output;
+    const char *network;     /* NULL: the only network of the file */
+    const char *explain;     /* explanation name (NULL with forward) */
+    int forward;
+    int class_target;        /* -1: arg-max */
+    int opt_level;
+} run_request;
+
+/* Returns the process exit status (0, 1 for bad input, 2 for bad usage); messages go to stderr. */
+int run_command(compilation *c, const run_request *r);
+#endif

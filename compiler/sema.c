@@ -1,0 +1,442 @@
+/* Semantic analysis of networks: statements, names, dependency order (cycles), then per-layer checks
+ * (sema_ops.c) in that order. Explain blocks are checked for their network here; their meaning is
+ * given by the rules stage. */
+#include "sema.h"
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weights.h"
+
+/* One name defined in a network: the input or a layer. */
+typedef struct def {
+    const char *name;
+    xai_loc loc;
+    const ast_net_stmt *stmt;   /* NULL for the input */
+    int refs[2];                /* indices of the defs it reads */
+    int n_refs;
+    int state;                  /* DFS: 0 new, 1 on stack, 2 done */
+    int node;                   /* IR node index, -1 if not built (error upstream) */
+    int bad;                    /* has an error: dependents are skipped silently */
+} def;
+
+typedef struct net_ctx {
+    xai_diag *d;
+    const ast_network *net;
+    def *defs;
+    int n_defs;
+    int *order;                 /* topological order of defs */
+    int n_order;
+    ir_graph *g;
+    weights_file wf;
+    int have_weights;
+} net_ctx;
+
+static int find_def(const net_ctx *c, const char *name)
+{
+    for (int i = 0; i < c->n_defs; i++)
+        if (strcmp(c->defs[i].name, name) == 0) return i;
+    return -1;
+}
+
+/* Levenshtein distance, to suggest a close name in "unknown layer" messages. */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 99;
+    int row[65];
+    for (int j = 0; j <= lb; j++) row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+static const char *closest_def(const net_ctx *c, const char *name)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (int i = 0; i < c->n_defs; i++) {
+        int dist = edit_distance(name, c->defs[i].name);
+        if (dist < best_d) { best_d = dist; best = c->defs[i].name; }
+    }
+    return best;
+}
+
+static void report_unknown_layer(net_ctx *c, const ast_expr *e)
+{
+    const char *near = closest_def(c, e->text);
+    if (near)
+        diag_error(c->d, e->loc, "unknown layer '%s' in network '%s'; did you mean '%s'?", e->text, c->net->name, near);
+    else
+        diag_error(c->d, e->loc, "unknown layer '%s' in network '%s'; layers must be defined in this network",
+                   e->text, c->net->name);
+}
+
+static void list_known_ops(char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int op = 0; op < OP_COUNT && used < len; op++)
+        if (ir_op_from_name(ir_op_name(op)) == op)
+            used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ir_op_name(op));
+}
+
+/* Pass 1: collect the input, weights, layers and output; check duplicates and references. */
+static void collect(net_ctx *c, const ast_network *net, const char **output_name, xai_loc *output_loc,
+                    const ast_net_stmt **input_stmt, const ast_net_stmt **weights_stmt)
+{
+    c->defs = calloc(net->n_stmts + 1, sizeof *c->defs);
+    for (int i = 0; i < net->n_stmts; i++) {
+        const ast_net_stmt *s = &net->stmts[i];
+        switch (s->kind) {
+        case NS_WEIGHTS:
+            if (*weights_stmt) {
+                diag_error(c->d, s->loc, "network '%s' has a second `weights` statement; give one file", net->name);
+                diag_note(c->d, (*weights_stmt)->loc, "the first one is here");
+            } else *weights_stmt = s;
+            break;
+        case NS_OUTPUT:
+            if (*output_name) {
+                diag_error(c->d, s->loc, "network '%s' has a second `output` statement", net->name);
+                diag_note(c->d, *output_loc, "the first one is here");
+            } else if (s->n_outputs != 1) {
+                diag_error(c->d, s->loc, "network '%s' names %d outputs; xaic v1 supports exactly one", net->name,
+                           s->n_outputs);
+                *output_name = s->outputs[0];   /* keeps going, so that no "no output" error follows */
+                *output_loc = s->output_locs[0];
+            } else {
+                *output_name = s->outputs[0];
+                *output_loc = s->output_locs[0];
+            }
+            break;
+        case NS_INPUT:
+            if (*input_stmt) {
+                diag_error(c->d, s->loc, "network '%s' has a second input '%s'; xaic v1 supports one input",
+                           net->name, s->name);
+                break;
+            }
+            *input_stmt = s;
+            /* the input is a name like the layers */
+            __attribute__((fallthrough));
+        case NS_LAYER: {
+            int prev = find_def(c, s->name);
+            if (prev >= 0) {
+                diag_error(c->d, s->name_loc, "'%s' is defined twice in network '%s'; rename one of them", s->name,
+                           net->name);
+                diag_note(c->d, c->defs[prev].loc, "first defined here");
+                break;
+            }
+            def *df = &c->defs[c->n_defs++];
+            df->name = s->name;
+            df->loc = s->name_loc;
+            df->stmt = s->kind == NS_LAYER ? s : NULL;
+            df->node = -1;
+            break;
+        }
+        }
+    }
+}
+
+/* Pass 2: resolve the layer references of each definition. */
+static void resolve_refs(net_ctx *c)
+{
+    char ops[256];
+    for (int i = 0; i < c->n_defs; i++) {
+        def *df = &c->defs[i];
+        if (!df->stmt) continue;
+        const ast_expr *rhs = df->stmt->value;
+        if (rhs->kind != EX_CALL) {
+            diag_error(c->d, rhs->loc, "layer '%s' must be defined by an op call such as relu(x) or dense(x, 10)",
+                       df->name);
+            df->bad = 1;
+            continue;
+        }
+        int op = ir_op_from_name(rhs->text);
+        if (op < 0) {
+            list_known_ops(ops, sizeof ops);
+            diag_error(c->d, rhs->loc, "unknown op '%s'; known ops are %s", rhs->text, ops);
+            df->bad = 1;
+            continue;
+        }
+        int arity = sema_op_arity(op);
+        if (rhs->n_args < arity || rhs->args[0].name || (arity == 2 && rhs->args[1].name)) {
+            diag_error(c->d, rhs->loc, "%s needs %s as its first argument%s", rhs->text,
+                       arity == 2 ? "two layers" : "a layer", arity == 2 ? "s: add(a, b)" : ", e.g. relu(x)");
+            df->bad = 1;
+            continue;
+        }
+        for (int k = 0; k < arity; k++) {
+            const ast_expr *a = rhs->args[k].value;
+            if (a->kind != EX_IDENT) {
+                diag_error(c->d, a->loc, "argument %d of %s must be a layer name", k + 1, rhs->text);
+                df->bad = 1;
+                continue;
+            }
+            int r = find_def(c, a->text);
+            if (r < 0) { report_unknown_layer(c, a); df->bad = 1; continue; }
+            df->refs[df->n_refs++] = r;
+        }
+    }
+}
+
+/* Pass 3: depth-first topological order; a back edge is a cycle, reported with its path. */
+static void visit(net_ctx *c, int i, int *stack, int depth)
+{
+    def *df = &c->defs[i];
+    if (df->state == 2) return;
+    if (df->state == 1) {
+        char path[512];
+        size_t used = 0;
+        int start = depth - 1;
+        while (start > 0 && stack[start] != i) start--;
+        for (int k = start; k < depth && used < sizeof path; k++)
+            used += snprintf(path + used, sizeof path - used, "%s -> ", c->defs[stack[k]].name);
+        if (used < sizeof path) snprintf(path + used, sizeof path - used, "%s", df->name);
+        diag_error(c->d, df->loc, "layers form a cycle: %s; a network must be acyclic", path);
+        df->bad = 1;
+        return;
+    }
+    df->state = 1;
+    stack[depth] = i;
+    for (int k = 0; k < df->n_refs; k++) {
+        visit(c, df->refs[k], stack, depth + 1);
+        if (c->defs[df->refs[k]].bad || c->defs[df->refs[k]].state == 1) df->bad = 1;
+    }
+    df->state = 2;
+    c->order[c->n_order++] = i;
+}
+
+static char *resolve_relative(const char *base_file, const char *path)
+{
+    if (path[0] == '/') return strdup(path);
+    char *copy = strdup(base_file);
+    char *dir = dirname(copy);
+    char *out = NULL;
+    if (asprintf(&out, "%s/%s", dir, path) < 0) out = NULL;
+    free(copy);
+    return out;
+}
+
+static int number_value(xai_diag *d, const ast_expr *e, double *out)
+{
+    if (e->kind == EX_NUMBER) { *out = e->number; return 1; }
+    if (e->kind == EX_UNARY && e->op == '-' && e->lhs->kind == EX_NUMBER) { *out = -e->lhs->number; return 1; }
+    diag_error(d, e->loc, "expected a number");
+    return 0;
+}
+
+static int build_input(net_ctx *c, const ast_net_stmt *s)
+{
+    ir_node n = {0};
+    n.op = OP_INPUT;
+    n.name = (char *)s->name;
+    n.loc = s->name_loc;
+    int ok = 1;
+    if (s->n_dims < 1 || s->n_dims > 3 || s->n_dims == 2) {
+        diag_error(c->d, s->loc, "input '%s' has %d dimensions; give [D] or [C, H, W] (without the batch)", s->name,
+                   s->n_dims);
+        ok = 0;
+    }
+    for (int k = 0; k < s->n_dims && k < IR_MAX_RANK; k++) {
+        const ast_expr *e = s->dims[k];
+        if (e->kind != EX_NUMBER || !e->is_int || e->number < 1 || e->number > 1 << 24) {
+            diag_error(c->d, e->loc, "input dimension must be a positive integer");
+            ok = 0;
+        } else n.shape.dims[k] = (int)e->number;
+    }
+    n.shape.rank = s->n_dims <= IR_MAX_RANK ? s->n_dims : IR_MAX_RANK;
+    if (s->has_range) {
+        double lo, hi;
+        if (number_value(c->d, s->range_low, &lo) && number_value(c->d, s->range_high, &hi)) {
+            if (!(lo < hi)) {
+                diag_error(c->d, s->range_low->loc, "input range [%g, %g] is empty; write [low, high] with low < high",
+                           lo, hi);
+                ok = 0;
+            }
+            c->g->has_range = 1;
+            c->g->range_low = (float)lo;
+            c->g->range_high = (float)hi;
+        } else ok = 0;
+    }
+    if (!ok) return -1;
+    return ir_graph_add_node(c->g, &n);
+}
+
+static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_source *src)
+{
+    net_ctx c = {.d = d, .net = net};
+    const char *output_name = NULL;
+    xai_loc output_loc = loc_none();
+    const ast_net_stmt *input_stmt = NULL, *weights_stmt = NULL;
+    int errors_before = d->errors;
+
+    collect(&c, net, &output_name, &output_loc, &input_stmt, &weights_stmt);
+    if (!input_stmt) diag_error(d, net->loc, "network '%s' has no input; add e.g. `input x[1, 28, 28];`", net->name);
+    if (!output_name)
+        diag_error(d, net->loc, "network '%s' has no `output` statement; add e.g. `output fc2;`", net->name);
+    resolve_refs(&c);
+
+    c.order = calloc(c.n_defs + 1, sizeof *c.order);
+    int *stack = calloc(c.n_defs + 1, sizeof *stack);
+    for (int i = 0; i < c.n_defs; i++) visit(&c, i, stack, 0);
+    free(stack);
+
+    /* Only what reaches the output is computed; anything else is almost always a typo. */
+    int out_def = output_name ? find_def(&c, output_name) : -1;
+    if (output_name && out_def < 0) {
+        const char *near = closest_def(&c, output_name);
+        diag_error(d, output_loc, "output '%s' is not a layer of network '%s'%s%s%s", output_name, net->name,
+                   near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    }
+    char *needed = calloc(c.n_defs + 1, 1);
+    if (out_def >= 0) {
+        needed[out_def] = 1;
+        for (int k = c.n_order - 1; k >= 0; k--) {
+            int i = c.order[k];
+            if (needed[i])
+                for (int r = 0; r < c.defs[i].n_refs; r++) needed[c.defs[i].refs[r]] = 1;
+        }
+    }
+
+    c.g = ir_graph_new(net->name);
+    c.g->loc = net->loc;
+    if (weights_stmt) {
+        c.wf.path = NULL;
+        char *path = resolve_relative(src->path, weights_stmt->path);
+        c.have_weights = weights_open(d, weights_stmt->path_loc, path, &c.wf);
+        if (c.have_weights) {
+            c.g->weights_path = strdup(path);
+            c.g->weights_crc32 = xai_crc32(c.wf.st.buffer, c.wf.st.size);
+            c.g->weights_size = c.wf.st.size;
+        }
+        free(path);
+    }
+
+    for (int k = 0; k < c.n_order; k++) {
+        def *df = &c.defs[c.order[k]];
+        if (df->bad) continue;
+        if (!df->stmt) {
+            df->node = build_input(&c, input_stmt);
+            if (df->node < 0) df->bad = 1;
+            else c.g->input = df->node;
+            continue;
+        }
+        if (!needed[c.order[k]] && out_def >= 0)
+            diag_warning(d, df->loc, "layer '%s' does not contribute to the output '%s'; it is not computed",
+                         df->name, output_name);
+        ir_node n = {0};
+        n.op = ir_op_from_name(df->stmt->value->text);
+        n.name = (char *)df->name;
+        n.loc = df->stmt->value->loc;
+        ir_shape in[2];
+        int ok = 1;
+        for (int r = 0; r < df->n_refs; r++) {
+            const def *src_def = &c.defs[df->refs[r]];
+            if (src_def->bad || src_def->node < 0) { ok = 0; break; }
+            n.inputs[n.n_inputs++] = src_def->node;
+            in[r] = c.g->nodes[src_def->node].shape;
+            if (c.g->nodes[src_def->node].op == OP_SOFTMAX) {
+                diag_error(d, df->stmt->value->args[r].value->loc,
+                           "'%s' is a softmax, which may only be the network's output", src_def->name);
+                ok = 0;
+            }
+        }
+        if (!ok || !sema_layer(d, c.g, &n, df->stmt, in, weights_stmt ? &c.wf : NULL)) { df->bad = 1; continue; }
+        df->node = ir_graph_add_node(c.g, &n);
+    }
+    if (out_def >= 0 && !c.defs[out_def].bad) {
+        c.g->output = c.defs[out_def].node;
+        c.g->output_name = strdup(output_name);
+    }
+
+    weights_close(&c.wf);
+    free(needed);
+    free(c.order);
+    free(c.defs);
+    if (d->errors > errors_before || c.g->input < 0 || c.g->output < 0) {
+        ir_graph_free(c.g);
+        return NULL;
+    }
+    /* drop nodes that do not reach the output (warned above) */
+    ir_graph *g = c.g;
+    int *remap = malloc(sizeof(int) * g->n_nodes);
+    char *keep = calloc(g->n_nodes, 1);
+    keep[g->output] = 1;
+    for (int i = g->n_nodes - 1; i >= 0; i--)
+        if (keep[i])
+            for (int k = 0; k < g->nodes[i].n_inputs; k++) keep[g->nodes[i].inputs[k]] = 1;
+    keep[g->input] = 1;
+    int m = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!keep[i]) { free(g->nodes[i].name); remap[i] = -1; continue; }
+        remap[i] = m;
+        g->nodes[m] = g->nodes[i];
+        for (int k = 0; k < g->nodes[m].n_inputs; k++) g->nodes[m].inputs[k] = remap[g->nodes[m].inputs[k]];
+        m++;
+    }
+    g->n_nodes = m;
+    g->input = remap[g->input];
+    g->output = remap[g->output];
+    free(keep);
+    free(remap);
+    return g;
+}
+
+static void add_graph(ir_module *m, ir_graph *g)
+{
+    m->graphs = realloc(m->graphs, sizeof *m->graphs * (m->n_graphs + 1));
+    m->graphs[m->n_graphs++] = g;
+}
+
+ir_module *sema_program(xai_diag *d, const xai_program *p)
+{
+    ir_module *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    /* networks: unique names across all files */
+    const ast_network **nets = NULL;
+    int n_nets = 0;
+    for (int f = 0; f < p->n_files; f++) {
+        const ast_file *file = p->files[f];
+        for (int i = 0; i < file->n_items; i++) {
+            if (file->items[i].kind != TOP_NETWORK) continue;
+            const ast_network *net = &file->items[i].u.network;
+            int dup = -1;
+            for (int k = 0; k < n_nets; k++)
+                if (strcmp(nets[k]->name, net->name) == 0) dup = k;
+            if (dup >= 0) {
+                diag_error(d, net->loc, "network '%s' is defined twice; rename one of them", net->name);
+                diag_note(d, nets[dup]->loc, "first defined here");
+                continue;
+            }
+            nets = realloc(nets, sizeof *nets * (n_nets + 1));
+            nets[n_nets++] = net;
+            ir_graph *g = build_network(d, net, file->src);
+            if (g) add_graph(m, g);
+        }
+    }
+    /* explain blocks must name a network */
+    for (int f = 0; f < p->n_files; f++) {
+        const ast_file *file = p->files[f];
+        for (int i = 0; i < file->n_items; i++) {
+            if (file->items[i].kind != TOP_EXPLAIN) continue;
+            const ast_explain *ex = &file->items[i].u.explain;
+            int found = 0;
+            for (int k = 0; k < n_nets; k++) found |= strcmp(nets[k]->name, ex->network) == 0;
+            if (!found)
+                diag_error(d, ex->network_loc, "explanation '%s' is for unknown network '%s'", ex->name, ex->network);
+        }
+    }
+    free(nets);
+    return m;
+}

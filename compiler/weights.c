@@ -1,0 +1,120 @@
+/* Parameters from safetensors: lookup by state_dict name, dtype conversion, shape checks. */
+#include "weights.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int weights_open(xai_diag *d, xai_loc loc, const char *path, weights_file *wf)
+{
+    char err[512];
+    memset(wf, 0, sizeof *wf);
+    wf->path = strdup(path);
+    wf->loc = loc;
+    if (xai_safetensors_open(path, &wf->st, err, sizeof err) != XAI_OK) {
+        diag_error(d, loc, "cannot load weights: %s", err);
+        return 0;
+    }
+    wf->ok = 1;
+    return 1;
+}
+
+void weights_close(weights_file *wf)
+{
+    if (wf->ok) xai_safetensors_close(&wf->st);
+    free(wf->path);
+    memset(wf, 0, sizeof *wf);
+}
+
+static const char *shape_text(int rank, const int64_t *shape, char *buf, size_t len)
+{
+    size_t used = snprintf(buf, len, "[");
+    for (int i = 0; i < rank && used < len; i++)
+        used += snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (used < len) snprintf(buf + used, len - used, "]");
+    return buf;
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) bits = sign;
+        else {                                   /* subnormal: normalise */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) { man <<= 1; exp--; }
+            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) bits = sign | 0x7f800000u | (man << 13);
+    else bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Lists up to a few tensor names sharing the prefix before the last '.', to help fix a typo. */
+static void suggest_names(const weights_file *wf, const char *name, char *buf, size_t len)
+{
+    const char *dot = strrchr(name, '.');
+    size_t plen = dot ? (size_t)(dot - name) : strlen(name);
+    size_t used = 0;
+    int shown = 0;
+    buf[0] = 0;
+    for (int i = 0; i < wf->st.n_tensors && shown < 6; i++) {
+        const char *t = wf->st.tensors[i].name;
+        if (strncmp(t, name, plen) == 0 || !dot) {
+            used += snprintf(buf + used, len - used, "%s'%s'", shown ? ", " : "", t);
+            shown++;
+            if (used >= len) break;
+        }
+    }
+    if (!shown)
+        for (int i = 0; i < wf->st.n_tensors && shown < 6 && used < len; i++, shown++)
+            used += snprintf(buf + used, len - used, "%s'%s'", shown ? ", " : "", wf->st.tensors[i].name);
+}
+
+ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g, const char *name,
+                        int rank, const int64_t *shape, const char *layer)
+{
+    char want[96], have[96];
+    if (!wf->ok) return NULL;   /* already reported when opening */
+    const xai_st_tensor *t = xai_safetensors_find(&wf->st, name);
+    if (!t) {
+        char names[400];
+        suggest_names(wf, name, names, sizeof names);
+        diag_error(d, loc, "layer '%s' needs tensor '%s' %s, which is not in '%s'%s%s%s", layer, name,
+                   shape_text(rank, shape, want, sizeof want), wf->path, names[0] ? " (it has " : "", names,
+                   names[0] ? "; use `from \"prefix\"` if the names differ)" : "");
+        return NULL;
+    }
+    int same = t->rank == rank;
+    for (int i = 0; same && i < rank; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        diag_error(d, loc, "tensor '%s' in '%s' has shape %s, but layer '%s' needs %s", name, wf->path,
+                   shape_text(t->rank, t->shape, have, sizeof have), layer, shape_text(rank, shape, want, sizeof want));
+        return NULL;
+    }
+    if (t->dtype != XAI_DT_F32 && t->dtype != XAI_DT_F64 && t->dtype != XAI_DT_F16 && t->dtype != XAI_DT_BF16) {
+        diag_error(d, loc, "tensor '%s' in '%s' has dtype %s; weights must be F32 (or F64, F16, BF16, converted)",
+                   name, wf->path, t->dtype_name);
+        return NULL;
+    }
+    ir_const *c = ir_graph_new_const(g, name, rank, shape);
+    if (!c) { diag_error(d, loc, "out of memory reading '%s'", name); return NULL; }
+    const unsigned char *p = t->data;
+    for (int64_t i = 0; i < c->count; i++) {
+        switch (t->dtype) {
+        case XAI_DT_F32: memcpy(&c->data[i], p + 4 * i, 4); break;
+        case XAI_DT_F64: { double v; memcpy(&v, p + 8 * i, 8); c->data[i] = (float)v; break; }
+        case XAI_DT_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); c->data[i] = half_to_float(h); break; }
+        case XAI_DT_BF16: {
+            uint16_t h; memcpy(&h, p + 2 * i, 2);
+            uint32_t bits = (uint32_t)h << 16;
+            memcpy(&c->data[i], &bits, 4);
+            break;
+        }
+        default: break;
+        }
+    }
+    if (t->dtype == XAI_DT_F32) c->file_offset = (int64_t)(wf->st.data_offset + t->begin);
+    return c;
+}
