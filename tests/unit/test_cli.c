@@ -1,0 +1,509 @@
+/* The xaic command line, run as a user would (XAIC_EXE through tu_run, cwd = source tree root):
+ * `run --forward` against the PyTorch fixture, bad inputs (dtype, shape, missing, truncated, NaN),
+ * `check` on the bundled models, the --emit kinds, --dump, usage errors, -O0 vs -O3 and a cross target. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+#include <glob.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+#include "xairt.h"
+
+#define MODEL "models/mnist_cnn.xai"
+#define DIGITS "models/samples/digits.npy"
+#define FIXTURE "tests/fixtures/forward/mnist_cnn_logits.npy"
+
+static int xaic(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int xaic(char **out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *args = NULL;
+    cr_assert(vasprintf(&args, fmt, ap) >= 0);
+    va_end(ap);
+    char *cmd = NULL;
+    cr_assert(asprintf(&cmd, "'%s' %s", XAIC_EXE, args) > 0);
+    int rc = tu_run(cmd, out);
+    free(cmd);
+    free(args);
+    return rc;
+}
+
+static char *tmp(const char *name)
+{
+    char *p = NULL;
+    cr_assert(asprintf(&p, "%s/%s", tu_tmpdir(), name) > 0);
+    return p;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static void read_npy(const char *path, xai_array *a)
+{
+    char err[512];
+    memset(a, 0, sizeof *a);
+    cr_assert_eq(xai_npy_read(path, a, 0, err, sizeof err), XAI_OK, "%s", err);
+}
+
+/* Runs the forward pass of MODEL on `input`; the logits go to a fresh .npy whose path is returned. */
+static char *forward(const char *input, const char *extra, const char *out_name)
+{
+    char *out_path = tmp(out_name), *out = NULL;
+    int rc = xaic(&out, "run " MODEL " --forward --input '%s' -o '%s' %s", input, out_path, extra ? extra : "");
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    cr_assert(file_exists(out_path), "no output written:\n%s", out);
+    free(out);
+    return out_path;
+}
+
+/* max |a - b| over the first n values of row ra of a and row rb of b, against tol * max|b| */
+static void expect_close_rows(const xai_array *a, int ra, const xai_array *b, int rb, int64_t n, double tol)
+{
+    double mx = 0, err = 0;
+    for (int64_t i = 0; i < b->shape[0] * n; i++) mx = fmax(mx, fabs(b->data[i]));
+    for (int64_t i = 0; i < n; i++) err = fmax(err, fabs((double)a->data[ra * n + i] - b->data[rb * n + i]));
+    cr_assert(err <= tol * mx, "rows %d/%d differ: max error %g > %g * %g", ra, rb, err, tol, mx);
+}
+
+/* ---- run --forward ---- */
+
+Test(cli, forward_npy_matches_pytorch_fixture)
+{
+    if (!file_exists(FIXTURE)) cr_skip_test("fixture %s is not there yet", FIXTURE);
+    char *y_path = forward(DIGITS, NULL, "logits.npy");
+    xai_array y, ref;
+    read_npy(y_path, &y);
+    read_npy(FIXTURE, &ref);
+    cr_assert_eq(y.rank, 2);
+    cr_assert(y.shape[0] == 10 && y.shape[1] == 10, "logits shape [%lld, %lld]", (long long)y.shape[0],
+              (long long)y.shape[1]);
+    cr_assert(ref.rank == 2 && ref.shape[0] == 10 && ref.shape[1] == 10, "fixture shape");
+    for (int r = 0; r < 10; r++) expect_close_rows(&y, r, &ref, r, 10, 1e-5);
+    xai_array_free(&y);
+    xai_array_free(&ref);
+    free(y_path);
+}
+
+Test(cli, forward_npy_shape_and_dtype)
+{
+    char *y_path = forward(DIGITS, NULL, "logits_plain.npy");
+    xai_array y;
+    read_npy(y_path, &y);   /* convert off: the file must be float32 */
+    cr_assert_eq(y.rank, 2);
+    cr_assert(y.shape[0] == 10 && y.shape[1] == 10);
+    for (int i = 0; i < 100; i++) cr_assert(isfinite(y.data[i]));
+    /* the samples are the digits 0..9 in order (models/samples/digits_labels.txt): a trained net gets
+     * them right */
+    xai_array labels = {0};
+    char err[256];
+    cr_assert_eq(xai_npy_read("models/samples/digits_labels.npy", &labels, 1, err, sizeof err), XAI_OK, "%s", err);
+    for (int r = 0; r < 10; r++) {
+        int best = 0;
+        for (int k = 1; k < 10; k++)
+            if (y.data[r * 10 + k] > y.data[r * 10 + best]) best = k;
+        cr_assert_eq(best, (int)labels.data[r], "sample %d classified as %d", r, best);
+    }
+    xai_array_free(&labels);
+    xai_array_free(&y);
+    free(y_path);
+}
+
+Test(cli, forward_png_is_batch_of_one)
+{
+    char *y_path = forward("models/samples/digit_3.png", NULL, "logits_png.npy");
+    xai_array y;
+    read_npy(y_path, &y);
+    cr_assert_eq(y.rank, 2);
+    cr_assert(y.shape[0] == 1 && y.shape[1] == 10, "shape [%lld, %lld]", (long long)y.shape[0],
+              (long long)y.shape[1]);
+    /* the same image as row 3 of digits.npy */
+    char *all_path = forward(DIGITS, NULL, "logits_all.npy");
+    xai_array all;
+    read_npy(all_path, &all);
+    expect_close_rows(&y, 0, &all, 3, 10, 1e-5);
+    if (file_exists(FIXTURE)) {
+        xai_array ref;
+        read_npy(FIXTURE, &ref);
+        expect_close_rows(&y, 0, &ref, 3, 10, 1e-5);
+        xai_array_free(&ref);
+    }
+    xai_array_free(&all);
+    xai_array_free(&y);
+    free(all_path);
+    free(y_path);
+}
+
+Test(cli, forward_png_matches_fixture_row_3)
+{
+    if (!file_exists(FIXTURE)) cr_skip_test("fixture %s is not there yet", FIXTURE);
+    char *y_path = forward("models/samples/digit_3.png", NULL, "logits_png_fx.npy");
+    xai_array y, ref;
+    read_npy(y_path, &y);
+    read_npy(FIXTURE, &ref);
+    expect_close_rows(&y, 0, &ref, 3, 10, 1e-5);
+    xai_array_free(&y);
+    xai_array_free(&ref);
+    free(y_path);
+}
+
+Test(cli, O0_matches_O3)
+{
+    char *p3 = forward(DIGITS, "-O3", "o3.npy"), *p0 = forward(DIGITS, "-O0", "o0.npy");
+    xai_array a, b;
+    read_npy(p3, &a);
+    read_npy(p0, &b);
+    cr_assert(a.shape[0] == 10 && b.shape[0] == 10 && a.shape[1] == 10 && b.shape[1] == 10);
+    for (int r = 0; r < 10; r++) expect_close_rows(&b, r, &a, r, 10, 1e-5);
+    xai_array_free(&a);
+    xai_array_free(&b);
+    free(p0);
+    free(p3);
+}
+
+/* ---- run: bad inputs ---- */
+
+/* Writes a .npy with the given descr and raw data. */
+static char *write_npy_raw(const char *name, const char *descr, const char *shape, const void *data, size_t len)
+{
+    char dict[256];
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    int total = 10 + n + 1;
+    int pad = (64 - total % 64) % 64;
+    size_t hlen = (size_t)(n + pad + 1);
+    size_t size = 10 + hlen + len;
+    unsigned char *buf = malloc(size);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)(hlen & 0xff);
+    buf[9] = (unsigned char)(hlen >> 8);
+    memcpy(buf + 10, dict, (size_t)n);
+    memset(buf + 10 + n, ' ', (size_t)pad);
+    buf[10 + n + pad] = '\n';
+    if (len) memcpy(buf + 10 + hlen, data, len);
+    char *p = tu_write_temp(name, buf, size);
+    free(buf);
+    return p;
+}
+
+/* Runs the forward pass on `input` expecting exit 1 and a message with every word. */
+static void expect_run_error_v(const char *input, const char *const *words)
+{
+    char *out_path = tmp("never.npy"), *out = NULL;
+    int rc = xaic(&out, "run " MODEL " --forward --input '%s' -o '%s'", input, out_path);
+    cr_assert_eq(rc, 1, "exit %d (want 1):\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "error"), "%s", out);
+    for (int i = 0; words[i]; i++) cr_assert_not_null(strstr(out, words[i]), "no '%s' in:\n%s", words[i], out);
+    cr_assert_null(strstr(out, "Segmentation"), "%s", out);
+    free(out);
+    free(out_path);
+}
+#define EXPECT_RUN_ERROR(input, ...) expect_run_error_v(input, (const char *const[]){__VA_ARGS__, NULL})
+
+Test(cli, input_float64_is_rejected)
+{
+    double *d = calloc(2 * 784, sizeof *d);
+    char *p = write_npy_raw("f64.npy", "<f8", "(2, 1, 28, 28)", d, 2 * 784 * sizeof *d);
+    EXPECT_RUN_ERROR(p, "f64.npy", "<f8", "float32");
+    free(p);
+    free(d);
+}
+
+Test(cli, input_wrong_shape_shows_both)
+{
+    float *x = calloc(10 * 27 * 28, sizeof *x);
+    char *p = tmp("shape.npy"), err[256];
+    int64_t shape[4] = {10, 1, 27, 28};
+    cr_assert_eq(xai_npy_write(p, x, 4, shape, err, sizeof err), XAI_OK, "%s", err);
+    EXPECT_RUN_ERROR(p, "[10, 1, 27, 28]", "[1, 28, 28]");
+    free(p);
+    free(x);
+}
+
+Test(cli, input_missing_file)
+{
+    char *p = tmp("no_such_input.npy");
+    EXPECT_RUN_ERROR(p, "no_such_input.npy", "cannot open");
+    free(p);
+}
+
+Test(cli, input_truncated_npy)
+{
+    size_t len;
+    char *all = tu_read_file(DIGITS, &len);
+    cr_assert_not_null(all);
+    cr_assert_gt(len, 500);
+    char *p = tu_write_temp("trunc.npy", all, 500);
+    EXPECT_RUN_ERROR(p, "trunc.npy", "truncated");
+    free(p);
+    free(all);
+}
+
+Test(cli, input_not_npy)
+{
+    char *p = tu_write_temp("garbage.npy", "this is not a numpy file at all", 31);
+    EXPECT_RUN_ERROR(p, "garbage.npy", "not a .npy");
+    free(p);
+}
+
+Test(cli, input_with_nan)
+{
+    float *x = calloc(2 * 784, sizeof *x);
+    x[784 + 5 * 28 + 5] = NAN;
+    char *p = tmp("nan.npy"), err[256];
+    int64_t shape[4] = {2, 1, 28, 28};
+    cr_assert_eq(xai_npy_write(p, x, 4, shape, err, sizeof err), XAI_OK, "%s", err);
+    EXPECT_RUN_ERROR(p, "NaN");
+    free(p);
+    free(x);
+}
+
+Test(cli, run_without_input_is_usage_error)
+{
+    char *out = NULL, *o = tmp("x.npy");
+    int rc = xaic(&out, "run " MODEL " --forward -o '%s'", o);
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "--input"), "%s", out);
+    free(out);
+    free(o);
+}
+
+/* ---- check ---- */
+
+Test(cli, check_every_bundled_model)
+{
+    glob_t g;
+    cr_assert_eq(glob("models/*.xai", 0, NULL, &g), 0, "no models/*.xai");
+    cr_assert_geq(g.gl_pathc, 1);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        char *out = NULL;
+        int rc = xaic(&out, "check '%s'", g.gl_pathv[i]);
+        cr_assert_eq(rc, 0, "xaic check %s: exit %d:\n%s", g.gl_pathv[i], rc, out);
+        cr_assert_null(strstr(out, "error"), "%s:\n%s", g.gl_pathv[i], out);
+        free(out);
+    }
+    globfree(&g);
+}
+
+Test(cli, check_missing_source_file)
+{
+    char *out = NULL;
+    int rc = xaic(&out, "check models/no_such_model.xai");
+    cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "no_such_model.xai"), "%s", out);
+    cr_assert_not_null(strstr(out, "error"), "%s", out);
+    free(out);
+}
+
+/* ---- compile: --emit ---- */
+
+Test(cli, emit_obj_default_writes_object_and_header)
+{
+    char *o = tmp("net.o"), *h = tmp("net.h"), *out = NULL;
+    int rc = xaic(&out, MODEL " -o '%s'", o);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    cr_assert_gt(file_size(o), 0, "no object file");
+    size_t n;
+    char *obj = tu_read_file(o, &n);
+    cr_assert(n > 4 && !memcmp(obj, "\x7f" "ELF", 4), "not an ELF object");
+    char *hdr = tu_read_file(h, NULL);
+    cr_assert_not_null(hdr, "no header beside the object");
+    cr_assert_not_null(strstr(hdr, "mnist_cnn_forward("), "%s", hdr);
+    cr_assert_not_null(strstr(hdr, "mnist_cnn_workspace_size("), "%s", hdr);
+    free(hdr);
+    free(obj);
+    free(out);
+    free(h);
+    free(o);
+}
+
+Test(cli, emit_header)
+{
+    char *h = tmp("only.h"), *out = NULL;
+    int rc = xaic(&out, MODEL " --emit header -o '%s'", h);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    char *hdr = tu_read_file(h, NULL);
+    cr_assert_not_null(hdr);
+    cr_assert_not_null(strstr(hdr, "mnist_cnn_forward("), "%s", hdr);
+    free(hdr);
+    free(out);
+    free(h);
+}
+
+Test(cli, emit_llvm)
+{
+    char *ll = tmp("net.ll"), *out = NULL;
+    int rc = xaic(&out, MODEL " --emit llvm -o '%s'", ll);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    char *text = tu_read_file(ll, NULL);
+    cr_assert_not_null(text);
+    cr_assert_not_null(strstr(text, "define"), "no function definitions in the .ll");
+    cr_assert_not_null(strstr(text, "mnist_cnn_forward"), "no forward entry in the .ll");
+    free(text);
+    free(out);
+    free(ll);
+}
+
+Test(cli, emit_asm)
+{
+    char *s = tmp("net.s"), *out = NULL;
+    int rc = xaic(&out, MODEL " --emit=asm -o '%s'", s);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    cr_assert_gt(file_size(s), 0);
+    char *text = tu_read_file(s, NULL);
+    cr_assert_not_null(strstr(text, "mnist_cnn_forward"), "no forward symbol in the assembly");
+    free(text);
+    free(out);
+    free(s);
+}
+
+Test(cli, emit_unknown_kind)
+{
+    char *o = tmp("bad.o"), *out = NULL;
+    int rc = xaic(&out, MODEL " --emit wasm -o '%s'", o);
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "wasm"), "%s", out);
+    free(out);
+    free(o);
+}
+
+Test(cli, compile_without_output)
+{
+    char *out = NULL;
+    int rc = xaic(&out, MODEL);
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "-o"), "%s", out);
+    free(out);
+}
+
+Test(cli, cross_target_aarch64_asm)
+{
+    char *s = tmp("arm.s"), *out = NULL;
+    int rc = xaic(&out, MODEL " --target aarch64-linux-gnu --emit asm -o '%s'", s);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    char *text = tu_read_file(s, NULL);
+    cr_assert_not_null(text);
+    cr_assert_gt(strlen(text), 0);
+    /* NEON fused multiply-add, or at least AArch64 vector registers */
+    cr_assert(strstr(text, "fmla") || strstr(text, "v0.4s"), "no AArch64 vector code in the assembly");
+    cr_assert_null(strstr(text, "%xmm"), "x86 code in an AArch64 assembly file");
+    free(text);
+    free(out);
+    free(s);
+}
+
+Test(cli, unknown_target_is_clean_error)
+{
+    char *s = tmp("bogus.s"), *out = NULL;
+    int rc = xaic(&out, MODEL " --target bogus-none-nothing --emit asm -o '%s'", s);
+    cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "error"), "%s", out);
+    cr_assert_not_null(strstr(out, "bogus-none-nothing"), "%s", out);
+    cr_assert_not(file_exists(s), "an output was written for an unknown target");
+    free(out);
+    free(s);
+}
+
+/* ---- --dump ---- */
+
+static void expect_dump(const char *what, const char *const *words)
+{
+    char *out = NULL;
+    int rc = xaic(&out, "check " MODEL " --dump=%s", what);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    for (int i = 0; words[i]; i++)
+        cr_assert_not_null(strstr(out, words[i]), "--dump=%s has no '%s':\n%s", what, words[i], out);
+    free(out);
+}
+
+Test(cli, dump_ast)
+{
+    expect_dump("ast", (const char *const[]){"mnist_cnn", "conv1", "pool3", "fc2", "conv2d", NULL});
+}
+
+Test(cli, dump_graph)
+{
+    expect_dump("graph", (const char *const[]){"mnist_cnn", "conv1", "act2", "flat", "fc2", "w=conv1.weight",
+                                               "[10]", NULL});
+}
+
+Test(cli, dump_plan)
+{
+    expect_dump("plan", (const char *const[]){"mnist_cnn", "conv1", "fc2", "workspace", NULL});
+}
+
+Test(cli, dump_unknown_stage)
+{
+    char *out = NULL;
+    int rc = xaic(&out, "check " MODEL " --dump=everything");
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "everything"), "%s", out);
+    free(out);
+}
+
+/* ---- usage ---- */
+
+Test(cli, unknown_option_prints_usage)
+{
+    char *out = NULL;
+    int rc = xaic(&out, "check " MODEL " --frobnicate");
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "--frobnicate"), "%s", out);
+    cr_assert_not_null(strstr(out, "usage:"), "%s", out);
+    free(out);
+}
+
+Test(cli, no_input_file_prints_usage)
+{
+    char *out = NULL;
+    int rc = xaic(&out, "%s", "");
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "usage:"), "%s", out);
+    free(out);
+}
+
+Test(cli, option_missing_its_value)
+{
+    char *out = NULL;
+    int rc = xaic(&out, MODEL " -o");
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "-o"), "%s", out);
+    free(out);
+}
+
+Test(cli, two_input_files)
+{
+    char *out = NULL;
+    int rc = xaic(&out, "check " MODEL " models/mnist_mlp.xai");
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_assert_not_null(strstr(out, "more than one input file"), "%s", out);
+    free(out);
+}
+
+Test(cli, help_and_version)
+{
+    char *out = NULL;
+    cr_assert_eq(xaic(&out, "--help"), 0);
+    cr_assert_not_null(strstr(out, "usage:"), "%s", out);
+    free(out);
+    cr_assert_eq(xaic(&out, "--version"), 0);
+    cr_assert_not_null(strstr(out, "xaic"), "%s", out);
+    cr_assert_not_null(strstr(out, "LLVM"), "%s", out);
+    free(out);
+}
