@@ -6,6 +6,13 @@
 
 #include "codegen.h"
 
+/* Constants already emitted as globals for the network being generated (shared by its explanations). */
+typedef struct cg_const_map {
+    const ir_const **keys;
+    LLVMValueRef *globals;
+    int n, cap;
+} cg_const_map;
+
 typedef struct cg {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -15,7 +22,7 @@ typedef struct cg {
     const ir_graph *g;
     const cg_options *opt;
     LLVMValueRef weights_base;   /* in a kernel: base pointer of the external weights file (or NULL) */
-    LLVMValueRef *const_globals; /* per g->consts entry: its global, or NULL when external */
+    cg_const_map *consts;        /* globals of the constants embedded so far */
 } cg;
 
 /* A counted loop `for (iv = start; iv < end; iv++)` over i64; body code goes between begin and end. */
@@ -40,12 +47,28 @@ LLVMValueRef cg_fadd_reassoc(cg *c, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_fmul_reassoc(cg *c, LLVMValueRef a, LLVMValueRef b);
 /* an alloca in the function's entry block (mem2reg turns it into a register) */
 LLVMValueRef cg_local(cg *c, LLVMTypeRef t, const char *name);
+LLVMValueRef cg_const_global(const cg *c, const ir_const *k);   /* NULL if not embedded */
 /* pointer to the data of constant k (a global, or an offset into the external weights file) */
 LLVMValueRef cg_const_ptr(cg *c, const ir_const *k);
 LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef overload, LLVMValueRef *args, int n);
 
 /* Emits the kernel for node i as an internal function and returns it. Its signature is
- * void (ptr out, ptr in0, ptr in1, ptr weights_base, i64 batch). */
+ * void (ptr out, ptr in_0, ..., ptr in_{n-1}, ptr weights_base, ptr target, i64 batch), n = node->n_inputs;
+ * target is the entry's int32 class array (NULL: arg-max), used by OP_SEED. */
 LLVMValueRef cg_kernel(cg *c, int i);
+
+/* What a kernel body sees: its parameters as values. */
+typedef struct kargs {
+    LLVMValueRef out;
+    LLVMValueRef in[IR_MAX_INPUTS];
+    int n_in;
+    LLVMValueRef target;        /* ptr to int32 [batch] or null */
+    LLVMValueRef batch;         /* i64 */
+    const ir_node *n;
+    ir_shape in_shape;          /* shape of input 0 */
+} kargs;
+
+/* Kernels of the explanation ops (OP_ELTWISE .. OP_SEED), in cg_backward.c. */
+void cg_backward_kernel(cg *c, const kargs *a);
 
 #endif

@@ -95,23 +95,15 @@ LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef overload, LLVMVal
 
 LLVMValueRef cg_const_ptr(cg *c, const ir_const *k)
 {
-    for (int i = 0; i < c->g->n_consts; i++) {
-        if (c->g->consts[i] != k) continue;
-        if (c->const_globals[i]) return c->const_globals[i];
-        /* external: base + byte offset of the tensor in the file */
-        LLVMValueRef off = cg_i64(c, k->file_offset);
-        return LLVMBuildInBoundsGEP2(c->b, c->i8, c->weights_base, &off, 1, "");
-    }
-    return NULL;
+    LLVMValueRef gv = cg_const_global(c, k);
+    if (gv) return gv;
+    /* external: base + byte offset of the tensor in the file */
+    LLVMValueRef off = cg_i64(c, k->file_offset);
+    return LLVMBuildInBoundsGEP2(c->b, c->i8, c->weights_base, &off, 1, "");
 }
 
 /* ---------------- kernels ---------------- */
 
-typedef struct kargs {
-    LLVMValueRef out, in0, in1, batch;
-    const ir_node *n;
-    ir_shape in_shape;
-} kargs;
 
 /* out[b, o] = bias[o] + sum_i W[o, i] in[b, i]; o outside b keeps a weight row in cache for the batch. */
 static void k_dense(cg *c, const kargs *a)
@@ -125,7 +117,7 @@ static void k_dense(cg *c, const kargs *a)
     LLVMValueRef bv = bias ? cg_load(c, bias, o) : cg_f32(c, 0);
     LLVMValueRef row = cg_gep(c, w, cg_mad(c, o, in_n, NULL));
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
-    LLVMValueRef xrow = cg_gep(c, a->in0, cg_mad(c, b, in_n, NULL));
+    LLVMValueRef xrow = cg_gep(c, a->in[0], cg_mad(c, b, in_n, NULL));
     LLVMBuildStore(c->b, cg_f32(c, 0), acc);
     LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, in_n), "i");
     LLVMValueRef prod = cg_fmul_reassoc(c, cg_load(c, row, i), cg_load(c, xrow, i));
@@ -154,7 +146,7 @@ static void k_conv2d(cg *c, const kargs *a)
     cg_store(c, bv, plane, p);
     cg_loop_end(c, &ly);
     LLVMValueRef ci = cg_loop_begin(c, &lci, cg_i64(c, 0), cg_i64(c, ci_n), "ci");
-    LLVMValueRef src = cg_gep(c, a->in0, cg_mad(c, cg_mad(c, b, ci_n, ci), H * W, NULL));
+    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, cg_mad(c, b, ci_n, ci), H * W, NULL));
     LLVMValueRef wbase = cg_mad(c, cg_mad(c, co, ci_n, ci), n->kh * n->kw, NULL);
     for (int ky = 0; ky < n->kh; ky++) {
         /* output rows whose input row oy*sh + ky - pad_t lies inside [0, H) */
@@ -197,7 +189,7 @@ static void k_pool(cg *c, const kargs *a)
     /* planes = batch * C */
     LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, C), "");
     LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
-    LLVMValueRef src = cg_gep(c, a->in0, cg_mad(c, pl, H * W, NULL));
+    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, pl, H * W, NULL));
     LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, pl, OH * OW, NULL));
     /* taps are unrolled; each is guarded by a bounds test (padding cells are skipped) */
     LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, 0), cg_i64(c, OH), "oy");
@@ -247,7 +239,7 @@ static void k_global_avgpool(cg *c, const kargs *a)
     cg_loop lp, li;
     LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, C), "");
     LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
-    LLVMValueRef src = cg_gep(c, a->in0, cg_mad(c, pl, HW, NULL));
+    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, pl, HW, NULL));
     LLVMBuildStore(c->b, cg_f32(c, 0), acc);
     LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, HW), "i");
     LLVMBuildStore(c->b, cg_fadd_reassoc(c, LLVMBuildLoad2(c->b, c->f32, acc, ""), cg_load(c, src, i)), acc);
@@ -270,7 +262,7 @@ static void k_elementwise(cg *c, const kargs *a)
     LLVMValueRef base = cg_mad(c, b, count, NULL);
     LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
     LLVMValueRef idx = LLVMBuildNSWAdd(c->b, base, i, "");
-    LLVMValueRef x = cg_load(c, a->in0, idx), y;
+    LLVMValueRef x = cg_load(c, a->in[0], idx), y;
     switch (n->op) {
     case OP_RELU:
         y = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cg_f32(c, 0), ""), x, cg_f32(c, 0), "");
@@ -286,7 +278,7 @@ static void k_elementwise(cg *c, const kargs *a)
         y = LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, x, cg_load(c, scale, ch), ""), cg_load(c, shift, ch), "");
         break;
     }
-    case OP_ADD: y = LLVMBuildFAdd(c->b, x, cg_load(c, a->in1, idx), ""); break;
+    case OP_ADD: y = LLVMBuildFAdd(c->b, x, cg_load(c, a->in[1], idx), ""); break;
     default: y = x; break;   /* copy */
     }
     cg_store(c, y, a->out, idx);
@@ -301,7 +293,7 @@ static void k_softmax(cg *c, const kargs *a)
     LLVMValueRef mx = cg_local(c, c->f32, "max"), sum = cg_local(c, c->f32, "sum");
     cg_loop lb, li;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
-    LLVMValueRef src = cg_gep(c, a->in0, cg_mad(c, b, count, NULL));
+    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, b, count, NULL));
     LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, b, count, NULL));
     LLVMBuildStore(c->b, cg_f32(c, -__builtin_inff()), mx);
     LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
@@ -328,22 +320,34 @@ LLVMValueRef cg_kernel(cg *c, int index)
     const ir_node *n = &c->g->nodes[index];
     char name[256];
     snprintf(name, sizeof name, "%s.k%d.%s", c->g->name, index, ir_op_name(n->op));
-    LLVMTypeRef params[5] = {c->ptr, c->ptr, c->ptr, c->ptr, c->i64};
-    LLVMTypeRef fty = LLVMFunctionType(c->void_t, params, 5, 0);
-    LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
+    /* void kernel(out, in_0 .. in_{n-1}, weights_base, target, batch) */
+    LLVMTypeRef params[IR_MAX_INPUTS + 4];
+    int np = 0;
+    params[np++] = c->ptr;
+    for (int k = 0; k < n->n_inputs; k++) params[np++] = c->ptr;
+    params[np++] = c->ptr;
+    params[np++] = c->ptr;
+    params[np++] = c->i64;
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, params, np, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
-    /* out never aliases an input (the plan gives distinct slots, except in-place elementwise ops) */
+    /* out never aliases an input (the plan gives distinct slots), except for in-place elementwise ops */
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
     unsigned nocapture = LLVMGetEnumAttributeKindForName("nocapture", 9);
-    for (int p = 0; p < 4; p++)
+    for (int p = 0; p < np - 1; p++)
         LLVMAddAttributeAtIndex(fn, p + 1, LLVMCreateEnumAttribute(c->ctx, nocapture, 0));
-    int in_place = n->n_inputs > 0 && (n->op == OP_RELU || n->op == OP_SIGMOID || n->op == OP_AFFINE);
+    int in_place = n->op == OP_RELU || n->op == OP_SIGMOID || n->op == OP_AFFINE || n->op == OP_ELTWISE;
     if (!in_place) LLVMAddAttributeAtIndex(fn, 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
     c->fn = fn;
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
     LLVMPositionBuilderAtEnd(c->b, entry);
-    kargs a = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), n, {0}};
-    c->weights_base = LLVMGetParam(fn, 3);
+    kargs a = {0};
+    a.n = n;
+    a.out = LLVMGetParam(fn, 0);
+    a.n_in = n->n_inputs;
+    for (int k = 0; k < n->n_inputs; k++) a.in[k] = LLVMGetParam(fn, 1 + k);
+    c->weights_base = LLVMGetParam(fn, 1 + n->n_inputs);
+    a.target = LLVMGetParam(fn, 2 + n->n_inputs);
+    a.batch = LLVMGetParam(fn, 3 + n->n_inputs);
     if (n->n_inputs > 0) a.in_shape = c->g->nodes[n->inputs[0]].shape;
     switch (n->op) {
     case OP_DENSE: k_dense(c, &a); break;
@@ -351,7 +355,8 @@ LLVMValueRef cg_kernel(cg *c, int index)
     case OP_MAXPOOL: case OP_AVGPOOL: k_pool(c, &a); break;
     case OP_GLOBAL_AVGPOOL: k_global_avgpool(c, &a); break;
     case OP_SOFTMAX: k_softmax(c, &a); break;
-    default: k_elementwise(c, &a); break;   /* relu, sigmoid, affine, add, and a plain copy */
+    case OP_RELU: case OP_SIGMOID: case OP_AFFINE: case OP_ADD: k_elementwise(c, &a); break;
+    default: cg_backward_kernel(c, &a); break;   /* ops of explanation graphs: cg_backward.c */
     }
     LLVMBuildRetVoid(c->b);
     return fn;

@@ -28,7 +28,13 @@ static void cg_init(cg *c, LLVMModuleRef mod, const ir_graph *g, const cg_option
     c->void_t = LLVMVoidTypeInContext(c->ctx);
     c->g = g;
     c->opt = opt;
-    c->const_globals = calloc(g->n_consts + 1, sizeof *c->const_globals);
+}
+
+LLVMValueRef cg_const_global(const cg *c, const ir_const *k)
+{
+    for (int i = 0; i < c->consts->n; i++)
+        if (c->consts->keys[i] == k) return c->consts->globals[i];
+    return NULL;
 }
 
 static int const_is_external(const cg *c, const ir_const *k)
@@ -36,29 +42,47 @@ static int const_is_external(const cg *c, const ir_const *k)
     return c->opt->weights_external && k->file_offset >= 0 && k->file_offset % 4 == 0;
 }
 
-/* Embeds the constants that the emitted kernels read, as 64-byte aligned read-only bytes. */
+static void add_constant(cg *c, const ir_const *k)
+{
+    if (!k || const_is_external(c, k) || cg_const_global(c, k)) return;
+    cg_const_map *m = c->consts;
+    char name[600];
+    snprintf(name, sizeof name, "%s.w%d.%s", c->g->name, m->n, k->name);
+    size_t bytes = (size_t)k->count * sizeof(float);
+    LLVMValueRef init = LLVMConstStringInContext(c->ctx, (const char *)k->data, (unsigned)bytes, 1);
+    LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+    LLVMSetAlignment(gv, 64);
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 32;
+        m->keys = realloc(m->keys, sizeof *m->keys * m->cap);
+        m->globals = realloc(m->globals, sizeof *m->globals * m->cap);
+    }
+    m->keys[m->n] = k;
+    m->globals[m->n++] = gv;
+}
+
+static void collect_ew_constants(cg *c, const ir_ew *e)
+{
+    if (!e) return;
+    if (e->kind == EW_CHANNEL) add_constant(c, e->channel);
+    collect_ew_constants(c, e->a);
+    collect_ew_constants(c, e->b);
+    collect_ew_constants(c, e->c);
+}
+
+/* Embeds the constants that the emitted kernels read (once per network, shared by its explanations),
+ * as 64-byte aligned read-only bytes. */
 static void emit_constants(cg *c, const graph_plan *plan)
 {
     for (int i = 0; i < c->g->n_nodes; i++) {
         if (!plan->emit[i]) continue;
-        const ir_const *used[2] = {c->g->nodes[i].weight, c->g->nodes[i].bias};
-        for (int u = 0; u < 2; u++) {
-            if (!used[u] || const_is_external(c, used[u])) continue;
-            for (int k = 0; k < c->g->n_consts; k++) {
-                if (c->g->consts[k] != used[u] || c->const_globals[k]) continue;
-                char name[600];
-                snprintf(name, sizeof name, "%s.w.%s", c->g->name, used[u]->name);
-                size_t bytes = (size_t)used[u]->count * sizeof(float);
-                LLVMValueRef init = LLVMConstStringInContext(c->ctx, (const char *)used[u]->data, (unsigned)bytes, 1);
-                LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
-                LLVMSetInitializer(gv, init);
-                LLVMSetGlobalConstant(gv, 1);
-                LLVMSetLinkage(gv, LLVMPrivateLinkage);
-                LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
-                LLVMSetAlignment(gv, 64);
-                c->const_globals[k] = gv;
-            }
-        }
+        add_constant(c, c->g->nodes[i].weight);
+        add_constant(c, c->g->nodes[i].bias);
+        collect_ew_constants(c, c->g->nodes[i].expr);
     }
 }
 
@@ -97,7 +121,7 @@ static int64_t max_batch(const cg *c, const graph_plan *plan)
 }
 
 static void emit_workspace_size(cg *c, const graph_plan *plan)
-{
+{   /* plan: the largest arena of the network's entries */
     LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
     LLVMValueRef fn = add_function(c, "workspace_size", size_t_ty, &c->i32, 1);
     LLVMValueRef batch = LLVMGetParam(fn, 0);
@@ -128,13 +152,22 @@ static LLVMValueRef any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
     return LLVMBuildFCmp(c->b, LLVMRealUNO, s, s, "");
 }
 
-static void emit_forward(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
+/* NET_forward(x, y, batch, ws) or, for an explanation, NET_E(x, target, out, batch, ws). */
+static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
 {
     const ir_graph *g = c->g;
-    LLVMTypeRef params[4] = {c->ptr, c->ptr, c->i32, c->ptr};
-    LLVMValueRef fn = add_function(c, "forward", c->i32, params, 4);
-    LLVMValueRef x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 1), batch32 = LLVMGetParam(fn, 2),
-                 ws = LLVMGetParam(fn, 3);
+    int explain = g->network != NULL;
+    LLVMValueRef fn, x, y, batch32, ws, target = NULL;
+    if (explain) {
+        LLVMTypeRef params[5] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr};
+        fn = add_function(c, g->explain_name, c->i32, params, 5);
+        x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
+        batch32 = LLVMGetParam(fn, 3), ws = LLVMGetParam(fn, 4);
+    } else {
+        LLVMTypeRef params[4] = {c->ptr, c->ptr, c->i32, c->ptr};
+        fn = add_function(c, "forward", c->i32, params, 4);
+        x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 1), batch32 = LLVMGetParam(fn, 2), ws = LLVMGetParam(fn, 3);
+    }
     int needs_ws = plan->arena_floats > 0 || c->opt->weights_external;
     LLVMValueRef nulls = LLVMBuildOr(c->b, is_null(c, x), is_null(c, y), "");
     if (needs_ws) nulls = LLVMBuildOr(c->b, nulls, is_null(c, ws), "");
@@ -146,7 +179,25 @@ static void emit_forward(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
               XAI_EALIGN);
     LLVMValueRef batch = LLVMBuildSExt(c->b, batch32, c->i64, "batch");
-    int64_t in_count = ir_shape_count(&g->nodes[g->input].shape);
+    if (explain && g->has_target) {
+        /* every target class must be in [0, classes); checked before any work is done */
+        int64_t classes = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i].op == OP_SEED) classes = ir_shape_count(&g->nodes[i].shape);
+        LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_target");
+        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "target_ok");
+        LLVMBuildCondBr(c->b, is_null(c, target), done, check);
+        LLVMPositionBuilderAtEnd(c->b, check);
+        cg_loop l;
+        LLVMValueRef i = cg_loop_begin(c, &l, cg_i64(c, 0), batch, "t");
+        LLVMValueRef t = LLVMBuildLoad2(c->b, c->i32, LLVMBuildInBoundsGEP2(c->b, c->i32, target, &i, 1, ""), "");
+        return_if(c, LLVMBuildICmp(c->b, LLVMIntUGE, t, LLVMConstInt(c->i32, classes, 0), ""), XAI_ETARGET);
+        cg_loop_end(c, &l);
+        LLVMBuildBr(c->b, done);
+        LLVMPositionBuilderAtEnd(c->b, done);
+    }
+    const ir_graph *net = explain ? g->network : g;
+    int64_t in_count = ir_shape_count(&net->nodes[net->input].shape);
     return_if(c, any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
 
     LLVMValueRef wbase = LLVMConstNull(c->ptr), arena = ws;
@@ -163,17 +214,24 @@ static void emit_forward(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
         else if (v->kind == LOC_OUTPUT) where[i] = y;
         else where[i] = cg_gep(c, arena, LLVMBuildNSWMul(c->b, batch, cg_i64(c, v->offset), ""));
     }
-    LLVMTypeRef kparams[5] = {c->ptr, c->ptr, c->ptr, c->ptr, c->i64};
-    LLVMTypeRef kty = LLVMFunctionType(c->void_t, kparams, 5, 0);
     for (int i = 0; i < g->n_nodes; i++) {
         if (!plan->emit[i]) continue;
         const ir_node *n = &g->nodes[i];
-        LLVMValueRef args[5] = {where[i], n->n_inputs > 0 ? where[n->inputs[0]] : LLVMConstNull(c->ptr),
-                                n->n_inputs > 1 ? where[n->inputs[1]] : LLVMConstNull(c->ptr), wbase, batch};
-        LLVMBuildCall2(c->b, kty, kernels[i], args, 5, "");
+        LLVMValueRef args[IR_MAX_INPUTS + 4];
+        LLVMTypeRef types[IR_MAX_INPUTS + 4];
+        int na = 0;
+        args[na++] = where[i];
+        for (int k = 0; k < n->n_inputs; k++) args[na++] = where[n->inputs[k]];
+        args[na++] = wbase;
+        args[na++] = target ? target : LLVMConstNull(c->ptr);
+        args[na++] = batch;
+        for (int k = 0; k < na - 1; k++) types[k] = c->ptr;
+        types[na - 1] = c->i64;
+        LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");
     }
     if (plan->copy_input_to_output) {
-        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * 4), "");
+        int64_t out_count = ir_shape_count(&g->nodes[g->output].shape);
+        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, batch, cg_i64(c, out_count * 4), "");
         LLVMBuildMemCpy(c->b, y, 4, x, 4, bytes);
     }
     free(where);
@@ -290,20 +348,40 @@ static void emit_info(cg *c, const char *const *explanations, int n_explanations
     LLVMSetGlobalConstant(gv, 1);
 }
 
-int codegen_graph(LLVMModuleRef mod, const ir_graph *g, const graph_plan *plan, const cg_options *opt)
+/* Kernels of one graph (the network's forward pass or one explanation) and its entry point. */
+static void emit_graph(cg *c, const graph_plan *plan)
 {
-    cg c;
-    cg_init(&c, mod, g, opt);
-    emit_constants(&c, plan);
-    LLVMValueRef *kernels = calloc(g->n_nodes, sizeof *kernels);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (plan->emit[i]) kernels[i] = cg_kernel(&c, i);
-    emit_workspace_size(&c, plan);
-    emit_forward(&c, plan, kernels);
-    if (opt->weights_external) emit_bind_weights(&c);
-    emit_info(&c, NULL, 0);
+    emit_constants(c, plan);
+    LLVMValueRef *kernels = calloc(c->g->n_nodes, sizeof *kernels);
+    for (int i = 0; i < c->g->n_nodes; i++)
+        if (plan->emit[i]) kernels[i] = cg_kernel(c, i);
+    emit_entry(c, plan, kernels);
     free(kernels);
-    free(c.const_globals);
+}
+
+int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *plan, ir_graph *const *explanations,
+                    graph_plan *const *explanation_plans, int n_explanations, const cg_options *opt)
+{
+    cg_const_map consts = {0};
+    cg c;
+    cg_init(&c, mod, net, opt);
+    c.consts = &consts;
+    emit_graph(&c, plan);
+    graph_plan largest = *plan;   /* NET_workspace_size covers every entry of the network */
+    const char **names = calloc(n_explanations + 1, sizeof *names);
+    for (int e = 0; e < n_explanations; e++) {
+        c.g = explanations[e];
+        emit_graph(&c, explanation_plans[e]);
+        if (explanation_plans[e]->arena_floats > largest.arena_floats) largest.arena_floats = explanation_plans[e]->arena_floats;
+        names[e] = explanations[e]->explain_name;
+    }
+    c.g = net;
+    emit_workspace_size(&c, &largest);
+    if (opt->weights_external) emit_bind_weights(&c);
+    emit_info(&c, names, n_explanations);
+    free(names);
+    free(consts.keys);
+    free(consts.globals);
     LLVMDisposeBuilder(c.b);
     return 0;
 }

@@ -13,8 +13,11 @@ typedef struct cg_options {
     int weights_external;      /* raw F32 tensors stay in the safetensors file; bound at run time */
 } cg_options;
 
-/* Adds the code of graph g (with its plan) to module mod. Returns 0 on success. */
-int codegen_graph(LLVMModuleRef mod, const ir_graph *g, const graph_plan *plan, const cg_options *opt);
+/* Adds the code of network `net` and of its explanations (graphs whose ->network is net), each with its
+ * plan, to module mod: constants, kernels, NET_forward, NET_E for each explanation, NET_workspace_size,
+ * NET_info (and NET_bind_weights with external weights). Returns 0 on success. */
+int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *plan, ir_graph *const *explanations,
+                    graph_plan *const *explanation_plans, int n_explanations, const cg_options *opt);
 
 /* Bytes of workspace header that precede the arena (holds the bound weights pointer when external). */
 #define XAIC_WS_HEADER 64

@@ -16,6 +16,8 @@ static int analyse(compilation *c, xai_diag *d)
     canon_module(c->ir);
     c->plans = calloc(c->ir->n_graphs + 1, sizeof *c->plans);
     for (int i = 0; i < c->ir->n_graphs; i++) c->plans[i] = plan_graph(c->ir->graphs[i]);
+    c->explanation_plans = calloc(c->ir->n_explanations + 1, sizeof *c->explanation_plans);
+    for (int i = 0; i < c->ir->n_explanations; i++) c->explanation_plans[i] = plan_graph(c->ir->explanations[i]);
     return 0;
 }
 
@@ -41,11 +43,24 @@ int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, 
     if (!c->tm) return 1;
     c->mod = LLVMModuleCreateWithNameInContext("xaic", ctx);
     emit_prepare_module(c->mod, c->tm);
-    for (int i = 0; i < c->ir->n_graphs; i++)
-        if (codegen_graph(c->mod, c->ir->graphs[i], c->plans[i], opt)) {
+    ir_graph **expl = calloc(c->ir->n_explanations + 1, sizeof *expl);
+    graph_plan **expl_plans = calloc(c->ir->n_explanations + 1, sizeof *expl_plans);
+    for (int i = 0; i < c->ir->n_graphs; i++) {
+        int n = 0;
+        for (int e = 0; e < c->ir->n_explanations; e++)
+            if (c->ir->explanations[e]->network == c->ir->graphs[i]) {
+                expl[n] = c->ir->explanations[e];
+                expl_plans[n++] = c->explanation_plans[e];
+            }
+        if (codegen_network(c->mod, c->ir->graphs[i], c->plans[i], expl, expl_plans, n, opt)) {
             if (asprintf(err, "code generation failed for network '%s'", c->ir->graphs[i]->name) < 0) *err = NULL;
+            free(expl);
+            free(expl_plans);
             return 1;
         }
+    }
+    free(expl);
+    free(expl_plans);
     return emit_optimize(c->mod, c->tm, t, err);
 }
 
@@ -65,6 +80,9 @@ void driver_free(compilation *c)
     if (c->plans)
         for (int i = 0; c->ir && i < c->ir->n_graphs; i++) plan_free(c->plans[i]);
     free(c->plans);
+    if (c->explanation_plans)
+        for (int i = 0; c->ir && i < c->ir->n_explanations; i++) plan_free(c->explanation_plans[i]);
+    free(c->explanation_plans);
     ir_module_free(c->ir);
     if (c->program) program_free(c->program);
     if (c->mod) LLVMDisposeModule(c->mod);

@@ -16,7 +16,8 @@ typedef struct compilation {
     xai_diag *diag;
     xai_program *program;
     ir_module *ir;
-    graph_plan **plans;       /* per graph */
+    graph_plan **plans;       /* per network graph */
+    graph_plan **explanation_plans;  /* per explanation graph */
     LLVMModuleRef mod;
     LLVMTargetMachineRef tm;
 } compilation;

@@ -5,6 +5,8 @@
 #include <string.h>
 
 static const char *const op_names[OP_COUNT] = {
+    [OP_ELTWISE] = "eltwise", [OP_SUMPOOL] = "sumpool", [OP_DENSE_T] = "dense_t", [OP_CONV2D_T] = "conv2d_t",
+    [OP_SUMPOOL_T] = "sumpool_t", [OP_MAXPOOL_T] = "maxpool_t", [OP_SEED] = "seed",
     [OP_INPUT] = "input",     [OP_DENSE] = "dense",       [OP_CONV2D] = "conv2d",
     [OP_MAXPOOL] = "maxpool", [OP_AVGPOOL] = "avgpool",   [OP_GLOBAL_AVGPOOL] = "global_avgpool",
     [OP_RELU] = "relu",       [OP_SIGMOID] = "sigmoid",   [OP_FLATTEN] = "flatten",
@@ -17,7 +19,7 @@ const char *ir_op_name(ir_op op) { return (op >= 0 && op < OP_COUNT) ? op_names[
 int ir_op_from_name(const char *name)
 {
     for (int i = 0; i < OP_COUNT; i++)
-        if (i != OP_INPUT && i != OP_AFFINE && strcmp(op_names[i], name) == 0) return i;
+        if (i != OP_INPUT && i != OP_AFFINE && i < OP_ELTWISE && strcmp(op_names[i], name) == 0) return i;
     return -1;
 }
 
@@ -97,6 +99,9 @@ void ir_graph_free(ir_graph *g)
         free(g->consts[i]);
     }
     free(g->consts);
+    for (int i = 0; i < g->n_ews; i++) free(g->ews[i]);
+    free(g->ews);
+    free(g->explain_name);
     free(g->nodes);
     free(g->name);
     free(g->output_name);
@@ -107,6 +112,8 @@ void ir_graph_free(ir_graph *g)
 void ir_module_free(ir_module *m)
 {
     if (!m) return;
+    for (int i = 0; i < m->n_explanations; i++) ir_graph_free(m->explanations[i]);
+    free(m->explanations);
     for (int i = 0; i < m->n_graphs; i++) ir_graph_free(m->graphs[i]);
     free(m->graphs);
     free(m);
@@ -140,6 +147,21 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
                     n->pad_b, n->pad_r, n->pad_same ? " same" : "");
             break;
         case OP_BATCHNORM: fprintf(out, " eps=%g", n->eps); break;
+        case OP_SUMPOOL: case OP_SUMPOOL_T: case OP_MAXPOOL_T:
+            if (n->global) fprintf(out, " global");
+            else fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l,
+                         n->pad_b, n->pad_r);
+            break;
+        case OP_CONV2D_T:
+            fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b,
+                    n->pad_r);
+            break;
+        case OP_SEED: {
+            static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit"};
+            fprintf(out, " %s", seeds[n->seed]);
+            break;
+        }
+        case OP_ELTWISE: fprintf(out, " "); ir_ew_dump(n->expr, out); break;
         case OP_INPUT:
             if (g->has_range) fprintf(out, " range=[%g, %g]", g->range_low, g->range_high);
             break;
@@ -173,4 +195,64 @@ void ir_graph_replace_node(ir_graph *g, int i, int replacement)
             if (g->nodes[j].inputs[k] > i) g->nodes[j].inputs[k]--;
     if (g->output > i) g->output--;
     if (g->input > i) g->input--;
+}
+
+ir_ew *ir_ew_new(ir_graph *g, ir_ew_kind kind, ir_ew *a, ir_ew *b)
+{
+    ir_ew *e = calloc(1, sizeof *e);
+    if (!e) { fputs("xaic: out of memory\n", stderr); exit(2); }
+    e->kind = kind;
+    e->a = a;
+    e->b = b;
+    if (g->n_ews == g->cap_ews) {
+        g->cap_ews = g->cap_ews ? 2 * g->cap_ews : 64;
+        g->ews = xrealloc(g->ews, (size_t)g->cap_ews * sizeof *g->ews);
+    }
+    g->ews[g->n_ews++] = e;
+    return e;
+}
+
+ir_ew *ir_ew_num(ir_graph *g, double v)
+{
+    ir_ew *e = ir_ew_new(g, EW_NUM, NULL, NULL);
+    e->num = v;
+    return e;
+}
+
+ir_ew *ir_ew_input(ir_graph *g, int input)
+{
+    ir_ew *e = ir_ew_new(g, EW_INPUT, NULL, NULL);
+    e->input = input;
+    return e;
+}
+
+void ir_ew_dump(const ir_ew *e, FILE *out)
+{
+    static const char *const names[] = {
+        [EW_ADD] = "+", [EW_SUB] = "-", [EW_MUL] = "*", [EW_DIV] = "/", [EW_SAFEDIV] = "/?",
+        [EW_GT] = ">", [EW_LT] = "<", [EW_GE] = ">=", [EW_LE] = "<=", [EW_EQ] = "==", [EW_NE] = "!=",
+        [EW_NEG] = "-", [EW_POS] = "pos", [EW_NEGPART] = "neg", [EW_ABS] = "abs", [EW_SIGN] = "sign",
+        [EW_STEP] = "step", [EW_EXP] = "exp",
+    };
+    switch (e->kind) {
+    case EW_INPUT: fprintf(out, "$%d", e->input); return;
+    case EW_NUM: fprintf(out, "%g", e->num); return;
+    case EW_CHANNEL: fprintf(out, "%s[c]", e->channel->name); return;
+    case EW_STAB: fprintf(out, "stab("); ir_ew_dump(e->a, out); fprintf(out, ", %g)", e->num); return;
+    case EW_SELECT:
+        fprintf(out, "(");
+        ir_ew_dump(e->a, out); fprintf(out, " ? "); ir_ew_dump(e->b, out); fprintf(out, " : "); ir_ew_dump(e->c, out);
+        fprintf(out, ")");
+        return;
+    case EW_NEG: case EW_POS: case EW_NEGPART: case EW_ABS: case EW_SIGN: case EW_STEP: case EW_EXP:
+        fprintf(out, "%s(", names[e->kind]); ir_ew_dump(e->a, out); fprintf(out, ")");
+        return;
+    default:
+        fprintf(out, "(");
+        ir_ew_dump(e->a, out);
+        fprintf(out, " %s ", names[e->kind]);
+        ir_ew_dump(e->b, out);
+        fprintf(out, ")");
+        return;
+    }
 }

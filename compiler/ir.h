@@ -9,6 +9,7 @@
 #include "diag.h"
 
 #define IR_MAX_RANK 4
+#define IR_MAX_INPUTS 16         /* OP_ELTWISE reads up to this many buffers */
 
 typedef enum {
     OP_INPUT,
@@ -24,8 +25,41 @@ typedef enum {
     OP_AFFINE,          /* per-channel y = scale[c] * x + shift[c] (an unfoldable batchnorm) */
     OP_ADD,
     OP_SOFTMAX,         /* over all features of a sample; output layer only */
+    /* ---- ops of backward (explanation) graphs, built by the rules stage ---- */
+    OP_ELTWISE,         /* out = expr(inputs...) per element; all inputs have the output's shape */
+    OP_SUMPOOL,         /* z[k] = scale[k] * sum of the valid cells of window k (pool geometry as maxpool) */
+    OP_DENSE_T,         /* c = W^T s: the transpose of a dense layer (W [out, in]); output [in] */
+    OP_CONV2D_T,        /* c = conv2d^T(s): gradient of a conv2d w.r.t. its input; output = the conv's input shape */
+    OP_SUMPOOL_T,       /* c[i] = sum over windows k holding i of scale[k] * s[k] */
+    OP_MAXPOOL_T,       /* winner takes all: r[k] goes to the first maximum of window k of x (inputs r, x) */
+    OP_SEED,            /* output relevance from the logits and the target class (see ir_seed) */
     OP_COUNT
 } ir_op;
+
+/* Output relevance at the top of an explanation: one-hot(target) times ... */
+typedef enum { SEED_LOGIT, SEED_ONE, SEED_SOFTMAX, SEED_RELU_LOGIT } ir_seed;
+
+/* Elementwise expressions evaluated by OP_ELTWISE kernels. */
+typedef enum {
+    EW_INPUT,       /* inputs[input] at this element */
+    EW_NUM,         /* num */
+    EW_CHANNEL,     /* channel->data[c] where c is the element's channel (dim 0 of the per-sample shape) */
+    EW_ADD, EW_SUB, EW_MUL, EW_DIV,
+    EW_SAFEDIV,     /* a / b, and 0 where b == 0 (relevance through a zero denominator is 0, never NaN) */
+    EW_STAB,        /* a + num * (a >= 0 ? 1 : -1): Zennit's stabiliser, sign(0) = +1 */
+    EW_NEG, EW_POS, EW_NEGPART, EW_ABS, EW_SIGN, EW_STEP, EW_EXP,
+    EW_GT, EW_LT, EW_GE, EW_LE, EW_EQ, EW_NE,  /* 1 or 0 */
+    EW_SELECT,      /* a != 0 ? b : c */
+} ir_ew_kind;
+
+typedef struct ir_const ir_const;
+typedef struct ir_ew {
+    ir_ew_kind kind;
+    int input;
+    double num;
+    const ir_const *channel;
+    struct ir_ew *a, *b, *c;
+} ir_ew;
 
 const char *ir_op_name(ir_op op);        /* the DSL spelling: "conv2d" */
 int ir_op_from_name(const char *name);   /* -1 when unknown */
@@ -40,7 +74,7 @@ int64_t ir_shape_count(const ir_shape *s);
 const char *ir_shape_str(const ir_shape *s, char *buf, size_t len);
 
 /* A constant tensor (weights, biases, folded or transformed sets). Data is owned, float32. */
-typedef struct ir_const {
+struct ir_const {
     char *name;                 /* state_dict name it came from, or a derived name ("conv1.weight+bn1") */
     int rank;
     int64_t shape[IR_MAX_RANK];
@@ -48,14 +82,14 @@ typedef struct ir_const {
     float *data;
     /* Where the original bytes sit in the weights file (for --weights=external); -1 if derived. */
     int64_t file_offset;
-} ir_const;
+};
 
 typedef struct ir_node {
     ir_op op;
     char *name;                 /* layer name as written (the input's name for OP_INPUT) */
     char *alias;                /* a layer folded into this one (batchnorm), same output; or NULL */
     xai_loc loc;
-    int inputs[2];
+    int inputs[IR_MAX_INPUTS];
     int n_inputs;
     ir_shape shape;             /* output shape, without batch */
     /* attributes */
@@ -67,6 +101,11 @@ typedef struct ir_node {
     float eps;                  /* batchnorm */
     ir_const *weight, *bias;    /* dense, conv2d; affine: scale, shift */
     ir_const *bn_mean, *bn_var; /* batchnorm (before canon) */
+    /* backward ops */
+    ir_ew *expr;                /* OP_ELTWISE (owned by the graph's ew list) */
+    ir_shape in_shape;          /* transposed ops and sumpool: the forward op's input shape */
+    int global;                 /* OP_SUMPOOL(_T): the window is the whole plane, output [C] */
+    ir_seed seed;               /* OP_SEED */
 } ir_node;
 
 typedef struct ir_graph {
@@ -84,12 +123,22 @@ typedef struct ir_graph {
     uint64_t weights_size;
     ir_const **consts;          /* every constant the graph owns */
     int n_consts, cap_consts;
+    ir_ew **ews;                /* every elementwise expression node the graph owns */
+    int n_ews, cap_ews;
+    /* An explanation graph: the forward nodes of `network` followed by backward nodes. Constants of the
+     * network are shared (owned by `network`); the explanation owns only what it adds. */
+    const struct ir_graph *network;
+    char *explain_name;         /* E of NET_E */
+    int has_target;             /* the entry takes a target array (OP_SEED present) */
+    int stats_nodes[64];        /* relevance per layer for --stats (node indices), -1 ended */
 } ir_graph;
 
-/* All networks (and, later, explanations) of a compilation. */
+/* All networks and explanations of a compilation. */
 typedef struct ir_module {
-    ir_graph **graphs;
+    ir_graph **graphs;          /* networks */
     int n_graphs;
+    ir_graph **explanations;    /* each explanation->network is one of graphs */
+    int n_explanations;
 } ir_module;
 
 ir_graph *ir_graph_new(const char *name);
@@ -97,6 +146,11 @@ int ir_graph_add_node(ir_graph *g, const ir_node *n);          /* copies n; retu
 ir_const *ir_graph_new_const(ir_graph *g, const char *name, int rank, const int64_t *shape);
 void ir_graph_free(ir_graph *g);
 void ir_module_free(ir_module *m);
+ir_ew *ir_ew_new(ir_graph *g, ir_ew_kind kind, ir_ew *a, ir_ew *b);
+ir_ew *ir_ew_num(ir_graph *g, double v);
+ir_ew *ir_ew_input(ir_graph *g, int input);
+void ir_ew_dump(const ir_ew *e, FILE *out);
+
 /* Removes node i (which must come after `replacement`), redirecting its consumers to `replacement`. */
 void ir_graph_replace_node(ir_graph *g, int i, int replacement);
 /* Number of nodes that read node i. */

@@ -86,7 +86,10 @@ int run_command(compilation *c, const run_request *r)
     }
     xai_array x = {0};
     int batch = read_input(r, &g->nodes[g->input], &x);
-    if (batch < 0) return 1;
+    if (batch < 0) {
+        xai_array_free(&x);
+        return 1;
+    }
 
     char *err = NULL;
     xai_jit *jit = jit_create(c, r->opt_level, &err);

@@ -60,7 +60,7 @@ int xai_idx_read(const char *path, float scale, xai_array *out, char *err, size_
     if (!path || !out) return xai_fail(err, errlen, XAI_ENULL, "xai_idx_read: path or out is NULL");
     memset(out, 0, sizeof *out);
     gzFile g = gzopen(path, "rb");
-    if (!g) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading", path);
+    if (!g) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading: %m", path);
 
     int st = XAI_OK;
     unsigned char *raw = NULL;

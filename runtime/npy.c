@@ -204,7 +204,7 @@ int xai_npy_read(const char *path, xai_array *out, int convert, char *err, size_
     if (!path || !out) return xai_fail(err, errlen, XAI_ENULL, "xai_npy_read: path or out is NULL");
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading", path);
+    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading: %m", path);
 
     int st = XAI_OK;
     char *hdr = NULL;
@@ -348,7 +348,7 @@ int xai_npy_write(const char *path, const float *data, int32_t rank, const int64
     pad[hlen - (size_t)n - 1] = '\n';
 
     FILE *f = fopen(path, "wb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for writing", path);
+    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for writing: %m", path);
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)n, f) == (size_t)n &&
              fwrite(pad, 1, hlen - (size_t)n, f) == hlen - (size_t)n;
     if (host_is_big()) {

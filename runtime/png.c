@@ -46,7 +46,7 @@ int xai_png_read(const char *path, int want_channels, xai_array *out, char *err,
     if (want_channels != 0 && want_channels != 1 && want_channels != 3)
         return xai_fail(err, errlen, XAI_EARG, "%s: want_channels %d is not 0, 1 or 3", path, want_channels);
     FILE *f = fopen(path, "rb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading", path);
+    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading: %m", path);
     unsigned char sig[8];
     if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
         fclose(f);
@@ -151,7 +151,7 @@ int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t 
         return xai_fail(err, errlen, XAI_ESHAPE, "%s: image size %dx%d is empty or negative", path,
                         (int)height, (int)width);
     FILE *f = fopen(path, "wb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for writing", path);
+    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for writing: %m", path);
     png_ctx ctx = { path, err, errlen, "" };
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;

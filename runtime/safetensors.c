@@ -273,7 +273,7 @@ int xai_safetensors_open(const char *path, xai_safetensors *st, char *err, size_
     if (!path || !st) return xai_fail(err, errlen, XAI_ENULL, "xai_safetensors_open: path or st is NULL");
     memset(st, 0, sizeof *st);
     FILE *f = fopen(path, "rb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading", path);
+    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading: %m", path);
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
