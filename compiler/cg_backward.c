@@ -1,9 +1,523 @@
 /* Kernels of the explanation ops: elementwise expressions, sum pooling, transposed dense / conv2d /
- * pooling, max-pool gradient routing and the output seed. */
+ * pooling, max-pool gradient routing and the output seed.
+ * Like the forward kernels, every loop nest has compile-time trip counts except the batch; window taps
+ * are unrolled at compile time with their valid ranges computed here, so inner loops carry no bounds
+ * tests and run contiguously over a row wherever the geometry allows. */
+#include <math.h>
+#include <string.h>
+
 #include "cg_internal.h"
+
+/* ---------------- helpers ---------------- */
+
+static LLVMValueRef ld(cg *c, LLVMValueRef p) { return LLVMBuildLoad2(c->b, c->f32, p, ""); }
+
+static LLVMValueRef add(cg *c, LLVMValueRef a, int64_t k)
+{
+    return k ? LLVMBuildNSWAdd(c->b, a, cg_i64(c, k), "") : a;
+}
+
+/* Zeroes `floats_per_sample * batch` floats at p. */
+static void zero(cg *c, LLVMValueRef p, const kargs *a, int64_t floats_per_sample)
+{
+    LLVMValueRef bytes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, floats_per_sample * 4), "");
+    LLVMBuildMemSet(c->b, p, LLVMConstInt(c->i8, 0, 0), bytes, 4);
+}
+
+/* p[index] += v (reassociable, so that accumulation loops vectorise) */
+static void acc_store(cg *c, LLVMValueRef p, LLVMValueRef index, LLVMValueRef v)
+{
+    cg_store(c, cg_fadd_reassoc(c, cg_load(c, p, index), v), p, index);
+}
+
+static LLVMValueRef to_float(cg *c, LLVMValueRef bit) { return LLVMBuildUIToFP(c->b, bit, c->f32, ""); }
+
+static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFCmp(c->b, p, a, b, "");
+}
+
+/* Output positions o in [0, out_n) whose input coordinate o*stride + off lies inside [0, in_n). */
+static void tap_range(int64_t out_n, int stride, int64_t off, int64_t in_n, int64_t *lo, int64_t *hi)
+{
+    int64_t o0 = 0, o1 = out_n;
+    while (o0 < out_n && o0 * stride + off < 0) o0++;
+    while (o1 > o0 && (o1 - 1) * stride + off >= in_n) o1--;
+    *lo = o0;
+    *hi = o1;
+}
+
+/* Output size of a window op along one axis (floor mode, as the forward ops). */
+static int64_t window_out(int64_t in, int k, int s, int lo, int hi)
+{
+    int64_t span = in + lo + hi - k;
+    return span < 0 ? 0 : span / s + 1;
+}
+
+/* The [C, H, W] input geometry of a window op: in_shape when the rules stage set it. */
+static ir_shape window_in_shape(const kargs *a, const ir_shape *fallback)
+{
+    return a->n->in_shape.rank == 3 ? a->n->in_shape : *fallback;
+}
+
+/* if (cond) { ...then... } : returns the continuation block; the builder is left in the `then` block. */
+static LLVMBasicBlockRef begin_if(cg *c, LLVMValueRef cond, const char *name)
+{
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
+    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");
+    LLVMBuildCondBr(c->b, cond, then, cont);
+    LLVMPositionBuilderAtEnd(c->b, then);
+    return cont;
+}
+
+static void end_if(cg *c, LLVMBasicBlockRef cont)
+{
+    LLVMBuildBr(c->b, cont);
+    LLVMPositionBuilderAtEnd(c->b, cont);
+}
+
+/* ---------------- OP_ELTWISE ---------------- */
+
+#define EW_MEMO 256
+
+typedef struct ew_ctx {
+    const kargs *a;
+    LLVMValueRef idx;                   /* element index into every input buffer */
+    LLVMValueRef ch;                    /* channel of the element (i64) or NULL */
+    LLVMValueRef inputs[IR_MAX_INPUTS]; /* loaded once per element */
+    const ir_ew *memo_key[EW_MEMO];     /* shared subexpressions are evaluated once */
+    LLVMValueRef memo_val[EW_MEMO];
+    int n_memo;
+} ew_ctx;
+
+static int ew_uses_channel(const ir_ew *e)
+{
+    if (!e) return 0;
+    return e->kind == EW_CHANNEL || ew_uses_channel(e->a) || ew_uses_channel(e->b) || ew_uses_channel(e->c);
+}
+
+/* All in one basic block and branch-free: comparisons become selects, so the loop vectorises. */
+static LLVMValueRef ew_eval(cg *c, ew_ctx *x, const ir_ew *e)
+{
+    for (int k = 0; k < x->n_memo; k++)
+        if (x->memo_key[k] == e) return x->memo_val[k];
+    LLVMValueRef zero = cg_f32(c, 0), one = cg_f32(c, 1), v = NULL;
+    LLVMValueRef a = NULL, b = NULL;
+    switch (e->kind) {
+    case EW_INPUT: case EW_NUM: case EW_CHANNEL: break;
+    case EW_SELECT:
+        a = ew_eval(c, x, e->a), b = ew_eval(c, x, e->b);
+        break;
+    case EW_ADD: case EW_SUB: case EW_MUL: case EW_DIV: case EW_SAFEDIV:
+    case EW_GT: case EW_LT: case EW_GE: case EW_LE: case EW_EQ: case EW_NE:
+        a = ew_eval(c, x, e->a), b = ew_eval(c, x, e->b);
+        break;
+    default: a = ew_eval(c, x, e->a); break;
+    }
+    switch (e->kind) {
+    case EW_INPUT:
+        if (!x->inputs[e->input]) x->inputs[e->input] = cg_load(c, x->a->in[e->input], x->idx);
+        v = x->inputs[e->input];
+        break;
+    case EW_NUM: v = cg_f32(c, e->num); break;
+    case EW_CHANNEL: v = cg_load(c, cg_const_ptr(c, e->channel), x->ch); break;
+    case EW_ADD: v = LLVMBuildFAdd(c->b, a, b, ""); break;
+    case EW_SUB: v = LLVMBuildFSub(c->b, a, b, ""); break;
+    case EW_MUL: v = LLVMBuildFMul(c->b, a, b, ""); break;
+    case EW_DIV: v = LLVMBuildFDiv(c->b, a, b, ""); break;
+    case EW_SAFEDIV:   /* the quotient is computed regardless (no traps); 0 is selected where b == 0 */
+        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOEQ, b, zero), zero, LLVMBuildFDiv(c->b, a, b, ""), "");
+        break;
+    case EW_STAB: {
+        LLVMValueRef eps = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGE, a, zero), cg_f32(c, e->num), cg_f32(c, -e->num), "");
+        v = LLVMBuildFAdd(c->b, a, eps, "");
+        break;
+    }
+    case EW_NEG: v = LLVMBuildFNeg(c->b, a, ""); break;
+    case EW_POS: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, a, zero), a, zero, ""); break;
+    case EW_NEGPART: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), a, zero, ""); break;
+    case EW_ABS: v = cg_intrinsic(c, "llvm.fabs", c->f32, &a, 1); break;
+    case EW_SIGN:
+        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, a, zero), one,
+                            LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), cg_f32(c, -1), zero, ""), "");
+        break;
+    case EW_STEP: v = to_float(c, fcmp(c, LLVMRealOGT, a, zero)); break;
+    case EW_EXP: v = cg_intrinsic(c, "llvm.exp", c->f32, &a, 1); break;
+    case EW_GT: v = to_float(c, fcmp(c, LLVMRealOGT, a, b)); break;
+    case EW_LT: v = to_float(c, fcmp(c, LLVMRealOLT, a, b)); break;
+    case EW_GE: v = to_float(c, fcmp(c, LLVMRealOGE, a, b)); break;
+    case EW_LE: v = to_float(c, fcmp(c, LLVMRealOLE, a, b)); break;
+    case EW_EQ: v = to_float(c, fcmp(c, LLVMRealOEQ, a, b)); break;
+    case EW_NE: v = to_float(c, fcmp(c, LLVMRealUNE, a, b)); break;   /* NaN != anything, as in C */
+    case EW_SELECT: {
+        LLVMValueRef third = ew_eval(c, x, e->c);
+        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealUNE, a, zero), b, third, "");
+        break;
+    }
+    }
+    if (x->n_memo < EW_MEMO) {
+        x->memo_key[x->n_memo] = e;
+        x->memo_val[x->n_memo++] = v;
+    }
+    return v;
+}
+
+static void ew_element(cg *c, const kargs *a, LLVMValueRef idx, LLVMValueRef ch)
+{
+    ew_ctx x;
+    memset(&x, 0, sizeof x);
+    x.a = a;
+    x.idx = idx;
+    x.ch = ch;
+    LLVMValueRef v = ew_eval(c, &x, a->n->expr);   /* every input of the element is read before the store */
+    cg_store(c, v, a->out, idx);
+}
+
+/* out[b, i] = expr(in_0[b, i], ...). Without per-channel constants one flat loop over batch * count;
+ * with them a loop over planes (channel invariant) around a contiguous loop over the plane. */
+static void k_eltwise(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    int64_t count = ir_shape_count(&n->shape);
+    int64_t channels = n->shape.rank >= 1 ? n->shape.dims[0] : 1;
+    int64_t inner = channels ? count / channels : 0;
+    cg_loop lp, li;
+    if (!ew_uses_channel(n->expr)) {
+        LLVMValueRef total = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, count), "");
+        LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), total, "i");
+        ew_element(c, a, i, NULL);
+        cg_loop_end(c, &li);
+    } else if (inner == 1) {   /* rank 1 (or [C, 1, 1]): the channel is the element */
+        LLVMValueRef b = cg_loop_begin(c, &lp, cg_i64(c, 0), a->batch, "b");
+        LLVMValueRef base = cg_mad(c, b, count, NULL);
+        LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
+        ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), i);
+        cg_loop_end(c, &li);
+        cg_loop_end(c, &lp);
+    } else {
+        LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, channels), "");
+        LLVMValueRef p = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
+        LLVMValueRef ch = LLVMBuildSRem(c->b, p, cg_i64(c, channels), "ch");
+        LLVMValueRef base = cg_mad(c, p, inner, NULL);
+        LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, inner), "i");
+        ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), ch);
+        cg_loop_end(c, &li);
+        cg_loop_end(c, &lp);
+    }
+}
+
+/* ---------------- sum pooling and its transpose ---------------- */
+
+/* z[c, k] = scale[k] * sum of the valid cells of window k: each tap adds a shifted copy of the input
+ * over the outputs it reaches (ranges fixed at compile time), then the plane is scaled. */
+static void k_sumpool(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    ir_shape in = window_in_shape(a, &a->in_shape);
+    int64_t C = in.dims[0], H = in.dims[1], W = in.dims[2];
+    LLVMValueRef scale = cg_const_ptr(c, n->weight);
+    LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, C), "");
+    cg_loop lp, ly, lx;
+    if (n->global) {
+        LLVMValueRef acc = cg_local(c, c->f32, "acc");
+        LLVMValueRef s0 = cg_load(c, scale, cg_i64(c, 0));
+        LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
+        LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, pl, H * W, NULL));
+        LLVMBuildStore(c->b, cg_f32(c, 0), acc);
+        LLVMValueRef i = cg_loop_begin(c, &lx, cg_i64(c, 0), cg_i64(c, H * W), "i");
+        LLVMBuildStore(c->b, cg_fadd_reassoc(c, ld(c, acc), cg_load(c, src, i)), acc);
+        cg_loop_end(c, &lx);
+        cg_store(c, LLVMBuildFMul(c->b, s0, ld(c, acc), ""), a->out, pl);
+        cg_loop_end(c, &lp);
+        return;
+    }
+    int64_t OH = n->shape.dims[1], OW = n->shape.dims[2];
+    LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
+    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, pl, H * W, NULL));
+    LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, pl, OH * OW, NULL));
+    LLVMValueRef p = cg_loop_begin(c, &ly, cg_i64(c, 0), cg_i64(c, OH * OW), "init");
+    cg_store(c, cg_f32(c, 0), dst, p);
+    cg_loop_end(c, &ly);
+    for (int ky = 0; ky < n->kh; ky++) {
+        int64_t y0, y1;
+        tap_range(OH, n->sh, ky - n->pad_t, H, &y0, &y1);
+        for (int kx = 0; kx < n->kw; kx++) {
+            int64_t x0, x1;
+            tap_range(OW, n->sw, kx - n->pad_l, W, &x0, &x1);
+            if (y0 >= y1 || x0 >= x1) continue;
+            LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, y0), cg_i64(c, y1), "oy");
+            LLVMValueRef iy = add(c, cg_mad(c, oy, n->sh, NULL), ky - n->pad_t);
+            LLVMValueRef orow = cg_gep(c, dst, cg_mad(c, oy, OW, NULL));
+            LLVMValueRef irow = cg_gep(c, src, cg_mad(c, iy, W, NULL));
+            LLVMValueRef ox = cg_loop_begin(c, &lx, cg_i64(c, x0), cg_i64(c, x1), "ox");
+            LLVMValueRef ix = add(c, cg_mad(c, ox, n->sw, NULL), kx - n->pad_l);
+            acc_store(c, orow, ox, cg_load(c, irow, ix));
+            cg_loop_end(c, &lx);
+            cg_loop_end(c, &ly);
+        }
+    }
+    p = cg_loop_begin(c, &ly, cg_i64(c, 0), cg_i64(c, OH * OW), "scale");
+    cg_store(c, LLVMBuildFMul(c->b, cg_load(c, dst, p), cg_load(c, scale, p), ""), dst, p);
+    cg_loop_end(c, &ly);
+    cg_loop_end(c, &lp);
+}
+
+/* c[ch, cell] = sum over windows k holding cell of scale[k] * s[ch, k]: each tap scatters the scaled
+ * window values back over the cells it covers (distinct cells within a tap, so the loop vectorises). */
+static void k_sumpool_t(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    ir_shape in = window_in_shape(a, &n->shape);
+    int64_t C = in.dims[0], H = in.dims[1], W = in.dims[2];
+    LLVMValueRef scale = cg_const_ptr(c, n->weight);
+    LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, C), "");
+    cg_loop lp, ly, lx;
+    if (n->global) {
+        LLVMValueRef s0 = cg_load(c, scale, cg_i64(c, 0));
+        LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
+        LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, pl, H * W, NULL));
+        LLVMValueRef v = LLVMBuildFMul(c->b, s0, cg_load(c, a->in[0], pl), "");
+        LLVMValueRef i = cg_loop_begin(c, &lx, cg_i64(c, 0), cg_i64(c, H * W), "i");
+        cg_store(c, v, dst, i);
+        cg_loop_end(c, &lx);
+        cg_loop_end(c, &lp);
+        return;
+    }
+    int64_t OH = window_out(H, n->kh, n->sh, n->pad_t, n->pad_b), OW = window_out(W, n->kw, n->sw, n->pad_l, n->pad_r);
+    LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
+    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, pl, OH * OW, NULL));
+    LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, pl, H * W, NULL));
+    LLVMValueRef p = cg_loop_begin(c, &ly, cg_i64(c, 0), cg_i64(c, H * W), "init");
+    cg_store(c, cg_f32(c, 0), dst, p);
+    cg_loop_end(c, &ly);
+    for (int ky = 0; ky < n->kh; ky++) {
+        int64_t y0, y1;
+        tap_range(OH, n->sh, ky - n->pad_t, H, &y0, &y1);
+        for (int kx = 0; kx < n->kw; kx++) {
+            int64_t x0, x1;
+            tap_range(OW, n->sw, kx - n->pad_l, W, &x0, &x1);
+            if (y0 >= y1 || x0 >= x1) continue;
+            LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, y0), cg_i64(c, y1), "oy");
+            LLVMValueRef iy = add(c, cg_mad(c, oy, n->sh, NULL), ky - n->pad_t);
+            LLVMValueRef k0 = cg_mad(c, oy, OW, NULL);
+            LLVMValueRef srow = cg_gep(c, src, k0), krow = cg_gep(c, scale, k0);
+            LLVMValueRef orow = cg_gep(c, dst, cg_mad(c, iy, W, NULL));
+            LLVMValueRef ox = cg_loop_begin(c, &lx, cg_i64(c, x0), cg_i64(c, x1), "ox");
+            LLVMValueRef ix = add(c, cg_mad(c, ox, n->sw, NULL), kx - n->pad_l);
+            acc_store(c, orow, ix, cg_fmul_reassoc(c, cg_load(c, krow, ox), cg_load(c, srow, ox)));
+            cg_loop_end(c, &lx);
+            cg_loop_end(c, &ly);
+        }
+    }
+    cg_loop_end(c, &lp);
+}
+
+/* ---------------- max-pool gradient routing ---------------- */
+
+/* out = 0, then r[ch, k] is added to the cell of x holding the first maximum of window k (row-major
+ * scan, strict >, NaN wins as in PyTorch's max_pool2d). Taps are unrolled and branch-free: an invalid
+ * tap reads cell 0 and is never selected. */
+static void k_maxpool_t(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    ir_shape in = window_in_shape(a, &n->shape);
+    int64_t C = in.dims[0], H = in.dims[1], W = in.dims[2];
+    int64_t OH = window_out(H, n->kh, n->sh, n->pad_t, n->pad_b), OW = window_out(W, n->kw, n->sw, n->pad_l, n->pad_r);
+    if (n->global) { OH = OW = 1; }
+    int kh = n->global ? (int)H : n->kh, kw = n->global ? (int)W : n->kw;
+    int pt = n->global ? 0 : n->pad_t, pl_ = n->global ? 0 : n->pad_l;
+    int sh = n->global ? 1 : n->sh, sw = n->global ? 1 : n->sw;
+    zero(c, a->out, a, C * H * W);
+    cg_loop lp, ly, lx;
+    LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, C), "");
+    LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
+    LLVMValueRef rpl = cg_gep(c, a->in[0], cg_mad(c, pl, OH * OW, NULL));
+    LLVMValueRef xpl = cg_gep(c, a->in[1], cg_mad(c, pl, H * W, NULL));
+    LLVMValueRef opl = cg_gep(c, a->out, cg_mad(c, pl, H * W, NULL));
+    LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, 0), cg_i64(c, OH), "oy");
+    LLVMValueRef ox = cg_loop_begin(c, &lx, cg_i64(c, 0), cg_i64(c, OW), "ox");
+    LLVMValueRef y0 = add(c, cg_mad(c, oy, sh, NULL), -pt);
+    LLVMValueRef x0 = add(c, cg_mad(c, ox, sw, NULL), -pl_);
+    LLVMValueRef best = cg_f32(c, -INFINITY), bidx = cg_i64(c, -1), zero64 = cg_i64(c, 0);
+    for (int ky = 0; ky < kh; ky++) {
+        /* rows that no window reaches are skipped at compile time */
+        int64_t r0, r1;
+        tap_range(OH, sh, ky - pt, H, &r0, &r1);
+        if (r0 >= r1) continue;
+        LLVMValueRef iy = add(c, y0, ky);
+        LLVMValueRef oky = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, zero64, ""),
+                                        LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_i64(c, H), ""), "");
+        for (int kx = 0; kx < kw; kx++) {
+            int64_t q0, q1;
+            tap_range(OW, sw, kx - pl_, W, &q0, &q1);
+            if (q0 >= q1) continue;
+            LLVMValueRef ix = add(c, x0, kx);
+            LLVMValueRef ok = LLVMBuildAnd(c->b, oky,
+                LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, zero64, ""),
+                             LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, W), ""), ""), "");
+            LLVMValueRef idx = LLVMBuildSelect(c->b, ok, cg_mad(c, iy, W, ix), zero64, "");
+            LLVMValueRef v = cg_load(c, xpl, idx);
+            LLVMValueRef wins = LLVMBuildOr(c->b, LLVMBuildOr(c->b, fcmp(c, LLVMRealOGT, v, best), fcmp(c, LLVMRealUNO, v, v), ""),
+                                            LLVMBuildICmp(c->b, LLVMIntSLT, bidx, zero64, ""), "");
+            wins = LLVMBuildAnd(c->b, ok, wins, "");
+            best = LLVMBuildSelect(c->b, wins, v, best, "");
+            bidx = LLVMBuildSelect(c->b, wins, idx, bidx, "");
+        }
+    }
+    /* a window without a valid cell (impossible for the geometries sema accepts) routes nothing */
+    LLVMValueRef found = LLVMBuildICmp(c->b, LLVMIntSGE, bidx, zero64, "");
+    LLVMValueRef rv = cg_load(c, rpl, cg_mad(c, oy, OW, ox));
+    acc_store(c, opl, LLVMBuildSelect(c->b, found, bidx, zero64, ""),
+              LLVMBuildSelect(c->b, found, rv, cg_f32(c, 0), ""));
+    cg_loop_end(c, &lx);
+    cg_loop_end(c, &ly);
+    cg_loop_end(c, &lp);
+}
+
+/* ---------------- transposed dense and conv2d ---------------- */
+
+/* c[b, i] = sum_j W[j, i] s[b, j]: axpys of the weight rows (j outer so that a row stays in cache for
+ * the whole batch); a zero s[b, j] (common: one-hot seeds, dead units) skips its row. */
+static void k_dense_t(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    int64_t in_n = ir_shape_count(&n->shape), units = n->units;
+    LLVMValueRef w = cg_const_ptr(c, n->weight);
+    zero(c, a->out, a, in_n);
+    cg_loop lj, lb, li;
+    LLVMValueRef j = cg_loop_begin(c, &lj, cg_i64(c, 0), cg_i64(c, units), "j");
+    LLVMValueRef row = cg_gep(c, w, cg_mad(c, j, in_n, NULL));
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef sj = cg_load(c, a->in[0], cg_mad(c, b, units, j));
+    LLVMBasicBlockRef cont = begin_if(c, fcmp(c, LLVMRealUNE, sj, cg_f32(c, 0)), "nonzero");
+    LLVMValueRef orow = cg_gep(c, a->out, cg_mad(c, b, in_n, NULL));
+    LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, in_n), "i");
+    acc_store(c, orow, i, cg_fmul_reassoc(c, cg_load(c, row, i), sj));
+    cg_loop_end(c, &li);
+    end_if(c, cont);
+    cg_loop_end(c, &lb);
+    cg_loop_end(c, &lj);
+}
+
+/* The gradient of conv2d w.r.t. its input, mirroring k_conv2d: for each input plane ci and filter co,
+ * the (ky, kx) taps are unrolled with compile-time valid output ranges, and the innermost loop is an
+ * axpy of an s row into an input row (contiguous when the stride is 1). */
+static void k_conv2d_t(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    int64_t ci_n = n->shape.dims[0], H = n->shape.dims[1], W = n->shape.dims[2];
+    int64_t co_n = n->units;
+    int64_t OH = window_out(H, n->kh, n->sh, n->pad_t, n->pad_b), OW = window_out(W, n->kw, n->sw, n->pad_l, n->pad_r);
+    LLVMValueRef w = cg_const_ptr(c, n->weight);
+    cg_loop lb, lci, lco, ly, lx;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef ci = cg_loop_begin(c, &lci, cg_i64(c, 0), cg_i64(c, ci_n), "ci");
+    LLVMValueRef plane = cg_gep(c, a->out, cg_mad(c, cg_mad(c, b, ci_n, ci), H * W, NULL));
+    LLVMValueRef p = cg_loop_begin(c, &ly, cg_i64(c, 0), cg_i64(c, H * W), "init");
+    cg_store(c, cg_f32(c, 0), plane, p);
+    cg_loop_end(c, &ly);
+    LLVMValueRef co = cg_loop_begin(c, &lco, cg_i64(c, 0), cg_i64(c, co_n), "co");
+    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, cg_mad(c, b, co_n, co), OH * OW, NULL));
+    LLVMValueRef wbase = cg_mad(c, cg_mad(c, co, ci_n, ci), n->kh * n->kw, NULL);
+    for (int ky = 0; ky < n->kh; ky++) {
+        int64_t y0, y1;
+        tap_range(OH, n->sh, ky - n->pad_t, H, &y0, &y1);
+        for (int kx = 0; kx < n->kw; kx++) {
+            int64_t x0, x1;
+            tap_range(OW, n->sw, kx - n->pad_l, W, &x0, &x1);
+            if (y0 >= y1 || x0 >= x1) continue;
+            LLVMValueRef wv = cg_load(c, w, add(c, wbase, ky * n->kw + kx));
+            LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, y0), cg_i64(c, y1), "oy");
+            LLVMValueRef iy = add(c, cg_mad(c, oy, n->sh, NULL), ky - n->pad_t);
+            LLVMValueRef srow = cg_gep(c, src, cg_mad(c, oy, OW, NULL));
+            LLVMValueRef orow = cg_gep(c, plane, cg_mad(c, iy, W, NULL));
+            LLVMValueRef ox = cg_loop_begin(c, &lx, cg_i64(c, x0), cg_i64(c, x1), "ox");
+            LLVMValueRef ix = add(c, cg_mad(c, ox, n->sw, NULL), kx - n->pad_l);
+            acc_store(c, orow, ix, cg_fmul_reassoc(c, wv, cg_load(c, srow, ox)));
+            cg_loop_end(c, &lx);
+            cg_loop_end(c, &ly);
+        }
+    }
+    cg_loop_end(c, &lco);
+    cg_loop_end(c, &lci);
+    cg_loop_end(c, &lb);
+}
+
+/* ---------------- output seed ---------------- */
+
+/* out[b] = one-hot(t) * value, t = target[b] or, with a null target array, the first arg-max of the
+ * logits (targets were range-checked by the entry point). */
+static void k_seed(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    int64_t K = ir_shape_count(&n->shape);
+    zero(c, a->out, a, K);
+    LLVMValueRef tvar = cg_local(c, c->i64, "t");
+    LLVMValueRef best = cg_local(c, c->f32, "best"), bidx = cg_local(c, c->i64, "bidx");
+    LLVMValueRef sum = cg_local(c, c->f32, "sum");
+    cg_loop lb, lk;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef row = cg_gep(c, a->in[0], cg_mad(c, b, K, NULL));
+    LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "given");
+    LLVMBasicBlockRef argmax = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "argmax");
+    LLVMBasicBlockRef have_t = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "have_t");
+    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, a->target, ""), argmax, given);
+    LLVMPositionBuilderAtEnd(c->b, given);
+    LLVMValueRef tp = LLVMBuildInBoundsGEP2(c->b, c->i32, a->target, &b, 1, "");
+    LLVMBuildStore(c->b, LLVMBuildSExt(c->b, LLVMBuildLoad2(c->b, c->i32, tp, ""), c->i64, ""), tvar);
+    LLVMBuildBr(c->b, have_t);
+    LLVMPositionBuilderAtEnd(c->b, argmax);
+    LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
+    LLVMBuildStore(c->b, cg_i64(c, 0), bidx);
+    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
+    LLVMValueRef v = cg_load(c, row, k), m = ld(c, best);
+    LLVMValueRef gt = fcmp(c, LLVMRealOGT, v, m);
+    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, v, m, ""), best);
+    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, k, LLVMBuildLoad2(c->b, c->i64, bidx, ""), ""), bidx);
+    cg_loop_end(c, &lk);
+    LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, c->i64, bidx, ""), tvar);
+    LLVMBuildBr(c->b, have_t);
+    LLVMPositionBuilderAtEnd(c->b, have_t);
+    LLVMValueRef t = LLVMBuildLoad2(c->b, c->i64, tvar, "t");
+    LLVMValueRef lt = cg_load(c, row, t), value;
+    switch (n->seed) {
+    case SEED_LOGIT: value = lt; break;
+    case SEED_ONE: value = cg_f32(c, 1); break;
+    case SEED_RELU_LOGIT:
+        value = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, lt, cg_f32(c, 0)), lt, cg_f32(c, 0), "");
+        break;
+    case SEED_SOFTMAX:
+    default: {   /* exp(l_t - max) / sum_k exp(l_k - max) */
+        LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
+        k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
+        v = cg_load(c, row, k), m = ld(c, best);
+        LLVMBuildStore(c->b, LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, v, m), v, m, ""), best);
+        cg_loop_end(c, &lk);
+        LLVMValueRef mx = ld(c, best);
+        LLVMBuildStore(c->b, cg_f32(c, 0), sum);
+        k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
+        LLVMValueRef d = LLVMBuildFSub(c->b, cg_load(c, row, k), mx, "");
+        LLVMBuildStore(c->b, cg_fadd_reassoc(c, ld(c, sum), cg_intrinsic(c, "llvm.exp", c->f32, &d, 1)), sum);
+        cg_loop_end(c, &lk);
+        LLVMValueRef dt = LLVMBuildFSub(c->b, lt, mx, "");
+        value = LLVMBuildFDiv(c->b, cg_intrinsic(c, "llvm.exp", c->f32, &dt, 1), ld(c, sum), "");
+        break;
+    }
+    }
+    cg_store(c, value, a->out, cg_mad(c, b, K, t));
+    cg_loop_end(c, &lb);
+}
 
 void cg_backward_kernel(cg *c, const kargs *a)
 {
-    (void)c;
-    (void)a;   /* filled in below */
+    switch (a->n->op) {
+    case OP_ELTWISE: k_eltwise(c, a); break;
+    case OP_SUMPOOL: k_sumpool(c, a); break;
+    case OP_SUMPOOL_T: k_sumpool_t(c, a); break;
+    case OP_MAXPOOL_T: k_maxpool_t(c, a); break;
+    case OP_DENSE_T: k_dense_t(c, a); break;
+    case OP_CONV2D_T: k_conv2d_t(c, a); break;
+    case OP_SEED: k_seed(c, a); break;
+    default: break;   /* no other op reaches here */
+    }
 }

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "canon.h"
+#include "rules.h"
 #include "sema.h"
+#include "sema_explain.h"
 
 static int analyse(compilation *c, xai_diag *d)
 {
@@ -14,6 +16,9 @@ static int analyse(compilation *c, xai_diag *d)
     c->ir = sema_program(d, c->program);
     if (!c->ir || d->errors) return 1;
     canon_module(c->ir);
+    c->explain = sema_explanations(d, c->program, c->ir);
+    if (d->errors) return 1;
+    if (rules_build(d, c->ir, c->explain)) return 1;
     c->plans = calloc(c->ir->n_graphs + 1, sizeof *c->plans);
     for (int i = 0; i < c->ir->n_graphs; i++) c->plans[i] = plan_graph(c->ir->graphs[i]);
     c->explanation_plans = calloc(c->ir->n_explanations + 1, sizeof *c->explanation_plans);
@@ -75,6 +80,17 @@ const ir_graph *driver_graph(const compilation *c, const char *name, int *index)
     return NULL;
 }
 
+const ir_graph *driver_explanation(const compilation *c, const char *name, int *index)
+{
+    if (!c->ir) return NULL;
+    for (int i = 0; i < c->ir->n_explanations; i++)
+        if (!strcmp(c->ir->explanations[i]->explain_name, name)) {
+            if (index) *index = i;
+            return c->ir->explanations[i];
+        }
+    return NULL;
+}
+
 void driver_free(compilation *c)
 {
     if (c->plans)
@@ -83,6 +99,7 @@ void driver_free(compilation *c)
     if (c->explanation_plans)
         for (int i = 0; c->ir && i < c->ir->n_explanations; i++) plan_free(c->explanation_plans[i]);
     free(c->explanation_plans);
+    explain_set_free(c->explain);
     ir_module_free(c->ir);
     if (c->program) program_free(c->program);
     if (c->mod) LLVMDisposeModule(c->mod);

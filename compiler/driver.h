@@ -1,5 +1,5 @@
 /* The pipeline as one call chain, shared by the command line, the JIT and the tests:
- * load (parse + imports) -> sema -> canon -> plan -> codegen -> optimise. */
+ * load (parse + imports) -> sema -> canon -> rules (explanations) -> plan -> codegen -> optimise. */
 #ifndef XAIC_DRIVER_H
 #define XAIC_DRIVER_H
 
@@ -7,6 +7,7 @@
 #include <llvm-c/TargetMachine.h>
 
 #include "codegen.h"
+#include "explain.h"
 #include "emit.h"
 #include "ir.h"
 #include "load.h"
@@ -16,6 +17,7 @@ typedef struct compilation {
     xai_diag *diag;
     xai_program *program;
     ir_module *ir;
+    explain_set *explain;     /* checked explain blocks (input of the rules stage) */
     graph_plan **plans;       /* per network graph */
     graph_plan **explanation_plans;  /* per explanation graph */
     LLVMModuleRef mod;
@@ -30,6 +32,8 @@ int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const cha
 /* Back end: generates and optimises the module in ctx for the given target. */
 int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err);
 void driver_free(compilation *c);
+/* The explanation graph named `name`, or NULL. */
+const ir_graph *driver_explanation(const compilation *c, const char *name, int *index);
 /* The graph named `name`, or NULL. */
 const ir_graph *driver_graph(const compilation *c, const char *name, int *index);
 #endif

@@ -163,6 +163,16 @@ int emit_header(const ir_module *m, const cg_options *opt, const char *path, cha
                        " * compiled against (%llu bytes); XAI_EWEIGHTS if it is another file. */\n"
                        "int %s_bind_weights(void *workspace, const void *safetensors, size_t size);\n",
                     (unsigned long long)g->weights_size, g->name);
+        for (int e = 0; e < m->n_explanations; e++) {
+            const ir_graph *x = m->explanations[e];
+            if (x->network != g) continue;
+            const ir_node *o = &x->nodes[x->output];
+            fprintf(f, "/* explanation %s: out ", x->explain_name);
+            shape_comment(f, &o->shape);
+            fprintf(f, " per sample; target: a class per sample, or NULL for the arg-max */\n");
+            fprintf(f, "int %s_%s(const float *x, const int32_t *target, float *out, int32_t batch, void *workspace);\n",
+                    g->name, x->explain_name);
+        }
         fprintf(f, "extern const xai_model_info %s_info;\n\n", g->name);
     }
     fprintf(f, "#ifdef __cplusplus\n}\n#endif\n#endif\n");

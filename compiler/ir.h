@@ -130,7 +130,8 @@ typedef struct ir_graph {
     const struct ir_graph *network;
     char *explain_name;         /* E of NET_E */
     int has_target;             /* the entry takes a target array (OP_SEED present) */
-    int stats_nodes[64];        /* relevance per layer for --stats (node indices), -1 ended */
+    int n_forward;              /* nodes [0, n_forward) are the network's forward pass */
+    int *relevance_of;          /* per forward node: the node holding the relevance at its output, or -1 */
 } ir_graph;
 
 /* All networks and explanations of a compilation. */

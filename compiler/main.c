@@ -17,6 +17,7 @@ static void usage(FILE *f)
         "usage: xaic FILE.xai -o OUT [options]        compile to an object file (+ header)\n"
         "       xaic check FILE.xai [--dump=WHAT]     check only\n"
         "       xaic run FILE.xai --forward --input IN -o OUT [--network NET] [-O N]\n"
+        "       xaic run FILE.xai --explain NAME --input IN -o OUT [--target CLASS] [--stats] [--overlay]\n"
         "\n"
         "compile options:\n"
         "  -o FILE               output (with --emit obj, FILE's .h is written beside it)\n"
@@ -27,14 +28,17 @@ static void usage(FILE *f)
         "  --weights=embedded|external\n"
         "                        external leaves the weights in the safetensors file; bind them at run time\n"
         "                        with NET_bind_weights\n"
-        "  --dump=ast|graph|plan print a stage's output to standard output\n"
+        "  --dump=ast|graph|backward|plan\n"
+        "                        print a stage's output to standard output\n"
         "  --sanitize=address    instrument the generated code with AddressSanitizer\n"
-        "run: IN and OUT are .npy (float32, batch first) or, for one image, .png\n");
+        "run: IN and OUT are .npy (float32, batch first) or, for one image, .png; an explanation written\n"
+        "     as .png is a heatmap (a grid for a batch; --overlay blends it over the input); --stats prints\n"
+        "     the relevance sum at every layer; --target picks the class (default: the arg-max)\n");
 }
 
 typedef struct cli {
     const char *command, *file, *out, *emit, *triple, *cpu, *dump, *input, *network, *explain;
-    int opt_level, external, forward, class_target, sanitize_address;
+    int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
 } cli;
 
 static int parse_args(int argc, char **argv, cli *o)
@@ -72,6 +76,8 @@ static int parse_args(int argc, char **argv, cli *o)
         else if (!strcmp(a, "--input")) { NEED_VALUE(); o->input = next; }
         else if (!strcmp(a, "--network")) { NEED_VALUE(); o->network = next; }
         else if (!strcmp(a, "--forward")) o->forward = 1;
+        else if (!strcmp(a, "--stats")) o->stats = 1;
+        else if (!strcmp(a, "--overlay")) o->overlay = 1;
         else if (!strcmp(a, "--explain")) { NEED_VALUE(); o->explain = next; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
         else if (!strcmp(a, "--version")) {
@@ -86,8 +92,9 @@ static int parse_args(int argc, char **argv, cli *o)
 #undef NEED_VALUE
     }
     if (!o->file) { fprintf(stderr, "xaic: error: no input file\n"); usage(stderr); return 2; }
-    if (o->dump && strcmp(o->dump, "ast") && strcmp(o->dump, "graph") && strcmp(o->dump, "plan")) {
-        fprintf(stderr, "xaic: error: --dump takes ast, graph or plan, not '%s'\n", o->dump);
+    if (o->dump && strcmp(o->dump, "ast") && strcmp(o->dump, "graph") && strcmp(o->dump, "backward") &&
+        strcmp(o->dump, "plan")) {
+        fprintf(stderr, "xaic: error: --dump takes ast, graph, backward or plan, not '%s'\n", o->dump);
         return 2;
     }
     return 0;
@@ -99,8 +106,16 @@ static void dump(const cli *o, const compilation *c)
         for (int i = 1; i < c->program->n_files; i++) ast_dump(c->program->files[i], stdout);  /* [0]: prelude */
     } else if (!strcmp(o->dump, "graph") && c->ir) {
         ir_dump_module(c->ir, stdout);
+    } else if (!strcmp(o->dump, "backward") && c->ir) {
+        if (c->explain) explain_dump(c->explain, c->ir, stdout);
+        for (int i = 0; i < c->ir->n_explanations; i++) {
+            printf("explanation %s_%s:\n", c->ir->explanations[i]->name, c->ir->explanations[i]->explain_name);
+            ir_dump_graph(c->ir->explanations[i], stdout);
+        }
     } else if (!strcmp(o->dump, "plan") && c->ir) {
         for (int i = 0; i < c->ir->n_graphs; i++) plan_dump(c->ir->graphs[i], c->plans[i], stdout);
+        for (int i = 0; c->explanation_plans && i < c->ir->n_explanations; i++)
+            plan_dump(c->ir->explanations[i], c->explanation_plans[i], stdout);
     }
 }
 
@@ -168,7 +183,8 @@ int main(int argc, char **argv)
     if (!strcmp(o.command, "check")) rc = 0;
     else if (!strcmp(o.command, "run")) rc = run_command(&c, &(run_request){.input = o.input, .output = o.out,
                                          .network = o.network, .explain = o.explain, .forward = o.forward,
-                                         .class_target = o.class_target, .opt_level = o.opt_level});
+                                         .class_target = o.class_target, .opt_level = o.opt_level,
+                                         .stats = o.stats, .overlay = o.overlay});
     else rc = compile(&o, &c);
     driver_free(&c);
     diag_free(&d);

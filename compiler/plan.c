@@ -14,11 +14,16 @@ int plan_root(const ir_graph *g, int i)
 
 static int64_t round_up(int64_t v) { return (v + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN; }
 
-static int elementwise(ir_op op) { return op == OP_RELU || op == OP_SIGMOID || op == OP_AFFINE; }
+static int elementwise(ir_op op) { return op == OP_RELU || op == OP_SIGMOID || op == OP_AFFINE || op == OP_ELTWISE; }
 
 typedef struct slot { int64_t offset, size; int free_after; } slot;
 
-graph_plan *plan_graph(const ir_graph *g)
+static graph_plan *plan(const ir_graph *g, int keep_all);
+
+graph_plan *plan_graph(const ir_graph *g) { return plan(g, 0); }
+graph_plan *plan_graph_keep_all(const ir_graph *g) { return plan(g, 1); }
+
+static graph_plan *plan(const ir_graph *g, int keep_all)
 {
     int n = g->n_nodes;
     graph_plan *p = calloc(1, sizeof *p);
@@ -28,7 +33,7 @@ graph_plan *plan_graph(const ir_graph *g)
 
     /* last reader of each root */
     int *last_use = malloc(sizeof(int) * n);
-    for (int i = 0; i < n; i++) last_use[i] = i;
+    for (int i = 0; i < n; i++) last_use[i] = keep_all ? n : i;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < g->nodes[i].n_inputs; k++) {
             int r = plan_root(g, g->nodes[i].inputs[k]);
@@ -49,7 +54,7 @@ graph_plan *plan_graph(const ir_graph *g)
         if (node->op == OP_INPUT) { p->values[i].kind = LOC_INPUT; continue; }
         if (i == out_root) { p->values[i].kind = LOC_OUTPUT; continue; }
         int64_t size = round_up(ir_shape_count(&node->shape));
-        if (elementwise(node->op)) {
+        if (elementwise(node->op) && node->n_inputs > 0 && !keep_all) {
             int in = plan_root(g, node->inputs[0]);
             if (last_use[in] == i && p->values[in].kind == LOC_ARENA) {
                 /* in place: take over the input's slot */

@@ -22,6 +22,8 @@ typedef struct graph_plan {
 } graph_plan;
 
 graph_plan *plan_graph(const ir_graph *g);
+/* Every value keeps its own slot (no reuse): intermediate results can be read after a call (--stats). */
+graph_plan *plan_graph_keep_all(const ir_graph *g);
 void plan_free(graph_plan *p);
 /* The node whose buffer node i uses (follows flatten aliases). */
 int plan_root(const ir_graph *g, int i);

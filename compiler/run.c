@@ -60,18 +60,89 @@ static int read_input(const run_request *r, const ir_node *in, xai_array *x)
     return (int)x->shape[0];
 }
 
+/* the layer list for --stats: every forward node that relevance reached */
+static void print_stats(const ir_graph *g, const graph_plan *plan, const float *ws_arena, const float *out, int batch)
+{
+    fprintf(stderr, "%-14s %-15s %-16s %s\n", "layer", "op", "shape", batch > 1 ? "relevance sum per sample" : "relevance sum");
+    for (int i = g->n_forward - 1; i >= 0; i--) {
+        int r = g->relevance_of[i];
+        if (r < 0) continue;
+        const plan_value *v = &plan->values[r];
+        int64_t count = ir_shape_count(&g->nodes[r].shape);
+        char sb[64];
+        fprintf(stderr, "%-14s %-15s %-16s", g->nodes[i].name ? g->nodes[i].name : "", ir_op_name(g->nodes[i].op),
+                ir_shape_str(&g->nodes[i].shape, sb, sizeof sb));
+        for (int b = 0; b < batch && b < 8; b++) {
+            const float *p = v->kind == LOC_OUTPUT ? out + b * count : ws_arena + v->offset * batch + b * count;
+            double sum = 0;
+            for (int64_t k = 0; k < count; k++) sum += p[k];
+            fprintf(stderr, " %12.6g", sum);
+        }
+        fprintf(stderr, "%s\n", batch > 8 ? " ..." : "");
+    }
+}
+
+static int write_output(const run_request *r, const ir_shape *os, const float *y, const xai_array *x, int batch,
+                        int is_explanation)
+{
+    char werr[512];
+    int64_t shape[IR_MAX_RANK + 1] = {batch};
+    for (int i = 0; i < os->rank; i++) shape[i + 1] = os->dims[i];
+    if (!ends_with(r->output, ".png"))
+        return xai_npy_write(r->output, y, os->rank + 1, shape, werr, sizeof werr) ? (fprintf(stderr, "xaic: error: %s\n", werr), 1) : 0;
+    if (!is_explanation) {
+        fprintf(stderr, "xaic: error: a forward output is not an image; write .npy\n");
+        return 1;
+    }
+    int c = 1, h, w;
+    if (os->rank == 3) c = os->dims[0], h = os->dims[1], w = os->dims[2];
+    else {
+        int64_t n = ir_shape_count(os);
+        h = w = 1;
+        while ((int64_t)(h + 1) * (h + 1) <= n) h++;
+        w = h;
+        if ((int64_t)h * w != n) {
+            fprintf(stderr, "xaic: error: a relevance of shape [%lld] is not an image; write .npy\n", (long long)n);
+            return 1;
+        }
+    }
+    xai_heatmap_options opt = {0};
+    opt.overlay = r->overlay;
+    int same_shape = xai_array_count(x) == (int64_t)batch * c * h * w;
+    if (r->overlay && !same_shape) {
+        fprintf(stderr, "xaic: error: --overlay needs relevance shaped like the input\n");
+        return 1;
+    }
+    if (xai_heatmap_write_png(r->output, y, same_shape ? x->data : NULL, batch, c, h, w, &opt, werr, sizeof werr)) {
+        fprintf(stderr, "xaic: error: %s\n", werr);
+        return 1;
+    }
+    return 0;
+}
+
 int run_command(compilation *c, const run_request *r)
 {
     if (!r->input || !r->output) {
         fprintf(stderr, "xaic: error: run needs --input FILE and -o FILE\n");
         return 2;
     }
-    if (!r->forward && !r->explain) {
-        fprintf(stderr, "xaic: error: run needs --forward or --explain NAME\n");
+    if (!r->forward == !r->explain) {
+        fprintf(stderr, "xaic: error: run needs one of --forward and --explain NAME\n");
         return 2;
     }
-    const ir_graph *g = NULL;
-    if (r->network) {
+    const ir_graph *g = NULL, *expl = NULL;
+    int expl_index = -1;
+    if (r->explain) {
+        expl = driver_explanation(c, r->explain, &expl_index);
+        if (!expl) {
+            fprintf(stderr, "xaic: error: no explanation named '%s'%s", r->explain, c->ir->n_explanations ? "; the file has" : "\n");
+            for (int i = 0; i < c->ir->n_explanations; i++)
+                fprintf(stderr, "%s %s", i ? "," : "", c->ir->explanations[i]->explain_name);
+            if (c->ir->n_explanations) fputc('\n', stderr);
+            return 1;
+        }
+        g = expl->network;
+    } else if (r->network) {
         g = driver_graph(c, r->network, NULL);
         if (!g) { fprintf(stderr, "xaic: error: no network named '%s' in the file\n", r->network); return 1; }
     } else if (c->ir->n_graphs == 1) {
@@ -80,9 +151,9 @@ int run_command(compilation *c, const run_request *r)
         fprintf(stderr, "xaic: error: the file defines %d networks; choose one with --network NAME\n", c->ir->n_graphs);
         return 2;
     }
-    if (r->explain) {
-        fprintf(stderr, "xaic: error: no explanation named '%s' for network '%s'\n", r->explain, g->name);
-        return 1;
+    if (r->stats && !expl) {
+        fprintf(stderr, "xaic: error: --stats reports relevance per layer; it needs --explain NAME\n");
+        return 2;
     }
     xai_array x = {0};
     int batch = read_input(r, &g->nodes[g->input], &x);
@@ -90,50 +161,62 @@ int run_command(compilation *c, const run_request *r)
         xai_array_free(&x);
         return 1;
     }
+    int32_t *targets = NULL;
+    if (expl && r->class_target >= 0) {
+        int64_t classes = 0;
+        for (int i = 0; i < expl->n_nodes; i++)
+            if (expl->nodes[i].op == OP_SEED) classes = ir_shape_count(&expl->nodes[i].shape);
+        if (r->class_target >= classes) {
+            fprintf(stderr, "xaic: error: --target %d is not a class of network '%s' (0 .. %lld)\n", r->class_target,
+                    g->name, (long long)classes - 1);
+            xai_array_free(&x);
+            return 1;
+        }
+        targets = malloc(sizeof(int32_t) * batch);
+        for (int b = 0; b < batch; b++) targets[b] = r->class_target;
+    }
+    if (r->stats) {   /* keep every intermediate result so it can be read after the call */
+        plan_free(c->explanation_plans[expl_index]);
+        c->explanation_plans[expl_index] = plan_graph_keep_all(expl);
+    }
 
     char *err = NULL;
     xai_jit *jit = jit_create(c, r->opt_level, &err);
     if (!jit) {
         fprintf(stderr, "xaic: error: %s\n", err ? err : "JIT failed");
         free(err);
+        free(targets);
         xai_array_free(&x);
         return 1;
     }
     char sym[300];
     snprintf(sym, sizeof sym, "%s_workspace_size", g->name);
     size_t (*workspace_size)(int32_t) = (size_t (*)(int32_t))jit_lookup(jit, sym);
-    snprintf(sym, sizeof sym, "%s_forward", g->name);
-    int (*forward)(const float *, float *, int32_t, void *) = (int (*)(const float *, float *, int32_t, void *))jit_lookup(jit, sym);
+    if (expl) snprintf(sym, sizeof sym, "%s_%s", g->name, expl->explain_name);
+    else snprintf(sym, sizeof sym, "%s_forward", g->name);
+    void *entry = jit_lookup(jit, sym);
     int rc = 1;
-    int64_t out_count = ir_shape_count(&g->nodes[g->output].shape);
+    const ir_shape *os = expl ? &expl->nodes[expl->output].shape : &g->nodes[g->output].shape;
+    int64_t out_count = ir_shape_count(os);
     size_t ws_bytes = workspace_size ? workspace_size(batch) : 0;
     float *y = malloc(sizeof(float) * out_count * batch);
     void *ws = NULL;
-    if (!forward || !workspace_size || !y || (ws_bytes && posix_memalign(&ws, 64, ws_bytes))) {
+    if (!entry || !workspace_size || !y || (ws_bytes && posix_memalign(&ws, 64, ws_bytes))) {
         fprintf(stderr, "xaic: error: cannot set up the run (%s)\n", y ? "missing entry point" : "out of memory");
         goto done;
     }
-    int status = forward(x.data, y, batch, ws);
+    int status = expl ? ((int (*)(const float *, const int32_t *, float *, int32_t, void *))entry)(x.data, targets, y, batch, ws)
+                      : ((int (*)(const float *, float *, int32_t, void *))entry)(x.data, y, batch, ws);
     if (status) {
         fprintf(stderr, "xaic: error: %s: %s\n", r->input, xai_status_string(status));
         goto done;
     }
-    int64_t shape[IR_MAX_RANK + 1] = {batch};
-    const ir_shape *os = &g->nodes[g->output].shape;
-    for (int i = 0; i < os->rank; i++) shape[i + 1] = os->dims[i];
-    char werr[512];
-    if (ends_with(r->output, ".png")) {
-        fprintf(stderr, "xaic: error: a forward output is not an image; write .npy\n");
-        goto done;
-    }
-    if (xai_npy_write(r->output, y, os->rank + 1, shape, werr, sizeof werr)) {
-        fprintf(stderr, "xaic: error: %s\n", werr);
-        goto done;
-    }
-    rc = 0;
+    if (r->stats) print_stats(expl, c->explanation_plans[expl_index], ws, y, batch);
+    rc = write_output(r, os, y, &x, batch, expl != NULL);
 done:
     free(ws);
     free(y);
+    free(targets);
     xai_array_free(&x);
     jit_free(jit);
     return rc;

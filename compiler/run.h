@@ -10,6 +10,8 @@ typedef struct run_request {
     int forward;
     int class_target;        /* -1: arg-max */
     int opt_level;
+    int stats;               /* print the relevance sum at every layer (conservation report) */
+    int overlay;             /* a .png output blends the heatmap over the input */
 } run_request;
 
 /* Returns the process exit status (0, 1 for bad input, 2 for bad usage); messages go to stderr. */

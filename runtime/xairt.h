@@ -119,6 +119,34 @@ size_t xai_dtype_size(xai_dtype dt);                  /* 0 for XAI_DT_OTHER */
 /* CRC-32 (zlib's) of a buffer: identifies the weights file a model was compiled against. */
 uint32_t xai_crc32(const void *data, size_t len);
 
+/* ---- heatmaps (runtime/heatmap.c; docs/heatmaps.md) ---- */
+/* Relevance drawn with matplotlib's diverging `bwr` map centred at zero (blue negative, white zero, red
+ * positive) over the symmetric range +-max|R|, optionally blended over the input in grayscale; a batch
+ * is laid out as a grid. All-zero fields mean the default. */
+typedef struct xai_heatmap_options {
+    int32_t overlay;      /* 1: blend the heatmap over the input shown in grayscale (input must be given) */
+    float alpha;          /* heatmap opacity in the overlay, 0 -> default 0.6; else in (0, 1] */
+    int32_t columns;      /* grid columns for a batch; 0 -> min(batch, 10); more than batch -> batch */
+    int32_t scale;        /* integer pixel magnification; 0 -> smallest that makes an image >= 112 px high */
+    int32_t shared_range; /* 1: one colour range for the whole batch; 0 (default): each image its own +-max|R| */
+    int32_t gap;          /* pixels between grid cells (white); 0 -> 2 (use -1 for none) */
+} xai_heatmap_options;
+
+/* RGB in [0,1] of matplotlib's bwr map at t in [-1, 1] (t = R / max|R|): the continuous piecewise-linear
+ * map (0,0,1) -> (1,1,1) -> (1,0,0), so t = 0 is exactly white and t, -t are exact mirrors (matplotlib's
+ * 256-entry table differs by less than 2/255 per channel; see docs/heatmaps.md). t outside [-1, 1] is
+ * clamped; NaN gives black. */
+void xai_colormap_bwr(float t, float rgb[3]);
+
+/* relevance: [batch, channels, height, width] floats; summed over channels for display (as the seed does
+ * for colour inputs). input: NULL or the same shape (for overlays: shown as its channel mean, min-max
+ * normalised to [0, 1] per image). NaN or infinite relevance (or overlay input) is an error (XAI_ENAN),
+ * not a silent colour. An all-zero map is white. Writes an 8-bit RGB PNG (through xai_png_write / libpng). opt may be NULL (defaults).
+ * In an overlay a pixel's heatmap opacity is alpha * |t|, so zero relevance shows the input unchanged. */
+int xai_heatmap_write_png(const char *path, const float *relevance, const float *input, int32_t batch,
+                          int32_t channels, int32_t height, int32_t width, const xai_heatmap_options *opt,
+                          char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

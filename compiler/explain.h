@@ -1,0 +1,74 @@
+/* Checked explain blocks: what sema hands to the rules stage. Each layer of the network gets the rule
+ * that applies to it (name > first > type > preset > defaults), with the rule's parameters and local
+ * names substituted into its body, so the rules stage sees one self-contained expression per layer. */
+#ifndef XAIC_EXPLAIN_H
+#define XAIC_EXPLAIN_H
+
+#include "diag.h"
+#include "ir.h"
+
+/* Rule-body expressions after substitution. */
+typedef enum {
+    RX_NUM,       /* num */
+    RX_VEC,       /* vec[0 .. n_vec): a per-channel constant (e.g. zbox bounds for RGB inputs) */
+    RX_VAR,       /* var */
+    RX_CALL,      /* fn(args) */
+    RX_BIN,       /* op: + - * / > < G(>=) L(<=) E(==) N(!=) */
+    RX_NEG,       /* -args[0] */
+    RX_GRADIENT,  /* the op's true local chain rule */
+} rx_kind;
+
+typedef enum { V_A, V_W, V_B, V_LOW, V_HIGH, V_R, V_X, V_Y, V_Z } rx_var;
+typedef enum { F_POS, F_NEG, F_ABS, F_SIGN, F_STEP, F_SHARE, F_WHERE } rx_fn;
+
+typedef struct rx {
+    rx_kind kind;
+    xai_loc loc;
+    double num;
+    double *vec;
+    int n_vec;
+    rx_var var;
+    rx_fn fn;
+    int op;
+    struct rx *args[3];
+    int n_args;
+    double stabilize;     /* share(..., stabilize = eps) */
+    int has_stabilize;
+} rx;
+
+const char *rx_var_name(rx_var v);
+const char *rx_fn_name(rx_fn f);
+/* Canonical text of an expression (used to compare and cache weight transforms). */
+void rx_print(const rx *e, FILE *out);
+char *rx_text(const rx *e);   /* malloc'd */
+
+/* The rule a layer gets. */
+typedef struct rule_use {
+    const char *rule;         /* rule name (for messages and dumps) */
+    rx *body;
+    xai_loc where;            /* the assignment that chose it (or the rule definition for defaults) */
+} rule_use;
+
+typedef enum { METHOD_LRP } explain_method;
+
+typedef struct explain_spec {
+    char *name;
+    xai_loc loc;
+    int network;              /* index into ir_module.graphs */
+    explain_method method;
+    ir_seed seed;
+    int at_node;              /* relevance wanted at this node's output; -1: at the input */
+    rule_use *rules;          /* per node of the network graph (rule NULL where none applies) */
+} explain_spec;
+
+typedef struct explain_set {
+    explain_spec *specs;
+    int n_specs;
+    void **allocations;       /* every rx and string allocated for the specs */
+    int n_allocations, cap_allocations;
+} explain_set;
+
+void explain_set_free(explain_set *s);
+void explain_dump(const explain_set *s, const ir_module *m, FILE *out);
+
+#endif

@@ -1,0 +1,585 @@
+/* The rules stage: for each explain spec, the network's forward nodes followed by the backward nodes that
+ * propagate relevance from the seed at the output down to the input (or to the `at` layer), layer by layer
+ * in reverse topological order, each layer by its rule:
+ *   share rules:  z = sum_f LIN(f(a); g_f(w)) + h(b);  s = coef * masks(z_plain) * R / stab(z);
+ *                 R_in = sum_f f(a) * LIN^T(s; g_f(w))
+ *   gradient:     R_in = the op's transposed Jacobian applied to R
+ *   r/x/y rules:  R_in = expr(R, x, y) elementwise
+ * Weight transforms g_f(w) are evaluated here, at compile time, and cached per (tensor, transform). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+#include "rules_internal.h"
+
+typedef struct wcache {
+    const ir_const *src;
+    char *key;
+    ir_const *derived;
+} wcache;
+
+typedef struct rules_ctx {
+    xai_diag *d;
+    const explain_spec *spec;
+    const ir_graph *net;
+    ir_graph *g;
+    int *R;                 /* per forward node: node holding the relevance at its output, or -1 */
+    rx_pool pool;
+    wcache *cache;
+    int n_cache;
+    int failed;
+} rules_ctx;
+
+/* ---------------- node construction ---------------- */
+
+static int add(rules_ctx *c, const ir_node *n) { return ir_graph_add_node(c->g, n); }
+
+static int eltwise(rules_ctx *c, const ir_shape *shape, const int *inputs, int n, ir_ew *expr)
+{
+    ir_node node = {0};
+    node.op = OP_ELTWISE;
+    node.shape = *shape;
+    node.n_inputs = n;
+    for (int k = 0; k < n; k++) node.inputs[k] = inputs[k];
+    node.expr = expr;
+    return add(c, &node);
+}
+
+static ir_ew *ew(rules_ctx *c, ir_ew_kind k, ir_ew *a, ir_ew *b) { return ir_ew_new(c->g, k, a, b); }
+static ir_ew *ew_in(rules_ctx *c, int i) { return ir_ew_input(c->g, i); }
+static ir_ew *ew_num(rules_ctx *c, double v) { return ir_ew_num(c->g, v); }
+
+/* Adds relevance r to what has reached node i so far. */
+static void give(rules_ctx *c, int i, int r)
+{
+    if (c->R[i] < 0) { c->R[i] = r; return; }
+    int in[2] = {c->R[i], r};
+    c->R[i] = eltwise(c, &c->net->nodes[i].shape, in, 2, ew(c, EW_ADD, ew_in(c, 0), ew_in(c, 1)));
+}
+
+/* sum_k inputs' products: terms[k] = (factor node or -1 for 1, c node); split so no node reads > 16 */
+static int sum_of_products(rules_ctx *c, const ir_shape *shape, const int *factors, const int *cs, int n)
+{
+    int result = -1;
+    int k = 0;
+    while (k < n) {
+        int inputs[IR_MAX_INPUTS], ni = 0;
+        ir_ew *sum = NULL;
+        if (result >= 0) { inputs[ni++] = result; sum = ew_in(c, 0); }
+        while (k < n && ni + 2 <= IR_MAX_INPUTS) {
+            ir_ew *t = ew_in(c, ni);
+            inputs[ni++] = cs[k];
+            if (factors[k] >= 0) {
+                t = ew(c, EW_MUL, ew_in(c, ni), t);
+                inputs[ni++] = factors[k];
+            }
+            sum = sum ? ew(c, EW_ADD, sum, t) : t;
+            k++;
+        }
+        result = eltwise(c, shape, inputs, ni, sum);
+    }
+    return result;
+}
+
+/* ---------------- analysis of the network ---------------- */
+
+static int nonneg(const ir_graph *g, int i)
+{
+    const ir_node *n = &g->nodes[i];
+    switch (n->op) {
+    case OP_RELU: case OP_SIGMOID: case OP_SOFTMAX: return 1;
+    case OP_MAXPOOL: case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: case OP_FLATTEN: return nonneg(g, n->inputs[0]);
+    case OP_INPUT: return g->has_range && g->range_low >= 0;
+    default: return 0;
+    }
+}
+
+/* ---------------- expressions ---------------- */
+
+static int channels_of(const ir_shape *s) { return s->rank ? s->dims[0] : 1; }
+
+/* rx -> elementwise expression; var_input maps a variable to an input slot (-1: not allowed here). */
+static ir_ew *to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_shape *shape, const char *layer)
+{
+    switch (e->kind) {
+    case RX_NUM: return ew_num(c, e->num);
+    case RX_VEC: {
+        int ch = channels_of(shape);
+        if (e->n_vec == 1) return ew_num(c, e->vec[0]);
+        if (e->n_vec != ch) {
+            if (c->failed) return ew_num(c, 0);   /* one message per rule is enough */
+            diag_error(c->d, e->loc, "this list has %d values, but layer '%s' has %d channels at its input", e->n_vec,
+                       layer, ch);
+            c->failed = 1;
+            return ew_num(c, 0);
+        }
+        int64_t sh[1] = {ch};
+        ir_const *k = ir_graph_new_const(c->g, "channel_constant", 1, sh);
+        for (int i = 0; i < ch; i++) k->data[i] = (float)e->vec[i];
+        ir_ew *x = ew(c, EW_CHANNEL, NULL, NULL);
+        x->channel = k;
+        return x;
+    }
+    case RX_VAR:
+        if (e->var == V_LOW || e->var == V_HIGH) {
+            if (!c->net->has_range) {
+                diag_error(c->d, e->loc, "%s is the input range of network '%s', which has none: give `range [low, "
+                           "high]` on its input, or pass the bounds to the rule", rx_var_name(e->var), c->net->name);
+                c->failed = 1;
+                return ew_num(c, 0);
+            }
+            return ew_num(c, e->var == V_LOW ? c->net->range_low : c->net->range_high);
+        }
+        if (var_input[e->var] < 0) {
+            diag_error(c->d, e->loc, "'%s' cannot be used in the rule of layer '%s' here", rx_var_name(e->var), layer);
+            c->failed = 1;
+            return ew_num(c, 0);
+        }
+        return ew_in(c, var_input[e->var]);
+    case RX_NEG: return ew(c, EW_NEG, to_ew(c, e->args[0], var_input, shape, layer), NULL);
+    case RX_CALL: {
+        static const ir_ew_kind fk[] = {[F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN,
+                                        [F_STEP] = EW_STEP};
+        if (e->fn == F_SHARE || e->fn == F_WHERE) {
+            diag_error(c->d, e->loc, "%s() belongs to rules for linear layers; layer '%s' takes an expression over r, "
+                       "x and y", rx_fn_name(e->fn), layer);
+            c->failed = 1;
+            return ew_num(c, 0);
+        }
+        return ew(c, fk[e->fn], to_ew(c, e->args[0], var_input, shape, layer), NULL);
+    }
+    case RX_BIN: {
+        ir_ew *a = to_ew(c, e->args[0], var_input, shape, layer), *b = to_ew(c, e->args[1], var_input, shape, layer);
+        switch (e->op) {
+        case '+': return ew(c, EW_ADD, a, b);
+        case '-': return ew(c, EW_SUB, a, b);
+        case '*': return ew(c, EW_MUL, a, b);
+        case '/': return ew(c, EW_SAFEDIV, a, b);
+        case '>': return ew(c, EW_GT, a, b);
+        case '<': return ew(c, EW_LT, a, b);
+        case 'G': return ew(c, EW_GE, a, b);
+        case 'L': return ew(c, EW_LE, a, b);
+        case 'E': return ew(c, EW_EQ, a, b);
+        default: return ew(c, EW_NE, a, b);
+        }
+    }
+    default:
+        diag_error(c->d, e->loc, "gradient stands alone as a rule body");
+        c->failed = 1;
+        return ew_num(c, 0);
+    }
+}
+
+/* ---------------- compile-time weight transforms ---------------- */
+
+static int is_identity(const rx *g, rx_var v)
+{
+    if (rx_is_var(g, v)) return 1;
+    return g->kind == RX_BIN && g->op == '*' && g->args[0]->kind == RX_NUM && g->args[0]->num == 1 &&
+           rx_is_var(g->args[1], v);
+}
+
+static ir_const *cached(rules_ctx *c, const ir_const *src, const char *key)
+{
+    for (int i = 0; i < c->n_cache; i++)
+        if (c->cache[i].src == src && !strcmp(c->cache[i].key, key)) return c->cache[i].derived;
+    return NULL;
+}
+
+static void remember(rules_ctx *c, const ir_const *src, const char *key, ir_const *derived)
+{
+    c->cache = realloc(c->cache, sizeof *c->cache * (c->n_cache + 1));
+    c->cache[c->n_cache++] = (wcache){src, strdup(key), derived};
+}
+
+/* g(W) for a dense or conv2d layer, computed once per (tensor, transform) */
+static ir_const *weights_for(rules_ctx *c, const ir_node *n, const rx *g, const char *key)
+{
+    if (is_identity(g, V_W)) return n->weight;
+    ir_const *k = cached(c, n->weight, key);
+    if (k) return k;
+    char name[512];
+    snprintf(name, sizeof name, "%s|%s", n->weight->name, key);
+    k = ir_graph_new_const(c->g, name, n->weight->rank, n->weight->shape);
+    for (int64_t i = 0; i < k->count; i++) k->data[i] = (float)rx_eval(g, n->weight->data[i], 0);
+    remember(c, n->weight, key, k);
+    return k;
+}
+
+/* h(b) per output channel of a dense or conv2d layer (b = 0 where the layer has no bias) */
+static ir_const *bias_for(rules_ctx *c, const ir_node *n, const rx *h, const char *key)
+{
+    if (!h) return NULL;
+    if (is_identity(h, V_B) && n->bias) return n->bias;
+    int64_t sh[1] = {n->units};
+    char name[512];
+    snprintf(name, sizeof name, "%s.bias|%s", n->name ? n->name : "layer", key);
+    ir_const *k = ir_graph_new_const(c->g, name, 1, sh);
+    int nonzero = 0;
+    for (int i = 0; i < n->units; i++) {
+        k->data[i] = (float)rx_eval(h, 0, n->bias ? n->bias->data[i] : 0);
+        nonzero |= k->data[i] != 0;
+    }
+    return nonzero ? k : NULL;
+}
+
+/* The pool's weight per output position: 1/N for average pooling (N = window size, or the valid cells
+ * with `same`), 1 for max pooling read as sum pooling, 1/(H*W) for global pooling; then g applied. */
+static ir_const *pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, const rx *g)
+{
+    int global = n->op == OP_GLOBAL_AVGPOOL;
+    int64_t count = global ? 1 : (int64_t)n->shape.dims[1] * n->shape.dims[2];
+    int64_t sh[1] = {count};
+    ir_const *k = ir_graph_new_const(c->g, "pool_scale", 1, sh);
+    for (int64_t p = 0; p < count; p++) {
+        double w = 1;
+        if (global) w = 1.0 / ((double)in->dims[1] * in->dims[2]);
+        else if (n->op == OP_AVGPOOL) {
+            int oy = (int)(p / n->shape.dims[2]), ox = (int)(p % n->shape.dims[2]), valid = 0;
+            for (int ky = 0; ky < n->kh; ky++)
+                for (int kx = 0; kx < n->kw; kx++) {
+                    int iy = oy * n->sh + ky - n->pad_t, ix = ox * n->sw + kx - n->pad_l;
+                    valid += iy >= 0 && iy < in->dims[1] && ix >= 0 && ix < in->dims[2];
+                }
+            w = 1.0 / (n->pad_same ? valid : n->kh * n->kw);
+        }
+        k->data[p] = (float)(g ? rx_eval(g, w, 0) : w);
+    }
+    return k;
+}
+
+/* ---------------- linear maps of a layer with a given weight set ---------------- */
+
+/* forward-like: LIN(input; weights [, bias]) */
+static int lin(rules_ctx *c, int i, int input, ir_const *weights, ir_const *bias)
+{
+    const ir_node *n = &c->net->nodes[i];
+    ir_node node = {0};
+    if (n->op == OP_DENSE || n->op == OP_CONV2D) {
+        node = *n;
+        node.name = node.alias = NULL;
+        node.weight = weights;
+        node.bias = bias;
+        node.has_bias = bias != NULL;
+    } else {   /* pools read as sum pooling with a per-position scale */
+        node.op = OP_SUMPOOL;
+        node.shape = n->shape;
+        node.kh = n->kh, node.kw = n->kw, node.sh = n->sh, node.sw = n->sw;
+        node.pad_t = n->pad_t, node.pad_l = n->pad_l, node.pad_b = n->pad_b, node.pad_r = n->pad_r;
+        node.global = n->op == OP_GLOBAL_AVGPOOL;
+        node.weight = weights;
+        node.in_shape = c->net->nodes[n->inputs[0]].shape;
+    }
+    node.n_inputs = 1;
+    node.inputs[0] = input;
+    return add(c, &node);
+}
+
+/* transposed: LIN^T(s; weights), shaped like the layer's input */
+static int lin_t(rules_ctx *c, int i, int s, ir_const *weights)
+{
+    const ir_node *n = &c->net->nodes[i];
+    ir_node node = {0};
+    node.in_shape = c->net->nodes[n->inputs[0]].shape;
+    node.shape = node.in_shape;
+    node.units = n->units;
+    node.kh = n->kh, node.kw = n->kw, node.sh = n->sh, node.sw = n->sw;
+    node.pad_t = n->pad_t, node.pad_l = n->pad_l, node.pad_b = n->pad_b, node.pad_r = n->pad_r;
+    node.op = n->op == OP_DENSE ? OP_DENSE_T : n->op == OP_CONV2D ? OP_CONV2D_T : OP_SUMPOOL_T;
+    node.global = n->op == OP_GLOBAL_AVGPOOL;
+    node.weight = weights;
+    node.n_inputs = 1;
+    node.inputs[0] = s;
+    return add(c, &node);
+}
+
+/* ---------------- rules ---------------- */
+
+static ir_ew_kind compare_kind(int op, int negated, int z_on_left)
+{
+    /* normalise to "z OP number" */
+    if (!z_on_left) op = op == '>' ? '<' : op == '<' ? '>' : op == 'G' ? 'L' : op == 'L' ? 'G' : op;
+    if (negated) op = op == '>' ? 'L' : op == '<' ? 'G' : op == 'G' ? '<' : op == 'L' ? '>' : op == 'E' ? 'N' : 'E';
+    switch (op) {
+    case '>': return EW_GT;
+    case '<': return EW_LT;
+    case 'G': return EW_GE;
+    case 'L': return EW_LE;
+    case 'E': return EW_EQ;
+    default: return EW_NE;
+    }
+}
+
+/* s = coef * masks(z_plain) * R / stab(z);  inputs: $0 = R, $1 = z, $2 = z_plain */
+static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
+{
+    const ir_shape *shape = &c->net->nodes[i].shape;
+    ir_ew *den = ew_in(c, 1);
+    if (b->share.stabilize > 0) {
+        den = ew(c, EW_STAB, den, NULL);
+        den->num = b->share.stabilize;
+    }
+    ir_ew *s = ew(c, EW_SAFEDIV, ew_in(c, 0), den);
+    if (b->coef != 1) s = ew(c, EW_MUL, ew_num(c, b->coef), s);
+    for (int m = 0; m < b->n_masks; m++) {
+        const rx *t = b->masks[m];
+        int z_left = rx_is_var(t->args[0], V_Z);
+        double v = z_left ? t->args[1]->num : t->args[0]->num;
+        ir_ew *mask = ew(c, compare_kind(t->op, b->mask_negated[m], z_left), ew_in(c, 2), ew_num(c, v));
+        s = ew(c, EW_MUL, mask, s);
+    }
+    int inputs[3] = {c->R[i], z, i};
+    return eltwise(c, shape, inputs, 3, s);
+}
+
+/* The node holding f(a) for an input node (or -1 for the constant 1). */
+static int input_factor(rules_ctx *c, int i, int in, const share_group *gr)
+{
+    if (!gr->f) return -1;
+    if (rx_is_var(gr->f, V_A)) return in;
+    int var_input[9] = {0, -1, -1, -1, -1, -1, -1, -1, -1};   /* a -> $0 */
+    const ir_shape *shape = &c->net->nodes[in].shape;
+    return eltwise(c, shape, &in, 1, to_ew(c, gr->f, var_input, shape, c->net->nodes[i].name));
+}
+
+static int ones(rules_ctx *c, const ir_shape *shape) { return eltwise(c, shape, NULL, 0, ew_num(c, 1)); }
+
+/* dense, conv2d, avgpool, maxpool (as sum pooling), global_avgpool under a share rule */
+static void share_linear(rules_ctx *c, int i, const rule_form *f)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int in = n->inputs[0];
+    const ir_shape *in_shape = &c->net->nodes[in].shape;
+    int is_pool = n->op != OP_DENSE && n->op != OP_CONV2D;
+    int factors[MAX_BRANCHES * MAX_GROUPS], cs[MAX_BRANCHES * MAX_GROUPS], nt = 0;
+    for (int bi = 0; bi < f->n_branches; bi++) {
+        const branch *b = &f->branches[bi];
+        const share_info *sh = &b->share;
+        ir_const *wsets[MAX_GROUPS];
+        int fnodes[MAX_GROUPS];
+        for (int gi = 0; gi < sh->n_groups; gi++) {
+            const share_group *gr = &sh->groups[gi];
+            wsets[gi] = is_pool ? pool_scale(c, n, in_shape, gr->g) : weights_for(c, n, gr->g, gr->g_key);
+            fnodes[gi] = input_factor(c, i, in, gr);
+        }
+        /* z: the forward output itself when the share restates the layer */
+        int plain = sh->n_groups == 1 && sh->groups[0].f && rx_is_var(sh->groups[0].f, V_A) &&
+                    is_identity(sh->groups[0].g, V_W) && n->op != OP_MAXPOOL &&
+                    (is_pool ? !sh->h || rx_eval(sh->h, 0, 0) == 0
+                             : (sh->h ? is_identity(sh->h, V_B) : !n->has_bias));
+        int z;
+        if (plain) {
+            z = i;
+        } else {
+            ir_const *bias = is_pool ? NULL : bias_for(c, n, sh->h, sh->h_key);
+            int parts[MAX_GROUPS];
+            for (int gi = 0; gi < sh->n_groups; gi++) {
+                int fin = fnodes[gi] >= 0 ? fnodes[gi] : ones(c, in_shape);
+                parts[gi] = lin(c, i, fin, wsets[gi], gi == 0 ? bias : NULL);
+            }
+            z = parts[0];
+            if (sh->n_groups > 1) {
+                ir_ew *sum = ew_in(c, 0);
+                for (int gi = 1; gi < sh->n_groups; gi++) sum = ew(c, EW_ADD, sum, ew_in(c, gi));
+                z = eltwise(c, &n->shape, parts, sh->n_groups, sum);
+            }
+            double hv = is_pool && sh->h ? rx_eval(sh->h, 0, 0) : 0;
+            if (hv != 0) z = eltwise(c, &n->shape, &z, 1, ew(c, EW_ADD, ew_in(c, 0), ew_num(c, hv)));
+        }
+        int s = scaled_relevance(c, i, b, z);
+        for (int gi = 0; gi < sh->n_groups; gi++) {
+            factors[nt] = fnodes[gi];
+            cs[nt++] = lin_t(c, i, s, wsets[gi]);
+        }
+    }
+    if (nt) give(c, in, sum_of_products(c, in_shape, factors, cs, nt));
+}
+
+/* add under a share rule: z = sum_f g_f(1) * (f(a1) + f(a2)) + h(0) */
+static void share_add(rules_ctx *c, int i, const rule_form *f)
+{
+    const ir_node *n = &c->net->nodes[i];
+    for (int k = 0; k < 2; k++) {
+        int factors[MAX_BRANCHES * MAX_GROUPS], cs[MAX_BRANCHES * MAX_GROUPS], nt = 0;
+        for (int bi = 0; bi < f->n_branches; bi++) {
+            const branch *b = &f->branches[bi];
+            const share_info *sh = &b->share;
+            /* z over both inputs */
+            int inputs[IR_MAX_INPUTS], ni = 0;
+            ir_ew *sum = NULL;
+            for (int gi = 0; gi < sh->n_groups && ni + 2 <= IR_MAX_INPUTS; gi++) {
+                double gv = rx_eval(sh->groups[gi].g, 1, 0);
+                for (int side = 0; side < 2; side++) {
+                    int fn = input_factor(c, i, n->inputs[side], &sh->groups[gi]);
+                    ir_ew *t = fn >= 0 ? ew_in(c, ni) : ew_num(c, 1);
+                    if (fn >= 0) inputs[ni++] = fn;
+                    t = ew(c, EW_MUL, ew_num(c, gv), t);
+                    sum = sum ? ew(c, EW_ADD, sum, t) : t;
+                }
+            }
+            double hv = sh->h ? rx_eval(sh->h, 0, 0) : 0;
+            if (hv != 0) sum = ew(c, EW_ADD, sum, ew_num(c, hv));
+            int z = eltwise(c, &n->shape, inputs, ni, sum);
+            int s = scaled_relevance(c, i, b, z);
+            for (int gi = 0; gi < sh->n_groups; gi++) {
+                double gv = rx_eval(sh->groups[gi].g, 1, 0);
+                int scaled = eltwise(c, &n->shape, &s, 1, ew(c, EW_MUL, ew_num(c, gv), ew_in(c, 0)));
+                factors[nt] = input_factor(c, i, n->inputs[k], &sh->groups[gi]);
+                cs[nt++] = scaled;
+            }
+        }
+        if (nt) give(c, n->inputs[k], sum_of_products(c, &c->net->nodes[n->inputs[k]].shape, factors, cs, nt));
+    }
+}
+
+/* the op's own chain rule */
+static void gradient(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int R = c->R[i], in = n->inputs[0];
+    const ir_shape *in_shape = &c->net->nodes[in].shape;
+    switch (n->op) {
+    case OP_DENSE: case OP_CONV2D: give(c, in, lin_t(c, i, R, n->weight)); break;
+    case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: give(c, in, lin_t(c, i, R, pool_scale(c, n, in_shape, NULL))); break;
+    case OP_MAXPOOL: {
+        ir_node node = *n;
+        node.name = node.alias = NULL;
+        node.op = OP_MAXPOOL_T;
+        node.shape = *in_shape;
+        node.in_shape = *in_shape;
+        node.n_inputs = 2;
+        node.inputs[0] = R;
+        node.inputs[1] = in;
+        give(c, in, add(c, &node));
+        break;
+    }
+    case OP_ADD: give(c, n->inputs[0], R); give(c, n->inputs[1], R); break;
+    case OP_RELU: {
+        int inputs[2] = {R, in};
+        give(c, in, eltwise(c, in_shape, inputs, 2, ew(c, EW_MUL, ew_in(c, 0), ew(c, EW_STEP, ew_in(c, 1), NULL))));
+        break;
+    }
+    case OP_SIGMOID: {   /* r * y * (1 - y) */
+        int inputs[2] = {R, i};
+        ir_ew *y = ew_in(c, 1);
+        give(c, in, eltwise(c, in_shape, inputs, 2,
+                            ew(c, EW_MUL, ew_in(c, 0), ew(c, EW_MUL, y, ew(c, EW_SUB, ew_num(c, 1), ew_in(c, 1))))));
+        break;
+    }
+    case OP_AFFINE: {
+        ir_ew *scale = ew(c, EW_CHANNEL, NULL, NULL);
+        scale->channel = n->weight;
+        give(c, in, eltwise(c, in_shape, &R, 1, ew(c, EW_MUL, ew_in(c, 0), scale)));
+        break;
+    }
+    default: break;
+    }
+}
+
+static void apply_rule(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    const rule_use *use = &c->spec->rules[i];
+    if (n->op == OP_FLATTEN) {   /* relevance keeps its values, takes the input's shape */
+        ir_node node = {0};
+        node.op = OP_FLATTEN;
+        node.shape = c->net->nodes[n->inputs[0]].shape;
+        node.n_inputs = 1;
+        node.inputs[0] = c->R[i];
+        give(c, n->inputs[0], add(c, &node));
+        return;
+    }
+    if (!use->body) return;
+    if (use->body->kind == RX_GRADIENT) { gradient(c, i); return; }
+    int elementwise = n->op == OP_RELU || n->op == OP_SIGMOID || n->op == OP_AFFINE;
+    if (elementwise && rx_is_var(use->body, V_R)) {   /* pass: the same relevance, no kernel */
+        give(c, n->inputs[0], c->R[i]);
+        return;
+    }
+    if (elementwise) {
+        int var_input[9] = {-1, -1, -1, -1, -1, 0, 1, 2, -1};   /* r -> $0, x -> $1, y -> $2 */
+        int inputs[3] = {c->R[i], n->inputs[0], i};
+        ir_ew *e = to_ew(c, use->body, var_input, &n->shape, n->name);
+        give(c, n->inputs[0], eltwise(c, &n->shape, inputs, 3, e));
+        return;
+    }
+    rule_form f;
+    int in = n->inputs[0];
+    if (!rules_linear_form(c->d, &c->pool, use->body, n->op != OP_ADD && nonneg(c->net, in), n->name, &f)) {
+        diag_note(c->d, use->where, "rule '%s' is applied to layer '%s' here", use->rule, n->name);
+        c->failed = 1;
+        return;
+    }
+    if (n->op == OP_ADD) share_add(c, i, &f);
+    else share_linear(c, i, &f);
+    rule_form_free(&f);
+}
+
+static ir_graph *build(rules_ctx *c)
+{
+    const ir_graph *net = c->net;
+    ir_graph *g = ir_graph_new(net->name);
+    c->g = g;
+    g->network = net;
+    g->explain_name = strdup(c->spec->name);
+    g->loc = c->spec->loc;
+    g->has_range = net->has_range;
+    g->range_low = net->range_low;
+    g->range_high = net->range_high;
+    for (int i = 0; i < net->n_nodes; i++) ir_graph_add_node(g, &net->nodes[i]);
+    g->n_forward = net->n_nodes;
+    g->input = net->input;
+    c->R = malloc(sizeof(int) * net->n_nodes);
+    for (int i = 0; i < net->n_nodes; i++) c->R[i] = -1;
+
+    int top = net->output;
+    if (net->nodes[top].op == OP_SOFTMAX) top = net->nodes[top].inputs[0];   /* explain the logits */
+    if (net->nodes[top].shape.rank != 1) {
+        diag_error(c->d, c->spec->loc, "explanation '%s': the output of network '%s' must be flat ([classes]) to seed "
+                   "relevance at a class", c->spec->name, net->name);
+        return g;
+    }
+    ir_node seed = {0};
+    seed.op = OP_SEED;
+    seed.seed = c->spec->seed;
+    seed.shape = net->nodes[top].shape;
+    seed.n_inputs = 1;
+    seed.inputs[0] = top;
+    c->R[top] = add(c, &seed);
+    g->has_target = 1;
+
+    for (int i = top; i >= 0 && !c->failed; i--) {
+        if (i == c->spec->at_node) break;
+        if (c->R[i] < 0 || net->nodes[i].op == OP_INPUT) continue;
+        apply_rule(c, i);
+    }
+    int at = c->spec->at_node >= 0 ? c->spec->at_node : net->input;
+    if (!c->failed && c->R[at] < 0)
+        diag_error(c->d, c->spec->loc, "explanation '%s': no relevance reaches %s", c->spec->name,
+                   at == net->input ? "the input" : net->nodes[at].name);
+    g->output = c->R[at] >= 0 ? c->R[at] : top;
+    g->relevance_of = c->R;
+    c->R = NULL;
+    return g;
+}
+
+int rules_build(xai_diag *d, ir_module *m, const explain_set *s)
+{
+    int errors = d->errors;
+    wcache *cache = NULL;
+    int n_cache = 0;
+    for (int e = 0; e < s->n_specs; e++) {
+        rules_ctx c = {d, &s->specs[e], m->graphs[s->specs[e].network], NULL, NULL, {0}, cache, n_cache, 0};
+        ir_graph *g = build(&c);
+        cache = c.cache;
+        n_cache = c.n_cache;
+        free(c.R);
+        pool_free(&c.pool);
+        m->explanations = realloc(m->explanations, sizeof *m->explanations * (m->n_explanations + 1));
+        m->explanations[m->n_explanations++] = g;
+    }
+    for (int i = 0; i < n_cache; i++) free(cache[i].key);
+    free(cache);
+    return d->errors - errors;
+}

@@ -1,0 +1,63 @@
+/* Internal interface of the rules stage (rules.c builds graphs, rules_share.c analyses rule bodies). */
+#ifndef XAIC_RULES_INTERNAL_H
+#define XAIC_RULES_INTERNAL_H
+
+#include "explain.h"
+#include "ir.h"
+
+#define MAX_GROUPS 8      /* distinct input factors f(a) in one share */
+#define MAX_BRANCHES 8    /* shares in one rule */
+#define MAX_MASKS 4       /* nested where() conditions on one share */
+
+/* Allocations of the rules stage that live only while one rule is analysed. */
+typedef struct rx_pool {
+    void **items;
+    int n, cap;
+} rx_pool;
+
+rx *pool_rx(rx_pool *p, rx_kind kind);
+void pool_free(rx_pool *p);
+
+/* One input factor f(a) of a share and the weight transform g(w) that multiplies it:
+ * z_j = sum_groups sum_i f(a_i) g(w_ij) + h(b_j). */
+typedef struct share_group {
+    char *f_key;          /* canonical text of f ("1" when the term has no input factor) */
+    const rx *f;          /* NULL for 1 */
+    rx *g;                /* the weight transform, an expression over w and numbers */
+    char *g_key;
+} share_group;
+
+typedef struct share_info {
+    share_group groups[MAX_GROUPS];
+    int n_groups;
+    rx *h;                /* bias transform over b and numbers, NULL if none */
+    char *h_key;
+    double stabilize;     /* 0: none (a zero denominator gives 0) */
+} share_info;
+
+/* coef * mask * share */
+typedef struct branch {
+    double coef;
+    const rx *masks[MAX_MASKS];   /* conditions on z (comparisons), all must hold */
+    int mask_negated[MAX_MASKS];
+    int n_masks;
+    share_info share;
+} branch;
+
+typedef struct rule_form {
+    int is_gradient;
+    branch branches[MAX_BRANCHES];
+    int n_branches;
+} rule_form;
+
+/* Analyses the body of a rule for a linear op (dense, conv2d, pools, add). `input_nonneg` lets pos(a) be a
+ * and neg(a) be 0. Reports at the body's locations and returns 0 when the body is not a gradient, a share,
+ * a linear combination of shares or where(...) of those, or when a share is not separable. */
+int rules_linear_form(xai_diag *d, rx_pool *p, const rx *body, int input_nonneg, const char *layer, rule_form *out);
+void rule_form_free(rule_form *f);
+
+/* Numeric value of an expression over w and b (and numbers). */
+double rx_eval(const rx *e, double w, double b);
+int rx_is_var(const rx *e, rx_var v);
+
+#endif

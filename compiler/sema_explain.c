@@ -1,0 +1,348 @@
+/* Semantic analysis of explain blocks: settings, selectors and the rule each layer gets.
+ * Precedence: layer name > first > op type (in the explain block) > the same in the preset > defaults. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sema_explain.h"
+
+typedef struct assignment {
+    const char *selector;
+    xai_loc loc;
+    const ast_expr *rule_call;    /* EX_IDENT or EX_CALL */
+    const sx_env *env;            /* preset parameters, or NULL */
+    int from_preset;
+    rx *body;                     /* instantiated on first use */
+    const ast_rule *rule;
+    int failed;
+    int reported_misfit;          /* "cannot apply" is said once per assignment */
+} assignment;
+
+enum { LEVEL_DEFAULT = 0, LEVEL_PRESET_TYPE = 1, LEVEL_PRESET_FIRST = 2, LEVEL_PRESET_NAME = 3,
+       LEVEL_TYPE = 4, LEVEL_FIRST = 5, LEVEL_NAME = 6 };
+
+static const char *node_op_name(const ir_node *n) { return n->op == OP_AFFINE ? "batchnorm" : ir_op_name(n->op); }
+
+static int takes_rule(const ir_graph *g, int i)
+{
+    ir_op op = g->nodes[i].op;
+    return op != OP_INPUT && op != OP_FLATTEN && op != OP_SOFTMAX;
+}
+
+static int is_linear(ir_op op) { return op == OP_DENSE || op == OP_CONV2D; }
+
+static const char *default_rule(ir_op op)
+{
+    switch (op) {
+    case OP_DENSE: case OP_CONV2D: return "epsilon";
+    case OP_MAXPOOL: return "winner_take_all";
+    case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: case OP_ADD: return "norm";
+    default: return "pass";   /* relu, sigmoid, batchnorm */
+    }
+}
+
+static int node_named(const ir_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if ((g->nodes[i].name && !strcmp(g->nodes[i].name, name)) || (g->nodes[i].alias && !strcmp(g->nodes[i].alias, name)))
+            return i;
+    return -1;
+}
+
+static int is_rule_op(const char *s)
+{
+    static const char *const ops[] = {"dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "relu", "sigmoid",
+                                      "add", "batchnorm"};
+    for (int i = 0; i < 9; i++)
+        if (!strcmp(ops[i], s)) return 1;
+    return 0;
+}
+
+/* Marks the nodes a selector picks and returns its precedence level, or -1 after reporting. */
+static int select_nodes(sema_explain_ctx *c, const ir_graph *g, const assignment *a, char *picked)
+{
+    memset(picked, 0, g->n_nodes);
+    int by_name = node_named(g, a->selector);
+    int by_type = is_rule_op(a->selector);
+    if (by_name >= 0 && by_type) {
+        diag_error(c->d, a->loc, "'%s' is both a layer of network '%s' and an op type; rename the layer", a->selector,
+                   g->name);
+        return -1;
+    }
+    if (by_name >= 0) {
+        if (!takes_rule(g, by_name)) {
+            diag_error(c->d, a->loc, "layer '%s' is a %s, which takes no rule", a->selector,
+                       ir_op_name(g->nodes[by_name].op));
+            return -1;
+        }
+        picked[by_name] = 1;
+        return a->from_preset ? LEVEL_PRESET_NAME : LEVEL_NAME;
+    }
+    if (!strcmp(a->selector, "first") || !strncmp(a->selector, "first_", 6)) {
+        const char *op = a->selector[5] ? a->selector + 6 : NULL;
+        if (op && !is_rule_op(op)) {
+            diag_error(c->d, a->loc, "'%s': after first_ comes an op type such as conv2d", a->selector);
+            return -1;
+        }
+        for (int i = 0; i < g->n_nodes; i++)
+            if (op ? !strcmp(node_op_name(&g->nodes[i]), op) : is_linear(g->nodes[i].op)) {
+                picked[i] = 1;
+                break;
+            }
+        return a->from_preset ? LEVEL_PRESET_FIRST : LEVEL_FIRST;
+    }
+    if (by_type) {
+        for (int i = 0; i < g->n_nodes; i++) picked[i] = !strcmp(node_op_name(&g->nodes[i]), a->selector);
+        return a->from_preset ? LEVEL_PRESET_TYPE : LEVEL_TYPE;
+    }
+    if (a->from_preset) return -2;   /* a preset may name layers some networks do not have */
+    diag_error(c->d, a->loc, "'%s' is neither a layer of network '%s' nor an op type (dense, conv2d, maxpool, "
+               "avgpool, global_avgpool, relu, sigmoid, add, batchnorm), first or first_<op>", a->selector, g->name);
+    return -1;
+}
+
+static rx *assignment_body(sema_explain_ctx *c, assignment *a)
+{
+    if (a->body || a->failed) return a->body;
+    const char *name = a->rule_call->kind == EX_CALL || a->rule_call->kind == EX_IDENT ? a->rule_call->text : NULL;
+    if (!name) {
+        diag_error(c->d, a->rule_call->loc, "expected a rule, such as epsilon(0.01) or zplus");
+        a->failed = 1;
+        return NULL;
+    }
+    a->rule = sx_find_rule(c, name);
+    if (!a->rule) {
+        diag_error(c->d, a->rule_call->loc, "unknown rule '%s'", name);
+        a->failed = 1;
+        return NULL;
+    }
+    a->body = sx_instantiate(c, a->rule, a->rule_call, a->env);   /* an identifier: no arguments */
+    if (!a->body) a->failed = 1;
+    return a->body;
+}
+
+static void add_assignment(assignment **list, int *n, const ast_explain_stmt *s, const sx_env *env, int from_preset)
+{
+    *list = realloc(*list, sizeof **list * (*n + 1));
+    (*list)[(*n)++] = (assignment){s->key, s->key_loc, s->value, env, from_preset, NULL, NULL, 0, 0};
+}
+
+/* rules PRESET(args); -> the preset's assignments, its parameters bound */
+static void expand_preset(sema_explain_ctx *c, const ast_explain_stmt *s, assignment **list, int *n)
+{
+    const ast_expr *call = s->value;
+    if (call->kind != EX_IDENT && call->kind != EX_CALL) {
+        diag_error(c->d, call->loc, "`rules` takes a preset, such as epsilon_plus or epsilon_gamma_box(low=0, high=1)");
+        return;
+    }
+    const ast_preset *p = sx_find_preset(c, call->text);
+    if (!p) {
+        diag_error(c->d, call->loc, "unknown preset '%s'; built-in presets are epsilon_plus, epsilon_plus_flat, "
+                   "epsilon_gamma_box, epsilon_alpha2_beta1, epsilon_alpha2_beta1_flat, excitation_backprop", call->text);
+        return;
+    }
+    sx_env *env = sx_alloc(c->set, sizeof *env);
+    if (!sx_bind(c, "preset", p->name, p->params, p->n_params, call->kind == EX_CALL ? call : NULL, NULL, env)) return;
+    for (int i = 0; i < p->n_stmts; i++) {
+        if (p->stmts[i].kind != ES_ASSIGN) {
+            diag_error(c->d, p->stmts[i].loc, "a preset holds only assignments such as `conv2d: zplus;`");
+            continue;
+        }
+        add_assignment(list, n, &p->stmts[i], env, 1);
+    }
+}
+
+static int setting_ident(sema_explain_ctx *c, const ast_explain_stmt *s, const char *const *allowed, int n)
+{
+    if (s->value->kind == EX_IDENT)
+        for (int i = 0; i < n; i++)
+            if (!strcmp(allowed[i], s->value->text)) return i;
+    char list[256] = "";
+    size_t used = 0;
+    for (int i = 0; i < n; i++) used += snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
+    diag_error(c->d, s->value->loc, "`%s` takes one of %s", s->key, list);
+    return -1;
+}
+
+static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_module *m, int net_index)
+{
+    const ir_graph *g = m->graphs[net_index];
+    explain_spec spec = {0};
+    spec.name = sx_alloc(c->set, strlen(ex->name) + 1);
+    strcpy(spec.name, ex->name);
+    spec.loc = ex->loc;
+    spec.network = net_index;
+    spec.method = METHOD_LRP;
+    spec.seed = SEED_LOGIT;
+    spec.at_node = -1;
+    int errors = c->d->errors;
+    assignment *list = NULL;
+    int n = 0;
+    const ast_explain_stmt *seen[5] = {0};
+    static const char *const settings[] = {"method", "seed", "rules", "at", "post"};
+    for (int i = 0; i < ex->n_stmts; i++) {
+        const ast_explain_stmt *s = &ex->stmts[i];
+        if (s->kind == ES_ASSIGN) continue;
+        int k;
+        for (k = 0; k < 5 && strcmp(settings[k], s->key); k++) {}
+        if (k == 5) {
+            diag_error(c->d, s->key_loc, "unknown setting '%s'; an explain block takes method, seed, rules, at, post "
+                       "and rule assignments `selector: rule;`", s->key);
+            continue;
+        }
+        if (seen[k]) {
+            diag_error(c->d, s->key_loc, "`%s` is given twice", s->key);
+            diag_note(c->d, seen[k]->key_loc, "first given here");
+            continue;
+        }
+        seen[k] = s;
+        if (k == 0) {
+            static const char *const methods[] = {"lrp"};
+            const ast_expr *v = s->value;
+            if (!(v->kind == EX_IDENT || v->kind == EX_CALL) || strcmp(v->text, "lrp"))
+                diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates lrp",
+                           v->kind == EX_IDENT || v->kind == EX_CALL ? v->text : "?");
+            (void)methods;
+        } else if (k == 1) {
+            static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit"};
+            int v = setting_ident(c, s, seeds, 4);
+            if (v >= 0) spec.seed = (ir_seed)v;
+        } else if (k == 2) {
+            expand_preset(c, s, &list, &n);
+        } else if (k == 3) {
+            if (s->value->kind != EX_IDENT) {
+                diag_error(c->d, s->value->loc, "`at` takes a layer name");
+                continue;
+            }
+            int node = node_named(g, s->value->text);
+            if (node < 0) diag_error(c->d, s->value->loc, "`at`: no layer '%s' in network '%s'", s->value->text, g->name);
+            else spec.at_node = node == g->input ? -1 : node;
+        } else {
+            diag_error(c->d, s->key_loc, "`post` applies to method gradient, not to lrp");
+        }
+    }
+    for (int i = 0; i < ex->n_stmts; i++)
+        if (ex->stmts[i].kind == ES_ASSIGN) add_assignment(&list, &n, &ex->stmts[i], NULL, 0);
+
+    /* the best assignment for each node; later ones win at the same level */
+    int *best = malloc(sizeof(int) * g->n_nodes), *level = malloc(sizeof(int) * g->n_nodes);
+    char *picked = malloc(g->n_nodes + 1);
+    for (int i = 0; i < g->n_nodes; i++) best[i] = -1, level[i] = LEVEL_DEFAULT;
+    for (int a = 0; a < n; a++) {
+        int lv = select_nodes(c, g, &list[a], picked);
+        if (lv < 0) continue;
+        int any = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (!picked[i] || !takes_rule(g, i)) continue;
+            any = 1;
+            if (lv >= level[i]) { best[i] = a; level[i] = lv; }
+        }
+        if (!any && !list[a].from_preset)
+            diag_warning(c->d, list[a].loc, "no layer of network '%s' is selected by '%s'", g->name, list[a].selector);
+    }
+    spec.rules = sx_alloc(c->set, sizeof(rule_use) * (g->n_nodes + 1));
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!takes_rule(g, i)) continue;
+        const ir_node *node = &g->nodes[i];
+        const char *op = node_op_name(node);
+        if (best[i] >= 0) {
+            assignment *a = &list[best[i]];
+            rx *body = assignment_body(c, a);
+            if (!body) continue;
+            if (!sx_rule_applies(a->rule, op)) {
+                if (a->reported_misfit) continue;
+                a->reported_misfit = 1;
+                char ops[256] = "";
+                size_t used = 0;
+                for (int k = 0; k < a->rule->n_ops; k++)
+                    used += snprintf(ops + used, sizeof ops - used, "%s%s", k ? ", " : "", a->rule->ops[k]);
+                diag_error(c->d, a->loc, "rule '%s' cannot apply to layer '%s', a %s: it is declared on %s",
+                           a->rule->name, node->name, op, ops);
+                continue;
+            }
+            spec.rules[i] = (rule_use){a->rule->name, body, a->loc};
+        } else {
+            const ast_rule *r = sx_find_rule(c, default_rule(node->op));
+            if (!r) {
+                diag_error(c->d, ex->loc, "the default rule '%s' for %s layers is missing from the prelude",
+                           default_rule(node->op), op);
+                continue;
+            }
+            rx *body = sx_instantiate(c, r, NULL, NULL);
+            if (body) spec.rules[i] = (rule_use){r->name, body, r->loc};
+        }
+    }
+    free(best);
+    free(level);
+    free(picked);
+    free(list);
+    if (c->d->errors > errors) return;
+    c->set->specs = realloc(c->set->specs, sizeof *c->set->specs * (c->set->n_specs + 1));
+    c->set->specs[c->set->n_specs++] = spec;
+}
+
+explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_module *m)
+{
+    explain_set *set = calloc(1, sizeof *set);
+    sema_explain_ctx c = {d, set, NULL, 0, NULL, 0};
+    sx_collect_definitions(&c, p);
+    const ast_explain **seen = NULL;
+    int n_seen = 0;
+    for (int f = 0; f < p->n_files; f++)
+        for (int i = 0; i < p->files[f]->n_items; i++) {
+            if (p->files[f]->items[i].kind != TOP_EXPLAIN) continue;
+            const ast_explain *ex = &p->files[f]->items[i].u.explain;
+            int dup = -1;
+            for (int k = 0; k < n_seen; k++)
+                if (!strcmp(seen[k]->name, ex->name)) dup = k;
+            if (dup >= 0) {
+                diag_error(d, ex->loc, "explanation '%s' is defined twice; rename one of them", ex->name);
+                diag_note(d, seen[dup]->loc, "first defined here");
+                continue;
+            }
+            seen = realloc(seen, sizeof *seen * (n_seen + 1));
+            seen[n_seen++] = ex;
+            static const char *const reserved[] = {"forward", "workspace_size", "info", "bind_weights"};
+            int clash = 0;
+            for (int k = 0; k < 4; k++) clash |= !strcmp(ex->name, reserved[k]);
+            if (clash) {
+                diag_error(d, ex->loc, "an explanation cannot be named '%s': %s_%s is already an entry point of "
+                           "every network", ex->name, ex->network, ex->name);
+                continue;
+            }
+            int net = -1;
+            for (int k = 0; k < m->n_graphs; k++)
+                if (!strcmp(m->graphs[k]->name, ex->network)) net = k;
+            if (net < 0) continue;   /* unknown network: reported by sema_program; failed networks: already reported */
+            check_explain(&c, ex, m, net);
+        }
+    free(seen);
+    free(c.rules);
+    free(c.presets);
+    return set;
+}
+
+void explain_set_free(explain_set *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->n_allocations; i++) free(s->allocations[i]);
+    free(s->allocations);
+    free(s->specs);
+    free(s);
+}
+
+void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
+{
+    for (int e = 0; e < s->n_specs; e++) {
+        const explain_spec *sp = &s->specs[e];
+        const ir_graph *g = m->graphs[sp->network];
+        static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit"};
+        fprintf(out, "explain %s for %s: lrp, seed %s, relevance at %s\n", sp->name, g->name, seeds[sp->seed],
+                sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (!sp->rules[i].body) continue;
+            fprintf(out, "  %-10s %-10s %s: ", g->nodes[i].name, node_op_name(&g->nodes[i]), sp->rules[i].rule);
+            rx_print(sp->rules[i].body, out);
+            fputc('\n', out);
+        }
+    }
+}

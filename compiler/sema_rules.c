@@ -1,0 +1,398 @@
+/* Semantic analysis of rule definitions and presets, and instantiation of a rule call: parameters bound,
+ * local names and parameters substituted into the body (an rx tree). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sema_explain.h"
+
+void *sx_alloc(explain_set *s, size_t size)
+{
+    void *p = calloc(1, size);
+    if (!p) { fputs("xaic: out of memory\n", stderr); exit(2); }
+    if (s->n_allocations == s->cap_allocations) {
+        s->cap_allocations = s->cap_allocations ? 2 * s->cap_allocations : 256;
+        s->allocations = realloc(s->allocations, sizeof *s->allocations * s->cap_allocations);
+    }
+    s->allocations[s->n_allocations++] = p;
+    return p;
+}
+
+rx *rx_new(explain_set *s, rx_kind kind, xai_loc loc)
+{
+    rx *e = sx_alloc(s, sizeof *e);
+    e->kind = kind;
+    e->loc = loc;
+    return e;
+}
+
+rx *rx_number(explain_set *s, double v, xai_loc loc)
+{
+    rx *e = rx_new(s, RX_NUM, loc);
+    e->num = v;
+    return e;
+}
+
+static const char *const var_names[] = {"a", "w", "b", "low", "high", "r", "x", "y", "z"};
+static const char *const fn_names[] = {"pos", "neg", "abs", "sign", "step", "share", "where"};
+
+const char *rx_var_name(rx_var v) { return var_names[v]; }
+const char *rx_fn_name(rx_fn f) { return fn_names[f]; }
+
+static int lookup(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], name)) return i;
+    return -1;
+}
+
+/* ---- constant arguments: numbers, lists of numbers, arithmetic on them, environment names ---- */
+
+static rx *fold_binary(sema_explain_ctx *c, int op, rx *l, rx *r, xai_loc loc)
+{
+    if (l->kind == RX_NUM && r->kind == RX_NUM) {
+        double a = l->num, b = r->num, v;
+        switch (op) {
+        case '+': v = a + b; break;
+        case '-': v = a - b; break;
+        case '*': v = a * b; break;
+        case '/':
+            if (b == 0) { diag_error(c->d, loc, "division by zero in a constant"); return NULL; }
+            v = a / b;
+            break;
+        default: diag_error(c->d, loc, "a comparison is not a value here"); return NULL;
+        }
+        return rx_number(c->set, v, loc);
+    }
+    rx *e = rx_new(c->set, RX_BIN, loc);
+    e->op = op;
+    e->args[0] = l;
+    e->args[1] = r;
+    e->n_args = 2;
+    return e;
+}
+
+rx *sx_eval_arg(sema_explain_ctx *c, const ast_expr *e, const sx_env *env)
+{
+    switch (e->kind) {
+    case EX_NUMBER: return rx_number(c->set, e->number, e->loc);
+    case EX_LIST: {
+        rx *v = rx_new(c->set, RX_VEC, e->loc);
+        v->vec = sx_alloc(c->set, sizeof(double) * (e->n_items + 1));
+        v->n_vec = e->n_items;
+        for (int i = 0; i < e->n_items; i++) {
+            rx *item = sx_eval_arg(c, e->items[i], env);
+            if (!item) return NULL;
+            if (item->kind != RX_NUM) {
+                diag_error(c->d, e->items[i]->loc, "a list argument holds numbers only (one per channel)");
+                return NULL;
+            }
+            v->vec[i] = item->num;
+        }
+        return v;
+    }
+    case EX_UNARY: {
+        rx *a = sx_eval_arg(c, e->lhs, env);
+        if (!a) return NULL;
+        if (a->kind == RX_NUM) return rx_number(c->set, -a->num, e->loc);
+        rx *n = rx_new(c->set, RX_NEG, e->loc);
+        n->args[0] = a;
+        n->n_args = 1;
+        return n;
+    }
+    case EX_BINARY: {
+        rx *l = sx_eval_arg(c, e->lhs, env), *r = l ? sx_eval_arg(c, e->rhs, env) : NULL;
+        return r ? fold_binary(c, e->op, l, r, e->loc) : NULL;
+    }
+    case EX_IDENT:
+        for (const sx_env *s = env; s; s = s->parent)
+            for (int i = 0; i < s->n; i++)
+                if (!strcmp(s->names[i], e->text)) return s->values[i];
+        if (!strcmp(e->text, "low") || !strcmp(e->text, "high")) {
+            rx *v = rx_new(c->set, RX_VAR, e->loc);
+            v->var = e->text[0] == 'l' ? V_LOW : V_HIGH;
+            return v;
+        }
+        diag_error(c->d, e->loc, "unknown name '%s'; an argument is a number, a list of numbers, low, high%s", e->text,
+                   env && env->n ? " or a parameter of the enclosing preset" : "");
+        return NULL;
+    default:
+        diag_error(c->d, e->loc, "an argument must be a number, a list of numbers, low or high");
+        return NULL;
+    }
+}
+
+/* Binds call arguments to declared parameters; values are evaluated in `env`. Defaults are evaluated
+ * without an environment (they may use low and high). Fills env_out. */
+int sx_bind(sema_explain_ctx *c, const char *what, const char *name, const ast_param *params, int n_params,
+            const ast_expr *call, const sx_env *env, sx_env *out)
+{
+    out->n = n_params;
+    out->names = sx_alloc(c->set, sizeof(char *) * (n_params + 1));
+    out->values = sx_alloc(c->set, sizeof(rx *) * (n_params + 1));
+    for (int i = 0; i < n_params; i++) out->names[i] = params[i].name;
+    int ok = 1, positional = 0;
+    for (int a = 0; call && call->kind == EX_CALL && a < call->n_args; a++) {
+        const ast_arg *arg = &call->args[a];
+        int slot = -1;
+        if (!arg->name) {
+            slot = positional++;
+            if (slot >= n_params) {
+                diag_error(c->d, arg->value->loc, "%s '%s' takes %d parameter%s", what, name, n_params,
+                           n_params == 1 ? "" : "s");
+                ok = 0;
+                continue;
+            }
+        } else {
+            for (int i = 0; i < n_params; i++)
+                if (!strcmp(params[i].name, arg->name)) slot = i;
+            if (slot < 0) {
+                diag_error(c->d, arg->name_loc, "%s '%s' has no parameter '%s'", what, name, arg->name);
+                ok = 0;
+                continue;
+            }
+        }
+        if (out->values[slot]) {
+            diag_error(c->d, arg->value->loc, "parameter '%s' of %s '%s' is given twice", params[slot].name, what, name);
+            ok = 0;
+            continue;
+        }
+        out->values[slot] = sx_eval_arg(c, arg->value, env);
+        if (!out->values[slot]) ok = 0;
+    }
+    for (int i = 0; i < n_params && ok; i++) {
+        if (out->values[i]) continue;
+        if (!params[i].default_value) {
+            diag_error(c->d, call ? call->loc : params[i].loc, "%s '%s' needs the parameter '%s'", what, name,
+                       params[i].name);
+            ok = 0;
+            continue;
+        }
+        out->values[i] = sx_eval_arg(c, params[i].default_value, NULL);
+        if (!out->values[i]) ok = 0;
+    }
+    return ok;
+}
+
+/* ---- rule bodies ---- */
+
+typedef struct body_scope {
+    const sx_env *params;
+    const char **let_names;
+    rx **let_values;
+    int n_lets;
+    const char *rule;
+} body_scope;
+
+static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
+{
+    switch (e->kind) {
+    case EX_NUMBER: return rx_number(c->set, e->number, e->loc);
+    case EX_IDENT: {
+        for (int i = s->n_lets - 1; i >= 0; i--)
+            if (!strcmp(s->let_names[i], e->text)) return s->let_values[i];
+        for (int i = 0; i < s->params->n; i++)
+            if (!strcmp(s->params->names[i], e->text)) return s->params->values[i];
+        int v = lookup(var_names, 9, e->text);
+        if (v >= 0) {
+            rx *x = rx_new(c->set, RX_VAR, e->loc);
+            x->var = v;
+            return x;
+        }
+        if (!strcmp(e->text, "gradient")) return rx_new(c->set, RX_GRADIENT, e->loc);
+        diag_error(c->d, e->loc, "unknown name '%s' in rule '%s'; a body may use a, w, b, z, low, high (linear ops), "
+                   "r, x, y (elementwise and pooling ops), gradient, the rule's parameters and its local names",
+                   e->text, s->rule);
+        return NULL;
+    }
+    case EX_UNARY: {
+        rx *a = convert(c, e->lhs, s);
+        if (!a) return NULL;
+        if (a->kind == RX_NUM) return rx_number(c->set, -a->num, e->loc);
+        rx *n = rx_new(c->set, RX_NEG, e->loc);
+        n->args[0] = a;
+        n->n_args = 1;
+        return n;
+    }
+    case EX_BINARY: {
+        rx *l = convert(c, e->lhs, s), *r = l ? convert(c, e->rhs, s) : NULL;
+        if (!r) return NULL;
+        if (l->kind == RX_NUM && r->kind == RX_NUM && strchr("+-*", e->op)) return fold_binary(c, e->op, l, r, e->loc);
+        rx *b = rx_new(c->set, RX_BIN, e->loc);
+        b->op = e->op;
+        b->args[0] = l;
+        b->args[1] = r;
+        b->n_args = 2;
+        return b;
+    }
+    case EX_CALL: {
+        int f = lookup(fn_names, 7, e->text);
+        if (f < 0) {
+            diag_error(c->d, e->loc, "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, share, where",
+                       e->text, s->rule);
+            return NULL;
+        }
+        int want = f == F_WHERE ? 3 : 1;
+        int positional = 0;
+        rx *call = rx_new(c->set, RX_CALL, e->loc);
+        call->fn = f;
+        for (int a = 0; a < e->n_args; a++) {
+            const ast_arg *arg = &e->args[a];
+            if (arg->name) {
+                if (f != F_SHARE || strcmp(arg->name, "stabilize")) {
+                    diag_error(c->d, arg->name_loc, "%s has no parameter '%s'%s", e->text, arg->name,
+                               f == F_SHARE ? "; share takes stabilize = eps" : "");
+                    return NULL;
+                }
+                rx *eps = convert(c, arg->value, s);
+                if (!eps) return NULL;
+                if (eps->kind != RX_NUM || eps->num < 0) {
+                    diag_error(c->d, arg->value->loc, "stabilize must be a non-negative number");
+                    return NULL;
+                }
+                call->stabilize = eps->num;
+                call->has_stabilize = 1;
+                continue;
+            }
+            if (positional >= want) {
+                diag_error(c->d, arg->value->loc, "%s takes %d argument%s", e->text, want, want == 1 ? "" : "s");
+                return NULL;
+            }
+            call->args[positional] = convert(c, arg->value, s);
+            if (!call->args[positional++]) return NULL;
+        }
+        if (positional != want) {
+            diag_error(c->d, e->loc, "%s takes %d argument%s", e->text, want, want == 1 ? "" : "s");
+            return NULL;
+        }
+        call->n_args = want;
+        return call;
+    }
+    default:
+        diag_error(c->d, e->loc, "a list or string cannot appear in a rule body");
+        return NULL;
+    }
+}
+
+rx *sx_instantiate(sema_explain_ctx *c, const ast_rule *rule, const ast_expr *call, const sx_env *env)
+{
+    sx_env params = {0};
+    if (!sx_bind(c, "rule", rule->name, rule->params, rule->n_params, call, env, &params)) return NULL;
+    body_scope s = {&params, NULL, NULL, 0, rule->name};
+    s.let_names = sx_alloc(c->set, sizeof(char *) * (rule->n_lets + 1));
+    s.let_values = sx_alloc(c->set, sizeof(rx *) * (rule->n_lets + 1));
+    for (int i = 0; i < rule->n_lets; i++) {
+        rx *v = convert(c, rule->lets[i].value, &s);
+        if (!v) return NULL;
+        s.let_names[s.n_lets] = rule->lets[i].name;
+        s.let_values[s.n_lets++] = v;
+    }
+    return convert(c, rule->body, &s);
+}
+
+/* ---- printing ---- */
+
+void rx_print(const rx *e, FILE *out)
+{
+    switch (e->kind) {
+    case RX_NUM: fprintf(out, "%.9g", e->num); break;
+    case RX_VEC:
+        fputc('[', out);
+        for (int i = 0; i < e->n_vec; i++) fprintf(out, "%s%.9g", i ? ", " : "", e->vec[i]);
+        fputc(']', out);
+        break;
+    case RX_VAR: fputs(var_names[e->var], out); break;
+    case RX_GRADIENT: fputs("gradient", out); break;
+    case RX_NEG: fputs("(-", out); rx_print(e->args[0], out); fputc(')', out); break;
+    case RX_BIN: {
+        const char *op = e->op == 'G' ? ">=" : e->op == 'L' ? "<=" : e->op == 'E' ? "==" : e->op == 'N' ? "!=" : NULL;
+        fputc('(', out);
+        rx_print(e->args[0], out);
+        if (op) fprintf(out, " %s ", op);
+        else fprintf(out, " %c ", e->op);
+        rx_print(e->args[1], out);
+        fputc(')', out);
+        break;
+    }
+    case RX_CALL:
+        fprintf(out, "%s(", fn_names[e->fn]);
+        for (int i = 0; i < e->n_args; i++) {
+            if (i) fputs(", ", out);
+            rx_print(e->args[i], out);
+        }
+        if (e->has_stabilize) fprintf(out, ", stabilize=%.9g", e->stabilize);
+        fputc(')', out);
+        break;
+    }
+}
+
+char *rx_text(const rx *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    rx_print(e, f);
+    fclose(f);
+    return buf;
+}
+
+/* ---- definitions: every rule and preset of the program, names unique, op lists valid ---- */
+
+static const char *const rule_ops[] = {"dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "relu", "sigmoid",
+                                       "add", "batchnorm"};
+
+void sx_collect_definitions(sema_explain_ctx *c, const xai_program *p)
+{
+    for (int f = 0; f < p->n_files; f++)
+        for (int i = 0; i < p->files[f]->n_items; i++) {
+            const ast_top *t = &p->files[f]->items[i];
+            if (t->kind == TOP_RULE) {
+                const ast_rule *r = &t->u.rule;
+                const ast_rule *prev = sx_find_rule(c, r->name);
+                if (prev) {
+                    diag_error(c->d, r->loc, "rule '%s' is already defined%s; choose another name", r->name,
+                               prev->loc.src && !strcmp(prev->loc.src->path, "<prelude>") ? " (it is built in)" : "");
+                    diag_note(c->d, prev->loc, "defined here");
+                    continue;
+                }
+                for (int k = 0; k < r->n_ops; k++)
+                    if (lookup(rule_ops, 9, r->ops[k]) < 0)
+                        diag_error(c->d, r->op_locs[k], "rule '%s' is declared on '%s', which is not an op a rule can "
+                                   "apply to (dense, conv2d, maxpool, avgpool, global_avgpool, relu, sigmoid, add, "
+                                   "batchnorm)", r->name, r->ops[k]);
+                c->rules = realloc(c->rules, sizeof *c->rules * (c->n_rules + 1));
+                c->rules[c->n_rules++] = r;
+            } else if (t->kind == TOP_PRESET) {
+                const ast_preset *pr = &t->u.preset;
+                const ast_preset *prev = sx_find_preset(c, pr->name);
+                if (prev) {
+                    diag_error(c->d, pr->loc, "preset '%s' is already defined; choose another name", pr->name);
+                    diag_note(c->d, prev->loc, "defined here");
+                    continue;
+                }
+                c->presets = realloc(c->presets, sizeof *c->presets * (c->n_presets + 1));
+                c->presets[c->n_presets++] = pr;
+            }
+        }
+}
+
+const ast_rule *sx_find_rule(const sema_explain_ctx *c, const char *name)
+{
+    for (int i = 0; i < c->n_rules; i++)
+        if (!strcmp(c->rules[i]->name, name)) return c->rules[i];
+    return NULL;
+}
+
+const ast_preset *sx_find_preset(const sema_explain_ctx *c, const char *name)
+{
+    for (int i = 0; i < c->n_presets; i++)
+        if (!strcmp(c->presets[i]->name, name)) return c->presets[i];
+    return NULL;
+}
+
+int sx_rule_applies(const ast_rule *r, const char *op)
+{
+    for (int k = 0; k < r->n_ops; k++)
+        if (!strcmp(r->ops[k], op)) return 1;
+    return 0;
+}

@@ -1,0 +1,188 @@
+/* Diagnostics of the rule language and explain blocks: each bad program is analysed in-process and must
+ * produce exactly the expected errors, at the right file:line:col, with the key words of the message. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+
+/* A tiny network with weights from the bundled MLP, so programs below only add rules and explain blocks. */
+#define NET "import \"mnist_mlp.xai\";\n"
+#define PATH "models/rule_diag_test.xai"
+
+typedef struct result {
+    char *out;
+    int errors;
+} result;
+
+static result analyse(const char *text)
+{
+    result r = {0};
+    size_t len = 0;
+    FILE *f = open_memstream(&r.out, &len);
+    xai_diag d;
+    diag_init(&d, f);
+    compilation c;
+    driver_analyse_text(&c, &d, PATH, text);
+    r.errors = d.errors;
+    driver_free(&c);
+    diag_free(&d);
+    fclose(f);
+    return r;
+}
+
+/* exactly `n` errors, one of them at line:col containing every word */
+static void expect(const char *text, int n, int line, int col, ...)
+{
+    result r = analyse(text);
+    cr_expect_eq(r.errors, n, "expected %d error(s), got %d:\n%s", n, r.errors, r.out);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, PATH ":%d:%d: error: ", line, col);
+    const char *hit = strstr(r.out, prefix);
+    cr_assert_not_null(hit, "no error at %d:%d in:\n%s", line, col, r.out);
+    size_t end = strcspn(hit, "\n");
+    va_list ap;
+    va_start(ap, col);
+    for (const char *w; (w = va_arg(ap, const char *));) {
+        const char *found = strstr(hit, w);
+        cr_expect(found && found < hit + end, "'%s' missing from: %.*s", w, (int)end, hit);
+    }
+    va_end(ap);
+    /* the caret line follows the source line */
+    cr_expect_not_null(strstr(hit, "^"), "no caret:\n%s", r.out);
+    free(r.out);
+}
+
+Test(rule_diagnostics, non_separable_product_inside_pos)
+{
+    expect(NET "rule bad on dense { share(pos(a * w)); }\n"
+               "explain e for mnist_mlp { dense: bad; }\n",
+           1, 2, 27, "not separable", "pos(a) * pos(w)", NULL);
+}
+
+Test(rule_diagnostics, bias_times_input_is_not_separable)
+{
+    expect(NET "rule bad on dense { share(a * w + a * b); }\n"
+               "explain e for mnist_mlp { dense: bad; }\n",
+           1, 2, 27, "not separable", "bias b", "input a", NULL);
+}
+
+Test(rule_diagnostics, rule_on_an_op_it_does_not_support)
+{
+    expect(NET "explain e for mnist_mlp { relu: zplus; }\n", 1, 2, 27, "zplus", "cannot apply", "relu", "dense, conv2d",
+           NULL);
+}
+
+Test(rule_diagnostics, unknown_rule)
+{
+    expect(NET "explain e for mnist_mlp { dense: zplsu; }\n", 1, 2, 34, "unknown rule 'zplsu'", NULL);
+}
+
+Test(rule_diagnostics, unknown_preset)
+{
+    expect(NET "explain e for mnist_mlp { rules epsilon_pluss; }\n", 1, 2, 33, "unknown preset", "epsilon_plus", NULL);
+}
+
+Test(rule_diagnostics, unknown_name_in_rule_body)
+{
+    expect(NET "rule bad on dense { share(a * q); }\n"
+               "explain e for mnist_mlp { dense: bad; }\n",
+           1, 2, 31, "unknown name 'q'", "rule 'bad'", NULL);
+}
+
+Test(rule_diagnostics, unknown_function_in_rule_body)
+{
+    expect(NET "rule bad on dense { share(relu(a) * w); }\n"
+               "explain e for mnist_mlp { dense: bad; }\n",
+           1, 2, 27, "unknown function 'relu'", NULL);
+}
+
+Test(rule_diagnostics, where_must_test_z)
+{
+    expect(NET "rule bad on dense { where(a > 0, share(a * w), 0); }\n"
+               "explain e for mnist_mlp { dense: bad; }\n",
+           1, 2, 27, "where()", "sign of z", NULL);
+}
+
+Test(rule_diagnostics, gradient_cannot_be_combined)
+{
+    expect(NET "rule bad on dense { gradient + share(a * w); }\n"
+               "explain e for mnist_mlp { dense: bad; }\n",
+           1, 2, 21, "gradient", "stands alone", NULL);
+}
+
+Test(rule_diagnostics, elementwise_body_on_a_linear_layer)
+{
+    expect(NET "rule bad on dense { r * 2; }\n"
+               "explain e for mnist_mlp { dense: bad; }\n",
+           1, 2, 21, "must be gradient, a share", NULL);
+}
+
+Test(rule_diagnostics, linear_variable_in_an_elementwise_rule)
+{
+    expect(NET "rule bad on relu { r * w; }\n"
+               "explain e for mnist_mlp { relu: bad; }\n",
+           1, 2, 24, "'w' cannot be used", NULL);
+}
+
+Test(rule_diagnostics, share_in_an_elementwise_rule)
+{
+    expect(NET "rule bad on relu { share(r); }\n"
+               "explain e for mnist_mlp { relu: bad; }\n",
+           1, 2, 20, "share()", "r, x and y", NULL);
+}
+
+Test(rule_diagnostics, rule_declared_on_an_unknown_op)
+{
+    expect(NET "rule bad on dense, lstm { share(a * w); }\n", 1, 2, 20, "lstm", "not an op", NULL);
+}
+
+Test(rule_diagnostics, rule_redefining_a_builtin)
+{
+    expect(NET "rule zplus on dense { share(a * w); }\n", 1, 2, 6, "already defined", "built in", NULL);
+}
+
+Test(rule_diagnostics, missing_and_unknown_rule_parameters)
+{
+    expect(NET "rule needs(k) on dense { share(a * w, stabilize = k); }\n"
+               "explain e for mnist_mlp { dense: needs; }\n",
+           1, 3, 34, "needs the parameter 'k'", NULL);
+    expect(NET "explain e for mnist_mlp { dense: epsilon(epz=0.1); }\n", 1, 2, 42, "no parameter 'epz'", NULL);
+}
+
+Test(rule_diagnostics, bad_settings)
+{
+    expect(NET "explain e for mnist_mlp { seed logits; }\n", 1, 2, 32, "seed", "logit, one, softmax, relu_logit", NULL);
+    expect(NET "explain e for mnist_mlp { sead logit; }\n", 1, 2, 27, "unknown setting 'sead'", NULL);
+    expect(NET "explain e for mnist_mlp { at fc9; }\n", 1, 2, 30, "no layer 'fc9'", NULL);
+    expect(NET "explain e for mnist_mlp { seed one; seed logit; }\n", 1, 2, 37, "given twice", NULL);
+}
+
+Test(rule_diagnostics, unknown_selector)
+{
+    expect(NET "explain e for mnist_mlp { fc9: epsilon; }\n", 1, 2, 27, "'fc9' is neither a layer", NULL);
+}
+
+Test(rule_diagnostics, duplicate_and_reserved_explanation_names)
+{
+    expect(NET "explain e for mnist_mlp { }\nexplain e for mnist_mlp { }\n", 1, 3, 9, "defined twice", NULL);
+    expect(NET "explain forward for mnist_mlp { }\n", 1, 2, 9, "cannot be named 'forward'", NULL);
+}
+
+Test(rule_diagnostics, list_bounds_must_match_channels)
+{
+    expect(NET "explain e for mnist_mlp { first: zbox([0, 0, 0], [1, 1, 1]); }\n", 1, 2, 39, "3 values", "784 channels",
+           NULL);
+}
+
+Test(rule_diagnostics, all_errors_of_a_file_are_reported)
+{
+    result r = analyse(NET "rule bad on dense { share(pos(a * w)); }\n"
+                           "explain e1 for mnist_mlp { seed nope; }\n"
+                           "explain e2 for mnist_mlp { relu: zplus; }\n"
+                           "explain e3 for mnist_mlp { dense: nope; }\n");
+    cr_expect_eq(r.errors, 3, "%s", r.out);
+    free(r.out);
+}
