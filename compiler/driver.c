@@ -44,6 +44,7 @@ int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const cha
 
 int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err)
 {
+    if (c->tm) LLVMDisposeTargetMachine(c->tm);   /* a second back-end run (tests, --stats) */
     c->tm = emit_target_machine(t, err);
     if (!c->tm) return 1;
     c->mod = LLVMModuleCreateWithNameInContext("xaic", ctx);

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# The main job: compile the bundled MNIST CNN with xaic, link it into examples/classify as a user
-# would, and classify the bundled sample digits; then the same through the JIT (`xaic run`).
+# The main job: compile the bundled networks and their explanations with xaic, classify the sample
+# digits with a generated object linked into a C program, and draw LRP heatmaps of them (PNG).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 XAIC_BUILD_DIR=$root/build bash scripts/build.sh >/dev/null
 out=${XAIC_DEMO_OUT:-$root/build/demo}
 mkdir -p "$out"
-echo "== classify: generated object linked into a C program"
-build/examples/classify models/samples/digits.npy
-echo "== xaic run (JIT) on every bundled model"
-for m in models/*.xai; do
-  name=$(basename "$m" .xai)
-  input=models/samples/digits.npy
-  case "$name" in *mlp*) input=models/samples/digits_flat.npy ;; esac
-  build/xaic run "$m" --forward --input "$input" -o "$out/$name.logits.npy"
-  echo "$name: logits -> $out/$name.logits.npy"
+xaic=build/xaic
+digits=models/samples/digits.npy
+
+echo "== classify: the CNN's generated object linked into a C program"
+build/examples/classify "$digits"
+
+echo "== LRP heatmaps from a linked object (epsilon_gamma_box, seeded at each digit's logit)"
+build/examples/explain_digits "$digits" "$out/cnn_epsilon_gamma_box.png"
+
+echo "== LRP through the JIT (xaic run), with the per-layer conservation report of deep Taylor"
+for e in epsilon_plus epsilon_alpha2_beta1; do
+  $xaic run models/mnist_cnn_lrp.xai --explain $e --input "$digits" -o "$out/cnn_$e.png"
+  echo "mnist_cnn $e -> $out/cnn_$e.png"
 done
+$xaic run models/mnist_cnn_deep_taylor.xai --explain deep_taylor --input "$digits" -o "$out/cnn_deep_taylor.png" --stats
+echo "mnist_cnn_nobias deep_taylor -> $out/cnn_deep_taylor.png"
+for e in alpha1_beta0 alpha2_beta1; do
+  $xaic run models/mnist_mlp_alpha_beta.xai --explain $e --input models/samples/digits_flat.npy -o "$out/mlp_$e.png"
+  echo "mnist_mlp $e -> $out/mlp_$e.png"
+done
+$xaic run models/mnist_cnn_lrp.xai --explain epsilon_plus --input "$digits" -o "$out/cnn_epsilon_plus.npy"
+echo "relevance arrays: $out/*.npy; heatmaps (blue negative, white zero, red positive): $out/*.png"
