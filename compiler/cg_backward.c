@@ -446,11 +446,14 @@ static void k_conv2d_t(cg *c, const kargs *a)
 /* ---------------- output seed ---------------- */
 
 /* out[b] = one-hot(t) * value, t = target[b] or, with a null target array, the first arg-max of the
- * logits (targets were range-checked by the entry point). */
+ * logits (targets were range-checked by the entry point). With samples per input (node->mult > 1, IG and
+ * SmoothGrad) row b belongs to input b / mult, whose target is target[b / mult] or the arg-max of the
+ * clean logits in input 1. SEED_SOFTMAX_GRAD writes the whole gradient of p_t: p_t * (onehot(t) - p). */
 static void k_seed(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     int64_t K = ir_shape_count(&n->shape);
+    int64_t mult = n->mult > 1 ? n->mult : 1;
     zero(c, a->out, a, K);
     LLVMValueRef tvar = cg_local(c, c->i64, "t");
     LLVMValueRef best = cg_local(c, c->f32, "best"), bidx = cg_local(c, c->i64, "bidx");
@@ -458,19 +461,21 @@ static void k_seed(cg *c, const kargs *a)
     cg_loop lb, lk;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
     LLVMValueRef row = cg_gep(c, a->in[0], cg_mad(c, b, K, NULL));
+    LLVMValueRef owner = mult > 1 ? LLVMBuildSDiv(c->b, b, cg_i64(c, mult), "") : b;
+    LLVMValueRef arg_row = n->argmax_from > 0 ? cg_gep(c, a->in[n->argmax_from], cg_mad(c, owner, K, NULL)) : row;
     LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "given");
     LLVMBasicBlockRef argmax = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "argmax");
     LLVMBasicBlockRef have_t = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "have_t");
     LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, a->target, ""), argmax, given);
     LLVMPositionBuilderAtEnd(c->b, given);
-    LLVMValueRef tp = LLVMBuildInBoundsGEP2(c->b, c->i32, a->target, &b, 1, "");
+    LLVMValueRef tp = LLVMBuildInBoundsGEP2(c->b, c->i32, a->target, &owner, 1, "");
     LLVMBuildStore(c->b, LLVMBuildSExt(c->b, LLVMBuildLoad2(c->b, c->i32, tp, ""), c->i64, ""), tvar);
     LLVMBuildBr(c->b, have_t);
     LLVMPositionBuilderAtEnd(c->b, argmax);
     LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
     LLVMBuildStore(c->b, cg_i64(c, 0), bidx);
     LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
-    LLVMValueRef v = cg_load(c, row, k), m = ld(c, best);
+    LLVMValueRef v = cg_load(c, arg_row, k), m = ld(c, best);
     LLVMValueRef gt = fcmp(c, LLVMRealOGT, v, m);
     LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, v, m, ""), best);
     LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, k, LLVMBuildLoad2(c->b, c->i64, bidx, ""), ""), bidx);
@@ -487,6 +492,7 @@ static void k_seed(cg *c, const kargs *a)
         value = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, lt, cg_f32(c, 0)), lt, cg_f32(c, 0), "");
         break;
     case SEED_SOFTMAX:
+    case SEED_SOFTMAX_GRAD:
     default: {   /* exp(l_t - max) / sum_k exp(l_k - max) */
         LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
         k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
@@ -501,6 +507,17 @@ static void k_seed(cg *c, const kargs *a)
         cg_loop_end(c, &lk);
         LLVMValueRef dt = LLVMBuildFSub(c->b, lt, mx, "");
         value = LLVMBuildFDiv(c->b, cg_intrinsic(c, "llvm.exp", c->f32, &dt, 1), ld(c, sum), "");
+        if (n->seed == SEED_SOFTMAX_GRAD) {   /* d p_t / d l_k = p_t * ([k == t] - p_k) */
+            LLVMValueRef total = ld(c, sum), pt = value;
+            k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
+            LLVMValueRef dk = LLVMBuildFSub(c->b, cg_load(c, row, k), mx, "");
+            LLVMValueRef pk = LLVMBuildFDiv(c->b, cg_intrinsic(c, "llvm.exp", c->f32, &dk, 1), total, "");
+            LLVMValueRef is_t = LLVMBuildUIToFP(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, k, t, ""), c->f32, "");
+            cg_store(c, LLVMBuildFMul(c->b, pt, LLVMBuildFSub(c->b, is_t, pk, ""), ""), a->out, cg_mad(c, b, K, k));
+            cg_loop_end(c, &lk);
+            cg_loop_end(c, &lb);
+            return;
+        }
         break;
     }
     }
@@ -518,6 +535,6 @@ void cg_backward_kernel(cg *c, const kargs *a)
     case OP_DENSE_T: k_dense_t(c, a); break;
     case OP_CONV2D_T: k_conv2d_t(c, a); break;
     case OP_SEED: k_seed(c, a); break;
-    default: break;   /* no other op reaches here */
+    default: cg_samples_kernel(c, a); break;   /* OP_EXPAND, OP_REDUCE, OP_REFERENCE */
     }
 }

@@ -53,8 +53,9 @@ LLVMValueRef cg_const_ptr(cg *c, const ir_const *k);
 LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef overload, LLVMValueRef *args, int n);
 
 /* Emits the kernel for node i as an internal function and returns it. Its signature is
- * void (ptr out, ptr in_0, ..., ptr in_{n-1}, ptr weights_base, ptr target, i64 batch), n = node->n_inputs;
- * target is the entry's int32 class array (NULL: arg-max), used by OP_SEED. */
+ * void (ptr out, ptr in_0, ..., ptr in_{n-1}, ptr weights_base, ptr target, ptr options, i64 batch),
+ * n = node->n_inputs; target is the entry's int32 class array (NULL: arg-max), used by OP_SEED; options the
+ * xai_options of NET_E_ex (NULL: as compiled); batch is the entry's batch times node->mult. */
 LLVMValueRef cg_kernel(cg *c, int i);
 
 /* What a kernel body sees: its parameters as values. */
@@ -63,12 +64,19 @@ typedef struct kargs {
     LLVMValueRef in[IR_MAX_INPUTS];
     int n_in;
     LLVMValueRef target;        /* ptr to int32 [batch] or null */
-    LLVMValueRef batch;         /* i64 */
+    LLVMValueRef options;       /* ptr to xai_options or null */
+    LLVMValueRef batch;         /* i64: the entry's batch times node->mult */
     const ir_node *n;
     ir_shape in_shape;          /* shape of input 0 */
 } kargs;
 
-/* Kernels of the explanation ops (OP_ELTWISE .. OP_SEED), in cg_backward.c. */
+/* Field addresses of an xai_options (layout of xairt.h): baseline, baseline_per_sample, noise, seed, has_seed */
+LLVMValueRef cg_options_field(cg *c, LLVMValueRef options, int field);
+LLVMTypeRef cg_options_type(cg *c);
+
+/* Kernels of the explanation ops (OP_ELTWISE .. OP_SEED), in cg_backward.c; OP_EXPAND, OP_REDUCE and
+ * OP_REFERENCE in cg_samples.c. */
+void cg_samples_kernel(cg *c, const kargs *a);
 void cg_backward_kernel(cg *c, const kargs *a);
 
 #endif

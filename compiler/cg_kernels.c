@@ -320,11 +320,12 @@ LLVMValueRef cg_kernel(cg *c, int index)
     const ir_node *n = &c->g->nodes[index];
     char name[256];
     snprintf(name, sizeof name, "%s.k%d.%s", c->g->name, index, ir_op_name(n->op));
-    /* void kernel(out, in_0 .. in_{n-1}, weights_base, target, batch) */
-    LLVMTypeRef params[IR_MAX_INPUTS + 4];
+    /* void kernel(out, in_0 .. in_{n-1}, weights_base, target, options, batch) */
+    LLVMTypeRef params[IR_MAX_INPUTS + 5];
     int np = 0;
     params[np++] = c->ptr;
     for (int k = 0; k < n->n_inputs; k++) params[np++] = c->ptr;
+    params[np++] = c->ptr;
     params[np++] = c->ptr;
     params[np++] = c->ptr;
     params[np++] = c->i64;
@@ -347,7 +348,8 @@ LLVMValueRef cg_kernel(cg *c, int index)
     for (int k = 0; k < n->n_inputs; k++) a.in[k] = LLVMGetParam(fn, 1 + k);
     c->weights_base = LLVMGetParam(fn, 1 + n->n_inputs);
     a.target = LLVMGetParam(fn, 2 + n->n_inputs);
-    a.batch = LLVMGetParam(fn, 3 + n->n_inputs);
+    a.options = LLVMGetParam(fn, 3 + n->n_inputs);
+    a.batch = LLVMGetParam(fn, 4 + n->n_inputs);
     if (n->n_inputs > 0) a.in_shape = c->g->nodes[n->inputs[0]].shape;
     switch (n->op) {
     case OP_DENSE: k_dense(c, &a); break;

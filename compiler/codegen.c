@@ -153,12 +153,62 @@ static LLVMValueRef any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
 }
 
 /* NET_forward(x, y, batch, ws) or, for an explanation, NET_E(x, target, out, batch, ws). */
+/* The options fields (layout of xai_options in xairt.h). */
+LLVMTypeRef cg_options_type(cg *c)
+{
+    LLVMTypeRef fields[5] = {c->ptr, c->i32, c->ptr, c->i64, c->i32};
+    return LLVMStructTypeInContext(c->ctx, fields, 5, 0);
+}
+
+LLVMValueRef cg_options_field(cg *c, LLVMValueRef options, int field)
+{
+    return LLVMBuildStructGEP2(c->b, cg_options_type(c), options, (unsigned)field, "");
+}
+
+/* NULL or the value of a pointer field of the options */
+static LLVMValueRef options_pointer(cg *c, LLVMValueRef options, int field)
+{
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+    LLVMBasicBlockRef load = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_load");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_done");
+    LLVMBuildCondBr(c->b, is_null(c, options), done, load);
+    LLVMPositionBuilderAtEnd(c->b, load);
+    LLVMValueRef v = LLVMBuildLoad2(c->b, c->ptr, cg_options_field(c, options, field), "");
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    LLVMValueRef phi = LLVMBuildPhi(c->b, c->ptr, "");
+    LLVMValueRef vals[2] = {LLVMConstNull(c->ptr), v};
+    LLVMBasicBlockRef blocks[2] = {from, load};
+    LLVMAddIncoming(phi, vals, blocks, 2);
+    return phi;
+}
+
+/* NET_forward(x, y, batch, ws) or, for an explanation, NET_E_ex(x, target, out, batch, ws, options)
+ * (when the explanation takes options) and NET_E(x, target, out, batch, ws). */
 static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
 {
     const ir_graph *g = c->g;
     int explain = g->network != NULL;
-    LLVMValueRef fn, x, y, batch32, ws, target = NULL;
-    if (explain) {
+    LLVMValueRef fn, x, y, batch32, ws, target = NULL, options = NULL;
+    if (explain && g->has_options) {
+        /* NET_E forwards to NET_E_ex with no options */
+        char ex_name[300];
+        snprintf(ex_name, sizeof ex_name, "%s_ex", g->explain_name);
+        LLVMTypeRef params[6] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr, c->ptr};
+        LLVMTypeRef ex_type = LLVMFunctionType(c->i32, params, 6, 0);
+        LLVMValueRef ex = add_function(c, ex_name, c->i32, params, 6);
+        LLVMValueRef plain = add_function(c, g->explain_name, c->i32, params, 5);
+        LLVMValueRef args[6];
+        for (int k = 0; k < 5; k++) args[k] = LLVMGetParam(plain, k);
+        args[5] = LLVMConstNull(c->ptr);
+        LLVMValueRef call = LLVMBuildCall2(c->b, ex_type, ex, args, 6, "");
+        LLVMSetTailCall(call, 1);
+        LLVMBuildRet(c->b, call);
+        c->fn = fn = ex;
+        LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(ex));
+        x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
+        batch32 = LLVMGetParam(fn, 3), ws = LLVMGetParam(fn, 4), options = LLVMGetParam(fn, 5);
+    } else if (explain) {
         LLVMTypeRef params[5] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr};
         fn = add_function(c, g->explain_name, c->i32, params, 5);
         x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
@@ -199,6 +249,32 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     const ir_graph *net = explain ? g->network : g;
     int64_t in_count = ir_shape_count(&net->nodes[net->input].shape);
     return_if(c, any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
+    if (options) {   /* a given baseline and noise must be finite too */
+        LLVMValueRef base = options_pointer(c, options, 0);
+        LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_baseline");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "baseline_ok");
+        LLVMBuildCondBr(c->b, is_null(c, base), next, check);
+        LLVMPositionBuilderAtEnd(c->b, check);
+        LLVMValueRef per_sample = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, 1), "");
+        LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntNE, per_sample, LLVMConstInt(c->i32, 0, 0), ""),
+                                            batch, cg_i64(c, 1), "");
+        return_if(c, any_nonfinite(c, base, LLVMBuildNSWMul(c->b, rows, cg_i64(c, in_count), "")), XAI_ENAN);
+        LLVMBuildBr(c->b, next);
+        LLVMPositionBuilderAtEnd(c->b, next);
+        int samples = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i].op == OP_EXPAND && g->nodes[i].expand == EXPAND_NOISE) samples = g->nodes[i].mult;
+        if (samples) {
+            LLVMValueRef noise = options_pointer(c, options, 2);
+            check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_noise");
+            next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "noise_ok");
+            LLVMBuildCondBr(c->b, is_null(c, noise), next, check);
+            LLVMPositionBuilderAtEnd(c->b, check);
+            return_if(c, any_nonfinite(c, noise, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * samples), "")), XAI_ENAN);
+            LLVMBuildBr(c->b, next);
+            LLVMPositionBuilderAtEnd(c->b, next);
+        }
+    }
 
     LLVMValueRef wbase = LLVMConstNull(c->ptr), arena = ws;
     if (c->opt->weights_external) {
@@ -217,14 +293,15 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     for (int i = 0; i < g->n_nodes; i++) {
         if (!plan->emit[i]) continue;
         const ir_node *n = &g->nodes[i];
-        LLVMValueRef args[IR_MAX_INPUTS + 4];
-        LLVMTypeRef types[IR_MAX_INPUTS + 4];
+        LLVMValueRef args[IR_MAX_INPUTS + 5];
+        LLVMTypeRef types[IR_MAX_INPUTS + 5];
         int na = 0;
         args[na++] = where[i];
         for (int k = 0; k < n->n_inputs; k++) args[na++] = where[n->inputs[k]];
         args[na++] = wbase;
         args[na++] = target ? target : LLVMConstNull(c->ptr);
-        args[na++] = batch;
+        args[na++] = options ? options : LLVMConstNull(c->ptr);
+        args[na++] = n->mult > 1 ? LLVMBuildNSWMul(c->b, batch, cg_i64(c, n->mult), "") : batch;
         for (int k = 0; k < na - 1; k++) types[k] = c->ptr;
         types[na - 1] = c->i64;
         LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");

@@ -172,6 +172,10 @@ int emit_header(const ir_module *m, const cg_options *opt, const char *path, cha
             fprintf(f, " per sample; target: a class per sample, or NULL for the arg-max */\n");
             fprintf(f, "int %s_%s(const float *x, const int32_t *target, float *out, int32_t batch, void *workspace);\n",
                     g->name, x->explain_name);
+            if (x->has_options)
+                fprintf(f, "int %s_%s_ex(const float *x, const int32_t *target, float *out, int32_t batch, void *workspace,\n"
+                           "        const xai_options *options);   /* baseline / reference / noise / seed at run time */\n",
+                        g->name, x->explain_name);
         }
         fprintf(f, "extern const xai_model_info %s_info;\n\n", g->name);
     }

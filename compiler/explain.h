@@ -18,8 +18,11 @@ typedef enum {
     RX_GRADIENT,  /* the op's true local chain rule */
 } rx_kind;
 
-typedef enum { V_A, V_W, V_B, V_LOW, V_HIGH, V_R, V_X, V_Y, V_Z } rx_var;
-typedef enum { F_POS, F_NEG, F_ABS, F_SIGN, F_STEP, F_SHARE, F_WHERE } rx_fn;
+/* x0, y0: the layer's input and output in the reference pass (DeepLIFT) */
+typedef enum { V_A, V_W, V_B, V_LOW, V_HIGH, V_R, V_X, V_Y, V_Z, V_X0, V_Y0, V_COUNT } rx_var;
+/* unpool(e) / unpool0(e): in a max pooling rule, route an output-shaped value to the window maxima of x
+ * (of x0), giving an input-shaped value */
+typedef enum { F_POS, F_NEG, F_ABS, F_SIGN, F_STEP, F_SHARE, F_WHERE, F_MAX, F_MIN, F_UNPOOL, F_UNPOOL0, RX_FN_COUNT } rx_fn;
 
 typedef struct rx {
     rx_kind kind;
@@ -49,7 +52,10 @@ typedef struct rule_use {
     xai_loc where;            /* the assignment that chose it (or the rule definition for defaults) */
 } rule_use;
 
-typedef enum { METHOD_LRP } explain_method;
+typedef enum { METHOD_LRP, METHOD_GRADIENT, METHOD_IG, METHOD_SMOOTHGRAD, METHOD_DEEPLIFT } explain_method;
+typedef enum { POST_NONE, POST_ABS, POST_SQUARE, POST_TIMES_INPUT } explain_post;
+/* Captum's integration rules */
+typedef enum { QUAD_GAUSSLEGENDRE, QUAD_LEFT, QUAD_RIGHT, QUAD_MIDDLE, QUAD_TRAPEZOID } ig_quadrature;
 
 typedef struct explain_spec {
     char *name;
@@ -59,6 +65,14 @@ typedef struct explain_spec {
     ir_seed seed;
     int at_node;              /* relevance wanted at this node's output; -1: at the input */
     rule_use *rules;          /* per node of the network graph (rule NULL where none applies) */
+    explain_post post;        /* gradient, smoothgrad */
+    int steps;                /* integrated gradients */
+    ig_quadrature quadrature;
+    double baseline;          /* IG baseline / DeepLIFT reference when none is given at run time */
+    int samples;              /* smoothgrad */
+    double sigma;             /* smoothgrad: absolute noise standard deviation */
+    uint64_t rng_seed;
+    ir_reduce variant;        /* smoothgrad: REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR */
 } explain_spec;
 
 typedef struct explain_set {

@@ -6,7 +6,8 @@
 
 static const char *const op_names[OP_COUNT] = {
     [OP_ELTWISE] = "eltwise", [OP_SUMPOOL] = "sumpool", [OP_DENSE_T] = "dense_t", [OP_CONV2D_T] = "conv2d_t",
-    [OP_SUMPOOL_T] = "sumpool_t", [OP_MAXPOOL_T] = "maxpool_t", [OP_SEED] = "seed",
+    [OP_SUMPOOL_T] = "sumpool_t", [OP_MAXPOOL_T] = "maxpool_t", [OP_SEED] = "seed", [OP_EXPAND] = "expand",
+    [OP_REDUCE] = "reduce", [OP_REFERENCE] = "reference",
     [OP_INPUT] = "input",     [OP_DENSE] = "dense",       [OP_CONV2D] = "conv2d",
     [OP_MAXPOOL] = "maxpool", [OP_AVGPOOL] = "avgpool",   [OP_GLOBAL_AVGPOOL] = "global_avgpool",
     [OP_RELU] = "relu",       [OP_SIGMOID] = "sigmoid",   [OP_FLATTEN] = "flatten",
@@ -137,6 +138,7 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
         fprintf(out, "  %%%d = %s(", i, ir_op_name(n->op));
         for (int k = 0; k < n->n_inputs; k++) fprintf(out, "%s%%%d", k ? ", " : "", n->inputs[k]);
         fprintf(out, ") %s", ir_shape_str(&n->shape, sb, sizeof sb));
+        if (n->mult > 1) fprintf(out, " x%d", n->mult);
         switch (n->op) {
         case OP_DENSE: fprintf(out, " units=%d", n->units); break;
         case OP_CONV2D:
@@ -158,10 +160,21 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
                     n->pad_r);
             break;
         case OP_SEED: {
-            static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit"};
+            static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax_gradient"};
             fprintf(out, " %s", seeds[n->seed]);
+            if (n->argmax_from > 0) fprintf(out, " arg-max of input %d", n->argmax_from);
             break;
         }
+        case OP_EXPAND:
+            if (n->expand == EXPAND_PATH) fprintf(out, " path");
+            else fprintf(out, " noise sigma=%g seed=%llu", n->sigma, (unsigned long long)n->rng_seed);
+            break;
+        case OP_REDUCE: {
+            static const char *const kinds[] = {"path", "mean", "mean_sq", "var"};
+            fprintf(out, " %s", kinds[n->reduce]);
+            break;
+        }
+        case OP_REFERENCE: fprintf(out, " %g unless given", n->ref_value); break;
         case OP_ELTWISE: fprintf(out, " "); ir_ew_dump(n->expr, out); break;
         case OP_INPUT:
             if (g->has_range) fprintf(out, " range=[%g, %g]", g->range_low, g->range_high);

@@ -33,11 +33,31 @@ typedef enum {
     OP_SUMPOOL_T,       /* c[i] = sum over windows k holding i of scale[k] * s[k] */
     OP_MAXPOOL_T,       /* winner takes all: r[k] goes to the first maximum of window k of x (inputs r, x) */
     OP_SEED,            /* output relevance from the logits and the target class (see ir_seed) */
+    OP_EXPAND,          /* the samples of one input: IG path points or SmoothGrad noisy copies (ir_expand) */
+    OP_REDUCE,          /* the samples' gradients back to one result per input (ir_reduce) */
+    OP_REFERENCE,       /* the baseline / reference input: a constant or xai_options.baseline */
     OP_COUNT
 } ir_op;
 
-/* Output relevance at the top of an explanation: one-hot(target) times ... */
-typedef enum { SEED_LOGIT, SEED_ONE, SEED_SOFTMAX, SEED_RELU_LOGIT } ir_seed;
+/* Output relevance at the top of an explanation: one-hot(target) times the logit, 1, the softmax
+ * probability, max(logit, 0); or, for SEED_SOFTMAX_GRAD, the gradient of the target's softmax probability
+ * with respect to the logits, p_t * (onehot(t) - p). */
+typedef enum { SEED_LOGIT, SEED_ONE, SEED_SOFTMAX, SEED_RELU_LOGIT, SEED_SOFTMAX_GRAD } ir_seed;
+
+/* OP_EXPAND: input 0 = x [per sample], input 1 = the reference (OP_REFERENCE, IG only); output = `mult`
+ * samples per input sample, sample k of input b at row b * mult + k:
+ *   EXPAND_PATH:  ref + alpha[k] * (x - ref)                         (alphas: node->weight, mult values)
+ *   EXPAND_NOISE: x + noise, noise = options->noise[b, k] if given, else sigma * N(0,1) numbers
+ *                 (xai_normal_fill with the seed, offset (b * mult + k) * count)  (sigma: node->sigma) */
+typedef enum { EXPAND_PATH, EXPAND_NOISE } ir_expand;
+
+/* OP_REDUCE: input 0 = g with `mult` samples per result (rows b * mult + k), inputs 1, 2 = x and the
+ * reference for REDUCE_PATH:
+ *   REDUCE_PATH:     (x - ref) * sum_k weight[k] * g[b, k]        (the IG quadrature; weights: node->weight)
+ *   REDUCE_MEAN:     mean_k g[b, k]                                (SmoothGrad)
+ *   REDUCE_MEAN_SQ:  mean_k g[b, k]^2                              (SmoothGrad squared)
+ *   REDUCE_VAR:      mean_k g[b, k]^2 - (mean_k g[b, k])^2         (VarGrad) */
+typedef enum { REDUCE_PATH, REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR } ir_reduce;
 
 /* Elementwise expressions evaluated by OP_ELTWISE kernels. */
 typedef enum {
@@ -106,6 +126,15 @@ typedef struct ir_node {
     ir_shape in_shape;          /* transposed ops and sumpool: the forward op's input shape */
     int global;                 /* OP_SUMPOOL(_T): the window is the whole plane, output [C] */
     ir_seed seed;               /* OP_SEED */
+    int mult;                   /* samples per input sample this node works on (IG steps, SmoothGrad
+                                   samples); 0 or 1: one. Kernels get batch * mult */
+    ir_expand expand;           /* OP_EXPAND */
+    ir_reduce reduce;           /* OP_REDUCE */
+    float sigma;                /* OP_EXPAND noise */
+    uint64_t rng_seed;          /* OP_EXPAND noise: the compiled seed (xai_options.seed overrides) */
+    float ref_value;            /* OP_REFERENCE: the constant when xai_options gives no baseline */
+    int argmax_from;            /* OP_SEED: the input whose arg-max is the target when none is given: 0, its
+                                   own logits; 1, clean logits with one row per input sample (IG, SmoothGrad) */
 } ir_node;
 
 typedef struct ir_graph {
@@ -130,6 +159,7 @@ typedef struct ir_graph {
     const struct ir_graph *network;
     char *explain_name;         /* E of NET_E */
     int has_target;             /* the entry takes a target array (OP_SEED present) */
+    int has_options;            /* the explanation also gets NET_E_ex(..., const xai_options *) */
     int n_forward;              /* nodes [0, n_forward) are the network's forward pass */
     int *relevance_of;          /* per forward node: the node holding the relevance at its output, or -1 */
 } ir_graph;

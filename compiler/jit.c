@@ -9,6 +9,8 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 
+#include "xairt.h"
+
 struct xai_jit {
     LLVMOrcLLJITRef jit;
 };
@@ -45,6 +47,22 @@ xai_jit *jit_create(compilation *c, int opt_level, char **err)
                    "cannot search the process for symbols", err))
         goto fail;
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(j->jit), gen);
+    /* libxairt functions that generated code calls, bound to this process's copies (the executable need
+     * not export them) */
+    {
+        const char *names[2] = {"xai_normal_fill", "xai_crc32"};
+        void *addresses[2] = {(void *)xai_normal_fill, (void *)xai_crc32};
+        LLVMOrcCSymbolMapPair pairs[2];
+        for (int k = 0; k < 2; k++) {
+            pairs[k].Name = LLVMOrcLLJITMangleAndIntern(j->jit, names[k]);
+            pairs[k].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)addresses[k];
+            pairs[k].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+            pairs[k].Sym.Flags.TargetFlags = 0;
+        }
+        LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, 2);
+        if (take_error(LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(j->jit), mu), "cannot define runtime symbols", err))
+            goto fail;
+    }
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(c->mod, tsc);
     c->mod = NULL;   /* owned by the JIT now */
     if (take_error(LLVMOrcLLJITAddLLVMIRModule(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), tsm),

@@ -53,8 +53,10 @@ static graph_plan *plan(const ir_graph *g, int keep_all)
         p->emit[i] = node->op != OP_INPUT;
         if (node->op == OP_INPUT) { p->values[i].kind = LOC_INPUT; continue; }
         if (i == out_root) { p->values[i].kind = LOC_OUTPUT; continue; }
-        int64_t size = round_up(ir_shape_count(&node->shape));
-        if (elementwise(node->op) && node->n_inputs > 0 && !keep_all) {
+        int64_t size = round_up(ir_shape_count(&node->shape) * (node->mult > 1 ? node->mult : 1));
+        if (elementwise(node->op) && node->n_inputs > 0 && !keep_all &&
+            (g->nodes[plan_root(g, node->inputs[0])].mult > 1 ? g->nodes[plan_root(g, node->inputs[0])].mult : 1) ==
+                (node->mult > 1 ? node->mult : 1)) {
             int in = plan_root(g, node->inputs[0]);
             if (last_use[in] == i && p->values[in].kind == LOC_ARENA) {
                 /* in place: take over the input's slot */

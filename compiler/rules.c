@@ -25,6 +25,9 @@ typedef struct rules_ctx {
     const ir_graph *net;
     ir_graph *g;
     int *R;                 /* per forward node: node holding the relevance at its output, or -1 */
+    int *fwd;               /* per network node: its copy in the graph that the backward pass reads */
+    int *fwd0;              /* per network node: its copy in the reference pass (DeepLIFT), or NULL */
+    int mult;               /* samples per input of the backward pass (IG steps, SmoothGrad samples) */
     rx_pool pool;
     wcache *cache;
     int n_cache;
@@ -33,7 +36,15 @@ typedef struct rules_ctx {
 
 /* ---------------- node construction ---------------- */
 
-static int add(rules_ctx *c, const ir_node *n) { return ir_graph_add_node(c->g, n); }
+static int add(rules_ctx *c, const ir_node *n)
+{
+    ir_node copy = *n;
+    if (!copy.mult) copy.mult = c->mult;   /* backward nodes work on the current samples */
+    return ir_graph_add_node(c->g, &copy);
+}
+
+/* the graph node holding network node i's output in the pass the backward reads */
+static int F(const rules_ctx *c, int i) { return c->fwd[i]; }
 
 static int eltwise(rules_ctx *c, const ir_shape *shape, const int *inputs, int n, ir_ew *expr)
 {
@@ -141,11 +152,23 @@ static ir_ew *to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_sh
     case RX_CALL: {
         static const ir_ew_kind fk[] = {[F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN,
                                         [F_STEP] = EW_STEP};
-        if (e->fn == F_SHARE || e->fn == F_WHERE) {
-            diag_error(c->d, e->loc, "%s() belongs to rules for linear layers; layer '%s' takes an expression over r, "
-                       "x and y", rx_fn_name(e->fn), layer);
+        if (e->fn == F_SHARE || e->fn == F_UNPOOL || e->fn == F_UNPOOL0) {
+            diag_error(c->d, e->loc, "%s() belongs to rules for %s; layer '%s' takes an expression over r, x and y",
+                       rx_fn_name(e->fn), e->fn == F_SHARE ? "linear layers" : "max pooling", layer);
             c->failed = 1;
             return ew_num(c, 0);
+        }
+        if (e->fn == F_WHERE) {   /* elementwise: pick per element */
+            ir_ew *sel = ew(c, EW_SELECT, to_ew(c, e->args[0], var_input, shape, layer),
+                            to_ew(c, e->args[1], var_input, shape, layer));
+            sel->c = to_ew(c, e->args[2], var_input, shape, layer);
+            return sel;
+        }
+        if (e->fn == F_MAX || e->fn == F_MIN) {   /* a > b ? a : b */
+            ir_ew *x = to_ew(c, e->args[0], var_input, shape, layer), *y = to_ew(c, e->args[1], var_input, shape, layer);
+            ir_ew *sel = ew(c, EW_SELECT, ew(c, e->fn == F_MAX ? EW_GT : EW_LT, x, y), x);
+            sel->c = y;
+            return sel;
         }
         return ew(c, fk[e->fn], to_ew(c, e->args[0], var_input, shape, layer), NULL);
     }
@@ -329,7 +352,7 @@ static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
         ir_ew *mask = ew(c, compare_kind(t->op, b->mask_negated[m], z_left), ew_in(c, 2), ew_num(c, v));
         s = ew(c, EW_MUL, mask, s);
     }
-    int inputs[3] = {c->R[i], z, i};
+    int inputs[3] = {c->R[i], z, F(c, i)};
     return eltwise(c, shape, inputs, 3, s);
 }
 
@@ -337,10 +360,13 @@ static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
 static int input_factor(rules_ctx *c, int i, int in, const share_group *gr)
 {
     if (!gr->f) return -1;
-    if (rx_is_var(gr->f, V_A)) return in;
-    int var_input[9] = {0, -1, -1, -1, -1, -1, -1, -1, -1};   /* a -> $0 */
+    int a = F(c, in);
+    if (rx_is_var(gr->f, V_A)) return a;
+    int var_input[V_COUNT];
+    for (int v = 0; v < V_COUNT; v++) var_input[v] = -1;
+    var_input[V_A] = 0;
     const ir_shape *shape = &c->net->nodes[in].shape;
-    return eltwise(c, shape, &in, 1, to_ew(c, gr->f, var_input, shape, c->net->nodes[i].name));
+    return eltwise(c, shape, &a, 1, to_ew(c, gr->f, var_input, shape, c->net->nodes[i].name));
 }
 
 static int ones(rules_ctx *c, const ir_shape *shape) { return eltwise(c, shape, NULL, 0, ew_num(c, 1)); }
@@ -370,7 +396,7 @@ static void share_linear(rules_ctx *c, int i, const rule_form *f)
                              : (sh->h ? is_identity(sh->h, V_B) : !n->has_bias));
         int z;
         if (plain) {
-            z = i;
+            z = F(c, i);
         } else {
             ir_const *bias = is_pool ? NULL : bias_for(c, n, sh->h, sh->h_key);
             int parts[MAX_GROUPS];
@@ -450,18 +476,19 @@ static void gradient(rules_ctx *c, int i)
         node.in_shape = *in_shape;
         node.n_inputs = 2;
         node.inputs[0] = R;
-        node.inputs[1] = in;
+        node.inputs[1] = F(c, in);
+        node.mult = 0;
         give(c, in, add(c, &node));
         break;
     }
     case OP_ADD: give(c, n->inputs[0], R); give(c, n->inputs[1], R); break;
     case OP_RELU: {
-        int inputs[2] = {R, in};
+        int inputs[2] = {R, F(c, in)};
         give(c, in, eltwise(c, in_shape, inputs, 2, ew(c, EW_MUL, ew_in(c, 0), ew(c, EW_STEP, ew_in(c, 1), NULL))));
         break;
     }
     case OP_SIGMOID: {   /* r * y * (1 - y) */
-        int inputs[2] = {R, i};
+        int inputs[2] = {R, F(c, i)};
         ir_ew *y = ew_in(c, 1);
         give(c, in, eltwise(c, in_shape, inputs, 2,
                             ew(c, EW_MUL, ew_in(c, 0), ew(c, EW_MUL, y, ew(c, EW_SUB, ew_num(c, 1), ew_in(c, 1))))));
@@ -475,6 +502,190 @@ static void gradient(rules_ctx *c, int i)
     }
     default: break;
     }
+}
+
+/* ---------------- pooling rules over r, x, y (and x0, y0): two shapes, joined by unpool ---------------- */
+
+static int is_share_form(const rx *e)
+{
+    if (!e) return 0;
+    if (e->kind == RX_GRADIENT || (e->kind == RX_CALL && e->fn == F_SHARE)) return 1;
+    if (e->kind == RX_CALL && e->fn == F_WHERE && e->args[0]->kind == RX_BIN &&
+        (rx_is_var(e->args[0]->args[0], V_Z) || rx_is_var(e->args[0]->args[1], V_Z)))
+        return 1;
+    for (int k = 0; k < e->n_args; k++)
+        if (is_share_form(e->args[k])) return 1;
+    return 0;
+}
+
+enum { LEVEL_CONST, LEVEL_OUT, LEVEL_IN };
+
+typedef struct lowered {
+    int level;
+    ir_ew *e;
+    int inputs[IR_MAX_INPUTS];
+    int n;
+} lowered;
+
+/* Renumbers the inputs of a tree; subtrees may be shared (max(a, b) uses a twice), so each node once. */
+typedef struct ew_seen {
+    const ir_ew **nodes;
+    int n, cap;
+} ew_seen;
+
+static void shift_walk(ir_ew *e, int by, ew_seen *seen)
+{
+    if (!e) return;
+    for (int k = 0; k < seen->n; k++)
+        if (seen->nodes[k] == e) return;
+    if (seen->n == seen->cap) {
+        seen->cap = seen->cap ? 2 * seen->cap : 32;
+        seen->nodes = realloc(seen->nodes, sizeof *seen->nodes * seen->cap);
+    }
+    seen->nodes[seen->n++] = e;
+    if (e->kind == EW_INPUT) e->input += by;
+    shift_walk(e->a, by, seen);
+    shift_walk(e->b, by, seen);
+    shift_walk(e->c, by, seen);
+}
+
+static void shift_inputs(ir_ew *e, int by)
+{
+    ew_seen seen = {0};
+    shift_walk(e, by, &seen);
+    free(seen.nodes);
+}
+
+/* joins b's inputs into a's (renumbering b's tree); reports a level mismatch */
+static int join(rules_ctx *c, const rx *at, lowered *a, lowered *b)
+{
+    if (a->level && b->level && a->level != b->level) {
+        diag_error(c->d, at->loc, "this combines a value shaped like the pooling's output (r, y, y0) with one shaped "
+                   "like its input (x, x0, unpool(...)); route output values with unpool(...) first");
+        c->failed = 1;
+        return 0;
+    }
+    if (a->n + b->n > IR_MAX_INPUTS) {
+        diag_error(c->d, at->loc, "expression reads too many values");
+        c->failed = 1;
+        return 0;
+    }
+    shift_inputs(b->e, a->n);
+    for (int k = 0; k < b->n; k++) a->inputs[a->n++] = b->inputs[k];
+    if (!a->level) a->level = b->level;
+    return 1;
+}
+
+static lowered leaf(rules_ctx *c, int level, int node)
+{
+    lowered l = {level, ew_in(c, 0), {node}, 1};
+    return l;
+}
+
+static int materialize(rules_ctx *c, const lowered *l, const ir_shape *shape)
+{
+    if (l->e->kind == EW_INPUT && l->n == 1) return l->inputs[0];
+    return eltwise(c, shape, l->inputs, l->n, l->e);
+}
+
+static lowered lower(rules_ctx *c, int i, const rx *e)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int in = n->inputs[0];
+    lowered r = {LEVEL_CONST, NULL, {0}, 0};
+    switch (e->kind) {
+    case RX_NUM: r.e = ew_num(c, e->num); return r;
+    case RX_VAR:
+        switch (e->var) {
+        case V_R: return leaf(c, LEVEL_OUT, c->R[i]);
+        case V_Y: return leaf(c, LEVEL_OUT, F(c, i));
+        case V_X: return leaf(c, LEVEL_IN, F(c, in));
+        case V_Y0: if (c->fwd0) return leaf(c, LEVEL_OUT, c->fwd0[i]); break;
+        case V_X0: if (c->fwd0) return leaf(c, LEVEL_IN, c->fwd0[in]); break;
+        default: break;
+        }
+        diag_error(c->d, e->loc, "'%s' cannot be used in the rule of %s layer '%s'%s", rx_var_name(e->var),
+                   ir_op_name(n->op), n->name,
+                   e->var == V_X0 || e->var == V_Y0 ? " (x0 and y0 exist in deeplift only)" : "");
+        c->failed = 1;
+        r.e = ew_num(c, 0);
+        return r;
+    case RX_NEG: r = lower(c, i, e->args[0]); r.e = ew(c, EW_NEG, r.e, NULL); return r;
+    case RX_BIN: {
+        static const ir_ew_kind kinds[128] = {['+'] = EW_ADD, ['-'] = EW_SUB, ['*'] = EW_MUL, ['/'] = EW_SAFEDIV,
+                                              ['>'] = EW_GT, ['<'] = EW_LT, ['G'] = EW_GE, ['L'] = EW_LE,
+                                              ['E'] = EW_EQ, ['N'] = EW_NE};
+        lowered a = lower(c, i, e->args[0]), b = lower(c, i, e->args[1]);
+        if (!join(c, e, &a, &b)) return a;
+        a.e = ew(c, kinds[e->op & 127], a.e, b.e);
+        return a;
+    }
+    case RX_CALL: {
+        if (e->fn == F_UNPOOL || e->fn == F_UNPOOL0) {
+            lowered v = lower(c, i, e->args[0]);
+            if (n->op != OP_MAXPOOL || v.level != LEVEL_OUT || (e->fn == F_UNPOOL0 && !c->fwd0)) {
+                diag_error(c->d, e->loc, "%s", n->op != OP_MAXPOOL ? "unpool() routes to window maxima: it applies to "
+                           "max pooling" : v.level != LEVEL_OUT ? "unpool() takes a value shaped like the pooling's "
+                           "output (r, y, y0)" : "unpool0() routes to the maxima of the reference pass (deeplift only)");
+                c->failed = 1;
+                r.e = ew_num(c, 0);
+                return r;
+            }
+            ir_node node = *n;
+            node.name = node.alias = NULL;
+            node.op = OP_MAXPOOL_T;
+            node.shape = c->net->nodes[in].shape;
+            node.in_shape = node.shape;
+            node.n_inputs = 2;
+            node.inputs[0] = materialize(c, &v, &n->shape);
+            node.inputs[1] = e->fn == F_UNPOOL ? F(c, in) : c->fwd0[in];
+            node.mult = 0;
+            return leaf(c, LEVEL_IN, add(c, &node));
+        }
+        if (e->fn == F_SHARE) break;
+        lowered a = lower(c, i, e->args[0]);
+        if (e->fn == F_WHERE || e->fn == F_MAX || e->fn == F_MIN) {
+            lowered b = lower(c, i, e->args[1]);
+            if (!join(c, e, &a, &b)) return a;
+            if (e->fn == F_WHERE) {
+                lowered d = lower(c, i, e->args[2]);
+                if (!join(c, e, &a, &d)) return a;
+                ir_ew *sel = ew(c, EW_SELECT, a.e, b.e);
+                sel->c = d.e;
+                a.e = sel;
+            } else {
+                ir_ew *sel = ew(c, EW_SELECT, ew(c, e->fn == F_MAX ? EW_GT : EW_LT, a.e, b.e), a.e);
+                sel->c = b.e;
+                a.e = sel;
+            }
+            return a;
+        }
+        static const ir_ew_kind fk[] = {[F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN,
+                                        [F_STEP] = EW_STEP};
+        a.e = ew(c, fk[e->fn], a.e, NULL);
+        return a;
+    }
+    default: break;
+    }
+    diag_error(c->d, e->loc, "a rule for %s layer '%s' is gradient, a share, or an expression of r, x, y with unpool",
+               ir_op_name(n->op), n->name);
+    c->failed = 1;
+    r.e = ew_num(c, 0);
+    return r;
+}
+
+static void pool_expression(rules_ctx *c, int i, const rule_use *use)
+{
+    const ir_node *n = &c->net->nodes[i];
+    lowered l = lower(c, i, use->body);
+    if (c->failed) return;
+    if (l.level != LEVEL_IN) {
+        diag_error(c->d, use->body->loc, "the rule of %s layer '%s' must give a value shaped like its input: route "
+                   "r with unpool(...)", ir_op_name(n->op), n->name);
+        c->failed = 1;
+        return;
+    }
+    give(c, n->inputs[0], materialize(c, &l, &c->net->nodes[n->inputs[0]].shape));
 }
 
 static void apply_rule(rules_ctx *c, int i)
@@ -498,15 +709,26 @@ static void apply_rule(rules_ctx *c, int i)
         return;
     }
     if (elementwise) {
-        int var_input[9] = {-1, -1, -1, -1, -1, 0, 1, 2, -1};   /* r -> $0, x -> $1, y -> $2 */
-        int inputs[3] = {c->R[i], n->inputs[0], i};
+        /* r -> $0, x -> $1, y -> $2, and in DeepLIFT's reference pass x0 -> $3, y0 -> $4 */
+        int var_input[V_COUNT];
+        for (int v = 0; v < V_COUNT; v++) var_input[v] = -1;
+        var_input[V_R] = 0, var_input[V_X] = 1, var_input[V_Y] = 2;
+        int inputs[5] = {c->R[i], F(c, n->inputs[0]), F(c, i)}, ni = 3;
+        if (c->fwd0) {
+            var_input[V_X0] = 3, var_input[V_Y0] = 4;
+            inputs[3] = c->fwd0[n->inputs[0]], inputs[4] = c->fwd0[i], ni = 5;
+        }
         ir_ew *e = to_ew(c, use->body, var_input, &n->shape, n->name);
-        give(c, n->inputs[0], eltwise(c, &n->shape, inputs, 3, e));
+        give(c, n->inputs[0], eltwise(c, &n->shape, inputs, ni, e));
+        return;
+    }
+    if ((n->op == OP_MAXPOOL || n->op == OP_AVGPOOL) && !is_share_form(use->body)) {
+        pool_expression(c, i, use);
         return;
     }
     rule_form f;
     int in = n->inputs[0];
-    if (!rules_linear_form(c->d, &c->pool, use->body, n->op != OP_ADD && nonneg(c->net, in), n->name, &f)) {
+    if (!rules_linear_form(c->d, &c->pool, use->body, !c->fwd0 && n->op != OP_ADD && nonneg(c->net, in), n->name, &f)) {
         diag_note(c->d, use->where, "rule '%s' is applied to layer '%s' here", use->rule, n->name);
         c->failed = 1;
         return;
@@ -516,14 +738,100 @@ static void apply_rule(rules_ctx *c, int i)
     rule_form_free(&f);
 }
 
+/* ---------------- methods ---------------- */
+
+/* Captum's integration rules on [0, 1]: points alpha_k and weights w_k (sum_k w_k g(alpha_k) ~ integral). */
+static void quadrature(ig_quadrature q, int n, double *alpha, double *weight)
+{
+    if (q == QUAD_GAUSSLEGENDRE) {   /* Legendre roots by Newton's method, ascending, mapped to [0, 1] */
+        for (int i = 0; i < n; i++) {
+            double x = cos(M_PI * (n - i - 0.25) / (n + 0.5)), dp = 1;
+            for (int it = 0; it < 100; it++) {
+                double p0 = 1, p1 = x;
+                for (int k = 2; k <= n; k++) {
+                    double pk = ((2.0 * k - 1) * x * p1 - (k - 1.0) * p0) / k;
+                    p0 = p1, p1 = pk;
+                }
+                double pn = n == 1 ? x : p1, pm = n == 1 ? 1 : p0;
+                dp = n * (x * pn - pm) / (x * x - 1);
+                double dx = pn / dp;
+                x -= dx;
+                if (fabs(dx) < 1e-16) break;
+            }
+            alpha[i] = 0.5 * (1 + x);
+            weight[i] = 0.5 * 2 / ((1 - x * x) * dp * dp);
+        }
+        return;
+    }
+    for (int k = 0; k < n; k++) {
+        weight[k] = 1.0 / n;
+        switch (q) {
+        case QUAD_LEFT: alpha[k] = (double)k / n; break;
+        case QUAD_RIGHT: alpha[k] = (double)(k + 1) / n; break;
+        case QUAD_MIDDLE: alpha[k] = (k + 0.5) / n; break;
+        default: alpha[k] = (double)k / (n - 1); break;   /* trapezoid: end points at half weight */
+        }
+    }
+    if (q == QUAD_TRAPEZOID) weight[0] /= 2, weight[n - 1] /= 2;
+}
+
+static ir_const *vector_const(rules_ctx *c, const char *name, const double *v, int n)
+{
+    int64_t sh[1] = {n};
+    ir_const *k = ir_graph_new_const(c->g, name, 1, sh);
+    for (int i = 0; i < n; i++) k->data[i] = (float)v[i];
+    return k;
+}
+
+/* A copy of the network's forward pass reading `input` instead of the network input, at `mult` samples. */
+static int *forward_copy(rules_ctx *c, int input, int mult)
+{
+    const ir_graph *net = c->net;
+    int *map = malloc(sizeof(int) * net->n_nodes);
+    for (int i = 0; i < net->n_nodes; i++) {
+        if (net->nodes[i].op == OP_INPUT) { map[i] = input; continue; }
+        ir_node node = net->nodes[i];
+        node.name = node.alias = NULL;
+        for (int k = 0; k < node.n_inputs; k++) node.inputs[k] = map[node.inputs[k]];
+        node.mult = mult;
+        map[i] = ir_graph_add_node(c->g, &node);
+    }
+    return map;
+}
+
+static int reference_node(rules_ctx *c, const ir_shape *shape)
+{
+    ir_node ref = {0};
+    ref.op = OP_REFERENCE;
+    ref.shape = *shape;
+    ref.ref_value = (float)c->spec->baseline;
+    ref.mult = 1;
+    c->g->has_options = 1;
+    return ir_graph_add_node(c->g, &ref);
+}
+
+static int post_process(rules_ctx *c, int r, int x, const ir_shape *shape)
+{
+    switch (c->spec->post) {
+    case POST_ABS: return eltwise(c, shape, &r, 1, ew(c, EW_ABS, ew_in(c, 0), NULL));
+    case POST_SQUARE: return eltwise(c, shape, &r, 1, ew(c, EW_MUL, ew_in(c, 0), ew_in(c, 0)));
+    case POST_TIMES_INPUT: {
+        int in[2] = {r, x};
+        return eltwise(c, shape, in, 2, ew(c, EW_MUL, ew_in(c, 0), ew_in(c, 1)));
+    }
+    default: return r;
+    }
+}
+
 static ir_graph *build(rules_ctx *c)
 {
     const ir_graph *net = c->net;
+    const explain_spec *spec = c->spec;
     ir_graph *g = ir_graph_new(net->name);
     c->g = g;
     g->network = net;
-    g->explain_name = strdup(c->spec->name);
-    g->loc = c->spec->loc;
+    g->explain_name = strdup(spec->name);
+    g->loc = spec->loc;
     g->has_range = net->has_range;
     g->range_low = net->range_low;
     g->range_high = net->range_high;
@@ -532,35 +840,116 @@ static ir_graph *build(rules_ctx *c)
     g->input = net->input;
     c->R = malloc(sizeof(int) * net->n_nodes);
     for (int i = 0; i < net->n_nodes; i++) c->R[i] = -1;
+    c->mult = 1;
 
     int top = net->output;
     if (net->nodes[top].op == OP_SOFTMAX) top = net->nodes[top].inputs[0];   /* explain the logits */
     if (net->nodes[top].shape.rank != 1) {
-        diag_error(c->d, c->spec->loc, "explanation '%s': the output of network '%s' must be flat ([classes]) to seed "
-                   "relevance at a class", c->spec->name, net->name);
+        diag_error(c->d, spec->loc, "explanation '%s': the output of network '%s' must be flat ([classes]) to seed "
+                   "relevance at a class", spec->name, net->name);
         return g;
     }
+    const ir_shape *in_shape = &net->nodes[net->input].shape;
+    int x = net->input, ref = -1, samples = 1;
+    double *alpha = NULL, *weight = NULL;
+
+    /* the pass the backward reads: the forward itself, or a copy on the samples / the reference */
+    c->fwd = malloc(sizeof(int) * net->n_nodes);
+    for (int i = 0; i < net->n_nodes; i++) c->fwd[i] = i;
+    if (spec->method == METHOD_IG || spec->method == METHOD_SMOOTHGRAD) {
+        samples = spec->method == METHOD_IG ? spec->steps : spec->samples;
+        ir_node ex = {0};
+        ex.op = OP_EXPAND;
+        ex.shape = *in_shape;
+        ex.mult = samples;
+        ex.inputs[ex.n_inputs++] = x;
+        if (spec->method == METHOD_IG) {
+            ref = reference_node(c, in_shape);
+            alpha = malloc(sizeof(double) * samples);
+            weight = malloc(sizeof(double) * samples);
+            quadrature(spec->quadrature, samples, alpha, weight);
+            ex.expand = EXPAND_PATH;
+            ex.inputs[ex.n_inputs++] = ref;
+            ex.weight = vector_const(c, "ig_alphas", alpha, samples);
+        } else {
+            ex.expand = EXPAND_NOISE;
+            ex.sigma = (float)spec->sigma;
+            ex.rng_seed = spec->rng_seed;
+            g->has_options = 1;
+        }
+        int expanded = ir_graph_add_node(g, &ex);
+        free(c->fwd);
+        c->fwd = forward_copy(c, expanded, samples);
+    } else if (spec->method == METHOD_DEEPLIFT) {
+        ref = reference_node(c, in_shape);
+        c->fwd0 = forward_copy(c, ref, 1);
+    }
+    c->mult = samples;
+
     ir_node seed = {0};
     seed.op = OP_SEED;
-    seed.seed = c->spec->seed;
+    seed.seed = spec->seed;
     seed.shape = net->nodes[top].shape;
-    seed.n_inputs = 1;
-    seed.inputs[0] = top;
+    seed.inputs[seed.n_inputs++] = F(c, top);
+    if (samples > 1) {   /* the samples of an input share its target: the arg-max of its clean logits */
+        seed.inputs[seed.n_inputs++] = top;
+        seed.argmax_from = 1;
+    }
     c->R[top] = add(c, &seed);
     g->has_target = 1;
 
     for (int i = top; i >= 0 && !c->failed; i--) {
-        if (i == c->spec->at_node) break;
+        if (i == spec->at_node) break;
         if (c->R[i] < 0 || net->nodes[i].op == OP_INPUT) continue;
         apply_rule(c, i);
     }
-    int at = c->spec->at_node >= 0 ? c->spec->at_node : net->input;
+    int at = spec->at_node >= 0 ? spec->at_node : net->input;
     if (!c->failed && c->R[at] < 0)
-        diag_error(c->d, c->spec->loc, "explanation '%s': no relevance reaches %s", c->spec->name,
+        diag_error(c->d, spec->loc, "explanation '%s': no relevance reaches %s", spec->name,
                    at == net->input ? "the input" : net->nodes[at].name);
-    g->output = c->R[at] >= 0 ? c->R[at] : top;
+    int out = c->R[at] >= 0 ? c->R[at] : top;
+    const ir_shape *out_shape = at == net->input ? in_shape : &net->nodes[at].shape;
+    if (!c->failed && c->R[at] >= 0) {
+        switch (spec->method) {
+        case METHOD_GRADIENT: out = post_process(c, out, F(c, at), out_shape); break;
+        case METHOD_SMOOTHGRAD: {   /* post per noisy sample (as NoiseTunnel around Saliency), then the mean */
+            out = post_process(c, out, F(c, at), out_shape);
+            ir_node red = {0};
+            red.op = OP_REDUCE;
+            red.reduce = spec->variant;
+            red.shape = *out_shape;
+            red.mult = 1;
+            red.inputs[red.n_inputs++] = out;
+            out = ir_graph_add_node(g, &red);
+            break;
+        }
+        case METHOD_IG: {
+            ir_node red = {0};
+            red.op = OP_REDUCE;
+            red.reduce = REDUCE_PATH;
+            red.shape = *in_shape;
+            red.mult = 1;
+            red.weight = vector_const(c, "ig_weights", weight, samples);
+            red.inputs[red.n_inputs++] = out;
+            red.inputs[red.n_inputs++] = x;
+            red.inputs[red.n_inputs++] = ref;
+            out = ir_graph_add_node(g, &red);
+            break;
+        }
+        case METHOD_DEEPLIFT: {   /* multipliers times (x - reference) */
+            int in[3] = {out, x, ref};
+            c->mult = 1;
+            out = eltwise(c, in_shape, in, 3, ew(c, EW_MUL, ew_in(c, 0), ew(c, EW_SUB, ew_in(c, 1), ew_in(c, 2))));
+            break;
+        }
+        default: break;
+        }
+    }
+    g->output = out;
     g->relevance_of = c->R;
     c->R = NULL;
+    free(alpha);
+    free(weight);
     return g;
 }
 
@@ -570,11 +959,14 @@ int rules_build(xai_diag *d, ir_module *m, const explain_set *s)
     wcache *cache = NULL;
     int n_cache = 0;
     for (int e = 0; e < s->n_specs; e++) {
-        rules_ctx c = {d, &s->specs[e], m->graphs[s->specs[e].network], NULL, NULL, {0}, cache, n_cache, 0};
+        rules_ctx c = {.d = d, .spec = &s->specs[e], .net = m->graphs[s->specs[e].network], .cache = cache,
+                       .n_cache = n_cache};
         ir_graph *g = build(&c);
         cache = c.cache;
         n_cache = c.n_cache;
         free(c.R);
+        free(c.fwd);
+        free(c.fwd0);
         pool_free(&c.pool);
         m->explanations = realloc(m->explanations, sizeof *m->explanations * (m->n_explanations + 1));
         m->explanations[m->n_explanations++] = g;

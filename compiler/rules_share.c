@@ -299,14 +299,19 @@ static int analyse_share(expand_ctx *c, const rx *call, share_info *out)
         out->groups[gi].g = plus(c->pool, out->groups[gi].g, product(c->pool, m, SIDE_W));
     }
     free(l.m);
-    for (int g = 0; g < out->n_groups; g++) out->groups[g].g_key = rx_text(out->groups[g].g);
-    if (out->h) out->h_key = rx_text(out->h);
     if (ok && out->n_groups == 0) {
         diag_error(c->d, call->loc, "share has no contribution that reaches the input (only bias terms, or every "
                    "term is zero)");
         ok = 0;
     }
-    return ok;
+    if (!ok) {   /* the caller never sees a half-analysed share */
+        for (int g = 0; g < out->n_groups; g++) free(out->groups[g].f_key);
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    for (int g = 0; g < out->n_groups; g++) out->groups[g].g_key = rx_text(out->groups[g].g);
+    if (out->h) out->h_key = rx_text(out->h);
+    return 1;
 }
 
 /* ---- the rule's form: coef * [masks] * share, summed ---- */
@@ -428,6 +433,10 @@ double rx_eval(const rx *e, double w, double b)
     }
     case RX_CALL: {
         double x = rx_eval(e->args[0], w, b);
+        if (e->fn == F_MAX || e->fn == F_MIN) {
+            double y = rx_eval(e->args[1], w, b);
+            return e->fn == F_MAX ? (x > y ? x : y) : (x < y ? x : y);
+        }
         switch (e->fn) {
         case F_POS: return x > 0 ? x : 0;
         case F_NEG: return x < 0 ? x : 0;

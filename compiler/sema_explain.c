@@ -30,13 +30,133 @@ static int takes_rule(const ir_graph *g, int i)
 
 static int is_linear(ir_op op) { return op == OP_DENSE || op == OP_CONV2D; }
 
-static const char *default_rule(ir_op op)
+static const char *default_rule(ir_op op, explain_method method)
 {
+    if (method == METHOD_DEEPLIFT) {   /* the Rescale rule on nonlinearities, true gradients elsewhere */
+        switch (op) {
+        case OP_RELU: return "rescale";
+        case OP_SIGMOID: return "rescale_sigmoid";
+        case OP_MAXPOOL: return "rescale_max";
+        default: return "gradient";
+        }
+    }
+    if (method != METHOD_LRP) return "gradient";
     switch (op) {
     case OP_DENSE: case OP_CONV2D: return "epsilon";
     case OP_MAXPOOL: return "winner_take_all";
     case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: case OP_ADD: return "norm";
     default: return "pass";   /* relu, sigmoid, batchnorm */
+    }
+}
+
+/* ---- method NAME(key = value, ...) ---- */
+
+static int method_number(sema_explain_ctx *c, const ast_arg *arg, double lo, int integer, double *out)
+{
+    double v;
+    if (arg->value->kind == EX_NUMBER) v = arg->value->number;
+    else if (arg->value->kind == EX_UNARY && arg->value->lhs->kind == EX_NUMBER) v = -arg->value->lhs->number;
+    else {
+        diag_error(c->d, arg->value->loc, "%s must be a number", arg->name);
+        return 0;
+    }
+    if (v < lo || (integer && (arg->value->kind != EX_NUMBER || !arg->value->is_int))) {
+        diag_error(c->d, arg->value->loc, "%s must be %s >= %g", arg->name, integer ? "an integer" : "a number", lo);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int method_choice(sema_explain_ctx *c, const ast_arg *arg, const char *const *names, int n)
+{
+    if (arg->value->kind == EX_IDENT)
+        for (int i = 0; i < n; i++)
+            if (!strcmp(names[i], arg->value->text)) return i;
+    char list[256] = "";
+    size_t used = 0;
+    for (int i = 0; i < n; i++) used += snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
+    diag_error(c->d, arg->value->loc, "%s takes one of %s", arg->name, list);
+    return -1;
+}
+
+/* baseline / reference: zero or a number */
+static int method_baseline(sema_explain_ctx *c, const ast_arg *arg, double *out)
+{
+    if (arg->value->kind == EX_IDENT && !strcmp(arg->value->text, "zero")) { *out = 0; return 1; }
+    if (arg->value->kind == EX_NUMBER || (arg->value->kind == EX_UNARY && arg->value->lhs->kind == EX_NUMBER))
+        return method_number(c, arg, -1e30, 0, out);
+    diag_error(c->d, arg->value->loc, "%s is zero or a number; a tensor is given at run time (NET_E_ex, xaic run "
+               "--baseline FILE.npy)", arg->name);
+    return 0;
+}
+
+static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g, explain_spec *spec)
+{
+    static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift"};
+    static const char *const params[5][5] = {{0}, {0}, {"steps", "baseline", "quadrature"},
+                                             {"samples", "noise", "sigma", "seed", "variant"}, {"reference"}};
+    if (v->kind != EX_IDENT && v->kind != EX_CALL) {
+        diag_error(c->d, v->loc, "`method` takes lrp, gradient, integrated_gradients(...), smoothgrad(...) or deeplift(...)");
+        return;
+    }
+    int m;
+    for (m = 0; m < 5 && strcmp(methods[m], v->text); m++) {}
+    if (m == 5) {
+        diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates lrp, gradient, "
+                   "integrated_gradients, smoothgrad and deeplift", v->text);
+        return;
+    }
+    spec->method = (explain_method)m;
+    double noise = 0.15;
+    int have_sigma = 0, have_noise = 0;
+    for (int a = 0; v->kind == EX_CALL && a < v->n_args; a++) {
+        const ast_arg *arg = &v->args[a];
+        if (!arg->name) {
+            diag_error(c->d, arg->value->loc, "method arguments are named, e.g. integrated_gradients(steps=50)");
+            continue;
+        }
+        int p;
+        for (p = 0; p < 5 && params[m][p] && strcmp(params[m][p], arg->name); p++) {}
+        if (p == 5 || !params[m][p]) {
+            diag_error(c->d, arg->name_loc, "method %s has no parameter '%s'", methods[m], arg->name);
+            continue;
+        }
+        double x;
+        if (m == METHOD_IG) {
+            static const char *const quads[] = {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
+                                                "riemann_trapezoid"};
+            if (p == 0 && method_number(c, arg, 2, 1, &x)) spec->steps = (int)x;
+            if (p == 1) method_baseline(c, arg, &spec->baseline);
+            if (p == 2) {
+                int q = arg->value->kind == EX_IDENT && !strcmp(arg->value->text, "trapezoid") ? QUAD_TRAPEZOID
+                                                                                            : method_choice(c, arg, quads, 5);
+                if (q >= 0) spec->quadrature = (ig_quadrature)q;
+            }
+        } else if (m == METHOD_SMOOTHGRAD) {
+            static const char *const variants[] = {"smoothgrad", "smoothgrad_sq", "vargrad"};
+            static const ir_reduce reduces[] = {REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR};
+            if (p == 0 && method_number(c, arg, 1, 1, &x)) spec->samples = (int)x;
+            if (p == 1 && method_number(c, arg, 0, 0, &x)) noise = x, have_noise = 1;
+            if (p == 2 && method_number(c, arg, 0, 0, &x)) spec->sigma = x, have_sigma = 1;
+            if (p == 3 && method_number(c, arg, 0, 1, &x)) spec->rng_seed = (uint64_t)x;
+            if (p == 4) {
+                int k = method_choice(c, arg, variants, 3);
+                if (k >= 0) spec->variant = reduces[k];
+            }
+        } else if (m == METHOD_DEEPLIFT) {
+            method_baseline(c, arg, &spec->baseline);
+        }
+        if (spec->steps > 100000 || spec->samples > 100000)
+            diag_error(c->d, arg->value->loc, "%s is larger than 100000", arg->name);
+    }
+    if (m == METHOD_SMOOTHGRAD && have_sigma && have_noise)
+        diag_error(c->d, v->loc, "give either noise (a fraction of the input range) or sigma (absolute), not both");
+    if (m == METHOD_SMOOTHGRAD && !have_sigma) {
+        if (!g->has_range)
+            diag_error(c->d, v->loc, "smoothgrad's noise is a fraction of the input range, and network '%s' has none: "
+                       "give `range [low, high]` on its input, or sigma = an absolute standard deviation", g->name);
+        spec->sigma = noise * (g->range_high - g->range_low);
     }
 }
 
@@ -174,6 +294,10 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     spec.method = METHOD_LRP;
     spec.seed = SEED_LOGIT;
     spec.at_node = -1;
+    spec.steps = 50;
+    spec.samples = 50;
+    spec.rng_seed = 1;
+    spec.variant = REDUCE_MEAN;
     int errors = c->d->errors;
     assignment *list = NULL;
     int n = 0;
@@ -196,12 +320,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
         }
         seen[k] = s;
         if (k == 0) {
-            static const char *const methods[] = {"lrp"};
-            const ast_expr *v = s->value;
-            if (!(v->kind == EX_IDENT || v->kind == EX_CALL) || strcmp(v->text, "lrp"))
-                diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates lrp",
-                           v->kind == EX_IDENT || v->kind == EX_CALL ? v->text : "?");
-            (void)methods;
+            parse_method(c, s->value, g, &spec);
         } else if (k == 1) {
             static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit"};
             int v = setting_ident(c, s, seeds, 4);
@@ -217,9 +336,22 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
             if (node < 0) diag_error(c->d, s->value->loc, "`at`: no layer '%s' in network '%s'", s->value->text, g->name);
             else spec.at_node = node == g->input ? -1 : node;
         } else {
-            diag_error(c->d, s->key_loc, "`post` applies to method gradient, not to lrp");
+            static const char *const posts[] = {"none", "abs", "square", "times_input"};
+            int v = setting_ident(c, s, posts, 4);
+            if (v >= 0) spec.post = (explain_post)v;
         }
     }
+    /* what each method accepts */
+    if (spec.method != METHOD_LRP) {
+        if (seen[1] && spec.seed != SEED_LOGIT && spec.seed != SEED_SOFTMAX)
+            diag_error(c->d, seen[1]->value->loc, "method %s explains the logit (seed logit) or the softmax probability "
+                       "(seed softmax)", seen[0] ? seen[0]->value->text : "");
+        spec.seed = spec.seed == SEED_SOFTMAX ? SEED_SOFTMAX_GRAD : SEED_ONE;
+    }
+    if (seen[4] && spec.method != METHOD_GRADIENT && spec.method != METHOD_SMOOTHGRAD)
+        diag_error(c->d, seen[4]->key_loc, "`post` applies to methods gradient and smoothgrad");
+    if (seen[3] && spec.method != METHOD_LRP && spec.method != METHOD_GRADIENT)
+        diag_error(c->d, seen[3]->key_loc, "`at` applies to methods lrp and gradient");
     for (int i = 0; i < ex->n_stmts; i++)
         if (ex->stmts[i].kind == ES_ASSIGN) add_assignment(&list, &n, &ex->stmts[i], NULL, 0);
 
@@ -261,10 +393,10 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
             }
             spec.rules[i] = (rule_use){a->rule->name, body, a->loc};
         } else {
-            const ast_rule *r = sx_find_rule(c, default_rule(node->op));
+            const ast_rule *r = sx_find_rule(c, default_rule(node->op, spec.method));
             if (!r) {
                 diag_error(c->d, ex->loc, "the default rule '%s' for %s layers is missing from the prelude",
-                           default_rule(node->op), op);
+                           default_rule(node->op, spec.method), op);
                 continue;
             }
             rx *body = sx_instantiate(c, r, NULL, NULL);
@@ -335,9 +467,10 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
     for (int e = 0; e < s->n_specs; e++) {
         const explain_spec *sp = &s->specs[e];
         const ir_graph *g = m->graphs[sp->network];
-        static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit"};
-        fprintf(out, "explain %s for %s: lrp, seed %s, relevance at %s\n", sp->name, g->name, seeds[sp->seed],
-                sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
+        static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax gradient"};
+        static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift"};
+        fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name, methods[sp->method],
+                seeds[sp->seed], sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
         for (int i = 0; i < g->n_nodes; i++) {
             if (!sp->rules[i].body) continue;
             fprintf(out, "  %-10s %-10s %s: ", g->nodes[i].name, node_op_name(&g->nodes[i]), sp->rules[i].rule);

@@ -33,8 +33,9 @@ rx *rx_number(explain_set *s, double v, xai_loc loc)
     return e;
 }
 
-static const char *const var_names[] = {"a", "w", "b", "low", "high", "r", "x", "y", "z"};
-static const char *const fn_names[] = {"pos", "neg", "abs", "sign", "step", "share", "where"};
+static const char *const var_names[] = {"a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0"};
+static const char *const fn_names[] = {"pos", "neg", "abs", "sign", "step", "share", "where", "max", "min",
+                                       "unpool", "unpool0"};
 
 const char *rx_var_name(rx_var v) { return var_names[v]; }
 const char *rx_fn_name(rx_fn f) { return fn_names[f]; }
@@ -193,7 +194,7 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
             if (!strcmp(s->let_names[i], e->text)) return s->let_values[i];
         for (int i = 0; i < s->params->n; i++)
             if (!strcmp(s->params->names[i], e->text)) return s->params->values[i];
-        int v = lookup(var_names, 9, e->text);
+        int v = lookup(var_names, V_COUNT, e->text);
         if (v >= 0) {
             rx *x = rx_new(c->set, RX_VAR, e->loc);
             x->var = v;
@@ -201,7 +202,7 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
         }
         if (!strcmp(e->text, "gradient")) return rx_new(c->set, RX_GRADIENT, e->loc);
         diag_error(c->d, e->loc, "unknown name '%s' in rule '%s'; a body may use a, w, b, z, low, high (linear ops), "
-                   "r, x, y (elementwise and pooling ops), gradient, the rule's parameters and its local names",
+                   "r, x, y, x0, y0 (elementwise and pooling ops), gradient, the rule's parameters and its local names",
                    e->text, s->rule);
         return NULL;
     }
@@ -226,13 +227,13 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
         return b;
     }
     case EX_CALL: {
-        int f = lookup(fn_names, 7, e->text);
+        int f = lookup(fn_names, RX_FN_COUNT, e->text);
         if (f < 0) {
-            diag_error(c->d, e->loc, "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, share, where",
-                       e->text, s->rule);
+            diag_error(c->d, e->loc, "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, "
+                       "share, where, unpool, unpool0", e->text, s->rule);
             return NULL;
         }
-        int want = f == F_WHERE ? 3 : 1;
+        int want = f == F_WHERE ? 3 : (f == F_MAX || f == F_MIN) ? 2 : 1;
         int positional = 0;
         rx *call = rx_new(c->set, RX_CALL, e->loc);
         call->fn = f;

@@ -20,4 +20,7 @@ XAI_INTERNAL int64_t xai_checked_bytes(const int64_t *dims, int n, int64_t elem)
 /* Formats a shape as "[2, 3]" into buf (truncated to fit). Used in messages. */
 XAI_INTERNAL void xai_format_shape(char *buf, size_t len, const int64_t *dims, int n);
 
+/* Philox4x32-10 on a full 128-bit counter and 64-bit key (rng.c; exposed for known-answer tests). */
+XAI_INTERNAL void xai_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+
 #endif

@@ -147,6 +147,25 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
                           int32_t channels, int32_t height, int32_t width, const xai_heatmap_options *opt,
                           char *err, size_t errlen);
 
+/* ---- run-time options of explanations (NET_E_ex) and the SmoothGrad noise generator ---- */
+
+/* Parameters users tune at run time. Zero-initialise, then set what you need; every NULL / 0 field
+ * means "as compiled". */
+typedef struct xai_options {
+    const float *baseline;        /* IG baseline / DeepLIFT reference: one input sample (shared by the
+                                     batch), or [batch, ...] when baseline_per_sample is set */
+    int32_t baseline_per_sample;
+    const float *noise;           /* SmoothGrad: [batch, samples, ...input] noise added to the input (replays
+                                     a recorded draw exactly); NULL: drawn with xai_normal_fill */
+    uint64_t seed;                /* SmoothGrad seed, used when has_seed is set (else the compiled seed) */
+    int32_t has_seed;
+} xai_options;
+
+/* Fills out[0 .. n) with sigma * N(0, 1) numbers: element k is number (offset + k) of the stream `seed`,
+ * a pure function of (seed, offset + k) (Philox4x32-10 counter-based generator, Box-Muller transform),
+ * so results are reproducible, independent of batching and threads. */
+void xai_normal_fill(float *out, int64_t n, uint64_t seed, uint64_t offset, float sigma);
+
 #ifdef __cplusplus
 }
 #endif

@@ -979,6 +979,7 @@ static double ref_seed(ir_seed kind, const float *l, int K, int t)
         for (int k = 0; k < K; k++) s += exp(l[k] - m);
         return exp(l[t] - m) / s;
     }
+    default: break;   /* SEED_SOFTMAX_GRAD is not one-hot: tested through the gradient methods */
     }
     return NAN;
 }
