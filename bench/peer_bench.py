@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Time one peer configuration (PyTorch forward, Zennit 0.5.1 LRP) in this process: the counterpart of one
+bench_explain driver. bench/run.sh starts one process per configuration so that peak RSS is per
+configuration.
+
+    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16 --method forward|epsilon_plus|epsilon_gamma_box
+                                         --batch B [--seconds 3] [--min-runs 10] [--max-runs 100000]
+                                         [--threads 2] [--input VGG16_INPUT.npy] [--save-output OUT.npy]
+
+Models: mnist_cnn = models/train.py's MnistCNN loaded from models/mnist_cnn.safetensors, with pool3 (TF-SAME
+max pooling) as nn.Sequential(ConstantPad2d((0,1,0,1), -inf), MaxPool2d(2)) as in
+tests/reference/make_lrp_fixtures.py (separate nn.ReLU modules, conv1.. / fc1.. names); input = the bundled
+sample digits (models/samples/digits.npy) repeated to the batch, box [0, 1].
+vgg16 = the peers' models.py VGG-16 (torchvision names, non-inplace ReLU, eval mode) built with
+models.build('vgg16', seed=0): the seeded init bench/make_vgg16_weights.py writes for xaic; input =
+vgg16_input.npy from that script; box = models.py's SPECS['vgg16'] low/high.
+
+Methods, with the conventions of the peers' methods.py (written out here so that Captum is not imported,
+which would only add to the peer's RSS):
+  forward            model(x) under torch.no_grad()
+  epsilon_plus       zennit.attribution.Gradient(model, EpsilonPlus(epsilon=1e-6, stabilizer=1e-6)),
+                     output relevance one-hot(target); one call = forward + modified backward
+  epsilon_gamma_box  the same with EpsilonGammaBox(low, high, epsilon=1e-6, gamma=0.25, stabilizer=1e-6)
+target = arg-max of the logits, computed before timing. Hooks are registered once (outside the timing).
+
+Timing: torch.set_num_threads(THREADS); untimed warm-up of at least 1 call and 0.3 s; then timed calls until
+SECONDS have passed and at least MIN_RUNS were made (at most MAX_RUNS). One JSON line:
+  {"impl":"peer","model":..,"method":..,"batch":..,"median_ms":..,"per_sample_ms":..,"min_ms":..,"runs":..,
+   "peak_rss_mb":..,"threads":..,"torch":..,"loadavg_1m":..,"forward_gflop":..}
+peak_rss_mb = getrusage(RUSAGE_SELF).ru_maxrss (interpreter, libtorch, Zennit, weights, activations).
+forward_gflop = 2 x multiply-adds of the conv and linear layers for the whole batch.
+
+Environment: PEERS_DIR (Zennit under $PEERS_DIR/zennit/src, default ~/xai-peers), PEERS_HARNESS (models.py,
+safetensors_io.py; default <repo>/../shared/peers).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HARNESS = os.path.abspath(os.environ.get('PEERS_HARNESS', os.path.join(ROOT, '..', 'shared', 'peers')))
+PEERS = os.environ.get('PEERS_DIR', os.path.expanduser('~/xai-peers'))
+
+
+def build_mnist_cnn():
+    from torch import nn
+    sys.path.insert(0, os.path.join(ROOT, 'models'))
+    import train as models_train
+    m = models_train.load('mnist_cnn')
+    m.pool3 = nn.Sequential(nn.ConstantPad2d((0, 1, 0, 1), float('-inf')), nn.MaxPool2d(2))
+    import numpy as np
+    x = np.load(os.path.join(ROOT, 'models', 'samples', 'digits.npy'))
+    return m.eval(), x, 0.0, 1.0
+
+
+def build_vgg16(input_path):
+    import numpy as np
+    import models
+    # the same seeded init that bench/make_vgg16_weights.py wrote to vgg16.safetensors for xaic (rebuilt rather
+    # than read so that peak RSS is not inflated by a second copy of the 528 MB of weights while loading)
+    m = models.build('vgg16', seed=0)
+    spec = models.SPECS['vgg16']
+    return m, np.load(input_path), spec['low'], spec['high']
+
+
+def forward_gflop(model, x):
+    import torch
+    from torch import nn
+    total = [0]
+
+    def hook(mod, inp, out):
+        if isinstance(mod, nn.Conv2d):
+            total[0] += 2 * out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+        elif isinstance(mod, nn.Linear):
+            total[0] += 2 * out.numel() * mod.in_features
+    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model(x)
+    for h in hs:
+        h.remove()
+    return total[0] / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16'])
+    ap.add_argument('--method', required=True, choices=['forward', 'epsilon_plus', 'epsilon_gamma_box'])
+    ap.add_argument('--batch', type=int, default=1)
+    ap.add_argument('--seconds', type=float, default=3.0)
+    ap.add_argument('--min-runs', type=int, default=10)
+    ap.add_argument('--max-runs', type=int, default=100000)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--input', default=os.path.join(ROOT, 'build', 'bench', 'vgg16_input.npy'))
+    ap.add_argument('--save-output', default='', help='write the last call\'s result (.npy) for a sanity check')
+    args = ap.parse_args()
+    for p in (HARNESS, os.path.join(PEERS, 'zennit', 'src')):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    import numpy as np
+    import torch
+    torch.set_num_threads(args.threads)
+    if args.model == 'mnist_cnn':
+        model, samples, low, high = build_mnist_cnn()
+    else:
+        model, samples, low, high = build_vgg16(args.input)
+    reps = -(-args.batch // len(samples))
+    x = torch.from_numpy(np.ascontiguousarray(np.concatenate([samples] * reps)[:args.batch], dtype=np.float32))
+    gflop = forward_gflop(model, x)
+    with torch.no_grad():
+        target = model(x).argmax(1)
+
+    ctx = None
+    if args.method == 'forward':
+        def call():
+            with torch.no_grad():
+                return model(x)
+    else:
+        from zennit.attribution import Gradient
+        from zennit.composites import EpsilonGammaBox, EpsilonPlus
+        if args.method == 'epsilon_plus':
+            comp = EpsilonPlus(epsilon=1e-6, stabilizer=1e-6)
+        else:
+            comp = EpsilonGammaBox(low=low, high=high, epsilon=1e-6, gamma=0.25, stabilizer=1e-6)
+        ctx = Gradient(model, comp)
+        attr = ctx.__enter__()
+
+        def onehot(out):
+            return torch.nn.functional.one_hot(target, out.shape[1]).to(out.dtype)
+
+        def call():
+            return attr(x, onehot)[1]
+
+    warm, t_start = 0, time.perf_counter()
+    while warm < 1 or time.perf_counter() - t_start < 0.3:
+        call()
+        warm += 1
+    ts, result = [], None
+    t_start = time.perf_counter()
+    while len(ts) < args.max_runs and (len(ts) < args.min_runs or time.perf_counter() - t_start < args.seconds):
+        t0 = time.perf_counter()
+        result = call()
+        ts.append(time.perf_counter() - t0)
+    if ctx is not None:
+        ctx.__exit__(None, None, None)
+    if args.save_output:
+        np.save(args.save_output, result.detach().numpy())
+    med = statistics.median(ts) * 1e3
+    rec = dict(impl='peer', model=args.model, method=args.method, batch=args.batch, median_ms=round(med, 5),
+               per_sample_ms=round(med / args.batch, 5), min_ms=round(min(ts) * 1e3, 5), runs=len(ts),
+               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+               threads=args.threads, torch=torch.__version__, loadavg_1m=round(os.getloadavg()[0], 2),
+               forward_gflop=round(gflop, 4))
+    print(json.dumps(rec), flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
