@@ -18,6 +18,7 @@ static void usage(FILE *f)
         "       xaic check FILE.xai [--dump=WHAT]     check only\n"
         "       xaic run FILE.xai --forward --input IN -o OUT [--network NET] [-O N]\n"
         "       xaic run FILE.xai --explain NAME --input IN -o OUT [--target CLASS] [--stats] [--overlay]\n"
+        "                [--baseline B.npy] [--noise N.npy] [--seed S]\n"
         "\n"
         "compile options:\n"
         "  -o FILE               output (with --emit obj, FILE's .h is written beside it)\n"
@@ -37,7 +38,8 @@ static void usage(FILE *f)
 }
 
 typedef struct cli {
-    const char *command, *file, *out, *emit, *triple, *cpu, *dump, *input, *network, *explain;
+    const char *command, *file, *out, *emit, *triple, *cpu, *dump, *input, *network, *explain, *baseline, *noise;
+    long long seed;
     int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
 } cli;
 
@@ -47,6 +49,7 @@ static int parse_args(int argc, char **argv, cli *o)
     o->opt_level = 3;
     o->emit = "obj";
     o->class_target = -1;
+    o->seed = -1;
     int i = 1;
     if (i < argc && (!strcmp(argv[i], "run") || !strcmp(argv[i], "check") || !strcmp(argv[i], "compile")))
         o->command = argv[i++];
@@ -77,6 +80,15 @@ static int parse_args(int argc, char **argv, cli *o)
         else if (!strcmp(a, "--network")) { NEED_VALUE(); o->network = next; }
         else if (!strcmp(a, "--forward")) o->forward = 1;
         else if (!strcmp(a, "--stats")) o->stats = 1;
+        else if (!strcmp(a, "--baseline")) { NEED_VALUE(); o->baseline = next; }
+        else if (!strcmp(a, "--noise")) { NEED_VALUE(); o->noise = next; }
+        else if (!strcmp(a, "--seed")) {
+            NEED_VALUE();
+            char *end;
+            long long v = strtoll(next, &end, 10);
+            if (*end || v < 0) { fprintf(stderr, "xaic: error: --seed needs a non-negative integer\n"); return 2; }
+            o->seed = v;
+        }
         else if (!strcmp(a, "--overlay")) o->overlay = 1;
         else if (!strcmp(a, "--explain")) { NEED_VALUE(); o->explain = next; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
@@ -184,7 +196,8 @@ int main(int argc, char **argv)
     else if (!strcmp(o.command, "run")) rc = run_command(&c, &(run_request){.input = o.input, .output = o.out,
                                          .network = o.network, .explain = o.explain, .forward = o.forward,
                                          .class_target = o.class_target, .opt_level = o.opt_level,
-                                         .stats = o.stats, .overlay = o.overlay});
+                                         .stats = o.stats, .overlay = o.overlay, .baseline = o.baseline,
+                                         .noise = o.noise, .seed = o.seed});
     else rc = compile(&o, &c);
     driver_free(&c);
     diag_free(&d);

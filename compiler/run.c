@@ -120,6 +120,53 @@ static int write_output(const run_request *r, const ir_shape *os, const float *y
     return 0;
 }
 
+/* --baseline / --noise: read and check against the input shape; fills opt. Returns 0 or 1 after a message. */
+static int read_options(const run_request *r, const ir_graph *expl, const ir_node *in, int batch, xai_options *opt,
+                        xai_array *baseline, xai_array *noise)
+{
+    char err[512];
+    int64_t count = ir_shape_count(&in->shape);
+    if ((r->baseline || r->noise || r->seed >= 0) && !expl->has_options) {
+        fprintf(stderr, "xaic: error: explanation '%s' takes no baseline, noise or seed (those are for "
+                "integrated_gradients, deeplift and smoothgrad)\n", expl->explain_name);
+        return 1;
+    }
+    if (r->baseline) {
+        if (xai_npy_read(r->baseline, baseline, 0, err, sizeof err)) { fprintf(stderr, "xaic: error: %s\n", err); return 1; }
+        int64_t n = xai_array_count(baseline);
+        if (n != count && n != count * batch) {
+            fprintf(stderr, "xaic: error: %s: the baseline holds %lld values; it must be one input sample (%lld values) "
+                    "or one per input sample (%lld)\n", r->baseline, (long long)n, (long long)count,
+                    (long long)(count * batch));
+            return 1;
+        }
+        opt->baseline = baseline->data;
+        opt->baseline_per_sample = batch > 1 && n == count * batch;   /* else one sample for all */
+    }
+    if (r->noise) {
+        int64_t samples = 0;
+        for (int i = 0; i < expl->n_nodes; i++)
+            if (expl->nodes[i].op == OP_EXPAND && expl->nodes[i].expand == EXPAND_NOISE) samples = expl->nodes[i].mult;
+        if (!samples) {
+            fprintf(stderr, "xaic: error: --noise is for smoothgrad explanations\n");
+            return 1;
+        }
+        if (xai_npy_read(r->noise, noise, 0, err, sizeof err)) { fprintf(stderr, "xaic: error: %s\n", err); return 1; }
+        if (xai_array_count(noise) != count * samples * batch) {
+            fprintf(stderr, "xaic: error: %s: the noise holds %lld values; it must be [batch %d, samples %lld, input "
+                    "%lld values]\n", r->noise, (long long)xai_array_count(noise), batch, (long long)samples,
+                    (long long)count);
+            return 1;
+        }
+        opt->noise = noise->data;
+    }
+    if (r->seed >= 0) {
+        opt->seed = (uint64_t)r->seed;
+        opt->has_seed = 1;
+    }
+    return 0;
+}
+
 int run_command(compilation *c, const run_request *r)
 {
     if (!r->input || !r->output) {
@@ -205,8 +252,26 @@ int run_command(compilation *c, const run_request *r)
         fprintf(stderr, "xaic: error: cannot set up the run (%s)\n", y ? "missing entry point" : "out of memory");
         goto done;
     }
-    int status = expl ? ((int (*)(const float *, const int32_t *, float *, int32_t, void *))entry)(x.data, targets, y, batch, ws)
-                      : ((int (*)(const float *, float *, int32_t, void *))entry)(x.data, y, batch, ws);
+    xai_options opt = {0};
+    xai_array baseline = {0}, noise = {0};
+    int status;
+    if (expl && read_options(r, expl, &g->nodes[g->input], batch, &opt, &baseline, &noise)) {
+        xai_array_free(&baseline);
+        xai_array_free(&noise);
+        goto done;
+    }
+    if (expl && expl->has_options) {
+        snprintf(sym, sizeof sym, "%s_%s_ex", g->name, expl->explain_name);
+        int (*ex)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *) =
+            (int (*)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *))jit_lookup(jit, sym);
+        status = ex ? ex(x.data, targets, y, batch, ws, &opt) : XAI_EARG;
+    } else if (expl) {
+        status = ((int (*)(const float *, const int32_t *, float *, int32_t, void *))entry)(x.data, targets, y, batch, ws);
+    } else {
+        status = ((int (*)(const float *, float *, int32_t, void *))entry)(x.data, y, batch, ws);
+    }
+    xai_array_free(&baseline);
+    xai_array_free(&noise);
     if (status) {
         fprintf(stderr, "xaic: error: %s: %s\n", r->input, xai_status_string(status));
         goto done;

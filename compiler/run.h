@@ -12,6 +12,9 @@ typedef struct run_request {
     int opt_level;
     int stats;               /* print the relevance sum at every layer (conservation report) */
     int overlay;             /* a .png output blends the heatmap over the input */
+    const char *baseline;    /* .npy: IG baseline / DeepLIFT reference (one sample or one per input sample) */
+    const char *noise;       /* .npy: SmoothGrad noise to replay, [batch, samples, ...input] */
+    long long seed;          /* SmoothGrad seed at run time; -1: the compiled one */
 } run_request;
 
 /* Returns the process exit status (0, 1 for bad input, 2 for bad usage); messages go to stderr. */
