@@ -27,5 +27,10 @@ for e in alpha1_beta0 alpha2_beta1; do
   $xaic run models/mnist_mlp_alpha_beta.xai --explain $e --input models/samples/digits_flat.npy -o "$out/mlp_$e.png"
   echo "mnist_mlp $e -> $out/mlp_$e.png"
 done
+echo "== the gradient family (Captum's methods) through the JIT"
+for e in gradient_x_input guided_backprop integrated_gradients smoothgrad deeplift; do
+  $xaic run models/mnist_cnn_gradients.xai --explain $e --input "$digits" -o "$out/cnn_$e.png"
+  echo "mnist_cnn $e -> $out/cnn_$e.png"
+done
 $xaic run models/mnist_cnn_lrp.xai --explain epsilon_plus --input "$digits" -o "$out/cnn_epsilon_plus.npy"
 echo "relevance arrays: $out/*.npy; heatmaps (blue negative, white zero, red positive): $out/*.png"

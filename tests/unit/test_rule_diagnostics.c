@@ -186,3 +186,31 @@ Test(rule_diagnostics, all_errors_of_a_file_are_reported)
     cr_expect_eq(r.errors, 3, "%s", r.out);
     free(r.out);
 }
+
+Test(method_diagnostics, bad_method_parameters)
+{
+    expect(NET "explain e for mnist_mlp { method integrated_gradients(stepz=5); }\n", 1, 2, 55, "no parameter 'stepz'",
+           NULL);
+    expect(NET "explain e for mnist_mlp { method integrated_gradients(steps=1); }\n", 1, 2, 61, "steps", ">= 2", NULL);
+    expect(NET "explain e for mnist_mlp { method integrated_gradients(quadrature=simpson); }\n", 1, 2, 66,
+           "gausslegendre", "riemann_left", NULL);
+    expect(NET "explain e for mnist_mlp { method smoothgrad(noise=0.1, sigma=0.2); }\n", 1, 2, 34, "either noise",
+           NULL);
+    expect(NET "explain e for mnist_mlp { method deeplift(reference=mean); }\n", 1, 2, 54, "zero or a number", NULL);
+    expect(NET "explain e for mnist_mlp { method cam(layer=act1); }\n", 1, 2, 34, "method 'cam'", "not available", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient(steps=3); }\n", 1, 2, 43, "no parameter 'steps'", NULL);
+}
+
+Test(method_diagnostics, settings_that_do_not_fit_the_method)
+{
+    expect(NET "explain e for mnist_mlp { post square; }\n", 1, 2, 27, "`post` applies to methods gradient", NULL);
+    expect(NET "explain e for mnist_mlp { method integrated_gradients; at act1; }\n", 1, 2, 56, "`at` applies", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient; seed one; }\n", 1, 2, 49, "seed logit", "seed softmax", NULL);
+}
+
+Test(method_diagnostics, smoothgrad_noise_needs_a_range)
+{
+    expect("network n { input x[4]; r = relu(x); output r; }\n"
+           "explain e for n { method smoothgrad; }\n",
+           1, 2, 26, "input range", "sigma", NULL);
+}
