@@ -196,7 +196,7 @@ Test(method_diagnostics, bad_method_parameters)
            "gausslegendre", "riemann_left", NULL);
     expect(NET "explain e for mnist_mlp { method smoothgrad(noise=0.1, sigma=0.2); }\n", 1, 2, 34, "either noise",
            NULL);
-    expect(NET "explain e for mnist_mlp { method deeplift(reference=mean); }\n", 1, 2, 54, "zero or a number", NULL);
+    expect(NET "explain e for mnist_mlp { method deeplift(reference=mean); }\n", 1, 2, 53, "zero or a number", NULL);
     expect(NET "explain e for mnist_mlp { method cam(layer=act1); }\n", 1, 2, 34, "method 'cam'", "not available", NULL);
     expect(NET "explain e for mnist_mlp { method gradient(steps=3); }\n", 1, 2, 43, "no parameter 'steps'", NULL);
 }
