@@ -77,6 +77,8 @@ LLVMTypeRef cg_options_type(cg *c);
 /* Kernels of the explanation ops (OP_ELTWISE .. OP_SEED), in cg_backward.c; OP_EXPAND, OP_REDUCE and
  * OP_REFERENCE in cg_samples.c. */
 void cg_samples_kernel(cg *c, const kargs *a);
+/* OP_CHANNEL_DOT, OP_GRADCAMPP, OP_UPSAMPLE (cg_cam.c) */
+void cg_cam_kernel(cg *c, const kargs *a);
 void cg_backward_kernel(cg *c, const kargs *a);
 
 #endif

@@ -52,7 +52,8 @@ typedef struct rule_use {
     xai_loc where;            /* the assignment that chose it (or the rule definition for defaults) */
 } rule_use;
 
-typedef enum { METHOD_LRP, METHOD_GRADIENT, METHOD_IG, METHOD_SMOOTHGRAD, METHOD_DEEPLIFT } explain_method;
+typedef enum { METHOD_LRP, METHOD_GRADIENT, METHOD_IG, METHOD_SMOOTHGRAD, METHOD_DEEPLIFT, METHOD_CAM, METHOD_GRADCAM,
+               METHOD_GRADCAM_PP, METHOD_COUNT } explain_method;
 typedef enum { POST_NONE, POST_ABS, POST_SQUARE, POST_TIMES_INPUT } explain_post;
 /* Captum's integration rules */
 typedef enum { QUAD_GAUSSLEGENDRE, QUAD_LEFT, QUAD_RIGHT, QUAD_MIDDLE, QUAD_TRAPEZOID } ig_quadrature;
@@ -73,6 +74,9 @@ typedef struct explain_spec {
     double sigma;             /* smoothgrad: absolute noise standard deviation */
     uint64_t rng_seed;
     ir_reduce variant;        /* smoothgrad: REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR */
+    int cam_layer;            /* cam, gradcam, gradcam_pp: the spatial layer whose maps are weighted */
+    int upsample;             /* the map is resized (bilinear) to the input's H x W */
+    int align_corners;        /* bilinear sampling: 0 = half-pixel centres (PyTorch's default), 1 = corners */
 } explain_spec;
 
 typedef struct explain_set {

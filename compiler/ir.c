@@ -7,7 +7,8 @@
 static const char *const op_names[OP_COUNT] = {
     [OP_ELTWISE] = "eltwise", [OP_SUMPOOL] = "sumpool", [OP_DENSE_T] = "dense_t", [OP_CONV2D_T] = "conv2d_t",
     [OP_SUMPOOL_T] = "sumpool_t", [OP_MAXPOOL_T] = "maxpool_t", [OP_SEED] = "seed", [OP_EXPAND] = "expand",
-    [OP_REDUCE] = "reduce", [OP_REFERENCE] = "reference",
+    [OP_REDUCE] = "reduce", [OP_REFERENCE] = "reference", [OP_CHANNEL_DOT] = "channel_dot",
+    [OP_GRADCAMPP] = "gradcampp_weights", [OP_UPSAMPLE] = "upsample",
     [OP_INPUT] = "input",     [OP_DENSE] = "dense",       [OP_CONV2D] = "conv2d",
     [OP_MAXPOOL] = "maxpool", [OP_AVGPOOL] = "avgpool",   [OP_GLOBAL_AVGPOOL] = "global_avgpool",
     [OP_RELU] = "relu",       [OP_SIGMOID] = "sigmoid",   [OP_FLATTEN] = "flatten",
@@ -175,6 +176,7 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
             break;
         }
         case OP_REFERENCE: fprintf(out, " %g unless given", n->ref_value); break;
+        case OP_UPSAMPLE: fprintf(out, " bilinear%s", n->global ? " align_corners" : ""); break;
         case OP_ELTWISE: fprintf(out, " "); ir_ew_dump(n->expr, out); break;
         case OP_INPUT:
             if (g->has_range) fprintf(out, " range=[%g, %g]", g->range_low, g->range_high);

@@ -36,6 +36,9 @@ typedef enum {
     OP_EXPAND,          /* the samples of one input: IG path points or SmoothGrad noisy copies (ir_expand) */
     OP_REDUCE,          /* the samples' gradients back to one result per input (ir_reduce) */
     OP_REFERENCE,       /* the baseline / reference input: a constant or xai_options.baseline */
+    OP_CHANNEL_DOT,     /* CAM maps: out[h, w] = sum_k v[k] * A[k, h, w]; inputs v [K], A [K, H, W]; out [1, H, W] */
+    OP_GRADCAMPP,       /* Grad-CAM++ channel weights from gradients g and maps A (both [K, H, W]) -> [K] */
+    OP_UPSAMPLE,        /* bilinear resize of [1, h, w] to node->shape [H, W] (align_corners: node->global) */
     OP_COUNT
 } ir_op;
 

@@ -49,6 +49,8 @@ static const char *default_rule(ir_op op, explain_method method)
     }
 }
 
+static int node_named(const ir_graph *g, const char *name);
+
 /* ---- method NAME(key = value, ...) ---- */
 
 static int method_number(sema_explain_ctx *c, const ast_arg *arg, double lo, int integer, double *out)
@@ -93,20 +95,25 @@ static int method_baseline(sema_explain_ctx *c, const ast_arg *arg, double *out)
 
 static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g, explain_spec *spec)
 {
-    static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift"};
-    static const char *const params[5][5] = {{0}, {0}, {"steps", "baseline", "quadrature"},
-                                             {"samples", "noise", "sigma", "seed", "variant"}, {"reference"}};
+    static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift",
+                                          "cam", "gradcam", "gradcam_pp"};
+    static const char *const params[METHOD_COUNT][5] = {
+        {0}, {0}, {"steps", "baseline", "quadrature"}, {"samples", "noise", "sigma", "seed", "variant"}, {"reference"},
+        {"layer", "upsample", "align_corners"}, {"layer", "upsample", "align_corners"},
+        {"layer", "upsample", "align_corners"}};
     if (v->kind != EX_IDENT && v->kind != EX_CALL) {
-        diag_error(c->d, v->loc, "`method` takes lrp, gradient, integrated_gradients(...), smoothgrad(...) or deeplift(...)");
+        diag_error(c->d, v->loc, "`method` takes lrp, gradient, integrated_gradients(...), smoothgrad(...), "
+                   "deeplift(...), cam(layer=L), gradcam(layer=L) or gradcam_pp(layer=L)");
         return;
     }
     int m;
-    for (m = 0; m < 5 && strcmp(methods[m], v->text); m++) {}
-    if (m == 5) {
+    for (m = 0; m < METHOD_COUNT && strcmp(methods[m], v->text); m++) {}
+    if (m == METHOD_COUNT) {
         diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates lrp, gradient, "
-                   "integrated_gradients, smoothgrad and deeplift", v->text);
+                   "integrated_gradients, smoothgrad, deeplift, cam, gradcam and gradcam_pp", v->text);
         return;
     }
+    int has_layer = 0;
     spec->method = (explain_method)m;
     double noise = 0.15;
     int have_sigma = 0, have_noise = 0;
@@ -146,10 +153,35 @@ static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph 
             }
         } else if (m == METHOD_DEEPLIFT) {
             method_baseline(c, arg, &spec->baseline);
+        } else if (m >= METHOD_CAM) {
+            static const char *const bools[] = {"false", "true"};
+            static const char *const ups[] = {"none", "bilinear"};
+            if (p == 0) {
+                has_layer = 1;
+                int node = arg->value->kind == EX_IDENT ? node_named(g, arg->value->text) : -1;
+                if (node < 0)
+                    diag_error(c->d, arg->value->loc, "%s: no layer '%s' in network '%s'", methods[m],
+                               arg->value->kind == EX_IDENT ? arg->value->text : "?", g->name);
+                else if (g->nodes[node].shape.rank != 3) {
+                    char sb[64];
+                    diag_error(c->d, arg->value->loc, "%s needs a spatial layer ([C, H, W]); '%s' has shape %s",
+                               methods[m], arg->value->text, ir_shape_str(&g->nodes[node].shape, sb, sizeof sb));
+                } else spec->cam_layer = node;
+            }
+            if (p == 1) {
+                int k = method_choice(c, arg, ups, 2);
+                if (k >= 0) spec->upsample = k;
+            }
+            if (p == 2) {
+                int k = method_choice(c, arg, bools, 2);
+                if (k >= 0) spec->align_corners = k;
+            }
         }
         if (spec->steps > 100000 || spec->samples > 100000)
             diag_error(c->d, arg->value->loc, "%s is larger than 100000", arg->name);
     }
+    if (m >= METHOD_CAM && !has_layer)
+        diag_error(c->d, v->loc, "%s needs the layer whose maps it weights: %s(layer=act3)", methods[m], methods[m]);
     if (m == METHOD_SMOOTHGRAD && have_sigma && have_noise)
         diag_error(c->d, v->loc, "give either noise (a fraction of the input range) or sigma (absolute), not both");
     if (m == METHOD_SMOOTHGRAD && !have_sigma) {
@@ -298,6 +330,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     spec.samples = 50;
     spec.rng_seed = 1;
     spec.variant = REDUCE_MEAN;
+    spec.upsample = 1;
     int errors = c->d->errors;
     assignment *list = NULL;
     int n = 0;
@@ -350,6 +383,8 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     }
     if (seen[4] && spec.method != METHOD_GRADIENT && spec.method != METHOD_SMOOTHGRAD)
         diag_error(c->d, seen[4]->key_loc, "`post` applies to methods gradient and smoothgrad");
+    if (seen[1] && spec.method >= METHOD_CAM && spec.seed != SEED_ONE)
+        diag_error(c->d, seen[1]->value->loc, "CAM methods explain the class logit; use `seed logit`");
     if (seen[3] && spec.method != METHOD_LRP && spec.method != METHOD_GRADIENT)
         diag_error(c->d, seen[3]->key_loc, "`at` applies to methods lrp and gradient");
     for (int i = 0; i < ex->n_stmts; i++)
@@ -468,7 +503,8 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
         const explain_spec *sp = &s->specs[e];
         const ir_graph *g = m->graphs[sp->network];
         static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax gradient"};
-        static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift"};
+        static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift",
+                                              "cam", "gradcam", "gradcam_pp"};
         fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name, methods[sp->method],
                 seeds[sp->seed], sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
         for (int i = 0; i < g->n_nodes; i++) {
