@@ -535,6 +535,6 @@ void cg_backward_kernel(cg *c, const kargs *a)
     case OP_DENSE_T: k_dense_t(c, a); break;
     case OP_CONV2D_T: k_conv2d_t(c, a); break;
     case OP_SEED: k_seed(c, a); break;
-    default: cg_samples_kernel(c, a); break;   /* OP_EXPAND, OP_REDUCE, OP_REFERENCE */
+    default: break;   /* no other op reaches here */
     }
 }

@@ -358,7 +358,9 @@ LLVMValueRef cg_kernel(cg *c, int index)
     case OP_GLOBAL_AVGPOOL: k_global_avgpool(c, &a); break;
     case OP_SOFTMAX: k_softmax(c, &a); break;
     case OP_RELU: case OP_SIGMOID: case OP_AFFINE: case OP_ADD: k_elementwise(c, &a); break;
-    default: cg_backward_kernel(c, &a); break;   /* ops of explanation graphs: cg_backward.c */
+    case OP_EXPAND: case OP_REDUCE: case OP_REFERENCE: cg_samples_kernel(c, &a); break;
+    case OP_CHANNEL_DOT: case OP_GRADCAMPP: case OP_UPSAMPLE: cg_cam_kernel(c, &a); break;
+    default: cg_backward_kernel(c, &a); break;   /* the other ops of explanation graphs: cg_backward.c */
     }
     LLVMBuildRetVoid(c->b);
     return fn;
