@@ -197,7 +197,7 @@ Test(method_diagnostics, bad_method_parameters)
     expect(NET "explain e for mnist_mlp { method smoothgrad(noise=0.1, sigma=0.2); }\n", 1, 2, 34, "either noise",
            NULL);
     expect(NET "explain e for mnist_mlp { method deeplift(reference=mean); }\n", 1, 2, 53, "zero or a number", NULL);
-    expect(NET "explain e for mnist_mlp { method cam(layer=act1); }\n", 1, 2, 34, "method 'cam'", "not available", NULL);
+    expect(NET "explain e for mnist_mlp { method lime(samples=5); }\n", 1, 2, 34, "method 'lime'", "not available", NULL);
     expect(NET "explain e for mnist_mlp { method gradient(steps=3); }\n", 1, 2, 43, "no parameter 'steps'", NULL);
 }
 
@@ -213,4 +213,19 @@ Test(method_diagnostics, smoothgrad_noise_needs_a_range)
     expect("network n { input x[4]; r = relu(x); output r; }\n"
            "explain e for n { method smoothgrad; }\n",
            1, 2, 26, "input range", "sigma", NULL);
+}
+
+Test(method_diagnostics, cam_layers)
+{
+    expect(NET "explain e for mnist_mlp { method gradcam(layer=conv9); }\n", 1, 2, 48, "no layer 'conv9'", NULL);
+    expect(NET "explain e for mnist_mlp { method gradcam(layer=act1); }\n", 1, 2, 48, "spatial layer", "[512]", NULL);
+    expect(NET "explain e for mnist_mlp { method gradcam_pp; }\n", 1, 2, 34, "needs the layer", NULL);
+    expect("import \"mnist_cnn.xai\";\nexplain e for mnist_cnn { method gradcam(layer=act2, upsample=bicubic); }\n", 1,
+           2, 63, "none, bilinear", NULL);
+}
+
+Test(method_diagnostics, cam_needs_a_gap_head)
+{
+    expect("import \"mnist_cnn.xai\";\nexplain e for mnist_cnn { method cam(layer=act3); }\n", 1, 2, 9,
+           "global_avgpool -> dense", "gradcam", NULL);
 }
