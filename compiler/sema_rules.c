@@ -47,6 +47,17 @@ static int lookup(const char *const *names, int n, const char *name)
     return -1;
 }
 
+/* -a, folded when a is a number */
+static rx *negate(sema_explain_ctx *c, rx *a, xai_loc loc)
+{
+    if (!a) return NULL;
+    if (a->kind == RX_NUM) return rx_number(c->set, -a->num, loc);
+    rx *n = rx_new(c->set, RX_NEG, loc);
+    n->args[0] = a;
+    n->n_args = 1;
+    return n;
+}
+
 /* ---- constant arguments: numbers, lists of numbers, arithmetic on them, environment names ---- */
 
 static rx *fold_binary(sema_explain_ctx *c, int op, rx *l, rx *r, xai_loc loc)
@@ -92,15 +103,7 @@ rx *sx_eval_arg(sema_explain_ctx *c, const ast_expr *e, const sx_env *env)
         }
         return v;
     }
-    case EX_UNARY: {
-        rx *a = sx_eval_arg(c, e->lhs, env);
-        if (!a) return NULL;
-        if (a->kind == RX_NUM) return rx_number(c->set, -a->num, e->loc);
-        rx *n = rx_new(c->set, RX_NEG, e->loc);
-        n->args[0] = a;
-        n->n_args = 1;
-        return n;
-    }
+    case EX_UNARY: return negate(c, sx_eval_arg(c, e->lhs, env), e->loc);
     case EX_BINARY: {
         rx *l = sx_eval_arg(c, e->lhs, env), *r = l ? sx_eval_arg(c, e->rhs, env) : NULL;
         return r ? fold_binary(c, e->op, l, r, e->loc) : NULL;
@@ -206,15 +209,7 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
                    e->text, s->rule);
         return NULL;
     }
-    case EX_UNARY: {
-        rx *a = convert(c, e->lhs, s);
-        if (!a) return NULL;
-        if (a->kind == RX_NUM) return rx_number(c->set, -a->num, e->loc);
-        rx *n = rx_new(c->set, RX_NEG, e->loc);
-        n->args[0] = a;
-        n->n_args = 1;
-        return n;
-    }
+    case EX_UNARY: return negate(c, convert(c, e->lhs, s), e->loc);
     case EX_BINARY: {
         rx *l = convert(c, e->lhs, s), *r = l ? convert(c, e->rhs, s) : NULL;
         if (!r) return NULL;
