@@ -331,6 +331,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     spec.rng_seed = 1;
     spec.variant = REDUCE_MEAN;
     spec.upsample = 1;
+    spec.align_corners = 1;   /* the seed's resize_bilinear(align_corners=True) */
     int errors = c->d->errors;
     assignment *list = NULL;
     int n = 0;

@@ -32,5 +32,17 @@ for e in gradient_x_input guided_backprop integrated_gradients smoothgrad deepli
   $xaic run models/mnist_cnn_gradients.xai --explain $e --input "$digits" -o "$out/cnn_$e.png"
   echo "mnist_cnn $e -> $out/cnn_$e.png"
 done
+echo "== CAM and Grad-CAM on cluttered MNIST, drawn over the input"
+cat > "$out/cluttered_cam.xai" <<XAI
+import "$root/models/cluttered_cam.xai";
+import "$root/models/cluttered_gradcam.xai";
+explain cam for cluttered_cam { method cam(layer=act3); }
+explain gradcam for cluttered_gradcam { method gradcam(layer=act3); }
+explain gradcam_pp for cluttered_gradcam { method gradcam_pp(layer=act3); }
+XAI
+for e in cam gradcam gradcam_pp; do
+  $xaic run "$out/cluttered_cam.xai" --explain $e --input models/samples/cluttered.npy -o "$out/cluttered_$e.png" --overlay
+  echo "cluttered $e -> $out/cluttered_$e.png"
+done
 $xaic run models/mnist_cnn_lrp.xai --explain epsilon_plus --input "$digits" -o "$out/cnn_epsilon_plus.npy"
 echo "relevance arrays: $out/*.npy; heatmaps (blue negative, white zero, red positive): $out/*.png"
