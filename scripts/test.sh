@@ -11,6 +11,9 @@ echo "== build and test (RelWithDebInfo)"
 XAIC_BUILD_DIR=$root/build bash scripts/build.sh
 ctest --test-dir build --output-on-failure -j2
 
+echo "== install and use as a user would (pkg-config, find_package)"
+bash tests/install_smoke.sh "$root/build"
+
 if [ "${XAIC_QUICK:-0}" != 1 ]; then
   echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
   CC=clang-19 XAIC_BUILD_DIR=$root/build-asan bash scripts/build.sh -DXAIC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
