@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cg_gemm.h"
 #include "cg_internal.h"
 
 /* ---------------- helpers ---------------- */
@@ -58,22 +59,6 @@ static int64_t window_out(int64_t in, int k, int s, int lo, int hi)
 static ir_shape window_in_shape(const kargs *a, const ir_shape *fallback)
 {
     return a->n->in_shape.rank == 3 ? a->n->in_shape : *fallback;
-}
-
-/* if (cond) { ...then... } : returns the continuation block; the builder is left in the `then` block. */
-static LLVMBasicBlockRef begin_if(cg *c, LLVMValueRef cond, const char *name)
-{
-    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
-    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");
-    LLVMBuildCondBr(c->b, cond, then, cont);
-    LLVMPositionBuilderAtEnd(c->b, then);
-    return cont;
-}
-
-static void end_if(cg *c, LLVMBasicBlockRef cont)
-{
-    LLVMBuildBr(c->b, cont);
-    LLVMPositionBuilderAtEnd(c->b, cont);
 }
 
 /* ---------------- OP_ELTWISE ---------------- */
@@ -376,33 +361,11 @@ static void k_maxpool_t(cg *c, const kargs *a)
 
 /* ---------------- transposed dense and conv2d ---------------- */
 
-/* c[b, i] = sum_j W[j, i] s[b, j]: axpys of the weight rows (j outer so that a row stays in cache for
- * the whole batch); a zero s[b, j] (common: one-hot seeds, dead units) skips its row. */
-static void k_dense_t(cg *c, const kargs *a)
-{
-    const ir_node *n = a->n;
-    int64_t in_n = ir_shape_count(&n->shape), units = n->units;
-    LLVMValueRef w = cg_const_ptr(c, n->weight);
-    zero(c, a->out, a, in_n);
-    cg_loop lj, lb, li;
-    LLVMValueRef j = cg_loop_begin(c, &lj, cg_i64(c, 0), cg_i64(c, units), "j");
-    LLVMValueRef row = cg_gep(c, w, cg_mad(c, j, in_n, NULL));
-    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
-    LLVMValueRef sj = cg_load(c, a->in[0], cg_mad(c, b, units, j));
-    LLVMBasicBlockRef cont = begin_if(c, fcmp(c, LLVMRealUNE, sj, cg_f32(c, 0)), "nonzero");
-    LLVMValueRef orow = cg_gep(c, a->out, cg_mad(c, b, in_n, NULL));
-    LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, in_n), "i");
-    acc_store(c, orow, i, cg_fmul_reassoc(c, cg_load(c, row, i), sj));
-    cg_loop_end(c, &li);
-    end_if(c, cont);
-    cg_loop_end(c, &lb);
-    cg_loop_end(c, &lj);
-}
-
-/* The gradient of conv2d w.r.t. its input, mirroring k_conv2d: for each input plane ci and filter co,
+/* The gradient of conv2d w.r.t. its input for kernels too large for cg_emit_corr, mirroring
+ * k_conv2d_naive: for each input plane ci and filter co,
  * the (ky, kx) taps are unrolled with compile-time valid output ranges, and the innermost loop is an
  * axpy of an s row into an input row (contiguous when the stride is 1). */
-static void k_conv2d_t(cg *c, const kargs *a)
+static void k_conv2d_t_naive(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     int64_t ci_n = n->shape.dims[0], H = n->shape.dims[1], W = n->shape.dims[2];
@@ -441,6 +404,55 @@ static void k_conv2d_t(cg *c, const kargs *a)
     cg_loop_end(c, &lco);
     cg_loop_end(c, &lci);
     cg_loop_end(c, &lb);
+}
+
+/* Register-blocked W^T s (cg_gemm.c): vectors along the input axis, the units reduced in registers. */
+static void k_dense_t(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    cg_emit_dense_t(c, a->out, a->in[0], a->batch, cg_const_ptr(c, n->weight), ir_shape_count(&n->shape), n->units);
+}
+
+static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* The input gradient of a conv, gathered instead of scattered: output pixel (iy, ix) of phase
+ * (py, px) = (iy mod sh, ix mod sw) receives s[oy, ox] through exactly the taps ky = ky_r + sh * q
+ * (ky_r = (py + pad_t) mod sh), with oy = m + c_y - q for iy = py + sh * m, c_y = (py + pad_t - ky_r) / sh.
+ * Per phase that is a unit-stride correlation of s with the flipped sub-kernel (tap q' = nq - 1 - q,
+ * offset c_y - nq + 1) and the transposed channels, writing the strided sub-grid of the output:
+ * cg_emit_corr, register-blocked. Every output element belongs to one phase and is written once (0 where
+ * no tap reaches it). With stride 1 there is one phase: s correlated with the flipped kernel, padding
+ * kh-1-pad_t on top and kw-1-pad_l on the left. */
+static void k_conv2d_t(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    if (n->kh > 32 || n->kw > 64) {
+        k_conv2d_t_naive(c, a);
+        return;
+    }
+    int64_t ci_n = n->shape.dims[0], H = n->shape.dims[1], W = n->shape.dims[2], co_n = n->units;
+    int kh = n->kh, kw = n->kw, sh = n->sh, sw = n->sw;
+    int64_t OH = window_out(H, kh, sh, n->pad_t, n->pad_b), OW = window_out(W, kw, sw, n->pad_l, n->pad_r);
+    LLVMValueRef w = cg_const_ptr(c, n->weight);
+    for (int py = 0; py < sh && py < H; py++)
+        for (int px = 0; px < sw && px < W; px++) {
+            int64_t ry = ((py + n->pad_t) % sh + sh) % sh, rx = ((px + n->pad_l) % sw + sw) % sw;
+            int nqy = ry < kh ? (int)((kh - ry + sh - 1) / sh) : 0, nqx = rx < kw ? (int)((kw - rx + sw - 1) / sw) : 0;
+            int64_t cy = floordiv(py + n->pad_t - ry, sh), cx = floordiv(px + n->pad_l - rx, sw);
+            int64_t tap[32 * 64];
+            for (int qy = 0; qy < nqy; qy++)
+                for (int qx = 0; qx < nqx; qx++)
+                    tap[qy * nqx + qx] = (ry + (int64_t)sh * (nqy - 1 - qy)) * kw + rx + (int64_t)sw * (nqx - 1 - qx);
+            cg_corr p = {
+                .in = a->in[0], .out = a->out, .batch = a->batch,
+                .ic_n = co_n, .H = OH, .W = OW,
+                .oc_n = ci_n, .OH = (H - py + sh - 1) / sh, .OW = (W - px + sw - 1) / sw,
+                .kh = nqy, .kw = nqx, .sh = 1, .sw = 1, .off_y = cy - nqy + 1, .off_x = cx - nqx + 1,
+                .w = w, .s_oc = kh * kw, .s_ic = ci_n * kh * kw, .tap = tap, .bias = NULL,
+                .o_plane = H * W, .o_row = W, .o_sy = sh, .o_y0 = py, .o_sx = sw, .o_x0 = px,
+            };
+            cg_emit_corr(c, &p);
+        }
 }
 
 /* ---------------- output seed ---------------- */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cg_gemm.h"
 #include "cg_internal.h"
 
 /* ---------------- helpers ---------------- */
@@ -105,33 +106,10 @@ LLVMValueRef cg_const_ptr(cg *c, const ir_const *k)
 /* ---------------- kernels ---------------- */
 
 
-/* out[b, o] = bias[o] + sum_i W[o, i] in[b, i]; o outside b keeps a weight row in cache for the batch. */
-static void k_dense(cg *c, const kargs *a)
-{
-    const ir_node *n = a->n;
-    int64_t in_n = a->in_shape.dims[0], out_n = n->units;
-    LLVMValueRef w = cg_const_ptr(c, n->weight), bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
-    LLVMValueRef acc = cg_local(c, c->f32, "acc");
-    cg_loop lo, lb, li;
-    LLVMValueRef o = cg_loop_begin(c, &lo, cg_i64(c, 0), cg_i64(c, out_n), "o");
-    LLVMValueRef bv = bias ? cg_load(c, bias, o) : cg_f32(c, 0);
-    LLVMValueRef row = cg_gep(c, w, cg_mad(c, o, in_n, NULL));
-    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
-    LLVMValueRef xrow = cg_gep(c, a->in[0], cg_mad(c, b, in_n, NULL));
-    LLVMBuildStore(c->b, cg_f32(c, 0), acc);
-    LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, in_n), "i");
-    LLVMValueRef prod = cg_fmul_reassoc(c, cg_load(c, row, i), cg_load(c, xrow, i));
-    LLVMBuildStore(c->b, cg_fadd_reassoc(c, LLVMBuildLoad2(c->b, c->f32, acc, ""), prod), acc);
-    cg_loop_end(c, &li);
-    LLVMValueRef sum = LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, acc, ""), bv, "");
-    cg_store(c, sum, a->out, cg_mad(c, b, out_n, o));
-    cg_loop_end(c, &lb);
-    cg_loop_end(c, &lo);
-}
-
-/* Direct convolution: the (ky, kx) taps are unrolled at compile time so that each tap's valid output
- * range is a constant; the innermost loop is an axpy over an output row. */
-static void k_conv2d(cg *c, const kargs *a)
+/* Direct convolution (kernels too large for cg_emit_corr's tap masks): the (ky, kx) taps are unrolled at
+ * compile time so that each tap's valid output range is a constant; the innermost loop is an axpy over an
+ * output row. */
+static void k_conv2d_naive(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     int64_t ci_n = a->in_shape.dims[0], H = a->in_shape.dims[1], W = a->in_shape.dims[2];
@@ -174,6 +152,34 @@ static void k_conv2d(cg *c, const kargs *a)
     cg_loop_end(c, &lci);
     cg_loop_end(c, &lco);
     cg_loop_end(c, &lb);
+}
+
+/* Register-blocked GEMV (batch 1) / GEMM (cg_gemm.c). */
+static void k_dense(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    LLVMValueRef w = cg_const_ptr(c, n->weight), bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
+    cg_emit_dense(c, a->out, a->in[0], a->batch, w, bias, a->in_shape.dims[0], n->units);
+}
+
+/* A register-blocked correlation (cg_emit_corr): vector loads along output rows (gathers for column
+ * strides > 1), compile-time masks at the borders. */
+static void k_conv2d(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    if (n->kh > 32 || n->kw > 64) { k_conv2d_naive(c, a); return; }
+    int64_t tap[32 * 64];
+    for (int t = 0; t < n->kh * n->kw; t++) tap[t] = t;
+    int64_t ci_n = a->in_shape.dims[0];
+    cg_corr p = {
+        .in = a->in[0], .out = a->out, .batch = a->batch,
+        .ic_n = ci_n, .H = a->in_shape.dims[1], .W = a->in_shape.dims[2],
+        .oc_n = n->units, .OH = n->shape.dims[1], .OW = n->shape.dims[2],
+        .kh = n->kh, .kw = n->kw, .sh = n->sh, .sw = n->sw, .off_y = -n->pad_t, .off_x = -n->pad_l,
+        .w = cg_const_ptr(c, n->weight), .s_oc = ci_n * n->kh * n->kw, .s_ic = n->kh * n->kw, .tap = tap,
+        .bias = n->bias ? cg_const_ptr(c, n->bias) : NULL,
+    };
+    cg_emit_corr(c, &p);
 }
 
 /* Max and average pooling. Cells outside the input are ignored by max; average divides by the window
@@ -331,6 +337,10 @@ LLVMValueRef cg_kernel(cg *c, int index)
     params[np++] = c->i64;
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, params, np, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
+    /* kernels stay functions: inlining dozens of loop nests into one entry makes the optimiser's passes
+     * superlinear (seconds per explanation) and gains nothing, each call running a whole loop nest */
+    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, noinline, 0));
     /* out never aliases an input (the plan gives distinct slots), except for in-place elementwise ops */
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
     unsigned nocapture = LLVMGetEnumAttributeKindForName("nocapture", 9);

@@ -1,0 +1,40 @@
+/* Register-blocked emitters shared by the dense / conv2d kernels and their transposes (cg_gemm.c).
+ * Everything is explicit LLVM vector code (<8 x float>, llvm.fmuladd): accumulators are held in
+ * registers over the whole reduction, borders and remainders use compile-time lane masks. */
+#ifndef XAIC_CG_GEMM_H
+#define XAIC_CG_GEMM_H
+
+#include "cg_internal.h"
+
+/* A batched 2-D cross-correlation:
+ *   out[b, oc, oy, ox] = bias[oc] + sum_{ic, ky, kx} in[b, ic, iy, ix] * weight(oc, ic, ky, kx)
+ *   iy = oy * sh + ky + off_y, ix = ox * sw + kx + off_x, terms with (iy, ix) outside [0, H) x [0, W) omitted;
+ *   weight(oc, ic, ky, kx) = w[oc * s_oc + ic * s_ic + tap[ky * kw + kx]].
+ * The forward conv and the stride-1 conv transpose (flipped taps) are both this. Rows of input are read
+ * with vector loads when sw == 1, with gathers otherwise. */
+typedef struct cg_corr {
+    LLVMValueRef in, out, batch;
+    int64_t ic_n, H, W, oc_n, OH, OW;
+    int kh, kw, sh, sw;
+    int64_t off_y, off_x;
+    LLVMValueRef w;
+    int64_t s_oc, s_ic;
+    const int64_t *tap;     /* kh * kw offsets */
+    LLVMValueRef bias;      /* float [oc_n] or NULL (0) */
+    /* Where out[b, oc, oy, ox] is stored: out + b * oc_n * o_plane + oc * o_plane
+     * + (oy * o_sy + o_y0) * o_row + ox * o_sx + o_x0 (a strided sub-grid of a larger plane, scattered when
+     * o_sx > 1). o_plane == 0: the dense [oc_n, OH, OW] layout. */
+    int64_t o_plane, o_row, o_sy, o_y0, o_sx, o_x0;
+} cg_corr;
+
+void cg_emit_corr(cg *c, const cg_corr *p);
+
+/* out[b, o] = bias[o] + sum_i W[o, i] x[b, i]; W [out_n, in_n] row-major. */
+void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w,
+                   LLVMValueRef bias, int64_t in_n, int64_t out_n);
+
+/* out[b, i] = sum_j W[j, i] s[b, j]; W [units, in_n] row-major. */
+void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w,
+                     int64_t in_n, int64_t units);
+
+#endif
