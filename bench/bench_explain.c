@@ -2,7 +2,7 @@
  * a user links it. One driver is compiled per configuration (bench/run.sh, or CMake for bench_forward):
  *
  *   cc -O2 -DXB_HEADER='"net.h"' -DXB_NET=mnist_cnn -DXB_ENTRY=epsilon_plus [-DXB_FORWARD=1]
- *      [-DXB_EXTERNAL=1] bench/bench_explain.c net.o -lxairt -o bench_net_e
+ *      [-DXB_EXTERNAL=1] [-DXB_OUT_DIMS=14,14] bench/bench_explain.c net.o -lxairt -o bench_net_e
  *
  *   bench_net_e BATCH SECONDS INPUT.npy [WEIGHTS.safetensors] [MIN_RUNS] [MAX_RUNS]
  *
@@ -11,7 +11,10 @@
  * bound to the workspace with NET_bind_weights (the workspace then has a 64-byte header that
  * NET_workspace_size already includes). The targets of an explanation are the arg-max classes, computed
  * with NET_forward before timing and passed explicitly (as the peers do), so the timed call is what a user
- * calls for a given class: one forward pass plus the backward pass.
+ * calls for a given class: one forward pass plus the backward pass (for IG and SmoothGrad: over all their
+ * path points / noisy samples, which the entry point runs as one batch; DeepLIFT: plus the reference pass).
+ * An explanation's result is input-shaped unless XB_OUT_DIMS gives its per-sample shape (a comma list:
+ * Grad-CAM with upsample=none gives the layer's [h, w]).
  *
  * Untimed warm-up: at least 1 call and 0.2 s. Then timed calls until SECONDS have passed and at least
  * MIN_RUNS (default 10) calls were made, at most MAX_RUNS (default 100000). Prints one JSON line:
@@ -38,6 +41,9 @@
 #endif
 #ifndef XB_EXTERNAL
 #define XB_EXTERNAL 0
+#endif
+#ifdef XB_OUT_DIMS
+static const int32_t xb_out_dims[] = {XB_OUT_DIMS};
 #endif
 #define XB_CAT_(a, b) a##_##b
 #define XB_CAT(a, b) XB_CAT_(a, b)
@@ -101,6 +107,11 @@ int main(int argc, char **argv)
     const xai_model_info *info = &XB_CAT(XB_NET, info);
     int64_t in_n = shape_count(&info->input), logits_n = shape_count(&info->output);
     int64_t out_n = XB_FORWARD ? logits_n : in_n;
+#ifdef XB_OUT_DIMS
+    xai_tensor_info out_info = {"out", (int32_t)(sizeof xb_out_dims / sizeof *xb_out_dims), {0}};
+    for (int i = 0; i < out_info.rank; i++) out_info.shape[i] = xb_out_dims[i];
+    out_n = shape_count(&out_info);
+#endif
     char err[512];
     xai_array samples = {0};
     if (xai_npy_read(input, &samples, 1, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
@@ -162,6 +173,9 @@ int main(int argc, char **argv)
     const char *save = getenv("BENCH_SAVE_OUTPUT");    /* the last call's result, for a sanity check */
     if (save && *save) {
         const xai_tensor_info *o = XB_FORWARD ? &info->output : &info->input;
+#ifdef XB_OUT_DIMS
+        o = &out_info;
+#endif
         int64_t shape[XAI_MAX_RANK + 1] = {batch};
         for (int i = 0; i < o->rank; i++) shape[i + 1] = o->shape[i];
         if (xai_npy_write(save, out, o->rank + 1, shape, err, sizeof err)) fprintf(stderr, "%s\n", err);

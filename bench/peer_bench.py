@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Time one peer configuration (PyTorch forward, Zennit 0.5.1 LRP) in this process: the counterpart of one
-bench_explain driver. bench/run.sh starts one process per configuration so that peak RSS is per
+"""Time one peer configuration (PyTorch forward, Zennit 0.5.1 LRP, Captum 0.8 gradient methods) in this
+process: the counterpart of one bench_explain driver. bench/run.sh starts one process per configuration so that peak RSS is per
 configuration.
 
-    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16 --method forward|epsilon_plus|epsilon_gamma_box
+    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16
+                                         --method forward|epsilon_plus|epsilon_gamma_box|gradient|ig|smoothgrad|deeplift|gradcam
                                          --batch B [--seconds 3] [--min-runs 10] [--max-runs 100000]
                                          [--threads 2] [--input VGG16_INPUT.npy] [--save-output OUT.npy]
 
@@ -15,13 +16,23 @@ vgg16 = the peers' models.py VGG-16 (torchvision names, non-inplace ReLU, eval m
 models.build('vgg16', seed=0): the seeded init bench/make_vgg16_weights.py writes for xaic; input =
 vgg16_input.npy from that script; box = models.py's SPECS['vgg16'] low/high.
 
-Methods, with the conventions of the peers' methods.py (written out here so that Captum is not imported,
-which would only add to the peer's RSS):
+Methods, with the conventions of the peers' methods.py (written out here so that Captum is imported only for
+the methods that need it, which would otherwise add to the peer's RSS):
   forward            model(x) under torch.no_grad()
   epsilon_plus       zennit.attribution.Gradient(model, EpsilonPlus(epsilon=1e-6, stabilizer=1e-6)),
                      output relevance one-hot(target); one call = forward + modified backward
   epsilon_gamma_box  the same with EpsilonGammaBox(low, high, epsilon=1e-6, gamma=0.25, stabilizer=1e-6)
-target = arg-max of the logits, computed before timing. Hooks are registered once (outside the timing).
+  gradient           captum Saliency(model).attribute(x, target=target, abs=False)
+  ig                 captum IntegratedGradients(model).attribute(x, baselines=zeros_like(x), target=target,
+                     n_steps=50, method='gausslegendre', internal_batch_size=None): 50 * batch rows at once
+  smoothgrad         captum NoiseTunnel(Saliency(model)).attribute(x, nt_type='smoothgrad', nt_samples=50,
+                     stdevs=0.15 * (high - low), target=target, abs=False): 50 * batch rows at once
+  deeplift           captum DeepLift(model).attribute(x, baselines=zeros_like(x), target=target)
+  gradcam            captum LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True),
+                     not upsampled (bench_explain's xaic side: gradcam(layer=..., upsample=none)); layer =
+                     --gradcam-layer (default: act2 for mnist_cnn, features.29 for vgg16)
+target = arg-max of the logits, computed before timing. Hooks and explainer objects are created once (outside
+the timing).
 
 Timing: torch.set_num_threads(THREADS); untimed warm-up of at least 1 call and 0.3 s; then timed calls until
 SECONDS have passed and at least MIN_RUNS were made (at most MAX_RUNS). One JSON line:
@@ -30,8 +41,8 @@ SECONDS have passed and at least MIN_RUNS were made (at most MAX_RUNS). One JSON
 peak_rss_mb = getrusage(RUSAGE_SELF).ru_maxrss (interpreter, libtorch, Zennit, weights, activations).
 forward_gflop = 2 x multiply-adds of the conv and linear layers for the whole batch.
 
-Environment: PEERS_DIR (Zennit under $PEERS_DIR/zennit/src, default ~/xai-peers), PEERS_HARNESS (models.py,
-safetensors_io.py; default <repo>/../shared/peers).
+Environment: PEERS_DIR (Zennit under $PEERS_DIR/zennit/src, Captum under $PEERS_DIR/captum; default
+~/xai-peers), PEERS_HARNESS (models.py, safetensors_io.py; default <repo>/../shared/peers).
 """
 import argparse
 import json
@@ -67,6 +78,36 @@ def build_vgg16(input_path):
     return m, np.load(input_path), spec['low'], spec['high']
 
 
+CAPTUM = ['gradient', 'ig', 'smoothgrad', 'deeplift', 'gradcam']
+IG_STEPS = 50
+SG_SAMPLES = 50
+SG_REL_SIGMA = 0.15
+
+
+def captum_call(method, model, x, target, low, high, layer_name):
+    """The peers' methods.py explainers (GradientExpl, IG, SmoothGrad, DeepLiftExpl, GradCAM), built once."""
+    import torch
+    from captum.attr import DeepLift, IntegratedGradients, LayerGradCam, NoiseTunnel, Saliency
+    if method == 'gradient':
+        sal = Saliency(model)
+        return lambda: sal.attribute(x, target=target, abs=False)
+    if method == 'ig':
+        ig, base = IntegratedGradients(model), torch.zeros_like(x)
+        return lambda: ig.attribute(x, baselines=base, target=target, n_steps=IG_STEPS, method='gausslegendre',
+                                    internal_batch_size=None)
+    if method == 'smoothgrad':
+        nt, sigma = NoiseTunnel(Saliency(model)), SG_REL_SIGMA * (high - low)
+        return lambda: nt.attribute(x, nt_type='smoothgrad', nt_samples=SG_SAMPLES, stdevs=sigma, target=target,
+                                    abs=False)
+    if method == 'deeplift':
+        dl, base = DeepLift(model), torch.zeros_like(x)
+        return lambda: dl.attribute(x, baselines=base, target=target)
+    if method == 'gradcam':
+        gc = LayerGradCam(model, model.get_submodule(layer_name))
+        return lambda: gc.attribute(x, target=target, relu_attributions=True)
+    raise ValueError(method)
+
+
 def forward_gflop(model, x):
     import torch
     from torch import nn
@@ -88,16 +129,17 @@ def forward_gflop(model, x):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16'])
-    ap.add_argument('--method', required=True, choices=['forward', 'epsilon_plus', 'epsilon_gamma_box'])
+    ap.add_argument('--method', required=True, choices=['forward', 'epsilon_plus', 'epsilon_gamma_box'] + CAPTUM)
     ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--seconds', type=float, default=3.0)
     ap.add_argument('--min-runs', type=int, default=10)
     ap.add_argument('--max-runs', type=int, default=100000)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--input', default=os.path.join(ROOT, 'build', 'bench', 'vgg16_input.npy'))
+    ap.add_argument('--gradcam-layer', default='', help='module name (default act2 / features.29)')
     ap.add_argument('--save-output', default='', help='write the last call\'s result (.npy) for a sanity check')
     args = ap.parse_args()
-    for p in (HARNESS, os.path.join(PEERS, 'zennit', 'src')):
+    for p in (HARNESS, os.path.join(PEERS, 'zennit', 'src'), os.path.join(PEERS, 'captum')):
         if p not in sys.path:
             sys.path.insert(0, p)
     import numpy as np
@@ -118,6 +160,11 @@ def main():
         def call():
             with torch.no_grad():
                 return model(x)
+    elif args.method in CAPTUM:
+        import warnings     # Captum's "did not already require gradients" / "Setting ... hooks" on every call
+        warnings.simplefilter('ignore', UserWarning)
+        layer = args.gradcam_layer or {'mnist_cnn': 'act2', 'vgg16': 'features.29'}[args.model]
+        call = captum_call(args.method, model, x, target, low, high, layer)
     else:
         from zennit.attribution import Gradient
         from zennit.composites import EpsilonGammaBox, EpsilonPlus

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# xaic's generated code against the peers (PyTorch 1.13 forward, Zennit 0.5.1 LRP on Debian's python3-torch,
-# 2 threads), in one run: the bundled CNN at batch 1 and 32 and VGG-16 at batch 1, each with forward,
-# LRP epsilon_plus and LRP epsilon_gamma_box. One process per (implementation, configuration) so that peak
-# RSS is per configuration; xaic and the peer alternate. Prints the xaic compile times, one JSON line per
+# xaic's generated code against the peers (PyTorch 1.13 forward, Zennit 0.5.1 LRP, Captum 0.8 gradient
+# methods, on Debian's python3-torch, 2 threads), in one run: the bundled CNN at batch 1 and 32 with forward,
+# LRP epsilon_plus, LRP epsilon_gamma_box, gradient, integrated gradients (50 steps), SmoothGrad (50 samples),
+# DeepLIFT and Grad-CAM; VGG-16 at batch 1 with forward, the two LRP presets, gradient and DeepLIFT (and IG /
+# SmoothGrad with BENCH_VGG_SAMPLING=1). One process per (implementation, configuration) so that peak RSS is
+# per configuration; xaic and the peer alternate. Prints the xaic compile times, one JSON line per
 # measurement and a table of ratios (peer time / xaic time). See docs/performance.md.
 #
 # Environment:
+#   BENCH_ONLY=LIST      comma list of method families to run (default all): forward, lrp (epsilon_plus and
+#                        epsilon_gamma_box), gradient, ig, smoothgrad, deeplift, gradcam; `gradients` = the
+#                        last five. Only the .xai files those need are compiled.
 #   BENCH_SECONDS=3      timed seconds per configuration (the CNN; at least 10 calls)
 #   BENCH_VGG_RUNS=3     timed calls per VGG-16 configuration (a median of that many; 1 untimed warm-up)
 #   BENCH_SKIP_VGG=1     skip VGG-16 (its weights, 528 MB, are written to build/bench/ on first use)
+#   BENCH_VGG_SAMPLING=1 also run IG-50 and SmoothGrad-50 on VGG-16 (each call = 50 forward + backward
+#                        passes; with xaic's kernels of 2026-11 that is minutes per call on either side)
+#   BENCH_VGG_SAMPLING_RUNS=1  timed calls per VGG-16 IG / SmoothGrad configuration (1 untimed warm-up)
 #   BENCH_SKIP_PEAK=1    skip the 2048^2 matmul peak measurement (peers' peak_flops.py)
 #   BENCH_THREADS=2      the peer's torch.set_num_threads
 #   PEERS_DIR            Zennit / Captum trees (default /root/xai-peers, else ~/xai-peers)
@@ -21,6 +29,7 @@ cd "$root"
 build=${XAIC_BUILD_DIR:-$root/build}
 seconds=${BENCH_SECONDS:-3}
 vgg_runs=${BENCH_VGG_RUNS:-3}
+vgg_sampling_runs=${BENCH_VGG_SAMPLING_RUNS:-1}
 threads=${BENCH_THREADS:-2}
 if [ -z "${PEERS_DIR:-}" ]; then
   if [ -d /root/xai-peers ]; then PEERS_DIR=/root/xai-peers; else PEERS_DIR=$HOME/xai-peers; fi
@@ -31,6 +40,25 @@ py=/usr/bin/python3
 out=$build/bench
 gen=$out/gen
 mkdir -p "$gen"
+
+# ---- method families (BENCH_ONLY) ----
+all_families="forward lrp gradient ig smoothgrad deeplift gradcam"
+only=" $(echo "${BENCH_ONLY:-$all_families}" | tr ',' ' ' | sed 's/\bgradients\b/gradient ig smoothgrad deeplift gradcam/g') "
+for f in $only; do
+  case " $all_families " in *" $f "*) ;; *) echo "BENCH_ONLY: unknown family '$f' (known: ${all_families// /,}, gradients)" >&2; exit 2;; esac
+done
+want() { case "$only" in *" $1 "*) return 0;; esac; return 1; }
+# entries of the CNN objects: bench/mnist_cnn_explain.xai (forward, LRP), bench/mnist_cnn_gradients.xai
+lrp_methods="" grad_methods="" vgg_grad_methods="" vgg_sampling_methods=""
+want forward && lrp_methods="forward"
+want lrp && lrp_methods="$lrp_methods epsilon_plus epsilon_gamma_box"
+for f in gradient ig smoothgrad deeplift gradcam; do want $f && grad_methods="$grad_methods $f"; done
+for f in gradient deeplift; do want $f && vgg_grad_methods="$vgg_grad_methods $f"; done
+if [ "${BENCH_VGG_SAMPLING:-0}" = 1 ]; then
+  for f in ig smoothgrad; do want $f && vgg_sampling_methods="$vgg_sampling_methods $f"; done
+fi
+methods="$lrp_methods $grad_methods"                  # CNN, in table order
+vgg_methods="$lrp_methods $vgg_grad_methods $vgg_sampling_methods"
 
 # only what the benchmark needs (xaic and libxairt), not the whole tree
 bash scripts/install-deps.sh
@@ -65,25 +93,44 @@ compile() {   # name xai [xaic options...]
 }
 
 # ---- one driver per (object, entry): bench/bench_explain.c compiled against the generated header ----
-driver() {    # name net entry external
-  local name=$1 net=$2 entry=$3 ext=$4 fw=0
+driver() {    # name net entry external [per-sample result dims, e.g. 14,14]
+  local name=$1 net=$2 entry=$3 ext=$4 dims=${5:-} fw=0
   [ "$entry" = forward ] && fw=1
   cc -O2 -std=gnu11 -Wall -Wextra -I"$root/runtime" -I"$gen" -DXB_HEADER="\"$name.h\"" -DXB_NET="$net" \
-     -DXB_ENTRY="$entry" -DXB_FORWARD=$fw -DXB_EXTERNAL="$ext" "$root/bench/bench_explain.c" "$gen/$name.o" \
-     -L"$build" -lxairt -Wl,-rpath,"$build" -o "$out/bench_${net}_$entry"
+     -DXB_ENTRY="$entry" -DXB_FORWARD=$fw -DXB_EXTERNAL="$ext" ${dims:+-DXB_OUT_DIMS=$dims} \
+     "$root/bench/bench_explain.c" "$gen/$name.o" -L"$build" -lxairt -Wl,-rpath,"$build" -o "$out/bench_${net}_$entry"
 }
 
-methods="forward epsilon_plus epsilon_gamma_box"
-compile mnist_cnn_explain "$root/bench/mnist_cnn_explain.xai"
-for m in $methods; do driver mnist_cnn_explain mnist_cnn "$m" 0; done
+if [ -n "${lrp_methods// /}" ]; then
+  compile mnist_cnn_explain "$root/bench/mnist_cnn_explain.xai"
+  for m in $lrp_methods; do driver mnist_cnn_explain mnist_cnn "$m" 0; done
+fi
+if [ -n "${grad_methods// /}" ]; then
+  compile mnist_cnn_gradients "$root/bench/mnist_cnn_gradients.xai"
+  for m in $grad_methods; do
+    dims=""; [ "$m" = gradcam ] && dims=14,14     # gradcam(layer=act2, upsample=none): [14, 14] per sample
+    driver mnist_cnn_gradients mnist_cnn "$m" 0 "$dims"
+  done
+fi
 
-if [ "${BENCH_SKIP_VGG:-0}" != 1 ]; then
+if [ "${BENCH_SKIP_VGG:-0}" != 1 ] && [ -n "${vgg_methods// /}" ]; then
   if [ ! -f "$out/vgg16.safetensors" ] || [ ! -f "$out/vgg16_input.npy" ]; then
     $py bench/make_vgg16_weights.py "$out"
   fi
-  cp bench/vgg16.xai "$out/vgg16.xai"     # its `weights "vgg16.safetensors"` resolves next to it
-  compile vgg16 "$out/vgg16.xai" --weights=external
-  for m in $methods; do driver vgg16 vgg16 "$m" 1; done
+  # the network's `weights "vgg16.safetensors"` resolves next to vgg16_net.xai
+  cp bench/vgg16_net.xai bench/vgg16.xai bench/vgg16_gradients.xai bench/vgg16_sampling.xai "$out/"
+  if [ -n "${lrp_methods// /}" ]; then
+    compile vgg16 "$out/vgg16.xai" --weights=external
+    for m in $lrp_methods; do driver vgg16 vgg16 "$m" 1; done
+  fi
+  if [ -n "${vgg_grad_methods// /}" ]; then
+    compile vgg16_gradients "$out/vgg16_gradients.xai" --weights=external
+    for m in $vgg_grad_methods; do driver vgg16_gradients vgg16 "$m" 1; done
+  fi
+  if [ -n "${vgg_sampling_methods// /}" ]; then
+    compile vgg16_sampling "$out/vgg16_sampling.xai" --weights=external
+    for m in $vgg_sampling_methods; do driver vgg16_sampling vgg16 "$m" 1; done
+  fi
 fi
 
 # ---- measurements, xaic and the peer alternately ----
@@ -95,11 +142,13 @@ for b in 1 32; do
   done
 done
 if [ "${BENCH_SKIP_VGG:-0}" != 1 ]; then
-  for m in $methods; do
-    "$out/bench_vgg16_$m" 1 0 "$out/vgg16_input.npy" "$out/vgg16.safetensors" "$vgg_runs" "$vgg_runs" \
+  for m in $vgg_methods; do
+    runs=$vgg_runs
+    case " $vgg_sampling_methods " in *" $m "*) runs=$vgg_sampling_runs;; esac
+    "$out/bench_vgg16_$m" 1 0 "$out/vgg16_input.npy" "$out/vgg16.safetensors" "$runs" "$runs" \
       | tee -a "$results"
-    $py bench/peer_bench.py --model vgg16 --method "$m" --batch 1 --seconds 0 --min-runs "$vgg_runs" \
-        --max-runs "$vgg_runs" --threads "$threads" --input "$out/vgg16_input.npy" | tee -a "$results"
+    $py bench/peer_bench.py --model vgg16 --method "$m" --batch 1 --seconds 0 --min-runs "$runs" \
+        --max-runs "$runs" --threads "$threads" --input "$out/vgg16_input.npy" | tee -a "$results"
   done
 fi
 echo "# load average at end: $(load)"
