@@ -399,7 +399,7 @@ static void share_linear(rules_ctx *c, int i, const rule_form *f)
             z = F(c, i);
         } else {
             ir_const *bias = is_pool ? NULL : bias_for(c, n, sh->h, sh->h_key);
-            int parts[MAX_GROUPS];
+            int parts[MAX_GROUPS] = {0};   /* a share has at least one group (rules_share.c) */
             for (int gi = 0; gi < sh->n_groups; gi++) {
                 int fin = fnodes[gi] >= 0 ? fnodes[gi] : ones(c, in_shape);
                 parts[gi] = lin(c, i, fin, wsets[gi], gi == 0 ? bias : NULL);
