@@ -19,7 +19,9 @@
  * Untimed warm-up: at least 1 call and 0.2 s. Then timed calls until SECONDS have passed and at least
  * MIN_RUNS (default 10) calls were made, at most MAX_RUNS (default 100000). Prints one JSON line:
  *   {"impl":"xaic","model":..,"method":..,"batch":..,"median_ms":..,"per_sample_ms":..,"min_ms":..,
- *    "runs":..,"peak_rss_mb":..,"workspace_bytes":..,"loadavg_1m":..}
+ *    "runs":..,"peak_rss_mb":..,"workspace_bytes":..,"loadavg_1m":..,"threads":..}
+ * threads: xai_get_num_threads(), the threads the entries' parallel loops use (XAI_NUM_THREADS, else
+ * the CPUs).
  * BENCH_SAVE_OUTPUT=FILE.npy in the environment writes the last call's result (logits or relevance).
  * peak_rss_mb is getrusage(RUSAGE_SELF).ru_maxrss of this process (one process per configuration): input,
  * output, workspace, the code and embedded weights touched, and the mapped weights file when external. */
@@ -188,9 +190,9 @@ int main(int argc, char **argv)
     getloadavg(load, 1);
     printf("{\"impl\":\"xaic\",\"model\":\"%s\",\"method\":\"%s\",\"batch\":%d,\"median_ms\":%.5f,"
            "\"per_sample_ms\":%.5f,\"min_ms\":%.5f,\"runs\":%d,\"peak_rss_mb\":%.1f,\"workspace_bytes\":%zu,"
-           "\"loadavg_1m\":%.2f}\n",
+           "\"loadavg_1m\":%.2f,\"threads\":%d}\n",
            info->name, XB_FORWARD ? "forward" : XB_STR(XB_ENTRY), batch, med, med / batch, t[0], n,
-           ru.ru_maxrss / 1024.0, ws_size, load[0]);
+           ru.ru_maxrss / 1024.0, ws_size, load[0], xai_get_num_threads());
     free(t);
     free(ws);
     free(x);

@@ -19,6 +19,7 @@
 #   BENCH_VGG_SAMPLING_RUNS=1  timed calls per VGG-16 IG / SmoothGrad configuration (1 untimed warm-up)
 #   BENCH_SKIP_PEAK=1    skip the 2048^2 matmul peak measurement (peers' peak_flops.py)
 #   BENCH_THREADS=2      the peer's torch.set_num_threads
+#   BENCH_XAIC_THREADS   threads of xaic's generated code (XAI_NUM_THREADS; default: the CPUs)
 #   PEERS_DIR            Zennit / Captum trees (default /root/xai-peers, else ~/xai-peers)
 #   PEERS_HARNESS        the peers' models.py, safetensors_io.py, peak_flops.py (default ../shared/peers)
 #   XAIC_BUILD_DIR       build directory (default build/)
@@ -31,6 +32,7 @@ seconds=${BENCH_SECONDS:-3}
 vgg_runs=${BENCH_VGG_RUNS:-3}
 vgg_sampling_runs=${BENCH_VGG_SAMPLING_RUNS:-1}
 threads=${BENCH_THREADS:-2}
+if [ -n "${BENCH_XAIC_THREADS:-}" ]; then export XAI_NUM_THREADS=$BENCH_XAIC_THREADS; fi
 if [ -z "${PEERS_DIR:-}" ]; then
   if [ -d /root/xai-peers ]; then PEERS_DIR=/root/xai-peers; else PEERS_DIR=$HOME/xai-peers; fi
 fi

@@ -8,6 +8,7 @@
 
 #include "cg_gemm.h"
 #include "cg_internal.h"
+#include "cg_parallel.h"
 
 /* ---------------- helpers ---------------- */
 
@@ -158,37 +159,42 @@ static void ew_element(cg *c, const kargs *a, LLVMValueRef idx, LLVMValueRef ch)
     cg_store(c, v, a->out, idx);
 }
 
-/* out[b, i] = expr(in_0[b, i], ...). Without per-channel constants one flat loop over batch * count;
- * with them a loop over planes (channel invariant) around a contiguous loop over the plane. */
-static void k_eltwise(cg *c, const kargs *a)
+/* out[b, i] = expr(in_0[b, i], ...). Without per-channel constants a loop over each sample's elements
+ * (threads split them into blocks); with them a loop over channels (channel invariant; threads split the
+ * channels) around a contiguous loop over the plane. */
+static void k_eltwise(cg *c, const kargs *a0)
 {
-    const ir_node *n = a->n;
+    const ir_node *n = a0->n;
     int64_t count = ir_shape_count(&n->shape);
     int64_t channels = n->shape.rank >= 1 ? n->shape.dims[0] : 1;
     int64_t inner = channels ? count / channels : 0;
-    cg_loop lp, li;
-    if (!ew_uses_channel(n->expr)) {
-        LLVMValueRef total = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, count), "");
-        LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), total, "i");
-        ew_element(c, a, i, NULL);
-        cg_loop_end(c, &li);
-    } else if (inner == 1) {   /* rank 1 (or [C, 1, 1]): the channel is the element */
-        LLVMValueRef b = cg_loop_begin(c, &lp, cg_i64(c, 0), a->batch, "b");
+    enum { BLK = CG_PAR_ELEMENT_BLOCK };
+    int by_channel = ew_uses_channel(n->expr) && inner > 1;
+    kargs q = *a0;
+    const kargs *a = &q;
+    cg_par par;
+    LLVMValueRef lo, hi;
+    cg_par_begin_args(c, &par, &q, by_channel ? channels : (count + BLK - 1) / BLK,
+                      (by_channel ? inner : BLK) * CG_PAR_ELEMENT_WORK, &lo, &hi);
+    cg_loop lb, lp, li;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    if (!by_channel) {   /* (rank 1 or [C, 1, 1] with channel constants: the channel is the element) */
+        LLVMValueRef i0 = cg_mad(c, lo, BLK, NULL), i1 = cg_mad(c, hi, BLK, NULL);
+        i1 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i1, cg_i64(c, count), ""), i1, cg_i64(c, count), "");
         LLVMValueRef base = cg_mad(c, b, count, NULL);
-        LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
-        ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), i);
+        LLVMValueRef i = cg_loop_begin(c, &li, i0, i1, "i");
+        ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), ew_uses_channel(n->expr) ? i : NULL);
         cg_loop_end(c, &li);
-        cg_loop_end(c, &lp);
     } else {
-        LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, channels), "");
-        LLVMValueRef p = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
-        LLVMValueRef ch = LLVMBuildSRem(c->b, p, cg_i64(c, channels), "ch");
-        LLVMValueRef base = cg_mad(c, p, inner, NULL);
+        LLVMValueRef ch = cg_loop_begin(c, &lp, lo, hi, "ch");
+        LLVMValueRef base = cg_mad(c, cg_mad(c, b, channels, ch), inner, NULL);
         LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, inner), "i");
         ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), ch);
         cg_loop_end(c, &li);
         cg_loop_end(c, &lp);
     }
+    cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
 }
 
 /* ---------------- sum pooling and its transpose ---------------- */
@@ -313,9 +319,14 @@ static void k_maxpool_t(cg *c, const kargs *a)
     int pt = n->global ? 0 : n->pad_t, pl_ = n->global ? 0 : n->pad_l;
     int sh = n->global ? 1 : n->sh, sw = n->global ? 1 : n->sw;
     zero(c, a->out, a, C * H * W);
-    cg_loop lp, ly, lx;
-    LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, C), "");
-    LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
+    kargs q = *a;   /* threads split the channels; each runs them for the whole batch */
+    a = &q;
+    cg_par par;
+    LLVMValueRef clo, chi;
+    cg_par_begin_args(c, &par, &q, C, OH * OW * kh * kw * 4, &clo, &chi);
+    cg_loop lb, lp, ly, lx;
+    LLVMValueRef bi = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef pl = cg_mad(c, bi, C, cg_loop_begin(c, &lp, clo, chi, "ch"));
     LLVMValueRef rpl = cg_gep(c, a->in[0], cg_mad(c, pl, OH * OW, NULL));
     LLVMValueRef xpl = cg_gep(c, a->in[1], cg_mad(c, pl, H * W, NULL));
     LLVMValueRef opl = cg_gep(c, a->out, cg_mad(c, pl, H * W, NULL));
@@ -357,6 +368,8 @@ static void k_maxpool_t(cg *c, const kargs *a)
     cg_loop_end(c, &lx);
     cg_loop_end(c, &ly);
     cg_loop_end(c, &lp);
+    cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
 }
 
 /* ---------------- transposed dense and conv2d ---------------- */
@@ -460,7 +473,8 @@ static void k_conv2d_t(cg *c, const kargs *a)
 /* out[b] = one-hot(t) * value, t = target[b] or, with a null target array, the first arg-max of the
  * logits (targets were range-checked by the entry point). With samples per input (node->mult > 1, IG and
  * SmoothGrad) row b belongs to input b / mult, whose target is target[b / mult] or the arg-max of the
- * clean logits in input 1. SEED_SOFTMAX_GRAD writes the whole gradient of p_t: p_t * (onehot(t) - p). */
+ * clean logits in input 1. SEED_SOFTMAX_GRAD writes the whole gradient of p_t: p_t * (onehot(t) - p), and
+ * SEED_LOG_SOFTMAX_GRAD that of log p_t: onehot(t) - p. */
 static void k_seed(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
@@ -503,6 +517,9 @@ static void k_seed(cg *c, const kargs *a)
     case SEED_RELU_LOGIT:
         value = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, lt, cg_f32(c, 0)), lt, cg_f32(c, 0), "");
         break;
+    case SEED_RELU_GRAD:
+        value = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, lt, cg_f32(c, 0)), cg_f32(c, 1), cg_f32(c, 0), "");
+        break;
     case SEED_SOFTMAX:
     case SEED_SOFTMAX_GRAD:
     default: {   /* exp(l_t - max) / sum_k exp(l_k - max) */
@@ -519,8 +536,9 @@ static void k_seed(cg *c, const kargs *a)
         cg_loop_end(c, &lk);
         LLVMValueRef dt = LLVMBuildFSub(c->b, lt, mx, "");
         value = LLVMBuildFDiv(c->b, cg_intrinsic(c, "llvm.exp", c->f32, &dt, 1), ld(c, sum), "");
-        if (n->seed == SEED_SOFTMAX_GRAD) {   /* d p_t / d l_k = p_t * ([k == t] - p_k) */
-            LLVMValueRef total = ld(c, sum), pt = value;
+        if (n->seed == SEED_SOFTMAX_GRAD || n->seed == SEED_LOG_SOFTMAX_GRAD) {
+            /* d p_t / d l_k = p_t * ([k == t] - p_k); d log p_t / d l_k = [k == t] - p_k */
+            LLVMValueRef total = ld(c, sum), pt = n->seed == SEED_SOFTMAX_GRAD ? value : cg_f32(c, 1);
             k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
             LLVMValueRef dk = LLVMBuildFSub(c->b, cg_load(c, row, k), mx, "");
             LLVMValueRef pk = LLVMBuildFDiv(c->b, cg_intrinsic(c, "llvm.exp", c->f32, &dk, 1), total, "");

@@ -5,6 +5,7 @@
 
 #include "cg_gemm.h"
 #include "cg_internal.h"
+#include "cg_parallel.h"
 
 /* ---------------- helpers ---------------- */
 
@@ -184,17 +185,22 @@ static void k_conv2d(cg *c, const kargs *a)
 
 /* Max and average pooling. Cells outside the input are ignored by max; average divides by the window
  * size (PyTorch's count_include_pad) or, for `same`, by the number of valid cells (TensorFlow). */
-static void k_pool(cg *c, const kargs *a)
+static void k_pool(cg *c, const kargs *a0)
 {
-    const ir_node *n = a->n;
+    const ir_node *n = a0->n;
     int is_max = n->op == OP_MAXPOOL;
-    int64_t C = a->in_shape.dims[0], H = a->in_shape.dims[1], W = a->in_shape.dims[2];
+    int64_t C = a0->in_shape.dims[0], H = a0->in_shape.dims[1], W = a0->in_shape.dims[2];
     int64_t OH = n->shape.dims[1], OW = n->shape.dims[2];
+    /* threads split the channels; each runs them for the whole batch */
+    kargs q = *a0;
+    const kargs *a = &q;
+    cg_par par;
+    LLVMValueRef clo, chi;
+    cg_par_begin_args(c, &par, &q, C, OH * OW * n->kh * n->kw * 4, &clo, &chi);
     LLVMValueRef acc = cg_local(c, c->f32, "acc");
-    cg_loop lp, ly, lx;
-    /* planes = batch * C */
-    LLVMValueRef planes = LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, C), "");
-    LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
+    cg_loop lb, lp, ly, lx;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef pl = cg_mad(c, b, C, cg_loop_begin(c, &lp, clo, chi, "ch"));
     LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, pl, H * W, NULL));
     LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, pl, OH * OW, NULL));
     /* taps are unrolled; each is guarded by a bounds test (padding cells are skipped) */
@@ -236,6 +242,8 @@ static void k_pool(cg *c, const kargs *a)
     cg_loop_end(c, &lx);
     cg_loop_end(c, &ly);
     cg_loop_end(c, &lp);
+    cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
 }
 
 static void k_global_avgpool(cg *c, const kargs *a)
@@ -255,18 +263,27 @@ static void k_global_avgpool(cg *c, const kargs *a)
 }
 
 /* relu, sigmoid, affine, add: one flat loop over batch * features */
-static void k_elementwise(cg *c, const kargs *a)
+static void k_elementwise(cg *c, const kargs *a0)
 {
-    const ir_node *n = a->n;
+    const ir_node *n = a0->n;
     int64_t count = ir_shape_count(&n->shape);
     int64_t inner = n->shape.rank == 3 ? (int64_t)n->shape.dims[1] * n->shape.dims[2] : 1;
     int64_t channels = n->shape.dims[0];
+    /* threads split each sample's elements into blocks; each runs its blocks for the whole batch */
+    enum { BLK = CG_PAR_ELEMENT_BLOCK };
+    kargs q = *a0;
+    const kargs *a = &q;
+    cg_par par;
+    LLVMValueRef lo, hi;
+    cg_par_begin_args(c, &par, &q, (count + BLK - 1) / BLK, BLK * CG_PAR_ELEMENT_WORK, &lo, &hi);
+    LLVMValueRef i0 = cg_mad(c, lo, BLK, NULL), i1 = cg_mad(c, hi, BLK, NULL);
+    i1 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i1, cg_i64(c, count), ""), i1, cg_i64(c, count), "");
     cg_loop lb, li;
     LLVMValueRef scale = NULL, shift = NULL;
     if (n->op == OP_AFFINE) { scale = cg_const_ptr(c, n->weight); shift = cg_const_ptr(c, n->bias); }
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
     LLVMValueRef base = cg_mad(c, b, count, NULL);
-    LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
+    LLVMValueRef i = cg_loop_begin(c, &li, i0, i1, "i");
     LLVMValueRef idx = LLVMBuildNSWAdd(c->b, base, i, "");
     LLVMValueRef x = cg_load(c, a->in[0], idx), y;
     switch (n->op) {
@@ -290,6 +307,7 @@ static void k_elementwise(cg *c, const kargs *a)
     cg_store(c, y, a->out, idx);
     cg_loop_end(c, &li);
     cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
 }
 
 /* softmax over all features of each sample, shifted by the maximum so exp cannot overflow */
@@ -326,14 +344,15 @@ LLVMValueRef cg_kernel(cg *c, int index)
     const ir_node *n = &c->g->nodes[index];
     char name[256];
     snprintf(name, sizeof name, "%s.k%d.%s", c->g->name, index, ir_op_name(n->op));
-    /* void kernel(out, in_0 .. in_{n-1}, weights_base, target, options, batch) */
-    LLVMTypeRef params[IR_MAX_INPUTS + 5];
+    /* void kernel(out, in_0 .. in_{n-1}, weights_base, target, options, batch, sample0) */
+    LLVMTypeRef params[IR_MAX_INPUTS + 6];
     int np = 0;
     params[np++] = c->ptr;
     for (int k = 0; k < n->n_inputs; k++) params[np++] = c->ptr;
     params[np++] = c->ptr;
     params[np++] = c->ptr;
     params[np++] = c->ptr;
+    params[np++] = c->i64;
     params[np++] = c->i64;
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, params, np, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
@@ -344,7 +363,7 @@ LLVMValueRef cg_kernel(cg *c, int index)
     /* out never aliases an input (the plan gives distinct slots), except for in-place elementwise ops */
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
     unsigned nocapture = LLVMGetEnumAttributeKindForName("nocapture", 9);
-    for (int p = 0; p < np - 1; p++)
+    for (int p = 0; p < np - 2; p++)   /* the pointers */
         LLVMAddAttributeAtIndex(fn, p + 1, LLVMCreateEnumAttribute(c->ctx, nocapture, 0));
     int in_place = n->op == OP_RELU || n->op == OP_SIGMOID || n->op == OP_AFFINE || n->op == OP_ELTWISE;
     if (!in_place) LLVMAddAttributeAtIndex(fn, 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
@@ -360,6 +379,7 @@ LLVMValueRef cg_kernel(cg *c, int index)
     a.target = LLVMGetParam(fn, 2 + n->n_inputs);
     a.options = LLVMGetParam(fn, 3 + n->n_inputs);
     a.batch = LLVMGetParam(fn, 4 + n->n_inputs);
+    a.sample0 = LLVMGetParam(fn, 5 + n->n_inputs);
     if (n->n_inputs > 0) a.in_shape = c->g->nodes[n->inputs[0]].shape;
     switch (n->op) {
     case OP_DENSE: k_dense(c, &a); break;

@@ -11,6 +11,9 @@
 
 typedef struct cg_options {
     int weights_external;      /* raw F32 tensors stay in the safetensors file; bound at run time */
+    int threads_off;           /* --threads=off: serial kernels, no calls to xai_parallel_for */
+    int64_t parallel_min_work; /* multiply-adds per call below which a parallel loop runs inline; 0: default
+                                  (CG_PARALLEL_MIN_WORK in cg_parallel.h); tests use 1 to split every loop */
 } cg_options;
 
 /* Adds the code of network `net` and of its explanations (graphs whose ->network is net), each with its

@@ -26,10 +26,15 @@ static int take_error(LLVMErrorRef e, const char *what, char **err)
 
 xai_jit *jit_create(compilation *c, int opt_level, char **err)
 {
+    cg_options cgo = {0};
+    return jit_create_opts(c, opt_level, &cgo, err);
+}
+
+xai_jit *jit_create_opts(compilation *c, int opt_level, const cg_options *cgo, char **err)
+{
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     target_options host = {.opt_level = opt_level};
-    cg_options cgo = {0};
-    if (driver_codegen(c, LLVMOrcThreadSafeContextGetContext(tsc), &host, &cgo, err)) {
+    if (driver_codegen(c, LLVMOrcThreadSafeContextGetContext(tsc), &host, cgo, err)) {
         LLVMDisposeModule(c->mod);
         c->mod = NULL;
         LLVMOrcDisposeThreadSafeContext(tsc);
@@ -50,16 +55,16 @@ xai_jit *jit_create(compilation *c, int opt_level, char **err)
     /* libxairt functions that generated code calls, bound to this process's copies (the executable need
      * not export them) */
     {
-        const char *names[2] = {"xai_normal_fill", "xai_crc32"};
-        void *addresses[2] = {(void *)xai_normal_fill, (void *)xai_crc32};
-        LLVMOrcCSymbolMapPair pairs[2];
-        for (int k = 0; k < 2; k++) {
+        const char *names[3] = {"xai_normal_fill", "xai_crc32", "xai_parallel_for"};
+        void *addresses[3] = {(void *)xai_normal_fill, (void *)xai_crc32, (void *)xai_parallel_for};
+        LLVMOrcCSymbolMapPair pairs[3];
+        for (int k = 0; k < 3; k++) {
             pairs[k].Name = LLVMOrcLLJITMangleAndIntern(j->jit, names[k]);
             pairs[k].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)addresses[k];
             pairs[k].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
             pairs[k].Sym.Flags.TargetFlags = 0;
         }
-        LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, 2);
+        LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, 3);
         if (take_error(LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(j->jit), mu), "cannot define runtime symbols", err))
             goto fail;
     }

@@ -281,6 +281,9 @@ void nr_net_free(nr_net *net)
 }
 
 /* ---------------------------------------------------------------- JIT */
+/* Code generation options of nr_jit_open (NULL: the defaults, as `xaic run`). */
+static const cg_options *nr_jit_options;
+
 int nr_jit_open(nr_jit *j, const char *path, const char *text, const char *net_name, int opt_level, char **msg)
 {
     memset(j, 0, sizeof *j);
@@ -302,7 +305,7 @@ int nr_jit_open(nr_jit *j, const char *path, const char *text, const char *net_n
         return 1;
     }
     char *err = NULL;
-    xai_jit *jit = jit_create(&c, opt_level, &err);
+    xai_jit *jit = nr_jit_options ? jit_create_opts(&c, opt_level, nr_jit_options, &err) : jit_create(&c, opt_level, &err);
     fflush(ms);
     if (!jit) {
         if (asprintf(msg, "jit_create -O%d failed: %s\n%s", opt_level, err ? err : "(no message)", dbuf ? dbuf : "") < 0)

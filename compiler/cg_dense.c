@@ -1,0 +1,185 @@
+/* Register-blocked dense (batch-paired GEMV / GEMM) and its transpose W^T s (see cg_gemm.h); vector
+ * helpers in cg_vec.h. */
+#include "cg_gemm.h"
+#include "cg_parallel.h"
+#include "cg_vec.h"
+
+/* ---------------- dense ---------------- */
+
+/* rows o .. o+r-1 for samples b .. b+nb-1: nv vectors per step along i */
+static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, LLVMValueRef bias, int64_t in_n,
+                       int64_t out_n, LLVMValueRef o, int r, LLVMValueRef b, int nb, int nv)
+{
+    LLVMValueRef acc[8][2][MAXV];
+    for (int ri = 0; ri < r; ri++)
+        for (int bi = 0; bi < nb; bi++)
+            for (int v = 0; v < nv; v++) {
+                acc[ri][bi][v] = vlocal(c);
+                vset(c, vzero(c), acc[ri][bi][v]);
+            }
+    LLVMValueRef wrow = cg_mad(c, o, in_n, NULL), xrow = cg_mad(c, b, in_n, NULL);
+    int64_t step = (int64_t)nv * VW, nfull = in_n / step;
+    /* one step at column i0 with masks m[v] */
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned m[MAXV];
+        LLVMValueRef i0;
+        cg_loop lk;
+        if (pass == 0) {
+            if (!nfull) continue;
+            LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, nfull), "k");
+            i0 = cg_mad(c, k, step, NULL);
+            for (int v = 0; v < nv; v++) m[v] = FULL;
+        } else {
+            int64_t base = nfull * step;
+            if (base >= in_n) continue;
+            i0 = cg_i64(c, base);
+            for (int v = 0; v < nv; v++) m[v] = lanes(0, in_n - base - v * VW);
+        }
+        LLVMValueRef a[8][2][MAXV];
+        for (int ri = 0; ri < r; ri++)
+            for (int bi = 0; bi < nb; bi++)
+                for (int v = 0; v < nv; v++) a[ri][bi][v] = vget(c, acc[ri][bi][v]);
+        LLVMValueRef xv[2][MAXV];
+        for (int bi = 0; bi < nb; bi++)
+            for (int v = 0; v < nv; v++)
+                xv[bi][v] = m[v] ? vload(c, x, LLVMBuildNSWAdd(c->b, xrow, iadd(c, i0, bi * in_n + v * VW), ""), m[v]) : NULL;
+        for (int ri = 0; ri < r; ri++)
+            for (int v = 0; v < nv; v++) {
+                if (!m[v]) continue;
+                LLVMValueRef wv = vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i0, ri * in_n + v * VW), ""), m[v]);
+                for (int bi = 0; bi < nb; bi++) a[ri][bi][v] = vfma(c, wv, xv[bi][v], a[ri][bi][v]);
+            }
+        for (int ri = 0; ri < r; ri++)
+            for (int bi = 0; bi < nb; bi++)
+                for (int v = 0; v < nv; v++) vset(c, a[ri][bi][v], acc[ri][bi][v]);
+        if (pass == 0) cg_loop_end(c, &lk);
+    }
+    for (int ri = 0; ri < r; ri++) {
+        LLVMValueRef bv = bias ? cg_load(c, bias, iadd(c, o, ri)) : cg_f32(c, 0);
+        for (int bi = 0; bi < nb; bi++) {
+            LLVMValueRef s = vget(c, acc[ri][bi][0]);
+            for (int v = 1; v < nv; v++) s = vadd(c, s, vget(c, acc[ri][bi][v]));
+            LLVMValueRef y = LLVMBuildFAdd(c->b, hsum(c, s), bv, "");
+            cg_store(c, y, out, cg_mad(c, iadd(c, b, bi), out_n, iadd(c, o, ri)));
+        }
+    }
+}
+
+/* Rows o .. o+r-1 (r <= 8) for the whole batch: pairs of samples in tiles of 4 rows x 2 samples, a last odd
+ * sample in one tile of r rows. Every output is summed in the same order on both paths (one vector of
+ * partial sums over i, then a horizontal sum), so a sample's result does not depend on its batch position. */
+static void dense_rows(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, LLVMValueRef bias,
+                       int64_t in_n, int64_t out_n, LLVMValueRef o, int r)
+{
+    enum { BB = 2 };
+    cg_loop lb, lr;
+    LLVMValueRef npair = LLVMBuildSDiv(c->b, batch, cg_i64(c, BB), "");
+    LLVMValueRef pb = cg_loop_begin(c, &lb, cg_i64(c, 0), npair, "bb");
+    for (int r0 = 0; r0 < r; r0 += 4)
+        dense_tile(c, out, x, w, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4, cg_mad(c, pb, BB, NULL), BB, 1);
+    cg_loop_end(c, &lb);
+    LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, npair, BB, NULL), batch, "b");
+    dense_tile(c, out, x, w, bias, in_n, out_n, o, r, b, 1, 1);
+    cg_loop_end(c, &lr);
+}
+
+void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w,
+                   LLVMValueRef bias, int64_t in_n, int64_t out_n)
+{
+    enum { R = 8 };
+    int64_t nblk = out_n / R, rem = out_n % R;
+    cg_par par;   /* threads split the blocks of R output rows (the last one: rem rows) */
+    LLVMValueRef lo, hi;
+    LLVMValueRef *slots[5] = {&out, &x, &w, &batch, &bias};
+    cg_par_begin(c, &par, nblk + (rem > 0), R * in_n, batch, slots, 5, 1u, &lo, &hi);
+    if (nblk > 0) {
+        cg_loop lo_;
+        LLVMValueRef blk = cg_loop_begin(c, &lo_, lo, smin(c, hi, nblk), "oblk");
+        dense_rows(c, out, x, batch, w, bias, in_n, out_n, cg_mad(c, blk, R, NULL), R);
+        cg_loop_end(c, &lo_);
+    }
+    if (rem) {
+        LLVMBasicBlockRef skip = begin_if_gt(c, hi, nblk);
+        dense_rows(c, out, x, batch, w, bias, in_n, out_n, cg_i64(c, nblk * R), (int)rem);
+        end_if(c, skip);
+    }
+    cg_par_end(c, &par);
+}
+
+/* ---------------- dense transpose ---------------- */
+
+/* columns i0 + [0, nv * VW) (masks m) for samples b .. b+nb-1, reducing over all units */
+static void dense_t_tile(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef w, int64_t in_n, int64_t units,
+                         LLVMValueRef i0, const unsigned *m, int nv, LLVMValueRef b, int nb)
+{
+    LLVMValueRef acc[4][MAXV];
+    for (int bi = 0; bi < nb; bi++)
+        for (int v = 0; v < nv; v++) {
+            acc[bi][v] = vlocal(c);
+            vset(c, vzero(c), acc[bi][v]);
+        }
+    if (units > 0) {
+        cg_loop lj;
+        LLVMValueRef j = cg_loop_begin(c, &lj, cg_i64(c, 0), cg_i64(c, units), "j");
+        LLVMValueRef a[4][MAXV], sv[4];
+        for (int bi = 0; bi < nb; bi++) {
+            sv[bi] = splat(c, cg_load(c, s, cg_mad(c, iadd(c, b, bi), units, j)));
+            for (int v = 0; v < nv; v++) a[bi][v] = vget(c, acc[bi][v]);
+        }
+        LLVMValueRef wrow = cg_mad(c, j, in_n, i0);
+        for (int v = 0; v < nv; v++) {
+            if (!m[v]) continue;
+            LLVMValueRef wv = vload(c, w, iadd(c, wrow, v * VW), m[v]);
+            for (int bi = 0; bi < nb; bi++) a[bi][v] = vfma(c, wv, sv[bi], a[bi][v]);
+        }
+        for (int bi = 0; bi < nb; bi++)
+            for (int v = 0; v < nv; v++) vset(c, a[bi][v], acc[bi][v]);
+        cg_loop_end(c, &lj);
+    }
+    for (int bi = 0; bi < nb; bi++) {
+        LLVMValueRef orow = cg_mad(c, iadd(c, b, bi), in_n, i0);
+        for (int v = 0; v < nv; v++)
+            if (m[v]) vstore(c, vget(c, acc[bi][v]), out, iadd(c, orow, v * VW), m[v]);
+    }
+}
+
+static void dense_t_cols(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int64_t in_n,
+                         int64_t units, LLVMValueRef i0, const unsigned *m, int nv)
+{
+    enum { BB = 2 };
+    cg_loop lb, lr;
+    LLVMValueRef npair = LLVMBuildSDiv(c->b, batch, cg_i64(c, BB), "");
+    LLVMValueRef pb = cg_loop_begin(c, &lb, cg_i64(c, 0), npair, "bb");
+    dense_t_tile(c, out, s, w, in_n, units, i0, m, nv, cg_mad(c, pb, BB, NULL), BB);
+    cg_loop_end(c, &lb);
+    LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, npair, BB, NULL), batch, "b");
+    dense_t_tile(c, out, s, w, in_n, units, i0, m, nv, b, 1);
+    cg_loop_end(c, &lr);
+}
+
+void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w,
+                     int64_t in_n, int64_t units)
+{
+    enum { NV = 4 };
+    int64_t step = NV * VW, nfull = in_n / step, base = nfull * step;
+    unsigned m[MAXV];
+    cg_par par;   /* threads split the column strips of NV vectors (the last one: the remainder) */
+    LLVMValueRef lo, hi;
+    LLVMValueRef *slots[4] = {&out, &s, &w, &batch};
+    cg_par_begin(c, &par, nfull + (base < in_n), step * units, batch, slots, 4, 1u, &lo, &hi);
+    if (nfull > 0) {
+        cg_loop lk;
+        for (int v = 0; v < NV; v++) m[v] = FULL;
+        LLVMValueRef k = cg_loop_begin(c, &lk, lo, smin(c, hi, nfull), "cols");
+        dense_t_cols(c, out, s, batch, w, in_n, units, cg_mad(c, k, step, NULL), m, NV);
+        cg_loop_end(c, &lk);
+    }
+    if (base < in_n) {
+        LLVMBasicBlockRef skip = begin_if_gt(c, hi, nfull);
+        int nv = (int)((in_n - base + VW - 1) / VW);
+        for (int v = 0; v < nv; v++) m[v] = lanes(0, in_n - base - v * VW);
+        dense_t_cols(c, out, s, batch, w, in_n, units, cg_i64(c, base), m, nv);
+        end_if(c, skip);
+    }
+    cg_par_end(c, &par);
+}

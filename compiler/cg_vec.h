@@ -1,0 +1,147 @@
+/* Vector helpers of the register-blocked kernels (cg_gemm.c: correlation; cg_dense.c: dense and its
+ * transpose): <VW x float> values, compile-time lane masks, masked loads / stores, small control flow. */
+#ifndef XAIC_CG_VEC_H
+#define XAIC_CG_VEC_H
+
+#include <string.h>
+
+#include "cg_internal.h"
+
+#define VW 8
+#define FULL ((1u << VW) - 1)
+#define MAXJ 8      /* output channels / rows per tile */
+#define MAXV 4      /* vectors per tile along the contiguous axis */
+#define MAXK 64     /* kernel widths handled by the blocked conv (cg_emit_corr callers check) */
+
+static inline LLVMTypeRef vec_t(cg *c) { return LLVMVectorType(c->f32, VW); }
+
+static inline LLVMValueRef vzero(cg *c) { return LLVMConstNull(vec_t(c)); }
+
+static inline LLVMValueRef splat(cg *c, LLVMValueRef s)
+{
+    LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetPoison(vec_t(c)), s, LLVMConstInt(c->i32, 0, 0), "");
+    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(c->i32, VW));
+    return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(vec_t(c)), zeros, "");
+}
+
+static inline LLVMValueRef lane_mask(cg *c, unsigned m)
+{
+    LLVMValueRef bits[VW];
+    for (int l = 0; l < VW; l++) bits[l] = LLVMConstInt(c->i1, (m >> l) & 1, 0);
+    return LLVMConstVector(bits, VW);
+}
+
+static inline LLVMValueRef call2(cg *c, const char *name, LLVMTypeRef t0, LLVMTypeRef t1, LLVMValueRef *args, int n)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMTypeRef ov[2] = {t0, t1};
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, ov, 2);
+    LLVMTypeRef ty = LLVMIntrinsicGetType(c->ctx, id, ov, 2);
+    return LLVMBuildCall2(c->b, ty, fn, args, n, "");
+}
+
+/* &base[index] without the inbounds promise: masked border loads may start before the buffer. */
+static inline LLVMValueRef gep_any(cg *c, LLVMValueRef base, LLVMValueRef index)
+{
+    return LLVMBuildGEP2(c->b, c->f32, base, &index, 1, "");
+}
+
+/* The VW floats at base[index], lanes outside mask read as 0 (never touched). */
+static inline LLVMValueRef vload(cg *c, LLVMValueRef base, LLVMValueRef index, unsigned mask)
+{
+    if (mask == FULL) {
+        LLVMValueRef v = LLVMBuildLoad2(c->b, vec_t(c), cg_gep(c, base, index), "");
+        LLVMSetAlignment(v, 4);
+        return v;
+    }
+    LLVMValueRef args[4] = {gep_any(c, base, index), LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask), vzero(c)};
+    return call2(c, "llvm.masked.load", vec_t(c), c->ptr, args, 4);
+}
+
+/* base[index + l * stride] for the lanes l in mask (0 elsewhere): a strided row, llvm.masked.gather */
+static inline LLVMValueRef vgather(cg *c, LLVMValueRef base, LLVMValueRef index, int64_t stride, unsigned mask)
+{
+    LLVMValueRef offs[VW];
+    for (int l = 0; l < VW; l++) offs[l] = cg_i64(c, l * stride);
+    LLVMValueRef off = LLVMConstVector(offs, VW);
+    LLVMValueRef row = gep_any(c, base, index);
+    LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, row, &off, 1, "");
+    LLVMValueRef args[4] = {ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask), vzero(c)};
+    return call2(c, "llvm.masked.gather", vec_t(c), LLVMVectorType(c->ptr, VW), args, 4);
+}
+
+static inline void vstore(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index, unsigned mask)
+{
+    if (mask == FULL) {
+        LLVMValueRef s = LLVMBuildStore(c->b, v, cg_gep(c, base, index));
+        LLVMSetAlignment(s, 4);
+        return;
+    }
+    LLVMValueRef args[4] = {v, gep_any(c, base, index), LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask)};
+    call2(c, "llvm.masked.store", vec_t(c), c->ptr, args, 4);
+}
+
+/* base[index + l * stride] = v[l] for the lanes l in mask */
+static inline void vscatter(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index, int64_t stride, unsigned mask)
+{
+    LLVMValueRef offs[VW];
+    for (int l = 0; l < VW; l++) offs[l] = cg_i64(c, l * stride);
+    LLVMValueRef off = LLVMConstVector(offs, VW);
+    LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, gep_any(c, base, index), &off, 1, "");
+    LLVMValueRef args[4] = {v, ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask)};
+    call2(c, "llvm.masked.scatter", vec_t(c), LLVMVectorType(c->ptr, VW), args, 4);
+}
+
+static inline LLVMValueRef vfma(cg *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
+{
+    LLVMValueRef args[3] = {a, b, acc};
+    return cg_intrinsic(c, "llvm.fmuladd", vec_t(c), args, 3);
+}
+
+static inline LLVMValueRef vadd(cg *c, LLVMValueRef a, LLVMValueRef b) { return cg_fadd_reassoc(c, a, b); }
+
+/* horizontal sum of a vector */
+static inline LLVMValueRef hsum(cg *c, LLVMValueRef v)
+{
+    LLVMValueRef args[2] = {cg_f32(c, -0.0), v};
+    LLVMValueRef r = cg_intrinsic(c, "llvm.vector.reduce.fadd", vec_t(c), args, 2);
+    LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+    return r;
+}
+
+static inline LLVMValueRef iadd(cg *c, LLVMValueRef a, int64_t k) { return k ? LLVMBuildNSWAdd(c->b, a, cg_i64(c, k), "") : a; }
+
+static inline LLVMValueRef vlocal(cg *c) { return cg_local(c, vec_t(c), "acc"); }
+static inline LLVMValueRef vget(cg *c, LLVMValueRef p) { return LLVMBuildLoad2(c->b, vec_t(c), p, ""); }
+static inline void vset(cg *c, LLVMValueRef v, LLVMValueRef p) { LLVMBuildStore(c->b, v, p); }
+
+/* mask of the lanes [lo, hi) of a vector (clamped) */
+static inline unsigned lanes(int64_t lo, int64_t hi)
+{
+    unsigned m = 0;
+    for (int64_t l = lo < 0 ? 0 : lo; l < hi && l < VW; l++) m |= 1u << l;
+    return m;
+}
+
+static inline LLVMValueRef smin(cg *c, LLVMValueRef a, int64_t k)
+{
+    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, cg_i64(c, k), ""), a, cg_i64(c, k), "");
+}
+
+/* if (a > k) { ...; then end_if } (k a constant) */
+static inline LLVMBasicBlockRef begin_if_gt(cg *c, LLVMValueRef a, int64_t k)
+{
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "then");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, cg_i64(c, k), ""), then, next);
+    LLVMPositionBuilderAtEnd(c->b, then);
+    return next;
+}
+
+static inline void end_if(cg *c, LLVMBasicBlockRef next)
+{
+    LLVMBuildBr(c->b, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+}
+
+#endif
