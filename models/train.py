@@ -2,7 +2,7 @@
 """Train xaic's bundled MNIST models and write models/NAME.safetensors + models/NAME.train.json,
 plus the sample inputs in models/samples/.
 
-    /usr/bin/python3 models/train.py                    # all four models + samples
+    /usr/bin/python3 models/train.py                    # all five models + samples
     /usr/bin/python3 models/train.py --only mnist_cnn   # one model (samples are rewritten too)
     /usr/bin/python3 models/train.py --samples-only     # just models/samples/
 
@@ -140,6 +140,57 @@ class MnistCNN(nn.Module):
         return self.fc2(self.act4(self.fc1(x)))
 
 
+class AvgPoolSame(nn.Module):
+    """2x2/stride-2 average pooling with TensorFlow SAME padding: for an odd size the extra row/column
+    goes to the bottom/right and each window is divided by the number of its valid (non-padded) cells
+    (1, 2 or 4 at 7 -> 4).  This is xaic's `avgpool(x, 2, pad=same)`; for even sizes it is AvgPool2d(2)."""
+
+    def __init__(self, size=2):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x):
+        k = self.size
+        h, w = x.shape[-2:]
+        ph = max((-(-h // k) - 1) * k + k - h, 0)
+        pw = max((-(-w // k) - 1) * k + k - w, 0)
+        pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+        num = F.avg_pool2d(F.pad(x, pad), k, k, divisor_override=1)
+        cnt = F.avg_pool2d(F.pad(torch.ones_like(x[:1, :1]), pad), k, k, divisor_override=1)
+        return num / cnt
+
+
+class MnistCNNAvgPool(nn.Module):
+    """seed 5.1 / 5.2 (models_5_1, models_5_2): MnistCNN(bias=False) with every 2x2 max pooling replaced
+    by 2x2 average pooling (pool1 28 -> 14 and pool2 14 -> 7 need no padding; pool3 7 -> 4 is SAME,
+    dividing by the valid cells).  No biases.  Output = the logits; the seed's prediction is ReLU(logit)
+    (`seed relu_logit` in the .xai explanations), which does not change the argmax training sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1, bias=False)
+        self.act1 = nn.ReLU()
+        self.pool1 = nn.AvgPool2d(2)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
+        self.act2 = nn.ReLU()
+        self.pool2 = nn.AvgPool2d(2)
+        self.conv3 = nn.Conv2d(64, 128, 3, padding=1, bias=False)
+        self.act3 = nn.ReLU()
+        self.pool3 = AvgPoolSame(2)
+        self.flat = nn.Flatten()
+        self.fc1 = nn.Linear(2048, 625, bias=False)
+        self.act4 = nn.ReLU()
+        self.fc2 = nn.Linear(625, 10, bias=False)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], 1, 28, 28)
+        x = self.pool1(self.act1(self.conv1(x)))
+        x = self.pool2(self.act2(self.conv2(x)))
+        x = self.pool3(self.act3(self.conv3(x)))
+        x = self.flat(x)
+        return self.fc2(self.act4(self.fc1(x)))
+
+
 # name -> (constructor, input shape without batch, torch seed, epochs, seed notebook, description)
 MODELS = {
     'mnist_mlp': dict(make=MnistMLP, input_shape=(784,), seed=11, epochs=15, seed_ref='1.1',
@@ -152,6 +203,10 @@ MODELS = {
     'mnist_cnn_nobias': dict(make=lambda: MnistCNN(bias=False), input_shape=(1, 28, 28), seed=24, epochs=10,
                              seed_ref='2.4',
                              desc='as mnist_cnn, bias=False everywhere'),
+    'mnist_cnn_avgpool': dict(make=MnistCNNAvgPool, input_shape=(1, 28, 28), seed=51, epochs=15,
+                              seed_ref='5.1 / 5.2',
+                              desc='as mnist_cnn_nobias with avgpool 2 instead of maxpool (last SAME, valid-cell '
+                                   'divisor), no biases; the seed explains ReLU(logit)'),
 }
 
 

@@ -6,6 +6,8 @@
 Writes tests/fixtures/forward/:
   NAME_logits.npy     float32 [10,10]  logits of models/NAME.safetensors on the bundled sample digits
                       (models/samples/digits.npy [10,1,28,28] for the CNNs, digits_flat.npy [10,784] for the MLPs)
+  mnist_gen_logits.npy  float32 [10,784]  output images of the generator models/mnist_gen on
+                      models/samples/class_mean_codes.npy [10,100] (not logits; the name follows the others)
   bn_net.{xai,safetensors}, bn_net_input.npy [3,1,8,8], bn_net_logits.npy [3,3]
                       conv -> BatchNorm2d -> relu -> flatten -> dense (no bias) -> BatchNorm1d, eval mode,
                       state_dict saved as is (contains int64 num_batches_tracked scalars, shape [])
@@ -357,6 +359,19 @@ def main():
                                   f'bundled model {name} on the 10 sample digits (labels 0..9)')
         manifest['fixtures'][name]['labels'] = labels.astype(int).tolist()
         manifest['fixtures'][name]['correct'] = int((logits.argmax(1) == labels).sum())
+
+    # The seed's 1.3 generator (models/train_generator.py): output = the 784 sigmoid pixels, not logits
+    # (the file keeps the NAME_logits.npy name of the mechanism).  Input = the 10 class-mean codes.
+    import train_generator  # noqa: E402  (models/, on sys.path)
+    rel = 'models/samples/class_mean_codes.npy'
+    z = torch.from_numpy(np.load(os.path.join(ROOT, rel)))
+    img = check_and_record('mnist_gen', train_generator.load(), os.path.join(MODELS_DIR, 'mnist_gen.xai'),
+                           os.path.join(MODELS_DIR, 'mnist_gen.safetensors'), z, rel, manifest,
+                           'bundled generator mnist_gen (seed 1.3) on the 10 class-mean codes of mnist_mlp '
+                           '(row c = class c); output = images [10,784] in (0,1), not logits')
+    with torch.no_grad():   # how the decoded class means look to the classifier (informative only)
+        cls = models_train.load('mnist_mlp')(torch.from_numpy(img)).argmax(1).numpy()
+    manifest['fixtures']['mnist_gen']['mnist_mlp_argmax_of_output'] = cls.tolist()
 
     for name, make, text, note in (
             ('bn_net', make_bn_net, BN_NET_XAI,
