@@ -99,7 +99,7 @@ static LLVMValueRef add_function(cg *c, const char *suffix, LLVMTypeRef ret, LLV
 }
 
 /* if (cond) return code; */
-static void return_if(cg *c, LLVMValueRef cond, int code)
+void cg_return_if(cg *c, LLVMValueRef cond, int code)
 {
     LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fail");
     LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ok");
@@ -139,7 +139,7 @@ static void emit_workspace_size(cg *c, const graph_plan *plan)
 }
 
 /* NaN or infinity anywhere in x[0 .. n): x*0 is NaN exactly for those, and NaN survives the sum. */
-static LLVMValueRef any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
+LLVMValueRef cg_any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
 {
     LLVMValueRef acc = cg_local(c, c->f32, "nanacc");
     LLVMBuildStore(c->b, cg_f32(c, 0), acc);
@@ -156,8 +156,8 @@ static LLVMValueRef any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
 /* The options fields (layout of xai_options in xairt.h). */
 LLVMTypeRef cg_options_type(cg *c)
 {
-    LLVMTypeRef fields[5] = {c->ptr, c->i32, c->ptr, c->i64, c->i32};
-    return LLVMStructTypeInContext(c->ctx, fields, 5, 0);
+    LLVMTypeRef fields[9] = {c->ptr, c->i32, c->ptr, c->i64, c->i32, c->i32, c->ptr, c->ptr, c->ptr};
+    return LLVMStructTypeInContext(c->ctx, fields, 9, 0);
 }
 
 LLVMValueRef cg_options_field(cg *c, LLVMValueRef options, int field)
@@ -166,7 +166,7 @@ LLVMValueRef cg_options_field(cg *c, LLVMValueRef options, int field)
 }
 
 /* NULL or the value of a pointer field of the options */
-static LLVMValueRef options_pointer(cg *c, LLVMValueRef options, int field)
+LLVMValueRef cg_options_pointer(cg *c, LLVMValueRef options, int field)
 {
     LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
     LLVMBasicBlockRef load = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_load");
@@ -184,8 +184,9 @@ static LLVMValueRef options_pointer(cg *c, LLVMValueRef options, int field)
 }
 
 /* NET_forward(x, y, batch, ws) or, for an explanation, NET_E_ex(x, target, out, batch, ws, options)
- * (when the explanation takes options) and NET_E(x, target, out, batch, ws). */
-static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
+ * (when the explanation takes options) and NET_E(x, target, out, batch, ws): the function, positioned after
+ * the checks every entry makes (pointers, batch, alignment, targets, non-finite inputs, bound weights). */
+void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
 {
     const ir_graph *g = c->g;
     int explain = g->network != NULL;
@@ -221,12 +222,12 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     int needs_ws = plan->arena_floats > 0 || c->opt->weights_external;
     LLVMValueRef nulls = LLVMBuildOr(c->b, is_null(c, x), is_null(c, y), "");
     if (needs_ws) nulls = LLVMBuildOr(c->b, nulls, is_null(c, ws), "");
-    return_if(c, nulls, XAI_ENULL);
-    return_if(c, LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch32, LLVMConstInt(c->i32, 1, 0), ""),
+    cg_return_if(c, nulls, XAI_ENULL);
+    cg_return_if(c, LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch32, LLVMConstInt(c->i32, 1, 0), ""),
                              LLVMBuildICmp(c->b, LLVMIntSGT, batch32, LLVMConstInt(c->i32, max_batch(c, plan), 0), ""), ""),
               XAI_EBATCH);
     LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
-    return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
               XAI_EALIGN);
     LLVMValueRef batch = LLVMBuildSExt(c->b, batch32, c->i64, "batch");
     if (explain && g->has_target) {
@@ -241,16 +242,15 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
         cg_loop l;
         LLVMValueRef i = cg_loop_begin(c, &l, cg_i64(c, 0), batch, "t");
         LLVMValueRef t = LLVMBuildLoad2(c->b, c->i32, LLVMBuildInBoundsGEP2(c->b, c->i32, target, &i, 1, ""), "");
-        return_if(c, LLVMBuildICmp(c->b, LLVMIntUGE, t, LLVMConstInt(c->i32, classes, 0), ""), XAI_ETARGET);
+        cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntUGE, t, LLVMConstInt(c->i32, classes, 0), ""), XAI_ETARGET);
         cg_loop_end(c, &l);
         LLVMBuildBr(c->b, done);
         LLVMPositionBuilderAtEnd(c->b, done);
     }
-    const ir_graph *net = explain ? g->network : g;
-    int64_t in_count = ir_shape_count(&net->nodes[net->input].shape);
-    return_if(c, any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
+    int64_t in_count = ir_shape_count(&g->nodes[g->input].shape);   /* a generator's code for composed graphs */
+    cg_return_if(c, cg_any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
     if (options) {   /* a given baseline and noise must be finite too */
-        LLVMValueRef base = options_pointer(c, options, 0);
+        LLVMValueRef base = cg_options_pointer(c, options, 0);
         LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_baseline");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "baseline_ok");
         LLVMBuildCondBr(c->b, is_null(c, base), next, check);
@@ -258,19 +258,19 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
         LLVMValueRef per_sample = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, 1), "");
         LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntNE, per_sample, LLVMConstInt(c->i32, 0, 0), ""),
                                             batch, cg_i64(c, 1), "");
-        return_if(c, any_nonfinite(c, base, LLVMBuildNSWMul(c->b, rows, cg_i64(c, in_count), "")), XAI_ENAN);
+        cg_return_if(c, cg_any_nonfinite(c, base, LLVMBuildNSWMul(c->b, rows, cg_i64(c, in_count), "")), XAI_ENAN);
         LLVMBuildBr(c->b, next);
         LLVMPositionBuilderAtEnd(c->b, next);
         int samples = 0;
         for (int i = 0; i < g->n_nodes; i++)
             if (g->nodes[i].op == OP_EXPAND && g->nodes[i].expand == EXPAND_NOISE) samples = g->nodes[i].mult;
         if (samples) {
-            LLVMValueRef noise = options_pointer(c, options, 2);
+            LLVMValueRef noise = cg_options_pointer(c, options, 2);
             check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_noise");
             next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "noise_ok");
             LLVMBuildCondBr(c->b, is_null(c, noise), next, check);
             LLVMPositionBuilderAtEnd(c->b, check);
-            return_if(c, any_nonfinite(c, noise, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * samples), "")), XAI_ENAN);
+            cg_return_if(c, cg_any_nonfinite(c, noise, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * samples), "")), XAI_ENAN);
             LLVMBuildBr(c->b, next);
             LLVMPositionBuilderAtEnd(c->b, next);
         }
@@ -279,37 +279,71 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMValueRef wbase = LLVMConstNull(c->ptr), arena = ws;
     if (c->opt->weights_external) {
         LLVMValueRef magic = LLVMBuildLoad2(c->b, c->i64, LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""), "");
-        return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, magic, cg_i64(c, (int64_t)WEIGHTS_MAGIC), ""), XAI_EWEIGHTS);
+        cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, magic, cg_i64(c, (int64_t)WEIGHTS_MAGIC), ""), XAI_EWEIGHTS);
         wbase = LLVMBuildLoad2(c->b, c->ptr, ws, "weights");
         arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, XAIC_WS_HEADER)}, 1, "arena");
     }
-    LLVMValueRef *where = calloc(g->n_nodes, sizeof *where);
-    for (int i = 0; i < g->n_nodes; i++) {
+    *e = (cg_entry){x, y, batch, ws, target, options, wbase, arena};
+}
+
+/* where[i]: the buffer of node i (the entry's x and out, or its slot in the arena) */
+void cg_entry_buffers(cg *c, const graph_plan *plan, const cg_entry *e, LLVMValueRef *where)
+{
+    for (int i = 0; i < c->g->n_nodes; i++) {
         const plan_value *v = &plan->values[i];
-        if (v->kind == LOC_INPUT) where[i] = x;
-        else if (v->kind == LOC_OUTPUT) where[i] = y;
-        else where[i] = cg_gep(c, arena, LLVMBuildNSWMul(c->b, batch, cg_i64(c, v->offset), ""));
+        if (v->kind == LOC_INPUT) where[i] = e->x;
+        else if (v->kind == LOC_OUTPUT) where[i] = e->y;
+        else where[i] = cg_gep(c, e->arena, LLVMBuildNSWMul(c->b, e->batch, cg_i64(c, v->offset), ""));
     }
-    for (int i = 0; i < g->n_nodes; i++) {
+}
+
+/* Calls the kernels of nodes [from, to) in order. */
+void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const LLVMValueRef *where,
+                     const cg_entry *e, LLVMValueRef target, LLVMValueRef sample0, int from, int to)
+{
+    const ir_graph *g = c->g;
+    LLVMValueRef wbase = e->wbase, options = e->options, batch = e->batch;
+    for (int i = from; i < to; i++) {
         if (!plan->emit[i]) continue;
         const ir_node *n = &g->nodes[i];
-        LLVMValueRef args[IR_MAX_INPUTS + 5];
-        LLVMTypeRef types[IR_MAX_INPUTS + 5];
+        LLVMValueRef args[IR_MAX_INPUTS + 6];
+        LLVMTypeRef types[IR_MAX_INPUTS + 6];
         int na = 0;
         args[na++] = where[i];
         for (int k = 0; k < n->n_inputs; k++) args[na++] = where[n->inputs[k]];
         args[na++] = wbase;
-        args[na++] = target ? target : LLVMConstNull(c->ptr);
+        args[na++] = target ? target : LLVMConstNull(c->ptr);   /* (the entry's, or the AM loop's own) */
         args[na++] = options ? options : LLVMConstNull(c->ptr);
         args[na++] = n->mult > 1 ? LLVMBuildNSWMul(c->b, batch, cg_i64(c, n->mult), "") : batch;
-        for (int k = 0; k < na - 1; k++) types[k] = c->ptr;
-        types[na - 1] = c->i64;
+        args[na++] = sample0 ? sample0 : cg_i64(c, 0);
+        for (int k = 0; k < na - 2; k++) types[k] = c->ptr;
+        types[na - 2] = types[na - 1] = c->i64;
         LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");
     }
+}
+
+static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
+{
+    cg_entry e;
+    cg_entry_begin(c, plan, &e);
+    LLVMValueRef *where = calloc(c->g->n_nodes, sizeof *where);
+    cg_entry_buffers(c, plan, &e, where);
+    const ir_graph *g = c->g;
+    if (g->chunk > 0 && g->chunk < g->samples) {   /* the sample region once per chunk of samples */
+        cg_call_kernels(c, plan, kernels, where, &e, e.target, NULL, 0, g->sample_first);
+        cg_loop l;
+        LLVMValueRef k = cg_loop_begin(c, &l, cg_i64(c, 0), cg_i64(c, g->samples / g->chunk), "chunk");
+        cg_call_kernels(c, plan, kernels, where, &e, e.target, cg_mad(c, k, g->chunk, NULL), g->sample_first,
+                        g->sample_last + 1);
+        cg_loop_end(c, &l);
+        cg_call_kernels(c, plan, kernels, where, &e, e.target, NULL, g->sample_last + 1, g->n_nodes);
+    } else {
+        cg_call_kernels(c, plan, kernels, where, &e, e.target, NULL, 0, g->n_nodes);
+    }
     if (plan->copy_input_to_output) {
-        int64_t out_count = ir_shape_count(&g->nodes[g->output].shape);
-        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, batch, cg_i64(c, out_count * 4), "");
-        LLVMBuildMemCpy(c->b, y, 4, x, 4, bytes);
+        int64_t out_count = ir_shape_count(&c->g->nodes[c->g->output].shape);
+        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, e.batch, cg_i64(c, out_count * 4), "");
+        LLVMBuildMemCpy(c->b, e.y, 4, e.x, 4, bytes);
     }
     free(where);
     LLVMBuildRet(c->b, LLVMConstInt(c->i32, XAI_OK, 0));
@@ -322,18 +356,18 @@ static void emit_bind_weights(cg *c)
     LLVMTypeRef params[3] = {c->ptr, c->ptr, size_t_ty};
     LLVMValueRef fn = add_function(c, "bind_weights", c->i32, params, 3);
     LLVMValueRef ws = LLVMGetParam(fn, 0), data = LLVMGetParam(fn, 1), size = LLVMGetParam(fn, 2);
-    return_if(c, LLVMBuildOr(c->b, is_null(c, ws), is_null(c, data), ""), XAI_ENULL);
+    cg_return_if(c, LLVMBuildOr(c->b, is_null(c, ws), is_null(c, data), ""), XAI_ENULL);
     LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
-    return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
               XAI_EALIGN);
-    return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, size, LLVMConstInt(size_t_ty, c->g->weights_size, 0), ""),
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, size, LLVMConstInt(size_t_ty, c->g->weights_size, 0), ""),
               XAI_EWEIGHTS);
     LLVMTypeRef crc_params[2] = {c->ptr, size_t_ty};
     LLVMTypeRef crc_ty = LLVMFunctionType(c->i32, crc_params, 2, 0);
     LLVMValueRef crc_fn = LLVMGetNamedFunction(c->mod, "xai_crc32");
     if (!crc_fn) crc_fn = LLVMAddFunction(c->mod, "xai_crc32", crc_ty);
     LLVMValueRef crc = LLVMBuildCall2(c->b, crc_ty, crc_fn, (LLVMValueRef[]){data, size}, 2, "");
-    return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, crc, LLVMConstInt(c->i32, c->g->weights_crc32, 0), ""), XAI_EWEIGHTS);
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, crc, LLVMConstInt(c->i32, c->g->weights_crc32, 0), ""), XAI_EWEIGHTS);
     LLVMBuildStore(c->b, data, ws);
     LLVMBuildStore(c->b, cg_i64(c, (int64_t)WEIGHTS_MAGIC),
                    LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""));
@@ -431,8 +465,9 @@ static void emit_graph(cg *c, const graph_plan *plan)
     emit_constants(c, plan);
     LLVMValueRef *kernels = calloc(c->g->n_nodes, sizeof *kernels);
     for (int i = 0; i < c->g->n_nodes; i++)
-        if (plan->emit[i]) kernels[i] = cg_kernel(c, i);
-    emit_entry(c, plan, kernels);
+        if (plan->emit[i]) kernels[i] = cg_kernel_shared(c, i);
+    if (c->g->am.enabled) cg_emit_actmax_entry(c, plan, kernels);
+    else emit_entry(c, plan, kernels);
     free(kernels);
 }
 
@@ -457,6 +492,7 @@ int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *pl
     if (opt->weights_external) emit_bind_weights(&c);
     emit_info(&c, names, n_explanations);
     free(names);
+    cg_kernel_cache_free(&c);
     free(consts.keys);
     free(consts.globals);
     LLVMDisposeBuilder(c.b);

@@ -166,16 +166,27 @@ int emit_header(const ir_module *m, const cg_options *opt, const char *path, cha
         for (int e = 0; e < m->n_explanations; e++) {
             const ir_graph *x = m->explanations[e];
             if (x->network != g) continue;
-            const ir_node *o = &x->nodes[x->output];
-            fprintf(f, "/* explanation %s: out ", x->explain_name);
-            shape_comment(f, &o->shape);
-            fprintf(f, " per sample; target: a class per sample, or NULL for the arg-max */\n");
+            const ir_node *o = &x->nodes[x->am.enabled ? x->am.image : x->output];
+            if (x->am.enabled) {
+                fprintf(f, "/* explanation %s: activation maximisation; x: the starting %s ", x->explain_name,
+                        x->am.generator ? "code" : "input");
+                shape_comment(f, &x->nodes[x->input].shape);
+                fprintf(f, ", out: the synthesised input ");
+                shape_comment(f, &o->shape);
+                fprintf(f, " per sample;\n * target: a class per sample, or NULL for the arg-max at the start */\n");
+            } else {
+                fprintf(f, "/* explanation %s: out ", x->explain_name);
+                shape_comment(f, &o->shape);
+                fprintf(f, " per sample; target: a class per sample, or NULL for the arg-max */\n");
+            }
             fprintf(f, "int %s_%s(const float *x, const int32_t *target, float *out, int32_t batch, void *workspace);\n",
                     g->name, x->explain_name);
             if (x->has_options)
                 fprintf(f, "int %s_%s_ex(const float *x, const int32_t *target, float *out, int32_t batch, void *workspace,\n"
-                           "        const xai_options *options);   /* baseline / reference / noise / seed at run time */\n",
-                        g->name, x->explain_name);
+                           "        const xai_options *options);   /* %s */\n",
+                        g->name, x->explain_name,
+                        x->am.enabled ? "steps, regulariser centre (baseline), codes, progress at run time"
+                                      : "baseline / reference / noise / seed at run time");
         }
         fprintf(f, "extern const xai_model_info %s_info;\n\n", g->name);
     }

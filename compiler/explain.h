@@ -53,7 +53,8 @@ typedef struct rule_use {
 } rule_use;
 
 typedef enum { METHOD_LRP, METHOD_GRADIENT, METHOD_IG, METHOD_SMOOTHGRAD, METHOD_DEEPLIFT, METHOD_CAM, METHOD_GRADCAM,
-               METHOD_GRADCAM_PP, METHOD_COUNT } explain_method;
+               METHOD_GRADCAM_PP, METHOD_ACTMAX, METHOD_COUNT } explain_method;
+#define METHOD_IS_CAM(m) ((m) >= METHOD_CAM && (m) <= METHOD_GRADCAM_PP)
 typedef enum { POST_NONE, POST_ABS, POST_SQUARE, POST_TIMES_INPUT } explain_post;
 /* Captum's integration rules */
 typedef enum { QUAD_GAUSSLEGENDRE, QUAD_LEFT, QUAD_RIGHT, QUAD_MIDDLE, QUAD_TRAPEZOID } ig_quadrature;
@@ -77,6 +78,9 @@ typedef struct explain_spec {
     int cam_layer;            /* cam, gradcam, gradcam_pp: the spatial layer whose maps are weighted */
     int upsample;             /* the map is resized (bilinear) to the input's H x W */
     int align_corners;        /* bilinear sampling: 0 = half-pixel centres (PyTorch's default), 1 = corners */
+    ir_am am;                 /* activation_maximization: its settings (image / logits are set by the rules) */
+    int generator;            /* activation_maximization(generator=G): index into ir_module.graphs, or -1 */
+    rule_use *generator_rules;/* per node of the generator: its gradient rule */
 } explain_spec;
 
 typedef struct explain_set {

@@ -161,7 +161,8 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
                     n->pad_r);
             break;
         case OP_SEED: {
-            static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax_gradient"};
+            static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax_gradient",
+                                                "log_softmax_gradient", "relu_gradient"};
             fprintf(out, " %s", seeds[n->seed]);
             if (n->argmax_from > 0) fprintf(out, " arg-max of input %d", n->argmax_from);
             break;

@@ -45,7 +45,27 @@ typedef enum {
 /* Output relevance at the top of an explanation: one-hot(target) times the logit, 1, the softmax
  * probability, max(logit, 0); or, for SEED_SOFTMAX_GRAD, the gradient of the target's softmax probability
  * with respect to the logits, p_t * (onehot(t) - p). */
-typedef enum { SEED_LOGIT, SEED_ONE, SEED_SOFTMAX, SEED_RELU_LOGIT, SEED_SOFTMAX_GRAD } ir_seed;
+typedef enum { SEED_LOGIT, SEED_ONE, SEED_SOFTMAX, SEED_RELU_LOGIT, SEED_SOFTMAX_GRAD, SEED_LOG_SOFTMAX_GRAD,
+               SEED_RELU_GRAD } ir_seed;
+/* SEED_LOG_SOFTMAX_GRAD: the gradient of log p_t with respect to the logits, onehot(t) - p (activation
+ * maximisation's objective). SEED_RELU_GRAD: that of max(logit_t, 0), onehot(t) * [logit_t > 0] (the seed's
+ * 5.1 / 5.2 explain f = ReLU(logit)). */
+
+/* Activation maximisation: the optimisation an explanation graph's entry runs around its gradient pass.
+ * Maximises log p(t | x) - lambda/2 ||x - c||^2 over x (the network input, or a generator's code), from the
+ * entry's x; c = x itself (AM_CENTER_START), 0 (AM_CENTER_ZERO) or xai_options.baseline. */
+typedef enum { AM_ADAM, AM_GRADIENT_ASCENT } am_optimizer;
+typedef enum { AM_CENTER_START, AM_CENTER_ZERO } am_center;
+typedef struct ir_am {
+    int enabled;
+    int steps;
+    double lambda, lr, beta1, beta2, epsilon;
+    am_optimizer optimizer;
+    am_center center;
+    int image;                  /* the node holding the synthesised image: the generator's output, or the input */
+    int logits;                 /* the node of the logits (the starting point's arg-max is the default target) */
+    const char *generator;      /* the generator network's name, or NULL */
+} ir_am;
 
 /* OP_EXPAND: input 0 = x [per sample], input 1 = the reference (OP_REFERENCE, IG only); output = `mult`
  * samples per input sample, sample k of input b at row b * mult + k:
@@ -138,6 +158,9 @@ typedef struct ir_node {
     float ref_value;            /* OP_REFERENCE: the constant when xai_options gives no baseline */
     int argmax_from;            /* OP_SEED: the input whose arg-max is the target when none is given: 0, its
                                    own logits; 1, clean logits with one row per input sample (IG, SmoothGrad) */
+    int layer;                  /* backward nodes: 1 + the forward node whose rule made them (0: none) */
+    int samples;                /* OP_EXPAND, OP_REDUCE: samples per input in all (IG steps, SmoothGrad samples);
+                                   mult is how many of them one pass computes (a chunk, see ir_graph) */
 } ir_node;
 
 typedef struct ir_graph {
@@ -165,6 +188,11 @@ typedef struct ir_graph {
     int has_options;            /* the explanation also gets NET_E_ex(..., const xai_options *) */
     int n_forward;              /* nodes [0, n_forward) are the network's forward pass */
     int *relevance_of;          /* per forward node: the node holding the relevance at its output, or -1 */
+    ir_am am;                   /* activation maximisation (am.enabled): the entry optimises its input */
+    /* IG / SmoothGrad: nodes [sample_first, sample_last] (OP_EXPAND .. OP_REDUCE) work on the samples of
+     * each input; when chunk < samples the entry runs them samples / chunk times, chunk samples at a time
+     * (mult = chunk), and OP_REDUCE accumulates: the workspace holds one chunk, not all samples. */
+    int sample_first, sample_last, samples, chunk;
 } ir_graph;
 
 /* All networks and explanations of a compilation. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "rules.h"
+#include "rules_actmax.h"
 #include "rules_internal.h"
 
 typedef struct wcache {
@@ -32,6 +33,7 @@ typedef struct rules_ctx {
     wcache *cache;
     int n_cache;
     int failed;
+    int layer;              /* 1 + the forward node whose rule is being applied (0: none) */
 } rules_ctx;
 
 /* ---------------- node construction ---------------- */
@@ -40,6 +42,7 @@ static int add(rules_ctx *c, const ir_node *n)
 {
     ir_node copy = *n;
     if (!copy.mult) copy.mult = c->mult;   /* backward nodes work on the current samples */
+    copy.layer = c->layer;
     return ir_graph_add_node(c->g, &copy);
 }
 
@@ -977,7 +980,7 @@ static ir_graph *build(rules_ctx *c)
         ir_node ex = {0};
         ex.op = OP_EXPAND;
         ex.shape = *in_shape;
-        ex.mult = samples;
+        ex.mult = ex.samples = samples;
         ex.inputs[ex.n_inputs++] = x;
         if (spec->method == METHOD_IG) {
             ref = reference_node(c, in_shape);
@@ -994,6 +997,8 @@ static ir_graph *build(rules_ctx *c)
             g->has_options = 1;
         }
         int expanded = ir_graph_add_node(g, &ex);
+        g->sample_first = expanded;
+        g->samples = g->chunk = samples;
         free(c->fwd);
         c->fwd = forward_copy(c, expanded, samples);
     } else if (spec->method == METHOD_DEEPLIFT) {
@@ -1020,13 +1025,15 @@ static ir_graph *build(rules_ctx *c)
         c->R = NULL;
         return g;
     }
-    int stop = spec->method >= METHOD_GRADCAM ? spec->cam_layer : spec->at_node;
+    int stop = METHOD_IS_CAM(spec->method) ? spec->cam_layer : spec->at_node;
     for (int i = top; i >= 0 && !c->failed; i--) {
         if (i == stop) break;
         if (c->R[i] < 0 || net->nodes[i].op == OP_INPUT) continue;
+        c->layer = i + 1;
         apply_rule(c, i);
+        c->layer = 0;
     }
-    if (spec->method >= METHOD_GRADCAM) {
+    if (METHOD_IS_CAM(spec->method)) {
         g->output = gradcam(c);
         g->relevance_of = c->R;
         c->R = NULL;
@@ -1048,8 +1055,9 @@ static ir_graph *build(rules_ctx *c)
             red.reduce = spec->variant;
             red.shape = *out_shape;
             red.mult = 1;
+            red.samples = samples;
             red.inputs[red.n_inputs++] = out;
-            out = ir_graph_add_node(g, &red);
+            out = g->sample_last = ir_graph_add_node(g, &red);
             break;
         }
         case METHOD_IG: {
@@ -1058,11 +1066,12 @@ static ir_graph *build(rules_ctx *c)
             red.reduce = REDUCE_PATH;
             red.shape = *in_shape;
             red.mult = 1;
+            red.samples = samples;
             red.weight = vector_const(c, "ig_weights", weight, samples);
             red.inputs[red.n_inputs++] = out;
             red.inputs[red.n_inputs++] = x;
             red.inputs[red.n_inputs++] = ref;
-            out = ir_graph_add_node(g, &red);
+            out = g->sample_last = ir_graph_add_node(g, &red);
             break;
         }
         case METHOD_DEEPLIFT: {   /* multipliers times (x - reference) */
@@ -1088,9 +1097,31 @@ int rules_build(xai_diag *d, ir_module *m, const explain_set *s)
     wcache *cache = NULL;
     int n_cache = 0;
     for (int e = 0; e < s->n_specs; e++) {
-        rules_ctx c = {.d = d, .spec = &s->specs[e], .net = m->graphs[s->specs[e].network], .cache = cache,
-                       .n_cache = n_cache};
+        const explain_spec *spec = &s->specs[e];
+        ir_graph *net = m->graphs[spec->network], *composed = NULL;
+        explain_spec local = *spec;
+        rule_use *composed_rules = NULL;
+        int image = net->input;
+        if (spec->method == METHOD_ACTMAX && spec->generator >= 0) {   /* differentiate generator + classifier */
+            composed = actmax_compose(m->graphs[spec->generator], net, spec->generator_rules, spec->rules,
+                                      &composed_rules, &image);
+            local.rules = composed_rules;
+        }
+        rules_ctx c = {.d = d, .spec = &local, .net = composed ? composed : net, .cache = cache, .n_cache = n_cache};
         ir_graph *g = build(&c);
+        if (spec->method == METHOD_ACTMAX) {
+            g->am = spec->am;
+            g->am.enabled = 1;
+            g->has_options = 1;   /* steps, centre, code output, progress */
+            g->am.image = image;
+            g->am.logits = c.net->nodes[c.net->output].op == OP_SOFTMAX ? c.net->nodes[c.net->output].inputs[0]
+                                                                          : c.net->output;
+        }
+        if (composed) {
+            g->network = net;
+            actmax_adopt(g, composed);
+            free(composed_rules);
+        }
         cache = c.cache;
         n_cache = c.n_cache;
         free(c.R);

@@ -21,7 +21,7 @@ static void shape_text(const int64_t *dims, int rank, char *buf, size_t len)
 }
 
 /* Reads the input and checks it against the network's input shape; returns the batch or -1. */
-static int read_input(const run_request *r, const ir_node *in, xai_array *x)
+int run_read_input(const run_request *r, const ir_node *in, xai_array *x)
 {
     char err[512], got[128], want[128];
     int64_t want_dims[IR_MAX_RANK + 1];
@@ -169,6 +169,12 @@ static int read_options(const run_request *r, const ir_graph *expl, const ir_nod
 
 int run_command(compilation *c, const run_request *r)
 {
+    const ir_graph *am = r->explain ? driver_explanation(c, r->explain, NULL) : NULL;
+    if (am && am->am.enabled) return run_actmax(c, r, am);   /* run_actmax.c */
+    if (r->steps) {
+        fprintf(stderr, "xaic: error: --steps is for activation_maximization explanations\n");
+        return 2;
+    }
     if (!r->input || !r->output) {
         fprintf(stderr, "xaic: error: run needs --input FILE and -o FILE\n");
         return 2;
@@ -203,7 +209,7 @@ int run_command(compilation *c, const run_request *r)
         return 2;
     }
     xai_array x = {0};
-    int batch = read_input(r, &g->nodes[g->input], &x);
+    int batch = run_read_input(r, &g->nodes[g->input], &x);
     if (batch < 0) {
         xai_array_free(&x);
         return 1;

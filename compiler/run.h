@@ -2,6 +2,7 @@
 #ifndef XAIC_RUN_H
 #define XAIC_RUN_H
 #include "driver.h"
+#include "xairt.h"
 
 typedef struct run_request {
     const char *input, *output;
@@ -15,8 +16,14 @@ typedef struct run_request {
     const char *baseline;    /* .npy: IG baseline / DeepLIFT reference (one sample or one per input sample) */
     const char *noise;       /* .npy: SmoothGrad noise to replay, [batch, samples, ...input] */
     long long seed;          /* SmoothGrad seed at run time; -1: the compiled one */
+    int steps;               /* activation maximisation: iterations (0: as compiled) */
 } run_request;
 
 /* Returns the process exit status (0, 1 for bad input, 2 for bad usage); messages go to stderr. */
 int run_command(compilation *c, const run_request *r);
+/* Reads r->input (.npy or one .png) and checks it against the input node's shape; returns the batch or -1
+ * after a message. */
+int run_read_input(const run_request *r, const ir_node *in, xai_array *x);
+/* xaic run --explain NAME for an activation_maximization explanation (run_actmax.c). */
+int run_actmax(compilation *c, const run_request *r, const ir_graph *expl);
 #endif

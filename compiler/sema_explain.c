@@ -22,7 +22,7 @@ enum { LEVEL_DEFAULT = 0, LEVEL_PRESET_TYPE = 1, LEVEL_PRESET_FIRST = 2, LEVEL_P
 
 static const char *node_op_name(const ir_node *n) { return n->op == OP_AFFINE ? "batchnorm" : ir_op_name(n->op); }
 
-static int takes_rule(const ir_graph *g, int i)
+int sx_takes_rule(const ir_graph *g, int i)
 {
     ir_op op = g->nodes[i].op;
     return op != OP_INPUT && op != OP_FLATTEN && op != OP_SOFTMAX;
@@ -53,7 +53,7 @@ static int node_named(const ir_graph *g, const char *name);
 
 /* ---- method NAME(key = value, ...) ---- */
 
-static int method_number(sema_explain_ctx *c, const ast_arg *arg, double lo, int integer, double *out)
+int sx_method_number(sema_explain_ctx *c, const ast_arg *arg, double lo, int integer, double *out)
 {
     double v;
     if (arg->value->kind == EX_NUMBER) v = arg->value->number;
@@ -70,7 +70,7 @@ static int method_number(sema_explain_ctx *c, const ast_arg *arg, double lo, int
     return 1;
 }
 
-static int method_choice(sema_explain_ctx *c, const ast_arg *arg, const char *const *names, int n)
+int sx_method_choice(sema_explain_ctx *c, const ast_arg *arg, const char *const *names, int n)
 {
     if (arg->value->kind == EX_IDENT)
         for (int i = 0; i < n; i++)
@@ -87,7 +87,7 @@ static int method_baseline(sema_explain_ctx *c, const ast_arg *arg, double *out)
 {
     if (arg->value->kind == EX_IDENT && !strcmp(arg->value->text, "zero")) { *out = 0; return 1; }
     if (arg->value->kind == EX_NUMBER || (arg->value->kind == EX_UNARY && arg->value->lhs->kind == EX_NUMBER))
-        return method_number(c, arg, -1e30, 0, out);
+        return sx_method_number(c, arg, -1e30, 0, out);
     diag_error(c->d, arg->value->loc, "%s is zero or a number; a tensor is given at run time (NET_E_ex, xaic run "
                "--baseline FILE.npy)", arg->name);
     return 0;
@@ -96,21 +96,26 @@ static int method_baseline(sema_explain_ctx *c, const ast_arg *arg, double *out)
 static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g, explain_spec *spec)
 {
     static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift",
-                                          "cam", "gradcam", "gradcam_pp"};
+                                          "cam", "gradcam", "gradcam_pp", "activation_maximization"};
     static const char *const params[METHOD_COUNT][5] = {
         {0}, {0}, {"steps", "baseline", "quadrature"}, {"samples", "noise", "sigma", "seed", "variant"}, {"reference"},
         {"layer", "upsample", "align_corners"}, {"layer", "upsample", "align_corners"},
         {"layer", "upsample", "align_corners"}};
     if (v->kind != EX_IDENT && v->kind != EX_CALL) {
         diag_error(c->d, v->loc, "`method` takes lrp, gradient, integrated_gradients(...), smoothgrad(...), "
-                   "deeplift(...), cam(layer=L), gradcam(layer=L) or gradcam_pp(layer=L)");
+                   "deeplift(...), cam(layer=L), gradcam(layer=L), gradcam_pp(layer=L) or activation_maximization(...)");
         return;
     }
     int m;
     for (m = 0; m < METHOD_COUNT && strcmp(methods[m], v->text); m++) {}
     if (m == METHOD_COUNT) {
         diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates lrp, gradient, "
-                   "integrated_gradients, smoothgrad, deeplift, cam, gradcam and gradcam_pp", v->text);
+                   "integrated_gradients, smoothgrad, deeplift, cam, gradcam, gradcam_pp and activation_maximization", v->text);
+        return;
+    }
+    if (m == METHOD_ACTMAX) {
+        spec->method = METHOD_ACTMAX;
+        sx_actmax_method(c, v, g, spec);
         return;
     }
     int has_layer = 0;
@@ -133,27 +138,27 @@ static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph 
         if (m == METHOD_IG) {
             static const char *const quads[] = {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
                                                 "riemann_trapezoid"};
-            if (p == 0 && method_number(c, arg, 2, 1, &x)) spec->steps = (int)x;
+            if (p == 0 && sx_method_number(c, arg, 2, 1, &x)) spec->steps = (int)x;
             if (p == 1) method_baseline(c, arg, &spec->baseline);
             if (p == 2) {
                 int q = arg->value->kind == EX_IDENT && !strcmp(arg->value->text, "trapezoid") ? QUAD_TRAPEZOID
-                                                                                            : method_choice(c, arg, quads, 5);
+                                                                                            : sx_method_choice(c, arg, quads, 5);
                 if (q >= 0) spec->quadrature = (ig_quadrature)q;
             }
         } else if (m == METHOD_SMOOTHGRAD) {
             static const char *const variants[] = {"smoothgrad", "smoothgrad_sq", "vargrad"};
             static const ir_reduce reduces[] = {REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR};
-            if (p == 0 && method_number(c, arg, 1, 1, &x)) spec->samples = (int)x;
-            if (p == 1 && method_number(c, arg, 0, 0, &x)) noise = x, have_noise = 1;
-            if (p == 2 && method_number(c, arg, 0, 0, &x)) spec->sigma = x, have_sigma = 1;
-            if (p == 3 && method_number(c, arg, 0, 1, &x)) spec->rng_seed = (uint64_t)x;
+            if (p == 0 && sx_method_number(c, arg, 1, 1, &x)) spec->samples = (int)x;
+            if (p == 1 && sx_method_number(c, arg, 0, 0, &x)) noise = x, have_noise = 1;
+            if (p == 2 && sx_method_number(c, arg, 0, 0, &x)) spec->sigma = x, have_sigma = 1;
+            if (p == 3 && sx_method_number(c, arg, 0, 1, &x)) spec->rng_seed = (uint64_t)x;
             if (p == 4) {
-                int k = method_choice(c, arg, variants, 3);
+                int k = sx_method_choice(c, arg, variants, 3);
                 if (k >= 0) spec->variant = reduces[k];
             }
         } else if (m == METHOD_DEEPLIFT) {
             method_baseline(c, arg, &spec->baseline);
-        } else if (m >= METHOD_CAM) {
+        } else if (METHOD_IS_CAM(m)) {
             static const char *const bools[] = {"false", "true"};
             static const char *const ups[] = {"none", "bilinear"};
             if (p == 0) {
@@ -169,18 +174,18 @@ static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph 
                 } else spec->cam_layer = node;
             }
             if (p == 1) {
-                int k = method_choice(c, arg, ups, 2);
+                int k = sx_method_choice(c, arg, ups, 2);
                 if (k >= 0) spec->upsample = k;
             }
             if (p == 2) {
-                int k = method_choice(c, arg, bools, 2);
+                int k = sx_method_choice(c, arg, bools, 2);
                 if (k >= 0) spec->align_corners = k;
             }
         }
         if (spec->steps > 100000 || spec->samples > 100000)
             diag_error(c->d, arg->value->loc, "%s is larger than 100000", arg->name);
     }
-    if (m >= METHOD_CAM && !has_layer)
+    if (METHOD_IS_CAM(m) && !has_layer)
         diag_error(c->d, v->loc, "%s needs the layer whose maps it weights: %s(layer=act3)", methods[m], methods[m]);
     if (m == METHOD_SMOOTHGRAD && have_sigma && have_noise)
         diag_error(c->d, v->loc, "give either noise (a fraction of the input range) or sigma (absolute), not both");
@@ -221,7 +226,7 @@ static int select_nodes(sema_explain_ctx *c, const ir_graph *g, const assignment
         return -1;
     }
     if (by_name >= 0) {
-        if (!takes_rule(g, by_name)) {
+        if (!sx_takes_rule(g, by_name)) {
             diag_error(c->d, a->loc, "layer '%s' is a %s, which takes no rule", a->selector,
                        ir_op_name(g->nodes[by_name].op));
             return -1;
@@ -332,6 +337,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     spec.variant = REDUCE_MEAN;
     spec.upsample = 1;
     spec.align_corners = 1;   /* the seed's resize_bilinear(align_corners=True) */
+    spec.generator = -1;
     int errors = c->d->errors;
     assignment *list = NULL;
     int n = 0;
@@ -376,15 +382,27 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
         }
     }
     /* what each method accepts */
-    if (spec.method != METHOD_LRP) {
-        if (seen[1] && spec.seed != SEED_LOGIT && spec.seed != SEED_SOFTMAX)
+    if (spec.method == METHOD_ACTMAX) {
+        if (seen[1])
+            diag_error(c->d, seen[1]->key_loc, "activation_maximization maximises log p(class | x); it takes no seed");
+        for (int i = 0; i < ex->n_stmts; i++)
+            if (ex->stmts[i].kind == ES_ASSIGN || (seen[2] && &ex->stmts[i] == seen[2])) {
+                diag_error(c->d, ex->stmts[i].key_loc, "activation_maximization follows the true gradient of its "
+                           "objective; rules do not apply to it");
+                break;
+            }
+        spec.seed = SEED_LOG_SOFTMAX_GRAD;
+    } else if (spec.method != METHOD_LRP) {
+        int relu_ok = spec.method == METHOD_GRADIENT || spec.method == METHOD_IG || spec.method == METHOD_SMOOTHGRAD;
+        if (seen[1] && spec.seed != SEED_LOGIT && spec.seed != SEED_SOFTMAX && !(relu_ok && spec.seed == SEED_RELU_LOGIT))
             diag_error(c->d, seen[1]->value->loc, "method %s explains the logit (seed logit) or the softmax probability "
-                       "(seed softmax)", seen[0] ? seen[0]->value->text : "");
-        spec.seed = spec.seed == SEED_SOFTMAX ? SEED_SOFTMAX_GRAD : SEED_ONE;
+                       "(seed softmax)%s", seen[0] ? seen[0]->value->text : "",
+                       relu_ok ? " or max(logit, 0) (seed relu_logit)" : "");
+        spec.seed = spec.seed == SEED_SOFTMAX ? SEED_SOFTMAX_GRAD : spec.seed == SEED_RELU_LOGIT ? SEED_RELU_GRAD : SEED_ONE;
     }
     if (seen[4] && spec.method != METHOD_GRADIENT && spec.method != METHOD_SMOOTHGRAD)
         diag_error(c->d, seen[4]->key_loc, "`post` applies to methods gradient and smoothgrad");
-    if (seen[1] && spec.method >= METHOD_CAM && spec.seed != SEED_ONE)
+    if (seen[1] && METHOD_IS_CAM(spec.method) && spec.seed != SEED_ONE)
         diag_error(c->d, seen[1]->value->loc, "CAM methods explain the class logit; use `seed logit`");
     if (seen[3] && spec.method != METHOD_LRP && spec.method != METHOD_GRADIENT)
         diag_error(c->d, seen[3]->key_loc, "`at` applies to methods lrp and gradient");
@@ -400,7 +418,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
         if (lv < 0) continue;
         int any = 0;
         for (int i = 0; i < g->n_nodes; i++) {
-            if (!picked[i] || !takes_rule(g, i)) continue;
+            if (!picked[i] || !sx_takes_rule(g, i)) continue;
             any = 1;
             if (lv >= level[i]) { best[i] = a; level[i] = lv; }
         }
@@ -409,7 +427,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     }
     spec.rules = sx_alloc(c->set, sizeof(rule_use) * (g->n_nodes + 1));
     for (int i = 0; i < g->n_nodes; i++) {
-        if (!takes_rule(g, i)) continue;
+        if (!sx_takes_rule(g, i)) continue;
         const ir_node *node = &g->nodes[i];
         const char *op = node_op_name(node);
         if (best[i] >= 0) {
@@ -451,7 +469,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
 explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_module *m)
 {
     explain_set *set = calloc(1, sizeof *set);
-    sema_explain_ctx c = {d, set, NULL, 0, NULL, 0};
+    sema_explain_ctx c = {d, set, NULL, 0, NULL, 0, m};
     sx_collect_definitions(&c, p);
     const ast_explain **seen = NULL;
     int n_seen = 0;
@@ -503,9 +521,10 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
     for (int e = 0; e < s->n_specs; e++) {
         const explain_spec *sp = &s->specs[e];
         const ir_graph *g = m->graphs[sp->network];
-        static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax gradient"};
+        static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax gradient",
+                                            "log-softmax gradient", "relu gradient"};
         static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift",
-                                              "cam", "gradcam", "gradcam_pp"};
+                                              "cam", "gradcam", "gradcam_pp", "activation_maximization"};
         fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name, methods[sp->method],
                 seeds[sp->seed], sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
         for (int i = 0; i < g->n_nodes; i++) {

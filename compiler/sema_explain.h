@@ -17,6 +17,7 @@ typedef struct sema_explain_ctx {
     int n_rules;
     const ast_preset **presets;
     int n_presets;
+    const ir_module *module;      /* the networks (a generator is one of them) */
 } sema_explain_ctx;
 
 /* Names bound to values: a rule's or preset's parameters. */
@@ -39,4 +40,11 @@ void sx_collect_definitions(sema_explain_ctx *c, const xai_program *p);
 const ast_rule *sx_find_rule(const sema_explain_ctx *c, const char *name);
 const ast_preset *sx_find_preset(const sema_explain_ctx *c, const char *name);
 int sx_rule_applies(const ast_rule *r, const char *op);
+/* node i of g gets a rule (not the input, a flatten or a softmax) */
+int sx_takes_rule(const ir_graph *g, int i);
+/* a method argument: a number >= lo (an integer if asked) / one of names; 0 or -1 after reporting */
+int sx_method_number(sema_explain_ctx *c, const ast_arg *arg, double lo, int integer, double *out);
+int sx_method_choice(sema_explain_ctx *c, const ast_arg *arg, const char *const *names, int n);
+/* method activation_maximization(...) (sema_actmax.c): fills spec->am, spec->generator and its rules */
+void sx_actmax_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g, explain_spec *spec);
 #endif

@@ -21,6 +21,7 @@ const char *xai_status_string(int status)
     case XAI_ESHAPE: return "shape does not match what was expected";
     case XAI_ENOMEM: return "out of memory";
     case XAI_EARG: return "invalid argument";
+    case XAI_EDIVERGED: return "the optimisation diverged (NaN or infinity); lower the learning rate";
     default: return "unknown status code";
     }
 }

@@ -44,5 +44,9 @@ for e in cam gradcam gradcam_pp; do
   $xaic run "$out/cluttered_cam.xai" --explain $e --input models/samples/cluttered.npy -o "$out/cluttered_$e.png" --overlay
   echo "cluttered $e -> $out/cluttered_$e.png"
 done
+echo "== activation maximisation: one prototype per class, in input space and through the generator"
+$xaic run models/mnist_mlp_am.xai --explain proto -o "$out/prototypes.png"
+$xaic run models/mnist_mlp_am.xai --explain proto_z --baseline models/samples/class_mean_codes.npy \
+  -o "$out/prototypes_generator.png"
 $xaic run models/mnist_cnn_lrp.xai --explain epsilon_plus --input "$digits" -o "$out/cnn_epsilon_plus.npy"
 echo "relevance arrays: $out/*.npy; heatmaps (blue negative, white zero, red positive): $out/*.png"

@@ -328,3 +328,37 @@ Test(smoothgrad, seeds_reproduce_and_noise_replays)
     xai_array_free(&x);
     eu_close(&p);
 }
+
+/* ---- seed relu_logit: the gradient of max(logit_t, 0) (the seed's 5.1 / 5.2 explain f = ReLU(S_c)) ---- */
+
+Test(gradient, seed_relu_logit_is_the_gradient_where_the_logit_is_positive_and_zero_elsewhere)
+{
+    const char *text = "import \"mnist_cnn.xai\";\n"
+                       "explain g for mnist_cnn { method gradient; }\n"
+                       "explain gr for mnist_cnn { method gradient; seed relu_logit; }\n";
+    eu_program p;
+    eu_open(&p, "models/relu_seed.xai", text, 3, 0);
+    cr_assert(p.ok, "%s", eu_messages(&p));
+    xai_array x = eu_load_npy("models/samples/digits.npy");
+    float *fx = forward_of(&p, x.data, 10);
+    int positive = 0, negative = 0;
+    for (int32_t t = 0; t < 10; t++) {
+        int32_t targets[10];
+        for (int b = 0; b < 10; b++) targets[b] = t;
+        eu_run g = eu_explain(&p, "mnist_cnn", "g", x.data, targets, 10);
+        eu_run gr = eu_explain(&p, "mnist_cnn", "gr", x.data, targets, 10);
+        cr_assert(g.status == 0 && gr.status == 0);
+        for (int b = 0; b < 10; b++) {
+            int on = logit(fx, b, t) > 0;
+            positive += on, negative += !on;
+            for (int i = 0; i < 784; i++)
+                cr_assert_eq(gr.out[b * 784 + i], on ? g.out[b * 784 + i] : 0.0f, "digit %d class %d pixel %d", b, t, i);
+        }
+        eu_run_free(&g);
+        eu_run_free(&gr);
+    }
+    cr_expect(positive > 0 && negative > 0, "both signs of the logit must occur (%d positive, %d not)", positive, negative);
+    free(fx);
+    xai_array_free(&x);
+    eu_close(&p);
+}
