@@ -22,7 +22,10 @@ static int analyse(compilation *c, xai_diag *d)
     c->plans = calloc(c->ir->n_graphs + 1, sizeof *c->plans);
     for (int i = 0; i < c->ir->n_graphs; i++) c->plans[i] = plan_graph(c->ir->graphs[i]);
     c->explanation_plans = calloc(c->ir->n_explanations + 1, sizeof *c->explanation_plans);
-    for (int i = 0; i < c->ir->n_explanations; i++) c->explanation_plans[i] = plan_graph(c->ir->explanations[i]);
+    for (int i = 0; i < c->ir->n_explanations; i++) {
+        plan_choose_chunk(c->ir->explanations[i], PLAN_SAMPLE_BUDGET);
+        c->explanation_plans[i] = plan_graph(c->ir->explanations[i]);
+    }
     return 0;
 }
 

@@ -18,10 +18,15 @@ typedef struct graph_plan {
     int *emit;            /* per node: 1 if a kernel computes it (not an alias such as flatten) */
     int copy_input_to_output; /* the output is the input itself (or a view of it) */
     int64_t arena_floats; /* per sample, a multiple of 16 (64 bytes) */
+    int64_t am_offset;    /* activation maximisation: its state (iterate, Adam moments, gradient, targets) */
     int n_nodes;
 } graph_plan;
 
 graph_plan *plan_graph(const ir_graph *g);
+/* IG / SmoothGrad: when the samples of one input need more than budget_bytes of workspace, runs them in
+ * chunks (the largest divisor of the samples that fits; see ir_graph.chunk). Call before planning. */
+void plan_choose_chunk(ir_graph *g, int64_t budget_bytes);
+#define PLAN_SAMPLE_BUDGET (8 << 20)
 /* Every value keeps its own slot (no reuse): intermediate results can be read after a call (--stats). */
 graph_plan *plan_graph_keep_all(const ir_graph *g);
 void plan_free(graph_plan *p);
