@@ -1,0 +1,93 @@
+/* Kernels shared between the graphs of one network: every explanation graph starts with the network's
+ * forward pass, and IG / SmoothGrad / DeepLIFT copy it again, so most kernels are emitted several times
+ * with identical code. A kernel's code depends only on its node (op, attributes, shapes, constants,
+ * expression), the shapes and sample counts of its inputs, and the module's options, so nodes with the
+ * same description share one function: less code for LLVM to optimise (compile time) and for the CPU
+ * to cache. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+struct cg_kernel_cache {
+    char **keys;
+    LLVMValueRef *fns;
+    int n, cap;
+};
+
+static void put_ew(FILE *f, const ir_ew *e)
+{
+    if (!e) { fputs("_", f); return; }
+    fprintf(f, "(%d %d %a %p ", (int)e->kind, e->input, e->num, (const void *)e->channel);
+    put_ew(f, e->a);
+    put_ew(f, e->b);
+    put_ew(f, e->c);
+    fputc(')', f);
+}
+
+static void put_shape(FILE *f, const ir_shape *s)
+{
+    fprintf(f, "[%d", s->rank);
+    for (int k = 0; k < s->rank; k++) fprintf(f, ",%d", s->dims[k]);
+    fputc(']', f);
+}
+
+/* Everything cg_kernel reads of node i and of its inputs (malloc'd text). */
+static char *kernel_key(const ir_graph *g, int i)
+{
+    const ir_node *n = &g->nodes[i];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fprintf(f, "op%d mult%d ", (int)n->op, n->mult);
+    put_shape(f, &n->shape);
+    put_shape(f, &n->in_shape);
+    fprintf(f, " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w%p b%p m%p v%p g%d seed%d exp%d red%d "
+               "sig%a rng%llu ref%a arg%d smp%d in%d:",
+            n->units, n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b, n->pad_r, n->pad_same, n->has_bias,
+            (double)n->eps, (void *)n->weight, (void *)n->bias, (void *)n->bn_mean, (void *)n->bn_var, n->global,
+            (int)n->seed, (int)n->expand, (int)n->reduce, (double)n->sigma, (unsigned long long)n->rng_seed,
+            (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
+    for (int k = 0; k < n->n_inputs; k++) {
+        const ir_node *in = &g->nodes[n->inputs[k]];
+        fprintf(f, " m%d", in->mult);
+        put_shape(f, &in->shape);
+    }
+    fputc(' ', f);
+    put_ew(f, n->expr);
+    fclose(f);
+    return text;
+}
+
+LLVMValueRef cg_kernel_shared(cg *c, int i)
+{
+    if (!c->kernels) c->kernels = calloc(1, sizeof *c->kernels);
+    struct cg_kernel_cache *kc = c->kernels;
+    char *key = kernel_key(c->g, i);
+    for (int k = 0; k < kc->n; k++)
+        if (!strcmp(kc->keys[k], key)) {
+            free(key);
+            return kc->fns[k];
+        }
+    LLVMValueRef fn = cg_kernel(c, i);
+    if (kc->n == kc->cap) {
+        kc->cap = kc->cap ? 2 * kc->cap : 64;
+        kc->keys = realloc(kc->keys, sizeof *kc->keys * kc->cap);
+        kc->fns = realloc(kc->fns, sizeof *kc->fns * kc->cap);
+    }
+    kc->keys[kc->n] = key;
+    kc->fns[kc->n++] = fn;
+    return fn;
+}
+
+void cg_kernel_cache_free(cg *c)
+{
+    struct cg_kernel_cache *kc = c->kernels;
+    if (!kc) return;
+    for (int k = 0; k < kc->n; k++) free(kc->keys[k]);
+    free(kc->keys);
+    free(kc->fns);
+    free(kc);
+    c->kernels = NULL;
+}
