@@ -6,6 +6,7 @@
 
 #include "ast.h"
 #include "driver.h"
+#include "eval.h"
 #include "jit.h"
 #include "run.h"
 
@@ -19,6 +20,10 @@ static void usage(FILE *f)
         "       xaic run FILE.xai --forward --input IN -o OUT [--network NET] [-O N]\n"
         "       xaic run FILE.xai --explain NAME --input IN -o OUT [--target CLASS] [--stats] [--overlay]\n"
         "                [--baseline B.npy] [--noise N.npy] [--seed S]\n"
+        "       xaic run FILE.xai --explain AM -o OUT [--input START] [--target CLASS] [--steps N] [--baseline C.npy]\n"
+        "                [--seed S]         activation maximisation: OUT.png (grid) and OUT.npy\n"
+        "       xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
+        "                [--labels FILE] [--limit N] ...    explanation quality (xaic eval --help)\n"
         "\n"
         "compile options:\n"
         "  -o FILE               output (with --emit obj, FILE's .h is written beside it)\n"
@@ -32,15 +37,21 @@ static void usage(FILE *f)
         "  --dump=ast|graph|backward|plan\n"
         "                        print a stage's output to standard output\n"
         "  --sanitize=address    instrument the generated code with AddressSanitizer\n"
+        "  --threads=on|off      off: single-threaded kernels that never call xai_parallel_for (default on)\n"
         "run: IN and OUT are .npy (float32, batch first) or, for one image, .png; an explanation written\n"
         "     as .png is a heatmap (a grid for a batch; --overlay blends it over the input); --stats prints\n"
-        "     the relevance sum at every layer; --target picks the class (default: the arg-max)\n");
+        "     the relevance sum at every layer; --target picks the class (default: the arg-max)\n"
+        "run, activation_maximization: one prototype per class unless --target is given; START holds one\n"
+        "     starting point or one per class (default: zeros, or N(0,1) codes drawn with --seed for a\n"
+        "     generator); --baseline sets the regulariser's centre; --steps overrides the compiled steps\n");
 }
 
 typedef struct cli {
     const char *command, *file, *out, *emit, *triple, *cpu, *dump, *input, *network, *explain, *baseline, *noise;
     long long seed;
+    int steps;
     int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
+    int threads_off;
 } cli;
 
 static int parse_args(int argc, char **argv, cli *o)
@@ -74,6 +85,7 @@ static int parse_args(int argc, char **argv, cli *o)
         else if (!strcmp(a, "--cpu")) { NEED_VALUE(); o->cpu = next; }
         else if (!strcmp(a, "--weights=external")) o->external = 1;
         else if (!strcmp(a, "--sanitize=address")) o->sanitize_address = 1;
+        else if (!strcmp(a, "--threads=off") || !strcmp(a, "--threads=on")) o->threads_off = a[11] == 'f';
         else if (!strcmp(a, "--weights=embedded")) o->external = 0;
         else if (!strncmp(a, "--dump=", 7)) o->dump = a + 7;
         else if (!strcmp(a, "--input")) { NEED_VALUE(); o->input = next; }
@@ -88,6 +100,13 @@ static int parse_args(int argc, char **argv, cli *o)
             long long v = strtoll(next, &end, 10);
             if (*end || v < 0) { fprintf(stderr, "xaic: error: --seed needs a non-negative integer\n"); return 2; }
             o->seed = v;
+        }
+        else if (!strcmp(a, "--steps")) {
+            NEED_VALUE();
+            char *end;
+            long v = strtol(next, &end, 10);
+            if (*end || v < 1 || v > 100000000) { fprintf(stderr, "xaic: error: --steps needs an integer in [1, 100000000]\n"); return 2; }
+            o->steps = (int)v;
         }
         else if (!strcmp(a, "--overlay")) o->overlay = 1;
         else if (!strcmp(a, "--explain")) { NEED_VALUE(); o->explain = next; }
@@ -150,7 +169,7 @@ static int compile(const cli *o, compilation *c)
     else if (!strcmp(o->emit, "header")) kind = EMIT_HEADER;
     else { fprintf(stderr, "xaic: error: --emit takes obj, asm, llvm or header, not '%s'\n", o->emit); return 2; }
     if (!o->out) { fprintf(stderr, "xaic: error: no output file; give -o FILE\n"); return 2; }
-    cg_options cgo = {.weights_external = o->external};
+    cg_options cgo = {.weights_external = o->external, .threads_off = o->threads_off};
     char *err = NULL;
     if (kind == EMIT_HEADER) {
         if (emit_header(c->ir, &cgo, o->out, &err)) goto fail;
@@ -178,6 +197,7 @@ fail:
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "eval")) return eval_main(argc - 1, argv + 1);   /* its own options */
     cli o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
@@ -197,7 +217,7 @@ int main(int argc, char **argv)
                                          .network = o.network, .explain = o.explain, .forward = o.forward,
                                          .class_target = o.class_target, .opt_level = o.opt_level,
                                          .stats = o.stats, .overlay = o.overlay, .baseline = o.baseline,
-                                         .noise = o.noise, .seed = o.seed});
+                                         .noise = o.noise, .seed = o.seed, .steps = o.steps});
     else rc = compile(&o, &c);
     driver_free(&c);
     diag_free(&d);

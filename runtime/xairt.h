@@ -26,6 +26,7 @@ enum {
     XAI_ESHAPE = 10,      /* shape does not match what was expected */
     XAI_ENOMEM = 11,      /* out of memory (runtime helpers only; generated code never allocates) */
     XAI_EARG = 12,        /* other invalid argument */
+    XAI_EDIVERGED = 13,   /* an optimisation (activation maximisation) reached NaN or infinity: lower lr */
 };
 
 /* A short English description of a status code ("workspace not 64-byte aligned"). Never NULL. */
@@ -147,6 +148,12 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
                           int32_t channels, int32_t height, int32_t width, const xai_heatmap_options *opt,
                           char *err, size_t errlen);
 
+/* A batch of images [batch, channels (1 or 3), height, width] as one PNG grid, each image min-max normalised
+ * to the full gray (or colour) range as matplotlib's imshow does; white gaps of 2 pixels. columns 0 ->
+ * min(batch, 5); scale 0 -> the smallest integer magnification giving cells >= 112 px high. */
+int xai_image_grid_write_png(const char *path, const float *images, int32_t batch, int32_t channels, int32_t height,
+                             int32_t width, int32_t columns, int32_t scale, char *err, size_t errlen);
+
 /* ---- run-time options of explanations (NET_E_ex) and the SmoothGrad noise generator ---- */
 
 /* Parameters users tune at run time. Zero-initialise, then set what you need; every NULL / 0 field
@@ -159,12 +166,137 @@ typedef struct xai_options {
                                      a recorded draw exactly); NULL: drawn with xai_normal_fill */
     uint64_t seed;                /* SmoothGrad seed, used when has_seed is set (else the compiled seed) */
     int32_t has_seed;
+    /* activation maximisation (baseline above, when given, is the centre of its regulariser) */
+    int32_t steps;                /* iterations; 0: as compiled */
+    float *code;                  /* with a generator: receives the optimised codes [batch, code] (NULL: not kept) */
+    void (*progress)(void *context, int64_t done, int64_t total);   /* called about 100 times per run (NULL: never) */
+    void *progress_context;
 } xai_options;
 
 /* Fills out[0 .. n) with sigma * N(0, 1) numbers: element k is number (offset + k) of the stream `seed`,
  * a pure function of (seed, offset + k) (Philox4x32-10 counter-based generator, Box-Muller transform),
  * so results are reproducible, independent of batching and threads. */
 void xai_normal_fill(float *out, int64_t n, uint64_t seed, uint64_t offset, float sigma);
+
+/* ---- threads: the parallel loops of generated code (runtime/parallel.c; docs/performance.md) ---- */
+
+/* Runs body(ctx, begin, end) over disjoint ranges that cover [0, n) exactly once, each at least `grain`
+ * long (except the last), on a process-wide pool of threads and the calling thread; returns when all have
+ * run. Inline on the calling thread when n <= grain, with one thread, or while another call owns the pool
+ * (concurrent callers never wait for each other). Generated code (unless compiled with --threads=off)
+ * calls it for its large dense / conv2d loops, splitting only independent outputs, so results are
+ * bitwise the same for any thread count. The body must not throw or longjmp. */
+void xai_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx, int64_t n, int64_t grain);
+/* Threads a parallel loop may use (the caller's included): n >= 1, or n <= 0 for the default, which is
+ * the environment variable XAI_NUM_THREADS or else the number of CPUs the process may run on. Takes effect
+ * at the next loop; creates the pool's threads now (otherwise the first large loop does). Thread-safe. */
+void xai_set_num_threads(int n);
+int xai_get_num_threads(void);
+/* ---- end of threads ---- */
+
+/* ==== explanation quality: continuity and selectivity (runtime/metrics.c, plot_svg.c; docs/evaluation.md) ==== */
+
+/* Any generated NET_forward / NET_E fits these. */
+typedef int (*xai_forward_fn)(const float *x, float *y, int32_t batch, void *workspace);
+typedef int (*xai_explain_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *workspace);
+
+/* The network the metrics drive. forward and explain are called one after the other (never at the same
+ * time) with at most max_batch samples, so one workspace of NET_workspace_size(max_batch) bytes, 64-byte
+ * aligned, serves both. The input is [C, H, W] (a flat [D] network: any C * H * W = D). explain writes
+ * relevance_channels x H x W values per sample: C (the input's shape) or 1 (CAM maps); 0 means C. */
+typedef struct xai_eval_model {
+    xai_forward_fn forward;
+    xai_explain_fn explain;
+    void *workspace;
+    int32_t max_batch;
+    int32_t channels, height, width;
+    int32_t classes;              /* values forward writes per sample */
+    int32_t relevance_channels;
+} xai_eval_model;
+
+/* f, the value whose decay is tracked: the target's logit, or ReLU of it (the seed's choice, default) */
+enum { XAI_TRACK_RELU_LOGIT = 0, XAI_TRACK_LOGIT = 1 };
+/* which patch goes next: the highest relevance sum (default) or the lowest */
+enum { XAI_FLIP_MOST_RELEVANT_FIRST = 0, XAI_FLIP_LEAST_RELEVANT_FIRST = 1 };
+
+/* Pixel flipping. The image is cut into a grid of patch x patch squares from the top-left corner; when H
+ * or W is not a multiple of patch the last row / column of the grid holds smaller patches (the leftover
+ * pixels), scored by their plain sum. Patch k (row-major over the grid) covers every channel. All-zero
+ * fields mean the default. */
+typedef struct xai_selectivity_options {
+    int32_t patch;       /* side in pixels; 0 -> 4 */
+    int32_t steps;       /* patches removed, L; 0 -> 20; at most the number of patches */
+    int32_t order;       /* XAI_FLIP_* */
+    int32_t tracked;     /* XAI_TRACK_* */
+    float baseline;      /* the value a removed patch is set to (0) */
+} xai_selectivity_options;
+
+/* Patches in an height x width image: ceil(height / patch) * ceil(width / patch); 0 if an argument < 1. */
+int32_t xai_patch_count(int32_t height, int32_t width, int32_t patch);
+
+/* Sets patch `index` (row-major over the grid above) of one image [C, H, W] to `value` in every channel:
+ * replays a flipping sequence from xai_selectivity's `removed`. An index outside the grid does nothing. */
+void xai_patch_fill(float *image, int32_t channels, int32_t height, int32_t width, int32_t patch, int32_t index,
+                    float value);
+
+/* For each of the n images x[n, C, H, W]: record f(x^0); then, L times: explain the current image x^k,
+ * set the not yet removed patch with the highest (or lowest) relevance sum to the baseline (ties: the
+ * lowest patch index), record f(x^{k+1}). target: n classes, or NULL for each image's arg-max on x^0;
+ * the class stays fixed along the curve. Outputs (row-major, only curves is required):
+ *   curves[n, L + 1]     f after 0 .. L removals
+ *   aopc[n]              1/(L+1) sum_{k=0..L} (f(x^0) - f(x^k))  (Samek et al. 2017)
+ *   removed[n, L]        the patch index removed at each step
+ *   relevance[n, L, relevance_channels, H, W]   the heatmap each choice was made from
+ * Allocation: O(max_batch x (input + relevance + classes) + patches) bytes of scratch with malloc, freed
+ * before returning (XAI_ENOMEM if that fails). Errors: XAI_ENULL, XAI_EARG (options, shapes), XAI_EBATCH
+ * (n or max_batch < 1), XAI_ETARGET, XAI_ENAN (relevance not finite), or the status of a failed generated
+ * call; err receives one line saying what to change. */
+int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *target, int32_t n,
+                    const xai_selectivity_options *opt, float *curves, float *aopc, int32_t *removed,
+                    float *relevance, char *err, size_t errlen);
+
+/* Continuity: each image translated horizontally by every shift t in [shift_min, shift_max] (t > 0 moves
+ * it right; columns shifted in take `fill`). All-zero fields mean the default (shifts -20 .. 20, fill 0). */
+typedef struct xai_continuity_options {
+    int32_t shift_min, shift_max;
+    int32_t tracked;     /* XAI_TRACK_* */
+    float fill;
+} xai_continuity_options;
+
+/* Writes one image x[C, H, W] shifted by `shift` columns into out (same shape; must not overlap x). */
+void xai_shift_horizontal(const float *x, float *out, int32_t channels, int32_t height, int32_t width,
+                          int32_t shift, float fill);
+
+/* For each of the n images and each of the S = shift_max - shift_min + 1 shifts: f and the relevance
+ * summed per quadrant, R1 = rows [0, H/2) x cols [0, W/2) (top-left), R2 top-right, R3 bottom-right,
+ * R4 bottom-left (integer halves: an odd middle row / column belongs to the bottom / right). The
+ * continuity number is max over consecutive shifts of ||R(x) - R(x')||_1 / ||x - x'||_2, pairs with
+ * x = x' skipped; NaN when every pair is skipped. Lower is better. target as in xai_selectivity.
+ *   values[n, S], quadrants[n, S, 4], continuity[n], relevance[n, S, relevance_channels, H, W]
+ * (values is required, the rest may be NULL). Allocation and errors as xai_selectivity. */
+int xai_continuity(const xai_eval_model *m, const float *x, const int32_t *target, int32_t n,
+                   const xai_continuity_options *opt, float *values, float *quadrants, float *continuity,
+                   float *relevance, char *err, size_t errlen);
+
+/* Line plots as SVG text (axes, ticks, labels, legend, title) for curves such as the above. */
+typedef struct xai_plot_series {
+    const char *label;
+    const float *y;      /* n_points values; NaN or infinity leaves a gap in the line */
+} xai_plot_series;
+
+typedef struct xai_plot {
+    const char *title, *x_label, *y_label;   /* NULL: none */
+    const float *x;      /* n_points increasing abscissae */
+    int32_t n_points;    /* >= 2 */
+    const xai_plot_series *series;
+    int32_t n_series;    /* 1 .. 12 */
+    int32_t width, height;   /* pixels; 0 -> 720 x 450 */
+    int32_t y_from_zero;     /* 1: the y axis starts at 0 (or below, if a value is negative) */
+} xai_plot;
+
+int xai_plot_write_svg(const char *path, const xai_plot *plot, char *err, size_t errlen);
+
+/* ==== end of explanation quality ==== */
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,411 @@
+/* xaic eval: JIT-compile the explanations named by --explain (as `xaic run` does: jit.c), read a set of
+ * inputs (.npy or IDX) and labels, run libxairt's selectivity or continuity metric over them in batches
+ * and write curves.csv, per_image.csv, results.json, SVG plots and heatmap strips (eval_report.c). */
+#include "eval.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eval_internal.h"
+#include "jit.h"
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
+        "                 [--labels FILE] [--network NET] [--limit N] [--batch N] [--tracked relu_logit|logit]\n"
+        "                 [--patch P] [--steps L] [--order most|least|both] [--baseline V] [--shifts MIN:MAX] [-O N]\n"
+        "  INPUTS   .npy (float32, batch first) or IDX (MNIST format, optionally gzipped; uint8 scaled to [0, 1])\n"
+        "  --labels .npy (integers) or IDX: the class explained; default: each input's arg-max class\n"
+        "  selectivity: pixel flipping by patches of P x P (default 4), L removals (default 20), most relevant\n"
+        "               first (default), least relevant first or both; removed patches take V (default 0)\n"
+        "  continuity:  horizontal shifts MIN..MAX (default -20:20), shifted-in columns take V (default 0)\n"
+        "  --tracked    the value followed: ReLU of the target logit (default, as the seed) or the logit\n"
+        "  --batch      inputs per call of the generated functions (default 256)\n"
+        "  DIR gets curves.csv, per_image.csv, results.json, *.svg plots and strip_*.png heatmaps\n"
+        "  (docs/evaluation.md)\n");
+}
+
+static int parse_int(const char *opt, const char *text, long low, long high, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < low || v > high) {
+        fprintf(stderr, "xaic: error: %s needs an integer in [%ld, %ld], not '%s'\n", opt, low, high, text);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Applies `opt v`: 0, 2 after a message, or -1 if opt is not an option of eval. v NULL: the value is missing. */
+static int parse_value(eval_args *a, const char *opt, const char *v)
+{
+    static const char *const options[] = { "-o", "--explain", "--data", "--labels", "--metric", "--network", "--limit",
+                                           "--batch", "--patch", "--steps", "--baseline", "--order", "--tracked",
+                                           "--shifts" };
+    int known = 0;
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++) known |= !strcmp(opt, options[i]);
+    if (!known) return -1;
+    if (!v) { fprintf(stderr, "xaic: error: %s needs a value\n", opt); return 2; }
+    long n;
+    int rc = 0;
+    if (!strcmp(opt, "-o")) a->out_dir = v;
+    else if (!strcmp(opt, "--explain")) a->explain = v;
+    else if (!strcmp(opt, "--data")) a->data = v;
+    else if (!strcmp(opt, "--labels")) a->labels = v;
+    else if (!strcmp(opt, "--metric")) a->metric = v;
+    else if (!strcmp(opt, "--network")) a->network = v;
+    else if (!strcmp(opt, "--limit")) { if (!(rc = parse_int(opt, v, 1, INT32_MAX, &n))) a->limit = n; }
+    else if (!strcmp(opt, "--batch")) { if (!(rc = parse_int(opt, v, 1, 65536, &n))) a->batch = (int)n; }
+    else if (!strcmp(opt, "--patch")) { if (!(rc = parse_int(opt, v, 1, 1 << 20, &n))) a->sel.patch = (int32_t)n; }
+    else if (!strcmp(opt, "--steps")) { if (!(rc = parse_int(opt, v, 1, 1 << 20, &n))) a->sel.steps = (int32_t)n; }
+    else if (!strcmp(opt, "--baseline")) {
+        char *end;
+        float f = strtof(v, &end);
+        if (end == v || *end || !isfinite(f)) {
+            fprintf(stderr, "xaic: error: --baseline needs a finite number, not '%s'\n", v);
+            return 2;
+        }
+        a->sel.baseline = a->cont.fill = f;
+    } else if (!strcmp(opt, "--order")) {
+        if (!strcmp(v, "most")) a->orders = 1;
+        else if (!strcmp(v, "least")) a->orders = 2;
+        else if (!strcmp(v, "both")) a->orders = 3;
+        else { fprintf(stderr, "xaic: error: --order takes most, least or both, not '%s'\n", v); return 2; }
+    } else if (!strcmp(opt, "--tracked")) {
+        if (!strcmp(v, "relu_logit")) a->sel.tracked = a->cont.tracked = XAI_TRACK_RELU_LOGIT;
+        else if (!strcmp(v, "logit")) a->sel.tracked = a->cont.tracked = XAI_TRACK_LOGIT;
+        else { fprintf(stderr, "xaic: error: --tracked takes relu_logit or logit, not '%s'\n", v); return 2; }
+    } else if (!strcmp(opt, "--shifts")) {
+        int lo, hi, used = 0;
+        if (sscanf(v, "%d:%d%n", &lo, &hi, &used) != 2 || v[used] || lo >= hi || lo < -100000 || hi > 100000) {
+            fprintf(stderr, "xaic: error: --shifts takes MIN:MAX with MIN < MAX (pixels, e.g. -20:20), not '%s'\n", v);
+            return 2;
+        }
+        a->cont.shift_min = lo, a->cont.shift_max = hi;
+    }
+    return rc;
+}
+
+static int parse_eval_args(int argc, char **argv, eval_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->batch = 256;
+    a->opt_level = 3;
+    a->orders = 1;
+    a->cont.shift_min = -20, a->cont.shift_max = 20;
+    a->sel.patch = 4, a->sel.steps = 20;   /* libxairt's defaults, spelled out for the report */
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) { eval_usage(stdout); exit(0); }
+        if (opt[0] == '-' && opt[1] == 'O' && opt[2] >= '0' && opt[2] <= '3' && !opt[3]) { a->opt_level = opt[2] - '0'; continue; }
+        if (opt[0] != '-') {
+            if (a->file) { fprintf(stderr, "xaic: error: more than one input file ('%s' and '%s')\n", a->file, opt); return 2; }
+            a->file = opt;
+            continue;
+        }
+        int rc = parse_value(a, opt, i + 1 < argc ? argv[i + 1] : NULL);
+        if (rc == -1) { fprintf(stderr, "xaic: error: unknown option '%s' for eval\n", opt); eval_usage(stderr); return 2; }
+        if (rc) return rc;
+        i++;
+    }
+    const char *missing = !a->file ? "a FILE.xai" : !a->explain ? "--explain E1,E2,..." : !a->data ? "--data INPUTS"
+                          : !a->metric ? "--metric selectivity|continuity" : !a->out_dir ? "-o DIR" : NULL;
+    if (missing) { fprintf(stderr, "xaic: error: eval needs %s\n", missing); eval_usage(stderr); return 2; }
+    if (!strcmp(a->metric, "selectivity")) a->is_selectivity = 1;
+    else if (strcmp(a->metric, "continuity")) {
+        fprintf(stderr, "xaic: error: unknown metric '%s'; --metric takes selectivity or continuity\n", a->metric);
+        return 2;
+    }
+    return 0;
+}
+
+/* The explanations named in --explain, all of one network; fills a->method and sets the network. */
+static int resolve_explanations(compilation *c, const eval_args *a, eval_setup *s)
+{
+    char *list = strdup(a->explain), *save = NULL;
+    int rc = 0;
+    for (char *name = strtok_r(list, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
+        const ir_graph *e = driver_explanation(c, name, NULL);
+        if (!e) {
+            fprintf(stderr, "xaic: error: no explanation named '%s'; %s", name, c->ir->n_explanations ? "the file has" : "the file has none");
+            for (int i = 0; i < c->ir->n_explanations; i++)
+                fprintf(stderr, "%s %s", i ? "," : "", c->ir->explanations[i]->explain_name);
+            fputc('\n', stderr);
+            rc = 1;
+        } else if (s->n_methods == EVAL_MAX_METHODS) {
+            fprintf(stderr, "xaic: error: at most %d explanations per run\n", EVAL_MAX_METHODS);
+            rc = 2;
+        } else if (a->network && strcmp(e->network->name, a->network)) {
+            fprintf(stderr, "xaic: error: explanation '%s' is for network '%s', not '%s'\n", name, e->network->name, a->network);
+            rc = 1;
+        } else if (s->net && e->network != s->net) {
+            fprintf(stderr, "xaic: error: explanations '%s' and '%s' are for different networks ('%s', '%s'); compare "
+                    "explanations of one network per run\n", s->methods[0].name, name, s->net->name, e->network->name);
+            rc = 1;
+        } else if (e->am.enabled || !e->has_target) {
+            fprintf(stderr, "xaic: error: '%s' does not explain a class (activation maximisation synthesises an input); "
+                    "selectivity and continuity need a relevance map of a class\n", name);
+            rc = 1;
+        } else {
+            s->net = e->network;
+            s->methods[s->n_methods].graph = e;
+            s->methods[s->n_methods++].name = e->explain_name;
+        }
+    }
+    free(list);
+    if (!rc && !s->n_methods) { fprintf(stderr, "xaic: error: --explain names no explanation\n"); rc = 2; }
+    return rc;
+}
+
+/* [C, H, W] of the network input; a flat [D] input is shown as a square image when D is a square. */
+static int resolve_shapes(eval_setup *s)
+{
+    const ir_shape *in = &s->net->nodes[s->net->input].shape;
+    s->m.channels = 1, s->m.height = 1;
+    if (in->rank == 3) s->m.channels = in->dims[0], s->m.height = in->dims[1], s->m.width = in->dims[2];
+    else if (in->rank == 2) s->m.height = in->dims[0], s->m.width = in->dims[1];
+    else {
+        int d = in->dims[0], side = (int)lround(sqrt(d));
+        if (side * side == d) s->m.height = s->m.width = side;
+        else s->m.width = d;
+    }
+    s->in_count = (int64_t)s->m.channels * s->m.height * s->m.width;
+    s->m.classes = (int32_t)ir_shape_count(&s->net->nodes[s->net->output].shape);
+    for (int i = 0; i < s->n_methods; i++) {
+        const ir_graph *e = s->methods[i].graph;
+        int64_t n = ir_shape_count(&e->nodes[e->output].shape), hw = (int64_t)s->m.height * s->m.width;
+        if (n != s->in_count && n != hw) {
+            fprintf(stderr, "xaic: error: explanation '%s' gives %lld values per input, not a map over the %lld input "
+                    "pixels (an `at` layer?); selectivity and continuity need relevance of the input\n",
+                    s->methods[i].name, (long long)n, (long long)hw);
+            return 1;
+        }
+        s->methods[i].relevance_channels = n == s->in_count ? s->m.channels : 1;
+    }
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+/* .npy as it is, anything else as IDX (uint8 images scaled by 1/255, labels by 1). */
+static int read_array(const char *path, float idx_scale, int convert, xai_array *out)
+{
+    char err[512];
+    int status = ends_with(path, ".npy") ? xai_npy_read(path, out, convert, err, sizeof err)
+                                         : xai_idx_read(path, idx_scale, out, err, sizeof err);
+    if (status) fprintf(stderr, "xaic: error: %s\n", err);
+    return status ? 1 : 0;
+}
+
+static int read_data(const eval_args *a, eval_setup *s)
+{
+    if (read_array(a->data, 1.0f / 255, 0, &s->x)) return 1;
+    int64_t per = s->x.rank >= 2 ? xai_array_count(&s->x) / s->x.shape[0] : -1;
+    if (s->x.rank < 2 || s->x.shape[0] < 1 || per != s->in_count) {
+        const ir_shape *in = &s->net->nodes[s->net->input].shape;
+        char want[64];
+        fprintf(stderr, "xaic: error: %s: shape mismatch: the data is [", a->data);
+        for (int i = 0; i < s->x.rank; i++) fprintf(stderr, "%s%lld", i ? ", " : "", (long long)s->x.shape[i]);
+        fprintf(stderr, "], but network '%s' takes inputs of %s = %lld values; give [N, ...] with %lld values per "
+                "input\n", s->net->name, ir_shape_str(in, want, sizeof want), (long long)s->in_count, (long long)s->in_count);
+        return 1;
+    }
+    s->n = s->x.shape[0] < a->limit || !a->limit ? s->x.shape[0] : a->limit;
+    if (s->n > INT32_MAX) s->n = INT32_MAX;
+    s->targets = malloc(sizeof(int32_t) * s->n);
+    if (!a->labels) return 0;
+    xai_array l = { 0 };
+    if (read_array(a->labels, 1.0f, 1, &l)) return 1;
+    int64_t count = xai_array_count(&l);
+    int rc = 0;
+    if (count != s->x.shape[0]) {
+        fprintf(stderr, "xaic: error: %s holds %lld labels but %s holds %lld inputs; give one label per input\n",
+                a->labels, (long long)count, a->data, (long long)s->x.shape[0]);
+        rc = 1;
+    }
+    for (int64_t i = 0; i < s->n && !rc; i++) {
+        float v = l.data[i];
+        if (!(v >= 0 && v < s->m.classes && v == floorf(v))) {
+            fprintf(stderr, "xaic: error: %s: label %g of input %lld is not a class of network '%s' (0 .. %d)\n",
+                    a->labels, (double)v, (long long)i, s->net->name, (int)s->m.classes - 1);
+            rc = 1;
+        } else s->targets[i] = (int32_t)v;
+    }
+    s->has_labels = !rc;
+    xai_array_free(&l);
+    return rc;
+}
+
+static int jit_entries(compilation *c, const eval_args *a, eval_setup *s)
+{
+    char *err = NULL, sym[300];
+    s->jit = jit_create(c, a->opt_level, &err);
+    if (!s->jit) {
+        fprintf(stderr, "xaic: error: %s\n", err ? err : "JIT failed");
+        free(err);
+        return 1;
+    }
+    snprintf(sym, sizeof sym, "%s_workspace_size", s->net->name);
+    size_t (*workspace_size)(int32_t) = (size_t (*)(int32_t))jit_lookup(s->jit, sym);
+    snprintf(sym, sizeof sym, "%s_forward", s->net->name);
+    s->m.forward = (xai_forward_fn)jit_lookup(s->jit, sym);
+    for (int i = 0; i < s->n_methods; i++) {
+        snprintf(sym, sizeof sym, "%s_%s", s->net->name, s->methods[i].name);
+        if (!(s->methods[i].fn = (xai_explain_fn)jit_lookup(s->jit, sym))) break;
+    }
+    /* selectivity batches inputs, continuity batches (input, shift) pairs: only the former is bounded by n */
+    s->m.max_batch = (int32_t)(a->is_selectivity && s->n < a->batch ? s->n : a->batch);
+    size_t bytes = workspace_size ? workspace_size(s->m.max_batch) : 0;
+    if (!workspace_size || !s->m.forward || (bytes && posix_memalign(&s->workspace, 64, bytes))) {
+        fprintf(stderr, "xaic: error: cannot set up the run (%s)\n", workspace_size && s->m.forward ? "out of memory" : "missing entry point");
+        return 1;
+    }
+    for (int i = 0; i < s->n_methods; i++)
+        if (!s->methods[i].fn) { fprintf(stderr, "xaic: error: missing entry point %s_%s\n", s->net->name, s->methods[i].name); return 1; }
+    s->m.workspace = s->workspace ? s->workspace : (void *)&s->m;   /* a network without workspace still needs a pointer */
+    return 0;
+}
+
+/* Predictions of every input (the arg-max), used as targets without --labels and for the accuracy. */
+static int predict(eval_setup *s)
+{
+    float *logits = malloc(sizeof(float) * s->m.classes * s->m.max_batch);
+    int status = 0;
+    s->predicted = malloc(sizeof(int32_t) * s->n);
+    s->correct = 0;
+    for (int64_t first = 0; first < s->n && !status; first += s->m.max_batch) {
+        int32_t b = s->n - first < s->m.max_batch ? (int32_t)(s->n - first) : s->m.max_batch;
+        status = s->m.forward(s->x.data + first * s->in_count, logits, b, s->m.workspace);
+        if (status) fprintf(stderr, "xaic: error: inputs %lld .. %lld: %s\n", (long long)first, (long long)(first + b - 1),
+                            xai_status_string(status));
+        for (int32_t i = 0; i < b && !status; i++) {
+            int32_t best = 0;
+            for (int32_t k = 1; k < s->m.classes; k++)
+                if (logits[i * s->m.classes + k] > logits[i * s->m.classes + best]) best = k;
+            s->predicted[first + i] = best;
+            if (!s->has_labels) s->targets[first + i] = best;
+            s->correct += best == s->targets[first + i];
+        }
+    }
+    free(logits);
+    return status ? 1 : 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* One explanation (and flipping order): the metric over every input, batch after batch, so progress can
+ * be shown; image 0 is evaluated once more on its own to keep its heatmaps for the strip. */
+static int run_method(const eval_args *a, eval_setup *s, eval_result *r, int index, int total)
+{
+    xai_eval_model m = s->m;
+    m.explain = r->method->fn;
+    m.relevance_channels = r->method->relevance_channels;
+    int64_t per = r->points, chunk = (int64_t)s->m.max_batch * 4;
+    char err[512];
+    int status = 0, progress = isatty(STDERR_FILENO);
+    double start = now_seconds();
+    for (int64_t first = 0; first < s->n && !status; first += chunk) {
+        int32_t b = s->n - first < chunk ? (int32_t)(s->n - first) : (int32_t)chunk;
+        const float *x = s->x.data + first * s->in_count;
+        if (a->is_selectivity) {
+            xai_selectivity_options o = a->sel;
+            o.order = r->order;
+            if (!first)   /* image 0 alone first, keeping its removals and heatmaps for the strip */
+                status = xai_selectivity(&m, x, s->targets, 1, &o, r->curves, r->score, r->strip_removed, r->strip,
+                                         err, sizeof err);
+            if (!status)
+                status = xai_selectivity(&m, x, s->targets + first, b, &o, r->curves + first * per, r->score + first,
+                                         NULL, NULL, err, sizeof err);
+        } else {
+            if (!first)
+                status = xai_continuity(&m, x, s->targets, 1, &a->cont, r->curves, r->quadrants, r->score, r->strip,
+                                        err, sizeof err);
+            if (!status)
+                status = xai_continuity(&m, x, s->targets + first, b, &a->cont, r->curves + first * per,
+                                        r->quadrants + first * per * 4, r->score + first, NULL, err, sizeof err);
+        }
+        if (progress)
+            fprintf(stderr, "\r\033[Kxaic eval: %s %s%s (%d/%d): %lld/%lld inputs", a->metric, r->method->name,
+                    r->order ? " least relevant first" : "", index + 1, total, (long long)(first + b), (long long)s->n);
+    }
+    if (progress) fputs("\r\033[K", stderr);
+    r->seconds = now_seconds() - start;
+    if (status) fprintf(stderr, "xaic: error: %s: %s\n", r->method->name, err);
+    return status ? 1 : 0;
+}
+
+static void free_setup(eval_setup *s)
+{
+    for (int i = 0; i < s->n_results; i++) eval_result_free(&s->results[i]);
+    free(s->workspace);
+    free(s->targets);
+    free(s->predicted);
+    xai_array_free(&s->x);
+    jit_free(s->jit);
+}
+
+static int evaluate(compilation *c, const eval_args *a)
+{
+    eval_setup s = { 0 };
+    int rc = resolve_explanations(c, a, &s);
+    if (!rc) rc = resolve_shapes(&s);
+    if (!rc && a->is_selectivity) {
+        int32_t patch = a->sel.patch, steps = a->sel.steps, patches = xai_patch_count(s.m.height, s.m.width, patch);
+        if (steps > patches) {   /* before the data is read and the JIT runs */
+            fprintf(stderr, "xaic: error: --steps %d: a %dx%d input has only %d patches of %dx%d; use --steps %d or "
+                    "less, or a smaller --patch\n", steps, s.m.height, s.m.width, patches, patch, patch, patches);
+            rc = 1;
+        }
+    }
+    if (!rc) rc = eval_make_output_dir(a->out_dir);
+    if (!rc) rc = read_data(a, &s);
+    if (!rc) rc = jit_entries(c, a, &s);
+    if (!rc) rc = predict(&s);
+    double start = now_seconds();
+    for (int i = 0; i < s.n_methods && !rc; i++)
+        for (int order = 0; order < 2 && !rc; order++) {
+            if (!(a->orders & (1 << order)) || (order && !a->is_selectivity)) continue;
+            eval_result *r = &s.results[s.n_results++];
+            if (eval_result_init(r, a, &s, &s.methods[i], order)) { rc = 1; fprintf(stderr, "xaic: error: out of memory\n"); }
+            else rc = run_method(a, &s, r, s.n_results - 1, s.n_methods * (a->is_selectivity && a->orders == 3 ? 2 : 1));
+        }
+    s.seconds = now_seconds() - start;
+    if (!rc) rc = eval_write_report(a, &s);
+    free_setup(&s);
+    return rc;
+}
+
+int eval_main(int argc, char **argv)
+{
+    eval_args a;
+    int rc = parse_eval_args(argc, argv, &a);
+    if (rc) return rc;
+    xai_diag d;
+    diag_init(&d, stderr);
+    compilation c;
+    int failed = driver_analyse(&c, &d, a.file);
+    if (failed || d.errors) {
+        if (d.errors) fprintf(stderr, "%d error%s\n", d.errors, d.errors == 1 ? "" : "s");
+        rc = 1;
+    } else rc = evaluate(&c, &a);
+    driver_free(&c);
+    diag_free(&d);
+    return rc;
+}
