@@ -113,19 +113,21 @@ class MnistMLPNoBias(nn.Module):
 
 class MnistCNN(nn.Module):
     """seed 2.4 (bias=False) / 3.2 (bias=True): conv3x3/32, /64, /128 (pad 1) each + ReLU + 2x2 max
-    pool (the last one SAME, 7 -> 4), flatten 2048 (channel-major), dense 625 ReLU, dense 10."""
+    pool (the last one SAME, 7 -> 4), flatten 2048 (channel-major), dense 625 ReLU, dense 10.
+    pool='avg': 2x2 average pooling instead (seed 5.1 / 5.2; the last one SAME, see AvgPoolSame)."""
 
-    def __init__(self, bias=True):
+    def __init__(self, bias=True, pool='max'):
         super().__init__()
+        plain, same = (nn.MaxPool2d, MaxPoolSame) if pool == 'max' else (nn.AvgPool2d, AvgPoolSame)
         self.conv1 = nn.Conv2d(1, 32, 3, padding=1, bias=bias)
         self.act1 = nn.ReLU()
-        self.pool1 = nn.MaxPool2d(2)
+        self.pool1 = plain(2)
         self.conv2 = nn.Conv2d(32, 64, 3, padding=1, bias=bias)
         self.act2 = nn.ReLU()
-        self.pool2 = nn.MaxPool2d(2)
+        self.pool2 = plain(2)
         self.conv3 = nn.Conv2d(64, 128, 3, padding=1, bias=bias)
         self.act3 = nn.ReLU()
-        self.pool3 = MaxPoolSame(2)
+        self.pool3 = same(2)
         self.flat = nn.Flatten()
         self.fc1 = nn.Linear(2048, 625, bias=bias)
         self.act4 = nn.ReLU()
@@ -160,35 +162,14 @@ class AvgPoolSame(nn.Module):
         return num / cnt
 
 
-class MnistCNNAvgPool(nn.Module):
+class MnistCNNAvgPool(MnistCNN):
     """seed 5.1 / 5.2 (models_5_1, models_5_2): MnistCNN(bias=False) with every 2x2 max pooling replaced
     by 2x2 average pooling (pool1 28 -> 14 and pool2 14 -> 7 need no padding; pool3 7 -> 4 is SAME,
     dividing by the valid cells).  No biases.  Output = the logits; the seed's prediction is ReLU(logit)
     (`seed relu_logit` in the .xai explanations), which does not change the argmax training sees."""
 
     def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, padding=1, bias=False)
-        self.act1 = nn.ReLU()
-        self.pool1 = nn.AvgPool2d(2)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
-        self.act2 = nn.ReLU()
-        self.pool2 = nn.AvgPool2d(2)
-        self.conv3 = nn.Conv2d(64, 128, 3, padding=1, bias=False)
-        self.act3 = nn.ReLU()
-        self.pool3 = AvgPoolSame(2)
-        self.flat = nn.Flatten()
-        self.fc1 = nn.Linear(2048, 625, bias=False)
-        self.act4 = nn.ReLU()
-        self.fc2 = nn.Linear(625, 10, bias=False)
-
-    def forward(self, x):
-        x = x.reshape(x.shape[0], 1, 28, 28)
-        x = self.pool1(self.act1(self.conv1(x)))
-        x = self.pool2(self.act2(self.conv2(x)))
-        x = self.pool3(self.act3(self.conv3(x)))
-        x = self.flat(x)
-        return self.fc2(self.act4(self.fc1(x)))
+        super().__init__(bias=False, pool='avg')
 
 
 # name -> (constructor, input shape without batch, torch seed, epochs, seed notebook, description)

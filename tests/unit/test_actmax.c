@@ -40,6 +40,14 @@ static double log_p(const double *l, int k, int t)
     return l[t] - mx - log(s);
 }
 
+/* p(row b's class = b) of ten float logit rows */
+static double p_of_row(const float *logits, int b)
+{
+    double l[10];
+    for (int k = 0; k < 10; k++) l[k] = logits[b * 10 + k];
+    return exp(log_p(l, 10, b));
+}
+
 /* ---- finite differences ---- */
 
 typedef struct objective {
@@ -221,17 +229,12 @@ Test(actmax, prototypes_of_every_class_are_classified_as_that_class)
     for (int b = 0; b < 10; b++) targets[b] = b;
     cr_assert_eq(forward(x, logits, 10, ws), XAI_OK);   /* the blank start is no class's prototype */
     for (int b = 0; b < 10; b++) {
-        double l[10];
-        for (int k = 0; k < 10; k++) l[k] = logits[b * 10 + k];
-        cr_assert(exp(log_p(l, 10, b)) < 0.9, "class %d at the start: p = %.4f", b, exp(log_p(l, 10, b)));
+        cr_assert(p_of_row(logits, b) < 0.9, "class %d at the start: p = %.4f", b, p_of_row(logits, b));
     }
     cr_assert_eq(am(x, targets, protos, 10, ws, NULL), XAI_OK);
     cr_assert_eq(forward(protos, logits, 10, ws), XAI_OK);
     for (int b = 0; b < 10; b++) {
-        double l[10];
-        for (int k = 0; k < 10; k++) l[k] = logits[b * 10 + k];
-        double p_class = exp(log_p(l, 10, b));
-        cr_expect(p_class >= 0.99, "class %d: p = %.4f", b, p_class);
+        cr_expect(p_of_row(logits, b) >= 0.99, "class %d: p = %.4f", b, p_of_row(logits, b));
     }
     /* the seed's set-up: start from and regularise towards the class-mean images */
     xai_array means = {0};
@@ -242,10 +245,7 @@ Test(actmax, prototypes_of_every_class_are_classified_as_that_class)
     cr_assert_eq(seed_am(means.data, targets, protos, 10, ws, NULL), XAI_OK);
     cr_assert_eq(forward(protos, logits, 10, ws), XAI_OK);
     for (int b = 0; b < 10; b++) {
-        double l[10];
-        for (int k = 0; k < 10; k++) l[k] = logits[b * 10 + k];
-        double p_class = exp(log_p(l, 10, b));
-        cr_expect(p_class >= 0.99, "class %d from its mean image: p = %.4f", b, p_class);
+        cr_expect(p_of_row(logits, b) >= 0.99, "class %d from its mean image: p = %.4f", b, p_of_row(logits, b));
     }
     xai_array_free(&means);
     /* rows are independent: class 3 alone gives the same prototype (with plain gradient ascent: Adam
@@ -364,9 +364,7 @@ Test(actmax, prototypes_through_the_generator_are_classified_as_their_class)
     cr_assert_eq(am(z0, targets, images, 10, ws, &opt), XAI_OK);
     cr_assert_eq(forward(images, logits, 10, ws), XAI_OK);
     for (int b = 0; b < 10; b++) {
-        double l[10];
-        for (int k = 0; k < 10; k++) l[k] = logits[b * 10 + k];
-        cr_expect(exp(log_p(l, 10, b)) >= 0.99, "class %d: p = %.4f", b, exp(log_p(l, 10, b)));
+        cr_expect(p_of_row(logits, b) >= 0.99, "class %d: p = %.4f", b, p_of_row(logits, b));
     }
     /* the images are the generator's output on the returned codes */
     cr_assert_eq(generate(z, again, 10, gws), XAI_OK);
