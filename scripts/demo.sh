@@ -44,6 +44,8 @@ for e in cam gradcam gradcam_pp; do
   $xaic run "$out/cluttered_cam.xai" --explain $e --input models/samples/cluttered.npy -o "$out/cluttered_$e.png" --overlay
   echo "cluttered $e -> $out/cluttered_$e.png"
 done
+echo "== explanation quality: pixel flipping (AOPC) of two LRP explanations, libxairt over a linked object"
+build/examples/pixel_flipping "$digits"
 echo "== activation maximisation: one prototype per class, in input space and through the generator"
 $xaic run models/mnist_mlp_am.xai --explain proto -o "$out/prototypes.png"
 $xaic run models/mnist_mlp_am.xai --explain proto_z --baseline models/samples/class_mean_codes.npy \
