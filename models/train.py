@@ -54,6 +54,15 @@ def peers_harness():
 # ----------------------------------------------------------------------------------------------
 # Models.  Parameter-free ops are separate modules too (non-inplace ReLU) so hooks can reach them.
 # ----------------------------------------------------------------------------------------------
+def same_padding(x, k):
+    """F.pad's (left, right, top, bottom) for TensorFlow SAME k x k / stride-k pooling of x: the extra
+    row/column goes to the bottom/right."""
+    h, w = x.shape[-2:]
+    ph = max((-(-h // k) - 1) * k + k - h, 0)
+    pw = max((-(-w // k) - 1) * k + k - w, 0)
+    return (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+
+
 class MaxPoolSame(nn.Module):
     """2x2/stride-2 max pooling with TensorFlow SAME padding: for an odd size the extra row/column
     goes to the bottom/right and is padded with -inf (7 -> 4)."""
@@ -64,11 +73,7 @@ class MaxPoolSame(nn.Module):
 
     def forward(self, x):
         k = self.size
-        h, w = x.shape[-2:]
-        ph = max((-(-h // k) - 1) * k + k - h, 0)
-        pw = max((-(-w // k) - 1) * k + k - w, 0)
-        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=float('-inf'))
-        return F.max_pool2d(x, k, k)
+        return F.max_pool2d(F.pad(x, same_padding(x, k), value=float('-inf')), k, k)
 
 
 class MnistMLP(nn.Module):
@@ -153,10 +158,7 @@ class AvgPoolSame(nn.Module):
 
     def forward(self, x):
         k = self.size
-        h, w = x.shape[-2:]
-        ph = max((-(-h // k) - 1) * k + k - h, 0)
-        pw = max((-(-w // k) - 1) * k + k - w, 0)
-        pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+        pad = same_padding(x, k)
         num = F.avg_pool2d(F.pad(x, pad), k, k, divisor_override=1)
         cnt = F.avg_pool2d(F.pad(torch.ones_like(x[:1, :1]), pad), k, k, divisor_override=1)
         return num / cnt

@@ -448,6 +448,43 @@ Test(cli, dump_plan)
     expect_dump("plan", (const char *const[]){"mnist_cnn", "conv1", "fc2", "workspace", NULL});
 }
 
+/* The kernels each layer's rule costs, by their algebra: the gradient is one transposed kernel per linear or
+ * pooling layer and one elementwise kernel per relu; epsilon reuses the forward pass's z (no recomputation),
+ * z+ recomputes z with W+ once; both then divide (s = R / z) and multiply by the input (a * c). */
+static void expect_kernel_counts(const char *explain, const char *const *lines)
+{
+    char *xai = NULL, *out = NULL;
+    cr_assert(asprintf(&xai, "import \"%s/models/mnist_cnn.xai\";\nexplain e for mnist_cnn { %s }\n", XAIC_SOURCE_DIR,
+                       explain) > 0);
+    char *path = tu_write_temp("kernel_counts.xai", xai, strlen(xai));
+    int rc = xaic(&out, "check '%s' --dump=plan", path);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    const char *table = strstr(out, "kernels per layer");
+    cr_assert_not_null(table, "%s", out);
+    for (int i = 0; lines[i]; i += 2) {
+        /* the row of the layer (or "all layers"), its counts at the end of the line */
+        const char *at = strstr(table, lines[i]);
+        cr_assert_not_null(at, "no row %s in:\n%s", lines[i], table);
+        const char *eol = strchr(at, '\n');
+        size_t n = strlen(lines[i + 1]);
+        cr_expect(eol && (size_t)(eol - at) >= n && !strncmp(eol - n, lines[i + 1], n), "%s: want %s in:\n%s", lines[i],
+                  lines[i + 1], table);
+    }
+    free(xai);
+    free(path);
+    free(out);
+}
+
+Test(cli, dump_plan_counts_the_kernels_of_each_rule)
+{
+    expect_kernel_counts("method gradient;", (const char *const[]){"conv1", "0 / 1 / 0 / 0", "act1", "0 / 0 / 1 / 0",
+                                                                   "pool1", "0 / 1 / 0 / 0", "fc2", "0 / 1 / 0 / 0",
+                                                                   "all layers", "0 / 8 / 4 / 0", NULL});
+    expect_kernel_counts("rules epsilon_plus;", (const char *const[]){"conv2", "1 / 1 / 2 / 0", "pool2", "0 / 1 / 0 / 0",
+                                                                      "fc1", "0 / 1 / 2 / 0", "fc2", "0 / 1 / 2 / 0",
+                                                                      NULL});
+}
+
 Test(cli, dump_unknown_stage)
 {
     char *out = NULL;
