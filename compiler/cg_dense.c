@@ -108,77 +108,70 @@ void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, 
 
 /* ---------------- dense transpose ---------------- */
 
-/* columns i0 + [0, nv * VW) (masks m) for samples b .. b+nb-1, reducing over all units */
-static void dense_t_tile(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef w, int64_t in_n, int64_t units,
-                         LLVMValueRef i0, const unsigned *m, int nv, LLVMValueRef b, int nb)
+/* out[b, c0 + i] for i < width, every sample: rows of W are streamed in order, JR at a time, each row
+ * segment used by the whole batch while it is in L1 (a column strip over all rows instead touches one
+ * page per row). out[b, i] = fma(W[j, i], s[b, j], out) for j = 0, 1, ...: the same order for any batch. */
+static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w,
+                         int64_t in_n, int64_t units, LLVMValueRef c0, int64_t width)
 {
-    LLVMValueRef acc[4][MAXV];
-    for (int bi = 0; bi < nb; bi++)
-        for (int v = 0; v < nv; v++) {
-            acc[bi][v] = vlocal(c);
-            vset(c, vzero(c), acc[bi][v]);
-        }
-    if (units > 0) {
-        cg_loop lj;
-        LLVMValueRef j = cg_loop_begin(c, &lj, cg_i64(c, 0), cg_i64(c, units), "j");
-        LLVMValueRef a[4][MAXV], sv[4];
-        for (int bi = 0; bi < nb; bi++) {
-            sv[bi] = splat(c, cg_load(c, s, cg_mad(c, iadd(c, b, bi), units, j)));
-            for (int v = 0; v < nv; v++) a[bi][v] = vget(c, acc[bi][v]);
-        }
-        LLVMValueRef wrow = cg_mad(c, j, in_n, i0);
-        for (int v = 0; v < nv; v++) {
-            if (!m[v]) continue;
-            LLVMValueRef wv = vload(c, w, iadd(c, wrow, v * VW), m[v]);
-            for (int bi = 0; bi < nb; bi++) a[bi][v] = vfma(c, wv, sv[bi], a[bi][v]);
-        }
-        for (int bi = 0; bi < nb; bi++)
-            for (int v = 0; v < nv; v++) vset(c, a[bi][v], acc[bi][v]);
-        cg_loop_end(c, &lj);
+    enum { JR = 8 };
+    int64_t nvec = width / VW;
+    unsigned tail = lanes(0, width - nvec * VW);
+    cg_loop lb, lv, lj;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
+    LLVMValueRef orow = cg_mad(c, b, in_n, c0);
+    if (nvec) {
+        LLVMValueRef v = cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v");
+        vstore(c, vzero(c), out, cg_mad(c, v, VW, orow), FULL);
+        cg_loop_end(c, &lv);
     }
-    for (int bi = 0; bi < nb; bi++) {
-        LLVMValueRef orow = cg_mad(c, iadd(c, b, bi), in_n, i0);
-        for (int v = 0; v < nv; v++)
-            if (m[v]) vstore(c, vget(c, acc[bi][v]), out, iadd(c, orow, v * VW), m[v]);
-    }
-}
-
-static void dense_t_cols(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int64_t in_n,
-                         int64_t units, LLVMValueRef i0, const unsigned *m, int nv)
-{
-    enum { BB = 2 };
-    cg_loop lb, lr;
-    LLVMValueRef npair = LLVMBuildSDiv(c->b, batch, cg_i64(c, BB), "");
-    LLVMValueRef pb = cg_loop_begin(c, &lb, cg_i64(c, 0), npair, "bb");
-    dense_t_tile(c, out, s, w, in_n, units, i0, m, nv, cg_mad(c, pb, BB, NULL), BB);
+    if (tail) vstore(c, vzero(c), out, iadd(c, orow, nvec * VW), tail);
     cg_loop_end(c, &lb);
-    LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, npair, BB, NULL), batch, "b");
-    dense_t_tile(c, out, s, w, in_n, units, i0, m, nv, b, 1);
-    cg_loop_end(c, &lr);
+    int64_t nblk = units / JR, rem = units % JR;
+    for (int part = 0; part < 2; part++) {
+        int rows = part == 0 ? JR : (int)rem;
+        if (part == 0 ? !nblk : !rem) continue;
+        LLVMValueRef j = part == 0 ? cg_mad(c, cg_loop_begin(c, &lj, cg_i64(c, 0), cg_i64(c, nblk), "jb"), JR, NULL)
+                                   : cg_i64(c, nblk * JR);
+        b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
+        LLVMValueRef sv[JR];
+        for (int r = 0; r < rows; r++) sv[r] = splat(c, cg_load(c, s, cg_mad(c, b, units, iadd(c, j, r))));
+        orow = cg_mad(c, b, in_n, c0);
+        LLVMValueRef wrow = cg_mad(c, j, in_n, c0);
+        for (int t = 0; t < 2; t++) {
+            unsigned m = t == 0 ? FULL : tail;
+            if (t == 0 ? !nvec : !m) continue;
+            LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v"), VW, NULL)
+                                    : cg_i64(c, nvec * VW);
+            LLVMValueRef o = vload(c, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
+            for (int r = 0; r < rows; r++)
+                o = vfma(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i, r * in_n), ""), m), sv[r], o);
+            vstore(c, o, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
+            if (t == 0) cg_loop_end(c, &lv);
+        }
+        cg_loop_end(c, &lb);
+        if (part == 0) cg_loop_end(c, &lj);
+    }
 }
 
 void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w,
                      int64_t in_n, int64_t units)
 {
-    enum { NV = 4 };
-    int64_t step = NV * VW, nfull = in_n / step, base = nfull * step;
-    unsigned m[MAXV];
-    cg_par par;   /* threads split the column strips of NV vectors (the last one: the remainder) */
+    enum { BAND = 1024 };   /* columns per parallel chunk: one 4 KB page of each row of W */
+    int64_t nfull = in_n / BAND, rest = in_n - nfull * BAND;
+    cg_par par;   /* threads split the bands of columns (the last one: the remainder) */
     LLVMValueRef lo, hi;
     LLVMValueRef *slots[4] = {&out, &s, &w, &batch};
-    cg_par_begin(c, &par, nfull + (base < in_n), step * units, batch, slots, 4, 1u, &lo, &hi);
+    cg_par_begin(c, &par, nfull + (rest > 0), BAND * units, batch, slots, 4, 1u, &lo, &hi);
     if (nfull > 0) {
         cg_loop lk;
-        for (int v = 0; v < NV; v++) m[v] = FULL;
-        LLVMValueRef k = cg_loop_begin(c, &lk, lo, smin(c, hi, nfull), "cols");
-        dense_t_cols(c, out, s, batch, w, in_n, units, cg_mad(c, k, step, NULL), m, NV);
+        LLVMValueRef k = cg_loop_begin(c, &lk, lo, smin(c, hi, nfull), "band");
+        dense_t_band(c, out, s, batch, w, in_n, units, cg_mad(c, k, BAND, NULL), BAND);
         cg_loop_end(c, &lk);
     }
-    if (base < in_n) {
+    if (rest) {
         LLVMBasicBlockRef skip = begin_if_gt(c, hi, nfull);
-        int nv = (int)((in_n - base + VW - 1) / VW);
-        for (int v = 0; v < nv; v++) m[v] = lanes(0, in_n - base - v * VW);
-        dense_t_cols(c, out, s, batch, w, in_n, units, cg_i64(c, base), m, nv);
+        dense_t_band(c, out, s, batch, w, in_n, units, cg_i64(c, nfull * BAND), rest);
         end_if(c, skip);
     }
     cg_par_end(c, &par);

@@ -209,6 +209,17 @@ static void corr_rows(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef ou
     }
 }
 
+/* Accumulators per tile: with 32 vector registers (AVX-512's ymm0-31) a tile of 6 channels x 4 vectors keeps
+ * 24 sums live and reads 4 input vectors + 6 broadcasts per 24 FMAs; with 16 registers (AVX2) 4 x 2. Narrow
+ * rows take fewer vectors, so that masked-off lanes stay few. */
+static void corr_tile_shape(const cg *c, const cg_corr *p, int *CB, int *nv)
+{
+    int wide = c->opt->vector_registers >= 32;
+    if (wide && p->OW > 3 * VW) *nv = 4, *CB = 6;
+    else if (p->OW > VW) *nv = 2, *CB = 4;
+    else *nv = 1, *CB = 8;
+}
+
 void cg_emit_corr(cg *c, const cg_corr *pp)
 {
     cg_corr q = *pp;
@@ -217,8 +228,8 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
         q.o_plane = q.OH * q.OW, q.o_row = q.OW, q.o_sy = 1, q.o_y0 = 0, q.o_sx = 1, q.o_x0 = 0;
     }
     if (p->oc_n <= 0 || p->OH <= 0 || p->OW <= 0) return;
-    int nv = p->OW > VW ? 2 : 1;
-    int CB = nv == 2 ? 4 : 8;
+    int nv, CB;
+    corr_tile_shape(c, p, &CB, &nv);
     /* rows per band: the input rows a band reads (all input channels) stay within ~256 KB of cache */
     int64_t row_bytes = p->ic_n * p->W * 4 * (p->sh > 0 ? p->sh : 1);
     int64_t R = row_bytes > 0 ? (256 << 10) / row_bytes : p->OH;

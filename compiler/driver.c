@@ -52,6 +52,8 @@ int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, 
     if (!c->tm) return 1;
     c->mod = LLVMModuleCreateWithNameInContext("xaic", ctx);
     emit_prepare_module(c->mod, c->tm);
+    cg_options tuned = *opt;
+    if (!tuned.vector_registers) tuned.vector_registers = emit_vector_registers(c->tm);
     ir_graph **expl = calloc(c->ir->n_explanations + 1, sizeof *expl);
     graph_plan **expl_plans = calloc(c->ir->n_explanations + 1, sizeof *expl_plans);
     for (int i = 0; i < c->ir->n_graphs; i++) {
@@ -61,7 +63,7 @@ int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, 
                 expl[n] = c->ir->explanations[e];
                 expl_plans[n++] = c->explanation_plans[e];
             }
-        if (codegen_network(c->mod, c->ir->graphs[i], c->plans[i], expl, expl_plans, n, opt)) {
+        if (codegen_network(c->mod, c->ir->graphs[i], c->plans[i], expl, expl_plans, n, &tuned)) {
             if (asprintf(err, "code generation failed for network '%s'", c->ir->graphs[i]->name) < 0) *err = NULL;
             free(expl);
             free(expl_plans);

@@ -54,6 +54,14 @@ LLVMTargetMachineRef emit_target_machine(const target_options *t, char **err)
     return tm;
 }
 
+int emit_vector_registers(LLVMTargetMachineRef tm)
+{
+    char *features = LLVMGetTargetMachineFeatureString(tm);
+    int wide = features && strstr(features, "+avx512f") && strstr(features, "+avx512vl");
+    LLVMDisposeMessage(features);
+    return wide ? 32 : 16;
+}
+
 void emit_prepare_module(LLVMModuleRef mod, LLVMTargetMachineRef tm)
 {
     char *triple = LLVMGetTargetMachineTriple(tm);

@@ -19,6 +19,9 @@ typedef enum { EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_HEADER } emit_kind;
 
 /* Creates the target machine; on failure returns NULL and sets *err (malloc'd message). */
 LLVMTargetMachineRef emit_target_machine(const target_options *t, char **err);
+/* Vector registers of the target machine's ISA for 256-bit code: 32 when its features include AVX-512F
+ * (AVX-512VL encodes ymm16-31), else 16. Named CPUs without an explicit feature list count as 16. */
+int emit_vector_registers(LLVMTargetMachineRef tm);
 /* Sets the module's triple and data layout from the target machine (do this before codegen). */
 void emit_prepare_module(LLVMModuleRef mod, LLVMTargetMachineRef tm);
 /* Verifies and runs the default<O{n}> pipeline. */
