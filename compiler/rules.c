@@ -337,26 +337,31 @@ static ir_ew_kind compare_kind(int op, int negated, int z_on_left)
     }
 }
 
-/* s = coef * masks(z_plain) * R / stab(z);  inputs: $0 = R, $1 = z, $2 = z_plain */
-static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
+/* coef * masks(z_plain) * R / stab(z) for the expressions R, z, z_plain */
+static ir_ew *scale_expr(rules_ctx *c, const branch *b, ir_ew *R, ir_ew *z, int z_plain_input)
 {
-    const ir_shape *shape = &c->net->nodes[i].shape;
-    ir_ew *den = ew_in(c, 1);
+    ir_ew *den = z;
     if (b->share.stabilize > 0) {
         den = ew(c, EW_STAB, den, NULL);
         den->num = b->share.stabilize;
     }
-    ir_ew *s = ew(c, EW_SAFEDIV, ew_in(c, 0), den);
+    ir_ew *s = ew(c, EW_SAFEDIV, R, den);
     if (b->coef != 1) s = ew(c, EW_MUL, ew_num(c, b->coef), s);
     for (int m = 0; m < b->n_masks; m++) {
         const rx *t = b->masks[m];
         int z_left = rx_is_var(t->args[0], V_Z);
         double v = z_left ? t->args[1]->num : t->args[0]->num;
-        ir_ew *mask = ew(c, compare_kind(t->op, b->mask_negated[m], z_left), ew_in(c, 2), ew_num(c, v));
+        ir_ew *mask = ew(c, compare_kind(t->op, b->mask_negated[m], z_left), ew_in(c, z_plain_input), ew_num(c, v));
         s = ew(c, EW_MUL, mask, s);
     }
+    return s;
+}
+
+/* s = coef * masks(z_plain) * R / stab(z);  inputs: $0 = R, $1 = z, $2 = z_plain */
+static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
+{
     int inputs[3] = {c->R[i], z, F(c, i)};
-    return eltwise(c, shape, inputs, 3, s);
+    return eltwise(c, &c->net->nodes[i].shape, inputs, 3, scale_expr(c, b, ew_in(c, 0), ew_in(c, 1), 2));
 }
 
 /* The node holding f(a) for an input node (or -1 for the constant 1). */
@@ -374,6 +379,118 @@ static int input_factor(rules_ctx *c, int i, int in, const share_group *gr)
 
 static int ones(rules_ctx *c, const ir_shape *shape) { return eltwise(c, shape, NULL, 0, ew_num(c, 1)); }
 
+/* Is branch b's z the layer's forward output itself? */
+static int restates_layer(const ir_node *n, const share_info *sh, int is_pool)
+{
+    return sh->n_groups == 1 && sh->groups[0].f && rx_is_var(sh->groups[0].f, V_A) &&
+           is_identity(sh->groups[0].g, V_W) && n->op != OP_MAXPOOL &&
+           (is_pool ? !sh->h || rx_eval(sh->h, 0, 0) == 0 : (sh->h ? is_identity(sh->h, V_B) : !n->has_bias));
+}
+
+/* forward-like + transposed kernels of the shares as written */
+static int written_kernels(const ir_node *n, const rule_form *f)
+{
+    int k = 0;
+    for (int b = 0; b < f->n_branches; b++) {
+        const share_info *sh = &f->branches[b].share;
+        k += sh->n_groups * (restates_layer(n, sh, 0) ? 1 : 2);
+    }
+    return k;
+}
+
+/* z_b over the basis products: $1 = the forward output (W a + bias), $(slot) = W f_k or W+ f_k */
+static ir_ew *basis_z(rules_ctx *c, const basis_form *bf, int b, const int *w_slot, const int *pos_slot,
+                      ir_const *offset)
+{
+    ir_ew *z = offset ? ew(c, EW_CHANNEL, NULL, NULL) : NULL;
+    if (z) z->channel = offset;
+    for (int k = 0; k < bf->n_factors; k++) {
+        double coef[2] = {bf->alpha[b][k], bf->beta[b][k]};
+        int slot[2] = {w_slot[k], pos_slot[k]};
+        for (int w = 0; w < 2; w++) {
+            if (coef[w] == 0) continue;
+            ir_ew *t = coef[w] == 1 ? ew_in(c, slot[w]) : ew(c, EW_MUL, ew_num(c, coef[w]), ew_in(c, slot[w]));
+            z = z ? ew(c, EW_ADD, z, t) : t;
+        }
+    }
+    return z;
+}
+
+/* dense and conv2d rewritten over W and W+ (rules_basis.c); 0 when that is not cheaper than as written */
+static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
+{
+    const ir_node *n = &c->net->nodes[i];
+    basis_form bf;
+    if (!rules_basis_form(f, &bf) || rules_basis_kernels(&bf) >= written_kernels(n, f)) return 0;
+    int in = n->inputs[0];
+    const ir_shape *in_shape = &c->net->nodes[in].shape;
+    /* inputs of the kernels computing the transposed products' inputs: R, the forward output, products */
+    int inputs[IR_MAX_INPUTS] = {c->R[i], F(c, i)}, ni = 2;
+    int w_slot[MAX_GROUPS], pos_slot[MAX_GROUPS], fnodes[MAX_GROUPS];
+    for (int k = 0; k < bf.n_factors; k++)
+        ni += (bf.need_w[k] && !bf.is_input[k]) + bf.need_pos[k];
+    if (ni > IR_MAX_INPUTS || bf.n_t + bf.n_factors > IR_MAX_INPUTS) return 0;
+    rx wvar = {.kind = RX_VAR, .var = V_W}, posw = {.kind = RX_CALL, .fn = F_POS, .n_args = 1, .args = {&wvar}};
+    ir_const *wpos = weights_for(c, n, &posw, "pos(w)");
+    ni = 2;
+    for (int k = 0; k < bf.n_factors; k++) {
+        fnodes[k] = input_factor(c, i, in, bf.factor[k]);
+        int fin = fnodes[k] >= 0 ? fnodes[k] : ones(c, in_shape);
+        w_slot[k] = pos_slot[k] = -1;
+        if (bf.need_w[k] && bf.is_input[k]) w_slot[k] = 1;
+        else if (bf.need_w[k]) inputs[w_slot[k] = ni++] = lin(c, i, fin, n->weight, NULL);
+        if (bf.need_pos[k]) inputs[pos_slot[k] = ni++] = lin(c, i, fin, wpos, NULL);
+    }
+    /* per branch: h_b minus what the forward output's bias adds through alpha_b(a) */
+    ir_const *offset[MAX_BRANCHES];
+    for (int b = 0; b < f->n_branches; b++) {
+        const share_info *sh = &f->branches[b].share;
+        double from_forward = 0;
+        for (int k = 0; k < bf.n_factors; k++)
+            if (bf.is_input[k]) from_forward = bf.alpha[b][k];
+        int64_t sh1[1] = {n->units};
+        ir_const *k = ir_graph_new_const(c->g, "basis_offset", 1, sh1);
+        int nonzero = 0;
+        for (int o = 0; o < n->units; o++) {
+            double bias = n->bias ? n->bias->data[o] : 0;
+            k->data[o] = (float)((sh->h ? rx_eval(sh->h, 0, bias) : 0) - from_forward * bias);
+            nonzero |= k->data[o] != 0;
+        }
+        offset[b] = nonzero ? k : NULL;
+    }
+    int T[BASIS_MAX_T];
+    for (int t = 0; t < bf.n_t; t++) {
+        ir_ew *u = NULL;
+        for (int b = 0; b < f->n_branches; b++) {
+            if (bf.t_coef[t][b] == 0) continue;
+            ir_ew *s = scale_expr(c, &f->branches[b], ew_in(c, 0), basis_z(c, &bf, b, w_slot, pos_slot, offset[b]), 1);
+            if (bf.t_coef[t][b] != 1) s = ew(c, EW_MUL, ew_num(c, bf.t_coef[t][b]), s);
+            u = u ? ew(c, EW_ADD, u, s) : s;
+        }
+        T[t] = lin_t(c, i, eltwise(c, &n->shape, inputs, ni, u), bf.t_pos[t] ? wpos : n->weight);
+    }
+    /* R_in = sum_k f_k * sum_t use[k][t] T_t */
+    int rin[IR_MAX_INPUTS], nr = bf.n_t;
+    for (int t = 0; t < bf.n_t; t++) rin[t] = T[t];
+    ir_ew *sum = NULL;
+    for (int k = 0; k < bf.n_factors; k++) {
+        ir_ew *part = NULL;
+        for (int t = 0; t < bf.n_t; t++) {
+            if (bf.use[k][t] == 0) continue;
+            ir_ew *x = bf.use[k][t] == 1 ? ew_in(c, t) : ew(c, EW_MUL, ew_num(c, bf.use[k][t]), ew_in(c, t));
+            part = part ? ew(c, EW_ADD, part, x) : x;
+        }
+        if (!part) continue;
+        if (fnodes[k] >= 0) {
+            rin[nr] = fnodes[k];
+            part = ew(c, EW_MUL, ew_in(c, nr++), part);
+        }
+        sum = sum ? ew(c, EW_ADD, sum, part) : part;
+    }
+    give(c, in, eltwise(c, in_shape, rin, nr, sum));
+    return 1;
+}
+
 /* dense, conv2d, avgpool, maxpool (as sum pooling), global_avgpool under a share rule */
 static void share_linear(rules_ctx *c, int i, const rule_form *f)
 {
@@ -381,6 +498,7 @@ static void share_linear(rules_ctx *c, int i, const rule_form *f)
     int in = n->inputs[0];
     const ir_shape *in_shape = &c->net->nodes[in].shape;
     int is_pool = n->op != OP_DENSE && n->op != OP_CONV2D;
+    if (!is_pool && share_linear_basis(c, i, f)) return;
     int factors[MAX_BRANCHES * MAX_GROUPS], cs[MAX_BRANCHES * MAX_GROUPS], nt = 0;
     for (int bi = 0; bi < f->n_branches; bi++) {
         const branch *b = &f->branches[bi];
@@ -393,10 +511,7 @@ static void share_linear(rules_ctx *c, int i, const rule_form *f)
             fnodes[gi] = input_factor(c, i, in, gr);
         }
         /* z: the forward output itself when the share restates the layer */
-        int plain = sh->n_groups == 1 && sh->groups[0].f && rx_is_var(sh->groups[0].f, V_A) &&
-                    is_identity(sh->groups[0].g, V_W) && n->op != OP_MAXPOOL &&
-                    (is_pool ? !sh->h || rx_eval(sh->h, 0, 0) == 0
-                             : (sh->h ? is_identity(sh->h, V_B) : !n->has_bias));
+        int plain = restates_layer(n, sh, is_pool);
         int z;
         if (plain) {
             z = F(c, i);

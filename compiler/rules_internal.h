@@ -56,6 +56,27 @@ typedef struct rule_form {
 int rules_linear_form(xai_diag *d, rx_pool *p, const rx *body, int input_nonneg, const char *layer, rule_form *out);
 void rule_form_free(rule_form *f);
 
+/* A linear layer's rule over the weight sets W and W+ (rules_basis.c): z_b = sum_k alpha[b][k] LIN(f_k; W)
+ * + beta[b][k] LIN(f_k; W+) + h_b; transposed product t = LIN^T(sum_b t_coef[t][b] s_b; t_pos[t] ? W+ : W);
+ * R_in = sum_k f_k * sum_t use[k][t] T_t. */
+#define BASIS_MAX_T 16
+typedef struct basis_form {
+    int n_factors;
+    const share_group *factor[MAX_GROUPS];   /* a group with each distinct input factor f_k */
+    int is_input[MAX_GROUPS];                /* f_k = a: LIN(a; W) is the forward's output minus its bias */
+    int need_w[MAX_GROUPS], need_pos[MAX_GROUPS];
+    double alpha[MAX_BRANCHES][MAX_GROUPS], beta[MAX_BRANCHES][MAX_GROUPS];
+    int n_t;
+    int t_pos[BASIS_MAX_T];
+    double t_coef[BASIS_MAX_T][MAX_BRANCHES];
+    double use[MAX_GROUPS][BASIS_MAX_T];
+} basis_form;
+
+/* 1 when every weight transform of f is alpha * w + beta * pos(w) (and the form fits the limits above) */
+int rules_basis_form(const rule_form *f, basis_form *bf);
+/* forward-like + transposed kernels the basis form costs */
+int rules_basis_kernels(const basis_form *bf);
+
 /* Numeric value of an expression over w and b (and numbers). */
 double rx_eval(const rx *e, double w, double b);
 int rx_is_var(const rx *e, rx_var v);

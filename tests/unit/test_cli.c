@@ -450,7 +450,10 @@ Test(cli, dump_plan)
 
 /* The kernels each layer's rule costs, by their algebra: the gradient is one transposed kernel per linear or
  * pooling layer and one elementwise kernel per relu; epsilon reuses the forward pass's z (no recomputation),
- * z+ recomputes z with W+ once; both then divide (s = R / z) and multiply by the input (a * c). */
+ * z+ recomputes z with W+ once; both then divide (s = R / z) and multiply by the input (a * c). Sign-aware
+ * gamma after a relu: z_pos = z + g W+ a + g b+ and z_neg = (1 + g) z - g W+ a + ..., so one forward-like
+ * kernel (W+ a), and W^T u + W+^T v: two transposed, two elementwise for u and v, one for a * (...).
+ * alpha-beta's negative share would need neg(w) = w - pos(w), which cancels: it stays as written (2 + 2 + 3). */
 static void expect_kernel_counts(const char *explain, const char *const *lines)
 {
     char *xai = NULL, *out = NULL;
@@ -462,8 +465,10 @@ static void expect_kernel_counts(const char *explain, const char *const *lines)
     const char *table = strstr(out, "kernels per layer");
     cr_assert_not_null(table, "%s", out);
     for (int i = 0; lines[i]; i += 2) {
-        /* the row of the layer (or "all layers"), its counts at the end of the line */
-        const char *at = strstr(table, lines[i]);
+        /* the row of the layer (or "all layers"): its name first on the line, its counts at the end */
+        const char *at = table;
+        size_t len = strlen(lines[i]);
+        while ((at = strstr(at, lines[i])) && !(at[-1] == ' ' && at[len] == ' ')) at += len;
         cr_assert_not_null(at, "no row %s in:\n%s", lines[i], table);
         const char *eol = strchr(at, '\n');
         size_t n = strlen(lines[i + 1]);
@@ -483,6 +488,13 @@ Test(cli, dump_plan_counts_the_kernels_of_each_rule)
     expect_kernel_counts("rules epsilon_plus;", (const char *const[]){"conv2", "1 / 1 / 2 / 0", "pool2", "0 / 1 / 0 / 0",
                                                                       "fc1", "0 / 1 / 2 / 0", "fc2", "0 / 1 / 2 / 0",
                                                                       NULL});
+    expect_kernel_counts("rules epsilon_gamma_box(low=0, high=1);",
+                         (const char *const[]){"conv2", "1 / 2 / 3 / 0", "conv3", "1 / 2 / 3 / 0", NULL});
+    expect_kernel_counts("dense: gamma(0.25); conv2d: gamma(0.25);",
+                         (const char *const[]){"conv2", "1 / 2 / 3 / 0", "fc1", "1 / 2 / 3 / 0", "fc2", "1 / 2 / 3 / 0",
+                                               NULL});
+    expect_kernel_counts("dense: alpha_beta(2, 1); conv2d: alpha_beta(2, 1);",
+                         (const char *const[]){"conv2", "2 / 2 / 3 / 0", "fc2", "2 / 2 / 3 / 0", NULL});
 }
 
 Test(cli, dump_unknown_stage)
