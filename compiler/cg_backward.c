@@ -8,6 +8,7 @@
 
 #include "cg_gemm.h"
 #include "cg_internal.h"
+#include "cg_vec.h"
 #include "cg_parallel.h"
 
 /* ---------------- helpers ---------------- */
@@ -402,7 +403,7 @@ static void k_conv2d_t_naive(cg *c, const kargs *a)
             int64_t x0, x1;
             tap_range(OW, n->sw, kx - n->pad_l, W, &x0, &x1);
             if (y0 >= y1 || x0 >= x1) continue;
-            LLVMValueRef wv = cg_load(c, w, add(c, wbase, ky * n->kw + kx));
+            LLVMValueRef wv = wmap(c, cg_load(c, w, add(c, wbase, ky * n->kw + kx)), n->weight_map);
             LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, y0), cg_i64(c, y1), "oy");
             LLVMValueRef iy = add(c, cg_mad(c, oy, n->sh, NULL), ky - n->pad_t);
             LLVMValueRef srow = cg_gep(c, src, cg_mad(c, oy, OW, NULL));
@@ -423,7 +424,8 @@ static void k_conv2d_t_naive(cg *c, const kargs *a)
 static void k_dense_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
-    cg_emit_dense_t(c, a->out, a->in[0], a->batch, cg_const_ptr(c, n->weight), ir_shape_count(&n->shape), n->units);
+    cg_emit_dense_t(c, a->out, a->in[0], a->batch, cg_const_ptr(c, n->weight), n->weight_map, ir_shape_count(&n->shape),
+                    n->units);
 }
 
 static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -461,7 +463,7 @@ static void k_conv2d_t(cg *c, const kargs *a)
                 .ic_n = co_n, .H = OH, .W = OW,
                 .oc_n = ci_n, .OH = (H - py + sh - 1) / sh, .OW = (W - px + sw - 1) / sw,
                 .kh = nqy, .kw = nqx, .sh = 1, .sw = 1, .off_y = cy - nqy + 1, .off_x = cx - nqx + 1,
-                .w = w, .s_oc = kh * kw, .s_ic = ci_n * kh * kw, .tap = tap, .bias = NULL,
+                .w = w, .s_oc = kh * kw, .s_ic = ci_n * kh * kw, .tap = tap, .bias = NULL, .w_map = n->weight_map,
                 .o_plane = H * W, .o_row = W, .o_sy = sh, .o_y0 = py, .o_sx = sw, .o_x0 = px,
             };
             cg_emit_corr(c, &p);

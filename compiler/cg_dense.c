@@ -7,8 +7,8 @@
 /* ---------------- dense ---------------- */
 
 /* rows o .. o+r-1 for samples b .. b+nb-1: nv vectors per step along i */
-static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, LLVMValueRef bias, int64_t in_n,
-                       int64_t out_n, LLVMValueRef o, int r, LLVMValueRef b, int nb, int nv)
+static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, int w_map, LLVMValueRef bias,
+                       int64_t in_n, int64_t out_n, LLVMValueRef o, int r, LLVMValueRef b, int nb, int nv)
 {
     LLVMValueRef acc[8][2][MAXV];
     for (int ri = 0; ri < r; ri++)
@@ -46,7 +46,7 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
         for (int ri = 0; ri < r; ri++)
             for (int v = 0; v < nv; v++) {
                 if (!m[v]) continue;
-                LLVMValueRef wv = vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i0, ri * in_n + v * VW), ""), m[v]);
+                LLVMValueRef wv = wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i0, ri * in_n + v * VW), ""), m[v]), w_map);
                 for (int bi = 0; bi < nb; bi++) a[ri][bi][v] = vfma(c, wv, xv[bi][v], a[ri][bi][v]);
             }
         for (int ri = 0; ri < r; ri++)
@@ -68,22 +68,22 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
 /* Rows o .. o+r-1 (r <= 8) for the whole batch: pairs of samples in tiles of 4 rows x 2 samples, a last odd
  * sample in one tile of r rows. Every output is summed in the same order on both paths (one vector of
  * partial sums over i, then a horizontal sum), so a sample's result does not depend on its batch position. */
-static void dense_rows(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, LLVMValueRef bias,
-                       int64_t in_n, int64_t out_n, LLVMValueRef o, int r)
+static void dense_rows(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, int w_map,
+                       LLVMValueRef bias, int64_t in_n, int64_t out_n, LLVMValueRef o, int r)
 {
     enum { BB = 2 };
     cg_loop lb, lr;
     LLVMValueRef npair = LLVMBuildSDiv(c->b, batch, cg_i64(c, BB), "");
     LLVMValueRef pb = cg_loop_begin(c, &lb, cg_i64(c, 0), npair, "bb");
     for (int r0 = 0; r0 < r; r0 += 4)
-        dense_tile(c, out, x, w, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4, cg_mad(c, pb, BB, NULL), BB, 1);
+        dense_tile(c, out, x, w, w_map, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4, cg_mad(c, pb, BB, NULL), BB, 1);
     cg_loop_end(c, &lb);
     LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, npair, BB, NULL), batch, "b");
-    dense_tile(c, out, x, w, bias, in_n, out_n, o, r, b, 1, 1);
+    dense_tile(c, out, x, w, w_map, bias, in_n, out_n, o, r, b, 1, 1);
     cg_loop_end(c, &lr);
 }
 
-void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w,
+void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, int w_map,
                    LLVMValueRef bias, int64_t in_n, int64_t out_n)
 {
     enum { R = 8 };
@@ -95,12 +95,12 @@ void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, 
     if (nblk > 0) {
         cg_loop lo_;
         LLVMValueRef blk = cg_loop_begin(c, &lo_, lo, smin(c, hi, nblk), "oblk");
-        dense_rows(c, out, x, batch, w, bias, in_n, out_n, cg_mad(c, blk, R, NULL), R);
+        dense_rows(c, out, x, batch, w, w_map, bias, in_n, out_n, cg_mad(c, blk, R, NULL), R);
         cg_loop_end(c, &lo_);
     }
     if (rem) {
         LLVMBasicBlockRef skip = begin_if_gt(c, hi, nblk);
-        dense_rows(c, out, x, batch, w, bias, in_n, out_n, cg_i64(c, nblk * R), (int)rem);
+        dense_rows(c, out, x, batch, w, w_map, bias, in_n, out_n, cg_i64(c, nblk * R), (int)rem);
         end_if(c, skip);
     }
     cg_par_end(c, &par);
@@ -111,7 +111,7 @@ void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, 
 /* out[b, c0 + i] for i < width, every sample: rows of W are streamed in order, JR at a time, each row
  * segment used by the whole batch while it is in L1 (a column strip over all rows instead touches one
  * page per row). out[b, i] = fma(W[j, i], s[b, j], out) for j = 0, 1, ...: the same order for any batch. */
-static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w,
+static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
                          int64_t in_n, int64_t units, LLVMValueRef c0, int64_t width)
 {
     enum { JR = 8 };
@@ -145,7 +145,7 @@ static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef b
                                     : cg_i64(c, nvec * VW);
             LLVMValueRef o = vload(c, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
             for (int r = 0; r < rows; r++)
-                o = vfma(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i, r * in_n), ""), m), sv[r], o);
+                o = vfma(c, wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i, r * in_n), ""), m), w_map), sv[r], o);
             vstore(c, o, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
             if (t == 0) cg_loop_end(c, &lv);
         }
@@ -154,7 +154,7 @@ static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef b
     }
 }
 
-void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w,
+void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
                      int64_t in_n, int64_t units)
 {
     enum { BAND = 1024 };   /* columns per parallel chunk: one 4 KB page of each row of W */
@@ -166,12 +166,12 @@ void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch
     if (nfull > 0) {
         cg_loop lk;
         LLVMValueRef k = cg_loop_begin(c, &lk, lo, smin(c, hi, nfull), "band");
-        dense_t_band(c, out, s, batch, w, in_n, units, cg_mad(c, k, BAND, NULL), BAND);
+        dense_t_band(c, out, s, batch, w, w_map, in_n, units, cg_mad(c, k, BAND, NULL), BAND);
         cg_loop_end(c, &lk);
     }
     if (rest) {
         LLVMBasicBlockRef skip = begin_if_gt(c, hi, nfull);
-        dense_t_band(c, out, s, batch, w, in_n, units, cg_i64(c, nfull * BAND), rest);
+        dense_t_band(c, out, s, batch, w, w_map, in_n, units, cg_i64(c, nfull * BAND), rest);
         end_if(c, skip);
     }
     cg_par_end(c, &par);

@@ -10,6 +10,8 @@
 
 /* ---------------- correlation ---------------- */
 
+#define MAX_MAPPED_FLOATS (32 << 10)   /* a channel block's mapped weights live on the stack: at most 128 KB */
+
 typedef struct corr_tile {
     int cb, nv;                         /* output channels x vectors */
     unsigned ymask;                     /* valid ky */
@@ -38,7 +40,8 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
         cg_loop lci;
         LLVMValueRef ci = cg_loop_begin(c, &lci, cg_i64(c, 0), cg_i64(c, p->ic_n), "ci");
         LLVMValueRef in_c = cg_gep(c, inb, cg_mad(c, ci, p->H * p->W, NULL));
-        LLVMValueRef wb = cg_mad(c, co, p->s_oc, cg_mad(c, ci, p->s_ic, NULL));
+        LLVMValueRef wco = p->w_co0 ? LLVMBuildNSWSub(c->b, co, p->w_co0, "") : co;
+        LLVMValueRef wb = cg_mad(c, wco, p->s_oc, cg_mad(c, ci, p->s_ic, NULL));
         LLVMValueRef a[MAXJ][MAXV];
         for (int j = 0; j < t->cb; j++)
             for (int v = 0; v < t->nv; v++) a[j][v] = vget(c, acc[j][v]);
@@ -57,7 +60,8 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
                     }
                 if (!n) continue;
                 for (int j = 0; j < t->cb; j++) {
-                    LLVMValueRef wv = splat(c, cg_load(c, p->w, iadd(c, wb, j * p->s_oc + p->tap[ky * p->kw + kx])));
+                    LLVMValueRef wv = wmap(c, splat(c, cg_load(c, p->w, iadd(c, wb, j * p->s_oc + p->tap[ky * p->kw + kx]))),
+                                           p->w_map);
                     for (int v = 0; v < t->nv; v++)
                         if (x[v]) a[j][v] = vfma(c, wv, x[v], a[j][v]);
                 }
@@ -153,6 +157,53 @@ static unsigned corr_ymask(const cg_corr *p, int64_t oy)
     return m;
 }
 
+/* How a channel block's weights lie in memory: `runs` contiguous runs of `len` floats, run r at
+ * first + r * run_stride, where first = co * s_oc (+ the run's own offset). A forward conv's block of
+ * filters is one run ([oc][ic][taps]); a transposed conv reads [ic][oc][taps], one run per input channel.
+ * 0: neither (the weights are mapped as they are loaded). */
+static int mapped_layout(const cg_corr *p, int cb, int64_t *runs, int64_t *len, int64_t *run_stride)
+{
+    int64_t span = 0;
+    for (int t = 0; t < p->kh * p->kw; t++)
+        if (p->tap[t] + 1 > span) span = p->tap[t] + 1;
+    if (p->s_ic >= span && p->s_oc == p->ic_n * p->s_ic) {
+        *runs = 1, *len = cb * p->s_oc, *run_stride = 0;
+        return 1;
+    }
+    if (p->s_oc >= span && p->s_ic >= p->oc_n * p->s_oc) {
+        *runs = p->ic_n, *len = cb * p->s_oc, *run_stride = p->s_ic;
+        return 1;
+    }
+    return 0;
+}
+
+/* pos(w) / neg(w) of the cb filters from co copied into p->w_buf with vector loads, once per channel block
+ * and band of rows rather than once per weight broadcast; *q reads them from there. */
+static const cg_corr *map_weights(cg *c, const cg_corr *p, LLVMValueRef co, int cb, cg_corr *q)
+{
+    int64_t runs, len, run_stride;
+    mapped_layout(p, cb, &runs, &len, &run_stride);
+    int64_t nvec = len / VW;
+    unsigned tail = lanes(0, len - nvec * VW);
+    cg_loop lr, lv;
+    LLVMValueRef r = cg_loop_begin(c, &lr, cg_i64(c, 0), cg_i64(c, runs), "wrun");
+    LLVMValueRef from = cg_mad(c, co, p->s_oc, cg_mad(c, r, run_stride, NULL)), to = cg_mad(c, r, len, NULL);
+    if (nvec) {
+        LLVMValueRef v = cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "wv"), VW, NULL);
+        vstore(c, wmap(c, vload(c, p->w, LLVMBuildNSWAdd(c->b, from, v, ""), FULL), p->w_map), p->w_buf,
+               LLVMBuildNSWAdd(c->b, to, v, ""), FULL);
+        cg_loop_end(c, &lv);
+    }
+    if (tail)
+        vstore(c, wmap(c, vload(c, p->w, iadd(c, from, nvec * VW), tail), p->w_map), p->w_buf, iadd(c, to, nvec * VW),
+               tail);
+    cg_loop_end(c, &lr);
+    *q = *p;
+    q->w = p->w_buf, q->w_map = WMAP_NONE, q->w_buf = NULL, q->w_co0 = co;
+    if (runs > 1) q->s_ic = len;   /* [ic][cb * s_oc]; a single run keeps [cb][ic][taps] */
+    return q;
+}
+
 /* Output rows [ya, yb) (sharing the valid-ky set m) of the channel blocks [blo, bhi) (NULL: all; block
  * oc_n / CB is the remainder): blocks of cb channels outside, rows inside, so that the input rows of the
  * band are reused from cache by every channel block. */
@@ -174,11 +225,13 @@ static void corr_band(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef ou
             if (bhi) skip = begin_if_gt(c, bhi, nblk);
             co = cg_i64(c, nblk * CB);
         }
+        cg_corr mapped;
+        const cg_corr *rows = p->w_buf ? map_weights(c, p, co, cb, &mapped) : p;
         if (single) {
-            corr_row(c, p, inb, outb, co, cb, nv, ya, m);
+            corr_row(c, rows, inb, outb, co, cb, nv, ya, m);
         } else {
             LLVMValueRef oy = cg_loop_begin(c, &ly, ya, yb, "oy");
-            corr_row(c, p, inb, outb, co, cb, nv, oy, m);
+            corr_row(c, rows, inb, outb, co, cb, nv, oy, m);
             cg_loop_end(c, &ly);
         }
         if (part == 0) cg_loop_end(c, &lblk);
@@ -243,6 +296,9 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
     LLVMValueRef *slots[5] = {&q.out, &q.in, &q.w, &q.batch, &q.bias};
     cg_par_begin(c, &par, by_rows ? p->OH : nblk, (by_rows ? p->oc_n * p->OW : CB * p->OH * p->OW) * taps, q.batch,
                  slots, 5, 1u, &lo, &hi);
+    int64_t runs, len, run_stride;
+    if (q.w_map != WMAP_NONE && mapped_layout(p, CB, &runs, &len, &run_stride) && runs * len <= MAX_MAPPED_FLOATS)
+        q.w_buf = cg_local(c, LLVMArrayType(c->f32, (unsigned)(runs * len)), "mapped_weights");
     cg_loop lb;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), p->batch, "b");
     LLVMValueRef inb = cg_gep(c, p->in, cg_mad(c, b, p->ic_n * p->H * p->W, NULL));

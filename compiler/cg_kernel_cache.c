@@ -43,10 +43,10 @@ static char *kernel_key(const ir_graph *g, int i)
     fprintf(f, "op%d mult%d ", (int)n->op, n->mult);
     put_shape(f, &n->shape);
     put_shape(f, &n->in_shape);
-    fprintf(f, " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w%p b%p m%p v%p g%d seed%d exp%d red%d "
+    fprintf(f, " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w%p/%d b%p m%p v%p g%d seed%d exp%d red%d "
                "sig%a rng%llu ref%a arg%d smp%d in%d:",
             n->units, n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b, n->pad_r, n->pad_same, n->has_bias,
-            (double)n->eps, (void *)n->weight, (void *)n->bias, (void *)n->bn_mean, (void *)n->bn_var, n->global,
+            (double)n->eps, (void *)n->weight, (int)n->weight_map, (void *)n->bias, (void *)n->bn_mean, (void *)n->bn_var, n->global,
             (int)n->seed, (int)n->expand, (int)n->reduce, (double)n->sigma, (unsigned long long)n->rng_seed,
             (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
     for (int k = 0; k < n->n_inputs; k++) {

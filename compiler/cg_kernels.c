@@ -6,6 +6,7 @@
 #include "cg_gemm.h"
 #include "cg_internal.h"
 #include "cg_parallel.h"
+#include "cg_vec.h"
 
 /* ---------------- helpers ---------------- */
 
@@ -137,7 +138,8 @@ static void k_conv2d_naive(cg *c, const kargs *a)
             while (x0 < OW && x0 * n->sw + kx - n->pad_l < 0) x0++;
             while (x1 > x0 && (x1 - 1) * n->sw + kx - n->pad_l >= W) x1--;
             if (y0 >= y1 || x0 >= x1) continue;
-            LLVMValueRef wv = cg_load(c, w, LLVMBuildNSWAdd(c->b, wbase, cg_i64(c, ky * n->kw + kx), ""));
+            LLVMValueRef wv = wmap(c, cg_load(c, w, LLVMBuildNSWAdd(c->b, wbase, cg_i64(c, ky * n->kw + kx), "")),
+                                   n->weight_map);
             LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, y0), cg_i64(c, y1), "oy");
             LLVMValueRef iy = LLVMBuildNSWAdd(c->b, cg_mad(c, oy, n->sh, NULL), cg_i64(c, ky - n->pad_t), "");
             LLVMValueRef orow = cg_gep(c, plane, cg_mad(c, oy, OW, NULL));
@@ -160,7 +162,7 @@ static void k_dense(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     LLVMValueRef w = cg_const_ptr(c, n->weight), bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
-    cg_emit_dense(c, a->out, a->in[0], a->batch, w, bias, a->in_shape.dims[0], n->units);
+    cg_emit_dense(c, a->out, a->in[0], a->batch, w, n->weight_map, bias, a->in_shape.dims[0], n->units);
 }
 
 /* A register-blocked correlation (cg_emit_corr): vector loads along output rows (gathers for column
@@ -178,6 +180,7 @@ static void k_conv2d(cg *c, const kargs *a)
         .oc_n = n->units, .OH = n->shape.dims[1], .OW = n->shape.dims[2],
         .kh = n->kh, .kw = n->kw, .sh = n->sh, .sw = n->sw, .off_y = -n->pad_t, .off_x = -n->pad_l,
         .w = cg_const_ptr(c, n->weight), .s_oc = ci_n * n->kh * n->kw, .s_ic = n->kh * n->kw, .tap = tap,
+        .w_map = n->weight_map,
         .bias = n->bias ? cg_const_ptr(c, n->bias) : NULL,
     };
     cg_emit_corr(c, &p);

@@ -109,6 +109,15 @@ static inline LLVMValueRef hsum(cg *c, LLVMValueRef v)
     return r;
 }
 
+/* a weight as the kernel reads it (ir_weight_map): pos(w) or neg(w) of a scalar or a vector */
+static inline LLVMValueRef wmap(cg *c, LLVMValueRef w, int map)
+{
+    if (map == WMAP_NONE) return w;
+    LLVMValueRef zero = LLVMConstNull(LLVMTypeOf(w));
+    LLVMValueRef keep = LLVMBuildFCmp(c->b, map == WMAP_POS ? LLVMRealOGT : LLVMRealOLT, w, zero, "");
+    return LLVMBuildSelect(c->b, keep, w, zero, "");
+}
+
 static inline LLVMValueRef iadd(cg *c, LLVMValueRef a, int64_t k) { return k ? LLVMBuildNSWAdd(c->b, a, cg_i64(c, k), "") : a; }
 
 static inline LLVMValueRef vlocal(cg *c) { return cg_local(c, vec_t(c), "acc"); }

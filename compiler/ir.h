@@ -127,6 +127,10 @@ struct ir_const {
     int64_t file_offset;
 };
 
+/* How a kernel reads its weights: LRP's W+ and W- are applied as the weights are loaded (a max / min per
+ * weight register), so that they cost no copy of the weights. */
+typedef enum { WMAP_NONE, WMAP_POS, WMAP_NEG } ir_weight_map;
+
 typedef struct ir_node {
     ir_op op;
     char *name;                 /* layer name as written (the input's name for OP_INPUT) */
@@ -143,6 +147,7 @@ typedef struct ir_node {
     int has_bias;
     float eps;                  /* batchnorm */
     ir_const *weight, *bias;    /* dense, conv2d; affine: scale, shift */
+    ir_weight_map weight_map;   /* dense, conv2d and their transposes: read weight as pos(w) or neg(w) */
     ir_const *bn_mean, *bn_var; /* batchnorm (before canon) */
     /* backward ops */
     ir_ew *expr;                /* OP_ELTWISE (owned by the graph's ew list) */

@@ -219,18 +219,32 @@ static void remember(rules_ctx *c, const ir_const *src, const char *key, ir_cons
     c->cache[c->n_cache++] = (wcache){src, strdup(key), derived};
 }
 
-/* g(W) for a dense or conv2d layer, computed once per (tensor, transform) */
-static ir_const *weights_for(rules_ctx *c, const ir_node *n, const rx *g, const char *key)
+/* A weight set as a kernel reads it: a tensor, possibly through pos() or neg() at load time. */
+typedef struct wset {
+    ir_const *k;
+    ir_weight_map map;
+} wset;
+
+static wset plain_set(ir_const *k) { return (wset){k, WMAP_NONE}; }
+
+/* g(W) for a dense or conv2d layer: W itself, W read as pos(W) / neg(W), or computed once per (tensor,
+ * transform) at compile time */
+static wset weights_for(rules_ctx *c, const ir_node *n, const rx *g, const char *key)
 {
-    if (is_identity(g, V_W)) return n->weight;
+    if (is_identity(g, V_W)) return plain_set(n->weight);
+    double alpha = 0, beta = 0;
+    if (rules_weight_basis(g, &alpha, &beta)) {
+        if (alpha == 0 && beta == 1) return (wset){n->weight, WMAP_POS};
+        if (alpha == 1 && beta == -1) return (wset){n->weight, WMAP_NEG};
+    }
     ir_const *k = cached(c, n->weight, key);
-    if (k) return k;
+    if (k) return plain_set(k);
     char name[512];
     snprintf(name, sizeof name, "%s|%s", n->weight->name, key);
     k = ir_graph_new_const(c->g, name, n->weight->rank, n->weight->shape);
     for (int64_t i = 0; i < k->count; i++) k->data[i] = (float)rx_eval(g, n->weight->data[i], 0);
     remember(c, n->weight, key, k);
-    return k;
+    return plain_set(k);
 }
 
 /* h(b) per output channel of a dense or conv2d layer (b = 0 where the layer has no bias) */
@@ -278,14 +292,15 @@ static ir_const *pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, 
 /* ---------------- linear maps of a layer with a given weight set ---------------- */
 
 /* forward-like: LIN(input; weights [, bias]) */
-static int lin(rules_ctx *c, int i, int input, ir_const *weights, ir_const *bias)
+static int lin(rules_ctx *c, int i, int input, wset weights, ir_const *bias)
 {
     const ir_node *n = &c->net->nodes[i];
     ir_node node = {0};
     if (n->op == OP_DENSE || n->op == OP_CONV2D) {
         node = *n;
         node.name = node.alias = NULL;
-        node.weight = weights;
+        node.weight = weights.k;
+        node.weight_map = weights.map;
         node.bias = bias;
         node.has_bias = bias != NULL;
     } else {   /* pools read as sum pooling with a per-position scale */
@@ -294,7 +309,7 @@ static int lin(rules_ctx *c, int i, int input, ir_const *weights, ir_const *bias
         node.kh = n->kh, node.kw = n->kw, node.sh = n->sh, node.sw = n->sw;
         node.pad_t = n->pad_t, node.pad_l = n->pad_l, node.pad_b = n->pad_b, node.pad_r = n->pad_r;
         node.global = n->op == OP_GLOBAL_AVGPOOL;
-        node.weight = weights;
+        node.weight = weights.k;
         node.in_shape = c->net->nodes[n->inputs[0]].shape;
     }
     node.n_inputs = 1;
@@ -303,7 +318,7 @@ static int lin(rules_ctx *c, int i, int input, ir_const *weights, ir_const *bias
 }
 
 /* transposed: LIN^T(s; weights), shaped like the layer's input */
-static int lin_t(rules_ctx *c, int i, int s, ir_const *weights)
+static int lin_t(rules_ctx *c, int i, int s, wset weights)
 {
     const ir_node *n = &c->net->nodes[i];
     ir_node node = {0};
@@ -314,7 +329,8 @@ static int lin_t(rules_ctx *c, int i, int s, ir_const *weights)
     node.pad_t = n->pad_t, node.pad_l = n->pad_l, node.pad_b = n->pad_b, node.pad_r = n->pad_r;
     node.op = n->op == OP_DENSE ? OP_DENSE_T : n->op == OP_CONV2D ? OP_CONV2D_T : OP_SUMPOOL_T;
     node.global = n->op == OP_GLOBAL_AVGPOOL;
-    node.weight = weights;
+    node.weight = weights.k;
+    node.weight_map = weights.map;
     node.n_inputs = 1;
     node.inputs[0] = s;
     return add(c, &node);
@@ -357,11 +373,13 @@ static ir_ew *scale_expr(rules_ctx *c, const branch *b, ir_ew *R, ir_ew *z, int 
     return s;
 }
 
-/* s = coef * masks(z_plain) * R / stab(z);  inputs: $0 = R, $1 = z, $2 = z_plain */
+/* s = coef * masks(z_plain) * R / stab(z);  inputs: $0 = R, $1 = z, $2 = z_plain (only with masks: else the
+ * forward's z need not stay alive until the backward pass reaches this layer) */
 static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
 {
     int inputs[3] = {c->R[i], z, F(c, i)};
-    return eltwise(c, &c->net->nodes[i].shape, inputs, 3, scale_expr(c, b, ew_in(c, 0), ew_in(c, 1), 2));
+    return eltwise(c, &c->net->nodes[i].shape, inputs, b->n_masks ? 3 : 2,
+                   scale_expr(c, b, ew_in(c, 0), ew_in(c, 1), 2));
 }
 
 /* The node holding f(a) for an input node (or -1 for the constant 1). */
@@ -430,15 +448,14 @@ static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
     for (int k = 0; k < bf.n_factors; k++)
         ni += (bf.need_w[k] && !bf.is_input[k]) + bf.need_pos[k];
     if (ni > IR_MAX_INPUTS || bf.n_t + bf.n_factors > IR_MAX_INPUTS) return 0;
-    rx wvar = {.kind = RX_VAR, .var = V_W}, posw = {.kind = RX_CALL, .fn = F_POS, .n_args = 1, .args = {&wvar}};
-    ir_const *wpos = weights_for(c, n, &posw, "pos(w)");
+    wset w = plain_set(n->weight), wpos = {n->weight, WMAP_POS};
     ni = 2;
     for (int k = 0; k < bf.n_factors; k++) {
         fnodes[k] = input_factor(c, i, in, bf.factor[k]);
         int fin = fnodes[k] >= 0 ? fnodes[k] : ones(c, in_shape);
         w_slot[k] = pos_slot[k] = -1;
         if (bf.need_w[k] && bf.is_input[k]) w_slot[k] = 1;
-        else if (bf.need_w[k]) inputs[w_slot[k] = ni++] = lin(c, i, fin, n->weight, NULL);
+        else if (bf.need_w[k]) inputs[w_slot[k] = ni++] = lin(c, i, fin, w, NULL);
         if (bf.need_pos[k]) inputs[pos_slot[k] = ni++] = lin(c, i, fin, wpos, NULL);
     }
     /* per branch: h_b minus what the forward output's bias adds through alpha_b(a) */
@@ -467,7 +484,7 @@ static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
             if (bf.t_coef[t][b] != 1) s = ew(c, EW_MUL, ew_num(c, bf.t_coef[t][b]), s);
             u = u ? ew(c, EW_ADD, u, s) : s;
         }
-        T[t] = lin_t(c, i, eltwise(c, &n->shape, inputs, ni, u), bf.t_pos[t] ? wpos : n->weight);
+        T[t] = lin_t(c, i, eltwise(c, &n->shape, inputs, ni, u), bf.t_pos[t] ? wpos : w);
     }
     /* R_in = sum_k f_k * sum_t use[k][t] T_t */
     int rin[IR_MAX_INPUTS], nr = bf.n_t;
@@ -503,11 +520,11 @@ static void share_linear(rules_ctx *c, int i, const rule_form *f)
     for (int bi = 0; bi < f->n_branches; bi++) {
         const branch *b = &f->branches[bi];
         const share_info *sh = &b->share;
-        ir_const *wsets[MAX_GROUPS];
+        wset wsets[MAX_GROUPS];
         int fnodes[MAX_GROUPS];
         for (int gi = 0; gi < sh->n_groups; gi++) {
             const share_group *gr = &sh->groups[gi];
-            wsets[gi] = is_pool ? pool_scale(c, n, in_shape, gr->g) : weights_for(c, n, gr->g, gr->g_key);
+            wsets[gi] = is_pool ? plain_set(pool_scale(c, n, in_shape, gr->g)) : weights_for(c, n, gr->g, gr->g_key);
             fnodes[gi] = input_factor(c, i, in, gr);
         }
         /* z: the forward output itself when the share restates the layer */
@@ -584,8 +601,8 @@ static void gradient(rules_ctx *c, int i)
     int R = c->R[i], in = n->inputs[0];
     const ir_shape *in_shape = &c->net->nodes[in].shape;
     switch (n->op) {
-    case OP_DENSE: case OP_CONV2D: give(c, in, lin_t(c, i, R, n->weight)); break;
-    case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: give(c, in, lin_t(c, i, R, pool_scale(c, n, in_shape, NULL))); break;
+    case OP_DENSE: case OP_CONV2D: give(c, in, lin_t(c, i, R, plain_set(n->weight))); break;
+    case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: give(c, in, lin_t(c, i, R, plain_set(pool_scale(c, n, in_shape, NULL)))); break;
     case OP_MAXPOOL: {
         ir_node node = *n;
         node.name = node.alias = NULL;
@@ -1015,7 +1032,7 @@ static int cam(rules_ctx *c, int top)
         c->failed = 1;
         return c->R[top];
     }
-    int v = lin_t(c, dense, c->R[top], net->nodes[dense].weight);   /* W[c, :] */
+    int v = lin_t(c, dense, c->R[top], plain_set(net->nodes[dense].weight));   /* W[c, :] */
     int map = channel_dot(c, v, L);
     ir_shape ms = {3, {1, net->nodes[L].shape.dims[1], net->nodes[L].shape.dims[2]}};
     return cam_output(c, map, &ms);

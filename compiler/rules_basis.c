@@ -58,6 +58,12 @@ static int transposed(basis_form *bf, int pos, const double *coef, int n_branche
     return bf->n_t++;
 }
 
+int rules_weight_basis(const rx *g, double *alpha, double *beta)
+{
+    *alpha = *beta = 0;
+    return decompose(g, 1, alpha, beta);
+}
+
 int rules_basis_form(const rule_form *f, basis_form *bf)
 {
     memset(bf, 0, sizeof *bf);

@@ -72,6 +72,8 @@ typedef struct basis_form {
     double use[MAX_GROUPS][BASIS_MAX_T];
 } basis_form;
 
+/* 1 when the weight transform g is alpha * w + beta * pos(w) exactly (structurally) */
+int rules_weight_basis(const rx *g, double *alpha, double *beta);
 /* 1 when every weight transform of f is alpha * w + beta * pos(w) (and the form fits the limits above) */
 int rules_basis_form(const rule_form *f, basis_form *bf);
 /* forward-like + transposed kernels the basis form costs */
