@@ -42,13 +42,27 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
         LLVMValueRef in_c = cg_gep(c, inb, cg_mad(c, ci, p->H * p->W, NULL));
         LLVMValueRef wco = p->w_co0 ? LLVMBuildNSWSub(c->b, co, p->w_co0, "") : co;
         LLVMValueRef wb = cg_mad(c, wco, p->s_oc, cg_mad(c, ci, p->s_ic, NULL));
+        /* the kernel rows run as a loop when their taps are evenly spaced (tap = tap[kx] + ky * dtap): a third
+         * of the code of unrolling them, for the same speed (each row is still CB x nv x kw FMAs) */
+        int ky0 = 0, ky1 = 0;
+        while (ky0 < p->kh && !(t->ymask >> ky0 & 1)) ky0++;
+        ky1 = ky0;
+        while (ky1 < p->kh && (t->ymask >> ky1 & 1)) ky1++;
+        int64_t dtap = p->kh > 1 ? p->tap[p->kw] - p->tap[0] : 0;
+        int rolled = ky1 - ky0 >= 2 && t->ymask == (((1u << ky1) - 1) & ~((1u << ky0) - 1));
+        for (int ky = 0; rolled && ky < p->kh; ky++)
+            for (int kx = 0; kx < p->kw; kx++) rolled &= p->tap[ky * p->kw + kx] == p->tap[kx] + ky * dtap;
         LLVMValueRef a[MAXJ][MAXV];
+        cg_loop lky;
+        LLVMValueRef kyv = rolled ? cg_loop_begin(c, &lky, cg_i64(c, ky0), cg_i64(c, ky1), "ky") : NULL;
         for (int j = 0; j < t->cb; j++)
             for (int v = 0; v < t->nv; v++) a[j][v] = vget(c, acc[j][v]);
-        for (int ky = 0; ky < p->kh; ky++) {
-            if (!(t->ymask >> ky & 1)) continue;
-            LLVMValueRef iy = iadd(c, cg_mad(c, oy, p->sh, NULL), ky + p->off_y);
+        for (int ky = 0; ky < (rolled ? 1 : p->kh); ky++) {
+            if (!rolled && !(t->ymask >> ky & 1)) continue;
+            LLVMValueRef iy = rolled ? LLVMBuildNSWAdd(c->b, cg_mad(c, oy, p->sh, kyv), cg_i64(c, p->off_y), "")
+                                     : iadd(c, cg_mad(c, oy, p->sh, NULL), ky + p->off_y);
             LLVMValueRef rowi = cg_mad(c, iy, p->W, cg_mad(c, ox0, p->sw, NULL));
+            LLVMValueRef wrow = rolled ? cg_mad(c, kyv, dtap, wb) : wb;
             for (int kx = 0; kx < p->kw; kx++) {
                 LLVMValueRef x[MAXV] = {0};
                 int n = 0;
@@ -60,8 +74,8 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
                     }
                 if (!n) continue;
                 for (int j = 0; j < t->cb; j++) {
-                    LLVMValueRef wv = wmap(c, splat(c, cg_load(c, p->w, iadd(c, wb, j * p->s_oc + p->tap[ky * p->kw + kx]))),
-                                           p->w_map);
+                    int64_t tap = rolled ? p->tap[kx] : p->tap[ky * p->kw + kx];
+                    LLVMValueRef wv = wmap(c, splat(c, cg_load(c, p->w, iadd(c, wrow, j * p->s_oc + tap))), p->w_map);
                     for (int v = 0; v < t->nv; v++)
                         if (x[v]) a[j][v] = vfma(c, wv, x[v], a[j][v]);
                 }
@@ -69,6 +83,7 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
         }
         for (int j = 0; j < t->cb; j++)
             for (int v = 0; v < t->nv; v++) vset(c, a[j][v], acc[j][v]);
+        if (rolled) cg_loop_end_rolled(c, &lky);
         cg_loop_end(c, &lci);
     }
     for (int j = 0; j < t->cb; j++) {

@@ -1,8 +1,8 @@
 /* Kernels shared between the graphs of one network: every explanation graph starts with the network's
  * forward pass, and IG / SmoothGrad / DeepLIFT copy it again, so most kernels are emitted several times
  * with identical code. A kernel's code depends only on its node (op, attributes, shapes, constants,
- * expression), the shapes and sample counts of its inputs, and the module's options, so nodes with the
- * same description share one function: less code for LLVM to optimise (compile time) and for the CPU
+ * expression), the shapes (and, for the sampling and seed ops, the sample counts) of its inputs, and the
+ * module's options, so nodes with the same description share one function: less code for LLVM to optimise (compile time) and for the CPU
  * to cache. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,9 @@ static char *kernel_key(const ir_graph *g, int i)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    fprintf(f, "op%d mult%d ", (int)n->op, n->mult);
+    /* Kernels get batch * mult as their batch; only these ops also read the sample counts themselves. */
+    int counts_samples = n->op == OP_SEED || n->op == OP_EXPAND || n->op == OP_REDUCE || n->op == OP_REFERENCE;
+    fprintf(f, "op%d mult%d ", (int)n->op, counts_samples ? n->mult : 0);
     put_shape(f, &n->shape);
     put_shape(f, &n->in_shape);
     fprintf(f, " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w%p/%d b%p m%p v%p g%d seed%d exp%d red%d "
@@ -51,7 +53,7 @@ static char *kernel_key(const ir_graph *g, int i)
             (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
     for (int k = 0; k < n->n_inputs; k++) {
         const ir_node *in = &g->nodes[n->inputs[k]];
-        fprintf(f, " m%d", in->mult);
+        fprintf(f, " m%d", counts_samples ? in->mult : 0);
         put_shape(f, &in->shape);
     }
     fputc(' ', f);

@@ -1,5 +1,6 @@
 /* Kernels: one LLVM function per computed node, loop nests with compile-time trip counts (only the
  * batch is a run-time bound) so that LLVM can unroll and vectorise them for the target. */
+#include <llvm-c/DebugInfo.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,6 +86,23 @@ void cg_loop_end(cg *c, cg_loop *l)
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
     LLVMBuildBr(c->b, l->header);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(c->b, l->exit);
+}
+
+void cg_loop_end_rolled(cg *c, cg_loop *l)
+{
+    LLVMValueRef next = LLVMBuildNSWAdd(c->b, l->iv, cg_i64(c, 1), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
+    LLVMValueRef br = LLVMBuildBr(c->b, l->header);
+    LLVMAddIncoming(l->iv, &next, &latch, 1);
+    /* !llvm.loop !0, !0 = distinct !{!0, !{!"llvm.loop.unroll.disable"}} */
+    LLVMMetadataRef disable = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
+    LLVMMetadataRef hint = LLVMMDNodeInContext2(c->ctx, &disable, 1);
+    LLVMMetadataRef self = LLVMTemporaryMDNode(c->ctx, NULL, 0);
+    LLVMMetadataRef ops[2] = {self, hint};
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(self, loop);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9), LLVMMetadataAsValue(c->ctx, loop));
     LLVMPositionBuilderAtEnd(c->b, l->exit);
 }
 

@@ -160,7 +160,7 @@ static void k_reduce(cg *c, const kargs *a)
     if (n->reduce == REDUCE_MEAN_SQ) g = LLVMBuildFMul(c->b, g, g, "");
     cg_store(c, cg_fadd_reassoc(c, cg_load(c, dst, i), cg_fmul_reassoc(c, w, g)), dst, i);
     cg_loop_end(c, &li);
-    cg_loop_end(c, &lk);
+    cg_loop_end_rolled(c, &lk);
     if (n->reduce == REDUCE_PATH) {   /* times (x - ref), after the last chunk */
         LLVMBasicBlockRef scale = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scale");
         LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scaled");
