@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cg_gemm.h"
+#include "cg_ew.h"
 #include "cg_internal.h"
 #include "cg_vec.h"
 #include "cg_parallel.h"
@@ -33,7 +34,6 @@ static void acc_store(cg *c, LLVMValueRef p, LLVMValueRef index, LLVMValueRef v)
     cg_store(c, cg_fadd_reassoc(c, cg_load(c, p, index), v), p, index);
 }
 
-static LLVMValueRef to_float(cg *c, LLVMValueRef bit) { return LLVMBuildUIToFP(c->b, bit, c->f32, ""); }
 
 static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
 {
@@ -65,98 +65,13 @@ static ir_shape window_in_shape(const kargs *a, const ir_shape *fallback)
 
 /* ---------------- OP_ELTWISE ---------------- */
 
-#define EW_MEMO 256
-
-typedef struct ew_ctx {
-    const kargs *a;
-    LLVMValueRef idx;                   /* element index into every input buffer */
-    LLVMValueRef ch;                    /* channel of the element (i64) or NULL */
-    LLVMValueRef inputs[IR_MAX_INPUTS]; /* loaded once per element */
-    const ir_ew *memo_key[EW_MEMO];     /* shared subexpressions are evaluated once */
-    LLVMValueRef memo_val[EW_MEMO];
-    int n_memo;
-} ew_ctx;
-
-static int ew_uses_channel(const ir_ew *e)
-{
-    if (!e) return 0;
-    return e->kind == EW_CHANNEL || ew_uses_channel(e->a) || ew_uses_channel(e->b) || ew_uses_channel(e->c);
-}
-
-/* All in one basic block and branch-free: comparisons become selects, so the loop vectorises. */
-static LLVMValueRef ew_eval(cg *c, ew_ctx *x, const ir_ew *e)
-{
-    for (int k = 0; k < x->n_memo; k++)
-        if (x->memo_key[k] == e) return x->memo_val[k];
-    LLVMValueRef zero = cg_f32(c, 0), one = cg_f32(c, 1), v = NULL;
-    LLVMValueRef a = NULL, b = NULL;
-    switch (e->kind) {
-    case EW_INPUT: case EW_NUM: case EW_CHANNEL: break;
-    case EW_SELECT:
-        a = ew_eval(c, x, e->a), b = ew_eval(c, x, e->b);
-        break;
-    case EW_ADD: case EW_SUB: case EW_MUL: case EW_DIV: case EW_SAFEDIV:
-    case EW_GT: case EW_LT: case EW_GE: case EW_LE: case EW_EQ: case EW_NE:
-        a = ew_eval(c, x, e->a), b = ew_eval(c, x, e->b);
-        break;
-    default: a = ew_eval(c, x, e->a); break;
-    }
-    switch (e->kind) {
-    case EW_INPUT:
-        if (!x->inputs[e->input]) x->inputs[e->input] = cg_load(c, x->a->in[e->input], x->idx);
-        v = x->inputs[e->input];
-        break;
-    case EW_NUM: v = cg_f32(c, e->num); break;
-    case EW_CHANNEL: v = cg_load(c, cg_const_ptr(c, e->channel), x->ch); break;
-    case EW_ADD: v = LLVMBuildFAdd(c->b, a, b, ""); break;
-    case EW_SUB: v = LLVMBuildFSub(c->b, a, b, ""); break;
-    case EW_MUL: v = LLVMBuildFMul(c->b, a, b, ""); break;
-    case EW_DIV: v = LLVMBuildFDiv(c->b, a, b, ""); break;
-    case EW_SAFEDIV:   /* the quotient is computed regardless (no traps); 0 is selected where b == 0 */
-        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOEQ, b, zero), zero, LLVMBuildFDiv(c->b, a, b, ""), "");
-        break;
-    case EW_STAB: {
-        LLVMValueRef eps = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGE, a, zero), cg_f32(c, e->num), cg_f32(c, -e->num), "");
-        v = LLVMBuildFAdd(c->b, a, eps, "");
-        break;
-    }
-    case EW_NEG: v = LLVMBuildFNeg(c->b, a, ""); break;
-    case EW_POS: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, a, zero), a, zero, ""); break;
-    case EW_NEGPART: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), a, zero, ""); break;
-    case EW_ABS: v = cg_intrinsic(c, "llvm.fabs", c->f32, &a, 1); break;
-    case EW_SIGN:
-        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, a, zero), one,
-                            LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), cg_f32(c, -1), zero, ""), "");
-        break;
-    case EW_STEP: v = to_float(c, fcmp(c, LLVMRealOGT, a, zero)); break;
-    case EW_EXP: v = cg_intrinsic(c, "llvm.exp", c->f32, &a, 1); break;
-    case EW_GT: v = to_float(c, fcmp(c, LLVMRealOGT, a, b)); break;
-    case EW_LT: v = to_float(c, fcmp(c, LLVMRealOLT, a, b)); break;
-    case EW_GE: v = to_float(c, fcmp(c, LLVMRealOGE, a, b)); break;
-    case EW_LE: v = to_float(c, fcmp(c, LLVMRealOLE, a, b)); break;
-    case EW_EQ: v = to_float(c, fcmp(c, LLVMRealOEQ, a, b)); break;
-    case EW_NE: v = to_float(c, fcmp(c, LLVMRealUNE, a, b)); break;   /* NaN != anything, as in C */
-    case EW_SELECT: {
-        LLVMValueRef third = ew_eval(c, x, e->c);
-        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealUNE, a, zero), b, third, "");
-        break;
-    }
-    }
-    if (x->n_memo < EW_MEMO) {
-        x->memo_key[x->n_memo] = e;
-        x->memo_val[x->n_memo++] = v;
-    }
-    return v;
-}
-
 static void ew_element(cg *c, const kargs *a, LLVMValueRef idx, LLVMValueRef ch)
 {
-    ew_ctx x;
-    memset(&x, 0, sizeof x);
-    x.a = a;
-    x.idx = idx;
-    x.ch = ch;
-    LLVMValueRef v = ew_eval(c, &x, a->n->expr);   /* every input of the element is read before the store */
+    cg_ew_site s;
+    memset(&s, 0, sizeof s);
+    for (int k = 0; k < a->n_in; k++) s.ptr[k] = a->in[k];
+    s.idx = idx, s.ch = ch;
+    LLVMValueRef v = cg_ew_value(c, a->n->expr, &s);   /* every input of the element is read before the store */
     cg_store(c, v, a->out, idx);
 }
 
@@ -170,7 +85,7 @@ static void k_eltwise(cg *c, const kargs *a0)
     int64_t channels = n->shape.rank >= 1 ? n->shape.dims[0] : 1;
     int64_t inner = channels ? count / channels : 0;
     enum { BLK = CG_PAR_ELEMENT_BLOCK };
-    int by_channel = ew_uses_channel(n->expr) && inner > 1;
+    int by_channel = cg_ew_uses_channel(n->expr) && inner > 1;
     kargs q = *a0;
     const kargs *a = &q;
     cg_par par;
@@ -184,7 +99,7 @@ static void k_eltwise(cg *c, const kargs *a0)
         i1 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i1, cg_i64(c, count), ""), i1, cg_i64(c, count), "");
         LLVMValueRef base = cg_mad(c, b, count, NULL);
         LLVMValueRef i = cg_loop_begin(c, &li, i0, i1, "i");
-        ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), ew_uses_channel(n->expr) ? i : NULL);
+        ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), cg_ew_uses_channel(n->expr) ? i : NULL);
         cg_loop_end(c, &li);
     } else {
         LLVMValueRef ch = cg_loop_begin(c, &lp, lo, hi, "ch");
@@ -425,7 +340,7 @@ static void k_dense_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     cg_emit_dense_t(c, a->out, a->in[0], a->batch, cg_const_ptr(c, n->weight), n->weight_map, ir_shape_count(&n->shape),
-                    n->units);
+                    n->units, n->epilogue_from ? n : NULL, a->in);
 }
 
 static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -464,8 +379,10 @@ static void k_conv2d_t(cg *c, const kargs *a)
                 .oc_n = ci_n, .OH = (H - py + sh - 1) / sh, .OW = (W - px + sw - 1) / sw,
                 .kh = nqy, .kw = nqx, .sh = 1, .sw = 1, .off_y = cy - nqy + 1, .off_x = cx - nqx + 1,
                 .w = w, .s_oc = kh * kw, .s_ic = ci_n * kh * kw, .tap = tap, .bias = NULL, .w_map = n->weight_map,
+                .epi = n->epilogue_from ? n : NULL,
                 .o_plane = H * W, .o_row = W, .o_sy = sh, .o_y0 = py, .o_sx = sw, .o_x0 = px,
             };
+            for (int k = 0; k < a->n_in; k++) p.epi_in[k] = a->in[k];
             cg_emit_corr(c, &p);
         }
 }

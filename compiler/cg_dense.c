@@ -1,5 +1,6 @@
 /* Register-blocked dense (batch-paired GEMV / GEMM) and its transpose W^T s (see cg_gemm.h); vector
  * helpers in cg_vec.h. */
+#include "cg_ew.h"
 #include "cg_gemm.h"
 #include "cg_parallel.h"
 #include "cg_vec.h"
@@ -7,8 +8,15 @@
 /* ---------------- dense ---------------- */
 
 /* rows o .. o+r-1 for samples b .. b+nb-1: nv vectors per step along i */
+/* a fused elementwise consumer of a dense layer or its transpose (ir_node.epilogue_from) */
+typedef struct dense_epi {
+    const ir_node *n;                   /* NULL: none */
+    LLVMValueRef in[IR_MAX_INPUTS];     /* the kernel's input pointers */
+} dense_epi;
+
 static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, int w_map, LLVMValueRef bias,
-                       int64_t in_n, int64_t out_n, LLVMValueRef o, int r, LLVMValueRef b, int nb, int nv)
+                       int64_t in_n, int64_t out_n, LLVMValueRef o, int r, LLVMValueRef b, int nb, int nv,
+                       const dense_epi *epi)
 {
     LLVMValueRef acc[8][2][MAXV];
     for (int ri = 0; ri < r; ri++)
@@ -60,7 +68,9 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
             LLVMValueRef s = vget(c, acc[ri][bi][0]);
             for (int v = 1; v < nv; v++) s = vadd(c, s, vget(c, acc[ri][bi][v]));
             LLVMValueRef y = LLVMBuildFAdd(c->b, hsum(c, s), bv, "");
-            cg_store(c, y, out, cg_mad(c, iadd(c, b, bi), out_n, iadd(c, o, ri)));
+            LLVMValueRef at = cg_mad(c, iadd(c, b, bi), out_n, iadd(c, o, ri));
+            if (epi->n) y = cg_epilogue(c, epi->n, epi->in, y, at, iadd(c, o, ri), 0, 0);
+            cg_store(c, y, out, at);
         }
     }
 }
@@ -69,38 +79,45 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
  * sample in one tile of r rows. Every output is summed in the same order on both paths (one vector of
  * partial sums over i, then a horizontal sum), so a sample's result does not depend on its batch position. */
 static void dense_rows(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, int w_map,
-                       LLVMValueRef bias, int64_t in_n, int64_t out_n, LLVMValueRef o, int r)
+                       LLVMValueRef bias, int64_t in_n, int64_t out_n, LLVMValueRef o, int r, const dense_epi *epi)
 {
     enum { BB = 2 };
     cg_loop lb, lr;
     LLVMValueRef npair = LLVMBuildSDiv(c->b, batch, cg_i64(c, BB), "");
     LLVMValueRef pb = cg_loop_begin(c, &lb, cg_i64(c, 0), npair, "bb");
     for (int r0 = 0; r0 < r; r0 += 4)
-        dense_tile(c, out, x, w, w_map, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4, cg_mad(c, pb, BB, NULL), BB, 1);
+        dense_tile(c, out, x, w, w_map, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4, cg_mad(c, pb, BB, NULL), BB, 1,
+                   epi);
     cg_loop_end(c, &lb);
     LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, npair, BB, NULL), batch, "b");
-    dense_tile(c, out, x, w, w_map, bias, in_n, out_n, o, r, b, 1, 1);
+    dense_tile(c, out, x, w, w_map, bias, in_n, out_n, o, r, b, 1, 1, epi);
     cg_loop_end(c, &lr);
 }
 
 void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, int w_map,
-                   LLVMValueRef bias, int64_t in_n, int64_t out_n)
+                   LLVMValueRef bias, int64_t in_n, int64_t out_n, const ir_node *epi_node, const LLVMValueRef *epi_in)
 {
+    dense_epi epi = {epi_node, {0}};
     enum { R = 8 };
     int64_t nblk = out_n / R, rem = out_n % R;
     cg_par par;   /* threads split the blocks of R output rows (the last one: rem rows) */
     LLVMValueRef lo, hi;
-    LLVMValueRef *slots[5] = {&out, &x, &w, &batch, &bias};
-    cg_par_begin(c, &par, nblk + (rem > 0), R * in_n, batch, slots, 5, 1u, &lo, &hi);
+    LLVMValueRef *slots[5 + IR_MAX_INPUTS] = {&out, &x, &w, &batch, &bias};
+    int n_slots = 5;
+    for (int k = 0; epi_node && k < epi_node->n_inputs; k++) {
+        epi.in[k] = epi_in[k];
+        slots[n_slots++] = &epi.in[k];
+    }
+    cg_par_begin(c, &par, nblk + (rem > 0), R * in_n, batch, slots, n_slots, 1u, &lo, &hi);
     if (nblk > 0) {
         cg_loop lo_;
         LLVMValueRef blk = cg_loop_begin(c, &lo_, lo, smin(c, hi, nblk), "oblk");
-        dense_rows(c, out, x, batch, w, w_map, bias, in_n, out_n, cg_mad(c, blk, R, NULL), R);
+        dense_rows(c, out, x, batch, w, w_map, bias, in_n, out_n, cg_mad(c, blk, R, NULL), R, &epi);
         cg_loop_end(c, &lo_);
     }
     if (rem) {
         LLVMBasicBlockRef skip = begin_if_gt(c, hi, nblk);
-        dense_rows(c, out, x, batch, w, w_map, bias, in_n, out_n, cg_i64(c, nblk * R), (int)rem);
+        dense_rows(c, out, x, batch, w, w_map, bias, in_n, out_n, cg_i64(c, nblk * R), (int)rem, &epi);
         end_if(c, skip);
     }
     cg_par_end(c, &par);
@@ -112,7 +129,7 @@ void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, 
  * segment used by the whole batch while it is in L1 (a column strip over all rows instead touches one
  * page per row). out[b, i] = fma(W[j, i], s[b, j], out) for j = 0, 1, ...: the same order for any batch. */
 static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
-                         int64_t in_n, int64_t units, LLVMValueRef c0, int64_t width)
+                         int64_t in_n, int64_t units, LLVMValueRef c0, int64_t width, const dense_epi *epi)
 {
     enum { JR = 8 };
     int64_t nvec = width / VW;
@@ -152,26 +169,46 @@ static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef b
         cg_loop_end(c, &lb);
         if (part == 0) cg_loop_end(c, &lj);
     }
+    if (!epi->n) return;
+    /* the fused consumer, over the band while it is in cache */
+    b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
+    orow = cg_mad(c, b, in_n, c0);
+    for (int t = 0; t < 2; t++) {
+        unsigned m = t == 0 ? FULL : tail;
+        if (t == 0 ? !nvec : !m) continue;
+        LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v"), VW, NULL)
+                                : cg_i64(c, nvec * VW);
+        LLVMValueRef at = LLVMBuildNSWAdd(c->b, orow, i, "");
+        vstore(c, cg_epilogue(c, epi->n, epi->in, vload(c, out, at, m), at, NULL, 1, m), out, at, m);
+        if (t == 0) cg_loop_end(c, &lv);
+    }
+    cg_loop_end(c, &lb);
 }
 
 void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
-                     int64_t in_n, int64_t units)
+                     int64_t in_n, int64_t units, const ir_node *epi_node, const LLVMValueRef *epi_in)
 {
+    dense_epi epi = {epi_node, {0}};
     enum { BAND = 1024 };   /* columns per parallel chunk: one 4 KB page of each row of W */
     int64_t nfull = in_n / BAND, rest = in_n - nfull * BAND;
     cg_par par;   /* threads split the bands of columns (the last one: the remainder) */
     LLVMValueRef lo, hi;
-    LLVMValueRef *slots[4] = {&out, &s, &w, &batch};
-    cg_par_begin(c, &par, nfull + (rest > 0), BAND * units, batch, slots, 4, 1u, &lo, &hi);
+    LLVMValueRef *slots[4 + IR_MAX_INPUTS] = {&out, &s, &w, &batch};
+    int n_slots = 4;
+    for (int k = 0; epi_node && k < epi_node->n_inputs; k++) {
+        epi.in[k] = epi_in[k];
+        slots[n_slots++] = &epi.in[k];
+    }
+    cg_par_begin(c, &par, nfull + (rest > 0), BAND * units, batch, slots, n_slots, 1u, &lo, &hi);
     if (nfull > 0) {
         cg_loop lk;
         LLVMValueRef k = cg_loop_begin(c, &lk, lo, smin(c, hi, nfull), "band");
-        dense_t_band(c, out, s, batch, w, w_map, in_n, units, cg_mad(c, k, BAND, NULL), BAND);
+        dense_t_band(c, out, s, batch, w, w_map, in_n, units, cg_mad(c, k, BAND, NULL), BAND, &epi);
         cg_loop_end(c, &lk);
     }
     if (rest) {
         LLVMBasicBlockRef skip = begin_if_gt(c, hi, nfull);
-        dense_t_band(c, out, s, batch, w, w_map, in_n, units, cg_i64(c, nfull * BAND), rest);
+        dense_t_band(c, out, s, batch, w, w_map, in_n, units, cg_i64(c, nfull * BAND), rest, &epi);
         end_if(c, skip);
     }
     cg_par_end(c, &par);

@@ -4,6 +4,7 @@
  * whole reduction loop and reads every operand once per tile. All geometry is known at compile time, so
  * the valid lanes of every border load are compile-time masks (llvm.masked.load) and interior tiles run
  * unmasked loops. */
+#include "cg_ew.h"
 #include "cg_gemm.h"
 #include "cg_parallel.h"
 #include "cg_vec.h"
@@ -91,9 +92,12 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
         LLVMValueRef orow = cg_mad(c, iadd(c, co, j), p->o_plane, cg_mad(c, oyy, p->o_row, cg_mad(c, ox0, p->o_sx, NULL)));
         for (int v = 0; v < t->nv; v++) {
             if (!t->out_mask[v]) continue;
-            LLVMValueRef at = iadd(c, orow, v * VW * p->o_sx + p->o_x0);
-            if (p->o_sx == 1) vstore(c, vget(c, acc[j][v]), outb, at, t->out_mask[v]);
-            else vscatter(c, vget(c, acc[j][v]), outb, at, p->o_sx, t->out_mask[v]);
+            LLVMValueRef at = iadd(c, orow, v * VW * p->o_sx + p->o_x0), val = vget(c, acc[j][v]);
+            if (p->epi)
+                val = cg_epilogue(c, p->epi, p->epi_in, val, LLVMBuildNSWAdd(c->b, p->epi_base, at, ""), iadd(c, co, j), 1,
+                                  t->out_mask[v]);
+            if (p->o_sx == 1) vstore(c, val, outb, at, t->out_mask[v]);
+            else vscatter(c, val, outb, at, p->o_sx, t->out_mask[v]);
         }
     }
 }
@@ -308,9 +312,11 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
     int by_rows = p->OH >= 2 && (p->ic_n * p->H * p->W > p->oc_n * taps || nblk < 2);
     cg_par par;
     LLVMValueRef lo, hi;
-    LLVMValueRef *slots[5] = {&q.out, &q.in, &q.w, &q.batch, &q.bias};
+    LLVMValueRef *slots[5 + IR_MAX_INPUTS] = {&q.out, &q.in, &q.w, &q.batch, &q.bias};
+    int n_slots = 5;
+    for (int k = 0; q.epi && k < q.epi->n_inputs; k++) slots[n_slots++] = &q.epi_in[k];
     cg_par_begin(c, &par, by_rows ? p->OH : nblk, (by_rows ? p->oc_n * p->OW : CB * p->OH * p->OW) * taps, q.batch,
-                 slots, 5, 1u, &lo, &hi);
+                 slots, n_slots, 1u, &lo, &hi);
     int64_t runs, len, run_stride;
     if (q.w_map != WMAP_NONE && mapped_layout(p, CB, &runs, &len, &run_stride) && runs * len <= MAX_MAPPED_FLOATS)
         q.w_buf = cg_local(c, LLVMArrayType(c->f32, (unsigned)(runs * len)), "mapped_weights");
@@ -318,6 +324,7 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), p->batch, "b");
     LLVMValueRef inb = cg_gep(c, p->in, cg_mad(c, b, p->ic_n * p->H * p->W, NULL));
     LLVMValueRef outb = cg_gep(c, p->out, cg_mad(c, b, p->oc_n * p->o_plane, NULL));
+    q.epi_base = cg_mad(c, b, p->oc_n * p->o_plane, NULL);
     /* segments of consecutive rows with the same valid-ky set, each cut into bands of R rows */
     for (int64_t y = 0; y < p->OH && !by_rows;) {
         unsigned m = corr_ymask(p, y);

@@ -22,6 +22,11 @@ typedef struct cg_corr {
     const int64_t *tap;     /* kh * kw offsets */
     int w_map;              /* ir_weight_map: weights read as pos(w) / neg(w) */
     LLVMValueRef w_buf, w_co0;   /* internal (cg_gemm.c): mapped weights of the current channel block */
+    /* a fused elementwise consumer (ir_node.epilogue_from), or NULL; epi_in: the kernel's input pointers.
+     * Outputs must be stored densely (o_sx == 1). epi_base: internal, the sample's first output element. */
+    const ir_node *epi;
+    LLVMValueRef epi_in[IR_MAX_INPUTS];
+    LLVMValueRef epi_base;
     LLVMValueRef bias;      /* float [oc_n] or NULL (0) */
     /* Where out[b, oc, oy, ox] is stored: out + b * oc_n * o_plane + oc * o_plane
      * + (oy * o_sy + o_y0) * o_row + ox * o_sx + o_x0 (a strided sub-grid of a larger plane, scattered when
@@ -33,10 +38,10 @@ void cg_emit_corr(cg *c, const cg_corr *p);
 
 /* out[b, o] = bias[o] + sum_i W[o, i] x[b, i]; W [out_n, in_n] row-major. */
 void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, int w_map,
-                   LLVMValueRef bias, int64_t in_n, int64_t out_n);
+                   LLVMValueRef bias, int64_t in_n, int64_t out_n, const ir_node *epi, const LLVMValueRef *epi_in);
 
 /* out[b, i] = sum_j W[j, i] s[b, j]; W [units, in_n] row-major. */
 void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
-                     int64_t in_n, int64_t units);
+                     int64_t in_n, int64_t units, const ir_node *epi, const LLVMValueRef *epi_in);
 
 #endif

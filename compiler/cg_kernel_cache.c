@@ -51,6 +51,7 @@ static char *kernel_key(const ir_graph *g, int i)
             (double)n->eps, (void *)n->weight, (int)n->weight_map, (void *)n->bias, (void *)n->bn_mean, (void *)n->bn_var, n->global,
             (int)n->seed, (int)n->expand, (int)n->reduce, (double)n->sigma, (unsigned long long)n->rng_seed,
             (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
+    fprintf(f, " epi%d,%d", n->epilogue_from, n->epilogue_acc);
     for (int k = 0; k < n->n_inputs; k++) {
         const ir_node *in = &g->nodes[n->inputs[k]];
         fprintf(f, " m%d", counts_samples ? in->mult : 0);

@@ -180,7 +180,8 @@ static void k_dense(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     LLVMValueRef w = cg_const_ptr(c, n->weight), bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
-    cg_emit_dense(c, a->out, a->in[0], a->batch, w, n->weight_map, bias, a->in_shape.dims[0], n->units);
+    cg_emit_dense(c, a->out, a->in[0], a->batch, w, n->weight_map, bias, a->in_shape.dims[0], n->units,
+                  n->epilogue_from ? n : NULL, a->in);
 }
 
 /* A register-blocked correlation (cg_emit_corr): vector loads along output rows (gathers for column
@@ -198,9 +199,10 @@ static void k_conv2d(cg *c, const kargs *a)
         .oc_n = n->units, .OH = n->shape.dims[1], .OW = n->shape.dims[2],
         .kh = n->kh, .kw = n->kw, .sh = n->sh, .sw = n->sw, .off_y = -n->pad_t, .off_x = -n->pad_l,
         .w = cg_const_ptr(c, n->weight), .s_oc = ci_n * n->kh * n->kw, .s_ic = n->kh * n->kw, .tap = tap,
-        .w_map = n->weight_map,
+        .w_map = n->weight_map, .epi = n->epilogue_from ? n : NULL,
         .bias = n->bias ? cg_const_ptr(c, n->bias) : NULL,
     };
+    for (int k = 0; k < a->n_in; k++) p.epi_in[k] = a->in[k];
     cg_emit_corr(c, &p);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "canon.h"
+#include "fuse.h"
 #include "rules.h"
 #include "sema.h"
 #include "sema_explain.h"
@@ -19,6 +20,8 @@ static int analyse(compilation *c, xai_diag *d)
     c->explain = sema_explanations(d, c->program, c->ir);
     if (d->errors) return 1;
     if (rules_build(d, c->ir, c->explain)) return 1;
+    for (int i = 0; i < c->ir->n_graphs; i++) fuse_epilogues(c->ir->graphs[i]);
+    for (int i = 0; i < c->ir->n_explanations; i++) fuse_epilogues(c->ir->explanations[i]);
     c->plans = calloc(c->ir->n_graphs + 1, sizeof *c->plans);
     for (int i = 0; i < c->ir->n_graphs; i++) c->plans[i] = plan_graph(c->ir->graphs[i]);
     c->explanation_plans = calloc(c->ir->n_explanations + 1, sizeof *c->explanation_plans);

@@ -148,6 +148,11 @@ typedef struct ir_node {
     float eps;                  /* batchnorm */
     ir_const *weight, *bias;    /* dense, conv2d; affine: scale, shift */
     ir_weight_map weight_map;   /* dense, conv2d and their transposes: read weight as pos(w) or neg(w) */
+    /* dense, conv2d and their transposes with a fused elementwise consumer (fuse.c): the kernel stores
+     * expr(...) at each output, where expression input epilogue_acc is the kernel's own result and the
+     * others are inputs[epilogue_from ..] in order; epilogue_from = 0: no epilogue */
+    int epilogue_from, epilogue_acc;
+    int fused;                  /* an OP_FLATTEN standing for an elementwise node fused into its input: 1 + its op */
     ir_const *bn_mean, *bn_var; /* batchnorm (before canon) */
     /* backward ops */
     ir_ew *expr;                /* OP_ELTWISE (owned by the graph's ew list) */

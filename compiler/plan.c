@@ -167,8 +167,10 @@ void plan_dump(const ir_graph *g, const graph_plan *p, FILE *out)
                 g->sample_first, g->sample_last, g->chunk ? g->samples / g->chunk : 0);
     for (int i = 0; i < g->n_nodes; i++) {
         const plan_value *v = &p->values[i];
-        fprintf(out, "  %%%d %-14s %-10s ", i, ir_op_name(g->nodes[i].op), g->nodes[i].name ? g->nodes[i].name : "");
-        if (!p->emit[i] && g->nodes[i].op != OP_INPUT) fprintf(out, "alias of %%%d ", plan_root(g, i));
+        const ir_node *n = &g->nodes[i];
+        fprintf(out, "  %%%d %-14s %-10s ", i, ir_op_name(n->fused ? (ir_op)(n->fused - 1) : n->op), n->name ? n->name : "");
+        if (n->fused) fprintf(out, "fused into %%%d ", n->inputs[0]);
+        else if (!p->emit[i] && n->op != OP_INPUT) fprintf(out, "alias of %%%d ", plan_root(g, i));
         if (v->kind == LOC_INPUT) fprintf(out, "-> x\n");
         else if (v->kind == LOC_OUTPUT) fprintf(out, "-> y\n");
         else fprintf(out, "-> ws[%lld .. %lld)\n", (long long)v->offset,

@@ -70,7 +70,8 @@ static void print_stats(const ir_graph *g, const graph_plan *plan, const float *
         const plan_value *v = &plan->values[r];
         int64_t count = ir_shape_count(&g->nodes[r].shape);
         char sb[64];
-        fprintf(stderr, "%-14s %-15s %-16s", g->nodes[i].name ? g->nodes[i].name : "", ir_op_name(g->nodes[i].op),
+        ir_op op = g->nodes[i].fused ? (ir_op)(g->nodes[i].fused - 1) : g->nodes[i].op;
+        fprintf(stderr, "%-14s %-15s %-16s", g->nodes[i].name ? g->nodes[i].name : "", ir_op_name(op),
                 ir_shape_str(&g->nodes[i].shape, sb, sizeof sb));
         for (int b = 0; b < batch && b < 8; b++) {
             const float *p = v->kind == LOC_OUTPUT ? out + b * count : ws_arena + v->offset * batch + b * count;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "fuse.h"
 #include "ir.h"
 #include "jit.h"
 #include "plan.h"
@@ -1061,5 +1062,85 @@ Test(backward_kernels, seed_softmax_sums_to_one)
         for (int b = 0; b < batch; b++) cr_expect(fabs(total[b] - 1) < 1e-5, "-O%d: %g", levels[l], total[b]);
     }
     free(x);
+    rig_free(&r);
+}
+
+/* ---------------- fused epilogues ---------------- */
+
+/* An elementwise node fused into the dense / conv2d kernel (or transpose) producing its operand (fuse.c)
+ * computes what it computes as its own kernel, bit for bit: every producer kind, weights read plain and as
+ * pos(w), the operand as the expression's first or second input, per-channel constants (not for the dense
+ * transpose, whose epilogue has none), border tiles and partial channel blocks, batch 3. */
+Test(backward_kernels, fused_epilogues_equal_separate_kernels, .timeout = 120)
+{
+    static rig r;
+    enum { C = 5, H = 13, W = 11, D = 37 };
+    const ir_op ops[4] = {OP_CONV2D, OP_CONV2D_T, OP_DENSE, OP_DENSE_T};
+    ir_graph *fused[16];
+    int producer[16], n = 0;
+    rng_state = 77;
+    for (int o = 0; o < 4; o++)
+        for (int variant = 0; variant < 4; variant++) {
+            int conv = ops[o] == OP_CONV2D || ops[o] == OP_CONV2D_T;
+            ir_shape s = conv ? shp(3, C, H, W) : shp(1, D, 0, 0);
+            char name[32];
+            snprintf(name, sizeof name, "fu%d_%d", o, variant);
+            ir_graph *net = rig_net(&r, name, s);
+            int64_t wshape[4] = {conv ? C : D, conv ? C : D, 3, 3};
+            ir_const *w = NULL, *k = NULL;
+            int64_t kshape[1] = {conv ? C : D};
+            for (int g = 0; g < 2; g++) {
+                ir_graph *e = rig_expl(&r, net, g ? "fused" : "plain");
+                if (!w) {
+                    w = rand_const(e, "w", conv ? 4 : 2, wshape, -1, 1);
+                    k = rand_const(e, "k", 1, kshape, -2, 2);
+                }
+                ir_node p;
+                if (conv) {
+                    cgeom geo = {C, H, W, C, 3, 3, 1, 1, 1, 1, 1, 1};
+                    p = conv_node(ops[o], 0, &geo, w);
+                } else {
+                    p = node1(ops[o], 0, s);
+                    p.units = D;
+                    p.weight = w;
+                    if (ops[o] == OP_DENSE_T) p.in_shape = s;
+                }
+                p.weight_map = variant & 1 ? WMAP_POS : WMAP_NONE;
+                int ip = add(e, p);
+                ir_ew *scaled = ops[o] == OP_DENSE_T ? E2(EW_MUL, IN(0), NUM(-1.5)) : E2(EW_MUL, IN(0), CHAN(k));
+                ir_ew *expr = SEL(E2(EW_GT, IN(0), NUM(0)), scaled, E2(EW_SAFEDIV, IN(1), STAB(IN(0), 1e-3)));
+                if (variant & 2) {   /* the kernel's result as the second operand */
+                    ir_ew *swap = SEL(E2(EW_GT, IN(1), NUM(0)), E2(EW_MUL, IN(1), NUM(2)), E2(EW_SUB, IN(0), E1(EW_ABS, IN(1))));
+                    add(e, eltwise(swap, 0, ip, s));
+                } else {
+                    add(e, eltwise(expr, ip, 0, s));
+                }
+                if (g) {
+                    fuse_epilogues(e);
+                    cr_assert(e->nodes[ip].epilogue_from > 0, "%s: the elementwise node was not fused", name);
+                    fused[n] = e;
+                    producer[n++] = ip;
+                }
+            }
+        }
+    rig_compile(&r);
+    const int batch = 3;
+    for (int t = 0; t < n; t++) {
+        const ir_graph *net = fused[t]->network;
+        int64_t count = ir_shape_count(&net->nodes[net->input].shape);
+        float *x = rand_vec(count * batch, -1, 1);
+        for (int l = 0; l < N_LEVELS; l++) {
+            float *a = run(&r, l, net->name, "plain", x, NULL, batch, count);
+            float *b = run(&r, l, net->name, "fused", x, NULL, batch, count);
+            int64_t bad = -1;
+            for (int64_t i = 0; i < count * batch && bad < 0; i++)
+                if (memcmp(&a[i], &b[i], sizeof(float))) bad = i;
+            cr_expect_eq(bad, -1, "%s (%s, producer %%%d) -O%d: element %lld is %.9g fused, %.9g as its own kernel",
+                         net->name, ir_op_name(fused[t]->nodes[producer[t]].op), producer[t], levels[l], (long long)bad,
+                         bad >= 0 ? b[bad] : 0.0, bad >= 0 ? a[bad] : 0.0);
+            free(a), free(b);
+        }
+        free(x);
+    }
     rig_free(&r);
 }

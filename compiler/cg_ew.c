@@ -1,0 +1,129 @@
+/* Elementwise expressions as LLVM values, scalar or <VW x float>; see cg_ew.h. All in one basic block and
+ * branch-free (comparisons become selects), so that scalar loops vectorise and vector epilogues stay
+ * straight-line code. */
+#include <string.h>
+
+#include "cg_ew.h"
+#include "cg_vec.h"
+
+#define EW_MEMO 256
+
+typedef struct ew_ctx {
+    const cg_ew_site *s;
+    LLVMTypeRef ty;                     /* float or <VW x float> */
+    LLVMValueRef inputs[IR_MAX_INPUTS]; /* loaded once per element */
+    const ir_ew *memo_key[EW_MEMO];     /* shared subexpressions are evaluated once */
+    LLVMValueRef memo_val[EW_MEMO];
+    int n_memo;
+} ew_ctx;
+
+int cg_ew_uses_channel(const ir_ew *e)
+{
+    if (!e) return 0;
+    return e->kind == EW_CHANNEL || cg_ew_uses_channel(e->a) || cg_ew_uses_channel(e->b) || cg_ew_uses_channel(e->c);
+}
+
+static LLVMValueRef num(cg *c, const ew_ctx *x, double v)
+{
+    LLVMValueRef k = cg_f32(c, v);
+    return x->s->vec ? splat(c, k) : k;
+}
+
+static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFCmp(c->b, p, a, b, "");
+}
+
+static LLVMValueRef eval(cg *c, ew_ctx *x, const ir_ew *e)
+{
+    for (int k = 0; k < x->n_memo; k++)
+        if (x->memo_key[k] == e) return x->memo_val[k];
+    LLVMValueRef zero = num(c, x, 0), one = num(c, x, 1), v = NULL;
+    LLVMValueRef a = NULL, b = NULL;
+    switch (e->kind) {
+    case EW_INPUT: case EW_NUM: case EW_CHANNEL: break;
+    case EW_SELECT:
+    case EW_ADD: case EW_SUB: case EW_MUL: case EW_DIV: case EW_SAFEDIV:
+    case EW_GT: case EW_LT: case EW_GE: case EW_LE: case EW_EQ: case EW_NE:
+        a = eval(c, x, e->a), b = eval(c, x, e->b);
+        break;
+    default: a = eval(c, x, e->a); break;
+    }
+    switch (e->kind) {
+    case EW_INPUT: {
+        const cg_ew_site *s = x->s;
+        if (!x->inputs[e->input])
+            x->inputs[e->input] = s->value[e->input] ? s->value[e->input]
+                                  : s->vec ? vload(c, s->ptr[e->input], s->idx, s->mask)
+                                           : cg_load(c, s->ptr[e->input], s->idx);
+        v = x->inputs[e->input];
+        break;
+    }
+    case EW_NUM: v = num(c, x, e->num); break;
+    case EW_CHANNEL:
+        v = cg_load(c, cg_const_ptr(c, e->channel), x->s->ch);
+        if (x->s->vec) v = splat(c, v);
+        break;
+    case EW_ADD: v = LLVMBuildFAdd(c->b, a, b, ""); break;
+    case EW_SUB: v = LLVMBuildFSub(c->b, a, b, ""); break;
+    case EW_MUL: v = LLVMBuildFMul(c->b, a, b, ""); break;
+    case EW_DIV: v = LLVMBuildFDiv(c->b, a, b, ""); break;
+    case EW_SAFEDIV:   /* the quotient is computed regardless (no traps); 0 is selected where b == 0 */
+        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOEQ, b, zero), zero, LLVMBuildFDiv(c->b, a, b, ""), "");
+        break;
+    case EW_STAB: {
+        LLVMValueRef eps = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGE, a, zero), num(c, x, e->num), num(c, x, -e->num), "");
+        v = LLVMBuildFAdd(c->b, a, eps, "");
+        break;
+    }
+    case EW_NEG: v = LLVMBuildFNeg(c->b, a, ""); break;
+    case EW_POS: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, a, zero), a, zero, ""); break;
+    case EW_NEGPART: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), a, zero, ""); break;
+    case EW_ABS: v = cg_intrinsic(c, "llvm.fabs", x->ty, &a, 1); break;
+    case EW_SIGN:
+        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, a, zero), one,
+                            LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), num(c, x, -1), zero, ""), "");
+        break;
+    case EW_STEP: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOGT, a, zero), x->ty, ""); break;
+    case EW_EXP: v = cg_intrinsic(c, "llvm.exp", x->ty, &a, 1); break;
+    case EW_GT: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOGT, a, b), x->ty, ""); break;
+    case EW_LT: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOLT, a, b), x->ty, ""); break;
+    case EW_GE: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOGE, a, b), x->ty, ""); break;
+    case EW_LE: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOLE, a, b), x->ty, ""); break;
+    case EW_EQ: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOEQ, a, b), x->ty, ""); break;
+    case EW_NE: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealUNE, a, b), x->ty, ""); break;   /* NaN != anything */
+    case EW_SELECT: {
+        LLVMValueRef third = eval(c, x, e->c);
+        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealUNE, a, zero), b, third, "");
+        break;
+    }
+    }
+    if (x->n_memo < EW_MEMO) {
+        x->memo_key[x->n_memo] = e;
+        x->memo_val[x->n_memo++] = v;
+    }
+    return v;
+}
+
+LLVMValueRef cg_ew_value(cg *c, const ir_ew *e, const cg_ew_site *s)
+{
+    ew_ctx x;
+    memset(&x, 0, sizeof x);
+    x.s = s;
+    x.ty = s->vec ? vec_t(c) : c->f32;
+    return eval(c, &x, e);
+}
+
+LLVMValueRef cg_epilogue(cg *c, const ir_node *n, const LLVMValueRef *in, LLVMValueRef result, LLVMValueRef idx,
+                         LLVMValueRef ch, int vec, unsigned mask)
+{
+    cg_ew_site s;
+    memset(&s, 0, sizeof s);
+    int k = 0;
+    for (int j = 0; j < IR_MAX_INPUTS; j++) {
+        if (j == n->epilogue_acc) s.value[j] = result;
+        else if (n->epilogue_from + k < n->n_inputs) s.ptr[j] = in[n->epilogue_from + k++];
+    }
+    s.idx = idx, s.ch = ch, s.vec = vec, s.mask = mask;
+    return cg_ew_value(c, n->expr, &s);
+}

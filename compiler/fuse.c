@@ -1,0 +1,77 @@
+/* Epilogue fusion (see fuse.h). The LRP passes are chains of a linear kernel and an elementwise one:
+ * z+ = W+ a then s = R / stab(z+); c = W^T s then R_in = a * c; and the forward's conv then relu. Fused,
+ * the elementwise work happens while the kernel's results are still in registers: one pass over memory
+ * and one kernel call fewer each, and no buffer for the intermediate.
+ *
+ * Kernel P is fused into elementwise node E when E reads P and nothing else does, P is not a value the
+ * caller reads (the output, a layer's relevance), E's other operands exist before P runs (they are
+ * computed earlier), P and E work on the same samples, and P's kernel has an epilogue: the blocked conv2d
+ * and stride-1 conv2d transpose, dense, and the dense transpose (without per-channel constants). */
+#include <stdlib.h>
+
+#include "fuse.h"
+
+static int has_epilogue(const ir_graph *g, const ir_node *p, const ir_ew *expr)
+{
+    if (p->epilogue_from) return 0;
+    switch (p->op) {
+    case OP_CONV2D: return p->kh <= 32 && p->kw <= 64;
+    case OP_CONV2D_T: return p->kh <= 32 && p->kw <= 64 && p->sh == 1 && p->sw == 1;
+    case OP_DENSE: return 1;
+    case OP_DENSE_T: {   /* vector epilogue: a per-channel constant would need the channel of each lane */
+        int uses = 0;
+        for (const ir_ew *stack[64], **top = stack; expr || top > stack;) {
+            if (!expr) { expr = *--top; continue; }
+            uses |= expr->kind == EW_CHANNEL;
+            if (expr->b && top < stack + 64) *top++ = expr->b;
+            if (expr->c && top < stack + 64) *top++ = expr->c;
+            expr = expr->a;
+        }
+        (void)g;
+        return !uses;
+    }
+    default: return 0;
+    }
+}
+
+void fuse_epilogues(ir_graph *g)
+{
+    int n = g->n_nodes;
+    int *readers = calloc(n, sizeof *readers);
+    char *kept = calloc(n, 1);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++) readers[g->nodes[i].inputs[k]]++;
+    kept[g->output] = 1;
+    if (g->relevance_of)
+        for (int l = 0; l < g->n_forward; l++)
+            if (g->relevance_of[l] >= 0) kept[g->relevance_of[l]] = 1;
+    for (int e = 0; e < n; e++) {
+        ir_node *E = &g->nodes[e];
+        if (E->op != OP_ELTWISE && E->op != OP_RELU) continue;
+        /* the operand computed last: every other one must exist when it runs */
+        int slot = -1;
+        for (int k = 0; k < E->n_inputs; k++)
+            if (slot < 0 || E->inputs[k] > E->inputs[slot]) slot = k;
+        if (slot < 0) continue;
+        int p = E->inputs[slot];
+        ir_node *P = &g->nodes[p];
+        int distinct = 1;
+        for (int k = 0; k < E->n_inputs; k++) distinct &= k == slot || E->inputs[k] != p;
+        ir_ew *expr = E->op == OP_RELU ? ir_ew_new(g, EW_POS, ir_ew_input(g, 0), NULL) : E->expr;
+        if (!distinct || readers[p] != 1 || kept[p] || P->mult != E->mult || !has_epilogue(g, P, expr) ||
+            P->n_inputs + E->n_inputs - 1 > IR_MAX_INPUTS)
+            continue;
+        P->epilogue_from = P->n_inputs;
+        P->epilogue_acc = slot;
+        P->expr = expr;
+        for (int k = 0; k < E->n_inputs; k++)
+            if (k != slot) P->inputs[P->n_inputs++] = E->inputs[k];
+        E->fused = 1 + (int)E->op;
+        E->op = OP_FLATTEN;
+        E->expr = NULL;
+        E->n_inputs = 1;
+        E->inputs[0] = p;
+    }
+    free(readers);
+    free(kept);
+}
