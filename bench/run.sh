@@ -18,6 +18,7 @@
 #                        passes; with xaic's kernels of 2026-11 that is minutes per call on either side)
 #   BENCH_VGG_SAMPLING_RUNS=1  timed calls per VGG-16 IG / SmoothGrad configuration (1 untimed warm-up)
 #   BENCH_SKIP_PEAK=1    skip the 2048^2 matmul peak measurement (peers' peak_flops.py)
+#   BENCH_SKIP_LAYERS=1  skip VGG-16's layers one by one (forward GFLOP/s per conv / dense layer)
 #   BENCH_THREADS=2      the peer's torch.set_num_threads
 #   BENCH_XAIC_THREADS   threads of xaic's generated code (XAI_NUM_THREADS; default: the CPUs)
 #   PEERS_DIR            Zennit / Captum trees (default /root/xai-peers, else ~/xai-peers)
@@ -77,8 +78,10 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
   rev="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- compiler runtime grammar || echo ', compiler/runtime modified')"
 fi
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), $rev"
+rm -f "$out/peak.txt"
 if [ "${BENCH_SKIP_PEAK:-0}" != 1 ]; then
-  $py "$PEERS_HARNESS/peak_flops.py" 2048 5 | sed 's/^/# /'
+  $py "$PEERS_HARNESS/peak_flops.py" 2048 5 > "$out/peak.txt"
+  sed 's/^/# /' "$out/peak.txt"
 fi
 
 # ---- compile: xaic FILE.xai -> OBJ + header, timed (wall clock and peak RSS of the xaic process) ----
@@ -153,10 +156,33 @@ if [ "${BENCH_SKIP_VGG:-0}" != 1 ]; then
         --max-runs "$runs" --threads "$threads" --input "$out/vgg16_input.npy" | tee -a "$results"
   done
 fi
+
+# ---- VGG-16 layer by layer: the forward kernel of each distinct layer alone, GFLOP/s ----
+if [ "${BENCH_SKIP_VGG:-0}" != 1 ] && [ "${BENCH_SKIP_LAYERS:-0}" != 1 ] && want forward; then
+  cp bench/vgg16_layers.xai "$out/"
+  compile vgg16_layers "$out/vgg16_layers.xai" --weights=external
+  layers=$($py - "$out" <<'PY'
+import re, sys
+import numpy as np
+out = sys.argv[1]
+rng = np.random.default_rng(0)
+for line in open(f'{out}/vgg16_layers.xai'):
+    m = re.match(r'network (\w+) .*input x\[([\d, ]+)\]', line)
+    if m:   # inputs like a ReLU's output: uniform [0, 1)
+        shape = [1] + [int(v) for v in m.group(2).split(',')]
+        np.save(f'{out}/{m.group(1)}_input.npy', rng.random(shape, dtype=np.float32))
+        print(m.group(1))
+PY
+)
+  for net in $layers; do
+    driver vgg16_layers "$net" forward 1
+    "$out/bench_${net}_forward" 1 1 "$out/${net}_input.npy" "$out/vgg16.safetensors" 5 | tee -a "$results"
+  done
+fi
 echo "# load average at end: $(load)"
 cat "$results" >> "$out/results.jsonl"
 
-$py - "$results" <<'PY'
+$py - "$results" "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
 comp = [r for r in rows if 'compile' in r]
@@ -187,4 +213,36 @@ for k in keys:
           f"{p['median_ms'] / x['median_ms']:.2f}x | {x['per_sample_ms']:.3f} | {p['per_sample_ms']:.3f} | "
           f"{x['min_ms']:.3f} | {p['min_ms']:.3f} | {x['runs']}/{p['runs']} | {x['peak_rss_mb']:.1f} | "
           f"{p['peak_rss_mb']:.1f} | {fx} | {fp} | {x['loadavg_1m']:.2f}/{p['loadavg_1m']:.2f} |")
+
+# VGG-16 layer by layer: multiply-adds from the layer's shapes, against the 2-thread matmul peak
+import os, re
+layer_file = os.path.join(sys.argv[2], 'vgg16_layers.xai')
+peak_file = os.path.join(sys.argv[2], 'peak.txt')
+layers = [r for r in runs if r['impl'] == 'xaic' and r['model'].startswith('vgg16_') and r['method'] == 'forward']
+if layers and os.path.exists(layer_file):
+    peak = None
+    if os.path.exists(peak_file):
+        m = re.search(r'threads=2: best ([\d.]+)', open(peak_file).read())
+        peak = float(m.group(1)) if m else None
+    shapes = {}
+    for line in open(layer_file):
+        m = re.match(r'network (\w+) .*input x\[([\d, ]+)\]; y = (conv2d|dense)\(x, (\d+).*from "([\w.]+)"', line)
+        if m:
+            dims = [int(v) for v in m.group(2).split(',')]
+            macs = dims[1] * dims[2] * dims[0] * int(m.group(4)) * 9 if m.group(3) == 'conv2d' else dims[0] * int(m.group(4))
+            shapes[m.group(1)] = (m.group(5), m.group(3), dims, int(m.group(4)), macs)
+    print()
+    print(f"VGG-16 layer by layer (forward kernel alone, batch 1, both cores; 2-thread matmul peak "
+          f"{peak if peak else '?'} GFLOP/s; a dense layer at batch 1 reads each weight once: its bound is "
+          f"memory bandwidth, shown as weights GB/s):")
+    print()
+    print('| layer | op | input | outputs | GMAC | xaic ms | min ms | GFLOP/s | % of peak | weights GB/s |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
+    for r in layers:
+        name, op, dims, o, macs = shapes[r['model']]
+        g = 2 * macs / r['median_ms'] / 1e6
+        pct = f"{100 * g / peak:.0f}" if peak else ''
+        gbs = f"{4 * macs / r['median_ms'] / 1e6:.1f}" if op == 'dense' else ''
+        print(f"| {r['model'][6:]} ({name}) | {op} | {'x'.join(map(str, dims))} | {o} | {macs / 1e9:.3f} | "
+              f"{r['median_ms']:.3f} | {r['min_ms']:.3f} | {g:.1f} | {pct} | {gbs} |")
 PY
