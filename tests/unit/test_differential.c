@@ -451,6 +451,34 @@ static char *where_text(const nr_net *net, int64_t k)
 
 /* Compiles net at -O0 and -O3, runs it on a uniform [-1, 1] input of `batch` samples (from `seed`) and
  * compares with the naive reference. Frees the network's parameters. */
+/* The network compiled at -O3 with `opt` and run on `threads` pool threads (0: the default) gives `want` bit
+ * for bit. */
+static void expect_same_output(const cg_options *opt, int threads, const char *what, int index, uint64_t seed,
+                               int batch, const char *xpath, const char *text, const nr_net *net, const float *x,
+                               int64_t out_count, const float *want)
+{
+    nr_jit j;
+    char *msg = NULL;
+    nr_jit_options = opt;
+    int failed = nr_jit_open(&j, xpath, text, net->name, 3, &msg);
+    nr_jit_options = NULL;
+    if (failed) cr_assert_fail("network %d, -O3 %s: %s\n%s", index, what, msg ? msg : "", text);
+    float *y;
+    xai_set_num_threads(threads);
+    int status = nr_run(&j, x, batch, out_count, &y);
+    xai_set_num_threads(0);
+    cr_assert_eq(status, 0, "network %d -O3 %s: forward returned %d", index, what, status);
+    int64_t bad = -1;
+    for (int64_t k = 0; k < out_count * batch && bad < 0; k++)
+        if (memcmp(&y[k], &want[k], sizeof(float))) bad = k;
+    cr_expect_eq(bad, -1, "network %d (seed 0x%llx, batch %d): %s, output %lld is %.9g instead of %.9g\n%s", index,
+                 (unsigned long long)seed, batch, what, (long long)bad, bad >= 0 ? y[bad] : 0.0,
+                 bad >= 0 ? want[bad] : 0.0, text);
+    free(y);
+    nr_jit_close(&j);
+    free(msg);
+}
+
 static void check_net(nr_net *netp, int batch, uint64_t seed, int index)
 {
 #define net (*netp)
@@ -518,53 +546,14 @@ static void check_net(nr_net *netp, int batch, uint64_t seed, int index)
         nr_jit_close(&j);
         free(msg);
     }
-    /* -O3 with every parallel loop split (grain 1, 3 pool threads) is bitwise the -O3 result */
-    {
-        cg_options split = {.parallel_min_work = 1};
-        nr_jit j;
-        char *msg = NULL;
-        nr_jit_options = &split;
-        int failed = nr_jit_open(&j, xpath, text, net.name, 3, &msg);
-        nr_jit_options = NULL;
-        if (failed) cr_assert_fail("network %d, -O3 split: %s\n%s", index, msg ? msg : "", text);
-        float *y;
-        xai_set_num_threads(3);
-        int status = nr_run(&j, x, batch, out_count, &y);
-        xai_set_num_threads(0);
-        cr_assert_eq(status, 0, "network %d -O3 split: forward returned %d", index, status);
-        int64_t bad = -1;
-        for (int64_t k = 0; k < out_count * batch && bad < 0; k++)
-            if (memcmp(&y[k], &y_by_level[1][k], sizeof(float))) bad = k;
-        cr_expect_eq(bad, -1, "network %d (seed 0x%llx, batch %d): with every loop split across threads, output %lld "
-                     "is %.9g instead of %.9g\n%s", index, (unsigned long long)seed, batch, (long long)bad,
-                     bad >= 0 ? y[bad] : 0.0, bad >= 0 ? y_by_level[1][bad] : 0.0, text);
-        free(y);
-        nr_jit_close(&j);
-        free(msg);
-    }
-    /* -O3 with the tiles for 16 vector registers (AVX2 targets) is bitwise the -O3 result: every output is
-     * accumulated in the same order whatever the tile shape */
-    {
-        cg_options narrow = {.vector_registers = 16};
-        nr_jit j;
-        char *msg = NULL;
-        nr_jit_options = &narrow;
-        int failed = nr_jit_open(&j, xpath, text, net.name, 3, &msg);
-        nr_jit_options = NULL;
-        if (failed) cr_assert_fail("network %d, -O3 16 registers: %s\n%s", index, msg ? msg : "", text);
-        float *y;
-        int status = nr_run(&j, x, batch, out_count, &y);
-        cr_assert_eq(status, 0, "network %d -O3 16 registers: forward returned %d", index, status);
-        int64_t bad = -1;
-        for (int64_t k = 0; k < out_count * batch && bad < 0; k++)
-            if (memcmp(&y[k], &y_by_level[1][k], sizeof(float))) bad = k;
-        cr_expect_eq(bad, -1, "network %d (seed 0x%llx, batch %d): with 16-register tiles, output %lld is %.9g instead "
-                     "of %.9g\n%s", index, (unsigned long long)seed, batch, (long long)bad, bad >= 0 ? y[bad] : 0.0,
-                     bad >= 0 ? y_by_level[1][bad] : 0.0, text);
-        free(y);
-        nr_jit_close(&j);
-        free(msg);
-    }
+    /* -O3 with every parallel loop split (grain 1, 3 pool threads), and -O3 with the tiles for 16 vector
+     * registers (AVX2 targets), are bitwise the -O3 result: every output is accumulated in the same order
+     * whatever the thread count or the tile shape */
+    cg_options split = {.parallel_min_work = 1}, narrow = {.vector_registers = 16};
+    expect_same_output(&split, 3, "with every loop split across threads", index, seed, batch, xpath, text, &net, x,
+                       out_count, y_by_level[1]);
+    expect_same_output(&narrow, 0, "with 16-register tiles", index, seed, batch, xpath, text, &net, x, out_count,
+                       y_by_level[1]);
     /* both optimisation levels agree with each other as tightly as with the reference */
     double max_err, max_ref;
     double *y0 = malloc(sizeof(double) * out_count * batch);
