@@ -11,25 +11,19 @@
 
 #include "fuse.h"
 
-static int has_epilogue(const ir_graph *g, const ir_node *p, const ir_ew *expr)
+static int uses_channel(const ir_ew *e)
+{
+    return e && (e->kind == EW_CHANNEL || uses_channel(e->a) || uses_channel(e->b) || uses_channel(e->c));
+}
+
+static int has_epilogue(const ir_node *p, const ir_ew *expr)
 {
     if (p->epilogue_from) return 0;
     switch (p->op) {
     case OP_CONV2D: return p->kh <= 32 && p->kw <= 64;
     case OP_CONV2D_T: return p->kh <= 32 && p->kw <= 64 && p->sh == 1 && p->sw == 1;
     case OP_DENSE: return 1;
-    case OP_DENSE_T: {   /* vector epilogue: a per-channel constant would need the channel of each lane */
-        int uses = 0;
-        for (const ir_ew *stack[64], **top = stack; expr || top > stack;) {
-            if (!expr) { expr = *--top; continue; }
-            uses |= expr->kind == EW_CHANNEL;
-            if (expr->b && top < stack + 64) *top++ = expr->b;
-            if (expr->c && top < stack + 64) *top++ = expr->c;
-            expr = expr->a;
-        }
-        (void)g;
-        return !uses;
-    }
+    case OP_DENSE_T: return !uses_channel(expr);   /* vector epilogue: the channel differs per lane */
     default: return 0;
     }
 }
@@ -57,13 +51,12 @@ void fuse_epilogues(ir_graph *g)
         ir_node *P = &g->nodes[p];
         int distinct = 1;
         for (int k = 0; k < E->n_inputs; k++) distinct &= k == slot || E->inputs[k] != p;
-        ir_ew *expr = E->op == OP_RELU ? ir_ew_new(g, EW_POS, ir_ew_input(g, 0), NULL) : E->expr;
-        if (!distinct || readers[p] != 1 || kept[p] || P->mult != E->mult || !has_epilogue(g, P, expr) ||
+        if (!distinct || readers[p] != 1 || kept[p] || P->mult != E->mult || !has_epilogue(P, E->expr) ||
             P->n_inputs + E->n_inputs - 1 > IR_MAX_INPUTS)
             continue;
         P->epilogue_from = P->n_inputs;
         P->epilogue_acc = slot;
-        P->expr = expr;
+        P->expr = E->op == OP_RELU ? ir_ew_new(g, EW_POS, ir_ew_input(g, 0), NULL) : E->expr;
         for (int k = 0; k < E->n_inputs; k++)
             if (k != slot) P->inputs[P->n_inputs++] = E->inputs[k];
         E->fused = 1 + (int)E->op;
