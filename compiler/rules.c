@@ -5,7 +5,8 @@
  *                 R_in = sum_f f(a) * LIN^T(s; g_f(w))
  *   gradient:     R_in = the op's transposed Jacobian applied to R
  *   r/x/y rules:  R_in = expr(R, x, y) elementwise
- * Weight transforms g_f(w) are evaluated here, at compile time, and cached per (tensor, transform). */
+ * The linear layers' rules (shares, gradient) are in rules_linear.c; this file builds the graphs (methods,
+ * seeds, the CAM family) and applies the rules of elementwise and pooling layers. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,31 +15,9 @@
 #include "rules_actmax.h"
 #include "rules_internal.h"
 
-typedef struct wcache {
-    const ir_const *src;
-    char *key;
-    ir_const *derived;
-} wcache;
-
-typedef struct rules_ctx {
-    xai_diag *d;
-    const explain_spec *spec;
-    const ir_graph *net;
-    ir_graph *g;
-    int *R;                 /* per forward node: node holding the relevance at its output, or -1 */
-    int *fwd;               /* per network node: its copy in the graph that the backward pass reads */
-    int *fwd0;              /* per network node: its copy in the reference pass (DeepLIFT), or NULL */
-    int mult;               /* samples per input of the backward pass (IG steps, SmoothGrad samples) */
-    rx_pool pool;
-    wcache *cache;
-    int n_cache;
-    int failed;
-    int layer;              /* 1 + the forward node whose rule is being applied (0: none) */
-} rules_ctx;
-
 /* ---------------- node construction ---------------- */
 
-static int add(rules_ctx *c, const ir_node *n)
+int rules_node(rules_ctx *c, const ir_node *n)
 {
     ir_node copy = *n;
     if (!copy.mult) copy.mult = c->mult;   /* backward nodes work on the current samples */
@@ -46,10 +25,7 @@ static int add(rules_ctx *c, const ir_node *n)
     return ir_graph_add_node(c->g, &copy);
 }
 
-/* the graph node holding network node i's output in the pass the backward reads */
-static int F(const rules_ctx *c, int i) { return c->fwd[i]; }
-
-static int eltwise(rules_ctx *c, const ir_shape *shape, const int *inputs, int n, ir_ew *expr)
+int rules_eltwise(rules_ctx *c, const ir_shape *shape, const int *inputs, int n, ir_ew *expr)
 {
     ir_node node = {0};
     node.op = OP_ELTWISE;
@@ -57,41 +33,38 @@ static int eltwise(rules_ctx *c, const ir_shape *shape, const int *inputs, int n
     node.n_inputs = n;
     for (int k = 0; k < n; k++) node.inputs[k] = inputs[k];
     node.expr = expr;
-    return add(c, &node);
+    return rules_node(c, &node);
 }
 
-static ir_ew *ew(rules_ctx *c, ir_ew_kind k, ir_ew *a, ir_ew *b) { return ir_ew_new(c->g, k, a, b); }
-static ir_ew *ew_in(rules_ctx *c, int i) { return ir_ew_input(c->g, i); }
-static ir_ew *ew_num(rules_ctx *c, double v) { return ir_ew_num(c->g, v); }
 
 /* Adds relevance r to what has reached node i so far. */
-static void give(rules_ctx *c, int i, int r)
+void rules_give(rules_ctx *c, int i, int r)
 {
     if (c->R[i] < 0) { c->R[i] = r; return; }
     int in[2] = {c->R[i], r};
-    c->R[i] = eltwise(c, &c->net->nodes[i].shape, in, 2, ew(c, EW_ADD, ew_in(c, 0), ew_in(c, 1)));
+    c->R[i] = rules_eltwise(c, &c->net->nodes[i].shape, in, 2, rules_ew(c, EW_ADD, rules_ew_in(c, 0), rules_ew_in(c, 1)));
 }
 
 /* sum_k inputs' products: terms[k] = (factor node or -1 for 1, c node); split so no node reads > 16 */
-static int sum_of_products(rules_ctx *c, const ir_shape *shape, const int *factors, const int *cs, int n)
+int rules_sum_of_products(rules_ctx *c, const ir_shape *shape, const int *factors, const int *cs, int n)
 {
     int result = -1;
     int k = 0;
     while (k < n) {
         int inputs[IR_MAX_INPUTS], ni = 0;
         ir_ew *sum = NULL;
-        if (result >= 0) { inputs[ni++] = result; sum = ew_in(c, 0); }
+        if (result >= 0) { inputs[ni++] = result; sum = rules_ew_in(c, 0); }
         while (k < n && ni + 2 <= IR_MAX_INPUTS) {
-            ir_ew *t = ew_in(c, ni);
+            ir_ew *t = rules_ew_in(c, ni);
             inputs[ni++] = cs[k];
             if (factors[k] >= 0) {
-                t = ew(c, EW_MUL, ew_in(c, ni), t);
+                t = rules_ew(c, EW_MUL, rules_ew_in(c, ni), t);
                 inputs[ni++] = factors[k];
             }
-            sum = sum ? ew(c, EW_ADD, sum, t) : t;
+            sum = sum ? rules_ew(c, EW_ADD, sum, t) : t;
             k++;
         }
-        result = eltwise(c, shape, inputs, ni, sum);
+        result = rules_eltwise(c, shape, inputs, ni, sum);
     }
     return result;
 }
@@ -114,24 +87,24 @@ static int nonneg(const ir_graph *g, int i)
 static int channels_of(const ir_shape *s) { return s->rank ? s->dims[0] : 1; }
 
 /* rx -> elementwise expression; var_input maps a variable to an input slot (-1: not allowed here). */
-static ir_ew *to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_shape *shape, const char *layer)
+ir_ew *rules_to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_shape *shape, const char *layer)
 {
     switch (e->kind) {
-    case RX_NUM: return ew_num(c, e->num);
+    case RX_NUM: return rules_ew_num(c, e->num);
     case RX_VEC: {
         int ch = channels_of(shape);
-        if (e->n_vec == 1) return ew_num(c, e->vec[0]);
+        if (e->n_vec == 1) return rules_ew_num(c, e->vec[0]);
         if (e->n_vec != ch) {
-            if (c->failed) return ew_num(c, 0);   /* one message per rule is enough */
+            if (c->failed) return rules_ew_num(c, 0);   /* one message per rule is enough */
             diag_error(c->d, e->loc, "this list has %d values, but layer '%s' has %d channels at its input", e->n_vec,
                        layer, ch);
             c->failed = 1;
-            return ew_num(c, 0);
+            return rules_ew_num(c, 0);
         }
         int64_t sh[1] = {ch};
         ir_const *k = ir_graph_new_const(c->g, "channel_constant", 1, sh);
         for (int i = 0; i < ch; i++) k->data[i] = (float)e->vec[i];
-        ir_ew *x = ew(c, EW_CHANNEL, NULL, NULL);
+        ir_ew *x = rules_ew(c, EW_CHANNEL, NULL, NULL);
         x->channel = k;
         return x;
     }
@@ -141,17 +114,17 @@ static ir_ew *to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_sh
                 diag_error(c->d, e->loc, "%s is the input range of network '%s', which has none: give `range [low, "
                            "high]` on its input, or pass the bounds to the rule", rx_var_name(e->var), c->net->name);
                 c->failed = 1;
-                return ew_num(c, 0);
+                return rules_ew_num(c, 0);
             }
-            return ew_num(c, e->var == V_LOW ? c->net->range_low : c->net->range_high);
+            return rules_ew_num(c, e->var == V_LOW ? c->net->range_low : c->net->range_high);
         }
         if (var_input[e->var] < 0) {
             diag_error(c->d, e->loc, "'%s' cannot be used in the rule of layer '%s' here", rx_var_name(e->var), layer);
             c->failed = 1;
-            return ew_num(c, 0);
+            return rules_ew_num(c, 0);
         }
-        return ew_in(c, var_input[e->var]);
-    case RX_NEG: return ew(c, EW_NEG, to_ew(c, e->args[0], var_input, shape, layer), NULL);
+        return rules_ew_in(c, var_input[e->var]);
+    case RX_NEG: return rules_ew(c, EW_NEG, rules_to_ew(c, e->args[0], var_input, shape, layer), NULL);
     case RX_CALL: {
         static const ir_ew_kind fk[] = {[F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN,
                                         [F_STEP] = EW_STEP};
@@ -159,483 +132,41 @@ static ir_ew *to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_sh
             diag_error(c->d, e->loc, "%s() belongs to rules for %s; layer '%s' takes an expression over r, x and y",
                        rx_fn_name(e->fn), e->fn == F_SHARE ? "linear layers" : "max pooling", layer);
             c->failed = 1;
-            return ew_num(c, 0);
+            return rules_ew_num(c, 0);
         }
         if (e->fn == F_WHERE) {   /* elementwise: pick per element */
-            ir_ew *sel = ew(c, EW_SELECT, to_ew(c, e->args[0], var_input, shape, layer),
-                            to_ew(c, e->args[1], var_input, shape, layer));
-            sel->c = to_ew(c, e->args[2], var_input, shape, layer);
+            ir_ew *sel = rules_ew(c, EW_SELECT, rules_to_ew(c, e->args[0], var_input, shape, layer),
+                            rules_to_ew(c, e->args[1], var_input, shape, layer));
+            sel->c = rules_to_ew(c, e->args[2], var_input, shape, layer);
             return sel;
         }
         if (e->fn == F_MAX || e->fn == F_MIN) {   /* a > b ? a : b */
-            ir_ew *x = to_ew(c, e->args[0], var_input, shape, layer), *y = to_ew(c, e->args[1], var_input, shape, layer);
-            ir_ew *sel = ew(c, EW_SELECT, ew(c, e->fn == F_MAX ? EW_GT : EW_LT, x, y), x);
+            ir_ew *x = rules_to_ew(c, e->args[0], var_input, shape, layer), *y = rules_to_ew(c, e->args[1], var_input, shape, layer);
+            ir_ew *sel = rules_ew(c, EW_SELECT, rules_ew(c, e->fn == F_MAX ? EW_GT : EW_LT, x, y), x);
             sel->c = y;
             return sel;
         }
-        return ew(c, fk[e->fn], to_ew(c, e->args[0], var_input, shape, layer), NULL);
+        return rules_ew(c, fk[e->fn], rules_to_ew(c, e->args[0], var_input, shape, layer), NULL);
     }
     case RX_BIN: {
-        ir_ew *a = to_ew(c, e->args[0], var_input, shape, layer), *b = to_ew(c, e->args[1], var_input, shape, layer);
+        ir_ew *a = rules_to_ew(c, e->args[0], var_input, shape, layer), *b = rules_to_ew(c, e->args[1], var_input, shape, layer);
         switch (e->op) {
-        case '+': return ew(c, EW_ADD, a, b);
-        case '-': return ew(c, EW_SUB, a, b);
-        case '*': return ew(c, EW_MUL, a, b);
-        case '/': return ew(c, EW_SAFEDIV, a, b);
-        case '>': return ew(c, EW_GT, a, b);
-        case '<': return ew(c, EW_LT, a, b);
-        case 'G': return ew(c, EW_GE, a, b);
-        case 'L': return ew(c, EW_LE, a, b);
-        case 'E': return ew(c, EW_EQ, a, b);
-        default: return ew(c, EW_NE, a, b);
+        case '+': return rules_ew(c, EW_ADD, a, b);
+        case '-': return rules_ew(c, EW_SUB, a, b);
+        case '*': return rules_ew(c, EW_MUL, a, b);
+        case '/': return rules_ew(c, EW_SAFEDIV, a, b);
+        case '>': return rules_ew(c, EW_GT, a, b);
+        case '<': return rules_ew(c, EW_LT, a, b);
+        case 'G': return rules_ew(c, EW_GE, a, b);
+        case 'L': return rules_ew(c, EW_LE, a, b);
+        case 'E': return rules_ew(c, EW_EQ, a, b);
+        default: return rules_ew(c, EW_NE, a, b);
         }
     }
     default:
         diag_error(c->d, e->loc, "gradient stands alone as a rule body");
         c->failed = 1;
-        return ew_num(c, 0);
-    }
-}
-
-/* ---------------- compile-time weight transforms ---------------- */
-
-static int is_identity(const rx *g, rx_var v)
-{
-    if (rx_is_var(g, v)) return 1;
-    return g->kind == RX_BIN && g->op == '*' && g->args[0]->kind == RX_NUM && g->args[0]->num == 1 &&
-           rx_is_var(g->args[1], v);
-}
-
-static ir_const *cached(rules_ctx *c, const ir_const *src, const char *key)
-{
-    for (int i = 0; i < c->n_cache; i++)
-        if (c->cache[i].src == src && !strcmp(c->cache[i].key, key)) return c->cache[i].derived;
-    return NULL;
-}
-
-static void remember(rules_ctx *c, const ir_const *src, const char *key, ir_const *derived)
-{
-    c->cache = realloc(c->cache, sizeof *c->cache * (c->n_cache + 1));
-    c->cache[c->n_cache++] = (wcache){src, strdup(key), derived};
-}
-
-/* A weight set as a kernel reads it: a tensor, possibly through pos() or neg() at load time. */
-typedef struct wset {
-    ir_const *k;
-    ir_weight_map map;
-} wset;
-
-static wset plain_set(ir_const *k) { return (wset){k, WMAP_NONE}; }
-
-/* g(W) for a dense or conv2d layer: W itself, W read as pos(W) / neg(W), or computed once per (tensor,
- * transform) at compile time */
-static wset weights_for(rules_ctx *c, const ir_node *n, const rx *g, const char *key)
-{
-    if (is_identity(g, V_W)) return plain_set(n->weight);
-    double alpha = 0, beta = 0;
-    if (rules_weight_basis(g, &alpha, &beta)) {
-        if (alpha == 0 && beta == 1) return (wset){n->weight, WMAP_POS};
-        if (alpha == 1 && beta == -1) return (wset){n->weight, WMAP_NEG};
-    }
-    ir_const *k = cached(c, n->weight, key);
-    if (k) return plain_set(k);
-    char name[512];
-    snprintf(name, sizeof name, "%s|%s", n->weight->name, key);
-    k = ir_graph_new_const(c->g, name, n->weight->rank, n->weight->shape);
-    for (int64_t i = 0; i < k->count; i++) k->data[i] = (float)rx_eval(g, n->weight->data[i], 0);
-    remember(c, n->weight, key, k);
-    return plain_set(k);
-}
-
-/* h(b) per output channel of a dense or conv2d layer (b = 0 where the layer has no bias) */
-static ir_const *bias_for(rules_ctx *c, const ir_node *n, const rx *h, const char *key)
-{
-    if (!h) return NULL;
-    if (is_identity(h, V_B) && n->bias) return n->bias;
-    int64_t sh[1] = {n->units};
-    char name[512];
-    snprintf(name, sizeof name, "%s.bias|%s", n->name ? n->name : "layer", key);
-    ir_const *k = ir_graph_new_const(c->g, name, 1, sh);
-    int nonzero = 0;
-    for (int i = 0; i < n->units; i++) {
-        k->data[i] = (float)rx_eval(h, 0, n->bias ? n->bias->data[i] : 0);
-        nonzero |= k->data[i] != 0;
-    }
-    return nonzero ? k : NULL;
-}
-
-/* The pool's weight per output position: 1/N for average pooling (N = window size, or the valid cells
- * with `same`), 1 for max pooling read as sum pooling, 1/(H*W) for global pooling; then g applied. */
-static ir_const *pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, const rx *g)
-{
-    int global = n->op == OP_GLOBAL_AVGPOOL;
-    int64_t count = global ? 1 : (int64_t)n->shape.dims[1] * n->shape.dims[2];
-    int64_t sh[1] = {count};
-    ir_const *k = ir_graph_new_const(c->g, "pool_scale", 1, sh);
-    for (int64_t p = 0; p < count; p++) {
-        double w = 1;
-        if (global) w = 1.0 / ((double)in->dims[1] * in->dims[2]);
-        else if (n->op == OP_AVGPOOL) {
-            int oy = (int)(p / n->shape.dims[2]), ox = (int)(p % n->shape.dims[2]), valid = 0;
-            for (int ky = 0; ky < n->kh; ky++)
-                for (int kx = 0; kx < n->kw; kx++) {
-                    int iy = oy * n->sh + ky - n->pad_t, ix = ox * n->sw + kx - n->pad_l;
-                    valid += iy >= 0 && iy < in->dims[1] && ix >= 0 && ix < in->dims[2];
-                }
-            w = 1.0 / (n->pad_same ? valid : n->kh * n->kw);
-        }
-        k->data[p] = (float)(g ? rx_eval(g, w, 0) : w);
-    }
-    return k;
-}
-
-/* ---------------- linear maps of a layer with a given weight set ---------------- */
-
-/* forward-like: LIN(input; weights [, bias]) */
-static int lin(rules_ctx *c, int i, int input, wset weights, ir_const *bias)
-{
-    const ir_node *n = &c->net->nodes[i];
-    ir_node node = {0};
-    if (n->op == OP_DENSE || n->op == OP_CONV2D) {
-        node = *n;
-        node.name = node.alias = NULL;
-        node.weight = weights.k;
-        node.weight_map = weights.map;
-        node.bias = bias;
-        node.has_bias = bias != NULL;
-    } else {   /* pools read as sum pooling with a per-position scale */
-        node.op = OP_SUMPOOL;
-        node.shape = n->shape;
-        node.kh = n->kh, node.kw = n->kw, node.sh = n->sh, node.sw = n->sw;
-        node.pad_t = n->pad_t, node.pad_l = n->pad_l, node.pad_b = n->pad_b, node.pad_r = n->pad_r;
-        node.global = n->op == OP_GLOBAL_AVGPOOL;
-        node.weight = weights.k;
-        node.in_shape = c->net->nodes[n->inputs[0]].shape;
-    }
-    node.n_inputs = 1;
-    node.inputs[0] = input;
-    return add(c, &node);
-}
-
-/* transposed: LIN^T(s; weights), shaped like the layer's input */
-static int lin_t(rules_ctx *c, int i, int s, wset weights)
-{
-    const ir_node *n = &c->net->nodes[i];
-    ir_node node = {0};
-    node.in_shape = c->net->nodes[n->inputs[0]].shape;
-    node.shape = node.in_shape;
-    node.units = n->units;
-    node.kh = n->kh, node.kw = n->kw, node.sh = n->sh, node.sw = n->sw;
-    node.pad_t = n->pad_t, node.pad_l = n->pad_l, node.pad_b = n->pad_b, node.pad_r = n->pad_r;
-    node.op = n->op == OP_DENSE ? OP_DENSE_T : n->op == OP_CONV2D ? OP_CONV2D_T : OP_SUMPOOL_T;
-    node.global = n->op == OP_GLOBAL_AVGPOOL;
-    node.weight = weights.k;
-    node.weight_map = weights.map;
-    node.n_inputs = 1;
-    node.inputs[0] = s;
-    return add(c, &node);
-}
-
-/* ---------------- rules ---------------- */
-
-static ir_ew_kind compare_kind(int op, int negated, int z_on_left)
-{
-    /* normalise to "z OP number" */
-    if (!z_on_left) op = op == '>' ? '<' : op == '<' ? '>' : op == 'G' ? 'L' : op == 'L' ? 'G' : op;
-    if (negated) op = op == '>' ? 'L' : op == '<' ? 'G' : op == 'G' ? '<' : op == 'L' ? '>' : op == 'E' ? 'N' : 'E';
-    switch (op) {
-    case '>': return EW_GT;
-    case '<': return EW_LT;
-    case 'G': return EW_GE;
-    case 'L': return EW_LE;
-    case 'E': return EW_EQ;
-    default: return EW_NE;
-    }
-}
-
-/* coef * masks(z_plain) * R / stab(z) for the expressions R, z, z_plain */
-static ir_ew *scale_expr(rules_ctx *c, const branch *b, ir_ew *R, ir_ew *z, int z_plain_input)
-{
-    ir_ew *den = z;
-    if (b->share.stabilize > 0) {
-        den = ew(c, EW_STAB, den, NULL);
-        den->num = b->share.stabilize;
-    }
-    ir_ew *s = ew(c, EW_SAFEDIV, R, den);
-    if (b->coef != 1) s = ew(c, EW_MUL, ew_num(c, b->coef), s);
-    for (int m = 0; m < b->n_masks; m++) {
-        const rx *t = b->masks[m];
-        int z_left = rx_is_var(t->args[0], V_Z);
-        double v = z_left ? t->args[1]->num : t->args[0]->num;
-        ir_ew *mask = ew(c, compare_kind(t->op, b->mask_negated[m], z_left), ew_in(c, z_plain_input), ew_num(c, v));
-        s = ew(c, EW_MUL, mask, s);
-    }
-    return s;
-}
-
-/* s = coef * masks(z_plain) * R / stab(z);  inputs: $0 = R, $1 = z, $2 = z_plain (only with masks: else the
- * forward's z need not stay alive until the backward pass reaches this layer) */
-static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
-{
-    int inputs[3] = {c->R[i], z, F(c, i)};
-    return eltwise(c, &c->net->nodes[i].shape, inputs, b->n_masks ? 3 : 2,
-                   scale_expr(c, b, ew_in(c, 0), ew_in(c, 1), 2));
-}
-
-/* The node holding f(a) for an input node (or -1 for the constant 1). */
-static int input_factor(rules_ctx *c, int i, int in, const share_group *gr)
-{
-    if (!gr->f) return -1;
-    int a = F(c, in);
-    if (rx_is_var(gr->f, V_A)) return a;
-    int var_input[V_COUNT];
-    for (int v = 0; v < V_COUNT; v++) var_input[v] = -1;
-    var_input[V_A] = 0;
-    const ir_shape *shape = &c->net->nodes[in].shape;
-    return eltwise(c, shape, &a, 1, to_ew(c, gr->f, var_input, shape, c->net->nodes[i].name));
-}
-
-static int ones(rules_ctx *c, const ir_shape *shape) { return eltwise(c, shape, NULL, 0, ew_num(c, 1)); }
-
-/* Is branch b's z the layer's forward output itself? */
-static int restates_layer(const ir_node *n, const share_info *sh, int is_pool)
-{
-    return sh->n_groups == 1 && sh->groups[0].f && rx_is_var(sh->groups[0].f, V_A) &&
-           is_identity(sh->groups[0].g, V_W) && n->op != OP_MAXPOOL &&
-           (is_pool ? !sh->h || rx_eval(sh->h, 0, 0) == 0 : (sh->h ? is_identity(sh->h, V_B) : !n->has_bias));
-}
-
-/* forward-like + transposed kernels of the shares as written */
-static int written_kernels(const ir_node *n, const rule_form *f)
-{
-    int k = 0;
-    for (int b = 0; b < f->n_branches; b++) {
-        const share_info *sh = &f->branches[b].share;
-        k += sh->n_groups * (restates_layer(n, sh, 0) ? 1 : 2);
-    }
-    return k;
-}
-
-/* z_b over the basis products: $1 = the forward output (W a + bias), $(slot) = W f_k or W+ f_k */
-static ir_ew *basis_z(rules_ctx *c, const basis_form *bf, int b, const int *w_slot, const int *pos_slot,
-                      ir_const *offset)
-{
-    ir_ew *z = offset ? ew(c, EW_CHANNEL, NULL, NULL) : NULL;
-    if (z) z->channel = offset;
-    for (int k = 0; k < bf->n_factors; k++) {
-        double coef[2] = {bf->alpha[b][k], bf->beta[b][k]};
-        int slot[2] = {w_slot[k], pos_slot[k]};
-        for (int w = 0; w < 2; w++) {
-            if (coef[w] == 0) continue;
-            ir_ew *t = coef[w] == 1 ? ew_in(c, slot[w]) : ew(c, EW_MUL, ew_num(c, coef[w]), ew_in(c, slot[w]));
-            z = z ? ew(c, EW_ADD, z, t) : t;
-        }
-    }
-    return z;
-}
-
-/* dense and conv2d rewritten over W and W+ (rules_basis.c); 0 when that is not cheaper than as written */
-static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
-{
-    const ir_node *n = &c->net->nodes[i];
-    basis_form bf;
-    if (!rules_basis_form(f, &bf) || rules_basis_kernels(&bf) >= written_kernels(n, f)) return 0;
-    int in = n->inputs[0];
-    const ir_shape *in_shape = &c->net->nodes[in].shape;
-    /* inputs of the kernels computing the transposed products' inputs: R, the forward output, products */
-    int inputs[IR_MAX_INPUTS] = {c->R[i], F(c, i)}, ni = 2;
-    int w_slot[MAX_GROUPS], pos_slot[MAX_GROUPS], fnodes[MAX_GROUPS];
-    for (int k = 0; k < bf.n_factors; k++)
-        ni += (bf.need_w[k] && !bf.is_input[k]) + bf.need_pos[k];
-    if (ni > IR_MAX_INPUTS || bf.n_t + bf.n_factors > IR_MAX_INPUTS) return 0;
-    wset w = plain_set(n->weight), wpos = {n->weight, WMAP_POS};
-    ni = 2;
-    for (int k = 0; k < bf.n_factors; k++) {
-        fnodes[k] = input_factor(c, i, in, bf.factor[k]);
-        int fin = fnodes[k] >= 0 ? fnodes[k] : ones(c, in_shape);
-        w_slot[k] = pos_slot[k] = -1;
-        if (bf.need_w[k] && bf.is_input[k]) w_slot[k] = 1;
-        else if (bf.need_w[k]) inputs[w_slot[k] = ni++] = lin(c, i, fin, w, NULL);
-        if (bf.need_pos[k]) inputs[pos_slot[k] = ni++] = lin(c, i, fin, wpos, NULL);
-    }
-    /* per branch: h_b minus what the forward output's bias adds through alpha_b(a) */
-    ir_const *offset[MAX_BRANCHES];
-    for (int b = 0; b < f->n_branches; b++) {
-        const share_info *sh = &f->branches[b].share;
-        double from_forward = 0;
-        for (int k = 0; k < bf.n_factors; k++)
-            if (bf.is_input[k]) from_forward = bf.alpha[b][k];
-        int64_t sh1[1] = {n->units};
-        ir_const *k = ir_graph_new_const(c->g, "basis_offset", 1, sh1);
-        int nonzero = 0;
-        for (int o = 0; o < n->units; o++) {
-            double bias = n->bias ? n->bias->data[o] : 0;
-            k->data[o] = (float)((sh->h ? rx_eval(sh->h, 0, bias) : 0) - from_forward * bias);
-            nonzero |= k->data[o] != 0;
-        }
-        offset[b] = nonzero ? k : NULL;
-    }
-    int T[BASIS_MAX_T];
-    for (int t = 0; t < bf.n_t; t++) {
-        ir_ew *u = NULL;
-        for (int b = 0; b < f->n_branches; b++) {
-            if (bf.t_coef[t][b] == 0) continue;
-            ir_ew *s = scale_expr(c, &f->branches[b], ew_in(c, 0), basis_z(c, &bf, b, w_slot, pos_slot, offset[b]), 1);
-            if (bf.t_coef[t][b] != 1) s = ew(c, EW_MUL, ew_num(c, bf.t_coef[t][b]), s);
-            u = u ? ew(c, EW_ADD, u, s) : s;
-        }
-        T[t] = lin_t(c, i, eltwise(c, &n->shape, inputs, ni, u), bf.t_pos[t] ? wpos : w);
-    }
-    /* R_in = sum_k f_k * sum_t use[k][t] T_t */
-    int rin[IR_MAX_INPUTS], nr = bf.n_t;
-    for (int t = 0; t < bf.n_t; t++) rin[t] = T[t];
-    ir_ew *sum = NULL;
-    for (int k = 0; k < bf.n_factors; k++) {
-        ir_ew *part = NULL;
-        for (int t = 0; t < bf.n_t; t++) {
-            if (bf.use[k][t] == 0) continue;
-            ir_ew *x = bf.use[k][t] == 1 ? ew_in(c, t) : ew(c, EW_MUL, ew_num(c, bf.use[k][t]), ew_in(c, t));
-            part = part ? ew(c, EW_ADD, part, x) : x;
-        }
-        if (!part) continue;
-        if (fnodes[k] >= 0) {
-            rin[nr] = fnodes[k];
-            part = ew(c, EW_MUL, ew_in(c, nr++), part);
-        }
-        sum = sum ? ew(c, EW_ADD, sum, part) : part;
-    }
-    give(c, in, eltwise(c, in_shape, rin, nr, sum));
-    return 1;
-}
-
-/* dense, conv2d, avgpool, maxpool (as sum pooling), global_avgpool under a share rule */
-static void share_linear(rules_ctx *c, int i, const rule_form *f)
-{
-    const ir_node *n = &c->net->nodes[i];
-    int in = n->inputs[0];
-    const ir_shape *in_shape = &c->net->nodes[in].shape;
-    int is_pool = n->op != OP_DENSE && n->op != OP_CONV2D;
-    if (!is_pool && share_linear_basis(c, i, f)) return;
-    int factors[MAX_BRANCHES * MAX_GROUPS], cs[MAX_BRANCHES * MAX_GROUPS], nt = 0;
-    for (int bi = 0; bi < f->n_branches; bi++) {
-        const branch *b = &f->branches[bi];
-        const share_info *sh = &b->share;
-        wset wsets[MAX_GROUPS];
-        int fnodes[MAX_GROUPS];
-        for (int gi = 0; gi < sh->n_groups; gi++) {
-            const share_group *gr = &sh->groups[gi];
-            wsets[gi] = is_pool ? plain_set(pool_scale(c, n, in_shape, gr->g)) : weights_for(c, n, gr->g, gr->g_key);
-            fnodes[gi] = input_factor(c, i, in, gr);
-        }
-        /* z: the forward output itself when the share restates the layer */
-        int plain = restates_layer(n, sh, is_pool);
-        int z;
-        if (plain) {
-            z = F(c, i);
-        } else {
-            ir_const *bias = is_pool ? NULL : bias_for(c, n, sh->h, sh->h_key);
-            int parts[MAX_GROUPS] = {0};   /* a share has at least one group (rules_share.c) */
-            for (int gi = 0; gi < sh->n_groups; gi++) {
-                int fin = fnodes[gi] >= 0 ? fnodes[gi] : ones(c, in_shape);
-                parts[gi] = lin(c, i, fin, wsets[gi], gi == 0 ? bias : NULL);
-            }
-            z = parts[0];
-            if (sh->n_groups > 1) {
-                ir_ew *sum = ew_in(c, 0);
-                for (int gi = 1; gi < sh->n_groups; gi++) sum = ew(c, EW_ADD, sum, ew_in(c, gi));
-                z = eltwise(c, &n->shape, parts, sh->n_groups, sum);
-            }
-            double hv = is_pool && sh->h ? rx_eval(sh->h, 0, 0) : 0;
-            if (hv != 0) z = eltwise(c, &n->shape, &z, 1, ew(c, EW_ADD, ew_in(c, 0), ew_num(c, hv)));
-        }
-        int s = scaled_relevance(c, i, b, z);
-        for (int gi = 0; gi < sh->n_groups; gi++) {
-            factors[nt] = fnodes[gi];
-            cs[nt++] = lin_t(c, i, s, wsets[gi]);
-        }
-    }
-    if (nt) give(c, in, sum_of_products(c, in_shape, factors, cs, nt));
-}
-
-/* add under a share rule: z = sum_f g_f(1) * (f(a1) + f(a2)) + h(0) */
-static void share_add(rules_ctx *c, int i, const rule_form *f)
-{
-    const ir_node *n = &c->net->nodes[i];
-    for (int k = 0; k < 2; k++) {
-        int factors[MAX_BRANCHES * MAX_GROUPS], cs[MAX_BRANCHES * MAX_GROUPS], nt = 0;
-        for (int bi = 0; bi < f->n_branches; bi++) {
-            const branch *b = &f->branches[bi];
-            const share_info *sh = &b->share;
-            /* z over both inputs */
-            int inputs[IR_MAX_INPUTS], ni = 0;
-            ir_ew *sum = NULL;
-            for (int gi = 0; gi < sh->n_groups && ni + 2 <= IR_MAX_INPUTS; gi++) {
-                double gv = rx_eval(sh->groups[gi].g, 1, 0);
-                for (int side = 0; side < 2; side++) {
-                    int fn = input_factor(c, i, n->inputs[side], &sh->groups[gi]);
-                    ir_ew *t = fn >= 0 ? ew_in(c, ni) : ew_num(c, 1);
-                    if (fn >= 0) inputs[ni++] = fn;
-                    t = ew(c, EW_MUL, ew_num(c, gv), t);
-                    sum = sum ? ew(c, EW_ADD, sum, t) : t;
-                }
-            }
-            double hv = sh->h ? rx_eval(sh->h, 0, 0) : 0;
-            if (hv != 0) sum = ew(c, EW_ADD, sum, ew_num(c, hv));
-            int z = eltwise(c, &n->shape, inputs, ni, sum);
-            int s = scaled_relevance(c, i, b, z);
-            for (int gi = 0; gi < sh->n_groups; gi++) {
-                double gv = rx_eval(sh->groups[gi].g, 1, 0);
-                int scaled = eltwise(c, &n->shape, &s, 1, ew(c, EW_MUL, ew_num(c, gv), ew_in(c, 0)));
-                factors[nt] = input_factor(c, i, n->inputs[k], &sh->groups[gi]);
-                cs[nt++] = scaled;
-            }
-        }
-        if (nt) give(c, n->inputs[k], sum_of_products(c, &c->net->nodes[n->inputs[k]].shape, factors, cs, nt));
-    }
-}
-
-/* the op's own chain rule */
-static void gradient(rules_ctx *c, int i)
-{
-    const ir_node *n = &c->net->nodes[i];
-    int R = c->R[i], in = n->inputs[0];
-    const ir_shape *in_shape = &c->net->nodes[in].shape;
-    switch (n->op) {
-    case OP_DENSE: case OP_CONV2D: give(c, in, lin_t(c, i, R, plain_set(n->weight))); break;
-    case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: give(c, in, lin_t(c, i, R, plain_set(pool_scale(c, n, in_shape, NULL)))); break;
-    case OP_MAXPOOL: {
-        ir_node node = *n;
-        node.name = node.alias = NULL;
-        node.op = OP_MAXPOOL_T;
-        node.shape = *in_shape;
-        node.in_shape = *in_shape;
-        node.n_inputs = 2;
-        node.inputs[0] = R;
-        node.inputs[1] = F(c, in);
-        node.mult = 0;
-        give(c, in, add(c, &node));
-        break;
-    }
-    case OP_ADD: give(c, n->inputs[0], R); give(c, n->inputs[1], R); break;
-    case OP_RELU: {
-        int inputs[2] = {R, F(c, in)};
-        give(c, in, eltwise(c, in_shape, inputs, 2, ew(c, EW_MUL, ew_in(c, 0), ew(c, EW_STEP, ew_in(c, 1), NULL))));
-        break;
-    }
-    case OP_SIGMOID: {   /* r * y * (1 - y) */
-        int inputs[2] = {R, F(c, i)};
-        ir_ew *y = ew_in(c, 1);
-        give(c, in, eltwise(c, in_shape, inputs, 2,
-                            ew(c, EW_MUL, ew_in(c, 0), ew(c, EW_MUL, y, ew(c, EW_SUB, ew_num(c, 1), ew_in(c, 1))))));
-        break;
-    }
-    case OP_AFFINE: {
-        ir_ew *scale = ew(c, EW_CHANNEL, NULL, NULL);
-        scale->channel = n->weight;
-        give(c, in, eltwise(c, in_shape, &R, 1, ew(c, EW_MUL, ew_in(c, 0), scale)));
-        break;
-    }
-    default: break;
+        return rules_ew_num(c, 0);
     }
 }
 
@@ -713,14 +244,14 @@ static int join(rules_ctx *c, const rx *at, lowered *a, lowered *b)
 
 static lowered leaf(rules_ctx *c, int level, int node)
 {
-    lowered l = {level, ew_in(c, 0), {node}, 1};
+    lowered l = {level, rules_ew_in(c, 0), {node}, 1};
     return l;
 }
 
 static int materialize(rules_ctx *c, const lowered *l, const ir_shape *shape)
 {
     if (l->e->kind == EW_INPUT && l->n == 1) return l->inputs[0];
-    return eltwise(c, shape, l->inputs, l->n, l->e);
+    return rules_eltwise(c, shape, l->inputs, l->n, l->e);
 }
 
 static lowered lower(rules_ctx *c, int i, const rx *e)
@@ -729,12 +260,12 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
     int in = n->inputs[0];
     lowered r = {LEVEL_CONST, NULL, {0}, 0};
     switch (e->kind) {
-    case RX_NUM: r.e = ew_num(c, e->num); return r;
+    case RX_NUM: r.e = rules_ew_num(c, e->num); return r;
     case RX_VAR:
         switch (e->var) {
         case V_R: return leaf(c, LEVEL_OUT, c->R[i]);
-        case V_Y: return leaf(c, LEVEL_OUT, F(c, i));
-        case V_X: return leaf(c, LEVEL_IN, F(c, in));
+        case V_Y: return leaf(c, LEVEL_OUT, rules_fwd(c, i));
+        case V_X: return leaf(c, LEVEL_IN, rules_fwd(c, in));
         case V_Y0: if (c->fwd0) return leaf(c, LEVEL_OUT, c->fwd0[i]); break;
         case V_X0: if (c->fwd0) return leaf(c, LEVEL_IN, c->fwd0[in]); break;
         default: break;
@@ -743,16 +274,16 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
                    ir_op_name(n->op), n->name,
                    e->var == V_X0 || e->var == V_Y0 ? " (x0 and y0 exist in deeplift only)" : "");
         c->failed = 1;
-        r.e = ew_num(c, 0);
+        r.e = rules_ew_num(c, 0);
         return r;
-    case RX_NEG: r = lower(c, i, e->args[0]); r.e = ew(c, EW_NEG, r.e, NULL); return r;
+    case RX_NEG: r = lower(c, i, e->args[0]); r.e = rules_ew(c, EW_NEG, r.e, NULL); return r;
     case RX_BIN: {
         static const ir_ew_kind kinds[128] = {['+'] = EW_ADD, ['-'] = EW_SUB, ['*'] = EW_MUL, ['/'] = EW_SAFEDIV,
                                               ['>'] = EW_GT, ['<'] = EW_LT, ['G'] = EW_GE, ['L'] = EW_LE,
                                               ['E'] = EW_EQ, ['N'] = EW_NE};
         lowered a = lower(c, i, e->args[0]), b = lower(c, i, e->args[1]);
         if (!join(c, e, &a, &b)) return a;
-        a.e = ew(c, kinds[e->op & 127], a.e, b.e);
+        a.e = rules_ew(c, kinds[e->op & 127], a.e, b.e);
         return a;
     }
     case RX_CALL: {
@@ -763,7 +294,7 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
                            "max pooling" : v.level != LEVEL_OUT ? "unpool() takes a value shaped like the pooling's "
                            "output (r, y, y0)" : "unpool0() routes to the maxima of the reference pass (deeplift only)");
                 c->failed = 1;
-                r.e = ew_num(c, 0);
+                r.e = rules_ew_num(c, 0);
                 return r;
             }
             ir_node node = *n;
@@ -773,9 +304,9 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
             node.in_shape = node.shape;
             node.n_inputs = 2;
             node.inputs[0] = materialize(c, &v, &n->shape);
-            node.inputs[1] = e->fn == F_UNPOOL ? F(c, in) : c->fwd0[in];
+            node.inputs[1] = e->fn == F_UNPOOL ? rules_fwd(c, in) : c->fwd0[in];
             node.mult = 0;
-            return leaf(c, LEVEL_IN, add(c, &node));
+            return leaf(c, LEVEL_IN, rules_node(c, &node));
         }
         if (e->fn == F_SHARE) break;
         lowered a = lower(c, i, e->args[0]);
@@ -785,11 +316,11 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
             if (e->fn == F_WHERE) {
                 lowered d = lower(c, i, e->args[2]);
                 if (!join(c, e, &a, &d)) return a;
-                ir_ew *sel = ew(c, EW_SELECT, a.e, b.e);
+                ir_ew *sel = rules_ew(c, EW_SELECT, a.e, b.e);
                 sel->c = d.e;
                 a.e = sel;
             } else {
-                ir_ew *sel = ew(c, EW_SELECT, ew(c, e->fn == F_MAX ? EW_GT : EW_LT, a.e, b.e), a.e);
+                ir_ew *sel = rules_ew(c, EW_SELECT, rules_ew(c, e->fn == F_MAX ? EW_GT : EW_LT, a.e, b.e), a.e);
                 sel->c = b.e;
                 a.e = sel;
             }
@@ -797,7 +328,7 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
         }
         static const ir_ew_kind fk[] = {[F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN,
                                         [F_STEP] = EW_STEP};
-        a.e = ew(c, fk[e->fn], a.e, NULL);
+        a.e = rules_ew(c, fk[e->fn], a.e, NULL);
         return a;
     }
     default: break;
@@ -805,7 +336,7 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
     diag_error(c->d, e->loc, "a rule for %s layer '%s' is gradient, a share, or an expression of r, x, y with unpool",
                ir_op_name(n->op), n->name);
     c->failed = 1;
-    r.e = ew_num(c, 0);
+    r.e = rules_ew_num(c, 0);
     return r;
 }
 
@@ -820,7 +351,7 @@ static void pool_expression(rules_ctx *c, int i, const rule_use *use)
         c->failed = 1;
         return;
     }
-    give(c, n->inputs[0], materialize(c, &l, &c->net->nodes[n->inputs[0]].shape));
+    rules_give(c, n->inputs[0], materialize(c, &l, &c->net->nodes[n->inputs[0]].shape));
 }
 
 static void apply_rule(rules_ctx *c, int i)
@@ -833,14 +364,14 @@ static void apply_rule(rules_ctx *c, int i)
         node.shape = c->net->nodes[n->inputs[0]].shape;
         node.n_inputs = 1;
         node.inputs[0] = c->R[i];
-        give(c, n->inputs[0], add(c, &node));
+        rules_give(c, n->inputs[0], rules_node(c, &node));
         return;
     }
     if (!use->body) return;
-    if (use->body->kind == RX_GRADIENT) { gradient(c, i); return; }
+    if (use->body->kind == RX_GRADIENT) { rules_gradient(c, i); return; }
     int elementwise = n->op == OP_RELU || n->op == OP_SIGMOID || n->op == OP_AFFINE;
     if (elementwise && rx_is_var(use->body, V_R)) {   /* pass: the same relevance, no kernel */
-        give(c, n->inputs[0], c->R[i]);
+        rules_give(c, n->inputs[0], c->R[i]);
         return;
     }
     if (elementwise) {
@@ -848,13 +379,13 @@ static void apply_rule(rules_ctx *c, int i)
         int var_input[V_COUNT];
         for (int v = 0; v < V_COUNT; v++) var_input[v] = -1;
         var_input[V_R] = 0, var_input[V_X] = 1, var_input[V_Y] = 2;
-        int inputs[5] = {c->R[i], F(c, n->inputs[0]), F(c, i)}, ni = 3;
+        int inputs[5] = {c->R[i], rules_fwd(c, n->inputs[0]), rules_fwd(c, i)}, ni = 3;
         if (c->fwd0) {
             var_input[V_X0] = 3, var_input[V_Y0] = 4;
             inputs[3] = c->fwd0[n->inputs[0]], inputs[4] = c->fwd0[i], ni = 5;
         }
-        ir_ew *e = to_ew(c, use->body, var_input, &n->shape, n->name);
-        give(c, n->inputs[0], eltwise(c, &n->shape, inputs, ni, e));
+        ir_ew *e = rules_to_ew(c, use->body, var_input, &n->shape, n->name);
+        rules_give(c, n->inputs[0], rules_eltwise(c, &n->shape, inputs, ni, e));
         return;
     }
     if ((n->op == OP_MAXPOOL || n->op == OP_AVGPOOL) && !is_share_form(use->body)) {
@@ -868,8 +399,8 @@ static void apply_rule(rules_ctx *c, int i)
         c->failed = 1;
         return;
     }
-    if (n->op == OP_ADD) share_add(c, i, &f);
-    else share_linear(c, i, &f);
+    if (n->op == OP_ADD) rules_share_add(c, i, &f);
+    else rules_share_linear(c, i, &f);
     rule_form_free(&f);
 }
 
@@ -948,11 +479,11 @@ static int reference_node(rules_ctx *c, const ir_shape *shape)
 static int post_process(rules_ctx *c, int r, int x, const ir_shape *shape)
 {
     switch (c->spec->post) {
-    case POST_ABS: return eltwise(c, shape, &r, 1, ew(c, EW_ABS, ew_in(c, 0), NULL));
-    case POST_SQUARE: return eltwise(c, shape, &r, 1, ew(c, EW_MUL, ew_in(c, 0), ew_in(c, 0)));
+    case POST_ABS: return rules_eltwise(c, shape, &r, 1, rules_ew(c, EW_ABS, rules_ew_in(c, 0), NULL));
+    case POST_SQUARE: return rules_eltwise(c, shape, &r, 1, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 0)));
     case POST_TIMES_INPUT: {
         int in[2] = {r, x};
-        return eltwise(c, shape, in, 2, ew(c, EW_MUL, ew_in(c, 0), ew_in(c, 1)));
+        return rules_eltwise(c, shape, in, 2, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 1)));
     }
     default: return r;
     }
@@ -990,7 +521,7 @@ static int cam_output(rules_ctx *c, int map, const ir_shape *map_shape)
         node.op = OP_FLATTEN;
         node.shape.dims[0] = map_shape->dims[1];
         node.shape.dims[1] = map_shape->dims[2];
-        return add(c, &node);
+        return rules_node(c, &node);
     }
     node.op = OP_UPSAMPLE;
     node.shape.dims[0] = in->dims[1];
@@ -999,7 +530,7 @@ static int cam_output(rules_ctx *c, int map, const ir_shape *map_shape)
     node.global = c->spec->align_corners;
     node.weight = sampling_table(c, map_shape->dims[1], in->dims[1], node.global, "upsample_rows");
     node.bias = sampling_table(c, map_shape->dims[2], in->dims[2], node.global, "upsample_cols");
-    return add(c, &node);
+    return rules_node(c, &node);
 }
 
 static int channel_dot(rules_ctx *c, int v, int maps)
@@ -1013,7 +544,7 @@ static int channel_dot(rules_ctx *c, int v, int maps)
     node.n_inputs = 2;
     node.inputs[0] = v;
     node.inputs[1] = maps;
-    return add(c, &node);
+    return rules_node(c, &node);
 }
 
 /* CAM (seed 4.1): the class's weights of the dense layer after global average pooling weight the maps. */
@@ -1032,7 +563,7 @@ static int cam(rules_ctx *c, int top)
         c->failed = 1;
         return c->R[top];
     }
-    int v = lin_t(c, dense, c->R[top], plain_set(net->nodes[dense].weight));   /* W[c, :] */
+    int v = rules_lin_t(c, dense, c->R[top], rules_plain_set(net->nodes[dense].weight));   /* W[c, :] */
     int map = channel_dot(c, v, L);
     ir_shape ms = {3, {1, net->nodes[L].shape.dims[1], net->nodes[L].shape.dims[2]}};
     return cam_output(c, map, &ms);
@@ -1067,10 +598,10 @@ static int gradcam(rules_ctx *c)
         w.inputs[0] = c->R[L];
         w.inputs[1] = L;
     }
-    int weights = add(c, &w);
+    int weights = rules_node(c, &w);
     int map = channel_dot(c, weights, L);
     ir_shape ms = {3, {1, a->dims[1], a->dims[2]}};
-    map = eltwise(c, &ms, &map, 1, ew(c, EW_POS, ew_in(c, 0), NULL));   /* ReLU, as the paper and the seed */
+    map = rules_eltwise(c, &ms, &map, 1, rules_ew(c, EW_POS, rules_ew_in(c, 0), NULL));   /* ReLU, as the paper and the seed */
     return cam_output(c, map, &ms);
 }
 
@@ -1143,12 +674,12 @@ static ir_graph *build(rules_ctx *c)
     seed.op = OP_SEED;
     seed.seed = spec->seed;
     seed.shape = net->nodes[top].shape;
-    seed.inputs[seed.n_inputs++] = F(c, top);
+    seed.inputs[seed.n_inputs++] = rules_fwd(c, top);
     if (samples > 1) {   /* the samples of an input share its target: the arg-max of its clean logits */
         seed.inputs[seed.n_inputs++] = top;
         seed.argmax_from = 1;
     }
-    c->R[top] = add(c, &seed);
+    c->R[top] = rules_node(c, &seed);
     g->has_target = 1;
 
     if (spec->method == METHOD_CAM) {
@@ -1179,9 +710,9 @@ static ir_graph *build(rules_ctx *c)
     const ir_shape *out_shape = at == net->input ? in_shape : &net->nodes[at].shape;
     if (!c->failed && c->R[at] >= 0) {
         switch (spec->method) {
-        case METHOD_GRADIENT: out = post_process(c, out, F(c, at), out_shape); break;
+        case METHOD_GRADIENT: out = post_process(c, out, rules_fwd(c, at), out_shape); break;
         case METHOD_SMOOTHGRAD: {   /* post per noisy sample (as NoiseTunnel around Saliency), then the mean */
-            out = post_process(c, out, F(c, at), out_shape);
+            out = post_process(c, out, rules_fwd(c, at), out_shape);
             ir_node red = {0};
             red.op = OP_REDUCE;
             red.reduce = spec->variant;
@@ -1209,7 +740,7 @@ static ir_graph *build(rules_ctx *c)
         case METHOD_DEEPLIFT: {   /* multipliers times (x - reference) */
             int in[3] = {out, x, ref};
             c->mult = 1;
-            out = eltwise(c, in_shape, in, 3, ew(c, EW_MUL, ew_in(c, 0), ew(c, EW_SUB, ew_in(c, 1), ew_in(c, 2))));
+            out = rules_eltwise(c, in_shape, in, 3, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew(c, EW_SUB, rules_ew_in(c, 1), rules_ew_in(c, 2))));
             break;
         }
         default: break;

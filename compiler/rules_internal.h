@@ -1,4 +1,5 @@
-/* Internal interface of the rules stage (rules.c builds graphs, rules_share.c analyses rule bodies). */
+/* Internal interface of the rules stage: rules.c builds the graphs, rules_linear.c lowers the rules of linear
+ * layers, rules_share.c analyses rule bodies, rules_basis.c rewrites them over W and W+. */
 #ifndef XAIC_RULES_INTERNAL_H
 #define XAIC_RULES_INTERNAL_H
 
@@ -82,5 +83,59 @@ int rules_basis_kernels(const basis_form *bf);
 /* Numeric value of an expression over w and b (and numbers). */
 double rx_eval(const rx *e, double w, double b);
 int rx_is_var(const rx *e, rx_var v);
+
+/* ---- the rules stage's state and graph construction (rules.c), shared with rules_linear.c ---- */
+
+typedef struct wcache {
+    const ir_const *src;
+    char *key;
+    ir_const *derived;
+} wcache;
+
+typedef struct rules_ctx {
+    xai_diag *d;
+    const explain_spec *spec;
+    const ir_graph *net;
+    ir_graph *g;
+    int *R;                 /* per forward node: node holding the relevance at its output, or -1 */
+    int *fwd;               /* per network node: its copy in the graph that the backward pass reads */
+    int *fwd0;              /* per network node: its copy in the reference pass (DeepLIFT), or NULL */
+    int mult;               /* samples per input of the backward pass (IG steps, SmoothGrad samples) */
+    rx_pool pool;
+    wcache *cache;
+    int n_cache;
+    int failed;
+    int layer;              /* 1 + the forward node whose rule is being applied (0: none) */
+} rules_ctx;
+
+
+/* A weight set as a kernel reads it: a tensor, possibly through pos() or neg() at load time. */
+typedef struct wset {
+    ir_const *k;
+    ir_weight_map map;
+} wset;
+
+static inline wset rules_plain_set(ir_const *k) { return (wset){k, WMAP_NONE}; }
+/* the graph node holding network node i's output in the pass the backward reads */
+static inline int rules_fwd(const rules_ctx *c, int i) { return c->fwd[i]; }
+static inline ir_ew *rules_ew(rules_ctx *c, ir_ew_kind k, ir_ew *a, ir_ew *b) { return ir_ew_new(c->g, k, a, b); }
+static inline ir_ew *rules_ew_in(rules_ctx *c, int i) { return ir_ew_input(c->g, i); }
+static inline ir_ew *rules_ew_num(rules_ctx *c, double v) { return ir_ew_num(c->g, v); }
+
+/* Appends a node (on the current samples and layer) and returns its index. */
+int rules_node(rules_ctx *c, const ir_node *n);
+int rules_eltwise(rules_ctx *c, const ir_shape *shape, const int *inputs, int n, ir_ew *expr);
+/* Adds relevance r to what has reached node i so far. */
+void rules_give(rules_ctx *c, int i, int r);
+/* sum_k factors[k] * cs[k] (factor -1: 1), split so that no node reads more than IR_MAX_INPUTS */
+int rules_sum_of_products(rules_ctx *c, const ir_shape *shape, const int *factors, const int *cs, int n);
+/* rx -> elementwise expression; var_input maps a variable to an input slot (-1: not allowed here). */
+ir_ew *rules_to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_shape *shape, const char *layer);
+
+/* rules_linear.c */
+int rules_lin_t(rules_ctx *c, int i, int s, wset weights);   /* LIN^T(s; weights), shaped like the layer's input */
+void rules_share_linear(rules_ctx *c, int i, const rule_form *f);   /* dense, conv2d, pools under a share rule */
+void rules_share_add(rules_ctx *c, int i, const rule_form *f);
+void rules_gradient(rules_ctx *c, int i);                          /* the op's own chain rule */
 
 #endif
