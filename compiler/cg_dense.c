@@ -103,11 +103,7 @@ void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, 
     cg_par par;   /* threads split the blocks of R output rows (the last one: rem rows) */
     LLVMValueRef lo, hi;
     LLVMValueRef *slots[5 + IR_MAX_INPUTS] = {&out, &x, &w, &batch, &bias};
-    int n_slots = 5;
-    for (int k = 0; epi_node && k < epi_node->n_inputs; k++) {
-        epi.in[k] = epi_in[k];
-        slots[n_slots++] = &epi.in[k];
-    }
+    int n_slots = cg_epilogue_slots(epi_node, epi_in, epi.in, slots, 5);
     cg_par_begin(c, &par, nblk + (rem > 0), R * in_n, batch, slots, n_slots, 1u, &lo, &hi);
     if (nblk > 0) {
         cg_loop lo_;
@@ -194,11 +190,7 @@ void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch
     cg_par par;   /* threads split the bands of columns (the last one: the remainder) */
     LLVMValueRef lo, hi;
     LLVMValueRef *slots[4 + IR_MAX_INPUTS] = {&out, &s, &w, &batch};
-    int n_slots = 4;
-    for (int k = 0; epi_node && k < epi_node->n_inputs; k++) {
-        epi.in[k] = epi_in[k];
-        slots[n_slots++] = &epi.in[k];
-    }
+    int n_slots = cg_epilogue_slots(epi_node, epi_in, epi.in, slots, 4);
     cg_par_begin(c, &par, nfull + (rest > 0), BAND * units, batch, slots, n_slots, 1u, &lo, &hi);
     if (nfull > 0) {
         cg_loop lk;

@@ -114,6 +114,16 @@ LLVMValueRef cg_ew_value(cg *c, const ir_ew *e, const cg_ew_site *s)
     return eval(c, &x, e);
 }
 
+int cg_epilogue_slots(const ir_node *epi, const LLVMValueRef *in, LLVMValueRef *copy, LLVMValueRef **slots,
+                      int n_slots)
+{
+    for (int k = 0; epi && k < epi->n_inputs; k++) {
+        copy[k] = in[k];
+        slots[n_slots++] = &copy[k];
+    }
+    return n_slots;
+}
+
 LLVMValueRef cg_epilogue(cg *c, const ir_node *n, const LLVMValueRef *in, LLVMValueRef result, LLVMValueRef idx,
                          LLVMValueRef ch, int vec, unsigned mask)
 {

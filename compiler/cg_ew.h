@@ -23,4 +23,10 @@ LLVMValueRef cg_ew_value(cg *c, const ir_ew *e, const cg_ew_site *s);
 LLVMValueRef cg_epilogue(cg *c, const ir_node *n, const LLVMValueRef *in, LLVMValueRef result, LLVMValueRef idx,
                          LLVMValueRef ch, int vec, unsigned mask);
 
+/* A parallel loop's body reads the fused consumer's input pointers (cg_par_begin): copies
+ * in[0 .. epi->n_inputs) into copy (which may be in) and appends the copies' addresses to slots. Returns the
+ * new slot count (n_slots when epi is NULL). */
+int cg_epilogue_slots(const ir_node *epi, const LLVMValueRef *in, LLVMValueRef *copy, LLVMValueRef **slots,
+                      int n_slots);
+
 #endif

@@ -313,8 +313,7 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
     cg_par par;
     LLVMValueRef lo, hi;
     LLVMValueRef *slots[5 + IR_MAX_INPUTS] = {&q.out, &q.in, &q.w, &q.batch, &q.bias};
-    int n_slots = 5;
-    for (int k = 0; q.epi && k < q.epi->n_inputs; k++) slots[n_slots++] = &q.epi_in[k];
+    int n_slots = cg_epilogue_slots(q.epi, q.epi_in, q.epi_in, slots, 5);
     cg_par_begin(c, &par, by_rows ? p->OH : nblk, (by_rows ? p->oc_n * p->OW : CB * p->OH * p->OW) * taps, q.batch,
                  slots, n_slots, 1u, &lo, &hi);
     int64_t runs, len, run_stride;
