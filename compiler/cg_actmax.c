@@ -13,22 +13,6 @@ enum { OPT_BASELINE = 0, OPT_PER_SAMPLE = 1, OPT_STEPS = 5, OPT_CODE = 6, OPT_PR
 
 static LLVMValueRef ld(cg *c, LLVMTypeRef t, LLVMValueRef p) { return LLVMBuildLoad2(c->b, t, p, ""); }
 
-static LLVMValueRef ptr_or_null(cg *c, LLVMValueRef options, int field) { return cg_options_pointer(c, options, field); }
-
-static LLVMValueRef options_i32(cg *c, LLVMValueRef options, int field)
-{   /* 0 when there are no options */
-    LLVMValueRef slot = cg_local(c, c->i32, "opt_i32");
-    LLVMBuildStore(c->b, LLVMConstInt(c->i32, 0, 0), slot);
-    LLVMBasicBlockRef load = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_i32_load");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_i32_done");
-    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, options, ""), done, load);
-    LLVMPositionBuilderAtEnd(c->b, load);
-    LLVMBuildStore(c->b, ld(c, c->i32, cg_options_field(c, options, field)), slot);
-    LLVMBuildBr(c->b, done);
-    LLVMPositionBuilderAtEnd(c->b, done);
-    return ld(c, c->i32, slot);
-}
-
 /* if (cond) { then } */
 static LLVMBasicBlockRef when(cg *c, LLVMValueRef cond, const char *name)
 {
@@ -80,7 +64,7 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMValueRef total = LLVMBuildNSWMul(c->b, e.batch, cg_i64(c, n_in), "total");
 
     /* steps: the compiled number unless the options give one (> 0); a negative number is an error */
-    LLVMValueRef user_steps = options_i32(c, e.options, OPT_STEPS);
+    LLVMValueRef user_steps = cg_options_i32(c, e.options, OPT_STEPS);
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntSLT, user_steps, LLVMConstInt(c->i32, 0, 0), ""), XAI_EARG);
     LLVMValueRef steps = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, user_steps, LLVMConstInt(c->i32, 0, 0), ""),
                                          LLVMBuildSExt(c->b, user_steps, c->i64, ""), cg_i64(c, am->steps), "steps");
@@ -104,9 +88,9 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMBuildMemSet(c->b, mom2, LLVMConstInt(c->i8, 0, 0), zero_bytes, 4);
 
     /* the regulariser's centre: options->baseline (one sample or one per sample), else x or 0 */
-    LLVMValueRef baseline = ptr_or_null(c, e.options, OPT_BASELINE);
+    LLVMValueRef baseline = cg_options_pointer(c, e.options, OPT_BASELINE);
     LLVMValueRef has_base = LLVMBuildIsNotNull(c->b, baseline, "");
-    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, options_i32(c, e.options, OPT_PER_SAMPLE),
+    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, e.options, OPT_PER_SAMPLE),
                                             LLVMConstInt(c->i32, 0, 0), "");
     LLVMValueRef centre = LLVMBuildSelect(c->b, has_base, baseline, e.x, "centre");
     LLVMValueRef centre_rows = LLVMBuildOr(c->b, LLVMBuildNot(c->b, has_base, ""), per_sample, "");
@@ -123,8 +107,8 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     end_when(c, after);
     LLVMValueRef targets = ld(c, c->ptr, tslot);
 
-    LLVMValueRef progress = ptr_or_null(c, e.options, OPT_PROGRESS);
-    LLVMValueRef progress_ctx = ptr_or_null(c, e.options, OPT_PROGRESS_CTX);
+    LLVMValueRef progress = cg_options_pointer(c, e.options, OPT_PROGRESS);
+    LLVMValueRef progress_ctx = cg_options_pointer(c, e.options, OPT_PROGRESS_CTX);
     LLVMValueRef every = LLVMBuildSDiv(c->b, steps, cg_i64(c, 100), "");
     every = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, every, cg_i64(c, 1), ""), cg_i64(c, 1), every, "every");
     LLVMValueRef pow1 = cg_local(c, f64, "beta1_t"), pow2 = cg_local(c, f64, "beta2_t");
@@ -187,7 +171,7 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
 
     cg_return_if(c, cg_any_nonfinite(c, xcur, total), XAI_EDIVERGED);
     if (am->generator) {   /* the codes if wanted, and the image G(z) */
-        LLVMValueRef code = ptr_or_null(c, e.options, OPT_CODE);
+        LLVMValueRef code = cg_options_pointer(c, e.options, OPT_CODE);
         after = when(c, LLVMBuildIsNotNull(c->b, code, ""), "code_out");
         copy_floats(c, code, xcur, total);
         end_when(c, after);

@@ -74,6 +74,8 @@ void cg_return_if(cg *c, LLVMValueRef cond, int code);
 LLVMValueRef cg_any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n);
 /* NULL, or the pointer in field `field` of the xai_options */
 LLVMValueRef cg_options_pointer(cg *c, LLVMValueRef options, int field);
+/* 0, or the int32 in field `field` of the xai_options */
+LLVMValueRef cg_options_i32(cg *c, LLVMValueRef options, int field);
 
 /* Emits the kernel for node i as an internal function and returns it. Its signature is
  * void (ptr out, ptr in_0, ..., ptr in_{n-1}, ptr weights_base, ptr target, ptr options, i64 batch, i64 sample0),

@@ -5,33 +5,12 @@
 
 static LLVMValueRef ld(cg *c, LLVMValueRef p) { return LLVMBuildLoad2(c->b, c->f32, p, ""); }
 
-/* options->field (a pointer), or null when there are no options */
-static LLVMValueRef option_ptr(cg *c, LLVMValueRef options, int field)
-{
-    /* load through a valid address: a local holding null stands in for the options' field */
-    LLVMValueRef null_slot = cg_local(c, c->ptr, "null_slot");
-    LLVMBuildStore(c->b, LLVMConstNull(c->ptr), null_slot);
-    LLVMValueRef slot = LLVMBuildSelect(c->b, LLVMBuildIsNull(c->b, options, ""), null_slot,
-                                        cg_options_field(c, options, field), "");
-    return LLVMBuildLoad2(c->b, c->ptr, slot, "");
-}
-
 /* out[b, i] = baseline given ? baseline[(per sample ? b : 0), i] : the compiled constant */
 static void k_reference(cg *c, const kargs *a)
 {
     int64_t count = ir_shape_count(&a->n->shape);
-    LLVMValueRef base = option_ptr(c, a->options, 0);
-    LLVMValueRef per_sample_slot = cg_local(c, c->i32, "per_sample");
-    LLVMBuildStore(c->b, LLVMConstInt(c->i32, 0, 0), per_sample_slot);
-    LLVMBasicBlockRef read = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "read_flag");
-    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "go");
-    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, base, ""), go, read);
-    LLVMPositionBuilderAtEnd(c->b, read);
-    LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, a->options, 1), ""), per_sample_slot);
-    LLVMBuildBr(c->b, go);
-    LLVMPositionBuilderAtEnd(c->b, go);
-    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->i32, per_sample_slot, ""),
-                                            LLVMConstInt(c->i32, 0, 0), "");
+    LLVMValueRef base = cg_options_pointer(c, a->options, 0);
+    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, a->options, 1), LLVMConstInt(c->i32, 0, 0), "");
     LLVMBasicBlockRef constant = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "constant");
     LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "copy");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
@@ -79,7 +58,7 @@ static void k_expand_path(cg *c, const kargs *a, int64_t S, int64_t count)
  * (b*samples + sample0 + k) * count, sigma) from libxairt: the same numbers whatever the chunks. */
 static void k_expand_noise(cg *c, const kargs *a, int64_t S, int64_t count)
 {
-    LLVMValueRef given = option_ptr(c, a->options, 2);
+    LLVMValueRef given = cg_options_pointer(c, a->options, 2);
     /* seed: options->seed when options->has_seed, else the compiled one */
     LLVMValueRef seed_slot = cg_local(c, c->i64, "seed");
     LLVMBuildStore(c->b, cg_i64(c, (int64_t)a->n->rng_seed), seed_slot);

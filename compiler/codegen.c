@@ -183,6 +183,24 @@ LLVMValueRef cg_options_pointer(cg *c, LLVMValueRef options, int field)
     return phi;
 }
 
+/* 0 or the value of an int32 field of the options */
+LLVMValueRef cg_options_i32(cg *c, LLVMValueRef options, int field)
+{
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+    LLVMBasicBlockRef load = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_i32_load");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_i32_done");
+    LLVMBuildCondBr(c->b, is_null(c, options), done, load);
+    LLVMPositionBuilderAtEnd(c->b, load);
+    LLVMValueRef v = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, field), "");
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    LLVMValueRef phi = LLVMBuildPhi(c->b, c->i32, "");
+    LLVMValueRef vals[2] = {LLVMConstInt(c->i32, 0, 0), v};
+    LLVMBasicBlockRef blocks[2] = {from, load};
+    LLVMAddIncoming(phi, vals, blocks, 2);
+    return phi;
+}
+
 /* NET_forward(x, y, batch, ws) or, for an explanation, NET_E_ex(x, target, out, batch, ws, options)
  * (when the explanation takes options) and NET_E(x, target, out, batch, ws): the function, positioned after
  * the checks every entry makes (pointers, batch, alignment, targets, non-finite inputs, bound weights). */
