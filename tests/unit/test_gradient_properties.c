@@ -362,3 +362,46 @@ Test(gradient, seed_relu_logit_is_the_gradient_where_the_logit_is_positive_and_z
     xai_array_free(&x);
     eu_close(&p);
 }
+
+/* A baseline given at run time (xai_options, NET_E_ex) replaces the compiled one: shared by the batch, it
+ * gives exactly what `baseline=0.5` compiled in gives; per sample, each sample gets its own (0.5 for the
+ * first, 0 for the second: the compiled default). */
+typedef int (*ig_ex_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws,
+                        const xai_options *opt);
+
+Test(integrated_gradients, baseline_given_at_run_time)
+{
+    const char *text = "import \"mnist_cnn.xai\";\n"
+                       "explain zero for mnist_cnn { method integrated_gradients(steps=16); }\n"
+                       "explain half for mnist_cnn { method integrated_gradients(steps=16, baseline=0.5); }\n";
+    eu_program p;
+    eu_open(&p, "models/ig_baseline_test.xai", text, 3, 0);
+    cr_assert(p.ok, "%s", eu_messages(&p));
+    xai_array x = eu_load_npy("models/samples/digits.npy");
+    int32_t labels[2] = {3, 7};
+    float *x2 = x.data + 2 * 784;   /* two digits */
+    eu_run zero = eu_explain(&p, "mnist_cnn", "zero", x2, labels, 2);
+    eu_run half = eu_explain(&p, "mnist_cnn", "half", x2, labels, 2);
+    cr_assert(zero.status == 0 && half.status == 0);
+    ig_ex_fn ex = (ig_ex_fn)jit_lookup(p.jit, "mnist_cnn_zero_ex");
+    size_t (*wsize)(int32_t) = (size_t (*)(int32_t))jit_lookup(p.jit, "mnist_cnn_workspace_size");
+    cr_assert(ex && wsize);
+    void *ws = aligned_alloc(64, (wsize(2) + 63) / 64 * 64);
+    float out[2 * 784], shared[784], per[2 * 784];
+    for (int i = 0; i < 784; i++) shared[i] = per[i] = 0.5f, per[784 + i] = 0;
+    xai_options opt = {0};
+    opt.baseline = shared;
+    cr_assert_eq(ex(x2, labels, out, 2, ws, &opt), 0);
+    cr_expect(!memcmp(out, half.out, sizeof out), "a shared run-time baseline of 0.5 differs from baseline=0.5");
+    opt.baseline = per;
+    opt.baseline_per_sample = 1;
+    cr_assert_eq(ex(x2, labels, out, 2, ws, &opt), 0);
+    cr_expect(!memcmp(out, half.out, 784 * sizeof(float)), "sample 0 (baseline 0.5) differs from baseline=0.5");
+    cr_expect(!memcmp(out + 784, zero.out + 784, 784 * sizeof(float)), "sample 1 (baseline 0) differs from the default");
+    cr_expect(memcmp(half.out, zero.out, sizeof out), "the two baselines give the same attributions");
+    free(ws);
+    eu_run_free(&zero);
+    eu_run_free(&half);
+    xai_array_free(&x);
+    eu_close(&p);
+}
