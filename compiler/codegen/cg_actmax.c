@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "cg_internal.h"
+#include "cg_entry.h"
 #include "plan.h"
 #include "xairt.h"
 

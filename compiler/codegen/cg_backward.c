@@ -6,9 +6,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "cg_dense.h"
 #include "cg_gemm.h"
 #include "cg_ew.h"
-#include "cg_internal.h"
+#include "cg_kernels.h"
 #include "cg_vec.h"
 #include "cg_parallel.h"
 
@@ -78,7 +79,7 @@ static void ew_element(cg *c, const kargs *a, LLVMValueRef idx, LLVMValueRef ch)
 /* out[b, i] = expr(in_0[b, i], ...). Without per-channel constants a loop over each sample's elements
  * (threads split them into blocks); with them a loop over channels (channel invariant; threads split the
  * channels) around a contiguous loop over the plane. */
-static void k_eltwise(cg *c, const kargs *a0)
+void cg_kernel_eltwise(cg *c, const kargs *a0)
 {
     const ir_node *n = a0->n;
     int64_t count = ir_shape_count(&n->shape);
@@ -117,7 +118,7 @@ static void k_eltwise(cg *c, const kargs *a0)
 
 /* z[c, k] = scale[k] * sum of the valid cells of window k: each tap adds a shifted copy of the input
  * over the outputs it reaches (ranges fixed at compile time), then the plane is scaled. */
-static void k_sumpool(cg *c, const kargs *a)
+void cg_kernel_sumpool(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     ir_shape in = window_in_shape(a, &a->in_shape);
@@ -171,7 +172,7 @@ static void k_sumpool(cg *c, const kargs *a)
 
 /* c[ch, cell] = sum over windows k holding cell of scale[k] * s[ch, k]: each tap scatters the scaled
  * window values back over the cells it covers (distinct cells within a tap, so the loop vectorises). */
-static void k_sumpool_t(cg *c, const kargs *a)
+void cg_kernel_sumpool_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     ir_shape in = window_in_shape(a, &n->shape);
@@ -224,7 +225,7 @@ static void k_sumpool_t(cg *c, const kargs *a)
 /* out = 0, then r[ch, k] is added to the cell of x holding the first maximum of window k (row-major
  * scan, strict >, NaN wins as in PyTorch's max_pool2d). Taps are unrolled and branch-free: an invalid
  * tap reads cell 0 and is never selected. */
-static void k_maxpool_t(cg *c, const kargs *a)
+void cg_kernel_maxpool_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     ir_shape in = window_in_shape(a, &n->shape);
@@ -336,7 +337,7 @@ static void k_conv2d_t_naive(cg *c, const kargs *a)
 }
 
 /* Register-blocked W^T s (cg_gemm.c): vectors along the input axis, the units reduced in registers. */
-static void k_dense_t(cg *c, const kargs *a)
+void cg_kernel_dense_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     cg_emit_dense_t(c, a->out, a->in[0], a->batch, cg_const_ptr(c, n->weight), n->weight_map, ir_shape_count(&n->shape),
@@ -353,7 +354,7 @@ static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + 
  * cg_emit_corr, register-blocked. Every output element belongs to one phase and is written once (0 where
  * no tap reaches it). With stride 1 there is one phase: s correlated with the flipped kernel, padding
  * kh-1-pad_t on top and kw-1-pad_l on the left. */
-static void k_conv2d_t(cg *c, const kargs *a)
+void cg_kernel_conv2d_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     if (n->kh > 32 || n->kw > 64) {
@@ -394,7 +395,7 @@ static void k_conv2d_t(cg *c, const kargs *a)
  * SmoothGrad) row b belongs to input b / mult, whose target is target[b / mult] or the arg-max of the
  * clean logits in input 1. SEED_SOFTMAX_GRAD writes the whole gradient of p_t: p_t * (onehot(t) - p), and
  * SEED_LOG_SOFTMAX_GRAD that of log p_t: onehot(t) - p. */
-static void k_seed(cg *c, const kargs *a)
+void cg_kernel_seed(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     int64_t K = ir_shape_count(&n->shape);
@@ -472,18 +473,4 @@ static void k_seed(cg *c, const kargs *a)
     }
     cg_store(c, value, a->out, cg_mad(c, b, K, t));
     cg_loop_end(c, &lb);
-}
-
-void cg_backward_kernel(cg *c, const kargs *a)
-{
-    switch (a->n->op) {
-    case OP_ELTWISE: k_eltwise(c, a); break;
-    case OP_SUMPOOL: k_sumpool(c, a); break;
-    case OP_SUMPOOL_T: k_sumpool_t(c, a); break;
-    case OP_MAXPOOL_T: k_maxpool_t(c, a); break;
-    case OP_DENSE_T: k_dense_t(c, a); break;
-    case OP_CONV2D_T: k_conv2d_t(c, a); break;
-    case OP_SEED: k_seed(c, a); break;
-    default: break;   /* no other op reaches here */
-    }
 }

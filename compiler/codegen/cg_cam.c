@@ -1,12 +1,12 @@
 /* Kernels of the CAM family: channel-weighted sums of maps, Grad-CAM++ channel weights, and bilinear
  * resizing (PyTorch's F.interpolate semantics, sampling tables computed by the rules stage). */
 
-#include "cg_internal.h"
+#include "cg_kernels.h"
 
 static LLVMValueRef ld(cg *c, LLVMValueRef p) { return LLVMBuildLoad2(c->b, c->f32, p, ""); }
 
 /* out[b, p] = sum_k v[b, k] * A[b, k, p] */
-static void k_channel_dot(cg *c, const kargs *a)
+void cg_kernel_channel_dot(cg *c, const kargs *a)
 {
     const ir_shape *s = &a->n->in_shape;
     int64_t K = s->dims[0], P = (int64_t)s->dims[1] * s->dims[2];
@@ -29,7 +29,7 @@ static void k_channel_dot(cg *c, const kargs *a)
 /* w[k] = sum_ij alpha_kij * relu(g_kij), alpha = g^2 / (2 g^2 + S_k g^3), S_k = sum_ab A_kab (0 where the
  * denominator is 0). This is the paper's closed form with Y = exp(score): its exp(score) factors cancel in
  * alpha and leave one positive factor exp(score) on every w_k, dropped here so nothing can overflow. */
-static void k_gradcampp(cg *c, const kargs *a)
+void cg_kernel_gradcampp(cg *c, const kargs *a)
 {
     const ir_shape *s = &a->n->in_shape;
     int64_t K = s->dims[0], P = (int64_t)s->dims[1] * s->dims[2];
@@ -57,7 +57,7 @@ static void k_gradcampp(cg *c, const kargs *a)
     cg_loop_end(c, &lr);
 }
 
-static void k_upsample(cg *c, const kargs *a)
+void cg_kernel_upsample(cg *c, const kargs *a)
 {
     /* sampling tables from the rules stage: per output row (weight) and column (bias) the two source
      * indices and the weight of the second */
@@ -88,14 +88,4 @@ static void k_upsample(cg *c, const kargs *a)
     cg_loop_end(c, &lx);
     cg_loop_end(c, &ly);
     cg_loop_end(c, &lb);
-}
-
-void cg_cam_kernel(cg *c, const kargs *a)
-{
-    switch (a->n->op) {
-    case OP_CHANNEL_DOT: k_channel_dot(c, a); break;
-    case OP_GRADCAMPP: k_gradcampp(c, a); break;
-    case OP_UPSAMPLE: k_upsample(c, a); break;
-    default: break;
-    }
 }

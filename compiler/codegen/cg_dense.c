@@ -1,7 +1,7 @@
-/* Register-blocked dense (batch-paired GEMV / GEMM) and its transpose W^T s (see cg_gemm.h); vector
+/* Register-blocked dense (batch-paired GEMV / GEMM) and its transpose W^T s (see cg_dense.h); vector
  * helpers in cg_vec.h. */
 #include "cg_ew.h"
-#include "cg_gemm.h"
+#include "cg_dense.h"
 #include "cg_parallel.h"
 #include "cg_vec.h"
 

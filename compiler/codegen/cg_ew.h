@@ -3,7 +3,7 @@
 #ifndef XAIC_CG_EW_H
 #define XAIC_CG_EW_H
 
-#include "cg_internal.h"
+#include "cg_builder.h"
 
 /* Where an expression is evaluated: one element, or one vector of VW consecutive elements. */
 typedef struct cg_ew_site {

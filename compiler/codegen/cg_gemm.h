@@ -1,10 +1,10 @@
-/* Register-blocked emitters shared by the dense / conv2d kernels and their transposes (cg_gemm.c).
+/* The register-blocked correlation shared by the conv2d kernel and its transpose (cg_gemm.c).
  * Everything is explicit LLVM vector code (<8 x float>, llvm.fmuladd): accumulators are held in
  * registers over the whole reduction, borders and remainders use compile-time lane masks. */
 #ifndef XAIC_CG_GEMM_H
 #define XAIC_CG_GEMM_H
 
-#include "cg_internal.h"
+#include "cg_builder.h"
 
 /* A batched 2-D cross-correlation:
  *   out[b, oc, oy, ox] = bias[oc] + sum_{ic, ky, kx} in[b, ic, iy, ix] * weight(oc, ic, ky, kx)
@@ -35,13 +35,5 @@ typedef struct cg_corr {
 } cg_corr;
 
 void cg_emit_corr(cg *c, const cg_corr *p);
-
-/* out[b, o] = bias[o] + sum_i W[o, i] x[b, i]; W [out_n, in_n] row-major. */
-void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, int w_map,
-                   LLVMValueRef bias, int64_t in_n, int64_t out_n, const ir_node *epi, const LLVMValueRef *epi_in);
-
-/* out[b, i] = sum_j W[j, i] s[b, j]; W [units, in_n] row-major. */
-void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
-                     int64_t in_n, int64_t units, const ir_node *epi, const LLVMValueRef *epi_in);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cg_internal.h"
+#include "cg_kernels.h"
 
 struct cg_kernel_cache {
     char **keys;
@@ -41,7 +41,7 @@ static char *kernel_key(const ir_graph *g, int i)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     /* Kernels get batch * mult as their batch; only these ops also read the sample counts themselves. */
-    int counts_samples = n->op == OP_SEED || n->op == OP_EXPAND || n->op == OP_REDUCE || n->op == OP_REFERENCE;
+    int counts_samples = ir_op_is(n->op, OPF_READS_SAMPLES);
     fprintf(f, "op%d mult%d ", (int)n->op, counts_samples ? n->mult : 0);
     put_shape(f, &n->shape);
     put_shape(f, &n->in_shape);

@@ -12,7 +12,7 @@
 #ifndef XAIC_CG_PARALLEL_H
 #define XAIC_CG_PARALLEL_H
 
-#include "cg_internal.h"
+#include "cg_kernels.h"
 
 /* Default minimum multiply-adds (all iterations, whole batch) of a call for it to be split: about 20 us
  * on one core, several times the cost of handing a loop to the pool's other threads. */

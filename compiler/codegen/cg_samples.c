@@ -1,12 +1,12 @@
 /* Kernels that turn one input into many samples and back: the IG path points and SmoothGrad's noisy
  * copies (OP_EXPAND), the quadrature and the means over samples (OP_REDUCE), and the baseline /
  * reference input (OP_REFERENCE). Row r of a node with mult S belongs to input sample r / S. */
-#include "cg_internal.h"
+#include "cg_kernels.h"
 
 static LLVMValueRef ld(cg *c, LLVMValueRef p) { return LLVMBuildLoad2(c->b, c->f32, p, ""); }
 
 /* out[b, i] = baseline given ? baseline[(per sample ? b : 0), i] : the compiled constant */
-static void k_reference(cg *c, const kargs *a)
+void cg_kernel_reference(cg *c, const kargs *a)
 {
     int64_t count = ir_shape_count(&a->n->shape);
     LLVMValueRef base = cg_options_pointer(c, a->options, 0);
@@ -109,7 +109,7 @@ static void k_expand_noise(cg *c, const kargs *a, int64_t S, int64_t count)
 
 /* out[b] from the S rows b*S .. b*S + S - 1 of g: samples sample0 .. sample0 + S - 1 of `samples`. In chunks,
  * the first chunk clears out, every chunk adds to it, and the last applies the path's (x - ref). */
-static void k_reduce(cg *c, const kargs *a)
+void cg_kernel_reduce(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     int64_t count = ir_shape_count(&n->shape);
@@ -168,18 +168,10 @@ static void k_reduce(cg *c, const kargs *a)
     cg_loop_end(c, &lb);
 }
 
-void cg_samples_kernel(cg *c, const kargs *a)
+void cg_kernel_expand(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
-    switch (n->op) {
-    case OP_REFERENCE: k_reference(c, a); break;
-    case OP_EXPAND: {
-        int64_t S = n->mult > 1 ? n->mult : 1, count = ir_shape_count(&n->shape);
-        if (n->expand == EXPAND_PATH) k_expand_path(c, a, S, count);
-        else k_expand_noise(c, a, S, count);
-        break;
-    }
-    case OP_REDUCE: k_reduce(c, a); break;
-    default: break;
-    }
+    int64_t S = n->mult > 1 ? n->mult : 1, count = ir_shape_count(&n->shape);
+    if (n->expand == EXPAND_PATH) k_expand_path(c, a, S, count);
+    else k_expand_noise(c, a, S, count);
 }

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "cg_internal.h"
+#include "cg_builder.h"
 
 #define VW 8
 #define FULL ((1u << VW) - 1)

@@ -8,34 +8,11 @@
 
 #include <llvm-c/Target.h>
 
-#include "cg_internal.h"
+#include "cg_entry.h"
+#include "cg_kernels.h"
 #include "xairt.h"
 
-#define WEIGHTS_MAGIC 0x78616963776569ULL   /* "xaicwei": marks a workspace whose weights are bound */
 
-static void cg_init(cg *c, LLVMModuleRef mod, const ir_graph *g, const cg_options *opt)
-{
-    memset(c, 0, sizeof *c);
-    c->mod = mod;
-    c->ctx = LLVMGetModuleContext(mod);
-    c->b = LLVMCreateBuilderInContext(c->ctx);
-    c->f32 = LLVMFloatTypeInContext(c->ctx);
-    c->i1 = LLVMInt1TypeInContext(c->ctx);
-    c->i8 = LLVMInt8TypeInContext(c->ctx);
-    c->i32 = LLVMInt32TypeInContext(c->ctx);
-    c->i64 = LLVMInt64TypeInContext(c->ctx);
-    c->ptr = LLVMPointerTypeInContext(c->ctx, 0);
-    c->void_t = LLVMVoidTypeInContext(c->ctx);
-    c->g = g;
-    c->opt = opt;
-}
-
-LLVMValueRef cg_const_global(const cg *c, const ir_const *k)
-{
-    for (int i = 0; i < c->consts->n; i++)
-        if (c->consts->keys[i] == k) return c->consts->globals[i];
-    return NULL;
-}
 
 static int const_is_external(const cg *c, const ir_const *k)
 {
@@ -86,47 +63,14 @@ static void emit_constants(cg *c, const graph_plan *plan)
     }
 }
 
-static LLVMValueRef add_function(cg *c, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params, int n)
-{
-    char name[300];
-    snprintf(name, sizeof name, "%s_%s", c->g->name, suffix);
-    LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(ret, params, n, 0));
-    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
-    c->fn = fn;
-    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-    return fn;
-}
-
-/* if (cond) return code; */
-void cg_return_if(cg *c, LLVMValueRef cond, int code)
-{
-    LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fail");
-    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ok");
-    LLVMBuildCondBr(c->b, cond, fail, ok);
-    LLVMPositionBuilderAtEnd(c->b, fail);
-    LLVMBuildRet(c->b, LLVMConstInt(c->i32, code, 0));
-    LLVMPositionBuilderAtEnd(c->b, ok);
-}
-
-static LLVMValueRef is_null(cg *c, LLVMValueRef p) { return LLVMBuildIsNull(c->b, p, ""); }
-
-static int64_t header_bytes(const cg *c) { return c->opt->weights_external ? XAIC_WS_HEADER : 0; }
-
-static int64_t max_batch(const cg *c, const graph_plan *plan)
-{
-    int64_t per = plan->arena_floats * 4;
-    int64_t m = per ? (INT64_MAX / 2 - header_bytes(c)) / per : INT32_MAX;
-    return m > INT32_MAX ? INT32_MAX : m;
-}
 
 static void emit_workspace_size(cg *c, const graph_plan *plan)
 {   /* plan: the largest arena of the network's entries */
     LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
-    LLVMValueRef fn = add_function(c, "workspace_size", size_t_ty, &c->i32, 1);
+    LLVMValueRef fn = cg_add_function(c, "workspace_size", size_t_ty, &c->i32, 1);
     LLVMValueRef batch = LLVMGetParam(fn, 0);
     LLVMValueRef bad = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch, LLVMConstInt(c->i32, 1, 0), ""),
-                                   LLVMBuildICmp(c->b, LLVMIntSGT, batch, LLVMConstInt(c->i32, max_batch(c, plan), 0), ""), "");
+                                   LLVMBuildICmp(c->b, LLVMIntSGT, batch, LLVMConstInt(c->i32, cg_max_batch(c, plan), 0), ""), "");
     LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, fn, "zero");
     LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, fn, "ok");
     LLVMBuildCondBr(c->b, bad, zero, ok);
@@ -135,211 +79,10 @@ static void emit_workspace_size(cg *c, const graph_plan *plan)
     LLVMPositionBuilderAtEnd(c->b, ok);
     LLVMValueRef b = LLVMBuildZExt(c->b, batch, size_t_ty, "");
     LLVMValueRef bytes = LLVMBuildMul(c->b, b, LLVMConstInt(size_t_ty, plan->arena_floats * 4, 0), "");
-    LLVMBuildRet(c->b, LLVMBuildAdd(c->b, bytes, LLVMConstInt(size_t_ty, header_bytes(c), 0), ""));
-}
-
-/* NaN or infinity anywhere in x[0 .. n): x*0 is NaN exactly for those, and NaN survives the sum. */
-LLVMValueRef cg_any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
-{
-    LLVMValueRef acc = cg_local(c, c->f32, "nanacc");
-    LLVMBuildStore(c->b, cg_f32(c, 0), acc);
-    cg_loop l;
-    LLVMValueRef i = cg_loop_begin(c, &l, cg_i64(c, 0), n, "scan");
-    LLVMValueRef z = LLVMBuildFMul(c->b, cg_load(c, x, i), cg_f32(c, 0), "");
-    LLVMBuildStore(c->b, cg_fadd_reassoc(c, LLVMBuildLoad2(c->b, c->f32, acc, ""), z), acc);
-    cg_loop_end(c, &l);
-    LLVMValueRef s = LLVMBuildLoad2(c->b, c->f32, acc, "");
-    return LLVMBuildFCmp(c->b, LLVMRealUNO, s, s, "");
+    LLVMBuildRet(c->b, LLVMBuildAdd(c->b, bytes, LLVMConstInt(size_t_ty, cg_header_bytes(c), 0), ""));
 }
 
 /* NET_forward(x, y, batch, ws) or, for an explanation, NET_E(x, target, out, batch, ws). */
-/* The options fields (layout of xai_options in xairt.h). */
-LLVMTypeRef cg_options_type(cg *c)
-{
-    LLVMTypeRef fields[9] = {c->ptr, c->i32, c->ptr, c->i64, c->i32, c->i32, c->ptr, c->ptr, c->ptr};
-    return LLVMStructTypeInContext(c->ctx, fields, 9, 0);
-}
-
-LLVMValueRef cg_options_field(cg *c, LLVMValueRef options, int field)
-{
-    return LLVMBuildStructGEP2(c->b, cg_options_type(c), options, (unsigned)field, "");
-}
-
-/* NULL or the value of a pointer field of the options */
-LLVMValueRef cg_options_pointer(cg *c, LLVMValueRef options, int field)
-{
-    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
-    LLVMBasicBlockRef load = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_load");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_done");
-    LLVMBuildCondBr(c->b, is_null(c, options), done, load);
-    LLVMPositionBuilderAtEnd(c->b, load);
-    LLVMValueRef v = LLVMBuildLoad2(c->b, c->ptr, cg_options_field(c, options, field), "");
-    LLVMBuildBr(c->b, done);
-    LLVMPositionBuilderAtEnd(c->b, done);
-    LLVMValueRef phi = LLVMBuildPhi(c->b, c->ptr, "");
-    LLVMValueRef vals[2] = {LLVMConstNull(c->ptr), v};
-    LLVMBasicBlockRef blocks[2] = {from, load};
-    LLVMAddIncoming(phi, vals, blocks, 2);
-    return phi;
-}
-
-/* 0 or the value of an int32 field of the options */
-LLVMValueRef cg_options_i32(cg *c, LLVMValueRef options, int field)
-{
-    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
-    LLVMBasicBlockRef load = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_i32_load");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_i32_done");
-    LLVMBuildCondBr(c->b, is_null(c, options), done, load);
-    LLVMPositionBuilderAtEnd(c->b, load);
-    LLVMValueRef v = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, field), "");
-    LLVMBuildBr(c->b, done);
-    LLVMPositionBuilderAtEnd(c->b, done);
-    LLVMValueRef phi = LLVMBuildPhi(c->b, c->i32, "");
-    LLVMValueRef vals[2] = {LLVMConstInt(c->i32, 0, 0), v};
-    LLVMBasicBlockRef blocks[2] = {from, load};
-    LLVMAddIncoming(phi, vals, blocks, 2);
-    return phi;
-}
-
-/* NET_forward(x, y, batch, ws) or, for an explanation, NET_E_ex(x, target, out, batch, ws, options)
- * (when the explanation takes options) and NET_E(x, target, out, batch, ws): the function, positioned after
- * the checks every entry makes (pointers, batch, alignment, targets, non-finite inputs, bound weights). */
-void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
-{
-    const ir_graph *g = c->g;
-    int explain = g->network != NULL;
-    LLVMValueRef fn, x, y, batch32, ws, target = NULL, options = NULL;
-    if (explain && g->has_options) {
-        /* NET_E forwards to NET_E_ex with no options */
-        char ex_name[300];
-        snprintf(ex_name, sizeof ex_name, "%s_ex", g->explain_name);
-        LLVMTypeRef params[6] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr, c->ptr};
-        LLVMTypeRef ex_type = LLVMFunctionType(c->i32, params, 6, 0);
-        LLVMValueRef ex = add_function(c, ex_name, c->i32, params, 6);
-        LLVMValueRef plain = add_function(c, g->explain_name, c->i32, params, 5);
-        LLVMValueRef args[6];
-        for (int k = 0; k < 5; k++) args[k] = LLVMGetParam(plain, k);
-        args[5] = LLVMConstNull(c->ptr);
-        LLVMValueRef call = LLVMBuildCall2(c->b, ex_type, ex, args, 6, "");
-        LLVMSetTailCall(call, 1);
-        LLVMBuildRet(c->b, call);
-        c->fn = fn = ex;
-        LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(ex));
-        x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
-        batch32 = LLVMGetParam(fn, 3), ws = LLVMGetParam(fn, 4), options = LLVMGetParam(fn, 5);
-    } else if (explain) {
-        LLVMTypeRef params[5] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr};
-        fn = add_function(c, g->explain_name, c->i32, params, 5);
-        x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
-        batch32 = LLVMGetParam(fn, 3), ws = LLVMGetParam(fn, 4);
-    } else {
-        LLVMTypeRef params[4] = {c->ptr, c->ptr, c->i32, c->ptr};
-        fn = add_function(c, "forward", c->i32, params, 4);
-        x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 1), batch32 = LLVMGetParam(fn, 2), ws = LLVMGetParam(fn, 3);
-    }
-    int needs_ws = plan->arena_floats > 0 || c->opt->weights_external;
-    LLVMValueRef nulls = LLVMBuildOr(c->b, is_null(c, x), is_null(c, y), "");
-    if (needs_ws) nulls = LLVMBuildOr(c->b, nulls, is_null(c, ws), "");
-    cg_return_if(c, nulls, XAI_ENULL);
-    cg_return_if(c, LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch32, LLVMConstInt(c->i32, 1, 0), ""),
-                             LLVMBuildICmp(c->b, LLVMIntSGT, batch32, LLVMConstInt(c->i32, max_batch(c, plan), 0), ""), ""),
-              XAI_EBATCH);
-    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
-    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
-              XAI_EALIGN);
-    LLVMValueRef batch = LLVMBuildSExt(c->b, batch32, c->i64, "batch");
-    if (explain && g->has_target) {
-        /* every target class must be in [0, classes); checked before any work is done */
-        int64_t classes = 0;
-        for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i].op == OP_SEED) classes = ir_shape_count(&g->nodes[i].shape);
-        LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_target");
-        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "target_ok");
-        LLVMBuildCondBr(c->b, is_null(c, target), done, check);
-        LLVMPositionBuilderAtEnd(c->b, check);
-        cg_loop l;
-        LLVMValueRef i = cg_loop_begin(c, &l, cg_i64(c, 0), batch, "t");
-        LLVMValueRef t = LLVMBuildLoad2(c->b, c->i32, LLVMBuildInBoundsGEP2(c->b, c->i32, target, &i, 1, ""), "");
-        cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntUGE, t, LLVMConstInt(c->i32, classes, 0), ""), XAI_ETARGET);
-        cg_loop_end(c, &l);
-        LLVMBuildBr(c->b, done);
-        LLVMPositionBuilderAtEnd(c->b, done);
-    }
-    int64_t in_count = ir_shape_count(&g->nodes[g->input].shape);   /* a generator's code for composed graphs */
-    cg_return_if(c, cg_any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
-    if (options) {   /* a given baseline and noise must be finite too */
-        LLVMValueRef base = cg_options_pointer(c, options, 0);
-        LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_baseline");
-        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "baseline_ok");
-        LLVMBuildCondBr(c->b, is_null(c, base), next, check);
-        LLVMPositionBuilderAtEnd(c->b, check);
-        LLVMValueRef per_sample = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, 1), "");
-        LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntNE, per_sample, LLVMConstInt(c->i32, 0, 0), ""),
-                                            batch, cg_i64(c, 1), "");
-        cg_return_if(c, cg_any_nonfinite(c, base, LLVMBuildNSWMul(c->b, rows, cg_i64(c, in_count), "")), XAI_ENAN);
-        LLVMBuildBr(c->b, next);
-        LLVMPositionBuilderAtEnd(c->b, next);
-        int samples = 0;
-        for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i].op == OP_EXPAND && g->nodes[i].expand == EXPAND_NOISE) samples = g->nodes[i].mult;
-        if (samples) {
-            LLVMValueRef noise = cg_options_pointer(c, options, 2);
-            check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_noise");
-            next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "noise_ok");
-            LLVMBuildCondBr(c->b, is_null(c, noise), next, check);
-            LLVMPositionBuilderAtEnd(c->b, check);
-            cg_return_if(c, cg_any_nonfinite(c, noise, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * samples), "")), XAI_ENAN);
-            LLVMBuildBr(c->b, next);
-            LLVMPositionBuilderAtEnd(c->b, next);
-        }
-    }
-
-    LLVMValueRef wbase = LLVMConstNull(c->ptr), arena = ws;
-    if (c->opt->weights_external) {
-        LLVMValueRef magic = LLVMBuildLoad2(c->b, c->i64, LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""), "");
-        cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, magic, cg_i64(c, (int64_t)WEIGHTS_MAGIC), ""), XAI_EWEIGHTS);
-        wbase = LLVMBuildLoad2(c->b, c->ptr, ws, "weights");
-        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, XAIC_WS_HEADER)}, 1, "arena");
-    }
-    *e = (cg_entry){x, y, batch, ws, target, options, wbase, arena};
-}
-
-/* where[i]: the buffer of node i (the entry's x and out, or its slot in the arena) */
-void cg_entry_buffers(cg *c, const graph_plan *plan, const cg_entry *e, LLVMValueRef *where)
-{
-    for (int i = 0; i < c->g->n_nodes; i++) {
-        const plan_value *v = &plan->values[i];
-        if (v->kind == LOC_INPUT) where[i] = e->x;
-        else if (v->kind == LOC_OUTPUT) where[i] = e->y;
-        else where[i] = cg_gep(c, e->arena, LLVMBuildNSWMul(c->b, e->batch, cg_i64(c, v->offset), ""));
-    }
-}
-
-/* Calls the kernels of nodes [from, to) in order. */
-void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const LLVMValueRef *where,
-                     const cg_entry *e, LLVMValueRef target, LLVMValueRef sample0, int from, int to)
-{
-    const ir_graph *g = c->g;
-    LLVMValueRef wbase = e->wbase, options = e->options, batch = e->batch;
-    for (int i = from; i < to; i++) {
-        if (!plan->emit[i]) continue;
-        const ir_node *n = &g->nodes[i];
-        LLVMValueRef args[IR_MAX_INPUTS + 6];
-        LLVMTypeRef types[IR_MAX_INPUTS + 6];
-        int na = 0;
-        args[na++] = where[i];
-        for (int k = 0; k < n->n_inputs; k++) args[na++] = where[n->inputs[k]];
-        args[na++] = wbase;
-        args[na++] = target ? target : LLVMConstNull(c->ptr);   /* (the entry's, or the AM loop's own) */
-        args[na++] = options ? options : LLVMConstNull(c->ptr);
-        args[na++] = n->mult > 1 ? LLVMBuildNSWMul(c->b, batch, cg_i64(c, n->mult), "") : batch;
-        args[na++] = sample0 ? sample0 : cg_i64(c, 0);
-        for (int k = 0; k < na - 2; k++) types[k] = c->ptr;
-        types[na - 2] = types[na - 1] = c->i64;
-        LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");
-    }
-}
-
 static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
 {
     cg_entry e;
@@ -372,9 +115,9 @@ static void emit_bind_weights(cg *c)
 {
     LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
     LLVMTypeRef params[3] = {c->ptr, c->ptr, size_t_ty};
-    LLVMValueRef fn = add_function(c, "bind_weights", c->i32, params, 3);
+    LLVMValueRef fn = cg_add_function(c, "bind_weights", c->i32, params, 3);
     LLVMValueRef ws = LLVMGetParam(fn, 0), data = LLVMGetParam(fn, 1), size = LLVMGetParam(fn, 2);
-    cg_return_if(c, LLVMBuildOr(c->b, is_null(c, ws), is_null(c, data), ""), XAI_ENULL);
+    cg_return_if(c, LLVMBuildOr(c->b, cg_is_null(c, ws), cg_is_null(c, data), ""), XAI_ENULL);
     LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
               XAI_EALIGN);
@@ -387,7 +130,7 @@ static void emit_bind_weights(cg *c)
     LLVMValueRef crc = LLVMBuildCall2(c->b, crc_ty, crc_fn, (LLVMValueRef[]){data, size}, 2, "");
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, crc, LLVMConstInt(c->i32, c->g->weights_crc32, 0), ""), XAI_EWEIGHTS);
     LLVMBuildStore(c->b, data, ws);
-    LLVMBuildStore(c->b, cg_i64(c, (int64_t)WEIGHTS_MAGIC),
+    LLVMBuildStore(c->b, cg_i64(c, (int64_t)CG_WEIGHTS_MAGIC),
                    LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""));
     LLVMBuildRet(c->b, LLVMConstInt(c->i32, XAI_OK, 0));
 }
@@ -513,6 +256,6 @@ int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *pl
     cg_kernel_cache_free(&c);
     free(consts.keys);
     free(consts.globals);
-    LLVMDisposeBuilder(c.b);
+    cg_dispose(&c);
     return 0;
 }

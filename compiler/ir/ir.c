@@ -4,24 +4,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const op_names[OP_COUNT] = {
-    [OP_ELTWISE] = "eltwise", [OP_SUMPOOL] = "sumpool", [OP_DENSE_T] = "dense_t", [OP_CONV2D_T] = "conv2d_t",
-    [OP_SUMPOOL_T] = "sumpool_t", [OP_MAXPOOL_T] = "maxpool_t", [OP_SEED] = "seed", [OP_EXPAND] = "expand",
-    [OP_REDUCE] = "reduce", [OP_REFERENCE] = "reference", [OP_CHANNEL_DOT] = "channel_dot",
-    [OP_GRADCAMPP] = "gradcampp_weights", [OP_UPSAMPLE] = "upsample",
-    [OP_INPUT] = "input",     [OP_DENSE] = "dense",       [OP_CONV2D] = "conv2d",
-    [OP_MAXPOOL] = "maxpool", [OP_AVGPOOL] = "avgpool",   [OP_GLOBAL_AVGPOOL] = "global_avgpool",
-    [OP_RELU] = "relu",       [OP_SIGMOID] = "sigmoid",   [OP_FLATTEN] = "flatten",
-    [OP_BATCHNORM] = "batchnorm", [OP_AFFINE] = "affine", [OP_ADD] = "add",
-    [OP_SOFTMAX] = "softmax",
+#define NONE 0
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT) \
+    [OP_##ID] = {NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT},
+const ir_op_info ir_ops[OP_COUNT] = {
+#include "ops.def"
 };
+#undef OP
+#undef NONE
 
-const char *ir_op_name(ir_op op) { return (op >= 0 && op < OP_COUNT) ? op_names[op] : "?"; }
+const char *ir_op_name(ir_op op) { return (op >= 0 && op < OP_COUNT) ? ir_ops[op].name : "?"; }
 
 int ir_op_from_name(const char *name)
 {
     for (int i = 0; i < OP_COUNT; i++)
-        if (i != OP_INPUT && i != OP_AFFINE && i < OP_ELTWISE && strcmp(op_names[i], name) == 0) return i;
+        if (ir_op_is(i, OPF_LAYER) && strcmp(ir_ops[i].name, name) == 0) return i;
+    return -1;
+}
+
+int ir_op_from_selector(const char *selector)
+{
+    for (int i = 0; i < OP_COUNT; i++)
+        if (ir_op_is(i, OPF_RULE) && strcmp(ir_ops[i].selector, selector) == 0) return i;
     return -1;
 }
 

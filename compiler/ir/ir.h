@@ -11,36 +11,48 @@
 #define IR_MAX_RANK 4
 #define IR_MAX_INPUTS 16         /* OP_ELTWISE reads up to this many buffers */
 
+/* The ops and what every stage may assume about each: ops.def is the table (one row per op). */
 typedef enum {
-    OP_INPUT,
-    OP_DENSE,           /* y = W a + b; W [out, in] */
-    OP_CONV2D,          /* PyTorch cross-correlation; W [cout, cin, kh, kw] */
-    OP_MAXPOOL,
-    OP_AVGPOOL,
-    OP_GLOBAL_AVGPOOL,  /* [C, H, W] -> [C] */
-    OP_RELU,
-    OP_SIGMOID,
-    OP_FLATTEN,         /* channel-major; an alias of its input's buffer */
-    OP_BATCHNORM,       /* eval-mode; canon folds it into the producer or turns it into OP_AFFINE */
-    OP_AFFINE,          /* per-channel y = scale[c] * x + shift[c] (an unfoldable batchnorm) */
-    OP_ADD,
-    OP_SOFTMAX,         /* over all features of a sample; output layer only */
-    /* ---- ops of backward (explanation) graphs, built by the rules stage ---- */
-    OP_ELTWISE,         /* out = expr(inputs...) per element; all inputs have the output's shape */
-    OP_SUMPOOL,         /* z[k] = scale[k] * sum of the valid cells of window k (pool geometry as maxpool) */
-    OP_DENSE_T,         /* c = W^T s: the transpose of a dense layer (W [out, in]); output [in] */
-    OP_CONV2D_T,        /* c = conv2d^T(s): gradient of a conv2d w.r.t. its input; output = the conv's input shape */
-    OP_SUMPOOL_T,       /* c[i] = sum over windows k holding i of scale[k] * s[k] */
-    OP_MAXPOOL_T,       /* winner takes all: r[k] goes to the first maximum of window k of x (inputs r, x) */
-    OP_SEED,            /* output relevance from the logits and the target class (see ir_seed) */
-    OP_EXPAND,          /* the samples of one input: IG path points or SmoothGrad noisy copies (ir_expand) */
-    OP_REDUCE,          /* the samples' gradients back to one result per input (ir_reduce) */
-    OP_REFERENCE,       /* the baseline / reference input: a constant or xai_options.baseline */
-    OP_CHANNEL_DOT,     /* CAM maps: out[h, w] = sum_k v[k] * A[k, h, w]; inputs v [K], A [K, H, W]; out [1, H, W] */
-    OP_GRADCAMPP,       /* Grad-CAM++ channel weights from gradients g and maps A (both [K, H, W]) -> [K] */
-    OP_UPSAMPLE,        /* bilinear resize of [1, h, w] to node->shape [H, W] (align_corners: node->global) */
+#define OP(ID, ...) OP_##ID,
+#include "ops.def"
+#undef OP
     OP_COUNT
 } ir_op;
+
+/* Properties of an op (FLAGS of ops.def). */
+enum {
+    OPF_LAYER = 1 << 0,         /* can be written in a network */
+    OPF_RULE = 1 << 1,          /* takes a propagation rule; explain blocks select it by its SELECTOR name */
+    OPF_WEIGHTED = 1 << 2,      /* W a + b with a weight tensor: `first` selects it, a batchnorm after it folds into it */
+    OPF_PARAMS = 1 << 3,        /* reads parameter tensors from the weights file */
+    OPF_SHARE = 1 << 4,         /* share rules apply: z is a sum of contributions of its input (dense, conv, pools) */
+    OPF_SUM = 1 << 5,           /* share rules over its inputs (add) */
+    OPF_WINDOW = 1 << 6,        /* a pooling window: rules may also be expressions over r, x, y with unpool() */
+    OPF_ELEMENTWISE = 1 << 7,   /* rules are elementwise expressions over r, x, y */
+    OPF_IN_PLACE = 1 << 8,      /* elementwise: the planner may give it input 0's buffer, so its kernel's output
+                                   may alias that input (no noalias) */
+    OPF_VIEW = 1 << 9,          /* no kernel: its value is input 0's buffer (flatten; a fused epilogue's result) */
+    OPF_NONNEG = 1 << 10,       /* its output is never negative */
+    OPF_KEEPS_NONNEG = 1 << 11, /* its output is non-negative when its input is */
+    OPF_OUTPUT_ONLY = 1 << 12,  /* only as the network's output (softmax) */
+    OPF_BACKWARD = 1 << 13,     /* an op of explanation graphs only */
+    OPF_TRANSPOSED = 1 << 14,   /* the transpose of a forward op (a relevance or gradient pass) */
+    OPF_READS_SAMPLES = 1 << 15 /* its kernel reads the sample count itself (not only batch * mult) */
+};
+
+typedef struct ir_op_info {
+    const char *name;           /* spelling in .xai files and dumps */
+    const char *selector;       /* name in explain blocks and `rule ... on` */
+    int arity;                  /* layer inputs before the parameters */
+    unsigned flags;
+    const char *params;         /* parameters after the inputs, positional order, space-separated */
+    int required;               /* leading params that must be given */
+    const char *lrp_rule;       /* LRP's default rule for it (a prelude rule), or NULL */
+    const char *deeplift_rule;  /* DeepLIFT's default rule, or NULL */
+} ir_op_info;
+
+extern const ir_op_info ir_ops[OP_COUNT];
+static inline int ir_op_is(ir_op op, unsigned flags) { return (ir_ops[op].flags & flags) != 0; }
 
 /* Output relevance at the top of an explanation: one-hot(target) times the logit, 1, the softmax
  * probability, max(logit, 0); or, for SEED_SOFTMAX_GRAD, the gradient of the target's softmax probability
@@ -105,7 +117,8 @@ typedef struct ir_ew {
 } ir_ew;
 
 const char *ir_op_name(ir_op op);        /* the DSL spelling: "conv2d" */
-int ir_op_from_name(const char *name);   /* -1 when unknown */
+int ir_op_from_name(const char *name);   /* an op that can be written in a network (OPF_LAYER), or -1 */
+int ir_op_from_selector(const char *selector);   /* an op that takes rules (OPF_RULE) selected by this name, or -1 */
 
 typedef struct ir_shape {
     int rank;

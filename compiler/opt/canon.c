@@ -69,7 +69,7 @@ void canon_graph(ir_graph *g)
         ir_node *n = &g->nodes[i];
         if (n->op != OP_BATCHNORM) continue;
         const ir_node *p = &g->nodes[n->inputs[0]];
-        if ((p->op == OP_CONV2D || p->op == OP_DENSE) && ir_consumers(g, n->inputs[0]) == 1 &&
+        if (ir_op_is(p->op, OPF_WEIGHTED) && ir_consumers(g, n->inputs[0]) == 1 &&
             n->inputs[0] != g->output) {
             fold_into_producer(g, i);
             i--;

@@ -8,13 +8,11 @@
 
 int plan_root(const ir_graph *g, int i)
 {
-    while (g->nodes[i].op == OP_FLATTEN) i = g->nodes[i].inputs[0];
+    while (ir_op_is(g->nodes[i].op, OPF_VIEW)) i = g->nodes[i].inputs[0];
     return i;
 }
 
 static int64_t round_up(int64_t v) { return (v + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN; }
-
-static int elementwise(ir_op op) { return op == OP_RELU || op == OP_SIGMOID || op == OP_AFFINE || op == OP_ELTWISE; }
 
 typedef struct slot { int64_t offset, size; int free_after; } slot;
 
@@ -44,7 +42,7 @@ void plan_choose_chunk(ir_graph *g, int64_t budget_bytes)
     const ir_node *red = &g->nodes[g->sample_last];
     if (red->op != OP_REDUCE || red->reduce == REDUCE_VAR) return;   /* VarGrad needs all samples at once */
     for (int i = g->sample_first; i < g->sample_last; i++)
-        if (g->nodes[i].mult != g->samples && g->nodes[i].op != OP_FLATTEN) return;
+        if (g->nodes[i].mult != g->samples && !ir_op_is(g->nodes[i].op, OPF_VIEW)) return;
     graph_plan *full = plan_graph(g);
     int64_t per_input = full->arena_floats * 4;
     plan_free(full);
@@ -94,7 +92,7 @@ static graph_plan *plan(const ir_graph *g, int keep_all)
         for (int s = 0; s < n_live;)
             if (live[s].free_after < i) live[s] = live[--n_live];
             else s++;
-        if (node->op == OP_FLATTEN) { p->values[i] = p->values[plan_root(g, i)]; continue; }
+        if (ir_op_is(node->op, OPF_VIEW)) { p->values[i] = p->values[plan_root(g, i)]; continue; }
         p->emit[i] = node->op != OP_INPUT;
         if (node->op == OP_INPUT) { p->values[i].kind = LOC_INPUT; continue; }
         if (i == out_root) { p->values[i].kind = LOC_OUTPUT; continue; }
@@ -102,7 +100,7 @@ static graph_plan *plan(const ir_graph *g, int keep_all)
         if (i == first && early >= 0)
             place(p, live, &n_live, early, round_up(ir_shape_count(&g->nodes[early].shape)), last_use[early]);
         int64_t size = round_up(ir_shape_count(&node->shape) * (node->mult > 1 ? node->mult : 1));
-        if (elementwise(node->op) && node->n_inputs > 0 && !keep_all &&
+        if (ir_op_is(node->op, OPF_IN_PLACE) && node->n_inputs > 0 && !keep_all &&
             (g->nodes[plan_root(g, node->inputs[0])].mult > 1 ? g->nodes[plan_root(g, node->inputs[0])].mult : 1) ==
                 (node->mult > 1 ? node->mult : 1)) {
             int in = plan_root(g, node->inputs[0]);

@@ -88,7 +88,7 @@ static void list_known_ops(char *buf, size_t len)
     size_t used = 0;
     buf[0] = 0;
     for (int op = 0; op < OP_COUNT && used < len; op++)
-        if (ir_op_from_name(ir_op_name(op)) == op)
+        if (ir_op_is(op, OPF_LAYER))
             used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ir_op_name(op));
 }
 
@@ -169,7 +169,7 @@ static void resolve_refs(net_ctx *c)
             df->bad = 1;
             continue;
         }
-        int arity = sema_op_arity(op);
+        int arity = ir_ops[op].arity;
         if (rhs->n_args < arity || rhs->args[0].name || (arity == 2 && rhs->args[1].name)) {
             diag_error(c->d, rhs->loc, "%s needs %s as its first argument%s", rhs->text,
                        arity == 2 ? "two layers" : "a layer", arity == 2 ? "s: add(a, b)" : ", e.g. relu(x)");
@@ -346,9 +346,10 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
             if (src_def->bad || src_def->node < 0) { ok = 0; break; }
             n.inputs[n.n_inputs++] = src_def->node;
             in[r] = c.g->nodes[src_def->node].shape;
-            if (c.g->nodes[src_def->node].op == OP_SOFTMAX) {
+            if (ir_op_is(c.g->nodes[src_def->node].op, OPF_OUTPUT_ONLY)) {
                 diag_error(d, df->stmt->value->args[r].value->loc,
-                           "'%s' is a softmax, which may only be the network's output", src_def->name);
+                           "'%s' is a %s, which may only be the network's output", src_def->name,
+                           ir_op_name(c.g->nodes[src_def->node].op));
                 ok = 0;
             }
         }

@@ -10,14 +10,12 @@
  * the returned module holds the graphs that were built without errors. */
 ir_module *sema_program(xai_diag *d, const xai_program *p);
 
-/* --- shared between sema.c and sema_ops.c --- */
+/* --- shared between sema.c and sema_layer.c --- */
 typedef struct weights_file weights_file;
 
 /* Binds a layer's call arguments (after its layer inputs) and fills node attributes, output shape and
  * parameters. `in` holds the input nodes' shapes. Returns 0 after reporting an error. */
 int sema_layer(xai_diag *d, ir_graph *g, ir_node *node, const ast_net_stmt *stmt, const ir_shape *in,
                weights_file *wf);
-/* How many leading arguments of op are layer references (add: 2, others 1). */
-int sema_op_arity(ir_op op);
 
 #endif

@@ -1,130 +1,13 @@
-/* Kernels: one LLVM function per computed node, loop nests with compile-time trip counts (only the
- * batch is a run-time bound) so that LLVM can unroll and vectorise them for the target. */
-#include <llvm-c/DebugInfo.h>
+/* Kernels of the forward ops: loop nests with compile-time trip counts (only the batch is a run-time bound)
+ * so that LLVM can unroll and vectorise them for the target. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cg_dense.h"
 #include "cg_gemm.h"
-#include "cg_internal.h"
+#include "cg_kernels.h"
 #include "cg_parallel.h"
 #include "cg_vec.h"
-
-/* ---------------- helpers ---------------- */
-
-LLVMValueRef cg_i64(cg *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
-LLVMValueRef cg_f32(cg *c, double v) { return LLVMConstReal(c->f32, v); }
-
-LLVMValueRef cg_gep(cg *c, LLVMValueRef base, LLVMValueRef index)
-{
-    return LLVMBuildInBoundsGEP2(c->b, c->f32, base, &index, 1, "");
-}
-
-LLVMValueRef cg_load(cg *c, LLVMValueRef base, LLVMValueRef index)
-{
-    LLVMValueRef v = LLVMBuildLoad2(c->b, c->f32, cg_gep(c, base, index), "");
-    LLVMSetAlignment(v, 4);
-    return v;
-}
-
-void cg_store(cg *c, LLVMValueRef value, LLVMValueRef base, LLVMValueRef index)
-{
-    LLVMValueRef s = LLVMBuildStore(c->b, value, cg_gep(c, base, index));
-    LLVMSetAlignment(s, 4);
-}
-
-LLVMValueRef cg_mad(cg *c, LLVMValueRef a, int64_t b, LLVMValueRef add)
-{
-    LLVMValueRef m = LLVMBuildNSWMul(c->b, a, cg_i64(c, b), "");
-    return add ? LLVMBuildNSWAdd(c->b, m, add, "") : m;
-}
-
-LLVMValueRef cg_fadd_reassoc(cg *c, LLVMValueRef a, LLVMValueRef b)
-{
-    LLVMValueRef v = LLVMBuildFAdd(c->b, a, b, "");
-    LLVMSetFastMathFlags(v, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
-    return v;
-}
-
-LLVMValueRef cg_fmul_reassoc(cg *c, LLVMValueRef a, LLVMValueRef b)
-{
-    LLVMValueRef v = LLVMBuildFMul(c->b, a, b, "");
-    LLVMSetFastMathFlags(v, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
-    return v;
-}
-
-LLVMValueRef cg_local(cg *c, LLVMTypeRef t, const char *name)
-{
-    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
-    LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
-    LLVMValueRef first = LLVMGetFirstInstruction(entry);
-    if (first) LLVMPositionBuilderBefore(eb, first);
-    else LLVMPositionBuilderAtEnd(eb, entry);
-    LLVMValueRef a = LLVMBuildAlloca(eb, t, name);
-    LLVMDisposeBuilder(eb);
-    return a;
-}
-
-LLVMValueRef cg_loop_begin(cg *c, cg_loop *l, LLVMValueRef start, LLVMValueRef end, const char *name)
-{
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
-    l->header = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
-    l->body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
-    l->exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "exit");
-    LLVMBuildBr(c->b, l->header);
-    LLVMPositionBuilderAtEnd(c->b, l->header);
-    l->iv = LLVMBuildPhi(c->b, c->i64, name);
-    LLVMAddIncoming(l->iv, &start, &pre, 1);
-    LLVMValueRef more = LLVMBuildICmp(c->b, LLVMIntSLT, l->iv, end, "");
-    LLVMBuildCondBr(c->b, more, l->body, l->exit);
-    LLVMPositionBuilderAtEnd(c->b, l->body);
-    return l->iv;
-}
-
-void cg_loop_end(cg *c, cg_loop *l)
-{
-    LLVMValueRef next = LLVMBuildNSWAdd(c->b, l->iv, cg_i64(c, 1), "");
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
-    LLVMBuildBr(c->b, l->header);
-    LLVMAddIncoming(l->iv, &next, &latch, 1);
-    LLVMPositionBuilderAtEnd(c->b, l->exit);
-}
-
-void cg_loop_end_rolled(cg *c, cg_loop *l)
-{
-    LLVMValueRef next = LLVMBuildNSWAdd(c->b, l->iv, cg_i64(c, 1), "");
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
-    LLVMValueRef br = LLVMBuildBr(c->b, l->header);
-    LLVMAddIncoming(l->iv, &next, &latch, 1);
-    /* !llvm.loop !0, !0 = distinct !{!0, !{!"llvm.loop.unroll.disable"}} */
-    LLVMMetadataRef disable = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
-    LLVMMetadataRef hint = LLVMMDNodeInContext2(c->ctx, &disable, 1);
-    LLVMMetadataRef self = LLVMTemporaryMDNode(c->ctx, NULL, 0);
-    LLVMMetadataRef ops[2] = {self, hint};
-    LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, ops, 2);
-    LLVMMetadataReplaceAllUsesWith(self, loop);
-    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9), LLVMMetadataAsValue(c->ctx, loop));
-    LLVMPositionBuilderAtEnd(c->b, l->exit);
-}
-
-LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef overload, LLVMValueRef *args, int n)
-{
-    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &overload, 1);
-    LLVMTypeRef ty = LLVMIntrinsicGetType(c->ctx, id, &overload, 1);
-    return LLVMBuildCall2(c->b, ty, fn, args, n, "");
-}
-
-LLVMValueRef cg_const_ptr(cg *c, const ir_const *k)
-{
-    LLVMValueRef gv = cg_const_global(c, k);
-    if (gv) return gv;
-    /* external: base + byte offset of the tensor in the file */
-    LLVMValueRef off = cg_i64(c, k->file_offset);
-    return LLVMBuildInBoundsGEP2(c->b, c->i8, c->weights_base, &off, 1, "");
-}
-
-/* ---------------- kernels ---------------- */
-
 
 /* Direct convolution (kernels too large for cg_emit_corr's tap masks): the (ky, kx) taps are unrolled at
  * compile time so that each tap's valid output range is a constant; the innermost loop is an axpy over an
@@ -176,7 +59,7 @@ static void k_conv2d_naive(cg *c, const kargs *a)
 }
 
 /* Register-blocked GEMV (batch 1) / GEMM (cg_gemm.c). */
-static void k_dense(cg *c, const kargs *a)
+void cg_kernel_dense(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     LLVMValueRef w = cg_const_ptr(c, n->weight), bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
@@ -186,7 +69,7 @@ static void k_dense(cg *c, const kargs *a)
 
 /* A register-blocked correlation (cg_emit_corr): vector loads along output rows (gathers for column
  * strides > 1), compile-time masks at the borders. */
-static void k_conv2d(cg *c, const kargs *a)
+void cg_kernel_conv2d(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     if (n->kh > 32 || n->kw > 64) { k_conv2d_naive(c, a); return; }
@@ -208,7 +91,7 @@ static void k_conv2d(cg *c, const kargs *a)
 
 /* Max and average pooling. Cells outside the input are ignored by max; average divides by the window
  * size (PyTorch's count_include_pad) or, for `same`, by the number of valid cells (TensorFlow). */
-static void k_pool(cg *c, const kargs *a0)
+void cg_kernel_pool(cg *c, const kargs *a0)
 {
     const ir_node *n = a0->n;
     int is_max = n->op == OP_MAXPOOL;
@@ -269,7 +152,7 @@ static void k_pool(cg *c, const kargs *a0)
     cg_par_end(c, &par);
 }
 
-static void k_global_avgpool(cg *c, const kargs *a)
+void cg_kernel_global_avgpool(cg *c, const kargs *a)
 {
     int64_t C = a->in_shape.dims[0], HW = (int64_t)a->in_shape.dims[1] * a->in_shape.dims[2];
     LLVMValueRef acc = cg_local(c, c->f32, "acc");
@@ -286,7 +169,7 @@ static void k_global_avgpool(cg *c, const kargs *a)
 }
 
 /* relu, sigmoid, affine, add: one flat loop over batch * features */
-static void k_elementwise(cg *c, const kargs *a0)
+void cg_kernel_elementwise(cg *c, const kargs *a0)
 {
     const ir_node *n = a0->n;
     int64_t count = ir_shape_count(&n->shape);
@@ -334,7 +217,7 @@ static void k_elementwise(cg *c, const kargs *a0)
 }
 
 /* softmax over all features of each sample, shifted by the maximum so exp cannot overflow */
-static void k_softmax(cg *c, const kargs *a)
+void cg_kernel_softmax(cg *c, const kargs *a)
 {
     int64_t count = ir_shape_count(&a->n->shape);
     LLVMValueRef mx = cg_local(c, c->f32, "max"), sum = cg_local(c, c->f32, "sum");
@@ -362,59 +245,3 @@ static void k_softmax(cg *c, const kargs *a)
     cg_loop_end(c, &lb);
 }
 
-LLVMValueRef cg_kernel(cg *c, int index)
-{
-    const ir_node *n = &c->g->nodes[index];
-    char name[256];
-    snprintf(name, sizeof name, "%s.k%d.%s", c->g->name, index, ir_op_name(n->op));
-    /* void kernel(out, in_0 .. in_{n-1}, weights_base, target, options, batch, sample0) */
-    LLVMTypeRef params[IR_MAX_INPUTS + 6];
-    int np = 0;
-    params[np++] = c->ptr;
-    for (int k = 0; k < n->n_inputs; k++) params[np++] = c->ptr;
-    params[np++] = c->ptr;
-    params[np++] = c->ptr;
-    params[np++] = c->ptr;
-    params[np++] = c->i64;
-    params[np++] = c->i64;
-    LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, params, np, 0));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    /* kernels stay functions: inlining dozens of loop nests into one entry makes the optimiser's passes
-     * superlinear (seconds per explanation) and gains nothing, each call running a whole loop nest */
-    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, noinline, 0));
-    /* out never aliases an input (the plan gives distinct slots), except for in-place elementwise ops */
-    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    unsigned nocapture = LLVMGetEnumAttributeKindForName("nocapture", 9);
-    for (int p = 0; p < np - 2; p++)   /* the pointers */
-        LLVMAddAttributeAtIndex(fn, p + 1, LLVMCreateEnumAttribute(c->ctx, nocapture, 0));
-    int in_place = n->op == OP_RELU || n->op == OP_SIGMOID || n->op == OP_AFFINE || n->op == OP_ELTWISE;
-    if (!in_place) LLVMAddAttributeAtIndex(fn, 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
-    c->fn = fn;
-    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
-    LLVMPositionBuilderAtEnd(c->b, entry);
-    kargs a = {0};
-    a.n = n;
-    a.out = LLVMGetParam(fn, 0);
-    a.n_in = n->n_inputs;
-    for (int k = 0; k < n->n_inputs; k++) a.in[k] = LLVMGetParam(fn, 1 + k);
-    c->weights_base = LLVMGetParam(fn, 1 + n->n_inputs);
-    a.target = LLVMGetParam(fn, 2 + n->n_inputs);
-    a.options = LLVMGetParam(fn, 3 + n->n_inputs);
-    a.batch = LLVMGetParam(fn, 4 + n->n_inputs);
-    a.sample0 = LLVMGetParam(fn, 5 + n->n_inputs);
-    if (n->n_inputs > 0) a.in_shape = c->g->nodes[n->inputs[0]].shape;
-    switch (n->op) {
-    case OP_DENSE: k_dense(c, &a); break;
-    case OP_CONV2D: k_conv2d(c, &a); break;
-    case OP_MAXPOOL: case OP_AVGPOOL: k_pool(c, &a); break;
-    case OP_GLOBAL_AVGPOOL: k_global_avgpool(c, &a); break;
-    case OP_SOFTMAX: k_softmax(c, &a); break;
-    case OP_RELU: case OP_SIGMOID: case OP_AFFINE: case OP_ADD: k_elementwise(c, &a); break;
-    case OP_EXPAND: case OP_REDUCE: case OP_REFERENCE: cg_samples_kernel(c, &a); break;
-    case OP_CHANNEL_DOT: case OP_GRADCAMPP: case OP_UPSAMPLE: cg_cam_kernel(c, &a); break;
-    default: cg_backward_kernel(c, &a); break;   /* the other ops of explanation graphs: cg_backward.c */
-    }
-    LLVMBuildRetVoid(c->b);
-    return fn;
-}

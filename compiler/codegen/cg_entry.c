@@ -1,0 +1,169 @@
+/* Entry points: argument checks, buffers, kernel calls (cg_entry.h). Entries validate their arguments and
+ * return XAI_E* codes; they never allocate, print or abort, and write no global: all scratch memory is the
+ * caller's workspace. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cg_entry.h"
+#include "xairt.h"
+
+LLVMValueRef cg_add_function(cg *c, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params, int n)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s_%s", c->g->name, suffix);
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(ret, params, n, 0));
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+    c->fn = fn;
+    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+    return fn;
+}
+
+int64_t cg_header_bytes(const cg *c) { return c->opt->weights_external ? XAIC_WS_HEADER : 0; }
+
+int64_t cg_max_batch(const cg *c, const graph_plan *plan)
+{
+    int64_t per = plan->arena_floats * 4;
+    int64_t m = per ? (INT64_MAX / 2 - cg_header_bytes(c)) / per : INT32_MAX;
+    return m > INT32_MAX ? INT32_MAX : m;
+}
+
+/* NET_forward(x, y, batch, ws) or, for an explanation, NET_E_ex(x, target, out, batch, ws, options)
+ * (when the explanation takes options) and NET_E(x, target, out, batch, ws): the function, positioned after
+ * the checks every entry makes (pointers, batch, alignment, targets, non-finite inputs, bound weights). */
+void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
+{
+    const ir_graph *g = c->g;
+    int explain = g->network != NULL;
+    LLVMValueRef fn, x, y, batch32, ws, target = NULL, options = NULL;
+    if (explain && g->has_options) {
+        /* NET_E forwards to NET_E_ex with no options */
+        char ex_name[300];
+        snprintf(ex_name, sizeof ex_name, "%s_ex", g->explain_name);
+        LLVMTypeRef params[6] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr, c->ptr};
+        LLVMTypeRef ex_type = LLVMFunctionType(c->i32, params, 6, 0);
+        LLVMValueRef ex = cg_add_function(c, ex_name, c->i32, params, 6);
+        LLVMValueRef plain = cg_add_function(c, g->explain_name, c->i32, params, 5);
+        LLVMValueRef args[6];
+        for (int k = 0; k < 5; k++) args[k] = LLVMGetParam(plain, k);
+        args[5] = LLVMConstNull(c->ptr);
+        LLVMValueRef call = LLVMBuildCall2(c->b, ex_type, ex, args, 6, "");
+        LLVMSetTailCall(call, 1);
+        LLVMBuildRet(c->b, call);
+        c->fn = fn = ex;
+        LLVMPositionBuilderAtEnd(c->b, LLVMGetEntryBasicBlock(ex));
+        x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
+        batch32 = LLVMGetParam(fn, 3), ws = LLVMGetParam(fn, 4), options = LLVMGetParam(fn, 5);
+    } else if (explain) {
+        LLVMTypeRef params[5] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr};
+        fn = cg_add_function(c, g->explain_name, c->i32, params, 5);
+        x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
+        batch32 = LLVMGetParam(fn, 3), ws = LLVMGetParam(fn, 4);
+    } else {
+        LLVMTypeRef params[4] = {c->ptr, c->ptr, c->i32, c->ptr};
+        fn = cg_add_function(c, "forward", c->i32, params, 4);
+        x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 1), batch32 = LLVMGetParam(fn, 2), ws = LLVMGetParam(fn, 3);
+    }
+    int needs_ws = plan->arena_floats > 0 || c->opt->weights_external;
+    LLVMValueRef nulls = LLVMBuildOr(c->b, cg_is_null(c, x), cg_is_null(c, y), "");
+    if (needs_ws) nulls = LLVMBuildOr(c->b, nulls, cg_is_null(c, ws), "");
+    cg_return_if(c, nulls, XAI_ENULL);
+    cg_return_if(c, LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch32, LLVMConstInt(c->i32, 1, 0), ""),
+                             LLVMBuildICmp(c->b, LLVMIntSGT, batch32, LLVMConstInt(c->i32, cg_max_batch(c, plan), 0), ""), ""),
+              XAI_EBATCH);
+    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
+              XAI_EALIGN);
+    LLVMValueRef batch = LLVMBuildSExt(c->b, batch32, c->i64, "batch");
+    if (explain && g->has_target) {
+        /* every target class must be in [0, classes); checked before any work is done */
+        int64_t classes = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i].op == OP_SEED) classes = ir_shape_count(&g->nodes[i].shape);
+        LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_target");
+        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "target_ok");
+        LLVMBuildCondBr(c->b, cg_is_null(c, target), done, check);
+        LLVMPositionBuilderAtEnd(c->b, check);
+        cg_loop l;
+        LLVMValueRef i = cg_loop_begin(c, &l, cg_i64(c, 0), batch, "t");
+        LLVMValueRef t = LLVMBuildLoad2(c->b, c->i32, LLVMBuildInBoundsGEP2(c->b, c->i32, target, &i, 1, ""), "");
+        cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntUGE, t, LLVMConstInt(c->i32, classes, 0), ""), XAI_ETARGET);
+        cg_loop_end(c, &l);
+        LLVMBuildBr(c->b, done);
+        LLVMPositionBuilderAtEnd(c->b, done);
+    }
+    int64_t in_count = ir_shape_count(&g->nodes[g->input].shape);   /* a generator's code for composed graphs */
+    cg_return_if(c, cg_any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
+    if (options) {   /* a given baseline and noise must be finite too */
+        LLVMValueRef base = cg_options_pointer(c, options, 0);
+        LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_baseline");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "baseline_ok");
+        LLVMBuildCondBr(c->b, cg_is_null(c, base), next, check);
+        LLVMPositionBuilderAtEnd(c->b, check);
+        LLVMValueRef per_sample = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, 1), "");
+        LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntNE, per_sample, LLVMConstInt(c->i32, 0, 0), ""),
+                                            batch, cg_i64(c, 1), "");
+        cg_return_if(c, cg_any_nonfinite(c, base, LLVMBuildNSWMul(c->b, rows, cg_i64(c, in_count), "")), XAI_ENAN);
+        LLVMBuildBr(c->b, next);
+        LLVMPositionBuilderAtEnd(c->b, next);
+        int samples = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i].op == OP_EXPAND && g->nodes[i].expand == EXPAND_NOISE) samples = g->nodes[i].mult;
+        if (samples) {
+            LLVMValueRef noise = cg_options_pointer(c, options, 2);
+            check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_noise");
+            next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "noise_ok");
+            LLVMBuildCondBr(c->b, cg_is_null(c, noise), next, check);
+            LLVMPositionBuilderAtEnd(c->b, check);
+            cg_return_if(c, cg_any_nonfinite(c, noise, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * samples), "")), XAI_ENAN);
+            LLVMBuildBr(c->b, next);
+            LLVMPositionBuilderAtEnd(c->b, next);
+        }
+    }
+
+    LLVMValueRef wbase = LLVMConstNull(c->ptr), arena = ws;
+    if (c->opt->weights_external) {
+        LLVMValueRef magic = LLVMBuildLoad2(c->b, c->i64, LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""), "");
+        cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, magic, cg_i64(c, (int64_t)CG_WEIGHTS_MAGIC), ""), XAI_EWEIGHTS);
+        wbase = LLVMBuildLoad2(c->b, c->ptr, ws, "weights");
+        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, XAIC_WS_HEADER)}, 1, "arena");
+    }
+    *e = (cg_entry){x, y, batch, ws, target, options, wbase, arena};
+}
+
+/* where[i]: the buffer of node i (the entry's x and out, or its slot in the arena) */
+void cg_entry_buffers(cg *c, const graph_plan *plan, const cg_entry *e, LLVMValueRef *where)
+{
+    for (int i = 0; i < c->g->n_nodes; i++) {
+        const plan_value *v = &plan->values[i];
+        if (v->kind == LOC_INPUT) where[i] = e->x;
+        else if (v->kind == LOC_OUTPUT) where[i] = e->y;
+        else where[i] = cg_gep(c, e->arena, LLVMBuildNSWMul(c->b, e->batch, cg_i64(c, v->offset), ""));
+    }
+}
+
+/* Calls the kernels of nodes [from, to) in order. */
+void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const LLVMValueRef *where,
+                     const cg_entry *e, LLVMValueRef target, LLVMValueRef sample0, int from, int to)
+{
+    const ir_graph *g = c->g;
+    LLVMValueRef wbase = e->wbase, options = e->options, batch = e->batch;
+    for (int i = from; i < to; i++) {
+        if (!plan->emit[i]) continue;
+        const ir_node *n = &g->nodes[i];
+        LLVMValueRef args[IR_MAX_INPUTS + 6];
+        LLVMTypeRef types[IR_MAX_INPUTS + 6];
+        int na = 0;
+        args[na++] = where[i];
+        for (int k = 0; k < n->n_inputs; k++) args[na++] = where[n->inputs[k]];
+        args[na++] = wbase;
+        args[na++] = target ? target : LLVMConstNull(c->ptr);   /* (the entry's, or the AM loop's own) */
+        args[na++] = options ? options : LLVMConstNull(c->ptr);
+        args[na++] = n->mult > 1 ? LLVMBuildNSWMul(c->b, batch, cg_i64(c, n->mult), "") : batch;
+        args[na++] = sample0 ? sample0 : cg_i64(c, 0);
+        for (int k = 0; k < na - 2; k++) types[k] = c->ptr;
+        types[na - 2] = types[na - 1] = c->i64;
+        LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");
+    }
+}
+

@@ -1,0 +1,57 @@
+/* Kernels: one internal LLVM function per computed node (cg_kernel.c dispatches on the KERNEL column of
+ * ops.def). Their signature is
+ *   void (ptr out, ptr in_0, ..., ptr in_{n-1}, ptr weights_base, ptr target, ptr options, i64 batch, i64 sample0)
+ * n = node->n_inputs; target is the entry's int32 class array (NULL: arg-max), used by OP_SEED; options the
+ * xai_options of NET_E_ex (NULL: as compiled); batch is the entry's batch times node->mult; sample0 the first
+ * sample of a chunk of IG / SmoothGrad samples (else 0). */
+#ifndef XAIC_CG_KERNELS_H
+#define XAIC_CG_KERNELS_H
+
+#include "cg_builder.h"
+
+/* What a kernel body sees: its parameters as values. */
+typedef struct kargs {
+    LLVMValueRef out;
+    LLVMValueRef in[IR_MAX_INPUTS];
+    int n_in;
+    LLVMValueRef target;        /* ptr to int32 [batch] or null */
+    LLVMValueRef options;       /* ptr to xai_options or null */
+    LLVMValueRef batch;         /* i64: the entry's batch times node->mult */
+    LLVMValueRef sample0;       /* i64: IG / SmoothGrad in chunks: the first sample of this chunk (else 0) */
+    const ir_node *n;
+    ir_shape in_shape;          /* shape of input 0 */
+} kargs;
+
+typedef void (*cg_kernel_fn)(cg *c, const kargs *a);
+
+/* Forward ops (cg_forward.c) */
+void cg_kernel_dense(cg *c, const kargs *a);
+void cg_kernel_conv2d(cg *c, const kargs *a);
+void cg_kernel_pool(cg *c, const kargs *a);               /* maxpool, avgpool */
+void cg_kernel_global_avgpool(cg *c, const kargs *a);
+void cg_kernel_elementwise(cg *c, const kargs *a);        /* relu, sigmoid, affine, add */
+void cg_kernel_softmax(cg *c, const kargs *a);
+/* Explanation ops (cg_backward.c) */
+void cg_kernel_eltwise(cg *c, const kargs *a);
+void cg_kernel_sumpool(cg *c, const kargs *a);
+void cg_kernel_sumpool_t(cg *c, const kargs *a);
+void cg_kernel_maxpool_t(cg *c, const kargs *a);
+void cg_kernel_dense_t(cg *c, const kargs *a);
+void cg_kernel_conv2d_t(cg *c, const kargs *a);
+void cg_kernel_seed(cg *c, const kargs *a);
+/* Samples of IG and SmoothGrad, the reference input (cg_samples.c) */
+void cg_kernel_expand(cg *c, const kargs *a);
+void cg_kernel_reduce(cg *c, const kargs *a);
+void cg_kernel_reference(cg *c, const kargs *a);
+/* The CAM family (cg_cam.c) */
+void cg_kernel_channel_dot(cg *c, const kargs *a);
+void cg_kernel_gradcampp(cg *c, const kargs *a);
+void cg_kernel_upsample(cg *c, const kargs *a);
+
+/* Emits the kernel for node i of c->g as an internal function and returns it. */
+LLVMValueRef cg_kernel(cg *c, int i);
+/* cg_kernel, or the function of an identical node emitted before for the same network (cg_kernel_cache.c) */
+LLVMValueRef cg_kernel_shared(cg *c, int i);
+void cg_kernel_cache_free(cg *c);
+
+#endif
