@@ -6,9 +6,7 @@
 
 #include "canon.h"
 #include "fuse.h"
-#include "rules.h"
 #include "sema.h"
-#include "sema_explain.h"
 
 static int analyse(compilation *c, xai_diag *d)
 {
@@ -19,7 +17,7 @@ static int analyse(compilation *c, xai_diag *d)
     canon_module(c->ir);
     c->explain = sema_explanations(d, c->program, c->ir);
     if (d->errors) return 1;
-    if (rules_build(d, c->ir, c->explain)) return 1;
+    if (explain_build(d, c->ir, c->explain)) return 1;
     for (int i = 0; i < c->ir->n_graphs; i++) fuse_epilogues(c->ir->graphs[i]);
     for (int i = 0; i < c->ir->n_explanations; i++) fuse_epilogues(c->ir->explanations[i]);
     c->plans = calloc(c->ir->n_graphs + 1, sizeof *c->plans);

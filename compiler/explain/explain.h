@@ -1,4 +1,5 @@
-/* Checked explain blocks: what sema hands to the rules stage. Each layer of the network gets the rule
+/* The explain stage (compiler/explain): explain blocks checked into specs, then built into explanation graphs.
+ * Checked explain blocks: what sema hands to the rules stage. Each layer of the network gets the rule
  * that applies to it (name > first > type > preset > defaults), with the rule's parameters and local
  * names substituted into its body, so the rules stage sees one self-contained expression per layer. */
 #ifndef XAIC_EXPLAIN_H
@@ -54,7 +55,6 @@ typedef struct rule_use {
 
 typedef enum { METHOD_LRP, METHOD_GRADIENT, METHOD_IG, METHOD_SMOOTHGRAD, METHOD_DEEPLIFT, METHOD_CAM, METHOD_GRADCAM,
                METHOD_GRADCAM_PP, METHOD_ACTMAX, METHOD_COUNT } explain_method;
-#define METHOD_IS_CAM(m) ((m) >= METHOD_CAM && (m) <= METHOD_GRADCAM_PP)
 typedef enum { POST_NONE, POST_ABS, POST_SQUARE, POST_TIMES_INPUT } explain_post;
 /* Captum's integration rules */
 typedef enum { QUAD_GAUSSLEGENDRE, QUAD_LEFT, QUAD_RIGHT, QUAD_MIDDLE, QUAD_TRAPEZOID } ig_quadrature;
@@ -89,6 +89,15 @@ typedef struct explain_set {
     void **allocations;       /* every rx and string allocated for the specs */
     int n_allocations, cap_allocations;
 } explain_set;
+
+/* The stage's two passes (sema_explain.c, explain_build.c). */
+typedef struct xai_program xai_program;
+/* Checks every explain block of the program against the networks of m and returns the specs (reports to d). */
+explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_module *m);
+/* Builds an explanation graph for every spec and appends it to m->explanations. Rule bodies that cannot
+ * be generated (a non-separable share, a body of the wrong kind for its op) are reported to d.
+ * Returns the number of errors reported. */
+int explain_build(xai_diag *d, ir_module *m, const explain_set *s);
 
 void explain_set_free(explain_set *s);
 void explain_dump(const explain_set *s, const ir_module *m, FILE *out);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sema_explain.h"
+#include "method.h"
 
 typedef struct assignment {
     const char *selector;
@@ -20,182 +20,15 @@ typedef struct assignment {
 enum { LEVEL_DEFAULT = 0, LEVEL_PRESET_TYPE = 1, LEVEL_PRESET_FIRST = 2, LEVEL_PRESET_NAME = 3,
        LEVEL_TYPE = 4, LEVEL_FIRST = 5, LEVEL_NAME = 6 };
 
-static const char *node_op_name(const ir_node *n) { return n->op == OP_AFFINE ? "batchnorm" : ir_op_name(n->op); }
 
-int sx_takes_rule(const ir_graph *g, int i)
-{
-    ir_op op = g->nodes[i].op;
-    return op != OP_INPUT && op != OP_FLATTEN && op != OP_SOFTMAX;
-}
 
-static int is_linear(ir_op op) { return op == OP_DENSE || op == OP_CONV2D; }
 
-static const char *default_rule(ir_op op, explain_method method)
-{
-    if (method == METHOD_DEEPLIFT) {   /* the Rescale rule on nonlinearities, true gradients elsewhere */
-        switch (op) {
-        case OP_RELU: return "rescale";
-        case OP_SIGMOID: return "rescale_sigmoid";
-        case OP_MAXPOOL: return "rescale_max";
-        default: return "gradient";
-        }
-    }
-    if (method != METHOD_LRP) return "gradient";
-    switch (op) {
-    case OP_DENSE: case OP_CONV2D: return "epsilon";
-    case OP_MAXPOOL: return "winner_take_all";
-    case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: case OP_ADD: return "norm";
-    default: return "pass";   /* relu, sigmoid, batchnorm */
-    }
-}
 
-static int node_named(const ir_graph *g, const char *name);
 
-/* ---- method NAME(key = value, ...) ---- */
 
-int sx_method_number(sema_explain_ctx *c, const ast_arg *arg, double lo, int integer, double *out)
-{
-    double v;
-    if (arg->value->kind == EX_NUMBER) v = arg->value->number;
-    else if (arg->value->kind == EX_UNARY && arg->value->lhs->kind == EX_NUMBER) v = -arg->value->lhs->number;
-    else {
-        diag_error(c->d, arg->value->loc, "%s must be a number", arg->name);
-        return 0;
-    }
-    if (v < lo || (integer && (arg->value->kind != EX_NUMBER || !arg->value->is_int))) {
-        diag_error(c->d, arg->value->loc, "%s must be %s >= %g", arg->name, integer ? "an integer" : "a number", lo);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-int sx_method_choice(sema_explain_ctx *c, const ast_arg *arg, const char *const *names, int n)
-{
-    if (arg->value->kind == EX_IDENT)
-        for (int i = 0; i < n; i++)
-            if (!strcmp(names[i], arg->value->text)) return i;
-    char list[256] = "";
-    size_t used = 0;
-    for (int i = 0; i < n; i++) used += snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
-    diag_error(c->d, arg->value->loc, "%s takes one of %s", arg->name, list);
-    return -1;
-}
 
 /* baseline / reference: zero or a number */
-static int method_baseline(sema_explain_ctx *c, const ast_arg *arg, double *out)
-{
-    if (arg->value->kind == EX_IDENT && !strcmp(arg->value->text, "zero")) { *out = 0; return 1; }
-    if (arg->value->kind == EX_NUMBER || (arg->value->kind == EX_UNARY && arg->value->lhs->kind == EX_NUMBER))
-        return sx_method_number(c, arg, -1e30, 0, out);
-    diag_error(c->d, arg->value->loc, "%s is zero or a number; a tensor is given at run time (NET_E_ex, xaic run "
-               "--baseline FILE.npy)", arg->name);
-    return 0;
-}
 
-static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g, explain_spec *spec)
-{
-    static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift",
-                                          "cam", "gradcam", "gradcam_pp", "activation_maximization"};
-    static const char *const params[METHOD_COUNT][5] = {
-        {0}, {0}, {"steps", "baseline", "quadrature"}, {"samples", "noise", "sigma", "seed", "variant"}, {"reference"},
-        {"layer", "upsample", "align_corners"}, {"layer", "upsample", "align_corners"},
-        {"layer", "upsample", "align_corners"}};
-    if (v->kind != EX_IDENT && v->kind != EX_CALL) {
-        diag_error(c->d, v->loc, "`method` takes lrp, gradient, integrated_gradients(...), smoothgrad(...), "
-                   "deeplift(...), cam(layer=L), gradcam(layer=L), gradcam_pp(layer=L) or activation_maximization(...)");
-        return;
-    }
-    int m;
-    for (m = 0; m < METHOD_COUNT && strcmp(methods[m], v->text); m++) {}
-    if (m == METHOD_COUNT) {
-        diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates lrp, gradient, "
-                   "integrated_gradients, smoothgrad, deeplift, cam, gradcam, gradcam_pp and activation_maximization", v->text);
-        return;
-    }
-    if (m == METHOD_ACTMAX) {
-        spec->method = METHOD_ACTMAX;
-        sx_actmax_method(c, v, g, spec);
-        return;
-    }
-    int has_layer = 0;
-    spec->method = (explain_method)m;
-    double noise = 0.15;
-    int have_sigma = 0, have_noise = 0;
-    for (int a = 0; v->kind == EX_CALL && a < v->n_args; a++) {
-        const ast_arg *arg = &v->args[a];
-        if (!arg->name) {
-            diag_error(c->d, arg->value->loc, "method arguments are named, e.g. integrated_gradients(steps=50)");
-            continue;
-        }
-        int p;
-        for (p = 0; p < 5 && params[m][p] && strcmp(params[m][p], arg->name); p++) {}
-        if (p == 5 || !params[m][p]) {
-            diag_error(c->d, arg->name_loc, "method %s has no parameter '%s'", methods[m], arg->name);
-            continue;
-        }
-        double x;
-        if (m == METHOD_IG) {
-            static const char *const quads[] = {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
-                                                "riemann_trapezoid"};
-            if (p == 0 && sx_method_number(c, arg, 2, 1, &x)) spec->steps = (int)x;
-            if (p == 1) method_baseline(c, arg, &spec->baseline);
-            if (p == 2) {
-                int q = arg->value->kind == EX_IDENT && !strcmp(arg->value->text, "trapezoid") ? QUAD_TRAPEZOID
-                                                                                            : sx_method_choice(c, arg, quads, 5);
-                if (q >= 0) spec->quadrature = (ig_quadrature)q;
-            }
-        } else if (m == METHOD_SMOOTHGRAD) {
-            static const char *const variants[] = {"smoothgrad", "smoothgrad_sq", "vargrad"};
-            static const ir_reduce reduces[] = {REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR};
-            if (p == 0 && sx_method_number(c, arg, 1, 1, &x)) spec->samples = (int)x;
-            if (p == 1 && sx_method_number(c, arg, 0, 0, &x)) noise = x, have_noise = 1;
-            if (p == 2 && sx_method_number(c, arg, 0, 0, &x)) spec->sigma = x, have_sigma = 1;
-            if (p == 3 && sx_method_number(c, arg, 0, 1, &x)) spec->rng_seed = (uint64_t)x;
-            if (p == 4) {
-                int k = sx_method_choice(c, arg, variants, 3);
-                if (k >= 0) spec->variant = reduces[k];
-            }
-        } else if (m == METHOD_DEEPLIFT) {
-            method_baseline(c, arg, &spec->baseline);
-        } else if (METHOD_IS_CAM(m)) {
-            static const char *const bools[] = {"false", "true"};
-            static const char *const ups[] = {"none", "bilinear"};
-            if (p == 0) {
-                has_layer = 1;
-                int node = arg->value->kind == EX_IDENT ? node_named(g, arg->value->text) : -1;
-                if (node < 0)
-                    diag_error(c->d, arg->value->loc, "%s: no layer '%s' in network '%s'", methods[m],
-                               arg->value->kind == EX_IDENT ? arg->value->text : "?", g->name);
-                else if (g->nodes[node].shape.rank != 3) {
-                    char sb[64];
-                    diag_error(c->d, arg->value->loc, "%s needs a spatial layer ([C, H, W]); '%s' has shape %s",
-                               methods[m], arg->value->text, ir_shape_str(&g->nodes[node].shape, sb, sizeof sb));
-                } else spec->cam_layer = node;
-            }
-            if (p == 1) {
-                int k = sx_method_choice(c, arg, ups, 2);
-                if (k >= 0) spec->upsample = k;
-            }
-            if (p == 2) {
-                int k = sx_method_choice(c, arg, bools, 2);
-                if (k >= 0) spec->align_corners = k;
-            }
-        }
-        if (spec->steps > 100000 || spec->samples > 100000)
-            diag_error(c->d, arg->value->loc, "%s is larger than 100000", arg->name);
-    }
-    if (METHOD_IS_CAM(m) && !has_layer)
-        diag_error(c->d, v->loc, "%s needs the layer whose maps it weights: %s(layer=act3)", methods[m], methods[m]);
-    if (m == METHOD_SMOOTHGRAD && have_sigma && have_noise)
-        diag_error(c->d, v->loc, "give either noise (a fraction of the input range) or sigma (absolute), not both");
-    if (m == METHOD_SMOOTHGRAD && !have_sigma) {
-        if (!g->has_range)
-            diag_error(c->d, v->loc, "smoothgrad's noise is a fraction of the input range, and network '%s' has none: "
-                       "give `range [low, high]` on its input, or sigma = an absolute standard deviation", g->name);
-        spec->sigma = noise * (g->range_high - g->range_low);
-    }
-}
 
 static int node_named(const ir_graph *g, const char *name)
 {
@@ -205,21 +38,13 @@ static int node_named(const ir_graph *g, const char *name)
     return -1;
 }
 
-static int is_rule_op(const char *s)
-{
-    static const char *const ops[] = {"dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "relu", "sigmoid",
-                                      "add", "batchnorm"};
-    for (int i = 0; i < 9; i++)
-        if (!strcmp(ops[i], s)) return 1;
-    return 0;
-}
 
 /* Marks the nodes a selector picks and returns its precedence level, or -1 after reporting. */
 static int select_nodes(sema_explain_ctx *c, const ir_graph *g, const assignment *a, char *picked)
 {
     memset(picked, 0, g->n_nodes);
     int by_name = node_named(g, a->selector);
-    int by_type = is_rule_op(a->selector);
+    int by_type = ir_op_from_selector(a->selector) >= 0;
     if (by_name >= 0 && by_type) {
         diag_error(c->d, a->loc, "'%s' is both a layer of network '%s' and an op type; rename the layer", a->selector,
                    g->name);
@@ -236,24 +61,26 @@ static int select_nodes(sema_explain_ctx *c, const ir_graph *g, const assignment
     }
     if (!strcmp(a->selector, "first") || !strncmp(a->selector, "first_", 6)) {
         const char *op = a->selector[5] ? a->selector + 6 : NULL;
-        if (op && !is_rule_op(op)) {
+        if (op && ir_op_from_selector(op) < 0) {
             diag_error(c->d, a->loc, "'%s': after first_ comes an op type such as conv2d", a->selector);
             return -1;
         }
         for (int i = 0; i < g->n_nodes; i++)
-            if (op ? !strcmp(node_op_name(&g->nodes[i]), op) : is_linear(g->nodes[i].op)) {
+            if (op ? !strcmp(sx_selector(&g->nodes[i]), op) : ir_op_is(g->nodes[i].op, OPF_WEIGHTED)) {
                 picked[i] = 1;
                 break;
             }
         return a->from_preset ? LEVEL_PRESET_FIRST : LEVEL_FIRST;
     }
     if (by_type) {
-        for (int i = 0; i < g->n_nodes; i++) picked[i] = !strcmp(node_op_name(&g->nodes[i]), a->selector);
+        for (int i = 0; i < g->n_nodes; i++) picked[i] = !strcmp(sx_selector(&g->nodes[i]), a->selector);
         return a->from_preset ? LEVEL_PRESET_TYPE : LEVEL_TYPE;
     }
     if (a->from_preset) return -2;   /* a preset may name layers some networks do not have */
-    diag_error(c->d, a->loc, "'%s' is neither a layer of network '%s' nor an op type (dense, conv2d, maxpool, "
-               "avgpool, global_avgpool, relu, sigmoid, add, batchnorm), first or first_<op>", a->selector, g->name);
+    char ops[256];
+    sx_rule_ops(ops, sizeof ops);
+    diag_error(c->d, a->loc, "'%s' is neither a layer of network '%s' nor an op type (%s), first or first_<op>",
+               a->selector, g->name, ops);
     return -1;
 }
 
@@ -320,6 +147,41 @@ static int setting_ident(sema_explain_ctx *c, const ast_explain_stmt *s, const c
     return -1;
 }
 
+/* method NAME or NAME(key = value, ...): the method's arguments bound and configured into spec */
+static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g, explain_spec *spec)
+{
+    char names[512];
+    method_names(0, names, sizeof names);
+    if (v->kind != EX_IDENT && v->kind != EX_CALL) {
+        diag_error(c->d, v->loc, "`method` takes one of %s, with its arguments in parentheses", names);
+        return;
+    }
+    const method_def *m = method_find(v->text);
+    if (!m) {
+        diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates %s", v->text, names);
+        return;
+    }
+    spec->method = m->id;
+    method_arg args[METHOD_MAX_PARAMS];
+    method_bind(c, m, v, g, args);
+    if (m->configure) m->configure(c, v, g, args, spec);
+}
+
+/* "the logit (seed logit), ... or max(logit, 0) (seed relu_logit)": what a method's seeds explain */
+static void seed_choices(unsigned seeds, char *buf, size_t len)
+{
+    static const char *const what[] = {[SEED_LOGIT] = "the logit (seed logit)", [SEED_ONE] = "1 at the class (seed one)",
+                                       [SEED_SOFTMAX] = "the softmax probability (seed softmax)",
+                                       [SEED_RELU_LOGIT] = "max(logit, 0) (seed relu_logit)"};
+    int total = 0, n = 0;
+    for (int s = SEED_LOGIT; s <= SEED_RELU_LOGIT; s++) total += (seeds >> s) & 1;
+    size_t used = 0;
+    buf[0] = 0;
+    for (int s = SEED_LOGIT; s <= SEED_RELU_LOGIT && used < len; s++)
+        if ((seeds >> s) & 1)
+            used += snprintf(buf + used, len - used, "%s%s", !n++ ? "" : n == total ? " or " : ", ", what[s]);
+}
+
 static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_module *m, int net_index)
 {
     const ir_graph *g = m->graphs[net_index];
@@ -331,12 +193,6 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     spec.method = METHOD_LRP;
     spec.seed = SEED_LOGIT;
     spec.at_node = -1;
-    spec.steps = 50;
-    spec.samples = 50;
-    spec.rng_seed = 1;
-    spec.variant = REDUCE_MEAN;
-    spec.upsample = 1;
-    spec.align_corners = 1;   /* the seed's resize_bilinear(align_corners=True) */
     spec.generator = -1;
     int errors = c->d->errors;
     assignment *list = NULL;
@@ -381,31 +237,34 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
             if (v >= 0) spec.post = (explain_post)v;
         }
     }
-    /* what each method accepts */
-    if (spec.method == METHOD_ACTMAX) {
-        if (seen[1])
-            diag_error(c->d, seen[1]->key_loc, "activation_maximization maximises log p(class | x); it takes no seed");
+    /* what the method accepts */
+    const method_def *meth = method_of(spec.method);
+    char msg[512];
+    if (seen[1] && !((meth->seeds >> spec.seed) & 1)) {
+        if (meth->seed_refusal) diag_error(c->d, meth->seeds ? seen[1]->value->loc : seen[1]->key_loc, "%s", meth->seed_refusal);
+        else {
+            seed_choices(meth->seeds, msg, sizeof msg);
+            diag_error(c->d, seen[1]->value->loc, "method %s explains %s", meth->name, msg);
+        }
+    }
+    if (!meth->seeds) spec.seed = meth->own_seed;
+    else if (meth->seed_is_gradient)   /* the gradient of the chosen output seeds the backward pass */
+        spec.seed = spec.seed == SEED_SOFTMAX ? SEED_SOFTMAX_GRAD : spec.seed == SEED_RELU_LOGIT ? SEED_RELU_GRAD : SEED_ONE;
+    if (!(meth->settings & SETTING_RULES))
         for (int i = 0; i < ex->n_stmts; i++)
             if (ex->stmts[i].kind == ES_ASSIGN || (seen[2] && &ex->stmts[i] == seen[2])) {
-                diag_error(c->d, ex->stmts[i].key_loc, "activation_maximization follows the true gradient of its "
-                           "objective; rules do not apply to it");
+                diag_error(c->d, ex->stmts[i].key_loc, "%s follows the true gradient of its objective; rules do not "
+                           "apply to it", meth->name);
                 break;
             }
-        spec.seed = SEED_LOG_SOFTMAX_GRAD;
-    } else if (spec.method != METHOD_LRP) {
-        int relu_ok = spec.method == METHOD_GRADIENT || spec.method == METHOD_IG || spec.method == METHOD_SMOOTHGRAD;
-        if (seen[1] && spec.seed != SEED_LOGIT && spec.seed != SEED_SOFTMAX && !(relu_ok && spec.seed == SEED_RELU_LOGIT))
-            diag_error(c->d, seen[1]->value->loc, "method %s explains the logit (seed logit) or the softmax probability "
-                       "(seed softmax)%s", seen[0] ? seen[0]->value->text : "",
-                       relu_ok ? " or max(logit, 0) (seed relu_logit)" : "");
-        spec.seed = spec.seed == SEED_SOFTMAX ? SEED_SOFTMAX_GRAD : spec.seed == SEED_RELU_LOGIT ? SEED_RELU_GRAD : SEED_ONE;
+    if (seen[4] && !(meth->settings & SETTING_POST)) {
+        method_names(SETTING_POST, msg, sizeof msg);
+        diag_error(c->d, seen[4]->key_loc, "`post` applies to methods %s", msg);
     }
-    if (seen[4] && spec.method != METHOD_GRADIENT && spec.method != METHOD_SMOOTHGRAD)
-        diag_error(c->d, seen[4]->key_loc, "`post` applies to methods gradient and smoothgrad");
-    if (seen[1] && METHOD_IS_CAM(spec.method) && spec.seed != SEED_ONE)
-        diag_error(c->d, seen[1]->value->loc, "CAM methods explain the class logit; use `seed logit`");
-    if (seen[3] && spec.method != METHOD_LRP && spec.method != METHOD_GRADIENT)
-        diag_error(c->d, seen[3]->key_loc, "`at` applies to methods lrp and gradient");
+    if (seen[3] && !(meth->settings & SETTING_AT)) {
+        method_names(SETTING_AT, msg, sizeof msg);
+        diag_error(c->d, seen[3]->key_loc, "`at` applies to methods %s", msg);
+    }
     for (int i = 0; i < ex->n_stmts; i++)
         if (ex->stmts[i].kind == ES_ASSIGN) add_assignment(&list, &n, &ex->stmts[i], NULL, 0);
 
@@ -429,7 +288,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     for (int i = 0; i < g->n_nodes; i++) {
         if (!sx_takes_rule(g, i)) continue;
         const ir_node *node = &g->nodes[i];
-        const char *op = node_op_name(node);
+        const char *op = sx_selector(node);
         if (best[i] >= 0) {
             assignment *a = &list[best[i]];
             rx *body = assignment_body(c, a);
@@ -447,10 +306,11 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
             }
             spec.rules[i] = (rule_use){a->rule->name, body, a->loc};
         } else {
-            const ast_rule *r = sx_find_rule(c, default_rule(node->op, spec.method));
+            const char *name = meth->default_rule(node->op);
+            const ast_rule *r = name ? sx_find_rule(c, name) : NULL;
             if (!r) {
                 diag_error(c->d, ex->loc, "the default rule '%s' for %s layers is missing from the prelude",
-                           default_rule(node->op, spec.method), op);
+                           name ? name : "?", op);
                 continue;
             }
             rx *body = sx_instantiate(c, r, NULL, NULL);
@@ -523,13 +383,11 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
         const ir_graph *g = m->graphs[sp->network];
         static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax gradient",
                                             "log-softmax gradient", "relu gradient"};
-        static const char *const methods[] = {"lrp", "gradient", "integrated_gradients", "smoothgrad", "deeplift",
-                                              "cam", "gradcam", "gradcam_pp", "activation_maximization"};
-        fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name, methods[sp->method],
+        fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name, method_of(sp->method)->name,
                 seeds[sp->seed], sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
         for (int i = 0; i < g->n_nodes; i++) {
             if (!sp->rules[i].body) continue;
-            fprintf(out, "  %-10s %-10s %s: ", g->nodes[i].name, node_op_name(&g->nodes[i]), sp->rules[i].rule);
+            fprintf(out, "  %-10s %-10s %s: ", g->nodes[i].name, sx_selector(&g->nodes[i]), sp->rules[i].rule);
             rx_print(sp->rules[i].body, out);
             fputc('\n', out);
         }

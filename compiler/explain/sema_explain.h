@@ -1,15 +1,13 @@
-/* Semantic analysis of explain blocks, rules and presets (internal to sema). */
+/* Semantic analysis of rules, presets and explain blocks (internal to the explain stage): the state of the
+ * check, and rule instantiation (sema_rules.c). */
 #ifndef XAIC_SEMA_EXPLAIN_H
 #define XAIC_SEMA_EXPLAIN_H
 
 #include "ast.h"
 #include "explain.h"
 #include "load.h"
+#include "rx.h"
 
-/* Checks every explain block of the program against the networks of m and returns the specs. */
-explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_module *m);
-
-/* --- shared by sema_explain.c and sema_rules.c --- */
 typedef struct sema_explain_ctx {
     xai_diag *d;
     explain_set *set;
@@ -28,9 +26,6 @@ typedef struct sx_env {
     const struct sx_env *parent;
 } sx_env;
 
-void *sx_alloc(explain_set *s, size_t size);
-rx *rx_new(explain_set *s, rx_kind kind, xai_loc loc);
-rx *rx_number(explain_set *s, double v, xai_loc loc);
 rx *sx_eval_arg(sema_explain_ctx *c, const ast_expr *e, const sx_env *env);
 int sx_bind(sema_explain_ctx *c, const char *what, const char *name, const ast_param *params, int n_params,
             const ast_expr *call, const sx_env *env, sx_env *out);
@@ -40,11 +35,11 @@ void sx_collect_definitions(sema_explain_ctx *c, const xai_program *p);
 const ast_rule *sx_find_rule(const sema_explain_ctx *c, const char *name);
 const ast_preset *sx_find_preset(const sema_explain_ctx *c, const char *name);
 int sx_rule_applies(const ast_rule *r, const char *op);
-/* node i of g gets a rule (not the input, a flatten or a softmax) */
-int sx_takes_rule(const ir_graph *g, int i);
-/* a method argument: a number >= lo (an integer if asked) / one of names; 0 or -1 after reporting */
-int sx_method_number(sema_explain_ctx *c, const ast_arg *arg, double lo, int integer, double *out);
-int sx_method_choice(sema_explain_ctx *c, const ast_arg *arg, const char *const *names, int n);
-/* method activation_maximization(...) (sema_actmax.c): fills spec->am, spec->generator and its rules */
-void sx_actmax_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g, explain_spec *spec);
+/* "dense, conv2d, ...": the ops a rule can be declared on (their selectors), for messages */
+void sx_rule_ops(char *buf, size_t len);
+/* node i of g takes a rule (not the input, a flatten or a softmax) */
+static inline int sx_takes_rule(const ir_graph *g, int i) { return ir_op_is(g->nodes[i].op, OPF_RULE); }
+/* the name rules and selectors use for node n's op ("batchnorm" for an unfoldable batchnorm) */
+static inline const char *sx_selector(const ir_node *n) { return ir_ops[n->op].selector; }
+
 #endif

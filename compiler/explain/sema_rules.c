@@ -6,47 +6,6 @@
 
 #include "sema_explain.h"
 
-void *sx_alloc(explain_set *s, size_t size)
-{
-    void *p = calloc(1, size);
-    if (!p) { fputs("xaic: out of memory\n", stderr); exit(2); }
-    if (s->n_allocations == s->cap_allocations) {
-        s->cap_allocations = s->cap_allocations ? 2 * s->cap_allocations : 256;
-        s->allocations = realloc(s->allocations, sizeof *s->allocations * s->cap_allocations);
-    }
-    s->allocations[s->n_allocations++] = p;
-    return p;
-}
-
-rx *rx_new(explain_set *s, rx_kind kind, xai_loc loc)
-{
-    rx *e = sx_alloc(s, sizeof *e);
-    e->kind = kind;
-    e->loc = loc;
-    return e;
-}
-
-rx *rx_number(explain_set *s, double v, xai_loc loc)
-{
-    rx *e = rx_new(s, RX_NUM, loc);
-    e->num = v;
-    return e;
-}
-
-static const char *const var_names[] = {"a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0"};
-static const char *const fn_names[] = {"pos", "neg", "abs", "sign", "step", "share", "where", "max", "min",
-                                       "unpool", "unpool0"};
-
-const char *rx_var_name(rx_var v) { return var_names[v]; }
-const char *rx_fn_name(rx_fn f) { return fn_names[f]; }
-
-static int lookup(const char *const *names, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(names[i], name)) return i;
-    return -1;
-}
-
 /* -a, folded when a is a number */
 static rx *negate(sema_explain_ctx *c, rx *a, xai_loc loc)
 {
@@ -197,7 +156,7 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
             if (!strcmp(s->let_names[i], e->text)) return s->let_values[i];
         for (int i = 0; i < s->params->n; i++)
             if (!strcmp(s->params->names[i], e->text)) return s->params->values[i];
-        int v = lookup(var_names, V_COUNT, e->text);
+        int v = rx_var_from_name(e->text);
         if (v >= 0) {
             rx *x = rx_new(c->set, RX_VAR, e->loc);
             x->var = v;
@@ -222,7 +181,7 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
         return b;
     }
     case EX_CALL: {
-        int f = lookup(fn_names, RX_FN_COUNT, e->text);
+        int f = rx_fn_from_name(e->text);
         if (f < 0) {
             diag_error(c->d, e->loc, "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, "
                        "share, where, unpool, unpool0", e->text, s->rule);
@@ -286,56 +245,7 @@ rx *sx_instantiate(sema_explain_ctx *c, const ast_rule *rule, const ast_expr *ca
     return convert(c, rule->body, &s);
 }
 
-/* ---- printing ---- */
-
-void rx_print(const rx *e, FILE *out)
-{
-    switch (e->kind) {
-    case RX_NUM: fprintf(out, "%.9g", e->num); break;
-    case RX_VEC:
-        fputc('[', out);
-        for (int i = 0; i < e->n_vec; i++) fprintf(out, "%s%.9g", i ? ", " : "", e->vec[i]);
-        fputc(']', out);
-        break;
-    case RX_VAR: fputs(var_names[e->var], out); break;
-    case RX_GRADIENT: fputs("gradient", out); break;
-    case RX_NEG: fputs("(-", out); rx_print(e->args[0], out); fputc(')', out); break;
-    case RX_BIN: {
-        const char *op = e->op == 'G' ? ">=" : e->op == 'L' ? "<=" : e->op == 'E' ? "==" : e->op == 'N' ? "!=" : NULL;
-        fputc('(', out);
-        rx_print(e->args[0], out);
-        if (op) fprintf(out, " %s ", op);
-        else fprintf(out, " %c ", e->op);
-        rx_print(e->args[1], out);
-        fputc(')', out);
-        break;
-    }
-    case RX_CALL:
-        fprintf(out, "%s(", fn_names[e->fn]);
-        for (int i = 0; i < e->n_args; i++) {
-            if (i) fputs(", ", out);
-            rx_print(e->args[i], out);
-        }
-        if (e->has_stabilize) fprintf(out, ", stabilize=%.9g", e->stabilize);
-        fputc(')', out);
-        break;
-    }
-}
-
-char *rx_text(const rx *e)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    rx_print(e, f);
-    fclose(f);
-    return buf;
-}
-
 /* ---- definitions: every rule and preset of the program, names unique, op lists valid ---- */
-
-static const char *const rule_ops[] = {"dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "relu", "sigmoid",
-                                       "add", "batchnorm"};
 
 void sx_collect_definitions(sema_explain_ctx *c, const xai_program *p)
 {
@@ -352,10 +262,12 @@ void sx_collect_definitions(sema_explain_ctx *c, const xai_program *p)
                     continue;
                 }
                 for (int k = 0; k < r->n_ops; k++)
-                    if (lookup(rule_ops, 9, r->ops[k]) < 0)
+                    if (ir_op_from_selector(r->ops[k]) < 0) {
+                        char ops[256];
+                        sx_rule_ops(ops, sizeof ops);
                         diag_error(c->d, r->op_locs[k], "rule '%s' is declared on '%s', which is not an op a rule can "
-                                   "apply to (dense, conv2d, maxpool, avgpool, global_avgpool, relu, sigmoid, add, "
-                                   "batchnorm)", r->name, r->ops[k]);
+                                   "apply to (%s)", r->name, r->ops[k], ops);
+                    }
                 c->rules = realloc(c->rules, sizeof *c->rules * (c->n_rules + 1));
                 c->rules[c->n_rules++] = r;
             } else if (t->kind == TOP_PRESET) {
@@ -384,6 +296,15 @@ const ast_preset *sx_find_preset(const sema_explain_ctx *c, const char *name)
     for (int i = 0; i < c->n_presets; i++)
         if (!strcmp(c->presets[i]->name, name)) return c->presets[i];
     return NULL;
+}
+
+void sx_rule_ops(char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int op = 0; op < OP_COUNT && used < len; op++)
+        if (ir_op_is(op, OPF_RULE) && ir_op_from_selector(ir_ops[op].selector) == op)
+            used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ir_ops[op].selector);
 }
 
 int sx_rule_applies(const ast_rule *r, const char *op)

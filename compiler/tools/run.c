@@ -7,59 +7,6 @@
 #include "jit.h"
 #include "xairt.h"
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcasecmp(s + n - m, suffix);
-}
-
-static void shape_text(const int64_t *dims, int rank, char *buf, size_t len)
-{
-    size_t used = snprintf(buf, len, "[");
-    for (int i = 0; i < rank && used < len; i++) used += snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
-    if (used < len) snprintf(buf + used, len - used, "]");
-}
-
-/* Reads the input and checks it against the network's input shape; returns the batch or -1. */
-int run_read_input(const run_request *r, const ir_node *in, xai_array *x)
-{
-    char err[512], got[128], want[128];
-    int64_t want_dims[IR_MAX_RANK + 1];
-    for (int i = 0; i < in->shape.rank; i++) want_dims[i + 1] = in->shape.dims[i];
-    int status;
-    if (ends_with(r->input, ".png")) {
-        int channels = in->shape.rank == 3 ? in->shape.dims[0] : 1;
-        status = xai_png_read(r->input, channels == 3 ? 3 : 1, x, err, sizeof err);
-        if (status == XAI_OK) {   /* one image: batch of 1 */
-            x->shape[3] = 0;
-            for (int i = x->rank; i > 0; i--) x->shape[i] = x->shape[i - 1];
-            x->shape[0] = 1;
-            x->rank++;
-            if (in->shape.rank == 1) { x->rank = 2; x->shape[1] = xai_array_count(x); }  /* a flat network */
-        }
-    } else {
-        status = xai_npy_read(r->input, x, 0, err, sizeof err);
-    }
-    if (status != XAI_OK) { fprintf(stderr, "xaic: error: %s\n", err); return -1; }
-    /* [B, ...shape] or exactly the shape (batch 1) */
-    int matches_batched = x->rank == in->shape.rank + 1, matches_single = x->rank == in->shape.rank;
-    for (int i = 0; i < in->shape.rank && matches_batched; i++) matches_batched = x->shape[i + 1] == in->shape.dims[i];
-    for (int i = 0; i < in->shape.rank && matches_single; i++) matches_single = x->shape[i] == in->shape.dims[i];
-    if (matches_single && !matches_batched) {
-        for (int i = x->rank; i > 0; i--) x->shape[i] = x->shape[i - 1];
-        x->shape[0] = 1;
-        x->rank++;
-    } else if (!matches_batched || x->shape[0] < 1 || x->shape[0] > INT32_MAX) {
-        shape_text(x->shape, x->rank, got, sizeof got);
-        want_dims[0] = 0;
-        shape_text(want_dims + 1, in->shape.rank, want, sizeof want);
-        fprintf(stderr, "xaic: error: %s: input has shape %s, but network input '%s' needs [batch] + %s\n", r->input,
-                got, in->name, want);
-        return -1;
-    }
-    return (int)x->shape[0];
-}
-
 /* the layer list for --stats: every forward node that relevance reached */
 static void print_stats(const ir_graph *g, const graph_plan *plan, const float *ws_arena, const float *out, int batch)
 {
@@ -89,7 +36,7 @@ static int write_output(const run_request *r, const ir_shape *os, const float *y
     char werr[512];
     int64_t shape[IR_MAX_RANK + 1] = {batch};
     for (int i = 0; i < os->rank; i++) shape[i + 1] = os->dims[i];
-    if (!ends_with(r->output, ".png"))
+    if (!run_ends_with(r->output, ".png"))
         return xai_npy_write(r->output, y, os->rank + 1, shape, werr, sizeof werr) ? (fprintf(stderr, "xaic: error: %s\n", werr), 1) : 0;
     if (!is_explanation) {
         fprintf(stderr, "xaic: error: a forward output is not an image; write .npy\n");

@@ -22,8 +22,10 @@ typedef struct run_request {
 /* Returns the process exit status (0, 1 for bad input, 2 for bad usage); messages go to stderr. */
 int run_command(compilation *c, const run_request *r);
 /* Reads r->input (.npy or one .png) and checks it against the input node's shape; returns the batch or -1
- * after a message. */
+ * after a message (run_input.c). */
 int run_read_input(const run_request *r, const ir_node *in, xai_array *x);
+/* s ends with suffix, ignoring case */
+int run_ends_with(const char *s, const char *suffix);
 /* xaic run --explain NAME for an activation_maximization explanation (run_actmax.c). */
 int run_actmax(compilation *c, const run_request *r, const ir_graph *expl);
 #endif

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "rules_internal.h"
+#include "backward.h"
 
 #define BASIS_MAX_GROWTH 4.0
 

@@ -1,7 +1,13 @@
-/* Internal interface of the rules stage: rules.c builds the graphs, rules_linear.c lowers the rules of linear
- * layers, rules_share.c analyses rule bodies, rules_basis.c rewrites them over W and W+. */
-#ifndef XAIC_RULES_INTERNAL_H
-#define XAIC_RULES_INTERNAL_H
+/* Backward graphs, the internal interface of the explain stage's lower half. From the bottom up:
+ *   rule_form.c, rule_basis.c   what a rule body is (shares, masks, weight transforms; the W / W+ basis)
+ *   backward_graph.c            appending nodes, summing relevance, rule expressions as elementwise code
+ *   backward_linear.c           share rules of linear layers and sums, the layers' linear maps
+ *   backward_gradient.c         each op's chain rule (ops.def GRADIENT)
+ *   backward_rules.c            a layer's rule applied
+ *   backward_pass.c             the skeleton methods build on (begin, forward copies, seed, propagate, finish)
+ * The methods (method_*.c) sit above all of these. */
+#ifndef XAIC_BACKWARD_H
+#define XAIC_BACKWARD_H
 
 #include "explain.h"
 #include "ir.h"
@@ -16,8 +22,8 @@ typedef struct rx_pool {
     int n, cap;
 } rx_pool;
 
-rx *pool_rx(rx_pool *p, rx_kind kind);
-void pool_free(rx_pool *p);
+rx *rx_pool_new(rx_pool *p, rx_kind kind);
+void rx_pool_free(rx_pool *p);
 
 /* One input factor f(a) of a share and the weight transform g(w) that multiplies it:
  * z_j = sum_groups sum_i f(a_i) g(w_ij) + h(b_j). */
@@ -84,7 +90,7 @@ int rules_basis_kernels(const basis_form *bf);
 double rx_eval(const rx *e, double w, double b);
 int rx_is_var(const rx *e, rx_var v);
 
-/* ---- the rules stage's state and graph construction (rules.c), shared with rules_linear.c ---- */
+/* ---- the state of one explanation being built ---- */
 
 typedef struct wcache {
     const ir_const *src;
@@ -95,19 +101,20 @@ typedef struct wcache {
 typedef struct rules_ctx {
     xai_diag *d;
     const explain_spec *spec;
-    const ir_graph *net;
-    ir_graph *g;
-    int *R;                 /* per forward node: node holding the relevance at its output, or -1 */
-    int *fwd;               /* per network node: its copy in the graph that the backward pass reads */
-    int *fwd0;              /* per network node: its copy in the reference pass (DeepLIFT), or NULL */
-    int mult;               /* samples per input of the backward pass (IG steps, SmoothGrad samples) */
+    const ir_module *module;  /* every network (activation maximisation composes a generator) */
+    const ir_graph *net;      /* the network explained */
+    ir_graph *g;              /* the explanation graph being built */
+    int top;                  /* the network node explained: its output, or the logits under a softmax */
+    int *R;                   /* per forward node: node holding the relevance at its output, or -1 */
+    int *fwd;                 /* per network node: its copy in the graph that the backward pass reads */
+    int *fwd0;                /* per network node: its copy in the reference pass (DeepLIFT), or NULL */
+    int mult;                 /* samples per input of the backward pass (IG steps, SmoothGrad samples) */
     rx_pool pool;
-    wcache *cache;
+    wcache *cache;            /* weight transforms computed so far (shared by a module's explanations) */
     int n_cache;
     int failed;
-    int layer;              /* 1 + the forward node whose rule is being applied (0: none) */
+    int layer;                /* 1 + the forward node whose rule is being applied (0: none) */
 } rules_ctx;
-
 
 /* A weight set as a kernel reads it: a tensor, possibly through pos() or neg() at load time. */
 typedef struct wset {
@@ -122,6 +129,7 @@ static inline ir_ew *rules_ew(rules_ctx *c, ir_ew_kind k, ir_ew *a, ir_ew *b) { 
 static inline ir_ew *rules_ew_in(rules_ctx *c, int i) { return ir_ew_input(c->g, i); }
 static inline ir_ew *rules_ew_num(rules_ctx *c, double v) { return ir_ew_num(c->g, v); }
 
+/* ---- backward_graph.c ---- */
 /* Appends a node (on the current samples and layer) and returns its index. */
 int rules_node(rules_ctx *c, const ir_node *n);
 int rules_eltwise(rules_ctx *c, const ir_shape *shape, const int *inputs, int n, ir_ew *expr);
@@ -131,11 +139,49 @@ void rules_give(rules_ctx *c, int i, int r);
 int rules_sum_of_products(rules_ctx *c, const ir_shape *shape, const int *factors, const int *cs, int n);
 /* rx -> elementwise expression; var_input maps a variable to an input slot (-1: not allowed here). */
 ir_ew *rules_to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_shape *shape, const char *layer);
+/* node i of network g is never negative (what lets a rule read pos(a) as a) */
+int rules_nonneg(const ir_graph *g, int i);
 
-/* rules_linear.c */
+/* ---- backward_linear.c ---- */
 int rules_lin_t(rules_ctx *c, int i, int s, wset weights);   /* LIN^T(s; weights), shaped like the layer's input */
 void rules_share_linear(rules_ctx *c, int i, const rule_form *f);   /* dense, conv2d, pools under a share rule */
 void rules_share_add(rules_ctx *c, int i, const rule_form *f);
-void rules_gradient(rules_ctx *c, int i);                          /* the op's own chain rule */
+/* a pool's weight per output position (1/N for average pooling), g(weight) when g is given */
+ir_const *rules_pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, const rx *g);
+
+/* ---- backward_gradient.c: the GRADIENT column of ops.def ---- */
+void backward_gradient_linear(rules_ctx *c, int i);
+void backward_gradient_avgpool(rules_ctx *c, int i);
+void backward_gradient_maxpool(rules_ctx *c, int i);
+void backward_gradient_add(rules_ctx *c, int i);
+void backward_gradient_relu(rules_ctx *c, int i);
+void backward_gradient_sigmoid(rules_ctx *c, int i);
+void backward_gradient_affine(rules_ctx *c, int i);
+
+/* ---- backward_rules.c ---- */
+/* Applies node i's rule: relevance at its output (c->R[i]) to its inputs. */
+void rules_apply(rules_ctx *c, int i);
+
+/* ---- backward_pass.c ---- */
+/* The explanation graph with the network's forward nodes, c->top and the identity forward map; reports (and sets
+ * c->failed) when the network's output cannot seed a class. */
+ir_graph *backward_begin(rules_ctx *c);
+ir_const *backward_vector(rules_ctx *c, const char *name, const double *v, int n);
+/* A copy of the network's forward pass reading `input` instead of the network input, at `mult` samples
+ * (malloc'd map: network node -> its copy). */
+int *backward_forward_copy(rules_ctx *c, int input, int mult);
+/* The baseline / reference input: spec->baseline unless xai_options gives one. */
+int backward_reference(rules_ctx *c, const ir_shape *shape);
+/* The seed at c->top (spec->seed) on the current samples: c->R[c->top]. */
+void backward_seed(rules_ctx *c);
+/* Applies the rules from c->top down, stopping at node `stop` (-1: the input). */
+void backward_propagate(rules_ctx *c, int stop);
+/* The relevance at node at_node (-1: the input; *at gets the node); reports and sets c->failed when none
+ * arrives there. */
+int backward_result(rules_ctx *c, int at_node, int *at);
+/* spec->post (abs, square, times the input x) applied to r */
+int backward_post(rules_ctx *c, int r, int x, const ir_shape *shape);
+/* out is the graph's output; the graph takes the per-layer relevance (c->R). */
+ir_graph *backward_finish(rules_ctx *c, int out);
 
 #endif

@@ -1,14 +1,12 @@
 /* The rules of linear layers (dense, conv2d, pools, add): compile-time weight transforms, the layer's
- * linear map and its transpose with a given weight set, share rules (as written, or over the W / W+
- * basis of rules_basis.c) and the gradient:
- *   share rules:  z = sum_f LIN(f(a); g_f(w)) + h(b);  s = coef * masks(z_plain) * R / stab(z);
- *                 R_in = sum_f f(a) * LIN^T(s; g_f(w))
- *   gradient:     R_in = the op's transposed Jacobian applied to R */
+ * linear map and its transpose with a given weight set, and share rules (as written, or over the W / W+
+ * basis of rule_basis.c):
+ *   z = sum_f LIN(f(a); g_f(w)) + h(b);  s = coef * masks(z_plain) * R / stab(z);  R_in = sum_f f(a) * LIN^T(s; g_f(w)) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules_internal.h"
+#include "backward.h"
 
 /* ---------------- compile-time weight transforms ---------------- */
 
@@ -71,7 +69,7 @@ static ir_const *bias_for(rules_ctx *c, const ir_node *n, const rx *h, const cha
 
 /* The pool's weight per output position: 1/N for average pooling (N = window size, or the valid cells
  * with `same`), 1 for max pooling read as sum pooling, 1/(H*W) for global pooling; then g applied. */
-static ir_const *pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, const rx *g)
+ir_const *rules_pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, const rx *g)
 {
     int global = n->op == OP_GLOBAL_AVGPOOL;
     int64_t count = global ? 1 : (int64_t)n->shape.dims[1] * n->shape.dims[2];
@@ -329,7 +327,7 @@ void rules_share_linear(rules_ctx *c, int i, const rule_form *f)
         int fnodes[MAX_GROUPS];
         for (int gi = 0; gi < sh->n_groups; gi++) {
             const share_group *gr = &sh->groups[gi];
-            wsets[gi] = is_pool ? rules_plain_set(pool_scale(c, n, in_shape, gr->g)) : weights_for(c, n, gr->g, gr->g_key);
+            wsets[gi] = is_pool ? rules_plain_set(rules_pool_scale(c, n, in_shape, gr->g)) : weights_for(c, n, gr->g, gr->g_key);
             fnodes[gi] = input_factor(c, i, in, gr);
         }
         /* z: the forward output itself when the share restates the layer */
@@ -400,47 +398,3 @@ void rules_share_add(rules_ctx *c, int i, const rule_form *f)
 }
 
 /* the op's own chain rule */
-void rules_gradient(rules_ctx *c, int i)
-{
-    const ir_node *n = &c->net->nodes[i];
-    int R = c->R[i], in = n->inputs[0];
-    const ir_shape *in_shape = &c->net->nodes[in].shape;
-    switch (n->op) {
-    case OP_DENSE: case OP_CONV2D: rules_give(c, in, rules_lin_t(c, i, R, rules_plain_set(n->weight))); break;
-    case OP_AVGPOOL: case OP_GLOBAL_AVGPOOL: rules_give(c, in, rules_lin_t(c, i, R, rules_plain_set(pool_scale(c, n, in_shape, NULL)))); break;
-    case OP_MAXPOOL: {
-        ir_node node = *n;
-        node.name = node.alias = NULL;
-        node.op = OP_MAXPOOL_T;
-        node.shape = *in_shape;
-        node.in_shape = *in_shape;
-        node.n_inputs = 2;
-        node.inputs[0] = R;
-        node.inputs[1] = rules_fwd(c, in);
-        node.mult = 0;
-        rules_give(c, in, rules_node(c, &node));
-        break;
-    }
-    case OP_ADD: rules_give(c, n->inputs[0], R); rules_give(c, n->inputs[1], R); break;
-    case OP_RELU: {
-        int inputs[2] = {R, rules_fwd(c, in)};
-        rules_give(c, in, rules_eltwise(c, in_shape, inputs, 2, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew(c, EW_STEP, rules_ew_in(c, 1), NULL))));
-        break;
-    }
-    case OP_SIGMOID: {   /* r * y * (1 - y) */
-        int inputs[2] = {R, rules_fwd(c, i)};
-        ir_ew *y = rules_ew_in(c, 1);
-        rules_give(c, in, rules_eltwise(c, in_shape, inputs, 2,
-                            rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew(c, EW_MUL, y, rules_ew(c, EW_SUB, rules_ew_num(c, 1), rules_ew_in(c, 1))))));
-        break;
-    }
-    case OP_AFFINE: {
-        ir_ew *scale = rules_ew(c, EW_CHANNEL, NULL, NULL);
-        scale->channel = n->weight;
-        rules_give(c, in, rules_eltwise(c, in_shape, &R, 1, rules_ew(c, EW_MUL, rules_ew_in(c, 0), scale)));
-        break;
-    }
-    default: break;
-    }
-}
-

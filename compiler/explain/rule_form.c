@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules_internal.h"
+#include "backward.h"
 
 enum { SIDE_A = 1, SIDE_W = 2, SIDE_B = 4, SIDE_OTHER = 8 };
 
-rx *pool_rx(rx_pool *p, rx_kind kind)
+rx *rx_pool_new(rx_pool *p, rx_kind kind)
 {
     rx *e = calloc(1, sizeof *e);
     if (!e) { fputs("xaic: out of memory\n", stderr); exit(2); }
@@ -24,7 +24,7 @@ rx *pool_rx(rx_pool *p, rx_kind kind)
     return e;
 }
 
-void pool_free(rx_pool *p)
+void rx_pool_free(rx_pool *p)
 {
     for (int i = 0; i < p->n; i++) free(p->items[i]);
     free(p->items);
@@ -219,11 +219,11 @@ static char *atoms_key(const monomial *m, int side)
 /* coef * product of the atoms of `side` */
 static rx *product(rx_pool *p, const monomial *m, int side)
 {
-    rx *e = pool_rx(p, RX_NUM);
+    rx *e = rx_pool_new(p, RX_NUM);
     e->num = m->coef;
     for (int i = 0; i < m->n_atoms; i++) {
         if (side_of(m->atoms[i]) != side) continue;
-        rx *mul = pool_rx(p, RX_BIN);
+        rx *mul = rx_pool_new(p, RX_BIN);
         mul->op = '*';
         mul->args[0] = e;
         mul->args[1] = (rx *)m->atoms[i];
@@ -236,7 +236,7 @@ static rx *product(rx_pool *p, const monomial *m, int side)
 static rx *plus(rx_pool *p, rx *a, rx *b)
 {
     if (!a) return b;
-    rx *e = pool_rx(p, RX_BIN);
+    rx *e = rx_pool_new(p, RX_BIN);
     e->op = '+';
     e->args[0] = a;
     e->args[1] = b;
@@ -250,7 +250,7 @@ static const rx *input_factor(rx_pool *p, const monomial *m)
     for (int i = 0; i < m->n_atoms; i++) {
         if (side_of(m->atoms[i]) != SIDE_A) continue;
         if (!e) { e = (rx *)m->atoms[i]; continue; }
-        rx *mul = pool_rx(p, RX_BIN);
+        rx *mul = rx_pool_new(p, RX_BIN);
         mul->op = '*';
         mul->args[0] = e;
         mul->args[1] = (rx *)m->atoms[i];

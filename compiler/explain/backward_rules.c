@@ -1,0 +1,257 @@
+/* A layer's rule applied: relevance at its output -> relevance at its inputs. Elementwise layers take an
+ * expression over r, x, y; pooling layers also one with unpool() (two shapes, joined by unpool); linear
+ * layers and sums a share form (backward_linear.c); `gradient` is the op's own chain rule, the GRADIENT
+ * column of ops.def (backward_gradient.c). */
+#include <stdlib.h>
+
+#include "backward.h"
+
+#define NONE 0
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT) [OP_##ID] = GRADIENT,
+static void (*const gradient_of_op[OP_COUNT])(rules_ctx *c, int i) = {
+#include "ops.def"
+};
+#undef OP
+#undef NONE
+
+/* ---------------- pooling rules over r, x, y (and x0, y0): two shapes, joined by unpool ---------------- */
+
+static int is_share_form(const rx *e)
+{
+    if (!e) return 0;
+    if (e->kind == RX_GRADIENT || (e->kind == RX_CALL && e->fn == F_SHARE)) return 1;
+    if (e->kind == RX_CALL && e->fn == F_WHERE && e->args[0]->kind == RX_BIN &&
+        (rx_is_var(e->args[0]->args[0], V_Z) || rx_is_var(e->args[0]->args[1], V_Z)))
+        return 1;
+    for (int k = 0; k < e->n_args; k++)
+        if (is_share_form(e->args[k])) return 1;
+    return 0;
+}
+
+enum { LEVEL_CONST, LEVEL_OUT, LEVEL_IN };
+
+typedef struct lowered {
+    int level;
+    ir_ew *e;
+    int inputs[IR_MAX_INPUTS];
+    int n;
+} lowered;
+
+/* Renumbers the inputs of a tree; subtrees may be shared (max(a, b) uses a twice), so each node once. */
+typedef struct ew_seen {
+    const ir_ew **nodes;
+    int n, cap;
+} ew_seen;
+
+static void shift_walk(ir_ew *e, int by, ew_seen *seen)
+{
+    if (!e) return;
+    for (int k = 0; k < seen->n; k++)
+        if (seen->nodes[k] == e) return;
+    if (seen->n == seen->cap) {
+        seen->cap = seen->cap ? 2 * seen->cap : 32;
+        seen->nodes = realloc(seen->nodes, sizeof *seen->nodes * seen->cap);
+    }
+    seen->nodes[seen->n++] = e;
+    if (e->kind == EW_INPUT) e->input += by;
+    shift_walk(e->a, by, seen);
+    shift_walk(e->b, by, seen);
+    shift_walk(e->c, by, seen);
+}
+
+static void shift_inputs(ir_ew *e, int by)
+{
+    ew_seen seen = {0};
+    shift_walk(e, by, &seen);
+    free(seen.nodes);
+}
+
+/* joins b's inputs into a's (renumbering b's tree); reports a level mismatch */
+static int join(rules_ctx *c, const rx *at, lowered *a, lowered *b)
+{
+    if (a->level && b->level && a->level != b->level) {
+        diag_error(c->d, at->loc, "this combines a value shaped like the pooling's output (r, y, y0) with one shaped "
+                   "like its input (x, x0, unpool(...)); route output values with unpool(...) first");
+        c->failed = 1;
+        return 0;
+    }
+    if (a->n + b->n > IR_MAX_INPUTS) {
+        diag_error(c->d, at->loc, "expression reads too many values");
+        c->failed = 1;
+        return 0;
+    }
+    shift_inputs(b->e, a->n);
+    for (int k = 0; k < b->n; k++) a->inputs[a->n++] = b->inputs[k];
+    if (!a->level) a->level = b->level;
+    return 1;
+}
+
+static lowered leaf(rules_ctx *c, int level, int node)
+{
+    lowered l = {level, rules_ew_in(c, 0), {node}, 1};
+    return l;
+}
+
+static int materialize(rules_ctx *c, const lowered *l, const ir_shape *shape)
+{
+    if (l->e->kind == EW_INPUT && l->n == 1) return l->inputs[0];
+    return rules_eltwise(c, shape, l->inputs, l->n, l->e);
+}
+
+static lowered lower(rules_ctx *c, int i, const rx *e)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int in = n->inputs[0];
+    lowered r = {LEVEL_CONST, NULL, {0}, 0};
+    switch (e->kind) {
+    case RX_NUM: r.e = rules_ew_num(c, e->num); return r;
+    case RX_VAR:
+        switch (e->var) {
+        case V_R: return leaf(c, LEVEL_OUT, c->R[i]);
+        case V_Y: return leaf(c, LEVEL_OUT, rules_fwd(c, i));
+        case V_X: return leaf(c, LEVEL_IN, rules_fwd(c, in));
+        case V_Y0: if (c->fwd0) return leaf(c, LEVEL_OUT, c->fwd0[i]); break;
+        case V_X0: if (c->fwd0) return leaf(c, LEVEL_IN, c->fwd0[in]); break;
+        default: break;
+        }
+        diag_error(c->d, e->loc, "'%s' cannot be used in the rule of %s layer '%s'%s", rx_var_name(e->var),
+                   ir_op_name(n->op), n->name,
+                   e->var == V_X0 || e->var == V_Y0 ? " (x0 and y0 exist in deeplift only)" : "");
+        c->failed = 1;
+        r.e = rules_ew_num(c, 0);
+        return r;
+    case RX_NEG: r = lower(c, i, e->args[0]); r.e = rules_ew(c, EW_NEG, r.e, NULL); return r;
+    case RX_BIN: {
+        static const ir_ew_kind kinds[128] = {['+'] = EW_ADD, ['-'] = EW_SUB, ['*'] = EW_MUL, ['/'] = EW_SAFEDIV,
+                                              ['>'] = EW_GT, ['<'] = EW_LT, ['G'] = EW_GE, ['L'] = EW_LE,
+                                              ['E'] = EW_EQ, ['N'] = EW_NE};
+        lowered a = lower(c, i, e->args[0]), b = lower(c, i, e->args[1]);
+        if (!join(c, e, &a, &b)) return a;
+        a.e = rules_ew(c, kinds[e->op & 127], a.e, b.e);
+        return a;
+    }
+    case RX_CALL: {
+        if (e->fn == F_UNPOOL || e->fn == F_UNPOOL0) {
+            lowered v = lower(c, i, e->args[0]);
+            if (n->op != OP_MAXPOOL || v.level != LEVEL_OUT || (e->fn == F_UNPOOL0 && !c->fwd0)) {
+                diag_error(c->d, e->loc, "%s", n->op != OP_MAXPOOL ? "unpool() routes to window maxima: it applies to "
+                           "max pooling" : v.level != LEVEL_OUT ? "unpool() takes a value shaped like the pooling's "
+                           "output (r, y, y0)" : "unpool0() routes to the maxima of the reference pass (deeplift only)");
+                c->failed = 1;
+                r.e = rules_ew_num(c, 0);
+                return r;
+            }
+            ir_node node = *n;
+            node.name = node.alias = NULL;
+            node.op = OP_MAXPOOL_T;
+            node.shape = c->net->nodes[in].shape;
+            node.in_shape = node.shape;
+            node.n_inputs = 2;
+            node.inputs[0] = materialize(c, &v, &n->shape);
+            node.inputs[1] = e->fn == F_UNPOOL ? rules_fwd(c, in) : c->fwd0[in];
+            node.mult = 0;
+            return leaf(c, LEVEL_IN, rules_node(c, &node));
+        }
+        if (e->fn == F_SHARE) break;
+        lowered a = lower(c, i, e->args[0]);
+        if (e->fn == F_WHERE || e->fn == F_MAX || e->fn == F_MIN) {
+            lowered b = lower(c, i, e->args[1]);
+            if (!join(c, e, &a, &b)) return a;
+            if (e->fn == F_WHERE) {
+                lowered d = lower(c, i, e->args[2]);
+                if (!join(c, e, &a, &d)) return a;
+                ir_ew *sel = rules_ew(c, EW_SELECT, a.e, b.e);
+                sel->c = d.e;
+                a.e = sel;
+            } else {
+                ir_ew *sel = rules_ew(c, EW_SELECT, rules_ew(c, e->fn == F_MAX ? EW_GT : EW_LT, a.e, b.e), a.e);
+                sel->c = b.e;
+                a.e = sel;
+            }
+            return a;
+        }
+        static const ir_ew_kind fk[] = {[F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN,
+                                        [F_STEP] = EW_STEP};
+        a.e = rules_ew(c, fk[e->fn], a.e, NULL);
+        return a;
+    }
+    default: break;
+    }
+    diag_error(c->d, e->loc, "a rule for %s layer '%s' is gradient, a share, or an expression of r, x, y with unpool",
+               ir_op_name(n->op), n->name);
+    c->failed = 1;
+    r.e = rules_ew_num(c, 0);
+    return r;
+}
+
+static void pool_expression(rules_ctx *c, int i, const rule_use *use)
+{
+    const ir_node *n = &c->net->nodes[i];
+    lowered l = lower(c, i, use->body);
+    if (c->failed) return;
+    if (l.level != LEVEL_IN) {
+        diag_error(c->d, use->body->loc, "the rule of %s layer '%s' must give a value shaped like its input: route "
+                   "r with unpool(...)", ir_op_name(n->op), n->name);
+        c->failed = 1;
+        return;
+    }
+    rules_give(c, n->inputs[0], materialize(c, &l, &c->net->nodes[n->inputs[0]].shape));
+}
+
+void rules_apply(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    const rule_use *use = &c->spec->rules[i];
+    if (ir_op_is(n->op, OPF_VIEW)) {   /* relevance keeps its values, takes the input's shape */
+        ir_node node = {0};
+        node.op = OP_FLATTEN;
+        node.shape = c->net->nodes[n->inputs[0]].shape;
+        node.n_inputs = 1;
+        node.inputs[0] = c->R[i];
+        rules_give(c, n->inputs[0], rules_node(c, &node));
+        return;
+    }
+    if (!use->body) return;
+    if (use->body->kind == RX_GRADIENT) {
+        if (gradient_of_op[n->op]) gradient_of_op[n->op](c, i);
+        else {
+            diag_error(c->d, use->where, "layer '%s' is a %s, which has no gradient", n->name, ir_op_name(n->op));
+            c->failed = 1;
+        }
+        return;
+    }
+    int elementwise = ir_op_is(n->op, OPF_ELEMENTWISE);
+    if (elementwise && rx_is_var(use->body, V_R)) {   /* pass: the same relevance, no kernel */
+        rules_give(c, n->inputs[0], c->R[i]);
+        return;
+    }
+    if (elementwise) {
+        /* r -> $0, x -> $1, y -> $2, and in DeepLIFT's reference pass x0 -> $3, y0 -> $4 */
+        int var_input[V_COUNT];
+        for (int v = 0; v < V_COUNT; v++) var_input[v] = -1;
+        var_input[V_R] = 0, var_input[V_X] = 1, var_input[V_Y] = 2;
+        int inputs[5] = {c->R[i], rules_fwd(c, n->inputs[0]), rules_fwd(c, i)}, ni = 3;
+        if (c->fwd0) {
+            var_input[V_X0] = 3, var_input[V_Y0] = 4;
+            inputs[3] = c->fwd0[n->inputs[0]], inputs[4] = c->fwd0[i], ni = 5;
+        }
+        ir_ew *e = rules_to_ew(c, use->body, var_input, &n->shape, n->name);
+        rules_give(c, n->inputs[0], rules_eltwise(c, &n->shape, inputs, ni, e));
+        return;
+    }
+    if (ir_op_is(n->op, OPF_WINDOW) && !is_share_form(use->body)) {
+        pool_expression(c, i, use);
+        return;
+    }
+    rule_form f;
+    int in = n->inputs[0];
+    int sum = ir_op_is(n->op, OPF_SUM);
+    if (!rules_linear_form(c->d, &c->pool, use->body, !c->fwd0 && !sum && rules_nonneg(c->net, in), n->name, &f)) {
+        diag_note(c->d, use->where, "rule '%s' is applied to layer '%s' here", use->rule, n->name);
+        c->failed = 1;
+        return;
+    }
+    if (sum) rules_share_add(c, i, &f);
+    else rules_share_linear(c, i, &f);
+    rule_form_free(&f);
+}
