@@ -4,6 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+bash scripts/install-deps.sh
 XAIC_BUILD_DIR=$root/build bash scripts/build.sh >/dev/null
 out=${XAIC_DEMO_OUT:-$root/build/demo}
 mkdir -p "$out"

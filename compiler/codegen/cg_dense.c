@@ -18,7 +18,7 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
                        int64_t in_n, int64_t out_n, LLVMValueRef o, int r, LLVMValueRef b, int nb, int nv,
                        const dense_epi *epi)
 {
-    LLVMValueRef acc[8][2][MAXV];
+    LLVMValueRef acc[8][2][CG_TILE_VECS];
     for (int ri = 0; ri < r; ri++)
         for (int bi = 0; bi < nb; bi++)
             for (int v = 0; v < nv; v++) {
@@ -26,35 +26,35 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
                 vset(c, vzero(c), acc[ri][bi][v]);
             }
     LLVMValueRef wrow = cg_mad(c, o, in_n, NULL), xrow = cg_mad(c, b, in_n, NULL);
-    int64_t step = (int64_t)nv * VW, nfull = in_n / step;
+    int64_t step = (int64_t)nv * CG_VW, nfull = in_n / step;
     /* one step at column i0 with masks m[v] */
     for (int pass = 0; pass < 2; pass++) {
-        unsigned m[MAXV];
+        unsigned m[CG_TILE_VECS];
         LLVMValueRef i0;
         cg_loop lk;
         if (pass == 0) {
             if (!nfull) continue;
             LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, nfull), "k");
             i0 = cg_mad(c, k, step, NULL);
-            for (int v = 0; v < nv; v++) m[v] = FULL;
+            for (int v = 0; v < nv; v++) m[v] = CG_FULL_MASK;
         } else {
             int64_t base = nfull * step;
             if (base >= in_n) continue;
             i0 = cg_i64(c, base);
-            for (int v = 0; v < nv; v++) m[v] = lanes(0, in_n - base - v * VW);
+            for (int v = 0; v < nv; v++) m[v] = lanes(0, in_n - base - v * CG_VW);
         }
-        LLVMValueRef a[8][2][MAXV];
+        LLVMValueRef a[8][2][CG_TILE_VECS];
         for (int ri = 0; ri < r; ri++)
             for (int bi = 0; bi < nb; bi++)
                 for (int v = 0; v < nv; v++) a[ri][bi][v] = vget(c, acc[ri][bi][v]);
-        LLVMValueRef xv[2][MAXV];
+        LLVMValueRef xv[2][CG_TILE_VECS];
         for (int bi = 0; bi < nb; bi++)
             for (int v = 0; v < nv; v++)
-                xv[bi][v] = m[v] ? vload(c, x, LLVMBuildNSWAdd(c->b, xrow, iadd(c, i0, bi * in_n + v * VW), ""), m[v]) : NULL;
+                xv[bi][v] = m[v] ? vload(c, x, LLVMBuildNSWAdd(c->b, xrow, iadd(c, i0, bi * in_n + v * CG_VW), ""), m[v]) : NULL;
         for (int ri = 0; ri < r; ri++)
             for (int v = 0; v < nv; v++) {
                 if (!m[v]) continue;
-                LLVMValueRef wv = wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i0, ri * in_n + v * VW), ""), m[v]), w_map);
+                LLVMValueRef wv = wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i0, ri * in_n + v * CG_VW), ""), m[v]), w_map);
                 for (int bi = 0; bi < nb; bi++) a[ri][bi][v] = vfma(c, wv, xv[bi][v], a[ri][bi][v]);
             }
         for (int ri = 0; ri < r; ri++)
@@ -128,17 +128,17 @@ static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef b
                          int64_t in_n, int64_t units, LLVMValueRef c0, int64_t width, const dense_epi *epi)
 {
     enum { JR = 8 };
-    int64_t nvec = width / VW;
-    unsigned tail = lanes(0, width - nvec * VW);
+    int64_t nvec = width / CG_VW;
+    unsigned tail = lanes(0, width - nvec * CG_VW);
     cg_loop lb, lv, lj;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
     LLVMValueRef orow = cg_mad(c, b, in_n, c0);
     if (nvec) {
         LLVMValueRef v = cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v");
-        vstore(c, vzero(c), out, cg_mad(c, v, VW, orow), FULL);
+        vstore(c, vzero(c), out, cg_mad(c, v, CG_VW, orow), CG_FULL_MASK);
         cg_loop_end(c, &lv);
     }
-    if (tail) vstore(c, vzero(c), out, iadd(c, orow, nvec * VW), tail);
+    if (tail) vstore(c, vzero(c), out, iadd(c, orow, nvec * CG_VW), tail);
     cg_loop_end(c, &lb);
     int64_t nblk = units / JR, rem = units % JR;
     for (int part = 0; part < 2; part++) {
@@ -152,10 +152,10 @@ static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef b
         orow = cg_mad(c, b, in_n, c0);
         LLVMValueRef wrow = cg_mad(c, j, in_n, c0);
         for (int t = 0; t < 2; t++) {
-            unsigned m = t == 0 ? FULL : tail;
+            unsigned m = t == 0 ? CG_FULL_MASK : tail;
             if (t == 0 ? !nvec : !m) continue;
-            LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v"), VW, NULL)
-                                    : cg_i64(c, nvec * VW);
+            LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v"), CG_VW, NULL)
+                                    : cg_i64(c, nvec * CG_VW);
             LLVMValueRef o = vload(c, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
             for (int r = 0; r < rows; r++)
                 o = vfma(c, wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i, r * in_n), ""), m), w_map), sv[r], o);
@@ -170,10 +170,10 @@ static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef b
     b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
     orow = cg_mad(c, b, in_n, c0);
     for (int t = 0; t < 2; t++) {
-        unsigned m = t == 0 ? FULL : tail;
+        unsigned m = t == 0 ? CG_FULL_MASK : tail;
         if (t == 0 ? !nvec : !m) continue;
-        LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v"), VW, NULL)
-                                : cg_i64(c, nvec * VW);
+        LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v"), CG_VW, NULL)
+                                : cg_i64(c, nvec * CG_VW);
         LLVMValueRef at = LLVMBuildNSWAdd(c->b, orow, i, "");
         vstore(c, cg_epilogue(c, epi->n, epi->in, vload(c, out, at, m), at, NULL, 1, m), out, at, m);
         if (t == 0) cg_loop_end(c, &lv);

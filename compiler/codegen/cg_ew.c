@@ -1,4 +1,4 @@
-/* Elementwise expressions as LLVM values, scalar or <VW x float>; see cg_ew.h. All in one basic block and
+/* Elementwise expressions as LLVM values, scalar or <CG_VW x float>; see cg_ew.h. All in one basic block and
  * branch-free (comparisons become selects), so that scalar loops vectorise and vector epilogues stay
  * straight-line code. */
 #include <string.h>
@@ -10,7 +10,7 @@
 
 typedef struct ew_ctx {
     const cg_ew_site *s;
-    LLVMTypeRef ty;                     /* float or <VW x float> */
+    LLVMTypeRef ty;                     /* float or <CG_VW x float> */
     LLVMValueRef inputs[IR_MAX_INPUTS]; /* loaded once per element */
     const ir_ew *memo_key[EW_MEMO];     /* shared subexpressions are evaluated once */
     LLVMValueRef memo_val[EW_MEMO];

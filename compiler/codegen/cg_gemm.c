@@ -1,6 +1,6 @@
 /* Register-blocked correlation (conv2d and the conv2d transpose; see cg_gemm.h); dense is in cg_dense.c.
  *
- * Vectors are VW = 8 floats (one AVX2 register); a tile keeps up to 8 vector accumulators live over the
+ * Vectors are CG_VW = 8 floats (one AVX2 register); a tile keeps up to 8 vector accumulators live over the
  * whole reduction loop and reads every operand once per tile. All geometry is known at compile time, so
  * the valid lanes of every border load are compile-time masks (llvm.masked.load) and interior tiles run
  * unmasked loops. */
@@ -16,15 +16,15 @@
 typedef struct corr_tile {
     int cb, nv;                         /* output channels x vectors */
     unsigned ymask;                     /* valid ky */
-    unsigned in_mask[MAXK][MAXV];       /* per kx and vector: lanes whose input column is valid */
-    unsigned out_mask[MAXV];            /* lanes inside the output row */
+    unsigned in_mask[CG_MAX_KW][CG_TILE_VECS];       /* per kx and vector: lanes whose input column is valid */
+    unsigned out_mask[CG_TILE_VECS];            /* lanes inside the output row */
 } corr_tile;
 
-/* One tile: cb output channels from co, output row oy, columns ox0 + [0, nv * VW). */
+/* One tile: cb output channels from co, output row oy, columns ox0 + [0, nv * CG_VW). */
 static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef outb, LLVMValueRef co,
                            LLVMValueRef oy, LLVMValueRef ox0, const corr_tile *t)
 {
-    LLVMValueRef acc[MAXJ][MAXV];
+    LLVMValueRef acc[CG_TILE_ROWS][CG_TILE_VECS];
     for (int j = 0; j < t->cb; j++) {
         LLVMValueRef init = p->bias ? splat(c, cg_load(c, p->bias, iadd(c, co, j))) : vzero(c);
         for (int v = 0; v < t->nv; v++) {
@@ -53,7 +53,7 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
         int rolled = ky1 - ky0 >= 2 && t->ymask == (((1u << ky1) - 1) & ~((1u << ky0) - 1));
         for (int ky = 0; rolled && ky < p->kh; ky++)
             for (int kx = 0; kx < p->kw; kx++) rolled &= p->tap[ky * p->kw + kx] == p->tap[kx] + ky * dtap;
-        LLVMValueRef a[MAXJ][MAXV];
+        LLVMValueRef a[CG_TILE_ROWS][CG_TILE_VECS];
         cg_loop lky;
         LLVMValueRef kyv = rolled ? cg_loop_begin(c, &lky, cg_i64(c, ky0), cg_i64(c, ky1), "ky") : NULL;
         for (int j = 0; j < t->cb; j++)
@@ -65,11 +65,11 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
             LLVMValueRef rowi = cg_mad(c, iy, p->W, cg_mad(c, ox0, p->sw, NULL));
             LLVMValueRef wrow = rolled ? cg_mad(c, kyv, dtap, wb) : wb;
             for (int kx = 0; kx < p->kw; kx++) {
-                LLVMValueRef x[MAXV] = {0};
+                LLVMValueRef x[CG_TILE_VECS] = {0};
                 int n = 0;
                 for (int v = 0; v < t->nv; v++)
                     if (t->in_mask[kx][v]) {
-                        LLVMValueRef at = iadd(c, rowi, v * VW * p->sw + kx + p->off_x);
+                        LLVMValueRef at = iadd(c, rowi, v * CG_VW * p->sw + kx + p->off_x);
                         x[v] = p->sw == 1 ? vload(c, in_c, at, t->in_mask[kx][v]) : vgather(c, in_c, at, p->sw, t->in_mask[kx][v]);
                         n++;
                     }
@@ -92,7 +92,7 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
         LLVMValueRef orow = cg_mad(c, iadd(c, co, j), p->o_plane, cg_mad(c, oyy, p->o_row, cg_mad(c, ox0, p->o_sx, NULL)));
         for (int v = 0; v < t->nv; v++) {
             if (!t->out_mask[v]) continue;
-            LLVMValueRef at = iadd(c, orow, v * VW * p->o_sx + p->o_x0), val = vget(c, acc[j][v]);
+            LLVMValueRef at = iadd(c, orow, v * CG_VW * p->o_sx + p->o_x0), val = vget(c, acc[j][v]);
             if (p->epi)
                 val = cg_epilogue(c, p->epi, p->epi_in, val, LLVMBuildNSWAdd(c->b, p->epi_base, at, ""), iadd(c, co, j), 1,
                                   t->out_mask[v]);
@@ -106,12 +106,12 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
 static void corr_tile_cols(const cg_corr *p, int64_t ox0, corr_tile *t)
 {
     for (int v = 0; v < t->nv; v++) {
-        int64_t base = ox0 + v * VW;
+        int64_t base = ox0 + v * CG_VW;
         t->out_mask[v] = lanes(0, p->OW - base);
         for (int kx = 0; kx < p->kw; kx++) {
             /* valid ox: 0 <= ox * sw + kx + off_x < W and ox < OW */
             unsigned m = 0;
-            for (int l = 0; l < VW; l++) {
+            for (int l = 0; l < CG_VW; l++) {
                 int64_t ix = (base + l) * p->sw + kx + p->off_x;
                 if (ix >= 0 && ix < p->W) m |= 1u << l;
             }
@@ -123,9 +123,9 @@ static void corr_tile_cols(const cg_corr *p, int64_t ox0, corr_tile *t)
 static int tile_full(const corr_tile *t, int kw)
 {
     for (int v = 0; v < t->nv; v++) {
-        if (t->out_mask[v] != FULL) return 0;
+        if (t->out_mask[v] != CG_FULL_MASK) return 0;
         for (int kx = 0; kx < kw; kx++)
-            if (t->in_mask[kx][v] != FULL) return 0;
+            if (t->in_mask[kx][v] != CG_FULL_MASK) return 0;
     }
     return 1;
 }
@@ -134,7 +134,7 @@ static int tile_full(const corr_tile *t, int kw)
 static void corr_row(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef outb, LLVMValueRef co, int cb,
                      int nv, LLVMValueRef oy, unsigned ymask)
 {
-    int64_t TW = (int64_t)nv * VW, nt = (p->OW + TW - 1) / TW;
+    int64_t TW = (int64_t)nv * CG_VW, nt = (p->OW + TW - 1) / TW;
     corr_tile t;
     for (int64_t k = 0; k < nt;) {
         memset(&t, 0, sizeof t);
@@ -202,19 +202,19 @@ static const cg_corr *map_weights(cg *c, const cg_corr *p, LLVMValueRef co, int 
 {
     int64_t runs, len, run_stride;
     mapped_layout(p, cb, &runs, &len, &run_stride);
-    int64_t nvec = len / VW;
-    unsigned tail = lanes(0, len - nvec * VW);
+    int64_t nvec = len / CG_VW;
+    unsigned tail = lanes(0, len - nvec * CG_VW);
     cg_loop lr, lv;
     LLVMValueRef r = cg_loop_begin(c, &lr, cg_i64(c, 0), cg_i64(c, runs), "wrun");
     LLVMValueRef from = cg_mad(c, co, p->s_oc, cg_mad(c, r, run_stride, NULL)), to = cg_mad(c, r, len, NULL);
     if (nvec) {
-        LLVMValueRef v = cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "wv"), VW, NULL);
-        vstore(c, wmap(c, vload(c, p->w, LLVMBuildNSWAdd(c->b, from, v, ""), FULL), p->w_map), p->w_buf,
-               LLVMBuildNSWAdd(c->b, to, v, ""), FULL);
+        LLVMValueRef v = cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "wv"), CG_VW, NULL);
+        vstore(c, wmap(c, vload(c, p->w, LLVMBuildNSWAdd(c->b, from, v, ""), CG_FULL_MASK), p->w_map), p->w_buf,
+               LLVMBuildNSWAdd(c->b, to, v, ""), CG_FULL_MASK);
         cg_loop_end(c, &lv);
     }
     if (tail)
-        vstore(c, wmap(c, vload(c, p->w, iadd(c, from, nvec * VW), tail), p->w_map), p->w_buf, iadd(c, to, nvec * VW),
+        vstore(c, wmap(c, vload(c, p->w, iadd(c, from, nvec * CG_VW), tail), p->w_map), p->w_buf, iadd(c, to, nvec * CG_VW),
                tail);
     cg_loop_end(c, &lr);
     *q = *p;
@@ -287,8 +287,8 @@ static void corr_rows(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef ou
 static void corr_tile_shape(const cg *c, const cg_corr *p, int *CB, int *nv)
 {
     int wide = c->opt->vector_registers >= 32;
-    if (wide && p->OW > 3 * VW) *nv = 4, *CB = 6;
-    else if (p->OW > VW) *nv = 2, *CB = 4;
+    if (wide && p->OW > 3 * CG_VW) *nv = 4, *CB = 6;
+    else if (p->OW > CG_VW) *nv = 2, *CB = 4;
     else *nv = 1, *CB = 8;
 }
 

@@ -1,5 +1,5 @@
 /* Vector helpers of the register-blocked kernels (cg_gemm.c: correlation; cg_dense.c: dense and its
- * transpose): <VW x float> values, compile-time lane masks, masked loads / stores, small control flow. */
+ * transpose): <CG_VW x float> values, compile-time lane masks, masked loads / stores, small control flow. */
 #ifndef XAIC_CG_VEC_H
 #define XAIC_CG_VEC_H
 
@@ -7,28 +7,28 @@
 
 #include "cg_builder.h"
 
-#define VW 8
-#define FULL ((1u << VW) - 1)
-#define MAXJ 8      /* output channels / rows per tile */
-#define MAXV 4      /* vectors per tile along the contiguous axis */
-#define MAXK 64     /* kernel widths handled by the blocked conv (cg_emit_corr callers check) */
+#define CG_VW 8
+#define CG_FULL_MASK ((1u << CG_VW) - 1)
+#define CG_TILE_ROWS 8      /* output channels / rows per tile */
+#define CG_TILE_VECS 4      /* vectors per tile along the contiguous axis */
+#define CG_MAX_KW 64     /* kernel widths handled by the blocked conv (cg_emit_corr callers check) */
 
-static inline LLVMTypeRef vec_t(cg *c) { return LLVMVectorType(c->f32, VW); }
+static inline LLVMTypeRef vec_t(cg *c) { return LLVMVectorType(c->f32, CG_VW); }
 
 static inline LLVMValueRef vzero(cg *c) { return LLVMConstNull(vec_t(c)); }
 
 static inline LLVMValueRef splat(cg *c, LLVMValueRef s)
 {
     LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetPoison(vec_t(c)), s, LLVMConstInt(c->i32, 0, 0), "");
-    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(c->i32, VW));
+    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(c->i32, CG_VW));
     return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(vec_t(c)), zeros, "");
 }
 
 static inline LLVMValueRef lane_mask(cg *c, unsigned m)
 {
-    LLVMValueRef bits[VW];
-    for (int l = 0; l < VW; l++) bits[l] = LLVMConstInt(c->i1, (m >> l) & 1, 0);
-    return LLVMConstVector(bits, VW);
+    LLVMValueRef bits[CG_VW];
+    for (int l = 0; l < CG_VW; l++) bits[l] = LLVMConstInt(c->i1, (m >> l) & 1, 0);
+    return LLVMConstVector(bits, CG_VW);
 }
 
 static inline LLVMValueRef call2(cg *c, const char *name, LLVMTypeRef t0, LLVMTypeRef t1, LLVMValueRef *args, int n)
@@ -46,10 +46,10 @@ static inline LLVMValueRef gep_any(cg *c, LLVMValueRef base, LLVMValueRef index)
     return LLVMBuildGEP2(c->b, c->f32, base, &index, 1, "");
 }
 
-/* The VW floats at base[index], lanes outside mask read as 0 (never touched). */
+/* The CG_VW floats at base[index], lanes outside mask read as 0 (never touched). */
 static inline LLVMValueRef vload(cg *c, LLVMValueRef base, LLVMValueRef index, unsigned mask)
 {
-    if (mask == FULL) {
+    if (mask == CG_FULL_MASK) {
         LLVMValueRef v = LLVMBuildLoad2(c->b, vec_t(c), cg_gep(c, base, index), "");
         LLVMSetAlignment(v, 4);
         return v;
@@ -61,18 +61,18 @@ static inline LLVMValueRef vload(cg *c, LLVMValueRef base, LLVMValueRef index, u
 /* base[index + l * stride] for the lanes l in mask (0 elsewhere): a strided row, llvm.masked.gather */
 static inline LLVMValueRef vgather(cg *c, LLVMValueRef base, LLVMValueRef index, int64_t stride, unsigned mask)
 {
-    LLVMValueRef offs[VW];
-    for (int l = 0; l < VW; l++) offs[l] = cg_i64(c, l * stride);
-    LLVMValueRef off = LLVMConstVector(offs, VW);
+    LLVMValueRef offs[CG_VW];
+    for (int l = 0; l < CG_VW; l++) offs[l] = cg_i64(c, l * stride);
+    LLVMValueRef off = LLVMConstVector(offs, CG_VW);
     LLVMValueRef row = gep_any(c, base, index);
     LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, row, &off, 1, "");
     LLVMValueRef args[4] = {ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask), vzero(c)};
-    return call2(c, "llvm.masked.gather", vec_t(c), LLVMVectorType(c->ptr, VW), args, 4);
+    return call2(c, "llvm.masked.gather", vec_t(c), LLVMVectorType(c->ptr, CG_VW), args, 4);
 }
 
 static inline void vstore(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index, unsigned mask)
 {
-    if (mask == FULL) {
+    if (mask == CG_FULL_MASK) {
         LLVMValueRef s = LLVMBuildStore(c->b, v, cg_gep(c, base, index));
         LLVMSetAlignment(s, 4);
         return;
@@ -84,12 +84,12 @@ static inline void vstore(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef
 /* base[index + l * stride] = v[l] for the lanes l in mask */
 static inline void vscatter(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index, int64_t stride, unsigned mask)
 {
-    LLVMValueRef offs[VW];
-    for (int l = 0; l < VW; l++) offs[l] = cg_i64(c, l * stride);
-    LLVMValueRef off = LLVMConstVector(offs, VW);
+    LLVMValueRef offs[CG_VW];
+    for (int l = 0; l < CG_VW; l++) offs[l] = cg_i64(c, l * stride);
+    LLVMValueRef off = LLVMConstVector(offs, CG_VW);
     LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, gep_any(c, base, index), &off, 1, "");
     LLVMValueRef args[4] = {v, ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask)};
-    call2(c, "llvm.masked.scatter", vec_t(c), LLVMVectorType(c->ptr, VW), args, 4);
+    call2(c, "llvm.masked.scatter", vec_t(c), LLVMVectorType(c->ptr, CG_VW), args, 4);
 }
 
 static inline LLVMValueRef vfma(cg *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
@@ -128,7 +128,7 @@ static inline void vset(cg *c, LLVMValueRef v, LLVMValueRef p) { LLVMBuildStore(
 static inline unsigned lanes(int64_t lo, int64_t hi)
 {
     unsigned m = 0;
-    for (int64_t l = lo < 0 ? 0 : lo; l < hi && l < VW; l++) m |= 1u << l;
+    for (int64_t l = lo < 0 ? 0 : lo; l < hi && l < CG_VW; l++) m |= 1u << l;
     return m;
 }
 

@@ -1,4 +1,4 @@
-/* Code generation: graph IR + plan -> an LLVM module with the entry points of DESIGN.md
+/* Code generation: graph IR + plan -> an LLVM module with the generated API (README, "Using the generated code")
  * (NET_workspace_size, NET_forward, NET_info) and one kernel function per computed node. */
 #ifndef XAIC_CODEGEN_H
 #define XAIC_CODEGEN_H

@@ -27,6 +27,6 @@ void emit_prepare_module(LLVMModuleRef mod, LLVMTargetMachineRef tm);
 /* Verifies and runs the default<O{n}> pipeline. */
 int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, char **err);
 int emit_file(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *path, emit_kind kind, char **err);
-/* The header with the API of DESIGN.md for every network of m. */
+/* The header declaring the generated API (README, "Using the generated code") for every network of m. */
 int emit_header(const ir_module *m, const cg_options *opt, const char *path, char **err);
 #endif

@@ -387,7 +387,8 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
                 seeds[sp->seed], sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
         for (int i = 0; i < g->n_nodes; i++) {
             if (!sp->rules[i].body) continue;
-            fprintf(out, "  %-10s %-10s %s: ", g->nodes[i].name, sx_selector(&g->nodes[i]), sp->rules[i].rule);
+            ir_op op = g->nodes[i].fused ? (ir_op)(g->nodes[i].fused - 1) : g->nodes[i].op;   /* as written */
+            fprintf(out, "  %-10s %-10s %s: ", g->nodes[i].name, ir_ops[op].selector, sp->rules[i].rule);
             rx_print(sp->rules[i].body, out);
             fputc('\n', out);
         }

@@ -183,10 +183,15 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
         case OP_REFERENCE: fprintf(out, " %g unless given", n->ref_value); break;
         case OP_UPSAMPLE: fprintf(out, " bilinear%s", n->global ? " align_corners" : ""); break;
         case OP_ELTWISE: fprintf(out, " "); ir_ew_dump(n->expr, out); break;
+        case OP_FUSED: fprintf(out, " %s in %%%d's kernel", ir_op_name((ir_op)(n->fused - 1)), n->inputs[0]); break;
         case OP_INPUT:
             if (g->has_range) fprintf(out, " range=[%g, %g]", g->range_low, g->range_high);
             break;
         default: break;
+        }
+        if (n->epilogue_from) {   /* a fused consumer: the expression the kernel stores */
+            fprintf(out, " then ");
+            ir_ew_dump(n->expr, out);
         }
         if (n->weight) fprintf(out, " w=%s", n->weight->name);
         if (n->bias) fprintf(out, " b=%s", n->bias->name);

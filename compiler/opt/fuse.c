@@ -60,7 +60,7 @@ void fuse_epilogues(ir_graph *g)
         for (int k = 0; k < E->n_inputs; k++)
             if (k != slot) P->inputs[P->n_inputs++] = E->inputs[k];
         E->fused = 1 + (int)E->op;
-        E->op = OP_FLATTEN;
+        E->op = OP_FUSED;
         E->expr = NULL;
         E->n_inputs = 1;
         E->inputs[0] = p;

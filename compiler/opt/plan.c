@@ -150,7 +150,7 @@ static void dump_kernel_counts(const ir_graph *g, const graph_plan *p, FILE *out
         }
         if (!count[0] && !count[1] && !count[2] && !count[3]) continue;
         fprintf(out, "    %-12s %-15s %d / %d / %d / %d\n", g->nodes[l].name ? g->nodes[l].name : "",
-                ir_op_name(g->nodes[l].op), count[0], count[1], count[2], count[3]);
+                ir_op_name(g->nodes[l].fused ? (ir_op)(g->nodes[l].fused - 1) : g->nodes[l].op), count[0], count[1], count[2], count[3]);
         for (int k = 0; k < 4; k++) total[k] += count[k];
     }
     fprintf(out, "    %-28s %d / %d / %d / %d\n", "all layers", total[0], total[1], total[2], total[3]);
