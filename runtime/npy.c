@@ -4,12 +4,15 @@
  * and a newline, then the raw data. The dict is parsed by a small recursive-descent reader rather
  * than by matching numpy's exact spelling, because other writers order keys and space differently. */
 #include "xairt.h"
+#include "xairt_io.h"
 #include "rt_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAX_HEADER (1u << 20)   /* numpy itself refuses headers over 10 kB; be generous */
@@ -197,27 +200,58 @@ static float load_elem(const unsigned char *src, const npy_dtype *t)
     }
 }
 
-/* ---- reading ---- */
+/* ---- reading: from a file descriptor (data read straight into the result) or from memory ---- */
 
-int xai_npy_read(const char *path, xai_array *out, int convert, char *err, size_t errlen)
+typedef struct {
+    const unsigned char *mem;   /* the bytes, or NULL to read from fd */
+    int fd;
+    uint64_t size;              /* of the whole file */
+    uint64_t pos;
+    int read_errno;
+} npy_src;
+
+/* Up to n bytes; fewer only at the end of the input or on a read error (then read_errno is set). */
+static size_t src_read(npy_src *s, void *buf, size_t n)
 {
-    if (!path || !out) return xai_fail(err, errlen, XAI_ENULL, "xai_npy_read: path or out is NULL");
-    memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading: %m", path);
+    if (s->mem) {
+        size_t k = s->pos < s->size ? (size_t)(s->size - s->pos < n ? s->size - s->pos : n) : 0;
+        memcpy(buf, s->mem + s->pos, k);
+        s->pos += k;
+        return k;
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = read(s->fd, (unsigned char *)buf + done, n - done > (1u << 30) ? (1u << 30) : n - done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) s->read_errno = errno;
+        if (r <= 0) break;
+        done += (size_t)r;
+    }
+    s->pos += done;
+    return done;
+}
 
+/* A short read: the file ended (it shrank under us) or the system failed. */
+static int short_read(const npy_src *s, const char *label, const char *what, char *err, size_t errlen)
+{
+    if (s->read_errno)
+        return xai_fail(err, errlen, XAI_EIO, "%s: read error in %s: %s", label, what, strerror(s->read_errno));
+    return xai_fail(err, errlen, XAI_EFORMAT, "%s: truncated %s", label, what);
+}
+
+static int npy_load(npy_src *src, const char *label, int convert, xai_array *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
     int st = XAI_OK;
     char *hdr = NULL;
     unsigned char *raw = NULL;
     float *data = NULL;
-    struct stat sb;
     unsigned char pre[12];
-    if (fstat(fileno(f), &sb) != 0) { st = xai_fail(err, errlen, XAI_EIO, "%s: cannot stat", path); goto done; }
-    uint64_t fsize = (uint64_t)sb.st_size;
+    uint64_t fsize = src->size;
 
-    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, NPY_MAGIC, 6) != 0) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not a .npy file (bad magic)", path);
-        goto done;
+    if (src_read(src, pre, 10) != 10 || memcmp(pre, NPY_MAGIC, 6) != 0) {
+        if (src->read_errno) return short_read(src, label, "header", err, errlen);
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: not a .npy file (bad magic)", label);
     }
     int major = pre[6], minor = pre[7];
     uint64_t hlen, prelen;
@@ -225,85 +259,83 @@ int xai_npy_read(const char *path, xai_array *out, int convert, char *err, size_
         hlen = pre[8] | (uint64_t)pre[9] << 8;
         prelen = 10;
     } else if (major == 2 || major == 3) {
-        if (fread(pre + 10, 1, 2, f) != 2) {
-            st = xai_fail(err, errlen, XAI_EFORMAT, "%s: truncated header", path);
-            goto done;
-        }
+        if (src_read(src, pre + 10, 2) != 2) return short_read(src, label, "header", err, errlen);
         hlen = pre[8] | (uint64_t)pre[9] << 8 | (uint64_t)pre[10] << 16 | (uint64_t)pre[11] << 24;
         prelen = 12;
     } else {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: unsupported .npy version %d.%d", path, major, minor);
-        goto done;
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: unsupported .npy version %d.%d", label, major, minor);
     }
-    if (hlen > NPY_MAX_HEADER) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: header length %llu exceeds the %u-byte limit", path,
-                      (unsigned long long)hlen, NPY_MAX_HEADER);
-        goto done;
-    }
-    if (prelen + hlen > fsize) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: header length %llu exceeds file size %llu", path,
-                      (unsigned long long)hlen, (unsigned long long)fsize);
-        goto done;
-    }
-    if (!(hdr = malloc(hlen + 1))) { st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", path); goto done; }
-    if (fread(hdr, 1, hlen, f) != hlen) {
-        st = xai_fail(err, errlen, XAI_EIO, "%s: read error in header", path);
+    if (hlen > NPY_MAX_HEADER)
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: header length %llu exceeds the %u-byte limit", label,
+                        (unsigned long long)hlen, NPY_MAX_HEADER);
+    if (prelen + hlen > fsize)
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: header length %llu exceeds file size %llu", label,
+                        (unsigned long long)hlen, (unsigned long long)fsize);
+    if (!(hdr = malloc(hlen + 1))) return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", label);
+    if (src_read(src, hdr, hlen) != hlen) {
+        st = short_read(src, label, "header", err, errlen);
         goto done;
     }
     hdr[hlen] = 0;
 
     npy_header h = { .s = hdr, .p = hdr, .end = hdr + hlen };
     if (!parse_header(&h)) {
-        st = xai_fail(err, errlen, strstr(h.msg, "dtype") ? XAI_EDTYPE : XAI_EFORMAT, "%s: %s", path, h.msg);
+        st = xai_fail(err, errlen, strstr(h.msg, "dtype") ? XAI_EDTYPE : XAI_EFORMAT, "%s: %s", label, h.msg);
         goto done;
     }
     npy_dtype t;
     if (!parse_dtype(h.descr, &t)) {
-        st = xai_fail(err, errlen, XAI_EDTYPE, "%s: unsupported dtype '%s'", path, h.descr);
+        st = xai_fail(err, errlen, XAI_EDTYPE, "%s: unsupported dtype '%s'", label, h.descr);
         goto done;
     }
     int native_f32 = t.kind == 'f' && t.size == 4 && !t.big;
     if (!native_f32 && !convert) {
-        st = xai_fail(err, errlen, XAI_EDTYPE, "%s: dtype '%s' is not float32 (convert is off)", path, h.descr);
+        st = xai_fail(err, errlen, XAI_EDTYPE, "%s: dtype '%s' is not float32 (convert is off)", label, h.descr);
         goto done;
     }
     if (h.fortran) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: fortran_order is True (only C order is supported)", path);
+        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: fortran_order is True (only C order is supported)", label);
         goto done;
     }
     char shp[128];
     xai_format_shape(shp, sizeof shp, h.shape, h.rank);
     int64_t count = xai_checked_bytes(h.shape, h.rank, 1);
     int64_t need = xai_checked_bytes(h.shape, h.rank, t.size);
+    int64_t floats = xai_checked_bytes(h.shape, h.rank, (int64_t)sizeof(float));
     uint64_t have = fsize - prelen - hlen;
-    if (count < 0 || need < 0 || (uint64_t)need > have) {
+    if (count < 0 || need < 0 || floats < 0) {
+        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: shape %s of '%s' is too large (its size overflows)", label, shp,
+                      h.descr);
+        goto done;
+    }
+    if ((uint64_t)need > have) {
         st = xai_fail(err, errlen, XAI_EFORMAT, "%s: truncated: shape %s of '%s' needs %lld bytes of data, file has %llu",
-                      path, shp, h.descr, need < 0 ? -1LL : (long long)need, (unsigned long long)have);
+                      label, shp, h.descr, (long long)need, (unsigned long long)have);
         goto done;
     }
     if ((uint64_t)need < have) {
         st = xai_fail(err, errlen, XAI_EFORMAT, "%s: shape %s of '%s' needs %lld bytes of data, file has %llu (trailing bytes)",
-                      path, shp, h.descr, (long long)need, (unsigned long long)have);
+                      label, shp, h.descr, (long long)need, (unsigned long long)have);
         goto done;
     }
-
-    /* At least one element so that an empty array still has a non-NULL buffer. */
-    if (!(data = malloc((size_t)(count ? count : 1) * sizeof(float)))) {
-        st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for %lld elements", path, (long long)count);
+    /* `need` is at most the file's size, so the allocations below are bounded by what is really there. */
+    if ((uint64_t)floats > SIZE_MAX ||
+        !(data = malloc(count ? (size_t)floats : sizeof(float)))) {   /* an empty array still gets a buffer */
+        st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for %lld elements", label, (long long)count);
         goto done;
     }
     if (native_f32 && !host_is_big()) {
-        if (fread(data, 1, (size_t)need, f) != (size_t)need) {
-            st = xai_fail(err, errlen, XAI_EIO, "%s: read error in data", path);
+        if (src_read(src, data, (size_t)need) != (size_t)need) {
+            st = short_read(src, label, "data", err, errlen);
             goto done;
         }
     } else {
         if (!(raw = malloc((size_t)need + 1))) {
-            st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", path);
+            st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", label);
             goto done;
         }
-        if (fread(raw, 1, (size_t)need, f) != (size_t)need) {
-            st = xai_fail(err, errlen, XAI_EIO, "%s: read error in data", path);
+        if (src_read(src, raw, (size_t)need) != (size_t)need) {
+            st = short_read(src, label, "data", err, errlen);
             goto done;
         }
         for (int64_t i = 0; i < count; i++) data[i] = load_elem(raw + i * t.size, &t);
@@ -316,7 +348,31 @@ done:
     free(hdr);
     free(raw);
     free(data);
-    fclose(f);
+    return st;
+}
+
+int xai_npy_parse(const void *bytes, size_t size, const char *label, int convert, xai_array *out,
+                  char *err, size_t errlen)
+{
+    if (!out || (!bytes && size)) return xai_fail(err, errlen, XAI_ENULL, "xai_npy_parse: data or out is NULL");
+    npy_src src = { .mem = bytes ? bytes : (const unsigned char *)"", .fd = -1, .size = size };
+    return npy_load(&src, label ? label : ".npy data", convert, out, err, errlen);
+}
+
+int xai_npy_read(const char *path, xai_array *out, int convert, char *err, size_t errlen)
+{
+    if (!path || !out) return xai_fail(err, errlen, XAI_ENULL, "xai_npy_read: path or out is NULL");
+    memset(out, 0, sizeof *out);
+    int fd, st = xai_open_regular(path, 0, &fd, err, errlen);
+    if (st != XAI_OK) return st;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        st = xai_fail(err, errlen, XAI_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    } else {
+        npy_src src = { .fd = fd, .size = (uint64_t)sb.st_size };
+        st = npy_load(&src, path, convert, out, err, errlen);
+    }
+    close(fd);
     return st;
 }
 
@@ -347,24 +403,23 @@ int xai_npy_write(const char *path, const float *data, int32_t rank, const int64
     memset(pad, ' ', sizeof pad);
     pad[hlen - (size_t)n - 1] = '\n';
 
-    FILE *f = fopen(path, "wb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for writing: %m", path);
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)n, f) == (size_t)n &&
-             fwrite(pad, 1, hlen - (size_t)n, f) == hlen - (size_t)n;
+    xai_outfile *o;
+    int st = xai_outfile_open(&o, path, 0, err, errlen);
+    if (st != XAI_OK) return st;
+    FILE *f = xai_outfile_stream(o);
+    /* Write errors are collected by the stream and reported by the commit, with their reason. */
+    fwrite(pre, 1, 10, f);
+    fwrite(dict, 1, (size_t)n, f);
+    fwrite(pad, 1, hlen - (size_t)n, f);
     if (host_is_big()) {
-        for (int64_t i = 0; ok && i < count; i++) {
+        for (int64_t i = 0; i < count && !ferror(f); i++) {
             unsigned char b[4], r[4];
             memcpy(b, &data[i], 4);
             r[0] = b[3]; r[1] = b[2]; r[2] = b[1]; r[3] = b[0];
-            ok = fwrite(r, 1, 4, f) == 4;
+            fwrite(r, 1, 4, f);
         }
-    } else if (ok && count > 0) {
-        ok = fwrite(data, sizeof(float), (size_t)count, f) == (size_t)count;
+    } else if (count > 0) {
+        fwrite(data, sizeof(float), (size_t)count, f);
     }
-    if (fclose(f) != 0) ok = 0;
-    if (!ok) {
-        remove(path);   /* never leave a half-written file behind */
-        return xai_fail(err, errlen, XAI_EIO, "%s: write failed", path);
-    }
-    return XAI_OK;
+    return xai_outfile_commit(o, err, errlen);
 }

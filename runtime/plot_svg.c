@@ -4,7 +4,6 @@
 #include "xairt.h"
 #include "rt_internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -166,8 +165,10 @@ int xai_plot_write_svg(const char *path, const xai_plot *plot, char *err, size_t
     if (plot->y_from_zero && low > 0) low = 0;
     axis ax = make_axis(plot->x[0], plot->x[plot->n_points - 1]), ay = make_axis(low, high);
 
-    FILE *f = fopen(path, "w");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot create: %s", path, strerror(errno));
+    xai_outfile *o;
+    status = xai_outfile_open(&o, path, 0, err, errlen);
+    if (status) return status;
+    FILE *f = xai_outfile_stream(o);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
             "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
@@ -175,7 +176,5 @@ int xai_plot_write_svg(const char *path, const xai_plot *plot, char *err, size_t
     write_axes(f, plot, &ax, &ay, w, h);
     write_series(f, plot, &ax, &ay, w, h);
     fputs("</svg>\n", f);
-    int failed = ferror(f);
-    if (fclose(f) || failed) return xai_fail(err, errlen, XAI_EIO, "%s: cannot write: %s", path, strerror(errno));
-    return XAI_OK;
+    return xai_outfile_commit(o, err, errlen);   /* reports any failed write, with its reason */
 }

@@ -5,6 +5,7 @@
  * libpng reports errors by longjmp: every pointer allocated after setjmp is volatile and freed on the
  * single cleanup path, and the error/warning callbacks never print. */
 #include "xairt.h"
+#include "xairt_io.h"
 #include "rt_internal.h"
 
 #include <png.h>
@@ -13,22 +14,24 @@
 #include <string.h>
 
 typedef struct {
-    const char *path;
+    const char *label;
     char *err;
     size_t errlen;
-    char warning[128];   /* the last warning: libpng often explains an error in a warning just before */
+    char warning[128];          /* the last warning: libpng often explains an error in a warning just before */
+    const unsigned char *mem;   /* reading: the file's bytes */
+    size_t size, pos;
+    int ran_out;                /* libpng asked for bytes past the end */
 } png_ctx;
 
 static void on_error(png_structp png, png_const_charp msg)
 {
     png_ctx *c = png_get_error_ptr(png);
-    FILE *f = png_get_io_ptr(png);   /* set by png_init_io; NULL before it */
-    if (f && feof(f))                /* libpng only says "Read Error" when the file ends early */
-        xai_fail(c->err, c->errlen, XAI_EFORMAT, "%s: truncated (libpng: %s)", c->path, msg);
+    if (c->ran_out)   /* libpng only says "Read Error" when the file ends early */
+        xai_fail(c->err, c->errlen, XAI_EFORMAT, "%s: truncated (libpng: %s)", c->label, msg);
     else if (c->warning[0])
-        xai_fail(c->err, c->errlen, XAI_EFORMAT, "%s: %s (after warning: %s)", c->path, msg, c->warning);
+        xai_fail(c->err, c->errlen, XAI_EFORMAT, "%s: %s (after warning: %s)", c->label, msg, c->warning);
     else
-        xai_fail(c->err, c->errlen, XAI_EFORMAT, "%s: %s", c->path, msg);
+        xai_fail(c->err, c->errlen, XAI_EFORMAT, "%s: %s", c->label, msg);
     png_longjmp(png, 1);
 }
 
@@ -39,26 +42,38 @@ static void on_warning(png_structp png, png_const_charp msg)
     snprintf(c->warning, sizeof c->warning, "%s", msg);
 }
 
-int xai_png_read(const char *path, int want_channels, xai_array *out, char *err, size_t errlen)
+static void read_memory(png_structp png, png_bytep out, size_t n)
 {
-    if (!path || !out) return xai_fail(err, errlen, XAI_ENULL, "xai_png_read: path or out is NULL");
+    png_ctx *c = png_get_io_ptr(png);
+    if (n > c->size - c->pos) {
+        c->ran_out = 1;
+        png_error(png, "Read Error");
+    }
+    memcpy(out, c->mem + c->pos, n);
+    c->pos += n;
+}
+
+/* Deflate turns at most 1032 bytes into one (a 258-byte match in two bits), so a file of `size` bytes
+ * cannot hold more pixel data than this; an image claiming more is refused before anything is allocated. */
+#define MAX_INFLATE_RATIO 1032u
+
+int xai_png_parse(const void *bytes, size_t size, const char *label, int want_channels, xai_array *out,
+                  char *err, size_t errlen)
+{
+    if (!out || (!bytes && size)) return xai_fail(err, errlen, XAI_ENULL, "xai_png_parse: data or out is NULL");
     memset(out, 0, sizeof *out);
     if (want_channels != 0 && want_channels != 1 && want_channels != 3)
-        return xai_fail(err, errlen, XAI_EARG, "%s: want_channels %d is not 0, 1 or 3", path, want_channels);
-    FILE *f = fopen(path, "rb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading: %m", path);
-    unsigned char sig[8];
-    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
-        fclose(f);
-        return xai_fail(err, errlen, XAI_EFORMAT, "%s: not a PNG file (bad signature)", path);
-    }
-    png_ctx ctx = { path, err, errlen, "" };
+        return xai_fail(err, errlen, XAI_EARG, "%s: want_channels %d is not 0, 1 or 3", label ? label : "PNG data",
+                        want_channels);
+    if (size < 8 || png_sig_cmp(bytes, 0, 8) != 0)
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: not a PNG file (bad signature)", label ? label : "PNG data");
+    png_ctx ctx = { .label = label ? label : "PNG data", .err = err, .errlen = errlen, .mem = bytes, .size = size,
+                    .pos = 8 };
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
-        fclose(f);
-        return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", path);
+        return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", ctx.label);
     }
 
     int st = XAI_OK;
@@ -69,9 +84,26 @@ int xai_png_read(const char *path, int want_channels, xai_array *out, char *err,
         st = XAI_EFORMAT;   /* on_error already wrote the message */
         goto done;
     }
-    png_init_io(png, f);
+    png_set_read_fn(png, &ctx, read_memory);
     png_set_sig_bytes(png, 8);
+    /* Only the critical chunks (and tRNS) matter here: alpha is dropped and nothing is colour-managed. The
+     * others are skipped unread, so a 40-byte file declaring a 1.5 GB zTXt chunk allocates nothing. */
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    /* A fuzzer cannot forge CRCs: let it past them, as libpng's own fuzz target does. */
+    png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+#ifdef PNG_IGNORE_ADLER32
+    png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
+#endif
     png_read_info(png, info);
+    size_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    size_t file_rowbytes = png_get_rowbytes(png, info);
+    if (w == 0 || h == 0 || file_rowbytes > SIZE_MAX / h || file_rowbytes * h / MAX_INFLATE_RATIO > size) {
+        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: a %zux%zu image cannot fit in %zu bytes of PNG", ctx.label, w, h,
+                      size);
+        goto done;
+    }
     int color = png_get_color_type(png, info);
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -79,20 +111,21 @@ int xai_png_read(const char *path, int want_channels, xai_array *out, char *err,
     png_read_update_info(png, info);
 
     /* After the transforms: 8 or 16 bits, 1-4 channels (gray, gray+alpha, RGB, RGBA). */
-    size_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int channels = png_get_channels(png, info), depth = png_get_bit_depth(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
     int file_c = channels >= 3 ? 3 : 1;
     int out_c = want_channels ? want_channels : file_c;
-    if (w > SIZE_MAX / 16 / h || rowbytes > SIZE_MAX / h) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: image %zux%zu is too large", path, w, h);
+    size_t pixel_bytes, float_bytes;
+    if (__builtin_mul_overflow(rowbytes, h, &pixel_bytes) ||
+        __builtin_mul_overflow(w * h, (size_t)out_c * sizeof(float), &float_bytes)) {
+        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: image %zux%zu is too large", ctx.label, w, h);
         goto done;
     }
-    pixels = malloc(rowbytes * h);
+    pixels = malloc(pixel_bytes);
     rows = malloc(h * sizeof *rows);
-    data = malloc((size_t)out_c * h * w * sizeof(float));
+    data = malloc(float_bytes);
     if (!pixels || !rows || !data) {
-        st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a %zux%zu image", path, w, h);
+        st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a %zux%zu image", ctx.label, w, h);
         goto done;
     }
     for (size_t y = 0; y < h; y++) rows[y] = pixels + y * rowbytes;
@@ -130,8 +163,32 @@ done:
     free(pixels);
     free(rows);
     free(data);
-    fclose(f);
     return st;
+}
+
+int xai_png_read(const char *path, int want_channels, xai_array *out, char *err, size_t errlen)
+{
+    if (!path || !out) return xai_fail(err, errlen, XAI_ENULL, "xai_png_read: path or out is NULL");
+    memset(out, 0, sizeof *out);
+    if (want_channels != 0 && want_channels != 1 && want_channels != 3)
+        return xai_fail(err, errlen, XAI_EARG, "%s: want_channels %d is not 0, 1 or 3", path, want_channels);
+    unsigned char *bytes;
+    size_t size;
+    int st = xai_read_regular(path, 0, &bytes, &size, err, errlen);
+    if (st != XAI_OK) return st;
+    st = xai_png_parse(bytes, size, path, want_channels, out, err, errlen);
+    free(bytes);
+    return st;
+}
+
+static void write_stream(png_structp png, png_bytep bytes, size_t n)
+{
+    fwrite(bytes, 1, n, png_get_io_ptr(png));
+}
+
+static void flush_stream(png_structp png)
+{
+    (void)png;   /* the commit flushes */
 }
 
 static unsigned char to_byte(float v)
@@ -150,24 +207,24 @@ int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t 
     if (height < 1 || width < 1)
         return xai_fail(err, errlen, XAI_ESHAPE, "%s: image size %dx%d is empty or negative", path,
                         (int)height, (int)width);
-    FILE *f = fopen(path, "wb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for writing: %m", path);
-    png_ctx ctx = { path, err, errlen, "" };
+    xai_outfile *o;
+    int st = xai_outfile_open(&o, path, 0, err, errlen);
+    if (st != XAI_OK) return st;
+    png_ctx ctx = { .label = path, .err = err, .errlen = errlen };
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(png ? &png : NULL, NULL);
-        fclose(f);
-        remove(path);
+        xai_outfile_abort(o);
         return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", path);
     }
-    int st = XAI_OK;
     unsigned char *volatile row = NULL;
     if (setjmp(png_jmpbuf(png))) {
-        st = XAI_EIO;   /* a write error, or size limits libpng refuses; message set by on_error */
+        st = XAI_EIO;   /* size limits libpng refuses, out of memory; message set by on_error */
         goto done;
     }
-    png_init_io(png, f);
+    /* Write errors are not libpng errors here: the stream keeps them and the commit reports their reason. */
+    png_set_write_fn(png, xai_outfile_stream(o), write_stream, flush_stream);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
                  channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -187,7 +244,9 @@ int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t 
 done:
     png_destroy_write_struct(&png, &info);
     free(row);
-    if (fclose(f) != 0 && st == XAI_OK) st = xai_fail(err, errlen, XAI_EIO, "%s: write failed", path);
-    if (st != XAI_OK) remove(path);
-    return st;
+    if (st != XAI_OK) {
+        xai_outfile_abort(o);
+        return st;
+    }
+    return xai_outfile_commit(o, err, errlen);
 }

@@ -5,6 +5,7 @@
  * The JSON itself is parsed by cJSON; numbers arrive as doubles, so integers are accepted only if
  * exactly representable (< 2^53), which no valid offset or dimension of a real file exceeds. */
 #include "xairt.h"
+#include "xairt_io.h"
 #include "rt_internal.h"
 
 #include <cjson/cJSON.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Element sizes of the dtypes the format defines. The ones xai_dtype has no name for map to
  * XAI_DT_OTHER but keep their size, so their data_offsets are still checked against the shape. */
@@ -272,25 +272,10 @@ int xai_safetensors_open(const char *path, xai_safetensors *st, char *err, size_
 {
     if (!path || !st) return xai_fail(err, errlen, XAI_ENULL, "xai_safetensors_open: path or st is NULL");
     memset(st, 0, sizeof *st);
-    FILE *f = fopen(path, "rb");
-    if (!f) return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for reading: %m", path);
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return xai_fail(err, errlen, XAI_EIO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)sb.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        fclose(f);
-        return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for %zu bytes", path, size);
-    }
-    size_t got = fread(buf, 1, size, f);
-    fclose(f);
-    if (got != size) {
-        free(buf);
-        return xai_fail(err, errlen, XAI_EIO, "%s: read error (%zu of %zu bytes)", path, got, size);
-    }
+    unsigned char *buf;
+    size_t size;
+    int rc = xai_read_regular(path, 0, &buf, &size, err, errlen);
+    if (rc != XAI_OK) return rc;
     return parse_impl(buf, size, 2, st, path, err, errlen);
 }
 

@@ -22,6 +22,8 @@ const char *xai_status_string(int status)
     case XAI_ENOMEM: return "out of memory";
     case XAI_EARG: return "invalid argument";
     case XAI_EDIVERGED: return "the optimisation diverged (NaN or infinity); lower the learning rate";
+    case XAI_ENONFINITE: return "the result holds NaN or infinity although the inputs are finite";
+    case XAI_EWORKSPACE: return "workspace smaller than NET_workspace_size(batch)";
     default: return "unknown status code";
     }
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +28,8 @@ enum {
     XAI_ENOMEM = 11,      /* out of memory (runtime helpers only; generated code never allocates) */
     XAI_EARG = 12,        /* other invalid argument */
     XAI_EDIVERGED = 13,   /* an optimisation (activation maximisation) reached NaN or infinity: lower lr */
+    XAI_ENONFINITE = 14,  /* the result holds NaN or infinity although the inputs are finite */
+    XAI_EWORKSPACE = 15,  /* workspace smaller than NET_workspace_size(batch) (xai_options.workspace_size) */
 };
 
 /* A short English description of a status code ("workspace not 64-byte aligned"). Never NULL. */
@@ -63,6 +66,41 @@ typedef struct xai_array {
 
 int64_t xai_array_count(const xai_array *a);      /* product of the shape (1 for rank 0) */
 void xai_array_free(xai_array *a);                /* frees data, zeroes the struct; NULL-safe */
+
+/* ---- output files (runtime/outfile.c): every file the runtime writes goes through these ----
+ * A regular target (or a new file) is written to a temporary file ".NAME.XXXXXX" in the target's directory,
+ * then xai_outfile_commit flushes, checks, fsyncs and renames it over the target: readers see the old
+ * file or the complete new one, never a part, and a failed write (full disk, quota, file size limit)
+ * leaves the previous content byte for byte, with the temporary file removed. Nothing but that temporary
+ * file is ever removed or truncated. The replacement keeps the old file's permission bits (a new file gets
+ * 0666 minus the umask); a symbolic link stays and the file it names is replaced; a hard link to the old
+ * file keeps the old content. A character device (/dev/null, /dev/full) or FIFO that exists at the path
+ * is written in place (a FIFO: opening blocks until a reader comes, as `cmd > fifo` does); a directory,
+ * block device or socket is an error (XAI_EIO). A process killed between open and commit can leave the
+ * temporary file behind (its name starts with a dot and ends with six random characters). */
+typedef struct xai_outfile xai_outfile;
+enum { XAI_FILE_DASH = 1 };   /* flag: the path "-" means standard output (else a file named "-") */
+
+/* Opens `path` for writing as above; *out receives the output (NULL on failure). XAI_EIO with a message
+ * naming the path and the system's reason (no such directory, permission denied, a directory ...). */
+int xai_outfile_open(xai_outfile **out, const char *path, int flags, char *err, size_t errlen);
+/* The stream to write to (stdio buffered; don't fclose it, don't rely on fileno). */
+FILE *xai_outfile_stream(const xai_outfile *o);
+/* Finishes the file and frees o, in every case. XAI_OK, or XAI_EIO if any write, the flush, the fsync,
+ * the close or the rename failed (for a device: the write error, e.g. ENOSPC from /dev/full; for stdout:
+ * a failed flush, e.g. a closed stdout); the message names the path and strerror. */
+int xai_outfile_commit(xai_outfile *o, char *err, size_t errlen);
+/* Drops the output and frees o (NULL-safe): removes the temporary file, the target is untouched. Buffered
+ * data is discarded; what already reached a device, FIFO or stdout stays there. */
+void xai_outfile_abort(xai_outfile *o);
+/* Commits two outputs that belong together (an object and its header) and frees both, in every case. If
+ * either fails to write, neither target changes. The two renames happen while holding an exclusive flock(2)
+ * on the directory of each (in a fixed order), so when several processes commit the same pair at the same
+ * time the two files end up from the same process: the last to commit. (Readers during the commit may
+ * briefly see the new first file next to the old second one.) Where the directory cannot be locked (some
+ * NFS mounts) the renames proceed unlocked. If the second rename fails after the first succeeded the
+ * message says so; that needs the directory to change under us (both temporaries are in place by then). */
+int xai_outfile_commit_pair(xai_outfile *a, xai_outfile *b, char *err, size_t errlen);
 
 /* .npy: reads float32 (little or big endian) and converts float64 / uint8 / int32 / int64 to float32
  * when `convert` is non-zero (otherwise any dtype other than <f4 is XAI_EDTYPE). Fortran order is
@@ -171,6 +209,9 @@ typedef struct xai_options {
     float *code;                  /* with a generator: receives the optimised codes [batch, code] (NULL: not kept) */
     void (*progress)(void *context, int64_t done, int64_t total);   /* called about 100 times per run (NULL: never) */
     void *progress_context;
+    /* The workspace's size in bytes (0: not given, unchecked). When given and smaller than
+     * NET_workspace_size(batch), the entry returns XAI_EWORKSPACE before touching the workspace. */
+    size_t workspace_size;
 } xai_options;
 
 /* Fills out[0 .. n) with sigma * N(0, 1) numbers: element k is number (offset + k) of the stream `seed`,

@@ -218,10 +218,14 @@ Test(png, write_errors)
     cr_assert_eq(xai_png_write("/tmp/x.png", NULL, 1, 1, 3, err, sizeof err), XAI_ENULL);
     cr_assert_eq(xai_png_write("/nonexistent-dir/x.png", px, 1, 1, 3, err, sizeof err), XAI_EIO);
     cr_assert(strstr(err, "/nonexistent-dir/x.png: cannot open for writing"), "%s", err);
-    /* libpng refuses widths over its user limit (1e6) by longjmp: reported, no file left behind. */
-    char *p = tu_write_temp("wide.png", "", 0);
+    /* libpng refuses widths over its user limit (1e6) by longjmp: reported, and the file that was there
+     * before stays as it was (nothing half-written, nothing removed). */
+    char *p = tu_write_temp("wide.png", "previous", 8);
     cr_assert_eq(xai_png_write(p, px, 1, 1, 2000000, err, sizeof err), XAI_EIO);
     cr_assert(strstr(err, "wide.png: ") && strstr(err, "width"), "%s", err);
-    cr_assert_null(tu_read_file(p, NULL));
+    size_t len = 0;
+    char *kept = tu_read_file(p, &len);
+    cr_assert(kept && len == 8 && !memcmp(kept, "previous", 8));
+    free(kept);
     free(p);
 }
