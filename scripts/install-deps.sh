@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages xaic needs to build and test (only the missing ones).
 # Runs apt-get as root, or through sudo when not root.
 set -euo pipefail
-packages=(cmake make gcc pkg-config flex bison llvm-19-dev clang-19 libclang-rt-19-dev
+packages=(cmake make gcc g++ pkg-config flex bison llvm-19-dev clang-19 libclang-rt-19-dev
           libcjson-dev libcriterion-dev libpng-dev zlib1g-dev python3)
 missing=()
 for p in "${packages[@]}"; do

@@ -16,7 +16,7 @@ bash tests/install_smoke.sh "$root/build"
 
 if [ "${XAIC_QUICK:-0}" != 1 ]; then
   echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
-  CC=clang-19 XAIC_BUILD_DIR=$root/build-asan bash scripts/build.sh -DXAIC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  CC=clang-19 CXX=clang++-19 XAIC_BUILD_DIR=$root/build-asan bash scripts/build.sh -DXAIC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j2
 

@@ -9,8 +9,6 @@
 #include "plan.h"
 #include "xairt.h"
 
-enum { OPT_BASELINE = 0, OPT_PER_SAMPLE = 1, OPT_STEPS = 5, OPT_CODE = 6, OPT_PROGRESS = 7, OPT_PROGRESS_CTX = 8 };
-
 static LLVMValueRef ld(cg *c, LLVMTypeRef t, LLVMValueRef p) { return LLVMBuildLoad2(c->b, t, p, ""); }
 
 /* if (cond) { then } */
@@ -64,7 +62,7 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMValueRef total = LLVMBuildNSWMul(c->b, e.batch, cg_i64(c, n_in), "total");
 
     /* steps: the compiled number unless the options give one (> 0); a negative number is an error */
-    LLVMValueRef user_steps = cg_options_i32(c, e.options, OPT_STEPS);
+    LLVMValueRef user_steps = cg_options_i32(c, e.options, CG_OPT_STEPS);
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntSLT, user_steps, LLVMConstInt(c->i32, 0, 0), ""), XAI_EARG);
     LLVMValueRef steps = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, user_steps, LLVMConstInt(c->i32, 0, 0), ""),
                                          LLVMBuildSExt(c->b, user_steps, c->i64, ""), cg_i64(c, am->steps), "steps");
@@ -88,9 +86,9 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMBuildMemSet(c->b, mom2, LLVMConstInt(c->i8, 0, 0), zero_bytes, 4);
 
     /* the regulariser's centre: options->baseline (one sample or one per sample), else x or 0 */
-    LLVMValueRef baseline = cg_options_pointer(c, e.options, OPT_BASELINE);
+    LLVMValueRef baseline = cg_options_pointer(c, e.options, CG_OPT_BASELINE);
     LLVMValueRef has_base = LLVMBuildIsNotNull(c->b, baseline, "");
-    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, e.options, OPT_PER_SAMPLE),
+    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, e.options, CG_OPT_PER_SAMPLE),
                                             LLVMConstInt(c->i32, 0, 0), "");
     LLVMValueRef centre = LLVMBuildSelect(c->b, has_base, baseline, e.x, "centre");
     LLVMValueRef centre_rows = LLVMBuildOr(c->b, LLVMBuildNot(c->b, has_base, ""), per_sample, "");
@@ -107,8 +105,8 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     end_when(c, after);
     LLVMValueRef targets = ld(c, c->ptr, tslot);
 
-    LLVMValueRef progress = cg_options_pointer(c, e.options, OPT_PROGRESS);
-    LLVMValueRef progress_ctx = cg_options_pointer(c, e.options, OPT_PROGRESS_CTX);
+    LLVMValueRef progress = cg_options_pointer(c, e.options, CG_OPT_PROGRESS);
+    LLVMValueRef progress_ctx = cg_options_pointer(c, e.options, CG_OPT_PROGRESS_CTX);
     LLVMValueRef every = LLVMBuildSDiv(c->b, steps, cg_i64(c, 100), "");
     every = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, every, cg_i64(c, 1), ""), cg_i64(c, 1), every, "every");
     LLVMValueRef pow1 = cg_local(c, f64, "beta1_t"), pow2 = cg_local(c, f64, "beta2_t");
@@ -171,7 +169,7 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
 
     cg_return_if(c, cg_any_nonfinite(c, xcur, total), XAI_EDIVERGED);
     if (am->generator) {   /* the codes if wanted, and the image G(z) */
-        LLVMValueRef code = cg_options_pointer(c, e.options, OPT_CODE);
+        LLVMValueRef code = cg_options_pointer(c, e.options, CG_OPT_CODE);
         after = when(c, LLVMBuildIsNotNull(c->b, code, ""), "code_out");
         copy_floats(c, code, xcur, total);
         end_when(c, after);

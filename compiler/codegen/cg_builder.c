@@ -176,8 +176,9 @@ LLVMValueRef cg_any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
 /* The options fields (layout of xai_options in xairt.h). */
 LLVMTypeRef cg_options_type(cg *c)
 {
-    LLVMTypeRef fields[9] = {c->ptr, c->i32, c->ptr, c->i64, c->i32, c->i32, c->ptr, c->ptr, c->ptr};
-    return LLVMStructTypeInContext(c->ctx, fields, 9, 0);
+    LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
+    LLVMTypeRef fields[10] = {c->ptr, c->i32, c->ptr, c->i64, c->i32, c->i32, c->ptr, c->ptr, c->ptr, size_t_ty};
+    return LLVMStructTypeInContext(c->ctx, fields, 10, 0);
 }
 
 LLVMValueRef cg_options_field(cg *c, LLVMValueRef options, int field)
@@ -201,6 +202,29 @@ LLVMValueRef cg_options_pointer(cg *c, LLVMValueRef options, int field)
     LLVMBasicBlockRef blocks[2] = {from, load};
     LLVMAddIncoming(phi, vals, blocks, 2);
     return phi;
+}
+
+/* 0 or the value of an integer field of the options */
+static LLVMValueRef options_int(cg *c, LLVMValueRef options, int field, LLVMTypeRef type)
+{
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+    LLVMBasicBlockRef load = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_int_load");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "opt_int_done");
+    LLVMBuildCondBr(c->b, cg_is_null(c, options), done, load);
+    LLVMPositionBuilderAtEnd(c->b, load);
+    LLVMValueRef v = LLVMBuildLoad2(c->b, type, cg_options_field(c, options, field), "");
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    LLVMValueRef phi = LLVMBuildPhi(c->b, type, "");
+    LLVMValueRef vals[2] = {LLVMConstInt(type, 0, 0), v};
+    LLVMBasicBlockRef blocks[2] = {from, load};
+    LLVMAddIncoming(phi, vals, blocks, 2);
+    return phi;
+}
+
+LLVMValueRef cg_options_size(cg *c, LLVMValueRef options, int field)
+{
+    return options_int(c, options, field, LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod)));
 }
 
 /* 0 or the value of an int32 field of the options */

@@ -66,12 +66,17 @@ void cg_return_if(cg *c, LLVMValueRef cond, int code);
 /* NaN or infinity anywhere in x[0 .. n) (an i1) */
 LLVMValueRef cg_any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n);
 
-/* Field addresses of an xai_options (layout of xairt.h): baseline, baseline_per_sample, noise, seed, has_seed */
+/* Fields of an xai_options (layout of xairt.h) */
+enum { CG_OPT_BASELINE = 0, CG_OPT_PER_SAMPLE = 1, CG_OPT_NOISE = 2, CG_OPT_SEED = 3, CG_OPT_HAS_SEED = 4, CG_OPT_STEPS = 5,
+       CG_OPT_CODE = 6, CG_OPT_PROGRESS = 7, CG_OPT_PROGRESS_CTX = 8, CG_OPT_WORKSPACE_SIZE = 9 };
+/* Field addresses of an xai_options */
 LLVMValueRef cg_options_field(cg *c, LLVMValueRef options, int field);
 LLVMTypeRef cg_options_type(cg *c);
 /* NULL, or the pointer in field `field` of the xai_options */
 LLVMValueRef cg_options_pointer(cg *c, LLVMValueRef options, int field);
 /* 0, or the int32 in field `field` of the xai_options */
 LLVMValueRef cg_options_i32(cg *c, LLVMValueRef options, int field);
+/* 0, or the size_t in field `field` of the xai_options */
+LLVMValueRef cg_options_size(cg *c, LLVMValueRef options, int field);
 
 #endif

@@ -23,8 +23,10 @@ int64_t cg_header_bytes(const cg *c) { return c->opt->weights_external ? XAIC_WS
 
 int64_t cg_max_batch(const cg *c, const graph_plan *plan)
 {
+    /* the workspace's bytes must fit the target's size_t (4 bytes on i686, armv7, wasm32) */
+    int64_t limit = LLVMPointerSize(LLVMGetModuleDataLayout(c->mod)) < 8 ? (int64_t)UINT32_MAX : INT64_MAX / 2;
     int64_t per = plan->arena_floats * 4;
-    int64_t m = per ? (INT64_MAX / 2 - cg_header_bytes(c)) / per : INT32_MAX;
+    int64_t m = per ? (limit - cg_header_bytes(c)) / per : INT32_MAX;
     return m > INT32_MAX ? INT32_MAX : m;
 }
 
@@ -94,13 +96,23 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
     }
     int64_t in_count = ir_shape_count(&g->nodes[g->input].shape);   /* a generator's code for composed graphs */
     cg_return_if(c, cg_any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
+    if (options) {   /* a workspace size, when given, must cover what this entry uses */
+        LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
+        LLVMValueRef have = cg_options_size(c, options, CG_OPT_WORKSPACE_SIZE);
+        LLVMValueRef need = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildZExt(c->b, batch32, size_t_ty, ""),
+                                                            LLVMConstInt(size_t_ty, plan->arena_floats * 4, 0), ""),
+                                         LLVMConstInt(size_t_ty, cg_header_bytes(c), 0), "");
+        LLVMValueRef small = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntNE, have, LLVMConstInt(size_t_ty, 0, 0), ""),
+                                          LLVMBuildICmp(c->b, LLVMIntULT, have, need, ""), "");
+        cg_return_if(c, small, XAI_EWORKSPACE);
+    }
     if (options) {   /* a given baseline and noise must be finite too */
-        LLVMValueRef base = cg_options_pointer(c, options, 0);
+        LLVMValueRef base = cg_options_pointer(c, options, CG_OPT_BASELINE);
         LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_baseline");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "baseline_ok");
         LLVMBuildCondBr(c->b, cg_is_null(c, base), next, check);
         LLVMPositionBuilderAtEnd(c->b, check);
-        LLVMValueRef per_sample = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, 1), "");
+        LLVMValueRef per_sample = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, CG_OPT_PER_SAMPLE), "");
         LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntNE, per_sample, LLVMConstInt(c->i32, 0, 0), ""),
                                             batch, cg_i64(c, 1), "");
         cg_return_if(c, cg_any_nonfinite(c, base, LLVMBuildNSWMul(c->b, rows, cg_i64(c, in_count), "")), XAI_ENAN);
@@ -110,7 +122,7 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
         for (int i = 0; i < g->n_nodes; i++)
             if (g->nodes[i].op == OP_EXPAND && g->nodes[i].expand == EXPAND_NOISE) samples = g->nodes[i].mult;
         if (samples) {
-            LLVMValueRef noise = cg_options_pointer(c, options, 2);
+            LLVMValueRef noise = cg_options_pointer(c, options, CG_OPT_NOISE);
             check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_noise");
             next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "noise_ok");
             LLVMBuildCondBr(c->b, cg_is_null(c, noise), next, check);

@@ -9,8 +9,8 @@ static LLVMValueRef ld(cg *c, LLVMValueRef p) { return LLVMBuildLoad2(c->b, c->f
 void cg_kernel_reference(cg *c, const kargs *a)
 {
     int64_t count = ir_shape_count(&a->n->shape);
-    LLVMValueRef base = cg_options_pointer(c, a->options, 0);
-    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, a->options, 1), LLVMConstInt(c->i32, 0, 0), "");
+    LLVMValueRef base = cg_options_pointer(c, a->options, CG_OPT_BASELINE);
+    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, a->options, CG_OPT_PER_SAMPLE), LLVMConstInt(c->i32, 0, 0), "");
     LLVMBasicBlockRef constant = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "constant");
     LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "copy");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
@@ -58,7 +58,7 @@ static void k_expand_path(cg *c, const kargs *a, int64_t S, int64_t count)
  * (b*samples + sample0 + k) * count, sigma) from libxairt: the same numbers whatever the chunks. */
 static void k_expand_noise(cg *c, const kargs *a, int64_t S, int64_t count)
 {
-    LLVMValueRef given = cg_options_pointer(c, a->options, 2);
+    LLVMValueRef given = cg_options_pointer(c, a->options, CG_OPT_NOISE);
     /* seed: options->seed when options->has_seed, else the compiled one */
     LLVMValueRef seed_slot = cg_local(c, c->i64, "seed");
     LLVMBuildStore(c->b, cg_i64(c, (int64_t)a->n->rng_seed), seed_slot);
@@ -66,9 +66,9 @@ static void k_expand_noise(cg *c, const kargs *a, int64_t S, int64_t count)
     LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "go");
     LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, a->options, ""), go, read);
     LLVMPositionBuilderAtEnd(c->b, read);
-    LLVMValueRef has = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, a->options, 4), ""),
+    LLVMValueRef has = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, a->options, CG_OPT_HAS_SEED), ""),
                                      LLVMConstInt(c->i32, 0, 0), "");
-    LLVMValueRef user_seed = LLVMBuildLoad2(c->b, c->i64, cg_options_field(c, a->options, 3), "");
+    LLVMValueRef user_seed = LLVMBuildLoad2(c->b, c->i64, cg_options_field(c, a->options, CG_OPT_SEED), "");
     LLVMBuildStore(c->b, LLVMBuildSelect(c->b, has, user_seed, cg_i64(c, (int64_t)a->n->rng_seed), ""), seed_slot);
     LLVMBuildBr(c->b, go);
     LLVMPositionBuilderAtEnd(c->b, go);

@@ -101,11 +101,13 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     } else {
         cg_call_kernels(c, plan, kernels, where, &e, e.target, NULL, 0, g->n_nodes);
     }
+    int64_t out_count = ir_shape_count(&c->g->nodes[c->g->output].shape);
     if (plan->copy_input_to_output) {
-        int64_t out_count = ir_shape_count(&c->g->nodes[c->g->output].shape);
         LLVMValueRef bytes = LLVMBuildNSWMul(c->b, e.batch, cg_i64(c, out_count * 4), "");
         LLVMBuildMemCpy(c->b, e.y, 4, e.x, 4, bytes);
     }
+    /* finite inputs (checked on entry) gave NaN or infinity: overflow somewhere; say so, never return it quietly */
+    cg_return_if(c, cg_any_nonfinite(c, e.y, LLVMBuildNSWMul(c->b, e.batch, cg_i64(c, out_count), "")), XAI_ENONFINITE);
     free(where);
     LLVMBuildRet(c->b, LLVMConstInt(c->i32, XAI_OK, 0));
 }

@@ -38,6 +38,13 @@ LLVMTargetMachineRef emit_target_machine(const target_options *t, char **err)
         LLVMDisposeMessage(normalized);
         return NULL;
     }
+    if (t->cpu && strcmp(t->cpu, "native") && strcmp(t->cpu, "generic") && !driver_cpu_is_known(normalized, t->cpu)) {
+        if (asprintf(err, "unknown CPU '%s' for target '%s' (--cpu takes an LLVM CPU name such as x86-64-v3, "
+                          "znver4, generic or native)", t->cpu, normalized) < 0) *err = NULL;
+        LLVMDisposeMessage(host);
+        LLVMDisposeMessage(normalized);
+        return NULL;
+    }
     char *host_cpu = LLVMGetHostCPUName(), *host_features = LLVMGetHostCPUFeatures();
     const char *cpu = t->cpu ? t->cpu : is_host ? host_cpu : "generic";
     const char *features = t->features ? t->features : (is_host && !t->cpu) ? host_features : "";

@@ -29,4 +29,7 @@ int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_optio
 int emit_file(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *path, emit_kind kind, char **err);
 /* The header declaring the generated API (README, "Using the generated code") for every network of m. */
 int emit_header(const ir_module *m, const cg_options *opt, const char *path, char **err);
+/* 1 when LLVM knows CPU `cpu` for `triple` (cpu_check.cpp) */
+int driver_cpu_is_known(const char *triple, const char *cpu);
+
 #endif

@@ -13,12 +13,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { TAB_WIDTH = 8, MIN_LINE_NUMBER_WIDTH = 5 };
+enum { TAB_WIDTH = 8, MIN_LINE_NUMBER_WIDTH = 5, EXCERPT_CONTEXT = 100 };
 
 void diag_init(xai_diag *d, FILE *out)
 {
     memset(d, 0, sizeof *d);
     d->out = out ? out : stderr;
+    d->limit = DIAG_DEFAULT_LIMIT;
+}
+
+const char *diag_strerror(int err)
+{
+    return err == DIAG_ENOTREGULAR ? "not a regular file" : err == EFBIG ? "too large for a source (over 64 MB)" : strerror(err);
 }
 
 void diag_free(xai_diag *d)
@@ -62,7 +68,8 @@ xai_source *diag_add_source(xai_diag *d, const char *path, const char *text, siz
 
 xai_source *diag_load_file(xai_diag *d, const char *path, int *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         *err = errno;
         return NULL;
@@ -75,10 +82,16 @@ xai_source *diag_load_file(xai_diag *d, const char *path, int *err)
     }
     if (!S_ISREG(st.st_mode)) {
         /* Reading a FIFO or device could block or never end; a directory cannot be read at all. */
-        *err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        *err = S_ISDIR(st.st_mode) ? EISDIR : DIAG_ENOTREGULAR;
         close(fd);
         return NULL;
     }
+    if (st.st_size > DIAG_MAX_SOURCE) {
+        *err = EFBIG;
+        close(fd);
+        return NULL;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     size_t cap = (size_t)st.st_size + 1, length = 0;
     char *text = malloc(cap);
     if (!text) {
@@ -108,6 +121,12 @@ xai_source *diag_load_file(xai_diag *d, const char *path, int *err)
         }
         if (got == 0) break;
         length += (size_t)got;
+        if (length > DIAG_MAX_SOURCE) {   /* grown while we read */
+            *err = EFBIG;
+            free(text);
+            close(fd);
+            return NULL;
+        }
     }
     close(fd);
     text[length] = 0;
@@ -159,7 +178,17 @@ static void print_excerpt(xai_diag *d, xai_loc loc)
     int caret_start = -1, caret_end = -1;   /* display columns: first of the caret, one past the ~ */
     size_t first = loc.col > 0 ? (size_t)loc.col - 1 : 0;
     size_t last = loc.end_col >= loc.col ? (size_t)loc.end_col - 1 : first;
-    for (size_t i = 0; i < len;) {
+    size_t start = loc.line == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3) ? 3 : 0;   /* a BOM: not shown */
+    /* a very long line is shown around the spot: up to EXCERPT_CONTEXT bytes before it and after it */
+    if (first > start + EXCERPT_CONTEXT) {
+        size_t skip = first - EXCERPT_CONTEXT;
+        while (skip > start && ((unsigned char)line[skip] & 0xC0) == 0x80) skip--;   /* a character's start */
+        fputs("...", d->out);
+        display_col += 3;
+        start = skip;
+    }
+    if (len > last + EXCERPT_CONTEXT + 1) len = last + EXCERPT_CONTEXT + 1;
+    for (size_t i = start; i < len;) {
         unsigned char c = (unsigned char)line[i];
         /* One character: a byte, or a whole UTF-8 sequence (one column, caret on its first byte);
          * bytes that are not valid UTF-8 show as '?', like control characters. */
@@ -201,8 +230,14 @@ static void report(xai_diag *d, const char *kind, xai_loc loc, const char *fmt, 
 
 void diag_verror(xai_diag *d, xai_loc loc, const char *fmt, va_list ap)
 {
+    d->muted = diag_over_limit(d);
     d->errors++;
-    report(d, "error", loc, fmt, ap);
+    if (!d->muted) report(d, "error", loc, fmt, ap);
+    else if (d->errors == d->limit + 1) {   /* said once */
+        fprintf(d->out, "xaic: error: too many errors; only the first %d are shown (--error-limit=N shows more, 0 "
+                        "all)\n", d->limit);
+        fflush(d->out);
+    }
 }
 
 void diag_error(xai_diag *d, xai_loc loc, const char *fmt, ...)
@@ -218,7 +253,8 @@ void diag_warning(xai_diag *d, xai_loc loc, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     d->warnings++;
-    report(d, "warning", loc, fmt, ap);
+    d->muted = diag_over_limit(d);
+    if (!d->muted) report(d, "warning", loc, fmt, ap);
     va_end(ap);
 }
 
@@ -226,6 +262,6 @@ void diag_note(xai_diag *d, xai_loc loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    report(d, "note", loc, fmt, ap);
+    if (!d->muted) report(d, "note", loc, fmt, ap);
     va_end(ap);
 }

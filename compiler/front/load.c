@@ -5,6 +5,8 @@
  * stages a dependency order: whatever a file uses from its imports is defined earlier. */
 #include "load.h"
 
+#include "policy.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -101,8 +103,19 @@ static char *resolve_import(const char *importer, const char *imported)
     return path;
 }
 
+static int is_xai_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && !strcmp(path + n - 4, ".xai");
+}
+
 static void load_import(loader *L, const ast_file *importer, const ast_import *imp)
 {
+    /* a diagnostic shows lines of the files it points into: only .xai sources may become one */
+    if (!is_xai_path(imp->path)) {
+        diag_error(L->d, imp->loc, "imported file '%s' is not a .xai file; only .xai sources can be imported", imp->path);
+        return;
+    }
     char *path = resolve_import(importer->src->path, imp->path);
     if (!path) {
         L->out_of_memory = 1;
@@ -113,6 +126,13 @@ static void load_import(loader *L, const ast_file *importer, const ast_import *i
         int err = errno;
         if (err == ENOMEM) L->out_of_memory = 1;
         diag_error(L->d, imp->loc, "cannot read imported file '%s': %s", imp->path, strerror(err));
+        free(path);
+        return;
+    }
+    char why[512];
+    if (policy_check_read(key, why, sizeof why)) {
+        diag_error(L->d, imp->loc, "cannot import '%s': %s", imp->path, why);
+        free(key);
         free(path);
         return;
     }
@@ -128,7 +148,7 @@ static void load_import(loader *L, const ast_file *importer, const ast_import *i
     free(path);
     if (!src) {
         if (err == ENOMEM) L->out_of_memory = 1;
-        diag_error(L->d, imp->loc, "cannot read imported file '%s': %s", imp->path, strerror(err));
+        diag_error(L->d, imp->loc, "cannot read imported file '%s': %s", imp->path, diag_strerror(err));
         free(key);
         return;
     }
@@ -186,9 +206,14 @@ static xai_program *load(xai_diag *d, const char *path, const char *text)
     if (load_prelude(&L)) {
         xai_source *src;
         int err = 0;
+        char why[512];
         if (text) {
             src = diag_add_source(d, path, text, strlen(text));
             if (!src) err = ENOMEM;
+        } else if (policy_check_read(path, why, sizeof why)) {
+            diag_error(d, loc_none(), "cannot read '%s': %s", path, why);
+            src = NULL;
+            err = -2;   /* reported */
         } else {
             src = diag_load_file(d, path, &err);
         }
@@ -200,8 +225,8 @@ static xai_program *load(xai_diag *d, const char *path, const char *text)
             else L.out_of_memory = 1;
         } else if (err == ENOMEM) {
             L.out_of_memory = 1;
-        } else {
-            diag_error(d, loc_none(), "cannot read '%s': %s", path, strerror(err));
+        } else if (err != -2) {
+            diag_error(d, loc_none(), "cannot read '%s': %s", path, diag_strerror(err));
         }
     }
 

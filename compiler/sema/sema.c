@@ -26,6 +26,8 @@ typedef struct net_ctx {
     const ast_network *net;
     def *defs;
     int n_defs;
+    int *index;                 /* open-addressing hash of the defs' names: 1 + def, 0 empty */
+    unsigned index_mask;
     int *order;                 /* topological order of defs */
     int n_order;
     ir_graph *g;
@@ -33,11 +35,28 @@ typedef struct net_ctx {
     int have_weights;
 } net_ctx;
 
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;   /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* Lookups by name are constant time: a network of 100,000 layers (or as many mistakes) stays linear. */
 static int find_def(const net_ctx *c, const char *name)
 {
-    for (int i = 0; i < c->n_defs; i++)
-        if (strcmp(c->defs[i].name, name) == 0) return i;
-    return -1;
+    for (unsigned h = name_hash(name) & c->index_mask;; h = (h + 1) & c->index_mask) {
+        int k = c->index[h];
+        if (!k) return -1;
+        if (!strcmp(c->defs[k - 1].name, name)) return k - 1;
+    }
+}
+
+static void index_def(net_ctx *c, int i)
+{
+    unsigned h = name_hash(c->defs[i].name) & c->index_mask;
+    while (c->index[h]) h = (h + 1) & c->index_mask;
+    c->index[h] = i + 1;
 }
 
 /* Levenshtein distance, to suggest a close name in "unknown layer" messages. */
@@ -75,7 +94,7 @@ static const char *closest_def(const net_ctx *c, const char *name)
 
 static void report_unknown_layer(net_ctx *c, const ast_expr *e)
 {
-    const char *near = closest_def(c, e->text);
+    const char *near = diag_over_limit(c->d) ? NULL : closest_def(c, e->text);   /* not shown any more */
     if (near)
         diag_error(c->d, e->loc, "unknown layer '%s' in network '%s'; did you mean '%s'?", e->text, c->net->name, near);
     else
@@ -97,6 +116,10 @@ static void collect(net_ctx *c, const ast_network *net, const char **output_name
                     const ast_net_stmt **input_stmt, const ast_net_stmt **weights_stmt)
 {
     c->defs = calloc(net->n_stmts + 1, sizeof *c->defs);
+    unsigned size = 16;
+    while (size < 2u * (unsigned)net->n_stmts + 2) size *= 2;
+    c->index = calloc(size, sizeof *c->index);
+    c->index_mask = size - 1;
     for (int i = 0; i < net->n_stmts; i++) {
         const ast_net_stmt *s = &net->stmts[i];
         switch (s->kind) {
@@ -139,6 +162,7 @@ static void collect(net_ctx *c, const ast_network *net, const char **output_name
             }
             def *df = &c->defs[c->n_defs++];
             df->name = s->name;
+            index_def(c, c->n_defs - 1);
             df->loc = s->name_loc;
             df->stmt = s->kind == NS_LAYER ? s : NULL;
             df->node = -1;
@@ -191,30 +215,50 @@ static void resolve_refs(net_ctx *c)
 }
 
 /* Pass 3: depth-first topological order; a back edge is a cycle, reported with its path. */
-static void visit(net_ctx *c, int i, int *stack, int depth)
+/* The cycle closed by reaching def i again, with the path stack[0 .. depth) that led there. */
+static void report_cycle(net_ctx *c, int i, const int *stack, int depth)
 {
-    def *df = &c->defs[i];
-    if (df->state == 2) return;
-    if (df->state == 1) {
-        char path[512];
-        size_t used = 0;
-        int start = depth - 1;
-        while (start > 0 && stack[start] != i) start--;
-        for (int k = start; k < depth && used < sizeof path; k++)
-            used += snprintf(path + used, sizeof path - used, "%s -> ", c->defs[stack[k]].name);
-        if (used < sizeof path) snprintf(path + used, sizeof path - used, "%s", df->name);
-        diag_error(c->d, df->loc, "layers form a cycle: %s; a network must be acyclic", path);
-        df->bad = 1;
-        return;
+    char path[512];
+    size_t used = 0;
+    int start = depth - 1;
+    while (start > 0 && stack[start] != i) start--;
+    for (int k = start; k < depth && used < sizeof path; k++)
+        used += snprintf(path + used, sizeof path - used, "%s -> ", c->defs[stack[k]].name);
+    if (used < sizeof path) snprintf(path + used, sizeof path - used, "%s", c->defs[i].name);
+    diag_error(c->d, c->defs[i].loc, "layers form a cycle: %s; a network must be acyclic", path);
+    c->defs[i].bad = 1;
+}
+
+/* Depth-first from def `root`, with an explicit stack (a chain of 100,000 layers must not exhaust the C
+ * stack): a def is ordered after everything it reads; a back edge is a cycle. next[i]: the ref of def i
+ * to visit next. */
+static void visit(net_ctx *c, int root, int *stack, int *next)
+{
+    if (c->defs[root].state) return;
+    int depth = 0;
+    c->defs[root].state = 1;
+    next[root] = 0;
+    stack[depth++] = root;
+    while (depth > 0) {
+        int i = stack[depth - 1];
+        def *df = &c->defs[i];
+        if (next[i] == df->n_refs) {
+            df->state = 2;
+            c->order[c->n_order++] = i;
+            depth--;
+            continue;
+        }
+        int r = df->refs[next[i]];
+        if (c->defs[r].state == 0) {   /* descend; this ref is checked again when r is done */
+            c->defs[r].state = 1;
+            next[r] = 0;
+            stack[depth++] = r;
+            continue;
+        }
+        if (c->defs[r].state == 1) report_cycle(c, r, stack, depth);
+        if (c->defs[r].bad || c->defs[r].state == 1) df->bad = 1;
+        next[i]++;
     }
-    df->state = 1;
-    stack[depth] = i;
-    for (int k = 0; k < df->n_refs; k++) {
-        visit(c, df->refs[k], stack, depth + 1);
-        if (c->defs[df->refs[k]].bad || c->defs[df->refs[k]].state == 1) df->bad = 1;
-    }
-    df->state = 2;
-    c->order[c->n_order++] = i;
 }
 
 static char *resolve_relative(const char *base_file, const char *path)
@@ -288,9 +332,10 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
     resolve_refs(&c);
 
     c.order = calloc(c.n_defs + 1, sizeof *c.order);
-    int *stack = calloc(c.n_defs + 1, sizeof *stack);
-    for (int i = 0; i < c.n_defs; i++) visit(&c, i, stack, 0);
+    int *stack = calloc(c.n_defs + 1, sizeof *stack), *next = calloc(c.n_defs + 1, sizeof *next);
+    for (int i = 0; i < c.n_defs; i++) visit(&c, i, stack, next);
     free(stack);
+    free(next);
 
     /* Only what reaches the output is computed; anything else is almost always a typo. */
     int out_def = output_name ? find_def(&c, output_name) : -1;
@@ -365,6 +410,7 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
     free(needed);
     free(c.order);
     free(c.defs);
+    free(c.index);
     if (d->errors > errors_before || c.g->input < 0 || c.g->output < 0) {
         ir_graph_free(c.g);
         return NULL;

@@ -1,8 +1,11 @@
 /* Parameters from safetensors: lookup by state_dict name, dtype conversion, shape checks. */
 #include "weights.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "policy.h"
 
 int weights_open(xai_diag *d, xai_loc loc, const char *path, weights_file *wf)
 {
@@ -10,6 +13,10 @@ int weights_open(xai_diag *d, xai_loc loc, const char *path, weights_file *wf)
     memset(wf, 0, sizeof *wf);
     wf->path = strdup(path);
     wf->loc = loc;
+    if (policy_check_read(path, err, sizeof err)) {
+        diag_error(d, loc, "cannot load weights '%s': %s", path, err);
+        return 0;
+    }
     if (xai_safetensors_open(path, &wf->st, err, sizeof err) != XAI_OK) {
         diag_error(d, loc, "cannot load weights: %s", err);
         return 0;
@@ -115,6 +122,13 @@ ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g,
         default: break;
         }
     }
+    for (int64_t i = 0; i < c->count && !policy_nonfinite_weights(); i++)
+        if (!isfinite(c->data[i])) {   /* NaN would flow silently where PyTorch's results differ (relu(NaN) = 0) */
+            diag_error(d, loc, "tensor '%s' in '%s' holds %s at index %lld%s; fix the weights, or compile with "
+                       "--allow-nonfinite-weights", name, wf->path, isnan(c->data[i]) ? "NaN" : "infinity",
+                       (long long)i, t->dtype != XAI_DT_F32 && !isnan(c->data[i]) ? " (out of float32's range)" : "");
+            return NULL;
+        }
     if (t->dtype == XAI_DT_F32) c->file_offset = (int64_t)(wf->st.data_offset + t->begin);
     return c;
 }

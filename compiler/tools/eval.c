@@ -13,6 +13,7 @@
 
 #include "eval_internal.h"
 #include "jit.h"
+#include "run.h"
 
 static void eval_usage(FILE *f)
 {
@@ -193,17 +194,12 @@ static int resolve_shapes(eval_setup *s)
     return 0;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcasecmp(s + n - m, suffix);
-}
-
 /* .npy as it is, anything else as IDX (uint8 images scaled by 1/255, labels by 1). */
 static int read_array(const char *path, float idx_scale, int convert, xai_array *out)
 {
     char err[512];
-    int status = ends_with(path, ".npy") ? xai_npy_read(path, out, convert, err, sizeof err)
+    if (!run_may_read(path)) return 1;
+    int status = run_ends_with(path, ".npy") ? xai_npy_read(path, out, convert, err, sizeof err)
                                          : xai_idx_read(path, idx_scale, out, err, sizeof err);
     if (status) fprintf(stderr, "xaic: error: %s\n", err);
     return status ? 1 : 0;

@@ -74,13 +74,15 @@ static int read_options(const run_request *r, const ir_graph *expl, const ir_nod
 {
     char err[512];
     int64_t count = ir_shape_count(&in->shape);
-    if ((r->baseline || r->noise || r->seed >= 0) && !expl->has_options) {
+    if ((r->baseline || r->noise || r->has_seed) && !expl->has_options) {
         fprintf(stderr, "xaic: error: explanation '%s' takes no baseline, noise or seed (those are for "
                 "integrated_gradients, deeplift and smoothgrad)\n", expl->explain_name);
         return 1;
     }
     if (r->baseline) {
+        if (!run_may_read(r->baseline)) return 1;
         if (xai_npy_read(r->baseline, baseline, 0, err, sizeof err)) { fprintf(stderr, "xaic: error: %s\n", err); return 1; }
+        if (!run_check_finite(r->baseline, baseline, count)) return 1;
         int64_t n = xai_array_count(baseline);
         if (n != count && n != count * batch) {
             fprintf(stderr, "xaic: error: %s: the baseline holds %lld values; it must be one input sample (%lld values) "
@@ -99,7 +101,9 @@ static int read_options(const run_request *r, const ir_graph *expl, const ir_nod
             fprintf(stderr, "xaic: error: --noise is for smoothgrad explanations\n");
             return 1;
         }
+        if (!run_may_read(r->noise)) return 1;
         if (xai_npy_read(r->noise, noise, 0, err, sizeof err)) { fprintf(stderr, "xaic: error: %s\n", err); return 1; }
+        if (!run_check_finite(r->noise, noise, count * samples)) return 1;
         if (xai_array_count(noise) != count * samples * batch) {
             fprintf(stderr, "xaic: error: %s: the noise holds %lld values; it must be [batch %d, samples %lld, input "
                     "%lld values]\n", r->noise, (long long)xai_array_count(noise), batch, (long long)samples,
@@ -108,8 +112,8 @@ static int read_options(const run_request *r, const ir_graph *expl, const ir_nod
         }
         opt->noise = noise->data;
     }
-    if (r->seed >= 0) {
-        opt->seed = (uint64_t)r->seed;
+    if (r->has_seed) {
+        opt->seed = r->seed;
         opt->has_seed = 1;
     }
     return 0;
@@ -214,6 +218,7 @@ int run_command(compilation *c, const run_request *r)
         xai_array_free(&noise);
         goto done;
     }
+    opt.workspace_size = ws_bytes;
     if (expl && expl->has_options) {
         snprintf(sym, sizeof sym, "%s_%s_ex", g->name, expl->explain_name);
         int (*ex)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *) =
@@ -226,8 +231,9 @@ int run_command(compilation *c, const run_request *r)
     }
     xai_array_free(&baseline);
     xai_array_free(&noise);
-    if (status) {
-        fprintf(stderr, "xaic: error: %s: %s\n", r->input, xai_status_string(status));
+    if (status) {   /* the inputs were checked: the status is about the computation */
+        fprintf(stderr, "xaic: error: %s%s%s: %s\n", expl ? "explanation " : "network ", expl ? expl->explain_name : g->name,
+                status == XAI_ENONFINITE ? " overflowed on these inputs" : "", xai_status_string(status));
         goto done;
     }
     if (r->stats) print_stats(expl, c->explanation_plans[expl_index], ws, y, batch);

@@ -15,7 +15,8 @@ typedef struct run_request {
     int overlay;             /* a .png output blends the heatmap over the input */
     const char *baseline;    /* .npy: IG baseline / DeepLIFT reference (one sample or one per input sample) */
     const char *noise;       /* .npy: SmoothGrad noise to replay, [batch, samples, ...input] */
-    long long seed;          /* SmoothGrad seed at run time; -1: the compiled one */
+    uint64_t seed;           /* SmoothGrad seed at run time (has_seed), else the compiled one */
+    int has_seed;
     int steps;               /* activation maximisation: iterations (0: as compiled) */
 } run_request;
 
@@ -24,6 +25,10 @@ int run_command(compilation *c, const run_request *r);
 /* Reads r->input (.npy or one .png) and checks it against the input node's shape; returns the batch or -1
  * after a message (run_input.c). */
 int run_read_input(const run_request *r, const ir_node *in, xai_array *x);
+/* 1 when path may be read (--root); else 0 after a message */
+int run_may_read(const char *path);
+/* 1 when every value of a is finite; else 0 after a message naming the file, the sample and the element */
+int run_check_finite(const char *path, const xai_array *a, int64_t per_sample);
 /* s ends with suffix, ignoring case */
 int run_ends_with(const char *s, const char *suffix);
 /* xaic run --explain NAME for an activation_maximization explanation (run_actmax.c). */

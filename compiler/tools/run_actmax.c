@@ -79,7 +79,7 @@ static int starting_points(const run_request *r, const ir_graph *expl, int rows,
     x->rank = 2, x->shape[0] = rows, x->shape[1] = n;
     x->data = calloc((size_t)(rows * n), sizeof(float));
     if (!x->data) return -1;
-    if (expl->am.generator) xai_normal_fill(x->data, rows * n, r->seed >= 0 ? (uint64_t)r->seed : 0, 0, 1.0f);
+    if (expl->am.generator) xai_normal_fill(x->data, rows * n, r->has_seed ? r->seed : 0, 0, 1.0f);
     return rows;
 }
 
@@ -125,6 +125,7 @@ int run_actmax(compilation *c, const run_request *r, const ir_graph *expl)
     int rc = 1;
     char err[512];
     if (r->baseline) {   /* the regulariser's centre */
+        if (!run_may_read(r->baseline)) goto out;
         if (xai_npy_read(r->baseline, &baseline, 0, err, sizeof err)) {
             fprintf(stderr, "xaic: error: %s\n", err);
             goto out;

@@ -1,8 +1,10 @@
 /* xaic run's input: a .npy batch or one .png image, checked against the network's input. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "policy.h"
 #include "run.h"
 
 int run_ends_with(const char *s, const char *suffix)
@@ -19,9 +21,31 @@ static void shape_text(const int64_t *dims, int rank, char *buf, size_t len)
 }
 
 /* Reads the input and checks it against the network's input shape; returns the batch or -1. */
+int run_may_read(const char *path)
+{
+    char why[512];
+    if (!policy_check_read(path, why, sizeof why)) return 1;
+    fprintf(stderr, "xaic: error: cannot read '%s': %s\n", path, why);
+    return 0;
+}
+
+int run_check_finite(const char *path, const xai_array *a, int64_t per_sample)
+{
+    int64_t n = xai_array_count(a);
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(a->data[i])) {
+            fprintf(stderr, "xaic: error: %s holds %s at sample %lld, element %lld\n", path,
+                    isnan(a->data[i]) ? "NaN" : "infinity", (long long)(per_sample ? i / per_sample : 0),
+                    (long long)(per_sample ? i % per_sample : i));
+            return 0;
+        }
+    return 1;
+}
+
 int run_read_input(const run_request *r, const ir_node *in, xai_array *x)
 {
     char err[512], got[128], want[128];
+    if (!run_may_read(r->input)) return -1;
     int64_t want_dims[IR_MAX_RANK + 1];
     for (int i = 0; i < in->shape.rank; i++) want_dims[i + 1] = in->shape.dims[i];
     int status;
@@ -55,5 +79,6 @@ int run_read_input(const run_request *r, const ir_node *in, xai_array *x)
                 got, in->name, want);
         return -1;
     }
+    if (!run_check_finite(r->input, x, ir_shape_count(&in->shape))) return -1;
     return (int)x->shape[0];
 }

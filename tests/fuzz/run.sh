@@ -18,7 +18,7 @@ if [ -z "$targets" ]; then
 fi
 
 mkdir -p "$build"
-cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang-19 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DXAIC_FUZZ=ON -DXAIC_TESTS=OFF >"$build/configure.log" 2>&1 \
     || { cat "$build/configure.log"; echo "run.sh: configure failed" >&2; exit 2; }
 # shellcheck disable=SC2086  # $targets is a word list on purpose

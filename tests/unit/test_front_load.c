@@ -145,8 +145,8 @@ Test(front_load, self_import)
 
 Test(front_load, unreadable_import_is_reported_at_the_import)
 {
-    char *path = write_file("missing/m.xai", "network m { output x; }\nimport   \"nope.xai\";\nimport \"sub\";\n");
-    free(write_file("missing/sub/placeholder.xai", ""));   /* makes "sub" a directory */
+    char *path = write_file("missing/m.xai", "network m { output x; }\nimport   \"nope.xai\";\nimport \"sub.xai\";\n");
+    free(write_file("missing/sub.xai/placeholder.xai", ""));   /* makes "sub.xai" a directory */
     loaded l;
     load_path(&l, path);
     cr_assert_eq(l.diag.errors, 2, "%s", l.messages);
@@ -155,9 +155,9 @@ Test(front_load, unreadable_import_is_reported_at_the_import)
         "%s:2:10: error: cannot read imported file 'nope.xai': No such file or directory\n"
         "    2 | import   \"nope.xai\";\n"
         "      |          ^~~~~~~~~~\n"
-        "%s:3:8: error: cannot read imported file 'sub': Is a directory\n"
-        "    3 | import \"sub\";\n"
-        "      |        ^~~~~\n", path, path) > 0);
+        "%s:3:8: error: cannot read imported file 'sub.xai': Is a directory\n"
+        "    3 | import \"sub.xai\";\n"
+        "      |        ^~~~~~~~~\n", path, path) > 0);
     cr_assert_str_eq(l.messages, expected);
     cr_assert_eq(l.prog->n_files, 2);   /* the main file is still there */
     loaded_free(&l);

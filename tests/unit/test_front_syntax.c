@@ -217,7 +217,7 @@ Test(front_syntax, lexical_errors)
     assert_single_error("network n { y = f(12abc); }", "s.xai:1:19: error: malformed number '12abc'");
     assert_single_error("network n { y = f(1e+); }", "s.xai:1:19: error: malformed number '1e+'");
     assert_single_error("network n { y = f(1.2.3); }", "s.xai:1:19: error: malformed number '1.2.3'");
-    assert_single_error("network n { y = f(1e400); }", "s.xai:1:19: error: number '1e400' is too large");
+    assert_single_error("network n { y = f(1e400); }", "s.xai:1:19: error: number '1e400' is too large; numbers are 32-bit floats (at most 3.4e38)");
     assert_single_error("network n { weights \"a\\qb\"; }",
                         "s.xai:1:23: error: unknown escape sequence '\\q' in string; use \\\", \\\\, \\n or \\t");
     assert_single_error("network n { y = f(x) ! 3; }",

@@ -1,0 +1,142 @@
+/* xaic's command line (compile, check, run): options into a `cli`, with a message for every mistake.
+ * Parsing has no side effects (no exit, no file access), so it can be tested and fuzzed on its own. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: xaic FILE.xai -o OUT [options]        compile to an object file (+ header)\n"
+        "       xaic check FILE.xai [--dump=WHAT]     check only\n"
+        "       xaic run FILE.xai --forward --input IN -o OUT [--network NET] [-O N]\n"
+        "       xaic run FILE.xai --explain NAME --input IN -o OUT [--target CLASS] [--stats] [--overlay]\n"
+        "                [--baseline B.npy] [--noise N.npy] [--seed S]\n"
+        "       xaic run FILE.xai --explain AM -o OUT [--input START] [--target CLASS] [--steps N] [--baseline C.npy]\n"
+        "                [--seed S]         activation maximisation: OUT.png (grid) and OUT.npy\n"
+        "       xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
+        "                [--labels FILE] [--limit N] ...    explanation quality (xaic eval --help)\n"
+        "\n"
+        "compile options:\n"
+        "  -o FILE               output (with --emit obj, FILE's .h is written beside it)\n"
+        "  --emit obj|asm|llvm|header\n"
+        "  -O0 .. -O3            optimisation level (default -O3)\n"
+        "  --target TRIPLE       target triple (default: this machine)\n"
+        "  --cpu NAME            CPU to tune for (default: this machine's, or generic for another target)\n"
+        "  --weights=embedded|external\n"
+        "                        external leaves the weights in the safetensors file; bind them at run time\n"
+        "                        with NET_bind_weights\n"
+        "  --dump=ast|graph|backward|plan\n"
+        "                        print a stage's output to standard output\n"
+        "  --sanitize=address    instrument the generated code with AddressSanitizer\n"
+        "  --threads=on|off      off: single-threaded kernels that never call xai_parallel_for (default on)\n"
+        "  --root DIR            read sources, imports, weights and data only inside DIR (also XAIC_ROOT)\n"
+        "  --error-limit=N       show at most N errors (default 50; 0: all)\n"
+        "  --allow-nonfinite-weights\n"
+        "                        compile weights that hold NaN or infinity (refused by default)\n"
+        "run: IN and OUT are .npy (float32, batch first) or, for one image, .png; an explanation written\n"
+        "     as .png is a heatmap (a grid for a batch; --overlay blends it over the input); --stats prints\n"
+        "     the relevance sum at every layer; --target picks the class (default: the arg-max)\n"
+        "run, activation_maximization: one prototype per class unless --target is given; START holds one\n"
+        "     starting point or one per class (default: zeros, or N(0,1) codes drawn with --seed for a\n"
+        "     generator); --baseline sets the regulariser's centre; --steps overrides the compiled steps\n");
+}
+
+int cli_parse(int argc, char **argv, cli *o, FILE *err)
+{
+    memset(o, 0, sizeof *o);
+    o->opt_level = 3;
+    o->emit = "obj";
+    o->class_target = -1;
+    o->error_limit = -1;
+    int i = 1;
+    if (i < argc && (!strcmp(argv[i], "run") || !strcmp(argv[i], "check") || !strcmp(argv[i], "compile")))
+        o->command = argv[i++];
+    else o->command = "compile";
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VALUE() do { if (!next) { fprintf(err, "xaic: error: %s needs a value\n", a); return 2; } i++; } while (0)
+        if (!strcmp(a, "-o")) { NEED_VALUE(); o->out = next; }
+        else if (!strncmp(a, "--emit=", 7)) o->emit = a + 7;
+        else if (!strcmp(a, "--emit")) { NEED_VALUE(); o->emit = next; }
+        else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) o->opt_level = a[2] - '0';
+        else if (!strcmp(a, "--target")) {
+            NEED_VALUE();
+            if (!strcmp(o->command, "run")) {
+                char *end;
+                errno = 0;
+                long v = strtol(next, &end, 10);
+                if (errno || end == next || *end || v < 0 || v > 1 << 30) {
+                    fprintf(err, "xaic: error: --target needs a class index\n");
+                    return 2;
+                }
+                o->class_target = (int)v;
+            } else o->triple = next;
+        }
+        else if (!strcmp(a, "--cpu")) { NEED_VALUE(); o->cpu = next; }
+        else if (!strcmp(a, "--weights=external")) o->external = 1;
+        else if (!strcmp(a, "--sanitize=address")) o->sanitize_address = 1;
+        else if (!strcmp(a, "--threads=off") || !strcmp(a, "--threads=on")) o->threads_off = a[11] == 'f';
+        else if (!strcmp(a, "--weights=embedded")) o->external = 0;
+        else if (!strncmp(a, "--dump=", 7)) o->dump = a + 7;
+        else if (!strcmp(a, "--input")) { NEED_VALUE(); o->input = next; }
+        else if (!strcmp(a, "--network")) { NEED_VALUE(); o->network = next; }
+        else if (!strcmp(a, "--forward")) o->forward = 1;
+        else if (!strcmp(a, "--stats")) o->stats = 1;
+        else if (!strcmp(a, "--baseline")) { NEED_VALUE(); o->baseline = next; }
+        else if (!strcmp(a, "--noise")) { NEED_VALUE(); o->noise = next; }
+        else if (!strcmp(a, "--seed")) {
+            NEED_VALUE();
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(next, &end, 10);
+            if (errno || end == next || *end || next[0] == '-' || next[0] == '+') {
+                fprintf(err, "xaic: error: --seed needs an integer in [0, 18446744073709551615]\n");
+                return 2;
+            }
+            o->seed = v;
+            o->has_seed = 1;
+        }
+        else if (!strcmp(a, "--steps")) {
+            NEED_VALUE();
+            char *end;
+            errno = 0;
+            long v = strtol(next, &end, 10);
+            if (errno || end == next || *end || v < 1 || v > 100000000) {
+                fprintf(err, "xaic: error: --steps needs an integer in [1, 100000000]\n");
+                return 2;
+            }
+            o->steps = (int)v;
+        }
+        else if (!strcmp(a, "--overlay")) o->overlay = 1;
+        else if (!strcmp(a, "--explain")) { NEED_VALUE(); o->explain = next; }
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { o->help = 1; return 0; }
+        else if (!strcmp(a, "--version")) { o->version = 1; return 0; }
+        else if (!strcmp(a, "--root")) { NEED_VALUE(); o->root = next; }
+        else if (!strcmp(a, "--allow-nonfinite-weights")) o->allow_nonfinite_weights = 1;
+        else if (!strncmp(a, "--error-limit=", 14)) {
+            char *end;
+            errno = 0;
+            long v = strtol(a + 14, &end, 10);
+            if (errno || end == a + 14 || *end || v < 0 || v > 1000000) {
+                fprintf(err, "xaic: error: --error-limit needs an integer in [0, 1000000] (0: no limit)\n");
+                return 2;
+            }
+            o->error_limit = (int)v;
+        }
+        else if (a[0] == '-') { fprintf(err, "xaic: error: unknown option '%s'\n", a); cli_usage(err); return 2; }
+        else if (!o->file) o->file = a;
+        else { fprintf(err, "xaic: error: more than one input file ('%s' and '%s')\n", o->file, a); return 2; }
+#undef NEED_VALUE
+    }
+    if (!o->file) { fprintf(err, "xaic: error: no input file\n"); cli_usage(err); return 2; }
+    if (o->dump && strcmp(o->dump, "ast") && strcmp(o->dump, "graph") && strcmp(o->dump, "backward") &&
+        strcmp(o->dump, "plan")) {
+        fprintf(err, "xaic: error: --dump takes ast, graph, backward or plan, not '%s'\n", o->dump);
+        return 2;
+    }
+    return 0;
+}

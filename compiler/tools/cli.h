@@ -1,0 +1,27 @@
+/* xaic's command line for compile, check and run (cli.c); `xaic eval` and `xaic import` parse their own. */
+#ifndef XAIC_CLI_H
+#define XAIC_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define XAIC_VERSION "0.1.0"
+
+typedef struct cli {
+    const char *command, *file, *out, *emit, *triple, *cpu, *dump, *input, *network, *explain, *baseline, *noise;
+    const char *root;        /* --root DIR */
+    uint64_t seed;
+    int has_seed;
+    int steps;
+    int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
+    int threads_off;
+    int error_limit;         /* -1: the default */
+    int allow_nonfinite_weights;
+    int help, version;       /* --help / --version: print and stop */
+} cli;
+
+/* Fills o from argv; returns 0, or 2 after printing what is wrong to err. */
+int cli_parse(int argc, char **argv, cli *o, FILE *err);
+void cli_usage(FILE *f);
+
+#endif
