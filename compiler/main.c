@@ -7,6 +7,7 @@
 #include "ast.h"
 #include "driver.h"
 #include "eval.h"
+#include "import.h"
 #include "jit.h"
 #include "run.h"
 
@@ -24,6 +25,8 @@ static void usage(FILE *f)
         "                [--seed S]         activation maximisation: OUT.png (grid) and OUT.npy\n"
         "       xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
         "                [--labels FILE] [--limit N] ...    explanation quality (xaic eval --help)\n"
+        "       xaic import MODEL.onnx [-o NET.xai] [--name NAME] [--input-shape C,H,W] [--input-range LOW,HIGH]\n"
+        "                ONNX -> NET.xai + NET.safetensors (xaic import --help)\n"
         "\n"
         "compile options:\n"
         "  -o FILE               output (with --emit obj, FILE's .h is written beside it)\n"
@@ -198,6 +201,7 @@ fail:
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "eval")) return eval_main(argc - 1, argv + 1);   /* its own options */
+    if (argc > 1 && !strcmp(argv[1], "import")) return import_main(argc - 1, argv + 1);
     cli o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;

@@ -1,0 +1,251 @@
+/* The graph walk: values and their uses, the network input, the nodes in order (folded, or mapped to
+ * layers by onnx_map_*.c), then the output, liveness and the shapes the model declares. Also the
+ * small helpers every handler uses: messages that name the node, inputs, outputs, attributes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_internal.h"
+
+/* ---- messages ---- */
+
+int imp_fail(imp *im, const char *fmt, ...)
+{
+    if (!im->failed && im->err && im->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(im->err, im->errlen, fmt, ap);
+        va_end(ap);
+    }
+    im->failed = 1;
+    return -1;
+}
+
+const Onnx__NodeProto *node_at(const imp *im, int node)
+{
+    return im->graph->node[node];
+}
+
+const char *node_label(const imp *im, int node)
+{
+    static _Thread_local char buf[400];
+    const Onnx__NodeProto *n = node_at(im, node);
+    const char *op = n->op_type ? n->op_type : "?";
+    if (n->name && n->name[0]) snprintf(buf, sizeof buf, "'%.250s' (%.60s)", n->name, op);
+    else if (n->n_output && n->output[0]) snprintf(buf, sizeof buf, "#%d (%.60s, output '%.200s')", node, op, n->output[0]);
+    else snprintf(buf, sizeof buf, "#%d (%.60s)", node, op);
+    return buf;
+}
+
+int node_fail(imp *im, int node, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return imp_fail(im, "%s: node %s: %s", im->label, node_label(im, node), msg);
+}
+
+void format_dims(char *buf, size_t len, const int64_t *dims, int rank)
+{
+    size_t at = 0;
+    at += (size_t)snprintf(buf + at, len - at, "[");
+    for (int k = 0; k < rank && at < len; k++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%lld", k ? ", " : "", (long long)dims[k]);
+    if (at < len) snprintf(buf + at, len - at, "]");
+}
+
+/* ---- inputs, outputs ---- */
+
+int node_has_input(const imp *im, int node, int k)
+{
+    const Onnx__NodeProto *n = node_at(im, node);
+    return k < (int)n->n_input && n->input[k] && n->input[k][0];
+}
+
+value *node_in(imp *im, int node, int k)
+{
+    if (!node_has_input(im, node, k)) return NULL;
+    return &im->values[str_map_get(&im->names, node_at(im, node)->input[k])];   /* checked in build_values */
+}
+
+ctensor *value_const(imp *im, value *v)
+{
+    if (v->kind == V_INIT) {
+        char what[300];
+        snprintf(what, sizeof what, "%s: initializer '%.200s'", im->label, v->name);
+        ctensor *c = decode_tensor(im, v->init, what);
+        if (!c) return NULL;
+        if (!(c->store_name = strdup(v->name))) { imp_fail(im, "out of memory"); return NULL; }
+        v->kind = V_CONST;
+        v->c = c;
+    }
+    return v->kind == V_CONST ? v->c : NULL;
+}
+
+int in_layer(imp *im, int node, int k)
+{
+    value *v = node_in(im, node, k);
+    if (!v) return node_fail(im, node, "input %d is missing", k);
+    if (v->kind == V_LAYER) return v->layer;
+    if (v->kind == V_PADDED)
+        return node_fail(im, node, "input '%s' is a Pad, which xaic only folds into a Conv or AveragePool", v->name);
+    return node_fail(im, node, "input '%s' is a constant; xaic needs it computed from the network input", v->name);
+}
+
+ctensor *in_const(imp *im, int node, int k)
+{
+    value *v = node_in(im, node, k);
+    if (!v) { node_fail(im, node, "input %d is missing", k); return NULL; }
+    ctensor *c = value_const(im, v);
+    if (!c && !im->failed)
+        node_fail(im, node, "input '%s' must be a constant (an initializer or computable at import), "
+                  "not a network tensor", v->name);
+    return c;
+}
+
+value *node_out_value(imp *im, int node, int k)
+{
+    const Onnx__NodeProto *n = node_at(im, node);
+    if (k >= (int)n->n_output || !n->output[k] || !n->output[k][0]) return NULL;
+    return &im->values[str_map_get(&im->names, n->output[k])];
+}
+
+int output_used(const imp *im, int node, int k)
+{
+    const Onnx__NodeProto *n = node_at(im, node);
+    if (k >= (int)n->n_output || !n->output[k] || !n->output[k][0]) return 0;
+    return im->values[str_map_get(&im->names, n->output[k])].uses > 0;
+}
+
+void set_fate(imp *im, int node, fate_kind kind, int layer)
+{
+    node_fate *f = &im->fates[node];
+    f->kind = kind;
+    f->layer = layer;
+}
+
+static void snapshot_shape(imp *im, int node, int layer)
+{
+    node_fate *f = &im->fates[node];
+    f->rank = im->layers[layer].rank;
+    memcpy(f->shape, im->layers[layer].shape, sizeof f->shape);
+}
+
+int out_layer(imp *im, int node, int k, int layer)
+{
+    value *v = node_out_value(im, node, k);
+    if (v) { v->kind = V_LAYER; v->layer = layer; }
+    if (k == 0) { set_fate(im, node, F_LAYER, layer); snapshot_shape(im, node, layer); }
+    return 0;
+}
+
+int out_alias(imp *im, int node, int k, int layer)
+{
+    value *v = node_out_value(im, node, k);
+    if (v) { v->kind = V_LAYER; v->layer = layer; }
+    if (k == 0) { set_fate(im, node, F_ALIAS, layer); snapshot_shape(im, node, layer); }
+    return 0;
+}
+
+int out_const(imp *im, int node, int k, ctensor *c)
+{
+    value *v = node_out_value(im, node, k);
+    if (v) {
+        v->kind = V_CONST;
+        v->c = c;
+        if (!c->store_name && !(c->store_name = strdup(v->name))) return imp_fail(im, "out of memory");
+    }
+    if (k == 0) set_fate(im, node, F_FOLDED, -1);
+    return 0;
+}
+
+int new_layer(imp *im, layer_op op, int node, int n_in, const int *in)
+{
+    if (im->n_layers == im->cap_layers) {
+        int cap = im->cap_layers ? im->cap_layers * 2 : 64;
+        layer *l = realloc(im->layers, (size_t)cap * sizeof *l);
+        if (!l) return imp_fail(im, "out of memory");
+        im->layers = l;
+        im->cap_layers = cap;
+    }
+    layer *l = &im->layers[im->n_layers];
+    memset(l, 0, sizeof *l);
+    l->op = op;
+    l->node = node;
+    l->groups = 1;
+    l->step = 1;
+    if (n_in) {
+        if (!(l->in = malloc((size_t)n_in * sizeof *l->in))) return imp_fail(im, "out of memory");
+        memcpy(l->in, in, (size_t)n_in * sizeof *in);
+    }
+    l->n_in = n_in;
+    if (n_in) {   /* most ops keep their first input's shape; the handlers change what differs */
+        l->rank = im->layers[in[0]].rank;
+        memcpy(l->shape, im->layers[in[0]].shape, sizeof l->shape);
+    }
+    return im->n_layers++;
+}
+
+/* ---- attributes ---- */
+
+const Onnx__AttributeProto *node_attr(const imp *im, int node, const char *name)
+{
+    const Onnx__NodeProto *n = node_at(im, node);
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i] && n->attribute[i]->name && !strcmp(n->attribute[i]->name, name)) return n->attribute[i];
+    return NULL;
+}
+
+static int attr_is(const Onnx__AttributeProto *a, Onnx__AttributeProto__AttributeType t, int present)
+{
+    return a->has_type ? a->type == t : present;
+}
+
+int attr_int(imp *im, int node, const char *name, int64_t def, int64_t *out)
+{
+    const Onnx__AttributeProto *a = node_attr(im, node, name);
+    if (!a) { *out = def; return 0; }
+    if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, a->has_i))
+        return node_fail(im, node, "attribute '%s' must be an integer", name);
+    *out = a->i;
+    return 0;
+}
+
+int attr_float(imp *im, int node, const char *name, double def, double *out)
+{
+    const Onnx__AttributeProto *a = node_attr(im, node, name);
+    if (!a) { *out = def; return 0; }
+    if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, a->has_f))
+        return node_fail(im, node, "attribute '%s' must be a float", name);
+    *out = a->f;
+    return 0;
+}
+
+int attr_ints(imp *im, int node, const char *name, int64_t *out, int max, int *n)
+{
+    const Onnx__AttributeProto *a = node_attr(im, node, name);
+    *n = -1;
+    if (!a) return 0;
+    if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 1))
+        return node_fail(im, node, "attribute '%s' must be a list of integers", name);
+    if (a->n_ints > (size_t)max)
+        return node_fail(im, node, "attribute '%s' has %zu values, more than %d", name, a->n_ints, max);
+    for (size_t i = 0; i < a->n_ints; i++) out[i] = a->ints[i];
+    *n = (int)a->n_ints;
+    return 0;
+}
+
+int attr_string(imp *im, int node, const char *name, const char *def, char *out, size_t outlen)
+{
+    const Onnx__AttributeProto *a = node_attr(im, node, name);
+    if (!a) { snprintf(out, outlen, "%s", def); return 0; }
+    if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, a->has_s))
+        return node_fail(im, node, "attribute '%s' must be a string", name);
+    if (a->s.len >= outlen || memchr(a->s.data, 0, a->s.len))
+        return node_fail(im, node, "attribute '%s' is not a known value", name);
+    memcpy(out, a->s.data, a->s.len);
+    out[a->s.len] = 0;
+    return 0;
+}
