@@ -21,10 +21,14 @@ ctensor *in_param(imp *im, int node, int k, const char *role, int rank, const in
     int ok = c->rank == rank;
     for (int d = 0; ok && d < rank; d++) ok = dims[d] < 0 || c->dims[d] == dims[d];
     if (!ok) {
-        char got[120], want[120];
+        char got[120], want[120] = "[";
         format_dims(got, sizeof got, c->dims, c->rank);
-        format_dims(want, sizeof want, dims, rank);
-        for (char *p = want; (p = strstr(p, "-1")); ) memcpy(p, "* ", 2);
+        for (int d = 0; d < rank; d++) {
+            size_t at = strlen(want);
+            if (dims[d] < 0) snprintf(want + at, sizeof want - at, "%s*", d ? ", " : "");
+            else snprintf(want + at, sizeof want - at, "%s%lld", d ? ", " : "", (long long)dims[d]);
+        }
+        strcat(want, "]");
         node_fail(im, node, "the %s '%s' has shape %s, expected %s", role, name, got, want);
         return NULL;
     }
