@@ -133,8 +133,24 @@ static void snapshot_shape(imp *im, int node, int layer)
     memcpy(f->shape, im->layers[layer].shape, sizeof f->shape);
 }
 
+/* Every network tensor: dims in [1, 2^31), at most MAX_SAMPLE_ELEMS elements per sample. */
+static int check_layer_shape(imp *im, int node, int l)
+{
+    const layer *L = &im->layers[l];
+    int64_t n = 1;
+    for (int d = 0; d < L->rank; d++) {
+        if (L->shape[d] < 1 || L->shape[d] > INT32_MAX || (n *= L->shape[d]) > MAX_SAMPLE_ELEMS) {
+            char s[160];
+            format_dims(s, sizeof s, L->shape, L->rank);
+            return node_fail(im, node, "its output would have the per-sample shape %s, which xaic cannot hold", s);
+        }
+    }
+    return 0;
+}
+
 int out_layer(imp *im, int node, int k, int layer)
 {
+    if (check_layer_shape(im, node, layer)) return -1;
     value *v = node_out_value(im, node, k);
     if (v) { v->kind = V_LAYER; v->layer = layer; }
     if (k == 0) { set_fate(im, node, F_LAYER, layer); snapshot_shape(im, node, layer); }
@@ -243,9 +259,9 @@ int attr_string(imp *im, int node, const char *name, const char *def, char *out,
     if (!a) { snprintf(out, outlen, "%s", def); return 0; }
     if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, a->has_s))
         return node_fail(im, node, "attribute '%s' must be a string", name);
-    if (a->s.len >= outlen || memchr(a->s.data, 0, a->s.len))
+    if (a->s.len >= outlen || (a->s.len && memchr(a->s.data, 0, a->s.len)))
         return node_fail(im, node, "attribute '%s' is not a known value", name);
-    memcpy(out, a->s.data, a->s.len);
+    if (a->s.len) memcpy(out, a->s.data, a->s.len);
     out[a->s.len] = 0;
     return 0;
 }

@@ -21,6 +21,7 @@
 #define MAX_NODES (1 << 20)           /* graph size bounds (hostile files) */
 #define MAX_VALUES (1 << 22)
 #define FOLD_MAX_ELEMS (1 << 24)      /* one folded constant */
+#define MAX_SAMPLE_ELEMS ((int64_t)1 << 40)   /* elements of one sample of a network tensor */
 #define FOLD_BUDGET_ELEMS (1 << 26)   /* every folded constant together */
 
 /* ONNX TensorProto.DataType values the importer knows */

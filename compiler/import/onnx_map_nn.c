@@ -230,6 +230,7 @@ static int map_gemm(imp *im, int node, int matmul)
     ctensor *b = in_param(im, node, 1, "weight", 2, bd);
     if (!b) return -1;
     int64_t units = b->dims[trans_b ? 0 : 1];
+    if (units < 1) return node_fail(im, node, "the weight has no output units");
     const char *bname = node_in(im, node, 1)->name;
     char name[600];
     ctensor *w = b;

@@ -98,8 +98,9 @@ static void snake(const char *s, char *out, size_t len)
     out[at] = 0;
 }
 
-/* Claims `base` (sanitized), or base_1, base_2, ... if it is taken or reserved. */
-static char *claim(imp *im, str_map *used, const char *base)
+/* Claims `base` (sanitized), or base_1, base_2, ... if it is taken or reserved. `next` remembers the
+ * last suffix tried per base, so that many equal bases cost linear time. */
+static char *claim(str_map *used, str_map *next, const char *base)
 {
     char *s = sanitize_identifier(base);
     if (!s) return NULL;
@@ -107,15 +108,18 @@ static char *claim(imp *im, str_map *used, const char *base)
     char *name = malloc(n);
     if (!name) { free(s); return NULL; }
     snprintf(name, n, "%s", s);
-    for (int k = 1; is_reserved_name(name) || str_map_get(used, name) >= 0; k++) snprintf(name, n, "%s_%d", s, k);
+    int k = str_map_get(next, s);
+    if (k > 0) snprintf(name, n, "%s_%d", s, k);
+    else k = 0;
+    while (is_reserved_name(name) || str_map_get(used, name) >= 0) snprintf(name, n, "%s_%d", s, ++k);
+    if (str_map_put(next, s, k) || str_map_put(used, name, 1)) { free(s); free(name); return NULL; }
     free(s);
-    if (str_map_put(used, name, 1)) { free(name); return NULL; }
     return name;
 }
 
 int name_layers(imp *im)
 {
-    str_map used = { 0 }, scopes = { 0 }, containers = { 0 };
+    str_map used = { 0 }, scopes = { 0 }, containers = { 0 }, next = { 0 };
     char scope[512], opseg[200], base[800];
     int rc = -1;
     /* how many live layers each scope holds, counting a node's several layers (Split) once */
@@ -131,7 +135,7 @@ int name_layers(imp *im)
         }
     }
     const char *in_name = im->values[im->input_value].name;
-    if (!(im->layers[0].name = claim(im, &used, in_name))) goto done;
+    if (!(im->layers[0].name = claim(&used, &next, in_name))) goto done;
     for (int l = 1; l < im->n_layers; l++) {
         layer *L = &im->layers[l];
         if (!L->live) continue;
@@ -143,12 +147,13 @@ int name_layers(imp *im)
             snprintf(base, sizeof base, "%s_%s", scope, op_snake);
         else snprintf(base, sizeof base, "%s", scope);
         if (L->hint) snprintf(base + strlen(base), sizeof base - strlen(base), "_%s", L->hint);
-        if (!(L->name = claim(im, &used, base))) goto done;
+        if (!(L->name = claim(&used, &next, base))) goto done;
     }
     rc = 0;
 done:
     str_map_free(&used);
     str_map_free(&scopes);
     str_map_free(&containers);
+    str_map_free(&next);
     return rc ? imp_fail(im, "out of memory") : 0;
 }

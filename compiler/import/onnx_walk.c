@@ -145,6 +145,8 @@ static int setup_input(imp *im, const Onnx__ValueInfoProto *vi)
         in->rank = o->input_rank;
         for (int k = 0; k < in->rank; k++) {
             in->shape[k] = o->input_shape[k];
+            if (in->shape[k] < 1 || in->shape[k] > INT32_MAX)
+                return imp_fail(im, "%s: --input-shape dimensions must be in [1, 2^31)", im->label);
             const Onnx__TensorShapeProto__Dimension *d = rank > 0 ? s->dim[k + 1] : NULL;
             if (d && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value > 0 &&
                 d->dim_value != in->shape[k])
@@ -158,7 +160,12 @@ static int setup_input(imp *im, const Onnx__ValueInfoProto *vi)
                         "--input-shape 3,224,224); only the batch may stay dynamic", im->label, vi->name,
                         rank < 0 ? "(no shape)" : dims);
     in->rank = rank - 1;
-    for (int k = 0; k < in->rank; k++) in->shape[k] = s->dim[k + 1]->dim_value;
+    int64_t n = 1;
+    for (int k = 0; k < in->rank; k++) {
+        in->shape[k] = s->dim[k + 1]->dim_value;
+        if (in->shape[k] > INT32_MAX || (n *= in->shape[k]) > MAX_SAMPLE_ELEMS)
+            return imp_fail(im, "%s: input '%s' of shape %s is too large", im->label, vi->name, dims);
+    }
     return 0;
 }
 

@@ -391,8 +391,24 @@ def ops_errors():
     save("pad_maxpool", [node("Pad", ["x", "p"], ["q"], "/p/Pad"), node("MaxPool", ["q"], ["y"], "/m/MaxPool", kernel_shape=[2, 2])],
          [X(1, 2, 2)], [Y(1, 3, 3)], [init("p", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))])
     case("pad_maxpool", error=["a zero Pad before MaxPool is not supported"])
+    save("huge_input", relu, [vinfo("x", ["N", 1 << 20, 1 << 20, 4])], [vinfo("y", ["N", 1 << 20, 1 << 20, 4])])
+    case("huge_input", error=["input 'x' of shape [N, 1048576, 1048576, 4] is too large"])
+    save("huge_conv", [node("Conv", ["x", "w"], ["y"], "/c/Conv", pads=[1 << 20] * 4)], [X(1, 1 << 15, 1 << 15)],
+         [Y(1, 1 << 16, 1 << 16)], [init("w", arr(1, 1, 1, 1))], check=False)
+    case("huge_conv", error=["node '/c/Conv' (Conv): its output would have the per-sample shape [1, 2129920, 2129920]"])
+
     save("reduce_channels", [node("ReduceMean", ["x"], ["y"], "/r/ReduceMean", axes=[1])], [X(2, 2, 2)], [Y(1, 2, 2)])
     case("reduce_channels", error=["ReduceMean is supported over the two spatial axes [2, 3] only"])
+
+
+def ops_many():
+    """3000 unnamed nodes: names relu_1 .. relu_3000 (linear time), no line list (lines: null)."""
+    n, nodes = 3000, []
+    for k in range(n):
+        nodes.append(helper.make_node("Relu", ["x" if k == 0 else f"v{k}"], ["y" if k == n - 1 else f"v{k + 1}"]))
+    save("many_unnamed", nodes, [vinfo("x", ["N", 2])], [vinfo("y", ["N", 2])])
+    case("many_unnamed", None, contains=["    relu_1 = relu(x);\n", "    relu_3000 = relu(relu_2999);\n",
+                                         "output relu_3000;"], tensors={})
 
 
 def fuzz_corpus(outdir):
@@ -404,8 +420,11 @@ def fuzz_corpus(outdir):
     ops_activations()
     keep = {"conv_basic", "activations", "fusions", "shape_ops", "split_slice", "folded_pads"}
     for f in os.listdir(outdir):
-        if f.endswith(".onnx") and f[:-5] not in keep:
-            os.remove(os.path.join(outdir, f))
+        if f.endswith(".onnx"):
+            if f[:-5] in keep:
+                os.replace(os.path.join(outdir, f), os.path.join(outdir, f[:-5]))
+            else:
+                os.remove(os.path.join(outdir, f))
 
 
 def main():
@@ -416,7 +435,7 @@ def main():
         sys.exit(__doc__)
     OUT = sys.argv[1]
     os.makedirs(OUT, exist_ok=True)
-    for make in (ops_conv, ops_dense, ops_activations, ops_pools, ops_shapes, ops_bn_names, ops_files, ops_errors):
+    for make in (ops_conv, ops_dense, ops_activations, ops_pools, ops_shapes, ops_bn_names, ops_files, ops_errors, ops_many):
         make()
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump(CASES, f, indent=1)
