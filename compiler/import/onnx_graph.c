@@ -148,11 +148,19 @@ static int check_layer_shape(imp *im, int node, int l)
     return 0;
 }
 
+static void set_layer_value(imp *im, value *v, int layer)
+{
+    v->kind = V_LAYER;
+    v->layer = layer;
+    v->rank = im->layers[layer].rank;
+    memcpy(v->shape, im->layers[layer].shape, sizeof v->shape);
+}
+
 int out_layer(imp *im, int node, int k, int layer)
 {
     if (check_layer_shape(im, node, layer)) return -1;
     value *v = node_out_value(im, node, k);
-    if (v) { v->kind = V_LAYER; v->layer = layer; }
+    if (v) set_layer_value(im, v, layer);
     if (k == 0) { set_fate(im, node, F_LAYER, layer); snapshot_shape(im, node, layer); }
     return 0;
 }
@@ -160,7 +168,7 @@ int out_layer(imp *im, int node, int k, int layer)
 int out_alias(imp *im, int node, int k, int layer)
 {
     value *v = node_out_value(im, node, k);
-    if (v) { v->kind = V_LAYER; v->layer = layer; }
+    if (v) set_layer_value(im, v, layer);
     if (k == 0) { set_fate(im, node, F_ALIAS, layer); snapshot_shape(im, node, layer); }
     return 0;
 }

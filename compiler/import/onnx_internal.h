@@ -83,6 +83,8 @@ typedef struct value {
     int64_t pads[4];              /* V_PADDED: top, left, bottom, right */
     int producer;                 /* node index, -1 for initializers and the input */
     int uses;                     /* consuming node inputs (+1 for the graph output) */
+    int rank;                     /* V_LAYER: the per-sample shape when it was made (a later merge may change */
+    int64_t shape[XAI_IMPORT_MAX_RANK];   /* the layer's: global_avgpool absorbing a Flatten) */
 } value;
 
 typedef enum { F_NONE, F_LAYER, F_MERGED, F_ALIAS, F_FOLDED } fate_kind;

@@ -271,18 +271,17 @@ static int check_declared(imp *im, const Onnx__ValueInfoProto *vi)
     if (!t || t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !t->tensor_type || !t->tensor_type->shape) return 0;
     const Onnx__TensorShapeProto *s = t->tensor_type->shape;
     const value *v = &im->values[id];
-    const node_fate *f = &im->fates[v->producer];
-    if ((int)s->n_dim != f->rank + 1 || f->kind == F_FOLDED) return 0;
+    if ((int)s->n_dim != v->rank + 1) return 0;
     int64_t declared[XAI_IMPORT_MAX_RANK];
-    for (int k = 0; k < f->rank; k++) {
+    for (int k = 0; k < v->rank; k++) {
         const Onnx__TensorShapeProto__Dimension *d = s->dim[k + 1];
         if (d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) return 0;
         declared[k] = d->dim_value;
     }
-    if (!memcmp(declared, f->shape, (size_t)f->rank * sizeof *declared)) return 0;
+    if (!memcmp(declared, v->shape, (size_t)v->rank * sizeof *declared)) return 0;
     char a[120], b[120];
-    format_dims(a, sizeof a, f->shape, f->rank);
-    format_dims(b, sizeof b, declared, f->rank);
+    format_dims(a, sizeof a, v->shape, v->rank);
+    format_dims(b, sizeof b, declared, v->rank);
     return node_fail(im, v->producer, "xaic computes the per-sample shape %s for '%s' but the model declares %s",
                      a, v->name, b);
 }

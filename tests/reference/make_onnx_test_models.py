@@ -172,7 +172,9 @@ def ops_pools():
              node("Flatten", ["i"], ["y"], "/flat/Flatten")]
     save("pools", nodes, [X(2, 9, 9)], [vinfo("y", ["N", 2])],
          [init("pads1", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)),
-          init("pads2", np.array([0, 0, 0, 1, 0, 0, 2, 0], np.int64)), init("cp.weight", wc)])
+          init("pads2", np.array([0, 0, 0, 1, 0, 0, 2, 0], np.int64)), init("cp.weight", wc)],
+         value_info=[vinfo("a", ["N", 2, 5, 5]), vinfo("d", ["N", 2, 2, 2]), vinfo("h", ["N", 2, 4, 3]),
+                     vinfo("i", ["N", 2, 1, 1])])   # declared shapes: checked by the importer
     case("pools", ["mp = maxpool(x, 3, stride=2, pad=1, ceil_mode=true);", "mp2 = maxpool(mp, 2, stride=1, dilation=2);",
                    "ap = avgpool(mp2, 3, stride=1, pad=1, count_include_pad=false);", "ap2 = avgpool(ap, 2, ceil_mode=true);",
                    "ap3 = avgpool(ap2, 3, stride=1, pad=1);", "cp = conv2d(ap3, 2, kernel=1, pad=[0, 1, 2, 0], bias=false);",
@@ -217,7 +219,8 @@ def ops_shapes():
          tensors={})
 
     nodes = [node("Split", ["x"], ["a", "b"], "/sp/Split", axis=1, split=[2, 2]), node("Concat", ["b", "a"], ["y"], "/cat/Concat", axis=-3)]
-    save("split_opset11", nodes, [X(4, 2, 2)], [Y(4, 2, 2)], opset=11)
+    save("split_opset11", nodes, [X(4, 2, 2)], [Y(4, 2, 2)], opset=11,
+         value_info=[vinfo("a", ["N", 2, 2, 2]), vinfo("b", ["N", 2, 2, 2])])
     case("split_opset11", ["sp_0 = slice(x, axis=0, start=0, end=2);", "sp_1 = slice(x, axis=0, start=2, end=4);",
                            "cat = concat([sp_1, sp_0]);"], tensors={})
 
