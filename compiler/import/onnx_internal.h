@@ -195,7 +195,6 @@ ctensor *in_param(imp *im, int node, int k, const char *role, int rank, const in
 int map_nn(imp *im, int node, const char *op);      /* onnx_map_nn.c: Conv, Gemm, MatMul, pools, BN, Pad */
 int map_ew(imp *im, int node, const char *op);      /* onnx_map_ew.c: activations, arithmetic, Softmax */
 int map_shape(imp *im, int node, const char *op);   /* onnx_map_shape.c: reshapes, Concat, Split, Slice, ... */
-const char *supported_ops_list(void);
 int is_supported_op(const char *op);
 
 /* ---- output (onnx_names.c, onnx_emit.c) ---- */

@@ -29,15 +29,13 @@ static int op_kind(const char *op)
 
 int is_supported_op(const char *op) { return op_kind(op) >= 0; }
 
-const char *supported_ops_list(void)
+/* "Add, AveragePool, ..." into buf */
+static void supported_ops(char *buf, size_t len)
 {
-    static char list[600];
-    if (!list[0]) {
-        size_t at = 0;
-        for (int i = 0; i < N_OPS; i++)
-            at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", op_table[i].name);
-    }
-    return list;
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_OPS && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? ", " : "", op_table[i].name);
 }
 
 static int node_domain_ok(const Onnx__NodeProto *n)
@@ -57,7 +55,8 @@ static int check_supported(imp *im)
     if (!bad) return 0;
     size_t cap = im->errlen, at = 0;
     char *e = im->err;
-    const char *ops = supported_ops_list();
+    char ops[600];
+    supported_ops(ops, sizeof ops);
     size_t reserve = strlen(ops) + 120;   /* room for the last lines */
     int shown = 0;
     for (size_t i = 0; i < g->n_node && e; i++) {
