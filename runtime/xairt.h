@@ -158,6 +158,25 @@ size_t xai_dtype_size(xai_dtype dt);                  /* 0 for XAI_DT_OTHER */
 /* CRC-32 (zlib's) of a buffer: identifies the weights file a model was compiled against. */
 uint32_t xai_crc32(const void *data, size_t len);
 
+/* Writing (runtime/safetensors_write.c). A tensor to write: data holds product(shape) elements of dtype
+ * (any dtype but XAI_DT_OTHER), little-endian; it may be NULL only when that product is 0. */
+typedef struct xai_st_entry {
+    const char *name;             /* unique, non-empty, not "__metadata__" */
+    xai_dtype dtype;
+    int32_t rank;                 /* 0 .. 8 */
+    int64_t shape[8];
+    const void *data;
+} xai_st_entry;
+/* The file image: the header JSON (cJSON) padded with spaces to a multiple of 8 bytes, then the data of the
+ * tensors back to back, ordered by element size (largest first) then name, as the reference writer lays
+ * them out. metadata: NULL, or key, value, key, value, ..., NULL (strings). *out is malloc'd. */
+int xai_safetensors_serialize(const xai_st_entry *tensors, int n, const char *const *metadata,
+                              unsigned char **out, size_t *size, char *err, size_t errlen);
+/* The same written to path through a temporary file in its directory renamed into place (no half-written
+ * file is ever visible under path; on failure path is left as it was). */
+int xai_safetensors_write(const char *path, const xai_st_entry *tensors, int n, const char *const *metadata,
+                          char *err, size_t errlen);
+
 /* ---- heatmaps (runtime/heatmap.c; docs/heatmaps.md) ---- */
 /* Relevance drawn with matplotlib's diverging `bwr` map centred at zero (blue negative, white zero, red
  * positive) over the symmetric range +-max|R|, optionally blended over the input in grayscale; a batch

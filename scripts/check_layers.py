@@ -2,7 +2,7 @@
 """Checks the compiler's layering on the built static libraries (run by the build and by ctest).
 
 Stages, in pipeline order (compiler/CMakeLists.txt, docs/architecture.md); the runtime sits below all:
-    xairt < front < ir < sema < explain < opt < codegen < driver < tools
+    xairt < front < import < ir < sema < explain < opt < codegen < driver < tools
 Two rules:
   1. A library uses only symbols of its own stage and of earlier ones (calls never go up the stack).
   2. Source files never call each other in a circle (the file-level call graph is acyclic).
@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 
-STAGES = ["front", "ir", "sema", "explain", "opt", "codegen", "driver", "tools"]
+STAGES = ["front", "import", "ir", "sema", "explain", "opt", "codegen", "driver", "tools"]
 
 
 def archive_symbols(path):
@@ -49,7 +49,7 @@ def source_name(obj):
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     libs = [("xairt", os.path.join(build, "libxairt.a"))]
-    libs += [(s, os.path.join(build, "compiler", "libxai_%s.a" % s)) for s in STAGES]
+    libs += [(s, os.path.join(build, "compiler", *([s] if s == "import" else []), "libxai_%s.a" % s)) for s in STAGES]
     rank, owner = {}, {}
     files = {}
     for i, (stage, path) in enumerate(libs):

@@ -18,6 +18,8 @@ void cli_usage(FILE *f)
         "                [--seed S]         activation maximisation: OUT.png (grid) and OUT.npy\n"
         "       xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
         "                [--labels FILE] [--limit N] ...    explanation quality (xaic eval --help)\n"
+        "       xaic import MODEL.onnx [-o NET.xai] [--name NAME] [--input-shape C,H,W] [--input-range LOW,HIGH]\n"
+        "                ONNX -> NET.xai + NET.safetensors (xaic import --help)\n"
         "\n"
         "compile options:\n"
         "  -o FILE               output (with --emit obj, FILE's .h is written beside it)\n"

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "driver.h"
 #include "eval.h"
+#include "import.h"
 #include "jit.h"
 #include "run.h"
 #include "policy.h"
@@ -79,6 +80,7 @@ fail:
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "eval")) return eval_main(argc - 1, argv + 1);   /* its own options */
+    if (argc > 1 && !strcmp(argv[1], "import")) return import_main(argc - 1, argv + 1);
     cli o;
     int rc = cli_parse(argc, argv, &o, stderr);
     if (rc) return rc;

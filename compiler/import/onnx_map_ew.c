@@ -1,0 +1,183 @@
+/* Elementwise layers: activations, Clip, Softmax and the arithmetic Add / Sub / Mul / Div between two
+ * network tensors (numpy broadcasting of the per-sample shapes) or with a single number. Three
+ * patterns of exports are recognised on the way: MatMul followed by Add of a bias vector (one dense
+ * layer), x * Sigmoid(x) (silu) and x * HardSigmoid(x) with PyTorch's constants (hardswish). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_internal.h"
+
+static int unary(imp *im, int node, layer_op op)
+{
+    int x = in_layer(im, node, 0);
+    if (x < 0) return -1;
+    int l = new_layer(im, op, node, 1, &x);
+    return l < 0 ? -1 : out_layer(im, node, 0, l);
+}
+
+static int map_activation(imp *im, int node, const char *op)
+{
+    if (!strcmp(op, "Relu")) return unary(im, node, L_RELU);
+    if (!strcmp(op, "Sigmoid")) return unary(im, node, L_SIGMOID);
+    if (!strcmp(op, "Tanh")) return unary(im, node, L_TANH);
+    if (!strcmp(op, "HardSwish")) return unary(im, node, L_HARDSWISH);
+    layer_op lop = !strcmp(op, "HardSigmoid") ? L_HARDSIGMOID : !strcmp(op, "Elu") ? L_ELU : L_LEAKY_RELU;
+    if (unary(im, node, lop)) return -1;
+    layer *L = &im->layers[im->n_layers - 1];
+    if (lop == L_HARDSIGMOID)
+        return attr_float(im, node, "alpha", 0.2, &L->alpha) || attr_float(im, node, "beta", 0.5, &L->beta);
+    return attr_float(im, node, "alpha", lop == L_ELU ? 1.0 : 0.01, &L->alpha);
+}
+
+static int map_clip(imp *im, int node)
+{
+    if (unary(im, node, L_CLAMP)) return -1;
+    int l = im->n_layers - 1;
+    for (int k = 1; k <= 2; k++) {
+        if (!node_has_input(im, node, k)) continue;
+        ctensor *c = in_const(im, node, k);
+        double v;
+        if (!c) return -1;
+        if (ct_scalar(c, &v) || isnan(v)) return node_fail(im, node, "the %s must be one number", k == 1 ? "min" : "max");
+        if (isinf(v)) continue;   /* an infinite bound is no bound */
+        layer *L = &im->layers[l];
+        if (k == 1) { L->has_min = 1; L->min = v; } else { L->has_max = 1; L->max = v; }
+    }
+    return 0;
+}
+
+/* Softmax over one axis equals .xai's softmax (over every feature of a sample) only when the other
+ * per-sample axes have size 1; opsets before 13 mean "every axis from `axis` on". */
+static int map_softmax(imp *im, int node)
+{
+    int x = in_layer(im, node, 0);
+    if (x < 0) return -1;
+    const layer *X = &im->layers[x];
+    int64_t axis, rest = 1;
+    if (attr_int(im, node, "axis", im->opset < 13 ? 1 : -1, &axis)) return -1;
+    if (axis < 0) axis += X->rank + 1;
+    if (axis < 1 || axis > X->rank) return node_fail(im, node, "Softmax over the batch axis (or out of range)");
+    for (int k = 0; k < X->rank; k++)
+        if (im->opset < 13 ? k < axis - 1 : k != axis - 1) rest *= X->shape[k];
+    if (rest != 1) return node_fail(im, node, "Softmax over part of a sample's features is not supported");
+    return unary(im, node, L_SOFTMAX);
+}
+
+/* The layer of operand `v` if v is the only use of the output of the node that made it (no alias). */
+static int sole_layer(imp *im, const value *v, layer_op op)
+{
+    if (v->kind != V_LAYER || v->uses != 1 || v->layer <= 0) return -1;
+    const layer *L = &im->layers[v->layer];
+    return L->op == op && L->node == v->producer ? v->layer : -1;
+}
+
+static int fuse_mul(imp *im, int node, const value *a, const value *b)
+{
+    for (int order = 0; order < 2; order++) {
+        const value *x = order ? b : a, *g = order ? a : b;
+        int s = sole_layer(im, g, L_SIGMOID), h = sole_layer(im, g, L_HARDSIGMOID);
+        int l = s >= 0 ? s : h;
+        if (l < 0 || im->layers[l].in[0] != x->layer) continue;
+        layer *L = &im->layers[l];
+        if (h >= 0 && (fabs(L->alpha - 1.0 / 6) > 1e-6 || L->beta != 0.5)) continue;
+        L->op = s >= 0 ? L_SILU : L_HARDSWISH;
+        out_alias(im, node, 0, l);
+        set_fate(im, node, F_MERGED, l);
+        return 1;
+    }
+    return 0;
+}
+
+/* Add of a bias vector [units] or [1, units] to the sole output of a MatMul: the dense layer's bias. */
+static int fuse_bias(imp *im, int node, const value *x, int const_k)
+{
+    int l = sole_layer(im, x, L_DENSE);
+    if (l < 0 || im->layers[l].param[P_BIAS] || strcmp(node_at(im, im->layers[l].node)->op_type, "MatMul")) return 0;
+    ctensor *c = value_const(im, node_in(im, node, const_k));
+    int64_t units = im->layers[l].units;
+    if (!c || !(c->rank == 1 || (c->rank == 2 && c->dims[0] == 1)) || c->dims[c->rank - 1] != units) return 0;
+    int64_t any[2] = { -1, -1 };
+    if (!(c = in_param(im, node, const_k, "bias", c->rank, any))) return -1;
+    if (c->rank == 2) {
+        char name[600];
+        snprintf(name, sizeof name, "%s.flat", c->store_name);
+        int64_t len = units;
+        ctensor *flat = ct_new(im, 1, OT_FLOAT, 1, &len, name);
+        if (!flat || !(flat->store_name = strdup(name))) return imp_fail(im, "out of memory");
+        memcpy(flat->f, c->f, (size_t)units * sizeof *flat->f);
+        c = flat;
+    }
+    im->layers[l].param[P_BIAS] = c;
+    out_alias(im, node, 0, l);
+    set_fate(im, node, F_MERGED, l);
+    return 1;
+}
+
+static int map_binary(imp *im, int node, layer_op op)
+{
+    value *a = node_in(im, node, 0), *b = node_in(im, node, 1);
+    if (!a || !b) return node_fail(im, node, "needs two inputs");
+    int la = a->kind == V_LAYER, lb = b->kind == V_LAYER;
+    if (la && lb) {
+        int f = op == L_MUL ? fuse_mul(im, node, a, b) : 0;
+        if (f) return f < 0 ? -1 : 0;
+        const layer *A = &im->layers[a->layer], *B = &im->layers[b->layer];
+        if (A->rank != B->rank) {
+            char x[120], y[120];
+            format_dims(x, sizeof x, A->shape, A->rank);
+            format_dims(y, sizeof y, B->shape, B->rank);
+            return node_fail(im, node, "operands of per-sample shapes %s and %s: broadcasting them would mix the batch "
+                             "axis with another", x, y);
+        }
+        int64_t shape[XAI_IMPORT_MAX_RANK];
+        for (int k = 0; k < A->rank; k++) {
+            if (A->shape[k] != B->shape[k] && A->shape[k] != 1 && B->shape[k] != 1) {
+                char x[120], y[120];
+                format_dims(x, sizeof x, A->shape, A->rank);
+                format_dims(y, sizeof y, B->shape, B->rank);
+                return node_fail(im, node, "the shapes %s and %s do not broadcast", x, y);
+            }
+            shape[k] = A->shape[k] == 1 ? B->shape[k] : A->shape[k];
+        }
+        int in[2] = { a->layer, b->layer };
+        int l = new_layer(im, op, node, 2, in);
+        if (l < 0) return -1;
+        memcpy(im->layers[l].shape, shape, sizeof shape);
+        return out_layer(im, node, 0, l);
+    }
+    if (!la && !lb) return in_layer(im, node, a->kind == V_PADDED ? 0 : 1);   /* reports what is wrong */
+    int xk = la ? 0 : 1;
+    if (op == L_ADD) {
+        int f = fuse_bias(im, node, la ? a : b, 1 - xk);
+        if (f) return f < 0 ? -1 : 0;
+    }
+    int x = in_layer(im, node, xk);
+    ctensor *c = in_const(im, node, 1 - xk);
+    if (x < 0 || !c) return -1;
+    double v;
+    if (ct_scalar(c, &v) || c->rank > im->layers[x].rank + 1) {
+        char got[120];
+        format_dims(got, sizeof got, c->dims, c->rank);
+        return node_fail(im, node, "a constant operand of shape %s is not supported: the .xai arithmetic ops take "
+                         "network tensors or single numbers", got);
+    }
+    if (!isfinite(v)) return node_fail(im, node, "the constant operand is NaN or infinite");
+    int l = new_layer(im, op, node, 1, &x);
+    if (l < 0) return -1;
+    im->layers[l].number_side = la ? 1 : 2;
+    im->layers[l].number = v;
+    return out_layer(im, node, 0, l);
+}
+
+int map_ew(imp *im, int node, const char *op)
+{
+    if (!strcmp(op, "Add")) return map_binary(im, node, L_ADD);
+    if (!strcmp(op, "Sub")) return map_binary(im, node, L_SUB);
+    if (!strcmp(op, "Mul")) return map_binary(im, node, L_MUL);
+    if (!strcmp(op, "Div")) return map_binary(im, node, L_DIV);
+    if (!strcmp(op, "Clip")) return map_clip(im, node);
+    if (!strcmp(op, "Softmax")) return map_softmax(im, node);
+    return map_activation(im, node, op);
+}
