@@ -144,6 +144,9 @@ static int open_target(xai_outfile *o, char *err, size_t errlen)
             o->target = real;
         }
         o->fd = create_temp(o, keep_mode);
+        if (o->fd < 0 && keep_mode && errno == EACCES)   /* the file itself may well be writable */
+            return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for writing: %s (a file is replaced through a "
+                            "temporary file beside it: its directory must be writable)", o->path, strerror(errno));
         return o->fd < 0 ? -1 : 0;
     }
     errno = EAGAIN;

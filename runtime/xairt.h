@@ -102,7 +102,13 @@ void xai_outfile_abort(xai_outfile *o);
  * message says so; that needs the directory to change under us (both temporaries are in place by then). */
 int xai_outfile_commit_pair(xai_outfile *a, xai_outfile *b, char *err, size_t errlen);
 
-/* .npy: reads float32 (little or big endian) and converts float64 / uint8 / int32 / int64 to float32
+/* ---- file readers and writers ----
+ * Readers open regular files only: a FIFO, device, socket or directory is XAI_EIO at once ("'P' is not a
+ * regular file (it is a FIFO)"), never a blocked or endless read. Sizes from headers are checked for overflow
+ * and against the bytes really present before anything is allocated. Writers (npy, PNG, SVG, heatmaps,
+ * image grids) write through xai_outfile: the target is replaced whole or stays as it was.
+ *
+ * .npy: reads float32 (little or big endian) and converts float64 / uint8 / int32 / int64 to float32
  * when `convert` is non-zero (otherwise any dtype other than <f4 is XAI_EDTYPE). Fortran order is
  * XAI_EFORMAT. On error `err` (if not NULL) receives a one-line message of at most errlen bytes. */
 int xai_npy_read(const char *path, xai_array *out, int convert, char *err, size_t errlen);
@@ -110,7 +116,9 @@ int xai_npy_write(const char *path, const float *data, int32_t rank, const int64
                   char *err, size_t errlen);
 
 /* PNG through libpng. Reading gives [C, H, W] floats in [0, 1] with C = 1 (gray) or 3 (RGB; alpha
- * dropped; palette expanded). `want_channels` 1 or 3 converts; 0 keeps the file's. */
+ * dropped; palette expanded). `want_channels` 1 or 3 converts; 0 keeps the file's. Ancillary chunks (text,
+ * ICC profiles, ...) are skipped unread; an image whose pixels cannot fit in the file's size (deflate packs
+ * at most 1032 bytes into one) is XAI_EFORMAT. */
 int xai_png_read(const char *path, int want_channels, xai_array *out, char *err, size_t errlen);
 /* Writes [C, H, W] floats in [0, 1] (clamped; C = 1 or 3) as 8-bit PNG. */
 int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t height, int32_t width,

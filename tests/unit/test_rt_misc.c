@@ -1,5 +1,6 @@
-/* libxairt: status strings, array helpers, CRC-32. */
+/* libxairt: status strings, array helpers, CRC-32, the xai_options layout. */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,4 +49,20 @@ Test(crc32, known_values)
     cr_assert_eq(xai_crc32("", 0), 0u);
     cr_assert_eq(xai_crc32(NULL, 0), 0u);
     cr_assert_eq(xai_crc32("The quick brown fox jumps over the lazy dog", 43), 0x414FA339u);
+}
+
+/* Generated code reads xai_options through a struct type of its own (compiler/codegen.c, cg_options_type):
+ * fields are only ever appended, and workspace_size is the last one, right after progress_context. */
+Test(options, layout_is_append_only)
+{
+    cr_assert_eq(offsetof(xai_options, baseline), 0);
+    cr_assert_eq(offsetof(xai_options, workspace_size), offsetof(xai_options, progress_context) + sizeof(void *));
+    cr_assert_eq(sizeof(xai_options), offsetof(xai_options, workspace_size) + sizeof(size_t));
+    if (sizeof(void *) == 8) {   /* LP64: the offsets the generated struct type gives */
+        cr_assert_eq(offsetof(xai_options, seed), 24);
+        cr_assert_eq(offsetof(xai_options, steps), 36);
+        cr_assert_eq(offsetof(xai_options, progress_context), 56);
+        cr_assert_eq(offsetof(xai_options, workspace_size), 64);
+        cr_assert_eq(sizeof(xai_options), 72);
+    }
 }

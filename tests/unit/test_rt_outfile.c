@@ -126,6 +126,34 @@ Test(outfile, abort_and_failed_open_leave_the_target)
     free(dir);
 }
 
+/* A writable file in a read-only directory cannot be replaced (the temporary file has nowhere to go): an
+ * error that says why, and the file as it was. Run as an unprivileged user, since root may write anyway. */
+Test(outfile, read_only_directory_is_explained)
+{
+    char *dir = fresh_dir("readonly"), *p = join(dir, "kept.txt");
+    put(p, "old");
+    cr_assert_eq(chmod(p, 0666), 0);
+    cr_assert_eq(chmod(tu_tmpdir(), 0711), 0);   /* let the unprivileged child through */
+    cr_assert_eq(chmod(dir, 0555), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
+        char err[256] = "";
+        if (write_text(p, "new", err, sizeof err) != XAI_EIO) _exit(3);
+        _exit(strstr(err, "kept.txt: cannot open for writing: Permission denied (a file is replaced through a "
+                          "temporary file beside it: its directory must be writable)") ? 0 : 4);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    expect_content(p, "old");
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(count_entries(dir), 1);
+    free(p);
+    free(dir);
+}
+
 Test(outfile, directory_and_socket_targets_are_refused_and_kept)
 {
     char *dir = fresh_dir("refuse"), *sub = join(dir, "sub"), err[256] = "";
