@@ -1,18 +1,15 @@
 /* safetensors writer: the format runtime/safetensors.c reads, laid out as the reference (Python/Rust)
  * writer does: the JSON header (through cJSON) padded with spaces so that the data section starts at a
  * multiple of 8 bytes, then the tensors back to back without gaps, ordered by element size (largest
- * first) then name, so every tensor is aligned to its element size. A file is written through a
- * temporary file in the same directory that is renamed into place: readers never see half a file. */
+ * first) then name, so every tensor is aligned to its element size. Files are written through
+ * xai_outfile (outfile.c): readers never see half a file. */
 #include "xairt.h"
 #include "rt_internal.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct st_plan {
     int n;
@@ -153,19 +150,6 @@ int xai_safetensors_serialize(const xai_st_entry *tensors, int n, const char *co
     return XAI_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len > ((size_t)1 << 30) ? (size_t)1 << 30 : len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int xai_safetensors_write(const char *path, const xai_st_entry *tensors, int n, const char *const *metadata,
                           char *err, size_t errlen)
 {
@@ -173,38 +157,22 @@ int xai_safetensors_write(const char *path, const xai_st_entry *tensors, int n, 
     st_plan p;
     int rc = plan_file(tensors, n, metadata, &p, err, errlen);
     if (rc) return rc;
-    /* A temporary file beside the target, renamed over it (a general output-file helper of the runtime can
-     * take this over when there is one). */
-    size_t tl = strlen(path) + 40;
-    char *tmp = malloc(tl);
-    int fd = -1;
-    for (int k = 0; tmp && k < 100 && fd < 0; k++) {
-        snprintf(tmp, tl, "%s.tmp.%ld.%d", path, (long)getpid(), k);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        rc = xai_fail(err, errlen, XAI_EIO, "%s: cannot create a file beside it: %s", path, tmp ? strerror(errno) : "out of memory");
-        free(tmp);
+    xai_outfile *out;
+    rc = xai_outfile_open(&out, path, 0, err, errlen);
+    if (rc) {
         plan_free(&p);
         return rc;
     }
+    FILE *f = xai_outfile_stream(out);
     unsigned char len8[8];
     put_u64(len8, p.header_len);
-    int bad = write_all(fd, len8, 8) || write_all(fd, p.header, p.header_len);
-    for (int i = 0; !bad && i < n; i++) {
+    fwrite(len8, 1, 8, f);
+    fwrite(p.header, 1, p.header_len, f);
+    for (int i = 0; i < n; i++) {   /* write errors surface at the commit */
         const xai_st_entry *e = &tensors[p.order[i]];
         size_t bytes = (size_t)xai_checked_bytes(e->shape, e->rank, (int64_t)xai_dtype_size(e->dtype));
-        bad = bytes && write_all(fd, e->data, bytes);
+        if (bytes) fwrite(e->data, 1, bytes, f);
     }
-    int saved = errno;
-    if (close(fd) && !bad) { bad = 1; saved = errno; }
-    if (!bad && rename(tmp, path)) { bad = 1; saved = errno; }
-    if (bad) {
-        unlink(tmp);
-        rc = xai_fail(err, errlen, XAI_EIO, "%s: cannot write: %s", path, strerror(saved));
-    }
-    free(tmp);
     plan_free(&p);
-    return rc;
+    return xai_outfile_commit(out, err, errlen);
 }

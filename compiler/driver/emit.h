@@ -3,6 +3,7 @@
 #define XAIC_EMIT_H
 
 #include <llvm-c/TargetMachine.h>
+#include <stdio.h>
 
 #include "codegen.h"
 #include "ir.h"
@@ -26,9 +27,12 @@ int emit_vector_registers(LLVMTargetMachineRef tm);
 void emit_prepare_module(LLVMModuleRef mod, LLVMTargetMachineRef tm);
 /* Verifies and runs the default<O{n}> pipeline. */
 int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, char **err);
-int emit_file(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *path, emit_kind kind, char **err);
-/* The header declaring the generated API (README, "Using the generated code") for every network of m. */
-int emit_header(const ir_module *m, const cg_options *opt, const char *path, char **err);
+/* Writes the object, assembly or LLVM IR of the optimised module to f (write errors show when f's output is
+ * committed); returns 1 with *err when code generation fails. */
+int emit_code(LLVMModuleRef mod, LLVMTargetMachineRef tm, emit_kind kind, FILE *f, char **err);
+/* Writes the header declaring the generated API (README, "Using the generated code") for every network of m;
+ * path (the header's) names its include guard. */
+void emit_header(const ir_module *m, const cg_options *opt, const char *path, FILE *f);
 /* 1 when LLVM knows CPU `cpu` for `triple` (cpu_check.cpp) */
 int driver_cpu_is_known(const char *triple, const char *cpu);
 

@@ -57,7 +57,7 @@ static void bind_generator(sema_explain_ctx *c, const method_arg *arg, const ir_
                        "differentiate", n->name, gen->name, op);
             return;
         }
-        rx *body = sx_instantiate(c, r, NULL, NULL);
+        rx *body = sx_instantiate(c, r, NULL, NULL, r->loc);
         if (body) spec->generator_rules[i] = (rule_use){r->name, body, r->loc};
     }
     spec->generator = arg->network;

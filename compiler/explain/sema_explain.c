@@ -11,6 +11,7 @@ typedef struct assignment {
     const ast_expr *rule_call;    /* EX_IDENT or EX_CALL */
     const sx_env *env;            /* preset parameters, or NULL */
     int from_preset;
+    xai_loc site;                 /* where the user chose it: the assignment, or the `rules PRESET(...)` using it */
     rx *body;                     /* instantiated on first use */
     const ast_rule *rule;
     int failed;
@@ -99,15 +100,16 @@ static rx *assignment_body(sema_explain_ctx *c, assignment *a)
         a->failed = 1;
         return NULL;
     }
-    a->body = sx_instantiate(c, a->rule, a->rule_call, a->env);   /* an identifier: no arguments */
+    a->body = sx_instantiate(c, a->rule, a->rule_call, a->env, a->site);   /* an identifier: no arguments */
     if (!a->body) a->failed = 1;
     return a->body;
 }
 
-static void add_assignment(assignment **list, int *n, const ast_explain_stmt *s, const sx_env *env, int from_preset)
+static void add_assignment(assignment **list, int *n, const ast_explain_stmt *s, const sx_env *env, int from_preset,
+                           xai_loc site)
 {
     *list = realloc(*list, sizeof **list * (*n + 1));
-    (*list)[(*n)++] = (assignment){s->key, s->key_loc, s->value, env, from_preset, NULL, NULL, 0, 0};
+    (*list)[(*n)++] = (assignment){s->key, s->key_loc, s->value, env, from_preset, site, NULL, NULL, 0, 0};
 }
 
 /* rules PRESET(args); -> the preset's assignments, its parameters bound */
@@ -131,7 +133,7 @@ static void expand_preset(sema_explain_ctx *c, const ast_explain_stmt *s, assign
             diag_error(c->d, p->stmts[i].loc, "a preset holds only assignments such as `conv2d: zplus;`");
             continue;
         }
-        add_assignment(list, n, &p->stmts[i], env, 1);
+        add_assignment(list, n, &p->stmts[i], env, 1, call->loc);
     }
 }
 
@@ -185,6 +187,7 @@ static void seed_choices(unsigned seeds, char *buf, size_t len)
 static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_module *m, int net_index)
 {
     const ir_graph *g = m->graphs[net_index];
+    c->net = g;
     explain_spec spec = {0};
     spec.name = sx_alloc(c->set, strlen(ex->name) + 1);
     strcpy(spec.name, ex->name);
@@ -266,7 +269,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
         diag_error(c->d, seen[3]->key_loc, "`at` applies to methods %s", msg);
     }
     for (int i = 0; i < ex->n_stmts; i++)
-        if (ex->stmts[i].kind == ES_ASSIGN) add_assignment(&list, &n, &ex->stmts[i], NULL, 0);
+        if (ex->stmts[i].kind == ES_ASSIGN) add_assignment(&list, &n, &ex->stmts[i], NULL, 0, ex->stmts[i].value->loc);
 
     /* the best assignment for each node; later ones win at the same level */
     int *best = malloc(sizeof(int) * g->n_nodes), *level = malloc(sizeof(int) * g->n_nodes);
@@ -313,7 +316,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
                            name ? name : "?", op);
                 continue;
             }
-            rx *body = sx_instantiate(c, r, NULL, NULL);
+            rx *body = sx_instantiate(c, r, NULL, NULL, r->loc);
             if (body) spec.rules[i] = (rule_use){r->name, body, r->loc};
         }
     }
@@ -329,7 +332,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
 explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_module *m)
 {
     explain_set *set = calloc(1, sizeof *set);
-    sema_explain_ctx c = {d, set, NULL, 0, NULL, 0, m};
+    sema_explain_ctx c = {d, set, NULL, 0, NULL, 0, m, NULL};
     sx_collect_definitions(&c, p);
     const ast_explain **seen = NULL;
     int n_seen = 0;

@@ -16,6 +16,7 @@ typedef struct sema_explain_ctx {
     const ast_preset **presets;
     int n_presets;
     const ir_module *module;      /* the networks (a generator is one of them) */
+    const ir_graph *net;          /* the network of the explain block being checked */
 } sema_explain_ctx;
 
 /* Names bound to values: a rule's or preset's parameters. */
@@ -29,8 +30,11 @@ typedef struct sx_env {
 rx *sx_eval_arg(sema_explain_ctx *c, const ast_expr *e, const sx_env *env);
 int sx_bind(sema_explain_ctx *c, const char *what, const char *name, const ast_param *params, int n_params,
             const ast_expr *call, const sx_env *env, sx_env *out);
-/* The body of `rule` called with `call`'s arguments (NULL: defaults), or NULL after reporting. */
-rx *sx_instantiate(sema_explain_ctx *c, const ast_rule *rule, const ast_expr *call, const sx_env *env);
+/* The body of `rule` called with `call`'s arguments (NULL: defaults), or NULL after reporting; its `requires`
+ * are checked with those arguments and reported at `site` (where the user chose the rule or its preset). */
+rx *sx_instantiate(sema_explain_ctx *c, const ast_rule *rule, const ast_expr *call, const sx_env *env, xai_loc site);
+/* The rule's `requires` conditions hold for these parameter values (rule_requires.c); 0 after reporting. */
+int sx_check_requires(sema_explain_ctx *c, const ast_rule *rule, const sx_env *params, xai_loc site);
 void sx_collect_definitions(sema_explain_ctx *c, const xai_program *p);
 const ast_rule *sx_find_rule(const sema_explain_ctx *c, const char *name);
 const ast_preset *sx_find_preset(const sema_explain_ctx *c, const char *name);

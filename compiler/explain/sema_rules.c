@@ -229,10 +229,11 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
     }
 }
 
-rx *sx_instantiate(sema_explain_ctx *c, const ast_rule *rule, const ast_expr *call, const sx_env *env)
+rx *sx_instantiate(sema_explain_ctx *c, const ast_rule *rule, const ast_expr *call, const sx_env *env, xai_loc site)
 {
     sx_env params = {0};
     if (!sx_bind(c, "rule", rule->name, rule->params, rule->n_params, call, env, &params)) return NULL;
+    if (!sx_check_requires(c, rule, &params, site.src ? site : call ? call->loc : rule->loc)) return NULL;
     body_scope s = {&params, NULL, NULL, 0, rule->name};
     s.let_names = sx_alloc(c->set, sizeof(char *) * (rule->n_lets + 1));
     s.let_values = sx_alloc(c->set, sizeof(rx *) * (rule->n_lets + 1));

@@ -275,6 +275,11 @@ static void dump_rule(const ast_rule *r, FILE *out)
     for (int i = 0; i < r->n_ops; i++)
         fprintf(out, "%s%s", i ? ", " : "", r->ops[i]);
     dump_loc(r->loc, out);
+    for (int i = 0; i < r->n_requires; i++) {
+        fputs("    requires ", out);
+        ast_dump_expr(r->requires[i], out);
+        dump_loc(r->requires[i]->loc, out);
+    }
     for (int i = 0; i < r->n_lets; i++) {
         fprintf(out, "    let %s = ", r->lets[i].name);
         ast_dump_expr(r->lets[i].value, out);

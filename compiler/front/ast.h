@@ -96,6 +96,8 @@ typedef struct ast_rule {
     const char **ops;         /* op types it applies to */
     xai_loc *op_locs;
     int n_ops;
+    ast_expr **requires;      /* `requires c1, c2`: conditions on the parameters, checked where the rule is used */
+    int n_requires;
     ast_let *lets;
     int n_lets;
     ast_expr *body;           /* the final expression */

@@ -180,7 +180,7 @@ static void build_rule_body(xai_parse_state *ps, ast_rule *r, xai_vec stmts, XAI
 /* `ops` is an xai_vec of ast_param (names with locations, see ident_list). `check_body` is false when
  * the body had syntax errors: its shape then says nothing, and more messages would only pile on. */
 static void add_rule(xai_parse_state *ps, const char *name, XAI_LTYPE name_loc, xai_vec params,
-                     xai_vec ops, xai_vec body, XAI_LTYPE close_brace, int check_body)
+                     xai_vec ops, xai_vec requires, xai_vec body, XAI_LTYPE close_brace, int check_body)
 {
     ast_top t = { .kind = TOP_RULE };
     ast_rule *r = &t.u.rule;
@@ -188,6 +188,8 @@ static void add_rule(xai_parse_state *ps, const char *name, XAI_LTYPE name_loc, 
     r->loc = LOC(name_loc);
     r->params = params.data;
     r->n_params = params.n;
+    r->requires = requires.data;
+    r->n_requires = requires.n;
     r->n_ops = ops.n;
     r->ops = xai_parse_alloc(ps, sizeof(const char *) * (size_t)ops.n);
     r->op_locs = xai_parse_alloc(ps, sizeof(xai_loc) * (size_t)ops.n);
@@ -261,7 +263,7 @@ static void build_rule_body(xai_parse_state *ps, ast_rule *r, xai_vec stmts, XAI
 %precedence UMINUS
 
 %type <expr> expr primary
-%type <vec> expr_list items_opt args_opt arg_list ident_list params_opt param_list
+%type <vec> expr_list items_opt args_opt arg_list ident_list params_opt param_list requires_opt
 %type <vec> net_stmts net_body settings settings_body rule_stmts rule_body
 %type <arg> arg
 %type <param> param
@@ -401,10 +403,21 @@ ident_list
 /* ---- rule ---- */
 
 rule
-    : RULE IDENT params_opt ON ident_list '{' rule_body_start rule_body '}'
-        { add_rule(ps, $2, @2, $3, $5, $8, @9, ps->diag->errors == $7); }
-    | RULE IDENT params_opt ON ident_list '{' rule_body_start rule_stmts error
-        { add_rule(ps, $2, @2, $3, $5, $8, @9, 0); }
+    : RULE IDENT params_opt ON ident_list requires_opt '{' rule_body_start rule_body '}'
+        { add_rule(ps, $2, @2, $3, $5, $6, $9, @10, ps->diag->errors == $8); }
+    | RULE IDENT params_opt ON ident_list requires_opt '{' rule_body_start rule_stmts error
+        { add_rule(ps, $2, @2, $3, $5, $6, $9, @10, 0); }
+    ;
+
+/* `requires cond, cond, ...`: what the rule's parameters must satisfy (checked where the rule is used) */
+requires_opt
+    : %empty                 { $$ = vec_empty(); }
+    | IDENT { ps->context = "the rule's requirements"; } expr_list
+        {
+            $$ = $3;
+            if (strcmp($1, "requires"))
+                diag_error(ps->diag, LOC(@1), "expected 'requires' or '{' after the op list, found identifier '%s'", $1);
+        }
     ;
 
 /* The error count when a block opens (lets an action know whether its block had syntax errors). */

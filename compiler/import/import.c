@@ -144,41 +144,20 @@ void xai_import_result_free(xai_import_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Writes data to path through a temporary file in the same directory, renamed into place. */
-static int write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
+/* Writes path (and second_path, when given) whole or not at all, the two together (runtime/outfile.c). */
+static int write_outputs(const char *path, const void *data, size_t len, const char *second_path, const void *second,
+                         size_t second_len, char *err, size_t errlen)
 {
-    size_t n = strlen(path) + 40;
-    char *tmp = malloc(n);
-    if (!tmp) { snprintf(err, errlen, "out of memory"); return XAI_ENOMEM; }
-    int fd = -1;
-    for (int k = 0; k < 100 && fd < 0; k++) {
-        snprintf(tmp, n, "%s.tmp.%ld.%d", path, (long)getpid(), k);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
+    xai_outfile *a = NULL, *b = NULL;
+    int rc = xai_outfile_open(&a, path, 0, err, errlen);
+    if (!rc && second_path) rc = xai_outfile_open(&b, second_path, 0, err, errlen);
+    if (rc) {
+        xai_outfile_abort(a);
+        return rc;
     }
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-        free(tmp);
-        return XAI_EIO;
-    }
-    const unsigned char *p = data;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, p + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        done += (size_t)w;
-    }
-    int saved = errno;
-    if (close(fd) || done < len || rename(tmp, path)) {
-        if (done == len) saved = errno;
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(saved));
-        unlink(tmp);
-        free(tmp);
-        return XAI_EIO;
-    }
-    free(tmp);
-    return XAI_OK;
+    fwrite(data, 1, len, xai_outfile_stream(a));
+    if (b) fwrite(second, 1, second_len, xai_outfile_stream(b));
+    return b ? xai_outfile_commit_pair(a, b, err, errlen) : xai_outfile_commit(a, err, errlen);
 }
 
 static int read_whole(const char *path, unsigned char **buf, size_t *size, char *err, size_t errlen)
@@ -240,15 +219,16 @@ int xai_import_onnx(const xai_import_options *o, char *err, size_t errlen)
     free(buf);
     char *st_path = rc ? NULL : replace_ext(nm.output, ".safetensors");
     if (!rc && !st_path) { snprintf(err, errlen, "out of memory"); rc = XAI_ENOMEM; }
-    if (!rc) {
-        progress(&im, "writing %s", st_path);
-        if (emit_weights(&im, st_path, NULL, NULL)) rc = status_of(err);
+    unsigned char *weights = NULL;
+    size_t weights_len = 0;
+    if (!rc && emit_weights(&im, NULL, &weights, &weights_len)) rc = status_of(err);
+    if (!rc) {   /* the .xai names the tensors of its .safetensors: both replaced together or neither */
+        progress(&im, "writing %s and %s", nm.output, st_path);
+        rc = write_outputs(nm.output, res.xai, res.xai_len, st_path, weights, weights_len, err, errlen);
     }
-    if (!rc) {
-        progress(&im, "writing %s", nm.output);
-        rc = write_atomic(nm.output, res.xai, res.xai_len, err, errlen);
-    }
-    if (!rc && o->node_map_path) rc = write_atomic(o->node_map_path, res.node_map, strlen(res.node_map), err, errlen);
+    free(weights);
+    if (!rc && o->node_map_path)
+        rc = write_outputs(o->node_map_path, res.node_map, strlen(res.node_map), NULL, NULL, 0, err, errlen);
     free(st_path);
     free(dir);
     free_names(&nm);

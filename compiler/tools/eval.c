@@ -360,6 +360,9 @@ static void free_setup(eval_setup *s)
 static int evaluate(compilation *c, const eval_args *a)
 {
     eval_setup s = { 0 };
+    outputs_inputs_of(&s.inputs, c);
+    outputs_add_input(&s.inputs, a->data, "the data");
+    outputs_add_input(&s.inputs, a->labels, "the labels");
     int rc = resolve_explanations(c, a, &s);
     if (!rc) rc = resolve_shapes(&s);
     if (!rc && a->is_selectivity) {

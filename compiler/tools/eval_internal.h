@@ -4,6 +4,7 @@
 
 #include "driver.h"
 #include "jit.h"
+#include "outputs.h"
 #include "xairt.h"
 
 #define EVAL_MAX_METHODS 12   /* one plot holds at most 12 series */
@@ -53,6 +54,7 @@ typedef struct eval_setup {
     eval_result results[2 * EVAL_MAX_METHODS];
     int n_results;
     double seconds;
+    tool_inputs inputs;        /* what the report may not overwrite: sources, weights, data, labels */
 } eval_setup;
 
 int eval_result_init(eval_result *r, const eval_args *a, const eval_setup *s, const eval_method *method, int order);

@@ -68,26 +68,29 @@ static char *join(const char *dir, const char *name, const char *suffix)
     return p;
 }
 
-static FILE *create(const char *dir, const char *name, char **path)
+/* DIR/NAME, written whole or not at all (runtime/outfile.c) and never over one of the run's inputs */
+static FILE *create(const eval_setup *s, const char *dir, const char *name, xai_outfile **out)
 {
-    *path = join(dir, name, "");
-    FILE *f = *path ? fopen(*path, "w") : NULL;
-    if (!f) fprintf(stderr, "xaic: error: %s: cannot create: %s\n", *path ? *path : name, strerror(errno));
-    return f;
+    char err[600], *path = join(dir, name, "");
+    *out = NULL;
+    if (path && !outputs_check(&s->inputs, path, "-o") && xai_outfile_open(out, path, 0, err, sizeof err))
+        fprintf(stderr, "xaic: error: %s\n", err);
+    free(path);
+    return *out ? xai_outfile_stream(*out) : NULL;
 }
 
-static int finish(FILE *f, char *path)
+static int finish(xai_outfile *out)
 {
-    int failed = ferror(f) | fclose(f);
-    if (failed) fprintf(stderr, "xaic: error: %s: cannot write\n", path);
-    free(path);
-    return failed ? 1 : 0;
+    char err[600];
+    if (xai_outfile_commit(out, err, sizeof err) == XAI_OK) return 0;
+    fprintf(stderr, "xaic: error: %s\n", err);
+    return 1;
 }
 
 static int write_csvs(const eval_args *a, const eval_setup *s)
 {
-    char *path;
-    FILE *f = create(a->out_dir, "curves.csv", &path);
+    xai_outfile *out;
+    FILE *f = create(s, a->out_dir, "curves.csv", &out);
     if (!f) return 1;
     fputs(a->is_selectivity ? "explanation,order,patches_removed,mean_f,std_f\n"
                             : "explanation,shift,mean_f,mean_R1,mean_R2,mean_R3,mean_R4\n", f);
@@ -104,8 +107,8 @@ static int write_csvs(const eval_args *a, const eval_setup *s)
             fputc('\n', f);
         }
     }
-    if (finish(f, path)) return 1;
-    if (!(f = create(a->out_dir, "per_image.csv", &path))) return 1;
+    if (finish(out)) return 1;
+    if (!(f = create(s, a->out_dir, "per_image.csv", &out))) return 1;
     fprintf(f, "input,target,predicted,explanation,%s\n", a->is_selectivity ? "order,aopc" : "continuity");
     for (int e = 0; e < s->n_results; e++)
         for (int64_t i = 0; i < s->n; i++) {
@@ -115,7 +118,7 @@ static int write_csvs(const eval_args *a, const eval_setup *s)
             if (isnan(r->score[i])) fputs("\n", f);   /* no pair of shifts differed: empty field */
             else fprintf(f, "%.9g\n", r->score[i]);
         }
-    return finish(f, path);
+    return finish(out);
 }
 
 static cJSON *number_array(const double *v, int64_t n)
@@ -180,17 +183,22 @@ static int write_json(const eval_args *a, const eval_setup *s)
     cJSON_AddNumberToObject(root, "seconds", s->seconds);
     cJSON *list = cJSON_AddArrayToObject(root, "explanations");
     for (int e = 0; e < s->n_results; e++) cJSON_AddItemToArray(list, result_json(a, s, &s->results[e]));
-    char *text = cJSON_Print(root), *path;
+    char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    FILE *f = text ? create(a->out_dir, "results.json", &path) : NULL;
+    xai_outfile *out = NULL;
+    FILE *f = text ? create(s, a->out_dir, "results.json", &out) : NULL;
     if (f) fprintf(f, "%s\n", text);
     free(text);
-    return f ? finish(f, path) : 1;
+    return f ? finish(out) : 1;
 }
 
-static int plot(const char *dir, const char *name, xai_plot *p)
+static int plot(const eval_setup *s, const char *dir, const char *name, xai_plot *p)
 {
     char err[512], *path = join(dir, name, ".svg");
+    if (path && outputs_check(&s->inputs, path, "-o")) {
+        free(path);
+        return 1;
+    }
     int status = path ? xai_plot_write_svg(path, p, err, sizeof err) : XAI_ENOMEM;
     if (status) fprintf(stderr, "xaic: error: %s\n", path ? err : "out of memory");
     free(path);
@@ -220,7 +228,7 @@ static int write_plots(const eval_args *a, const eval_setup *s)
         snprintf(title, sizeof title, "Pixel flipping, %s (%dx%d patches, %lld inputs)",
                  order ? "least relevant first" : "most relevant first", a->sel.patch, a->sel.patch, (long long)s->n);
         snprintf(name, sizeof name, "selectivity_%s", ORDER_NAMES[order]);
-        rc = plot(a->out_dir, name, &(xai_plot){ .title = title, .x_label = "patches removed", .y_label = y_label,
+        rc = plot(s, a->out_dir, name, &(xai_plot){ .title = title, .x_label = "patches removed", .y_label = y_label,
                                                 .x = xs, .n_points = (int32_t)points, .series = series, .n_series = n,
                                                 .y_from_zero = 1 });
     }
@@ -237,7 +245,7 @@ static int write_plots(const eval_args *a, const eval_setup *s)
         char title[160], name[200];
         snprintf(title, sizeof title, "Continuity of %s: mean over %lld inputs", r->method->name, (long long)s->n);
         snprintf(name, sizeof name, "continuity_%s", r->method->name);
-        rc = plot(a->out_dir, name, &(xai_plot){ .title = title, .x_label = "horizontal shift (pixels)",
+        rc = plot(s, a->out_dir, name, &(xai_plot){ .title = title, .x_label = "horizontal shift (pixels)",
                                                 .y_label = "f and quadrant relevance", .x = xs,
                                                 .n_points = (int32_t)points, .series = series, .n_series = 5 });
     }
@@ -273,7 +281,8 @@ static int write_strips(const eval_args *a, const eval_setup *s)
         char err[512], name[200], *path;
         snprintf(name, sizeof name, "strip_%s%s", r->method->name, r->order ? "_least_relevant_first" : "");
         path = join(a->out_dir, name, ".png");
-        if (xai_heatmap_write_png(path, r->strip, overlay ? inputs : NULL, (int32_t)frames, r->method->relevance_channels,
+        if (!path || outputs_check(&s->inputs, path, "-o")) rc = 1;
+        else if (xai_heatmap_write_png(path, r->strip, overlay ? inputs : NULL, (int32_t)frames, r->method->relevance_channels,
                                   m->height, m->width, &o, err, sizeof err)) {
             fprintf(stderr, "xaic: error: %s\n", err);
             rc = 1;

@@ -10,6 +10,7 @@
 #include "eval.h"
 #include "import.h"
 #include "jit.h"
+#include "outputs.h"
 #include "run.h"
 #include "policy.h"
 
@@ -42,6 +43,8 @@ static char *replace_extension(const char *path, const char *ext)
     return out;
 }
 
+/* The object (or assembly, IR, header) and, for an object, its header beside it: written whole or not at all,
+ * the pair together (runtime/outfile.c), never over one of the compilation's inputs. */
 static int compile(const cli *o, compilation *c)
 {
     emit_kind kind;
@@ -51,36 +54,72 @@ static int compile(const cli *o, compilation *c)
     else if (!strcmp(o->emit, "header")) kind = EMIT_HEADER;
     else { fprintf(stderr, "xaic: error: --emit takes obj, asm, llvm or header, not '%s'\n", o->emit); return 2; }
     if (!o->out) { fprintf(stderr, "xaic: error: no output file; give -o FILE\n"); return 2; }
+    char *header = kind == EMIT_OBJ ? replace_extension(o->out, ".h") : NULL;
+    if (header && !strcmp(header, o->out)) {
+        fprintf(stderr, "xaic: error: -o %s: the header goes beside the object as %s, which is the object itself; "
+                "name the object NAME.o\n", o->out, header);
+        free(header);
+        return 2;
+    }
+    tool_inputs inputs;
+    outputs_inputs_of(&inputs, c);
+    if (outputs_check(&inputs, o->out, "-o") || (header && outputs_check(&inputs, header, "the header"))) {
+        free(header);
+        return 1;
+    }
     cg_options cgo = {.weights_external = o->external, .threads_off = o->threads_off};
-    char *err = NULL;
+    char *err = NULL, msg[1024] = "";
+    xai_outfile *out = NULL, *hdr = NULL;
+    int status = 1;
+    if (xai_outfile_open(&out, o->out, kind == EMIT_OBJ ? 0 : XAI_FILE_DASH, msg, sizeof msg) ||
+        (header && xai_outfile_open(&hdr, header, 0, msg, sizeof msg)))
+        goto done;
     if (kind == EMIT_HEADER) {
-        if (emit_header(c->ir, &cgo, o->out, &err)) goto fail;
-        return 0;
+        emit_header(c->ir, &cgo, o->out, xai_outfile_stream(out));
+    } else {
+        target_options t = {.triple = o->triple, .cpu = o->cpu, .opt_level = o->opt_level,
+                            .sanitize_address = o->sanitize_address};
+        LLVMContextRef ctx = LLVMContextCreate();
+        int failed = driver_codegen(c, ctx, &t, &cgo, &err) || emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err);
+        if (!failed && hdr) emit_header(c->ir, &cgo, header, xai_outfile_stream(hdr));
+        if (c->mod) LLVMDisposeModule(c->mod);
+        c->mod = NULL;
+        LLVMContextDispose(ctx);
+        if (failed) goto done;
     }
-    target_options t = {.triple = o->triple, .cpu = o->cpu, .opt_level = o->opt_level,
-                        .sanitize_address = o->sanitize_address};
-    LLVMContextRef ctx = LLVMContextCreate();
-    int status = 0;
-    if (driver_codegen(c, ctx, &t, &cgo, &err) || emit_file(c->mod, c->tm, o->out, kind, &err)) status = 1;
-    if (!status && kind == EMIT_OBJ) {
-        char *h = replace_extension(o->out, ".h");
-        status = emit_header(c->ir, &cgo, h, &err);
-        free(h);
-    }
-    LLVMDisposeModule(c->mod);
-    c->mod = NULL;
-    LLVMContextDispose(ctx);
-    if (!status) return 0;
-fail:
-    fprintf(stderr, "xaic: error: %s\n", err ? err : "out of memory");
+    status = hdr ? xai_outfile_commit_pair(out, hdr, msg, sizeof msg) : xai_outfile_commit(out, msg, sizeof msg);
+    out = hdr = NULL;   /* freed by the commit */
+    status = status != XAI_OK;
+done:
+    xai_outfile_abort(out);
+    xai_outfile_abort(hdr);
+    if (status) fprintf(stderr, "xaic: error: %s\n", err ? err : msg[0] ? msg : "out of memory");
     free(err);
-    return 1;
+    free(header);
+    return status;
 }
+
+/* What went to standard output (dumps, --help, reports) must have arrived: a full disk or a closed pipe is
+ * an error, not a silent success. */
+static int stdout_status(int rc)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    fprintf(stderr, "xaic: error: cannot write standard output: %s\n", strerror(errno));
+    return rc ? rc : 1;
+}
+
+static int run_main(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "eval")) return eval_main(argc - 1, argv + 1);   /* its own options */
-    if (argc > 1 && !strcmp(argv[1], "import")) return import_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "eval")) return stdout_status(eval_main(argc - 1, argv + 1));   /* its own options */
+    if (argc > 1 && !strcmp(argv[1], "import")) return stdout_status(import_main(argc - 1, argv + 1));
+    return stdout_status(run_main(argc, argv));
+}
+
+/* compile, check and run */
+static int run_main(int argc, char **argv)
+{
     cli o;
     int rc = cli_parse(argc, argv, &o, stderr);
     if (rc) return rc;

@@ -135,6 +135,7 @@ int run_command(compilation *c, const run_request *r)
         fprintf(stderr, "xaic: error: run needs one of --forward and --explain NAME\n");
         return 2;
     }
+    if (!run_output_allowed(c, r, r->output)) return 1;
     const ir_graph *g = NULL, *expl = NULL;
     int expl_index = -1;
     if (r->explain) {

@@ -29,6 +29,9 @@ int run_read_input(const run_request *r, const ir_node *in, xai_array *x);
 int run_may_read(const char *path);
 /* 1 when every value of a is finite; else 0 after a message naming the file, the sample and the element */
 int run_check_finite(const char *path, const xai_array *a, int64_t per_sample);
+/* 1 when writing path replaces none of the run's inputs (sources, weights, --input, --baseline, --noise);
+ * else 0 after a message */
+int run_output_allowed(const compilation *c, const run_request *r, const char *path);
 /* s ends with suffix, ignoring case */
 int run_ends_with(const char *s, const char *suffix);
 /* xaic run --explain NAME for an activation_maximization explanation (run_actmax.c). */

@@ -94,6 +94,11 @@ int run_actmax(compilation *c, const run_request *r, const ir_graph *expl)
         fprintf(stderr, "xaic: error: --stats, --overlay and --noise do not apply to activation maximisation\n");
         return 2;
     }
+    char *npy = sibling(r->output, ".npy"), *png = sibling(r->output, ".png");
+    int allowed = run_output_allowed(c, r, npy) && run_output_allowed(c, r, png);
+    free(npy);
+    free(png);
+    if (!allowed) return 1;
     int classes = (int)ir_shape_count(&expl->nodes[expl->am.logits].shape);
     int64_t n_in = ir_shape_count(&expl->nodes[expl->input].shape);
     if (r->class_target >= classes) {

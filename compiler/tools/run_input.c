@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "outputs.h"
 #include "policy.h"
 #include "run.h"
 
@@ -81,4 +82,14 @@ int run_read_input(const run_request *r, const ir_node *in, xai_array *x)
     }
     if (!run_check_finite(r->input, x, ir_shape_count(&in->shape))) return -1;
     return (int)x->shape[0];
+}
+
+int run_output_allowed(const compilation *c, const run_request *r, const char *path)
+{
+    tool_inputs in;
+    outputs_inputs_of(&in, c);
+    outputs_add_input(&in, r->input, "the input");
+    outputs_add_input(&in, r->baseline, "the baseline");
+    outputs_add_input(&in, r->noise, "the noise");
+    return !outputs_check(&in, path, "-o");
 }
