@@ -45,12 +45,12 @@
 #define XB_EXTERNAL 0
 #endif
 #ifdef XB_OUT_DIMS
-static const int32_t xb_out_dims[] = {XB_OUT_DIMS};
+static const int32_t xb_out_dims[] = { XB_OUT_DIMS };
 #endif
 #define XB_CAT_(a, b) a##_##b
-#define XB_CAT(a, b) XB_CAT_(a, b)
-#define XB_STR_(a) #a
-#define XB_STR(a) XB_STR_(a)
+#define XB_CAT(a, b)  XB_CAT_(a, b)
+#define XB_STR_(a)    #a
+#define XB_STR(a)     XB_STR_(a)
 
 static double now_ms(void)
 {
@@ -110,13 +110,16 @@ int main(int argc, char **argv)
     int64_t in_n = shape_count(&info->input), logits_n = shape_count(&info->output);
     int64_t out_n = XB_FORWARD ? logits_n : in_n;
 #ifdef XB_OUT_DIMS
-    xai_tensor_info out_info = {"out", (int32_t)(sizeof xb_out_dims / sizeof *xb_out_dims), {0}};
+    xai_tensor_info out_info = { "out", (int32_t)(sizeof xb_out_dims / sizeof *xb_out_dims), { 0 } };
     for (int i = 0; i < out_info.rank; i++) out_info.shape[i] = xb_out_dims[i];
     out_n = shape_count(&out_info);
 #endif
     char err[512];
-    xai_array samples = {0};
-    if (xai_npy_read(input, &samples, 1, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    xai_array samples = { 0 };
+    if (xai_npy_read(input, &samples, 1, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     int64_t n_samples = xai_array_count(&samples) / in_n;
     if (n_samples < 1 || xai_array_count(&samples) % in_n) {
         fprintf(stderr, "%s: not a whole number of %lld-value samples\n", input, (long long)in_n);
@@ -126,42 +129,67 @@ int main(int argc, char **argv)
     float *out = malloc(sizeof(float) * out_n * batch);
     float *logits = malloc(sizeof(float) * logits_n * batch);
     int32_t *target = malloc(sizeof(int32_t) * batch);
-    if (!x || !out || !logits || !target) { fprintf(stderr, "out of memory\n"); return 1; }
+    if (!x || !out || !logits || !target) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
     for (int b = 0; b < batch; b++)
         memcpy(x + (size_t)b * in_n, samples.data + (size_t)(b % n_samples) * in_n, sizeof(float) * in_n);
     xai_array_free(&samples);
 
     size_t ws_size = XB_CAT(XB_NET, workspace_size)(batch);
     void *ws = aligned_alloc(64, (ws_size + 63) / 64 * 64);
-    if (!ws) { fprintf(stderr, "cannot allocate a %zu-byte workspace\n", ws_size); return 1; }
+    if (!ws) {
+        fprintf(stderr, "cannot allocate a %zu-byte workspace\n", ws_size);
+        return 1;
+    }
 #if XB_EXTERNAL
-    if (!weights) { fprintf(stderr, "an object with external weights needs WEIGHTS.safetensors\n"); return 2; }
+    if (!weights) {
+        fprintf(stderr, "an object with external weights needs WEIGHTS.safetensors\n");
+        return 2;
+    }
     int fd = open(weights, O_RDONLY);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st)) { perror(weights); return 1; }
+    if (fd < 0 || fstat(fd, &st)) {
+        perror(weights);
+        return 1;
+    }
     void *bytes = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (bytes == MAP_FAILED) { perror("mmap"); return 1; }
+    if (bytes == MAP_FAILED) {
+        perror("mmap");
+        return 1;
+    }
     close(fd);
     int status = XB_CAT(XB_NET, bind_weights)(ws, bytes, (size_t)st.st_size);
-    if (status) { fprintf(stderr, "bind_weights: %s\n", xai_status_string(status)); return 1; }
+    if (status) {
+        fprintf(stderr, "bind_weights: %s\n", xai_status_string(status));
+        return 1;
+    }
 #else
     (void)weights;
 #endif
 
     int status_fw = XB_CAT(XB_NET, forward)(x, logits, batch, ws);
-    if (status_fw) { fprintf(stderr, "forward: %s\n", xai_status_string(status_fw)); return 1; }
+    if (status_fw) {
+        fprintf(stderr, "forward: %s\n", xai_status_string(status_fw));
+        return 1;
+    }
     for (int b = 0; b < batch; b++) {
         const float *l = logits + (size_t)b * logits_n;
         int best = 0;
-        for (int k = 1; k < logits_n; k++) if (l[k] > l[best]) best = k;
+        for (int k = 1; k < logits_n; k++)
+            if (l[k] > l[best]) best = k;
         target[b] = best;
     }
     xb_x = x, xb_out = out, xb_target = target, xb_batch = batch, xb_ws = ws;
 
     double start = now_ms();
-    for (int i = 0; i < 1 || now_ms() - start < 200; i++) {           /* warm-up */
+    for (int i = 0; i < 1 || now_ms() - start < 200; i++) { /* warm-up */
         int s = call();
-        if (s) { fprintf(stderr, "%s: %s\n", XB_STR(XB_ENTRY), xai_status_string(s)); return 1; }
+        if (s) {
+            fprintf(stderr, "%s: %s\n", XB_STR(XB_ENTRY), xai_status_string(s));
+            return 1;
+        }
     }
     double *t = malloc(sizeof(double) * max_runs);
     int n = 0;
@@ -170,15 +198,18 @@ int main(int argc, char **argv)
         double t0 = now_ms();
         int s = call();
         t[n++] = now_ms() - t0;
-        if (s) { fprintf(stderr, "%s: %s\n", XB_STR(XB_ENTRY), xai_status_string(s)); return 1; }
+        if (s) {
+            fprintf(stderr, "%s: %s\n", XB_STR(XB_ENTRY), xai_status_string(s));
+            return 1;
+        }
     }
-    const char *save = getenv("BENCH_SAVE_OUTPUT");    /* the last call's result, for a sanity check */
+    const char *save = getenv("BENCH_SAVE_OUTPUT"); /* the last call's result, for a sanity check */
     if (save && *save) {
         const xai_tensor_info *o = XB_FORWARD ? &info->output : &info->input;
 #ifdef XB_OUT_DIMS
         o = &out_info;
 #endif
-        int64_t shape[XAI_MAX_RANK + 1] = {batch};
+        int64_t shape[XAI_MAX_RANK + 1] = { batch };
         for (int i = 0; i < o->rank; i++) shape[i + 1] = o->shape[i];
         if (xai_npy_write(save, out, o->rank + 1, shape, err, sizeof err)) fprintf(stderr, "%s\n", err);
     }
@@ -186,7 +217,7 @@ int main(int argc, char **argv)
     double med = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double load[1] = {0};
+    double load[1] = { 0 };
     getloadavg(load, 1);
     printf("{\"impl\":\"xaic\",\"model\":\"%s\",\"method\":\"%s\",\"batch\":%d,\"median_ms\":%.5f,"
            "\"per_sample_ms\":%.5f,\"min_ms\":%.5f,\"runs\":%d,\"peak_rss_mb\":%.1f,\"workspace_bytes\":%zu,"

@@ -14,15 +14,18 @@
 static int classify(const char *path)
 {
     char err[512];
-    xai_array x = {0};
+    xai_array x = { 0 };
     size_t n = strlen(path);
     int status = (n > 4 && !strcmp(path + n - 4, ".png")) ? xai_png_read(path, 1, &x, err, sizeof err)
                                                           : xai_npy_read(path, &x, 1, err, sizeof err);
-    if (status != XAI_OK) { fprintf(stderr, "classify: %s\n", err); return 1; }
+    if (status != XAI_OK) {
+        fprintf(stderr, "classify: %s\n", err);
+        return 1;
+    }
     int64_t count = xai_array_count(&x);
     if (count % MNIST_CNN_INPUT_SIZE != 0) {
-        fprintf(stderr, "classify: %s holds %lld values, not a multiple of %d (28x28 digits)\n", path,
-                (long long)count, MNIST_CNN_INPUT_SIZE);
+        fprintf(stderr, "classify: %s holds %lld values, not a multiple of %d (28x28 digits)\n", path, (long long)count,
+                MNIST_CNN_INPUT_SIZE);
         xai_array_free(&x);
         return 1;
     }
@@ -30,7 +33,10 @@ static int classify(const char *path)
     size_t ws_size = mnist_cnn_workspace_size(batch);
     void *ws = aligned_alloc(64, (ws_size + 63) / 64 * 64);
     float *logits = malloc(sizeof(float) * MNIST_CNN_OUTPUT_SIZE * batch);
-    if (!ws || !logits) { fprintf(stderr, "classify: out of memory\n"); return 1; }
+    if (!ws || !logits) {
+        fprintf(stderr, "classify: out of memory\n");
+        return 1;
+    }
     status = mnist_cnn_forward(x.data, logits, batch, ws);
     if (status != XAI_OK) {
         fprintf(stderr, "classify: %s: %s\n", path, xai_status_string(status));
@@ -38,7 +44,8 @@ static int classify(const char *path)
         for (int32_t b = 0; b < batch; b++) {
             const float *l = logits + b * MNIST_CNN_OUTPUT_SIZE;
             int best = 0;
-            for (int k = 1; k < MNIST_CNN_OUTPUT_SIZE; k++) if (l[k] > l[best]) best = k;
+            for (int k = 1; k < MNIST_CNN_OUTPUT_SIZE; k++)
+                if (l[k] > l[best]) best = k;
             printf("%s[%d]: %d (logit %.3f)\n", path, b, best, l[best]);
         }
     }

@@ -17,22 +17,31 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    xai_array x = {0};
-    if (xai_npy_read(argv[1], &x, 1, err, sizeof err) != XAI_OK) { fprintf(stderr, "%s\n", err); return 1; }
+    xai_array x = { 0 };
+    if (xai_npy_read(argv[1], &x, 1, err, sizeof err) != XAI_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     int64_t count = xai_array_count(&x);
     if (count % MNIST_CNN_INPUT_SIZE != 0) {
         fprintf(stderr, "%s: %lld values is not a whole number of 28x28 digits\n", argv[1], (long long)count);
         return 1;
     }
     int32_t batch = (int32_t)(count / MNIST_CNN_INPUT_SIZE);
-    size_t ws_size = mnist_cnn_workspace_size(batch);   /* covers the forward pass and every explanation */
+    size_t ws_size = mnist_cnn_workspace_size(batch); /* covers the forward pass and every explanation */
     void *ws = aligned_alloc(64, (ws_size + 63) / 64 * 64);
     float *relevance = malloc(sizeof(float) * MNIST_CNN_INPUT_SIZE * batch);
-    if (!ws || !relevance) { fprintf(stderr, "out of memory\n"); return 1; }
+    if (!ws || !relevance) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
 
     /* NULL target: explain the predicted class of each digit; relevance starts from its logit */
     int status = mnist_cnn_epsilon_gamma_box(x.data, NULL, relevance, batch, ws);
-    if (status != XAI_OK) { fprintf(stderr, "%s: %s\n", argv[1], xai_status_string(status)); return 1; }
+    if (status != XAI_OK) {
+        fprintf(stderr, "%s: %s\n", argv[1], xai_status_string(status));
+        return 1;
+    }
     for (int32_t b = 0; b < batch; b++) {
         double sum = 0;
         for (int i = 0; i < MNIST_CNN_INPUT_SIZE; i++) sum += relevance[b * MNIST_CNN_INPUT_SIZE + i];

@@ -25,17 +25,23 @@ int main(int argc, char **argv)
         return 2;
     }
     enum { CLASSES = 10 };
-    float *start = calloc(CLASSES * MNIST_MLP_INPUT_SIZE, sizeof(float));   /* blank images */
+    float *start = calloc(CLASSES * MNIST_MLP_INPUT_SIZE, sizeof(float)); /* blank images */
     float *images = malloc(sizeof(float) * CLASSES * MNIST_MLP_INPUT_SIZE), logits[CLASSES * CLASSES];
     void *ws = aligned_alloc(64, (mnist_mlp_workspace_size(CLASSES) + 63) / 64 * 64);
-    if (!start || !images || !ws) { fprintf(stderr, "out of memory\n"); return 1; }
+    if (!start || !images || !ws) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
     int32_t classes[CLASSES];
     for (int c = 0; c < CLASSES; c++) classes[c] = c;
-    xai_options opt = {0};
+    xai_options opt = { 0 };
     opt.progress = progress;
     int status = mnist_mlp_proto_ex(start, classes, images, CLASSES, ws, &opt);
     if (status == XAI_OK) status = mnist_mlp_forward(images, logits, CLASSES, ws);
-    if (status != XAI_OK) { fprintf(stderr, "%s\n", xai_status_string(status)); return 1; }
+    if (status != XAI_OK) {
+        fprintf(stderr, "%s\n", xai_status_string(status));
+        return 1;
+    }
     for (int c = 0; c < CLASSES; c++) {
         int best = 0;
         for (int k = 1; k < CLASSES; k++)

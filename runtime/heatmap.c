@@ -8,11 +8,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define DEFAULT_ALPHA 0.6f
-#define DEFAULT_COLUMNS 10
-#define DEFAULT_MIN_HEIGHT 112   /* default scale: the smallest making one image at least this high */
-#define DEFAULT_GAP 2
-#define MAX_SIDE 1000000         /* libpng's default limit on a PNG's width and height */
+#define DEFAULT_ALPHA      0.6f
+#define DEFAULT_COLUMNS    10
+#define DEFAULT_MIN_HEIGHT 112 /* default scale: the smallest making one image at least this high */
+#define DEFAULT_GAP        2
+#define MAX_SIDE           1000000 /* libpng's default limit on a PNG's width and height */
 
 /* matplotlib's _bwr_data: (0,0,1) at t = -1, (1,1,1) at 0, (1,0,0) at +1, linear in between. Evaluated
  * continuously (not through a 256-entry table): white is exact at t = 0 and -t mirrors t exactly. */
@@ -33,37 +33,31 @@ void xai_colormap_bwr(float t, float rgb[3])
     }
 }
 
-static const char *nonfinite_name(float v)
-{
-    return isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf";
-}
+static const char *nonfinite_name(float v) { return isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf"; }
 
-int xai_heatmap_write_png(const char *path, const float *relevance, const float *input, int32_t batch,
-                          int32_t channels, int32_t height, int32_t width, const xai_heatmap_options *opt,
-                          char *err, size_t errlen)
+int xai_heatmap_write_png(const char *path, const float *relevance, const float *input, int32_t batch, int32_t channels,
+                          int32_t height, int32_t width, const xai_heatmap_options *opt, char *err, size_t errlen)
 {
     if (!path) return xai_fail(err, errlen, XAI_ENULL, "xai_heatmap_write_png: path is NULL");
     if (!relevance) return xai_fail(err, errlen, XAI_ENULL, "%s: relevance is NULL", path);
     if (batch < 1 || channels < 1 || height < 1 || width < 1)
         return xai_fail(err, errlen, XAI_EARG,
-                        "%s: relevance shape [%d, %d, %d, %d] (batch, channels, height, width must be >= 1)",
-                        path, (int)batch, (int)channels, (int)height, (int)width);
+                        "%s: relevance shape [%d, %d, %d, %d] (batch, channels, height, width must be >= 1)", path,
+                        (int)batch, (int)channels, (int)height, (int)width);
 
     xai_heatmap_options o = { 0 };
     if (opt) o = *opt;
     if (o.overlay != 0 && o.overlay != 1)
         return xai_fail(err, errlen, XAI_EARG, "%s: overlay %d is not 0 or 1", path, (int)o.overlay);
-    if (o.overlay && !input)
-        return xai_fail(err, errlen, XAI_ENULL, "%s: overlay requested but input is NULL", path);
-    if (!(o.alpha >= 0.0f && o.alpha <= 1.0f))   /* also NaN */
+    if (o.overlay && !input) return xai_fail(err, errlen, XAI_ENULL, "%s: overlay requested but input is NULL", path);
+    if (!(o.alpha >= 0.0f && o.alpha <= 1.0f)) /* also NaN */
         return xai_fail(err, errlen, XAI_EARG, "%s: alpha %g is not in [0, 1] (0 means the default %g)", path,
                         (double)o.alpha, (double)DEFAULT_ALPHA);
     if (o.columns < 0)
         return xai_fail(err, errlen, XAI_EARG, "%s: columns %d is negative (0 means the default)", path,
                         (int)o.columns);
     if (o.scale < 0)
-        return xai_fail(err, errlen, XAI_EARG, "%s: scale %d is negative (0 means the default)", path,
-                        (int)o.scale);
+        return xai_fail(err, errlen, XAI_EARG, "%s: scale %d is negative (0 means the default)", path, (int)o.scale);
     if (o.shared_range != 0 && o.shared_range != 1)
         return xai_fail(err, errlen, XAI_EARG, "%s: shared_range %d is not 0 or 1", path, (int)o.shared_range);
     if (o.gap < -1)
@@ -74,18 +68,18 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
     int64_t dims[4] = { batch, channels, height, width };
     int64_t in_bytes = xai_checked_bytes(dims, 4, (int64_t)sizeof(float));
     if (in_bytes < 0 || (uint64_t)in_bytes > SIZE_MAX)
-        return xai_fail(err, errlen, XAI_EARG, "%s: relevance shape [%d, %d, %d, %d] is too large", path,
-                        (int)batch, (int)channels, (int)height, (int)width);
+        return xai_fail(err, errlen, XAI_EARG, "%s: relevance shape [%d, %d, %d, %d] is too large", path, (int)batch,
+                        (int)channels, (int)height, (int)width);
     float alpha = o.alpha > 0.0f ? o.alpha : DEFAULT_ALPHA;
     int64_t cols = o.columns ? o.columns : DEFAULT_COLUMNS;
     if (cols > batch) cols = batch;
     int64_t rows = (batch + cols - 1) / cols;
     int64_t scale = o.scale ? o.scale : (DEFAULT_MIN_HEIGHT + height - 1) / height;
     int64_t gap = o.gap == 0 ? DEFAULT_GAP : o.gap < 0 ? 0 : o.gap;
-    int64_t cell_w = (int64_t)width * scale, cell_h = (int64_t)height * scale;   /* < 2^62 */
+    int64_t cell_w = (int64_t)width * scale, cell_h = (int64_t)height * scale; /* < 2^62 */
     int64_t out_w = -1, out_h = -1;
     if (cell_w <= MAX_SIDE && cell_h <= MAX_SIDE && gap <= MAX_SIDE) {
-        out_w = cols * cell_w + (cols - 1) * gap;   /* each term < 2^31 * 2^20 */
+        out_w = cols * cell_w + (cols - 1) * gap; /* each term < 2^31 * 2^20 */
         out_h = rows * cell_h + (rows - 1) * gap;
     }
     if (out_w < 0 || out_w > MAX_SIDE || out_h < 0 || out_h > MAX_SIDE) {
@@ -109,8 +103,8 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
     float *out = malloc(3 * out_plane * sizeof *out);
     int st = XAI_OK;
     if (!sum || !range || !out || (o.overlay && !gray)) {
-        st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a %lld x %lld heatmap", path,
-                      (long long)out_h, (long long)out_w);
+        st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a %lld x %lld heatmap", path, (long long)out_h,
+                      (long long)out_w);
         goto done;
     }
 

@@ -14,10 +14,12 @@
 static int elem_size(int type)
 {
     switch (type) {
-    case 0x08: case 0x09: return 1;   /* u8, i8 */
-    case 0x0B: return 2;              /* i16 */
-    case 0x0C: case 0x0D: return 4;   /* i32, f32 */
-    case 0x0E: return 8;              /* f64 */
+    case 0x08:
+    case 0x09: return 1; /* u8, i8 */
+    case 0x0B: return 2; /* i16 */
+    case 0x0C:
+    case 0x0D: return 4; /* i32, f32 */
+    case 0x0E: return 8; /* f64 */
     default: return 0;
     }
 }
@@ -37,8 +39,17 @@ static float convert(const unsigned char *p, int type, float scale)
     case 0x09: return (float)(int8_t)(uint8_t)u;
     case 0x0B: return (float)(int16_t)(uint16_t)u;
     case 0x0C: return (float)(int32_t)(uint32_t)u;
-    case 0x0D: { uint32_t b = (uint32_t)u; float v; memcpy(&v, &b, 4); return v; }
-    default: { double v; memcpy(&v, &u, 8); return (float)v; }
+    case 0x0D: {
+        uint32_t b = (uint32_t)u;
+        float v;
+        memcpy(&v, &b, 4);
+        return v;
+    }
+    default: {
+        double v;
+        memcpy(&v, &u, 8);
+        return (float)v;
+    }
     }
 }
 
@@ -46,11 +57,11 @@ static float convert(const unsigned char *p, int type, float scale)
  * writes them when files are concatenated), read a piece at a time. */
 typedef struct {
     const unsigned char *mem;
-    size_t size, pos;           /* plain: the next byte */
+    size_t size, pos; /* plain: the next byte */
     int gzip;
     z_stream z;
-    int z_open, z_done;         /* inflateInit2 done; the last member ended with nothing after it */
-    const char *z_error;        /* what inflate said when the stream is corrupt */
+    int z_open, z_done;  /* inflateInit2 done; the last member ended with nothing after it */
+    const char *z_error; /* what inflate said when the stream is corrupt */
 } idx_src;
 
 static int src_open(idx_src *s, const unsigned char *mem, size_t size)
@@ -60,9 +71,9 @@ static int src_open(idx_src *s, const unsigned char *mem, size_t size)
     s->size = size;
     s->gzip = size >= 2 && mem[0] == 0x1f && mem[1] == 0x8b;
     if (!s->gzip) return Z_OK;
-    s->z.next_in = (unsigned char *)mem;   /* zlib's API is not const; it never writes the input */
+    s->z.next_in = (unsigned char *)mem; /* zlib's API is not const; it never writes the input */
     s->z.avail_in = size > UINT32_MAX ? UINT32_MAX : (uInt)size;
-    int r = inflateInit2(&s->z, 16 + MAX_WBITS);   /* 16: gzip wrapper only */
+    int r = inflateInit2(&s->z, 16 + MAX_WBITS); /* 16: gzip wrapper only */
     s->z_open = r == Z_OK;
     return r;
 }
@@ -84,7 +95,7 @@ static int64_t src_read(idx_src *s, unsigned char *buf, int64_t n)
     int64_t got = 0;
     while (got < n && !s->z_done) {
         size_t consumed = (size_t)(s->z.next_in - s->mem);
-        if (s->z.avail_in == 0 && consumed < s->size)   /* inputs over 4 GB arrive in 4 GB pieces */
+        if (s->z.avail_in == 0 && consumed < s->size) /* inputs over 4 GB arrive in 4 GB pieces */
             s->z.avail_in = s->size - consumed > UINT32_MAX ? UINT32_MAX : (uInt)(s->size - consumed);
         int64_t chunk = n - got > (1 << 30) ? (1 << 30) : n - got;
         s->z.next_out = buf + got;
@@ -96,14 +107,14 @@ static int64_t src_read(idx_src *s, unsigned char *buf, int64_t n)
             if (consumed == s->size) {
                 s->z_done = 1;
             } else if (s->size - consumed >= 2 && s->z.next_in[0] == 0x1f && s->z.next_in[1] == 0x8b) {
-                inflateReset(&s->z);   /* another member follows */
+                inflateReset(&s->z); /* another member follows */
             } else {
                 s->z_error = "bytes after the end of the gzip stream";
                 return -1;
             }
         } else if (r == Z_BUF_ERROR) {
             if (s->z.avail_out == 0) continue;
-            s->z_error = "the gzip stream is truncated";   /* no input left and the stream has not ended */
+            s->z_error = "the gzip stream is truncated"; /* no input left and the stream has not ended */
             return -1;
         } else if (r != Z_OK) {
             s->z_error = s->z.msg ? s->z.msg : "corrupt gzip data";
@@ -113,8 +124,8 @@ static int64_t src_read(idx_src *s, unsigned char *buf, int64_t n)
     return got;
 }
 
-int xai_idx_parse(const void *bytes, size_t size, const char *label, float scale, xai_array *out,
-                  char *err, size_t errlen)
+int xai_idx_parse(const void *bytes, size_t size, const char *label, float scale, xai_array *out, char *err,
+                  size_t errlen)
 {
     if (!out || (!bytes && size)) return xai_fail(err, errlen, XAI_ENULL, "xai_idx_parse: data or out is NULL");
     if (!label) label = "IDX data";
@@ -194,13 +205,13 @@ int xai_idx_parse(const void *bytes, size_t size, const char *label, float scale
     }
     unsigned char extra;
     int64_t more = src_read(&src, &extra, 1);
-    if (more < 0) {   /* e.g. a bad gzip CRC, noticed only at the end of the stream */
+    if (more < 0) { /* e.g. a bad gzip CRC, noticed only at the end of the stream */
         st = xai_fail(err, errlen, XAI_EFORMAT, "%s: %s", label, src.z_error);
         goto done;
     }
     if (more > 0) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: trailing bytes after the %lld bytes of data for %s",
-                      label, (long long)need, shp);
+        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: trailing bytes after the %lld bytes of data for %s", label,
+                      (long long)need, shp);
         goto done;
     }
     if (!(data = malloc(count ? (size_t)floats : sizeof(float)))) {

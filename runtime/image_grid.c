@@ -7,7 +7,7 @@
 #include "rt_internal.h"
 
 #define MAX_SIDE 16384
-#define GAP 2
+#define GAP      2
 
 int xai_image_grid_write_png(const char *path, const float *images, int32_t batch, int32_t channels, int32_t height,
                              int32_t width, int32_t columns, int32_t scale, char *err, size_t errlen)
@@ -15,8 +15,10 @@ int xai_image_grid_write_png(const char *path, const float *images, int32_t batc
     if (!path) return xai_fail(err, errlen, XAI_ENULL, "xai_image_grid_write_png: path is NULL");
     if (!images) return xai_fail(err, errlen, XAI_ENULL, "%s: images is NULL", path);
     if (batch < 1 || height < 1 || width < 1 || (channels != 1 && channels != 3))
-        return xai_fail(err, errlen, XAI_EARG, "%s: image shape [%d, %d, %d, %d] (batch, height, width >= 1; "
-                        "channels 1 or 3)", path, (int)batch, (int)channels, (int)height, (int)width);
+        return xai_fail(err, errlen, XAI_EARG,
+                        "%s: image shape [%d, %d, %d, %d] (batch, height, width >= 1; "
+                        "channels 1 or 3)",
+                        path, (int)batch, (int)channels, (int)height, (int)width);
     if (columns < 0 || scale < 0)
         return xai_fail(err, errlen, XAI_EARG, "%s: columns %d and scale %d must be >= 0 (0: the default)", path,
                         (int)columns, (int)scale);
@@ -30,7 +32,7 @@ int xai_image_grid_write_png(const char *path, const float *images, int32_t batc
     size_t plane = (size_t)height * width, image = plane * channels, out_plane = (size_t)out_w * out_h;
     float *out = malloc(sizeof(float) * channels * out_plane);
     if (!out) return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", path);
-    for (size_t i = 0; i < channels * out_plane; i++) out[i] = 1.0f;   /* white gaps */
+    for (size_t i = 0; i < channels * out_plane; i++) out[i] = 1.0f; /* white gaps */
     for (int64_t b = 0; b < batch; b++) {
         const float *img = images + b * image;
         float lo = INFINITY, hi = -INFINITY;
@@ -41,7 +43,7 @@ int xai_image_grid_write_png(const char *path, const float *images, int32_t batc
             }
             lo = fminf(lo, img[i]), hi = fmaxf(hi, img[i]);
         }
-        float span = hi > lo ? hi - lo : 1.0f;   /* each image min-max normalised, as matplotlib's imshow */
+        float span = hi > lo ? hi - lo : 1.0f; /* each image min-max normalised, as matplotlib's imshow */
         int64_t x0 = (b % cols) * (width * s + GAP), y0 = (b / cols) * (height * s + GAP);
         for (int32_t c = 0; c < channels; c++)
             for (int64_t y = 0; y < height * s; y++)

@@ -14,8 +14,11 @@
 static int not_regular(const char *path, mode_t m, char *err, size_t errlen)
 {
     if (S_ISDIR(m)) return xai_fail(err, errlen, XAI_EIO, "'%s' is a directory, not a regular file", path);
-    const char *kind = S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
-                     : S_ISSOCK(m) ? "a socket" : "of an unknown type";
+    const char *kind = S_ISFIFO(m) ? "a FIFO"
+        : S_ISCHR(m)               ? "a character device"
+        : S_ISBLK(m)               ? "a block device"
+        : S_ISSOCK(m)              ? "a socket"
+                                   : "of an unknown type";
     return xai_fail(err, errlen, XAI_EIO, "'%s' is not a regular file (it is %s)", path, kind);
 }
 
@@ -65,7 +68,7 @@ int xai_read_regular(const char *path, int flags, unsigned char **data, size_t *
     if (st != XAI_OK) return st;
     const char *label = (flags & XAI_FILE_DASH) && !strcmp(path, "-") ? "standard input" : path;
     struct stat sb;
-    size_t cap = 4096;   /* standard input: grown as it comes */
+    size_t cap = 4096; /* standard input: grown as it comes */
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0)
         cap = (uint64_t)sb.st_size < SIZE_MAX ? (size_t)sb.st_size + 1 : SIZE_MAX;
     size_t len = 0;
@@ -74,7 +77,7 @@ int xai_read_regular(const char *path, int flags, unsigned char **data, size_t *
         close(fd);
         return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for %zu bytes", label, cap - 1);
     }
-    for (;;) {   /* the file may grow while we read: read to EOF, growing the buffer as needed */
+    for (;;) { /* the file may grow while we read: read to EOF, growing the buffer as needed */
         if (len + 1 == cap) {
             unsigned char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
             if (!bigger) {

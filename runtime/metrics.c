@@ -15,38 +15,47 @@
 
 /* the model's shape, with the defaults resolved */
 typedef struct dims {
-    int64_t in_count;    /* C * H * W */
-    int64_t rel_count;   /* relevance_channels * H * W */
+    int64_t in_count;  /* C * H * W */
+    int64_t rel_count; /* relevance_channels * H * W */
     int32_t rel_channels;
 } dims;
 
-static int check_model(const xai_eval_model *m, const float *x, int32_t n, const void *required_out,
-                       const char *fn, dims *d, char *err, size_t errlen)
+static int check_model(const xai_eval_model *m, const float *x, int32_t n, const void *required_out, const char *fn,
+                       dims *d, char *err, size_t errlen)
 {
     if (!m) return xai_fail(err, errlen, XAI_ENULL, "%s: the model is NULL", fn);
     if (!m->forward || !m->explain)
         return xai_fail(err, errlen, XAI_ENULL, "%s: the model's %s function pointer is NULL", fn,
                         m->forward ? "explain" : "forward");
     if (!m->workspace)
-        return xai_fail(err, errlen, XAI_ENULL, "%s: the workspace is NULL; allocate NET_workspace_size(max_batch) "
-                        "bytes, 64-byte aligned", fn);
-    if ((uintptr_t)m->workspace % 64)
-        return xai_fail(err, errlen, XAI_EALIGN, "%s: the workspace is not 64-byte aligned (use aligned_alloc(64, ...))",
+        return xai_fail(err, errlen, XAI_ENULL,
+                        "%s: the workspace is NULL; allocate NET_workspace_size(max_batch) "
+                        "bytes, 64-byte aligned",
                         fn);
+    if ((uintptr_t)m->workspace % 64)
+        return xai_fail(err, errlen, XAI_EALIGN,
+                        "%s: the workspace is not 64-byte aligned (use aligned_alloc(64, ...))", fn);
     if (!x) return xai_fail(err, errlen, XAI_ENULL, "%s: the input images are NULL", fn);
     if (!required_out) return xai_fail(err, errlen, XAI_ENULL, "%s: the output array for the curves is NULL", fn);
     if (n < 1) return xai_fail(err, errlen, XAI_EBATCH, "%s: %d images; give at least one", fn, (int)n);
     if (m->max_batch < 1)
-        return xai_fail(err, errlen, XAI_EBATCH, "%s: max_batch %d; it must be >= 1 (the batch the workspace was "
-                        "sized for)", fn, (int)m->max_batch);
+        return xai_fail(err, errlen, XAI_EBATCH,
+                        "%s: max_batch %d; it must be >= 1 (the batch the workspace was "
+                        "sized for)",
+                        fn, (int)m->max_batch);
     if (m->channels < 1 || m->height < 1 || m->width < 1)
-        return xai_fail(err, errlen, XAI_ESHAPE, "%s: input shape [%d, %d, %d]; channels, height and width must be "
-                        ">= 1", fn, (int)m->channels, (int)m->height, (int)m->width);
-    if (m->classes < 1) return xai_fail(err, errlen, XAI_ESHAPE, "%s: %d classes; it must be >= 1", fn, (int)m->classes);
+        return xai_fail(err, errlen, XAI_ESHAPE,
+                        "%s: input shape [%d, %d, %d]; channels, height and width must be "
+                        ">= 1",
+                        fn, (int)m->channels, (int)m->height, (int)m->width);
+    if (m->classes < 1)
+        return xai_fail(err, errlen, XAI_ESHAPE, "%s: %d classes; it must be >= 1", fn, (int)m->classes);
     int32_t rc = m->relevance_channels ? m->relevance_channels : m->channels;
     if (rc != 1 && rc != m->channels)
-        return xai_fail(err, errlen, XAI_ESHAPE, "%s: relevance_channels %d; it must be 1 or the input's %d channels "
-                        "(0 means the input's)", fn, (int)rc, (int)m->channels);
+        return xai_fail(err, errlen, XAI_ESHAPE,
+                        "%s: relevance_channels %d; it must be 1 or the input's %d channels "
+                        "(0 means the input's)",
+                        fn, (int)rc, (int)m->channels);
     int64_t dims3[3] = { m->channels, m->height, m->width };
     if (xai_checked_bytes(dims3, 3, (int64_t)sizeof(float) * m->max_batch) < 0)
         return xai_fail(err, errlen, XAI_ESHAPE, "%s: input shape too large", fn);
@@ -68,8 +77,10 @@ static int check_targets(const int32_t *target, int32_t n, int32_t classes, cons
 static int check_tracked(int32_t tracked, const char *fn, char *err, size_t errlen)
 {
     if (tracked != XAI_TRACK_RELU_LOGIT && tracked != XAI_TRACK_LOGIT)
-        return xai_fail(err, errlen, XAI_EARG, "%s: tracked %d is neither XAI_TRACK_RELU_LOGIT (0) nor XAI_TRACK_LOGIT "
-                        "(1)", fn, (int)tracked);
+        return xai_fail(err, errlen, XAI_EARG,
+                        "%s: tracked %d is neither XAI_TRACK_RELU_LOGIT (0) nor XAI_TRACK_LOGIT "
+                        "(1)",
+                        fn, (int)tracked);
     return XAI_OK;
 }
 
@@ -104,8 +115,8 @@ int32_t xai_patch_count(int32_t height, int32_t width, int32_t patch)
 }
 
 /* rows [*r0, *r1) x cols [*c0, *c1) of patch k; edge patches are clipped to the image */
-static void patch_rect(int32_t height, int32_t width, int32_t patch, int32_t k, int32_t *r0, int32_t *r1,
-                       int32_t *c0, int32_t *c1)
+static void patch_rect(int32_t height, int32_t width, int32_t patch, int32_t k, int32_t *r0, int32_t *r1, int32_t *c0,
+                       int32_t *c1)
 {
     int32_t grid_cols = (width + patch - 1) / patch;
     *r0 = k / grid_cols * patch;
@@ -130,7 +141,10 @@ static int32_t choose_patch(const xai_eval_model *m, const float *rel, int32_t r
                 for (int32_t q = c0; q < c1; q++) sum += rel[((int64_t)c * m->height + r) * m->width + q];
         if (!isfinite(sum)) return -1;
         int better = order == XAI_FLIP_MOST_RELEVANT_FIRST ? sum > best_sum : sum < best_sum;
-        if (best < 0 || better) { best = k; best_sum = sum; }   /* strict: ties keep the lowest index */
+        if (best < 0 || better) {
+            best = k;
+            best_sum = sum;
+        } /* strict: ties keep the lowest index */
     }
     removed_flags[best] = 1;
     return best;
@@ -147,32 +161,38 @@ void xai_patch_fill(float *image, int32_t channels, int32_t height, int32_t widt
             for (int32_t q = c0; q < c1; q++) image[((int64_t)c * height + r) * width + q] = value;
 }
 
-static int selectivity_options(const xai_eval_model *m, const xai_selectivity_options *opt,
-                               xai_selectivity_options *o, int32_t *patches, char *err, size_t errlen)
+static int selectivity_options(const xai_eval_model *m, const xai_selectivity_options *opt, xai_selectivity_options *o,
+                               int32_t *patches, char *err, size_t errlen)
 {
     static const char fn[] = "xai_selectivity";
     *o = opt ? *opt : (xai_selectivity_options){ 0 };
     if (!o->patch) o->patch = DEFAULT_PATCH;
     if (!o->steps) o->steps = DEFAULT_STEPS;
-    if (o->patch < 1) return xai_fail(err, errlen, XAI_EARG, "%s: patch size %d; it must be >= 1 (0 means %d)", fn,
-                                      (int)o->patch, DEFAULT_PATCH);
-    if (o->steps < 1) return xai_fail(err, errlen, XAI_EARG, "%s: steps %d; it must be >= 1 (0 means %d)", fn,
-                                      (int)o->steps, DEFAULT_STEPS);
+    if (o->patch < 1)
+        return xai_fail(err, errlen, XAI_EARG, "%s: patch size %d; it must be >= 1 (0 means %d)", fn, (int)o->patch,
+                        DEFAULT_PATCH);
+    if (o->steps < 1)
+        return xai_fail(err, errlen, XAI_EARG, "%s: steps %d; it must be >= 1 (0 means %d)", fn, (int)o->steps,
+                        DEFAULT_STEPS);
     *patches = xai_patch_count(m->height, m->width, o->patch);
     if (o->steps > *patches)
-        return xai_fail(err, errlen, XAI_EARG, "%s: %d steps, but a %dx%d image has only %d patches of %dx%d; "
-                        "use at most %d steps or a smaller patch", fn, (int)o->steps, (int)m->height, (int)m->width,
-                        (int)*patches, (int)o->patch, (int)o->patch, (int)*patches);
+        return xai_fail(err, errlen, XAI_EARG,
+                        "%s: %d steps, but a %dx%d image has only %d patches of %dx%d; "
+                        "use at most %d steps or a smaller patch",
+                        fn, (int)o->steps, (int)m->height, (int)m->width, (int)*patches, (int)o->patch, (int)o->patch,
+                        (int)*patches);
     if (o->order != XAI_FLIP_MOST_RELEVANT_FIRST && o->order != XAI_FLIP_LEAST_RELEVANT_FIRST)
-        return xai_fail(err, errlen, XAI_EARG, "%s: order %d is neither XAI_FLIP_MOST_RELEVANT_FIRST (0) nor "
-                        "XAI_FLIP_LEAST_RELEVANT_FIRST (1)", fn, (int)o->order);
+        return xai_fail(err, errlen, XAI_EARG,
+                        "%s: order %d is neither XAI_FLIP_MOST_RELEVANT_FIRST (0) nor "
+                        "XAI_FLIP_LEAST_RELEVANT_FIRST (1)",
+                        fn, (int)o->order);
     if (!isfinite(o->baseline)) return xai_fail(err, errlen, XAI_EARG, "%s: the baseline value is not finite", fn);
     return check_tracked(o->tracked, fn, err, errlen);
 }
 
 int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *target, int32_t n,
-                    const xai_selectivity_options *opt, float *curves, float *aopc, int32_t *removed,
-                    float *relevance, char *err, size_t errlen)
+                    const xai_selectivity_options *opt, float *curves, float *aopc, int32_t *removed, float *relevance,
+                    char *err, size_t errlen)
 {
     static const char fn[] = "xai_selectivity";
     dims d;
@@ -190,7 +210,8 @@ int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *targ
     int32_t *chunk_target = malloc(sizeof(int32_t) * batch);
     unsigned char *flags = malloc((size_t)patches * batch);
     if (!work || !logits || !rel || !chunk_target || !flags) {
-        status = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for the scratch of a batch of %d", fn, (int)batch);
+        status =
+            xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for the scratch of a batch of %d", fn, (int)batch);
         goto done;
     }
     for (int64_t first = 0; first < n && !status; first += batch) {
@@ -203,8 +224,10 @@ int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *targ
                 break;
             }
             for (int32_t i = 0; i < b; i++) {
-                if (k == 0) chunk_target[i] = target ? target[first + i] : argmax(logits + (int64_t)i * m->classes, m->classes);
-                curves[(first + i) * (L + 1) + k] = tracked_value(logits + (int64_t)i * m->classes, chunk_target[i], o.tracked);
+                if (k == 0)
+                    chunk_target[i] = target ? target[first + i] : argmax(logits + (int64_t)i * m->classes, m->classes);
+                curves[(first + i) * (L + 1) + k] =
+                    tracked_value(logits + (int64_t)i * m->classes, chunk_target[i], o.tracked);
             }
             if (k == L) break;
             /* the heatmap is recomputed on the current, partly removed image, as the seed does */
@@ -214,10 +237,13 @@ int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *targ
             }
             for (int32_t i = 0; i < b; i++) {
                 const float *r = rel + i * d.rel_count;
-                int32_t chosen = choose_patch(m, r, d.rel_channels, o.patch, patches, o.order, flags + (int64_t)i * patches);
+                int32_t chosen =
+                    choose_patch(m, r, d.rel_channels, o.patch, patches, o.order, flags + (int64_t)i * patches);
                 if (chosen < 0) {
-                    status = xai_fail(err, errlen, XAI_ENAN, "%s: the explanation of image %lld holds NaN or infinity "
-                                      "after %d removals", fn, (long long)(first + i), (int)k);
+                    status = xai_fail(err, errlen, XAI_ENAN,
+                                      "%s: the explanation of image %lld holds NaN or infinity "
+                                      "after %d removals",
+                                      fn, (long long)(first + i), (int)k);
                     break;
                 }
                 xai_patch_fill(work + i * d.in_count, m->channels, m->height, m->width, o.patch, chosen, o.baseline);
@@ -244,8 +270,8 @@ done:
 
 /* ---- continuity ---- */
 
-void xai_shift_horizontal(const float *x, float *out, int32_t channels, int32_t height, int32_t width,
-                          int32_t shift, float fill)
+void xai_shift_horizontal(const float *x, float *out, int32_t channels, int32_t height, int32_t width, int32_t shift,
+                          float fill)
 {
     for (int64_t row = 0; row < (int64_t)channels * height; row++) {
         const float *src = x + row * width;
@@ -266,7 +292,7 @@ static int quadrant_sums(const xai_eval_model *m, const float *rel, int32_t rel_
         for (int32_t r = 0; r < m->height; r++)
             for (int32_t col = 0; col < m->width; col++) {
                 int top = r < half_h, left = col < half_w;
-                int quadrant = top ? (left ? 0 : 1) : (left ? 3 : 2);   /* R1 TL, R2 TR, R3 BR, R4 BL */
+                int quadrant = top ? (left ? 0 : 1) : (left ? 3 : 2); /* R1 TL, R2 TR, R3 BR, R4 BL */
                 s[quadrant] += rel[((int64_t)c * m->height + r) * m->width + col];
             }
     for (int i = 0; i < 4; i++) q[i] = (float)s[i];
@@ -291,10 +317,15 @@ static int continuity_options(const xai_continuity_options *opt, xai_continuity_
 {
     static const char fn[] = "xai_continuity";
     *o = opt ? *opt : (xai_continuity_options){ 0 };
-    if (!o->shift_min && !o->shift_max) { o->shift_min = -DEFAULT_SHIFT; o->shift_max = DEFAULT_SHIFT; }
+    if (!o->shift_min && !o->shift_max) {
+        o->shift_min = -DEFAULT_SHIFT;
+        o->shift_max = DEFAULT_SHIFT;
+    }
     if (o->shift_max <= o->shift_min)
-        return xai_fail(err, errlen, XAI_EARG, "%s: shifts %d .. %d; shift_max must exceed shift_min (two shifts at "
-                        "least)", fn, (int)o->shift_min, (int)o->shift_max);
+        return xai_fail(err, errlen, XAI_EARG,
+                        "%s: shifts %d .. %d; shift_max must exceed shift_min (two shifts at "
+                        "least)",
+                        fn, (int)o->shift_min, (int)o->shift_max);
     if ((int64_t)o->shift_max - o->shift_min >= 1 << 20)
         return xai_fail(err, errlen, XAI_EARG, "%s: shifts %d .. %d are too many", fn, (int)o->shift_min,
                         (int)o->shift_max);
@@ -337,11 +368,14 @@ int xai_continuity(const xai_eval_model *m, const float *x, const int32_t *targe
     float *prev_x = malloc(sizeof(float) * d.in_count), *prev_rel = malloc(sizeof(float) * d.rel_count);
     int32_t *chunk_target = malloc(sizeof(int32_t) * batch), *targets = malloc(sizeof(int32_t) * n);
     if (!work || !logits || !rel || !prev_x || !prev_rel || !chunk_target || !targets) {
-        status = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for the scratch of a batch of %d", fn, (int)batch);
+        status =
+            xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for the scratch of a batch of %d", fn, (int)batch);
         goto done;
     }
-    if (target) memcpy(targets, target, sizeof(int32_t) * n);
-    else if ((status = argmax_targets(m, x, n, d.in_count, logits, batch, targets, err, errlen))) goto done;
+    if (target)
+        memcpy(targets, target, sizeof(int32_t) * n);
+    else if ((status = argmax_targets(m, x, n, d.in_count, logits, batch, targets, err, errlen)))
+        goto done;
 
     for (int64_t first = 0; first < pairs; first += batch) {
         int32_t b = pairs - first < batch ? (int32_t)(pairs - first) : batch;
@@ -363,8 +397,10 @@ int xai_continuity(const xai_eval_model *m, const float *x, const int32_t *targe
             values[first + j] = tracked_value(logits + (int64_t)j * m->classes, chunk_target[j], o.tracked);
             float q[4];
             if (quadrant_sums(m, r, d.rel_channels, q)) {
-                status = xai_fail(err, errlen, XAI_ENAN, "%s: the explanation of image %lld at shift %d holds NaN or "
-                                  "infinity", fn, (long long)image, (int)(o.shift_min + s));
+                status = xai_fail(err, errlen, XAI_ENAN,
+                                  "%s: the explanation of image %lld at shift %d holds NaN or "
+                                  "infinity",
+                                  fn, (long long)image, (int)(o.shift_min + s));
                 goto done;
             }
             if (quadrants) memcpy(quadrants + (first + j) * 4, q, sizeof q);

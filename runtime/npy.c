@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NPY_MAGIC "\x93NUMPY"
-#define NPY_MAX_HEADER (1u << 20)   /* numpy itself refuses headers over 10 kB; be generous */
+#define NPY_MAGIC      "\x93NUMPY"
+#define NPY_MAX_HEADER (1u << 20) /* numpy itself refuses headers over 10 kB; be generous */
 
 /* ---- the header dict ---- */
 
@@ -25,7 +25,7 @@ typedef struct {
     int fortran;
     int rank;
     int64_t shape[8];
-    char msg[160];                   /* what went wrong, without the file name */
+    char msg[160]; /* what went wrong, without the file name */
 } npy_header;
 
 static void skip_ws(npy_header *h)
@@ -36,7 +36,10 @@ static void skip_ws(npy_header *h)
 static int expect(npy_header *h, char c)
 {
     skip_ws(h);
-    if (h->p < h->end && *h->p == c) { h->p++; return 1; }
+    if (h->p < h->end && *h->p == c) {
+        h->p++;
+        return 1;
+    }
     snprintf(h->msg, sizeof h->msg, "header: expected '%c' at offset %d", c, (int)(h->p - h->s));
     return 0;
 }
@@ -77,8 +80,16 @@ static int parse_bool(npy_header *h, int *out)
 {
     skip_ws(h);
     size_t left = (size_t)(h->end - h->p);
-    if (left >= 4 && !memcmp(h->p, "True", 4)) { h->p += 4; *out = 1; return 1; }
-    if (left >= 5 && !memcmp(h->p, "False", 5)) { h->p += 5; *out = 0; return 1; }
+    if (left >= 4 && !memcmp(h->p, "True", 4)) {
+        h->p += 4;
+        *out = 1;
+        return 1;
+    }
+    if (left >= 5 && !memcmp(h->p, "False", 5)) {
+        h->p += 5;
+        *out = 0;
+        return 1;
+    }
     snprintf(h->msg, sizeof h->msg, "header: 'fortran_order' is not True or False");
     return 0;
 }
@@ -86,10 +97,16 @@ static int parse_bool(npy_header *h, int *out)
 /* (), (5,), (2, 3), (2,3,) ... Non-negative decimal integers, at most 8 of them. */
 static int parse_shape(npy_header *h)
 {
-    if (!expect(h, '(')) { snprintf(h->msg, sizeof h->msg, "header: 'shape' is not a tuple"); return 0; }
+    if (!expect(h, '(')) {
+        snprintf(h->msg, sizeof h->msg, "header: 'shape' is not a tuple");
+        return 0;
+    }
     h->rank = 0;
     while (!peek(h, ')')) {
-        if (h->rank == 8) { snprintf(h->msg, sizeof h->msg, "header: shape has more than 8 dimensions"); return 0; }
+        if (h->rank == 8) {
+            snprintf(h->msg, sizeof h->msg, "header: shape has more than 8 dimensions");
+            return 0;
+        }
         skip_ws(h);
         int64_t v = 0;
         const char *start = h->p;
@@ -104,10 +121,14 @@ static int parse_shape(npy_header *h)
             snprintf(h->msg, sizeof h->msg, "header: shape dimension %d is not a non-negative integer", h->rank);
             return 0;
         }
-        if (h->p < h->end && *h->p == 'L') h->p++;       /* Python 2 long literal */
+        if (h->p < h->end && *h->p == 'L') h->p++; /* Python 2 long literal */
         h->shape[h->rank++] = v;
-        if (peek(h, ',')) h->p++;
-        else if (!peek(h, ')')) { expect(h, ')'); return 0; }
+        if (peek(h, ','))
+            h->p++;
+        else if (!peek(h, ')')) {
+            expect(h, ')');
+            return 0;
+        }
     }
     h->p++;
     return 1;
@@ -141,9 +162,16 @@ static int parse_header(npy_header *h)
             return 0;
         }
         if (!ok) return 0;
-        if ((*seen)++) { snprintf(h->msg, sizeof h->msg, "header: key '%s' appears twice", key); return 0; }
-        if (peek(h, ',')) h->p++;
-        else if (!peek(h, '}')) { expect(h, '}'); return 0; }
+        if ((*seen)++) {
+            snprintf(h->msg, sizeof h->msg, "header: key '%s' appears twice", key);
+            return 0;
+        }
+        if (peek(h, ','))
+            h->p++;
+        else if (!peek(h, '}')) {
+            expect(h, '}');
+            return 0;
+        }
     }
     h->p++;
     skip_ws(h);
@@ -152,22 +180,22 @@ static int parse_header(npy_header *h)
         return 0;
     }
     const char *missing = !seen_descr ? "descr" : !seen_fortran ? "fortran_order" : !seen_shape ? "shape" : NULL;
-    if (missing) { snprintf(h->msg, sizeof h->msg, "header: key '%s' is missing", missing); return 0; }
+    if (missing) {
+        snprintf(h->msg, sizeof h->msg, "header: key '%s' is missing", missing);
+        return 0;
+    }
     return 1;
 }
 
 /* ---- element types ---- */
 
 typedef struct {
-    char kind;        /* 'f', 'i', 'u' */
-    int size;         /* bytes */
-    int big;          /* big-endian */
+    char kind; /* 'f', 'i', 'u' */
+    int size;  /* bytes */
+    int big;   /* big-endian */
 } npy_dtype;
 
-static int host_is_big(void)
-{
-    return __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
-}
+static int host_is_big(void) { return __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__; }
 
 /* "<f4", ">i8", "|u1", "=f8" ... -> kind/size/endianness; 0 if the dtype is not a plain number. */
 static int parse_dtype(const char *d, npy_dtype *t)
@@ -176,7 +204,7 @@ static int parse_dtype(const char *d, npy_dtype *t)
     t->kind = d[1];
     t->size = d[2] - '0';
     t->big = d[0] == '>' || (d[0] == '=' && host_is_big());
-    if (d[0] == '|' && t->size != 1) return 0;   /* '|' (byte order irrelevant) only for single bytes */
+    if (d[0] == '|' && t->size != 1) return 0; /* '|' (byte order irrelevant) only for single bytes */
     if (t->kind == 'f') return t->size == 4 || t->size == 8;
     return t->size == 1 || t->size == 2 || t->size == 4 || t->size == 8;
 }
@@ -187,25 +215,57 @@ static float load_elem(const unsigned char *src, const npy_dtype *t)
     /* Put the bytes in host order, then reinterpret through memcpy (no aliasing or alignment UB). */
     for (int i = 0; i < t->size; i++) b[i] = src[t->big != host_is_big() ? t->size - 1 - i : i];
     switch (t->kind * 16 + t->size) {
-    case 'f' * 16 + 4: { float v; memcpy(&v, b, 4); return v; }
-    case 'f' * 16 + 8: { double v; memcpy(&v, b, 8); return (float)v; }
+    case 'f' * 16 + 4: {
+        float v;
+        memcpy(&v, b, 4);
+        return v;
+    }
+    case 'f' * 16 + 8: {
+        double v;
+        memcpy(&v, b, 8);
+        return (float)v;
+    }
     case 'i' * 16 + 1: return (float)(int8_t)b[0];
-    case 'i' * 16 + 2: { int16_t v; memcpy(&v, b, 2); return (float)v; }
-    case 'i' * 16 + 4: { int32_t v; memcpy(&v, b, 4); return (float)v; }
-    case 'i' * 16 + 8: { int64_t v; memcpy(&v, b, 8); return (float)v; }
+    case 'i' * 16 + 2: {
+        int16_t v;
+        memcpy(&v, b, 2);
+        return (float)v;
+    }
+    case 'i' * 16 + 4: {
+        int32_t v;
+        memcpy(&v, b, 4);
+        return (float)v;
+    }
+    case 'i' * 16 + 8: {
+        int64_t v;
+        memcpy(&v, b, 8);
+        return (float)v;
+    }
     case 'u' * 16 + 1: return (float)b[0];
-    case 'u' * 16 + 2: { uint16_t v; memcpy(&v, b, 2); return (float)v; }
-    case 'u' * 16 + 4: { uint32_t v; memcpy(&v, b, 4); return (float)v; }
-    default: { uint64_t v; memcpy(&v, b, 8); return (float)v; }
+    case 'u' * 16 + 2: {
+        uint16_t v;
+        memcpy(&v, b, 2);
+        return (float)v;
+    }
+    case 'u' * 16 + 4: {
+        uint32_t v;
+        memcpy(&v, b, 4);
+        return (float)v;
+    }
+    default: {
+        uint64_t v;
+        memcpy(&v, b, 8);
+        return (float)v;
+    }
     }
 }
 
 /* ---- reading: from a file descriptor (data read straight into the result) or from memory ---- */
 
 typedef struct {
-    const unsigned char *mem;   /* the bytes, or NULL to read from fd */
+    const unsigned char *mem; /* the bytes, or NULL to read from fd */
     int fd;
-    uint64_t size;              /* of the whole file */
+    uint64_t size; /* of the whole file */
     uint64_t pos;
     int read_errno;
 } npy_src;
@@ -309,18 +369,20 @@ static int npy_load(npy_src *src, const char *label, int convert, xai_array *out
         goto done;
     }
     if ((uint64_t)need > have) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: truncated: shape %s of '%s' needs %lld bytes of data, file has %llu",
-                      label, shp, h.descr, (long long)need, (unsigned long long)have);
+        st = xai_fail(err, errlen, XAI_EFORMAT,
+                      "%s: truncated: shape %s of '%s' needs %lld bytes of data, file has %llu", label, shp, h.descr,
+                      (long long)need, (unsigned long long)have);
         goto done;
     }
     if ((uint64_t)need < have) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: shape %s of '%s' needs %lld bytes of data, file has %llu (trailing bytes)",
-                      label, shp, h.descr, (long long)need, (unsigned long long)have);
+        st = xai_fail(err, errlen, XAI_EFORMAT,
+                      "%s: shape %s of '%s' needs %lld bytes of data, file has %llu (trailing bytes)", label, shp,
+                      h.descr, (long long)need, (unsigned long long)have);
         goto done;
     }
     /* `need` is at most the file's size, so the allocations below are bounded by what is really there. */
     if ((uint64_t)floats > SIZE_MAX ||
-        !(data = malloc(count ? (size_t)floats : sizeof(float)))) {   /* an empty array still gets a buffer */
+        !(data = malloc(count ? (size_t)floats : sizeof(float)))) { /* an empty array still gets a buffer */
         st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for %lld elements", label, (long long)count);
         goto done;
     }
@@ -351,8 +413,8 @@ done:
     return st;
 }
 
-int xai_npy_parse(const void *bytes, size_t size, const char *label, int convert, xai_array *out,
-                  char *err, size_t errlen)
+int xai_npy_parse(const void *bytes, size_t size, const char *label, int convert, xai_array *out, char *err,
+                  size_t errlen)
 {
     if (!out || (!bytes && size)) return xai_fail(err, errlen, XAI_ENULL, "xai_npy_parse: data or out is NULL");
     npy_src src = { .mem = bytes ? bytes : (const unsigned char *)"", .fd = -1, .size = size };
@@ -378,8 +440,7 @@ int xai_npy_read(const char *path, xai_array *out, int convert, char *err, size_
 
 /* ---- writing: version 1.0, '<f4', C order, header padded so the data starts 64-byte aligned ---- */
 
-int xai_npy_write(const char *path, const float *data, int32_t rank, const int64_t *shape,
-                  char *err, size_t errlen)
+int xai_npy_write(const char *path, const float *data, int32_t rank, const int64_t *shape, char *err, size_t errlen)
 {
     if (!path || (rank > 0 && !shape)) return xai_fail(err, errlen, XAI_ENULL, "xai_npy_write: path or shape is NULL");
     if (rank < 0 || rank > 8) return xai_fail(err, errlen, XAI_EARG, "%s: rank %d is outside [0, 8]", path, (int)rank);
@@ -392,13 +453,16 @@ int xai_npy_write(const char *path, const float *data, int32_t rank, const int64
     int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     for (int i = 0; i < rank; i++)
         n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld%s", (long long)shape[i],
-                      i + 1 < rank ? ", " : rank == 1 ? "," : "");   /* numpy's spelling: (5,) (2, 3) */
+                      i + 1 < rank    ? ", "
+                          : rank == 1 ? ","
+                                      : ""); /* numpy's spelling: (5,) (2, 3) */
     n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
     /* 10 bytes of preamble + dict + spaces + '\n' must be a multiple of 64. */
     size_t total = (10 + (size_t)n + 1 + 63) / 64 * 64;
     size_t hlen = total - 10;
-    unsigned char pre[10] = { 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                              (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8) };
+    unsigned char pre[10] = {
+        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)
+    };
     char pad[64];
     memset(pad, ' ', sizeof pad);
     pad[hlen - (size_t)n - 1] = '\n';
@@ -415,7 +479,10 @@ int xai_npy_write(const char *path, const float *data, int32_t rank, const int64
         for (int64_t i = 0; i < count && !ferror(f); i++) {
             unsigned char b[4], r[4];
             memcpy(b, &data[i], 4);
-            r[0] = b[3]; r[1] = b[2]; r[2] = b[1]; r[3] = b[0];
+            r[0] = b[3];
+            r[1] = b[2];
+            r[2] = b[1];
+            r[3] = b[0];
             fwrite(r, 1, 4, f);
         }
     } else if (count > 0) {

@@ -22,12 +22,12 @@
 #include <unistd.h>
 
 struct xai_outfile {
-    FILE *f;           /* what the caller writes to */
-    char *path;        /* the target as given (messages) */
-    char *target;      /* what the temporary file is renamed to: path, or the file a symbolic link names */
-    char *temp;        /* the temporary file; NULL when written in place or to stdout */
-    int fd;            /* the descriptor under f (-1 for stdout) */
-    int write_errno;   /* errno of the first failed write (0: none) */
+    FILE *f;         /* what the caller writes to */
+    char *path;      /* the target as given (messages) */
+    char *target;    /* what the temporary file is renamed to: path, or the file a symbolic link names */
+    char *temp;      /* the temporary file; NULL when written in place or to stdout */
+    int fd;          /* the descriptor under f (-1 for stdout) */
+    int write_errno; /* errno of the first failed write (0: none) */
     int is_stdout;
 };
 
@@ -43,7 +43,7 @@ static ssize_t cookie_write(void *cookie, const char *buf, size_t size)
         if (n <= 0) {
             if (!o->write_errno) o->write_errno = n < 0 ? errno : EIO;
             errno = o->write_errno;
-            return (ssize_t)done;   /* never negative: glibc takes a cookie's -1 for a huge count */
+            return (ssize_t)done; /* never negative: glibc takes a cookie's -1 for a huge count */
         }
         done += (size_t)n;
     }
@@ -60,15 +60,18 @@ static int create_temp(xai_outfile *o, mode_t keep_mode)
     const char *slash = strrchr(o->target, '/');
     size_t dir_len = slash ? (size_t)(slash - o->target) + 1 : 0;
     const char *base = o->target + dir_len;
-    int base_len = (int)strlen(base) > 200 ? 200 : (int)strlen(base);   /* stay under NAME_MAX */
+    int base_len = (int)strlen(base) > 200 ? 200 : (int)strlen(base); /* stay under NAME_MAX */
     free(o->temp);
     o->temp = malloc(dir_len + (size_t)base_len + 16);
-    if (!o->temp) { errno = ENOMEM; return -1; }
+    if (!o->temp) {
+        errno = ENOMEM;
+        return -1;
+    }
     static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     for (int attempt = 0; attempt < 100; attempt++) {
         unsigned char r[6];
         if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-            struct timespec ts;   /* no entropy yet (early boot): O_EXCL still guarantees a fresh file */
+            struct timespec ts; /* no entropy yet (early boot): O_EXCL still guarantees a fresh file */
             clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t x = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() << 20 ^ (uint64_t)attempt;
             memcpy(r, &x, sizeof r);
@@ -92,8 +95,12 @@ static int create_temp(xai_outfile *o, mode_t keep_mode)
 
 static const char *kind_of(mode_t m)
 {
-    return S_ISDIR(m) ? "a directory" : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket"
-         : S_ISCHR(m) ? "a character device" : S_ISFIFO(m) ? "a FIFO" : "not a regular file";
+    return S_ISDIR(m) ? "a directory"
+        : S_ISBLK(m)  ? "a block device"
+        : S_ISSOCK(m) ? "a socket"
+        : S_ISCHR(m)  ? "a character device"
+        : S_ISFIFO(m) ? "a FIFO"
+                      : "not a regular file";
 }
 
 static void outfile_free(xai_outfile *o)
@@ -119,7 +126,7 @@ static int open_target(xai_outfile *o, char *err, size_t errlen)
                 while (fd < 0 && errno == EINTR);
                 if (fd < 0) return -1;
                 if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
-                    close(fd);   /* replaced by a regular file meanwhile: never write into that in place */
+                    close(fd); /* replaced by a regular file meanwhile: never write into that in place */
                     continue;
                 }
                 o->fd = fd;
@@ -136,17 +143,18 @@ static int open_target(xai_outfile *o, char *err, size_t errlen)
         if (lstat(o->path, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
             /* Replace the file the link names, not the link. */
             if (keep_mode == 0)
-                return xai_fail(err, errlen, XAI_EIO, "%s: is a symbolic link to a file that does not exist",
-                                o->path);
+                return xai_fail(err, errlen, XAI_EIO, "%s: is a symbolic link to a file that does not exist", o->path);
             char *real = realpath(o->path, NULL);
             if (!real) return -1;
             free(o->target);
             o->target = real;
         }
         o->fd = create_temp(o, keep_mode);
-        if (o->fd < 0 && keep_mode && errno == EACCES)   /* the file itself may well be writable */
-            return xai_fail(err, errlen, XAI_EIO, "%s: cannot open for writing: %s (a file is replaced through a "
-                            "temporary file beside it: its directory must be writable)", o->path, strerror(errno));
+        if (o->fd < 0 && keep_mode && errno == EACCES) /* the file itself may well be writable */
+            return xai_fail(err, errlen, XAI_EIO,
+                            "%s: cannot open for writing: %s (a file is replaced through a "
+                            "temporary file beside it: its directory must be writable)",
+                            o->path, strerror(errno));
         return o->fd < 0 ? -1 : 0;
     }
     errno = EAGAIN;
@@ -185,10 +193,7 @@ int xai_outfile_open(xai_outfile **out, const char *path, int flags, char *err, 
     return XAI_OK;
 }
 
-FILE *xai_outfile_stream(const xai_outfile *o)
-{
-    return o ? o->f : NULL;
-}
+FILE *xai_outfile_stream(const xai_outfile *o) { return o ? o->f : NULL; }
 
 /* ---- committing ---- */
 
@@ -198,13 +203,13 @@ static int finish(xai_outfile *o)
 {
     if (o->is_stdout) {
         int e = fflush(stdout) != 0 ? errno : 0;
-        if (!e && ferror(stdout)) e = EIO;   /* an earlier write failed and its errno is gone */
+        if (!e && ferror(stdout)) e = EIO; /* an earlier write failed and its errno is gone */
         o->f = NULL;
         return e;
     }
     int e = 0;
     if (fflush(o->f) != 0 || ferror(o->f)) e = o->write_errno ? o->write_errno : EIO;
-    fclose(o->f);   /* the cookie has no close function: the descriptor is ours */
+    fclose(o->f); /* the cookie has no close function: the descriptor is ours */
     o->f = NULL;
     if (!e && o->write_errno) e = o->write_errno;
     /* fsync before the rename: otherwise a crash can leave the new name pointing at an empty file. */
@@ -216,16 +221,16 @@ static int finish(xai_outfile *o)
 
 static void drop(xai_outfile *o)
 {
-    if (o->temp) unlink(o->temp);   /* only ever the temporary file, never the caller's path */
+    if (o->temp) unlink(o->temp); /* only ever the temporary file, never the caller's path */
     outfile_free(o);
 }
 
 void xai_outfile_abort(xai_outfile *o)
 {
     if (!o) return;
-    if (!o->is_stdout) {   /* stdout is shared: what reached it stays, the rest is the caller's */
+    if (!o->is_stdout) { /* stdout is shared: what reached it stays, the rest is the caller's */
         if (o->f) {
-            __fpurge(o->f);   /* not even a device written in place gets the buffered rest */
+            __fpurge(o->f); /* not even a device written in place gets the buffered rest */
             fclose(o->f);
         }
         if (o->fd >= 0) close(o->fd);
@@ -243,7 +248,8 @@ int xai_outfile_commit(xai_outfile *o, char *err, size_t errlen)
 {
     if (!o) return xai_fail(err, errlen, XAI_ENULL, "xai_outfile_commit: the output is NULL");
     int e = finish(o), st = XAI_OK;
-    if (e) st = write_failed(o, e, err, errlen);
+    if (e)
+        st = write_failed(o, e, err, errlen);
     else if (o->temp && rename(o->temp, o->target) != 0)
         st = xai_fail(err, errlen, XAI_EIO, "%s: cannot replace: %s", o->path, strerror(errno));
     else {
@@ -319,7 +325,7 @@ int xai_outfile_commit_pair(xai_outfile *a, xai_outfile *b, char *err, size_t er
             b->temp = NULL;
         }
     }
-    if (fa >= 0) close(fa);   /* closing releases the flock */
+    if (fa >= 0) close(fa); /* closing releases the flock */
     if (fb >= 0) close(fb);
     drop(a);
     drop(b);

@@ -25,37 +25,39 @@
 
 #include "xairt.h"
 
-#define MAX_THREADS 256
-#define CHUNKS_PER_THREAD 4         /* dynamic balance against other load; chunks are still >= grain */
-#define MAX_CHUNKS 0xfff            /* 12 bits of `state` */
-#define SPIN_NS 50000               /* a worker spins this long after a job before sleeping */
+#define MAX_THREADS       256
+#define CHUNKS_PER_THREAD 4     /* dynamic balance against other load; chunks are still >= grain */
+#define MAX_CHUNKS        0xfff /* 12 bits of `state` */
+#define SPIN_NS           50000 /* a worker spins this long after a job before sleeping */
 
 /* state: generation << 24 | next chunk << 12 | chunk count */
-#define ST_GEN(s) ((s) >> 24)
-#define ST_NEXT(s) (((s) >> 12) & MAX_CHUNKS)
-#define ST_COUNT(s) ((s) & MAX_CHUNKS)
+#define ST_GEN(s)   ((s) >> 24)
+#define ST_NEXT(s)  (((s) >> 12) & MAX_CHUNKS)
+#define ST_COUNT(s) ((s)&MAX_CHUNKS)
 
 typedef void (*body_fn)(void *ctx, int64_t begin, int64_t end);
 
 static struct {
     pthread_once_t once;
-    int default_threads;            /* XAI_NUM_THREADS, else the CPUs this process may run on */
-    atomic_int requested;           /* xai_set_num_threads (0: the default) */
-    atomic_int busy;                /* 1 while a caller owns the pool */
-    pthread_mutex_t lock;           /* starting threads; sleeping workers */
+    int default_threads;  /* XAI_NUM_THREADS, else the CPUs this process may run on */
+    atomic_int requested; /* xai_set_num_threads (0: the default) */
+    atomic_int busy;      /* 1 while a caller owns the pool */
+    pthread_mutex_t lock; /* starting threads; sleeping workers */
     pthread_cond_t wake;
-    pthread_cond_t finished;        /* the owner sleeps on it while workers finish their last chunks */
+    pthread_cond_t finished; /* the owner sleeps on it while workers finish their last chunks */
     atomic_int owner_waiting;
-    atomic_int started;             /* worker threads running */
+    atomic_int started; /* worker threads running */
     atomic_int sleepers;
     /* the current job: written by the owner before `state` publishes it */
     body_fn body;
     void *ctx;
     int64_t n, chunk;
     _Atomic uint64_t state;
-    atomic_int done;                /* chunks of the current job finished */
-} pool = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
-          .finished = PTHREAD_COND_INITIALIZER};
+    atomic_int done; /* chunks of the current job finished */
+} pool = { .once = PTHREAD_ONCE_INIT,
+           .lock = PTHREAD_MUTEX_INITIALIZER,
+           .wake = PTHREAD_COND_INITIALIZER,
+           .finished = PTHREAD_COND_INITIALIZER };
 
 static void init_defaults(void)
 {
@@ -116,7 +118,7 @@ static void run_chunks(uint64_t gen)
         if (end > pool.n) end = pool.n;
         pool.body(pool.ctx, begin, end);
         if (atomic_fetch_add(&pool.done, 1) + 1 == (int)ST_COUNT(s) && atomic_load(&pool.owner_waiting)) {
-            pthread_mutex_lock(&pool.lock);     /* the last chunk: wake the owner if it sleeps */
+            pthread_mutex_lock(&pool.lock); /* the last chunk: wake the owner if it sleeps */
             pthread_cond_broadcast(&pool.finished);
             pthread_mutex_unlock(&pool.lock);
         }
@@ -126,7 +128,7 @@ static void run_chunks(uint64_t gen)
 
 static void *worker(void *arg)
 {
-    int index = (int)(intptr_t)arg;      /* worker i takes part while the pool has more than i + 1 threads */
+    int index = (int)(intptr_t)arg; /* worker i takes part while the pool has more than i + 1 threads */
     uint64_t seen = 0;
     for (;;) {
         uint64_t s = atomic_load_explicit(&pool.state, memory_order_acquire);
@@ -161,7 +163,7 @@ static int start_workers(int want)
     pthread_mutex_lock(&pool.lock);
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);    /* inherited by the workers */
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the workers */
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -196,7 +198,7 @@ void xai_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void 
         body(ctx, 0, n);
         return;
     }
-    if (atomic_exchange_explicit(&pool.busy, 1, memory_order_acquire)) {   /* in use: run inline */
+    if (atomic_exchange_explicit(&pool.busy, 1, memory_order_acquire)) { /* in use: run inline */
         body(ctx, 0, n);
         return;
     }
@@ -208,7 +210,7 @@ void xai_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void 
     }
     int64_t max_chunks = (int64_t)threads * CHUNKS_PER_THREAD;
     if (max_chunks > MAX_CHUNKS) max_chunks = MAX_CHUNKS;
-    int64_t nchunks = n / grain;     /* so that every chunk but the last holds at least grain iterations */
+    int64_t nchunks = n / grain; /* so that every chunk but the last holds at least grain iterations */
     if (nchunks > max_chunks) nchunks = max_chunks;
     int64_t chunk = (n + nchunks - 1) / nchunks;
     nchunks = (n + chunk - 1) / chunk;
@@ -220,7 +222,7 @@ void xai_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void 
     uint64_t gen = ST_GEN(atomic_load_explicit(&pool.state, memory_order_relaxed)) + 1;
     gen &= (1ull << 40) - 1;
     if (!gen) gen = 1;
-    atomic_store(&pool.state, gen << 24 | (uint64_t)nchunks);   /* seq_cst: publishes the job */
+    atomic_store(&pool.state, gen << 24 | (uint64_t)nchunks); /* seq_cst: publishes the job */
     if (atomic_load(&pool.sleepers)) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
@@ -230,7 +232,10 @@ void xai_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void 
     /* chunks still running on workers: spin briefly, then sleep (a worker preempted by other load gets
      * this CPU back sooner than if the owner kept spinning) */
     for (int i = 1; atomic_load_explicit(&pool.done, memory_order_acquire) < nchunks; i++) {
-        if (i < 2048) { cpu_relax(); continue; }
+        if (i < 2048) {
+            cpu_relax();
+            continue;
+        }
         pthread_mutex_lock(&pool.lock);
         atomic_store(&pool.owner_waiting, 1);
         while (atomic_load(&pool.done) < nchunks) pthread_cond_wait(&pool.finished, &pool.lock);

@@ -17,16 +17,16 @@ typedef struct {
     const char *label;
     char *err;
     size_t errlen;
-    char warning[128];          /* the last warning: libpng often explains an error in a warning just before */
-    const unsigned char *mem;   /* reading: the file's bytes */
+    char warning[128];        /* the last warning: libpng often explains an error in a warning just before */
+    const unsigned char *mem; /* reading: the file's bytes */
     size_t size, pos;
-    int ran_out;                /* libpng asked for bytes past the end */
+    int ran_out; /* libpng asked for bytes past the end */
 } png_ctx;
 
 static void on_error(png_structp png, png_const_charp msg)
 {
     png_ctx *c = png_get_error_ptr(png);
-    if (c->ran_out)   /* libpng only says "Read Error" when the file ends early */
+    if (c->ran_out) /* libpng only says "Read Error" when the file ends early */
         xai_fail(c->err, c->errlen, XAI_EFORMAT, "%s: truncated (libpng: %s)", c->label, msg);
     else if (c->warning[0])
         xai_fail(c->err, c->errlen, XAI_EFORMAT, "%s: %s (after warning: %s)", c->label, msg, c->warning);
@@ -57,8 +57,8 @@ static void read_memory(png_structp png, png_bytep out, size_t n)
  * cannot hold more pixel data than this; an image claiming more is refused before anything is allocated. */
 #define MAX_INFLATE_RATIO 1032u
 
-int xai_png_parse(const void *bytes, size_t size, const char *label, int want_channels, xai_array *out,
-                  char *err, size_t errlen)
+int xai_png_parse(const void *bytes, size_t size, const char *label, int want_channels, xai_array *out, char *err,
+                  size_t errlen)
 {
     if (!out || (!bytes && size)) return xai_fail(err, errlen, XAI_ENULL, "xai_png_parse: data or out is NULL");
     memset(out, 0, sizeof *out);
@@ -67,8 +67,9 @@ int xai_png_parse(const void *bytes, size_t size, const char *label, int want_ch
                         want_channels);
     if (size < 8 || png_sig_cmp(bytes, 0, 8) != 0)
         return xai_fail(err, errlen, XAI_EFORMAT, "%s: not a PNG file (bad signature)", label ? label : "PNG data");
-    png_ctx ctx = { .label = label ? label : "PNG data", .err = err, .errlen = errlen, .mem = bytes, .size = size,
-                    .pos = 8 };
+    png_ctx ctx = {
+        .label = label ? label : "PNG data", .err = err, .errlen = errlen, .mem = bytes, .size = size, .pos = 8
+    };
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -81,7 +82,7 @@ int xai_png_parse(const void *bytes, size_t size, const char *label, int want_ch
     png_bytep *volatile rows = NULL;
     float *volatile data = NULL;
     if (setjmp(png_jmpbuf(png))) {
-        st = XAI_EFORMAT;   /* on_error already wrote the message */
+        st = XAI_EFORMAT; /* on_error already wrote the message */
         goto done;
     }
     png_set_read_fn(png, &ctx, read_memory);
@@ -139,7 +140,7 @@ int xai_png_parse(const void *bytes, size_t size, const char *label, int want_ch
         for (size_t x = 0; x < w; x++) {
             float v[3];
             for (int c = 0; c < file_c; c++) {
-                size_t i = x * (size_t)channels + (size_t)c;   /* alpha, if any, is the last channel: skipped */
+                size_t i = x * (size_t)channels + (size_t)c; /* alpha, if any, is the last channel: skipped */
                 v[c] = depth == 16 ? (float)(r[2 * i] << 8 | r[2 * i + 1]) / 65535.0f : (float)r[i] / 255.0f;
             }
             size_t o = y * w + x;
@@ -181,32 +182,26 @@ int xai_png_read(const char *path, int want_channels, xai_array *out, char *err,
     return st;
 }
 
-static void write_stream(png_structp png, png_bytep bytes, size_t n)
-{
-    fwrite(bytes, 1, n, png_get_io_ptr(png));
-}
+static void write_stream(png_structp png, png_bytep bytes, size_t n) { fwrite(bytes, 1, n, png_get_io_ptr(png)); }
 
-static void flush_stream(png_structp png)
-{
-    (void)png;   /* the commit flushes */
-}
+static void flush_stream(png_structp png) { (void)png; /* the commit flushes */ }
 
 static unsigned char to_byte(float v)
 {
-    if (!(v > 0.0f)) return 0;   /* also NaN */
+    if (!(v > 0.0f)) return 0; /* also NaN */
     if (v >= 1.0f) return 255;
     return (unsigned char)(v * 255.0f + 0.5f);
 }
 
-int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t height, int32_t width,
-                  char *err, size_t errlen)
+int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t height, int32_t width, char *err,
+                  size_t errlen)
 {
     if (!path || !chw) return xai_fail(err, errlen, XAI_ENULL, "xai_png_write: path or data is NULL");
     if (channels != 1 && channels != 3)
         return xai_fail(err, errlen, XAI_EARG, "%s: %d channels (PNG output takes 1 or 3)", path, (int)channels);
     if (height < 1 || width < 1)
-        return xai_fail(err, errlen, XAI_ESHAPE, "%s: image size %dx%d is empty or negative", path,
-                        (int)height, (int)width);
+        return xai_fail(err, errlen, XAI_ESHAPE, "%s: image size %dx%d is empty or negative", path, (int)height,
+                        (int)width);
     xai_outfile *o;
     int st = xai_outfile_open(&o, path, 0, err, errlen);
     if (st != XAI_OK) return st;
@@ -220,7 +215,7 @@ int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t 
     }
     unsigned char *volatile row = NULL;
     if (setjmp(png_jmpbuf(png))) {
-        st = XAI_EIO;   /* size limits libpng refuses, out of memory; message set by on_error */
+        st = XAI_EIO; /* size limits libpng refuses, out of memory; message set by on_error */
         goto done;
     }
     /* Write errors are not libpng errors here: the stream keeps them and the commit reports their reason. */

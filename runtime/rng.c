@@ -36,8 +36,8 @@ void xai_normal_fill(float *out, int64_t n, uint64_t seed, uint64_t offset, floa
     for (int64_t k = 0; k < n;) {
         uint64_t index = offset + (uint64_t)k;
         uint64_t block = index / 4;
-        uint32_t r[4], ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), 0, 0};
-        uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+        uint32_t r[4], ctr[4] = { (uint32_t)block, (uint32_t)(block >> 32), 0, 0 };
+        uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) };
         xai_philox4x32_10(ctr, key, r);
         double n4[4];
         for (int pair = 0; pair < 2; pair++) {

@@ -16,11 +16,15 @@
 
 /* Element sizes of the dtypes the format defines. The ones xai_dtype has no name for map to
  * XAI_DT_OTHER but keep their size, so their data_offsets are still checked against the shape. */
-static const struct { const char *name; xai_dtype dt; int size; } dtypes[] = {
-    { "F32", XAI_DT_F32, 4 },   { "F64", XAI_DT_F64, 8 },  { "F16", XAI_DT_F16, 2 },
-    { "BF16", XAI_DT_BF16, 2 }, { "I64", XAI_DT_I64, 8 },  { "I32", XAI_DT_I32, 4 },
-    { "I16", XAI_DT_I16, 2 },   { "I8", XAI_DT_I8, 1 },    { "U8", XAI_DT_U8, 1 },
-    { "BOOL", XAI_DT_BOOL, 1 }, { "U16", XAI_DT_OTHER, 2 }, { "U32", XAI_DT_OTHER, 4 },
+static const struct {
+    const char *name;
+    xai_dtype dt;
+    int size;
+} dtypes[] = {
+    { "F32", XAI_DT_F32, 4 },   { "F64", XAI_DT_F64, 8 },       { "F16", XAI_DT_F16, 2 },
+    { "BF16", XAI_DT_BF16, 2 }, { "I64", XAI_DT_I64, 8 },       { "I32", XAI_DT_I32, 4 },
+    { "I16", XAI_DT_I16, 2 },   { "I8", XAI_DT_I8, 1 },         { "U8", XAI_DT_U8, 1 },
+    { "BOOL", XAI_DT_BOOL, 1 }, { "U16", XAI_DT_OTHER, 2 },     { "U32", XAI_DT_OTHER, 4 },
     { "U64", XAI_DT_OTHER, 8 }, { "F8_E4M3", XAI_DT_OTHER, 1 }, { "F8_E5M2", XAI_DT_OTHER, 1 },
 };
 #define N_DTYPES (sizeof dtypes / sizeof dtypes[0])
@@ -32,7 +36,7 @@ size_t xai_dtype_size(xai_dtype dt)
     return 0;
 }
 
-#define MAX_EXACT 9007199254740992.0   /* 2^53 */
+#define MAX_EXACT 9007199254740992.0 /* 2^53 */
 
 /* A non-negative integer from a JSON number; NULL on success, else what is wrong with it. */
 static const char *get_uint(const cJSON *item, uint64_t *out)
@@ -60,8 +64,8 @@ static int cmp_name_ptr(const void *a, const void *b)
 }
 
 /* Validates one tensor entry into t (t->name already set); on failure writes the message. */
-static int parse_tensor(const cJSON *e, xai_st_tensor *t, uint64_t data_len, const char *label,
-                        char *err, size_t errlen)
+static int parse_tensor(const cJSON *e, xai_st_tensor *t, uint64_t data_len, const char *label, char *err,
+                        size_t errlen)
 {
     const char *nm = t->name;
     if (!cJSON_IsObject(e))
@@ -70,8 +74,7 @@ static int parse_tensor(const cJSON *e, xai_st_tensor *t, uint64_t data_len, con
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     const char *missing = !dt ? "dtype" : !shape ? "shape" : !offs ? "data_offsets" : NULL;
-    if (missing)
-        return xai_fail(err, errlen, XAI_EFORMAT, "%s: tensor '%.64s' has no '%s'", label, nm, missing);
+    if (missing) return xai_fail(err, errlen, XAI_EFORMAT, "%s: tensor '%.64s' has no '%s'", label, nm, missing);
 
     if (!cJSON_IsString(dt))
         return xai_fail(err, errlen, XAI_EFORMAT, "%s: tensor '%.64s': 'dtype' is not a string", label, nm);
@@ -82,20 +85,21 @@ static int parse_tensor(const cJSON *e, xai_st_tensor *t, uint64_t data_len, con
     int esize = 0;
     t->dtype = XAI_DT_OTHER;
     for (size_t i = 0; i < N_DTYPES; i++)
-        if (!strcmp(dtypes[i].name, t->dtype_name)) { t->dtype = dtypes[i].dt; esize = dtypes[i].size; }
+        if (!strcmp(dtypes[i].name, t->dtype_name)) {
+            t->dtype = dtypes[i].dt;
+            esize = dtypes[i].size;
+        }
 
     if (!cJSON_IsArray(shape))
         return xai_fail(err, errlen, XAI_EFORMAT, "%s: tensor '%.64s': 'shape' is not an array", label, nm);
     int rank = cJSON_GetArraySize(shape);
-    if (rank > 8)
-        return xai_fail(err, errlen, XAI_EFORMAT, "%s: tensor '%.64s': rank %d exceeds 8", label, nm, rank);
+    if (rank > 8) return xai_fail(err, errlen, XAI_EFORMAT, "%s: tensor '%.64s': rank %d exceeds 8", label, nm, rank);
     t->rank = rank;
     int i = 0;
     for (const cJSON *d = shape->child; d; d = d->next, i++) {
         uint64_t v;
         const char *why = get_uint(d, &v);
-        if (why)
-            return xai_fail(err, errlen, XAI_EFORMAT, "%s: tensor '%.64s': shape[%d] %s", label, nm, i, why);
+        if (why) return xai_fail(err, errlen, XAI_EFORMAT, "%s: tensor '%.64s': shape[%d] %s", label, nm, i, why);
         t->shape[i] = (int64_t)v;
     }
 
@@ -124,16 +128,15 @@ static int parse_tensor(const cJSON *e, xai_st_tensor *t, uint64_t data_len, con
                         t->dtype_name);
     if (esize && (uint64_t)bytes != t->end - t->begin)
         return xai_fail(err, errlen, XAI_EFORMAT,
-                        "%s: tensor '%.64s' data_offsets [%llu, %llu] do not match shape %s of %s (%lld bytes)",
-                        label, nm, (unsigned long long)t->begin, (unsigned long long)t->end, shp, t->dtype_name,
+                        "%s: tensor '%.64s' data_offsets [%llu, %llu] do not match shape %s of %s (%lld bytes)", label,
+                        nm, (unsigned long long)t->begin, (unsigned long long)t->end, shp, t->dtype_name,
                         (long long)bytes);
     return XAI_OK;
 }
 
 static int check_metadata(const cJSON *m, const char *label, char *err, size_t errlen)
 {
-    if (!cJSON_IsObject(m))
-        return xai_fail(err, errlen, XAI_EFORMAT, "%s: '__metadata__' is not a JSON object", label);
+    if (!cJSON_IsObject(m)) return xai_fail(err, errlen, XAI_EFORMAT, "%s: '__metadata__' is not a JSON object", label);
     for (const cJSON *e = m->child; e; e = e->next)
         if (!cJSON_IsString(e))
             return xai_fail(err, errlen, XAI_EFORMAT, "%s: '__metadata__' value '%.64s' is not a string", label,
@@ -145,7 +148,7 @@ static int check_metadata(const cJSON *m, const char *label, char *err, size_t e
 static int parse_header(xai_safetensors *st, const char *label, char *err, size_t errlen)
 {
     size_t hlen = (size_t)st->header_len;
-    char *text = malloc(hlen + 1);   /* cJSON needs a NUL-terminated string; the file has none */
+    char *text = malloc(hlen + 1); /* cJSON needs a NUL-terminated string; the file has none */
     if (!text) return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a %zu-byte header", label, hlen);
     memcpy(text, st->buffer + 8, hlen);
     text[hlen] = 0;
@@ -154,12 +157,12 @@ static int parse_header(xai_safetensors *st, const char *label, char *err, size_
         return xai_fail(err, errlen, XAI_EFORMAT, "%s: header contains a NUL byte", label);
     }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);   /* 1: nothing but whitespace may follow */
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1); /* 1: nothing but whitespace may follow */
     if (!root) {
         long at = end ? (long)(end - text) : -1;
         free(text);
-        return xai_fail(err, errlen, XAI_EFORMAT, "%s: header is not valid JSON (error at byte %ld of %zu)",
-                        label, at, hlen);
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: header is not valid JSON (error at byte %ld of %zu)", label, at,
+                        hlen);
     }
     free(text);
 
@@ -185,7 +188,7 @@ static int parse_header(xai_safetensors *st, const char *label, char *err, size_
             rc = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", label);
             goto done;
         }
-        st->n_tensors++;   /* counted now so that close() frees the name on any later failure */
+        st->n_tensors++; /* counted now so that close() frees the name on any later failure */
         if ((rc = parse_tensor(e, t, data_len, label, err, errlen)) != XAI_OK) goto done;
         t->data = st->buffer + st->data_offset + t->begin;
     }
@@ -213,8 +216,9 @@ static int parse_header(xai_safetensors *st, const char *label, char *err, size_
         const xai_st_tensor *t = &st->tensors[i];
         if (t->begin == t->end) continue;
         if (last && t->begin < last->end) {
-            rc = xai_fail(err, errlen, XAI_EFORMAT, "%s: tensors '%.64s' and '%.64s' overlap ([%llu, %llu] and [%llu, %llu])",
-                          label, last->name, t->name, (unsigned long long)last->begin, (unsigned long long)last->end,
+            rc = xai_fail(err, errlen, XAI_EFORMAT,
+                          "%s: tensors '%.64s' and '%.64s' overlap ([%llu, %llu] and [%llu, %llu])", label, last->name,
+                          t->name, (unsigned long long)last->begin, (unsigned long long)last->end,
                           (unsigned long long)t->begin, (unsigned long long)t->end);
             goto done;
         }
@@ -226,8 +230,8 @@ done:
 }
 
 /* mode: 0 borrow `buffer`, 1 copy it, 2 take ownership of it (malloc'd; freed even on failure). */
-static int parse_impl(const void *buffer, size_t size, int mode, xai_safetensors *st, const char *label,
-                      char *err, size_t errlen)
+static int parse_impl(const void *buffer, size_t size, int mode, xai_safetensors *st, const char *label, char *err,
+                      size_t errlen)
 {
     memset(st, 0, sizeof *st);
     if (mode == 1) {
@@ -235,7 +239,7 @@ static int parse_impl(const void *buffer, size_t size, int mode, xai_safetensors
             return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a copy of %zu bytes", label, size);
         if (size) memcpy(st->buffer, buffer, size);
     } else {
-        st->buffer = (unsigned char *)buffer;   /* read-only unless owned; never written through here */
+        st->buffer = (unsigned char *)buffer; /* read-only unless owned; never written through here */
         st->borrowed = mode == 0;
     }
     st->size = size;
@@ -261,10 +265,10 @@ fail:
     return rc;
 }
 
-int xai_safetensors_parse(const void *buffer, size_t size, int copy, xai_safetensors *st,
-                          char *err, size_t errlen)
+int xai_safetensors_parse(const void *buffer, size_t size, int copy, xai_safetensors *st, char *err, size_t errlen)
 {
-    if (!st || (!buffer && size)) return xai_fail(err, errlen, XAI_ENULL, "xai_safetensors_parse: st or buffer is NULL");
+    if (!st || (!buffer && size))
+        return xai_fail(err, errlen, XAI_ENULL, "xai_safetensors_parse: st or buffer is NULL");
     return parse_impl(buffer, size, copy ? 1 : 0, st, "safetensors buffer", err, errlen);
 }
 

@@ -13,14 +13,18 @@
 
 typedef struct st_plan {
     int n;
-    int *order;                   /* entries in file order */
-    uint64_t *offset;             /* per entry (by index), relative to the data section */
+    int *order;       /* entries in file order */
+    uint64_t *offset; /* per entry (by index), relative to the data section */
     uint64_t data_len;
-    char *header;                 /* padded JSON, header_len bytes (not NUL-terminated in the file) */
+    char *header; /* padded JSON, header_len bytes (not NUL-terminated in the file) */
     size_t header_len;
 } st_plan;
 
-typedef struct sort_key { size_t size; const char *name; int index; } sort_key;
+typedef struct sort_key {
+    size_t size;
+    const char *name;
+    int index;
+} sort_key;
 
 static int cmp_keys(const void *a, const void *b)
 {
@@ -58,7 +62,10 @@ static int plan_file(const xai_st_entry *t, int n, const char *const *metadata, 
         cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
         if (!m) goto fail;
         for (int k = 0; metadata[k]; k += 2) {
-            if (!metadata[k + 1]) { rc = xai_fail(err, errlen, XAI_EARG, "safetensors: metadata key '%.64s' has no value", metadata[k]); goto fail; }
+            if (!metadata[k + 1]) {
+                rc = xai_fail(err, errlen, XAI_EARG, "safetensors: metadata key '%.64s' has no value", metadata[k]);
+                goto fail;
+            }
             if (!cJSON_AddStringToObject(m, metadata[k], metadata[k + 1])) goto fail;
         }
     }
@@ -92,8 +99,14 @@ static int plan_file(const xai_st_entry *t, int n, const char *const *metadata, 
     for (int i = 0; i < n; i++) {
         const xai_st_entry *e = &t[p->order[i]];
         uint64_t bytes = (uint64_t)xai_checked_bytes(e->shape, e->rank, (int64_t)xai_dtype_size(e->dtype));
-        if (bytes && !e->data) { rc = xai_fail(err, errlen, XAI_ENULL, "safetensors: tensor '%.64s' has no data", e->name); goto fail; }
-        if (bytes > (UINT64_MAX >> 2) - p->data_len) { rc = xai_fail(err, errlen, XAI_EARG, "safetensors: too large"); goto fail; }
+        if (bytes && !e->data) {
+            rc = xai_fail(err, errlen, XAI_ENULL, "safetensors: tensor '%.64s' has no data", e->name);
+            goto fail;
+        }
+        if (bytes > (UINT64_MAX >> 2) - p->data_len) {
+            rc = xai_fail(err, errlen, XAI_EARG, "safetensors: too large");
+            goto fail;
+        }
         p->offset[p->order[i]] = p->data_len;
         cJSON *o = cJSON_AddObjectToObject(root, e->name), *shape = o ? cJSON_AddArrayToObject(o, "shape") : NULL;
         if (!shape || !cJSON_AddStringToObject(o, "dtype", dtype_name(e->dtype))) goto fail;
@@ -101,14 +114,18 @@ static int plan_file(const xai_st_entry *t, int n, const char *const *metadata, 
             if (!cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)e->shape[d]))) goto fail;
         cJSON *offs = cJSON_AddArrayToObject(o, "data_offsets");
         if (!offs || !cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)p->data_len)) ||
-            !cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(p->data_len + bytes)))) goto fail;
+            !cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(p->data_len + bytes))))
+            goto fail;
         p->data_len += bytes;
     }
     char *json = cJSON_PrintUnformatted(root);
     if (!json) goto fail;
     size_t len = strlen(json), padded = (len + 7) / 8 * 8;
     p->header = realloc(json, padded + 1);
-    if (!p->header) { free(json); goto fail; }
+    if (!p->header) {
+        free(json);
+        goto fail;
+    }
     memset(p->header + len, ' ', padded - len);
     p->header_len = padded;
     cJSON_Delete(root);
@@ -136,7 +153,10 @@ int xai_safetensors_serialize(const xai_st_entry *tensors, int n, const char *co
     if (rc) return rc;
     size_t total = 8 + p.header_len + (size_t)p.data_len;
     unsigned char *b = malloc(total);
-    if (!b) { plan_free(&p); return xai_fail(err, errlen, XAI_ENOMEM, "safetensors: out of memory for %zu bytes", total); }
+    if (!b) {
+        plan_free(&p);
+        return xai_fail(err, errlen, XAI_ENOMEM, "safetensors: out of memory for %zu bytes", total);
+    }
     put_u64(b, p.header_len);
     memcpy(b + 8, p.header, p.header_len);
     for (int i = 0; i < n; i++) {
@@ -150,8 +170,8 @@ int xai_safetensors_serialize(const xai_st_entry *tensors, int n, const char *co
     return XAI_OK;
 }
 
-int xai_safetensors_write(const char *path, const xai_st_entry *tensors, int n, const char *const *metadata,
-                          char *err, size_t errlen)
+int xai_safetensors_write(const char *path, const xai_st_entry *tensors, int n, const char *const *metadata, char *err,
+                          size_t errlen)
 {
     if (!path) return xai_fail(err, errlen, XAI_ENULL, "safetensors: no path");
     st_plan p;
@@ -168,7 +188,7 @@ int xai_safetensors_write(const char *path, const xai_st_entry *tensors, int n, 
     put_u64(len8, p.header_len);
     fwrite(len8, 1, 8, f);
     fwrite(p.header, 1, p.header_len, f);
-    for (int i = 0; i < n; i++) {   /* write errors surface at the commit */
+    for (int i = 0; i < n; i++) { /* write errors surface at the commit */
         const xai_st_entry *e = &tensors[p.order[i]];
         size_t bytes = (size_t)xai_checked_bytes(e->shape, e->rank, (int64_t)xai_dtype_size(e->dtype));
         if (bytes) fwrite(e->data, 1, bytes, f);

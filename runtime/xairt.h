@@ -15,21 +15,21 @@ extern "C" {
 /* ---- status codes: returned by generated entry points and by the runtime ---- */
 enum {
     XAI_OK = 0,
-    XAI_ENULL = 1,        /* a required pointer argument is NULL */
-    XAI_EBATCH = 2,       /* batch < 1 (or too large for the workspace size to be representable) */
-    XAI_EALIGN = 3,       /* workspace not 64-byte aligned */
-    XAI_ETARGET = 4,      /* a target class outside [0, classes) */
-    XAI_ENAN = 5,         /* the input holds NaN or infinity */
-    XAI_EWEIGHTS = 6,     /* external weights missing, wrong size or not the file compiled against */
-    XAI_EIO = 7,          /* file cannot be opened / read / written */
-    XAI_EFORMAT = 8,      /* file is malformed (bad header, truncated, ...) */
-    XAI_EDTYPE = 9,       /* unsupported or unexpected element type */
-    XAI_ESHAPE = 10,      /* shape does not match what was expected */
-    XAI_ENOMEM = 11,      /* out of memory (runtime helpers only; generated code never allocates) */
-    XAI_EARG = 12,        /* other invalid argument */
-    XAI_EDIVERGED = 13,   /* an optimisation (activation maximisation) reached NaN or infinity: lower lr */
-    XAI_ENONFINITE = 14,  /* the result holds NaN or infinity although the inputs are finite */
-    XAI_EWORKSPACE = 15,  /* workspace smaller than NET_workspace_size(batch) (xai_options.workspace_size) */
+    XAI_ENULL = 1,       /* a required pointer argument is NULL */
+    XAI_EBATCH = 2,      /* batch < 1 (or too large for the workspace size to be representable) */
+    XAI_EALIGN = 3,      /* workspace not 64-byte aligned */
+    XAI_ETARGET = 4,     /* a target class outside [0, classes) */
+    XAI_ENAN = 5,        /* the input holds NaN or infinity */
+    XAI_EWEIGHTS = 6,    /* external weights missing, wrong size or not the file compiled against */
+    XAI_EIO = 7,         /* file cannot be opened / read / written */
+    XAI_EFORMAT = 8,     /* file is malformed (bad header, truncated, ...) */
+    XAI_EDTYPE = 9,      /* unsupported or unexpected element type */
+    XAI_ESHAPE = 10,     /* shape does not match what was expected */
+    XAI_ENOMEM = 11,     /* out of memory (runtime helpers only; generated code never allocates) */
+    XAI_EARG = 12,       /* other invalid argument */
+    XAI_EDIVERGED = 13,  /* an optimisation (activation maximisation) reached NaN or infinity: lower lr */
+    XAI_ENONFINITE = 14, /* the result holds NaN or infinity although the inputs are finite */
+    XAI_EWORKSPACE = 15, /* workspace smaller than NET_workspace_size(batch) (xai_options.workspace_size) */
 };
 
 /* A short English description of a status code ("workspace not 64-byte aligned"). Never NULL. */
@@ -39,21 +39,21 @@ const char *xai_status_string(int status);
 #define XAI_MAX_RANK 4
 typedef struct xai_tensor_info {
     const char *name;
-    int32_t rank;                 /* without the batch dimension */
+    int32_t rank; /* without the batch dimension */
     int32_t shape[XAI_MAX_RANK];
 } xai_tensor_info;
 
 typedef struct xai_model_info {
-    const char *name;             /* network name */
+    const char *name; /* network name */
     xai_tensor_info input;
     xai_tensor_info output;
-    float input_low, input_high;  /* the `range` of the input (0, 0 when not given) */
+    float input_low, input_high; /* the `range` of the input (0, 0 when not given) */
     int32_t has_input_range;
     int32_t n_layers;
-    const xai_tensor_info *layers;    /* every named layer with its output shape */
+    const xai_tensor_info *layers; /* every named layer with its output shape */
     int32_t n_explanations;
-    const char *const *explanations;  /* names E of the NET_E entry points */
-    uint32_t weights_crc32;            /* CRC-32 of the safetensors file compiled against (0 if none) */
+    const char *const *explanations; /* names E of the NET_E entry points */
+    uint32_t weights_crc32;          /* CRC-32 of the safetensors file compiled against (0 if none) */
 } xai_model_info;
 
 /* ---- arrays ---- */
@@ -64,8 +64,8 @@ typedef struct xai_array {
     float *data;
 } xai_array;
 
-int64_t xai_array_count(const xai_array *a);      /* product of the shape (1 for rank 0) */
-void xai_array_free(xai_array *a);                /* frees data, zeroes the struct; NULL-safe */
+int64_t xai_array_count(const xai_array *a); /* product of the shape (1 for rank 0) */
+void xai_array_free(xai_array *a);           /* frees data, zeroes the struct; NULL-safe */
 
 /* ---- output files (runtime/outfile.c): every file the runtime writes goes through these ----
  * A regular target (or a new file) is written to a temporary file ".NAME.XXXXXX" in the target's directory,
@@ -79,7 +79,7 @@ void xai_array_free(xai_array *a);                /* frees data, zeroes the stru
  * block device or socket is an error (XAI_EIO). A process killed between open and commit can leave the
  * temporary file behind (its name starts with a dot and ends with six random characters). */
 typedef struct xai_outfile xai_outfile;
-enum { XAI_FILE_DASH = 1 };   /* flag: the path "-" means standard output (else a file named "-") */
+enum { XAI_FILE_DASH = 1 }; /* flag: the path "-" means standard output (else a file named "-") */
 
 /* Opens `path` for writing as above; *out receives the output (NULL on failure). XAI_EIO with a message
  * naming the path and the system's reason (no such directory, permission denied, a directory ...). */
@@ -112,8 +112,7 @@ int xai_outfile_commit_pair(xai_outfile *a, xai_outfile *b, char *err, size_t er
  * when `convert` is non-zero (otherwise any dtype other than <f4 is XAI_EDTYPE). Fortran order is
  * XAI_EFORMAT. On error `err` (if not NULL) receives a one-line message of at most errlen bytes. */
 int xai_npy_read(const char *path, xai_array *out, int convert, char *err, size_t errlen);
-int xai_npy_write(const char *path, const float *data, int32_t rank, const int64_t *shape,
-                  char *err, size_t errlen);
+int xai_npy_write(const char *path, const float *data, int32_t rank, const int64_t *shape, char *err, size_t errlen);
 
 /* PNG through libpng. Reading gives [C, H, W] floats in [0, 1] with C = 1 (gray) or 3 (RGB; alpha
  * dropped; palette expanded). `want_channels` 1 or 3 converts; 0 keeps the file's. Ancillary chunks (text,
@@ -121,35 +120,46 @@ int xai_npy_write(const char *path, const float *data, int32_t rank, const int64
  * at most 1032 bytes into one) is XAI_EFORMAT. */
 int xai_png_read(const char *path, int want_channels, xai_array *out, char *err, size_t errlen);
 /* Writes [C, H, W] floats in [0, 1] (clamped; C = 1 or 3) as 8-bit PNG. */
-int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t height, int32_t width,
-                  char *err, size_t errlen);
+int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t height, int32_t width, char *err,
+                  size_t errlen);
 
 /* IDX (MNIST format, optionally gzip-compressed: detected by magic). uint8 data becomes floats
  * scaled by `scale` (1/255 for images, 1 for labels); other IDX types are converted as they are. */
 int xai_idx_read(const char *path, float scale, xai_array *out, char *err, size_t errlen);
 
 /* ---- safetensors (used by the compiler for weights, and at load time with --weights=external) ---- */
-typedef enum { XAI_DT_F32, XAI_DT_F64, XAI_DT_F16, XAI_DT_BF16, XAI_DT_I64, XAI_DT_I32, XAI_DT_I16,
-               XAI_DT_I8, XAI_DT_U8, XAI_DT_BOOL, XAI_DT_OTHER } xai_dtype;
+typedef enum {
+    XAI_DT_F32,
+    XAI_DT_F64,
+    XAI_DT_F16,
+    XAI_DT_BF16,
+    XAI_DT_I64,
+    XAI_DT_I32,
+    XAI_DT_I16,
+    XAI_DT_I8,
+    XAI_DT_U8,
+    XAI_DT_BOOL,
+    XAI_DT_OTHER
+} xai_dtype;
 
 typedef struct xai_st_tensor {
     char *name;
     xai_dtype dtype;
-    char dtype_name[16];          /* as written in the header, e.g. "F32" */
+    char dtype_name[16]; /* as written in the header, e.g. "F32" */
     int32_t rank;
     int64_t shape[8];
-    uint64_t begin, end;          /* byte offsets relative to the data section */
-    const unsigned char *data;    /* points into the file buffer */
+    uint64_t begin, end;       /* byte offsets relative to the data section */
+    const unsigned char *data; /* points into the file buffer */
 } xai_st_tensor;
 
 typedef struct xai_safetensors {
-    unsigned char *buffer;        /* the whole file (owned unless borrowed) */
+    unsigned char *buffer; /* the whole file (owned unless borrowed) */
     size_t size;
     int borrowed;
     uint64_t header_len;
-    size_t data_offset;           /* 8 + header_len */
+    size_t data_offset; /* 8 + header_len */
     int n_tensors;
-    xai_st_tensor *tensors;       /* sorted by data offset */
+    xai_st_tensor *tensors; /* sorted by data offset */
 } xai_safetensors;
 
 /* Parses and validates: header length within the file, valid JSON object, every entry with a known
@@ -157,11 +167,11 @@ typedef struct xai_safetensors {
  * inside the data section, no two tensors overlapping. Unknown dtypes are accepted as XAI_DT_OTHER
  * (an unused tensor may have any dtype); the caller checks the dtype of tensors it uses. */
 int xai_safetensors_open(const char *path, xai_safetensors *st, char *err, size_t errlen);
-int xai_safetensors_parse(const void *buffer, size_t size, int copy, xai_safetensors *st,
-                          char *err, size_t errlen);   /* copy = 0 borrows `buffer` */
+int xai_safetensors_parse(const void *buffer, size_t size, int copy, xai_safetensors *st, char *err,
+                          size_t errlen); /* copy = 0 borrows `buffer` */
 const xai_st_tensor *xai_safetensors_find(const xai_safetensors *st, const char *name);
 void xai_safetensors_close(xai_safetensors *st);
-size_t xai_dtype_size(xai_dtype dt);                  /* 0 for XAI_DT_OTHER */
+size_t xai_dtype_size(xai_dtype dt); /* 0 for XAI_DT_OTHER */
 
 /* CRC-32 (zlib's) of a buffer: identifies the weights file a model was compiled against. */
 uint32_t xai_crc32(const void *data, size_t len);
@@ -169,21 +179,21 @@ uint32_t xai_crc32(const void *data, size_t len);
 /* Writing (runtime/safetensors_write.c). A tensor to write: data holds product(shape) elements of dtype
  * (any dtype but XAI_DT_OTHER), little-endian; it may be NULL only when that product is 0. */
 typedef struct xai_st_entry {
-    const char *name;             /* unique, non-empty, not "__metadata__" */
+    const char *name; /* unique, non-empty, not "__metadata__" */
     xai_dtype dtype;
-    int32_t rank;                 /* 0 .. 8 */
+    int32_t rank; /* 0 .. 8 */
     int64_t shape[8];
     const void *data;
 } xai_st_entry;
 /* The file image: the header JSON (cJSON) padded with spaces to a multiple of 8 bytes, then the data of the
  * tensors back to back, ordered by element size (largest first) then name, as the reference writer lays
  * them out. metadata: NULL, or key, value, key, value, ..., NULL (strings). *out is malloc'd. */
-int xai_safetensors_serialize(const xai_st_entry *tensors, int n, const char *const *metadata,
-                              unsigned char **out, size_t *size, char *err, size_t errlen);
+int xai_safetensors_serialize(const xai_st_entry *tensors, int n, const char *const *metadata, unsigned char **out,
+                              size_t *size, char *err, size_t errlen);
 /* The same written to path through a temporary file in its directory renamed into place (no half-written
  * file is ever visible under path; on failure path is left as it was). */
-int xai_safetensors_write(const char *path, const xai_st_entry *tensors, int n, const char *const *metadata,
-                          char *err, size_t errlen);
+int xai_safetensors_write(const char *path, const xai_st_entry *tensors, int n, const char *const *metadata, char *err,
+                          size_t errlen);
 
 /* ---- heatmaps (runtime/heatmap.c; docs/heatmaps.md) ---- */
 /* Relevance drawn with matplotlib's diverging `bwr` map centred at zero (blue negative, white zero, red
@@ -209,9 +219,8 @@ void xai_colormap_bwr(float t, float rgb[3]);
  * normalised to [0, 1] per image). NaN or infinite relevance (or overlay input) is an error (XAI_ENAN),
  * not a silent colour. An all-zero map is white. Writes an 8-bit RGB PNG (through xai_png_write / libpng). opt may be NULL (defaults).
  * In an overlay a pixel's heatmap opacity is alpha * |t|, so zero relevance shows the input unchanged. */
-int xai_heatmap_write_png(const char *path, const float *relevance, const float *input, int32_t batch,
-                          int32_t channels, int32_t height, int32_t width, const xai_heatmap_options *opt,
-                          char *err, size_t errlen);
+int xai_heatmap_write_png(const char *path, const float *relevance, const float *input, int32_t batch, int32_t channels,
+                          int32_t height, int32_t width, const xai_heatmap_options *opt, char *err, size_t errlen);
 
 /* A batch of images [batch, channels (1 or 3), height, width] as one PNG grid, each image min-max normalised
  * to the full gray (or colour) range as matplotlib's imshow does; white gaps of 2 pixels. columns 0 ->
@@ -224,17 +233,17 @@ int xai_image_grid_write_png(const char *path, const float *images, int32_t batc
 /* Parameters users tune at run time. Zero-initialise, then set what you need; every NULL / 0 field
  * means "as compiled". */
 typedef struct xai_options {
-    const float *baseline;        /* IG baseline / DeepLIFT reference: one input sample (shared by the
+    const float *baseline; /* IG baseline / DeepLIFT reference: one input sample (shared by the
                                      batch), or [batch, ...] when baseline_per_sample is set */
     int32_t baseline_per_sample;
-    const float *noise;           /* SmoothGrad: [batch, samples, ...input] noise added to the input (replays
+    const float *noise; /* SmoothGrad: [batch, samples, ...input] noise added to the input (replays
                                      a recorded draw exactly); NULL: drawn with xai_normal_fill */
-    uint64_t seed;                /* SmoothGrad seed, used when has_seed is set (else the compiled seed) */
+    uint64_t seed;      /* SmoothGrad seed, used when has_seed is set (else the compiled seed) */
     int32_t has_seed;
     /* activation maximisation (baseline above, when given, is the centre of its regulariser) */
-    int32_t steps;                /* iterations; 0: as compiled */
-    float *code;                  /* with a generator: receives the optimised codes [batch, code] (NULL: not kept) */
-    void (*progress)(void *context, int64_t done, int64_t total);   /* called about 100 times per run (NULL: never) */
+    int32_t steps; /* iterations; 0: as compiled */
+    float *code;   /* with a generator: receives the optimised codes [batch, code] (NULL: not kept) */
+    void (*progress)(void *context, int64_t done, int64_t total); /* called about 100 times per run (NULL: never) */
     void *progress_context;
     /* The workspace's size in bytes (0: not given, unchecked). When given and smaller than
      * NET_workspace_size(batch), the entry returns XAI_EWORKSPACE before touching the workspace. */
@@ -278,7 +287,7 @@ typedef struct xai_eval_model {
     void *workspace;
     int32_t max_batch;
     int32_t channels, height, width;
-    int32_t classes;              /* values forward writes per sample */
+    int32_t classes; /* values forward writes per sample */
     int32_t relevance_channels;
 } xai_eval_model;
 
@@ -292,11 +301,11 @@ enum { XAI_FLIP_MOST_RELEVANT_FIRST = 0, XAI_FLIP_LEAST_RELEVANT_FIRST = 1 };
  * pixels), scored by their plain sum. Patch k (row-major over the grid) covers every channel. All-zero
  * fields mean the default. */
 typedef struct xai_selectivity_options {
-    int32_t patch;       /* side in pixels; 0 -> 4 */
-    int32_t steps;       /* patches removed, L; 0 -> 20; at most the number of patches */
-    int32_t order;       /* XAI_FLIP_* */
-    int32_t tracked;     /* XAI_TRACK_* */
-    float baseline;      /* the value a removed patch is set to (0) */
+    int32_t patch;   /* side in pixels; 0 -> 4 */
+    int32_t steps;   /* patches removed, L; 0 -> 20; at most the number of patches */
+    int32_t order;   /* XAI_FLIP_* */
+    int32_t tracked; /* XAI_TRACK_* */
+    float baseline;  /* the value a removed patch is set to (0) */
 } xai_selectivity_options;
 
 /* Patches in an height x width image: ceil(height / patch) * ceil(width / patch); 0 if an argument < 1. */
@@ -320,20 +329,20 @@ void xai_patch_fill(float *image, int32_t channels, int32_t height, int32_t widt
  * (n or max_batch < 1), XAI_ETARGET, XAI_ENAN (relevance not finite), or the status of a failed generated
  * call; err receives one line saying what to change. */
 int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *target, int32_t n,
-                    const xai_selectivity_options *opt, float *curves, float *aopc, int32_t *removed,
-                    float *relevance, char *err, size_t errlen);
+                    const xai_selectivity_options *opt, float *curves, float *aopc, int32_t *removed, float *relevance,
+                    char *err, size_t errlen);
 
 /* Continuity: each image translated horizontally by every shift t in [shift_min, shift_max] (t > 0 moves
  * it right; columns shifted in take `fill`). All-zero fields mean the default (shifts -20 .. 20, fill 0). */
 typedef struct xai_continuity_options {
     int32_t shift_min, shift_max;
-    int32_t tracked;     /* XAI_TRACK_* */
+    int32_t tracked; /* XAI_TRACK_* */
     float fill;
 } xai_continuity_options;
 
 /* Writes one image x[C, H, W] shifted by `shift` columns into out (same shape; must not overlap x). */
-void xai_shift_horizontal(const float *x, float *out, int32_t channels, int32_t height, int32_t width,
-                          int32_t shift, float fill);
+void xai_shift_horizontal(const float *x, float *out, int32_t channels, int32_t height, int32_t width, int32_t shift,
+                          float fill);
 
 /* For each of the n images and each of the S = shift_max - shift_min + 1 shifts: f and the relevance
  * summed per quadrant, R1 = rows [0, H/2) x cols [0, W/2) (top-left), R2 top-right, R3 bottom-right,
@@ -349,17 +358,17 @@ int xai_continuity(const xai_eval_model *m, const float *x, const int32_t *targe
 /* Line plots as SVG text (axes, ticks, labels, legend, title) for curves such as the above. */
 typedef struct xai_plot_series {
     const char *label;
-    const float *y;      /* n_points values; NaN or infinity leaves a gap in the line */
+    const float *y; /* n_points values; NaN or infinity leaves a gap in the line */
 } xai_plot_series;
 
 typedef struct xai_plot {
-    const char *title, *x_label, *y_label;   /* NULL: none */
-    const float *x;      /* n_points increasing abscissae */
-    int32_t n_points;    /* >= 2 */
+    const char *title, *x_label, *y_label; /* NULL: none */
+    const float *x;                        /* n_points increasing abscissae */
+    int32_t n_points;                      /* >= 2 */
     const xai_plot_series *series;
-    int32_t n_series;    /* 1 .. 12 */
-    int32_t width, height;   /* pixels; 0 -> 720 x 450 */
-    int32_t y_from_zero;     /* 1: the y axis starts at 0 (or below, if a value is negative) */
+    int32_t n_series;      /* 1 .. 12 */
+    int32_t width, height; /* pixels; 0 -> 720 x 450 */
+    int32_t y_from_zero;   /* 1: the y axis starts at 0 (or below, if a value is negative) */
 } xai_plot;
 
 int xai_plot_write_svg(const char *path, const xai_plot *plot, char *err, size_t errlen);

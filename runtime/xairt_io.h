@@ -20,16 +20,16 @@ XAI_IO_INTERNAL int xai_open_regular(const char *path, int flags, int *fd, char 
 
 /* The whole file, opened as above, read to its end: *data is malloc'd with a NUL byte after the last
  * one (text can be parsed in place), *size its length. XAI_ENOMEM if it does not fit in memory. */
-XAI_IO_INTERNAL int xai_read_regular(const char *path, int flags, unsigned char **data, size_t *size,
-                                     char *err, size_t errlen);
+XAI_IO_INTERNAL int xai_read_regular(const char *path, int flags, unsigned char **data, size_t *size, char *err,
+                                     size_t errlen);
 
 /* The readers of xairt.h on bytes already in memory (what the path readers call after xai_read_regular, and
  * what the fuzz targets drive); `label` stands for the file in messages (a path, "<stdin>"). Same results,
  * errors and messages as xai_npy_read, xai_png_read and xai_idx_read (IDX: plain, or gzip by its magic). */
 XAI_IO_INTERNAL int xai_npy_parse(const void *data, size_t size, const char *label, int convert, xai_array *out,
                                   char *err, size_t errlen);
-XAI_IO_INTERNAL int xai_png_parse(const void *data, size_t size, const char *label, int want_channels,
-                                  xai_array *out, char *err, size_t errlen);
+XAI_IO_INTERNAL int xai_png_parse(const void *data, size_t size, const char *label, int want_channels, xai_array *out,
+                                  char *err, size_t errlen);
 XAI_IO_INTERNAL int xai_idx_parse(const void *data, size_t size, const char *label, float scale, xai_array *out,
                                   char *err, size_t errlen);
 

@@ -64,8 +64,9 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     /* steps: the compiled number unless the options give one (> 0); a negative number is an error */
     LLVMValueRef user_steps = cg_options_i32(c, e.options, CG_OPT_STEPS);
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntSLT, user_steps, LLVMConstInt(c->i32, 0, 0), ""), XAI_EARG);
-    LLVMValueRef steps = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, user_steps, LLVMConstInt(c->i32, 0, 0), ""),
-                                         LLVMBuildSExt(c->b, user_steps, c->i64, ""), cg_i64(c, am->steps), "steps");
+    LLVMValueRef steps =
+        LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, user_steps, LLVMConstInt(c->i32, 0, 0), ""),
+                        LLVMBuildSExt(c->b, user_steps, c->i64, ""), cg_i64(c, am->steps), "steps");
 
     /* the state in the workspace */
     LLVMValueRef state = cg_gep(c, e.arena, LLVMBuildNSWMul(c->b, e.batch, cg_i64(c, plan->am_offset), ""));
@@ -77,8 +78,10 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMValueRef *where = calloc(g->n_nodes, sizeof *where);
     cg_entry_buffers(c, plan, &e, where);
     for (int i = 0; i < g->n_nodes; i++) {
-        if (plan->values[i].kind == LOC_INPUT) where[i] = xcur;
-        else if (plan->values[i].kind == LOC_OUTPUT) where[i] = grad;
+        if (plan->values[i].kind == LOC_INPUT)
+            where[i] = xcur;
+        else if (plan->values[i].kind == LOC_OUTPUT)
+            where[i] = grad;
     }
     copy_floats(c, xcur, e.x, total);
     LLVMValueRef zero_bytes = LLVMBuildNSWMul(c->b, total, cg_i64(c, 4), "");
@@ -88,12 +91,12 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     /* the regulariser's centre: options->baseline (one sample or one per sample), else x or 0 */
     LLVMValueRef baseline = cg_options_pointer(c, e.options, CG_OPT_BASELINE);
     LLVMValueRef has_base = LLVMBuildIsNotNull(c->b, baseline, "");
-    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, e.options, CG_OPT_PER_SAMPLE),
-                                            LLVMConstInt(c->i32, 0, 0), "");
+    LLVMValueRef per_sample =
+        LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, e.options, CG_OPT_PER_SAMPLE), LLVMConstInt(c->i32, 0, 0), "");
     LLVMValueRef centre = LLVMBuildSelect(c->b, has_base, baseline, e.x, "centre");
     LLVMValueRef centre_rows = LLVMBuildOr(c->b, LLVMBuildNot(c->b, has_base, ""), per_sample, "");
-    LLVMValueRef centre_scale = am->center == AM_CENTER_ZERO ? LLVMBuildSelect(c->b, has_base, cg_f32(c, 1), cg_f32(c, 0), "")
-                                                             : cg_f32(c, 1);
+    LLVMValueRef centre_scale =
+        am->center == AM_CENTER_ZERO ? LLVMBuildSelect(c->b, has_base, cg_f32(c, 1), cg_f32(c, 0), "") : cg_f32(c, 1);
 
     /* the target of each row: given, or the arg-max at the starting point */
     LLVMValueRef tslot = cg_local(c, c->ptr, "targets");
@@ -108,7 +111,8 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMValueRef progress = cg_options_pointer(c, e.options, CG_OPT_PROGRESS);
     LLVMValueRef progress_ctx = cg_options_pointer(c, e.options, CG_OPT_PROGRESS_CTX);
     LLVMValueRef every = LLVMBuildSDiv(c->b, steps, cg_i64(c, 100), "");
-    every = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, every, cg_i64(c, 1), ""), cg_i64(c, 1), every, "every");
+    every =
+        LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, every, cg_i64(c, 1), ""), cg_i64(c, 1), every, "every");
     LLVMValueRef pow1 = cg_local(c, f64, "beta1_t"), pow2 = cg_local(c, f64, "beta2_t");
     LLVMBuildStore(c->b, LLVMConstReal(f64, 1), pow1);
     LLVMBuildStore(c->b, LLVMConstReal(f64, 1), pow2);
@@ -123,11 +127,11 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMBuildStore(c->b, p1, pow1);
     LLVMBuildStore(c->b, p2, pow2);
     LLVMValueRef one = LLVMConstReal(f64, 1);
-    LLVMValueRef step_size = LLVMBuildFPTrunc(c->b, LLVMBuildFDiv(c->b, LLVMConstReal(f64, am->lr),
-                                                                  LLVMBuildFSub(c->b, one, p1, ""), ""), c->f32, "");
+    LLVMValueRef step_size = LLVMBuildFPTrunc(
+        c->b, LLVMBuildFDiv(c->b, LLVMConstReal(f64, am->lr), LLVMBuildFSub(c->b, one, p1, ""), ""), c->f32, "");
     LLVMValueRef bc2 = LLVMBuildFSub(c->b, one, p2, "");
-    LLVMValueRef inv_sqrt_bc2 = LLVMBuildFPTrunc(c->b, LLVMBuildFDiv(c->b, one, cg_intrinsic(c, "llvm.sqrt", f64, &bc2, 1), ""),
-                                                 c->f32, "");
+    LLVMValueRef inv_sqrt_bc2 =
+        LLVMBuildFPTrunc(c->b, LLVMBuildFDiv(c->b, one, cg_intrinsic(c, "llvm.sqrt", f64, &bc2, 1), ""), c->f32, "");
     cg_loop lb, lk;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), e.batch, "b");
     LLVMValueRef row = cg_mad(c, b, n_in, NULL);
@@ -142,12 +146,14 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     if (am->optimizer == AM_ADAM) {
         LLVMValueRef mk = LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, cg_f32(c, am->beta1), cg_load(c, mom1, at), ""),
                                         LLVMBuildFMul(c->b, cg_f32(c, 1 - am->beta1), gk, ""), "");
-        LLVMValueRef vk = LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, cg_f32(c, am->beta2), cg_load(c, mom2, at), ""),
-                                        LLVMBuildFMul(c->b, cg_f32(c, 1 - am->beta2), LLVMBuildFMul(c->b, gk, gk, ""), ""), "");
+        LLVMValueRef vk =
+            LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, cg_f32(c, am->beta2), cg_load(c, mom2, at), ""),
+                          LLVMBuildFMul(c->b, cg_f32(c, 1 - am->beta2), LLVMBuildFMul(c->b, gk, gk, ""), ""), "");
         cg_store(c, mk, mom1, at);
         cg_store(c, vk, mom2, at);
-        LLVMValueRef denom = LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, cg_intrinsic(c, "llvm.sqrt", c->f32, &vk, 1), inv_sqrt_bc2, ""),
-                                           cg_f32(c, am->epsilon), "");
+        LLVMValueRef denom =
+            LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, cg_intrinsic(c, "llvm.sqrt", c->f32, &vk, 1), inv_sqrt_bc2, ""),
+                          cg_f32(c, am->epsilon), "");
         next = LLVMBuildFAdd(c->b, xk, LLVMBuildFDiv(c->b, LLVMBuildFMul(c->b, step_size, mk, ""), denom, ""), "");
     } else {
         next = LLVMBuildFAdd(c->b, xk, LLVMBuildFMul(c->b, cg_f32(c, am->lr), gk, ""), "");
@@ -157,25 +163,28 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     cg_loop_end(c, &lb);
     /* progress about 100 times per run */
     LLVMValueRef done = LLVMBuildNSWAdd(c->b, t0, cg_i64(c, 1), "done");
-    LLVMValueRef tick = LLVMBuildAnd(c->b, LLVMBuildIsNotNull(c->b, progress, ""),
-                                     LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, done, every, ""), cg_i64(c, 0), ""),
-                                                 LLVMBuildICmp(c->b, LLVMIntEQ, done, steps, ""), ""), "");
+    LLVMValueRef tick = LLVMBuildAnd(
+        c->b, LLVMBuildIsNotNull(c->b, progress, ""),
+        LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, done, every, ""), cg_i64(c, 0), ""),
+                    LLVMBuildICmp(c->b, LLVMIntEQ, done, steps, ""), ""),
+        "");
     after = when(c, tick, "progress");
-    LLVMTypeRef cb_params[3] = {c->ptr, c->i64, c->i64};
+    LLVMTypeRef cb_params[3] = { c->ptr, c->i64, c->i64 };
     LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, cb_params, 3, 0), progress,
-                   (LLVMValueRef[]){progress_ctx, done, steps}, 3, "");
+                   (LLVMValueRef[]){ progress_ctx, done, steps }, 3, "");
     end_when(c, after);
     cg_loop_end(c, &ls);
 
     cg_return_if(c, cg_any_nonfinite(c, xcur, total), XAI_EDIVERGED);
-    if (am->generator) {   /* the codes if wanted, and the image G(z) */
+    if (am->generator) { /* the codes if wanted, and the image G(z) */
         LLVMValueRef code = cg_options_pointer(c, e.options, CG_OPT_CODE);
         after = when(c, LLVMBuildIsNotNull(c->b, code, ""), "code_out");
         copy_floats(c, code, xcur, total);
         end_when(c, after);
         int image = plan_root(g, am->image);
         cg_call_kernels(c, plan, kernels, where, &e, targets, NULL, 0, image + 1);
-        copy_floats(c, e.y, where[image], LLVMBuildNSWMul(c->b, e.batch, cg_i64(c, ir_shape_count(&g->nodes[image].shape)), ""));
+        copy_floats(c, e.y, where[image],
+                    LLVMBuildNSWMul(c->b, e.batch, cg_i64(c, ir_shape_count(&g->nodes[image].shape)), ""));
     } else {
         copy_floats(c, e.y, xcur, total);
     }

@@ -17,10 +17,7 @@
 
 static LLVMValueRef ld(cg *c, LLVMValueRef p) { return LLVMBuildLoad2(c->b, c->f32, p, ""); }
 
-static LLVMValueRef add(cg *c, LLVMValueRef a, int64_t k)
-{
-    return k ? LLVMBuildNSWAdd(c->b, a, cg_i64(c, k), "") : a;
-}
+static LLVMValueRef add(cg *c, LLVMValueRef a, int64_t k) { return k ? LLVMBuildNSWAdd(c->b, a, cg_i64(c, k), "") : a; }
 
 /* Zeroes `floats_per_sample * batch` floats at p. */
 static void zero(cg *c, LLVMValueRef p, const kargs *a, int64_t floats_per_sample)
@@ -34,7 +31,6 @@ static void acc_store(cg *c, LLVMValueRef p, LLVMValueRef index, LLVMValueRef v)
 {
     cg_store(c, cg_fadd_reassoc(c, cg_load(c, p, index), v), p, index);
 }
-
 
 static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
 {
@@ -72,7 +68,7 @@ static void ew_element(cg *c, const kargs *a, LLVMValueRef idx, LLVMValueRef ch)
     memset(&s, 0, sizeof s);
     for (int k = 0; k < a->n_in; k++) s.ptr[k] = a->in[k];
     s.idx = idx, s.ch = ch;
-    LLVMValueRef v = cg_ew_value(c, a->n->expr, &s);   /* every input of the element is read before the store */
+    LLVMValueRef v = cg_ew_value(c, a->n->expr, &s); /* every input of the element is read before the store */
     cg_store(c, v, a->out, idx);
 }
 
@@ -95,7 +91,7 @@ void cg_kernel_eltwise(cg *c, const kargs *a0)
                       (by_channel ? inner : BLK) * CG_PAR_ELEMENT_WORK, &lo, &hi);
     cg_loop lb, lp, li;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
-    if (!by_channel) {   /* (rank 1 or [C, 1, 1] with channel constants: the channel is the element) */
+    if (!by_channel) { /* (rank 1 or [C, 1, 1] with channel constants: the channel is the element) */
         LLVMValueRef i0 = cg_mad(c, lo, BLK, NULL), i1 = cg_mad(c, hi, BLK, NULL);
         i1 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i1, cg_i64(c, count), ""), i1, cg_i64(c, count), "");
         LLVMValueRef base = cg_mad(c, b, count, NULL);
@@ -236,7 +232,7 @@ void cg_kernel_maxpool_t(cg *c, const kargs *a)
     int pt = n->global ? 0 : n->pad_t, pl_ = n->global ? 0 : n->pad_l;
     int sh = n->global ? 1 : n->sh, sw = n->global ? 1 : n->sw;
     zero(c, a->out, a, C * H * W);
-    kargs q = *a;   /* threads split the channels; each runs them for the whole batch */
+    kargs q = *a; /* threads split the channels; each runs them for the whole batch */
     a = &q;
     cg_par par;
     LLVMValueRef clo, chi;
@@ -266,12 +262,14 @@ void cg_kernel_maxpool_t(cg *c, const kargs *a)
             if (q0 >= q1) continue;
             LLVMValueRef ix = add(c, x0, kx);
             LLVMValueRef ok = LLVMBuildAnd(c->b, oky,
-                LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, zero64, ""),
-                             LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, W), ""), ""), "");
+                                           LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, zero64, ""),
+                                                        LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, W), ""), ""),
+                                           "");
             LLVMValueRef idx = LLVMBuildSelect(c->b, ok, cg_mad(c, iy, W, ix), zero64, "");
             LLVMValueRef v = cg_load(c, xpl, idx);
-            LLVMValueRef wins = LLVMBuildOr(c->b, LLVMBuildOr(c->b, fcmp(c, LLVMRealOGT, v, best), fcmp(c, LLVMRealUNO, v, v), ""),
-                                            LLVMBuildICmp(c->b, LLVMIntSLT, bidx, zero64, ""), "");
+            LLVMValueRef wins =
+                LLVMBuildOr(c->b, LLVMBuildOr(c->b, fcmp(c, LLVMRealOGT, v, best), fcmp(c, LLVMRealUNO, v, v), ""),
+                            LLVMBuildICmp(c->b, LLVMIntSLT, bidx, zero64, ""), "");
             wins = LLVMBuildAnd(c->b, ok, wins, "");
             best = LLVMBuildSelect(c->b, wins, v, best, "");
             bidx = LLVMBuildSelect(c->b, wins, idx, bidx, "");
@@ -375,13 +373,34 @@ void cg_kernel_conv2d_t(cg *c, const kargs *a)
                 for (int qx = 0; qx < nqx; qx++)
                     tap[qy * nqx + qx] = (ry + (int64_t)sh * (nqy - 1 - qy)) * kw + rx + (int64_t)sw * (nqx - 1 - qx);
             cg_corr p = {
-                .in = a->in[0], .out = a->out, .batch = a->batch,
-                .ic_n = co_n, .H = OH, .W = OW,
-                .oc_n = ci_n, .OH = (H - py + sh - 1) / sh, .OW = (W - px + sw - 1) / sw,
-                .kh = nqy, .kw = nqx, .sh = 1, .sw = 1, .off_y = cy - nqy + 1, .off_x = cx - nqx + 1,
-                .w = w, .s_oc = kh * kw, .s_ic = ci_n * kh * kw, .tap = tap, .bias = NULL, .w_map = n->weight_map,
+                .in = a->in[0],
+                .out = a->out,
+                .batch = a->batch,
+                .ic_n = co_n,
+                .H = OH,
+                .W = OW,
+                .oc_n = ci_n,
+                .OH = (H - py + sh - 1) / sh,
+                .OW = (W - px + sw - 1) / sw,
+                .kh = nqy,
+                .kw = nqx,
+                .sh = 1,
+                .sw = 1,
+                .off_y = cy - nqy + 1,
+                .off_x = cx - nqx + 1,
+                .w = w,
+                .s_oc = kh * kw,
+                .s_ic = ci_n * kh * kw,
+                .tap = tap,
+                .bias = NULL,
+                .w_map = n->weight_map,
                 .epi = n->epilogue_from ? n : NULL,
-                .o_plane = H * W, .o_row = W, .o_sy = sh, .o_y0 = py, .o_sx = sw, .o_x0 = px,
+                .o_plane = H * W,
+                .o_row = W,
+                .o_sy = sh,
+                .o_y0 = py,
+                .o_sx = sw,
+                .o_x0 = px,
             };
             for (int k = 0; k < a->n_in; k++) p.epi_in[k] = a->in[k];
             cg_emit_corr(c, &p);
@@ -442,7 +461,7 @@ void cg_kernel_seed(cg *c, const kargs *a)
         break;
     case SEED_SOFTMAX:
     case SEED_SOFTMAX_GRAD:
-    default: {   /* exp(l_t - max) / sum_k exp(l_k - max) */
+    default: { /* exp(l_t - max) / sum_k exp(l_k - max) */
         LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
         k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
         v = cg_load(c, row, k), m = ld(c, best);

@@ -73,8 +73,10 @@ LLVMValueRef cg_local(cg *c, LLVMTypeRef t, const char *name)
     LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
     LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
     LLVMValueRef first = LLVMGetFirstInstruction(entry);
-    if (first) LLVMPositionBuilderBefore(eb, first);
-    else LLVMPositionBuilderAtEnd(eb, entry);
+    if (first)
+        LLVMPositionBuilderBefore(eb, first);
+    else
+        LLVMPositionBuilderAtEnd(eb, entry);
     LLVMValueRef a = LLVMBuildAlloca(eb, t, name);
     LLVMDisposeBuilder(eb);
     return a;
@@ -115,7 +117,7 @@ void cg_loop_end_rolled(cg *c, cg_loop *l)
     LLVMMetadataRef disable = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
     LLVMMetadataRef hint = LLVMMDNodeInContext2(c->ctx, &disable, 1);
     LLVMMetadataRef self = LLVMTemporaryMDNode(c->ctx, NULL, 0);
-    LLVMMetadataRef ops[2] = {self, hint};
+    LLVMMetadataRef ops[2] = { self, hint };
     LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, ops, 2);
     LLVMMetadataReplaceAllUsesWith(self, loop);
     LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9), LLVMMetadataAsValue(c->ctx, loop));
@@ -177,7 +179,7 @@ LLVMValueRef cg_any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n)
 LLVMTypeRef cg_options_type(cg *c)
 {
     LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
-    LLVMTypeRef fields[10] = {c->ptr, c->i32, c->ptr, c->i64, c->i32, c->i32, c->ptr, c->ptr, c->ptr, size_t_ty};
+    LLVMTypeRef fields[10] = { c->ptr, c->i32, c->ptr, c->i64, c->i32, c->i32, c->ptr, c->ptr, c->ptr, size_t_ty };
     return LLVMStructTypeInContext(c->ctx, fields, 10, 0);
 }
 
@@ -198,8 +200,8 @@ LLVMValueRef cg_options_pointer(cg *c, LLVMValueRef options, int field)
     LLVMBuildBr(c->b, done);
     LLVMPositionBuilderAtEnd(c->b, done);
     LLVMValueRef phi = LLVMBuildPhi(c->b, c->ptr, "");
-    LLVMValueRef vals[2] = {LLVMConstNull(c->ptr), v};
-    LLVMBasicBlockRef blocks[2] = {from, load};
+    LLVMValueRef vals[2] = { LLVMConstNull(c->ptr), v };
+    LLVMBasicBlockRef blocks[2] = { from, load };
     LLVMAddIncoming(phi, vals, blocks, 2);
     return phi;
 }
@@ -216,8 +218,8 @@ static LLVMValueRef options_int(cg *c, LLVMValueRef options, int field, LLVMType
     LLVMBuildBr(c->b, done);
     LLVMPositionBuilderAtEnd(c->b, done);
     LLVMValueRef phi = LLVMBuildPhi(c->b, type, "");
-    LLVMValueRef vals[2] = {LLVMConstInt(type, 0, 0), v};
-    LLVMBasicBlockRef blocks[2] = {from, load};
+    LLVMValueRef vals[2] = { LLVMConstInt(type, 0, 0), v };
+    LLVMBasicBlockRef blocks[2] = { from, load };
     LLVMAddIncoming(phi, vals, blocks, 2);
     return phi;
 }
@@ -239,9 +241,8 @@ LLVMValueRef cg_options_i32(cg *c, LLVMValueRef options, int field)
     LLVMBuildBr(c->b, done);
     LLVMPositionBuilderAtEnd(c->b, done);
     LLVMValueRef phi = LLVMBuildPhi(c->b, c->i32, "");
-    LLVMValueRef vals[2] = {LLVMConstInt(c->i32, 0, 0), v};
-    LLVMBasicBlockRef blocks[2] = {from, load};
+    LLVMValueRef vals[2] = { LLVMConstInt(c->i32, 0, 0), v };
+    LLVMBasicBlockRef blocks[2] = { from, load };
     LLVMAddIncoming(phi, vals, blocks, 2);
     return phi;
 }
-

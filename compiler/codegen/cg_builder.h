@@ -19,12 +19,12 @@ typedef struct cg {
     LLVMModuleRef mod;
     LLVMBuilderRef b;
     LLVMTypeRef f32, i1, i8, i32, i64, ptr, void_t;
-    LLVMValueRef fn;             /* function being built */
+    LLVMValueRef fn; /* function being built */
     const ir_graph *g;
     const cg_options *opt;
-    LLVMValueRef weights_base;   /* in a kernel: base pointer of the external weights file (or NULL) */
-    cg_const_map *consts;        /* globals of the constants embedded so far */
-    struct cg_kernel_cache *kernels;   /* kernels emitted so far for this network (cg_kernel_cache.c) */
+    LLVMValueRef weights_base;       /* in a kernel: base pointer of the external weights file (or NULL) */
+    cg_const_map *consts;            /* globals of the constants embedded so far */
+    struct cg_kernel_cache *kernels; /* kernels emitted so far for this network (cg_kernel_cache.c) */
 } cg;
 
 /* Sets up c for graph g of module mod (a builder of its own; cg_dispose frees it). */
@@ -56,7 +56,7 @@ LLVMValueRef cg_fadd_reassoc(cg *c, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_fmul_reassoc(cg *c, LLVMValueRef a, LLVMValueRef b);
 /* an alloca in the function's entry block (mem2reg turns it into a register) */
 LLVMValueRef cg_local(cg *c, LLVMTypeRef t, const char *name);
-LLVMValueRef cg_const_global(const cg *c, const ir_const *k);   /* NULL if not embedded */
+LLVMValueRef cg_const_global(const cg *c, const ir_const *k); /* NULL if not embedded */
 /* pointer to the data of constant k (a global, or an offset into the external weights file) */
 LLVMValueRef cg_const_ptr(cg *c, const ir_const *k);
 LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef overload, LLVMValueRef *args, int n);
@@ -67,8 +67,18 @@ void cg_return_if(cg *c, LLVMValueRef cond, int code);
 LLVMValueRef cg_any_nonfinite(cg *c, LLVMValueRef x, LLVMValueRef n);
 
 /* Fields of an xai_options (layout of xairt.h) */
-enum { CG_OPT_BASELINE = 0, CG_OPT_PER_SAMPLE = 1, CG_OPT_NOISE = 2, CG_OPT_SEED = 3, CG_OPT_HAS_SEED = 4, CG_OPT_STEPS = 5,
-       CG_OPT_CODE = 6, CG_OPT_PROGRESS = 7, CG_OPT_PROGRESS_CTX = 8, CG_OPT_WORKSPACE_SIZE = 9 };
+enum {
+    CG_OPT_BASELINE = 0,
+    CG_OPT_PER_SAMPLE = 1,
+    CG_OPT_NOISE = 2,
+    CG_OPT_SEED = 3,
+    CG_OPT_HAS_SEED = 4,
+    CG_OPT_STEPS = 5,
+    CG_OPT_CODE = 6,
+    CG_OPT_PROGRESS = 7,
+    CG_OPT_PROGRESS_CTX = 8,
+    CG_OPT_WORKSPACE_SIZE = 9
+};
 /* Field addresses of an xai_options */
 LLVMValueRef cg_options_field(cg *c, LLVMValueRef options, int field);
 LLVMTypeRef cg_options_type(cg *c);

@@ -46,11 +46,13 @@ void cg_kernel_gradcampp(cg *c, const kargs *a)
     p = cg_loop_begin(c, &lp, cg_i64(c, 0), cg_i64(c, P), "p");
     LLVMValueRef gv = cg_load(c, g, p);
     LLVMValueRef g2 = LLVMBuildFMul(c->b, gv, gv, ""), g3 = LLVMBuildFMul(c->b, g2, gv, "");
-    LLVMValueRef den = LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, cg_f32(c, 2), g2, ""), LLVMBuildFMul(c->b, S, g3, ""), "");
+    LLVMValueRef den =
+        LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, cg_f32(c, 2), g2, ""), LLVMBuildFMul(c->b, S, g3, ""), "");
     LLVMValueRef zero = LLVMBuildFCmp(c->b, LLVMRealOEQ, den, cg_f32(c, 0), "");
-    LLVMValueRef alpha = LLVMBuildSelect(c->b, zero, cg_f32(c, 0),
-                                         LLVMBuildFDiv(c->b, g2, LLVMBuildSelect(c->b, zero, cg_f32(c, 1), den, ""), ""), "");
-    LLVMValueRef relu = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, gv, cg_f32(c, 0), ""), gv, cg_f32(c, 0), "");
+    LLVMValueRef alpha = LLVMBuildSelect(
+        c->b, zero, cg_f32(c, 0), LLVMBuildFDiv(c->b, g2, LLVMBuildSelect(c->b, zero, cg_f32(c, 1), den, ""), ""), "");
+    LLVMValueRef relu =
+        LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, gv, cg_f32(c, 0), ""), gv, cg_f32(c, 0), "");
     LLVMBuildStore(c->b, cg_fadd_reassoc(c, ld(c, w), LLVMBuildFMul(c->b, alpha, relu, "")), w);
     cg_loop_end(c, &lp);
     cg_store(c, ld(c, w), a->out, row);
@@ -78,10 +80,12 @@ void cg_kernel_upsample(cg *c, const kargs *a)
     LLVMValueRef x1 = LLVMBuildFPToSI(c->b, cg_load(c, ct, cg_mad(c, x, 3, cg_i64(c, 1))), c->i64, "");
     LLVMValueRef fx = cg_load(c, ct, cg_mad(c, x, 3, cg_i64(c, 2)));
     LLVMValueRef one = cg_f32(c, 1);
-    LLVMValueRef top = LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, LLVMBuildFSub(c->b, one, fx, ""), cg_load(c, r0, x0), ""),
-                                     LLVMBuildFMul(c->b, fx, cg_load(c, r0, x1), ""), "");
-    LLVMValueRef bot = LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, LLVMBuildFSub(c->b, one, fx, ""), cg_load(c, r1, x0), ""),
-                                     LLVMBuildFMul(c->b, fx, cg_load(c, r1, x1), ""), "");
+    LLVMValueRef top =
+        LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, LLVMBuildFSub(c->b, one, fx, ""), cg_load(c, r0, x0), ""),
+                      LLVMBuildFMul(c->b, fx, cg_load(c, r0, x1), ""), "");
+    LLVMValueRef bot =
+        LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, LLVMBuildFSub(c->b, one, fx, ""), cg_load(c, r1, x0), ""),
+                      LLVMBuildFMul(c->b, fx, cg_load(c, r1, x1), ""), "");
     LLVMValueRef v = LLVMBuildFAdd(c->b, LLVMBuildFMul(c->b, LLVMBuildFSub(c->b, one, fy, ""), top, ""),
                                    LLVMBuildFMul(c->b, fy, bot, ""), "");
     cg_store(c, v, dst, cg_mad(c, y, W, x));

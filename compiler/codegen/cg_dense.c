@@ -10,8 +10,8 @@
 /* rows o .. o+r-1 for samples b .. b+nb-1: nv vectors per step along i */
 /* a fused elementwise consumer of a dense layer or its transpose (ir_node.epilogue_from) */
 typedef struct dense_epi {
-    const ir_node *n;                   /* NULL: none */
-    LLVMValueRef in[IR_MAX_INPUTS];     /* the kernel's input pointers */
+    const ir_node *n;               /* NULL: none */
+    LLVMValueRef in[IR_MAX_INPUTS]; /* the kernel's input pointers */
 } dense_epi;
 
 static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, int w_map, LLVMValueRef bias,
@@ -50,11 +50,14 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
         LLVMValueRef xv[2][CG_TILE_VECS];
         for (int bi = 0; bi < nb; bi++)
             for (int v = 0; v < nv; v++)
-                xv[bi][v] = m[v] ? vload(c, x, LLVMBuildNSWAdd(c->b, xrow, iadd(c, i0, bi * in_n + v * CG_VW), ""), m[v]) : NULL;
+                xv[bi][v] = m[v]
+                    ? vload(c, x, LLVMBuildNSWAdd(c->b, xrow, iadd(c, i0, bi * in_n + v * CG_VW), ""), m[v])
+                    : NULL;
         for (int ri = 0; ri < r; ri++)
             for (int v = 0; v < nv; v++) {
                 if (!m[v]) continue;
-                LLVMValueRef wv = wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i0, ri * in_n + v * CG_VW), ""), m[v]), w_map);
+                LLVMValueRef wv = wmap(
+                    c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i0, ri * in_n + v * CG_VW), ""), m[v]), w_map);
                 for (int bi = 0; bi < nb; bi++) a[ri][bi][v] = vfma(c, wv, xv[bi][v], a[ri][bi][v]);
             }
         for (int ri = 0; ri < r; ri++)
@@ -86,8 +89,8 @@ static void dense_rows(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef bat
     LLVMValueRef npair = LLVMBuildSDiv(c->b, batch, cg_i64(c, BB), "");
     LLVMValueRef pb = cg_loop_begin(c, &lb, cg_i64(c, 0), npair, "bb");
     for (int r0 = 0; r0 < r; r0 += 4)
-        dense_tile(c, out, x, w, w_map, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4, cg_mad(c, pb, BB, NULL), BB, 1,
-                   epi);
+        dense_tile(c, out, x, w, w_map, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4,
+                   cg_mad(c, pb, BB, NULL), BB, 1, epi);
     cg_loop_end(c, &lb);
     LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, npair, BB, NULL), batch, "b");
     dense_tile(c, out, x, w, w_map, bias, in_n, out_n, o, r, b, 1, 1, epi);
@@ -97,12 +100,12 @@ static void dense_rows(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef bat
 void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, int w_map,
                    LLVMValueRef bias, int64_t in_n, int64_t out_n, const ir_node *epi_node, const LLVMValueRef *epi_in)
 {
-    dense_epi epi = {epi_node, {0}};
+    dense_epi epi = { epi_node, { 0 } };
     enum { R = 8 };
     int64_t nblk = out_n / R, rem = out_n % R;
-    cg_par par;   /* threads split the blocks of R output rows (the last one: rem rows) */
+    cg_par par; /* threads split the blocks of R output rows (the last one: rem rows) */
     LLVMValueRef lo, hi;
-    LLVMValueRef *slots[5 + IR_MAX_INPUTS] = {&out, &x, &w, &batch, &bias};
+    LLVMValueRef *slots[5 + IR_MAX_INPUTS] = { &out, &x, &w, &batch, &bias };
     int n_slots = cg_epilogue_slots(epi_node, epi_in, epi.in, slots, 5);
     cg_par_begin(c, &par, nblk + (rem > 0), R * in_n, batch, slots, n_slots, 1u, &lo, &hi);
     if (nblk > 0) {
@@ -158,7 +161,8 @@ static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef b
                                     : cg_i64(c, nvec * CG_VW);
             LLVMValueRef o = vload(c, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
             for (int r = 0; r < rows; r++)
-                o = vfma(c, wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i, r * in_n), ""), m), w_map), sv[r], o);
+                o = vfma(c, wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i, r * in_n), ""), m), w_map),
+                         sv[r], o);
             vstore(c, o, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
             if (t == 0) cg_loop_end(c, &lv);
         }
@@ -184,12 +188,12 @@ static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef b
 void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
                      int64_t in_n, int64_t units, const ir_node *epi_node, const LLVMValueRef *epi_in)
 {
-    dense_epi epi = {epi_node, {0}};
-    enum { BAND = 1024 };   /* columns per parallel chunk: one 4 KB page of each row of W */
+    dense_epi epi = { epi_node, { 0 } };
+    enum { BAND = 1024 }; /* columns per parallel chunk: one 4 KB page of each row of W */
     int64_t nfull = in_n / BAND, rest = in_n - nfull * BAND;
-    cg_par par;   /* threads split the bands of columns (the last one: the remainder) */
+    cg_par par; /* threads split the bands of columns (the last one: the remainder) */
     LLVMValueRef lo, hi;
-    LLVMValueRef *slots[4 + IR_MAX_INPUTS] = {&out, &s, &w, &batch};
+    LLVMValueRef *slots[4 + IR_MAX_INPUTS] = { &out, &s, &w, &batch };
     int n_slots = cg_epilogue_slots(epi_node, epi_in, epi.in, slots, 4);
     cg_par_begin(c, &par, nfull + (rest > 0), BAND * units, batch, slots, n_slots, 1u, &lo, &hi);
     if (nfull > 0) {

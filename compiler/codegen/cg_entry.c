@@ -42,7 +42,7 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
         /* NET_E forwards to NET_E_ex with no options */
         char ex_name[300];
         snprintf(ex_name, sizeof ex_name, "%s_ex", g->explain_name);
-        LLVMTypeRef params[6] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr, c->ptr};
+        LLVMTypeRef params[6] = { c->ptr, c->ptr, c->ptr, c->i32, c->ptr, c->ptr };
         LLVMTypeRef ex_type = LLVMFunctionType(c->i32, params, 6, 0);
         LLVMValueRef ex = cg_add_function(c, ex_name, c->i32, params, 6);
         LLVMValueRef plain = cg_add_function(c, g->explain_name, c->i32, params, 5);
@@ -57,12 +57,12 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
         x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
         batch32 = LLVMGetParam(fn, 3), ws = LLVMGetParam(fn, 4), options = LLVMGetParam(fn, 5);
     } else if (explain) {
-        LLVMTypeRef params[5] = {c->ptr, c->ptr, c->ptr, c->i32, c->ptr};
+        LLVMTypeRef params[5] = { c->ptr, c->ptr, c->ptr, c->i32, c->ptr };
         fn = cg_add_function(c, g->explain_name, c->i32, params, 5);
         x = LLVMGetParam(fn, 0), target = LLVMGetParam(fn, 1), y = LLVMGetParam(fn, 2);
         batch32 = LLVMGetParam(fn, 3), ws = LLVMGetParam(fn, 4);
     } else {
-        LLVMTypeRef params[4] = {c->ptr, c->ptr, c->i32, c->ptr};
+        LLVMTypeRef params[4] = { c->ptr, c->ptr, c->i32, c->ptr };
         fn = cg_add_function(c, "forward", c->i32, params, 4);
         x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 1), batch32 = LLVMGetParam(fn, 2), ws = LLVMGetParam(fn, 3);
     }
@@ -70,12 +70,14 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
     LLVMValueRef nulls = LLVMBuildOr(c->b, cg_is_null(c, x), cg_is_null(c, y), "");
     if (needs_ws) nulls = LLVMBuildOr(c->b, nulls, cg_is_null(c, ws), "");
     cg_return_if(c, nulls, XAI_ENULL);
-    cg_return_if(c, LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch32, LLVMConstInt(c->i32, 1, 0), ""),
-                             LLVMBuildICmp(c->b, LLVMIntSGT, batch32, LLVMConstInt(c->i32, cg_max_batch(c, plan), 0), ""), ""),
-              XAI_EBATCH);
+    cg_return_if(
+        c,
+        LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch32, LLVMConstInt(c->i32, 1, 0), ""),
+                    LLVMBuildICmp(c->b, LLVMIntSGT, batch32, LLVMConstInt(c->i32, cg_max_batch(c, plan), 0), ""), ""),
+        XAI_EBATCH);
     LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
-              XAI_EALIGN);
+                 XAI_EALIGN);
     LLVMValueRef batch = LLVMBuildSExt(c->b, batch32, c->i64, "batch");
     if (explain && g->has_target) {
         /* every target class must be in [0, classes); checked before any work is done */
@@ -94,27 +96,28 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
         LLVMBuildBr(c->b, done);
         LLVMPositionBuilderAtEnd(c->b, done);
     }
-    int64_t in_count = ir_shape_count(&g->nodes[g->input].shape);   /* a generator's code for composed graphs */
+    int64_t in_count = ir_shape_count(&g->nodes[g->input].shape); /* a generator's code for composed graphs */
     cg_return_if(c, cg_any_nonfinite(c, x, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count), "")), XAI_ENAN);
-    if (options) {   /* a workspace size, when given, must cover what this entry uses */
+    if (options) { /* a workspace size, when given, must cover what this entry uses */
         LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
         LLVMValueRef have = cg_options_size(c, options, CG_OPT_WORKSPACE_SIZE);
-        LLVMValueRef need = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildZExt(c->b, batch32, size_t_ty, ""),
-                                                            LLVMConstInt(size_t_ty, plan->arena_floats * 4, 0), ""),
+        LLVMValueRef need = LLVMBuildAdd(c->b,
+                                         LLVMBuildMul(c->b, LLVMBuildZExt(c->b, batch32, size_t_ty, ""),
+                                                      LLVMConstInt(size_t_ty, plan->arena_floats * 4, 0), ""),
                                          LLVMConstInt(size_t_ty, cg_header_bytes(c), 0), "");
         LLVMValueRef small = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntNE, have, LLVMConstInt(size_t_ty, 0, 0), ""),
                                           LLVMBuildICmp(c->b, LLVMIntULT, have, need, ""), "");
         cg_return_if(c, small, XAI_EWORKSPACE);
     }
-    if (options) {   /* a given baseline and noise must be finite too */
+    if (options) { /* a given baseline and noise must be finite too */
         LLVMValueRef base = cg_options_pointer(c, options, CG_OPT_BASELINE);
         LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_baseline");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "baseline_ok");
         LLVMBuildCondBr(c->b, cg_is_null(c, base), next, check);
         LLVMPositionBuilderAtEnd(c->b, check);
         LLVMValueRef per_sample = LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, options, CG_OPT_PER_SAMPLE), "");
-        LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntNE, per_sample, LLVMConstInt(c->i32, 0, 0), ""),
-                                            batch, cg_i64(c, 1), "");
+        LLVMValueRef rows = LLVMBuildSelect(
+            c->b, LLVMBuildICmp(c->b, LLVMIntNE, per_sample, LLVMConstInt(c->i32, 0, 0), ""), batch, cg_i64(c, 1), "");
         cg_return_if(c, cg_any_nonfinite(c, base, LLVMBuildNSWMul(c->b, rows, cg_i64(c, in_count), "")), XAI_ENAN);
         LLVMBuildBr(c->b, next);
         LLVMPositionBuilderAtEnd(c->b, next);
@@ -127,7 +130,8 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
             next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "noise_ok");
             LLVMBuildCondBr(c->b, cg_is_null(c, noise), next, check);
             LLVMPositionBuilderAtEnd(c->b, check);
-            cg_return_if(c, cg_any_nonfinite(c, noise, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * samples), "")), XAI_ENAN);
+            cg_return_if(c, cg_any_nonfinite(c, noise, LLVMBuildNSWMul(c->b, batch, cg_i64(c, in_count * samples), "")),
+                         XAI_ENAN);
             LLVMBuildBr(c->b, next);
             LLVMPositionBuilderAtEnd(c->b, next);
         }
@@ -135,12 +139,13 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
 
     LLVMValueRef wbase = LLVMConstNull(c->ptr), arena = ws;
     if (c->opt->weights_external) {
-        LLVMValueRef magic = LLVMBuildLoad2(c->b, c->i64, LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""), "");
+        LLVMValueRef magic = LLVMBuildLoad2(
+            c->b, c->i64, LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, 8) }, 1, ""), "");
         cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, magic, cg_i64(c, (int64_t)CG_WEIGHTS_MAGIC), ""), XAI_EWEIGHTS);
         wbase = LLVMBuildLoad2(c->b, c->ptr, ws, "weights");
-        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, XAIC_WS_HEADER)}, 1, "arena");
+        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, XAIC_WS_HEADER) }, 1, "arena");
     }
-    *e = (cg_entry){x, y, batch, ws, target, options, wbase, arena};
+    *e = (cg_entry){ x, y, batch, ws, target, options, wbase, arena };
 }
 
 /* where[i]: the buffer of node i (the entry's x and out, or its slot in the arena) */
@@ -148,15 +153,18 @@ void cg_entry_buffers(cg *c, const graph_plan *plan, const cg_entry *e, LLVMValu
 {
     for (int i = 0; i < c->g->n_nodes; i++) {
         const plan_value *v = &plan->values[i];
-        if (v->kind == LOC_INPUT) where[i] = e->x;
-        else if (v->kind == LOC_OUTPUT) where[i] = e->y;
-        else where[i] = cg_gep(c, e->arena, LLVMBuildNSWMul(c->b, e->batch, cg_i64(c, v->offset), ""));
+        if (v->kind == LOC_INPUT)
+            where[i] = e->x;
+        else if (v->kind == LOC_OUTPUT)
+            where[i] = e->y;
+        else
+            where[i] = cg_gep(c, e->arena, LLVMBuildNSWMul(c->b, e->batch, cg_i64(c, v->offset), ""));
     }
 }
 
 /* Calls the kernels of nodes [from, to) in order. */
-void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const LLVMValueRef *where,
-                     const cg_entry *e, LLVMValueRef target, LLVMValueRef sample0, int from, int to)
+void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const LLVMValueRef *where, const cg_entry *e,
+                     LLVMValueRef target, LLVMValueRef sample0, int from, int to)
 {
     const ir_graph *g = c->g;
     LLVMValueRef wbase = e->wbase, options = e->options, batch = e->batch;
@@ -169,7 +177,7 @@ void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const
         args[na++] = where[i];
         for (int k = 0; k < n->n_inputs; k++) args[na++] = where[n->inputs[k]];
         args[na++] = wbase;
-        args[na++] = target ? target : LLVMConstNull(c->ptr);   /* (the entry's, or the AM loop's own) */
+        args[na++] = target ? target : LLVMConstNull(c->ptr); /* (the entry's, or the AM loop's own) */
         args[na++] = options ? options : LLVMConstNull(c->ptr);
         args[na++] = n->mult > 1 ? LLVMBuildNSWMul(c->b, batch, cg_i64(c, n->mult), "") : batch;
         args[na++] = sample0 ? sample0 : cg_i64(c, 0);
@@ -178,4 +186,3 @@ void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const
         LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");
     }
 }
-

@@ -5,7 +5,7 @@
 
 #include "cg_builder.h"
 
-#define CG_WEIGHTS_MAGIC 0x78616963776569ULL   /* "xaicwei": marks a workspace whose weights are bound */
+#define CG_WEIGHTS_MAGIC 0x78616963776569ULL /* "xaicwei": marks a workspace whose weights are bound */
 
 /* An entry point being built: its arguments (target / options NULL when it takes none), the batch as i64,
  * the external weights' base (or null) and the start of the workspace arena. */
@@ -24,8 +24,8 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e);
 /* where[i]: the buffer of node i (the entry's x and out, or its slot in the arena) */
 void cg_entry_buffers(cg *c, const graph_plan *plan, const cg_entry *e, LLVMValueRef *where);
 /* Calls the kernels of nodes [from, to) in order. */
-void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const LLVMValueRef *where,
-                     const cg_entry *e, LLVMValueRef target, LLVMValueRef sample0, int from, int to);
+void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const LLVMValueRef *where, const cg_entry *e,
+                     LLVMValueRef target, LLVMValueRef sample0, int from, int to);
 /* activation maximisation: the optimisation loop around the gradient pass (cg_actmax.c) */
 void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels);
 

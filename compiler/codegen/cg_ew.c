@@ -41,12 +41,21 @@ static LLVMValueRef eval(cg *c, ew_ctx *x, const ir_ew *e)
     LLVMValueRef zero = num(c, x, 0), one = num(c, x, 1), v = NULL;
     LLVMValueRef a = NULL, b = NULL;
     switch (e->kind) {
-    case EW_INPUT: case EW_NUM: case EW_CHANNEL: break;
+    case EW_INPUT:
+    case EW_NUM:
+    case EW_CHANNEL: break;
     case EW_SELECT:
-    case EW_ADD: case EW_SUB: case EW_MUL: case EW_DIV: case EW_SAFEDIV:
-    case EW_GT: case EW_LT: case EW_GE: case EW_LE: case EW_EQ: case EW_NE:
-        a = eval(c, x, e->a), b = eval(c, x, e->b);
-        break;
+    case EW_ADD:
+    case EW_SUB:
+    case EW_MUL:
+    case EW_DIV:
+    case EW_SAFEDIV:
+    case EW_GT:
+    case EW_LT:
+    case EW_GE:
+    case EW_LE:
+    case EW_EQ:
+    case EW_NE: a = eval(c, x, e->a), b = eval(c, x, e->b); break;
     default: a = eval(c, x, e->a); break;
     }
     switch (e->kind) {
@@ -54,8 +63,8 @@ static LLVMValueRef eval(cg *c, ew_ctx *x, const ir_ew *e)
         const cg_ew_site *s = x->s;
         if (!x->inputs[e->input])
             x->inputs[e->input] = s->value[e->input] ? s->value[e->input]
-                                  : s->vec ? vload(c, s->ptr[e->input], s->idx, s->mask)
-                                           : cg_load(c, s->ptr[e->input], s->idx);
+                : s->vec                             ? vload(c, s->ptr[e->input], s->idx, s->mask)
+                                                     : cg_load(c, s->ptr[e->input], s->idx);
         v = x->inputs[e->input];
         break;
     }
@@ -68,11 +77,12 @@ static LLVMValueRef eval(cg *c, ew_ctx *x, const ir_ew *e)
     case EW_SUB: v = LLVMBuildFSub(c->b, a, b, ""); break;
     case EW_MUL: v = LLVMBuildFMul(c->b, a, b, ""); break;
     case EW_DIV: v = LLVMBuildFDiv(c->b, a, b, ""); break;
-    case EW_SAFEDIV:   /* the quotient is computed regardless (no traps); 0 is selected where b == 0 */
+    case EW_SAFEDIV: /* the quotient is computed regardless (no traps); 0 is selected where b == 0 */
         v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOEQ, b, zero), zero, LLVMBuildFDiv(c->b, a, b, ""), "");
         break;
     case EW_STAB: {
-        LLVMValueRef eps = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGE, a, zero), num(c, x, e->num), num(c, x, -e->num), "");
+        LLVMValueRef eps =
+            LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGE, a, zero), num(c, x, e->num), num(c, x, -e->num), "");
         v = LLVMBuildFAdd(c->b, a, eps, "");
         break;
     }
@@ -91,7 +101,7 @@ static LLVMValueRef eval(cg *c, ew_ctx *x, const ir_ew *e)
     case EW_GE: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOGE, a, b), x->ty, ""); break;
     case EW_LE: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOLE, a, b), x->ty, ""); break;
     case EW_EQ: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOEQ, a, b), x->ty, ""); break;
-    case EW_NE: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealUNE, a, b), x->ty, ""); break;   /* NaN != anything */
+    case EW_NE: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealUNE, a, b), x->ty, ""); break; /* NaN != anything */
     case EW_SELECT: {
         LLVMValueRef third = eval(c, x, e->c);
         v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealUNE, a, zero), b, third, "");
@@ -114,8 +124,7 @@ LLVMValueRef cg_ew_value(cg *c, const ir_ew *e, const cg_ew_site *s)
     return eval(c, &x, e);
 }
 
-int cg_epilogue_slots(const ir_node *epi, const LLVMValueRef *in, LLVMValueRef *copy, LLVMValueRef **slots,
-                      int n_slots)
+int cg_epilogue_slots(const ir_node *epi, const LLVMValueRef *in, LLVMValueRef *copy, LLVMValueRef **slots, int n_slots)
 {
     for (int k = 0; epi && k < epi->n_inputs; k++) {
         copy[k] = in[k];
@@ -131,8 +140,10 @@ LLVMValueRef cg_epilogue(cg *c, const ir_node *n, const LLVMValueRef *in, LLVMVa
     memset(&s, 0, sizeof s);
     int k = 0;
     for (int j = 0; j < IR_MAX_INPUTS; j++) {
-        if (j == n->epilogue_acc) s.value[j] = result;
-        else if (n->epilogue_from + k < n->n_inputs) s.ptr[j] = in[n->epilogue_from + k++];
+        if (j == n->epilogue_acc)
+            s.value[j] = result;
+        else if (n->epilogue_from + k < n->n_inputs)
+            s.ptr[j] = in[n->epilogue_from + k++];
     }
     s.idx = idx, s.ch = ch, s.vec = vec, s.mask = mask;
     return cg_ew_value(c, n->expr, &s);

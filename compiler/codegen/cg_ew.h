@@ -7,11 +7,11 @@
 
 /* Where an expression is evaluated: one element, or one vector of CG_VW consecutive elements. */
 typedef struct cg_ew_site {
-    LLVMValueRef ptr[IR_MAX_INPUTS];     /* each input's buffer (float *), read at idx; unused where value[] is set */
-    LLVMValueRef value[IR_MAX_INPUTS];   /* inputs already at hand (a fused kernel's result), or NULL */
-    LLVMValueRef idx;                    /* element index into every input buffer (of the first lane) */
-    LLVMValueRef ch;                     /* the element's channel (i64) for EW_CHANNEL, or NULL */
-    int vec;                             /* 1: <CG_VW x float> values, lanes outside mask read as 0 */
+    LLVMValueRef ptr[IR_MAX_INPUTS];   /* each input's buffer (float *), read at idx; unused where value[] is set */
+    LLVMValueRef value[IR_MAX_INPUTS]; /* inputs already at hand (a fused kernel's result), or NULL */
+    LLVMValueRef idx;                  /* element index into every input buffer (of the first lane) */
+    LLVMValueRef ch;                   /* the element's channel (i64) for EW_CHANNEL, or NULL */
+    int vec;                           /* 1: <CG_VW x float> values, lanes outside mask read as 0 */
     unsigned mask;
 } cg_ew_site;
 

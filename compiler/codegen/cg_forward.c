@@ -39,8 +39,8 @@ static void k_conv2d_naive(cg *c, const kargs *a)
             while (x0 < OW && x0 * n->sw + kx - n->pad_l < 0) x0++;
             while (x1 > x0 && (x1 - 1) * n->sw + kx - n->pad_l >= W) x1--;
             if (y0 >= y1 || x0 >= x1) continue;
-            LLVMValueRef wv = wmap(c, cg_load(c, w, LLVMBuildNSWAdd(c->b, wbase, cg_i64(c, ky * n->kw + kx), "")),
-                                   n->weight_map);
+            LLVMValueRef wv =
+                wmap(c, cg_load(c, w, LLVMBuildNSWAdd(c->b, wbase, cg_i64(c, ky * n->kw + kx), "")), n->weight_map);
             LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, y0), cg_i64(c, y1), "oy");
             LLVMValueRef iy = LLVMBuildNSWAdd(c->b, cg_mad(c, oy, n->sh, NULL), cg_i64(c, ky - n->pad_t), "");
             LLVMValueRef orow = cg_gep(c, plane, cg_mad(c, oy, OW, NULL));
@@ -72,17 +72,35 @@ void cg_kernel_dense(cg *c, const kargs *a)
 void cg_kernel_conv2d(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
-    if (n->kh > 32 || n->kw > 64) { k_conv2d_naive(c, a); return; }
+    if (n->kh > 32 || n->kw > 64) {
+        k_conv2d_naive(c, a);
+        return;
+    }
     int64_t tap[32 * 64];
     for (int t = 0; t < n->kh * n->kw; t++) tap[t] = t;
     int64_t ci_n = a->in_shape.dims[0];
     cg_corr p = {
-        .in = a->in[0], .out = a->out, .batch = a->batch,
-        .ic_n = ci_n, .H = a->in_shape.dims[1], .W = a->in_shape.dims[2],
-        .oc_n = n->units, .OH = n->shape.dims[1], .OW = n->shape.dims[2],
-        .kh = n->kh, .kw = n->kw, .sh = n->sh, .sw = n->sw, .off_y = -n->pad_t, .off_x = -n->pad_l,
-        .w = cg_const_ptr(c, n->weight), .s_oc = ci_n * n->kh * n->kw, .s_ic = n->kh * n->kw, .tap = tap,
-        .w_map = n->weight_map, .epi = n->epilogue_from ? n : NULL,
+        .in = a->in[0],
+        .out = a->out,
+        .batch = a->batch,
+        .ic_n = ci_n,
+        .H = a->in_shape.dims[1],
+        .W = a->in_shape.dims[2],
+        .oc_n = n->units,
+        .OH = n->shape.dims[1],
+        .OW = n->shape.dims[2],
+        .kh = n->kh,
+        .kw = n->kw,
+        .sh = n->sh,
+        .sw = n->sw,
+        .off_y = -n->pad_t,
+        .off_x = -n->pad_l,
+        .w = cg_const_ptr(c, n->weight),
+        .s_oc = ci_n * n->kh * n->kw,
+        .s_ic = n->kh * n->kw,
+        .tap = tap,
+        .w_map = n->weight_map,
+        .epi = n->epilogue_from ? n : NULL,
         .bias = n->bias ? cg_const_ptr(c, n->bias) : NULL,
     };
     for (int k = 0; k < a->n_in; k++) p.epi_in[k] = a->in[k];
@@ -122,10 +140,11 @@ void cg_kernel_pool(cg *c, const kargs *a0)
             LLVMValueRef iy = LLVMBuildNSWAdd(c->b, y0, cg_i64(c, ky), "");
             LLVMValueRef ix = LLVMBuildNSWAdd(c->b, x0, cg_i64(c, kx), "");
             LLVMValueRef ok = LLVMBuildAnd(c->b,
-                LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_i64(c, 0), ""),
-                             LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_i64(c, H), ""), ""),
-                LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_i64(c, 0), ""),
-                             LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, W), ""), ""), "");
+                                           LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_i64(c, 0), ""),
+                                                        LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_i64(c, H), ""), ""),
+                                           LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_i64(c, 0), ""),
+                                                        LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, W), ""), ""),
+                                           "");
             LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap");
             LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "next");
             LLVMBuildCondBr(c->b, ok, then, next);
@@ -186,7 +205,10 @@ void cg_kernel_elementwise(cg *c, const kargs *a0)
     i1 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i1, cg_i64(c, count), ""), i1, cg_i64(c, count), "");
     cg_loop lb, li;
     LLVMValueRef scale = NULL, shift = NULL;
-    if (n->op == OP_AFFINE) { scale = cg_const_ptr(c, n->weight); shift = cg_const_ptr(c, n->bias); }
+    if (n->op == OP_AFFINE) {
+        scale = cg_const_ptr(c, n->weight);
+        shift = cg_const_ptr(c, n->bias);
+    }
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
     LLVMValueRef base = cg_mad(c, b, count, NULL);
     LLVMValueRef i = cg_loop_begin(c, &li, i0, i1, "i");
@@ -208,7 +230,7 @@ void cg_kernel_elementwise(cg *c, const kargs *a0)
         break;
     }
     case OP_ADD: y = LLVMBuildFAdd(c->b, x, cg_load(c, a->in[1], idx), ""); break;
-    default: y = x; break;   /* copy */
+    default: y = x; break; /* copy */
     }
     cg_store(c, y, a->out, idx);
     cg_loop_end(c, &li);
@@ -244,4 +266,3 @@ void cg_kernel_softmax(cg *c, const kargs *a)
     cg_loop_end(c, &li);
     cg_loop_end(c, &lb);
 }
-

@@ -11,13 +11,13 @@
 
 /* ---------------- correlation ---------------- */
 
-#define MAX_MAPPED_FLOATS (32 << 10)   /* a channel block's mapped weights live on the stack: at most 128 KB */
+#define MAX_MAPPED_FLOATS (32 << 10) /* a channel block's mapped weights live on the stack: at most 128 KB */
 
 typedef struct corr_tile {
-    int cb, nv;                         /* output channels x vectors */
-    unsigned ymask;                     /* valid ky */
-    unsigned in_mask[CG_MAX_KW][CG_TILE_VECS];       /* per kx and vector: lanes whose input column is valid */
-    unsigned out_mask[CG_TILE_VECS];            /* lanes inside the output row */
+    int cb, nv;                                /* output channels x vectors */
+    unsigned ymask;                            /* valid ky */
+    unsigned in_mask[CG_MAX_KW][CG_TILE_VECS]; /* per kx and vector: lanes whose input column is valid */
+    unsigned out_mask[CG_TILE_VECS];           /* lanes inside the output row */
 } corr_tile;
 
 /* One tile: cb output channels from co, output row oy, columns ox0 + [0, nv * CG_VW). */
@@ -65,12 +65,13 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
             LLVMValueRef rowi = cg_mad(c, iy, p->W, cg_mad(c, ox0, p->sw, NULL));
             LLVMValueRef wrow = rolled ? cg_mad(c, kyv, dtap, wb) : wb;
             for (int kx = 0; kx < p->kw; kx++) {
-                LLVMValueRef x[CG_TILE_VECS] = {0};
+                LLVMValueRef x[CG_TILE_VECS] = { 0 };
                 int n = 0;
                 for (int v = 0; v < t->nv; v++)
                     if (t->in_mask[kx][v]) {
                         LLVMValueRef at = iadd(c, rowi, v * CG_VW * p->sw + kx + p->off_x);
-                        x[v] = p->sw == 1 ? vload(c, in_c, at, t->in_mask[kx][v]) : vgather(c, in_c, at, p->sw, t->in_mask[kx][v]);
+                        x[v] = p->sw == 1 ? vload(c, in_c, at, t->in_mask[kx][v])
+                                          : vgather(c, in_c, at, p->sw, t->in_mask[kx][v]);
                         n++;
                     }
                 if (!n) continue;
@@ -89,15 +90,18 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
     }
     for (int j = 0; j < t->cb; j++) {
         LLVMValueRef oyy = iadd(c, cg_mad(c, oy, p->o_sy, NULL), p->o_y0);
-        LLVMValueRef orow = cg_mad(c, iadd(c, co, j), p->o_plane, cg_mad(c, oyy, p->o_row, cg_mad(c, ox0, p->o_sx, NULL)));
+        LLVMValueRef orow =
+            cg_mad(c, iadd(c, co, j), p->o_plane, cg_mad(c, oyy, p->o_row, cg_mad(c, ox0, p->o_sx, NULL)));
         for (int v = 0; v < t->nv; v++) {
             if (!t->out_mask[v]) continue;
             LLVMValueRef at = iadd(c, orow, v * CG_VW * p->o_sx + p->o_x0), val = vget(c, acc[j][v]);
             if (p->epi)
-                val = cg_epilogue(c, p->epi, p->epi_in, val, LLVMBuildNSWAdd(c->b, p->epi_base, at, ""), iadd(c, co, j), 1,
-                                  t->out_mask[v]);
-            if (p->o_sx == 1) vstore(c, val, outb, at, t->out_mask[v]);
-            else vscatter(c, val, outb, at, p->o_sx, t->out_mask[v]);
+                val = cg_epilogue(c, p->epi, p->epi_in, val, LLVMBuildNSWAdd(c->b, p->epi_base, at, ""), iadd(c, co, j),
+                                  1, t->out_mask[v]);
+            if (p->o_sx == 1)
+                vstore(c, val, outb, at, t->out_mask[v]);
+            else
+                vscatter(c, val, outb, at, p->o_sx, t->out_mask[v]);
         }
     }
 }
@@ -131,8 +135,8 @@ static int tile_full(const corr_tile *t, int kw)
 }
 
 /* all column tiles of output row oy for cb channels from co */
-static void corr_row(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef outb, LLVMValueRef co, int cb,
-                     int nv, LLVMValueRef oy, unsigned ymask)
+static void corr_row(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef outb, LLVMValueRef co, int cb, int nv,
+                     LLVMValueRef oy, unsigned ymask)
 {
     int64_t TW = (int64_t)nv * CG_VW, nt = (p->OW + TW - 1) / TW;
     corr_tile t;
@@ -214,12 +218,12 @@ static const cg_corr *map_weights(cg *c, const cg_corr *p, LLVMValueRef co, int 
         cg_loop_end(c, &lv);
     }
     if (tail)
-        vstore(c, wmap(c, vload(c, p->w, iadd(c, from, nvec * CG_VW), tail), p->w_map), p->w_buf, iadd(c, to, nvec * CG_VW),
-               tail);
+        vstore(c, wmap(c, vload(c, p->w, iadd(c, from, nvec * CG_VW), tail), p->w_map), p->w_buf,
+               iadd(c, to, nvec * CG_VW), tail);
     cg_loop_end(c, &lr);
     *q = *p;
     q->w = p->w_buf, q->w_map = WMAP_NONE, q->w_buf = NULL, q->w_co0 = co;
-    if (runs > 1) q->s_ic = len;   /* [ic][cb * s_oc]; a single run keeps [cb][ic][taps] */
+    if (runs > 1) q->s_ic = len; /* [ic][cb * s_oc]; a single run keeps [cb][ic][taps] */
     return q;
 }
 
@@ -237,8 +241,10 @@ static void corr_band(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef ou
         LLVMBasicBlockRef skip = NULL;
         if (part == 0) {
             if (!nblk) continue;
-            co = cg_mad(c, cg_loop_begin(c, &lblk, blo ? blo : cg_i64(c, 0), bhi ? smin(c, bhi, nblk) : cg_i64(c, nblk),
-                                         "coblk"), CB, NULL);
+            co = cg_mad(
+                c,
+                cg_loop_begin(c, &lblk, blo ? blo : cg_i64(c, 0), bhi ? smin(c, bhi, nblk) : cg_i64(c, nblk), "coblk"),
+                CB, NULL);
         } else {
             if (!rem) continue;
             if (bhi) skip = begin_if_gt(c, bhi, nblk);
@@ -267,7 +273,8 @@ static void corr_rows(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef ou
         unsigned m = corr_ymask(p, y);
         int64_t y1 = y + 1;
         while (y1 < p->OH && corr_ymask(p, y1) == m) y1++;
-        LLVMValueRef ya = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, lo, cg_i64(c, y), ""), lo, cg_i64(c, y), "");
+        LLVMValueRef ya =
+            LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, lo, cg_i64(c, y), ""), lo, cg_i64(c, y), "");
         LLVMValueRef yb = smin(c, hi, y1);
         LLVMValueRef bands = LLVMBuildSDiv(c->b, iadd(c, LLVMBuildNSWSub(c->b, yb, ya, ""), R - 1), cg_i64(c, R), "");
         cg_loop lband;
@@ -287,18 +294,19 @@ static void corr_rows(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef ou
 static void corr_tile_shape(const cg *c, const cg_corr *p, int *CB, int *nv)
 {
     int wide = c->opt->vector_registers >= 32;
-    if (wide && p->OW > 3 * CG_VW) *nv = 4, *CB = 6;
-    else if (p->OW > CG_VW) *nv = 2, *CB = 4;
-    else *nv = 1, *CB = 8;
+    if (wide && p->OW > 3 * CG_VW)
+        *nv = 4, *CB = 6;
+    else if (p->OW > CG_VW)
+        *nv = 2, *CB = 4;
+    else
+        *nv = 1, *CB = 8;
 }
 
 void cg_emit_corr(cg *c, const cg_corr *pp)
 {
     cg_corr q = *pp;
     const cg_corr *p = &q;
-    if (!q.o_plane) {
-        q.o_plane = q.OH * q.OW, q.o_row = q.OW, q.o_sy = 1, q.o_y0 = 0, q.o_sx = 1, q.o_x0 = 0;
-    }
+    if (!q.o_plane) { q.o_plane = q.OH * q.OW, q.o_row = q.OW, q.o_sy = 1, q.o_y0 = 0, q.o_sx = 1, q.o_x0 = 0; }
     if (p->oc_n <= 0 || p->OH <= 0 || p->OW <= 0) return;
     int nv, CB;
     corr_tile_shape(c, p, &CB, &nv);
@@ -312,7 +320,7 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
     int by_rows = p->OH >= 2 && (p->ic_n * p->H * p->W > p->oc_n * taps || nblk < 2);
     cg_par par;
     LLVMValueRef lo, hi;
-    LLVMValueRef *slots[5 + IR_MAX_INPUTS] = {&q.out, &q.in, &q.w, &q.batch, &q.bias};
+    LLVMValueRef *slots[5 + IR_MAX_INPUTS] = { &q.out, &q.in, &q.w, &q.batch, &q.bias };
     int n_slots = cg_epilogue_slots(q.epi, q.epi_in, q.epi_in, slots, 5);
     cg_par_begin(c, &par, by_rows ? p->OH : nblk, (by_rows ? p->oc_n * p->OW : CB * p->OH * p->OW) * taps, q.batch,
                  slots, n_slots, 1u, &lo, &hi);
@@ -339,8 +347,8 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
             LLVMValueRef k = cg_loop_begin(c, &lband, cg_i64(c, 0), cg_i64(c, (len + R - 1) / R), "band");
             LLVMValueRef ya = cg_mad(c, k, R, cg_i64(c, y));
             LLVMValueRef ye = iadd(c, ya, R);
-            LLVMValueRef yb = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ye, cg_i64(c, y1), ""), ye,
-                                              cg_i64(c, y1), "");
+            LLVMValueRef yb =
+                LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ye, cg_i64(c, y1), ""), ye, cg_i64(c, y1), "");
             corr_band(c, p, inb, outb, ya, yb, 0, m, CB, nv, lo, hi);
             cg_loop_end(c, &lband);
         }

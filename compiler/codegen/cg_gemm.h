@@ -19,15 +19,15 @@ typedef struct cg_corr {
     int64_t off_y, off_x;
     LLVMValueRef w;
     int64_t s_oc, s_ic;
-    const int64_t *tap;     /* kh * kw offsets */
-    int w_map;              /* ir_weight_map: weights read as pos(w) / neg(w) */
-    LLVMValueRef w_buf, w_co0;   /* internal (cg_gemm.c): mapped weights of the current channel block */
+    const int64_t *tap;        /* kh * kw offsets */
+    int w_map;                 /* ir_weight_map: weights read as pos(w) / neg(w) */
+    LLVMValueRef w_buf, w_co0; /* internal (cg_gemm.c): mapped weights of the current channel block */
     /* a fused elementwise consumer (ir_node.epilogue_from), or NULL; epi_in: the kernel's input pointers.
      * Outputs must be stored densely (o_sx == 1). epi_base: internal, the sample's first output element. */
     const ir_node *epi;
     LLVMValueRef epi_in[IR_MAX_INPUTS];
     LLVMValueRef epi_base;
-    LLVMValueRef bias;      /* float [oc_n] or NULL (0) */
+    LLVMValueRef bias; /* float [oc_n] or NULL (0) */
     /* Where out[b, oc, oy, ox] is stored: out + b * oc_n * o_plane + oc * o_plane
      * + (oy * o_sy + o_y0) * o_row + ox * o_sx + o_x0 (a strided sub-grid of a larger plane, scattered when
      * o_sx > 1). o_plane == 0: the dense [oc_n, OH, OW] layout. */

@@ -4,7 +4,8 @@
 #include "cg_kernels.h"
 
 #define NONE 0
-#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT) [OP_##ID] = KERNEL,
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT)                  \
+    [OP_##ID] = KERNEL,
 static const cg_kernel_fn cg_kernel_of_op[OP_COUNT] = {
 #include "ops.def"
 };
@@ -36,13 +37,13 @@ LLVMValueRef cg_kernel(cg *c, int index)
      * it in place (OPF_IN_PLACE: the same property decides both) */
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
     unsigned nocapture = LLVMGetEnumAttributeKindForName("nocapture", 9);
-    for (int p = 0; p < np - 2; p++)   /* the pointers */
+    for (int p = 0; p < np - 2; p++) /* the pointers */
         LLVMAddAttributeAtIndex(fn, p + 1, LLVMCreateEnumAttribute(c->ctx, nocapture, 0));
     if (!ir_op_is(n->op, OPF_IN_PLACE)) LLVMAddAttributeAtIndex(fn, 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
     c->fn = fn;
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
     LLVMPositionBuilderAtEnd(c->b, entry);
-    kargs a = {0};
+    kargs a = { 0 };
     a.n = n;
     a.out = LLVMGetParam(fn, 0);
     a.n_in = n->n_inputs;

@@ -18,7 +18,10 @@ struct cg_kernel_cache {
 
 static void put_ew(FILE *f, const ir_ew *e)
 {
-    if (!e) { fputs("_", f); return; }
+    if (!e) {
+        fputs("_", f);
+        return;
+    }
     fprintf(f, "(%d %d %a %p ", (int)e->kind, e->input, e->num, (const void *)e->channel);
     put_ew(f, e->a);
     put_ew(f, e->b);
@@ -45,12 +48,13 @@ static char *kernel_key(const ir_graph *g, int i)
     fprintf(f, "op%d mult%d ", (int)n->op, counts_samples ? n->mult : 0);
     put_shape(f, &n->shape);
     put_shape(f, &n->in_shape);
-    fprintf(f, " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w%p/%d b%p m%p v%p g%d seed%d exp%d red%d "
-               "sig%a rng%llu ref%a arg%d smp%d in%d:",
+    fprintf(f,
+            " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w%p/%d b%p m%p v%p g%d seed%d exp%d red%d "
+            "sig%a rng%llu ref%a arg%d smp%d in%d:",
             n->units, n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b, n->pad_r, n->pad_same, n->has_bias,
-            (double)n->eps, (void *)n->weight, (int)n->weight_map, (void *)n->bias, (void *)n->bn_mean, (void *)n->bn_var, n->global,
-            (int)n->seed, (int)n->expand, (int)n->reduce, (double)n->sigma, (unsigned long long)n->rng_seed,
-            (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
+            (double)n->eps, (void *)n->weight, (int)n->weight_map, (void *)n->bias, (void *)n->bn_mean,
+            (void *)n->bn_var, n->global, (int)n->seed, (int)n->expand, (int)n->reduce, (double)n->sigma,
+            (unsigned long long)n->rng_seed, (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
     fprintf(f, " epi%d,%d", n->epilogue_from, n->epilogue_acc);
     for (int k = 0; k < n->n_inputs; k++) {
         const ir_node *in = &g->nodes[n->inputs[k]];

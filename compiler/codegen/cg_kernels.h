@@ -14,12 +14,12 @@ typedef struct kargs {
     LLVMValueRef out;
     LLVMValueRef in[IR_MAX_INPUTS];
     int n_in;
-    LLVMValueRef target;        /* ptr to int32 [batch] or null */
-    LLVMValueRef options;       /* ptr to xai_options or null */
-    LLVMValueRef batch;         /* i64: the entry's batch times node->mult */
-    LLVMValueRef sample0;       /* i64: IG / SmoothGrad in chunks: the first sample of this chunk (else 0) */
+    LLVMValueRef target;  /* ptr to int32 [batch] or null */
+    LLVMValueRef options; /* ptr to xai_options or null */
+    LLVMValueRef batch;   /* i64: the entry's batch times node->mult */
+    LLVMValueRef sample0; /* i64: IG / SmoothGrad in chunks: the first sample of this chunk (else 0) */
     const ir_node *n;
-    ir_shape in_shape;          /* shape of input 0 */
+    ir_shape in_shape; /* shape of input 0 */
 } kargs;
 
 typedef void (*cg_kernel_fn)(cg *c, const kargs *a);
@@ -27,9 +27,9 @@ typedef void (*cg_kernel_fn)(cg *c, const kargs *a);
 /* Forward ops (cg_forward.c) */
 void cg_kernel_dense(cg *c, const kargs *a);
 void cg_kernel_conv2d(cg *c, const kargs *a);
-void cg_kernel_pool(cg *c, const kargs *a);               /* maxpool, avgpool */
+void cg_kernel_pool(cg *c, const kargs *a); /* maxpool, avgpool */
 void cg_kernel_global_avgpool(cg *c, const kargs *a);
-void cg_kernel_elementwise(cg *c, const kargs *a);        /* relu, sigmoid, affine, add */
+void cg_kernel_elementwise(cg *c, const kargs *a); /* relu, sigmoid, affine, add */
 void cg_kernel_softmax(cg *c, const kargs *a);
 /* Explanation ops (cg_backward.c) */
 void cg_kernel_eltwise(cg *c, const kargs *a);

@@ -19,7 +19,7 @@ static void add_param_attr(cg *c, LLVMValueRef fn, unsigned index, const char *n
 /* void xai_parallel_for(void (*body)(void *, int64_t, int64_t), void *ctx, int64_t n, int64_t grain) */
 static LLVMTypeRef parallel_for_type(cg *c)
 {
-    LLVMTypeRef params[4] = {c->ptr, c->ptr, c->i64, c->i64};
+    LLVMTypeRef params[4] = { c->ptr, c->ptr, c->i64, c->i64 };
     return LLVMFunctionType(c->void_t, params, 4, 0);
 }
 
@@ -42,8 +42,8 @@ static void record(cg_par *p, LLVMValueRef *slot, int noalias, unsigned *mask)
     p->values[p->n_values++] = v;
 }
 
-void cg_par_begin(cg *c, cg_par *p, int64_t n, int64_t work, LLVMValueRef batch, LLVMValueRef **slots,
-                  int n_slots, unsigned noalias_slots, LLVMValueRef *lo, LLVMValueRef *hi)
+void cg_par_begin(cg *c, cg_par *p, int64_t n, int64_t work, LLVMValueRef batch, LLVMValueRef **slots, int n_slots,
+                  unsigned noalias_slots, LLVMValueRef *lo, LLVMValueRef *hi)
 {
     memset(p, 0, sizeof *p);
     if (c->opt->threads_off || n < 2) {
@@ -93,14 +93,14 @@ void cg_par_end(cg *c, cg_par *p)
     if (!p->active) return;
     LLVMBuildRetVoid(c->b);
     int nv = p->n_values;
-    for (int k = 0; k < nv; k++) *p->slots[k] = p->values[k];   /* the kernel's values again */
+    for (int k = 0; k < nv; k++) *p->slots[k] = p->values[k]; /* the kernel's values again */
     c->weights_base = p->kernel_weights_base;
 
     /* trampoline: void task(ptr ctx, i64 lo, i64 hi) { body(lo, hi, ctx->v0, ctx->v1, ...); } */
     LLVMTypeRef fields[CG_PAR_MAX_VALUES];
     for (int k = 0; k < nv; k++) fields[k] = LLVMTypeOf(p->values[k]);
     LLVMTypeRef ctx_t = LLVMStructTypeInContext(c->ctx, fields, nv, 0);
-    LLVMTypeRef task_params[3] = {c->ptr, c->i64, c->i64};
+    LLVMTypeRef task_params[3] = { c->ptr, c->i64, c->i64 };
     char name[300];
     snprintf(name, sizeof name, "%s.task", LLVMGetValueName(p->body));
     LLVMValueRef task = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, task_params, 3, 0));
@@ -112,7 +112,8 @@ void cg_par_end(cg *c, cg_par *p)
     args[0] = LLVMGetParam(task, 1);
     args[1] = LLVMGetParam(task, 2);
     for (int k = 0; k < nv; k++)
-        args[k + 2] = LLVMBuildLoad2(c->b, fields[k], LLVMBuildStructGEP2(c->b, ctx_t, LLVMGetParam(task, 0), k, ""), "");
+        args[k + 2] =
+            LLVMBuildLoad2(c->b, fields[k], LLVMBuildStructGEP2(c->b, ctx_t, LLVMGetParam(task, 0), k, ""), "");
     LLVMBuildCall2(c->b, body_t, p->body, args, nv + 2, "");
     LLVMBuildRetVoid(c->b);
 
@@ -133,9 +134,9 @@ void cg_par_end(cg *c, cg_par *p)
     /* grain: iterations per chunk so that a chunk holds at least CG_PARALLEL_CHUNK_WORK (or min_work) */
     LLVMValueRef per_iter = LLVMBuildNSWMul(c->b, p->batch, cg_i64(c, p->work), "");
     int64_t chunk_work = min_work < CG_PARALLEL_CHUNK_WORK ? min_work : CG_PARALLEL_CHUNK_WORK;
-    LLVMValueRef grain = LLVMBuildNSWAdd(c->b, LLVMBuildSDiv(c->b, cg_i64(c, chunk_work), per_iter, ""),
-                                         cg_i64(c, 1), "grain");
-    LLVMValueRef pargs[4] = {task, ctx, cg_i64(c, p->n), grain};
+    LLVMValueRef grain =
+        LLVMBuildNSWAdd(c->b, LLVMBuildSDiv(c->b, cg_i64(c, chunk_work), per_iter, ""), cg_i64(c, 1), "grain");
+    LLVMValueRef pargs[4] = { task, ctx, cg_i64(c, p->n), grain };
     LLVMBuildCall2(c->b, parallel_for_type(c), parallel_for_fn(c), pargs, 4, "");
     LLVMBuildBr(c->b, done);
 

@@ -19,16 +19,16 @@
 #define CG_PARALLEL_MIN_WORK (1 << 19)
 /* Minimum multiply-adds of one chunk of a split loop (the grain passed to xai_parallel_for). */
 #define CG_PARALLEL_CHUNK_WORK (1 << 16)
-#define CG_PAR_MAX_VALUES (IR_MAX_INPUTS + 4)   /* out, inputs, batch, weights base */
+#define CG_PAR_MAX_VALUES      (IR_MAX_INPUTS + 4) /* out, inputs, batch, weights base */
 
 typedef struct cg_par {
-    int active;                         /* 0: threads off or n < 2; the loop stays in the kernel */
-    LLVMValueRef kernel;                /* the function the loop was in */
-    LLVMBasicBlockRef kernel_block;     /* where the kernel continues */
+    int active;                     /* 0: threads off or n < 2; the loop stays in the kernel */
+    LLVMValueRef kernel;            /* the function the loop was in */
+    LLVMBasicBlockRef kernel_block; /* where the kernel continues */
     LLVMValueRef kernel_weights_base;
     LLVMValueRef body;
-    LLVMValueRef *slots[CG_PAR_MAX_VALUES];     /* the caller's variables, rewritten to the body's copies */
-    LLVMValueRef values[CG_PAR_MAX_VALUES];     /* their values in the kernel */
+    LLVMValueRef *slots[CG_PAR_MAX_VALUES]; /* the caller's variables, rewritten to the body's copies */
+    LLVMValueRef values[CG_PAR_MAX_VALUES]; /* their values in the kernel */
     int n_values;
     int64_t n, work;
     LLVMValueRef batch;
@@ -40,14 +40,14 @@ typedef struct cg_par {
  * constants need no slot, but may have one. noalias_slots: bit k set if *slots[k] is a pointer that no
  * other value aliases (the kernel's noalias output). c->weights_base is carried over too. Returns, in *lo
  * and *hi, the range the body runs (i64 values in the function now being built). */
-void cg_par_begin(cg *c, cg_par *p, int64_t n, int64_t work, LLVMValueRef batch, LLVMValueRef **slots,
-                  int n_slots, unsigned noalias_slots, LLVMValueRef *lo, LLVMValueRef *hi);
+void cg_par_begin(cg *c, cg_par *p, int64_t n, int64_t work, LLVMValueRef batch, LLVMValueRef **slots, int n_slots,
+                  unsigned noalias_slots, LLVMValueRef *lo, LLVMValueRef *hi);
 /* Ends the loop's body and emits the dispatch in the kernel; the builder is back in the kernel. */
 void cg_par_end(cg *c, cg_par *p);
 
 /* Memory-bound loops (elementwise, pooling): the work of one element in multiply-add units (a load and
  * a store cost about as much as 16 vector multiply-adds), and elements per iteration of a split loop. */
-#define CG_PAR_ELEMENT_WORK 16
+#define CG_PAR_ELEMENT_WORK  16
 #define CG_PAR_ELEMENT_BLOCK 2048
 /* cg_par_begin for a kernel body that reads a's buffers: the copy *q of a (q = *a first) gets the body's
  * out, in[] and batch. */

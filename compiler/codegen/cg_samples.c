@@ -10,7 +10,8 @@ void cg_kernel_reference(cg *c, const kargs *a)
 {
     int64_t count = ir_shape_count(&a->n->shape);
     LLVMValueRef base = cg_options_pointer(c, a->options, CG_OPT_BASELINE);
-    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, a->options, CG_OPT_PER_SAMPLE), LLVMConstInt(c->i32, 0, 0), "");
+    LLVMValueRef per_sample = LLVMBuildICmp(c->b, LLVMIntNE, cg_options_i32(c, a->options, CG_OPT_PER_SAMPLE),
+                                            LLVMConstInt(c->i32, 0, 0), "");
     LLVMBasicBlockRef constant = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "constant");
     LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "copy");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
@@ -24,7 +25,8 @@ void cg_kernel_reference(cg *c, const kargs *a)
     LLVMPositionBuilderAtEnd(c->b, copy);
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
     LLVMValueRef src_row = LLVMBuildSelect(c->b, per_sample, b, cg_i64(c, 0), "");
-    LLVMValueRef src = cg_gep(c, base, cg_mad(c, src_row, count, NULL)), dst = cg_gep(c, a->out, cg_mad(c, b, count, NULL));
+    LLVMValueRef src = cg_gep(c, base, cg_mad(c, src_row, count, NULL)),
+                 dst = cg_gep(c, a->out, cg_mad(c, b, count, NULL));
     i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
     cg_store(c, cg_load(c, src, i), dst, i);
     cg_loop_end(c, &li);
@@ -46,7 +48,8 @@ static void k_expand_path(cg *c, const kargs *a, int64_t S, int64_t count)
     LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, LLVMBuildNSWAdd(c->b, cg_mad(c, b, S, NULL), k, ""), count, NULL));
     LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
     LLVMValueRef rv = cg_load(c, r, i);
-    LLVMValueRef v = LLVMBuildFAdd(c->b, rv, LLVMBuildFMul(c->b, alpha, LLVMBuildFSub(c->b, cg_load(c, x, i), rv, ""), ""), "");
+    LLVMValueRef v =
+        LLVMBuildFAdd(c->b, rv, LLVMBuildFMul(c->b, alpha, LLVMBuildFSub(c->b, cg_load(c, x, i), rv, ""), ""), "");
     cg_store(c, v, dst, i);
     cg_loop_end(c, &li);
     cg_loop_end(c, &lk);
@@ -66,7 +69,8 @@ static void k_expand_noise(cg *c, const kargs *a, int64_t S, int64_t count)
     LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "go");
     LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, a->options, ""), go, read);
     LLVMPositionBuilderAtEnd(c->b, read);
-    LLVMValueRef has = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, a->options, CG_OPT_HAS_SEED), ""),
+    LLVMValueRef has = LLVMBuildICmp(c->b, LLVMIntNE,
+                                     LLVMBuildLoad2(c->b, c->i32, cg_options_field(c, a->options, CG_OPT_HAS_SEED), ""),
                                      LLVMConstInt(c->i32, 0, 0), "");
     LLVMValueRef user_seed = LLVMBuildLoad2(c->b, c->i64, cg_options_field(c, a->options, CG_OPT_SEED), "");
     LLVMBuildStore(c->b, LLVMBuildSelect(c->b, has, user_seed, cg_i64(c, (int64_t)a->n->rng_seed), ""), seed_slot);
@@ -74,7 +78,7 @@ static void k_expand_noise(cg *c, const kargs *a, int64_t S, int64_t count)
     LLVMPositionBuilderAtEnd(c->b, go);
     LLVMValueRef seed = LLVMBuildLoad2(c->b, c->i64, seed_slot, "");
 
-    LLVMTypeRef fill_params[5] = {c->ptr, c->i64, c->i64, c->i64, c->f32};
+    LLVMTypeRef fill_params[5] = { c->ptr, c->i64, c->i64, c->i64, c->f32 };
     LLVMTypeRef fill_type = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), fill_params, 5, 0);
     LLVMValueRef fill = LLVMGetNamedFunction(c->mod, "xai_normal_fill");
     if (!fill) fill = LLVMAddFunction(c->mod, "xai_normal_fill", fill_type);
@@ -91,7 +95,7 @@ static void k_expand_noise(cg *c, const kargs *a, int64_t S, int64_t count)
     LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "add");
     LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, given, ""), draw, replay);
     LLVMPositionBuilderAtEnd(c->b, draw);
-    LLVMValueRef args[5] = {dst, cg_i64(c, count), seed, cg_mad(c, sample, count, NULL), cg_f32(c, a->n->sigma)};
+    LLVMValueRef args[5] = { dst, cg_i64(c, count), seed, cg_mad(c, sample, count, NULL), cg_f32(c, a->n->sigma) };
     LLVMBuildCall2(c->b, fill_type, fill, args, 5, "");
     LLVMBuildBr(c->b, add);
     LLVMPositionBuilderAtEnd(c->b, replay);
@@ -140,18 +144,21 @@ void cg_kernel_reduce(cg *c, const kargs *a)
     cg_store(c, cg_fadd_reassoc(c, cg_load(c, dst, i), cg_fmul_reassoc(c, w, g)), dst, i);
     cg_loop_end(c, &li);
     cg_loop_end_rolled(c, &lk);
-    if (n->reduce == REDUCE_PATH) {   /* times (x - ref), after the last chunk */
+    if (n->reduce == REDUCE_PATH) { /* times (x - ref), after the last chunk */
         LLVMBasicBlockRef scale = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scale");
         LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scaled");
         LLVMBuildCondBr(c->b, last, scale, done);
         LLVMPositionBuilderAtEnd(c->b, scale);
-        LLVMValueRef x = cg_gep(c, a->in[1], cg_mad(c, b, count, NULL)), r = cg_gep(c, a->in[2], cg_mad(c, b, count, NULL));
+        LLVMValueRef x = cg_gep(c, a->in[1], cg_mad(c, b, count, NULL)),
+                     r = cg_gep(c, a->in[2], cg_mad(c, b, count, NULL));
         i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
-        cg_store(c, LLVMBuildFMul(c->b, cg_load(c, dst, i), LLVMBuildFSub(c->b, cg_load(c, x, i), cg_load(c, r, i), ""), ""), dst, i);
+        cg_store(
+            c, LLVMBuildFMul(c->b, cg_load(c, dst, i), LLVMBuildFSub(c->b, cg_load(c, x, i), cg_load(c, r, i), ""), ""),
+            dst, i);
         cg_loop_end(c, &li);
         LLVMBuildBr(c->b, done);
         LLVMPositionBuilderAtEnd(c->b, done);
-    } else if (n->reduce == REDUCE_VAR) {   /* pass 2: mean of squares minus the squared mean (never chunked) */
+    } else if (n->reduce == REDUCE_VAR) { /* pass 2: mean of squares minus the squared mean (never chunked) */
         LLVMValueRef acc = cg_local(c, c->f32, "sq");
         i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
         LLVMBuildStore(c->b, cg_f32(c, 0), acc);
@@ -161,7 +168,8 @@ void cg_kernel_reduce(cg *c, const kargs *a)
         LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, ld(c, acc), LLVMBuildFMul(c->b, gv, gv, ""), ""), acc);
         cg_loop_end(c, &lk);
         LLVMValueRef mean = cg_load(c, dst, i);
-        LLVMValueRef v = LLVMBuildFSub(c->b, LLVMBuildFMul(c->b, ld(c, acc), cg_f32(c, inv), ""), LLVMBuildFMul(c->b, mean, mean, ""), "");
+        LLVMValueRef v = LLVMBuildFSub(c->b, LLVMBuildFMul(c->b, ld(c, acc), cg_f32(c, inv), ""),
+                                       LLVMBuildFMul(c->b, mean, mean, ""), "");
         cg_store(c, v, dst, i);
         cg_loop_end(c, &li);
     }
@@ -172,6 +180,8 @@ void cg_kernel_expand(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     int64_t S = n->mult > 1 ? n->mult : 1, count = ir_shape_count(&n->shape);
-    if (n->expand == EXPAND_PATH) k_expand_path(c, a, S, count);
-    else k_expand_noise(c, a, S, count);
+    if (n->expand == EXPAND_PATH)
+        k_expand_path(c, a, S, count);
+    else
+        k_expand_noise(c, a, S, count);
 }

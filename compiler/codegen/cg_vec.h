@@ -7,11 +7,11 @@
 
 #include "cg_builder.h"
 
-#define CG_VW 8
+#define CG_VW        8
 #define CG_FULL_MASK ((1u << CG_VW) - 1)
-#define CG_TILE_ROWS 8      /* output channels / rows per tile */
-#define CG_TILE_VECS 4      /* vectors per tile along the contiguous axis */
-#define CG_MAX_KW 64     /* kernel widths handled by the blocked conv (cg_emit_corr callers check) */
+#define CG_TILE_ROWS 8  /* output channels / rows per tile */
+#define CG_TILE_VECS 4  /* vectors per tile along the contiguous axis */
+#define CG_MAX_KW    64 /* kernel widths handled by the blocked conv (cg_emit_corr callers check) */
 
 static inline LLVMTypeRef vec_t(cg *c) { return LLVMVectorType(c->f32, CG_VW); }
 
@@ -34,7 +34,7 @@ static inline LLVMValueRef lane_mask(cg *c, unsigned m)
 static inline LLVMValueRef call2(cg *c, const char *name, LLVMTypeRef t0, LLVMTypeRef t1, LLVMValueRef *args, int n)
 {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    LLVMTypeRef ov[2] = {t0, t1};
+    LLVMTypeRef ov[2] = { t0, t1 };
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, ov, 2);
     LLVMTypeRef ty = LLVMIntrinsicGetType(c->ctx, id, ov, 2);
     return LLVMBuildCall2(c->b, ty, fn, args, n, "");
@@ -54,7 +54,7 @@ static inline LLVMValueRef vload(cg *c, LLVMValueRef base, LLVMValueRef index, u
         LLVMSetAlignment(v, 4);
         return v;
     }
-    LLVMValueRef args[4] = {gep_any(c, base, index), LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask), vzero(c)};
+    LLVMValueRef args[4] = { gep_any(c, base, index), LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask), vzero(c) };
     return call2(c, "llvm.masked.load", vec_t(c), c->ptr, args, 4);
 }
 
@@ -66,7 +66,7 @@ static inline LLVMValueRef vgather(cg *c, LLVMValueRef base, LLVMValueRef index,
     LLVMValueRef off = LLVMConstVector(offs, CG_VW);
     LLVMValueRef row = gep_any(c, base, index);
     LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, row, &off, 1, "");
-    LLVMValueRef args[4] = {ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask), vzero(c)};
+    LLVMValueRef args[4] = { ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask), vzero(c) };
     return call2(c, "llvm.masked.gather", vec_t(c), LLVMVectorType(c->ptr, CG_VW), args, 4);
 }
 
@@ -77,7 +77,7 @@ static inline void vstore(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef
         LLVMSetAlignment(s, 4);
         return;
     }
-    LLVMValueRef args[4] = {v, gep_any(c, base, index), LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask)};
+    LLVMValueRef args[4] = { v, gep_any(c, base, index), LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask) };
     call2(c, "llvm.masked.store", vec_t(c), c->ptr, args, 4);
 }
 
@@ -88,13 +88,13 @@ static inline void vscatter(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueR
     for (int l = 0; l < CG_VW; l++) offs[l] = cg_i64(c, l * stride);
     LLVMValueRef off = LLVMConstVector(offs, CG_VW);
     LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, gep_any(c, base, index), &off, 1, "");
-    LLVMValueRef args[4] = {v, ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask)};
+    LLVMValueRef args[4] = { v, ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(c, mask) };
     call2(c, "llvm.masked.scatter", vec_t(c), LLVMVectorType(c->ptr, CG_VW), args, 4);
 }
 
 static inline LLVMValueRef vfma(cg *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
 {
-    LLVMValueRef args[3] = {a, b, acc};
+    LLVMValueRef args[3] = { a, b, acc };
     return cg_intrinsic(c, "llvm.fmuladd", vec_t(c), args, 3);
 }
 
@@ -103,7 +103,7 @@ static inline LLVMValueRef vadd(cg *c, LLVMValueRef a, LLVMValueRef b) { return 
 /* horizontal sum of a vector */
 static inline LLVMValueRef hsum(cg *c, LLVMValueRef v)
 {
-    LLVMValueRef args[2] = {cg_f32(c, -0.0), v};
+    LLVMValueRef args[2] = { cg_f32(c, -0.0), v };
     LLVMValueRef r = cg_intrinsic(c, "llvm.vector.reduce.fadd", vec_t(c), args, 2);
     LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
     return r;
@@ -118,7 +118,10 @@ static inline LLVMValueRef wmap(cg *c, LLVMValueRef w, int map)
     return LLVMBuildSelect(c->b, keep, w, zero, "");
 }
 
-static inline LLVMValueRef iadd(cg *c, LLVMValueRef a, int64_t k) { return k ? LLVMBuildNSWAdd(c->b, a, cg_i64(c, k), "") : a; }
+static inline LLVMValueRef iadd(cg *c, LLVMValueRef a, int64_t k)
+{
+    return k ? LLVMBuildNSWAdd(c->b, a, cg_i64(c, k), "") : a;
+}
 
 static inline LLVMValueRef vlocal(cg *c) { return cg_local(c, vec_t(c), "acc"); }
 static inline LLVMValueRef vget(cg *c, LLVMValueRef p) { return LLVMBuildLoad2(c->b, vec_t(c), p, ""); }

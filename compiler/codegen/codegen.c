@@ -12,8 +12,6 @@
 #include "cg_kernels.h"
 #include "xairt.h"
 
-
-
 static int const_is_external(const cg *c, const ir_const *k)
 {
     return c->opt->weights_external && k->file_offset >= 0 && k->file_offset % 4 == 0;
@@ -63,14 +61,14 @@ static void emit_constants(cg *c, const graph_plan *plan)
     }
 }
 
-
 static void emit_workspace_size(cg *c, const graph_plan *plan)
-{   /* plan: the largest arena of the network's entries */
+{ /* plan: the largest arena of the network's entries */
     LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
     LLVMValueRef fn = cg_add_function(c, "workspace_size", size_t_ty, &c->i32, 1);
     LLVMValueRef batch = LLVMGetParam(fn, 0);
-    LLVMValueRef bad = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch, LLVMConstInt(c->i32, 1, 0), ""),
-                                   LLVMBuildICmp(c->b, LLVMIntSGT, batch, LLVMConstInt(c->i32, cg_max_batch(c, plan), 0), ""), "");
+    LLVMValueRef bad =
+        LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch, LLVMConstInt(c->i32, 1, 0), ""),
+                    LLVMBuildICmp(c->b, LLVMIntSGT, batch, LLVMConstInt(c->i32, cg_max_batch(c, plan), 0), ""), "");
     LLVMBasicBlockRef zero = LLVMAppendBasicBlockInContext(c->ctx, fn, "zero");
     LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, fn, "ok");
     LLVMBuildCondBr(c->b, bad, zero, ok);
@@ -90,7 +88,7 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMValueRef *where = calloc(c->g->n_nodes, sizeof *where);
     cg_entry_buffers(c, plan, &e, where);
     const ir_graph *g = c->g;
-    if (g->chunk > 0 && g->chunk < g->samples) {   /* the sample region once per chunk of samples */
+    if (g->chunk > 0 && g->chunk < g->samples) { /* the sample region once per chunk of samples */
         cg_call_kernels(c, plan, kernels, where, &e, e.target, NULL, 0, g->sample_first);
         cg_loop l;
         LLVMValueRef k = cg_loop_begin(c, &l, cg_i64(c, 0), cg_i64(c, g->samples / g->chunk), "chunk");
@@ -116,24 +114,25 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
 static void emit_bind_weights(cg *c)
 {
     LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
-    LLVMTypeRef params[3] = {c->ptr, c->ptr, size_t_ty};
+    LLVMTypeRef params[3] = { c->ptr, c->ptr, size_t_ty };
     LLVMValueRef fn = cg_add_function(c, "bind_weights", c->i32, params, 3);
     LLVMValueRef ws = LLVMGetParam(fn, 0), data = LLVMGetParam(fn, 1), size = LLVMGetParam(fn, 2);
     cg_return_if(c, LLVMBuildOr(c->b, cg_is_null(c, ws), cg_is_null(c, data), ""), XAI_ENULL);
     LLVMValueRef addr = LLVMBuildPtrToInt(c->b, ws, c->i64, "");
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, addr, cg_i64(c, 63), ""), cg_i64(c, 0), ""),
-              XAI_EALIGN);
+                 XAI_EALIGN);
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, size, LLVMConstInt(size_t_ty, c->g->weights_size, 0), ""),
-              XAI_EWEIGHTS);
-    LLVMTypeRef crc_params[2] = {c->ptr, size_t_ty};
+                 XAI_EWEIGHTS);
+    LLVMTypeRef crc_params[2] = { c->ptr, size_t_ty };
     LLVMTypeRef crc_ty = LLVMFunctionType(c->i32, crc_params, 2, 0);
     LLVMValueRef crc_fn = LLVMGetNamedFunction(c->mod, "xai_crc32");
     if (!crc_fn) crc_fn = LLVMAddFunction(c->mod, "xai_crc32", crc_ty);
-    LLVMValueRef crc = LLVMBuildCall2(c->b, crc_ty, crc_fn, (LLVMValueRef[]){data, size}, 2, "");
-    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, crc, LLVMConstInt(c->i32, c->g->weights_crc32, 0), ""), XAI_EWEIGHTS);
+    LLVMValueRef crc = LLVMBuildCall2(c->b, crc_ty, crc_fn, (LLVMValueRef[]){ data, size }, 2, "");
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, crc, LLVMConstInt(c->i32, c->g->weights_crc32, 0), ""),
+                 XAI_EWEIGHTS);
     LLVMBuildStore(c->b, data, ws);
     LLVMBuildStore(c->b, cg_i64(c, (int64_t)CG_WEIGHTS_MAGIC),
-                   LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){cg_i64(c, 8)}, 1, ""));
+                   LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, 8) }, 1, ""));
     LLVMBuildRet(c->b, LLVMConstInt(c->i32, XAI_OK, 0));
 }
 
@@ -154,7 +153,7 @@ static LLVMValueRef const_string(cg *c, const char *s, const char *label)
 
 static LLVMTypeRef tensor_info_type(cg *c)
 {
-    LLVMTypeRef fields[3] = {c->ptr, c->i32, LLVMArrayType2(c->i32, XAI_MAX_RANK)};
+    LLVMTypeRef fields[3] = { c->ptr, c->i32, LLVMArrayType2(c->i32, XAI_MAX_RANK) };
     return LLVMStructTypeInContext(c->ctx, fields, 3, 0);
 }
 
@@ -162,8 +161,8 @@ static LLVMValueRef tensor_info(cg *c, const char *name, const ir_shape *s, cons
 {
     LLVMValueRef dims[XAI_MAX_RANK];
     for (int k = 0; k < XAI_MAX_RANK; k++) dims[k] = LLVMConstInt(c->i32, k < s->rank ? s->dims[k] : 0, 0);
-    LLVMValueRef fields[3] = {const_string(c, name, label), LLVMConstInt(c->i32, s->rank, 0),
-                              LLVMConstArray2(c->i32, dims, XAI_MAX_RANK)};
+    LLVMValueRef fields[3] = { const_string(c, name, label), LLVMConstInt(c->i32, s->rank, 0),
+                               LLVMConstArray2(c->i32, dims, XAI_MAX_RANK) };
     return LLVMConstNamedStruct(tensor_info_type(c), fields, 3);
 }
 
@@ -178,7 +177,7 @@ static void emit_info(cg *c, const char *const *explanations, int n_explanations
         char label[32];
         snprintf(label, sizeof label, "layer%d", i);
         layers[n_layers++] = tensor_info(c, g->nodes[i].name, &g->nodes[i].shape, label);
-        if (g->nodes[i].alias) {   /* a batchnorm folded into this layer */
+        if (g->nodes[i].alias) { /* a batchnorm folded into this layer */
             snprintf(label, sizeof label, "alias%d", i);
             layers[n_layers++] = tensor_info(c, g->nodes[i].alias, &g->nodes[i].shape, label);
         }
@@ -206,15 +205,19 @@ static void emit_info(cg *c, const char *const *explanations, int n_explanations
     LLVMSetLinkage(egv, LLVMPrivateLinkage);
     free(names);
 
-    LLVMTypeRef fields_t[11] = {c->ptr, ti, ti, c->f32, c->f32, c->i32, c->i32, c->ptr, c->i32, c->ptr, c->i32};
+    LLVMTypeRef fields_t[11] = { c->ptr, ti, ti, c->f32, c->f32, c->i32, c->i32, c->ptr, c->i32, c->ptr, c->i32 };
     LLVMTypeRef info_t = LLVMStructTypeInContext(c->ctx, fields_t, 11, 0);
-    LLVMValueRef fields[11] = {
-        const_string(c, g->name, "name"),
-        tensor_info(c, g->nodes[g->input].name, &g->nodes[g->input].shape, "input"),
-        tensor_info(c, g->output_name, &g->nodes[g->output].shape, "output"),
-        cg_f32(c, g->has_range ? g->range_low : 0), cg_f32(c, g->has_range ? g->range_high : 0),
-        LLVMConstInt(c->i32, g->has_range, 0), LLVMConstInt(c->i32, n_layers, 0), lgv,
-        LLVMConstInt(c->i32, n_explanations, 0), egv, LLVMConstInt(c->i32, g->weights_crc32, 0)};
+    LLVMValueRef fields[11] = { const_string(c, g->name, "name"),
+                                tensor_info(c, g->nodes[g->input].name, &g->nodes[g->input].shape, "input"),
+                                tensor_info(c, g->output_name, &g->nodes[g->output].shape, "output"),
+                                cg_f32(c, g->has_range ? g->range_low : 0),
+                                cg_f32(c, g->has_range ? g->range_high : 0),
+                                LLVMConstInt(c->i32, g->has_range, 0),
+                                LLVMConstInt(c->i32, n_layers, 0),
+                                lgv,
+                                LLVMConstInt(c->i32, n_explanations, 0),
+                                egv,
+                                LLVMConstInt(c->i32, g->weights_crc32, 0) };
     LLVMValueRef info = LLVMConstStructInContext(c->ctx, fields, 11, 0);
     snprintf(name, sizeof name, "%s_info", g->name);
     LLVMValueRef gv = LLVMAddGlobal(c->mod, info_t, name);
@@ -229,25 +232,28 @@ static void emit_graph(cg *c, const graph_plan *plan)
     LLVMValueRef *kernels = calloc(c->g->n_nodes, sizeof *kernels);
     for (int i = 0; i < c->g->n_nodes; i++)
         if (plan->emit[i]) kernels[i] = cg_kernel_shared(c, i);
-    if (c->g->am.enabled) cg_emit_actmax_entry(c, plan, kernels);
-    else emit_entry(c, plan, kernels);
+    if (c->g->am.enabled)
+        cg_emit_actmax_entry(c, plan, kernels);
+    else
+        emit_entry(c, plan, kernels);
     free(kernels);
 }
 
 int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *plan, ir_graph *const *explanations,
                     graph_plan *const *explanation_plans, int n_explanations, const cg_options *opt)
 {
-    cg_const_map consts = {0};
+    cg_const_map consts = { 0 };
     cg c;
     cg_init(&c, mod, net, opt);
     c.consts = &consts;
     emit_graph(&c, plan);
-    graph_plan largest = *plan;   /* NET_workspace_size covers every entry of the network */
+    graph_plan largest = *plan; /* NET_workspace_size covers every entry of the network */
     const char **names = calloc(n_explanations + 1, sizeof *names);
     for (int e = 0; e < n_explanations; e++) {
         c.g = explanations[e];
         emit_graph(&c, explanation_plans[e]);
-        if (explanation_plans[e]->arena_floats > largest.arena_floats) largest.arena_floats = explanation_plans[e]->arena_floats;
+        if (explanation_plans[e]->arena_floats > largest.arena_floats)
+            largest.arena_floats = explanation_plans[e]->arena_floats;
         names[e] = explanations[e]->explain_name;
     }
     c.g = net;

@@ -11,7 +11,7 @@
 static int analyse(compilation *c, xai_diag *d)
 {
     if (!c->program) return 1;
-    if (d->errors) return 1;   /* syntax errors: meaning would only add noise */
+    if (d->errors) return 1; /* syntax errors: meaning would only add noise */
     c->ir = sema_program(d, c->program);
     if (!c->ir || d->errors) return 1;
     canon_module(c->ir);
@@ -48,7 +48,7 @@ int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const cha
 
 int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err)
 {
-    if (c->tm) LLVMDisposeTargetMachine(c->tm);   /* a second back-end run (tests, --stats) */
+    if (c->tm) LLVMDisposeTargetMachine(c->tm); /* a second back-end run (tests, --stats) */
     c->tm = emit_target_machine(t, err);
     if (!c->tm) return 1;
     c->mod = LLVMModuleCreateWithNameInContext("xaic", ctx);

@@ -17,9 +17,9 @@ typedef struct compilation {
     xai_diag *diag;
     xai_program *program;
     ir_module *ir;
-    explain_set *explain;     /* checked explain blocks (input of the rules stage) */
-    graph_plan **plans;       /* per network graph */
-    graph_plan **explanation_plans;  /* per explanation graph */
+    explain_set *explain;           /* checked explain blocks (input of the rules stage) */
+    graph_plan **plans;             /* per network graph */
+    graph_plan **explanation_plans; /* per explanation graph */
     LLVMModuleRef mod;
     LLVMTargetMachineRef tm;
 } compilation;

@@ -9,11 +9,11 @@
 #include "ir.h"
 
 typedef struct target_options {
-    const char *triple;    /* NULL: the host */
-    const char *cpu;       /* NULL: the host CPU for the host triple, "generic" otherwise */
-    const char *features;  /* NULL: the host CPU's features for the host triple, none otherwise */
-    int opt_level;         /* 0..3 */
-    int sanitize_address;  /* instrument the generated code with AddressSanitizer (link with -fsanitize=address) */
+    const char *triple;   /* NULL: the host */
+    const char *cpu;      /* NULL: the host CPU for the host triple, "generic" otherwise */
+    const char *features; /* NULL: the host CPU's features for the host triple, none otherwise */
+    int opt_level;        /* 0..3 */
+    int sanitize_address; /* instrument the generated code with AddressSanitizer (link with -fsanitize=address) */
 } target_options;
 
 typedef enum { EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_HEADER } emit_kind;

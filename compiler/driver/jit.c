@@ -26,14 +26,14 @@ static int take_error(LLVMErrorRef e, const char *what, char **err)
 
 xai_jit *jit_create(compilation *c, int opt_level, char **err)
 {
-    cg_options cgo = {0};
+    cg_options cgo = { 0 };
     return jit_create_opts(c, opt_level, &cgo, err);
 }
 
 xai_jit *jit_create_opts(compilation *c, int opt_level, const cg_options *cgo, char **err)
 {
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    target_options host = {.opt_level = opt_level};
+    target_options host = { .opt_level = opt_level };
     if (driver_codegen(c, LLVMOrcThreadSafeContextGetContext(tsc), &host, cgo, err)) {
         LLVMDisposeModule(c->mod);
         c->mod = NULL;
@@ -47,16 +47,16 @@ xai_jit *jit_create_opts(compilation *c, int opt_level, const cg_options *cgo, c
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
     if (take_error(LLVMOrcCreateLLJIT(&j->jit, builder), "cannot create the JIT", err)) goto fail;
     LLVMOrcDefinitionGeneratorRef gen;
-    if (take_error(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(j->jit),
-                                                                        NULL, NULL),
-                   "cannot search the process for symbols", err))
+    if (take_error(
+            LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(j->jit), NULL, NULL),
+            "cannot search the process for symbols", err))
         goto fail;
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(j->jit), gen);
     /* libxairt functions that generated code calls, bound to this process's copies (the executable need
      * not export them) */
     {
-        const char *names[3] = {"xai_normal_fill", "xai_crc32", "xai_parallel_for"};
-        void *addresses[3] = {(void *)xai_normal_fill, (void *)xai_crc32, (void *)xai_parallel_for};
+        const char *names[3] = { "xai_normal_fill", "xai_crc32", "xai_parallel_for" };
+        void *addresses[3] = { (void *)xai_normal_fill, (void *)xai_crc32, (void *)xai_parallel_for };
         LLVMOrcCSymbolMapPair pairs[3];
         for (int k = 0; k < 3; k++) {
             pairs[k].Name = LLVMOrcLLJITMangleAndIntern(j->jit, names[k]);
@@ -65,20 +65,24 @@ xai_jit *jit_create_opts(compilation *c, int opt_level, const cg_options *cgo, c
             pairs[k].Sym.Flags.TargetFlags = 0;
         }
         LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, 3);
-        if (take_error(LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(j->jit), mu), "cannot define runtime symbols", err))
+        if (take_error(LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(j->jit), mu), "cannot define runtime symbols",
+                       err))
             goto fail;
     }
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(c->mod, tsc);
-    c->mod = NULL;   /* owned by the JIT now */
+    c->mod = NULL; /* owned by the JIT now */
     if (take_error(LLVMOrcLLJITAddLLVMIRModule(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), tsm),
                    "cannot add the module to the JIT", err)) {
         LLVMOrcDisposeThreadSafeModule(tsm);
         goto fail;
     }
-    LLVMOrcDisposeThreadSafeContext(tsc);   /* the module keeps the context alive */
+    LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps the context alive */
     return j;
 fail:
-    if (c->mod) { LLVMDisposeModule(c->mod); c->mod = NULL; }
+    if (c->mod) {
+        LLVMDisposeModule(c->mod);
+        c->mod = NULL;
+    }
     LLVMOrcDisposeThreadSafeContext(tsc);
     jit_free(j);
     return NULL;
@@ -88,7 +92,10 @@ void *jit_lookup(xai_jit *j, const char *symbol)
 {
     LLVMOrcExecutorAddress addr = 0;
     LLVMErrorRef e = LLVMOrcLLJITLookup(j->jit, &addr, symbol);
-    if (e) { LLVMConsumeError(e); return NULL; }
+    if (e) {
+        LLVMConsumeError(e);
+        return NULL;
+    }
     return (void *)(uintptr_t)addr;
 }
 

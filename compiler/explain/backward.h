@@ -12,9 +12,9 @@
 #include "explain.h"
 #include "ir.h"
 
-#define MAX_GROUPS 8      /* distinct input factors f(a) in one share */
-#define MAX_BRANCHES 8    /* shares in one rule */
-#define MAX_MASKS 4       /* nested where() conditions on one share */
+#define MAX_GROUPS   8 /* distinct input factors f(a) in one share */
+#define MAX_BRANCHES 8 /* shares in one rule */
+#define MAX_MASKS    4 /* nested where() conditions on one share */
 
 /* Allocations of the rules stage that live only while one rule is analysed. */
 typedef struct rx_pool {
@@ -28,24 +28,24 @@ void rx_pool_free(rx_pool *p);
 /* One input factor f(a) of a share and the weight transform g(w) that multiplies it:
  * z_j = sum_groups sum_i f(a_i) g(w_ij) + h(b_j). */
 typedef struct share_group {
-    char *f_key;          /* canonical text of f ("1" when the term has no input factor) */
-    const rx *f;          /* NULL for 1 */
-    rx *g;                /* the weight transform, an expression over w and numbers */
+    char *f_key; /* canonical text of f ("1" when the term has no input factor) */
+    const rx *f; /* NULL for 1 */
+    rx *g;       /* the weight transform, an expression over w and numbers */
     char *g_key;
 } share_group;
 
 typedef struct share_info {
     share_group groups[MAX_GROUPS];
     int n_groups;
-    rx *h;                /* bias transform over b and numbers, NULL if none */
+    rx *h; /* bias transform over b and numbers, NULL if none */
     char *h_key;
-    double stabilize;     /* 0: none (a zero denominator gives 0) */
+    double stabilize; /* 0: none (a zero denominator gives 0) */
 } share_info;
 
 /* coef * mask * share */
 typedef struct branch {
     double coef;
-    const rx *masks[MAX_MASKS];   /* conditions on z (comparisons), all must hold */
+    const rx *masks[MAX_MASKS]; /* conditions on z (comparisons), all must hold */
     int mask_negated[MAX_MASKS];
     int n_masks;
     share_info share;
@@ -69,8 +69,8 @@ void rule_form_free(rule_form *f);
 #define BASIS_MAX_T 16
 typedef struct basis_form {
     int n_factors;
-    const share_group *factor[MAX_GROUPS];   /* a group with each distinct input factor f_k */
-    int is_input[MAX_GROUPS];                /* f_k = a: LIN(a; W) is the forward's output minus its bias */
+    const share_group *factor[MAX_GROUPS]; /* a group with each distinct input factor f_k */
+    int is_input[MAX_GROUPS];              /* f_k = a: LIN(a; W) is the forward's output minus its bias */
     int need_w[MAX_GROUPS], need_pos[MAX_GROUPS];
     double alpha[MAX_BRANCHES][MAX_GROUPS], beta[MAX_BRANCHES][MAX_GROUPS];
     int n_t;
@@ -101,19 +101,19 @@ typedef struct wcache {
 typedef struct rules_ctx {
     xai_diag *d;
     const explain_spec *spec;
-    const ir_module *module;  /* every network (activation maximisation composes a generator) */
-    const ir_graph *net;      /* the network explained */
-    ir_graph *g;              /* the explanation graph being built */
-    int top;                  /* the network node explained: its output, or the logits under a softmax */
-    int *R;                   /* per forward node: node holding the relevance at its output, or -1 */
-    int *fwd;                 /* per network node: its copy in the graph that the backward pass reads */
-    int *fwd0;                /* per network node: its copy in the reference pass (DeepLIFT), or NULL */
-    int mult;                 /* samples per input of the backward pass (IG steps, SmoothGrad samples) */
+    const ir_module *module; /* every network (activation maximisation composes a generator) */
+    const ir_graph *net;     /* the network explained */
+    ir_graph *g;             /* the explanation graph being built */
+    int top;                 /* the network node explained: its output, or the logits under a softmax */
+    int *R;                  /* per forward node: node holding the relevance at its output, or -1 */
+    int *fwd;                /* per network node: its copy in the graph that the backward pass reads */
+    int *fwd0;               /* per network node: its copy in the reference pass (DeepLIFT), or NULL */
+    int mult;                /* samples per input of the backward pass (IG steps, SmoothGrad samples) */
     rx_pool pool;
-    wcache *cache;            /* weight transforms computed so far (shared by a module's explanations) */
+    wcache *cache; /* weight transforms computed so far (shared by a module's explanations) */
     int n_cache;
     int failed;
-    int layer;                /* 1 + the forward node whose rule is being applied (0: none) */
+    int layer; /* 1 + the forward node whose rule is being applied (0: none) */
 } rules_ctx;
 
 /* A weight set as a kernel reads it: a tensor, possibly through pos() or neg() at load time. */
@@ -122,7 +122,7 @@ typedef struct wset {
     ir_weight_map map;
 } wset;
 
-static inline wset rules_plain_set(ir_const *k) { return (wset){k, WMAP_NONE}; }
+static inline wset rules_plain_set(ir_const *k) { return (wset){ k, WMAP_NONE }; }
 /* the graph node holding network node i's output in the pass the backward reads */
 static inline int rules_fwd(const rules_ctx *c, int i) { return c->fwd[i]; }
 static inline ir_ew *rules_ew(rules_ctx *c, ir_ew_kind k, ir_ew *a, ir_ew *b) { return ir_ew_new(c->g, k, a, b); }
@@ -143,8 +143,8 @@ ir_ew *rules_to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_sha
 int rules_nonneg(const ir_graph *g, int i);
 
 /* ---- backward_linear.c ---- */
-int rules_lin_t(rules_ctx *c, int i, int s, wset weights);   /* LIN^T(s; weights), shaped like the layer's input */
-void rules_share_linear(rules_ctx *c, int i, const rule_form *f);   /* dense, conv2d, pools under a share rule */
+int rules_lin_t(rules_ctx *c, int i, int s, wset weights);        /* LIN^T(s; weights), shaped like the layer's input */
+void rules_share_linear(rules_ctx *c, int i, const rule_form *f); /* dense, conv2d, pools under a share rule */
 void rules_share_add(rules_ctx *c, int i, const rule_form *f);
 /* a pool's weight per output position (1/N for average pooling), g(weight) when g is given */
 ir_const *rules_pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, const rx *g);

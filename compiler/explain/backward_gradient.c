@@ -49,9 +49,10 @@ void backward_gradient_relu(rules_ctx *c, int i)
 {
     const ir_node *n = &c->net->nodes[i];
     int in = n->inputs[0];
-    int inputs[2] = {c->R[i], rules_fwd(c, in)};
-    rules_give(c, in, rules_eltwise(c, &c->net->nodes[in].shape, inputs, 2,
-                                    rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew(c, EW_STEP, rules_ew_in(c, 1), NULL))));
+    int inputs[2] = { c->R[i], rules_fwd(c, in) };
+    rules_give(c, in,
+               rules_eltwise(c, &c->net->nodes[in].shape, inputs, 2,
+                             rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew(c, EW_STEP, rules_ew_in(c, 1), NULL))));
 }
 
 /* r * y * (1 - y) */
@@ -59,11 +60,13 @@ void backward_gradient_sigmoid(rules_ctx *c, int i)
 {
     const ir_node *n = &c->net->nodes[i];
     int in = n->inputs[0];
-    int inputs[2] = {c->R[i], rules_fwd(c, i)};
+    int inputs[2] = { c->R[i], rules_fwd(c, i) };
     ir_ew *y = rules_ew_in(c, 1);
-    rules_give(c, in, rules_eltwise(c, &c->net->nodes[in].shape, inputs, 2,
-                                    rules_ew(c, EW_MUL, rules_ew_in(c, 0),
-                                             rules_ew(c, EW_MUL, y, rules_ew(c, EW_SUB, rules_ew_num(c, 1), rules_ew_in(c, 1))))));
+    rules_give(
+        c, in,
+        rules_eltwise(c, &c->net->nodes[in].shape, inputs, 2,
+                      rules_ew(c, EW_MUL, rules_ew_in(c, 0),
+                               rules_ew(c, EW_MUL, y, rules_ew(c, EW_SUB, rules_ew_num(c, 1), rules_ew_in(c, 1))))));
 }
 
 /* r * scale[channel] */

@@ -14,7 +14,7 @@ static int is_identity(const rx *g, rx_var v)
 {
     if (rx_is_var(g, v)) return 1;
     return g->kind == RX_BIN && g->op == '*' && g->args[0]->kind == RX_NUM && g->args[0]->num == 1 &&
-           rx_is_var(g->args[1], v);
+        rx_is_var(g->args[1], v);
 }
 
 static ir_const *cached(rules_ctx *c, const ir_const *src, const char *key)
@@ -27,7 +27,7 @@ static ir_const *cached(rules_ctx *c, const ir_const *src, const char *key)
 static void remember(rules_ctx *c, const ir_const *src, const char *key, ir_const *derived)
 {
     c->cache = realloc(c->cache, sizeof *c->cache * (c->n_cache + 1));
-    c->cache[c->n_cache++] = (wcache){src, strdup(key), derived};
+    c->cache[c->n_cache++] = (wcache){ src, strdup(key), derived };
 }
 
 /* g(W) for a dense or conv2d layer: W itself, W read as pos(W) / neg(W), or computed once per (tensor,
@@ -37,8 +37,8 @@ static wset weights_for(rules_ctx *c, const ir_node *n, const rx *g, const char 
     if (is_identity(g, V_W)) return rules_plain_set(n->weight);
     double alpha = 0, beta = 0;
     if (rules_weight_basis(g, &alpha, &beta)) {
-        if (alpha == 0 && beta == 1) return (wset){n->weight, WMAP_POS};
-        if (alpha == 1 && beta == -1) return (wset){n->weight, WMAP_NEG};
+        if (alpha == 0 && beta == 1) return (wset){ n->weight, WMAP_POS };
+        if (alpha == 1 && beta == -1) return (wset){ n->weight, WMAP_NEG };
     }
     ir_const *k = cached(c, n->weight, key);
     if (k) return rules_plain_set(k);
@@ -55,7 +55,7 @@ static ir_const *bias_for(rules_ctx *c, const ir_node *n, const rx *h, const cha
 {
     if (!h) return NULL;
     if (is_identity(h, V_B) && n->bias) return n->bias;
-    int64_t sh[1] = {n->units};
+    int64_t sh[1] = { n->units };
     char name[512];
     snprintf(name, sizeof name, "%s.bias|%s", n->name ? n->name : "layer", key);
     ir_const *k = ir_graph_new_const(c->g, name, 1, sh);
@@ -73,11 +73,12 @@ ir_const *rules_pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, c
 {
     int global = n->op == OP_GLOBAL_AVGPOOL;
     int64_t count = global ? 1 : (int64_t)n->shape.dims[1] * n->shape.dims[2];
-    int64_t sh[1] = {count};
+    int64_t sh[1] = { count };
     ir_const *k = ir_graph_new_const(c->g, "pool_scale", 1, sh);
     for (int64_t p = 0; p < count; p++) {
         double w = 1;
-        if (global) w = 1.0 / ((double)in->dims[1] * in->dims[2]);
+        if (global)
+            w = 1.0 / ((double)in->dims[1] * in->dims[2]);
         else if (n->op == OP_AVGPOOL) {
             int oy = (int)(p / n->shape.dims[2]), ox = (int)(p % n->shape.dims[2]), valid = 0;
             for (int ky = 0; ky < n->kh; ky++)
@@ -98,7 +99,7 @@ ir_const *rules_pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, c
 static int lin(rules_ctx *c, int i, int input, wset weights, ir_const *bias)
 {
     const ir_node *n = &c->net->nodes[i];
-    ir_node node = {0};
+    ir_node node = { 0 };
     if (n->op == OP_DENSE || n->op == OP_CONV2D) {
         node = *n;
         node.name = node.alias = NULL;
@@ -106,7 +107,7 @@ static int lin(rules_ctx *c, int i, int input, wset weights, ir_const *bias)
         node.weight_map = weights.map;
         node.bias = bias;
         node.has_bias = bias != NULL;
-    } else {   /* pools read as sum pooling with a per-position scale */
+    } else { /* pools read as sum pooling with a per-position scale */
         node.op = OP_SUMPOOL;
         node.shape = n->shape;
         node.kh = n->kh, node.kw = n->kw, node.sh = n->sh, node.sw = n->sw;
@@ -124,7 +125,7 @@ static int lin(rules_ctx *c, int i, int input, wset weights, ir_const *bias)
 int rules_lin_t(rules_ctx *c, int i, int s, wset weights)
 {
     const ir_node *n = &c->net->nodes[i];
-    ir_node node = {0};
+    ir_node node = { 0 };
     node.in_shape = c->net->nodes[n->inputs[0]].shape;
     node.shape = node.in_shape;
     node.units = n->units;
@@ -170,7 +171,8 @@ static ir_ew *scale_expr(rules_ctx *c, const branch *b, ir_ew *R, ir_ew *z, int 
         const rx *t = b->masks[m];
         int z_left = rx_is_var(t->args[0], V_Z);
         double v = z_left ? t->args[1]->num : t->args[0]->num;
-        ir_ew *mask = rules_ew(c, compare_kind(t->op, b->mask_negated[m], z_left), rules_ew_in(c, z_plain_input), rules_ew_num(c, v));
+        ir_ew *mask = rules_ew(c, compare_kind(t->op, b->mask_negated[m], z_left), rules_ew_in(c, z_plain_input),
+                               rules_ew_num(c, v));
         s = rules_ew(c, EW_MUL, mask, s);
     }
     return s;
@@ -180,9 +182,9 @@ static ir_ew *scale_expr(rules_ctx *c, const branch *b, ir_ew *R, ir_ew *z, int 
  * forward's z need not stay alive until the backward pass reaches this layer) */
 static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
 {
-    int inputs[3] = {c->R[i], z, rules_fwd(c, i)};
+    int inputs[3] = { c->R[i], z, rules_fwd(c, i) };
     return rules_eltwise(c, &c->net->nodes[i].shape, inputs, b->n_masks ? 3 : 2,
-                   scale_expr(c, b, rules_ew_in(c, 0), rules_ew_in(c, 1), 2));
+                         scale_expr(c, b, rules_ew_in(c, 0), rules_ew_in(c, 1), 2));
 }
 
 /* The node holding f(a) for an input node (or -1 for the constant 1). */
@@ -204,8 +206,8 @@ static int ones(rules_ctx *c, const ir_shape *shape) { return rules_eltwise(c, s
 static int restates_layer(const ir_node *n, const share_info *sh, int is_pool)
 {
     return sh->n_groups == 1 && sh->groups[0].f && rx_is_var(sh->groups[0].f, V_A) &&
-           is_identity(sh->groups[0].g, V_W) && n->op != OP_MAXPOOL &&
-           (is_pool ? !sh->h || rx_eval(sh->h, 0, 0) == 0 : (sh->h ? is_identity(sh->h, V_B) : !n->has_bias));
+        is_identity(sh->groups[0].g, V_W) && n->op != OP_MAXPOOL &&
+        (is_pool ? !sh->h || rx_eval(sh->h, 0, 0) == 0 : (sh->h ? is_identity(sh->h, V_B) : !n->has_bias));
 }
 
 /* forward-like + transposed kernels of the shares as written */
@@ -226,11 +228,12 @@ static ir_ew *basis_z(rules_ctx *c, const basis_form *bf, int b, const int *w_sl
     ir_ew *z = offset ? rules_ew(c, EW_CHANNEL, NULL, NULL) : NULL;
     if (z) z->channel = offset;
     for (int k = 0; k < bf->n_factors; k++) {
-        double coef[2] = {bf->alpha[b][k], bf->beta[b][k]};
-        int slot[2] = {w_slot[k], pos_slot[k]};
+        double coef[2] = { bf->alpha[b][k], bf->beta[b][k] };
+        int slot[2] = { w_slot[k], pos_slot[k] };
         for (int w = 0; w < 2; w++) {
             if (coef[w] == 0) continue;
-            ir_ew *t = coef[w] == 1 ? rules_ew_in(c, slot[w]) : rules_ew(c, EW_MUL, rules_ew_num(c, coef[w]), rules_ew_in(c, slot[w]));
+            ir_ew *t = coef[w] == 1 ? rules_ew_in(c, slot[w])
+                                    : rules_ew(c, EW_MUL, rules_ew_num(c, coef[w]), rules_ew_in(c, slot[w]));
             z = z ? rules_ew(c, EW_ADD, z, t) : t;
         }
     }
@@ -246,19 +249,20 @@ static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
     int in = n->inputs[0];
     const ir_shape *in_shape = &c->net->nodes[in].shape;
     /* inputs of the kernels computing the transposed products' inputs: R, the forward output, products */
-    int inputs[IR_MAX_INPUTS] = {c->R[i], rules_fwd(c, i)}, ni = 2;
+    int inputs[IR_MAX_INPUTS] = { c->R[i], rules_fwd(c, i) }, ni = 2;
     int w_slot[MAX_GROUPS], pos_slot[MAX_GROUPS], fnodes[MAX_GROUPS];
-    for (int k = 0; k < bf.n_factors; k++)
-        ni += (bf.need_w[k] && !bf.is_input[k]) + bf.need_pos[k];
+    for (int k = 0; k < bf.n_factors; k++) ni += (bf.need_w[k] && !bf.is_input[k]) + bf.need_pos[k];
     if (ni > IR_MAX_INPUTS || bf.n_t + bf.n_factors > IR_MAX_INPUTS) return 0;
-    wset w = rules_plain_set(n->weight), wpos = {n->weight, WMAP_POS};
+    wset w = rules_plain_set(n->weight), wpos = { n->weight, WMAP_POS };
     ni = 2;
     for (int k = 0; k < bf.n_factors; k++) {
         fnodes[k] = input_factor(c, i, in, bf.factor[k]);
         int fin = fnodes[k] >= 0 ? fnodes[k] : ones(c, in_shape);
         w_slot[k] = pos_slot[k] = -1;
-        if (bf.need_w[k] && bf.is_input[k]) w_slot[k] = 1;
-        else if (bf.need_w[k]) inputs[w_slot[k] = ni++] = lin(c, i, fin, w, NULL);
+        if (bf.need_w[k] && bf.is_input[k])
+            w_slot[k] = 1;
+        else if (bf.need_w[k])
+            inputs[w_slot[k] = ni++] = lin(c, i, fin, w, NULL);
         if (bf.need_pos[k]) inputs[pos_slot[k] = ni++] = lin(c, i, fin, wpos, NULL);
     }
     /* per branch: h_b minus what the forward output's bias adds through alpha_b(a) */
@@ -268,7 +272,7 @@ static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
         double from_forward = 0;
         for (int k = 0; k < bf.n_factors; k++)
             if (bf.is_input[k]) from_forward = bf.alpha[b][k];
-        int64_t sh1[1] = {n->units};
+        int64_t sh1[1] = { n->units };
         ir_const *k = ir_graph_new_const(c->g, "basis_offset", 1, sh1);
         int nonzero = 0;
         for (int o = 0; o < n->units; o++) {
@@ -283,7 +287,8 @@ static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
         ir_ew *u = NULL;
         for (int b = 0; b < f->n_branches; b++) {
             if (bf.t_coef[t][b] == 0) continue;
-            ir_ew *s = scale_expr(c, &f->branches[b], rules_ew_in(c, 0), basis_z(c, &bf, b, w_slot, pos_slot, offset[b]), 1);
+            ir_ew *s =
+                scale_expr(c, &f->branches[b], rules_ew_in(c, 0), basis_z(c, &bf, b, w_slot, pos_slot, offset[b]), 1);
             if (bf.t_coef[t][b] != 1) s = rules_ew(c, EW_MUL, rules_ew_num(c, bf.t_coef[t][b]), s);
             u = u ? rules_ew(c, EW_ADD, u, s) : s;
         }
@@ -297,7 +302,8 @@ static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
         ir_ew *part = NULL;
         for (int t = 0; t < bf.n_t; t++) {
             if (bf.use[k][t] == 0) continue;
-            ir_ew *x = bf.use[k][t] == 1 ? rules_ew_in(c, t) : rules_ew(c, EW_MUL, rules_ew_num(c, bf.use[k][t]), rules_ew_in(c, t));
+            ir_ew *x = bf.use[k][t] == 1 ? rules_ew_in(c, t)
+                                         : rules_ew(c, EW_MUL, rules_ew_num(c, bf.use[k][t]), rules_ew_in(c, t));
             part = part ? rules_ew(c, EW_ADD, part, x) : x;
         }
         if (!part) continue;
@@ -327,7 +333,8 @@ void rules_share_linear(rules_ctx *c, int i, const rule_form *f)
         int fnodes[MAX_GROUPS];
         for (int gi = 0; gi < sh->n_groups; gi++) {
             const share_group *gr = &sh->groups[gi];
-            wsets[gi] = is_pool ? rules_plain_set(rules_pool_scale(c, n, in_shape, gr->g)) : weights_for(c, n, gr->g, gr->g_key);
+            wsets[gi] = is_pool ? rules_plain_set(rules_pool_scale(c, n, in_shape, gr->g))
+                                : weights_for(c, n, gr->g, gr->g_key);
             fnodes[gi] = input_factor(c, i, in, gr);
         }
         /* z: the forward output itself when the share restates the layer */
@@ -337,7 +344,7 @@ void rules_share_linear(rules_ctx *c, int i, const rule_form *f)
             z = rules_fwd(c, i);
         } else {
             ir_const *bias = is_pool ? NULL : bias_for(c, n, sh->h, sh->h_key);
-            int parts[MAX_GROUPS] = {0};   /* a share has at least one group (rules_share.c) */
+            int parts[MAX_GROUPS] = { 0 }; /* a share has at least one group (rules_share.c) */
             for (int gi = 0; gi < sh->n_groups; gi++) {
                 int fin = fnodes[gi] >= 0 ? fnodes[gi] : ones(c, in_shape);
                 parts[gi] = lin(c, i, fin, wsets[gi], gi == 0 ? bias : NULL);
@@ -349,7 +356,8 @@ void rules_share_linear(rules_ctx *c, int i, const rule_form *f)
                 z = rules_eltwise(c, &n->shape, parts, sh->n_groups, sum);
             }
             double hv = is_pool && sh->h ? rx_eval(sh->h, 0, 0) : 0;
-            if (hv != 0) z = rules_eltwise(c, &n->shape, &z, 1, rules_ew(c, EW_ADD, rules_ew_in(c, 0), rules_ew_num(c, hv)));
+            if (hv != 0)
+                z = rules_eltwise(c, &n->shape, &z, 1, rules_ew(c, EW_ADD, rules_ew_in(c, 0), rules_ew_num(c, hv)));
         }
         int s = scaled_relevance(c, i, b, z);
         for (int gi = 0; gi < sh->n_groups; gi++) {
@@ -388,12 +396,14 @@ void rules_share_add(rules_ctx *c, int i, const rule_form *f)
             int s = scaled_relevance(c, i, b, z);
             for (int gi = 0; gi < sh->n_groups; gi++) {
                 double gv = rx_eval(sh->groups[gi].g, 1, 0);
-                int scaled = rules_eltwise(c, &n->shape, &s, 1, rules_ew(c, EW_MUL, rules_ew_num(c, gv), rules_ew_in(c, 0)));
+                int scaled =
+                    rules_eltwise(c, &n->shape, &s, 1, rules_ew(c, EW_MUL, rules_ew_num(c, gv), rules_ew_in(c, 0)));
                 factors[nt] = input_factor(c, i, n->inputs[k], &sh->groups[gi]);
                 cs[nt++] = scaled;
             }
         }
-        if (nt) rules_give(c, n->inputs[k], rules_sum_of_products(c, &c->net->nodes[n->inputs[k]].shape, factors, cs, nt));
+        if (nt)
+            rules_give(c, n->inputs[k], rules_sum_of_products(c, &c->net->nodes[n->inputs[k]].shape, factors, cs, nt));
     }
 }
 

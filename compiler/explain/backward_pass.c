@@ -26,12 +26,15 @@ ir_graph *backward_begin(rules_ctx *c)
     for (int i = 0; i < net->n_nodes; i++) c->R[i] = -1;
     c->mult = 1;
     c->top = net->output;
-    if (ir_op_is(net->nodes[c->top].op, OPF_OUTPUT_ONLY)) c->top = net->nodes[c->top].inputs[0];   /* explain the logits */
+    if (ir_op_is(net->nodes[c->top].op, OPF_OUTPUT_ONLY))
+        c->top = net->nodes[c->top].inputs[0]; /* explain the logits */
     c->fwd = malloc(sizeof(int) * net->n_nodes);
     for (int i = 0; i < net->n_nodes; i++) c->fwd[i] = i;
     if (net->nodes[c->top].shape.rank != 1) {
-        diag_error(c->d, spec->loc, "explanation '%s': the output of network '%s' must be flat ([classes]) to seed "
-                   "relevance at a class", spec->name, net->name);
+        diag_error(c->d, spec->loc,
+                   "explanation '%s': the output of network '%s' must be flat ([classes]) to seed "
+                   "relevance at a class",
+                   spec->name, net->name);
         c->failed = 1;
     }
     return g;
@@ -39,7 +42,7 @@ ir_graph *backward_begin(rules_ctx *c)
 
 ir_const *backward_vector(rules_ctx *c, const char *name, const double *v, int n)
 {
-    int64_t sh[1] = {n};
+    int64_t sh[1] = { n };
     ir_const *k = ir_graph_new_const(c->g, name, 1, sh);
     for (int i = 0; i < n; i++) k->data[i] = (float)v[i];
     return k;
@@ -50,7 +53,10 @@ int *backward_forward_copy(rules_ctx *c, int input, int mult)
     const ir_graph *net = c->net;
     int *map = malloc(sizeof(int) * net->n_nodes);
     for (int i = 0; i < net->n_nodes; i++) {
-        if (net->nodes[i].op == OP_INPUT) { map[i] = input; continue; }
+        if (net->nodes[i].op == OP_INPUT) {
+            map[i] = input;
+            continue;
+        }
         ir_node node = net->nodes[i];
         node.name = node.alias = NULL;
         for (int k = 0; k < node.n_inputs; k++) node.inputs[k] = map[node.inputs[k]];
@@ -62,7 +68,7 @@ int *backward_forward_copy(rules_ctx *c, int input, int mult)
 
 int backward_reference(rules_ctx *c, const ir_shape *shape)
 {
-    ir_node ref = {0};
+    ir_node ref = { 0 };
     ref.op = OP_REFERENCE;
     ref.shape = *shape;
     ref.ref_value = (float)c->spec->baseline;
@@ -74,12 +80,12 @@ int backward_reference(rules_ctx *c, const ir_shape *shape)
 void backward_seed(rules_ctx *c)
 {
     const ir_graph *net = c->net;
-    ir_node seed = {0};
+    ir_node seed = { 0 };
     seed.op = OP_SEED;
     seed.seed = c->spec->seed;
     seed.shape = net->nodes[c->top].shape;
     seed.inputs[seed.n_inputs++] = rules_fwd(c, c->top);
-    if (c->mult > 1) {   /* the samples of an input share its target: the arg-max of its clean logits */
+    if (c->mult > 1) { /* the samples of an input share its target: the arg-max of its clean logits */
         seed.inputs[seed.n_inputs++] = c->top;
         seed.argmax_from = 1;
     }
@@ -116,7 +122,7 @@ int backward_post(rules_ctx *c, int r, int x, const ir_shape *shape)
     case POST_ABS: return rules_eltwise(c, shape, &r, 1, rules_ew(c, EW_ABS, rules_ew_in(c, 0), NULL));
     case POST_SQUARE: return rules_eltwise(c, shape, &r, 1, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 0)));
     case POST_TIMES_INPUT: {
-        int in[2] = {r, x};
+        int in[2] = { r, x };
         return rules_eltwise(c, shape, in, 2, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 1)));
     }
     default: return r;

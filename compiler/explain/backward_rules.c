@@ -7,7 +7,8 @@
 #include "backward.h"
 
 #define NONE 0
-#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT) [OP_##ID] = GRADIENT,
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT)                  \
+    [OP_##ID] = GRADIENT,
 static void (*const gradient_of_op[OP_COUNT])(rules_ctx *c, int i) = {
 #include "ops.def"
 };
@@ -61,7 +62,7 @@ static void shift_walk(ir_ew *e, int by, ew_seen *seen)
 
 static void shift_inputs(ir_ew *e, int by)
 {
-    ew_seen seen = {0};
+    ew_seen seen = { 0 };
     shift_walk(e, by, &seen);
     free(seen.nodes);
 }
@@ -70,7 +71,8 @@ static void shift_inputs(ir_ew *e, int by)
 static int join(rules_ctx *c, const rx *at, lowered *a, lowered *b)
 {
     if (a->level && b->level && a->level != b->level) {
-        diag_error(c->d, at->loc, "this combines a value shaped like the pooling's output (r, y, y0) with one shaped "
+        diag_error(c->d, at->loc,
+                   "this combines a value shaped like the pooling's output (r, y, y0) with one shaped "
                    "like its input (x, x0, unpool(...)); route output values with unpool(...) first");
         c->failed = 1;
         return 0;
@@ -88,7 +90,7 @@ static int join(rules_ctx *c, const rx *at, lowered *a, lowered *b)
 
 static lowered leaf(rules_ctx *c, int level, int node)
 {
-    lowered l = {level, rules_ew_in(c, 0), {node}, 1};
+    lowered l = { level, rules_ew_in(c, 0), { node }, 1 };
     return l;
 }
 
@@ -102,7 +104,7 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
 {
     const ir_node *n = &c->net->nodes[i];
     int in = n->inputs[0];
-    lowered r = {LEVEL_CONST, NULL, {0}, 0};
+    lowered r = { LEVEL_CONST, NULL, { 0 }, 0 };
     switch (e->kind) {
     case RX_NUM: r.e = rules_ew_num(c, e->num); return r;
     case RX_VAR:
@@ -110,8 +112,12 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
         case V_R: return leaf(c, LEVEL_OUT, c->R[i]);
         case V_Y: return leaf(c, LEVEL_OUT, rules_fwd(c, i));
         case V_X: return leaf(c, LEVEL_IN, rules_fwd(c, in));
-        case V_Y0: if (c->fwd0) return leaf(c, LEVEL_OUT, c->fwd0[i]); break;
-        case V_X0: if (c->fwd0) return leaf(c, LEVEL_IN, c->fwd0[in]); break;
+        case V_Y0:
+            if (c->fwd0) return leaf(c, LEVEL_OUT, c->fwd0[i]);
+            break;
+        case V_X0:
+            if (c->fwd0) return leaf(c, LEVEL_IN, c->fwd0[in]);
+            break;
         default: break;
         }
         diag_error(c->d, e->loc, "'%s' cannot be used in the rule of %s layer '%s'%s", rx_var_name(e->var),
@@ -120,11 +126,15 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
         c->failed = 1;
         r.e = rules_ew_num(c, 0);
         return r;
-    case RX_NEG: r = lower(c, i, e->args[0]); r.e = rules_ew(c, EW_NEG, r.e, NULL); return r;
+    case RX_NEG:
+        r = lower(c, i, e->args[0]);
+        r.e = rules_ew(c, EW_NEG, r.e, NULL);
+        return r;
     case RX_BIN: {
-        static const ir_ew_kind kinds[128] = {['+'] = EW_ADD, ['-'] = EW_SUB, ['*'] = EW_MUL, ['/'] = EW_SAFEDIV,
-                                              ['>'] = EW_GT, ['<'] = EW_LT, ['G'] = EW_GE, ['L'] = EW_LE,
-                                              ['E'] = EW_EQ, ['N'] = EW_NE};
+        static const ir_ew_kind kinds[128] = {
+            ['+'] = EW_ADD, ['-'] = EW_SUB, ['*'] = EW_MUL, ['/'] = EW_SAFEDIV, ['>'] = EW_GT,
+            ['<'] = EW_LT,  ['G'] = EW_GE,  ['L'] = EW_LE,  ['E'] = EW_EQ,      ['N'] = EW_NE
+        };
         lowered a = lower(c, i, e->args[0]), b = lower(c, i, e->args[1]);
         if (!join(c, e, &a, &b)) return a;
         a.e = rules_ew(c, kinds[e->op & 127], a.e, b.e);
@@ -134,9 +144,13 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
         if (e->fn == F_UNPOOL || e->fn == F_UNPOOL0) {
             lowered v = lower(c, i, e->args[0]);
             if (n->op != OP_MAXPOOL || v.level != LEVEL_OUT || (e->fn == F_UNPOOL0 && !c->fwd0)) {
-                diag_error(c->d, e->loc, "%s", n->op != OP_MAXPOOL ? "unpool() routes to window maxima: it applies to "
-                           "max pooling" : v.level != LEVEL_OUT ? "unpool() takes a value shaped like the pooling's "
-                           "output (r, y, y0)" : "unpool0() routes to the maxima of the reference pass (deeplift only)");
+                diag_error(c->d, e->loc, "%s",
+                           n->op != OP_MAXPOOL ? "unpool() routes to window maxima: it applies to "
+                                                 "max pooling"
+                               : v.level != LEVEL_OUT
+                               ? "unpool() takes a value shaped like the pooling's "
+                                 "output (r, y, y0)"
+                               : "unpool0() routes to the maxima of the reference pass (deeplift only)");
                 c->failed = 1;
                 r.e = rules_ew_num(c, 0);
                 return r;
@@ -170,8 +184,9 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
             }
             return a;
         }
-        static const ir_ew_kind fk[] = {[F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN,
-                                        [F_STEP] = EW_STEP};
+        static const ir_ew_kind fk[] = {
+            [F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN, [F_STEP] = EW_STEP
+        };
         a.e = rules_ew(c, fk[e->fn], a.e, NULL);
         return a;
     }
@@ -190,8 +205,10 @@ static void pool_expression(rules_ctx *c, int i, const rule_use *use)
     lowered l = lower(c, i, use->body);
     if (c->failed) return;
     if (l.level != LEVEL_IN) {
-        diag_error(c->d, use->body->loc, "the rule of %s layer '%s' must give a value shaped like its input: route "
-                   "r with unpool(...)", ir_op_name(n->op), n->name);
+        diag_error(c->d, use->body->loc,
+                   "the rule of %s layer '%s' must give a value shaped like its input: route "
+                   "r with unpool(...)",
+                   ir_op_name(n->op), n->name);
         c->failed = 1;
         return;
     }
@@ -202,8 +219,8 @@ void rules_apply(rules_ctx *c, int i)
 {
     const ir_node *n = &c->net->nodes[i];
     const rule_use *use = &c->spec->rules[i];
-    if (ir_op_is(n->op, OPF_VIEW)) {   /* relevance keeps its values, takes the input's shape */
-        ir_node node = {0};
+    if (ir_op_is(n->op, OPF_VIEW)) { /* relevance keeps its values, takes the input's shape */
+        ir_node node = { 0 };
         node.op = OP_FLATTEN;
         node.shape = c->net->nodes[n->inputs[0]].shape;
         node.n_inputs = 1;
@@ -213,7 +230,8 @@ void rules_apply(rules_ctx *c, int i)
     }
     if (!use->body) return;
     if (use->body->kind == RX_GRADIENT) {
-        if (gradient_of_op[n->op]) gradient_of_op[n->op](c, i);
+        if (gradient_of_op[n->op])
+            gradient_of_op[n->op](c, i);
         else {
             diag_error(c->d, use->where, "layer '%s' is a %s, which has no gradient", n->name, ir_op_name(n->op));
             c->failed = 1;
@@ -221,7 +239,7 @@ void rules_apply(rules_ctx *c, int i)
         return;
     }
     int elementwise = ir_op_is(n->op, OPF_ELEMENTWISE);
-    if (elementwise && rx_is_var(use->body, V_R)) {   /* pass: the same relevance, no kernel */
+    if (elementwise && rx_is_var(use->body, V_R)) { /* pass: the same relevance, no kernel */
         rules_give(c, n->inputs[0], c->R[i]);
         return;
     }
@@ -230,7 +248,7 @@ void rules_apply(rules_ctx *c, int i)
         int var_input[V_COUNT];
         for (int v = 0; v < V_COUNT; v++) var_input[v] = -1;
         var_input[V_R] = 0, var_input[V_X] = 1, var_input[V_Y] = 2;
-        int inputs[5] = {c->R[i], rules_fwd(c, n->inputs[0]), rules_fwd(c, i)}, ni = 3;
+        int inputs[5] = { c->R[i], rules_fwd(c, n->inputs[0]), rules_fwd(c, i) }, ni = 3;
         if (c->fwd0) {
             var_input[V_X0] = 3, var_input[V_Y0] = 4;
             inputs[3] = c->fwd0[n->inputs[0]], inputs[4] = c->fwd0[i], ni = 5;
@@ -251,7 +269,9 @@ void rules_apply(rules_ctx *c, int i)
         c->failed = 1;
         return;
     }
-    if (sum) rules_share_add(c, i, &f);
-    else rules_share_linear(c, i, &f);
+    if (sum)
+        rules_share_add(c, i, &f);
+    else
+        rules_share_linear(c, i, &f);
     rule_form_free(&f);
 }

@@ -10,20 +10,33 @@
 
 /* Rule-body expressions after substitution. */
 typedef enum {
-    RX_NUM,       /* num */
-    RX_VEC,       /* vec[0 .. n_vec): a per-channel constant (e.g. zbox bounds for RGB inputs) */
-    RX_VAR,       /* var */
-    RX_CALL,      /* fn(args) */
-    RX_BIN,       /* op: + - * / > < G(>=) L(<=) E(==) N(!=) */
-    RX_NEG,       /* -args[0] */
-    RX_GRADIENT,  /* the op's true local chain rule */
+    RX_NUM,      /* num */
+    RX_VEC,      /* vec[0 .. n_vec): a per-channel constant (e.g. zbox bounds for RGB inputs) */
+    RX_VAR,      /* var */
+    RX_CALL,     /* fn(args) */
+    RX_BIN,      /* op: + - * / > < G(>=) L(<=) E(==) N(!=) */
+    RX_NEG,      /* -args[0] */
+    RX_GRADIENT, /* the op's true local chain rule */
 } rx_kind;
 
 /* x0, y0: the layer's input and output in the reference pass (DeepLIFT) */
 typedef enum { V_A, V_W, V_B, V_LOW, V_HIGH, V_R, V_X, V_Y, V_Z, V_X0, V_Y0, V_COUNT } rx_var;
 /* unpool(e) / unpool0(e): in a max pooling rule, route an output-shaped value to the window maxima of x
  * (of x0), giving an input-shaped value */
-typedef enum { F_POS, F_NEG, F_ABS, F_SIGN, F_STEP, F_SHARE, F_WHERE, F_MAX, F_MIN, F_UNPOOL, F_UNPOOL0, RX_FN_COUNT } rx_fn;
+typedef enum {
+    F_POS,
+    F_NEG,
+    F_ABS,
+    F_SIGN,
+    F_STEP,
+    F_SHARE,
+    F_WHERE,
+    F_MAX,
+    F_MIN,
+    F_UNPOOL,
+    F_UNPOOL0,
+    RX_FN_COUNT
+} rx_fn;
 
 typedef struct rx {
     rx_kind kind;
@@ -36,7 +49,7 @@ typedef struct rx {
     int op;
     struct rx *args[3];
     int n_args;
-    double stabilize;     /* share(..., stabilize = eps) */
+    double stabilize; /* share(..., stabilize = eps) */
     int has_stabilize;
 } rx;
 
@@ -44,17 +57,27 @@ const char *rx_var_name(rx_var v);
 const char *rx_fn_name(rx_fn f);
 /* Canonical text of an expression (used to compare and cache weight transforms). */
 void rx_print(const rx *e, FILE *out);
-char *rx_text(const rx *e);   /* malloc'd */
+char *rx_text(const rx *e); /* malloc'd */
 
 /* The rule a layer gets. */
 typedef struct rule_use {
-    const char *rule;         /* rule name (for messages and dumps) */
+    const char *rule; /* rule name (for messages and dumps) */
     rx *body;
-    xai_loc where;            /* the assignment that chose it (or the rule definition for defaults) */
+    xai_loc where; /* the assignment that chose it (or the rule definition for defaults) */
 } rule_use;
 
-typedef enum { METHOD_LRP, METHOD_GRADIENT, METHOD_IG, METHOD_SMOOTHGRAD, METHOD_DEEPLIFT, METHOD_CAM, METHOD_GRADCAM,
-               METHOD_GRADCAM_PP, METHOD_ACTMAX, METHOD_COUNT } explain_method;
+typedef enum {
+    METHOD_LRP,
+    METHOD_GRADIENT,
+    METHOD_IG,
+    METHOD_SMOOTHGRAD,
+    METHOD_DEEPLIFT,
+    METHOD_CAM,
+    METHOD_GRADCAM,
+    METHOD_GRADCAM_PP,
+    METHOD_ACTMAX,
+    METHOD_COUNT
+} explain_method;
 typedef enum { POST_NONE, POST_ABS, POST_SQUARE, POST_TIMES_INPUT } explain_post;
 /* Captum's integration rules */
 typedef enum { QUAD_GAUSSLEGENDRE, QUAD_LEFT, QUAD_RIGHT, QUAD_MIDDLE, QUAD_TRAPEZOID } ig_quadrature;
@@ -62,31 +85,31 @@ typedef enum { QUAD_GAUSSLEGENDRE, QUAD_LEFT, QUAD_RIGHT, QUAD_MIDDLE, QUAD_TRAP
 typedef struct explain_spec {
     char *name;
     xai_loc loc;
-    int network;              /* index into ir_module.graphs */
+    int network; /* index into ir_module.graphs */
     explain_method method;
     ir_seed seed;
-    int at_node;              /* relevance wanted at this node's output; -1: at the input */
-    rule_use *rules;          /* per node of the network graph (rule NULL where none applies) */
-    explain_post post;        /* gradient, smoothgrad */
-    int steps;                /* integrated gradients */
+    int at_node;       /* relevance wanted at this node's output; -1: at the input */
+    rule_use *rules;   /* per node of the network graph (rule NULL where none applies) */
+    explain_post post; /* gradient, smoothgrad */
+    int steps;         /* integrated gradients */
     ig_quadrature quadrature;
-    double baseline;          /* IG baseline / DeepLIFT reference when none is given at run time */
-    int samples;              /* smoothgrad */
-    double sigma;             /* smoothgrad: absolute noise standard deviation */
+    double baseline; /* IG baseline / DeepLIFT reference when none is given at run time */
+    int samples;     /* smoothgrad */
+    double sigma;    /* smoothgrad: absolute noise standard deviation */
     uint64_t rng_seed;
-    ir_reduce variant;        /* smoothgrad: REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR */
-    int cam_layer;            /* cam, gradcam, gradcam_pp: the spatial layer whose maps are weighted */
-    int upsample;             /* the map is resized (bilinear) to the input's H x W */
-    int align_corners;        /* bilinear sampling: 0 = half-pixel centres (PyTorch's default), 1 = corners */
-    ir_am am;                 /* activation_maximization: its settings (image / logits are set by the rules) */
-    int generator;            /* activation_maximization(generator=G): index into ir_module.graphs, or -1 */
-    rule_use *generator_rules;/* per node of the generator: its gradient rule */
+    ir_reduce variant;         /* smoothgrad: REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR */
+    int cam_layer;             /* cam, gradcam, gradcam_pp: the spatial layer whose maps are weighted */
+    int upsample;              /* the map is resized (bilinear) to the input's H x W */
+    int align_corners;         /* bilinear sampling: 0 = half-pixel centres (PyTorch's default), 1 = corners */
+    ir_am am;                  /* activation_maximization: its settings (image / logits are set by the rules) */
+    int generator;             /* activation_maximization(generator=G): index into ir_module.graphs, or -1 */
+    rule_use *generator_rules; /* per node of the generator: its gradient rule */
 } explain_spec;
 
 typedef struct explain_set {
     explain_spec *specs;
     int n_specs;
-    void **allocations;       /* every rx and string allocated for the specs */
+    void **allocations; /* every rx and string allocated for the specs */
     int n_allocations, cap_allocations;
 } explain_set;
 

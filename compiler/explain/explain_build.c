@@ -7,12 +7,13 @@
 int explain_build(xai_diag *d, ir_module *m, const explain_set *s)
 {
     int errors = d->errors;
-    wcache *cache = NULL;   /* weight transforms are shared by every explanation of the module */
+    wcache *cache = NULL; /* weight transforms are shared by every explanation of the module */
     int n_cache = 0;
     for (int e = 0; e < s->n_specs; e++) {
         const explain_spec *spec = &s->specs[e];
-        rules_ctx c = {.d = d, .spec = spec, .module = m, .net = m->graphs[spec->network], .cache = cache,
-                       .n_cache = n_cache};
+        rules_ctx c = {
+            .d = d, .spec = spec, .module = m, .net = m->graphs[spec->network], .cache = cache, .n_cache = n_cache
+        };
         ir_graph *g = method_of(spec->method)->build(&c);
         cache = c.cache;
         n_cache = c.n_cache;

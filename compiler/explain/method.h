@@ -10,12 +10,12 @@
 #include "sema_explain.h"
 
 typedef enum {
-    MP_INT,        /* an integer literal in [min, max] */
-    MP_NUMBER,     /* a number in [min, max] (min_open / max_open: strict) */
-    MP_CHOICE,     /* one of `choices` (space-separated names); the value is its index */
-    MP_LAYER,      /* a layer of the network */
-    MP_NETWORK,    /* another network of the program */
-    MP_BASELINE,   /* `zero` or a number (a tensor is given at run time) */
+    MP_INT,      /* an integer literal in [min, max] */
+    MP_NUMBER,   /* a number in [min, max] (min_open / max_open: strict) */
+    MP_CHOICE,   /* one of `choices` (space-separated names); the value is its index */
+    MP_LAYER,    /* a layer of the network */
+    MP_NETWORK,  /* another network of the program */
+    MP_BASELINE, /* `zero` or a number (a tensor is given at run time) */
 } method_param_kind;
 
 typedef struct method_param {
@@ -28,12 +28,12 @@ typedef struct method_param {
 
 /* A parameter after binding: given (or not) and its value. */
 typedef struct method_arg {
-    const ast_arg *given;     /* NULL: not given (the method's default applies) */
-    int bad;                  /* given, but not a valid value (reported) */
-    double number;            /* MP_INT, MP_NUMBER, MP_BASELINE */
-    int choice;               /* MP_CHOICE */
-    int node;                 /* MP_LAYER: the node in the network */
-    int network;              /* MP_NETWORK: the graph in the module */
+    const ast_arg *given; /* NULL: not given (the method's default applies) */
+    int bad;              /* given, but not a valid value (reported) */
+    double number;        /* MP_INT, MP_NUMBER, MP_BASELINE */
+    int choice;           /* MP_CHOICE */
+    int node;             /* MP_LAYER: the node in the network */
+    int network;          /* MP_NETWORK: the graph in the module */
 } method_arg;
 
 #define METHOD_MAX_PARAMS 10
@@ -52,11 +52,11 @@ typedef struct method_def {
     explain_method id;
     const method_param *params;
     int n_params;
-    unsigned settings;         /* SETTING_* */
-    unsigned seeds;            /* the seeds it accepts; 0: none (it has its own objective) */
-    int seed_is_gradient;      /* the chosen output's gradient seeds the backward pass (gradient methods) */
-    const char *seed_refusal;  /* the message when a seed is refused, or NULL for the generic one */
-    ir_seed own_seed;          /* the seed of a method that takes none (its own objective) */
+    unsigned settings;        /* SETTING_* */
+    unsigned seeds;           /* the seeds it accepts; 0: none (it has its own objective) */
+    int seed_is_gradient;     /* the chosen output's gradient seeds the backward pass (gradient methods) */
+    const char *seed_refusal; /* the message when a seed is refused, or NULL for the generic one */
+    ir_seed own_seed;         /* the seed of a method that takes none (its own objective) */
     /* the rule a layer gets when nothing selects one (a prelude rule) */
     const char *(*default_rule)(ir_op op);
     /* Sets spec from the bound arguments (defaults where not given) and reports what no single argument

@@ -11,15 +11,15 @@
 enum { P_STEPS, P_LAMBDA, P_LR, P_OPTIMIZER, P_GENERATOR, P_CENTER, P_BETA1, P_BETA2, P_EPSILON };
 
 static const method_param params[] = {
-    [P_STEPS] = {"steps", MP_INT, 1, 100000000},
-    [P_LAMBDA] = {"lambda", MP_NUMBER, 0},
-    [P_LR] = {"lr", MP_NUMBER, 0, .min_open = 1},
-    [P_OPTIMIZER] = {"optimizer", MP_CHOICE, .choices = "adam gradient_ascent"},
-    [P_GENERATOR] = {"generator", MP_NETWORK},
-    [P_CENTER] = {"center", MP_CHOICE, .choices = "start zero"},
-    [P_BETA1] = {"beta1", MP_NUMBER, 0, 1, .max_open = 1},
-    [P_BETA2] = {"beta2", MP_NUMBER, 0, 1, .max_open = 1},
-    [P_EPSILON] = {"epsilon", MP_NUMBER, 0, .min_open = 1},
+    [P_STEPS] = { "steps", MP_INT, 1, 100000000 },
+    [P_LAMBDA] = { "lambda", MP_NUMBER, 0 },
+    [P_LR] = { "lr", MP_NUMBER, 0, .min_open = 1 },
+    [P_OPTIMIZER] = { "optimizer", MP_CHOICE, .choices = "adam gradient_ascent" },
+    [P_GENERATOR] = { "generator", MP_NETWORK },
+    [P_CENTER] = { "center", MP_CHOICE, .choices = "start zero" },
+    [P_BETA1] = { "beta1", MP_NUMBER, 0, 1, .max_open = 1 },
+    [P_BETA2] = { "beta2", MP_NUMBER, 0, 1, .max_open = 1 },
+    [P_EPSILON] = { "epsilon", MP_NUMBER, 0, .min_open = 1 },
 };
 
 /* The generator: another network of the program whose output has as many values as the classifier's input;
@@ -35,9 +35,10 @@ static void bind_generator(sema_explain_ctx *c, const method_arg *arg, const ir_
     const ir_shape *out = &gen->nodes[gen->output].shape, *in = &g->nodes[g->input].shape;
     if (ir_shape_count(out) != ir_shape_count(in)) {
         char so[64], si[64];
-        diag_error(c->d, at, "generator '%s' outputs %s (%lld values), but network '%s' takes %s %s "
-                   "(%lld values): the generator's output must be the classifier's input", gen->name,
-                   ir_shape_str(out, so, sizeof so), (long long)ir_shape_count(out), g->name,
+        diag_error(c->d, at,
+                   "generator '%s' outputs %s (%lld values), but network '%s' takes %s %s "
+                   "(%lld values): the generator's output must be the classifier's input",
+                   gen->name, ir_shape_str(out, so, sizeof so), (long long)ir_shape_count(out), g->name,
                    g->nodes[g->input].name, ir_shape_str(in, si, sizeof si), (long long)ir_shape_count(in));
         return;
     }
@@ -53,12 +54,14 @@ static void bind_generator(sema_explain_ctx *c, const method_arg *arg, const ir_
         const ir_node *n = &gen->nodes[i];
         const char *op = sx_selector(n);
         if (!sx_rule_applies(r, op)) {
-            diag_error(c->d, n->loc, "layer '%s' of generator '%s' is a %s, which activation maximisation cannot "
-                       "differentiate", n->name, gen->name, op);
+            diag_error(c->d, n->loc,
+                       "layer '%s' of generator '%s' is a %s, which activation maximisation cannot "
+                       "differentiate",
+                       n->name, gen->name, op);
             return;
         }
         rx *body = sx_instantiate(c, r, NULL, NULL, r->loc);
-        if (body) spec->generator_rules[i] = (rule_use){r->name, body, r->loc};
+        if (body) spec->generator_rules[i] = (rule_use){ r->name, body, r->loc };
     }
     spec->generator = arg->network;
     spec->am.generator = gen->name;
@@ -68,7 +71,7 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
                       explain_spec *spec)
 {
     ir_am *am = &spec->am;
-    am->steps = method_has(&args[P_STEPS]) ? (int)args[P_STEPS].number : 5000;   /* the seed's notebook 1.1 */
+    am->steps = method_has(&args[P_STEPS]) ? (int)args[P_STEPS].number : 5000; /* the seed's notebook 1.1 */
     am->lambda = method_has(&args[P_LAMBDA]) ? args[P_LAMBDA].number : 0.1;
     am->lr = method_has(&args[P_LR]) ? args[P_LR].number : 0.001;
     am->optimizer = method_has(&args[P_OPTIMIZER]) ? (am_optimizer)args[P_OPTIMIZER].choice : AM_ADAM;
@@ -79,7 +82,7 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
     if (method_has(&args[P_GENERATOR])) bind_generator(c, &args[P_GENERATOR], net, spec);
     /* the code of a generator is regularised towards 0 (||z||^2), an image towards where it started */
     if (spec->generator >= 0 && !args[P_CENTER].given) am->center = AM_CENTER_ZERO;
-    const int adam_only[] = {P_BETA1, P_BETA2, P_EPSILON};
+    const int adam_only[] = { P_BETA1, P_BETA2, P_EPSILON };
     for (int i = 0; i < 3; i++)
         if (args[adam_only[i]].given && am->optimizer != AM_ADAM)
             diag_error(c->d, args[adam_only[i]].given->name_loc, "%s is a parameter of optimizer=adam",
@@ -99,8 +102,8 @@ static ir_const *embedded_copy(ir_graph *g, const ir_const *k)
     return copy;
 }
 
-static ir_graph *compose(const ir_graph *gen, const ir_graph *cls, const rule_use *gen_rules,
-                         const rule_use *cls_rules, rule_use **rules_out, int *image)
+static ir_graph *compose(const ir_graph *gen, const ir_graph *cls, const rule_use *gen_rules, const rule_use *cls_rules,
+                         rule_use **rules_out, int *image)
 {
     ir_graph *g = ir_graph_new(cls->name);
     int *map = malloc(sizeof(int) * (gen->n_nodes + cls->n_nodes));
@@ -108,7 +111,7 @@ static ir_graph *compose(const ir_graph *gen, const ir_graph *cls, const rule_us
     for (int i = 0; i < gen->n_nodes; i++) {
         ir_node n = gen->nodes[i];
         char name[512];
-        snprintf(name, sizeof name, "%s.%s", gen->name, n.name ? n.name : "?");   /* no clash with the classifier */
+        snprintf(name, sizeof name, "%s.%s", gen->name, n.name ? n.name : "?"); /* no clash with the classifier */
         n.name = name;
         n.alias = NULL;
         for (int k = 0; k < n.n_inputs; k++) n.inputs[k] = map[n.inputs[k]];
@@ -120,8 +123,8 @@ static ir_graph *compose(const ir_graph *gen, const ir_graph *cls, const rule_us
     g->input = map[gen->input];
     int out = map[gen->output];
     const ir_shape *in_shape = &cls->nodes[cls->input].shape;
-    if (memcmp(&g->nodes[out].shape, in_shape, sizeof *in_shape)) {   /* same count (checked): a view */
-        ir_node view = {0};
+    if (memcmp(&g->nodes[out].shape, in_shape, sizeof *in_shape)) { /* same count (checked): a view */
+        ir_node view = { 0 };
         view.op = OP_FLATTEN;
         view.name = cls->nodes[cls->input].name;
         view.shape = *in_shape;
@@ -131,7 +134,10 @@ static ir_graph *compose(const ir_graph *gen, const ir_graph *cls, const rule_us
     *image = out;
     int *cmap = map + gen->n_nodes;
     for (int i = 0; i < cls->n_nodes; i++) {
-        if (i == cls->input) { cmap[i] = out; continue; }
+        if (i == cls->input) {
+            cmap[i] = out;
+            continue;
+        }
         ir_node n = cls->nodes[i];
         for (int k = 0; k < n.n_inputs; k++) n.inputs[k] = cmap[n.inputs[k]];
         cmap[i] = ir_graph_add_node(g, &n);
@@ -165,9 +171,9 @@ static ir_graph *build(rules_ctx *c)
     rule_use *composed_rules = NULL;
     explain_spec local = *spec;
     int image = net->input;
-    if (spec->generator >= 0) {   /* differentiate generator + classifier */
-        composed = compose(c->module->graphs[spec->generator], net, spec->generator_rules, spec->rules,
-                           &composed_rules, &image);
+    if (spec->generator >= 0) { /* differentiate generator + classifier */
+        composed = compose(c->module->graphs[spec->generator], net, spec->generator_rules, spec->rules, &composed_rules,
+                           &image);
         local.rules = composed_rules;
         c->spec = &local;
         c->net = composed;
@@ -181,7 +187,7 @@ static ir_graph *build(rules_ctx *c)
     }
     g->am = spec->am;
     g->am.enabled = 1;
-    g->has_options = 1;   /* steps, centre, code output, progress */
+    g->has_options = 1; /* steps, centre, code output, progress */
     g->am.image = image;
     g->am.logits = c->top;
     if (composed) {
@@ -195,8 +201,10 @@ static ir_graph *build(rules_ctx *c)
 }
 
 const method_def method_activation_maximization = {
-    .name = "activation_maximization", .id = METHOD_ACTMAX,
-    .params = params, .n_params = sizeof params / sizeof *params,
+    .name = "activation_maximization",
+    .id = METHOD_ACTMAX,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
     .seed_refusal = "activation_maximization maximises log p(class | x); it takes no seed",
     .own_seed = SEED_LOG_SOFTMAX_GRAD,
     .default_rule = method_gradient_default_rule,

@@ -7,9 +7,9 @@
 enum { P_LAYER, P_UPSAMPLE, P_ALIGN_CORNERS };
 
 static const method_param params[] = {
-    [P_LAYER] = {"layer", MP_LAYER},
-    [P_UPSAMPLE] = {"upsample", MP_CHOICE, .choices = "none bilinear"},
-    [P_ALIGN_CORNERS] = {"align_corners", MP_CHOICE, .choices = "false true"},
+    [P_LAYER] = { "layer", MP_LAYER },
+    [P_UPSAMPLE] = { "upsample", MP_CHOICE, .choices = "none bilinear" },
+    [P_ALIGN_CORNERS] = { "align_corners", MP_CHOICE, .choices = "false true" },
 };
 
 static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph *net, const method_arg *args,
@@ -17,7 +17,7 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
 {
     const char *method = call->text;
     spec->upsample = method_has(&args[P_UPSAMPLE]) ? args[P_UPSAMPLE].choice : 1;
-    spec->align_corners = method_has(&args[P_ALIGN_CORNERS]) ? args[P_ALIGN_CORNERS].choice : 1;   /* the seed's resize */
+    spec->align_corners = method_has(&args[P_ALIGN_CORNERS]) ? args[P_ALIGN_CORNERS].choice : 1; /* the seed's resize */
     if (!args[P_LAYER].given) {
         diag_error(c->d, call->loc, "%s needs the layer whose maps it weights: %s(layer=act3)", method, method);
         return;
@@ -37,10 +37,11 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
  * (align_corners = 0: half-pixel centres, sources clamped at 0; 1: corners aligned). */
 static ir_const *sampling_table(rules_ctx *c, int in, int out, int align_corners, const char *name)
 {
-    int64_t shape[1] = {3 * (int64_t)out};
+    int64_t shape[1] = { 3 * (int64_t)out };
     ir_const *t = ir_graph_new_const(c->g, name, 1, shape);
     for (int d = 0; d < out; d++) {
-        double s = align_corners ? (out > 1 ? (double)d * (in - 1) / (out - 1) : 0) : ((double)d + 0.5) * in / out - 0.5;
+        double s =
+            align_corners ? (out > 1 ? (double)d * (in - 1) / (out - 1) : 0) : ((double)d + 0.5) * in / out - 0.5;
         if (s < 0) s = 0;
         int i0 = (int)s;
         if (i0 > in - 1) i0 = in - 1;
@@ -55,11 +56,11 @@ static ir_const *sampling_table(rules_ctx *c, int in, int out, int align_corners
 static int cam_output(rules_ctx *c, int map, const ir_shape *map_shape)
 {
     const ir_shape *in = &c->net->nodes[c->net->input].shape;
-    ir_node node = {0};
+    ir_node node = { 0 };
     node.n_inputs = 1;
     node.inputs[0] = map;
     node.shape.rank = 2;
-    if (!c->spec->upsample || in->rank != 3) {   /* the map at the layer's resolution */
+    if (!c->spec->upsample || in->rank != 3) { /* the map at the layer's resolution */
         node.op = OP_FLATTEN;
         node.shape.dims[0] = map_shape->dims[1];
         node.shape.dims[1] = map_shape->dims[2];
@@ -78,7 +79,7 @@ static int cam_output(rules_ctx *c, int map, const ir_shape *map_shape)
 static int channel_dot(rules_ctx *c, int v, int maps)
 {
     const ir_shape *a = &c->net->nodes[c->spec->cam_layer].shape;
-    ir_node node = {0};
+    ir_node node = { 0 };
     node.op = OP_CHANNEL_DOT;
     node.shape.rank = 3;
     node.shape.dims[0] = 1, node.shape.dims[1] = a->dims[1], node.shape.dims[2] = a->dims[2];
@@ -100,14 +101,16 @@ static int cam(rules_ctx *c, int top)
     int fed = dense >= 0 && net->nodes[dense].op == OP_DENSE ? net->nodes[dense].inputs[0] : -1;
     if (fed >= 0 && net->nodes[fed].op == OP_FLATTEN) fed = net->nodes[fed].inputs[0];
     if (gap < 0 || fed != gap || ir_consumers(net, L) != 1) {
-        diag_error(c->d, c->spec->loc, "cam needs layer '%s' -> global_avgpool -> dense, the dense being the output "
-                   "(as the seed's CAM network); use gradcam for other networks", net->nodes[L].name);
+        diag_error(c->d, c->spec->loc,
+                   "cam needs layer '%s' -> global_avgpool -> dense, the dense being the output "
+                   "(as the seed's CAM network); use gradcam for other networks",
+                   net->nodes[L].name);
         c->failed = 1;
         return c->R[top];
     }
-    int v = rules_lin_t(c, dense, c->R[top], rules_plain_set(net->nodes[dense].weight));   /* W[c, :] */
+    int v = rules_lin_t(c, dense, c->R[top], rules_plain_set(net->nodes[dense].weight)); /* W[c, :] */
     int map = channel_dot(c, v, L);
-    ir_shape ms = {3, {1, net->nodes[L].shape.dims[1], net->nodes[L].shape.dims[2]}};
+    ir_shape ms = { 3, { 1, net->nodes[L].shape.dims[1], net->nodes[L].shape.dims[2] } };
     return cam_output(c, map, &ms);
 }
 
@@ -123,7 +126,7 @@ static int gradcam(rules_ctx *c)
         return 0;
     }
     const ir_shape *a = &net->nodes[L].shape;
-    ir_node w = {0};
+    ir_node w = { 0 };
     w.shape.rank = 1;
     w.shape.dims[0] = a->dims[0];
     w.in_shape = *a;
@@ -142,8 +145,9 @@ static int gradcam(rules_ctx *c)
     }
     int weights = rules_node(c, &w);
     int map = channel_dot(c, weights, L);
-    ir_shape ms = {3, {1, a->dims[1], a->dims[2]}};
-    map = rules_eltwise(c, &ms, &map, 1, rules_ew(c, EW_POS, rules_ew_in(c, 0), NULL));   /* ReLU, as the paper and the seed */
+    ir_shape ms = { 3, { 1, a->dims[1], a->dims[2] } };
+    map = rules_eltwise(c, &ms, &map, 1,
+                        rules_ew(c, EW_POS, rules_ew_in(c, 0), NULL)); /* ReLU, as the paper and the seed */
     return cam_output(c, map, &ms);
 }
 
@@ -164,11 +168,13 @@ static ir_graph *build_gradcam(rules_ctx *c)
     return backward_finish(c, gradcam(c));
 }
 
-#define CAM_METHOD(NAME, ID, BUILD) {                                               \
-    .name = NAME, .id = ID, .params = params, .n_params = sizeof params / sizeof *params, \
-    .settings = SETTING_RULES, .seeds = 1u << SEED_LOGIT, .seed_is_gradient = 1,     \
-    .seed_refusal = "CAM methods explain the class logit; use `seed logit`",        \
-    .default_rule = method_gradient_default_rule, .configure = configure, .build = BUILD }
+#define CAM_METHOD(NAME, ID, BUILD)                                                                                    \
+    {                                                                                                                  \
+        .name = NAME, .id = ID, .params = params, .n_params = sizeof params / sizeof *params,                          \
+        .settings = SETTING_RULES, .seeds = 1u << SEED_LOGIT, .seed_is_gradient = 1,                                   \
+        .seed_refusal = "CAM methods explain the class logit; use `seed logit`",                                       \
+        .default_rule = method_gradient_default_rule, .configure = configure, .build = BUILD                           \
+    }
 
 const method_def method_cam = CAM_METHOD("cam", METHOD_CAM, build_cam);
 const method_def method_gradcam = CAM_METHOD("gradcam", METHOD_GRADCAM, build_gradcam);

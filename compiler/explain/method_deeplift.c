@@ -6,7 +6,7 @@
 enum { P_REFERENCE };
 
 static const method_param params[] = {
-    [P_REFERENCE] = {"reference", MP_BASELINE},
+    [P_REFERENCE] = { "reference", MP_BASELINE },
 };
 
 static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph *net, const method_arg *args,
@@ -26,18 +26,21 @@ static ir_graph *build(rules_ctx *c)
     backward_seed(c);
     backward_propagate(c, -1);
     int at, out = backward_result(c, -1, &at);
-    if (!c->failed) {   /* multipliers times (x - reference) */
-        int in[3] = {out, x, ref};
+    if (!c->failed) { /* multipliers times (x - reference) */
+        int in[3] = { out, x, ref };
         c->mult = 1;
-        out = rules_eltwise(c, in_shape, in, 3, rules_ew(c, EW_MUL, rules_ew_in(c, 0),
-                                                         rules_ew(c, EW_SUB, rules_ew_in(c, 1), rules_ew_in(c, 2))));
+        out = rules_eltwise(
+            c, in_shape, in, 3,
+            rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew(c, EW_SUB, rules_ew_in(c, 1), rules_ew_in(c, 2))));
     }
     return backward_finish(c, out);
 }
 
 const method_def method_deeplift = {
-    .name = "deeplift", .id = METHOD_DEEPLIFT,
-    .params = params, .n_params = sizeof params / sizeof *params,
+    .name = "deeplift",
+    .id = METHOD_DEEPLIFT,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
     .settings = SETTING_RULES,
     .seeds = (1u << SEED_LOGIT) | (1u << SEED_SOFTMAX),
     .seed_is_gradient = 1,

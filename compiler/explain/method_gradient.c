@@ -18,7 +18,8 @@ static ir_graph *build(rules_ctx *c)
 }
 
 const method_def method_gradient = {
-    .name = "gradient", .id = METHOD_GRADIENT,
+    .name = "gradient",
+    .id = METHOD_GRADIENT,
     .settings = SETTING_RULES | SETTING_AT | SETTING_POST,
     .seeds = (1u << SEED_LOGIT) | (1u << SEED_SOFTMAX) | (1u << SEED_RELU_LOGIT),
     .seed_is_gradient = 1,

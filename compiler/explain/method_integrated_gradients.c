@@ -9,10 +9,11 @@
 enum { P_STEPS, P_BASELINE, P_QUADRATURE };
 
 static const method_param params[] = {
-    [P_STEPS] = {"steps", MP_INT, 2, 100000},
-    [P_BASELINE] = {"baseline", MP_BASELINE},
-    [P_QUADRATURE] = {"quadrature", MP_CHOICE,
-                      .choices = "gausslegendre riemann_left riemann_right riemann_middle riemann_trapezoid|trapezoid"},
+    [P_STEPS] = { "steps", MP_INT, 2, 100000 },
+    [P_BASELINE] = { "baseline", MP_BASELINE },
+    [P_QUADRATURE] = { "quadrature", MP_CHOICE,
+                       .choices =
+                           "gausslegendre riemann_left riemann_right riemann_middle riemann_trapezoid|trapezoid" },
 };
 
 static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph *net, const method_arg *args,
@@ -26,7 +27,7 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
 /* Captum's integration rules on [0, 1]: points alpha_k and weights w_k (sum_k w_k g(alpha_k) ~ integral). */
 static void quadrature(ig_quadrature q, int n, double *alpha, double *weight)
 {
-    if (q == QUAD_GAUSSLEGENDRE) {   /* Legendre roots by Newton's method, ascending, mapped to [0, 1] */
+    if (q == QUAD_GAUSSLEGENDRE) { /* Legendre roots by Newton's method, ascending, mapped to [0, 1] */
         for (int i = 0; i < n; i++) {
             double x = cos(M_PI * (n - i - 0.25) / (n + 0.5)), dp = 1;
             for (int it = 0; it < 100; it++) {
@@ -52,7 +53,7 @@ static void quadrature(ig_quadrature q, int n, double *alpha, double *weight)
         case QUAD_LEFT: alpha[k] = (double)k / n; break;
         case QUAD_RIGHT: alpha[k] = (double)(k + 1) / n; break;
         case QUAD_MIDDLE: alpha[k] = (k + 0.5) / n; break;
-        default: alpha[k] = (double)k / (n - 1); break;   /* trapezoid: end points at half weight */
+        default: alpha[k] = (double)k / (n - 1); break; /* trapezoid: end points at half weight */
         }
     }
     if (q == QUAD_TRAPEZOID) weight[0] /= 2, weight[n - 1] /= 2;
@@ -65,7 +66,7 @@ static ir_graph *build(rules_ctx *c)
     const ir_graph *net = c->net;
     const ir_shape *in_shape = &net->nodes[net->input].shape;
     int samples = c->spec->steps, x = net->input;
-    ir_node ex = {0};
+    ir_node ex = { 0 };
     ex.op = OP_EXPAND;
     ex.shape = *in_shape;
     ex.mult = ex.samples = samples;
@@ -85,8 +86,8 @@ static ir_graph *build(rules_ctx *c)
     backward_seed(c);
     backward_propagate(c, -1);
     int at, out = backward_result(c, -1, &at);
-    if (!c->failed) {   /* the quadrature's weighted sum of the path's gradients, times (x - baseline) */
-        ir_node red = {0};
+    if (!c->failed) { /* the quadrature's weighted sum of the path's gradients, times (x - baseline) */
+        ir_node red = { 0 };
         red.op = OP_REDUCE;
         red.reduce = REDUCE_PATH;
         red.shape = *in_shape;
@@ -104,8 +105,10 @@ static ir_graph *build(rules_ctx *c)
 }
 
 const method_def method_integrated_gradients = {
-    .name = "integrated_gradients", .id = METHOD_IG,
-    .params = params, .n_params = sizeof params / sizeof *params,
+    .name = "integrated_gradients",
+    .id = METHOD_IG,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
     .settings = SETTING_RULES,
     .seeds = (1u << SEED_LOGIT) | (1u << SEED_SOFTMAX) | (1u << SEED_RELU_LOGIT),
     .seed_is_gradient = 1,

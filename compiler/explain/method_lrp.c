@@ -13,7 +13,8 @@ static ir_graph *build(rules_ctx *c)
 }
 
 const method_def method_lrp = {
-    .name = "lrp", .id = METHOD_LRP,
+    .name = "lrp",
+    .id = METHOD_LRP,
     .settings = SETTING_RULES | SETTING_AT,
     .seeds = SEEDS_OUTPUTS,
     .default_rule = method_lrp_default_rule,

@@ -10,7 +10,11 @@
 /* a literal number, or minus one */
 static int literal(const ast_expr *e, double *v, int *is_int)
 {
-    if (e->kind == EX_NUMBER) { *v = e->number; *is_int = e->is_int; return 1; }
+    if (e->kind == EX_NUMBER) {
+        *v = e->number;
+        *is_int = e->is_int;
+        return 1;
+    }
     if (e->kind == EX_UNARY && e->op == '-' && e->lhs->kind == EX_NUMBER) {
         *v = -e->lhs->number;
         *is_int = e->lhs->is_int;
@@ -22,7 +26,8 @@ static int literal(const ast_expr *e, double *v, int *is_int)
 static int node_named(const ir_graph *g, const char *name)
 {
     for (int i = 0; i < g->n_nodes; i++)
-        if ((g->nodes[i].name && !strcmp(g->nodes[i].name, name)) || (g->nodes[i].alias && !strcmp(g->nodes[i].alias, name)))
+        if ((g->nodes[i].name && !strcmp(g->nodes[i].name, name)) ||
+            (g->nodes[i].alias && !strcmp(g->nodes[i].alias, name)))
             return i;
     return -1;
 }
@@ -39,7 +44,7 @@ static int choice_index(const char *choices, const char *name, char *list, size_
         if (!n) break;
         size_t shown = strcspn(s, " |");
         if (used < len) used += snprintf(list + used, len - used, "%s%.*s", index ? ", " : "", (int)shown, s);
-        for (const char *a = s; a < s + n;) {   /* the name and its aliases */
+        for (const char *a = s; a < s + n;) { /* the name and its aliases */
             size_t k = strcspn(a, " |");
             if (k == strlen(name) && !strncmp(a, name, k)) found = index;
             a += k + (a[k] == '|');
@@ -64,8 +69,8 @@ static int bind_number(sema_explain_ctx *c, const method_param *p, const ast_arg
     if ((p->kind == MP_INT && !is_int) || v < p->min || (p->min_open && v == p->min) ||
         (bounded_above && p->max_open && v >= max)) {
         if (bounded_above && p->kind == MP_NUMBER)
-            diag_error(c->d, arg->value->loc, "%s must be in %c%g, %g%c", p->name, p->min_open ? '(' : '[', p->min,
-                       max, p->max_open ? ')' : ']');
+            diag_error(c->d, arg->value->loc, "%s must be in %c%g, %g%c", p->name, p->min_open ? '(' : '[', p->min, max,
+                       p->max_open ? ')' : ']');
         else if (p->min_open)
             diag_error(c->d, arg->value->loc, "%s must be > %g", p->name, p->min);
         else
@@ -73,8 +78,10 @@ static int bind_number(sema_explain_ctx *c, const method_param *p, const ast_arg
         return 0;
     }
     if (v > max || !isfinite(v)) {
-        if (max == FLT_MAX) diag_error(c->d, arg->value->loc, "%s is larger than the largest float (%g)", p->name, max);
-        else diag_error(c->d, arg->value->loc, "%s is larger than %.17g", p->name, max);
+        if (max == FLT_MAX)
+            diag_error(c->d, arg->value->loc, "%s is larger than the largest float (%g)", p->name, max);
+        else
+            diag_error(c->d, arg->value->loc, "%s is larger than %.17g", p->name, max);
         return 0;
     }
     out->number = v;
@@ -87,7 +94,8 @@ static int bind_one(sema_explain_ctx *c, const method_def *m, const method_param
     const ast_expr *v = arg->value;
     char list[256];
     switch (p->kind) {
-    case MP_INT: case MP_NUMBER: return bind_number(c, p, arg, out);
+    case MP_INT:
+    case MP_NUMBER: return bind_number(c, p, arg, out);
     case MP_CHOICE:
         out->choice = v->kind == EX_IDENT ? choice_index(p->choices, v->text, list, sizeof list)
                                           : choice_index(p->choices, "", list, sizeof list);
@@ -119,15 +127,20 @@ static int bind_one(sema_explain_ctx *c, const method_def *m, const method_param
         }
         return 1;
     case MP_BASELINE:
-        if (v->kind == EX_IDENT && !strcmp(v->text, "zero")) { out->number = 0; return 1; }
+        if (v->kind == EX_IDENT && !strcmp(v->text, "zero")) {
+            out->number = 0;
+            return 1;
+        }
         if (v->kind == EX_NUMBER || (v->kind == EX_UNARY && v->lhs->kind == EX_NUMBER)) {
             method_param number = *p;
             number.kind = MP_NUMBER;
             number.min = -FLT_MAX;
             return bind_number(c, &number, arg, out);
         }
-        diag_error(c->d, v->loc, "%s is zero or a number; a tensor is given at run time (NET_E_ex, xaic run "
-                   "--baseline FILE.npy)", p->name);
+        diag_error(c->d, v->loc,
+                   "%s is zero or a number; a tensor is given at run time (NET_E_ex, xaic run "
+                   "--baseline FILE.npy)",
+                   p->name);
         return 0;
     }
     return 0;
@@ -151,7 +164,10 @@ int method_bind(sema_explain_ctx *c, const method_def *m, const ast_expr *call, 
             char list[256] = "";
             size_t used = 0;
             for (int i = 0; i < m->n_params; i++)
-                used += snprintf(list + used, sizeof list - used, "%s%s", !i ? "" : i == m->n_params - 1 ? " and " : ", ",
+                used += snprintf(list + used, sizeof list - used, "%s%s",
+                                 !i                         ? ""
+                                     : i == m->n_params - 1 ? " and "
+                                                            : ", ",
                                  m->params[i].name);
             diag_error(c->d, arg->name_loc, "method %s has no parameter '%s'; %s%s", m->name, arg->name,
                        m->n_params ? "it takes " : "it takes no parameters", list);

@@ -9,17 +9,17 @@
 enum { P_SAMPLES, P_NOISE, P_SIGMA, P_SEED, P_VARIANT };
 
 static const method_param params[] = {
-    [P_SAMPLES] = {"samples", MP_INT, 1, 100000},
-    [P_NOISE] = {"noise", MP_NUMBER, 0},
-    [P_SIGMA] = {"sigma", MP_NUMBER, 0},
-    [P_SEED] = {"seed", MP_INT, 0, 9007199254740992.0},   /* 2^53: every integer up to it is exact */
-    [P_VARIANT] = {"variant", MP_CHOICE, .choices = "smoothgrad smoothgrad_sq vargrad"},
+    [P_SAMPLES] = { "samples", MP_INT, 1, 100000 },
+    [P_NOISE] = { "noise", MP_NUMBER, 0 },
+    [P_SIGMA] = { "sigma", MP_NUMBER, 0 },
+    [P_SEED] = { "seed", MP_INT, 0, 9007199254740992.0 }, /* 2^53: every integer up to it is exact */
+    [P_VARIANT] = { "variant", MP_CHOICE, .choices = "smoothgrad smoothgrad_sq vargrad" },
 };
 
 static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph *net, const method_arg *args,
                       explain_spec *spec)
 {
-    static const ir_reduce reduces[] = {REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR};
+    static const ir_reduce reduces[] = { REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR };
     spec->samples = method_has(&args[P_SAMPLES]) ? (int)args[P_SAMPLES].number : 50;
     spec->rng_seed = method_has(&args[P_SEED]) ? (uint64_t)args[P_SEED].number : 1;
     spec->variant = reduces[method_has(&args[P_VARIANT]) ? args[P_VARIANT].choice : 0];
@@ -31,8 +31,10 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
     }
     double noise = method_has(&args[P_NOISE]) ? args[P_NOISE].number : 0.15;
     if (!net->has_range)
-        diag_error(c->d, call->loc, "smoothgrad's noise is a fraction of the input range, and network '%s' has none: "
-                   "give `range [low, high]` on its input, or sigma = an absolute standard deviation", net->name);
+        diag_error(c->d, call->loc,
+                   "smoothgrad's noise is a fraction of the input range, and network '%s' has none: "
+                   "give `range [low, high]` on its input, or sigma = an absolute standard deviation",
+                   net->name);
     spec->sigma = noise * (net->range_high - net->range_low);
 }
 
@@ -43,7 +45,7 @@ static ir_graph *build(rules_ctx *c)
     const ir_graph *net = c->net;
     const ir_shape *in_shape = &net->nodes[net->input].shape;
     int samples = c->spec->samples;
-    ir_node ex = {0};
+    ir_node ex = { 0 };
     ex.op = OP_EXPAND;
     ex.shape = *in_shape;
     ex.mult = ex.samples = samples;
@@ -61,10 +63,10 @@ static ir_graph *build(rules_ctx *c)
     backward_seed(c);
     backward_propagate(c, -1);
     int at, out = backward_result(c, -1, &at);
-    if (!c->failed) {   /* post per noisy sample (as NoiseTunnel around Saliency), then the mean */
+    if (!c->failed) { /* post per noisy sample (as NoiseTunnel around Saliency), then the mean */
         const ir_shape *shape = &net->nodes[at].shape;
         out = backward_post(c, out, rules_fwd(c, at), shape);
-        ir_node red = {0};
+        ir_node red = { 0 };
         red.op = OP_REDUCE;
         red.reduce = c->spec->variant;
         red.shape = *shape;
@@ -77,8 +79,10 @@ static ir_graph *build(rules_ctx *c)
 }
 
 const method_def method_smoothgrad = {
-    .name = "smoothgrad", .id = METHOD_SMOOTHGRAD,
-    .params = params, .n_params = sizeof params / sizeof *params,
+    .name = "smoothgrad",
+    .id = METHOD_SMOOTHGRAD,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
     .settings = SETTING_RULES | SETTING_POST,
     .seeds = (1u << SEED_LOGIT) | (1u << SEED_SOFTMAX) | (1u << SEED_RELU_LOGIT),
     .seed_is_gradient = 1,

@@ -33,7 +33,11 @@ void method_names(unsigned setting, char *buf, size_t len)
     buf[0] = 0;
     for (int i = 0; i < METHOD_COUNT && used < len; i++) {
         if (setting && !(all_methods[i]->settings & setting)) continue;
-        used += snprintf(buf + used, len - used, "%s%s", !n ? "" : n == total - 1 ? " and " : ", ", all_methods[i]->name);
+        used += snprintf(buf + used, len - used, "%s%s",
+                         !n                   ? ""
+                             : n == total - 1 ? " and "
+                                              : ", ",
+                         all_methods[i]->name);
         n++;
     }
 }

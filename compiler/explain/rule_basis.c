@@ -20,9 +20,11 @@ static int decompose(const rx *g, double coef, double *alpha, double *beta)
     case RX_BIN:
         if (g->op == '+' || g->op == '-')
             return decompose(g->args[0], coef, alpha, beta) &&
-                   decompose(g->args[1], g->op == '-' ? -coef : coef, alpha, beta);
-        if (g->op == '*' && g->args[0]->kind == RX_NUM) return decompose(g->args[1], coef * g->args[0]->num, alpha, beta);
-        if (g->op == '*' && g->args[1]->kind == RX_NUM) return decompose(g->args[0], coef * g->args[1]->num, alpha, beta);
+                decompose(g->args[1], g->op == '-' ? -coef : coef, alpha, beta);
+        if (g->op == '*' && g->args[0]->kind == RX_NUM)
+            return decompose(g->args[1], coef * g->args[0]->num, alpha, beta);
+        if (g->op == '*' && g->args[1]->kind == RX_NUM)
+            return decompose(g->args[0], coef * g->args[1]->num, alpha, beta);
         return 0;
     case RX_NEG: return decompose(g->args[0], -coef, alpha, beta);
     case RX_VAR:
@@ -37,7 +39,7 @@ static int decompose(const rx *g, double coef, double *alpha, double *beta)
         case F_ABS: *alpha -= coef, *beta += 2 * coef; return 1;
         default: return 0;
         }
-    default: return 0;   /* a constant weight (flat), w * w, ...: not in the basis */
+    default: return 0; /* a constant weight (flat), w * w, ...: not in the basis */
     }
 }
 
@@ -48,7 +50,7 @@ static int transposed(basis_form *bf, int pos, const double *coef, int n_branche
     int first = 0;
     while (first < n_branches && coef[first] == 0) first++;
     *scale = coef[first];
-    double norm[MAX_BRANCHES] = {0};
+    double norm[MAX_BRANCHES] = { 0 };
     for (int b = 0; b < n_branches; b++) norm[b] = coef[b] / *scale;
     for (int t = 0; t < bf->n_t; t++)
         if (bf->t_pos[t] == pos && !memcmp(bf->t_coef[t], norm, sizeof norm)) return t;
@@ -93,15 +95,17 @@ int rules_basis_form(const rule_form *f, basis_form *bf)
         }
     for (int k = 0; k < bf->n_factors; k++) {
         for (int w = 0; w < 2; w++) {
-            double coef[MAX_BRANCHES] = {0};
+            double coef[MAX_BRANCHES] = { 0 };
             int any = 0;
             for (int b = 0; b < f->n_branches; b++) {
                 coef[b] = w ? bf->beta[b][k] : bf->alpha[b][k];
                 any |= coef[b] != 0;
             }
             if (!any) continue;
-            if (w) bf->need_pos[k] = 1;
-            else bf->need_w[k] = 1;
+            if (w)
+                bf->need_pos[k] = 1;
+            else
+                bf->need_w[k] = 1;
             double scale;
             int t = transposed(bf, w, coef, f->n_branches, &scale);
             if (t < 0) return 0;

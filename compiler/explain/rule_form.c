@@ -14,7 +14,10 @@ enum { SIDE_A = 1, SIDE_W = 2, SIDE_B = 4, SIDE_OTHER = 8 };
 rx *rx_pool_new(rx_pool *p, rx_kind kind)
 {
     rx *e = calloc(1, sizeof *e);
-    if (!e) { fputs("xaic: out of memory\n", stderr); exit(2); }
+    if (!e) {
+        fputs("xaic: out of memory\n", stderr);
+        exit(2);
+    }
     e->kind = kind;
     if (p->n == p->cap) {
         p->cap = p->cap ? 2 * p->cap : 64;
@@ -37,10 +40,12 @@ static int side_of(const rx *e)
 {
     switch (e->kind) {
     case RX_NUM: return 0;
-    case RX_VEC: return SIDE_A;   /* a per-channel constant belongs to the input side */
+    case RX_VEC: return SIDE_A; /* a per-channel constant belongs to the input side */
     case RX_VAR:
         switch (e->var) {
-        case V_A: case V_LOW: case V_HIGH: return SIDE_A;
+        case V_A:
+        case V_LOW:
+        case V_HIGH: return SIDE_A;
         case V_W: return SIDE_W;
         case V_B: return SIDE_B;
         default: return SIDE_OTHER;
@@ -54,7 +59,10 @@ static int side_of(const rx *e)
     }
 }
 
-static const char *side_name(int s) { return s == SIDE_A ? "the input a" : s == SIDE_W ? "the weights w" : "the bias b"; }
+static const char *side_name(int s)
+{
+    return s == SIDE_A ? "the input a" : s == SIDE_W ? "the weights w" : "the bias b";
+}
 
 /* ---- monomials ---- */
 
@@ -93,18 +101,22 @@ static int atom(expand_ctx *c, const rx *e, mono_list *out)
 {
     int s = side_of(e);
     if (s & SIDE_OTHER) {
-        diag_error(c->d, e->loc, "a share of layer '%s' may use a, w, b, low, high and numbers; r, x, y, z and "
-                   "gradient do not belong in share(...)", c->layer);
+        diag_error(c->d, e->loc,
+                   "a share of layer '%s' may use a, w, b, low, high and numbers; r, x, y, z and "
+                   "gradient do not belong in share(...)",
+                   c->layer);
         return 0;
     }
     if (s != 0 && s != SIDE_A && s != SIDE_W && s != SIDE_B) {
         int first = s & SIDE_A ? SIDE_A : SIDE_W, second = s & SIDE_B ? SIDE_B : SIDE_W;
-        diag_error(c->d, e->loc, "share is not separable: this factor mixes %s and %s, but each factor of a "
+        diag_error(c->d, e->loc,
+                   "share is not separable: this factor mixes %s and %s, but each factor of a "
                    "contribution must depend on one of them, e.g. write pos(a) * pos(w) + neg(a) * neg(w) rather "
-                   "than pos(a * w)", side_name(first), side_name(second));
+                   "than pos(a * w)",
+                   side_name(first), side_name(second));
         return 0;
     }
-    monomial m = {1.0, {e}, 1};
+    monomial m = { 1.0, { e }, 1 };
     push(out, &m);
     return 1;
 }
@@ -113,11 +125,12 @@ static int expand(expand_ctx *c, const rx *e, mono_list *out)
 {
     switch (e->kind) {
     case RX_NUM: {
-        monomial m = {e->num, {0}, 0};
+        monomial m = { e->num, { 0 }, 0 };
         if (e->num != 0) push(out, &m);
         return 1;
     }
-    case RX_VEC: case RX_VAR: return atom(c, e, out);
+    case RX_VEC:
+    case RX_VAR: return atom(c, e, out);
     case RX_NEG: {
         int start = out->n;
         if (!expand(c, e->args[0], out)) return 0;
@@ -134,8 +147,8 @@ static int expand(expand_ctx *c, const rx *e, mono_list *out)
             if (e->fn == F_POS || e->fn == F_ABS) return atom(c, e->args[0], out);
             if (e->fn == F_NEG) return 1;
         }
-        if (side_of(e->args[0]) == 0) {   /* a function of a constant: fold it */
-            monomial m = {rx_eval(e, 0, 0), {0}, 0};
+        if (side_of(e->args[0]) == 0) { /* a function of a constant: fold it */
+            monomial m = { rx_eval(e, 0, 0), { 0 }, 0 };
             if (m.coef != 0) push(out, &m);
             return 1;
         }
@@ -152,7 +165,7 @@ static int expand(expand_ctx *c, const rx *e, mono_list *out)
             return 1;
         }
         if (e->op == '*') {
-            mono_list l = {0}, r = {0};
+            mono_list l = { 0 }, r = { 0 };
             int ok = expand(c, e->args[0], &l) && expand(c, e->args[1], &r);
             for (int i = 0; ok && i < l.n; i++)
                 for (int j = 0; ok && j < r.n; j++) {
@@ -181,13 +194,11 @@ static int expand(expand_ctx *c, const rx *e, mono_list *out)
                 for (int i = start; i < out->n; i++) out->m[i].coef /= e->args[1]->num;
                 return 1;
             }
-            return atom(c, e, out);   /* w / something-of-w is one factor; a mix is reported there */
+            return atom(c, e, out); /* w / something-of-w is one factor; a mix is reported there */
         }
         diag_error(c->d, e->loc, "a comparison belongs in where(z > 0, ...), not in a share");
         return 0;
-    default:
-        diag_error(c->d, e->loc, "gradient cannot appear inside a share");
-        return 0;
+    default: diag_error(c->d, e->loc, "gradient cannot appear inside a share"); return 0;
     }
 }
 
@@ -202,7 +213,9 @@ static char *atoms_key(const monomial *m, int side)
         if (side_of(m->atoms[i]) == side) texts[n++] = rx_text(m->atoms[i]);
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && strcmp(texts[j - 1], texts[j]) > 0; j--) {
-            char *t = texts[j]; texts[j] = texts[j - 1]; texts[j - 1] = t;
+            char *t = texts[j];
+            texts[j] = texts[j - 1];
+            texts[j - 1] = t;
         }
     size_t len = 2;
     for (int i = 0; i < n; i++) len += strlen(texts[i]) + 1;
@@ -249,7 +262,10 @@ static const rx *input_factor(rx_pool *p, const monomial *m)
     rx *e = NULL;
     for (int i = 0; i < m->n_atoms; i++) {
         if (side_of(m->atoms[i]) != SIDE_A) continue;
-        if (!e) { e = (rx *)m->atoms[i]; continue; }
+        if (!e) {
+            e = (rx *)m->atoms[i];
+            continue;
+        }
         rx *mul = rx_pool_new(p, RX_BIN);
         mul->op = '*';
         mul->args[0] = e;
@@ -264,15 +280,19 @@ static int analyse_share(expand_ctx *c, const rx *call, share_info *out)
 {
     memset(out, 0, sizeof *out);
     out->stabilize = call->has_stabilize ? call->stabilize : 0;
-    mono_list l = {0};
-    if (!expand(c, call->args[0], &l)) { free(l.m); return 0; }
+    mono_list l = { 0 };
+    if (!expand(c, call->args[0], &l)) {
+        free(l.m);
+        return 0;
+    }
     int ok = 1;
     for (int i = 0; i < l.n && ok; i++) {
         const monomial *m = &l.m[i];
         int sides = 0;
         for (int k = 0; k < m->n_atoms; k++) sides |= side_of(m->atoms[k]);
         if ((sides & SIDE_B) && (sides & (SIDE_A | SIDE_W))) {
-            diag_error(c->d, call->args[0]->loc, "share is not separable: a contribution multiplies the bias b by %s; "
+            diag_error(c->d, call->args[0]->loc,
+                       "share is not separable: a contribution multiplies the bias b by %s; "
                        "bias terms stand alone, such as + b or + pos(b)",
                        sides & SIDE_A ? "the input a" : "the weights w");
             ok = 0;
@@ -295,16 +315,18 @@ static int analyse_share(expand_ctx *c, const rx *call, share_info *out)
             out->groups[gi].f_key = key;
             out->groups[gi].f = input_factor(c->pool, m);
             out->n_groups++;
-        } else free(key);
+        } else
+            free(key);
         out->groups[gi].g = plus(c->pool, out->groups[gi].g, product(c->pool, m, SIDE_W));
     }
     free(l.m);
     if (ok && out->n_groups == 0) {
-        diag_error(c->d, call->loc, "share has no contribution that reaches the input (only bias terms, or every "
+        diag_error(c->d, call->loc,
+                   "share has no contribution that reaches the input (only bias terms, or every "
                    "term is zero)");
         ok = 0;
     }
-    if (!ok) {   /* the caller never sees a half-analysed share */
+    if (!ok) { /* the caller never sees a half-analysed share */
         for (int g = 0; g < out->n_groups; g++) free(out->groups[g].f_key);
         memset(out, 0, sizeof *out);
         return 0;
@@ -320,14 +342,14 @@ static int is_z_test(const rx *e)
 {
     if (e->kind != RX_BIN || !strchr("><GLEN", e->op)) return 0;
     return (rx_is_var(e->args[0], V_Z) && e->args[1]->kind == RX_NUM) ||
-           (rx_is_var(e->args[1], V_Z) && e->args[0]->kind == RX_NUM);
+        (rx_is_var(e->args[1], V_Z) && e->args[0]->kind == RX_NUM);
 }
 
 static int form(expand_ctx *c, const rx *e, double coef, branch *ctx, rule_form *out)
 {
     switch (e->kind) {
     case RX_NUM:
-        if (e->num == 0) return 1;   /* no relevance */
+        if (e->num == 0) return 1; /* no relevance */
         break;
     case RX_NEG: return form(c, e->args[0], -coef, ctx, out);
     case RX_BIN:
@@ -340,7 +362,7 @@ static int form(expand_ctx *c, const rx *e, double coef, branch *ctx, rule_form 
         break;
     case RX_CALL:
         if (e->fn == F_SHARE) {
-            if (coef == 0) return 1;   /* e.g. beta = 0: the share contributes nothing */
+            if (coef == 0) return 1; /* e.g. beta = 0: the share contributes nothing */
             if (out->n_branches == MAX_BRANCHES) {
                 diag_error(c->d, e->loc, "a rule may combine at most %d shares", MAX_BRANCHES);
                 return 0;
@@ -354,7 +376,8 @@ static int form(expand_ctx *c, const rx *e, double coef, branch *ctx, rule_form 
         }
         if (e->fn == F_WHERE) {
             if (!is_z_test(e->args[0])) {
-                diag_error(c->d, e->args[0]->loc, "where() tests the sign of z, the layer's plain pre-activation: "
+                diag_error(c->d, e->args[0]->loc,
+                           "where() tests the sign of z, the layer's plain pre-activation: "
                            "write where(z > 0, X, Y)");
                 return 0;
             }
@@ -375,8 +398,10 @@ static int form(expand_ctx *c, const rx *e, double coef, branch *ctx, rule_form 
         return 0;
     default: break;
     }
-    diag_error(c->d, e->loc, "a rule for layer '%s' must be gradient, a share(...), a linear combination of shares "
-               "or where(z > 0, X, Y) of those", c->layer);
+    diag_error(c->d, e->loc,
+               "a rule for layer '%s' must be gradient, a share(...), a linear combination of shares "
+               "or where(z > 0, X, Y) of those",
+               c->layer);
     return 0;
 }
 
@@ -387,8 +412,8 @@ int rules_linear_form(xai_diag *d, rx_pool *p, const rx *body, int input_nonneg,
         out->is_gradient = 1;
         return 1;
     }
-    expand_ctx c = {d, p, input_nonneg, layer, 0};
-    branch top = {0};
+    expand_ctx c = { d, p, input_nonneg, layer, 0 };
+    branch top = { 0 };
     top.coef = 1;
     if (!form(&c, body, 1.0, &top, out)) {
         rule_form_free(out);

@@ -13,7 +13,7 @@
 #define MAX_LANES 64
 
 typedef struct value {
-    int n;                     /* 1 (a number) or the lanes of a list */
+    int n; /* 1 (a number) or the lanes of a list */
     double v[MAX_LANES];
 } value;
 
@@ -22,7 +22,11 @@ static int eval(const sema_explain_ctx *c, const ast_expr *e, const sx_env *para
 
 static int from_rx(const sema_explain_ctx *c, const rx *r, value *out)
 {
-    if (r->kind == RX_NUM) { out->n = 1; out->v[0] = r->num; return 1; }
+    if (r->kind == RX_NUM) {
+        out->n = 1;
+        out->v[0] = r->num;
+        return 1;
+    }
     if (r->kind == RX_VEC) {
         if (r->n_vec > MAX_LANES || r->n_vec < 1) return 0;
         out->n = r->n_vec;
@@ -48,7 +52,7 @@ static double apply(int op, double a, double b)
     case '<': return a < b;
     case 'G': return a >= b;
     case 'L': return a <= b;
-    case 'E': return fabs(a - b) <= 1e-9 * fmax(1, fmax(fabs(a), fabs(b)));   /* alpha - beta == 1 */
+    case 'E': return fabs(a - b) <= 1e-9 * fmax(1, fmax(fabs(a), fabs(b))); /* alpha - beta == 1 */
     default: return fabs(a - b) > 1e-9 * fmax(1, fmax(fabs(a), fabs(b)));
     }
 }
@@ -57,7 +61,10 @@ static int eval(const sema_explain_ctx *c, const ast_expr *e, const sx_env *para
 {
     value a, b;
     switch (e->kind) {
-    case EX_NUMBER: out->n = 1; out->v[0] = e->number; return 1;
+    case EX_NUMBER:
+        out->n = 1;
+        out->v[0] = e->number;
+        return 1;
     case EX_IDENT:
         for (int i = 0; i < params->n; i++)
             if (!strcmp(params->names[i], e->text)) return params->values[i] && from_rx(c, params->values[i], out);
@@ -73,7 +80,7 @@ static int eval(const sema_explain_ctx *c, const ast_expr *e, const sx_env *para
         return 1;
     case EX_BINARY:
         if (!eval(c, e->lhs, params, &a) || !eval(c, e->rhs, params, &b)) return 0;
-        if (a.n != b.n && a.n != 1 && b.n != 1) return 0;   /* lists of different lengths: left to the rule */
+        if (a.n != b.n && a.n != 1 && b.n != 1) return 0; /* lists of different lengths: left to the rule */
         out->n = a.n > b.n ? a.n : b.n;
         for (int i = 0; i < out->n; i++) out->v[i] = apply(e->op, a.v[a.n == 1 ? 0 : i], b.v[b.n == 1 ? 0 : i]);
         return 1;

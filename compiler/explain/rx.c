@@ -8,7 +8,10 @@
 void *sx_alloc(explain_set *s, size_t size)
 {
     void *p = calloc(1, size);
-    if (!p) { fputs("xaic: out of memory\n", stderr); exit(2); }
+    if (!p) {
+        fputs("xaic: out of memory\n", stderr);
+        exit(2);
+    }
     if (s->n_allocations == s->cap_allocations) {
         s->cap_allocations = s->cap_allocations ? 2 * s->cap_allocations : 256;
         s->allocations = realloc(s->allocations, sizeof *s->allocations * s->cap_allocations);
@@ -32,9 +35,9 @@ rx *rx_number(explain_set *s, double v, xai_loc loc)
     return e;
 }
 
-static const char *const var_names[] = {"a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0"};
-static const char *const fn_names[] = {"pos", "neg", "abs", "sign", "step", "share", "where", "max", "min",
-                                       "unpool", "unpool0"};
+static const char *const var_names[] = { "a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0" };
+static const char *const fn_names[] = { "pos",   "neg", "abs", "sign",   "step",   "share",
+                                        "where", "max", "min", "unpool", "unpool0" };
 
 const char *rx_var_name(rx_var v) { return var_names[v]; }
 const char *rx_fn_name(rx_fn f) { return fn_names[f]; }
@@ -64,13 +67,19 @@ void rx_print(const rx *e, FILE *out)
         break;
     case RX_VAR: fputs(var_names[e->var], out); break;
     case RX_GRADIENT: fputs("gradient", out); break;
-    case RX_NEG: fputs("(-", out); rx_print(e->args[0], out); fputc(')', out); break;
+    case RX_NEG:
+        fputs("(-", out);
+        rx_print(e->args[0], out);
+        fputc(')', out);
+        break;
     case RX_BIN: {
         const char *op = e->op == 'G' ? ">=" : e->op == 'L' ? "<=" : e->op == 'E' ? "==" : e->op == 'N' ? "!=" : NULL;
         fputc('(', out);
         rx_print(e->args[0], out);
-        if (op) fprintf(out, " %s ", op);
-        else fprintf(out, " %c ", e->op);
+        if (op)
+            fprintf(out, " %s ", op);
+        else
+            fprintf(out, " %c ", e->op);
         rx_print(e->args[1], out);
         fputc(')', out);
         break;

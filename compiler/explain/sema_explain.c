@@ -8,37 +8,36 @@
 typedef struct assignment {
     const char *selector;
     xai_loc loc;
-    const ast_expr *rule_call;    /* EX_IDENT or EX_CALL */
-    const sx_env *env;            /* preset parameters, or NULL */
+    const ast_expr *rule_call; /* EX_IDENT or EX_CALL */
+    const sx_env *env;         /* preset parameters, or NULL */
     int from_preset;
-    xai_loc site;                 /* where the user chose it: the assignment, or the `rules PRESET(...)` using it */
-    rx *body;                     /* instantiated on first use */
+    xai_loc site; /* where the user chose it: the assignment, or the `rules PRESET(...)` using it */
+    rx *body;     /* instantiated on first use */
     const ast_rule *rule;
     int failed;
-    int reported_misfit;          /* "cannot apply" is said once per assignment */
+    int reported_misfit; /* "cannot apply" is said once per assignment */
 } assignment;
 
-enum { LEVEL_DEFAULT = 0, LEVEL_PRESET_TYPE = 1, LEVEL_PRESET_FIRST = 2, LEVEL_PRESET_NAME = 3,
-       LEVEL_TYPE = 4, LEVEL_FIRST = 5, LEVEL_NAME = 6 };
-
-
-
-
-
-
-
+enum {
+    LEVEL_DEFAULT = 0,
+    LEVEL_PRESET_TYPE = 1,
+    LEVEL_PRESET_FIRST = 2,
+    LEVEL_PRESET_NAME = 3,
+    LEVEL_TYPE = 4,
+    LEVEL_FIRST = 5,
+    LEVEL_NAME = 6
+};
 
 /* baseline / reference: zero or a number */
-
 
 static int node_named(const ir_graph *g, const char *name)
 {
     for (int i = 0; i < g->n_nodes; i++)
-        if ((g->nodes[i].name && !strcmp(g->nodes[i].name, name)) || (g->nodes[i].alias && !strcmp(g->nodes[i].alias, name)))
+        if ((g->nodes[i].name && !strcmp(g->nodes[i].name, name)) ||
+            (g->nodes[i].alias && !strcmp(g->nodes[i].alias, name)))
             return i;
     return -1;
 }
-
 
 /* Marks the nodes a selector picks and returns its precedence level, or -1 after reporting. */
 static int select_nodes(sema_explain_ctx *c, const ir_graph *g, const assignment *a, char *picked)
@@ -77,7 +76,7 @@ static int select_nodes(sema_explain_ctx *c, const ir_graph *g, const assignment
         for (int i = 0; i < g->n_nodes; i++) picked[i] = !strcmp(sx_selector(&g->nodes[i]), a->selector);
         return a->from_preset ? LEVEL_PRESET_TYPE : LEVEL_TYPE;
     }
-    if (a->from_preset) return -2;   /* a preset may name layers some networks do not have */
+    if (a->from_preset) return -2; /* a preset may name layers some networks do not have */
     char ops[256];
     sx_rule_ops(ops, sizeof ops);
     diag_error(c->d, a->loc, "'%s' is neither a layer of network '%s' nor an op type (%s), first or first_<op>",
@@ -100,7 +99,7 @@ static rx *assignment_body(sema_explain_ctx *c, assignment *a)
         a->failed = 1;
         return NULL;
     }
-    a->body = sx_instantiate(c, a->rule, a->rule_call, a->env, a->site);   /* an identifier: no arguments */
+    a->body = sx_instantiate(c, a->rule, a->rule_call, a->env, a->site); /* an identifier: no arguments */
     if (!a->body) a->failed = 1;
     return a->body;
 }
@@ -109,7 +108,7 @@ static void add_assignment(assignment **list, int *n, const ast_explain_stmt *s,
                            xai_loc site)
 {
     *list = realloc(*list, sizeof **list * (*n + 1));
-    (*list)[(*n)++] = (assignment){s->key, s->key_loc, s->value, env, from_preset, site, NULL, NULL, 0, 0};
+    (*list)[(*n)++] = (assignment){ s->key, s->key_loc, s->value, env, from_preset, site, NULL, NULL, 0, 0 };
 }
 
 /* rules PRESET(args); -> the preset's assignments, its parameters bound */
@@ -122,8 +121,10 @@ static void expand_preset(sema_explain_ctx *c, const ast_explain_stmt *s, assign
     }
     const ast_preset *p = sx_find_preset(c, call->text);
     if (!p) {
-        diag_error(c->d, call->loc, "unknown preset '%s'; built-in presets are epsilon_plus, epsilon_plus_flat, "
-                   "epsilon_gamma_box, epsilon_alpha2_beta1, epsilon_alpha2_beta1_flat, excitation_backprop", call->text);
+        diag_error(c->d, call->loc,
+                   "unknown preset '%s'; built-in presets are epsilon_plus, epsilon_plus_flat, "
+                   "epsilon_gamma_box, epsilon_alpha2_beta1, epsilon_alpha2_beta1_flat, excitation_backprop",
+                   call->text);
         return;
     }
     sx_env *env = sx_alloc(c->set, sizeof *env);
@@ -160,7 +161,8 @@ static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph 
     }
     const method_def *m = method_find(v->text);
     if (!m) {
-        diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates %s", v->text, names);
+        diag_error(c->d, v->loc, "method '%s' is not available in this version of xaic; it generates %s", v->text,
+                   names);
         return;
     }
     spec->method = m->id;
@@ -172,9 +174,10 @@ static void parse_method(sema_explain_ctx *c, const ast_expr *v, const ir_graph 
 /* "the logit (seed logit), ... or max(logit, 0) (seed relu_logit)": what a method's seeds explain */
 static void seed_choices(unsigned seeds, char *buf, size_t len)
 {
-    static const char *const what[] = {[SEED_LOGIT] = "the logit (seed logit)", [SEED_ONE] = "1 at the class (seed one)",
-                                       [SEED_SOFTMAX] = "the softmax probability (seed softmax)",
-                                       [SEED_RELU_LOGIT] = "max(logit, 0) (seed relu_logit)"};
+    static const char *const what[] = { [SEED_LOGIT] = "the logit (seed logit)",
+                                        [SEED_ONE] = "1 at the class (seed one)",
+                                        [SEED_SOFTMAX] = "the softmax probability (seed softmax)",
+                                        [SEED_RELU_LOGIT] = "max(logit, 0) (seed relu_logit)" };
     int total = 0, n = 0;
     for (int s = SEED_LOGIT; s <= SEED_RELU_LOGIT; s++) total += (seeds >> s) & 1;
     size_t used = 0;
@@ -188,7 +191,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
 {
     const ir_graph *g = m->graphs[net_index];
     c->net = g;
-    explain_spec spec = {0};
+    explain_spec spec = { 0 };
     spec.name = sx_alloc(c->set, strlen(ex->name) + 1);
     strcpy(spec.name, ex->name);
     spec.loc = ex->loc;
@@ -200,16 +203,18 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     int errors = c->d->errors;
     assignment *list = NULL;
     int n = 0;
-    const ast_explain_stmt *seen[5] = {0};
-    static const char *const settings[] = {"method", "seed", "rules", "at", "post"};
+    const ast_explain_stmt *seen[5] = { 0 };
+    static const char *const settings[] = { "method", "seed", "rules", "at", "post" };
     for (int i = 0; i < ex->n_stmts; i++) {
         const ast_explain_stmt *s = &ex->stmts[i];
         if (s->kind == ES_ASSIGN) continue;
         int k;
         for (k = 0; k < 5 && strcmp(settings[k], s->key); k++) {}
         if (k == 5) {
-            diag_error(c->d, s->key_loc, "unknown setting '%s'; an explain block takes method, seed, rules, at, post "
-                       "and rule assignments `selector: rule;`", s->key);
+            diag_error(c->d, s->key_loc,
+                       "unknown setting '%s'; an explain block takes method, seed, rules, at, post "
+                       "and rule assignments `selector: rule;`",
+                       s->key);
             continue;
         }
         if (seen[k]) {
@@ -221,7 +226,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
         if (k == 0) {
             parse_method(c, s->value, g, &spec);
         } else if (k == 1) {
-            static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit"};
+            static const char *const seeds[] = { "logit", "one", "softmax", "relu_logit" };
             int v = setting_ident(c, s, seeds, 4);
             if (v >= 0) spec.seed = (ir_seed)v;
         } else if (k == 2) {
@@ -232,10 +237,12 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
                 continue;
             }
             int node = node_named(g, s->value->text);
-            if (node < 0) diag_error(c->d, s->value->loc, "`at`: no layer '%s' in network '%s'", s->value->text, g->name);
-            else spec.at_node = node == g->input ? -1 : node;
+            if (node < 0)
+                diag_error(c->d, s->value->loc, "`at`: no layer '%s' in network '%s'", s->value->text, g->name);
+            else
+                spec.at_node = node == g->input ? -1 : node;
         } else {
-            static const char *const posts[] = {"none", "abs", "square", "times_input"};
+            static const char *const posts[] = { "none", "abs", "square", "times_input" };
             int v = setting_ident(c, s, posts, 4);
             if (v >= 0) spec.post = (explain_post)v;
         }
@@ -244,20 +251,26 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     const method_def *meth = method_of(spec.method);
     char msg[512];
     if (seen[1] && !((meth->seeds >> spec.seed) & 1)) {
-        if (meth->seed_refusal) diag_error(c->d, meth->seeds ? seen[1]->value->loc : seen[1]->key_loc, "%s", meth->seed_refusal);
+        if (meth->seed_refusal)
+            diag_error(c->d, meth->seeds ? seen[1]->value->loc : seen[1]->key_loc, "%s", meth->seed_refusal);
         else {
             seed_choices(meth->seeds, msg, sizeof msg);
             diag_error(c->d, seen[1]->value->loc, "method %s explains %s", meth->name, msg);
         }
     }
-    if (!meth->seeds) spec.seed = meth->own_seed;
-    else if (meth->seed_is_gradient)   /* the gradient of the chosen output seeds the backward pass */
-        spec.seed = spec.seed == SEED_SOFTMAX ? SEED_SOFTMAX_GRAD : spec.seed == SEED_RELU_LOGIT ? SEED_RELU_GRAD : SEED_ONE;
+    if (!meth->seeds)
+        spec.seed = meth->own_seed;
+    else if (meth->seed_is_gradient) /* the gradient of the chosen output seeds the backward pass */
+        spec.seed = spec.seed == SEED_SOFTMAX ? SEED_SOFTMAX_GRAD
+            : spec.seed == SEED_RELU_LOGIT    ? SEED_RELU_GRAD
+                                              : SEED_ONE;
     if (!(meth->settings & SETTING_RULES))
         for (int i = 0; i < ex->n_stmts; i++)
             if (ex->stmts[i].kind == ES_ASSIGN || (seen[2] && &ex->stmts[i] == seen[2])) {
-                diag_error(c->d, ex->stmts[i].key_loc, "%s follows the true gradient of its objective; rules do not "
-                           "apply to it", meth->name);
+                diag_error(c->d, ex->stmts[i].key_loc,
+                           "%s follows the true gradient of its objective; rules do not "
+                           "apply to it",
+                           meth->name);
                 break;
             }
     if (seen[4] && !(meth->settings & SETTING_POST)) {
@@ -282,7 +295,10 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
         for (int i = 0; i < g->n_nodes; i++) {
             if (!picked[i] || !sx_takes_rule(g, i)) continue;
             any = 1;
-            if (lv >= level[i]) { best[i] = a; level[i] = lv; }
+            if (lv >= level[i]) {
+                best[i] = a;
+                level[i] = lv;
+            }
         }
         if (!any && !list[a].from_preset)
             diag_warning(c->d, list[a].loc, "no layer of network '%s' is selected by '%s'", g->name, list[a].selector);
@@ -307,7 +323,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
                            a->rule->name, node->name, op, ops);
                 continue;
             }
-            spec.rules[i] = (rule_use){a->rule->name, body, a->loc};
+            spec.rules[i] = (rule_use){ a->rule->name, body, a->loc };
         } else {
             const char *name = meth->default_rule(node->op);
             const ast_rule *r = name ? sx_find_rule(c, name) : NULL;
@@ -317,7 +333,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
                 continue;
             }
             rx *body = sx_instantiate(c, r, NULL, NULL, r->loc);
-            if (body) spec.rules[i] = (rule_use){r->name, body, r->loc};
+            if (body) spec.rules[i] = (rule_use){ r->name, body, r->loc };
         }
     }
     free(best);
@@ -332,7 +348,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
 explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_module *m)
 {
     explain_set *set = calloc(1, sizeof *set);
-    sema_explain_ctx c = {d, set, NULL, 0, NULL, 0, m, NULL};
+    sema_explain_ctx c = { d, set, NULL, 0, NULL, 0, m, NULL };
     sx_collect_definitions(&c, p);
     const ast_explain **seen = NULL;
     int n_seen = 0;
@@ -350,18 +366,20 @@ explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_modul
             }
             seen = realloc(seen, sizeof *seen * (n_seen + 1));
             seen[n_seen++] = ex;
-            static const char *const reserved[] = {"forward", "workspace_size", "info", "bind_weights"};
+            static const char *const reserved[] = { "forward", "workspace_size", "info", "bind_weights" };
             int clash = 0;
             for (int k = 0; k < 4; k++) clash |= !strcmp(ex->name, reserved[k]);
             if (clash) {
-                diag_error(d, ex->loc, "an explanation cannot be named '%s': %s_%s is already an entry point of "
-                           "every network", ex->name, ex->network, ex->name);
+                diag_error(d, ex->loc,
+                           "an explanation cannot be named '%s': %s_%s is already an entry point of "
+                           "every network",
+                           ex->name, ex->network, ex->name);
                 continue;
             }
             int net = -1;
             for (int k = 0; k < m->n_graphs; k++)
                 if (!strcmp(m->graphs[k]->name, ex->network)) net = k;
-            if (net < 0) continue;   /* unknown network: reported by sema_program; failed networks: already reported */
+            if (net < 0) continue; /* unknown network: reported by sema_program; failed networks: already reported */
             check_explain(&c, ex, m, net);
         }
     free(seen);
@@ -384,13 +402,15 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
     for (int e = 0; e < s->n_specs; e++) {
         const explain_spec *sp = &s->specs[e];
         const ir_graph *g = m->graphs[sp->network];
-        static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax gradient",
-                                            "log-softmax gradient", "relu gradient"};
-        fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name, method_of(sp->method)->name,
-                seeds[sp->seed], sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
+        static const char *const seeds[] = {
+            "logit", "one", "softmax", "relu_logit", "softmax gradient", "log-softmax gradient", "relu gradient"
+        };
+        fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name,
+                method_of(sp->method)->name, seeds[sp->seed],
+                sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
         for (int i = 0; i < g->n_nodes; i++) {
             if (!sp->rules[i].body) continue;
-            ir_op op = g->nodes[i].fused ? (ir_op)(g->nodes[i].fused - 1) : g->nodes[i].op;   /* as written */
+            ir_op op = g->nodes[i].fused ? (ir_op)(g->nodes[i].fused - 1) : g->nodes[i].op; /* as written */
             fprintf(out, "  %-10s %-10s %s: ", g->nodes[i].name, ir_ops[op].selector, sp->rules[i].rule);
             rx_print(sp->rules[i].body, out);
             fputc('\n', out);

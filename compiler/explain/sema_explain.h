@@ -15,8 +15,8 @@ typedef struct sema_explain_ctx {
     int n_rules;
     const ast_preset **presets;
     int n_presets;
-    const ir_module *module;      /* the networks (a generator is one of them) */
-    const ir_graph *net;          /* the network of the explain block being checked */
+    const ir_module *module; /* the networks (a generator is one of them) */
+    const ir_graph *net;     /* the network of the explain block being checked */
 } sema_explain_ctx;
 
 /* Names bound to values: a rule's or preset's parameters. */

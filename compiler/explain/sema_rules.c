@@ -28,7 +28,10 @@ static rx *fold_binary(sema_explain_ctx *c, int op, rx *l, rx *r, xai_loc loc)
         case '-': v = a - b; break;
         case '*': v = a * b; break;
         case '/':
-            if (b == 0) { diag_error(c->d, loc, "division by zero in a constant"); return NULL; }
+            if (b == 0) {
+                diag_error(c->d, loc, "division by zero in a constant");
+                return NULL;
+            }
             v = a / b;
             break;
         default: diag_error(c->d, loc, "a comparison is not a value here"); return NULL;
@@ -79,9 +82,7 @@ rx *sx_eval_arg(sema_explain_ctx *c, const ast_expr *e, const sx_env *env)
         diag_error(c->d, e->loc, "unknown name '%s'; an argument is a number, a list of numbers, low, high%s", e->text,
                    env && env->n ? " or a parameter of the enclosing preset" : "");
         return NULL;
-    default:
-        diag_error(c->d, e->loc, "an argument must be a number, a list of numbers, low or high");
-        return NULL;
+    default: diag_error(c->d, e->loc, "an argument must be a number, a list of numbers, low or high"); return NULL;
     }
 }
 
@@ -116,7 +117,8 @@ int sx_bind(sema_explain_ctx *c, const char *what, const char *name, const ast_p
             }
         }
         if (out->values[slot]) {
-            diag_error(c->d, arg->value->loc, "parameter '%s' of %s '%s' is given twice", params[slot].name, what, name);
+            diag_error(c->d, arg->value->loc, "parameter '%s' of %s '%s' is given twice", params[slot].name, what,
+                       name);
             ok = 0;
             continue;
         }
@@ -163,7 +165,8 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
             return x;
         }
         if (!strcmp(e->text, "gradient")) return rx_new(c->set, RX_GRADIENT, e->loc);
-        diag_error(c->d, e->loc, "unknown name '%s' in rule '%s'; a body may use a, w, b, z, low, high (linear ops), "
+        diag_error(c->d, e->loc,
+                   "unknown name '%s' in rule '%s'; a body may use a, w, b, z, low, high (linear ops), "
                    "r, x, y, x0, y0 (elementwise and pooling ops), gradient, the rule's parameters and its local names",
                    e->text, s->rule);
         return NULL;
@@ -183,8 +186,10 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
     case EX_CALL: {
         int f = rx_fn_from_name(e->text);
         if (f < 0) {
-            diag_error(c->d, e->loc, "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, "
-                       "share, where, unpool, unpool0", e->text, s->rule);
+            diag_error(c->d, e->loc,
+                       "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, "
+                       "share, where, unpool, unpool0",
+                       e->text, s->rule);
             return NULL;
         }
         int want = f == F_WHERE ? 3 : (f == F_MAX || f == F_MIN) ? 2 : 1;
@@ -223,18 +228,16 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
         call->n_args = want;
         return call;
     }
-    default:
-        diag_error(c->d, e->loc, "a list or string cannot appear in a rule body");
-        return NULL;
+    default: diag_error(c->d, e->loc, "a list or string cannot appear in a rule body"); return NULL;
     }
 }
 
 rx *sx_instantiate(sema_explain_ctx *c, const ast_rule *rule, const ast_expr *call, const sx_env *env, xai_loc site)
 {
-    sx_env params = {0};
+    sx_env params = { 0 };
     if (!sx_bind(c, "rule", rule->name, rule->params, rule->n_params, call, env, &params)) return NULL;
     if (!sx_check_requires(c, rule, &params, site.src ? site : call ? call->loc : rule->loc)) return NULL;
-    body_scope s = {&params, NULL, NULL, 0, rule->name};
+    body_scope s = { &params, NULL, NULL, 0, rule->name };
     s.let_names = sx_alloc(c->set, sizeof(char *) * (rule->n_lets + 1));
     s.let_values = sx_alloc(c->set, sizeof(rx *) * (rule->n_lets + 1));
     for (int i = 0; i < rule->n_lets; i++) {
@@ -266,8 +269,10 @@ void sx_collect_definitions(sema_explain_ctx *c, const xai_program *p)
                     if (ir_op_from_selector(r->ops[k]) < 0) {
                         char ops[256];
                         sx_rule_ops(ops, sizeof ops);
-                        diag_error(c->d, r->op_locs[k], "rule '%s' is declared on '%s', which is not an op a rule can "
-                                   "apply to (%s)", r->name, r->ops[k], ops);
+                        diag_error(c->d, r->op_locs[k],
+                                   "rule '%s' is declared on '%s', which is not an op a rule can "
+                                   "apply to (%s)",
+                                   r->name, r->ops[k], ops);
                     }
                 c->rules = realloc(c->rules, sizeof *c->rules * (c->n_rules + 1));
                 c->rules[c->n_rules++] = r;

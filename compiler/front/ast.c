@@ -16,15 +16,12 @@ typedef struct arena_chunk {
 } arena_chunk;
 
 struct ast_arena {
-    arena_chunk *chunks;   /* the newest first; allocation happens in the newest */
+    arena_chunk *chunks; /* the newest first; allocation happens in the newest */
 };
 
 enum { ARENA_CHUNK_SIZE = 16 * 1024 };
 
-ast_arena *ast_arena_new(void)
-{
-    return calloc(1, sizeof(ast_arena));
-}
+ast_arena *ast_arena_new(void) { return calloc(1, sizeof(ast_arena)); }
 
 void ast_arena_free(ast_arena *a)
 {
@@ -76,7 +73,7 @@ const char *ast_strdup(ast_arena *a, const char *s, size_t n)
 
 void ast_free(ast_file *f)
 {
-    if (f) ast_arena_free(f->arena);   /* f itself lives in its arena */
+    if (f) ast_arena_free(f->arena); /* f itself lives in its arena */
 }
 
 /* ---- dump ----
@@ -110,7 +107,7 @@ static void dump_number(double v, int is_int, FILE *out)
         snprintf(buf, sizeof buf, "%.*g", precision, v);
         if (strtod(buf, NULL) == v) break;
     }
-    if (!is_int && !strpbrk(buf, ".eEni")) strcat(buf, ".0");   /* keep 1.0 distinct from 1 */
+    if (!is_int && !strpbrk(buf, ".eEni")) strcat(buf, ".0"); /* keep 1.0 distinct from 1 */
     fputs(buf, out);
 }
 
@@ -119,11 +116,16 @@ static void dump_string(const char *s, FILE *out)
     fputc('"', out);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c == '\n') fputs("\\n", out);
-        else if (c == '\t') fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f) fprintf(out, "\\x%02x", c);
-        else fputc(c, out);
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
     }
     fputc('"', out);
 }
@@ -152,15 +154,9 @@ void ast_dump_expr(const ast_expr *e, FILE *out)
         return;
     }
     switch (e->kind) {
-    case EX_NUMBER:
-        dump_number(e->number, e->is_int, out);
-        break;
-    case EX_STRING:
-        dump_string(e->text, out);
-        break;
-    case EX_IDENT:
-        fputs(e->text, out);
-        break;
+    case EX_NUMBER: dump_number(e->number, e->is_int, out); break;
+    case EX_STRING: dump_string(e->text, out); break;
+    case EX_IDENT: fputs(e->text, out); break;
     case EX_LIST:
         fputc('[', out);
         for (int i = 0; i < e->n_items; i++) {
@@ -193,10 +189,7 @@ void ast_dump_expr(const ast_expr *e, FILE *out)
     }
 }
 
-static void dump_loc(xai_loc loc, FILE *out)
-{
-    fprintf(out, " @%d:%d\n", loc.line, loc.col);
-}
+static void dump_loc(xai_loc loc, FILE *out) { fprintf(out, " @%d:%d\n", loc.line, loc.col); }
 
 static void dump_params(const ast_param *params, int n, FILE *out)
 {
@@ -259,8 +252,7 @@ static void dump_network(const ast_network *n, FILE *out)
             break;
         case NS_OUTPUT:
             fputs("    output ", out);
-            for (int k = 0; k < s->n_outputs; k++)
-                fprintf(out, "%s%s", k ? ", " : "", s->outputs[k]);
+            for (int k = 0; k < s->n_outputs; k++) fprintf(out, "%s%s", k ? ", " : "", s->outputs[k]);
             break;
         }
         dump_loc(s->loc, out);
@@ -272,13 +264,12 @@ static void dump_rule(const ast_rule *r, FILE *out)
     fprintf(out, "  rule %s", r->name);
     dump_params(r->params, r->n_params, out);
     fputs(" on ", out);
-    for (int i = 0; i < r->n_ops; i++)
-        fprintf(out, "%s%s", i ? ", " : "", r->ops[i]);
+    for (int i = 0; i < r->n_ops; i++) fprintf(out, "%s%s", i ? ", " : "", r->ops[i]);
     dump_loc(r->loc, out);
     for (int i = 0; i < r->n_requires; i++) {
         fputs("    requires ", out);
         ast_dump_expr(r->requires[i], out);
-        dump_loc(r->requires[i]->loc, out);
+        dump_loc(r->requires[i] -> loc, out);
     }
     for (int i = 0; i < r->n_lets; i++) {
         fprintf(out, "    let %s = ", r->lets[i].name);
@@ -303,12 +294,8 @@ void ast_dump(const ast_file *f, FILE *out)
             dump_string(t->u.import.path, out);
             dump_loc(t->u.import.loc, out);
             break;
-        case TOP_NETWORK:
-            dump_network(&t->u.network, out);
-            break;
-        case TOP_RULE:
-            dump_rule(&t->u.rule, out);
-            break;
+        case TOP_NETWORK: dump_network(&t->u.network, out); break;
+        case TOP_RULE: dump_rule(&t->u.rule, out); break;
         case TOP_PRESET:
             fprintf(out, "  preset %s", t->u.preset.name);
             dump_params(t->u.preset.params, t->u.preset.n_params, out);

@@ -11,18 +11,18 @@ typedef struct ast_arena ast_arena;
 
 /* ---- expressions (layer definitions, call arguments, rule bodies, explain settings) ---- */
 typedef enum {
-    EX_NUMBER,   /* number: 3, 0.25, 1e-6 (is_int says whether it was written without '.' or exponent) */
-    EX_STRING,   /* "text" (escapes resolved) */
-    EX_IDENT,    /* name */
-    EX_LIST,     /* [e, e, ...] */
-    EX_CALL,     /* name(args) */
-    EX_UNARY,    /* op: '-' */
-    EX_BINARY,   /* op: '+', '-', '*', '/', '>', '<', 'G' (>=), 'L' (<=), 'E' (==), 'N' (!=) */
+    EX_NUMBER, /* number: 3, 0.25, 1e-6 (is_int says whether it was written without '.' or exponent) */
+    EX_STRING, /* "text" (escapes resolved) */
+    EX_IDENT,  /* name */
+    EX_LIST,   /* [e, e, ...] */
+    EX_CALL,   /* name(args) */
+    EX_UNARY,  /* op: '-' */
+    EX_BINARY, /* op: '+', '-', '*', '/', '>', '<', 'G' (>=), 'L' (<=), 'E' (==), 'N' (!=) */
 } ast_expr_kind;
 
 typedef struct ast_expr ast_expr;
 typedef struct ast_arg {
-    const char *name;     /* NULL for a positional argument; "stabilize" in share(C, stabilize=1e-6) */
+    const char *name; /* NULL for a positional argument; "stabilize" in share(C, stabilize=1e-6) */
     xai_loc name_loc;
     ast_expr *value;
 } ast_arg;
@@ -30,40 +30,40 @@ typedef struct ast_arg {
 struct ast_expr {
     ast_expr_kind kind;
     xai_loc loc;
-    double number;        /* EX_NUMBER */
-    int is_int;           /* EX_NUMBER */
-    const char *text;     /* EX_STRING contents, EX_IDENT name, EX_CALL callee name */
-    int op;               /* EX_UNARY / EX_BINARY */
-    ast_expr *lhs, *rhs;  /* EX_BINARY: both; EX_UNARY: lhs */
-    ast_expr **items;     /* EX_LIST */
+    double number;       /* EX_NUMBER */
+    int is_int;          /* EX_NUMBER */
+    const char *text;    /* EX_STRING contents, EX_IDENT name, EX_CALL callee name */
+    int op;              /* EX_UNARY / EX_BINARY */
+    ast_expr *lhs, *rhs; /* EX_BINARY: both; EX_UNARY: lhs */
+    ast_expr **items;    /* EX_LIST */
     int n_items;
-    ast_arg *args;        /* EX_CALL */
+    ast_arg *args; /* EX_CALL */
     int n_args;
 };
 
 /* ---- network ---- */
 typedef enum {
-    NS_WEIGHTS,  /* weights "file.safetensors"; */
-    NS_INPUT,    /* input x[1, 28, 28] range [0, 1]; */
-    NS_LAYER,    /* name = expr [from "prefix"]; */
-    NS_OUTPUT,   /* output name [, name ...]; */
+    NS_WEIGHTS, /* weights "file.safetensors"; */
+    NS_INPUT,   /* input x[1, 28, 28] range [0, 1]; */
+    NS_LAYER,   /* name = expr [from "prefix"]; */
+    NS_OUTPUT,  /* output name [, name ...]; */
 } ast_net_stmt_kind;
 
 typedef struct ast_net_stmt {
     ast_net_stmt_kind kind;
     xai_loc loc;
-    const char *name;       /* NS_INPUT, NS_LAYER: the defined name */
+    const char *name; /* NS_INPUT, NS_LAYER: the defined name */
     xai_loc name_loc;
-    const char *path;       /* NS_WEIGHTS: the file as written */
+    const char *path; /* NS_WEIGHTS: the file as written */
     xai_loc path_loc;
-    ast_expr **dims;        /* NS_INPUT: shape without batch (number expressions) */
+    ast_expr **dims; /* NS_INPUT: shape without batch (number expressions) */
     int n_dims;
-    int has_range;          /* NS_INPUT */
+    int has_range; /* NS_INPUT */
     ast_expr *range_low, *range_high;
-    ast_expr *value;        /* NS_LAYER: the right-hand side, normally an EX_CALL */
-    const char *from;       /* NS_LAYER: parameter prefix given with `from`, or NULL */
+    ast_expr *value;  /* NS_LAYER: the right-hand side, normally an EX_CALL */
+    const char *from; /* NS_LAYER: parameter prefix given with `from`, or NULL */
     xai_loc from_loc;
-    const char **outputs;   /* NS_OUTPUT */
+    const char **outputs; /* NS_OUTPUT */
     xai_loc *output_locs;
     int n_outputs;
 } ast_net_stmt;
@@ -79,10 +79,10 @@ typedef struct ast_network {
 typedef struct ast_param {
     const char *name;
     xai_loc loc;
-    ast_expr *default_value;  /* NULL if required */
+    ast_expr *default_value; /* NULL if required */
 } ast_param;
 
-typedef struct ast_let {      /* a local binding inside a rule body */
+typedef struct ast_let { /* a local binding inside a rule body */
     const char *name;
     xai_loc loc;
     ast_expr *value;
@@ -93,14 +93,14 @@ typedef struct ast_rule {
     xai_loc loc;
     ast_param *params;
     int n_params;
-    const char **ops;         /* op types it applies to */
+    const char **ops; /* op types it applies to */
     xai_loc *op_locs;
     int n_ops;
-    ast_expr **requires;      /* `requires c1, c2`: conditions on the parameters, checked where the rule is used */
+    ast_expr **requires; /* `requires c1, c2`: conditions on the parameters, checked where the rule is used */
     int n_requires;
     ast_let *lets;
     int n_lets;
-    ast_expr *body;           /* the final expression */
+    ast_expr *body; /* the final expression */
 } ast_rule;
 
 /* ---- settings shared by explain blocks and presets ----
@@ -111,15 +111,15 @@ typedef enum { ES_SETTING, ES_ASSIGN } ast_explain_stmt_kind;
 typedef struct ast_explain_stmt {
     ast_explain_stmt_kind kind;
     xai_loc loc;
-    const char *key;          /* ES_SETTING: the keyword; ES_ASSIGN: the selector (layer, op type, `first`) */
+    const char *key; /* ES_SETTING: the keyword; ES_ASSIGN: the selector (layer, op type, `first`) */
     xai_loc key_loc;
-    ast_expr *value;          /* the value / the rule (EX_IDENT or EX_CALL) */
+    ast_expr *value; /* the value / the rule (EX_IDENT or EX_CALL) */
 } ast_explain_stmt;
 
 typedef struct ast_explain {
     const char *name;
     xai_loc loc;
-    const char *network;      /* `for NET` */
+    const char *network; /* `for NET` */
     xai_loc network_loc;
     ast_explain_stmt *stmts;
     int n_stmts;
@@ -136,7 +136,7 @@ typedef struct ast_preset {
 } ast_preset;
 
 typedef struct ast_import {
-    const char *path;         /* as written, relative to the importing file */
+    const char *path; /* as written, relative to the importing file */
     xai_loc loc;
 } ast_import;
 

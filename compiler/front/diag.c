@@ -24,7 +24,9 @@ void diag_init(xai_diag *d, FILE *out)
 
 const char *diag_strerror(int err)
 {
-    return err == DIAG_ENOTREGULAR ? "not a regular file" : err == EFBIG ? "too large for a source (over 64 MB)" : strerror(err);
+    return err == DIAG_ENOTREGULAR ? "not a regular file"
+        : err == EFBIG             ? "too large for a source (over 64 MB)"
+                                   : strerror(err);
 }
 
 void diag_free(xai_diag *d)
@@ -99,7 +101,7 @@ xai_source *diag_load_file(xai_diag *d, const char *path, int *err)
         close(fd);
         return NULL;
     }
-    for (;;) {   /* the file may change size while we read: read until EOF, growing as needed */
+    for (;;) { /* the file may change size while we read: read until EOF, growing as needed */
         if (length + 1 == cap) {
             char *bigger = realloc(text, cap * 2);
             if (!bigger) {
@@ -121,7 +123,7 @@ xai_source *diag_load_file(xai_diag *d, const char *path, int *err)
         }
         if (got == 0) break;
         length += (size_t)got;
-        if (length > DIAG_MAX_SOURCE) {   /* grown while we read */
+        if (length > DIAG_MAX_SOURCE) { /* grown while we read */
             *err = EFBIG;
             free(text);
             close(fd);
@@ -175,14 +177,14 @@ static void print_excerpt(xai_diag *d, xai_loc loc)
 
     fprintf(d->out, "%*d | ", width, loc.line);
     int display_col = 0;
-    int caret_start = -1, caret_end = -1;   /* display columns: first of the caret, one past the ~ */
+    int caret_start = -1, caret_end = -1; /* display columns: first of the caret, one past the ~ */
     size_t first = loc.col > 0 ? (size_t)loc.col - 1 : 0;
     size_t last = loc.end_col >= loc.col ? (size_t)loc.end_col - 1 : first;
-    size_t start = loc.line == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3) ? 3 : 0;   /* a BOM: not shown */
+    size_t start = loc.line == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3) ? 3 : 0; /* a BOM: not shown */
     /* a very long line is shown around the spot: up to EXCERPT_CONTEXT bytes before it and after it */
     if (first > start + EXCERPT_CONTEXT) {
         size_t skip = first - EXCERPT_CONTEXT;
-        while (skip > start && ((unsigned char)line[skip] & 0xC0) == 0x80) skip--;   /* a character's start */
+        while (skip > start && ((unsigned char)line[skip] & 0xC0) == 0x80) skip--; /* a character's start */
         fputs("...", d->out);
         display_col += 3;
         start = skip;
@@ -195,10 +197,14 @@ static void print_excerpt(xai_diag *d, xai_loc loc)
         size_t n = c >= 0x80 ? utf8_sequence_length((const unsigned char *)line + i, len - i) : 1;
         int w = c == '\t' ? TAB_WIDTH - display_col % TAB_WIDTH : 1;
         if (first >= i && first < i + (n ? n : 1)) caret_start = display_col;
-        if (c == '\t') fprintf(d->out, "%*s", w, "");
-        else if (n > 1) fwrite(line + i, 1, n, d->out);
-        else if (c < 0x20 || c >= 0x7f) fputc('?', d->out);
-        else fputc(c, d->out);
+        if (c == '\t')
+            fprintf(d->out, "%*s", w, "");
+        else if (n > 1)
+            fwrite(line + i, 1, n, d->out);
+        else if (c < 0x20 || c >= 0x7f)
+            fputc('?', d->out);
+        else
+            fputc(c, d->out);
         display_col += w;
         i += n ? n : 1;
         if (last < i && caret_end < 0) caret_end = display_col;
@@ -232,10 +238,13 @@ void diag_verror(xai_diag *d, xai_loc loc, const char *fmt, va_list ap)
 {
     d->muted = diag_over_limit(d);
     d->errors++;
-    if (!d->muted) report(d, "error", loc, fmt, ap);
-    else if (d->errors == d->limit + 1) {   /* said once */
-        fprintf(d->out, "xaic: error: too many errors; only the first %d are shown (--error-limit=N shows more, 0 "
-                        "all)\n", d->limit);
+    if (!d->muted)
+        report(d, "error", loc, fmt, ap);
+    else if (d->errors == d->limit + 1) { /* said once */
+        fprintf(d->out,
+                "xaic: error: too many errors; only the first %d are shown (--error-limit=N shows more, 0 "
+                "all)\n",
+                d->limit);
         fflush(d->out);
     }
 }

@@ -8,8 +8,8 @@
 
 /* A loaded source file; its text stays alive for the whole compilation so carets can be printed. */
 typedef struct xai_source {
-    char *path;          /* as given (used in messages) */
-    char *text;          /* NUL-terminated contents */
+    char *path; /* as given (used in messages) */
+    char *text; /* NUL-terminated contents */
     size_t length;
     struct xai_source *next;
 } xai_source;
@@ -18,11 +18,11 @@ typedef struct xai_source {
 typedef struct xai_loc {
     const xai_source *src;
     int line, col;
-    int end_col;         /* last column of the token/range on `line` (for the ~~~ underline); 0 = just a caret */
+    int end_col; /* last column of the token/range on `line` (for the ~~~ underline); 0 = just a caret */
 } xai_loc;
 
 typedef struct xai_diag {
-    FILE *out;           /* where messages go: stderr by default, a memstream in tests */
+    FILE *out; /* where messages go: stderr by default, a memstream in tests */
     int errors;
     int warnings;
     int limit;           /* errors printed at most (DIAG_DEFAULT_LIMIT; 0: no limit); later ones are only counted */
@@ -46,7 +46,7 @@ xai_source *diag_add_source(xai_diag *d, const char *path, const char *text, siz
  * file). *err gets errno, or DIAG_ENOTREGULAR; diag_strerror says it in words. */
 xai_source *diag_load_file(xai_diag *d, const char *path, int *err);
 #define DIAG_ENOTREGULAR (-1)
-#define DIAG_MAX_SOURCE ((long long)64 << 20)
+#define DIAG_MAX_SOURCE  ((long long)64 << 20)
 const char *diag_strerror(int err);
 
 /* "file:line:col: error: message" + source line + caret. Message style: say what is wrong and what to do. */
@@ -56,6 +56,10 @@ void diag_warning(xai_diag *d, xai_loc loc, const char *fmt, ...) __attribute__(
 void diag_note(xai_diag *d, xai_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_verror(xai_diag *d, xai_loc loc, const char *fmt, va_list ap);
 
-static inline xai_loc loc_none(void) { xai_loc l = {0, 0, 0, 0}; return l; }
+static inline xai_loc loc_none(void)
+{
+    xai_loc l = { 0, 0, 0, 0 };
+    return l;
+}
 
 #endif

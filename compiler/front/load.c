@@ -18,8 +18,8 @@ extern const size_t xai_prelude_length;
 typedef enum { FILE_LOADING, FILE_DONE } file_state;
 
 typedef struct seen_file {
-    char *key;                 /* realpath (or the path as given when it has none) */
-    const char *display_path;  /* the path used in messages (owned by the xai_source) */
+    char *key;                /* realpath (or the path as given when it has none) */
+    const char *display_path; /* the path used in messages (owned by the xai_source) */
     file_state state;
 } seen_file;
 
@@ -29,7 +29,7 @@ typedef struct loader {
     int files_cap;
     seen_file *seen;
     int n_seen, seen_cap;
-    int *chain;                /* indices into seen of the files being loaded, outermost first */
+    int *chain; /* indices into seen of the files being loaded, outermost first */
     int n_chain, chain_cap;
     int out_of_memory;
 } loader;
@@ -82,8 +82,7 @@ static void report_cycle(loader *L, int again, xai_loc where)
         strcat(chain, " -> ");
     }
     strcat(chain, L->seen[again].display_path);
-    diag_error(L->d, where, "import cycle: %s; a file cannot import itself, directly or through others",
-               chain);
+    diag_error(L->d, where, "import cycle: %s; a file cannot import itself, directly or through others", chain);
     free(chain);
 }
 
@@ -113,7 +112,8 @@ static void load_import(loader *L, const ast_file *importer, const ast_import *i
 {
     /* a diagnostic shows lines of the files it points into: only .xai sources may become one */
     if (!is_xai_path(imp->path)) {
-        diag_error(L->d, imp->loc, "imported file '%s' is not a .xai file; only .xai sources can be imported", imp->path);
+        diag_error(L->d, imp->loc, "imported file '%s' is not a .xai file; only .xai sources can be imported",
+                   imp->path);
         return;
     }
     char *path = resolve_import(importer->src->path, imp->path);
@@ -139,7 +139,7 @@ static void load_import(loader *L, const ast_file *importer, const ast_import *i
     int seen = find_seen(L, key);
     if (seen >= 0) {
         if (L->seen[seen].state == FILE_LOADING) report_cycle(L, seen, imp->loc);
-        free(key);   /* FILE_DONE: already in the program (a diamond) */
+        free(key); /* FILE_DONE: already in the program (a diamond) */
         free(path);
         return;
     }
@@ -158,8 +158,8 @@ static void load_import(loader *L, const ast_file *importer, const ast_import *i
 /* Parses `src`, loads its imports, then appends it. Takes ownership of `key`. */
 static void load_file(loader *L, const xai_source *src, char *key)
 {
-    if (!grow((void **)&L->seen, &L->seen_cap, L->n_seen + 1, sizeof *L->seen)
-        || !grow((void **)&L->chain, &L->chain_cap, L->n_chain + 1, sizeof *L->chain)) {
+    if (!grow((void **)&L->seen, &L->seen_cap, L->n_seen + 1, sizeof *L->seen) ||
+        !grow((void **)&L->chain, &L->chain_cap, L->n_chain + 1, sizeof *L->chain)) {
         free(key);
         L->out_of_memory = 1;
         return;
@@ -213,7 +213,7 @@ static xai_program *load(xai_diag *d, const char *path, const char *text)
         } else if (policy_check_read(path, why, sizeof why)) {
             diag_error(d, loc_none(), "cannot read '%s': %s", path, why);
             src = NULL;
-            err = -2;   /* reported */
+            err = -2; /* reported */
         } else {
             src = diag_load_file(d, path, &err);
         }
@@ -221,8 +221,10 @@ static xai_program *load(xai_diag *d, const char *path, const char *text)
             /* A main file given as text may not exist on disk: then its path is its identity. */
             char *key = realpath(path, NULL);
             if (!key) key = strdup(path);
-            if (key) load_file(&L, src, key);
-            else L.out_of_memory = 1;
+            if (key)
+                load_file(&L, src, key);
+            else
+                L.out_of_memory = 1;
         } else if (err == ENOMEM) {
             L.out_of_memory = 1;
         } else if (err != -2) {

@@ -6,7 +6,7 @@
 #include "diag.h"
 
 typedef struct xai_program {
-    ast_file **files;   /* files[0] = the prelude, then imported files in dependency order, the main file last */
+    ast_file **files; /* files[0] = the prelude, then imported files in dependency order, the main file last */
     int n_files;
 } xai_program;
 

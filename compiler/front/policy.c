@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static char *root;   /* the compiler is one process per compilation: settings of the process */
+static char *root; /* the compiler is one process per compilation: settings of the process */
 static int nonfinite_weights;
 
 int policy_set_root(const char *dir, char *err, size_t len)

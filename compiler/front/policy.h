@@ -10,7 +10,7 @@
 
 /* Sets the root (NULL: none). Returns 0, or -1 with a message in err when DIR is not a directory. */
 int policy_set_root(const char *dir, char *err, size_t len);
-const char *policy_root(void);   /* the root's real path, or NULL */
+const char *policy_root(void); /* the root's real path, or NULL */
 /* 0 when `path` may be read; -1 with the reason in why (the path is outside the root, or does not exist). */
 int policy_check_read(const char *path, char *why, size_t len);
 

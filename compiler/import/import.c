@@ -10,7 +10,7 @@
 #include "onnx_internal.h"
 #include "xairt.h"
 
-#define MAX_MODEL_BYTES ((size_t)2 << 30)   /* protobuf's own limit; larger models keep weights outside */
+#define MAX_MODEL_BYTES ((size_t)2 << 30) /* protobuf's own limit; larger models keep weights outside */
 
 static void progress(const imp *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(const imp *im, const char *fmt, ...)
@@ -55,18 +55,25 @@ static char *replace_ext(const char *path, const char *ext)
     const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
     size_t stem = dot && (!slash || dot > slash + 1) ? (size_t)(dot - path) : strlen(path);
     char *out = malloc(stem + strlen(ext) + 1);
-    if (out) { memcpy(out, path, stem); strcpy(out + stem, ext); }
+    if (out) {
+        memcpy(out, path, stem);
+        strcpy(out + stem, ext);
+    }
     return out;
 }
 
-typedef struct names { char *net, *weights, *output; } names;
+typedef struct names {
+    char *net, *weights, *output;
+} names;
 
 static int pick_names(imp *im, names *n)
 {
     const xai_import_options *o = im->opt;
     memset(n, 0, sizeof *n);
-    if (o->output_path) n->output = strdup(o->output_path);
-    else if (o->model_path) n->output = replace_ext(o->model_path, ".xai");
+    if (o->output_path)
+        n->output = strdup(o->output_path);
+    else if (o->model_path)
+        n->output = replace_ext(o->model_path, ".xai");
     const char *from = n->output ? n->output : "net";
     char *stem = path_stem(from);
     if (!stem) return imp_fail(im, "out of memory");
@@ -74,7 +81,10 @@ static int pick_names(imp *im, names *n)
         char *s = sanitize_identifier(o->name);
         int ok = s && !strcmp(s, o->name) && !is_reserved_name(o->name);
         free(s);
-        if (!ok) { free(stem); return imp_fail(im, "--name '%s' is not a valid network name (an identifier, not a keyword)", o->name); }
+        if (!ok) {
+            free(stem);
+            return imp_fail(im, "--name '%s' is not a valid network name (an identifier, not a keyword)", o->name);
+        }
         n->net = strdup(o->name);
     } else {
         n->net = sanitize_identifier(stem[0] ? stem : "net");
@@ -85,14 +95,21 @@ static int pick_names(imp *im, names *n)
             n->net = q;
         }
     }
-    if (o->weights_file) n->weights = strdup(o->weights_file);
-    else if ((n->weights = malloc(strlen(stem) + 13))) sprintf(n->weights, "%s.safetensors", stem[0] ? stem : "net");
+    if (o->weights_file)
+        n->weights = strdup(o->weights_file);
+    else if ((n->weights = malloc(strlen(stem) + 13)))
+        sprintf(n->weights, "%s.safetensors", stem[0] ? stem : "net");
     free(stem);
     if (!n->net || !n->weights) return imp_fail(im, "out of memory");
     return 0;
 }
 
-static void free_names(names *n) { free(n->net); free(n->weights); free(n->output); }
+static void free_names(names *n)
+{
+    free(n->net);
+    free(n->weights);
+    free(n->output);
+}
 
 /* Decodes, maps and writes the text results; the weights are left to the caller (memory or file). */
 static int import_core(imp *im, const void *bytes, size_t size, const names *nm, xai_import_result *out)
@@ -107,8 +124,9 @@ static int import_core(imp *im, const void *bytes, size_t size, const names *nm,
 
 static int status_of(const char *err)
 {
-    return strstr(err, "out of memory") ? XAI_ENOMEM : strstr(err, "cannot open") || strstr(err, "cannot read") ? XAI_EIO
-                                                                                                         : XAI_EFORMAT;
+    return strstr(err, "out of memory")                            ? XAI_ENOMEM
+        : strstr(err, "cannot open") || strstr(err, "cannot read") ? XAI_EIO
+                                                                   : XAI_EFORMAT;
 }
 
 int xai_import_onnx_memory(const void *model, size_t size, const char *base_dir, const xai_import_options *o,
@@ -121,11 +139,16 @@ int xai_import_onnx_memory(const void *model, size_t size, const char *base_dir,
         if (err && errlen) snprintf(err, errlen, "xai_import_onnx_memory: null argument");
         return XAI_ENULL;
     }
-    imp im = { .opt = o, .label = o->model_path ? o->model_path : "model", .base_dir = base_dir, .err = err,
-               .errlen = errlen, .model_size = size, .static_batch = -1 };
+    imp im = { .opt = o,
+               .label = o->model_path ? o->model_path : "model",
+               .base_dir = base_dir,
+               .err = err,
+               .errlen = errlen,
+               .model_size = size,
+               .static_batch = -1 };
     names nm;
     int rc = pick_names(&im, &nm) || import_core(&im, model, size, &nm, out) ||
-             emit_weights(&im, NULL, &out->weights, &out->weights_len);
+        emit_weights(&im, NULL, &out->weights, &out->weights_len);
     free_names(&nm);
     imp_free(&im);
     if (rc) {
@@ -164,7 +187,10 @@ static int read_whole(const char *path, unsigned char **buf, size_t *size, char 
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
-    if (fd < 0) { snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno)); return XAI_EIO; }
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return XAI_EIO;
+    }
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         close(fd);
         snprintf(err, errlen, "'%s' is not a regular file", path);
@@ -177,7 +203,11 @@ static int read_whole(const char *path, unsigned char **buf, size_t *size, char 
         return XAI_EFORMAT;
     }
     size_t n = (size_t)sb.st_size, done = 0;
-    if (!(*buf = malloc(n ? n : 1))) { close(fd); snprintf(err, errlen, "out of memory"); return XAI_ENOMEM; }
+    if (!(*buf = malloc(n ? n : 1))) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return XAI_ENOMEM;
+    }
     while (done < n) {
         ssize_t r = read(fd, *buf + done, n - done);
         if (r < 0 && errno == EINTR) continue;
@@ -197,32 +227,52 @@ static int read_whole(const char *path, unsigned char **buf, size_t *size, char 
 int xai_import_onnx(const xai_import_options *o, char *err, size_t errlen)
 {
     char dummy[1];
-    if (!err || !errlen) { err = dummy; errlen = sizeof dummy; }
+    if (!err || !errlen) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
     err[0] = 0;
-    if (!o || !o->model_path) { snprintf(err, errlen, "xai_import_onnx: no model path"); return XAI_ENULL; }
+    if (!o || !o->model_path) {
+        snprintf(err, errlen, "xai_import_onnx: no model path");
+        return XAI_ENULL;
+    }
     unsigned char *buf;
     size_t size;
     int rc = read_whole(o->model_path, &buf, &size, err, errlen);
     if (rc) return rc;
     char *dir = strdup(o->model_path);
-    if (!dir) { free(buf); snprintf(err, errlen, "out of memory"); return XAI_ENOMEM; }
+    if (!dir) {
+        free(buf);
+        snprintf(err, errlen, "out of memory");
+        return XAI_ENOMEM;
+    }
     char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = 0;
-    else strcpy(dir, ".");
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = 0;
+    else
+        strcpy(dir, ".");
     xai_import_options file_opt = *o;
-    file_opt.weights_file = NULL;   /* the weights always go beside the .xai under its stem */
-    imp im = { .opt = &file_opt, .label = o->model_path, .base_dir = dir, .err = err, .errlen = errlen,
-               .model_size = size, .static_batch = -1 };
+    file_opt.weights_file = NULL; /* the weights always go beside the .xai under its stem */
+    imp im = { .opt = &file_opt,
+               .label = o->model_path,
+               .base_dir = dir,
+               .err = err,
+               .errlen = errlen,
+               .model_size = size,
+               .static_batch = -1 };
     names nm;
     xai_import_result res = { 0 };
     if (pick_names(&im, &nm) || import_core(&im, buf, size, &nm, &res)) rc = status_of(err);
     free(buf);
     char *st_path = rc ? NULL : replace_ext(nm.output, ".safetensors");
-    if (!rc && !st_path) { snprintf(err, errlen, "out of memory"); rc = XAI_ENOMEM; }
+    if (!rc && !st_path) {
+        snprintf(err, errlen, "out of memory");
+        rc = XAI_ENOMEM;
+    }
     unsigned char *weights = NULL;
     size_t weights_len = 0;
     if (!rc && emit_weights(&im, NULL, &weights, &weights_len)) rc = status_of(err);
-    if (!rc) {   /* the .xai names the tensors of its .safetensors: both replaced together or neither */
+    if (!rc) { /* the .xai names the tensors of its .safetensors: both replaced together or neither */
         progress(&im, "writing %s and %s", nm.output, st_path);
         rc = write_outputs(nm.output, res.xai, res.xai_len, st_path, weights, weights_len, err, errlen);
     }

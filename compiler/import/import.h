@@ -9,27 +9,28 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define XAI_IMPORT_MAX_RANK 4   /* per-sample rank of every tensor of an imported network */
+#define XAI_IMPORT_MAX_RANK 4 /* per-sample rank of every tensor of an imported network */
 
 typedef struct xai_import_options {
-    const char *model_path;     /* MODEL.onnx (xai_import_onnx); in memory only a label for messages (may be NULL) */
-    const char *output_path;    /* NET.xai; NULL: MODEL.xai beside the model. The weights go beside it as NET.safetensors */
-    const char *weights_file;   /* in memory: the name the `weights` statement gives (NULL: NET.safetensors);
+    const char *model_path; /* MODEL.onnx (xai_import_onnx); in memory only a label for messages (may be NULL) */
+    const char
+        *output_path; /* NET.xai; NULL: MODEL.xai beside the model. The weights go beside it as NET.safetensors */
+    const char *weights_file; /* in memory: the name the `weights` statement gives (NULL: NET.safetensors);
                                    xai_import_onnx always writes NET.safetensors beside NET.xai */
-    const char *name;           /* network name; NULL: the output file's stem (made an identifier) */
-    int32_t input_rank;         /* > 0: the per-sample input shape (--input-shape), for models whose dims are dynamic */
+    const char *name;         /* network name; NULL: the output file's stem (made an identifier) */
+    int32_t input_rank;       /* > 0: the per-sample input shape (--input-shape), for models whose dims are dynamic */
     int64_t input_shape[XAI_IMPORT_MAX_RANK];
-    int32_t has_input_range;    /* --input-range: written as `range [low, high]` on the input */
+    int32_t has_input_range; /* --input-range: written as `range [low, high]` on the input */
     double input_low, input_high;
-    const char *command_line;   /* recorded in the header comment (NULL: not recorded) */
-    const char *node_map_path;  /* xai_import_onnx: also write the node map (see below) there; NULL: don't */
-    FILE *progress;             /* a short line per phase (NULL: quiet) */
+    const char *command_line;  /* recorded in the header comment (NULL: not recorded) */
+    const char *node_map_path; /* xai_import_onnx: also write the node map (see below) there; NULL: don't */
+    FILE *progress;            /* a short line per phase (NULL: quiet) */
 } xai_import_options;
 
 typedef struct xai_import_result {
-    char *xai;                  /* the .xai text, NUL-terminated */
+    char *xai; /* the .xai text, NUL-terminated */
     size_t xai_len;
-    unsigned char *weights;     /* the safetensors file */
+    unsigned char *weights; /* the safetensors file */
     size_t weights_len;
     /* What became of every ONNX node, one line each, tab-separated:
      *   index  node-name  op  fate  layer  shape

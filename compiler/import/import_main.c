@@ -11,15 +11,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: xaic import MODEL.onnx [-o NET.xai] [--name NAME] [--input-shape C,H,W] [--input-range LOW,HIGH]\n"
-        "                   [--node-map FILE]\n"
-        "  reads an ONNX model (opsets 11 to 17) and writes NET.xai, the network one layer a line, and\n"
-        "  NET.safetensors beside it with the parameters it reads (docs/import.md)\n"
-        "  -o NET.xai             output (default: MODEL.xai beside the model)\n"
-        "  --name NAME            network name (default: the output file's stem)\n"
-        "  --input-shape C,H,W    the per-sample input shape, for models whose dims (other than the batch) are dynamic\n"
-        "  --input-range LOW,HIGH the valid input range, written as `range [LOW, HIGH]` on the input\n"
-        "  --node-map FILE        also write what became of every ONNX node (tab-separated)\n");
+            "usage: xaic import MODEL.onnx [-o NET.xai] [--name NAME] [--input-shape C,H,W] [--input-range LOW,HIGH]\n"
+            "                   [--node-map FILE]\n"
+            "  reads an ONNX model (opsets 11 to 17) and writes NET.xai, the network one layer a line, and\n"
+            "  NET.safetensors beside it with the parameters it reads (docs/import.md)\n"
+            "  -o NET.xai             output (default: MODEL.xai beside the model)\n"
+            "  --name NAME            network name (default: the output file's stem)\n"
+            "  --input-shape C,H,W    the per-sample input shape, for models whose dims (other than the batch) are "
+            "dynamic\n"
+            "  --input-range LOW,HIGH the valid input range, written as `range [LOW, HIGH]` on the input\n"
+            "  --node-map FILE        also write what became of every ONNX node (tab-separated)\n");
 }
 
 /* "3,224,224" -> up to max positive integers */
@@ -63,8 +64,11 @@ static char *command_line(int argc, char **argv)
         *p++ = ' ';
         if (quote) *p++ = '\'';
         for (; *a; a++) {
-            if (*a == '\'') { memcpy(p, "'\\''", 4); p += 4; }
-            else *p++ = *a;
+            if (*a == '\'') {
+                memcpy(p, "'\\''", 4);
+                p += 4;
+            } else
+                *p++ = *a;
         }
         if (quote) *p++ = '\'';
     }
@@ -82,7 +86,10 @@ int import_main(int argc, char **argv)
         for (int k = 0; k < 5; k++) {
             size_t n = strlen(opts[k]);
             if (!strcmp(a, opts[k])) {
-                if (i + 1 >= argc) { fprintf(stderr, "xaic: error: %s needs a value\n", a); return 2; }
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "xaic: error: %s needs a value\n", a);
+                    return 2;
+                }
                 v = argv[++i];
                 which = k;
             } else if (k && !strncmp(a, opts[k], n) && a[n] == '=') {
@@ -91,8 +98,10 @@ int import_main(int argc, char **argv)
             }
             if (which >= 0) break;
         }
-        if (which == 0) o.output_path = v;
-        else if (which == 1) o.name = v;
+        if (which == 0)
+            o.output_path = v;
+        else if (which == 1)
+            o.name = v;
         else if (which == 2) {
             int n = parse_shape(v, o.input_shape, XAI_IMPORT_MAX_RANK);
             if (n < 1) {
@@ -107,13 +116,27 @@ int import_main(int argc, char **argv)
                 return 2;
             }
             o.has_input_range = 1;
-        } else if (which == 4) o.node_map_path = v;
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "xaic: error: unknown option '%s'\n", a); usage(stderr); return 2; }
-        else if (!o.model_path) o.model_path = a;
-        else { fprintf(stderr, "xaic: error: more than one model ('%s' and '%s')\n", o.model_path, a); return 2; }
+        } else if (which == 4)
+            o.node_map_path = v;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "xaic: error: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        } else if (!o.model_path)
+            o.model_path = a;
+        else {
+            fprintf(stderr, "xaic: error: more than one model ('%s' and '%s')\n", o.model_path, a);
+            return 2;
+        }
     }
-    if (!o.model_path) { fprintf(stderr, "xaic: error: no model given\n"); usage(stderr); return 2; }
+    if (!o.model_path) {
+        fprintf(stderr, "xaic: error: no model given\n");
+        usage(stderr);
+        return 2;
+    }
     char *cmd = command_line(argc, argv);
     o.command_line = cmd;
     if (isatty(STDERR_FILENO)) o.progress = stderr;

@@ -23,12 +23,19 @@ static int put_string(imp *im, FILE *o, const char *s)
 {
     fputc('"', o);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(o, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", o);
-        else if (*p == '\t') fputs("\\t", o);
-        else if (*p < 0x20 || *p == 0x7f) return imp_fail(im, "%s: the name '%.100s' holds control characters, which a "
-                                                          ".xai string cannot", im->label, s);
-        else fputc(*p, o);
+        if (*p == '"' || *p == '\\')
+            fprintf(o, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", o);
+        else if (*p == '\t')
+            fputs("\\t", o);
+        else if (*p < 0x20 || *p == 0x7f)
+            return imp_fail(im,
+                            "%s: the name '%.100s' holds control characters, which a "
+                            ".xai string cannot",
+                            im->label, s);
+        else
+            fputc(*p, o);
     }
     fputc('"', o);
     return 0;
@@ -37,15 +44,21 @@ static int put_string(imp *im, FILE *o, const char *s)
 /* K or [a, b] */
 static void put_pair(FILE *o, const int64_t v[2])
 {
-    if (v[0] == v[1]) fprintf(o, "%lld", (long long)v[0]);
-    else fprintf(o, "[%lld, %lld]", (long long)v[0], (long long)v[1]);
+    if (v[0] == v[1])
+        fprintf(o, "%lld", (long long)v[0]);
+    else
+        fprintf(o, "[%lld, %lld]", (long long)v[0], (long long)v[1]);
 }
 
 static void put_pad(FILE *o, const int64_t p[4])
 {
-    if (p[0] == p[1] && p[1] == p[2] && p[2] == p[3]) fprintf(o, ", pad=%lld", (long long)p[0]);
-    else if (p[0] == p[2] && p[1] == p[3]) fprintf(o, ", pad=[%lld, %lld]", (long long)p[0], (long long)p[1]);
-    else fprintf(o, ", pad=[%lld, %lld, %lld, %lld]", (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3]);
+    if (p[0] == p[1] && p[1] == p[2] && p[2] == p[3])
+        fprintf(o, ", pad=%lld", (long long)p[0]);
+    else if (p[0] == p[2] && p[1] == p[3])
+        fprintf(o, ", pad=[%lld, %lld]", (long long)p[0], (long long)p[1]);
+    else
+        fprintf(o, ", pad=[%lld, %lld, %lld, %lld]", (long long)p[0], (long long)p[1], (long long)p[2],
+                (long long)p[3]);
 }
 
 static const char *const param_keys[N_PARAMS] = { "weight", "bias", "running_mean", "running_var" };
@@ -61,8 +74,9 @@ static int put_params(imp *im, FILE *o, const layer *L, int n, char **prefix)
     size_t pl = wl - 7;
     for (int k = 1; by_prefix && k < n; k++) {
         const char *s = L->param[k] ? L->param[k]->store_name : NULL;
-        by_prefix = !s || (strlen(s) == pl + 1 + strlen(param_keys[k]) && !strncmp(s, w, pl) && s[pl] == '.' &&
-                           !strcmp(s + pl + 1, param_keys[k]));
+        by_prefix = !s ||
+            (strlen(s) == pl + 1 + strlen(param_keys[k]) && !strncmp(s, w, pl) && s[pl] == '.' &&
+             !strcmp(s + pl + 1, param_keys[k]));
     }
     if (by_prefix) {
         if (!L->param[P_BIAS] && n == 2) fputs(", bias=false", o);
@@ -73,18 +87,20 @@ static int put_params(imp *im, FILE *o, const layer *L, int n, char **prefix)
     }
     for (int k = 0; k < n; k++) {
         fprintf(o, ", %s=", param_keys[k]);
-        if (!L->param[k]) fputs("false", o);
-        else if (put_string(im, o, L->param[k]->store_name)) return -1;
+        if (!L->param[k])
+            fputs("false", o);
+        else if (put_string(im, o, L->param[k]->store_name))
+            return -1;
     }
     return 0;
 }
 
 static const char *op_word(layer_op op)
 {
-    static const char *w[] = { "input", "conv2d", "dense", "maxpool", "avgpool", "global_avgpool", "relu", "sigmoid",
-                               "tanh", "silu", "hardswish", "hardsigmoid", "clamp", "elu", "leaky_relu", "flatten",
-                               "reshape", "transpose", "concat", "slice", "add", "sub", "mul", "div", "batchnorm",
-                               "softmax" };
+    static const char *w[] = { "input",      "conv2d",  "dense",   "maxpool",   "avgpool",     "global_avgpool", "relu",
+                               "sigmoid",    "tanh",    "silu",    "hardswish", "hardsigmoid", "clamp",          "elu",
+                               "leaky_relu", "flatten", "reshape", "transpose", "concat",      "slice",          "add",
+                               "sub",        "mul",     "div",     "batchnorm", "softmax" };
     return w[op];
 }
 
@@ -104,24 +120,37 @@ static int put_layer(imp *im, FILE *o, const layer *L)
     case L_CONV:
         fprintf(o, "%s, %lld, kernel=", in, (long long)L->units);
         put_pair(o, L->kernel);
-        if (L->stride[0] != 1 || L->stride[1] != 1) { fputs(", stride=", o); put_pair(o, L->stride); }
+        if (L->stride[0] != 1 || L->stride[1] != 1) {
+            fputs(", stride=", o);
+            put_pair(o, L->stride);
+        }
         if (L->pad[0] || L->pad[1] || L->pad[2] || L->pad[3]) put_pad(o, L->pad);
         if (L->groups != 1) fprintf(o, ", groups=%lld", (long long)L->groups);
-        if (L->dilation[0] != 1 || L->dilation[1] != 1) { fputs(", dilation=", o); put_pair(o, L->dilation); }
+        if (L->dilation[0] != 1 || L->dilation[1] != 1) {
+            fputs(", dilation=", o);
+            put_pair(o, L->dilation);
+        }
         if (put_params(im, o, L, 2, &prefix)) return -1;
         break;
     case L_DENSE:
         fprintf(o, "%s, %lld", in, (long long)L->units);
         if (put_params(im, o, L, 2, &prefix)) return -1;
         break;
-    case L_MAXPOOL: case L_AVGPOOL:
+    case L_MAXPOOL:
+    case L_AVGPOOL:
         fprintf(o, "%s, ", in);
         put_pair(o, L->kernel);
-        if (L->stride[0] != L->kernel[0] || L->stride[1] != L->kernel[1]) { fputs(", stride=", o); put_pair(o, L->stride); }
+        if (L->stride[0] != L->kernel[0] || L->stride[1] != L->kernel[1]) {
+            fputs(", stride=", o);
+            put_pair(o, L->stride);
+        }
         int padded = L->pad[0] || L->pad[1] || L->pad[2] || L->pad[3];
         if (padded) put_pad(o, L->pad);
         if (L->ceil_mode) fputs(", ceil_mode=true", o);
-        if (L->op == L_MAXPOOL && (L->dilation[0] != 1 || L->dilation[1] != 1)) { fputs(", dilation=", o); put_pair(o, L->dilation); }
+        if (L->op == L_MAXPOOL && (L->dilation[0] != 1 || L->dilation[1] != 1)) {
+            fputs(", dilation=", o);
+            put_pair(o, L->dilation);
+        }
         if (L->op == L_AVGPOOL && padded && !L->count_include_pad) fputs(", count_include_pad=false", o);
         break;
     case L_GAP: fprintf(o, "%s%s", in, L->keepdims ? ", keepdims=true" : ""); break;
@@ -136,17 +165,25 @@ static int put_layer(imp *im, FILE *o, const layer *L)
         break;
     case L_CLAMP:
         fputs(in, o);
-        if (L->has_min) { fmt_float(num, sizeof num, L->min); fprintf(o, ", min=%s", num); }
-        if (L->has_max) { fmt_float(num, sizeof num, L->max); fprintf(o, ", max=%s", num); }
+        if (L->has_min) {
+            fmt_float(num, sizeof num, L->min);
+            fprintf(o, ", min=%s", num);
+        }
+        if (L->has_max) {
+            fmt_float(num, sizeof num, L->max);
+            fprintf(o, ", max=%s", num);
+        }
         break;
-    case L_ELU: case L_LEAKY_RELU:
+    case L_ELU:
+    case L_LEAKY_RELU:
         fputs(in, o);
         if ((float)L->alpha != (L->op == L_ELU ? 1.0f : 0.01f)) {
             fmt_float(num, sizeof num, L->alpha);
             fprintf(o, ", %s=%s", L->op == L_ELU ? "alpha" : "slope", num);
         }
         break;
-    case L_RESHAPE: case L_TRANSPOSE:
+    case L_RESHAPE:
+    case L_TRANSPOSE:
         fprintf(o, "%s, ", in);
         put_list(o, L->list, L->rank);
         break;
@@ -157,25 +194,39 @@ static int put_layer(imp *im, FILE *o, const layer *L)
         if (L->axis) fprintf(o, ", axis=%lld", (long long)L->axis);
         break;
     case L_SLICE:
-        fprintf(o, "%s, axis=%lld, start=%lld, end=%lld", in, (long long)L->axis, (long long)L->start, (long long)L->end);
+        fprintf(o, "%s, axis=%lld, start=%lld, end=%lld", in, (long long)L->axis, (long long)L->start,
+                (long long)L->end);
         if (L->step != 1) fprintf(o, ", step=%lld", (long long)L->step);
         break;
-    case L_ADD: case L_SUB: case L_MUL: case L_DIV:
+    case L_ADD:
+    case L_SUB:
+    case L_MUL:
+    case L_DIV:
         fmt_float(num, sizeof num, L->number);
-        if (L->number_side == 1) fprintf(o, "%s, %s", in, num);
-        else if (L->number_side == 2) fprintf(o, "%s, %s", num, in);
-        else fprintf(o, "%s, %s", in, im->layers[L->in[1]].name);
+        if (L->number_side == 1)
+            fprintf(o, "%s, %s", in, num);
+        else if (L->number_side == 2)
+            fprintf(o, "%s, %s", num, in);
+        else
+            fprintf(o, "%s, %s", in, im->layers[L->in[1]].name);
         break;
     case L_BATCHNORM:
         fputs(in, o);
-        if ((float)L->eps != 1e-5f) { fmt_float(num, sizeof num, L->eps); fprintf(o, ", eps=%s", num); }
+        if ((float)L->eps != 1e-5f) {
+            fmt_float(num, sizeof num, L->eps);
+            fprintf(o, ", eps=%s", num);
+        }
         if (put_params(im, o, L, 4, &prefix)) return -1;
         break;
-    default: fputs(in, o); break;   /* relu, sigmoid, tanh, silu, hardswish, flatten, softmax */
+    default: fputs(in, o); break; /* relu, sigmoid, tanh, silu, hardswish, flatten, softmax */
     }
     fputc(')', o);
     int rc = 0;
-    if (prefix) { fputs(" from ", o); rc = put_string(im, o, prefix); free(prefix); }
+    if (prefix) {
+        fputs(" from ", o);
+        rc = put_string(im, o, prefix);
+        free(prefix);
+    }
     fputs(";\n", o);
     return rc;
 }
@@ -196,7 +247,10 @@ static int collect_tensors(imp *im, ctensor ***out, int *n_out)
             for (int suffix = 2; at >= 0 && list[at] != c; suffix++) {
                 const ctensor *o = list[at];
                 if (o->count == c->count && o->rank == c->rank && !memcmp(o->dims, c->dims, sizeof c->dims) &&
-                    !memcmp(o->f, c->f, (size_t)c->count * sizeof *c->f)) { L->param[k] = c = list[at]; break; }
+                    !memcmp(o->f, c->f, (size_t)c->count * sizeof *c->f)) {
+                    L->param[k] = c = list[at];
+                    break;
+                }
                 size_t len = strlen(c->store_name) + 16;
                 char *name = malloc(len);
                 if (!name) goto oom;
@@ -248,7 +302,11 @@ int emit_xai(imp *im, const char *net_name, const char *weights_file, char **tex
     fputc(' ', o);
     put_comment_text(o, m->producer_version);
     fprintf(o, ", IR version %lld, opset %lld\n", (long long)m->ir_version, (long long)im->opset);
-    if (im->opt->command_line) { fputs("# command: ", o); put_comment_text(o, im->opt->command_line); fputc('\n', o); }
+    if (im->opt->command_line) {
+        fputs("# command: ", o);
+        put_comment_text(o, im->opt->command_line);
+        fputc('\n', o);
+    }
     fprintf(o, "# %d layers from %zu ONNX nodes, %d parameter tensors\n", n_layers, im->graph->n_node, n_tensors);
     fprintf(o, "network %s {\n    weights ", net_name);
     rc = put_string(im, o, weights_file);
@@ -257,15 +315,25 @@ int emit_xai(imp *im, const char *net_name, const char *weights_file, char **tex
     put_list(o, in->shape, in->rank);
     if (im->opt->has_input_range) {
         char lo[40], hi[40];
-        for (int p = 1; p <= 17; p++) { snprintf(lo, sizeof lo, "%.*g", p, im->opt->input_low); if (strtod(lo, NULL) == im->opt->input_low) break; }
-        for (int p = 1; p <= 17; p++) { snprintf(hi, sizeof hi, "%.*g", p, im->opt->input_high); if (strtod(hi, NULL) == im->opt->input_high) break; }
+        for (int p = 1; p <= 17; p++) {
+            snprintf(lo, sizeof lo, "%.*g", p, im->opt->input_low);
+            if (strtod(lo, NULL) == im->opt->input_low) break;
+        }
+        for (int p = 1; p <= 17; p++) {
+            snprintf(hi, sizeof hi, "%.*g", p, im->opt->input_high);
+            if (strtod(hi, NULL) == im->opt->input_high) break;
+        }
         fprintf(o, " range [%s, %s]", lo, hi);
     }
     fputs(";\n", o);
     for (int l = 1; !rc && l < im->n_layers; l++)
         if (im->layers[l].live) rc = put_layer(im, o, &im->layers[l]);
     fprintf(o, "    output %s;\n}\n", im->layers[im->output_layer].name);
-    if (fclose(o) || rc) { free(*text); *text = NULL; return rc ? -1 : imp_fail(im, "out of memory"); }
+    if (fclose(o) || rc) {
+        free(*text);
+        *text = NULL;
+        return rc ? -1 : imp_fail(im, "out of memory");
+    }
     return 0;
 }
 
@@ -275,7 +343,10 @@ int emit_weights(imp *im, const char *path, unsigned char **bytes, size_t *len)
     int n;
     if (collect_tensors(im, &list, &n)) return -1;
     xai_st_entry *e = calloc(n ? (size_t)n : 1, sizeof *e);
-    if (!e) { free(list); return imp_fail(im, "out of memory"); }
+    if (!e) {
+        free(list);
+        return imp_fail(im, "out of memory");
+    }
     for (int k = 0; k < n; k++) {
         e[k].name = list[k]->store_name;
         e[k].dtype = XAI_DT_F32;
@@ -304,7 +375,10 @@ int emit_node_map(imp *im, char **text)
         int live = f->layer >= 0 && f->kind != F_FOLDED && f->kind != F_NONE && im->layers[f->layer].live;
         fprintf(o, "%d\t", n);
         put_comment_text(o, nd->name);
-        fprintf(o, "\t%s\t%s\t%s\t", nd->op_type, f->kind == F_FOLDED ? "folded" : live ? kinds[f->kind] : "unused",
+        fprintf(o, "\t%s\t%s\t%s\t", nd->op_type,
+                f->kind == F_FOLDED ? "folded"
+                    : live          ? kinds[f->kind]
+                                    : "unused",
                 live ? im->layers[f->layer].name : "-");
         if (f->rank) {
             fputc('[', o);
@@ -314,6 +388,10 @@ int emit_node_map(imp *im, char **text)
             fputs("-\n", o);
         }
     }
-    if (fclose(o)) { free(*text); *text = NULL; return imp_fail(im, "out of memory"); }
+    if (fclose(o)) {
+        free(*text);
+        *text = NULL;
+        return imp_fail(im, "out of memory");
+    }
     return 0;
 }

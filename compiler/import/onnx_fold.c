@@ -10,9 +10,10 @@
 
 #include "onnx_internal.h"
 
-static const char *const foldable[] = { "Add", "Cast", "Concat", "Constant", "ConstantOfShape", "Div", "Dropout",
-                                        "Flatten", "Gather", "Identity", "Mul", "Reshape", "Shape", "Slice",
-                                        "Squeeze", "Sub", "Transpose", "Unsqueeze" };
+static const char *const foldable[] = { "Add", "Cast",      "Concat",   "Constant", "ConstantOfShape",
+                                        "Div", "Dropout",   "Flatten",  "Gather",   "Identity",
+                                        "Mul", "Reshape",   "Shape",    "Slice",    "Squeeze",
+                                        "Sub", "Transpose", "Unsqueeze" };
 
 int is_foldable_op(const char *op)
 {
@@ -25,27 +26,37 @@ int is_foldable_op(const char *op)
 static ctensor *fold_new(imp *im, int node, int is_float, int32_t type, int rank, const int64_t *dims, int with_sym)
 {
     int64_t count;
-    if (rank > CT_MAX_RANK) { node_fail(im, node, "a folded constant would have rank %d (> %d)", rank, CT_MAX_RANK); return NULL; }
-    if (ct_checked_count(dims, rank, &count) || count > FOLD_MAX_ELEMS || im->folded_elems + count > FOLD_BUDGET_ELEMS) {
+    if (rank > CT_MAX_RANK) {
+        node_fail(im, node, "a folded constant would have rank %d (> %d)", rank, CT_MAX_RANK);
+        return NULL;
+    }
+    if (ct_checked_count(dims, rank, &count) || count > FOLD_MAX_ELEMS ||
+        im->folded_elems + count > FOLD_BUDGET_ELEMS) {
         node_fail(im, node, "folding it would make a constant of more than %d elements", FOLD_MAX_ELEMS);
         return NULL;
     }
     im->folded_elems += count;
     ctensor *c = ct_new(im, is_float, type, rank, dims, node_label(im, node));
-    if (c && with_sym && !(c->sym = calloc(count ? (size_t)count : 1, 1))) { imp_fail(im, "out of memory"); return NULL; }
+    if (c && with_sym && !(c->sym = calloc(count ? (size_t)count : 1, 1))) {
+        imp_fail(im, "out of memory");
+        return NULL;
+    }
     return c;
 }
 
 static void copy_elem(ctensor *dst, int64_t j, const ctensor *src, int64_t k)
 {
-    if (dst->is_float) dst->f[j] = (float)ct_get(src, k);
-    else dst->i[j] = src->is_float ? (int64_t)src->f[k] : src->i[k];
+    if (dst->is_float)
+        dst->f[j] = (float)ct_get(src, k);
+    else
+        dst->i[j] = src->is_float ? (int64_t)src->f[k] : src->i[k];
     if (dst->sym) dst->sym[j] = src->sym ? src->sym[k] : SYM_KNOWN;
 }
 
 static int norm_axis(imp *im, int node, int64_t axis, int rank, int64_t *out)
 {
-    if (axis < -rank || axis >= rank) return node_fail(im, node, "axis %lld is out of range for rank %d", (long long)axis, rank);
+    if (axis < -rank || axis >= rank)
+        return node_fail(im, node, "axis %lld is out of range for rank %d", (long long)axis, rank);
     *out = axis < 0 ? axis + rank : axis;
     return 0;
 }
@@ -61,8 +72,10 @@ static int int_op(imp *im, int node, char op, int64_t a, int64_t b, int64_t *r)
     case '*': ovf = __builtin_mul_overflow(a, b, r); break;
     default:
         if (b == 0) return node_fail(im, node, "integer division by zero");
-        if (a == INT64_MIN && b == -1) ovf = 1;
-        else *r = a / b;   /* truncation, as ONNX runtimes do */
+        if (a == INT64_MIN && b == -1)
+            ovf = 1;
+        else
+            *r = a / b; /* truncation, as ONNX runtimes do */
     }
     if (ovf) return node_fail(im, node, "integer overflow in %lld %c %lld", (long long)a, op, (long long)b);
     return 0;
@@ -102,7 +115,10 @@ static int fold_binary(imp *im, int node, char op, const ctensor *a, const ctens
     int64_t idx[CT_MAX_RANK] = { 0 };
     for (int64_t j = 0; j < r->count; j++) {
         int64_t ia = 0, ib = 0;
-        for (int k = 0; k < rank; k++) { ia += idx[k] * sa[k]; ib += idx[k] * sb[k]; }
+        for (int k = 0; k < rank; k++) {
+            ia += idx[k] * sa[k];
+            ib += idx[k] * sb[k];
+        }
         uint8_t ma = a->sym ? a->sym[ia] : SYM_KNOWN, mb = b->sym ? b->sym[ib] : SYM_KNOWN;
         if (ma || mb) {
             r->sym[j] = sym_op(op, ma, mb, ct_get(a, ia), ct_get(b, ib));
@@ -133,13 +149,19 @@ static int fold_constant(imp *im, int node)
     } else if (!strcmp(k, "value_float") || !strcmp(k, "value_int")) {
         int is_f = k[6] == 'f';
         if (!(c = ct_new(im, is_f, is_f ? OT_FLOAT : OT_INT64, 0, NULL, k))) return -1;
-        if (is_f) c->f[0] = a->f; else c->i[0] = a->i;
+        if (is_f)
+            c->f[0] = a->f;
+        else
+            c->i[0] = a->i;
     } else if (!strcmp(k, "value_floats") || !strcmp(k, "value_ints")) {
         int is_f = k[6] == 'f';
         int64_t len = is_f ? (int64_t)a->n_floats : (int64_t)a->n_ints;
         if (!(c = ct_new(im, is_f, is_f ? OT_FLOAT : OT_INT64, 1, &len, k))) return -1;
         for (int64_t j = 0; j < len; j++) {
-            if (is_f) c->f[j] = a->floats[j]; else c->i[j] = a->ints[j];
+            if (is_f)
+                c->f[j] = a->floats[j];
+            else
+                c->i[j] = a->ints[j];
         }
     } else {
         return node_fail(im, node, "Constant with attribute '%s' is not supported", k);
@@ -155,7 +177,8 @@ static int fold_constant_of_shape(imp *im, int node)
     if (!shape || ct_int_values(im, node, shape, "the shape", dims, CT_MAX_RANK, &rank)) return -1;
     const Onnx__AttributeProto *a = node_attr(im, node, "value");
     ctensor *v = NULL;
-    if (a && (!a->t || !(v = decode_tensor(im, a->t, node_label(im, node))))) return im->failed ? -1 : node_fail(im, node, "bad 'value'");
+    if (a && (!a->t || !(v = decode_tensor(im, a->t, node_label(im, node)))))
+        return im->failed ? -1 : node_fail(im, node, "bad 'value'");
     if (v && v->count != 1) return node_fail(im, node, "'value' must hold one element");
     for (int k = 0; k < rank; k++)
         if (dims[k] < 0) return node_fail(im, node, "negative dimension %lld", (long long)dims[k]);
@@ -171,13 +194,16 @@ static int fold_cast(imp *im, int node, const ctensor *x)
     if (attr_int(im, node, "to", 0, &to)) return -1;
     int to_float = to == OT_FLOAT || to == OT_DOUBLE || to == OT_FLOAT16 || to == OT_BFLOAT16;
     int to_int = to == OT_INT8 || to == OT_INT16 || to == OT_INT32 || to == OT_INT64 || to == OT_UINT8 ||
-                 to == OT_UINT16 || to == OT_UINT32 || to == OT_UINT64 || to == OT_BOOL;
+        to == OT_UINT16 || to == OT_UINT32 || to == OT_UINT64 || to == OT_BOOL;
     if (!to_float && !to_int) return node_fail(im, node, "Cast to %s is not supported", onnx_type_name((int32_t)to));
     ctensor *r = fold_new(im, node, to_float, (int32_t)to, x->rank, x->dims, x->sym != NULL);
     if (!r) return -1;
     for (int64_t j = 0; j < x->count; j++) {
         if (r->sym) r->sym[j] = x->sym ? x->sym[j] : SYM_KNOWN;
-        if (to_float) { r->f[j] = (float)ct_get(x, j); continue; }
+        if (to_float) {
+            r->f[j] = (float)ct_get(x, j);
+            continue;
+        }
         if (x->is_float) {
             float f = x->f[j];
             if (!isfinite(f) || f >= 9.2e18f || f <= -9.2e18f)
@@ -232,7 +258,9 @@ static int fold_gather(imp *im, int node, const ctensor *data, const ctensor *id
     for (int64_t o = 0; o < outer; o++)
         for (int64_t q = 0; q < idx->count; q++) {
             int64_t at = idx->i[q] < 0 ? idx->i[q] + d : idx->i[q];
-            if (at < 0 || at >= d) return node_fail(im, node, "index %lld is out of range [%lld, %lld)", (long long)idx->i[q], (long long)-d, (long long)d);
+            if (at < 0 || at >= d)
+                return node_fail(im, node, "index %lld is out of range [%lld, %lld)", (long long)idx->i[q],
+                                 (long long)-d, (long long)d);
             for (int64_t in = 0; in < inner; in++) copy_elem(r, j++, data, (o * d + at) * inner + in);
         }
     return out_const(im, node, 0, r);
@@ -252,7 +280,8 @@ static int fold_reshaped(imp *im, int node, const ctensor *x, int rank, const in
 {
     ctensor *r = fold_new(im, node, x->is_float, x->onnx_type, rank, dims, x->sym != NULL);
     if (!r) return -1;
-    if (r->count != x->count) return node_fail(im, node, "cannot reshape %lld elements to %lld", (long long)x->count, (long long)r->count);
+    if (r->count != x->count)
+        return node_fail(im, node, "cannot reshape %lld elements to %lld", (long long)x->count, (long long)r->count);
     for (int64_t j = 0; j < x->count; j++) copy_elem(r, j, x, j);
     return out_const(im, node, 0, r);
 }
@@ -269,12 +298,15 @@ static int fold_unsqueeze(imp *im, int node, const ctensor *x, int squeeze)
         int64_t a = 0;
         if (norm_axis(im, node, axes[k], out_rank, &a)) return -1;
         if (mark[a]++) return node_fail(im, node, "axis %lld is repeated", (long long)axes[k]);
-        if (squeeze && x->dims[a] != 1) return node_fail(im, node, "cannot squeeze axis %lld of size %lld", (long long)a, (long long)x->dims[a]);
+        if (squeeze && x->dims[a] != 1)
+            return node_fail(im, node, "cannot squeeze axis %lld of size %lld", (long long)a, (long long)x->dims[a]);
     }
     if (!squeeze && n < 0) return node_fail(im, node, "Unsqueeze needs axes");
     for (int k = 0, src = 0; k < out_rank; k++) {
-        if (squeeze) { if (!(n < 0 ? x->dims[k] == 1 : mark[k])) dims[rank++] = x->dims[k]; }
-        else dims[rank++] = mark[k] ? 1 : x->dims[src++];
+        if (squeeze) {
+            if (!(n < 0 ? x->dims[k] == 1 : mark[k])) dims[rank++] = x->dims[k];
+        } else
+            dims[rank++] = mark[k] ? 1 : x->dims[src++];
     }
     return fold_reshaped(im, node, x, rank, dims);
 }
@@ -294,7 +326,8 @@ static int fold_concat(imp *im, int node)
         if (!c) return -1;
         if (c->rank != first->rank) return node_fail(im, node, "inputs of ranks %d and %d", first->rank, c->rank);
         for (int d = 0; d < c->rank; d++)
-            if (d != axis && c->dims[d] != first->dims[d]) return node_fail(im, node, "input shapes differ off the axis");
+            if (d != axis && c->dims[d] != first->dims[d])
+                return node_fail(im, node, "input shapes differ off the axis");
         if (__builtin_add_overflow(dims[axis], c->dims[axis], &dims[axis])) return node_fail(im, node, "too large");
         is_float |= c->is_float;
         sym |= c->sym != NULL;
@@ -318,7 +351,8 @@ static int fold_reshape(imp *im, int node, const ctensor *x, const ctensor *shap
     int64_t dims[CT_MAX_RANK], allowzero, known = 1;
     int rank, infer = -1;
     if (ct_int_values(im, node, shape, "the target shape", dims, CT_MAX_RANK, &rank) ||
-        attr_int(im, node, "allowzero", 0, &allowzero)) return -1;
+        attr_int(im, node, "allowzero", 0, &allowzero))
+        return -1;
     for (int k = 0; k < rank; k++) {
         if (dims[k] == 0 && !allowzero) {
             if (k >= x->rank) return node_fail(im, node, "0 copies a dimension the input does not have");
@@ -327,8 +361,10 @@ static int fold_reshape(imp *im, int node, const ctensor *x, const ctensor *shap
         if (dims[k] == -1) {
             if (infer >= 0) return node_fail(im, node, "more than one -1 in the target shape");
             infer = k;
-        } else if (dims[k] < 0) return node_fail(im, node, "target dimension %lld", (long long)dims[k]);
-        else if (__builtin_mul_overflow(known, dims[k], &known)) return node_fail(im, node, "target too large");
+        } else if (dims[k] < 0)
+            return node_fail(im, node, "target dimension %lld", (long long)dims[k]);
+        else if (__builtin_mul_overflow(known, dims[k], &known))
+            return node_fail(im, node, "target too large");
     }
     if (infer >= 0) {
         if (!known || x->count % known) return node_fail(im, node, "cannot infer the -1 of the target shape");
@@ -342,7 +378,10 @@ static int fold_transpose(imp *im, int node, const ctensor *x)
     int64_t perm[CT_MAX_RANK], dims[CT_MAX_RANK], stride[CT_MAX_RANK];
     int n;
     if (attr_ints(im, node, "perm", perm, CT_MAX_RANK, &n)) return -1;
-    if (n < 0) { n = x->rank; for (int k = 0; k < n; k++) perm[k] = n - 1 - k; }
+    if (n < 0) {
+        n = x->rank;
+        for (int k = 0; k < n; k++) perm[k] = n - 1 - k;
+    }
     if (n != x->rank) return node_fail(im, node, "perm has %d entries for rank %d", n, x->rank);
     uint8_t seen[CT_MAX_RANK] = { 0 };
     for (int k = 0; k < n; k++) {
@@ -350,7 +389,10 @@ static int fold_transpose(imp *im, int node, const ctensor *x)
         dims[k] = x->dims[perm[k]];
     }
     int64_t s = 1;
-    for (int k = n - 1; k >= 0; k--) { stride[k] = s; s *= x->dims[k]; }
+    for (int k = n - 1; k >= 0; k--) {
+        stride[k] = s;
+        s *= x->dims[k];
+    }
     ctensor *r = fold_new(im, node, x->is_float, x->onnx_type, n, dims, x->sym != NULL);
     if (!r) return -1;
     int64_t idx[CT_MAX_RANK] = { 0 };

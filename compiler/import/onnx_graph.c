@@ -18,7 +18,7 @@ int node_has_input(const imp *im, int node, int k)
 value *node_in(imp *im, int node, int k)
 {
     if (!node_has_input(im, node, k)) return NULL;
-    return &im->values[str_map_get(&im->names, node_at(im, node)->input[k])];   /* checked in build_values */
+    return &im->values[str_map_get(&im->names, node_at(im, node)->input[k])]; /* checked in build_values */
 }
 
 ctensor *value_const(imp *im, value *v)
@@ -28,7 +28,10 @@ ctensor *value_const(imp *im, value *v)
         snprintf(what, sizeof what, "%s: initializer '%.200s'", im->label, v->name);
         ctensor *c = decode_tensor(im, v->init, what);
         if (!c) return NULL;
-        if (!(c->store_name = strdup(v->name))) { imp_fail(im, "out of memory"); return NULL; }
+        if (!(c->store_name = strdup(v->name))) {
+            imp_fail(im, "out of memory");
+            return NULL;
+        }
         v->kind = V_CONST;
         v->c = c;
     }
@@ -48,11 +51,16 @@ int in_layer(imp *im, int node, int k)
 ctensor *in_const(imp *im, int node, int k)
 {
     value *v = node_in(im, node, k);
-    if (!v) { node_fail(im, node, "input %d is missing", k); return NULL; }
+    if (!v) {
+        node_fail(im, node, "input %d is missing", k);
+        return NULL;
+    }
     ctensor *c = value_const(im, v);
     if (!c && !im->failed)
-        node_fail(im, node, "input '%s' must be a constant (an initializer or computable at import), "
-                  "not a network tensor", v->name);
+        node_fail(im, node,
+                  "input '%s' must be a constant (an initializer or computable at import), "
+                  "not a network tensor",
+                  v->name);
     return c;
 }
 
@@ -112,7 +120,10 @@ int out_layer(imp *im, int node, int k, int layer)
     if (check_layer_shape(im, node, layer)) return -1;
     value *v = node_out_value(im, node, k);
     if (v) set_layer_value(im, v, layer);
-    if (k == 0) { set_fate(im, node, F_LAYER, layer); snapshot_shape(im, node, layer); }
+    if (k == 0) {
+        set_fate(im, node, F_LAYER, layer);
+        snapshot_shape(im, node, layer);
+    }
     return 0;
 }
 
@@ -120,7 +131,10 @@ int out_alias(imp *im, int node, int k, int layer)
 {
     value *v = node_out_value(im, node, k);
     if (v) set_layer_value(im, v, layer);
-    if (k == 0) { set_fate(im, node, F_ALIAS, layer); snapshot_shape(im, node, layer); }
+    if (k == 0) {
+        set_fate(im, node, F_ALIAS, layer);
+        snapshot_shape(im, node, layer);
+    }
     return 0;
 }
 
@@ -156,7 +170,7 @@ int new_layer(imp *im, layer_op op, int node, int n_in, const int *in)
         memcpy(l->in, in, (size_t)n_in * sizeof *in);
     }
     l->n_in = n_in;
-    if (n_in) {   /* most ops keep their first input's shape; the handlers change what differs */
+    if (n_in) { /* most ops keep their first input's shape; the handlers change what differs */
         l->rank = im->layers[in[0]].rank;
         memcpy(l->shape, im->layers[in[0]].shape, sizeof l->shape);
     }
@@ -181,7 +195,10 @@ static int attr_is(const Onnx__AttributeProto *a, Onnx__AttributeProto__Attribut
 int attr_int(imp *im, int node, const char *name, int64_t def, int64_t *out)
 {
     const Onnx__AttributeProto *a = node_attr(im, node, name);
-    if (!a) { *out = def; return 0; }
+    if (!a) {
+        *out = def;
+        return 0;
+    }
     if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, a->has_i))
         return node_fail(im, node, "attribute '%s' must be an integer", name);
     *out = a->i;
@@ -191,7 +208,10 @@ int attr_int(imp *im, int node, const char *name, int64_t def, int64_t *out)
 int attr_float(imp *im, int node, const char *name, double def, double *out)
 {
     const Onnx__AttributeProto *a = node_attr(im, node, name);
-    if (!a) { *out = def; return 0; }
+    if (!a) {
+        *out = def;
+        return 0;
+    }
     if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, a->has_f))
         return node_fail(im, node, "attribute '%s' must be a float", name);
     *out = a->f;
@@ -215,7 +235,10 @@ int attr_ints(imp *im, int node, const char *name, int64_t *out, int max, int *n
 int attr_string(imp *im, int node, const char *name, const char *def, char *out, size_t outlen)
 {
     const Onnx__AttributeProto *a = node_attr(im, node, name);
-    if (!a) { snprintf(out, outlen, "%s", def); return 0; }
+    if (!a) {
+        snprintf(out, outlen, "%s", def);
+        return 0;
+    }
     if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, a->has_s))
         return node_fail(im, node, "attribute '%s' must be a string", name);
     if (a->s.len >= outlen || (a->s.len && memchr(a->s.data, 0, a->s.len)))

@@ -40,10 +40,17 @@ static int map_clip(imp *im, int node)
         ctensor *c = in_const(im, node, k);
         double v;
         if (!c) return -1;
-        if (ct_scalar(c, &v) || isnan(v)) return node_fail(im, node, "the %s must be one number", k == 1 ? "min" : "max");
-        if (isinf(v)) continue;   /* an infinite bound is no bound */
+        if (ct_scalar(c, &v) || isnan(v))
+            return node_fail(im, node, "the %s must be one number", k == 1 ? "min" : "max");
+        if (isinf(v)) continue; /* an infinite bound is no bound */
         layer *L = &im->layers[l];
-        if (k == 1) { L->has_min = 1; L->min = v; } else { L->has_max = 1; L->max = v; }
+        if (k == 1) {
+            L->has_min = 1;
+            L->min = v;
+        } else {
+            L->has_max = 1;
+            L->max = v;
+        }
     }
     return 0;
 }
@@ -128,8 +135,10 @@ static int map_binary(imp *im, int node, layer_op op)
             char x[120], y[120];
             format_dims(x, sizeof x, A->shape, A->rank);
             format_dims(y, sizeof y, B->shape, B->rank);
-            return node_fail(im, node, "operands of per-sample shapes %s and %s: broadcasting them would mix the batch "
-                             "axis with another", x, y);
+            return node_fail(im, node,
+                             "operands of per-sample shapes %s and %s: broadcasting them would mix the batch "
+                             "axis with another",
+                             x, y);
         }
         int64_t shape[XAI_IMPORT_MAX_RANK];
         for (int k = 0; k < A->rank; k++) {
@@ -147,7 +156,7 @@ static int map_binary(imp *im, int node, layer_op op)
         memcpy(im->layers[l].shape, shape, sizeof shape);
         return out_layer(im, node, 0, l);
     }
-    if (!la && !lb) return in_layer(im, node, a->kind == V_PADDED ? 0 : 1);   /* reports what is wrong */
+    if (!la && !lb) return in_layer(im, node, a->kind == V_PADDED ? 0 : 1); /* reports what is wrong */
     int xk = la ? 0 : 1;
     if (op == L_ADD) {
         int f = fuse_bias(im, node, la ? a : b, 1 - xk);
@@ -160,8 +169,10 @@ static int map_binary(imp *im, int node, layer_op op)
     if (ct_scalar(c, &v) || c->rank > im->layers[x].rank + 1) {
         char got[120];
         format_dims(got, sizeof got, c->dims, c->rank);
-        return node_fail(im, node, "a constant operand of shape %s is not supported: the .xai arithmetic ops take "
-                         "network tensors or single numbers", got);
+        return node_fail(im, node,
+                         "a constant operand of shape %s is not supported: the .xai arithmetic ops take "
+                         "network tensors or single numbers",
+                         got);
     }
     if (!isfinite(v)) return node_fail(im, node, "the constant operand is NaN or infinite");
     int l = new_layer(im, op, node, 1, &x);

@@ -25,15 +25,20 @@ ctensor *in_param(imp *im, int node, int k, const char *role, int rank, const in
         format_dims(got, sizeof got, c->dims, c->rank);
         for (int d = 0; d < rank; d++) {
             size_t at = strlen(want);
-            if (dims[d] < 0) snprintf(want + at, sizeof want - at, "%s*", d ? ", " : "");
-            else snprintf(want + at, sizeof want - at, "%s%lld", d ? ", " : "", (long long)dims[d]);
+            if (dims[d] < 0)
+                snprintf(want + at, sizeof want - at, "%s*", d ? ", " : "");
+            else
+                snprintf(want + at, sizeof want - at, "%s%lld", d ? ", " : "", (long long)dims[d]);
         }
         strcat(want, "]");
         node_fail(im, node, "the %s '%s' has shape %s, expected %s", role, name, got, want);
         return NULL;
     }
     for (int64_t j = 0; j < c->count; j++)
-        if (!isfinite(c->f[j])) { node_fail(im, node, "the %s '%s' holds NaN or infinity", role, name); return NULL; }
+        if (!isfinite(c->f[j])) {
+            node_fail(im, node, "the %s '%s' holds NaN or infinity", role, name);
+            return NULL;
+        }
     return c;
 }
 
@@ -50,7 +55,8 @@ static int window_input(imp *im, int node, int allow_pad, int64_t pre[4])
     value *v = node_in(im, node, 0);
     memset(pre, 0, 4 * sizeof *pre);
     if (v && v->kind == V_PADDED) {
-        if (!allow_pad) return node_fail(im, node, "a zero Pad before MaxPool is not supported (it would pad with 0, not -inf)");
+        if (!allow_pad)
+            return node_fail(im, node, "a zero Pad before MaxPool is not supported (it would pad with 0, not -inf)");
         memcpy(pre, v->pads, 4 * sizeof *pre);
         return v->layer;
     }
@@ -84,7 +90,7 @@ static int window(imp *im, int node, layer *l, const int64_t in_hw[2], const int
         if (l->pad[i] < 0 || l->pad[i + 2] < 0 || l->pad[i] > (1 << 20) || l->pad[i + 2] > (1 << 20))
             return node_fail(im, node, "pads must be in [0, 2^20]");
         int64_t span = l->dilation[i] * (l->kernel[i] - 1) + 1, size = in_hw[i];
-        int64_t padded = size + pre[i] + pre[i + 2];   /* what the op itself sees after a folded Pad */
+        int64_t padded = size + pre[i] + pre[i + 2]; /* what the op itself sees after a folded Pad */
         if (!strcmp(autopad, "SAME_UPPER") || !strcmp(autopad, "SAME_LOWER")) {
             int64_t out = (padded + l->stride[i] - 1) / l->stride[i];
             int64_t total = (out - 1) * l->stride[i] + span - padded;
@@ -96,15 +102,15 @@ static int window(imp *im, int node, layer *l, const int64_t in_hw[2], const int
         } else if (strcmp(autopad, "NOTSET")) {
             return node_fail(im, node, "auto_pad '%s' is not a known value", autopad);
         }
-        if (ceil_mode && (pre[i] || pre[i + 2]))
-            return node_fail(im, node, "ceil_mode after a Pad is not supported");
+        if (ceil_mode && (pre[i] || pre[i + 2])) return node_fail(im, node, "ceil_mode after a Pad is not supported");
         l->pad[i] += pre[i];
         l->pad[i + 2] += pre[i + 2];
         int64_t room = size + l->pad[i] + l->pad[i + 2] - span;
-        if (room < 0) return node_fail(im, node, "the window (%lld) is larger than the padded input (%lld)",
-                                       (long long)span, (long long)(size + l->pad[i] + l->pad[i + 2]));
+        if (room < 0)
+            return node_fail(im, node, "the window (%lld) is larger than the padded input (%lld)", (long long)span,
+                             (long long)(size + l->pad[i] + l->pad[i + 2]));
         int64_t out = (ceil_mode ? room + l->stride[i] - 1 : room) / l->stride[i] + 1;
-        if (ceil_mode && (out - 1) * l->stride[i] >= size + l->pad[i]) out--;   /* PyTorch: last window starts inside */
+        if (ceil_mode && (out - 1) * l->stride[i] >= size + l->pad[i]) out--; /* PyTorch: last window starts inside */
         l->shape[1 + i] = out;
     }
     l->rank = 3;
@@ -118,12 +124,15 @@ static int map_conv(imp *im, int node)
     if (x < 0) return -1;
     int64_t c = im->layers[x].shape[0], group, wd[4] = { -1, -1, -1, -1 };
     if (attr_int(im, node, "group", 1, &group)) return -1;
-    if (group < 1 || c % group) return node_fail(im, node, "group %lld does not divide the %lld input channels", (long long)group, (long long)c);
+    if (group < 1 || c % group)
+        return node_fail(im, node, "group %lld does not divide the %lld input channels", (long long)group,
+                         (long long)c);
     wd[1] = c / group;
     ctensor *w = in_param(im, node, 1, "weight", 4, wd);
     if (!w) return -1;
     int64_t m = w->dims[0], bd[1] = { m };
-    if (m < 1 || m % group) return node_fail(im, node, "group %lld does not divide the %lld filters", (long long)group, (long long)m);
+    if (m < 1 || m % group)
+        return node_fail(im, node, "group %lld does not divide the %lld filters", (long long)group, (long long)m);
     ctensor *b = node_has_input(im, node, 2) ? in_param(im, node, 2, "bias", 1, bd) : NULL;
     if (node_has_input(im, node, 2) && !b) return -1;
     int l = new_layer(im, L_CONV, node, 1, &x);
@@ -151,7 +160,8 @@ static int map_pool(imp *im, int node, int is_max)
 {
     int64_t pre[4], ceil_mode, cip = 0, ks[2];
     int x = window_input(im, node, !is_max, pre), n;
-    if (x < 0 || attr_int(im, node, "ceil_mode", 0, &ceil_mode) || attr_ints(im, node, "kernel_shape", ks, 2, &n)) return -1;
+    if (x < 0 || attr_int(im, node, "ceil_mode", 0, &ceil_mode) || attr_ints(im, node, "kernel_shape", ks, 2, &n))
+        return -1;
     if (n != 2) return node_fail(im, node, "kernel_shape needs 2 values");
     if (!is_max && attr_int(im, node, "count_include_pad", 0, &cip)) return -1;
     int l = new_layer(im, is_max ? L_MAXPOOL : L_AVGPOOL, node, 1, &x);
@@ -166,7 +176,8 @@ static int map_pool(imp *im, int node, int is_max)
     int pre_any = pre[0] || pre[1] || pre[2] || pre[3];
     int own_any = L->pad[0] != pre[0] || L->pad[1] != pre[1] || L->pad[2] != pre[2] || L->pad[3] != pre[3];
     if (pre_any && own_any && !cip)
-        return node_fail(im, node, "a Pad (counted in the average) before an AveragePool with pads of its own that are "
+        return node_fail(im, node,
+                         "a Pad (counted in the average) before an AveragePool with pads of its own that are "
                          "not counted (count_include_pad=0) cannot be written as one avgpool");
     L->count_include_pad = pre_any ? 1 : cip != 0;
     value *v = node_in(im, node, 0);
@@ -183,7 +194,8 @@ static int map_global_pool(imp *im, int node, int reduce_mean)
     if (reduce_mean) {
         int64_t axes[CT_MAX_RANK];
         int n;
-        if (attr_int(im, node, "keepdims", 1, &keepdims) || attr_ints(im, node, "axes", axes, CT_MAX_RANK, &n)) return -1;
+        if (attr_int(im, node, "keepdims", 1, &keepdims) || attr_ints(im, node, "axes", axes, CT_MAX_RANK, &n))
+            return -1;
         int ok = n == 2;
         for (int k = 0; ok && k < 2; k++) ok = axes[k] == 2 || axes[k] == 3 || axes[k] == -2 || axes[k] == -1;
         if (!ok || (axes[0] % 4 + 4) % 4 == (axes[1] % 4 + 4) % 4)
@@ -204,7 +216,8 @@ static int map_batchnorm(imp *im, int node)
     if (x < 0) return -1;
     int64_t training, c[1] = { im->layers[x].shape[0] };
     if (attr_int(im, node, "training_mode", 0, &training)) return -1;
-    if (training) return node_fail(im, node, "BatchNormalization in training mode is not supported (export in eval mode)");
+    if (training)
+        return node_fail(im, node, "BatchNormalization in training mode is not supported (export in eval mode)");
     int l = new_layer(im, L_BATCHNORM, node, 1, &x);
     if (l < 0) return -1;
     static const char *roles[] = { "scale", "bias", "running mean", "running variance" };
@@ -223,8 +236,10 @@ static int map_gemm(imp *im, int node, int matmul)
     if (im->layers[x].rank != 1) return layer_shape_fail(im, node, x, "flat [K]");
     int64_t k = im->layers[x].shape[0], trans_a = 0, trans_b = 0;
     double alpha = 1, beta = 1;
-    if (!matmul && (attr_int(im, node, "transA", 0, &trans_a) || attr_int(im, node, "transB", 0, &trans_b) ||
-                    attr_float(im, node, "alpha", 1, &alpha) || attr_float(im, node, "beta", 1, &beta))) return -1;
+    if (!matmul &&
+        (attr_int(im, node, "transA", 0, &trans_a) || attr_int(im, node, "transB", 0, &trans_b) ||
+         attr_float(im, node, "alpha", 1, &alpha) || attr_float(im, node, "beta", 1, &beta)))
+        return -1;
     if (trans_a) return node_fail(im, node, "transA=1 would transpose the batch axis");
     int64_t bd[2] = { trans_b ? -1 : k, trans_b ? k : -1 };
     ctensor *b = in_param(im, node, 1, "weight", 2, bd);
@@ -238,7 +253,7 @@ static int map_gemm(imp *im, int node, int matmul)
         snprintf(name, sizeof name, "%s.T", b->store_name ? b->store_name : bname);
         if (!(w = ct_transpose2d(im, b, name))) return -1;
     }
-    if (alpha != 1) {   /* alpha is folded into the weight, under a name that says so */
+    if (alpha != 1) { /* alpha is folded into the weight, under a name that says so */
         snprintf(name, sizeof name, "%s*%.9g", w->store_name ? w->store_name : bname, alpha);
         ctensor *s = ct_float_copy(im, w, name);
         if (!s) return -1;
@@ -254,19 +269,25 @@ static int map_gemm(imp *im, int node, int matmul)
         ctensor *c = in_const(im, node, 2);
         if (!c) return -1;
         int ok = c->rank <= 2 && (c->rank == 0 || c->dims[c->rank - 1] == units || c->dims[c->rank - 1] == 1) &&
-                 (c->rank < 2 || c->dims[0] == 1);
+            (c->rank < 2 || c->dims[0] == 1);
         int64_t any[2] = { -1, -1 };
         if (!ok || !in_param(im, node, 2, "bias", c->rank, any)) {
             char got[120];
             format_dims(got, sizeof got, c->dims, c->rank);
-            return im->failed ? -1 : node_fail(im, node, "the bias has shape %s; xaic needs it broadcast along the batch only", got);
+            return im->failed
+                ? -1
+                : node_fail(im, node, "the bias has shape %s; xaic needs it broadcast along the batch only", got);
         }
         ctensor *bias = c;
         if (beta != 1 || c->rank != 1 || c->count != units) {
             int64_t len = units;
-            snprintf(name, sizeof name, "%s%s", c->store_name, c->count != units ? ".expand" : c->rank != 1 ? ".flat" : "");
+            snprintf(name, sizeof name, "%s%s", c->store_name,
+                     c->count != units  ? ".expand"
+                         : c->rank != 1 ? ".flat"
+                                        : "");
             if (beta != 1) snprintf(name + strlen(name), sizeof name - strlen(name), "*%.9g", beta);
-            if (!(bias = ct_new(im, 1, OT_FLOAT, 1, &len, name)) || !(bias->store_name = strdup(name))) return imp_fail(im, "out of memory");
+            if (!(bias = ct_new(im, 1, OT_FLOAT, 1, &len, name)) || !(bias->store_name = strdup(name)))
+                return imp_fail(im, "out of memory");
             for (int64_t j = 0; j < units; j++) bias->f[j] = (float)(beta * c->f[c->count == units ? j : 0]);
         }
         L->param[P_BIAS] = bias;
@@ -281,7 +302,8 @@ static int map_pad(imp *im, int node)
     if (x < 0) return -1;
     char mode[32];
     if (attr_string(im, node, "mode", "constant", mode, sizeof mode)) return -1;
-    if (strcmp(mode, "constant")) return node_fail(im, node, "Pad mode '%s' is not supported (only zero padding)", mode);
+    if (strcmp(mode, "constant"))
+        return node_fail(im, node, "Pad mode '%s' is not supported (only zero padding)", mode);
     int r = im->layers[x].rank + 1, n;
     int64_t pads[2 * (XAI_IMPORT_MAX_RANK + 1)];
     ctensor *p = in_const(im, node, 1);
@@ -290,12 +312,14 @@ static int map_pad(imp *im, int node)
     if (node_has_input(im, node, 2)) {
         ctensor *cv = in_const(im, node, 2);
         double v;
-        if (!cv || ct_scalar(cv, &v) || v != 0) return im->failed ? -1 : node_fail(im, node, "only padding with 0 is supported");
+        if (!cv || ct_scalar(cv, &v) || v != 0)
+            return im->failed ? -1 : node_fail(im, node, "only padding with 0 is supported");
     }
     int any = 0;
     for (int k = 0; k < 2 * r; k++) {
         if (pads[k] < 0 || pads[k] > (1 << 20)) return node_fail(im, node, "pads must be in [0, 2^20]");
-        if (pads[k] && (r != 4 || k % r < 2)) return node_fail(im, node, "only the two spatial axes of [N, C, H, W] may be padded");
+        if (pads[k] && (r != 4 || k % r < 2))
+            return node_fail(im, node, "only the two spatial axes of [N, C, H, W] may be padded");
         any |= pads[k] != 0;
     }
     if (!any) return out_alias(im, node, 0, x);

@@ -31,11 +31,12 @@ static int reshape_to(imp *im, int node, int x, int rank, const int64_t *dims)
         format_dims(b, sizeof b, dims, rank);
         return node_fail(im, node, "cannot reshape a sample of shape %s to %s", a, b);
     }
-    if (rank > XAI_IMPORT_MAX_RANK) return node_fail(im, node, "rank %d per sample exceeds %d", rank, XAI_IMPORT_MAX_RANK);
+    if (rank > XAI_IMPORT_MAX_RANK)
+        return node_fail(im, node, "rank %d per sample exceeds %d", rank, XAI_IMPORT_MAX_RANK);
     if (rank == X->rank && !memcmp(dims, X->shape, (size_t)rank * sizeof *dims)) return out_alias(im, node, 0, x);
     value *in = node_in(im, node, 0);
     if (rank == 1 && X->op == L_GAP && X->keepdims && in->uses == 1 && in->producer == X->node) {
-        layer *G = &im->layers[x];   /* global_avgpool(x) then flattens itself */
+        layer *G = &im->layers[x]; /* global_avgpool(x) then flattens itself */
         G->keepdims = 0;
         G->rank = 1;
         out_alias(im, node, 0, x);
@@ -56,7 +57,8 @@ static int map_flatten(imp *im, int node, int x)
     int64_t axis;
     if (attr_int(im, node, "axis", 1, &axis)) return -1;
     if (axis < 0) axis += im->layers[x].rank + 1;
-    if (axis != 1) return node_fail(im, node, "Flatten with axis %lld would mix the batch with other axes", (long long)axis);
+    if (axis != 1)
+        return node_fail(im, node, "Flatten with axis %lld would mix the batch with other axes", (long long)axis);
     int64_t n = sample_count(&im->layers[x]);
     return reshape_to(im, node, x, 1, &n);
 }
@@ -73,11 +75,13 @@ static int map_reshape(imp *im, int node, int x)
     int rank = (int)t->count - 1, infer = -1;
     int64_t dims[XAI_IMPORT_MAX_RANK], known = 1;
     uint8_t s0 = t->sym ? t->sym[0] : SYM_KNOWN;
-    int keeps_batch = s0 == SYM_BATCH || (s0 == SYM_KNOWN && ((t->i[0] == 0 && !allowzero) ||
-                      (im->static_batch > 0 && t->i[0] == im->static_batch) || t->i[0] == -1));
+    int keeps_batch = s0 == SYM_BATCH ||
+        (s0 == SYM_KNOWN &&
+         ((t->i[0] == 0 && !allowzero) || (im->static_batch > 0 && t->i[0] == im->static_batch) || t->i[0] == -1));
     if (!keeps_batch) return node_fail(im, node, "the target shape does not keep the batch as its first dimension");
     for (int k = 0; k < rank; k++) {
-        if (t->sym && t->sym[k + 1]) return node_fail(im, node, "the target shape depends on the batch size off the batch axis");
+        if (t->sym && t->sym[k + 1])
+            return node_fail(im, node, "the target shape depends on the batch size off the batch axis");
         int64_t d = t->i[k + 1];
         if (d == 0 && !allowzero) {
             if (k >= X->rank) return node_fail(im, node, "0 copies a dimension the input does not have");
@@ -92,7 +96,7 @@ static int map_reshape(imp *im, int node, int x)
         dims[k] = d;
     }
     int64_t count = sample_count(X);
-    if (s0 == SYM_KNOWN && t->i[0] == -1) {   /* -1 for the batch: the rest must be exactly one sample */
+    if (s0 == SYM_KNOWN && t->i[0] == -1) { /* -1 for the batch: the rest must be exactly one sample */
         if (infer >= 0 || known != count) return node_fail(im, node, "the target shape does not keep the batch");
     } else if (infer >= 0) {
         if (count % known) return node_fail(im, node, "cannot infer the -1 of the target shape");
@@ -108,18 +112,22 @@ static int map_squeeze(imp *im, int node, int x, int squeeze)
     int n, rank = 0;
     if (squeeze_axes(im, node, axes, &n)) return -1;
     if (!squeeze && n < 0) return node_fail(im, node, "Unsqueeze needs axes");
-    int full = (squeeze ? X->rank : X->rank + n) + 1;   /* with the batch */
+    int full = (squeeze ? X->rank : X->rank + n) + 1; /* with the batch */
     if (full > CT_MAX_RANK) return node_fail(im, node, "rank %d is too large", full);
     uint8_t mark[CT_MAX_RANK] = { 0 };
     for (int k = 0; k < n; k++) {
         int64_t a = axes[k] < 0 ? axes[k] + full : axes[k];
-        if (a < 0 || a >= full || mark[a]++) return node_fail(im, node, "axis %lld is out of range or repeated", (long long)axes[k]);
+        if (a < 0 || a >= full || mark[a]++)
+            return node_fail(im, node, "axis %lld is out of range or repeated", (long long)axes[k]);
         if (no_batch_axis(im, node, a)) return -1;
-        if (squeeze && X->shape[a - 1] != 1) return node_fail(im, node, "cannot squeeze an axis of size %lld", (long long)X->shape[a - 1]);
+        if (squeeze && X->shape[a - 1] != 1)
+            return node_fail(im, node, "cannot squeeze an axis of size %lld", (long long)X->shape[a - 1]);
     }
     for (int k = 1, src = 0; k < full; k++) {
-        if (squeeze) { if (!(n < 0 ? X->shape[k - 1] == 1 : mark[k])) dims[rank++] = X->shape[k - 1]; }
-        else dims[rank++] = mark[k] ? 1 : X->shape[src++];
+        if (squeeze) {
+            if (!(n < 0 ? X->shape[k - 1] == 1 : mark[k])) dims[rank++] = X->shape[k - 1];
+        } else
+            dims[rank++] = mark[k] ? 1 : X->shape[src++];
     }
     if (rank == 0) return node_fail(im, node, "it would leave a sample without dimensions");
     return reshape_to(im, node, x, rank, dims);
@@ -131,7 +139,10 @@ static int map_transpose(imp *im, int node, int x)
     int64_t perm[CT_MAX_RANK];
     int n, identity = 1;
     if (attr_ints(im, node, "perm", perm, CT_MAX_RANK, &n)) return -1;
-    if (n < 0) { n = X->rank + 1; for (int k = 0; k < n; k++) perm[k] = n - 1 - k; }
+    if (n < 0) {
+        n = X->rank + 1;
+        for (int k = 0; k < n; k++) perm[k] = n - 1 - k;
+    }
     if (n != X->rank + 1) return node_fail(im, node, "perm has %d entries for rank %d", n, X->rank + 1);
     if (perm[0] != 0) return node_fail(im, node, "the permutation moves the batch axis");
     uint8_t seen[CT_MAX_RANK] = { 0 };
@@ -166,7 +177,10 @@ static int map_concat(imp *im, int node)
     memcpy(dims, im->layers[x0].shape, sizeof dims);
     dims[axis - 1] = 0;
     for (int k = 0; k < n; k++) {
-        if ((in[k] = in_layer(im, node, k)) < 0) { free(in); return -1; }
+        if ((in[k] = in_layer(im, node, k)) < 0) {
+            free(in);
+            return -1;
+        }
         const layer *L = &im->layers[in[k]];
         int ok = L->rank == rank;
         for (int d = 0; ok && d < rank; d++) ok = d == axis - 1 || L->shape[d] == im->layers[x0].shape[d];
@@ -250,7 +264,7 @@ static int map_slice(imp *im, int node, int x)
     int n, cur = x, made = 0;
     if (slice_params(im, node, im->layers[x].rank + 1, starts, ends, axes, steps, &n)) return -1;
     for (int k = 0; k < n; k++) {
-        if (axes[k] == 0) {   /* the batch: only the whole of it */
+        if (axes[k] == 0) { /* the batch: only the whole of it */
             if (starts[k] != 0 || ends[k] < INT32_MAX || steps[k] != 1)
                 return node_fail(im, node, "it slices the batch axis, which xaic keeps whole");
             continue;
@@ -260,7 +274,7 @@ static int map_slice(imp *im, int node, int x)
         if (steps[k] < 0) return node_fail(im, node, "negative steps (reversing an axis) are not supported");
         int64_t len = slice_clamp(d, &starts[k], &ends[k], steps[k]);
         if (!len) return node_fail(im, node, "the slice of axis %d is empty", a + 1);
-        if (len == d) continue;   /* the whole axis */
+        if (len == d) continue; /* the whole axis */
         char hint[24];
         snprintf(hint, sizeof hint, "axis%d", a + 1);
         cur = slice_layer(im, node, cur, a, starts[k], starts[k] + (len - 1) * steps[k] + 1, steps[k], hint);
@@ -268,7 +282,10 @@ static int map_slice(imp *im, int node, int x)
         made++;
     }
     if (!made) return out_alias(im, node, 0, x);
-    if (made == 1) { free(im->layers[cur].hint); im->layers[cur].hint = NULL; }
+    if (made == 1) {
+        free(im->layers[cur].hint);
+        im->layers[cur].hint = NULL;
+    }
     return out_layer(im, node, 0, cur);
 }
 

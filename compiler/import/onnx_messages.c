@@ -17,19 +17,19 @@ int imp_fail(imp *im, const char *fmt, ...)
     return -1;
 }
 
-const Onnx__NodeProto *node_at(const imp *im, int node)
-{
-    return im->graph->node[node];
-}
+const Onnx__NodeProto *node_at(const imp *im, int node) { return im->graph->node[node]; }
 
 const char *node_label(const imp *im, int node)
 {
     static _Thread_local char buf[400];
     const Onnx__NodeProto *n = node_at(im, node);
     const char *op = n->op_type ? n->op_type : "?";
-    if (n->name && n->name[0]) snprintf(buf, sizeof buf, "'%.250s' (%.60s)", n->name, op);
-    else if (n->n_output && n->output[0]) snprintf(buf, sizeof buf, "#%d (%.60s, output '%.200s')", node, op, n->output[0]);
-    else snprintf(buf, sizeof buf, "#%d (%.60s)", node, op);
+    if (n->name && n->name[0])
+        snprintf(buf, sizeof buf, "'%.250s' (%.60s)", n->name, op);
+    else if (n->n_output && n->output[0])
+        snprintf(buf, sizeof buf, "#%d (%.60s, output '%.200s')", node, op, n->output[0]);
+    else
+        snprintf(buf, sizeof buf, "#%d (%.60s)", node, op);
     return buf;
 }
 
@@ -54,9 +54,9 @@ void format_dims(char *buf, size_t len, const int64_t *dims, int rank)
 
 const char *onnx_type_name(int32_t t)
 {
-    static const char *names[] = { "UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64",
-                                   "STRING", "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64",
-                                   "COMPLEX128", "BFLOAT16" };
+    static const char *names[] = { "UNDEFINED", "FLOAT",  "UINT8",     "INT8",       "UINT16",  "INT16",
+                                   "INT32",     "INT64",  "STRING",    "BOOL",       "FLOAT16", "DOUBLE",
+                                   "UINT32",    "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16" };
     if (t >= 0 && t < (int32_t)(sizeof names / sizeof names[0])) return names[t];
     return "an unknown type";
 }

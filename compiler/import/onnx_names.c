@@ -14,13 +14,50 @@
 
 static const char *const reserved[] = {
     /* keywords */
-    "import", "network", "weights", "input", "output", "rule", "on", "preset", "explain", "for", "range", "from",
+    "import",
+    "network",
+    "weights",
+    "input",
+    "output",
+    "rule",
+    "on",
+    "preset",
+    "explain",
+    "for",
+    "range",
+    "from",
     /* ops */
-    "dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "relu", "sigmoid", "tanh", "silu", "hardswish",
-    "hardsigmoid", "clamp", "elu", "leaky_relu", "flatten", "reshape", "transpose", "concat", "slice", "add", "sub",
-    "mul", "div", "batchnorm", "softmax",
+    "dense",
+    "conv2d",
+    "maxpool",
+    "avgpool",
+    "global_avgpool",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "silu",
+    "hardswish",
+    "hardsigmoid",
+    "clamp",
+    "elu",
+    "leaky_relu",
+    "flatten",
+    "reshape",
+    "transpose",
+    "concat",
+    "slice",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "batchnorm",
+    "softmax",
     /* words with a meaning as argument values or selectors */
-    "first", "same", "valid", "true", "false",
+    "first",
+    "same",
+    "valid",
+    "true",
+    "false",
 };
 
 int is_reserved_name(const char *s)
@@ -46,7 +83,7 @@ char *sanitize_identifier(const char *s)
     if (!at) {
         strcpy(out, "layer");
     } else if (isdigit((unsigned char)out[0]) || !strcmp(out, "first") || !strncmp(out, "first_", 6)) {
-        memmove(out + 6, out, at + 1);   /* no suffix can make these valid: a prefix does */
+        memmove(out + 6, out, at + 1); /* no suffix can make these valid: a prefix does */
         memcpy(out, "layer_", 6);
     }
     return out;
@@ -58,7 +95,7 @@ static void node_scope(const imp *im, int n, char *scope, size_t slen, char *ops
     const Onnx__NodeProto *nd = node_at(im, n);
     const char *name = nd->name ? nd->name : "";
     scope[0] = opseg[0] = 0;
-    if (name[0] != '/') {   /* an unscoped name is used as it is; no name: the op type */
+    if (name[0] != '/') { /* an unscoped name is used as it is; no name: the op type */
         snprintf(scope, slen, "%s", name);
         if (!name[0]) snprintf(opseg, olen, "%s", nd->op_type ? nd->op_type : "node");
         return;
@@ -66,7 +103,7 @@ static void node_scope(const imp *im, int n, char *scope, size_t slen, char *ops
     const char *seg[64];
     size_t len[64];
     int n_seg = 0;
-    for (const char *p = name; *p && n_seg < 64; ) {
+    for (const char *p = name; *p && n_seg < 64;) {
         while (*p == '/') p++;
         if (!*p) break;
         const char *e = strchr(p, '/');
@@ -80,7 +117,7 @@ static void node_scope(const imp *im, int n, char *scope, size_t slen, char *ops
     size_t at = 0;
     for (int k = 0; k < n_seg - 1 && at < slen; k++) {
         int prefix_of_next = k + 1 < n_seg - 1 && len[k + 1] > len[k] && !strncmp(seg[k + 1], seg[k], len[k]) &&
-                             seg[k + 1][len[k]] == '.';
+            seg[k + 1][len[k]] == '.';
         if (prefix_of_next) continue;
         at += (size_t)snprintf(scope + at, slen - at, "%s%.*s", at ? "/" : "", (int)len[k], seg[k]);
     }
@@ -106,13 +143,22 @@ static char *claim(str_map *used, str_map *next, const char *base)
     if (!s) return NULL;
     size_t n = strlen(s) + 24;
     char *name = malloc(n);
-    if (!name) { free(s); return NULL; }
+    if (!name) {
+        free(s);
+        return NULL;
+    }
     snprintf(name, n, "%s", s);
     int k = str_map_get(next, s);
-    if (k > 0) snprintf(name, n, "%s_%d", s, k);
-    else k = 0;
+    if (k > 0)
+        snprintf(name, n, "%s_%d", s, k);
+    else
+        k = 0;
     while (is_reserved_name(name) || str_map_get(used, name) >= 0) snprintf(name, n, "%s_%d", s, ++k);
-    if (str_map_put(next, s, k) || str_map_put(used, name, 1)) { free(s); free(name); return NULL; }
+    if (str_map_put(next, s, k) || str_map_put(used, name, 1)) {
+        free(s);
+        free(name);
+        return NULL;
+    }
     free(s);
     return name;
 }
@@ -129,7 +175,7 @@ int name_layers(imp *im)
         node_scope(im, L->node, scope, sizeof scope, opseg, sizeof opseg);
         int c = str_map_get(&scopes, scope);
         if (str_map_put(&scopes, scope, c < 0 ? 1 : c + 1)) goto done;
-        for (char *p = scope; (p = strchr(p, '/')); *p++ = '/') {   /* every enclosing scope is a container */
+        for (char *p = scope; (p = strchr(p, '/')); *p++ = '/') { /* every enclosing scope is a container */
             *p = 0;
             if (str_map_put(&containers, scope, 1)) goto done;
         }
@@ -142,10 +188,12 @@ int name_layers(imp *im)
         node_scope(im, L->node, scope, sizeof scope, opseg, sizeof opseg);
         char op_snake[200];
         snake(opseg, op_snake, sizeof op_snake);
-        if (!scope[0]) snprintf(base, sizeof base, "%s", op_snake);
+        if (!scope[0])
+            snprintf(base, sizeof base, "%s", op_snake);
         else if (opseg[0] && (str_map_get(&scopes, scope) > 1 || str_map_get(&containers, scope) >= 0))
             snprintf(base, sizeof base, "%s_%s", scope, op_snake);
-        else snprintf(base, sizeof base, "%s", scope);
+        else
+            snprintf(base, sizeof base, "%s", scope);
         if (L->hint) snprintf(base + strlen(base), sizeof base - strlen(base), "_%s", L->hint);
         if (!(L->name = claim(&used, &next, base))) goto done;
     }

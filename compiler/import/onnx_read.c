@@ -11,14 +11,20 @@
 
 #include "onnx_internal.h"
 
-#define PB_HEADER 16     /* bytes before each protobuf-c allocation: its size (keeps max alignment) */
+#define PB_HEADER 16 /* bytes before each protobuf-c allocation: its size (keeps max alignment) */
 
 static void *budget_alloc(void *data, size_t size)
 {
     imp *im = data;
-    if (size > im->pb_limit - im->pb_used) { im->pb_exceeded = 1; return NULL; }
+    if (size > im->pb_limit - im->pb_used) {
+        im->pb_exceeded = 1;
+        return NULL;
+    }
     unsigned char *p = malloc(size + PB_HEADER);
-    if (!p) { im->pb_exceeded = 1; return NULL; }
+    if (!p) {
+        im->pb_exceeded = 1;
+        return NULL;
+    }
     memcpy(p, &size, sizeof size);
     im->pb_used += size;
     return p + PB_HEADER;
@@ -56,8 +62,10 @@ int read_model(imp *im, const void *bytes, size_t size)
     im->model = onnx__model_proto__unpack(&im->pb_alloc, size, bytes);
     if (!im->model) {
         if (im->pb_exceeded)
-            return imp_fail(im, "%s: decoding the model needs more than %zu MB of memory: the file is corrupt or "
-                            "hostile", im->label, im->pb_limit >> 20);
+            return imp_fail(im,
+                            "%s: decoding the model needs more than %zu MB of memory: the file is corrupt or "
+                            "hostile",
+                            im->label, im->pb_limit >> 20);
         return imp_fail(im, "%s: not an ONNX model: the protobuf is truncated or corrupt", im->label);
     }
     const Onnx__ModelProto *m = im->model;
@@ -69,11 +77,13 @@ int read_model(imp *im, const void *bytes, size_t size)
     if (im->opset < 0)
         return imp_fail(im, "%s: the model declares no opset version for the default ONNX domain", im->label);
     if (im->opset < 11 || im->opset > 17)
-        return imp_fail(im, "%s: opset %lld is not supported: xaic imports opsets 11 to 17 (export again with "
-                        "torch.onnx.export(..., opset_version=17))", im->label, (long long)im->opset);
+        return imp_fail(im,
+                        "%s: opset %lld is not supported: xaic imports opsets 11 to 17 (export again with "
+                        "torch.onnx.export(..., opset_version=17))",
+                        im->label, (long long)im->opset);
     if (im->graph->n_node > MAX_NODES)
-        return imp_fail(im, "%s: the graph has %zu nodes, more than the %d xaic imports", im->label,
-                        im->graph->n_node, MAX_NODES);
+        return imp_fail(im, "%s: the graph has %zu nodes, more than the %d xaic imports", im->label, im->graph->n_node,
+                        MAX_NODES);
     return 0;
 }
 
@@ -83,33 +93,44 @@ void free_model(imp *im)
     im->model = NULL;
 }
 
-
 /* Element size in raw_data; 0 for types the importer does not read. */
 static int elem_size(int32_t t)
 {
     switch (t) {
-    case OT_FLOAT: case OT_INT32: case OT_UINT32: return 4;
-    case OT_DOUBLE: case OT_INT64: case OT_UINT64: return 8;
-    case OT_FLOAT16: case OT_BFLOAT16: case OT_INT16: case OT_UINT16: return 2;
-    case OT_INT8: case OT_UINT8: case OT_BOOL: return 1;
+    case OT_FLOAT:
+    case OT_INT32:
+    case OT_UINT32: return 4;
+    case OT_DOUBLE:
+    case OT_INT64:
+    case OT_UINT64: return 8;
+    case OT_FLOAT16:
+    case OT_BFLOAT16:
+    case OT_INT16:
+    case OT_UINT16: return 2;
+    case OT_INT8:
+    case OT_UINT8:
+    case OT_BOOL: return 1;
     default: return 0;
     }
 }
 
-static int is_float_type(int32_t t)
-{
-    return t == OT_FLOAT || t == OT_DOUBLE || t == OT_FLOAT16 || t == OT_BFLOAT16;
-}
+static int is_float_type(int32_t t) { return t == OT_FLOAT || t == OT_DOUBLE || t == OT_FLOAT16 || t == OT_BFLOAT16; }
 
 static float half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) bits = sign | 0x7f800000u | (man << 13);              /* inf, NaN */
-    else if (exp) bits = sign | ((exp + 112) << 23) | (man << 13);          /* normal: rebias 15 -> 127 */
-    else if (!man) bits = sign;                                             /* zero */
-    else {                                                                  /* subnormal: normalise */
+    if (exp == 0x1f)
+        bits = sign | 0x7f800000u | (man << 13); /* inf, NaN */
+    else if (exp)
+        bits = sign | ((exp + 112) << 23) | (man << 13); /* normal: rebias 15 -> 127 */
+    else if (!man)
+        bits = sign; /* zero */
+    else {           /* subnormal: normalise */
         exp = 113;
-        while (!(man & 0x400)) { man <<= 1; exp--; }
+        while (!(man & 0x400)) {
+            man <<= 1;
+            exp--;
+        }
         bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
     }
     float f;
@@ -131,10 +152,23 @@ static int decode_raw(imp *im, ctensor *c, const unsigned char *p, const char *w
     for (int64_t k = 0; k < c->count; k++, p += es) {
         uint64_t v = le_bytes(p, es);
         switch (c->onnx_type) {
-        case OT_FLOAT: { uint32_t b = (uint32_t)v; memcpy(&c->f[k], &b, 4); break; }
-        case OT_DOUBLE: { double d; memcpy(&d, &v, 8); c->f[k] = (float)d; break; }
+        case OT_FLOAT: {
+            uint32_t b = (uint32_t)v;
+            memcpy(&c->f[k], &b, 4);
+            break;
+        }
+        case OT_DOUBLE: {
+            double d;
+            memcpy(&d, &v, 8);
+            c->f[k] = (float)d;
+            break;
+        }
         case OT_FLOAT16: c->f[k] = half_to_float((uint16_t)v); break;
-        case OT_BFLOAT16: { uint32_t b = (uint32_t)v << 16; memcpy(&c->f[k], &b, 4); break; }
+        case OT_BFLOAT16: {
+            uint32_t b = (uint32_t)v << 16;
+            memcpy(&c->f[k], &b, 4);
+            break;
+        }
         case OT_INT8: c->i[k] = (int8_t)v; break;
         case OT_INT16: c->i[k] = (int16_t)v; break;
         case OT_INT32: c->i[k] = (int32_t)v; break;
@@ -143,7 +177,7 @@ static int decode_raw(imp *im, ctensor *c, const unsigned char *p, const char *w
             if (v > INT64_MAX) return imp_fail(im, "%s: a UINT64 value exceeds the int64 range", what);
             c->i[k] = (int64_t)v;
             break;
-        default: c->i[k] = (int64_t)v; break;    /* UINT8, UINT16, UINT32, BOOL */
+        default: c->i[k] = (int64_t)v; break; /* UINT8, UINT16, UINT32, BOOL */
         }
     }
     return 0;
@@ -174,10 +208,15 @@ static int parse_size(const char *s, uint64_t *out)
 static unsigned char *read_external(imp *im, const Onnx__TensorProto *t, uint64_t need, const char *what)
 {
     const char *loc = external_key(t, "location");
-    if (!loc || !*loc) { imp_fail(im, "%s: external data without a 'location'", what); return NULL; }
+    if (!loc || !*loc) {
+        imp_fail(im, "%s: external data without a 'location'", what);
+        return NULL;
+    }
     if (!im->base_dir) {
-        imp_fail(im, "%s: the tensor is in an external data file ('%.200s') but the model was given in memory "
-                 "without its directory", what, loc);
+        imp_fail(im,
+                 "%s: the tensor is in an external data file ('%.200s') but the model was given in memory "
+                 "without its directory",
+                 what, loc);
         return NULL;
     }
     /* Paths stay inside the model's directory (as onnx's own checker demands). */
@@ -188,8 +227,14 @@ static unsigned char *read_external(imp *im, const Onnx__TensorProto *t, uint64_
     }
     uint64_t offset = 0, length = 0;
     const char *off_s = external_key(t, "offset"), *len_s = external_key(t, "length");
-    if (off_s && parse_size(off_s, &offset)) { imp_fail(im, "%s: external data offset '%.40s' is not a size", what, off_s); return NULL; }
-    if (len_s && parse_size(len_s, &length)) { imp_fail(im, "%s: external data length '%.40s' is not a size", what, len_s); return NULL; }
+    if (off_s && parse_size(off_s, &offset)) {
+        imp_fail(im, "%s: external data offset '%.40s' is not a size", what, off_s);
+        return NULL;
+    }
+    if (len_s && parse_size(len_s, &length)) {
+        imp_fail(im, "%s: external data length '%.40s' is not a size", what, len_s);
+        return NULL;
+    }
     if (len_s && length != need) {
         imp_fail(im, "%s: external data length %llu does not match its shape and type (%llu bytes)", what,
                  (unsigned long long)length, (unsigned long long)need);
@@ -197,23 +242,31 @@ static unsigned char *read_external(imp *im, const Onnx__TensorProto *t, uint64_
     }
     size_t plen = strlen(im->base_dir) + strlen(loc) + 2;
     char *path = malloc(plen);
-    if (!path) { imp_fail(im, "out of memory"); return NULL; }
+    if (!path) {
+        imp_fail(im, "out of memory");
+        return NULL;
+    }
     snprintf(path, plen, "%s/%s", im->base_dir, loc);
     unsigned char *buf = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
-    if (fd < 0) imp_fail(im, "%s: cannot open its external data file '%s': %s", what, path, strerror(errno));
-    else if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) imp_fail(im, "%s: external data '%s' is not a regular file", what, path);
+    if (fd < 0)
+        imp_fail(im, "%s: cannot open its external data file '%s': %s", what, path, strerror(errno));
+    else if (fstat(fd, &sb) || !S_ISREG(sb.st_mode))
+        imp_fail(im, "%s: external data '%s' is not a regular file", what, path);
     else if (offset > (uint64_t)sb.st_size || need > (uint64_t)sb.st_size - offset)
         imp_fail(im, "%s: external data [%llu, +%llu) lies beyond the end of '%s' (%lld bytes)", what,
                  (unsigned long long)offset, (unsigned long long)need, path, (long long)sb.st_size);
-    else if (!(buf = malloc(need ? need : 1))) imp_fail(im, "%s: out of memory for %llu bytes", what, (unsigned long long)need);
+    else if (!(buf = malloc(need ? need : 1)))
+        imp_fail(im, "%s: out of memory for %llu bytes", what, (unsigned long long)need);
     else {
         uint64_t done = 0;
         while (done < need) {
-            ssize_t r = pread(fd, buf + done, need - done > (1u << 30) ? (1u << 30) : need - done, (off_t)(offset + done));
+            ssize_t r =
+                pread(fd, buf + done, need - done > (1u << 30) ? (1u << 30) : need - done, (off_t)(offset + done));
             if (r <= 0) {
-                imp_fail(im, "%s: cannot read external data '%s': %s", what, path, r ? strerror(errno) : "unexpected end");
+                imp_fail(im, "%s: cannot read external data '%s': %s", what, path,
+                         r ? strerror(errno) : "unexpected end");
                 free(buf);
                 buf = NULL;
                 break;
@@ -233,7 +286,8 @@ static size_t typed_count(const Onnx__TensorProto *t, int32_t ot)
     case OT_FLOAT: return t->n_float_data;
     case OT_INT64: return t->n_int64_data;
     case OT_DOUBLE: return t->n_double_data;
-    case OT_UINT32: case OT_UINT64: return t->n_uint64_data;
+    case OT_UINT32:
+    case OT_UINT64: return t->n_uint64_data;
     default: return t->n_int32_data;
     }
 }
@@ -245,9 +299,14 @@ static int decode_typed(imp *im, const Onnx__TensorProto *t, ctensor *c, const c
         case OT_FLOAT: c->f[k] = t->float_data[k]; break;
         case OT_DOUBLE: c->f[k] = (float)t->double_data[k]; break;
         case OT_FLOAT16: c->f[k] = half_to_float((uint16_t)t->int32_data[k]); break;
-        case OT_BFLOAT16: { uint32_t b = (uint32_t)(uint16_t)t->int32_data[k] << 16; memcpy(&c->f[k], &b, 4); break; }
+        case OT_BFLOAT16: {
+            uint32_t b = (uint32_t)(uint16_t)t->int32_data[k] << 16;
+            memcpy(&c->f[k], &b, 4);
+            break;
+        }
         case OT_INT64: c->i[k] = t->int64_data[k]; break;
-        case OT_UINT32: case OT_UINT64:
+        case OT_UINT32:
+        case OT_UINT64:
             if (t->uint64_data[k] > INT64_MAX) return imp_fail(im, "%s: a value exceeds the int64 range", what);
             c->i[k] = (int64_t)t->uint64_data[k];
             break;
@@ -259,13 +318,19 @@ static int decode_typed(imp *im, const Onnx__TensorProto *t, ctensor *c, const c
 
 ctensor *decode_tensor(imp *im, const Onnx__TensorProto *t, const char *what)
 {
-    if (!t->has_data_type) { imp_fail(im, "%s: the tensor has no data type", what); return NULL; }
+    if (!t->has_data_type) {
+        imp_fail(im, "%s: the tensor has no data type", what);
+        return NULL;
+    }
     int32_t ot = t->data_type;
     if (!elem_size(ot)) {
         imp_fail(im, "%s: tensors of type %s are not supported", what, onnx_type_name(ot));
         return NULL;
     }
-    if (t->segment) { imp_fail(im, "%s: segmented tensors are not supported", what); return NULL; }
+    if (t->segment) {
+        imp_fail(im, "%s: segmented tensors are not supported", what);
+        return NULL;
+    }
     if (t->n_dims > CT_MAX_RANK) {
         imp_fail(im, "%s: rank %zu exceeds the %d xaic reads", what, t->n_dims, CT_MAX_RANK);
         return NULL;
@@ -292,9 +357,12 @@ ctensor *decode_tensor(imp *im, const Onnx__TensorProto *t, const char *what)
         }
     }
     unsigned char *ext = NULL;
-    if (external && !(ext = read_external(im, t, need, what))) return NULL;   /* checks the size first */
+    if (external && !(ext = read_external(im, t, need, what))) return NULL; /* checks the size first */
     ctensor *c = ct_new(im, is_float_type(ot), ot, (int)t->n_dims, t->dims, what);
-    if (!c) { free(ext); return NULL; }
+    if (!c) {
+        free(ext);
+        return NULL;
+    }
     if (external) {
         int rc = decode_raw(im, c, ext, what);
         free(ext);

@@ -24,15 +24,20 @@ ctensor *ct_new(imp *im, int is_float, int32_t onnx_type, int rank, const int64_
         return NULL;
     }
     ctensor *c = calloc(1, sizeof *c);
-    if (!c) { imp_fail(im, "out of memory"); return NULL; }
+    if (!c) {
+        imp_fail(im, "out of memory");
+        return NULL;
+    }
     c->is_float = is_float;
     c->onnx_type = onnx_type;
     c->rank = rank;
     if (rank) memcpy(c->dims, dims, (size_t)rank * sizeof *dims);
     c->count = count;
     size_t n = count ? (size_t)count : 1;
-    if (is_float) c->f = calloc(n, sizeof *c->f);
-    else c->i = calloc(n, sizeof *c->i);
+    if (is_float)
+        c->f = calloc(n, sizeof *c->f);
+    else
+        c->i = calloc(n, sizeof *c->i);
     if (is_float ? !c->f : !c->i) {
         free(c);
         imp_fail(im, "%s: out of memory for a constant of %lld elements", why, (long long)count);
@@ -64,10 +69,7 @@ int ct_has_sym(const ctensor *c)
     return 0;
 }
 
-double ct_get(const ctensor *c, int64_t k)
-{
-    return c->is_float ? (double)c->f[k] : (double)c->i[k];
-}
+double ct_get(const ctensor *c, int64_t k) { return c->is_float ? (double)c->f[k] : (double)c->i[k]; }
 
 int ct_scalar(const ctensor *c, double *out)
 {
@@ -81,8 +83,7 @@ int ct_int_values(imp *im, int node, const ctensor *c, const char *what, int64_t
     if (c->is_float) return node_fail(im, node, "%s must be integers, not %s", what, onnx_type_name(c->onnx_type));
     if (c->rank > 1) return node_fail(im, node, "%s must be a list (rank 1), not of rank %d", what, c->rank);
     if (c->count > max) return node_fail(im, node, "%s has %lld values, more than %d", what, (long long)c->count, max);
-    if (ct_has_sym(c))
-        return node_fail(im, node, "%s depends on the batch size, which xaic keeps dynamic", what);
+    if (ct_has_sym(c)) return node_fail(im, node, "%s depends on the batch size, which xaic keeps dynamic", what);
     for (int64_t k = 0; k < c->count; k++) out[k] = c->i[k];
     *n = (int)c->count;
     return 0;
@@ -90,7 +91,10 @@ int ct_int_values(imp *im, int node, const ctensor *c, const char *what, int64_t
 
 static ctensor *ct_named(imp *im, ctensor *c, const char *store_name)
 {
-    if (c && store_name && !(c->store_name = strdup(store_name))) { imp_fail(im, "out of memory"); return NULL; }
+    if (c && store_name && !(c->store_name = strdup(store_name))) {
+        imp_fail(im, "out of memory");
+        return NULL;
+    }
     return c;
 }
 
@@ -114,7 +118,10 @@ ctensor *ct_transpose2d(imp *im, const ctensor *c, const char *store_name)
 
 const char *ct_param_name(imp *im, ctensor *c, const char *fallback)
 {
-    if (!c->store_name && !(c->store_name = strdup(fallback))) { imp_fail(im, "out of memory"); return NULL; }
+    if (!c->store_name && !(c->store_name = strdup(fallback))) {
+        imp_fail(im, "out of memory");
+        return NULL;
+    }
     return c->store_name;
 }
 
@@ -132,7 +139,11 @@ static int map_grow(str_map *m)
     size_t cap = m->cap ? m->cap * 2 : 64;
     char **keys = calloc(cap, sizeof *keys);
     int *vals = calloc(cap, sizeof *vals);
-    if (!keys || !vals) { free(keys); free(vals); return -1; }
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return -1;
+    }
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
         size_t h = hash_str(m->keys[i]) & (cap - 1);
@@ -153,7 +164,10 @@ int str_map_put(str_map *m, const char *key, int val)
     if ((m->n + 1) * 2 > m->cap && map_grow(m)) return -1;
     size_t h = hash_str(key) & (m->cap - 1);
     while (m->keys[h]) {
-        if (!strcmp(m->keys[h], key)) { m->vals[h] = val; return 0; }
+        if (!strcmp(m->keys[h], key)) {
+            m->vals[h] = val;
+            return 0;
+        }
         h = (h + 1) & (m->cap - 1);
     }
     if (!(m->keys[h] = strdup(key))) return -1;

@@ -7,16 +7,49 @@
 
 #include "onnx_internal.h"
 
-static const struct { const char *name; int kind; } op_table[] = {
+static const struct {
+    const char *name;
+    int kind;
+} op_table[] = {
     /* kind 0: layers (onnx_map_nn.c), 1: elementwise (onnx_map_ew.c), 2: shapes (onnx_map_shape.c),
      * 3: only on constants (folded) */
-    { "Add", 1 }, { "AveragePool", 0 }, { "BatchNormalization", 0 }, { "Cast", 2 }, { "Clip", 1 },
-    { "Concat", 2 }, { "Constant", 3 }, { "ConstantOfShape", 3 }, { "Conv", 0 }, { "Div", 1 },
-    { "Dropout", 2 }, { "Elu", 1 }, { "Flatten", 2 }, { "Gather", 3 }, { "Gemm", 0 },
-    { "GlobalAveragePool", 0 }, { "HardSigmoid", 1 }, { "HardSwish", 1 }, { "Identity", 2 },
-    { "LeakyRelu", 1 }, { "MatMul", 0 }, { "MaxPool", 0 }, { "Mul", 1 }, { "Pad", 0 }, { "ReduceMean", 0 },
-    { "Relu", 1 }, { "Reshape", 2 }, { "Shape", 2 }, { "Sigmoid", 1 }, { "Slice", 2 }, { "Softmax", 1 },
-    { "Split", 2 }, { "Squeeze", 2 }, { "Sub", 1 }, { "Tanh", 1 }, { "Transpose", 2 }, { "Unsqueeze", 2 },
+    { "Add", 1 },
+    { "AveragePool", 0 },
+    { "BatchNormalization", 0 },
+    { "Cast", 2 },
+    { "Clip", 1 },
+    { "Concat", 2 },
+    { "Constant", 3 },
+    { "ConstantOfShape", 3 },
+    { "Conv", 0 },
+    { "Div", 1 },
+    { "Dropout", 2 },
+    { "Elu", 1 },
+    { "Flatten", 2 },
+    { "Gather", 3 },
+    { "Gemm", 0 },
+    { "GlobalAveragePool", 0 },
+    { "HardSigmoid", 1 },
+    { "HardSwish", 1 },
+    { "Identity", 2 },
+    { "LeakyRelu", 1 },
+    { "MatMul", 0 },
+    { "MaxPool", 0 },
+    { "Mul", 1 },
+    { "Pad", 0 },
+    { "ReduceMean", 0 },
+    { "Relu", 1 },
+    { "Reshape", 2 },
+    { "Shape", 2 },
+    { "Sigmoid", 1 },
+    { "Slice", 2 },
+    { "Softmax", 1 },
+    { "Split", 2 },
+    { "Squeeze", 2 },
+    { "Sub", 1 },
+    { "Tanh", 1 },
+    { "Transpose", 2 },
+    { "Unsqueeze", 2 },
 };
 #define N_OPS (int)(sizeof op_table / sizeof op_table[0])
 
@@ -57,14 +90,16 @@ static int check_supported(imp *im)
     char *e = im->err;
     char ops[600];
     supported_ops(ops, sizeof ops);
-    size_t reserve = strlen(ops) + 120;   /* room for the last lines */
+    size_t reserve = strlen(ops) + 120; /* room for the last lines */
     int shown = 0;
     for (size_t i = 0; i < g->n_node && e; i++) {
         const Onnx__NodeProto *n = g->node[i];
         if (n->op_type && node_domain_ok(n) && is_supported_op(n->op_type)) continue;
         char line[700], who[300];
-        if (n->name && n->name[0]) snprintf(who, sizeof who, "'%.250s'", n->name);
-        else snprintf(who, sizeof who, "#%zu", i);
+        if (n->name && n->name[0])
+            snprintf(who, sizeof who, "'%.250s'", n->name);
+        else
+            snprintf(who, sizeof who, "#%zu", i);
         int plain = node_domain_ok(n);
         snprintf(line, sizeof line, "%s: node %s (op %s%s%.100s) is not supported\n", im->label, who,
                  plain ? "" : n->domain, plain ? "" : ".", n->op_type ? n->op_type : "(none)");
@@ -73,7 +108,8 @@ static int check_supported(imp *im)
         shown++;
     }
     if (e && cap) {
-        if (shown < bad && at < cap) at += (size_t)snprintf(e + at, cap - at, "... and %d more unsupported nodes\n", bad - shown);
+        if (shown < bad && at < cap)
+            at += (size_t)snprintf(e + at, cap - at, "... and %d more unsupported nodes\n", bad - shown);
         if (at < cap) snprintf(e + at, cap - at, "supported: %s", ops);
     }
     im->failed = 1;
@@ -121,8 +157,10 @@ static int setup_input(imp *im, const Onnx__ValueInfoProto *vi)
         if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value > 0)
             snprintf(dims + at, sizeof dims - at, "%s%lld", k ? ", " : "", (long long)d->dim_value);
         else {
-            const char *p = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && d->dim_param &&
-                            d->dim_param[0] ? d->dim_param : "?";
+            const char *p =
+                d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && d->dim_param && d->dim_param[0]
+                ? d->dim_param
+                : "?";
             snprintf(dims + at, sizeof dims - at, "%s%.40s", k ? ", " : "", p);
             if (k) dynamic = 1;
         }
@@ -135,8 +173,9 @@ static int setup_input(imp *im, const Onnx__ValueInfoProto *vi)
     if (l < 0) return -1;
     layer *in = &im->layers[l];
     const Onnx__TensorShapeProto__Dimension *b0 = rank > 0 ? s->dim[0] : NULL;
-    im->static_batch = b0 && b0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
-                       b0->dim_value > 0 ? b0->dim_value : -1;
+    im->static_batch = b0 && b0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && b0->dim_value > 0
+        ? b0->dim_value
+        : -1;
     if (o->input_rank > 0) {
         if (rank > 0 && o->input_rank != rank - 1)
             return imp_fail(im, "%s: input '%s' has %d dimensions after the batch %s, --input-shape gives %d",
@@ -155,9 +194,10 @@ static int setup_input(imp *im, const Onnx__ValueInfoProto *vi)
         return 0;
     }
     if (rank < 0 || dynamic)
-        return imp_fail(im, "%s: input '%s' has dynamic dimensions %s: give them with --input-shape (e.g. "
-                        "--input-shape 3,224,224); only the batch may stay dynamic", im->label, vi->name,
-                        rank < 0 ? "(no shape)" : dims);
+        return imp_fail(im,
+                        "%s: input '%s' has dynamic dimensions %s: give them with --input-shape (e.g. "
+                        "--input-shape 3,224,224); only the batch may stay dynamic",
+                        im->label, vi->name, rank < 0 ? "(no shape)" : dims);
     in->rank = rank - 1;
     int64_t n = 1;
     for (int k = 0; k < in->rank; k++) {
@@ -184,7 +224,7 @@ static int build_values(imp *im)
     for (size_t i = 0; i < g->n_input; i++) {
         const Onnx__ValueInfoProto *vi = g->input[i];
         if (!vi->name || !vi->name[0]) return imp_fail(im, "%s: graph input #%zu has no name", im->label, i);
-        if (str_map_get(&im->names, vi->name) >= 0) continue;   /* an initializer listed as input (IR < 4) */
+        if (str_map_get(&im->names, vi->name) >= 0) continue; /* an initializer listed as input (IR < 4) */
         size_t at = strlen(names);
         snprintf(names + at, sizeof names - at, "%s'%.60s'", n_inputs ? ", " : "", vi->name);
         if (!input) input = vi;
@@ -207,13 +247,14 @@ static int build_values(imp *im)
             if (!in || !in[0]) continue;
             int iv = str_map_get(&im->names, in);
             if (iv < 0)
-                return node_fail(im, (int)n, "input '%.200s' is not defined by an earlier node, an initializer or "
-                                 "the graph input (the graph is not in topological order, or the value is missing)", in);
+                return node_fail(im, (int)n,
+                                 "input '%.200s' is not defined by an earlier node, an initializer or "
+                                 "the graph input (the graph is not in topological order, or the value is missing)",
+                                 in);
             im->values[iv].uses++;
         }
         for (size_t k = 0; k < node->n_output; k++)
-            if (node->output[k] && node->output[k][0] && add_value(im, node->output[k], V_NONE, (int)n) < 0)
-                return -1;
+            if (node->output[k] && node->output[k][0] && add_value(im, node->output[k], V_NONE, (int)n) < 0) return -1;
     }
     const char *out = g->output[0]->name;
     if (!out || (im->output_value = str_map_get(&im->names, out)) < 0)
@@ -234,17 +275,22 @@ static int walk_nodes(imp *im)
             if (v && v->kind != V_INIT && v->kind != V_CONST) all_const = 0;
         }
         int kind = op_kind(op), rc;
-        if (all_const && (kind == 3 || is_foldable_op(op))) rc = fold_node(im, n);
-        else if (kind == 3) rc = node_fail(im, n, "%s on network tensors is not supported (only on shapes and constants)", op);
-        else if (kind == 0) rc = map_nn(im, n, op);
-        else if (kind == 1) rc = map_ew(im, n, op);
-        else rc = map_shape(im, n, op);
+        if (all_const && (kind == 3 || is_foldable_op(op)))
+            rc = fold_node(im, n);
+        else if (kind == 3)
+            rc = node_fail(im, n, "%s on network tensors is not supported (only on shapes and constants)", op);
+        else if (kind == 0)
+            rc = map_nn(im, n, op);
+        else if (kind == 1)
+            rc = map_ew(im, n, op);
+        else
+            rc = map_shape(im, n, op);
         if (rc < 0 || im->failed) return -1;
         for (int k = 0; k < (int)node->n_output; k++) {
             value *v = node_out_value(im, n, k);
             if (v && v->uses && v->kind == V_NONE)
-                return node_fail(im, n, "its output %d ('%s') is used, but xaic does not compute it for %s", k,
-                                 v->name, op);
+                return node_fail(im, n, "its output %d ('%s') is used, but xaic does not compute it for %s", k, v->name,
+                                 op);
         }
     }
     return 0;
@@ -267,7 +313,8 @@ static int check_declared(imp *im, const Onnx__ValueInfoProto *vi)
     int id = vi->name ? str_map_get(&im->names, vi->name) : -1;
     if (id < 0 || im->values[id].kind != V_LAYER || im->values[id].producer < 0) return 0;
     const Onnx__TypeProto *t = vi->type;
-    if (!t || t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !t->tensor_type || !t->tensor_type->shape) return 0;
+    if (!t || t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !t->tensor_type || !t->tensor_type->shape)
+        return 0;
     const Onnx__TensorShapeProto *s = t->tensor_type->shape;
     const value *v = &im->values[id];
     if ((int)s->n_dim != v->rank + 1) return 0;
@@ -281,8 +328,8 @@ static int check_declared(imp *im, const Onnx__ValueInfoProto *vi)
     char a[120], b[120];
     format_dims(a, sizeof a, v->shape, v->rank);
     format_dims(b, sizeof b, declared, v->rank);
-    return node_fail(im, v->producer, "xaic computes the per-sample shape %s for '%s' but the model declares %s",
-                     a, v->name, b);
+    return node_fail(im, v->producer, "xaic computes the per-sample shape %s for '%s' but the model declares %s", a,
+                     v->name, b);
 }
 
 int walk_graph(imp *im)

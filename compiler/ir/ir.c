@@ -5,8 +5,8 @@
 #include <string.h>
 
 #define NONE 0
-#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT) \
-    [OP_##ID] = {NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT},
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT)                  \
+    [OP_##ID] = { NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT },
 const ir_op_info ir_ops[OP_COUNT] = {
 #include "ops.def"
 };
@@ -49,7 +49,10 @@ const char *ir_shape_str(const ir_shape *s, char *buf, size_t len)
 static void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n);
-    if (!q) { fputs("xaic: out of memory\n", stderr); exit(2); }
+    if (!q) {
+        fputs("xaic: out of memory\n", stderr);
+        exit(2);
+    }
     return q;
 }
 
@@ -81,7 +84,10 @@ ir_const *ir_graph_new_const(ir_graph *g, const char *name, int rank, const int6
     c->name = strdup(name);
     c->rank = rank;
     c->count = 1;
-    for (int i = 0; i < rank; i++) { c->shape[i] = shape[i]; c->count *= shape[i]; }
+    for (int i = 0; i < rank; i++) {
+        c->shape[i] = shape[i];
+        c->count *= shape[i];
+    }
     c->data = calloc((size_t)(c->count ? c->count : 1), sizeof(float));
     c->file_offset = -1;
     if (g->n_consts == g->cap_consts) {
@@ -147,49 +153,60 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
         switch (n->op) {
         case OP_DENSE: fprintf(out, " units=%d", n->units); break;
         case OP_CONV2D:
-            fprintf(out, " filters=%d k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->units, n->kh, n->kw, n->sh, n->sw,
-                    n->pad_t, n->pad_l, n->pad_b, n->pad_r);
+            fprintf(out, " filters=%d k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->units, n->kh, n->kw, n->sh, n->sw, n->pad_t,
+                    n->pad_l, n->pad_b, n->pad_r);
             break;
-        case OP_MAXPOOL: case OP_AVGPOOL:
-            fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d%s", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l,
-                    n->pad_b, n->pad_r, n->pad_same ? " same" : "");
+        case OP_MAXPOOL:
+        case OP_AVGPOOL:
+            fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d%s", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b,
+                    n->pad_r, n->pad_same ? " same" : "");
             break;
         case OP_BATCHNORM: fprintf(out, " eps=%g", n->eps); break;
-        case OP_SUMPOOL: case OP_SUMPOOL_T: case OP_MAXPOOL_T:
-            if (n->global) fprintf(out, " global");
-            else fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l,
-                         n->pad_b, n->pad_r);
+        case OP_SUMPOOL:
+        case OP_SUMPOOL_T:
+        case OP_MAXPOOL_T:
+            if (n->global)
+                fprintf(out, " global");
+            else
+                fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l,
+                        n->pad_b, n->pad_r);
             break;
         case OP_CONV2D_T:
             fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b,
                     n->pad_r);
             break;
         case OP_SEED: {
-            static const char *const seeds[] = {"logit", "one", "softmax", "relu_logit", "softmax_gradient",
-                                                "log_softmax_gradient", "relu_gradient"};
+            static const char *const seeds[] = {
+                "logit", "one", "softmax", "relu_logit", "softmax_gradient", "log_softmax_gradient", "relu_gradient"
+            };
             fprintf(out, " %s", seeds[n->seed]);
             if (n->argmax_from > 0) fprintf(out, " arg-max of input %d", n->argmax_from);
             break;
         }
         case OP_EXPAND:
-            if (n->expand == EXPAND_PATH) fprintf(out, " path");
-            else fprintf(out, " noise sigma=%g seed=%llu", n->sigma, (unsigned long long)n->rng_seed);
+            if (n->expand == EXPAND_PATH)
+                fprintf(out, " path");
+            else
+                fprintf(out, " noise sigma=%g seed=%llu", n->sigma, (unsigned long long)n->rng_seed);
             break;
         case OP_REDUCE: {
-            static const char *const kinds[] = {"path", "mean", "mean_sq", "var"};
+            static const char *const kinds[] = { "path", "mean", "mean_sq", "var" };
             fprintf(out, " %s", kinds[n->reduce]);
             break;
         }
         case OP_REFERENCE: fprintf(out, " %g unless given", n->ref_value); break;
         case OP_UPSAMPLE: fprintf(out, " bilinear%s", n->global ? " align_corners" : ""); break;
-        case OP_ELTWISE: fprintf(out, " "); ir_ew_dump(n->expr, out); break;
+        case OP_ELTWISE:
+            fprintf(out, " ");
+            ir_ew_dump(n->expr, out);
+            break;
         case OP_FUSED: fprintf(out, " %s in %%%d's kernel", ir_op_name((ir_op)(n->fused - 1)), n->inputs[0]); break;
         case OP_INPUT:
             if (g->has_range) fprintf(out, " range=[%g, %g]", g->range_low, g->range_high);
             break;
         default: break;
         }
-        if (n->epilogue_from) {   /* a fused consumer: the expression the kernel stores */
+        if (n->epilogue_from) { /* a fused consumer: the expression the kernel stores */
             fprintf(out, " then ");
             ir_ew_dump(n->expr, out);
         }
@@ -226,7 +243,10 @@ void ir_graph_replace_node(ir_graph *g, int i, int replacement)
 ir_ew *ir_ew_new(ir_graph *g, ir_ew_kind kind, ir_ew *a, ir_ew *b)
 {
     ir_ew *e = calloc(1, sizeof *e);
-    if (!e) { fputs("xaic: out of memory\n", stderr); exit(2); }
+    if (!e) {
+        fputs("xaic: out of memory\n", stderr);
+        exit(2);
+    }
     e->kind = kind;
     e->a = a;
     e->b = b;
@@ -255,23 +275,39 @@ ir_ew *ir_ew_input(ir_graph *g, int input)
 void ir_ew_dump(const ir_ew *e, FILE *out)
 {
     static const char *const names[] = {
-        [EW_ADD] = "+", [EW_SUB] = "-", [EW_MUL] = "*", [EW_DIV] = "/", [EW_SAFEDIV] = "/?",
-        [EW_GT] = ">", [EW_LT] = "<", [EW_GE] = ">=", [EW_LE] = "<=", [EW_EQ] = "==", [EW_NE] = "!=",
-        [EW_NEG] = "-", [EW_POS] = "pos", [EW_NEGPART] = "neg", [EW_ABS] = "abs", [EW_SIGN] = "sign",
-        [EW_STEP] = "step", [EW_EXP] = "exp",
+        [EW_ADD] = "+",     [EW_SUB] = "-",     [EW_MUL] = "*",   [EW_DIV] = "/",       [EW_SAFEDIV] = "/?",
+        [EW_GT] = ">",      [EW_LT] = "<",      [EW_GE] = ">=",   [EW_LE] = "<=",       [EW_EQ] = "==",
+        [EW_NE] = "!=",     [EW_NEG] = "-",     [EW_POS] = "pos", [EW_NEGPART] = "neg", [EW_ABS] = "abs",
+        [EW_SIGN] = "sign", [EW_STEP] = "step", [EW_EXP] = "exp",
     };
     switch (e->kind) {
     case EW_INPUT: fprintf(out, "$%d", e->input); return;
     case EW_NUM: fprintf(out, "%g", e->num); return;
     case EW_CHANNEL: fprintf(out, "%s[c]", e->channel->name); return;
-    case EW_STAB: fprintf(out, "stab("); ir_ew_dump(e->a, out); fprintf(out, ", %g)", e->num); return;
+    case EW_STAB:
+        fprintf(out, "stab(");
+        ir_ew_dump(e->a, out);
+        fprintf(out, ", %g)", e->num);
+        return;
     case EW_SELECT:
         fprintf(out, "(");
-        ir_ew_dump(e->a, out); fprintf(out, " ? "); ir_ew_dump(e->b, out); fprintf(out, " : "); ir_ew_dump(e->c, out);
+        ir_ew_dump(e->a, out);
+        fprintf(out, " ? ");
+        ir_ew_dump(e->b, out);
+        fprintf(out, " : ");
+        ir_ew_dump(e->c, out);
         fprintf(out, ")");
         return;
-    case EW_NEG: case EW_POS: case EW_NEGPART: case EW_ABS: case EW_SIGN: case EW_STEP: case EW_EXP:
-        fprintf(out, "%s(", names[e->kind]); ir_ew_dump(e->a, out); fprintf(out, ")");
+    case EW_NEG:
+    case EW_POS:
+    case EW_NEGPART:
+    case EW_ABS:
+    case EW_SIGN:
+    case EW_STEP:
+    case EW_EXP:
+        fprintf(out, "%s(", names[e->kind]);
+        ir_ew_dump(e->a, out);
+        fprintf(out, ")");
         return;
     default:
         fprintf(out, "(");

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include "diag.h"
 
-#define IR_MAX_RANK 4
-#define IR_MAX_INPUTS 16         /* OP_ELTWISE reads up to this many buffers */
+#define IR_MAX_RANK   4
+#define IR_MAX_INPUTS 16 /* OP_ELTWISE reads up to this many buffers */
 
 /* The ops and what every stage may assume about each: ops.def is the table (one row per op). */
 typedef enum {
@@ -21,18 +21,18 @@ typedef enum {
 
 /* Properties of an op (FLAGS of ops.def). */
 enum {
-    OPF_LAYER = 1 << 0,         /* can be written in a network */
-    OPF_RULE = 1 << 1,          /* takes a propagation rule; explain blocks select it by its SELECTOR name */
-    OPF_WEIGHTED = 1 << 2,      /* W a + b with a weight tensor: `first` selects it, a batchnorm after it folds into it */
-    OPF_PARAMS = 1 << 3,        /* reads parameter tensors from the weights file */
-    OPF_SHARE = 1 << 4,         /* share rules apply: z is a sum of contributions of its input (dense, conv, pools) */
-    OPF_SUM = 1 << 5,           /* share rules over its inputs (add) */
-    OPF_WINDOW = 1 << 6,        /* a pooling window: rules may also be expressions over r, x, y with unpool() */
-    OPF_ELEMENTWISE = 1 << 7,   /* rules are elementwise expressions over r, x, y */
-    OPF_IN_PLACE = 1 << 8,      /* elementwise: the planner may give it input 0's buffer, so its kernel's output
+    OPF_LAYER = 1 << 0,       /* can be written in a network */
+    OPF_RULE = 1 << 1,        /* takes a propagation rule; explain blocks select it by its SELECTOR name */
+    OPF_WEIGHTED = 1 << 2,    /* W a + b with a weight tensor: `first` selects it, a batchnorm after it folds into it */
+    OPF_PARAMS = 1 << 3,      /* reads parameter tensors from the weights file */
+    OPF_SHARE = 1 << 4,       /* share rules apply: z is a sum of contributions of its input (dense, conv, pools) */
+    OPF_SUM = 1 << 5,         /* share rules over its inputs (add) */
+    OPF_WINDOW = 1 << 6,      /* a pooling window: rules may also be expressions over r, x, y with unpool() */
+    OPF_ELEMENTWISE = 1 << 7, /* rules are elementwise expressions over r, x, y */
+    OPF_IN_PLACE = 1 << 8,    /* elementwise: the planner may give it input 0's buffer, so its kernel's output
                                    may alias that input (no noalias) */
-    OPF_VIEW = 1 << 9,          /* no kernel: its value is input 0's buffer (flatten; a fused epilogue's result) */
-    OPF_NONNEG = 1 << 10,       /* its output is never negative */
+    OPF_VIEW = 1 << 9,        /* no kernel: its value is input 0's buffer (flatten; a fused epilogue's result) */
+    OPF_NONNEG = 1 << 10,     /* its output is never negative */
     OPF_KEEPS_NONNEG = 1 << 11, /* its output is non-negative when its input is */
     OPF_OUTPUT_ONLY = 1 << 12,  /* only as the network's output (softmax) */
     OPF_BACKWARD = 1 << 13,     /* an op of explanation graphs only */
@@ -41,14 +41,14 @@ enum {
 };
 
 typedef struct ir_op_info {
-    const char *name;           /* spelling in .xai files and dumps */
-    const char *selector;       /* name in explain blocks and `rule ... on` */
-    int arity;                  /* layer inputs before the parameters */
+    const char *name;     /* spelling in .xai files and dumps */
+    const char *selector; /* name in explain blocks and `rule ... on` */
+    int arity;            /* layer inputs before the parameters */
     unsigned flags;
-    const char *params;         /* parameters after the inputs, positional order, space-separated */
-    int required;               /* leading params that must be given */
-    const char *lrp_rule;       /* LRP's default rule for it (a prelude rule), or NULL */
-    const char *deeplift_rule;  /* DeepLIFT's default rule, or NULL */
+    const char *params;        /* parameters after the inputs, positional order, space-separated */
+    int required;              /* leading params that must be given */
+    const char *lrp_rule;      /* LRP's default rule for it (a prelude rule), or NULL */
+    const char *deeplift_rule; /* DeepLIFT's default rule, or NULL */
 } ir_op_info;
 
 extern const ir_op_info ir_ops[OP_COUNT];
@@ -57,8 +57,15 @@ static inline int ir_op_is(ir_op op, unsigned flags) { return (ir_ops[op].flags 
 /* Output relevance at the top of an explanation: one-hot(target) times the logit, 1, the softmax
  * probability, max(logit, 0); or, for SEED_SOFTMAX_GRAD, the gradient of the target's softmax probability
  * with respect to the logits, p_t * (onehot(t) - p). */
-typedef enum { SEED_LOGIT, SEED_ONE, SEED_SOFTMAX, SEED_RELU_LOGIT, SEED_SOFTMAX_GRAD, SEED_LOG_SOFTMAX_GRAD,
-               SEED_RELU_GRAD } ir_seed;
+typedef enum {
+    SEED_LOGIT,
+    SEED_ONE,
+    SEED_SOFTMAX,
+    SEED_RELU_LOGIT,
+    SEED_SOFTMAX_GRAD,
+    SEED_LOG_SOFTMAX_GRAD,
+    SEED_RELU_GRAD
+} ir_seed;
 /* SEED_LOG_SOFTMAX_GRAD: the gradient of log p_t with respect to the logits, onehot(t) - p (activation
  * maximisation's objective). SEED_RELU_GRAD: that of max(logit_t, 0), onehot(t) * [logit_t > 0] (the seed's
  * 5.1 / 5.2 explain f = ReLU(logit)). */
@@ -74,9 +81,9 @@ typedef struct ir_am {
     double lambda, lr, beta1, beta2, epsilon;
     am_optimizer optimizer;
     am_center center;
-    int image;                  /* the node holding the synthesised image: the generator's output, or the input */
-    int logits;                 /* the node of the logits (the starting point's arg-max is the default target) */
-    const char *generator;      /* the generator network's name, or NULL */
+    int image;             /* the node holding the synthesised image: the generator's output, or the input */
+    int logits;            /* the node of the logits (the starting point's arg-max is the default target) */
+    const char *generator; /* the generator network's name, or NULL */
 } ir_am;
 
 /* OP_EXPAND: input 0 = x [per sample], input 1 = the reference (OP_REFERENCE, IG only); output = `mult`
@@ -96,15 +103,29 @@ typedef enum { REDUCE_PATH, REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR } ir_reduce;
 
 /* Elementwise expressions evaluated by OP_ELTWISE kernels. */
 typedef enum {
-    EW_INPUT,       /* inputs[input] at this element */
-    EW_NUM,         /* num */
-    EW_CHANNEL,     /* channel->data[c] where c is the element's channel (dim 0 of the per-sample shape) */
-    EW_ADD, EW_SUB, EW_MUL, EW_DIV,
-    EW_SAFEDIV,     /* a / b, and 0 where b == 0 (relevance through a zero denominator is 0, never NaN) */
-    EW_STAB,        /* a + num * (a >= 0 ? 1 : -1): Zennit's stabiliser, sign(0) = +1 */
-    EW_NEG, EW_POS, EW_NEGPART, EW_ABS, EW_SIGN, EW_STEP, EW_EXP,
-    EW_GT, EW_LT, EW_GE, EW_LE, EW_EQ, EW_NE,  /* 1 or 0 */
-    EW_SELECT,      /* a != 0 ? b : c */
+    EW_INPUT,   /* inputs[input] at this element */
+    EW_NUM,     /* num */
+    EW_CHANNEL, /* channel->data[c] where c is the element's channel (dim 0 of the per-sample shape) */
+    EW_ADD,
+    EW_SUB,
+    EW_MUL,
+    EW_DIV,
+    EW_SAFEDIV, /* a / b, and 0 where b == 0 (relevance through a zero denominator is 0, never NaN) */
+    EW_STAB,    /* a + num * (a >= 0 ? 1 : -1): Zennit's stabiliser, sign(0) = +1 */
+    EW_NEG,
+    EW_POS,
+    EW_NEGPART,
+    EW_ABS,
+    EW_SIGN,
+    EW_STEP,
+    EW_EXP,
+    EW_GT,
+    EW_LT,
+    EW_GE,
+    EW_LE,
+    EW_EQ,
+    EW_NE,     /* 1 or 0 */
+    EW_SELECT, /* a != 0 ? b : c */
 } ir_ew_kind;
 
 typedef struct ir_const ir_const;
@@ -116,9 +137,9 @@ typedef struct ir_ew {
     struct ir_ew *a, *b, *c;
 } ir_ew;
 
-const char *ir_op_name(ir_op op);        /* the DSL spelling: "conv2d" */
-int ir_op_from_name(const char *name);   /* an op that can be written in a network (OPF_LAYER), or -1 */
-int ir_op_from_selector(const char *selector);   /* an op that takes rules (OPF_RULE) selected by this name, or -1 */
+const char *ir_op_name(ir_op op);              /* the DSL spelling: "conv2d" */
+int ir_op_from_name(const char *name);         /* an op that can be written in a network (OPF_LAYER), or -1 */
+int ir_op_from_selector(const char *selector); /* an op that takes rules (OPF_RULE) selected by this name, or -1 */
 
 typedef struct ir_shape {
     int rank;
@@ -131,7 +152,7 @@ const char *ir_shape_str(const ir_shape *s, char *buf, size_t len);
 
 /* A constant tensor (weights, biases, folded or transformed sets). Data is owned, float32. */
 struct ir_const {
-    char *name;                 /* state_dict name it came from, or a derived name ("conv1.weight+bn1") */
+    char *name; /* state_dict name it came from, or a derived name ("conv1.weight+bn1") */
     int rank;
     int64_t shape[IR_MAX_RANK];
     int64_t count;
@@ -146,21 +167,21 @@ typedef enum { WMAP_NONE, WMAP_POS, WMAP_NEG } ir_weight_map;
 
 typedef struct ir_node {
     ir_op op;
-    char *name;                 /* layer name as written (the input's name for OP_INPUT) */
-    char *alias;                /* a layer folded into this one (batchnorm), same output; or NULL */
+    char *name;  /* layer name as written (the input's name for OP_INPUT) */
+    char *alias; /* a layer folded into this one (batchnorm), same output; or NULL */
     xai_loc loc;
     int inputs[IR_MAX_INPUTS];
     int n_inputs;
-    ir_shape shape;             /* output shape, without batch */
+    ir_shape shape; /* output shape, without batch */
     /* attributes */
-    int units;                  /* dense: outputs; conv2d: filters */
-    int kh, kw, sh, sw;         /* conv2d, pools */
+    int units;          /* dense: outputs; conv2d: filters */
+    int kh, kw, sh, sw; /* conv2d, pools */
     int pad_t, pad_l, pad_b, pad_r;
-    int pad_same;               /* pools: TF SAME semantics (avg divides by the valid count) */
+    int pad_same; /* pools: TF SAME semantics (avg divides by the valid count) */
     int has_bias;
-    float eps;                  /* batchnorm */
-    ir_const *weight, *bias;    /* dense, conv2d; affine: scale, shift */
-    ir_weight_map weight_map;   /* dense, conv2d and their transposes: read weight as pos(w) or neg(w) */
+    float eps;                /* batchnorm */
+    ir_const *weight, *bias;  /* dense, conv2d; affine: scale, shift */
+    ir_weight_map weight_map; /* dense, conv2d and their transposes: read weight as pos(w) or neg(w) */
     /* dense, conv2d and their transposes with a fused elementwise consumer (fuse.c): the kernel stores
      * expr(...) at each output, where expression input epilogue_acc is the kernel's own result and the
      * others are inputs[epilogue_from ..] in order; epilogue_from = 0: no epilogue */
@@ -168,21 +189,21 @@ typedef struct ir_node {
     int fused;                  /* an OP_FLATTEN standing for an elementwise node fused into its input: 1 + its op */
     ir_const *bn_mean, *bn_var; /* batchnorm (before canon) */
     /* backward ops */
-    ir_ew *expr;                /* OP_ELTWISE (owned by the graph's ew list) */
-    ir_shape in_shape;          /* transposed ops and sumpool: the forward op's input shape */
-    int global;                 /* OP_SUMPOOL(_T): the window is the whole plane, output [C] */
-    ir_seed seed;               /* OP_SEED */
-    int mult;                   /* samples per input sample this node works on (IG steps, SmoothGrad
+    ir_ew *expr;       /* OP_ELTWISE (owned by the graph's ew list) */
+    ir_shape in_shape; /* transposed ops and sumpool: the forward op's input shape */
+    int global;        /* OP_SUMPOOL(_T): the window is the whole plane, output [C] */
+    ir_seed seed;      /* OP_SEED */
+    int mult;          /* samples per input sample this node works on (IG steps, SmoothGrad
                                    samples); 0 or 1: one. Kernels get batch * mult */
-    ir_expand expand;           /* OP_EXPAND */
-    ir_reduce reduce;           /* OP_REDUCE */
-    float sigma;                /* OP_EXPAND noise */
-    uint64_t rng_seed;          /* OP_EXPAND noise: the compiled seed (xai_options.seed overrides) */
-    float ref_value;            /* OP_REFERENCE: the constant when xai_options gives no baseline */
-    int argmax_from;            /* OP_SEED: the input whose arg-max is the target when none is given: 0, its
+    ir_expand expand;  /* OP_EXPAND */
+    ir_reduce reduce;  /* OP_REDUCE */
+    float sigma;       /* OP_EXPAND noise */
+    uint64_t rng_seed; /* OP_EXPAND noise: the compiled seed (xai_options.seed overrides) */
+    float ref_value;   /* OP_REFERENCE: the constant when xai_options gives no baseline */
+    int argmax_from;   /* OP_SEED: the input whose arg-max is the target when none is given: 0, its
                                    own logits; 1, clean logits with one row per input sample (IG, SmoothGrad) */
-    int layer;                  /* backward nodes: 1 + the forward node whose rule made them (0: none) */
-    int samples;                /* OP_EXPAND, OP_REDUCE: samples per input in all (IG steps, SmoothGrad samples);
+    int layer;         /* backward nodes: 1 + the forward node whose rule made them (0: none) */
+    int samples;       /* OP_EXPAND, OP_REDUCE: samples per input in all (IG steps, SmoothGrad samples);
                                    mult is how many of them one pass computes (a chunk, see ir_graph) */
 } ir_node;
 
@@ -191,27 +212,27 @@ typedef struct ir_graph {
     xai_loc loc;
     ir_node *nodes;
     int n_nodes, cap_nodes;
-    int input;                  /* index of the OP_INPUT node */
-    int output;                 /* index of the output node */
-    char *output_name;          /* the layer named by `output` (may be folded into another node) */
+    int input;         /* index of the OP_INPUT node */
+    int output;        /* index of the output node */
+    char *output_name; /* the layer named by `output` (may be folded into another node) */
     int has_range;
     float range_low, range_high;
-    char *weights_path;         /* resolved path of the safetensors file (NULL if the net has no params) */
+    char *weights_path; /* resolved path of the safetensors file (NULL if the net has no params) */
     uint32_t weights_crc32;
     uint64_t weights_size;
-    ir_const **consts;          /* every constant the graph owns */
+    ir_const **consts; /* every constant the graph owns */
     int n_consts, cap_consts;
-    ir_ew **ews;                /* every elementwise expression node the graph owns */
+    ir_ew **ews; /* every elementwise expression node the graph owns */
     int n_ews, cap_ews;
     /* An explanation graph: the forward nodes of `network` followed by backward nodes. Constants of the
      * network are shared (owned by `network`); the explanation owns only what it adds. */
     const struct ir_graph *network;
-    char *explain_name;         /* E of NET_E */
-    int has_target;             /* the entry takes a target array (OP_SEED present) */
-    int has_options;            /* the explanation also gets NET_E_ex(..., const xai_options *) */
-    int n_forward;              /* nodes [0, n_forward) are the network's forward pass */
-    int *relevance_of;          /* per forward node: the node holding the relevance at its output, or -1 */
-    ir_am am;                   /* activation maximisation (am.enabled): the entry optimises its input */
+    char *explain_name; /* E of NET_E */
+    int has_target;     /* the entry takes a target array (OP_SEED present) */
+    int has_options;    /* the explanation also gets NET_E_ex(..., const xai_options *) */
+    int n_forward;      /* nodes [0, n_forward) are the network's forward pass */
+    int *relevance_of;  /* per forward node: the node holding the relevance at its output, or -1 */
+    ir_am am;           /* activation maximisation (am.enabled): the entry optimises its input */
     /* IG / SmoothGrad: nodes [sample_first, sample_last] (OP_EXPAND .. OP_REDUCE) work on the samples of
      * each input; when chunk < samples the entry runs them samples / chunk times, chunk samples at a time
      * (mult = chunk), and OP_REDUCE accumulates: the workspace holds one chunk, not all samples. */
@@ -220,14 +241,14 @@ typedef struct ir_graph {
 
 /* All networks and explanations of a compilation. */
 typedef struct ir_module {
-    ir_graph **graphs;          /* networks */
+    ir_graph **graphs; /* networks */
     int n_graphs;
-    ir_graph **explanations;    /* each explanation->network is one of graphs */
+    ir_graph **explanations; /* each explanation->network is one of graphs */
     int n_explanations;
 } ir_module;
 
 ir_graph *ir_graph_new(const char *name);
-int ir_graph_add_node(ir_graph *g, const ir_node *n);          /* copies n; returns its index */
+int ir_graph_add_node(ir_graph *g, const ir_node *n); /* copies n; returns its index */
 ir_const *ir_graph_new_const(ir_graph *g, const char *name, int rank, const int64_t *shape);
 void ir_graph_free(ir_graph *g);
 void ir_module_free(ir_module *m);

@@ -24,7 +24,7 @@ static void fold_into_producer(ir_graph *g, int bn_index)
     snprintf(name, sizeof name, "%s*%s", p->weight->name, bn->name);
     ir_const *w = ir_graph_new_const(g, name, p->weight->rank, p->weight->shape);
     snprintf(name, sizeof name, "%s.bias*%s", p->name, bn->name);
-    int64_t bshape[1] = {channels};
+    int64_t bshape[1] = { channels };
     ir_const *b = ir_graph_new_const(g, name, 1, bshape);
     for (int c = 0; c < channels; c++) {
         double scale, shift;
@@ -37,7 +37,7 @@ static void fold_into_producer(ir_graph *g, int bn_index)
     p->weight = w;
     p->bias = b;
     p->has_bias = 1;
-    p->alias = bn->name;   /* the layer name stays known (rules by name, NET_info) */
+    p->alias = bn->name; /* the layer name stays known (rules by name, NET_info) */
     bn->name = NULL;
     ir_graph_replace_node(g, bn_index, bn->inputs[0]);
 }
@@ -46,7 +46,7 @@ static void to_affine(ir_graph *g, ir_node *bn)
 {
     int channels = bn->shape.dims[0];
     char name[512];
-    int64_t shape[1] = {channels};
+    int64_t shape[1] = { channels };
     snprintf(name, sizeof name, "%s.scale", bn->name);
     ir_const *scale = ir_graph_new_const(g, name, 1, shape);
     snprintf(name, sizeof name, "%s.shift", bn->name);
@@ -69,8 +69,7 @@ void canon_graph(ir_graph *g)
         ir_node *n = &g->nodes[i];
         if (n->op != OP_BATCHNORM) continue;
         const ir_node *p = &g->nodes[n->inputs[0]];
-        if (ir_op_is(p->op, OPF_WEIGHTED) && ir_consumers(g, n->inputs[0]) == 1 &&
-            n->inputs[0] != g->output) {
+        if (ir_op_is(p->op, OPF_WEIGHTED) && ir_consumers(g, n->inputs[0]) == 1 && n->inputs[0] != g->output) {
             fold_into_producer(g, i);
             i--;
         } else {

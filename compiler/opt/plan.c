@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOT_ALIGN 16   /* floats: keeps every slot 64-byte aligned for any batch */
+#define SLOT_ALIGN 16 /* floats: keeps every slot 64-byte aligned for any batch */
 
 int plan_root(const ir_graph *g, int i)
 {
@@ -14,7 +14,10 @@ int plan_root(const ir_graph *g, int i)
 
 static int64_t round_up(int64_t v) { return (v + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN; }
 
-typedef struct slot { int64_t offset, size; int free_after; } slot;
+typedef struct slot {
+    int64_t offset, size;
+    int free_after;
+} slot;
 
 static graph_plan *plan(const ir_graph *g, int keep_all);
 
@@ -23,14 +26,16 @@ static void place(graph_plan *p, slot *live, int *n_live, int i, int64_t size, i
 {
     for (int a = 1; a < *n_live; a++)
         for (int b = a; b > 0 && live[b - 1].offset > live[b].offset; b--) {
-            slot t = live[b]; live[b] = live[b - 1]; live[b - 1] = t;
+            slot t = live[b];
+            live[b] = live[b - 1];
+            live[b - 1] = t;
         }
     int64_t at = 0;
     for (int s = 0; s < *n_live; s++) {
         if (live[s].offset - at >= size) break;
         if (live[s].offset + live[s].size > at) at = live[s].offset + live[s].size;
     }
-    live[(*n_live)++] = (slot){at, size, free_after};
+    live[(*n_live)++] = (slot){ at, size, free_after };
     p->values[i].kind = LOC_ARENA;
     p->values[i].offset = at;
     if (at + size > p->arena_floats) p->arena_floats = at + size;
@@ -40,7 +45,7 @@ void plan_choose_chunk(ir_graph *g, int64_t budget_bytes)
 {
     if (g->samples <= 1 || g->sample_last <= g->sample_first) return;
     const ir_node *red = &g->nodes[g->sample_last];
-    if (red->op != OP_REDUCE || red->reduce == REDUCE_VAR) return;   /* VarGrad needs all samples at once */
+    if (red->op != OP_REDUCE || red->reduce == REDUCE_VAR) return; /* VarGrad needs all samples at once */
     for (int i = g->sample_first; i < g->sample_last; i++)
         if (g->nodes[i].mult != g->samples && !ir_op_is(g->nodes[i].op, OPF_VIEW)) return;
     graph_plan *full = plan_graph(g);
@@ -50,7 +55,10 @@ void plan_choose_chunk(ir_graph *g, int64_t budget_bytes)
     /* the largest chunk that divides the samples and fits (the region dominates the arena) */
     int chunk = 1;
     for (int k = g->samples; k >= 1; k--)
-        if (g->samples % k == 0 && per_input / g->samples * k <= budget_bytes) { chunk = k; break; }
+        if (g->samples % k == 0 && per_input / g->samples * k <= budget_bytes) {
+            chunk = k;
+            break;
+        }
     for (int i = g->sample_first; i < g->sample_last; i++)
         if (g->nodes[i].mult == g->samples) g->nodes[i].mult = chunk;
     g->chunk = chunk;
@@ -90,13 +98,24 @@ static graph_plan *plan(const ir_graph *g, int keep_all)
         const ir_node *node = &g->nodes[i];
         /* release slots whose last reader ran before this node */
         for (int s = 0; s < n_live;)
-            if (live[s].free_after < i) live[s] = live[--n_live];
-            else s++;
-        if (ir_op_is(node->op, OPF_VIEW)) { p->values[i] = p->values[plan_root(g, i)]; continue; }
+            if (live[s].free_after < i)
+                live[s] = live[--n_live];
+            else
+                s++;
+        if (ir_op_is(node->op, OPF_VIEW)) {
+            p->values[i] = p->values[plan_root(g, i)];
+            continue;
+        }
         p->emit[i] = node->op != OP_INPUT;
-        if (node->op == OP_INPUT) { p->values[i].kind = LOC_INPUT; continue; }
-        if (i == out_root) { p->values[i].kind = LOC_OUTPUT; continue; }
-        if (i == early) continue;   /* placed at the region's start */
+        if (node->op == OP_INPUT) {
+            p->values[i].kind = LOC_INPUT;
+            continue;
+        }
+        if (i == out_root) {
+            p->values[i].kind = LOC_OUTPUT;
+            continue;
+        }
+        if (i == early) continue; /* placed at the region's start */
         if (i == first && early >= 0)
             place(p, live, &n_live, early, round_up(ir_shape_count(&g->nodes[early].shape)), last_use[early]);
         int64_t size = round_up(ir_shape_count(&node->shape) * (node->mult > 1 ? node->mult : 1));
@@ -115,7 +134,7 @@ static graph_plan *plan(const ir_graph *g, int keep_all)
         place(p, live, &n_live, i, size, last_use[i]);
     }
     p->copy_input_to_output = g->nodes[out_root].op == OP_INPUT;
-    if (g->am.enabled) {   /* the iterate, Adam's two moments and the gradient (input-shaped), the targets */
+    if (g->am.enabled) { /* the iterate, Adam's two moments and the gradient (input-shaped), the targets */
         p->am_offset = p->arena_floats;
         p->arena_floats += 4 * round_up(ir_shape_count(&g->nodes[g->input].shape)) + SLOT_ALIGN;
     }
@@ -136,21 +155,27 @@ void plan_free(graph_plan *p)
 static void dump_kernel_counts(const ir_graph *g, const graph_plan *p, FILE *out)
 {
     fprintf(out, "  kernels per layer: forward-like (recomputed z) / transposed / elementwise / other\n");
-    int total[4] = {0};
+    int total[4] = { 0 };
     for (int l = 0; l < g->n_forward; l++) {
-        int count[4] = {0};
+        int count[4] = { 0 };
         for (int i = g->n_forward; i < g->n_nodes; i++) {
             if (!p->emit[i] || g->nodes[i].layer != l + 1) continue;
             switch (g->nodes[i].op) {
-            case OP_DENSE: case OP_CONV2D: case OP_SUMPOOL: count[0]++; break;
-            case OP_DENSE_T: case OP_CONV2D_T: case OP_SUMPOOL_T: case OP_MAXPOOL_T: count[1]++; break;
+            case OP_DENSE:
+            case OP_CONV2D:
+            case OP_SUMPOOL: count[0]++; break;
+            case OP_DENSE_T:
+            case OP_CONV2D_T:
+            case OP_SUMPOOL_T:
+            case OP_MAXPOOL_T: count[1]++; break;
             case OP_ELTWISE: count[2]++; break;
             default: count[3]++; break;
             }
         }
         if (!count[0] && !count[1] && !count[2] && !count[3]) continue;
         fprintf(out, "    %-12s %-15s %d / %d / %d / %d\n", g->nodes[l].name ? g->nodes[l].name : "",
-                ir_op_name(g->nodes[l].fused ? (ir_op)(g->nodes[l].fused - 1) : g->nodes[l].op), count[0], count[1], count[2], count[3]);
+                ir_op_name(g->nodes[l].fused ? (ir_op)(g->nodes[l].fused - 1) : g->nodes[l].op), count[0], count[1],
+                count[2], count[3]);
         for (int k = 0; k < 4; k++) total[k] += count[k];
     }
     fprintf(out, "    %-28s %d / %d / %d / %d\n", "all layers", total[0], total[1], total[2], total[3]);
@@ -166,13 +191,19 @@ void plan_dump(const ir_graph *g, const graph_plan *p, FILE *out)
     for (int i = 0; i < g->n_nodes; i++) {
         const plan_value *v = &p->values[i];
         const ir_node *n = &g->nodes[i];
-        fprintf(out, "  %%%d %-14s %-10s ", i, ir_op_name(n->fused ? (ir_op)(n->fused - 1) : n->op), n->name ? n->name : "");
-        if (n->fused) fprintf(out, "fused into %%%d ", n->inputs[0]);
-        else if (!p->emit[i] && n->op != OP_INPUT) fprintf(out, "alias of %%%d ", plan_root(g, i));
-        if (v->kind == LOC_INPUT) fprintf(out, "-> x\n");
-        else if (v->kind == LOC_OUTPUT) fprintf(out, "-> y\n");
-        else fprintf(out, "-> ws[%lld .. %lld)\n", (long long)v->offset,
-                     (long long)(v->offset + ir_shape_count(&g->nodes[i].shape)));
+        fprintf(out, "  %%%d %-14s %-10s ", i, ir_op_name(n->fused ? (ir_op)(n->fused - 1) : n->op),
+                n->name ? n->name : "");
+        if (n->fused)
+            fprintf(out, "fused into %%%d ", n->inputs[0]);
+        else if (!p->emit[i] && n->op != OP_INPUT)
+            fprintf(out, "alias of %%%d ", plan_root(g, i));
+        if (v->kind == LOC_INPUT)
+            fprintf(out, "-> x\n");
+        else if (v->kind == LOC_OUTPUT)
+            fprintf(out, "-> y\n");
+        else
+            fprintf(out, "-> ws[%lld .. %lld)\n", (long long)v->offset,
+                    (long long)(v->offset + ir_shape_count(&g->nodes[i].shape)));
     }
     if (g->network) dump_kernel_counts(g, p, out);
 }

@@ -10,15 +10,15 @@ typedef enum { LOC_INPUT, LOC_OUTPUT, LOC_ARENA } plan_loc_kind;
 
 typedef struct plan_value {
     plan_loc_kind kind;
-    int64_t offset;       /* LOC_ARENA: floats per sample */
+    int64_t offset; /* LOC_ARENA: floats per sample */
 } plan_value;
 
 typedef struct graph_plan {
-    plan_value *values;   /* per node */
-    int *emit;            /* per node: 1 if a kernel computes it (not an alias such as flatten) */
+    plan_value *values;       /* per node */
+    int *emit;                /* per node: 1 if a kernel computes it (not an alias such as flatten) */
     int copy_input_to_output; /* the output is the input itself (or a view of it) */
-    int64_t arena_floats; /* per sample, a multiple of 16 (64 bytes) */
-    int64_t am_offset;    /* activation maximisation: its state (iterate, Adam moments, gradient, targets) */
+    int64_t arena_floats;     /* per sample, a multiple of 16 (64 bytes) */
+    int64_t am_offset;        /* activation maximisation: its state (iterate, Adam moments, gradient, targets) */
     int n_nodes;
 } graph_plan;
 

@@ -7,18 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sema_args.h"
 #include "weights.h"
 
 /* One name defined in a network: the input or a layer. */
 typedef struct def {
     const char *name;
     xai_loc loc;
-    const ast_net_stmt *stmt;   /* NULL for the input */
-    int refs[2];                /* indices of the defs it reads */
+    const ast_net_stmt *stmt; /* NULL for the input */
+    int refs[2];              /* indices of the defs it reads */
     int n_refs;
-    int state;                  /* DFS: 0 new, 1 on stack, 2 done */
-    int node;                   /* IR node index, -1 if not built (error upstream) */
-    int bad;                    /* has an error: dependents are skipped silently */
+    int state; /* DFS: 0 new, 1 on stack, 2 done */
+    int node;  /* IR node index, -1 if not built (error upstream) */
+    int bad;   /* has an error: dependents are skipped silently */
 } def;
 
 typedef struct net_ctx {
@@ -26,9 +27,9 @@ typedef struct net_ctx {
     const ast_network *net;
     def *defs;
     int n_defs;
-    int *index;                 /* open-addressing hash of the defs' names: 1 + def, 0 empty */
+    int *index; /* open-addressing hash of the defs' names: 1 + def, 0 empty */
     unsigned index_mask;
-    int *order;                 /* topological order of defs */
+    int *order; /* topological order of defs */
     int n_order;
     ir_graph *g;
     weights_file wf;
@@ -37,7 +38,7 @@ typedef struct net_ctx {
 
 static unsigned name_hash(const char *s)
 {
-    unsigned h = 2166136261u;   /* FNV-1a */
+    unsigned h = 2166136261u; /* FNV-1a */
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
     return h;
 }
@@ -87,19 +88,22 @@ static const char *closest_def(const net_ctx *c, const char *name)
     int best_d = 3;
     for (int i = 0; i < c->n_defs; i++) {
         int dist = edit_distance(name, c->defs[i].name);
-        if (dist < best_d) { best_d = dist; best = c->defs[i].name; }
+        if (dist < best_d) {
+            best_d = dist;
+            best = c->defs[i].name;
+        }
     }
     return best;
 }
 
 static void report_unknown_layer(net_ctx *c, const ast_expr *e)
 {
-    const char *near = diag_over_limit(c->d) ? NULL : closest_def(c, e->text);   /* not shown any more */
+    const char *near = diag_over_limit(c->d) ? NULL : closest_def(c, e->text); /* not shown any more */
     if (near)
         diag_error(c->d, e->loc, "unknown layer '%s' in network '%s'; did you mean '%s'?", e->text, c->net->name, near);
     else
-        diag_error(c->d, e->loc, "unknown layer '%s' in network '%s'; layers must be defined in this network",
-                   e->text, c->net->name);
+        diag_error(c->d, e->loc, "unknown layer '%s' in network '%s'; layers must be defined in this network", e->text,
+                   c->net->name);
 }
 
 static void list_known_ops(char *buf, size_t len)
@@ -107,8 +111,7 @@ static void list_known_ops(char *buf, size_t len)
     size_t used = 0;
     buf[0] = 0;
     for (int op = 0; op < OP_COUNT && used < len; op++)
-        if (ir_op_is(op, OPF_LAYER))
-            used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ir_op_name(op));
+        if (ir_op_is(op, OPF_LAYER)) used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ir_op_name(op));
 }
 
 /* Pass 1: collect the input, weights, layers and output; check duplicates and references. */
@@ -127,7 +130,8 @@ static void collect(net_ctx *c, const ast_network *net, const char **output_name
             if (*weights_stmt) {
                 diag_error(c->d, s->loc, "network '%s' has a second `weights` statement; give one file", net->name);
                 diag_note(c->d, (*weights_stmt)->loc, "the first one is here");
-            } else *weights_stmt = s;
+            } else
+                *weights_stmt = s;
             break;
         case NS_OUTPUT:
             if (*output_name) {
@@ -136,7 +140,7 @@ static void collect(net_ctx *c, const ast_network *net, const char **output_name
             } else if (s->n_outputs != 1) {
                 diag_error(c->d, s->loc, "network '%s' names %d outputs; xaic v1 supports exactly one", net->name,
                            s->n_outputs);
-                *output_name = s->outputs[0];   /* keeps going, so that no "no output" error follows */
+                *output_name = s->outputs[0]; /* keeps going, so that no "no output" error follows */
                 *output_loc = s->output_locs[0];
             } else {
                 *output_name = s->outputs[0];
@@ -145,8 +149,8 @@ static void collect(net_ctx *c, const ast_network *net, const char **output_name
             break;
         case NS_INPUT:
             if (*input_stmt) {
-                diag_error(c->d, s->loc, "network '%s' has a second input '%s'; xaic v1 supports one input",
-                           net->name, s->name);
+                diag_error(c->d, s->loc, "network '%s' has a second input '%s'; xaic v1 supports one input", net->name,
+                           s->name);
                 break;
             }
             *input_stmt = s;
@@ -208,7 +212,11 @@ static void resolve_refs(net_ctx *c)
                 continue;
             }
             int r = find_def(c, a->text);
-            if (r < 0) { report_unknown_layer(c, a); df->bad = 1; continue; }
+            if (r < 0) {
+                report_unknown_layer(c, a);
+                df->bad = 1;
+                continue;
+            }
             df->refs[df->n_refs++] = r;
         }
     }
@@ -249,7 +257,7 @@ static void visit(net_ctx *c, int root, int *stack, int *next)
             continue;
         }
         int r = df->refs[next[i]];
-        if (c->defs[r].state == 0) {   /* descend; this ref is checked again when r is done */
+        if (c->defs[r].state == 0) { /* descend; this ref is checked again when r is done */
             c->defs[r].state = 1;
             next[r] = 0;
             stack[depth++] = r;
@@ -274,15 +282,21 @@ static char *resolve_relative(const char *base_file, const char *path)
 
 static int number_value(xai_diag *d, const ast_expr *e, double *out)
 {
-    if (e->kind == EX_NUMBER) { *out = e->number; return 1; }
-    if (e->kind == EX_UNARY && e->op == '-' && e->lhs->kind == EX_NUMBER) { *out = -e->lhs->number; return 1; }
+    if (e->kind == EX_NUMBER) {
+        *out = e->number;
+        return 1;
+    }
+    if (e->kind == EX_UNARY && e->op == '-' && e->lhs->kind == EX_NUMBER) {
+        *out = -e->lhs->number;
+        return 1;
+    }
     diag_error(d, e->loc, "expected a number");
     return 0;
 }
 
 static int build_input(net_ctx *c, const ast_net_stmt *s)
 {
-    ir_node n = {0};
+    ir_node n = { 0 };
     n.op = OP_INPUT;
     n.name = (char *)s->name;
     n.loc = s->name_loc;
@@ -297,9 +311,15 @@ static int build_input(net_ctx *c, const ast_net_stmt *s)
         if (e->kind != EX_NUMBER || !e->is_int || e->number < 1 || e->number > 1 << 24) {
             diag_error(c->d, e->loc, "input dimension must be a positive integer");
             ok = 0;
-        } else n.shape.dims[k] = (int)e->number;
+        } else
+            n.shape.dims[k] = (int)e->number;
     }
     n.shape.rank = s->n_dims <= IR_MAX_RANK ? s->n_dims : IR_MAX_RANK;
+    if (ok && sema_checked_count(&n.shape) < 0) {
+        diag_error(c->d, s->loc, "input '%s' has more than %lld values per sample", s->name,
+                   (long long)SEMA_MAX_ELEMENTS);
+        ok = 0;
+    }
     if (s->has_range) {
         double lo, hi;
         if (number_value(c->d, s->range_low, &lo) && number_value(c->d, s->range_high, &hi)) {
@@ -311,7 +331,8 @@ static int build_input(net_ctx *c, const ast_net_stmt *s)
             c->g->has_range = 1;
             c->g->range_low = (float)lo;
             c->g->range_high = (float)hi;
-        } else ok = 0;
+        } else
+            ok = 0;
     }
     if (!ok) return -1;
     return ir_graph_add_node(c->g, &n);
@@ -319,7 +340,7 @@ static int build_input(net_ctx *c, const ast_net_stmt *s)
 
 static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_source *src)
 {
-    net_ctx c = {.d = d, .net = net};
+    net_ctx c = { .d = d, .net = net };
     const char *output_name = NULL;
     xai_loc output_loc = loc_none();
     const ast_net_stmt *input_stmt = NULL, *weights_stmt = NULL;
@@ -373,14 +394,16 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
         if (df->bad) continue;
         if (!df->stmt) {
             df->node = build_input(&c, input_stmt);
-            if (df->node < 0) df->bad = 1;
-            else c.g->input = df->node;
+            if (df->node < 0)
+                df->bad = 1;
+            else
+                c.g->input = df->node;
             continue;
         }
         if (!needed[c.order[k]] && out_def >= 0)
-            diag_warning(d, df->loc, "layer '%s' does not contribute to the output '%s'; it is not computed",
-                         df->name, output_name);
-        ir_node n = {0};
+            diag_warning(d, df->loc, "layer '%s' does not contribute to the output '%s'; it is not computed", df->name,
+                         output_name);
+        ir_node n = { 0 };
         n.op = ir_op_from_name(df->stmt->value->text);
         n.name = (char *)df->name;
         n.loc = df->stmt->value->loc;
@@ -388,7 +411,10 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
         int ok = 1;
         for (int r = 0; r < df->n_refs; r++) {
             const def *src_def = &c.defs[df->refs[r]];
-            if (src_def->bad || src_def->node < 0) { ok = 0; break; }
+            if (src_def->bad || src_def->node < 0) {
+                ok = 0;
+                break;
+            }
             n.inputs[n.n_inputs++] = src_def->node;
             in[r] = c.g->nodes[src_def->node].shape;
             if (ir_op_is(c.g->nodes[src_def->node].op, OPF_OUTPUT_ONLY)) {
@@ -398,7 +424,17 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
                 ok = 0;
             }
         }
-        if (!ok || !sema_layer(d, c.g, &n, df->stmt, in, weights_stmt ? &c.wf : NULL)) { df->bad = 1; continue; }
+        if (!ok || !sema_layer(d, c.g, &n, df->stmt, in, weights_stmt ? &c.wf : NULL)) {
+            df->bad = 1;
+            continue;
+        }
+        if (sema_checked_count(&n.shape) < 0) {
+            char sb[64];
+            diag_error(d, df->stmt->value->loc, "layer '%s' would hold %s values per sample, more than %lld", df->name,
+                       ir_shape_str(&n.shape, sb, sizeof sb), (long long)SEMA_MAX_ELEMENTS);
+            df->bad = 1;
+            continue;
+        }
         df->node = ir_graph_add_node(c.g, &n);
     }
     if (out_def >= 0 && !c.defs[out_def].bad) {
@@ -426,7 +462,11 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
     keep[g->input] = 1;
     int m = 0;
     for (int i = 0; i < g->n_nodes; i++) {
-        if (!keep[i]) { free(g->nodes[i].name); remap[i] = -1; continue; }
+        if (!keep[i]) {
+            free(g->nodes[i].name);
+            remap[i] = -1;
+            continue;
+        }
         remap[i] = m;
         g->nodes[m] = g->nodes[i];
         for (int k = 0; k < g->nodes[m].n_inputs; k++) g->nodes[m].inputs[k] = remap[g->nodes[m].inputs[k]];

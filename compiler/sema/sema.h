@@ -15,7 +15,6 @@ typedef struct weights_file weights_file;
 
 /* Binds a layer's call arguments (after its layer inputs) and fills node attributes, output shape and
  * parameters. `in` holds the input nodes' shapes. Returns 0 after reporting an error. */
-int sema_layer(xai_diag *d, ir_graph *g, ir_node *node, const ast_net_stmt *stmt, const ir_shape *in,
-               weights_file *wf);
+int sema_layer(xai_diag *d, ir_graph *g, ir_node *node, const ast_net_stmt *stmt, const ir_shape *in, weights_file *wf);
 
 #endif

@@ -7,28 +7,35 @@
 #include "weights.h"
 
 #define SEMA_MAX_PARAMS 8
+/* Values per sample of any layer (8 GB of floats): beyond it a shape is a mistake or an attack, and counts
+ * would overflow the 32-bit sizes of some targets. */
+#define SEMA_MAX_ELEMENTS 2147483647LL
+/* Window taps (kh * kw) of a conv or pool: taps are unrolled at compile time. */
+#define SEMA_MAX_TAPS 4096
 
 /* One layer definition `name = op(inputs, params) [from "prefix"]` being checked. */
 typedef struct sema_layer_ctx {
     xai_diag *d;
     ir_graph *g;
-    ir_node *n;                          /* the node being built: op, name, inputs set; the op fills the rest */
+    ir_node *n; /* the node being built: op, name, inputs set; the op fills the rest */
     const ast_net_stmt *st;
-    const ast_expr *call;                /* st->value */
-    const ir_shape *in;                  /* the input layers' shapes */
-    weights_file *wf;                    /* NULL when the network has no `weights` statement */
-    const ast_expr *slots[SEMA_MAX_PARAMS];   /* the op's PARAMS (ops.def) as given, NULL where not given */
+    const ast_expr *call;                   /* st->value */
+    const ir_shape *in;                     /* the input layers' shapes */
+    weights_file *wf;                       /* NULL when the network has no `weights` statement */
+    const ast_expr *slots[SEMA_MAX_PARAMS]; /* the op's PARAMS (ops.def) as given, NULL where not given */
 } sema_layer_ctx;
 
 /* Number checks: report at the argument and return 0 when it is not what is asked. */
 int sema_positive_int(xai_diag *d, const ast_expr *e, const char *what, int *out);
 int sema_nonneg_int(xai_diag *d, const ast_expr *e, const char *what, int *out);
-int sema_pair(xai_diag *d, const ast_expr *e, const char *what, int *h, int *w);        /* int | [h, w] */
-int sema_boolean(xai_diag *d, const ast_expr *e, const char *what, int *out);          /* true | false */
+int sema_pair(xai_diag *d, const ast_expr *e, const char *what, int *h, int *w); /* int | [h, w] */
+int sema_boolean(xai_diag *d, const ast_expr *e, const char *what, int *out);    /* true | false */
 /* The layer's input must be [C, H, W]. */
 int sema_spatial_input(const sema_layer_ctx *l, const ir_shape *in);
 /* kernel/size, stride, pad of a window op (conv2d or pooling) into n, and the output's H, W */
 int sema_window(sema_layer_ctx *l, const ast_expr *kernel, const ast_expr *stride, const ast_expr *pad, int is_conv);
+/* The shape's element count, or -1 when it exceeds SEMA_MAX_ELEMENTS (no overflow on the way). */
+int64_t sema_checked_count(const ir_shape *s);
 /* Reads the parameter tensor `<prefix>.<suffix>` (prefix: `from` or the layer name) of the given shape. */
 int sema_param(sema_layer_ctx *l, const char *suffix, int rank, const int64_t *shape, ir_const **dst);
 

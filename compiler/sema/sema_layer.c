@@ -6,7 +6,7 @@
 #include "sema.h"
 #include "sema_ops.h"
 
-#define NONE 0
+#define NONE                                                                                          0
 #define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT) [OP_##ID] = SEMA,
 static const sema_op_fn sema_of_op[OP_COUNT] = {
 #include "ops.def"
@@ -67,7 +67,8 @@ static int bind_args(xai_diag *d, const ast_expr *call, int skip, ir_op op, cons
             if (slot < 0) {
                 char list[128] = "";
                 size_t used = 0;
-                for (int i = 0; i < np; i++) used += snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", sig.names[i]);
+                for (int i = 0; i < np; i++)
+                    used += snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", sig.names[i]);
                 diag_error(d, arg->name_loc, "%s has no parameter '%s'%s%s", call->text, arg->name,
                            np ? "; it takes " : "", list);
                 ok = 0;
@@ -92,7 +93,7 @@ static int bind_args(xai_diag *d, const ast_expr *call, int skip, ir_op op, cons
 
 int sema_layer(xai_diag *d, ir_graph *g, ir_node *n, const ast_net_stmt *st, const ir_shape *in, weights_file *wf)
 {
-    sema_layer_ctx l = {.d = d, .g = g, .n = n, .st = st, .call = st->value, .in = in, .wf = wf};
+    sema_layer_ctx l = { .d = d, .g = g, .n = n, .st = st, .call = st->value, .in = in, .wf = wf };
     if (!bind_args(d, l.call, ir_ops[n->op].arity, n->op, l.slots)) return 0;
     if (st->from && !ir_op_is(n->op, OPF_PARAMS))
         diag_warning(d, st->from_loc, "`from` has no effect on %s, which has no parameters", ir_op_name(n->op));

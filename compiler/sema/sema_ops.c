@@ -10,8 +10,10 @@ int sema_dense(sema_layer_ctx *l)
     const ast_expr *call = l->call;
     char sa[64];
     if (l->in[0].rank != 1) {
-        diag_error(l->d, call->args[0].value->loc, "dense '%s' needs a flat input, but '%s' has shape %s; "
-                   "insert flatten(%s)", n->name, call->args[0].value->text, ir_shape_str(&l->in[0], sa, sizeof sa),
+        diag_error(l->d, call->args[0].value->loc,
+                   "dense '%s' needs a flat input, but '%s' has shape %s; "
+                   "insert flatten(%s)",
+                   n->name, call->args[0].value->text, ir_shape_str(&l->in[0], sa, sizeof sa),
                    call->args[0].value->text);
         return 0;
     }
@@ -20,7 +22,7 @@ int sema_dense(sema_layer_ctx *l)
     if (l->slots[1] && !sema_boolean(l->d, l->slots[1], "bias", &n->has_bias)) return 0;
     n->shape.rank = 1;
     n->shape.dims[0] = n->units;
-    int64_t ws[2] = {n->units, l->in[0].dims[0]}, bs[1] = {n->units};
+    int64_t ws[2] = { n->units, l->in[0].dims[0] }, bs[1] = { n->units };
     int ok = sema_param(l, "weight", 2, ws, &n->weight);
     if (n->has_bias) ok &= sema_param(l, "bias", 1, bs, &n->bias);
     return ok;
@@ -36,7 +38,7 @@ int sema_conv2d(sema_layer_ctx *l)
     if (l->slots[4] && !sema_boolean(l->d, l->slots[4], "bias", &n->has_bias)) return 0;
     if (!sema_window(l, l->slots[1], l->slots[2], l->slots[3], 1)) return 0;
     n->shape.dims[0] = n->units;
-    int64_t ws[4] = {n->units, l->in[0].dims[0], n->kh, n->kw}, bs[1] = {n->units};
+    int64_t ws[4] = { n->units, l->in[0].dims[0], n->kh, n->kw }, bs[1] = { n->units };
     int ok = sema_param(l, "weight", 4, ws, &n->weight);
     if (n->has_bias) ok &= sema_param(l, "bias", 1, bs, &n->bias);
     return ok;
@@ -104,7 +106,7 @@ int sema_batchnorm(sema_layer_ctx *l)
         return 0;
     }
     n->shape = l->in[0];
-    int64_t cs[1] = {l->in[0].dims[0]};
+    int64_t cs[1] = { l->in[0].dims[0] };
     int ok = sema_param(l, "weight", 1, cs, &n->weight);
     ok &= sema_param(l, "bias", 1, cs, &n->bias);
     ok &= sema_param(l, "running_mean", 1, cs, &n->bn_mean);

@@ -45,14 +45,20 @@ static float half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0) {
-        if (man == 0) bits = sign;
-        else {                                   /* subnormal: normalise */
+        if (man == 0)
+            bits = sign;
+        else { /* subnormal: normalise */
             exp = 127 - 15 + 1;
-            while (!(man & 0x400)) { man <<= 1; exp--; }
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
             bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
         }
-    } else if (exp == 31) bits = sign | 0x7f800000u | (man << 13);
-    else bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    } else if (exp == 31)
+        bits = sign | 0x7f800000u | (man << 13);
+    else
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
     float f;
     memcpy(&f, &bits, 4);
     return f;
@@ -79,11 +85,11 @@ static void suggest_names(const weights_file *wf, const char *name, char *buf, s
             used += snprintf(buf + used, len - used, "%s'%s'", shown ? ", " : "", wf->st.tensors[i].name);
 }
 
-ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g, const char *name,
-                        int rank, const int64_t *shape, const char *layer)
+ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g, const char *name, int rank,
+                        const int64_t *shape, const char *layer)
 {
     char want[96], have[96];
-    if (!wf->ok) return NULL;   /* already reported when opening */
+    if (!wf->ok) return NULL; /* already reported when opening */
     const xai_st_tensor *t = xai_safetensors_find(&wf->st, name);
     if (!t) {
         char names[400];
@@ -101,20 +107,34 @@ ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g,
         return NULL;
     }
     if (t->dtype != XAI_DT_F32 && t->dtype != XAI_DT_F64 && t->dtype != XAI_DT_F16 && t->dtype != XAI_DT_BF16) {
-        diag_error(d, loc, "tensor '%s' in '%s' has dtype %s; weights must be F32 (or F64, F16, BF16, converted)",
-                   name, wf->path, t->dtype_name);
+        diag_error(d, loc, "tensor '%s' in '%s' has dtype %s; weights must be F32 (or F64, F16, BF16, converted)", name,
+                   wf->path, t->dtype_name);
         return NULL;
     }
     ir_const *c = ir_graph_new_const(g, name, rank, shape);
-    if (!c) { diag_error(d, loc, "out of memory reading '%s'", name); return NULL; }
+    if (!c) {
+        diag_error(d, loc, "out of memory reading '%s'", name);
+        return NULL;
+    }
     const unsigned char *p = t->data;
     for (int64_t i = 0; i < c->count; i++) {
         switch (t->dtype) {
         case XAI_DT_F32: memcpy(&c->data[i], p + 4 * i, 4); break;
-        case XAI_DT_F64: { double v; memcpy(&v, p + 8 * i, 8); c->data[i] = (float)v; break; }
-        case XAI_DT_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); c->data[i] = half_to_float(h); break; }
+        case XAI_DT_F64: {
+            double v;
+            memcpy(&v, p + 8 * i, 8);
+            c->data[i] = (float)v;
+            break;
+        }
+        case XAI_DT_F16: {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            c->data[i] = half_to_float(h);
+            break;
+        }
         case XAI_DT_BF16: {
-            uint16_t h; memcpy(&h, p + 2 * i, 2);
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
             uint32_t bits = (uint32_t)h << 16;
             memcpy(&c->data[i], &bits, 4);
             break;
@@ -123,10 +143,12 @@ ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g,
         }
     }
     for (int64_t i = 0; i < c->count && !policy_nonfinite_weights(); i++)
-        if (!isfinite(c->data[i])) {   /* NaN would flow silently where PyTorch's results differ (relu(NaN) = 0) */
-            diag_error(d, loc, "tensor '%s' in '%s' holds %s at index %lld%s; fix the weights, or compile with "
-                       "--allow-nonfinite-weights", name, wf->path, isnan(c->data[i]) ? "NaN" : "infinity",
-                       (long long)i, t->dtype != XAI_DT_F32 && !isnan(c->data[i]) ? " (out of float32's range)" : "");
+        if (!isfinite(c->data[i])) { /* NaN would flow silently where PyTorch's results differ (relu(NaN) = 0) */
+            diag_error(d, loc,
+                       "tensor '%s' in '%s' holds %s at index %lld%s; fix the weights, or compile with "
+                       "--allow-nonfinite-weights",
+                       name, wf->path, isnan(c->data[i]) ? "NaN" : "infinity", (long long)i,
+                       t->dtype != XAI_DT_F32 && !isnan(c->data[i]) ? " (out of float32's range)" : "");
             return NULL;
         }
     if (t->dtype == XAI_DT_F32) c->file_offset = (int64_t)(wf->st.data_offset + t->begin);

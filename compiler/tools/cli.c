@@ -8,7 +8,8 @@
 
 void cli_usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: xaic FILE.xai -o OUT [options]        compile to an object file (+ header)\n"
         "       xaic check FILE.xai [--dump=WHAT]     check only\n"
         "       xaic run FILE.xai --forward --input IN -o OUT [--network NET] [-O N]\n"
@@ -56,15 +57,29 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
     int i = 1;
     if (i < argc && (!strcmp(argv[i], "run") || !strcmp(argv[i], "check") || !strcmp(argv[i], "compile")))
         o->command = argv[i++];
-    else o->command = "compile";
+    else
+        o->command = "compile";
     for (; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE() do { if (!next) { fprintf(err, "xaic: error: %s needs a value\n", a); return 2; } i++; } while (0)
-        if (!strcmp(a, "-o")) { NEED_VALUE(); o->out = next; }
-        else if (!strncmp(a, "--emit=", 7)) o->emit = a + 7;
-        else if (!strcmp(a, "--emit")) { NEED_VALUE(); o->emit = next; }
-        else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) o->opt_level = a[2] - '0';
+#define NEED_VALUE()                                                                                                   \
+    do {                                                                                                               \
+        if (!next) {                                                                                                   \
+            fprintf(err, "xaic: error: %s needs a value\n", a);                                                        \
+            return 2;                                                                                                  \
+        }                                                                                                              \
+        i++;                                                                                                           \
+    } while (0)
+        if (!strcmp(a, "-o")) {
+            NEED_VALUE();
+            o->out = next;
+        } else if (!strncmp(a, "--emit=", 7))
+            o->emit = a + 7;
+        else if (!strcmp(a, "--emit")) {
+            NEED_VALUE();
+            o->emit = next;
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3])
+            o->opt_level = a[2] - '0';
         else if (!strcmp(a, "--target")) {
             NEED_VALUE();
             if (!strcmp(o->command, "run")) {
@@ -76,21 +91,38 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
                     return 2;
                 }
                 o->class_target = (int)v;
-            } else o->triple = next;
-        }
-        else if (!strcmp(a, "--cpu")) { NEED_VALUE(); o->cpu = next; }
-        else if (!strcmp(a, "--weights=external")) o->external = 1;
-        else if (!strcmp(a, "--sanitize=address")) o->sanitize_address = 1;
-        else if (!strcmp(a, "--threads=off") || !strcmp(a, "--threads=on")) o->threads_off = a[11] == 'f';
-        else if (!strcmp(a, "--weights=embedded")) o->external = 0;
-        else if (!strncmp(a, "--dump=", 7)) o->dump = a + 7;
-        else if (!strcmp(a, "--input")) { NEED_VALUE(); o->input = next; }
-        else if (!strcmp(a, "--network")) { NEED_VALUE(); o->network = next; }
-        else if (!strcmp(a, "--forward")) o->forward = 1;
-        else if (!strcmp(a, "--stats")) o->stats = 1;
-        else if (!strcmp(a, "--baseline")) { NEED_VALUE(); o->baseline = next; }
-        else if (!strcmp(a, "--noise")) { NEED_VALUE(); o->noise = next; }
-        else if (!strcmp(a, "--seed")) {
+            } else
+                o->triple = next;
+        } else if (!strcmp(a, "--cpu")) {
+            NEED_VALUE();
+            o->cpu = next;
+        } else if (!strcmp(a, "--weights=external"))
+            o->external = 1;
+        else if (!strcmp(a, "--sanitize=address"))
+            o->sanitize_address = 1;
+        else if (!strcmp(a, "--threads=off") || !strcmp(a, "--threads=on"))
+            o->threads_off = a[11] == 'f';
+        else if (!strcmp(a, "--weights=embedded"))
+            o->external = 0;
+        else if (!strncmp(a, "--dump=", 7))
+            o->dump = a + 7;
+        else if (!strcmp(a, "--input")) {
+            NEED_VALUE();
+            o->input = next;
+        } else if (!strcmp(a, "--network")) {
+            NEED_VALUE();
+            o->network = next;
+        } else if (!strcmp(a, "--forward"))
+            o->forward = 1;
+        else if (!strcmp(a, "--stats"))
+            o->stats = 1;
+        else if (!strcmp(a, "--baseline")) {
+            NEED_VALUE();
+            o->baseline = next;
+        } else if (!strcmp(a, "--noise")) {
+            NEED_VALUE();
+            o->noise = next;
+        } else if (!strcmp(a, "--seed")) {
             NEED_VALUE();
             char *end;
             errno = 0;
@@ -101,8 +133,7 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
             }
             o->seed = v;
             o->has_seed = 1;
-        }
-        else if (!strcmp(a, "--steps")) {
+        } else if (!strcmp(a, "--steps")) {
             NEED_VALUE();
             char *end;
             errno = 0;
@@ -112,13 +143,22 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
                 return 2;
             }
             o->steps = (int)v;
-        }
-        else if (!strcmp(a, "--overlay")) o->overlay = 1;
-        else if (!strcmp(a, "--explain")) { NEED_VALUE(); o->explain = next; }
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { o->help = 1; return 0; }
-        else if (!strcmp(a, "--version")) { o->version = 1; return 0; }
-        else if (!strcmp(a, "--root")) { NEED_VALUE(); o->root = next; }
-        else if (!strcmp(a, "--allow-nonfinite-weights")) o->allow_nonfinite_weights = 1;
+        } else if (!strcmp(a, "--overlay"))
+            o->overlay = 1;
+        else if (!strcmp(a, "--explain")) {
+            NEED_VALUE();
+            o->explain = next;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            o->help = 1;
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            o->version = 1;
+            return 0;
+        } else if (!strcmp(a, "--root")) {
+            NEED_VALUE();
+            o->root = next;
+        } else if (!strcmp(a, "--allow-nonfinite-weights"))
+            o->allow_nonfinite_weights = 1;
         else if (!strncmp(a, "--error-limit=", 14)) {
             char *end;
             errno = 0;
@@ -128,13 +168,23 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
                 return 2;
             }
             o->error_limit = (int)v;
+        } else if (a[0] == '-') {
+            fprintf(err, "xaic: error: unknown option '%s'\n", a);
+            cli_usage(err);
+            return 2;
+        } else if (!o->file)
+            o->file = a;
+        else {
+            fprintf(err, "xaic: error: more than one input file ('%s' and '%s')\n", o->file, a);
+            return 2;
         }
-        else if (a[0] == '-') { fprintf(err, "xaic: error: unknown option '%s'\n", a); cli_usage(err); return 2; }
-        else if (!o->file) o->file = a;
-        else { fprintf(err, "xaic: error: more than one input file ('%s' and '%s')\n", o->file, a); return 2; }
 #undef NEED_VALUE
     }
-    if (!o->file) { fprintf(err, "xaic: error: no input file\n"); cli_usage(err); return 2; }
+    if (!o->file) {
+        fprintf(err, "xaic: error: no input file\n");
+        cli_usage(err);
+        return 2;
+    }
     if (o->dump && strcmp(o->dump, "ast") && strcmp(o->dump, "graph") && strcmp(o->dump, "backward") &&
         strcmp(o->dump, "plan")) {
         fprintf(err, "xaic: error: --dump takes ast, graph, backward or plan, not '%s'\n", o->dump);

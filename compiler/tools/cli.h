@@ -9,15 +9,15 @@
 
 typedef struct cli {
     const char *command, *file, *out, *emit, *triple, *cpu, *dump, *input, *network, *explain, *baseline, *noise;
-    const char *root;        /* --root DIR */
+    const char *root; /* --root DIR */
     uint64_t seed;
     int has_seed;
     int steps;
     int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
     int threads_off;
-    int error_limit;         /* -1: the default */
+    int error_limit; /* -1: the default */
     int allow_nonfinite_weights;
-    int help, version;       /* --help / --version: print and stop */
+    int help, version; /* --help / --version: print and stop */
 } cli;
 
 /* Fills o from argv; returns 0, or 2 after printing what is wrong to err. */

@@ -17,7 +17,8 @@
 
 static void eval_usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
         "                 [--labels FILE] [--network NET] [--limit N] [--batch N] [--tracked relu_logit|logit]\n"
         "                 [--patch P] [--steps L] [--order most|least|both] [--baseline V] [--shifts MIN:MAX] [-O N]\n"
@@ -48,26 +49,39 @@ static int parse_int(const char *opt, const char *text, long low, long high, lon
 /* Applies `opt v`: 0, 2 after a message, or -1 if opt is not an option of eval. v NULL: the value is missing. */
 static int parse_value(eval_args *a, const char *opt, const char *v)
 {
-    static const char *const options[] = { "-o", "--explain", "--data", "--labels", "--metric", "--network", "--limit",
-                                           "--batch", "--patch", "--steps", "--baseline", "--order", "--tracked",
-                                           "--shifts" };
+    static const char *const options[] = { "-o",         "--explain", "--data",    "--labels", "--metric",
+                                           "--network",  "--limit",   "--batch",   "--patch",  "--steps",
+                                           "--baseline", "--order",   "--tracked", "--shifts" };
     int known = 0;
     for (size_t i = 0; i < sizeof options / sizeof *options; i++) known |= !strcmp(opt, options[i]);
     if (!known) return -1;
-    if (!v) { fprintf(stderr, "xaic: error: %s needs a value\n", opt); return 2; }
+    if (!v) {
+        fprintf(stderr, "xaic: error: %s needs a value\n", opt);
+        return 2;
+    }
     long n;
     int rc = 0;
-    if (!strcmp(opt, "-o")) a->out_dir = v;
-    else if (!strcmp(opt, "--explain")) a->explain = v;
-    else if (!strcmp(opt, "--data")) a->data = v;
-    else if (!strcmp(opt, "--labels")) a->labels = v;
-    else if (!strcmp(opt, "--metric")) a->metric = v;
-    else if (!strcmp(opt, "--network")) a->network = v;
-    else if (!strcmp(opt, "--limit")) { if (!(rc = parse_int(opt, v, 1, INT32_MAX, &n))) a->limit = n; }
-    else if (!strcmp(opt, "--batch")) { if (!(rc = parse_int(opt, v, 1, 65536, &n))) a->batch = (int)n; }
-    else if (!strcmp(opt, "--patch")) { if (!(rc = parse_int(opt, v, 1, 1 << 20, &n))) a->sel.patch = (int32_t)n; }
-    else if (!strcmp(opt, "--steps")) { if (!(rc = parse_int(opt, v, 1, 1 << 20, &n))) a->sel.steps = (int32_t)n; }
-    else if (!strcmp(opt, "--baseline")) {
+    if (!strcmp(opt, "-o"))
+        a->out_dir = v;
+    else if (!strcmp(opt, "--explain"))
+        a->explain = v;
+    else if (!strcmp(opt, "--data"))
+        a->data = v;
+    else if (!strcmp(opt, "--labels"))
+        a->labels = v;
+    else if (!strcmp(opt, "--metric"))
+        a->metric = v;
+    else if (!strcmp(opt, "--network"))
+        a->network = v;
+    else if (!strcmp(opt, "--limit")) {
+        if (!(rc = parse_int(opt, v, 1, INT32_MAX, &n))) a->limit = n;
+    } else if (!strcmp(opt, "--batch")) {
+        if (!(rc = parse_int(opt, v, 1, 65536, &n))) a->batch = (int)n;
+    } else if (!strcmp(opt, "--patch")) {
+        if (!(rc = parse_int(opt, v, 1, 1 << 20, &n))) a->sel.patch = (int32_t)n;
+    } else if (!strcmp(opt, "--steps")) {
+        if (!(rc = parse_int(opt, v, 1, 1 << 20, &n))) a->sel.steps = (int32_t)n;
+    } else if (!strcmp(opt, "--baseline")) {
         char *end;
         float f = strtof(v, &end);
         if (end == v || *end || !isfinite(f)) {
@@ -76,14 +90,25 @@ static int parse_value(eval_args *a, const char *opt, const char *v)
         }
         a->sel.baseline = a->cont.fill = f;
     } else if (!strcmp(opt, "--order")) {
-        if (!strcmp(v, "most")) a->orders = 1;
-        else if (!strcmp(v, "least")) a->orders = 2;
-        else if (!strcmp(v, "both")) a->orders = 3;
-        else { fprintf(stderr, "xaic: error: --order takes most, least or both, not '%s'\n", v); return 2; }
+        if (!strcmp(v, "most"))
+            a->orders = 1;
+        else if (!strcmp(v, "least"))
+            a->orders = 2;
+        else if (!strcmp(v, "both"))
+            a->orders = 3;
+        else {
+            fprintf(stderr, "xaic: error: --order takes most, least or both, not '%s'\n", v);
+            return 2;
+        }
     } else if (!strcmp(opt, "--tracked")) {
-        if (!strcmp(v, "relu_logit")) a->sel.tracked = a->cont.tracked = XAI_TRACK_RELU_LOGIT;
-        else if (!strcmp(v, "logit")) a->sel.tracked = a->cont.tracked = XAI_TRACK_LOGIT;
-        else { fprintf(stderr, "xaic: error: --tracked takes relu_logit or logit, not '%s'\n", v); return 2; }
+        if (!strcmp(v, "relu_logit"))
+            a->sel.tracked = a->cont.tracked = XAI_TRACK_RELU_LOGIT;
+        else if (!strcmp(v, "logit"))
+            a->sel.tracked = a->cont.tracked = XAI_TRACK_LOGIT;
+        else {
+            fprintf(stderr, "xaic: error: --tracked takes relu_logit or logit, not '%s'\n", v);
+            return 2;
+        }
     } else if (!strcmp(opt, "--shifts")) {
         int lo, hi, used = 0;
         if (sscanf(v, "%d:%d%n", &lo, &hi, &used) != 2 || v[used] || lo >= hi || lo < -100000 || hi > 100000) {
@@ -102,25 +127,47 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
     a->opt_level = 3;
     a->orders = 1;
     a->cont.shift_min = -20, a->cont.shift_max = 20;
-    a->sel.patch = 4, a->sel.steps = 20;   /* libxairt's defaults, spelled out for the report */
+    a->sel.patch = 4, a->sel.steps = 20; /* libxairt's defaults, spelled out for the report */
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) { eval_usage(stdout); exit(0); }
-        if (opt[0] == '-' && opt[1] == 'O' && opt[2] >= '0' && opt[2] <= '3' && !opt[3]) { a->opt_level = opt[2] - '0'; continue; }
+        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
+            eval_usage(stdout);
+            exit(0);
+        }
+        if (opt[0] == '-' && opt[1] == 'O' && opt[2] >= '0' && opt[2] <= '3' && !opt[3]) {
+            a->opt_level = opt[2] - '0';
+            continue;
+        }
         if (opt[0] != '-') {
-            if (a->file) { fprintf(stderr, "xaic: error: more than one input file ('%s' and '%s')\n", a->file, opt); return 2; }
+            if (a->file) {
+                fprintf(stderr, "xaic: error: more than one input file ('%s' and '%s')\n", a->file, opt);
+                return 2;
+            }
             a->file = opt;
             continue;
         }
         int rc = parse_value(a, opt, i + 1 < argc ? argv[i + 1] : NULL);
-        if (rc == -1) { fprintf(stderr, "xaic: error: unknown option '%s' for eval\n", opt); eval_usage(stderr); return 2; }
+        if (rc == -1) {
+            fprintf(stderr, "xaic: error: unknown option '%s' for eval\n", opt);
+            eval_usage(stderr);
+            return 2;
+        }
         if (rc) return rc;
         i++;
     }
-    const char *missing = !a->file ? "a FILE.xai" : !a->explain ? "--explain E1,E2,..." : !a->data ? "--data INPUTS"
-                          : !a->metric ? "--metric selectivity|continuity" : !a->out_dir ? "-o DIR" : NULL;
-    if (missing) { fprintf(stderr, "xaic: error: eval needs %s\n", missing); eval_usage(stderr); return 2; }
-    if (!strcmp(a->metric, "selectivity")) a->is_selectivity = 1;
+    const char *missing = !a->file ? "a FILE.xai"
+        : !a->explain              ? "--explain E1,E2,..."
+        : !a->data                 ? "--data INPUTS"
+        : !a->metric               ? "--metric selectivity|continuity"
+        : !a->out_dir              ? "-o DIR"
+                                   : NULL;
+    if (missing) {
+        fprintf(stderr, "xaic: error: eval needs %s\n", missing);
+        eval_usage(stderr);
+        return 2;
+    }
+    if (!strcmp(a->metric, "selectivity"))
+        a->is_selectivity = 1;
     else if (strcmp(a->metric, "continuity")) {
         fprintf(stderr, "xaic: error: unknown metric '%s'; --metric takes selectivity or continuity\n", a->metric);
         return 2;
@@ -136,7 +183,8 @@ static int resolve_explanations(compilation *c, const eval_args *a, eval_setup *
     for (char *name = strtok_r(list, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
         const ir_graph *e = driver_explanation(c, name, NULL);
         if (!e) {
-            fprintf(stderr, "xaic: error: no explanation named '%s'; %s", name, c->ir->n_explanations ? "the file has" : "the file has none");
+            fprintf(stderr, "xaic: error: no explanation named '%s'; %s", name,
+                    c->ir->n_explanations ? "the file has" : "the file has none");
             for (int i = 0; i < c->ir->n_explanations; i++)
                 fprintf(stderr, "%s %s", i ? "," : "", c->ir->explanations[i]->explain_name);
             fputc('\n', stderr);
@@ -145,15 +193,20 @@ static int resolve_explanations(compilation *c, const eval_args *a, eval_setup *
             fprintf(stderr, "xaic: error: at most %d explanations per run\n", EVAL_MAX_METHODS);
             rc = 2;
         } else if (a->network && strcmp(e->network->name, a->network)) {
-            fprintf(stderr, "xaic: error: explanation '%s' is for network '%s', not '%s'\n", name, e->network->name, a->network);
+            fprintf(stderr, "xaic: error: explanation '%s' is for network '%s', not '%s'\n", name, e->network->name,
+                    a->network);
             rc = 1;
         } else if (s->net && e->network != s->net) {
-            fprintf(stderr, "xaic: error: explanations '%s' and '%s' are for different networks ('%s', '%s'); compare "
-                    "explanations of one network per run\n", s->methods[0].name, name, s->net->name, e->network->name);
+            fprintf(stderr,
+                    "xaic: error: explanations '%s' and '%s' are for different networks ('%s', '%s'); compare "
+                    "explanations of one network per run\n",
+                    s->methods[0].name, name, s->net->name, e->network->name);
             rc = 1;
         } else if (e->am.enabled || !e->has_target) {
-            fprintf(stderr, "xaic: error: '%s' does not explain a class (activation maximisation synthesises an input); "
-                    "selectivity and continuity need a relevance map of a class\n", name);
+            fprintf(stderr,
+                    "xaic: error: '%s' does not explain a class (activation maximisation synthesises an input); "
+                    "selectivity and continuity need a relevance map of a class\n",
+                    name);
             rc = 1;
         } else {
             s->net = e->network;
@@ -162,7 +215,10 @@ static int resolve_explanations(compilation *c, const eval_args *a, eval_setup *
         }
     }
     free(list);
-    if (!rc && !s->n_methods) { fprintf(stderr, "xaic: error: --explain names no explanation\n"); rc = 2; }
+    if (!rc && !s->n_methods) {
+        fprintf(stderr, "xaic: error: --explain names no explanation\n");
+        rc = 2;
+    }
     return rc;
 }
 
@@ -171,12 +227,16 @@ static int resolve_shapes(eval_setup *s)
 {
     const ir_shape *in = &s->net->nodes[s->net->input].shape;
     s->m.channels = 1, s->m.height = 1;
-    if (in->rank == 3) s->m.channels = in->dims[0], s->m.height = in->dims[1], s->m.width = in->dims[2];
-    else if (in->rank == 2) s->m.height = in->dims[0], s->m.width = in->dims[1];
+    if (in->rank == 3)
+        s->m.channels = in->dims[0], s->m.height = in->dims[1], s->m.width = in->dims[2];
+    else if (in->rank == 2)
+        s->m.height = in->dims[0], s->m.width = in->dims[1];
     else {
         int d = in->dims[0], side = (int)lround(sqrt(d));
-        if (side * side == d) s->m.height = s->m.width = side;
-        else s->m.width = d;
+        if (side * side == d)
+            s->m.height = s->m.width = side;
+        else
+            s->m.width = d;
     }
     s->in_count = (int64_t)s->m.channels * s->m.height * s->m.width;
     s->m.classes = (int32_t)ir_shape_count(&s->net->nodes[s->net->output].shape);
@@ -184,7 +244,8 @@ static int resolve_shapes(eval_setup *s)
         const ir_graph *e = s->methods[i].graph;
         int64_t n = ir_shape_count(&e->nodes[e->output].shape), hw = (int64_t)s->m.height * s->m.width;
         if (n != s->in_count && n != hw) {
-            fprintf(stderr, "xaic: error: explanation '%s' gives %lld values per input, not a map over the %lld input "
+            fprintf(stderr,
+                    "xaic: error: explanation '%s' gives %lld values per input, not a map over the %lld input "
                     "pixels (an `at` layer?); selectivity and continuity need relevance of the input\n",
                     s->methods[i].name, (long long)n, (long long)hw);
             return 1;
@@ -200,7 +261,7 @@ static int read_array(const char *path, float idx_scale, int convert, xai_array 
     char err[512];
     if (!run_may_read(path)) return 1;
     int status = run_ends_with(path, ".npy") ? xai_npy_read(path, out, convert, err, sizeof err)
-                                         : xai_idx_read(path, idx_scale, out, err, sizeof err);
+                                             : xai_idx_read(path, idx_scale, out, err, sizeof err);
     if (status) fprintf(stderr, "xaic: error: %s\n", err);
     return status ? 1 : 0;
 }
@@ -214,8 +275,10 @@ static int read_data(const eval_args *a, eval_setup *s)
         char want[64];
         fprintf(stderr, "xaic: error: %s: shape mismatch: the data is [", a->data);
         for (int i = 0; i < s->x.rank; i++) fprintf(stderr, "%s%lld", i ? ", " : "", (long long)s->x.shape[i]);
-        fprintf(stderr, "], but network '%s' takes inputs of %s = %lld values; give [N, ...] with %lld values per "
-                "input\n", s->net->name, ir_shape_str(in, want, sizeof want), (long long)s->in_count, (long long)s->in_count);
+        fprintf(stderr,
+                "], but network '%s' takes inputs of %s = %lld values; give [N, ...] with %lld values per "
+                "input\n",
+                s->net->name, ir_shape_str(in, want, sizeof want), (long long)s->in_count, (long long)s->in_count);
         return 1;
     }
     s->n = s->x.shape[0] < a->limit || !a->limit ? s->x.shape[0] : a->limit;
@@ -237,7 +300,8 @@ static int read_data(const eval_args *a, eval_setup *s)
             fprintf(stderr, "xaic: error: %s: label %g of input %lld is not a class of network '%s' (0 .. %d)\n",
                     a->labels, (double)v, (long long)i, s->net->name, (int)s->m.classes - 1);
             rc = 1;
-        } else s->targets[i] = (int32_t)v;
+        } else
+            s->targets[i] = (int32_t)v;
     }
     s->has_labels = !rc;
     xai_array_free(&l);
@@ -254,7 +318,7 @@ static int jit_entries(compilation *c, const eval_args *a, eval_setup *s)
         return 1;
     }
     snprintf(sym, sizeof sym, "%s_workspace_size", s->net->name);
-    size_t (*workspace_size)(int32_t) = (size_t (*)(int32_t))jit_lookup(s->jit, sym);
+    size_t (*workspace_size)(int32_t) = (size_t(*)(int32_t))jit_lookup(s->jit, sym);
     snprintf(sym, sizeof sym, "%s_forward", s->net->name);
     s->m.forward = (xai_forward_fn)jit_lookup(s->jit, sym);
     for (int i = 0; i < s->n_methods; i++) {
@@ -265,12 +329,17 @@ static int jit_entries(compilation *c, const eval_args *a, eval_setup *s)
     s->m.max_batch = (int32_t)(a->is_selectivity && s->n < a->batch ? s->n : a->batch);
     size_t bytes = workspace_size ? workspace_size(s->m.max_batch) : 0;
     if (!workspace_size || !s->m.forward || (bytes && posix_memalign(&s->workspace, 64, bytes))) {
-        fprintf(stderr, "xaic: error: cannot set up the run (%s)\n", workspace_size && s->m.forward ? "out of memory" : "missing entry point");
+        fprintf(stderr, "xaic: error: cannot set up the run (%s)\n",
+                workspace_size && s->m.forward ? "out of memory" : "missing entry point");
         return 1;
     }
     for (int i = 0; i < s->n_methods; i++)
-        if (!s->methods[i].fn) { fprintf(stderr, "xaic: error: missing entry point %s_%s\n", s->net->name, s->methods[i].name); return 1; }
-    s->m.workspace = s->workspace ? s->workspace : (void *)&s->m;   /* a network without workspace still needs a pointer */
+        if (!s->methods[i].fn) {
+            fprintf(stderr, "xaic: error: missing entry point %s_%s\n", s->net->name, s->methods[i].name);
+            return 1;
+        }
+    s->m.workspace =
+        s->workspace ? s->workspace : (void *)&s->m; /* a network without workspace still needs a pointer */
     return 0;
 }
 
@@ -284,8 +353,9 @@ static int predict(eval_setup *s)
     for (int64_t first = 0; first < s->n && !status; first += s->m.max_batch) {
         int32_t b = s->n - first < s->m.max_batch ? (int32_t)(s->n - first) : s->m.max_batch;
         status = s->m.forward(s->x.data + first * s->in_count, logits, b, s->m.workspace);
-        if (status) fprintf(stderr, "xaic: error: inputs %lld .. %lld: %s\n", (long long)first, (long long)(first + b - 1),
-                            xai_status_string(status));
+        if (status)
+            fprintf(stderr, "xaic: error: inputs %lld .. %lld: %s\n", (long long)first, (long long)(first + b - 1),
+                    xai_status_string(status));
         for (int32_t i = 0; i < b && !status; i++) {
             int32_t best = 0;
             for (int32_t k = 1; k < s->m.classes; k++)
@@ -323,9 +393,9 @@ static int run_method(const eval_args *a, eval_setup *s, eval_result *r, int ind
         if (a->is_selectivity) {
             xai_selectivity_options o = a->sel;
             o.order = r->order;
-            if (!first)   /* image 0 alone first, keeping its removals and heatmaps for the strip */
-                status = xai_selectivity(&m, x, s->targets, 1, &o, r->curves, r->score, r->strip_removed, r->strip,
-                                         err, sizeof err);
+            if (!first) /* image 0 alone first, keeping its removals and heatmaps for the strip */
+                status = xai_selectivity(&m, x, s->targets, 1, &o, r->curves, r->score, r->strip_removed, r->strip, err,
+                                         sizeof err);
             if (!status)
                 status = xai_selectivity(&m, x, s->targets + first, b, &o, r->curves + first * per, r->score + first,
                                          NULL, NULL, err, sizeof err);
@@ -367,9 +437,11 @@ static int evaluate(compilation *c, const eval_args *a)
     if (!rc) rc = resolve_shapes(&s);
     if (!rc && a->is_selectivity) {
         int32_t patch = a->sel.patch, steps = a->sel.steps, patches = xai_patch_count(s.m.height, s.m.width, patch);
-        if (steps > patches) {   /* before the data is read and the JIT runs */
-            fprintf(stderr, "xaic: error: --steps %d: a %dx%d input has only %d patches of %dx%d; use --steps %d or "
-                    "less, or a smaller --patch\n", steps, s.m.height, s.m.width, patches, patch, patch, patches);
+        if (steps > patches) { /* before the data is read and the JIT runs */
+            fprintf(stderr,
+                    "xaic: error: --steps %d: a %dx%d input has only %d patches of %dx%d; use --steps %d or "
+                    "less, or a smaller --patch\n",
+                    steps, s.m.height, s.m.width, patches, patch, patch, patches);
             rc = 1;
         }
     }
@@ -382,8 +454,11 @@ static int evaluate(compilation *c, const eval_args *a)
         for (int order = 0; order < 2 && !rc; order++) {
             if (!(a->orders & (1 << order)) || (order && !a->is_selectivity)) continue;
             eval_result *r = &s.results[s.n_results++];
-            if (eval_result_init(r, a, &s, &s.methods[i], order)) { rc = 1; fprintf(stderr, "xaic: error: out of memory\n"); }
-            else rc = run_method(a, &s, r, s.n_results - 1, s.n_methods * (a->is_selectivity && a->orders == 3 ? 2 : 1));
+            if (eval_result_init(r, a, &s, &s.methods[i], order)) {
+                rc = 1;
+                fprintf(stderr, "xaic: error: out of memory\n");
+            } else
+                rc = run_method(a, &s, r, s.n_results - 1, s.n_methods * (a->is_selectivity && a->orders == 3 ? 2 : 1));
         }
     s.seconds = now_seconds() - start;
     if (!rc) rc = eval_write_report(a, &s);
@@ -403,7 +478,8 @@ int eval_main(int argc, char **argv)
     if (failed || d.errors) {
         if (d.errors) fprintf(stderr, "%d error%s\n", d.errors, d.errors == 1 ? "" : "s");
         rc = 1;
-    } else rc = evaluate(&c, &a);
+    } else
+        rc = evaluate(&c, &a);
     driver_free(&c);
     diag_free(&d);
     return rc;

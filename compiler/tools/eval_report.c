@@ -24,8 +24,10 @@ int eval_result_init(eval_result *r, const eval_args *a, const eval_setup *s, co
     r->curves = malloc(sizeof(float) * s->n * r->points);
     r->score = malloc(sizeof(float) * s->n);
     r->strip = malloc(sizeof(float) * frames * map);
-    if (a->is_selectivity) r->strip_removed = malloc(sizeof(int32_t) * frames);
-    else r->quadrants = malloc(sizeof(float) * s->n * r->points * 4);
+    if (a->is_selectivity)
+        r->strip_removed = malloc(sizeof(int32_t) * frames);
+    else
+        r->quadrants = malloc(sizeof(float) * s->n * r->points * 4);
     return !r->curves || !r->score || !r->strip || (a->is_selectivity ? !r->strip_removed : !r->quadrants);
 }
 
@@ -93,17 +95,20 @@ static int write_csvs(const eval_args *a, const eval_setup *s)
     FILE *f = create(s, a->out_dir, "curves.csv", &out);
     if (!f) return 1;
     fputs(a->is_selectivity ? "explanation,order,patches_removed,mean_f,std_f\n"
-                            : "explanation,shift,mean_f,mean_R1,mean_R2,mean_R3,mean_R4\n", f);
+                            : "explanation,shift,mean_f,mean_R1,mean_R2,mean_R3,mean_R4\n",
+          f);
     for (int e = 0; e < s->n_results; e++) {
         const eval_result *r = &s->results[e];
         for (int64_t k = 0; k < r->points; k++) {
             stats f_k = column_stats(r->curves, s->n, r->points, k);
             if (a->is_selectivity) {
-                fprintf(f, "%s,%s,%lld,%.9g,%.9g\n", r->method->name, ORDER_NAMES[r->order], (long long)k, f_k.mean, f_k.std);
+                fprintf(f, "%s,%s,%lld,%.9g,%.9g\n", r->method->name, ORDER_NAMES[r->order], (long long)k, f_k.mean,
+                        f_k.std);
                 continue;
             }
             fprintf(f, "%s,%d,%.9g", r->method->name, (int)(a->cont.shift_min + k), f_k.mean);
-            for (int q = 0; q < 4; q++) fprintf(f, ",%.9g", column_stats(r->quadrants, s->n, r->points * 4, k * 4 + q).mean);
+            for (int q = 0; q < 4; q++)
+                fprintf(f, ",%.9g", column_stats(r->quadrants, s->n, r->points * 4, k * 4 + q).mean);
             fputc('\n', f);
         }
     }
@@ -115,8 +120,10 @@ static int write_csvs(const eval_args *a, const eval_setup *s)
             const eval_result *r = &s->results[e];
             fprintf(f, "%lld,%d,%d,%s,", (long long)i, (int)s->targets[i], (int)s->predicted[i], r->method->name);
             if (a->is_selectivity) fprintf(f, "%s,", ORDER_NAMES[r->order]);
-            if (isnan(r->score[i])) fputs("\n", f);   /* no pair of shifts differed: empty field */
-            else fprintf(f, "%.9g\n", r->score[i]);
+            if (isnan(r->score[i]))
+                fputs("\n", f); /* no pair of shifts differed: empty field */
+            else
+                fprintf(f, "%.9g\n", r->score[i]);
         }
     return finish(out);
 }
@@ -124,7 +131,7 @@ static int write_csvs(const eval_args *a, const eval_setup *s)
 static cJSON *number_array(const double *v, int64_t n)
 {
     cJSON *arr = cJSON_CreateArray();
-    for (int64_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));   /* NaN prints as null */
+    for (int64_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i])); /* NaN prints as null */
     return arr;
 }
 
@@ -147,7 +154,8 @@ static cJSON *result_json(const eval_args *a, const eval_setup *s, const eval_re
         cJSON_AddItemToObject(o, "mean_f", number_array(mean, r->points));
         cJSON *quads = cJSON_AddArrayToObject(o, "mean_quadrants");
         for (int q = 0; q < 4; q++) {
-            for (int64_t k = 0; k < r->points; k++) mean[k] = column_stats(r->quadrants, s->n, r->points * 4, k * 4 + q).mean;
+            for (int64_t k = 0; k < r->points; k++)
+                mean[k] = column_stats(r->quadrants, s->n, r->points * 4, k * 4 + q).mean;
             cJSON_AddItemToArray(quads, number_array(mean, r->points));
         }
     }
@@ -228,26 +236,39 @@ static int write_plots(const eval_args *a, const eval_setup *s)
         snprintf(title, sizeof title, "Pixel flipping, %s (%dx%d patches, %lld inputs)",
                  order ? "least relevant first" : "most relevant first", a->sel.patch, a->sel.patch, (long long)s->n);
         snprintf(name, sizeof name, "selectivity_%s", ORDER_NAMES[order]);
-        rc = plot(s, a->out_dir, name, &(xai_plot){ .title = title, .x_label = "patches removed", .y_label = y_label,
-                                                .x = xs, .n_points = (int32_t)points, .series = series, .n_series = n,
-                                                .y_from_zero = 1 });
+        rc = plot(s, a->out_dir, name,
+                  &(xai_plot){ .title = title,
+                               .x_label = "patches removed",
+                               .y_label = y_label,
+                               .x = xs,
+                               .n_points = (int32_t)points,
+                               .series = series,
+                               .n_series = n,
+                               .y_from_zero = 1 });
     }
-    static const char *const curve_names[5] = { "f(x)", "R1 top-left", "R2 top-right", "R3 bottom-right", "R4 bottom-left" };
+    static const char *const curve_names[5] = { "f(x)", "R1 top-left", "R2 top-right", "R3 bottom-right",
+                                                "R4 bottom-left" };
     for (int e = 0; e < s->n_results && !a->is_selectivity && !rc; e++) {
         const eval_result *r = &s->results[e];
         for (int c = 0; c < 5; c++) {
             float *m = means + ((int64_t)e * 5 + c) * points;
             for (int64_t k = 0; k < points; k++)
                 m[k] = (float)(c ? column_stats(r->quadrants, s->n, points * 4, k * 4 + c - 1)
-                                 : column_stats(r->curves, s->n, points, k)).mean;
+                                 : column_stats(r->curves, s->n, points, k))
+                           .mean;
             series[c] = (xai_plot_series){ curve_names[c], m };
         }
         char title[160], name[200];
         snprintf(title, sizeof title, "Continuity of %s: mean over %lld inputs", r->method->name, (long long)s->n);
         snprintf(name, sizeof name, "continuity_%s", r->method->name);
-        rc = plot(s, a->out_dir, name, &(xai_plot){ .title = title, .x_label = "horizontal shift (pixels)",
-                                                .y_label = "f and quadrant relevance", .x = xs,
-                                                .n_points = (int32_t)points, .series = series, .n_series = 5 });
+        rc = plot(s, a->out_dir, name,
+                  &(xai_plot){ .title = title,
+                               .x_label = "horizontal shift (pixels)",
+                               .y_label = "f and quadrant relevance",
+                               .x = xs,
+                               .n_points = (int32_t)points,
+                               .series = series,
+                               .n_series = 5 });
     }
     free(xs);
     free(means);
@@ -267,10 +288,11 @@ static int write_strips(const eval_args *a, const eval_setup *s)
         const eval_result *r = &s->results[e];
         for (int64_t k = 0; k < frames; k++) {
             float *img = inputs + k * s->in_count;
-            if (a->is_selectivity) {   /* x^k: the patches removed before step k */
+            if (a->is_selectivity) { /* x^k: the patches removed before step k */
                 memcpy(img, k ? img - s->in_count : s->x.data, sizeof(float) * s->in_count);
-                if (k) xai_patch_fill(img, m->channels, m->height, m->width, a->sel.patch, r->strip_removed[k - 1],
-                                      a->sel.baseline);
+                if (k)
+                    xai_patch_fill(img, m->channels, m->height, m->width, a->sel.patch, r->strip_removed[k - 1],
+                                   a->sel.baseline);
             } else {
                 xai_shift_horizontal(s->x.data, img, m->channels, m->height, m->width, (int32_t)(a->cont.shift_min + k),
                                      a->cont.fill);
@@ -281,9 +303,10 @@ static int write_strips(const eval_args *a, const eval_setup *s)
         char err[512], name[200], *path;
         snprintf(name, sizeof name, "strip_%s%s", r->method->name, r->order ? "_least_relevant_first" : "");
         path = join(a->out_dir, name, ".png");
-        if (!path || outputs_check(&s->inputs, path, "-o")) rc = 1;
-        else if (xai_heatmap_write_png(path, r->strip, overlay ? inputs : NULL, (int32_t)frames, r->method->relevance_channels,
-                                  m->height, m->width, &o, err, sizeof err)) {
+        if (!path || outputs_check(&s->inputs, path, "-o"))
+            rc = 1;
+        else if (xai_heatmap_write_png(path, r->strip, overlay ? inputs : NULL, (int32_t)frames,
+                                       r->method->relevance_channels, m->height, m->width, &o, err, sizeof err)) {
             fprintf(stderr, "xaic: error: %s\n", err);
             rc = 1;
         }
@@ -297,7 +320,7 @@ int eval_make_output_dir(const char *dir)
 {
     char *p = strdup(dir);
     int rc = 0;
-    for (char *slash = p + 1; !rc; slash++) {   /* every prefix ending at a '/', then the whole path (mkdir -p) */
+    for (char *slash = p + 1; !rc; slash++) { /* every prefix ending at a '/', then the whole path (mkdir -p) */
         if (*slash && *slash != '/') continue;
         char keep = *slash;
         *slash = 0;
@@ -321,8 +344,8 @@ int eval_write_report(const eval_args *a, const eval_setup *s)
         for (int e = 0; e < s->n_results; e++) {
             stats st = column_stats(s->results[e].score, s->n, 1, 0);
             fprintf(stderr, "%-24s %s%s %.6g  (%.2f s)\n", s->results[e].method->name,
-                    a->is_selectivity ? "AOPC " : "continuity ", a->is_selectivity ? ORDER_NAMES[s->results[e].order] : "mean",
-                    st.mean, s->results[e].seconds);
+                    a->is_selectivity ? "AOPC " : "continuity ",
+                    a->is_selectivity ? ORDER_NAMES[s->results[e].order] : "mean", st.mean, s->results[e].seconds);
         }
         fprintf(stderr, "xaic eval: %lld inputs, %d explanation%s, %.2f s; results in %s\n", (long long)s->n,
                 s->n_methods, s->n_methods == 1 ? "" : "s", s->seconds, a->out_dir);

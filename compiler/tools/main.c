@@ -17,7 +17,7 @@
 static void dump(const cli *o, const compilation *c)
 {
     if (!strcmp(o->dump, "ast")) {
-        for (int i = 1; i < c->program->n_files; i++) ast_dump(c->program->files[i], stdout);  /* [0]: prelude */
+        for (int i = 1; i < c->program->n_files; i++) ast_dump(c->program->files[i], stdout); /* [0]: prelude */
     } else if (!strcmp(o->dump, "graph") && c->ir) {
         ir_dump_module(c->ir, stdout);
     } else if (!strcmp(o->dump, "backward") && c->ir) {
@@ -48,16 +48,28 @@ static char *replace_extension(const char *path, const char *ext)
 static int compile(const cli *o, compilation *c)
 {
     emit_kind kind;
-    if (!strcmp(o->emit, "obj")) kind = EMIT_OBJ;
-    else if (!strcmp(o->emit, "asm")) kind = EMIT_ASM;
-    else if (!strcmp(o->emit, "llvm")) kind = EMIT_LLVM;
-    else if (!strcmp(o->emit, "header")) kind = EMIT_HEADER;
-    else { fprintf(stderr, "xaic: error: --emit takes obj, asm, llvm or header, not '%s'\n", o->emit); return 2; }
-    if (!o->out) { fprintf(stderr, "xaic: error: no output file; give -o FILE\n"); return 2; }
+    if (!strcmp(o->emit, "obj"))
+        kind = EMIT_OBJ;
+    else if (!strcmp(o->emit, "asm"))
+        kind = EMIT_ASM;
+    else if (!strcmp(o->emit, "llvm"))
+        kind = EMIT_LLVM;
+    else if (!strcmp(o->emit, "header"))
+        kind = EMIT_HEADER;
+    else {
+        fprintf(stderr, "xaic: error: --emit takes obj, asm, llvm or header, not '%s'\n", o->emit);
+        return 2;
+    }
+    if (!o->out) {
+        fprintf(stderr, "xaic: error: no output file; give -o FILE\n");
+        return 2;
+    }
     char *header = kind == EMIT_OBJ ? replace_extension(o->out, ".h") : NULL;
     if (header && !strcmp(header, o->out)) {
-        fprintf(stderr, "xaic: error: -o %s: the header goes beside the object as %s, which is the object itself; "
-                "name the object NAME.o\n", o->out, header);
+        fprintf(stderr,
+                "xaic: error: -o %s: the header goes beside the object as %s, which is the object itself; "
+                "name the object NAME.o\n",
+                o->out, header);
         free(header);
         return 2;
     }
@@ -67,7 +79,7 @@ static int compile(const cli *o, compilation *c)
         free(header);
         return 1;
     }
-    cg_options cgo = {.weights_external = o->external, .threads_off = o->threads_off};
+    cg_options cgo = { .weights_external = o->external, .threads_off = o->threads_off };
     char *err = NULL, msg[1024] = "";
     xai_outfile *out = NULL, *hdr = NULL;
     int status = 1;
@@ -77,10 +89,12 @@ static int compile(const cli *o, compilation *c)
     if (kind == EMIT_HEADER) {
         emit_header(c->ir, &cgo, o->out, xai_outfile_stream(out));
     } else {
-        target_options t = {.triple = o->triple, .cpu = o->cpu, .opt_level = o->opt_level,
-                            .sanitize_address = o->sanitize_address};
+        target_options t = {
+            .triple = o->triple, .cpu = o->cpu, .opt_level = o->opt_level, .sanitize_address = o->sanitize_address
+        };
         LLVMContextRef ctx = LLVMContextCreate();
-        int failed = driver_codegen(c, ctx, &t, &cgo, &err) || emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err);
+        int failed =
+            driver_codegen(c, ctx, &t, &cgo, &err) || emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err);
         if (!failed && hdr) emit_header(c->ir, &cgo, header, xai_outfile_stream(hdr));
         if (c->mod) LLVMDisposeModule(c->mod);
         c->mod = NULL;
@@ -88,7 +102,7 @@ static int compile(const cli *o, compilation *c)
         if (failed) goto done;
     }
     status = hdr ? xai_outfile_commit_pair(out, hdr, msg, sizeof msg) : xai_outfile_commit(out, msg, sizeof msg);
-    out = hdr = NULL;   /* freed by the commit */
+    out = hdr = NULL; /* freed by the commit */
     status = status != XAI_OK;
 done:
     xai_outfile_abort(out);
@@ -112,7 +126,7 @@ static int run_main(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "eval")) return stdout_status(eval_main(argc - 1, argv + 1));   /* its own options */
+    if (argc > 1 && !strcmp(argv[1], "eval")) return stdout_status(eval_main(argc - 1, argv + 1)); /* its own options */
     if (argc > 1 && !strcmp(argv[1], "import")) return stdout_status(import_main(argc - 1, argv + 1));
     return stdout_status(run_main(argc, argv));
 }
@@ -151,14 +165,26 @@ static int run_main(int argc, char **argv)
         diag_free(&d);
         return 1;
     }
-    if (!strcmp(o.command, "check")) rc = 0;
-    else if (!strcmp(o.command, "run")) rc = run_command(&c, &(run_request){.input = o.input, .output = o.out,
-                                         .network = o.network, .explain = o.explain, .forward = o.forward,
-                                         .class_target = o.class_target, .opt_level = o.opt_level,
-                                         .stats = o.stats, .overlay = o.overlay, .baseline = o.baseline,
-                                         .noise = o.noise, .seed = o.seed, .has_seed = o.has_seed,
-                                         .steps = o.steps});
-    else rc = compile(&o, &c);
+    if (!strcmp(o.command, "check"))
+        rc = 0;
+    else if (!strcmp(o.command, "run"))
+        rc = run_command(&c,
+                         &(run_request){ .input = o.input,
+                                         .output = o.out,
+                                         .network = o.network,
+                                         .explain = o.explain,
+                                         .forward = o.forward,
+                                         .class_target = o.class_target,
+                                         .opt_level = o.opt_level,
+                                         .stats = o.stats,
+                                         .overlay = o.overlay,
+                                         .baseline = o.baseline,
+                                         .noise = o.noise,
+                                         .seed = o.seed,
+                                         .has_seed = o.has_seed,
+                                         .steps = o.steps });
+    else
+        rc = compile(&o, &c);
     driver_free(&c);
     diag_free(&d);
     return rc;

@@ -9,7 +9,7 @@
 
 typedef struct tool_inputs {
     const char *path[OUTPUTS_MAX_INPUTS];
-    const char *what[OUTPUTS_MAX_INPUTS];   /* "a source", "the weights", ... for the message */
+    const char *what[OUTPUTS_MAX_INPUTS]; /* "a source", "the weights", ... for the message */
     int n;
 } tool_inputs;
 

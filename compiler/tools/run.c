@@ -10,7 +10,8 @@
 /* the layer list for --stats: every forward node that relevance reached */
 static void print_stats(const ir_graph *g, const graph_plan *plan, const float *ws_arena, const float *out, int batch)
 {
-    fprintf(stderr, "%-14s %-15s %-16s %s\n", "layer", "op", "shape", batch > 1 ? "relevance sum per sample" : "relevance sum");
+    fprintf(stderr, "%-14s %-15s %-16s %s\n", "layer", "op", "shape",
+            batch > 1 ? "relevance sum per sample" : "relevance sum");
     for (int i = g->n_forward - 1; i >= 0; i--) {
         int r = g->relevance_of[i];
         if (r < 0) continue;
@@ -34,16 +35,19 @@ static int write_output(const run_request *r, const ir_shape *os, const float *y
                         int is_explanation)
 {
     char werr[512];
-    int64_t shape[IR_MAX_RANK + 1] = {batch};
+    int64_t shape[IR_MAX_RANK + 1] = { batch };
     for (int i = 0; i < os->rank; i++) shape[i + 1] = os->dims[i];
     if (!run_ends_with(r->output, ".png"))
-        return xai_npy_write(r->output, y, os->rank + 1, shape, werr, sizeof werr) ? (fprintf(stderr, "xaic: error: %s\n", werr), 1) : 0;
+        return xai_npy_write(r->output, y, os->rank + 1, shape, werr, sizeof werr)
+            ? (fprintf(stderr, "xaic: error: %s\n", werr), 1)
+            : 0;
     if (!is_explanation) {
         fprintf(stderr, "xaic: error: a forward output is not an image; write .npy\n");
         return 1;
     }
     int c = 1, h, w;
-    if (os->rank == 3) c = os->dims[0], h = os->dims[1], w = os->dims[2];
+    if (os->rank == 3)
+        c = os->dims[0], h = os->dims[1], w = os->dims[2];
     else {
         int64_t n = ir_shape_count(os);
         h = w = 1;
@@ -54,7 +58,7 @@ static int write_output(const run_request *r, const ir_shape *os, const float *y
             return 1;
         }
     }
-    xai_heatmap_options opt = {0};
+    xai_heatmap_options opt = { 0 };
     opt.overlay = r->overlay;
     int same_shape = xai_array_count(x) == (int64_t)batch * c * h * w;
     if (r->overlay && !same_shape) {
@@ -75,23 +79,29 @@ static int read_options(const run_request *r, const ir_graph *expl, const ir_nod
     char err[512];
     int64_t count = ir_shape_count(&in->shape);
     if ((r->baseline || r->noise || r->has_seed) && !expl->has_options) {
-        fprintf(stderr, "xaic: error: explanation '%s' takes no baseline, noise or seed (those are for "
-                "integrated_gradients, deeplift and smoothgrad)\n", expl->explain_name);
+        fprintf(stderr,
+                "xaic: error: explanation '%s' takes no baseline, noise or seed (those are for "
+                "integrated_gradients, deeplift and smoothgrad)\n",
+                expl->explain_name);
         return 1;
     }
     if (r->baseline) {
         if (!run_may_read(r->baseline)) return 1;
-        if (xai_npy_read(r->baseline, baseline, 0, err, sizeof err)) { fprintf(stderr, "xaic: error: %s\n", err); return 1; }
+        if (xai_npy_read(r->baseline, baseline, 0, err, sizeof err)) {
+            fprintf(stderr, "xaic: error: %s\n", err);
+            return 1;
+        }
         if (!run_check_finite(r->baseline, baseline, count)) return 1;
         int64_t n = xai_array_count(baseline);
         if (n != count && n != count * batch) {
-            fprintf(stderr, "xaic: error: %s: the baseline holds %lld values; it must be one input sample (%lld values) "
-                    "or one per input sample (%lld)\n", r->baseline, (long long)n, (long long)count,
-                    (long long)(count * batch));
+            fprintf(stderr,
+                    "xaic: error: %s: the baseline holds %lld values; it must be one input sample (%lld values) "
+                    "or one per input sample (%lld)\n",
+                    r->baseline, (long long)n, (long long)count, (long long)(count * batch));
             return 1;
         }
         opt->baseline = baseline->data;
-        opt->baseline_per_sample = batch > 1 && n == count * batch;   /* else one sample for all */
+        opt->baseline_per_sample = batch > 1 && n == count * batch; /* else one sample for all */
     }
     if (r->noise) {
         int64_t samples = 0;
@@ -102,12 +112,16 @@ static int read_options(const run_request *r, const ir_graph *expl, const ir_nod
             return 1;
         }
         if (!run_may_read(r->noise)) return 1;
-        if (xai_npy_read(r->noise, noise, 0, err, sizeof err)) { fprintf(stderr, "xaic: error: %s\n", err); return 1; }
+        if (xai_npy_read(r->noise, noise, 0, err, sizeof err)) {
+            fprintf(stderr, "xaic: error: %s\n", err);
+            return 1;
+        }
         if (!run_check_finite(r->noise, noise, count * samples)) return 1;
         if (xai_array_count(noise) != count * samples * batch) {
-            fprintf(stderr, "xaic: error: %s: the noise holds %lld values; it must be [batch %d, samples %lld, input "
-                    "%lld values]\n", r->noise, (long long)xai_array_count(noise), batch, (long long)samples,
-                    (long long)count);
+            fprintf(stderr,
+                    "xaic: error: %s: the noise holds %lld values; it must be [batch %d, samples %lld, input "
+                    "%lld values]\n",
+                    r->noise, (long long)xai_array_count(noise), batch, (long long)samples, (long long)count);
             return 1;
         }
         opt->noise = noise->data;
@@ -122,7 +136,7 @@ static int read_options(const run_request *r, const ir_graph *expl, const ir_nod
 int run_command(compilation *c, const run_request *r)
 {
     const ir_graph *am = r->explain ? driver_explanation(c, r->explain, NULL) : NULL;
-    if (am && am->am.enabled) return run_actmax(c, r, am);   /* run_actmax.c */
+    if (am && am->am.enabled) return run_actmax(c, r, am); /* run_actmax.c */
     if (r->steps) {
         fprintf(stderr, "xaic: error: --steps is for activation_maximization explanations\n");
         return 2;
@@ -141,7 +155,8 @@ int run_command(compilation *c, const run_request *r)
     if (r->explain) {
         expl = driver_explanation(c, r->explain, &expl_index);
         if (!expl) {
-            fprintf(stderr, "xaic: error: no explanation named '%s'%s", r->explain, c->ir->n_explanations ? "; the file has" : "\n");
+            fprintf(stderr, "xaic: error: no explanation named '%s'%s", r->explain,
+                    c->ir->n_explanations ? "; the file has" : "\n");
             for (int i = 0; i < c->ir->n_explanations; i++)
                 fprintf(stderr, "%s %s", i ? "," : "", c->ir->explanations[i]->explain_name);
             if (c->ir->n_explanations) fputc('\n', stderr);
@@ -150,7 +165,10 @@ int run_command(compilation *c, const run_request *r)
         g = expl->network;
     } else if (r->network) {
         g = driver_graph(c, r->network, NULL);
-        if (!g) { fprintf(stderr, "xaic: error: no network named '%s' in the file\n", r->network); return 1; }
+        if (!g) {
+            fprintf(stderr, "xaic: error: no network named '%s' in the file\n", r->network);
+            return 1;
+        }
     } else if (c->ir->n_graphs == 1) {
         g = c->ir->graphs[0];
     } else {
@@ -161,7 +179,7 @@ int run_command(compilation *c, const run_request *r)
         fprintf(stderr, "xaic: error: --stats reports relevance per layer; it needs --explain NAME\n");
         return 2;
     }
-    xai_array x = {0};
+    xai_array x = { 0 };
     int batch = run_read_input(r, &g->nodes[g->input], &x);
     if (batch < 0) {
         xai_array_free(&x);
@@ -181,7 +199,7 @@ int run_command(compilation *c, const run_request *r)
         targets = malloc(sizeof(int32_t) * batch);
         for (int b = 0; b < batch; b++) targets[b] = r->class_target;
     }
-    if (r->stats) {   /* keep every intermediate result so it can be read after the call */
+    if (r->stats) { /* keep every intermediate result so it can be read after the call */
         plan_free(c->explanation_plans[expl_index]);
         c->explanation_plans[expl_index] = plan_graph_keep_all(expl);
     }
@@ -197,9 +215,11 @@ int run_command(compilation *c, const run_request *r)
     }
     char sym[300];
     snprintf(sym, sizeof sym, "%s_workspace_size", g->name);
-    size_t (*workspace_size)(int32_t) = (size_t (*)(int32_t))jit_lookup(jit, sym);
-    if (expl) snprintf(sym, sizeof sym, "%s_%s", g->name, expl->explain_name);
-    else snprintf(sym, sizeof sym, "%s_forward", g->name);
+    size_t (*workspace_size)(int32_t) = (size_t(*)(int32_t))jit_lookup(jit, sym);
+    if (expl)
+        snprintf(sym, sizeof sym, "%s_%s", g->name, expl->explain_name);
+    else
+        snprintf(sym, sizeof sym, "%s_forward", g->name);
     void *entry = jit_lookup(jit, sym);
     int rc = 1;
     const ir_shape *os = expl ? &expl->nodes[expl->output].shape : &g->nodes[g->output].shape;
@@ -211,8 +231,8 @@ int run_command(compilation *c, const run_request *r)
         fprintf(stderr, "xaic: error: cannot set up the run (%s)\n", y ? "missing entry point" : "out of memory");
         goto done;
     }
-    xai_options opt = {0};
-    xai_array baseline = {0}, noise = {0};
+    xai_options opt = { 0 };
+    xai_array baseline = { 0 }, noise = { 0 };
     int status;
     if (expl && read_options(r, expl, &g->nodes[g->input], batch, &opt, &baseline, &noise)) {
         xai_array_free(&baseline);
@@ -223,18 +243,21 @@ int run_command(compilation *c, const run_request *r)
     if (expl && expl->has_options) {
         snprintf(sym, sizeof sym, "%s_%s_ex", g->name, expl->explain_name);
         int (*ex)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *) =
-            (int (*)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *))jit_lookup(jit, sym);
+            (int (*)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *))jit_lookup(jit,
+                                                                                                               sym);
         status = ex ? ex(x.data, targets, y, batch, ws, &opt) : XAI_EARG;
     } else if (expl) {
-        status = ((int (*)(const float *, const int32_t *, float *, int32_t, void *))entry)(x.data, targets, y, batch, ws);
+        status =
+            ((int (*)(const float *, const int32_t *, float *, int32_t, void *))entry)(x.data, targets, y, batch, ws);
     } else {
         status = ((int (*)(const float *, float *, int32_t, void *))entry)(x.data, y, batch, ws);
     }
     xai_array_free(&baseline);
     xai_array_free(&noise);
-    if (status) {   /* the inputs were checked: the status is about the computation */
-        fprintf(stderr, "xaic: error: %s%s%s: %s\n", expl ? "explanation " : "network ", expl ? expl->explain_name : g->name,
-                status == XAI_ENONFINITE ? " overflowed on these inputs" : "", xai_status_string(status));
+    if (status) { /* the inputs were checked: the status is about the computation */
+        fprintf(stderr, "xaic: error: %s%s%s: %s\n", expl ? "explanation " : "network ",
+                expl ? expl->explain_name : g->name, status == XAI_ENONFINITE ? " overflowed on these inputs" : "",
+                xai_status_string(status));
         goto done;
     }
     if (r->stats) print_stats(expl, c->explanation_plans[expl_index], ws, y, batch);

@@ -6,18 +6,18 @@
 
 typedef struct run_request {
     const char *input, *output;
-    const char *network;     /* NULL: the only network of the file */
-    const char *explain;     /* explanation name (NULL with forward) */
+    const char *network; /* NULL: the only network of the file */
+    const char *explain; /* explanation name (NULL with forward) */
     int forward;
-    int class_target;        /* -1: arg-max */
+    int class_target; /* -1: arg-max */
     int opt_level;
-    int stats;               /* print the relevance sum at every layer (conservation report) */
-    int overlay;             /* a .png output blends the heatmap over the input */
-    const char *baseline;    /* .npy: IG baseline / DeepLIFT reference (one sample or one per input sample) */
-    const char *noise;       /* .npy: SmoothGrad noise to replay, [batch, samples, ...input] */
-    uint64_t seed;           /* SmoothGrad seed at run time (has_seed), else the compiled one */
+    int stats;            /* print the relevance sum at every layer (conservation report) */
+    int overlay;          /* a .png output blends the heatmap over the input */
+    const char *baseline; /* .npy: IG baseline / DeepLIFT reference (one sample or one per input sample) */
+    const char *noise;    /* .npy: SmoothGrad noise to replay, [batch, samples, ...input] */
+    uint64_t seed;        /* SmoothGrad seed at run time (has_seed), else the compiled one */
     int has_seed;
-    int steps;               /* activation maximisation: iterations (0: as compiled) */
+    int steps; /* activation maximisation: iterations (0: as compiled) */
 } run_request;
 
 /* Returns the process exit status (0, 1 for bad input, 2 for bad usage); messages go to stderr. */

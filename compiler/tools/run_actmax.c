@@ -39,7 +39,10 @@ static char *sibling(const char *out, const char *ext)
 /* [C, H, W] of an image shape; a flat [N] with N a square is one gray N^(1/2) x N^(1/2) image */
 static int image_geometry(const ir_shape *s, int *ch, int *h, int *w)
 {
-    if (s->rank == 3) { *ch = s->dims[0], *h = s->dims[1], *w = s->dims[2]; return *ch == 1 || *ch == 3; }
+    if (s->rank == 3) {
+        *ch = s->dims[0], *h = s->dims[1], *w = s->dims[2];
+        return *ch == 1 || *ch == 3;
+    }
     int64_t n = ir_shape_count(s);
     int side = (int)llround(sqrt((double)n));
     *ch = 1, *h = *w = side;
@@ -50,7 +53,7 @@ static int write_prototypes(const char *output, const ir_shape *shape, const flo
 {
     char err[512];
     char *npy = sibling(output, ".npy"), *png = sibling(output, ".png");
-    int64_t dims[IR_MAX_RANK + 1] = {batch};
+    int64_t dims[IR_MAX_RANK + 1] = { batch };
     for (int i = 0; i < shape->rank; i++) dims[i + 1] = shape->dims[i];
     int rc = 0, ch, h, w;
     if (xai_npy_write(npy, images, shape->rank + 1, dims, err, sizeof err)) {
@@ -106,14 +109,16 @@ int run_actmax(compilation *c, const run_request *r, const ir_graph *expl)
                 net->name, classes - 1);
         return 1;
     }
-    xai_array x = {0}, baseline = {0};
+    xai_array x = { 0 }, baseline = { 0 };
     int batch = starting_points(r, expl, r->class_target >= 0 ? 1 : classes, &x);
     if (batch < 0) return 1;
     /* the class of each row: --target for all rows, else one row per class (one start shared, or one each) */
     if (r->class_target < 0 && batch != classes) {
         if (batch != 1) {
-            fprintf(stderr, "xaic: error: %s holds %d starting points; give one (shared by every class), one per class "
-                    "(%d), or --target CLASS\n", r->input, batch, classes);
+            fprintf(stderr,
+                    "xaic: error: %s holds %d starting points; give one (shared by every class), one per class "
+                    "(%d), or --target CLASS\n",
+                    r->input, batch, classes);
             xai_array_free(&x);
             return 1;
         }
@@ -125,11 +130,11 @@ int run_actmax(compilation *c, const run_request *r, const ir_graph *expl)
     }
     int32_t *targets = malloc(sizeof(int32_t) * batch);
     for (int b = 0; b < batch; b++) targets[b] = r->class_target >= 0 ? r->class_target : b;
-    xai_options opt = {0};
+    xai_options opt = { 0 };
     opt.steps = r->steps;
     int rc = 1;
     char err[512];
-    if (r->baseline) {   /* the regulariser's centre */
+    if (r->baseline) { /* the regulariser's centre */
         if (!run_may_read(r->baseline)) goto out;
         if (xai_npy_read(r->baseline, &baseline, 0, err, sizeof err)) {
             fprintf(stderr, "xaic: error: %s\n", err);
@@ -137,8 +142,10 @@ int run_actmax(compilation *c, const run_request *r, const ir_graph *expl)
         }
         int64_t n = xai_array_count(&baseline);
         if (n != n_in && n != n_in * batch) {
-            fprintf(stderr, "xaic: error: %s: the centre holds %lld values; it must be one %s (%lld values) or one per "
-                    "row (%lld)\n", r->baseline, (long long)n, expl->am.generator ? "code" : "input", (long long)n_in,
+            fprintf(stderr,
+                    "xaic: error: %s: the centre holds %lld values; it must be one %s (%lld values) or one per "
+                    "row (%lld)\n",
+                    r->baseline, (long long)n, expl->am.generator ? "code" : "input", (long long)n_in,
                     (long long)(n_in * batch));
             goto out;
         }
@@ -158,12 +165,13 @@ int run_actmax(compilation *c, const run_request *r, const ir_graph *expl)
     }
     char sym[300];
     snprintf(sym, sizeof sym, "%s_workspace_size", net->name);
-    size_t (*workspace_size)(int32_t) = (size_t (*)(int32_t))jit_lookup(jit, sym);
+    size_t (*workspace_size)(int32_t) = (size_t(*)(int32_t))jit_lookup(jit, sym);
     snprintf(sym, sizeof sym, "%s_%s_ex", net->name, expl->explain_name);
     int (*entry)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *) =
         (int (*)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *))jit_lookup(jit, sym);
     snprintf(sym, sizeof sym, "%s_forward", net->name);
-    int (*forward)(const float *, float *, int32_t, void *) = (int (*)(const float *, float *, int32_t, void *))jit_lookup(jit, sym);
+    int (*forward)(const float *, float *, int32_t, void *) =
+        (int (*)(const float *, float *, int32_t, void *))jit_lookup(jit, sym);
     const ir_shape *image_shape = &expl->nodes[expl->am.image].shape;
     int64_t image_count = ir_shape_count(image_shape);
     size_t ws_bytes = workspace_size ? workspace_size(batch) : 0;
@@ -178,7 +186,7 @@ int run_actmax(compilation *c, const run_request *r, const ir_graph *expl)
             fprintf(stderr, "xaic: error: activation maximisation failed: %s\n", xai_status_string(status));
         } else if ((status = forward(images, logits, batch, ws))) {
             fprintf(stderr, "xaic: error: classifying the prototypes: %s\n", xai_status_string(status));
-        } else {   /* how sure the classifier is of each prototype */
+        } else { /* how sure the classifier is of each prototype */
             fprintf(stderr, "row  class  p(class)\n");
             for (int b = 0; b < batch; b++) {
                 const float *l = logits + (int64_t)b * classes;

@@ -17,7 +17,8 @@ int run_ends_with(const char *s, const char *suffix)
 static void shape_text(const int64_t *dims, int rank, char *buf, size_t len)
 {
     size_t used = snprintf(buf, len, "[");
-    for (int i = 0; i < rank && used < len; i++) used += snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    for (int i = 0; i < rank && used < len; i++)
+        used += snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
     if (used < len) snprintf(buf + used, len - used, "]");
 }
 
@@ -53,17 +54,23 @@ int run_read_input(const run_request *r, const ir_node *in, xai_array *x)
     if (run_ends_with(r->input, ".png")) {
         int channels = in->shape.rank == 3 ? in->shape.dims[0] : 1;
         status = xai_png_read(r->input, channels == 3 ? 3 : 1, x, err, sizeof err);
-        if (status == XAI_OK) {   /* one image: batch of 1 */
+        if (status == XAI_OK) { /* one image: batch of 1 */
             x->shape[3] = 0;
             for (int i = x->rank; i > 0; i--) x->shape[i] = x->shape[i - 1];
             x->shape[0] = 1;
             x->rank++;
-            if (in->shape.rank == 1) { x->rank = 2; x->shape[1] = xai_array_count(x); }  /* a flat network */
+            if (in->shape.rank == 1) {
+                x->rank = 2;
+                x->shape[1] = xai_array_count(x);
+            } /* a flat network */
         }
     } else {
         status = xai_npy_read(r->input, x, 0, err, sizeof err);
     }
-    if (status != XAI_OK) { fprintf(stderr, "xaic: error: %s\n", err); return -1; }
+    if (status != XAI_OK) {
+        fprintf(stderr, "xaic: error: %s\n", err);
+        return -1;
+    }
     /* [B, ...shape] or exactly the shape (batch 1) */
     int matches_batched = x->rank == in->shape.rank + 1, matches_single = x->rank == in->shape.rank;
     for (int i = 0; i < in->shape.rank && matches_batched; i++) matches_batched = x->shape[i + 1] == in->shape.dims[i];

@@ -34,8 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     xai_array a;
     char err[256] = "";
     int rc = xai_idx_parse(data, size, "fuzz.idx", 1.0f / 255, &a, err, sizeof err);
-    if (rc != XAI_OK) fuzz_check_failure(rc, err, &a);
-    else fuzz_check_array(&a);
+    if (rc != XAI_OK)
+        fuzz_check_failure(rc, err, &a);
+    else
+        fuzz_check_array(&a);
 
     if (size < 2 || data[0] != 0x1f || data[1] != 0x8b) {
         size_t gz_size;

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         int64_t n = fuzz_check_array(&a);
-        if (!convert) {   /* <f4 as stored: the data section is the last 4n bytes, copied bit for bit */
+        if (!convert) { /* <f4 as stored: the data section is the last 4n bytes, copied bit for bit */
             if ((uint64_t)n * 4 > size || memcmp(a.data, data + size - (size_t)n * 4, (size_t)n * 4)) abort();
         }
         xai_array_free(&a);

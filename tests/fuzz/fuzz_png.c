@@ -12,7 +12,7 @@ static void decode(const uint8_t *data, size_t size, int want, xai_array *a, int
     char err[256] = "";
     int rc = xai_png_parse(data, size, "fuzz.png", want, a, err, sizeof err);
     if (rc != XAI_OK) {
-        if (must_succeed) abort();   /* the same bytes decoded a moment ago */
+        if (must_succeed) abort(); /* the same bytes decoded a moment ago */
         fuzz_check_failure(rc, err, a);
         return;
     }

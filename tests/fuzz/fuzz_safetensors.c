@@ -25,15 +25,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const xai_st_tensor *t = &st.tensors[i];
         if (t->end < t->begin || t->data != lo + t->begin || t->data + (t->end - t->begin) > hi) abort();
         if (t->rank < 0 || t->rank > 8) abort();
-        if (i > 0 && st.tensors[i - 1].begin > t->begin) abort();   /* sorted by offset */
+        if (i > 0 && st.tensors[i - 1].begin > t->begin) abort(); /* sorted by offset */
         size_t es = xai_dtype_size(t->dtype);
         if (es) {
             uint64_t n = es;
             for (int d = 0; d < t->rank; d++) n *= (uint64_t)t->shape[d];
             if (n != t->end - t->begin) abort();
         }
-        if (xai_safetensors_find(&st, t->name) != t) abort();      /* names are unique */
-        sum ^= xai_crc32(t->data, t->end - t->begin);               /* touch every byte: ASan checks bounds */
+        if (xai_safetensors_find(&st, t->name) != t) abort(); /* names are unique */
+        sum ^= xai_crc32(t->data, t->end - t->begin);         /* touch every byte: ASan checks bounds */
     }
     (void)sum;
     (void)xai_safetensors_find(&st, "fc1.weight");

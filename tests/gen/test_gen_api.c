@@ -13,11 +13,11 @@
 
 #include "mnist_cnn.h"
 
-#define IN MNIST_CNN_INPUT_SIZE
-#define OUT MNIST_CNN_OUTPUT_SIZE
+#define IN       MNIST_CNN_INPUT_SIZE
+#define OUT      MNIST_CNN_OUTPUT_SIZE
 #define SENTINEL 0xA5
 
-static xai_array digits;   /* [10, 1, 28, 28] */
+static xai_array digits; /* [10, 1, 28, 28] */
 
 static void setup(void)
 {
@@ -112,7 +112,7 @@ Test(gen_api, finite_extremes_are_accepted, .init = setup, .fini = teardown)
     x[0] = FLT_MAX;
     x[1] = -FLT_MAX;
     x[2] = -0.0f;
-    x[3] = FLT_MIN / 4;   /* subnormal */
+    x[3] = FLT_MIN / 4; /* subnormal */
     x[IN + 5] = 1e30f;
     float y[2 * OUT];
     void *ws = ws_alloc(2, 0);
@@ -145,8 +145,10 @@ Test(gen_api, samples_are_independent, .init = setup, .fini = teardown)
     run(x, y2, 10, ws10);
     for (int b = 0; b < 10; b++) {
         int same = !memcmp(y2 + b * OUT, y10 + b * OUT, sizeof(float) * OUT);
-        if (b == 3) cr_expect(!same, "sample 3 was changed but its output was not");
-        else cr_expect(same, "changing sample 3 changed the output of sample %d", b);
+        if (b == 3)
+            cr_expect(!same, "sample 3 was changed but its output was not");
+        else
+            cr_expect(same, "changing sample 3 changed the output of sample %d", b);
     }
     /* odd batch sizes and a sample at an odd position give the same bits too */
     float y3[3 * OUT];
@@ -169,7 +171,7 @@ Test(gen_api, no_state, .init = setup, .fini = teardown)
     run(digits.data, a, 10, ws);
     run(digits.data, b, 10, ws);
     cr_expect_eq(memcmp(a, b, sizeof a), 0, "second call with the same workspace differs");
-    memset(ws, 0xFF, bytes);   /* every float in the workspace is a NaN */
+    memset(ws, 0xFF, bytes); /* every float in the workspace is a NaN */
     run(digits.data, c, 10, ws);
     cr_expect_eq(memcmp(a, c, sizeof a), 0, "result depends on the workspace's previous contents");
     char *big = ws_alloc(64, 0);
@@ -201,7 +203,7 @@ Test(gen_api, stays_inside_the_workspace, .init = setup, .fini = teardown)
 
 Test(gen_api, status_strings)
 {
-    int codes[] = {XAI_OK, XAI_ENULL, XAI_EBATCH, XAI_EALIGN, XAI_ENAN, XAI_EWEIGHTS};
+    int codes[] = { XAI_OK, XAI_ENULL, XAI_EBATCH, XAI_EALIGN, XAI_ENAN, XAI_EWEIGHTS };
     for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
         const char *s = xai_status_string(codes[i]);
         cr_assert_not_null(s);

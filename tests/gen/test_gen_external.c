@@ -13,22 +13,22 @@
 #include "testutil.h"
 
 /* the prototype the header must declare */
-_Static_assert(_Generic(&mnist_cnn_bind_weights, int (*)(void *, const void *, size_t): 1, default: 0),
+_Static_assert(_Generic(&mnist_cnn_bind_weights, int (*)(void *, const void *, size_t) : 1, default : 0),
                "int mnist_cnn_bind_weights(void *workspace, const void *safetensors, size_t size)");
 
-#define IN MNIST_CNN_INPUT_SIZE
+#define IN  MNIST_CNN_INPUT_SIZE
 #define OUT MNIST_CNN_OUTPUT_SIZE
 
 static xai_array digits, logits;
-static unsigned char *file;   /* models/mnist_cnn.safetensors, 64-byte aligned */
+static unsigned char *file; /* models/mnist_cnn.safetensors, 64-byte aligned */
 static size_t file_size;
 
 static void setup(void)
 {
     char err[512];
     cr_assert_eq(xai_npy_read("models/samples/digits.npy", &digits, 0, err, sizeof err), XAI_OK, "%s", err);
-    cr_assert_eq(xai_npy_read("tests/fixtures/forward/mnist_cnn_logits.npy", &logits, 0, err, sizeof err), XAI_OK,
-                 "%s", err);
+    cr_assert_eq(xai_npy_read("tests/fixtures/forward/mnist_cnn_logits.npy", &logits, 0, err, sizeof err), XAI_OK, "%s",
+                 err);
     char *bytes = tu_read_file("models/mnist_cnn.safetensors", &file_size);
     cr_assert_not_null(bytes);
     cr_assert_eq(posix_memalign((void **)&file, 64, file_size + 64), 0);
@@ -61,7 +61,10 @@ static void expect_forward_refused(void *ws, const char *what)
                  xai_status_string(st));
     unsigned char *p = (unsigned char *)y;
     for (size_t i = 0; i < sizeof y; i++)
-        if (p[i] != 0xA5) { cr_expect_fail("%s: output written on a refused call", what); break; }
+        if (p[i] != 0xA5) {
+            cr_expect_fail("%s: output written on a refused call", what);
+            break;
+        }
 }
 
 static void expect_matches_torch(const float *y, int batch)
@@ -101,7 +104,7 @@ Test(gen_external, wrong_files_are_refused, .init = setup, .fini = teardown)
     cr_expect_eq(mnist_cnn_bind_weights(ws, file, 0), XAI_EWEIGHTS, "size 0");
     expect_forward_refused(ws, "after binding a wrong size");
     /* one flipped byte: in the data section (a weight), then in the JSON header */
-    size_t offsets[3] = {file_size - 3, file_size / 2, 12};
+    size_t offsets[3] = { file_size - 3, file_size / 2, 12 };
     for (int k = 0; k < 3; k++) {
         file[offsets[k]] ^= 0x01;
         cr_expect_eq(mnist_cnn_bind_weights(ws, file, file_size), XAI_EWEIGHTS, "byte %zu flipped", offsets[k]);

@@ -34,8 +34,11 @@ typedef struct model {
     int in_count, out_count;
 } model;
 
-#define MODEL(sym, NAME, in, logits, weights)                                                                    \
-    {#sym, sym##_forward, sym##_workspace_size, &sym##_info, in, logits, weights, NAME##_INPUT_SIZE, NAME##_OUTPUT_SIZE}
+#define MODEL(sym, NAME, in, logits, weights)                                                                          \
+    {                                                                                                                  \
+#sym, sym##_forward, sym##_workspace_size, &sym##_info, in, logits, weights, NAME##_INPUT_SIZE,                \
+            NAME##_OUTPUT_SIZE                                                                                         \
+    }
 
 static const model models[] = {
     MODEL(mnist_cnn, MNIST_CNN, "models/samples/digits.npy", "tests/fixtures/forward/mnist_cnn_logits.npy",
@@ -83,7 +86,7 @@ static void *ws_alloc(size_t bytes)
 static void check_forward(const char *name)
 {
     const model *m = find(name);
-    xai_array x = {0}, ref = {0};
+    xai_array x = { 0 }, ref = { 0 };
     read_npy(m->input_npy, &x);
     read_npy(m->logits_npy, &ref);
     int64_t nx = xai_array_count(&x);
@@ -105,12 +108,16 @@ static void check_forward(const char *name)
     for (int i = 0; i < batch * m->out_count; i++) {
         if (fabs(ref.data[i]) > max_ref) max_ref = fabs(ref.data[i]);
         double e = isnan(y[i]) ? INFINITY : fabs((double)y[i] - ref.data[i]);
-        if (e > max_err) { max_err = e; worst = i; }
+        if (e > max_err) {
+            max_err = e;
+            worst = i;
+        }
     }
     cr_assert_gt(max_ref, 0.0);
-    cr_expect_leq(max_err, 1e-5 * max_ref, "%s: max |y - torch| = %g > 1e-5 x %g; worst: sample %d class %d, got %.8g, "
-                  "torch %.8g", name, max_err, max_ref, worst / m->out_count, worst % m->out_count, y[worst],
-                  ref.data[worst]);
+    cr_expect_leq(max_err, 1e-5 * max_ref,
+                  "%s: max |y - torch| = %g > 1e-5 x %g; worst: sample %d class %d, got %.8g, "
+                  "torch %.8g",
+                  name, max_err, max_ref, worst / m->out_count, worst % m->out_count, y[worst], ref.data[worst]);
     /* the predicted classes are PyTorch's */
     for (int b = 0; b < batch; b++) {
         int am_y = 0, am_r = 0;
@@ -138,7 +145,7 @@ Test(gen_forward, pool_net_pooling_add_sigmoid) { check_forward("pool_net"); }
 /* The bundled CNN classifies the ten sample digits correctly (labels 0..9), as PyTorch does. */
 Test(gen_forward, mnist_cnn_classifies_the_samples)
 {
-    xai_array x = {0};
+    xai_array x = { 0 };
     read_npy("models/samples/digits.npy", &x);
     float y[10 * MNIST_CNN_OUTPUT_SIZE];
     void *ws = ws_alloc(mnist_cnn_workspace_size(10));
@@ -212,13 +219,25 @@ static void check_info(const char *name, const char *input, int in_rank, const i
 
 Test(gen_info, mnist_cnn)
 {
-    check_info("mnist_cnn", "x", 3, (int[]){1, 28, 28}, "fc2", 1, (int[]){10}, 1);
+    check_info("mnist_cnn", "x", 3, (int[]){ 1, 28, 28 }, "fc2", 1, (int[]){ 10 }, 1);
     /* every named layer, in order, with its output shape */
-    static const struct { const char *name; int rank; int dims[3]; } want[] = {
-        {"conv1", 3, {32, 28, 28}}, {"act1", 3, {32, 28, 28}}, {"pool1", 3, {32, 14, 14}},
-        {"conv2", 3, {64, 14, 14}}, {"act2", 3, {64, 14, 14}}, {"pool2", 3, {64, 7, 7}},
-        {"conv3", 3, {128, 7, 7}}, {"act3", 3, {128, 7, 7}}, {"pool3", 3, {128, 4, 4}},
-        {"flat", 1, {2048}}, {"fc1", 1, {625}}, {"act4", 1, {625}}, {"fc2", 1, {10}}};
+    static const struct {
+        const char *name;
+        int rank;
+        int dims[3];
+    } want[] = { { "conv1", 3, { 32, 28, 28 } },
+                 { "act1", 3, { 32, 28, 28 } },
+                 { "pool1", 3, { 32, 14, 14 } },
+                 { "conv2", 3, { 64, 14, 14 } },
+                 { "act2", 3, { 64, 14, 14 } },
+                 { "pool2", 3, { 64, 7, 7 } },
+                 { "conv3", 3, { 128, 7, 7 } },
+                 { "act3", 3, { 128, 7, 7 } },
+                 { "pool3", 3, { 128, 4, 4 } },
+                 { "flat", 1, { 2048 } },
+                 { "fc1", 1, { 625 } },
+                 { "act4", 1, { 625 } },
+                 { "fc2", 1, { 10 } } };
     int n = sizeof want / sizeof *want;
     cr_assert_eq(mnist_cnn_info.n_layers, n, "n_layers %d, expected %d", mnist_cnn_info.n_layers, n);
     for (int i = 0; i < n; i++) {
@@ -226,30 +245,33 @@ Test(gen_info, mnist_cnn)
         expect_shape(&mnist_cnn_info.layers[i], want[i].name, want[i].rank, want[i].dims);
     }
 }
-Test(gen_info, mnist_cnn_nobias) { check_info("mnist_cnn_nobias", "x", 3, (int[]){1, 28, 28}, "fc2", 1, (int[]){10}, 1); }
+Test(gen_info, mnist_cnn_nobias)
+{
+    check_info("mnist_cnn_nobias", "x", 3, (int[]){ 1, 28, 28 }, "fc2", 1, (int[]){ 10 }, 1);
+}
 Test(gen_info, mnist_mlp)
 {
-    check_info("mnist_mlp", "x", 1, (int[]){784}, "fc3", 1, (int[]){10}, 1);
+    check_info("mnist_mlp", "x", 1, (int[]){ 784 }, "fc3", 1, (int[]){ 10 }, 1);
     cr_expect_eq(mnist_mlp_info.n_layers, 5);
 }
 Test(gen_info, mnist_mlp_nobias)
 {
-    check_info("mnist_mlp_nobias", "x", 1, (int[]){784}, "fc5", 1, (int[]){10}, 1);
+    check_info("mnist_mlp_nobias", "x", 1, (int[]){ 784 }, "fc5", 1, (int[]){ 10 }, 1);
     cr_expect_eq(mnist_mlp_nobias_info.n_layers, 9);
 }
 /* The output is `bn2`, a batchnorm that the compiler folds into fc1: NET_info still describes the
  * network as written (xairt.h: "every named layer with its output shape"). */
 Test(gen_info, bn_net)
 {
-    check_info("bn_net", "x", 3, (int[]){1, 8, 8}, "bn2", 1, (int[]){3}, 0);
-    static const char *names[] = {"conv1", "bn1", "act1", "flat", "fc1", "bn2"};
+    check_info("bn_net", "x", 3, (int[]){ 1, 8, 8 }, "bn2", 1, (int[]){ 3 }, 0);
+    static const char *names[] = { "conv1", "bn1", "act1", "flat", "fc1", "bn2" };
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         int found = 0;
         for (int i = 0; i < bn_net_info.n_layers; i++) found |= !strcmp(bn_net_info.layers[i].name, names[k]);
         cr_expect(found, "layer %s of bn_net.xai is missing from bn_net_info.layers", names[k]);
     }
 }
-Test(gen_info, pool_net) { check_info("pool_net", "x", 3, (int[]){2, 9, 9}, "fc1", 1, (int[]){3}, 0); }
+Test(gen_info, pool_net) { check_info("pool_net", "x", 3, (int[]){ 2, 9, 9 }, "fc1", 1, (int[]){ 3 }, 0); }
 
 /* ---- NET_workspace_size ---- */
 

@@ -11,14 +11,14 @@
 #include "mnist_cnn.h"
 
 #define THREADS 4
-#define ROUNDS 50
-#define BATCH 10
+#define ROUNDS  50
+#define BATCH   10
 
 typedef struct job {
     const float *x;
     const float *want;
-    int batch;          /* per call: 10, or 1 (ten calls per round) for odd threads */
-    int failures;       /* rounds whose output differed */
+    int batch;    /* per call: 10, or 1 (ten calls per round) for odd threads */
+    int failures; /* rounds whose output differed */
     int bad_status;
 } job;
 
@@ -34,8 +34,8 @@ static void *worker(void *arg)
     for (int r = 0; r < ROUNDS; r++) {
         memset(y, 0, sizeof y);
         for (int b = 0; b < BATCH; b += j->batch) {
-            int st = mnist_cnn_forward(j->x + (size_t)b * MNIST_CNN_INPUT_SIZE, y + b * MNIST_CNN_OUTPUT_SIZE,
-                                       j->batch, ws);
+            int st =
+                mnist_cnn_forward(j->x + (size_t)b * MNIST_CNN_INPUT_SIZE, y + b * MNIST_CNN_OUTPUT_SIZE, j->batch, ws);
             if (st != XAI_OK) j->bad_status = st;
         }
         if (memcmp(y, j->want, sizeof y)) j->failures++;
@@ -47,7 +47,7 @@ static void *worker(void *arg)
 Test(gen_threads, four_threads_bit_identical, .timeout = 300)
 {
     char err[512];
-    xai_array x = {0};
+    xai_array x = { 0 };
     cr_assert_eq(xai_npy_read("models/samples/digits.npy", &x, 0, err, sizeof err), XAI_OK, "%s", err);
     cr_assert_eq(xai_array_count(&x), BATCH * MNIST_CNN_INPUT_SIZE);
 
@@ -62,7 +62,7 @@ Test(gen_threads, four_threads_bit_identical, .timeout = 300)
     job jobs[THREADS];
     cr_assert_eq(pthread_barrier_init(&start, NULL, THREADS), 0);
     for (int i = 0; i < THREADS; i++) {
-        jobs[i] = (job){.x = x.data, .want = want, .batch = i % 2 ? 1 : BATCH};
+        jobs[i] = (job){ .x = x.data, .want = want, .batch = i % 2 ? 1 : BATCH };
         cr_assert_eq(pthread_create(&t[i], NULL, worker, &jobs[i]), 0);
     }
     for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);

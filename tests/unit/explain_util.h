@@ -28,7 +28,8 @@ typedef struct eu_program {
 
 /* Compiles `text` as if it were the file `path` (imports resolve relative to it). keep_all: plan the
  * explanations without buffer reuse so that eu_layer_sum can read intermediate relevance. */
-static __attribute__((unused)) void eu_open(eu_program *p, const char *path, const char *text, int opt_level, int keep_all)
+static __attribute__((unused)) void eu_open(eu_program *p, const char *path, const char *text, int opt_level,
+                                            int keep_all)
 {
     memset(p, 0, sizeof *p);
     p->diag_out = open_memstream(&p->diag_text, &p->diag_len);
@@ -68,7 +69,7 @@ static __attribute__((unused)) const char *eu_messages(eu_program *p)
 typedef struct eu_run {
     float *out;
     void *ws;
-    int64_t out_count;    /* per sample */
+    int64_t out_count; /* per sample */
     int batch;
     const ir_graph *g;
     const graph_plan *plan;
@@ -76,10 +77,10 @@ typedef struct eu_run {
 } eu_run;
 
 /* Runs explanation `name` of network `net` on x; target may be NULL. */
-static __attribute__((unused)) eu_run eu_explain(eu_program *p, const char *net, const char *name, const float *x, const int32_t *target,
-                         int batch)
+static __attribute__((unused)) eu_run eu_explain(eu_program *p, const char *net, const char *name, const float *x,
+                                                 const int32_t *target, int batch)
 {
-    eu_run r = {0};
+    eu_run r = { 0 };
     int idx = -1;
     r.g = driver_explanation(&p->c, name, &idx);
     cr_assert_not_null(r.g, "no explanation %s", name);
@@ -116,8 +117,8 @@ static __attribute__((unused)) double eu_layer_sum(const eu_run *r, const char *
         if (rel < 0) return NAN;
         const plan_value *v = &r->plan->values[rel];
         int64_t count = ir_shape_count(&g->nodes[rel].shape);
-        const float *p = v->kind == LOC_OUTPUT ? r->out + b * count
-                                               : (const float *)r->ws + v->offset * r->batch + b * count;
+        const float *p =
+            v->kind == LOC_OUTPUT ? r->out + b * count : (const float *)r->ws + v->offset * r->batch + b * count;
         double s = 0;
         for (int64_t k = 0; k < count; k++) s += p[k];
         return s;
@@ -140,7 +141,7 @@ static __attribute__((unused)) double eu_rel_error(const float *got, const float
 
 static __attribute__((unused)) xai_array eu_load_npy(const char *path)
 {
-    xai_array a = {0};
+    xai_array a = { 0 };
     char err[256];
     cr_assert_eq(xai_npy_read(path, &a, 1, err, sizeof err), 0, "%s", err);
     return a;

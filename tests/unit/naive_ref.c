@@ -56,7 +56,7 @@ static void conv_ref(const nr_layer *l, const nr_layer *in, const double *x, dou
                         for (int ky = 0; ky < l->kh; ky++)
                             for (int kx = 0; kx < l->kw; kx++) {
                                 int iy = oy * l->sh - l->pt + ky, ix = ox * l->sw - l->pl + kx;
-                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;   /* zero padding */
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue; /* zero padding */
                                 double wv = l->w[((o * C + c) * l->kh + ky) * l->kw + kx];
                                 s += wv * x[((b * C + c) * H + iy) * W + ix];
                             }
@@ -84,9 +84,12 @@ static void pool_ref(const nr_layer *l, const nr_layer *in, const double *x, dou
                             valid++;
                         }
                     double out;
-                    if (l->op == NR_MAXPOOL) out = best;                         /* padding never wins */
-                    else if (l->same) out = sum / valid;                          /* TF: valid cells only */
-                    else out = sum / (l->kh * l->kw);                             /* count_include_pad=True */
+                    if (l->op == NR_MAXPOOL)
+                        out = best; /* padding never wins */
+                    else if (l->same)
+                        out = sum / valid; /* TF: valid cells only */
+                    else
+                        out = sum / (l->kh * l->kw); /* count_include_pad=True */
                     y[((b * C + c) * OH + oy) * OW + ox] = out;
                 }
 }
@@ -132,7 +135,7 @@ double *nr_forward(const nr_net *net, const float *x, int batch)
         case NR_SIGMOID:
             for (int64_t k = 0; k < n * batch; k++) y[k] = 1.0 / (1.0 + exp(-a[k]));
             break;
-        case NR_FLATTEN:   /* channel-major = the NCHW memory order */
+        case NR_FLATTEN: /* channel-major = the NCHW memory order */
             for (int64_t k = 0; k < n * batch; k++) y[k] = a[k];
             break;
         case NR_BN: {
@@ -151,7 +154,8 @@ double *nr_forward(const nr_net *net, const float *x, int batch)
         case NR_SOFTMAX:
             for (int b = 0; b < batch; b++) {
                 double m = -INFINITY, s = 0;
-                for (int64_t k = 0; k < n; k++) if (a[b * n + k] > m) m = a[b * n + k];
+                for (int64_t k = 0; k < n; k++)
+                    if (a[b * n + k] > m) m = a[b * n + k];
                 for (int64_t k = 0; k < n; k++) s += exp(a[b * n + k] - m);
                 for (int64_t k = 0; k < n; k++) y[b * n + k] = exp(a[b * n + k] - m) / s;
             }
@@ -168,8 +172,8 @@ double *nr_forward(const nr_net *net, const float *x, int batch)
 /* ---------------------------------------------------------------- writers */
 static const char *op_spelling(nr_op op)
 {
-    static const char *names[] = {"input", "dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "relu",
-                                  "sigmoid", "flatten", "batchnorm", "add", "softmax"};
+    static const char *names[] = { "input", "dense",   "conv2d",  "maxpool",   "avgpool", "global_avgpool",
+                                   "relu",  "sigmoid", "flatten", "batchnorm", "add",     "softmax" };
     return names[op];
 }
 
@@ -188,22 +192,32 @@ char *nr_xai_text(const nr_net *net, const char *weights_file)
     fprintf(f, "# random differential-test network\nnetwork %s {\n", net->name);
     if (nr_has_params(net)) fprintf(f, "    weights \"%s\";\n", weights_file);
     const nr_layer *x = &net->L[0];
-    if (x->rank == 3) fprintf(f, "    input %s[%d, %d, %d];\n", x->name, x->dims[0], x->dims[1], x->dims[2]);
-    else fprintf(f, "    input %s[%d];\n", x->name, x->dims[0]);
+    if (x->rank == 3)
+        fprintf(f, "    input %s[%d, %d, %d];\n", x->name, x->dims[0], x->dims[1], x->dims[2]);
+    else
+        fprintf(f, "    input %s[%d];\n", x->name, x->dims[0]);
     for (int i = 1; i < net->n; i++) {
         const nr_layer *l = &net->L[i];
         fprintf(f, "    %s = %s(%s", l->name, op_spelling(l->op), net->L[l->in[0]].name);
         if (l->op == NR_ADD) fprintf(f, ", %s", net->L[l->in[1]].name);
         if (l->args[0]) fprintf(f, ", %s", l->args);
-        if (l->rank == 3) fprintf(f, ");    # [%d, %d, %d]\n", l->dims[0], l->dims[1], l->dims[2]);
-        else fprintf(f, ");    # [%d]\n", l->dims[0]);
+        if (l->rank == 3)
+            fprintf(f, ");    # [%d, %d, %d]\n", l->dims[0], l->dims[1], l->dims[2]);
+        else
+            fprintf(f, ");    # [%d]\n", l->dims[0]);
     }
     fprintf(f, "    output %s;\n}\n", net->L[net->output].name);
     fclose(f);
     return text;
 }
 
-typedef struct st_entry { char name[48]; const float *data; int64_t count; int rank; int64_t shape[4]; } st_entry;
+typedef struct st_entry {
+    char name[48];
+    const float *data;
+    int64_t count;
+    int rank;
+    int64_t shape[4];
+} st_entry;
 
 int nr_write_safetensors(const nr_net *net, const char *path)
 {
@@ -214,25 +228,26 @@ int nr_write_safetensors(const nr_net *net, const char *path)
         const nr_layer *in = &net->L[l->in[0]];
         if (!l->w) continue;
         if (l->op == NR_DENSE) {
-            e[ne] = (st_entry){.data = l->w, .count = l->wcount, .rank = 2, .shape = {l->units, nr_count(in)}};
+            e[ne] = (st_entry){ .data = l->w, .count = l->wcount, .rank = 2, .shape = { l->units, nr_count(in) } };
             snprintf(e[ne++].name, 48, "%s.weight", l->name);
             if (l->b) {
-                e[ne] = (st_entry){.data = l->b, .count = l->units, .rank = 1, .shape = {l->units}};
+                e[ne] = (st_entry){ .data = l->b, .count = l->units, .rank = 1, .shape = { l->units } };
                 snprintf(e[ne++].name, 48, "%s.bias", l->name);
             }
         } else if (l->op == NR_CONV) {
-            e[ne] = (st_entry){.data = l->w, .count = l->wcount, .rank = 4,
-                               .shape = {l->units, in->dims[0], l->kh, l->kw}};
+            e[ne] = (st_entry){
+                .data = l->w, .count = l->wcount, .rank = 4, .shape = { l->units, in->dims[0], l->kh, l->kw }
+            };
             snprintf(e[ne++].name, 48, "%s.weight", l->name);
             if (l->b) {
-                e[ne] = (st_entry){.data = l->b, .count = l->units, .rank = 1, .shape = {l->units}};
+                e[ne] = (st_entry){ .data = l->b, .count = l->units, .rank = 1, .shape = { l->units } };
                 snprintf(e[ne++].name, 48, "%s.bias", l->name);
             }
         } else if (l->op == NR_BN) {
-            const float *p[4] = {l->w, l->b, l->mean, l->var};
-            const char *sfx[4] = {"weight", "bias", "running_mean", "running_var"};
+            const float *p[4] = { l->w, l->b, l->mean, l->var };
+            const char *sfx[4] = { "weight", "bias", "running_mean", "running_var" };
             for (int k = 0; k < 4; k++) {
-                e[ne] = (st_entry){.data = p[k], .count = l->dims[0], .rank = 1, .shape = {l->dims[0]}};
+                e[ne] = (st_entry){ .data = p[k], .count = l->dims[0], .rank = 1, .shape = { l->dims[0] } };
                 snprintf(e[ne++].name, 48, "%s.%s", l->name, sfx[k]);
             }
         }
@@ -250,18 +265,21 @@ int nr_write_safetensors(const nr_net *net, const char *path)
         off = end;
     }
     fputc('}', h);
-    while (ftell(h) % 8) fputc(' ', h);   /* keeps the data section 8-byte aligned, as safetensors does */
+    while (ftell(h) % 8) fputc(' ', h); /* keeps the data section 8-byte aligned, as safetensors does */
     fclose(h);
     FILE *f = fopen(path, "wb");
-    if (!f) { free(hdr); return 1; }
+    if (!f) {
+        free(hdr);
+        return 1;
+    }
     unsigned char lenbuf[8];
-    for (int i = 0; i < 8; i++) lenbuf[i] = (unsigned char)((uint64_t)hlen >> (8 * i));   /* little endian */
+    for (int i = 0; i < 8; i++) lenbuf[i] = (unsigned char)((uint64_t)hlen >> (8 * i)); /* little endian */
     int ok = fwrite(lenbuf, 1, 8, f) == 8 && fwrite(hdr, 1, hlen, f) == hlen;
     for (int k = 0; k < ne && ok; k++)
         for (int64_t i = 0; i < e[k].count && ok; i++) {
             uint32_t bits;
             memcpy(&bits, &e[k].data[i], 4);
-            unsigned char le[4] = {bits & 0xff, (bits >> 8) & 0xff, (bits >> 16) & 0xff, bits >> 24};
+            unsigned char le[4] = { bits & 0xff, (bits >> 8) & 0xff, (bits >> 16) & 0xff, bits >> 24 };
             ok = fwrite(le, 1, 4, f) == 4;
         }
     ok &= fclose(f) == 0;
@@ -305,10 +323,12 @@ int nr_jit_open(nr_jit *j, const char *path, const char *text, const char *net_n
         return 1;
     }
     char *err = NULL;
-    xai_jit *jit = nr_jit_options ? jit_create_opts(&c, opt_level, nr_jit_options, &err) : jit_create(&c, opt_level, &err);
+    xai_jit *jit =
+        nr_jit_options ? jit_create_opts(&c, opt_level, nr_jit_options, &err) : jit_create(&c, opt_level, &err);
     fflush(ms);
     if (!jit) {
-        if (asprintf(msg, "jit_create -O%d failed: %s\n%s", opt_level, err ? err : "(no message)", dbuf ? dbuf : "") < 0)
+        if (asprintf(msg, "jit_create -O%d failed: %s\n%s", opt_level, err ? err : "(no message)", dbuf ? dbuf : "") <
+            0)
             *msg = NULL;
         free(err);
         driver_free(&c);
@@ -411,7 +431,10 @@ static void nr_window(nr_layer *l, const nr_layer *a, int kh, int kw, int sh, in
                       int same)
 {
     int H = a->dims[1], W = a->dims[2];
-    l->kh = kh; l->kw = kw; l->sh = sh; l->sw = sw;
+    l->kh = kh;
+    l->kw = kw;
+    l->sh = sh;
+    l->sw = sw;
     l->same = same;
     if (same) {
         nr_same_pad(H, kh, sh, &pt, &pb);
@@ -422,7 +445,10 @@ static void nr_window(nr_layer *l, const nr_layer *a, int kh, int kw, int sh, in
         l->dims[1] = (H + pt + pb - kh) / sh + 1;
         l->dims[2] = (W + pl + pr - kw) / sw + 1;
     }
-    l->pt = pt; l->pl = pl; l->pb = pb; l->pr = pr;
+    l->pt = pt;
+    l->pl = pl;
+    l->pb = pb;
+    l->pr = pr;
 }
 
 int nr_conv(nr_net *net, nr_rng *rng, int in, int filters, int kh, int kw, int sh, int sw, int pt, int pl, int pb,

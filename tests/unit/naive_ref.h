@@ -13,8 +13,18 @@
 #include <stdint.h>
 
 typedef enum {
-    NR_INPUT, NR_DENSE, NR_CONV, NR_MAXPOOL, NR_AVGPOOL, NR_GAP, NR_RELU, NR_SIGMOID, NR_FLATTEN, NR_BN,
-    NR_ADD, NR_SOFTMAX
+    NR_INPUT,
+    NR_DENSE,
+    NR_CONV,
+    NR_MAXPOOL,
+    NR_AVGPOOL,
+    NR_GAP,
+    NR_RELU,
+    NR_SIGMOID,
+    NR_FLATTEN,
+    NR_BN,
+    NR_ADD,
+    NR_SOFTMAX
 } nr_op;
 
 #define NR_MAX_LAYERS 48
@@ -22,12 +32,12 @@ typedef enum {
 typedef struct nr_layer {
     nr_op op;
     char name[16];
-    int in[2];                  /* indices of the layers read (in[1] only for add) */
-    int rank, dims[3];          /* output shape without the batch: [C, H, W] or [D] */
+    int in[2];         /* indices of the layers read (in[1] only for add) */
+    int rank, dims[3]; /* output shape without the batch: [C, H, W] or [D] */
     /* attributes */
-    int units;                  /* dense outputs, conv filters */
+    int units; /* dense outputs, conv filters */
     int kh, kw, sh, sw;
-    int pt, pl, pb, pr;         /* resolved padding (also for `same`) */
+    int pt, pl, pb, pr; /* resolved padding (also for `same`) */
     int same;
     int bias;
     double eps;
@@ -40,7 +50,7 @@ typedef struct nr_layer {
 
 typedef struct nr_net {
     char name[32];
-    int n;                      /* layers, L[0] is the input */
+    int n; /* layers, L[0] is the input */
     nr_layer L[NR_MAX_LAYERS];
     int output;
 } nr_net;
@@ -66,10 +76,10 @@ void nr_net_free(nr_net *net);
 typedef int (*nr_forward_fn)(const float *x, float *y, int32_t batch, void *ws);
 typedef size_t (*nr_wsize_fn)(int32_t batch);
 typedef struct nr_jit {
-    void *jit;                  /* xai_jit * */
+    void *jit; /* xai_jit * */
     nr_forward_fn forward;
     nr_wsize_fn workspace_size;
-    const void *info;           /* const xai_model_info * */
+    const void *info; /* const xai_model_info * */
 } nr_jit;
 int nr_jit_open(nr_jit *j, const char *path, const char *text, const char *net_name, int opt_level, char **msg);
 void nr_jit_close(nr_jit *j);
@@ -82,9 +92,11 @@ int nr_run(const nr_jit *j, const float *x, int batch, int64_t out_count, float 
 void nr_compare(const float *got, const double *ref, int64_t n, double *max_err, double *max_ref);
 
 /* A small fixed-seed PRNG (splitmix64). */
-typedef struct nr_rng { uint64_t s; } nr_rng;
+typedef struct nr_rng {
+    uint64_t s;
+} nr_rng;
 uint64_t nr_next(nr_rng *r);
-int nr_int(nr_rng *r, int lo, int hi);          /* uniform in [lo, hi] */
+int nr_int(nr_rng *r, int lo, int hi); /* uniform in [lo, hi] */
 double nr_uniform(nr_rng *r, double lo, double hi);
 #endif
 

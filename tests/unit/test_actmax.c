@@ -51,10 +51,10 @@ static double p_of_row(const float *logits, int b)
 /* ---- finite differences ---- */
 
 typedef struct objective {
-    const nr_net *gen, *cls;   /* gen may be NULL */
+    const nr_net *gen, *cls; /* gen may be NULL */
     int target, classes;
     double lambda;
-    const float *centre;       /* NULL: 0 */
+    const float *centre; /* NULL: 0 */
 } objective;
 
 static double objective_at(const objective *o, const float *v, int64_t n)
@@ -65,7 +65,7 @@ static double objective_at(const objective *o, const float *v, int64_t n)
         reg += d * d;
     }
     double *logits;
-    if (o->gen) {   /* the image passes to the classifier as float, as the generated code does */
+    if (o->gen) { /* the image passes to the classifier as float, as the generated code does */
         double *img = nr_forward(o->gen, v, 1);
         int64_t m = nr_count(&o->gen->L[o->gen->output]);
         float *imgf = malloc(sizeof(float) * m);
@@ -155,20 +155,21 @@ static void check_gradient(const objective *o, const float *v0, int64_t n, const
 
 Test(actmax, gradient_in_input_space_equals_finite_differences)
 {
-    nr_rng rng = {0x5eed0001};
+    nr_rng rng = { 0x5eed0001 };
     nr_net cls;
     random_classifier(&cls, &rng);
-    eu_program p = open_am(&cls, NULL, "explain am for cls { method activation_maximization(steps=1, lr=1, "
-                                       "lambda=0.3, optimizer=gradient_ascent); }");
+    eu_program p = open_am(&cls, NULL,
+                           "explain am for cls { method activation_maximization(steps=1, lr=1, "
+                           "lambda=0.3, optimizer=gradient_ascent); }");
     am_fn am = (am_fn)lookup(&p, "cls", "am_ex");
     void *ws = workspace(&p, "cls", 1);
     float x0[12], centre[12], x1[12];
     for (int i = 0; i < 12; i++) x0[i] = (float)nr_uniform(&rng, -1, 1), centre[i] = (float)nr_uniform(&rng, -1, 1);
     for (int32_t t = 0; t < 4; t++) {
-        xai_options opt = {0};
-        opt.baseline = centre;   /* a centre away from x, so the regulariser's gradient is tested too */
+        xai_options opt = { 0 };
+        opt.baseline = centre; /* a centre away from x, so the regulariser's gradient is tested too */
         cr_assert_eq(am(x0, &t, x1, 1, ws, &opt), XAI_OK);
-        objective o = {NULL, &cls, t, 4, 0.3, centre};
+        objective o = { NULL, &cls, t, 4, 0.3, centre };
         check_gradient(&o, x0, 12, x1);
     }
     free(ws);
@@ -178,25 +179,27 @@ Test(actmax, gradient_in_input_space_equals_finite_differences)
 
 Test(actmax, gradient_through_a_generator_equals_finite_differences)
 {
-    nr_rng rng = {0x5eed0002};
+    nr_rng rng = { 0x5eed0002 };
     nr_net cls, gen;
     random_classifier(&cls, &rng);
-    random_generator(&gen, &rng, 12);   /* [12] feeds x[3, 2, 2]: the same values, viewed */
-    eu_program p = open_am(&cls, &gen, "explain am for cls { method activation_maximization(generator=gen, steps=1, "
-                                       "lr=1, lambda=0.2, optimizer=gradient_ascent); }");
+    random_generator(&gen, &rng, 12); /* [12] feeds x[3, 2, 2]: the same values, viewed */
+    eu_program p = open_am(&cls, &gen,
+                           "explain am for cls { method activation_maximization(generator=gen, steps=1, "
+                           "lr=1, lambda=0.2, optimizer=gradient_ascent); }");
     am_fn am = (am_fn)lookup(&p, "cls", "am_ex");
     void *ws = workspace(&p, "cls", 1);
     float z0[5], z1[5], image[12];
     for (int i = 0; i < 5; i++) z0[i] = (float)nr_uniform(&rng, -1.5, 1.5);
     for (int32_t t = 0; t < 4; t++) {
-        xai_options opt = {0};
+        xai_options opt = { 0 };
         opt.code = z1;
         cr_assert_eq(am(z0, &t, image, 1, ws, &opt), XAI_OK);
-        objective o = {&gen, &cls, t, 4, 0.2, NULL};   /* a generator's code is regularised towards 0 */
+        objective o = { &gen, &cls, t, 4, 0.2, NULL }; /* a generator's code is regularised towards 0 */
         check_gradient(&o, z0, 5, z1);
         /* the image is G(z1) */
         double *expect = nr_forward(&gen, z1, 1);
-        for (int i = 0; i < 12; i++) cr_expect(fabs(image[i] - expect[i]) <= 1e-5, "image[%d] %g vs %g", i, image[i], expect[i]);
+        for (int i = 0; i < 12; i++)
+            cr_expect(fabs(image[i] - expect[i]) <= 1e-5, "image[%d] %g vs %g", i, image[i], expect[i]);
         free(expect);
     }
     free(ws);
@@ -227,7 +230,7 @@ Test(actmax, prototypes_of_every_class_are_classified_as_that_class)
     float *x = calloc(10 * 784, sizeof(float)), *protos = malloc(sizeof(float) * 10 * 784), logits[100];
     int32_t targets[10];
     for (int b = 0; b < 10; b++) targets[b] = b;
-    cr_assert_eq(forward(x, logits, 10, ws), XAI_OK);   /* the blank start is no class's prototype */
+    cr_assert_eq(forward(x, logits, 10, ws), XAI_OK); /* the blank start is no class's prototype */
     for (int b = 0; b < 10; b++) {
         cr_assert(p_of_row(logits, b) < 0.9, "class %d at the start: p = %.4f", b, p_of_row(logits, b));
     }
@@ -237,7 +240,7 @@ Test(actmax, prototypes_of_every_class_are_classified_as_that_class)
         cr_expect(p_of_row(logits, b) >= 0.99, "class %d: p = %.4f", b, p_of_row(logits, b));
     }
     /* the seed's set-up: start from and regularise towards the class-mean images */
-    xai_array means = {0};
+    xai_array means = { 0 };
     char err[256];
     cr_assert_eq(xai_npy_read("models/samples/class_mean_images.npy", &means, 0, err, sizeof err), XAI_OK, "%s", err);
     cr_assert_eq(xai_array_count(&means), 7840);
@@ -272,15 +275,15 @@ Test(actmax, gradient_ascent_increases_the_objective_at_every_step)
     am_fn step = (am_fn)lookup(&p, "mnist_mlp", "ascent_ex");
     fwd_fn forward = (fwd_fn)lookup(&p, "mnist_mlp", "forward");
     void *ws = workspace(&p, "mnist_mlp", 1);
-    xai_array digit = {0};
+    xai_array digit = { 0 };
     char err[256];
     cr_assert_eq(xai_npy_read("models/samples/digits_flat.npy", &digit, 0, err, sizeof err), XAI_OK, "%s", err);
     float x0[784], x[784], next[784], logits[10];
-    memcpy(x0, digit.data, sizeof x0);   /* a digit, ascended towards another class */
+    memcpy(x0, digit.data, sizeof x0); /* a digit, ascended towards another class */
     memcpy(x, x0, sizeof x);
     int32_t target = 8;
-    xai_options opt = {0};
-    opt.baseline = x0;   /* the centre stays the start while the steps are chained */
+    xai_options opt = { 0 };
+    opt.baseline = x0; /* the centre stays the start while the steps are chained */
     double previous = -INFINITY;
     for (int s = 0; s <= 25; s++) {
         cr_assert_eq(forward(x, logits, 1, ws), XAI_OK);
@@ -305,14 +308,15 @@ Test(actmax, misuse_and_divergence_give_status_codes)
             "import \"mnist_mlp.xai\";\n"
             "explain proto for mnist_mlp { method activation_maximization(steps=5, lr=0.01); }\n"
             "explain wild for mnist_mlp { method activation_maximization(steps=40, lambda=10, lr=10, "
-            "optimizer=gradient_ascent); }\n", 0, 0);
+            "optimizer=gradient_ascent); }\n",
+            0, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
     am_fn am = (am_fn)lookup(&p, "mnist_mlp", "proto_ex");
     am_fn wild = (am_fn)lookup(&p, "mnist_mlp", "wild_ex");
     eu_explain_fn plain = (eu_explain_fn)lookup(&p, "mnist_mlp", "proto");
     void *ws = workspace(&p, "mnist_mlp", 2);
-    float x[2 * 784] = {0}, out[2 * 784];
-    int32_t t[2] = {1, 2}, bad[2] = {1, 10};
+    float x[2 * 784] = { 0 }, out[2 * 784];
+    int32_t t[2] = { 1, 2 }, bad[2] = { 1, 10 };
     cr_expect_eq(plain(x, t, out, 2, ws), XAI_OK);
     cr_expect_eq(am(NULL, t, out, 2, ws, NULL), XAI_ENULL);
     cr_expect_eq(am(x, t, NULL, 2, ws, NULL), XAI_ENULL);
@@ -320,7 +324,7 @@ Test(actmax, misuse_and_divergence_give_status_codes)
     cr_expect_eq(am(x, t, out, 0, ws, NULL), XAI_EBATCH);
     cr_expect_eq(am(x, bad, out, 2, ws, NULL), XAI_ETARGET);
     cr_expect_eq(am(x, t, out, 2, (char *)ws + 4, NULL), XAI_EALIGN);
-    xai_options opt = {0};
+    xai_options opt = { 0 };
     opt.steps = -1;
     cr_expect_eq(am(x, t, out, 2, ws, &opt), XAI_EARG);
     x[5] = NAN;
@@ -348,7 +352,7 @@ Test(actmax, prototypes_through_the_generator_are_classified_as_their_class)
     fwd_fn forward = (fwd_fn)lookup(&p, "mnist_mlp", "forward");
     fwd_fn generate = (fwd_fn)lookup(&p, "mnist_gen", "forward");
     void *ws = workspace(&p, "mnist_mlp", 10), *gws = workspace(&p, "mnist_gen", 10);
-    xai_array centres = {0};
+    xai_array centres = { 0 };
     char err[256];
     cr_assert_eq(xai_npy_read("models/samples/class_mean_codes.npy", &centres, 0, err, sizeof err), XAI_OK, "%s", err);
     cr_assert_eq(xai_array_count(&centres), 1000);
@@ -356,7 +360,7 @@ Test(actmax, prototypes_through_the_generator_are_classified_as_their_class)
     xai_normal_fill(z0, 1000, 42, 0, 1.0f);
     int32_t targets[10];
     for (int b = 0; b < 10; b++) targets[b] = b;
-    xai_options opt = {0};
+    xai_options opt = { 0 };
     opt.steps = 1000;
     opt.baseline = centres.data;
     opt.baseline_per_sample = 1;
@@ -368,7 +372,8 @@ Test(actmax, prototypes_through_the_generator_are_classified_as_their_class)
     }
     /* the images are the generator's output on the returned codes */
     cr_assert_eq(generate(z, again, 10, gws), XAI_OK);
-    for (int i = 0; i < 7840; i++) cr_assert(fabsf(again[i] - images[i]) <= 1e-6f, "pixel %d: %g vs %g", i, again[i], images[i]);
+    for (int i = 0; i < 7840; i++)
+        cr_assert(fabsf(again[i] - images[i]) <= 1e-6f, "pixel %d: %g vs %g", i, again[i], images[i]);
     xai_array_free(&centres);
     free(ws);
     free(gws);
@@ -392,8 +397,8 @@ Test(actmax, diagnostics)
     const char *nets = "import \"mnist_mlp.xai\";\n"
                        "network small_gen { input z[4]; img = sigmoid(z); output img; }\n";
     char text[1024];
-#define CASE(explain, needle) \
-    snprintf(text, sizeof text, "%sexplain e for mnist_mlp { %s }\n", nets, explain); \
+#define CASE(explain, needle)                                                                                          \
+    snprintf(text, sizeof text, "%sexplain e for mnist_mlp { %s }\n", nets, explain);                                  \
     expect_diagnostic(text, needle)
     CASE("method activation_maximization(generator=small_gen);",
          "generator 'small_gen' outputs [4] (4 values), but network 'mnist_mlp' takes x [784] (784 values)");
@@ -404,7 +409,8 @@ Test(actmax, diagnostics)
     CASE("method activation_maximization(lr=0);", "lr must be > 0");
     CASE("method activation_maximization(lambda=-1);", "lambda must be a number >= 0");
     CASE("method activation_maximization(steps=2.5);", "steps must be an integer");
-    CASE("method activation_maximization(optimizer=gradient_ascent, beta1=0.8);", "beta1 is a parameter of optimizer=adam");
+    CASE("method activation_maximization(optimizer=gradient_ascent, beta1=0.8);",
+         "beta1 is a parameter of optimizer=adam");
     CASE("method activation_maximization(beta2=1);", "beta2 must be in [0, 1)");
     CASE("method activation_maximization; seed softmax;", "takes no seed");
     CASE("method activation_maximization; relu: guided;", "rules do not apply");
@@ -425,12 +431,13 @@ static int xaic(const char *args, char **out)
 Test(actmax, xaic_run_writes_a_grid_and_an_array_of_all_classes)
 {
     char *out = NULL, args[1024];
-    snprintf(args, sizeof args, "run models/mnist_mlp_am.xai --explain proto --steps 150 -o %s/protos.png", tu_tmpdir());
+    snprintf(args, sizeof args, "run models/mnist_mlp_am.xai --explain proto --steps 150 -o %s/protos.png",
+             tu_tmpdir());
     cr_assert_eq(xaic(args, &out), 0, "%s", out);
     cr_expect(strstr(out, "row  class  p(class)") != NULL, "%s", out);
     free(out);
     char path[512], err[256];
-    xai_array a = {0};
+    xai_array a = { 0 };
     snprintf(path, sizeof path, "%s/protos.npy", tu_tmpdir());
     cr_assert_eq(xai_npy_read(path, &a, 0, err, sizeof err), XAI_OK, "%s", err);
     cr_expect(a.rank == 2 && a.shape[0] == 10 && a.shape[1] == 784, "shape [%lld, %lld]", (long long)a.shape[0],
@@ -452,21 +459,27 @@ Test(actmax, xaic_run_errors)
     cr_expect(strstr(out, "--target 10 is not a class of network 'mnist_mlp' (0 .. 9)") != NULL, "%s", out);
     free(out);
     static float three[3 * 784];
-    int64_t shape[2] = {3, 784};
+    int64_t shape[2] = { 3, 784 };
     char start[512], err[256];
     snprintf(start, sizeof start, "%s/three.npy", tu_tmpdir());
     cr_assert_eq(xai_npy_write(start, three, 2, shape, err, sizeof err), XAI_OK, "%s", err);
-    snprintf(args, sizeof args, "run models/mnist_mlp_am.xai --explain proto --input %s -o %s/p.png", start, tu_tmpdir());
+    snprintf(args, sizeof args, "run models/mnist_mlp_am.xai --explain proto --input %s -o %s/p.png", start,
+             tu_tmpdir());
     cr_expect_eq(xaic(args, &out), 1);
-    cr_expect(strstr(out, "holds 3 starting points; give one (shared by every class), one per class (10), or --target CLASS")
-              != NULL, "%s", out);
+    cr_expect(
+        strstr(out,
+               "holds 3 starting points; give one (shared by every class), one per class (10), or --target CLASS") !=
+            NULL,
+        "%s", out);
     free(out);
     snprintf(args, sizeof args, "run models/mnist_mlp_am.xai --explain proto --stats -o %s/p.png", tu_tmpdir());
     cr_expect_eq(xaic(args, &out), 2);
     cr_expect(strstr(out, "do not apply to activation maximisation") != NULL, "%s", out);
     free(out);
-    snprintf(args, sizeof args, "run models/mnist_cnn_lrp.xai --explain epsilon_plus --steps 5 --input "
-             "models/samples/digits.npy -o %s/p.png", tu_tmpdir());
+    snprintf(args, sizeof args,
+             "run models/mnist_cnn_lrp.xai --explain epsilon_plus --steps 5 --input "
+             "models/samples/digits.npy -o %s/p.png",
+             tu_tmpdir());
     cr_expect_eq(xaic(args, &out), 2);
     cr_expect(strstr(out, "--steps is for activation_maximization explanations") != NULL, "%s", out);
     free(out);

@@ -20,7 +20,7 @@
 
 static ir_shape shp(int rank, int d0, int d1, int d2)
 {
-    ir_shape s = {rank, {d0, d1, d2, 0}};
+    ir_shape s = { rank, { d0, d1, d2, 0 } };
     return s;
 }
 
@@ -28,7 +28,7 @@ static ir_shape shp(int rank, int d0, int d1, int d2)
 static ir_graph *net_new(const char *name, ir_shape in)
 {
     ir_graph *g = ir_graph_new(name);
-    ir_node n = {0};
+    ir_node n = { 0 };
     n.op = OP_INPUT;
     n.name = "x";
     n.shape = in;
@@ -57,7 +57,7 @@ static int add(ir_graph *g, ir_node n)
 
 static ir_node node1(ir_op op, int in0, ir_shape s)
 {
-    ir_node n = {0};
+    ir_node n = { 0 };
     n.op = op;
     n.inputs[0] = in0;
     n.n_inputs = 1;
@@ -81,7 +81,7 @@ static ir_node window(ir_node n, int kh, int kw, int sh, int sw, int pt, int pl,
 }
 
 /* elementwise expressions */
-static ir_graph *G;   /* graph the expression helpers allocate in */
+static ir_graph *G; /* graph the expression helpers allocate in */
 static ir_ew *IN(int k) { return ir_ew_input(G, k); }
 static ir_ew *NUM(double v) { return ir_ew_num(G, v); }
 static ir_ew *E1(ir_ew_kind k, ir_ew *a) { return ir_ew_new(G, k, a, NULL); }
@@ -115,7 +115,7 @@ static ir_node eltwise(ir_ew *e, int in0, int in1, ir_shape s)
 /* ---------------- random data ---------------- */
 
 static uint64_t rng_state;
-static double urand(void)   /* [0, 1) */
+static double urand(void) /* [0, 1) */
 {
     rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
     return (double)(rng_state >> 11) / 9007199254740992.0;
@@ -147,7 +147,7 @@ static ir_const *rand_const(ir_graph *g, const char *name, int rank, const int64
 /* ---------------- compiling and running ---------------- */
 
 #define N_LEVELS 2
-static const int levels[N_LEVELS] = {0, 3};
+static const int levels[N_LEVELS] = { 0, 3 };
 
 typedef struct rig {
     ir_graph *nets[64], *expls[128];
@@ -214,8 +214,8 @@ typedef int (*expl_fn)(const float *x, const int32_t *target, float *out, int32_
 typedef size_t (*wsize_fn)(int32_t batch);
 
 /* NET_e(x, target, out, batch, ws) at level l into a fresh buffer (pre-filled with NaN). */
-static float *run_rc(rig *r, int l, const char *net, const char *e, const float *x, const int32_t *target,
-                     int batch, int64_t out_count, int *rc)
+static float *run_rc(rig *r, int l, const char *net, const char *e, const float *x, const int32_t *target, int batch,
+                     int64_t out_count, int *rc)
 {
     char name[256];
     snprintf(name, sizeof name, "%s_%s", net, e);
@@ -249,8 +249,8 @@ static int check(const float *got, const double *ref, int64_t n, const char *wha
     int64_t at = 0;
     for (int64_t i = 0; i < n; i++) {
         mref = fmax(mref, fabs(ref[i]));
-        double e = isnan(got[i]) || isnan(ref[i]) ? (isnan(got[i]) && isnan(ref[i]) ? 0 : INFINITY)
-                                                  : fabs(got[i] - ref[i]);
+        double e =
+            isnan(got[i]) || isnan(ref[i]) ? (isnan(got[i]) && isnan(ref[i]) ? 0 : INFINITY) : fabs(got[i] - ref[i]);
         if (e > err) err = e, at = i;
     }
     int ok = err <= 1e-5 * mref + 1e-7;
@@ -273,8 +273,8 @@ static void check_adjoint(const float *ax, const float *y, int64_t ny, const flo
     double lhs = dot_ff(ax, y, ny), rhs = dot_ff(x, aty, nx), mag = 0;
     for (int64_t i = 0; i < ny; i++) mag += fabs((double)ax[i] * y[i]);
     for (int64_t i = 0; i < nx; i++) mag += fabs((double)x[i] * aty[i]);
-    cr_expect(fabs(lhs - rhs) <= 1e-5 * mag + 1e-7, "%s -O%d: <Ax, y> = %.9g but <x, A^T y> = %.9g", what,
-              levels[l], lhs, rhs);
+    cr_expect(fabs(lhs - rhs) <= 1e-5 * mag + 1e-7, "%s -O%d: <Ax, y> = %.9g but <x, A^T y> = %.9g", what, levels[l],
+              lhs, rhs);
 }
 
 /* ---------------- reference: elementwise expressions ---------------- */
@@ -324,23 +324,24 @@ Test(backward_kernels, eltwise_every_kind, .timeout = 120)
     const char *names[64];
     ir_ew *ys[64], *exprs[64];
     int n = 0;
-#define CASE(NAME, EXPR) do { \
-        ir_graph *e = rig_expl(&r, net, NAME); \
-        ir_ew *y = E2(EW_SUB, E2(EW_MUL, IN(0), IN(0)), NUM(0.25)); \
-        int iy = add(e, eltwise(y, 0, -1, s)); \
-        ir_ew *ex = (EXPR); \
-        add(e, eltwise(ex, 0, iy, s)); \
-        names[n] = NAME, ys[n] = y, exprs[n++] = ex; \
+#define CASE(NAME, EXPR)                                                                                               \
+    do {                                                                                                               \
+        ir_graph *e = rig_expl(&r, net, NAME);                                                                         \
+        ir_ew *y = E2(EW_SUB, E2(EW_MUL, IN(0), IN(0)), NUM(0.25));                                                    \
+        int iy = add(e, eltwise(y, 0, -1, s));                                                                         \
+        ir_ew *ex = (EXPR);                                                                                            \
+        add(e, eltwise(ex, 0, iy, s));                                                                                 \
+        names[n] = NAME, ys[n] = y, exprs[n++] = ex;                                                                   \
     } while (0)
     CASE("add", E2(EW_ADD, IN(0), IN(1)));
     CASE("sub", E2(EW_SUB, IN(0), IN(1)));
     CASE("mul", E2(EW_MUL, IN(0), IN(1)));
     CASE("div", E2(EW_DIV, IN(0), E2(EW_ADD, IN(1), NUM(0.375))));
-    CASE("safediv_xy", E2(EW_SAFEDIV, IN(0), IN(1)));     /* y == 0 at x = +-0.5 */
-    CASE("safediv_yx", E2(EW_SAFEDIV, IN(1), IN(0)));     /* -0.25 / 0 */
-    CASE("safediv_xx", E2(EW_SAFEDIV, IN(0), IN(0)));     /* 0 / 0 */
-    CASE("stab", STAB(IN(0), 0.5));                        /* stab(0) = +0.5 */
-    CASE("stab_neg", STAB(E1(EW_NEG, IN(0)), 1e-3));       /* -0.0 counts as >= 0 */
+    CASE("safediv_xy", E2(EW_SAFEDIV, IN(0), IN(1))); /* y == 0 at x = +-0.5 */
+    CASE("safediv_yx", E2(EW_SAFEDIV, IN(1), IN(0))); /* -0.25 / 0 */
+    CASE("safediv_xx", E2(EW_SAFEDIV, IN(0), IN(0))); /* 0 / 0 */
+    CASE("stab", STAB(IN(0), 0.5));                   /* stab(0) = +0.5 */
+    CASE("stab_neg", STAB(E1(EW_NEG, IN(0)), 1e-3));  /* -0.0 counts as >= 0 */
     CASE("neg", E1(EW_NEG, IN(1)));
     CASE("pos", E1(EW_POS, IN(0)));
     CASE("negpart", E1(EW_NEGPART, IN(0)));
@@ -358,10 +359,10 @@ Test(backward_kernels, eltwise_every_kind, .timeout = 120)
     CASE("gt_tie", E2(EW_GT, IN(0), NUM(0.5)));
     CASE("lt_tie", E2(EW_LT, IN(0), NUM(0.5)));
     CASE("select", SEL(E2(EW_GT, IN(0), NUM(0)), IN(1), E1(EW_NEG, IN(0))));
-    CASE("select_raw", SEL(IN(0), IN(1), NUM(3)));        /* x == 0 picks the third operand */
+    CASE("select_raw", SEL(IN(0), IN(1), NUM(3))); /* x == 0 picks the third operand */
     CASE("num", NUM(-2.5));
     CASE("lrp_eps", E2(EW_MUL, IN(0), E2(EW_SAFEDIV, IN(1), STAB(IN(0), 0.25))));
-    {   /* a subexpression shared twice (a DAG) */
+    { /* a subexpression shared twice (a DAG) */
         ir_graph *e = rig_expl(&r, net, "shared");
         ir_ew *y = E2(EW_SUB, E2(EW_MUL, IN(0), IN(0)), NUM(0.25));
         int iy = add(e, eltwise(y, 0, -1, s));
@@ -379,7 +380,7 @@ Test(backward_kernels, eltwise_every_kind, .timeout = 120)
     double *ref = malloc(sizeof(double) * count * batch);
     for (int k = 0; k < n; k++) {
         for (int64_t i = 0; i < count * batch; i++) {
-            double in[2] = {x[i], 0};
+            double in[2] = { x[i], 0 };
             in[1] = ref_ew(ys[k], in, 0);
             ref[i] = ref_ew(exprs[k], in, 0);
         }
@@ -413,7 +414,7 @@ Test(backward_kernels, eltwise_every_kind, .timeout = 120)
         free(o);
         o = run(&r, l, "ew", "select_raw", x, NULL, batch, count);
         cr_expect_eq(o[0], 3.0f);
-        cr_expect_eq(o[1], 0.0f);   /* y(0.5) = 0 */
+        cr_expect_eq(o[1], 0.0f); /* y(0.5) = 0 */
         free(o);
     }
     free(ref);
@@ -443,9 +444,9 @@ Test(backward_kernels, eltwise_random_chain)
     float *x = rand_vec(1000 * batch, -1, 1);
     double *ref = malloc(sizeof(double) * 1000 * batch);
     for (int64_t i = 0; i < 1000 * batch; i++) {
-        double in[3] = {x[i], 0, 0};
+        double in[3] = { x[i], 0, 0 };
         in[1] = ref_ew(y, in, 0);
-        double yz[2] = {x[i], in[1]};
+        double yz[2] = { x[i], in[1] };
         in[2] = ref_ew(z, yz, 0);
         ref[i] = ref_ew(f, in, 0);
     }
@@ -463,8 +464,10 @@ Test(backward_kernels, eltwise_random_chain)
 Test(backward_kernels, eltwise_channel)
 {
     static rig r;
-    struct { ir_shape s; const char *name; } cases[3] = {
-        {shp(3, 3, 4, 5), "c3"}, {shp(1, 7, 0, 0), "c1"}, {shp(3, 4, 1, 1), "c311"}};
+    struct {
+        ir_shape s;
+        const char *name;
+    } cases[3] = { { shp(3, 3, 4, 5), "c3" }, { shp(1, 7, 0, 0), "c1" }, { shp(3, 4, 1, 1), "c311" } };
     ir_ew *exprs[3];
     for (int k = 0; k < 3; k++) {
         ir_graph *net = rig_net(&r, cases[k].name, cases[k].s);
@@ -482,7 +485,7 @@ Test(backward_kernels, eltwise_channel)
         float *x = rand_vec(count * batch, -1, 1);
         double *ref = malloc(sizeof(double) * count * batch);
         for (int64_t i = 0; i < count * batch; i++) {
-            double in[1] = {x[i]};
+            double in[1] = { x[i] };
             ref[i] = ref_ew(exprs[k], in, (i % count) / inner);
         }
         for (int l = 0; l < N_LEVELS; l++) {
@@ -550,7 +553,7 @@ static void same_pad(int in, int k, int s, int *lo, int *hi)
 
 static geom tf_same(int C, int H, int W, int k, int s)
 {
-    geom g = {C, H, W, k, k, s, s, 0, 0, 0, 0, 0};
+    geom g = { C, H, W, k, k, s, s, 0, 0, 0, 0, 0 };
     same_pad(H, k, s, &g.pt, &g.pb);
     same_pad(W, k, s, &g.pl, &g.pr);
     return g;
@@ -584,7 +587,8 @@ static void ref_sumpool(const geom *g, const float *scale, const double *x, doub
                 double s = 0;
                 for (int ky = 0; ky < kh; ky++)
                     for (int kx = 0; kx < kw; kx++) {
-                        int iy = g->global ? ky : oy * g->sh + ky - g->pt, ix = g->global ? kx : ox * g->sw + kx - g->pl;
+                        int iy = g->global ? ky : oy * g->sh + ky - g->pt,
+                            ix = g->global ? kx : ox * g->sw + kx - g->pl;
                         if (iy >= 0 && iy < g->H && ix >= 0 && ix < g->W) s += x[((int64_t)p * g->H + iy) * g->W + ix];
                     }
                 y[((int64_t)p * OH + oy) * OW + ox] = scale[oy * OW + ox] * s;
@@ -601,7 +605,8 @@ static void ref_sumpool_t(const geom *g, const float *scale, const double *s, do
             for (int ox = 0; ox < OW; ox++)
                 for (int ky = 0; ky < kh; ky++)
                     for (int kx = 0; kx < kw; kx++) {
-                        int iy = g->global ? ky : oy * g->sh + ky - g->pt, ix = g->global ? kx : ox * g->sw + kx - g->pl;
+                        int iy = g->global ? ky : oy * g->sh + ky - g->pt,
+                            ix = g->global ? kx : ox * g->sw + kx - g->pl;
                         if (iy >= 0 && iy < g->H && ix >= 0 && ix < g->W)
                             out[((int64_t)p * g->H + iy) * g->W + ix] +=
                                 scale[oy * OW + ox] * s[((int64_t)p * OH + oy) * OW + ox];
@@ -616,15 +621,11 @@ static double *to_double(const float *v, int64_t n)
 }
 
 static const geom pool_geoms[] = {
-    {2, 6, 6, 2, 2, 2, 2, 0, 0, 0, 0, 0},
-    {3, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0},
-    {2, 9, 8, 3, 2, 3, 2, 1, 0, 1, 1, 0},
-    {1, 5, 7, 1, 1, 1, 1, 0, 0, 0, 0, 0},
-    {2, 8, 8, 1, 1, 2, 3, 0, 0, 0, 0, 0},
-    {2, 10, 11, 3, 3, 3, 3, 0, 0, 0, 0, 0},
-    {1, 4, 9, 2, 3, 1, 2, 1, 1, 0, 1, 0},
-    {3, 6, 6, 0, 0, 0, 0, 0, 0, 0, 0, 1},   /* global */
-    {1, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 1},   /* global */
+    { 2, 6, 6, 2, 2, 2, 2, 0, 0, 0, 0, 0 }, { 3, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0 },
+    { 2, 9, 8, 3, 2, 3, 2, 1, 0, 1, 1, 0 }, { 1, 5, 7, 1, 1, 1, 1, 0, 0, 0, 0, 0 },
+    { 2, 8, 8, 1, 1, 2, 3, 0, 0, 0, 0, 0 }, { 2, 10, 11, 3, 3, 3, 3, 0, 0, 0, 0, 0 },
+    { 1, 4, 9, 2, 3, 1, 2, 1, 1, 0, 1, 0 }, { 3, 6, 6, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, /* global */
+    { 1, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 1 },                                         /* global */
 };
 
 /* SUMPOOL and SUMPOOL_T against the references and the adjoint identity; TF SAME geometries with
@@ -669,8 +670,8 @@ Test(backward_kernels, sumpool_and_transpose, .timeout = 120)
         char na[32], nb[32], what[128];
         snprintf(na, sizeof na, "spa%d", k);
         snprintf(nb, sizeof nb, "spb%d", k);
-        snprintf(what, sizeof what, "geometry %d: C%d %dx%d k%dx%d s%dx%d pad %d,%d,%d,%d%s", k, g->C, g->H, g->W, g->kh,
-                 g->kw, g->sh, g->sw, g->pt, g->pl, g->pb, g->pr, g->global ? " global" : "");
+        snprintf(what, sizeof what, "geometry %d: C%d %dx%d k%dx%d s%dx%d pad %d,%d,%d,%d%s", k, g->C, g->H, g->W,
+                 g->kh, g->kw, g->sh, g->sw, g->pt, g->pl, g->pb, g->pr, g->global ? " global" : "");
         for (int l = 0; l < N_LEVELS; l++) {
             float *py = run(&r, l, na, "e", x, NULL, batch, ny);
             float *px = run(&r, l, nb, "e", y, NULL, batch, nx);
@@ -715,11 +716,11 @@ Test(backward_kernels, maxpool_t_ties_and_padding, .timeout = 120)
     static rig r;
     geom gs[16];
     int ng = 0;
-    gs[ng++] = (geom){2, 6, 6, 2, 2, 2, 2, 0, 0, 0, 0, 0};
-    gs[ng++] = (geom){2, 7, 7, 3, 3, 2, 2, 1, 1, 1, 1, 0};
-    gs[ng++] = (geom){1, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0};   /* overlapping windows */
-    gs[ng++] = (geom){3, 5, 8, 2, 2, 1, 1, 0, 0, 0, 0, 0};
-    gs[ng++] = (geom){2, 9, 7, 3, 2, 3, 2, 1, 0, 1, 1, 0};
+    gs[ng++] = (geom){ 2, 6, 6, 2, 2, 2, 2, 0, 0, 0, 0, 0 };
+    gs[ng++] = (geom){ 2, 7, 7, 3, 3, 2, 2, 1, 1, 1, 1, 0 };
+    gs[ng++] = (geom){ 1, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0 }; /* overlapping windows */
+    gs[ng++] = (geom){ 3, 5, 8, 2, 2, 1, 1, 0, 0, 0, 0, 0 };
+    gs[ng++] = (geom){ 2, 9, 7, 3, 2, 3, 2, 1, 0, 1, 1, 0 };
     gs[ng++] = tf_same(2, 5, 5, 2, 2);
     gs[ng++] = tf_same(1, 7, 6, 3, 2);
     gs[ng++] = tf_same(2, 6, 6, 3, 1);
@@ -773,18 +774,18 @@ Test(backward_kernels, maxpool_t_ties_and_padding, .timeout = 120)
 Test(backward_kernels, maxpool_t_first_maximum_wins)
 {
     static rig r;
-    geom g = {1, 1, 4, 1, 2, 1, 1, 0, 0, 0, 0, 0};
+    geom g = { 1, 1, 4, 1, 2, 1, 1, 0, 0, 0, 0, 0 };
     ir_graph *net = rig_net(&r, "mpf", shp(3, 1, 1, 4));
     ir_graph *e = rig_expl(&r, net, "e");
     int64_t ns = 3;
     ir_const *scale = ir_graph_new_const(e, "scale", 1, &ns);
     scale->data[0] = 1, scale->data[1] = 10, scale->data[2] = 100;
-    int ir_ = add(e, pool_node(OP_SUMPOOL, 0, &g, scale));   /* r = [4, 60, 500] */
+    int ir_ = add(e, pool_node(OP_SUMPOOL, 0, &g, scale)); /* r = [4, 60, 500] */
     ir_node m = window(node2(OP_MAXPOOL_T, ir_, 0, shp(3, 1, 1, 4)), 1, 2, 1, 1, 0, 0, 0, 0);
     m.in_shape = m.shape;
     add(e, m);
     rig_compile(&r);
-    float x[4] = {1, 3, 3, 2};
+    float x[4] = { 1, 3, 3, 2 };
     for (int l = 0; l < N_LEVELS; l++) {
         float *out = run(&r, l, "mpf", "e", x, NULL, 1, 4);
         cr_expect_eq(out[0], 0.0f);
@@ -803,7 +804,7 @@ Test(backward_kernels, maxpool_t_first_maximum_wins)
 Test(backward_kernels, dense_t_reference_and_adjoint)
 {
     static rig r;
-    int dims[][2] = {{37, 13}, {64, 10}, {1, 5}, {300, 1}, {129, 33}};
+    int dims[][2] = { { 37, 13 }, { 64, 10 }, { 1, 5 }, { 300, 1 }, { 129, 33 } };
     int nd = sizeof dims / sizeof *dims;
     ir_const *ws[8];
     rng_state = 44;
@@ -813,7 +814,7 @@ Test(backward_kernels, dense_t_reference_and_adjoint)
         snprintf(name, sizeof name, "da%d", k);
         ir_graph *na = rig_net(&r, name, shp(1, in, 0, 0));
         ir_graph *ef = rig_expl(&r, na, "f");
-        int64_t wshape[2] = {units, in};
+        int64_t wshape[2] = { units, in };
         ws[k] = rand_const(ef, "w", 2, wshape, -1, 1);
         ir_node d = node1(OP_DENSE, 0, shp(1, units, 0, 0));
         d.units = units;
@@ -879,7 +880,7 @@ static int c_ow(const cgeom *g) { return (g->W + g->pl + g->pr - g->kw) / g->sw 
 
 static cgeom conv_same(int CI, int H, int W, int CO, int k, int s)
 {
-    cgeom g = {CI, H, W, CO, k, k, s, s, 0, 0, 0, 0};
+    cgeom g = { CI, H, W, CO, k, k, s, s, 0, 0, 0, 0 };
     same_pad(H, k, s, &g.pt, &g.pb);
     same_pad(W, k, s, &g.pl, &g.pr);
     return g;
@@ -901,14 +902,14 @@ Test(backward_kernels, conv2d_t_reference_and_adjoint, .timeout = 120)
     static rig r;
     cgeom gs[16];
     int ng = 0;
-    gs[ng++] = (cgeom){3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1};
-    gs[ng++] = (cgeom){2, 7, 9, 3, 3, 2, 2, 3, 0, 1, 1, 0};
-    gs[ng++] = (cgeom){2, 8, 8, 3, 3, 3, 2, 2, 0, 0, 0, 0};     /* last row / column never touched */
-    gs[ng++] = (cgeom){4, 5, 6, 5, 1, 1, 1, 1, 0, 0, 0, 0};     /* 1x1 */
-    gs[ng++] = (cgeom){1, 6, 6, 2, 5, 5, 1, 1, 2, 2, 2, 2};
-    gs[ng++] = (cgeom){3, 10, 7, 2, 2, 3, 3, 1, 0, 0, 0, 0};
-    gs[ng++] = (cgeom){2, 4, 4, 2, 3, 3, 1, 1, 3, 3, 3, 3};     /* padding wider than the input reach */
-    gs[ng++] = conv_same(3, 7, 7, 4, 3, 2);                      /* asymmetric SAME padding */
+    gs[ng++] = (cgeom){ 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1 };
+    gs[ng++] = (cgeom){ 2, 7, 9, 3, 3, 2, 2, 3, 0, 1, 1, 0 };
+    gs[ng++] = (cgeom){ 2, 8, 8, 3, 3, 3, 2, 2, 0, 0, 0, 0 }; /* last row / column never touched */
+    gs[ng++] = (cgeom){ 4, 5, 6, 5, 1, 1, 1, 1, 0, 0, 0, 0 }; /* 1x1 */
+    gs[ng++] = (cgeom){ 1, 6, 6, 2, 5, 5, 1, 1, 2, 2, 2, 2 };
+    gs[ng++] = (cgeom){ 3, 10, 7, 2, 2, 3, 3, 1, 0, 0, 0, 0 };
+    gs[ng++] = (cgeom){ 2, 4, 4, 2, 3, 3, 1, 1, 3, 3, 3, 3 }; /* padding wider than the input reach */
+    gs[ng++] = conv_same(3, 7, 7, 4, 3, 2);                   /* asymmetric SAME padding */
     gs[ng++] = conv_same(2, 6, 5, 3, 2, 1);
     gs[ng++] = conv_same(8, 12, 12, 16, 3, 1);
     ir_const *ws[16];
@@ -919,7 +920,7 @@ Test(backward_kernels, conv2d_t_reference_and_adjoint, .timeout = 120)
         snprintf(name, sizeof name, "ca%d", k);
         ir_graph *na = rig_net(&r, name, shp(3, g->CI, g->H, g->W));
         ir_graph *ef = rig_expl(&r, na, "f");
-        int64_t wshape[4] = {g->CO, g->CI, g->kh, g->kw};
+        int64_t wshape[4] = { g->CO, g->CI, g->kh, g->kw };
         ws[k] = rand_const(ef, "w", 4, wshape, -1, 1);
         add(ef, conv_node(OP_CONV2D, 0, g, ws[k]));
         snprintf(name, sizeof name, "cb%d", k);
@@ -980,7 +981,7 @@ static double ref_seed(ir_seed kind, const float *l, int K, int t)
         for (int k = 0; k < K; k++) s += exp(l[k] - m);
         return exp(l[t] - m) / s;
     }
-    default: break;   /* SEED_SOFTMAX_GRAD is not one-hot: tested through the gradient methods */
+    default: break; /* SEED_SOFTMAX_GRAD is not one-hot: tested through the gradient methods */
     }
     return NAN;
 }
@@ -991,7 +992,7 @@ Test(backward_kernels, seed_every_kind)
 {
     static rig r;
     const int K = 7;
-    static const char *names[] = {"logit", "one", "softmax", "relu_logit"};
+    static const char *names[] = { "logit", "one", "softmax", "relu_logit" };
     ir_graph *net = rig_net(&r, "sd", shp(1, K, 0, 0));
     for (int s = 0; s < 4; s++) {
         ir_graph *e = rig_expl(&r, net, names[s]);
@@ -1002,15 +1003,17 @@ Test(backward_kernels, seed_every_kind)
     }
     rig_compile(&r);
     /* sample 0: tie of maxima at 2 and 5 -> 2; sample 1: negative logits, max at 6; sample 2: large */
-    float x[3][7] = {{0.5f, -1, 3, 1, 2, 3, -2}, {-4, -3, -2.5f, -6, -1.25f, -9, -0.5f}, {95, 100, 20, -30, 100, 99, 0}};
-    int32_t targets[3] = {4, 1, 2};
-    int argmax[3] = {2, 6, 1};
+    float x[3][7] = { { 0.5f, -1, 3, 1, 2, 3, -2 },
+                      { -4, -3, -2.5f, -6, -1.25f, -9, -0.5f },
+                      { 95, 100, 20, -30, 100, 99, 0 } };
+    int32_t targets[3] = { 4, 1, 2 };
+    int argmax[3] = { 2, 6, 1 };
     for (int s = 0; s < 4; s++)
         for (int bi = 0; bi < 2; bi++)
             for (int tg = 0; tg < 2; tg++) {
                 int batch = bi ? 3 : 1;
                 const int32_t *t = tg ? targets : NULL;
-                double ref[21] = {0};
+                double ref[21] = { 0 };
                 for (int b = 0; b < batch; b++) {
                     int tt = t ? t[b] : argmax[b];
                     ref[b * K + tt] = ref_seed((ir_seed)s, x[b], K, tt);
@@ -1021,13 +1024,13 @@ Test(backward_kernels, seed_every_kind)
                     float *out = run(&r, l, "sd", names[s], &x[0][0], t, batch, K);
                     check(out, ref, (int64_t)K * batch, what, l);
                     for (int64_t i = 0; i < (int64_t)K * batch; i++)
-                        cr_expect(ref[i] != 0 || out[i] == 0, "%s -O%d: out[%lld] = %g", what, levels[l],
-                                  (long long)i, out[i]);
+                        cr_expect(ref[i] != 0 || out[i] == 0, "%s -O%d: out[%lld] = %g", what, levels[l], (long long)i,
+                                  out[i]);
                     free(out);
                 }
             }
     /* an out-of-range target is refused before any kernel runs */
-    int32_t bad[3] = {0, 7, 0};
+    int32_t bad[3] = { 0, 7, 0 };
     for (int l = 0; l < N_LEVELS; l++) {
         int rc;
         free(run_rc(&r, l, "sd", "one", &x[0][0], bad, 3, K, &rc));
@@ -1052,9 +1055,9 @@ Test(backward_kernels, seed_softmax_sums_to_one)
     rng_state = 66;
     float *x = rand_vec((int64_t)K * batch, -20, 20);
     for (int l = 0; l < N_LEVELS; l++) {
-        double total[4] = {0};
+        double total[4] = { 0 };
         for (int k = 0; k < K; k++) {
-            int32_t t[4] = {k, k, k, k};
+            int32_t t[4] = { k, k, k, k };
             float *out = run(&r, l, "sm", "e", x, t, batch, K);
             for (int b = 0; b < batch; b++) total[b] += out[b * K + k];
             free(out);
@@ -1075,7 +1078,7 @@ Test(backward_kernels, fused_epilogues_equal_separate_kernels, .timeout = 120)
 {
     static rig r;
     enum { C = 5, H = 13, W = 11, D = 37 };
-    const ir_op ops[4] = {OP_CONV2D, OP_CONV2D_T, OP_DENSE, OP_DENSE_T};
+    const ir_op ops[4] = { OP_CONV2D, OP_CONV2D_T, OP_DENSE, OP_DENSE_T };
     ir_graph *fused[16];
     int producer[16], n = 0;
     rng_state = 77;
@@ -1086,9 +1089,9 @@ Test(backward_kernels, fused_epilogues_equal_separate_kernels, .timeout = 120)
             char name[32];
             snprintf(name, sizeof name, "fu%d_%d", o, variant);
             ir_graph *net = rig_net(&r, name, s);
-            int64_t wshape[4] = {conv ? C : D, conv ? C : D, 3, 3};
+            int64_t wshape[4] = { conv ? C : D, conv ? C : D, 3, 3 };
             ir_const *w = NULL, *k = NULL;
-            int64_t kshape[1] = {conv ? C : D};
+            int64_t kshape[1] = { conv ? C : D };
             for (int g = 0; g < 2; g++) {
                 ir_graph *e = rig_expl(&r, net, g ? "fused" : "plain");
                 if (!w) {
@@ -1097,7 +1100,7 @@ Test(backward_kernels, fused_epilogues_equal_separate_kernels, .timeout = 120)
                 }
                 ir_node p;
                 if (conv) {
-                    cgeom geo = {C, H, W, C, 3, 3, 1, 1, 1, 1, 1, 1};
+                    cgeom geo = { C, H, W, C, 3, 3, 1, 1, 1, 1, 1, 1 };
                     p = conv_node(ops[o], 0, &geo, w);
                 } else {
                     p = node1(ops[o], 0, s);
@@ -1109,8 +1112,9 @@ Test(backward_kernels, fused_epilogues_equal_separate_kernels, .timeout = 120)
                 int ip = add(e, p);
                 ir_ew *scaled = ops[o] == OP_DENSE_T ? E2(EW_MUL, IN(0), NUM(-1.5)) : E2(EW_MUL, IN(0), CHAN(k));
                 ir_ew *expr = SEL(E2(EW_GT, IN(0), NUM(0)), scaled, E2(EW_SAFEDIV, IN(1), STAB(IN(0), 1e-3)));
-                if (variant & 2) {   /* the kernel's result as the second operand */
-                    ir_ew *swap = SEL(E2(EW_GT, IN(1), NUM(0)), E2(EW_MUL, IN(1), NUM(2)), E2(EW_SUB, IN(0), E1(EW_ABS, IN(1))));
+                if (variant & 2) { /* the kernel's result as the second operand */
+                    ir_ew *swap =
+                        SEL(E2(EW_GT, IN(1), NUM(0)), E2(EW_MUL, IN(1), NUM(2)), E2(EW_SUB, IN(0), E1(EW_ABS, IN(1))));
                     add(e, eltwise(swap, 0, ip, s));
                 } else {
                     add(e, eltwise(expr, ip, 0, s));

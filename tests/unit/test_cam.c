@@ -77,8 +77,8 @@ Test(cam, mean_of_the_map_is_the_logit, .init = setup, .fini = teardown)
 Test(cam, maps_match_pytorch, .init = setup, .fini = teardown)
 {
     compare("cluttered_cam", "cam_raw", "cam_map", 1e-5);
-    compare("cluttered_cam", "cam_up", "cam_upsampled_align_corners", 1e-5);   /* the seed's convention */
-    compare("cluttered_cam", "cam_up_pt", "cam_upsampled", 1e-5);              /* PyTorch's default */
+    compare("cluttered_cam", "cam_up", "cam_upsampled_align_corners", 1e-5); /* the seed's convention */
+    compare("cluttered_cam", "cam_up_pt", "cam_upsampled", 1e-5);            /* PyTorch's default */
 }
 
 Test(gradcam, matches_captum, .init = setup, .fini = teardown)
@@ -100,7 +100,7 @@ Test(gradcam_pp, matches_the_papers_closed_form, .init = setup, .fini = teardown
 Test(gradcam_pp, equals_the_seed_up_to_exp_of_the_logit, .init = setup, .fini = teardown)
 {
     xai_array logits = eu_load_npy("tests/fixtures/cam/gradcam_logits.npy");
-    xai_array seed = {0};
+    xai_array seed = { 0 };
     char err[256];
     cr_assert_eq(xai_npy_read("tests/fixtures/cam/gradcam_pp_seed.npy", &seed, 1, err, sizeof err), 0, "%s", err);
     eu_run r = eu_explain(&p, "cluttered_gradcam", "gcpp_raw", x.data, target, 10);

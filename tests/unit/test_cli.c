@@ -17,8 +17,8 @@
 #include "testutil.h"
 #include "xairt.h"
 
-#define MODEL "models/mnist_cnn.xai"
-#define DIGITS "models/samples/digits.npy"
+#define MODEL   "models/mnist_cnn.xai"
+#define DIGITS  "models/samples/digits.npy"
 #define FIXTURE "tests/fixtures/forward/mnist_cnn_logits.npy"
 
 static int xaic(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -106,13 +106,13 @@ Test(cli, forward_npy_shape_and_dtype)
 {
     char *y_path = forward(DIGITS, NULL, "logits_plain.npy");
     xai_array y;
-    read_npy(y_path, &y);   /* convert off: the file must be float32 */
+    read_npy(y_path, &y); /* convert off: the file must be float32 */
     cr_assert_eq(y.rank, 2);
     cr_assert(y.shape[0] == 10 && y.shape[1] == 10);
     for (int i = 0; i < 100; i++) cr_assert(isfinite(y.data[i]));
     /* the samples are the digits 0..9 in order (models/samples/digits_labels.txt): a trained net gets
      * them right */
-    xai_array labels = {0};
+    xai_array labels = { 0 };
     char err[256];
     cr_assert_eq(xai_npy_read("models/samples/digits_labels.npy", &labels, 1, err, sizeof err), XAI_OK, "%s", err);
     for (int r = 0; r < 10; r++) {
@@ -132,8 +132,7 @@ Test(cli, forward_png_is_batch_of_one)
     xai_array y;
     read_npy(y_path, &y);
     cr_assert_eq(y.rank, 2);
-    cr_assert(y.shape[0] == 1 && y.shape[1] == 10, "shape [%lld, %lld]", (long long)y.shape[0],
-              (long long)y.shape[1]);
+    cr_assert(y.shape[0] == 1 && y.shape[1] == 10, "shape [%lld, %lld]", (long long)y.shape[0], (long long)y.shape[1]);
     /* the same image as row 3 of digits.npy */
     char *all_path = forward(DIGITS, NULL, "logits_all.npy");
     xai_array all;
@@ -214,7 +213,7 @@ static void expect_run_error_v(const char *input, const char *const *words)
     free(out);
     free(out_path);
 }
-#define EXPECT_RUN_ERROR(input, ...) expect_run_error_v(input, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_RUN_ERROR(input, ...) expect_run_error_v(input, (const char *const[]){ __VA_ARGS__, NULL })
 
 Test(cli, input_float64_is_rejected)
 {
@@ -229,7 +228,7 @@ Test(cli, input_wrong_shape_shows_both)
 {
     float *x = calloc(10 * 27 * 28, sizeof *x);
     char *p = tmp("shape.npy"), err[256];
-    int64_t shape[4] = {10, 1, 27, 28};
+    int64_t shape[4] = { 10, 1, 27, 28 };
     cr_assert_eq(xai_npy_write(p, x, 4, shape, err, sizeof err), XAI_OK, "%s", err);
     EXPECT_RUN_ERROR(p, "[10, 1, 27, 28]", "[1, 28, 28]");
     free(p);
@@ -267,7 +266,7 @@ Test(cli, input_with_nan)
     float *x = calloc(2 * 784, sizeof *x);
     x[784 + 5 * 28 + 5] = NAN;
     char *p = tmp("nan.npy"), err[256];
-    int64_t shape[4] = {2, 1, 28, 28};
+    int64_t shape[4] = { 2, 1, 28, 28 };
     cr_assert_eq(xai_npy_write(p, x, 4, shape, err, sizeof err), XAI_OK, "%s", err);
     EXPECT_RUN_ERROR(p, "NaN");
     free(p);
@@ -321,7 +320,12 @@ Test(cli, emit_obj_default_writes_object_and_header)
     cr_assert_gt(file_size(o), 0, "no object file");
     size_t n;
     char *obj = tu_read_file(o, &n);
-    cr_assert(n > 4 && !memcmp(obj, "\x7f" "ELF", 4), "not an ELF object");
+    cr_assert(n > 4 &&
+                  !memcmp(obj,
+                          "\x7f"
+                          "ELF",
+                          4),
+              "not an ELF object");
     char *hdr = tu_read_file(h, NULL);
     cr_assert_not_null(hdr, "no header beside the object");
     cr_assert_not_null(strstr(hdr, "mnist_cnn_forward("), "%s", hdr);
@@ -434,19 +438,16 @@ static void expect_dump(const char *what, const char *const *words)
 
 Test(cli, dump_ast)
 {
-    expect_dump("ast", (const char *const[]){"mnist_cnn", "conv1", "pool3", "fc2", "conv2d", NULL});
+    expect_dump("ast", (const char *const[]){ "mnist_cnn", "conv1", "pool3", "fc2", "conv2d", NULL });
 }
 
 Test(cli, dump_graph)
 {
-    expect_dump("graph", (const char *const[]){"mnist_cnn", "conv1", "act2", "flat", "fc2", "w=conv1.weight",
-                                               "[10]", NULL});
+    expect_dump("graph",
+                (const char *const[]){ "mnist_cnn", "conv1", "act2", "flat", "fc2", "w=conv1.weight", "[10]", NULL });
 }
 
-Test(cli, dump_plan)
-{
-    expect_dump("plan", (const char *const[]){"mnist_cnn", "conv1", "fc2", "workspace", NULL});
-}
+Test(cli, dump_plan) { expect_dump("plan", (const char *const[]){ "mnist_cnn", "conv1", "fc2", "workspace", NULL }); }
 
 /* The kernels each layer's rule costs, by their algebra: the gradient is one transposed kernel per linear or
  * pooling layer and one elementwise kernel per relu; epsilon reuses the forward pass's z (no recomputation),
@@ -486,19 +487,20 @@ static void expect_kernel_counts(const char *explain, const char *const *lines)
 
 Test(cli, dump_plan_counts_the_kernels_of_each_rule)
 {
-    expect_kernel_counts("method gradient;", (const char *const[]){"conv1", "0 / 1 / 0 / 0", "act1", "0 / 0 / 1 / 0",
-                                                                   "pool1", "0 / 1 / 0 / 0", "fc2", "0 / 1 / 0 / 0",
-                                                                   "all layers", "0 / 8 / 4 / 0", NULL});
-    expect_kernel_counts("rules epsilon_plus;", (const char *const[]){"conv2", "1 / 1 / 0 / 0", "pool2", "0 / 1 / 0 / 0",
-                                                                      "fc1", "0 / 1 / 1 / 0", "fc2", "0 / 1 / 1 / 0",
-                                                                      NULL});
+    expect_kernel_counts("method gradient;",
+                         (const char *const[]){ "conv1", "0 / 1 / 0 / 0", "act1", "0 / 0 / 1 / 0", "pool1",
+                                                "0 / 1 / 0 / 0", "fc2", "0 / 1 / 0 / 0", "all layers", "0 / 8 / 4 / 0",
+                                                NULL });
+    expect_kernel_counts("rules epsilon_plus;",
+                         (const char *const[]){ "conv2", "1 / 1 / 0 / 0", "pool2", "0 / 1 / 0 / 0", "fc1",
+                                                "0 / 1 / 1 / 0", "fc2", "0 / 1 / 1 / 0", NULL });
     expect_kernel_counts("rules epsilon_gamma_box(low=0, high=1);",
-                         (const char *const[]){"conv2", "1 / 2 / 2 / 0", "conv3", "1 / 2 / 2 / 0", NULL});
-    expect_kernel_counts("dense: gamma(0.25); conv2d: gamma(0.25);",
-                         (const char *const[]){"conv2", "1 / 2 / 2 / 0", "fc1", "1 / 2 / 2 / 0", "fc2", "1 / 2 / 2 / 0",
-                                               NULL});
+                         (const char *const[]){ "conv2", "1 / 2 / 2 / 0", "conv3", "1 / 2 / 2 / 0", NULL });
+    expect_kernel_counts(
+        "dense: gamma(0.25); conv2d: gamma(0.25);",
+        (const char *const[]){ "conv2", "1 / 2 / 2 / 0", "fc1", "1 / 2 / 2 / 0", "fc2", "1 / 2 / 2 / 0", NULL });
     expect_kernel_counts("dense: alpha_beta(2, 1); conv2d: alpha_beta(2, 1);",
-                         (const char *const[]){"conv2", "2 / 2 / 0 / 0", "fc2", "2 / 2 / 0 / 0", NULL});
+                         (const char *const[]){ "conv2", "2 / 2 / 0 / 0", "fc2", "2 / 2 / 0 / 0", NULL });
 }
 
 Test(cli, dump_unknown_stage)

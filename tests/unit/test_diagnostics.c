@@ -17,14 +17,14 @@
 #define PATH "t.xai"
 
 typedef struct analysed {
-    char *out;      /* everything the diagnostics printed */
-    int errors;     /* d.errors */
-    int failed;     /* driver_analyse_text's result */
+    char *out;  /* everything the diagnostics printed */
+    int errors; /* d.errors */
+    int failed; /* driver_analyse_text's result */
 } analysed;
 
 static analysed analyse(const char *text)
 {
-    analysed r = {0};
+    analysed r = { 0 };
     size_t len = 0;
     FILE *f = open_memstream(&r.out, &len);
     cr_assert_not_null(f);
@@ -76,11 +76,18 @@ static void expect_diag_v(const char *out, const char *text, const char *kind, i
             const char *w = strstr(p, words[i]);
             if (!w || w >= p + n) all = 0;
         }
-        if (all) { hit = p; break; }
+        if (all) {
+            hit = p;
+            break;
+        }
     }
     if (!hit) {
         char wl[512] = "";
-        for (int i = 0; words[i]; i++) { strncat(wl, " [", sizeof wl - strlen(wl) - 1); strncat(wl, words[i], sizeof wl - strlen(wl) - 1); strncat(wl, "]", sizeof wl - strlen(wl) - 1); }
+        for (int i = 0; words[i]; i++) {
+            strncat(wl, " [", sizeof wl - strlen(wl) - 1);
+            strncat(wl, words[i], sizeof wl - strlen(wl) - 1);
+            strncat(wl, "]", sizeof wl - strlen(wl) - 1);
+        }
         cr_assert_fail("no diagnostic '%s...' containing%s in:\n%s", prefix, wl, out);
     }
     const char *l2 = strchr(hit, '\n');
@@ -98,8 +105,8 @@ static void expect_diag_v(const char *out, const char *text, const char *kind, i
     caret[n] = 0;
     size_t got = strcspn(l3, "\n");
     if (len > 0)
-        cr_assert(got == strlen(caret) && strncmp(l3, caret, got) == 0,
-                  "caret line: want\n%s\ngot\n%.*s\nin:\n%s", caret, (int)got, l3, out);
+        cr_assert(got == strlen(caret) && strncmp(l3, caret, got) == 0, "caret line: want\n%s\ngot\n%.*s\nin:\n%s",
+                  caret, (int)got, l3, out);
     else
         cr_assert(strncmp(l3, caret, strlen(caret)) == 0, "caret line: want\n%s...\ngot\n%.*s\nin:\n%s", caret,
                   (int)got, l3, out);
@@ -108,10 +115,10 @@ static void expect_diag_v(const char *out, const char *text, const char *kind, i
     free(prefix);
 }
 
-#define EXPECT_ERROR(r, text, line, col, len, ...) \
-    expect_diag_v((r).out, text, "error", line, col, len, (const char *const[]){__VA_ARGS__, NULL})
-#define EXPECT_NOTE(r, text, line, col, len, ...) \
-    expect_diag_v((r).out, text, "note", line, col, len, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_ERROR(r, text, line, col, len, ...)                                                                     \
+    expect_diag_v((r).out, text, "error", line, col, len, (const char *const[]){ __VA_ARGS__, NULL })
+#define EXPECT_NOTE(r, text, line, col, len, ...)                                                                      \
+    expect_diag_v((r).out, text, "note", line, col, len, (const char *const[]){ __VA_ARGS__, NULL })
 
 /* Exactly n errors, both counted by the diag and printed. */
 static void expect_errors(const analysed *r, int n)

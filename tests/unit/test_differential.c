@@ -15,20 +15,55 @@
 #include "naive_ref.c"
 #include "testutil.h"
 
-#define N_NETS 64
+#define N_NETS    64
 #define DIFF_SEED 0x5eed2024c0ffeeULL
 
 /* What a network exercises; each network focuses on one (index % F_COUNT) and adds random others. */
 enum {
-    F_DENSE_BIAS, F_DENSE_NOBIAS, F_CONV_BIAS, F_CONV_NOBIAS, F_CONV_PAD_INT, F_CONV_PAD_4, F_CONV_PAD_SAME,
-    F_MAXPOOL_PAD, F_MAXPOOL_SAME, F_AVGPOOL_PAD, F_AVGPOOL_SAME, F_GAP, F_RELU, F_SIGMOID, F_FLATTEN,
-    F_BN_CONV, F_BN_DENSE, F_BN_RELU, F_BN_SHARED_CONV, F_ADD, F_SOFTMAX, F_COUNT
+    F_DENSE_BIAS,
+    F_DENSE_NOBIAS,
+    F_CONV_BIAS,
+    F_CONV_NOBIAS,
+    F_CONV_PAD_INT,
+    F_CONV_PAD_4,
+    F_CONV_PAD_SAME,
+    F_MAXPOOL_PAD,
+    F_MAXPOOL_SAME,
+    F_AVGPOOL_PAD,
+    F_AVGPOOL_SAME,
+    F_GAP,
+    F_RELU,
+    F_SIGMOID,
+    F_FLATTEN,
+    F_BN_CONV,
+    F_BN_DENSE,
+    F_BN_RELU,
+    F_BN_SHARED_CONV,
+    F_ADD,
+    F_SOFTMAX,
+    F_COUNT
 };
-static const char *feature_names[F_COUNT] = {
-    "dense+bias", "dense no bias", "conv+bias", "conv no bias", "conv pad=int", "conv pad=[t,l,b,r]",
-    "conv pad=same", "maxpool explicit pad", "maxpool same", "avgpool explicit pad", "avgpool same",
-    "global_avgpool", "relu", "sigmoid", "flatten", "batchnorm after conv (folded)", "batchnorm after dense (folded)",
-    "batchnorm after relu (affine)", "batchnorm after a conv with two readers (affine)", "add", "softmax"};
+static const char *feature_names[F_COUNT] = { "dense+bias",
+                                              "dense no bias",
+                                              "conv+bias",
+                                              "conv no bias",
+                                              "conv pad=int",
+                                              "conv pad=[t,l,b,r]",
+                                              "conv pad=same",
+                                              "maxpool explicit pad",
+                                              "maxpool same",
+                                              "avgpool explicit pad",
+                                              "avgpool same",
+                                              "global_avgpool",
+                                              "relu",
+                                              "sigmoid",
+                                              "flatten",
+                                              "batchnorm after conv (folded)",
+                                              "batchnorm after dense (folded)",
+                                              "batchnorm after relu (affine)",
+                                              "batchnorm after a conv with two readers (affine)",
+                                              "add",
+                                              "softmax" };
 
 typedef struct gen {
     nr_net *net;
@@ -85,10 +120,14 @@ static int g_dense(gen *g, int cur, int units, int bias)
     l->w = rand_floats(g, l->wcount, -s, s);
     if (bias) l->b = rand_floats(g, units, -0.5, 0.5);
     int form = nr_int(&g->rng, 0, 3);
-    if (form == 0) snprintf(l->args, sizeof l->args, "units=%d", units);
-    else snprintf(l->args, sizeof l->args, "%d", units);
-    if (!bias) appendf(l->args, sizeof l->args, ", bias=false");
-    else if (form == 3) appendf(l->args, sizeof l->args, ", bias=true");
+    if (form == 0)
+        snprintf(l->args, sizeof l->args, "units=%d", units);
+    else
+        snprintf(l->args, sizeof l->args, "%d", units);
+    if (!bias)
+        appendf(l->args, sizeof l->args, ", bias=false");
+    else if (form == 3)
+        appendf(l->args, sizeof l->args, ", bias=true");
     g->used[bias ? F_DENSE_BIAS : F_DENSE_NOBIAS]++;
     return i;
 }
@@ -113,8 +152,10 @@ static int g_conv(gen *g, int cur, int pad_kind, int bias, int keep_shape)
         if (kind != PAD_SAME) kind = PAD_INT;
         pt = pl = pb = pr = (kh - 1) / 2;
         snprintf(args, sizeof args, "%d, kernel=%d", filters, kh);
-        if (kind == PAD_SAME) appendf(args, sizeof args, ", pad=same");
-        else appendf(args, sizeof args, ", pad=%d", pt);
+        if (kind == PAD_SAME)
+            appendf(args, sizeof args, ", pad=same");
+        else
+            appendf(args, sizeof args, ", pad=%d", pt);
     } else {
         filters = nr_int(&g->rng, 1, 4);
         for (int tries = 0;; tries++) {
@@ -126,24 +167,46 @@ static int g_conv(gen *g, int cur, int pad_kind, int bias, int keep_shape)
             switch (kind) {
             case PAD_NONE: pt = pl = pb = pr = 0; break;
             case PAD_INT: pt = pl = pb = pr = nr_int(&g->rng, 0, 2); break;
-            case PAD_2: pt = pb = nr_int(&g->rng, 0, 2); pl = pr = nr_int(&g->rng, 0, 2); break;
-            case PAD_4:
-                pt = nr_int(&g->rng, 0, 2); pl = nr_int(&g->rng, 0, 2);
-                pb = nr_int(&g->rng, 0, 2); pr = nr_int(&g->rng, 0, 2);
+            case PAD_2:
+                pt = pb = nr_int(&g->rng, 0, 2);
+                pl = pr = nr_int(&g->rng, 0, 2);
                 break;
-            case PAD_SAME: nr_same_pad(H, kh, sh, &pt, &pb); nr_same_pad(W, kw, sw, &pl, &pr); break;
+            case PAD_4:
+                pt = nr_int(&g->rng, 0, 2);
+                pl = nr_int(&g->rng, 0, 2);
+                pb = nr_int(&g->rng, 0, 2);
+                pr = nr_int(&g->rng, 0, 2);
+                break;
+            case PAD_SAME:
+                nr_same_pad(H, kh, sh, &pt, &pb);
+                nr_same_pad(W, kw, sw, &pl, &pr);
+                break;
             }
             if (H + pt + pb >= kh && W + pl + pr >= kw) break;
-            if (tries > 100) { kh = kw = 1; sh = sw = 1; kind = PAD_INT; pt = pl = pb = pr = 0; break; }
+            if (tries > 100) {
+                kh = kw = 1;
+                sh = sw = 1;
+                kind = PAD_INT;
+                pt = pl = pb = pr = 0;
+                break;
+            }
         }
-        if (nr_int(&g->rng, 0, 5) == 0) snprintf(args, sizeof args, "filters=%d", filters);
-        else snprintf(args, sizeof args, "%d", filters);
-        if (kh == kw) appendf(args, sizeof args, ", kernel=%d", kh);
-        else appendf(args, sizeof args, ", kernel=[%d, %d]", kh, kw);
-        if (sh != sw) appendf(args, sizeof args, ", stride=[%d, %d]", sh, sw);
-        else if (sh != 1 || nr_int(&g->rng, 0, 3) == 0) appendf(args, sizeof args, ", stride=%d", sh);
+        if (nr_int(&g->rng, 0, 5) == 0)
+            snprintf(args, sizeof args, "filters=%d", filters);
+        else
+            snprintf(args, sizeof args, "%d", filters);
+        if (kh == kw)
+            appendf(args, sizeof args, ", kernel=%d", kh);
+        else
+            appendf(args, sizeof args, ", kernel=[%d, %d]", kh, kw);
+        if (sh != sw)
+            appendf(args, sizeof args, ", stride=[%d, %d]", sh, sw);
+        else if (sh != 1 || nr_int(&g->rng, 0, 3) == 0)
+            appendf(args, sizeof args, ", stride=%d", sh);
         switch (kind) {
-        case PAD_NONE: if (nr_int(&g->rng, 0, 3) == 0) appendf(args, sizeof args, ", pad=0"); break;
+        case PAD_NONE:
+            if (nr_int(&g->rng, 0, 3) == 0) appendf(args, sizeof args, ", pad=0");
+            break;
         case PAD_INT: appendf(args, sizeof args, ", pad=%d", pt); break;
         case PAD_2: appendf(args, sizeof args, ", pad=[%d, %d]", pt, pl); break;
         case PAD_4: appendf(args, sizeof args, ", pad=[%d, %d, %d, %d]", pt, pl, pb, pr); break;
@@ -154,8 +217,14 @@ static int g_conv(gen *g, int cur, int pad_kind, int bias, int keep_shape)
     int i = add_layer(g, NR_CONV, cur, 0);
     nr_layer *l = &g->net->L[i];
     l->units = filters;
-    l->kh = kh; l->kw = kw; l->sh = sh; l->sw = sw;
-    l->pt = pt; l->pl = pl; l->pb = pb; l->pr = pr;
+    l->kh = kh;
+    l->kw = kw;
+    l->sh = sh;
+    l->sw = sw;
+    l->pt = pt;
+    l->pl = pl;
+    l->pb = pb;
+    l->pr = pr;
     l->same = kind == PAD_SAME;
     l->dims[0] = filters;
     if (l->same) {
@@ -194,36 +263,60 @@ static int g_pool(gen *g, int cur, nr_op op, int same)
             sh = kh;
             sw = kw;
         }
-        if (same == 1) kind = PAD_SAME;
+        if (same == 1)
+            kind = PAD_SAME;
         else {
-            kind = nr_int(&g->rng, 0, 3);   /* none, int, [t,l,b,r], [h,w]: explicit, each <= size/2 */
-            if (kind == 3) kind = PAD_2;
-            else if (kind == 2) kind = PAD_4;
+            kind = nr_int(&g->rng, 0, 3); /* none, int, [t,l,b,r], [h,w]: explicit, each <= size/2 */
+            if (kind == 3)
+                kind = PAD_2;
+            else if (kind == 2)
+                kind = PAD_4;
             if (same == -1 && nr_int(&g->rng, 0, 2) == 0) kind = PAD_SAME;
         }
         switch (kind) {
         case PAD_NONE: pt = pl = pb = pr = 0; break;
         case PAD_INT: pt = pl = pb = pr = nr_int(&g->rng, 0, (kh < kw ? kh : kw) / 2); break;
-        case PAD_2: pt = pb = nr_int(&g->rng, 0, kh / 2); pl = pr = nr_int(&g->rng, 0, kw / 2); break;
-        case PAD_4:
-            pt = nr_int(&g->rng, 0, kh / 2); pb = nr_int(&g->rng, 0, kh / 2);
-            pl = nr_int(&g->rng, 0, kw / 2); pr = nr_int(&g->rng, 0, kw / 2);
+        case PAD_2:
+            pt = pb = nr_int(&g->rng, 0, kh / 2);
+            pl = pr = nr_int(&g->rng, 0, kw / 2);
             break;
-        case PAD_SAME: nr_same_pad(H, kh, sh, &pt, &pb); nr_same_pad(W, kw, sw, &pl, &pr); break;
+        case PAD_4:
+            pt = nr_int(&g->rng, 0, kh / 2);
+            pb = nr_int(&g->rng, 0, kh / 2);
+            pl = nr_int(&g->rng, 0, kw / 2);
+            pr = nr_int(&g->rng, 0, kw / 2);
+            break;
+        case PAD_SAME:
+            nr_same_pad(H, kh, sh, &pt, &pb);
+            nr_same_pad(W, kw, sw, &pl, &pr);
+            break;
         }
         if (H + pt + pb >= kh && W + pl + pr >= kw) break;
-        if (tries > 100) { kh = kw = sh = sw = 1; stride_given = 0; pt = pl = pb = pr = 0; kind = PAD_NONE; break; }
+        if (tries > 100) {
+            kh = kw = sh = sw = 1;
+            stride_given = 0;
+            pt = pl = pb = pr = 0;
+            kind = PAD_NONE;
+            break;
+        }
     }
     char args[160] = "";
-    if (kh == kw) snprintf(args, sizeof args, "%d", kh);
-    else snprintf(args, sizeof args, "[%d, %d]", kh, kw);
+    if (kh == kw)
+        snprintf(args, sizeof args, "%d", kh);
+    else
+        snprintf(args, sizeof args, "[%d, %d]", kh, kw);
     if (stride_given) {
-        if (sh == sw && nr_int(&g->rng, 0, 3) == 0 && kind != PAD_SAME) appendf(args, sizeof args, ", %d", sh);   /* positional */
-        else if (sh == sw) appendf(args, sizeof args, ", stride=%d", sh);
-        else appendf(args, sizeof args, ", stride=[%d, %d]", sh, sw);
+        if (sh == sw && nr_int(&g->rng, 0, 3) == 0 && kind != PAD_SAME)
+            appendf(args, sizeof args, ", %d", sh); /* positional */
+        else if (sh == sw)
+            appendf(args, sizeof args, ", stride=%d", sh);
+        else
+            appendf(args, sizeof args, ", stride=[%d, %d]", sh, sw);
     }
     switch (kind) {
-    case PAD_NONE: if (nr_int(&g->rng, 0, 3) == 0) appendf(args, sizeof args, ", pad=0"); break;
+    case PAD_NONE:
+        if (nr_int(&g->rng, 0, 3) == 0) appendf(args, sizeof args, ", pad=0");
+        break;
     case PAD_INT: appendf(args, sizeof args, ", pad=%d", pt); break;
     case PAD_2: appendf(args, sizeof args, ", pad=[%d, %d]", pt, pl); break;
     case PAD_4: appendf(args, sizeof args, ", pad=[%d, %d, %d, %d]", pt, pl, pb, pr); break;
@@ -231,8 +324,14 @@ static int g_pool(gen *g, int cur, nr_op op, int same)
     }
     int i = add_layer(g, op, cur, 0);
     nr_layer *l = &g->net->L[i];
-    l->kh = kh; l->kw = kw; l->sh = sh; l->sw = sw;
-    l->pt = pt; l->pl = pl; l->pb = pb; l->pr = pr;
+    l->kh = kh;
+    l->kw = kw;
+    l->sh = sh;
+    l->sw = sw;
+    l->pt = pt;
+    l->pl = pl;
+    l->pb = pb;
+    l->pr = pr;
     l->same = kind == PAD_SAME;
     if (l->same) {
         l->dims[1] = (H + sh - 1) / sh;
@@ -243,8 +342,10 @@ static int g_pool(gen *g, int cur, nr_op op, int same)
     }
     snprintf(l->args, sizeof l->args, "%s", args);
     int padded = pt || pl || pb || pr;
-    if (op == NR_MAXPOOL) g->used[l->same ? F_MAXPOOL_SAME : F_MAXPOOL_PAD] += l->same || padded;
-    else g->used[l->same ? F_AVGPOOL_SAME : F_AVGPOOL_PAD] += l->same || padded;
+    if (op == NR_MAXPOOL)
+        g->used[l->same ? F_MAXPOOL_SAME : F_MAXPOOL_PAD] += l->same || padded;
+    else
+        g->used[l->same ? F_AVGPOOL_SAME : F_AVGPOOL_PAD] += l->same || padded;
     return i;
 }
 
@@ -253,7 +354,7 @@ static int g_bn(gen *g, int cur)
     int i = add_layer(g, NR_BN, cur, 0);
     nr_layer *l = &g->net->L[i];
     int c = l->dims[0];
-    l->w = rand_floats(g, c, -1.5, 1.5);   /* includes negative scales */
+    l->w = rand_floats(g, c, -1.5, 1.5); /* includes negative scales */
     l->b = rand_floats(g, c, -0.5, 0.5);
     l->mean = rand_floats(g, c, -0.5, 0.5);
     l->var = rand_floats(g, c, 0.2, 2.0);
@@ -316,8 +417,9 @@ static int g_add(gen *g, int cur)
 static int step3(gen *g, int cur, int f)
 {
     if (f < 0) {
-        static const int pool[] = {F_CONV_BIAS, F_CONV_NOBIAS, F_CONV_BIAS, F_MAXPOOL_PAD, F_AVGPOOL_PAD, F_RELU,
-                                   F_SIGMOID, F_ADD, F_BN_CONV, F_BN_RELU, F_MAXPOOL_SAME, F_AVGPOOL_SAME};
+        static const int pool[] = { F_CONV_BIAS,   F_CONV_NOBIAS, F_CONV_BIAS,    F_MAXPOOL_PAD,
+                                    F_AVGPOOL_PAD, F_RELU,        F_SIGMOID,      F_ADD,
+                                    F_BN_CONV,     F_BN_RELU,     F_MAXPOOL_SAME, F_AVGPOOL_SAME };
         f = pool[nr_int(&g->rng, 0, (int)(sizeof pool / sizeof *pool) - 1)];
     }
     switch (f) {
@@ -332,7 +434,8 @@ static int step3(gen *g, int cur, int f)
     case F_AVGPOOL_SAME: return g_pool(g, cur, NR_AVGPOOL, 1);
     case F_RELU: return g_unary(g, cur, NR_RELU);
     case F_SIGMOID: return g_unary(g, cur, NR_SIGMOID);
-    case F_ADD: case F_BN_SHARED_CONV: return g_add(g, cur);
+    case F_ADD:
+    case F_BN_SHARED_CONV: return g_add(g, cur);
     case F_BN_CONV: return g_bn(g, g_conv(g, cur, -1, -1, 0));
     case F_BN_RELU: return g_bn(g, g_unary(g, cur, NR_RELU));
     default: cr_assert_fail("step3: feature %d", f); return cur;
@@ -343,7 +446,7 @@ static int step3(gen *g, int cur, int f)
 static int step1(gen *g, int cur, int f)
 {
     if (f < 0) {
-        static const int pool[] = {F_DENSE_BIAS, F_DENSE_NOBIAS, F_RELU, F_SIGMOID, F_ADD, F_BN_DENSE, F_BN_RELU};
+        static const int pool[] = { F_DENSE_BIAS, F_DENSE_NOBIAS, F_RELU, F_SIGMOID, F_ADD, F_BN_DENSE, F_BN_RELU };
         f = pool[nr_int(&g->rng, 0, (int)(sizeof pool / sizeof *pool) - 1)];
     }
     switch (f) {
@@ -351,7 +454,8 @@ static int step1(gen *g, int cur, int f)
     case F_DENSE_NOBIAS: return g_dense(g, cur, nr_int(&g->rng, 1, 8), 0);
     case F_RELU: return g_unary(g, cur, NR_RELU);
     case F_SIGMOID: return g_unary(g, cur, NR_SIGMOID);
-    case F_ADD: case F_BN_SHARED_CONV: return g_add(g, cur);
+    case F_ADD:
+    case F_BN_SHARED_CONV: return g_add(g, cur);
     case F_BN_DENSE: return g_bn(g, g_dense(g, cur, nr_int(&g->rng, 1, 8), nr_int(&g->rng, 0, 1)));
     case F_BN_RELU: return g_bn(g, g_unary(g, cur, NR_RELU));
     default: cr_assert_fail("step1: feature %d", f); return cur;
@@ -361,15 +465,18 @@ static int step1(gen *g, int cur, int f)
 static int is3(int f)
 {
     return f == F_CONV_BIAS || f == F_CONV_NOBIAS || f == F_CONV_PAD_INT || f == F_CONV_PAD_4 || f == F_CONV_PAD_SAME ||
-           f == F_MAXPOOL_PAD || f == F_MAXPOOL_SAME || f == F_AVGPOOL_PAD || f == F_AVGPOOL_SAME || f == F_BN_CONV;
+        f == F_MAXPOOL_PAD || f == F_MAXPOOL_SAME || f == F_AVGPOOL_PAD || f == F_AVGPOOL_SAME || f == F_BN_CONV;
 }
 static int is1(int f) { return f == F_DENSE_BIAS || f == F_DENSE_NOBIAS || f == F_BN_DENSE; }
-static int is_either(int f) { return f == F_RELU || f == F_SIGMOID || f == F_ADD || f == F_BN_RELU || f == F_BN_SHARED_CONV; }
+static int is_either(int f)
+{
+    return f == F_RELU || f == F_SIGMOID || f == F_ADD || f == F_BN_RELU || f == F_BN_SHARED_CONV;
+}
 
 /* Builds random network `index`; returns its batch size. */
 static int generate(int index, nr_net *net, int used[F_COUNT])
 {
-    gen g = {.net = net};
+    gen g = { .net = net };
     g.rng.s = DIFF_SEED ^ ((uint64_t)(index + 1) * 0x100000001B3ULL);
     memset(net, 0, sizeof *net);
     snprintf(net->name, sizeof net->name, "rnd%d", index);
@@ -393,19 +500,21 @@ static int generate(int index, nr_net *net, int used[F_COUNT])
         int n3 = nr_int(&g.rng, 1, 3);
         int focus_here = is3(focus) || (is_either(focus) && nr_int(&g.rng, 0, 1));
         int at = focus_here ? nr_int(&g.rng, 0, n3) : -1;
-        if (nr_int(&g.rng, 0, 9) == 0) cur = g_bn(&g, cur);   /* a batchnorm of the input: becomes an affine op */
+        if (nr_int(&g.rng, 0, 9) == 0) cur = g_bn(&g, cur); /* a batchnorm of the input: becomes an affine op */
         for (int s = 0; s <= n3; s++) {
-            if (s == at) cur = step3(&g, cur, focus);
-            else if (s < n3) cur = step3(&g, cur, -1);
+            if (s == at)
+                cur = step3(&g, cur, focus);
+            else if (s < n3)
+                cur = step3(&g, cur, -1);
         }
         if (focus_here && focus != F_SOFTMAX && nr_int(&g.rng, 0, 4) == 0) {
-            net->output = cur;   /* a [C, H, W] output */
+            net->output = cur; /* a [C, H, W] output */
             memcpy(used, g.used, sizeof g.used);
             return batch;
         }
         if (focus == F_GAP || (focus != F_FLATTEN && nr_int(&g.rng, 0, 2) == 0)) {
             cur = g_unary(&g, cur, NR_GAP);
-            if (nr_int(&g.rng, 0, 1)) cur = g_unary(&g, cur, NR_FLATTEN);   /* a flatten of a flat value */
+            if (nr_int(&g.rng, 0, 1)) cur = g_unary(&g, cur, NR_FLATTEN); /* a flatten of a flat value */
         } else {
             cur = g_unary(&g, cur, NR_FLATTEN);
         }
@@ -414,11 +523,13 @@ static int generate(int index, nr_net *net, int used[F_COUNT])
     int focus_here = is1(focus) || is_either(focus);
     int at = focus_here ? nr_int(&g.rng, 0, n1) : -1;
     for (int s = 0; s <= n1; s++) {
-        if (s == at) cur = step1(&g, cur, focus);
-        else if (s < n1) cur = step1(&g, cur, -1);
+        if (s == at)
+            cur = step1(&g, cur, focus);
+        else if (s < n1)
+            cur = step1(&g, cur, -1);
     }
     if (focus == F_BN_DENSE && nr_int(&g.rng, 0, 1)) {
-        cur = g_bn(&g, g_dense(&g, cur, nr_int(&g.rng, 1, 5), nr_int(&g.rng, 0, 1)));   /* batchnorm as the output */
+        cur = g_bn(&g, g_dense(&g, cur, nr_int(&g.rng, 1, 5), nr_int(&g.rng, 0, 1))); /* batchnorm as the output */
     } else {
         cur = g_dense(&g, cur, nr_int(&g.rng, 1, 5), nr_int(&g.rng, 0, 2) != 0);
         if (focus == F_SOFTMAX || nr_int(&g.rng, 0, 7) == 0) {
@@ -440,8 +551,9 @@ static char *where_text(const nr_net *net, int64_t k)
     char *s = NULL;
     if (o->rank == 3) {
         int64_t r = k % n;
-        if (asprintf(&s, "sample %lld, [%lld, %lld, %lld]", (long long)(k / n), (long long)(r / (o->dims[1] * o->dims[2])),
-                     (long long)(r / o->dims[2] % o->dims[1]), (long long)(r % o->dims[2])) < 0)
+        if (asprintf(&s, "sample %lld, [%lld, %lld, %lld]", (long long)(k / n),
+                     (long long)(r / (o->dims[1] * o->dims[2])), (long long)(r / o->dims[2] % o->dims[1]),
+                     (long long)(r % o->dims[2])) < 0)
             s = NULL;
     } else if (asprintf(&s, "sample %lld, [%lld]", (long long)(k / n), (long long)(k % n)) < 0) {
         s = NULL;
@@ -488,26 +600,26 @@ static void check_net(nr_net *netp, int batch, uint64_t seed, int index)
     snprintf(xname, sizeof xname, "%s.xai", net.name);
     char *text = nr_xai_text(&net, wname);
     if (getenv("DIFF_SHOW")) fprintf(stderr, "--- network %d, batch %d ---\n%s", index, batch, text);
-    xpath = tu_write_temp(xname, text, strlen(text));   /* kept for reproducing by hand */
+    xpath = tu_write_temp(xname, text, strlen(text)); /* kept for reproducing by hand */
     if (asprintf(&wpath, "%s/%s", tu_tmpdir(), wname) < 0) abort();
     if (nr_has_params(&net)) cr_assert_eq(nr_write_safetensors(&net, wpath), 0, "cannot write %s", wpath);
 
     /* input: uniform in [-1, 1] */
-    nr_rng r = {seed ^ 0xabcdefULL};
+    nr_rng r = { seed ^ 0xabcdefULL };
     int64_t in_count = nr_count(&net.L[0]), out_count = nr_count(&net.L[net.output]);
     float *x = malloc(sizeof(float) * in_count * batch);
     for (int64_t k = 0; k < in_count * batch; k++) x[k] = (float)nr_uniform(&r, -1, 1);
     double *ref = nr_forward(&net, x, batch);
 
-    float *y_by_level[4] = {0};
-    const int levels[2] = {0, 3};
+    float *y_by_level[4] = { 0 };
+    const int levels[2] = { 0, 3 };
     for (int li = 0; li < 2; li++) {
         int opt = levels[li];
         nr_jit j;
         char *msg = NULL;
         if (nr_jit_open(&j, xpath, text, net.name, opt, &msg))
-            cr_assert_fail("network %d (seed 0x%llx), -O%d: %s\n--- network ---\n%s", index, (unsigned long long)seed, opt,
-                     msg ? msg : "", text);
+            cr_assert_fail("network %d (seed 0x%llx), -O%d: %s\n--- network ---\n%s", index, (unsigned long long)seed,
+                           opt, msg ? msg : "", text);
         /* the output shape the compiler inferred is the reference's */
         const xai_model_info *info = j.info;
         const nr_layer *o = &net.L[net.output];
@@ -533,13 +645,17 @@ static void check_net(nr_net *netp, int batch, uint64_t seed, int index)
             double we = -1;
             for (int64_t k = 0; k < out_count * batch; k++) {
                 double e = isnan(y[k]) ? INFINITY : fabs(y[k] - ref[k]);
-                if (e > we) { we = e; worst = k; }
+                if (e > we) {
+                    we = e;
+                    worst = k;
+                }
             }
             char *wt = where_text(&net, worst);
-            cr_expect_fail("network %d (seed 0x%llx, batch %d) at -O%d differs from the naive reference: max error %g > "
-                    "tolerance %g (max |ref| %g); worst at %s: got %.9g, expected %.9g\n--- network (%s) ---\n%s",
-                    index, (unsigned long long)seed, batch, opt, max_err, tol, max_ref, wt ? wt : "?", y[worst],
-                    ref[worst], xpath, text);
+            cr_expect_fail(
+                "network %d (seed 0x%llx, batch %d) at -O%d differs from the naive reference: max error %g > "
+                "tolerance %g (max |ref| %g); worst at %s: got %.9g, expected %.9g\n--- network (%s) ---\n%s",
+                index, (unsigned long long)seed, batch, opt, max_err, tol, max_ref, wt ? wt : "?", y[worst], ref[worst],
+                xpath, text);
             free(wt);
         }
         y_by_level[li] = y;
@@ -549,7 +665,7 @@ static void check_net(nr_net *netp, int batch, uint64_t seed, int index)
     /* -O3 with every parallel loop split (grain 1, 3 pool threads), and -O3 with the tiles for 16 vector
      * registers (AVX2 targets), are bitwise the -O3 result: every output is accumulated in the same order
      * whatever the thread count or the tile shape */
-    cg_options split = {.parallel_min_work = 1}, narrow = {.vector_registers = 16};
+    cg_options split = { .parallel_min_work = 1 }, narrow = { .vector_registers = 16 };
     expect_same_output(&split, 3, "with every loop split across threads", index, seed, batch, xpath, text, &net, x,
                        out_count, y_by_level[1]);
     expect_same_output(&narrow, 0, "with 16-register tiles", index, seed, batch, xpath, text, &net, x, out_count,
@@ -587,15 +703,12 @@ ParameterizedTestParameters(differential, random_net)
     return cr_make_param_array(int, ids, N_NETS);
 }
 
-ParameterizedTest(int *index, differential, random_net, .timeout = 120)
-{
-    run_case(*index);
-}
+ParameterizedTest(int *index, differential, random_net, .timeout = 120) { run_case(*index); }
 
 /* The generator really covers every op and variant, each in several networks. */
 Test(differential, generator_covers_every_op)
 {
-    int total[F_COUNT] = {0}, nets_with[F_COUNT] = {0};
+    int total[F_COUNT] = { 0 }, nets_with[F_COUNT] = { 0 };
     for (int i = 0; i < N_NETS; i++) {
         nr_net net;
         int used[F_COUNT];
@@ -618,45 +731,64 @@ Test(differential, reference_sanity)
      * avgpool 2 pad=same divides by valid cells: 3 4.5 7.5 9; avgpool 2 stride 1 pad 1: border windows /4. */
     nr_net net;
     memset(&net, 0, sizeof net);
-    net.L[0] = (nr_layer){.op = NR_INPUT, .rank = 3, .dims = {1, 3, 3}};
-    nr_layer mp = {.op = NR_MAXPOOL, .in = {0}, .rank = 3, .dims = {1, 2, 2}, .kh = 2, .kw = 2, .sh = 2, .sw = 2,
-                   .pb = 1, .pr = 1, .same = 1};
+    net.L[0] = (nr_layer){ .op = NR_INPUT, .rank = 3, .dims = { 1, 3, 3 } };
+    nr_layer mp = { .op = NR_MAXPOOL,
+                    .in = { 0 },
+                    .rank = 3,
+                    .dims = { 1, 2, 2 },
+                    .kh = 2,
+                    .kw = 2,
+                    .sh = 2,
+                    .sw = 2,
+                    .pb = 1,
+                    .pr = 1,
+                    .same = 1 };
     net.L[1] = mp;
     net.n = 2;
     net.output = 1;
-    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    float x[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
     double *y = nr_forward(&net, x, 1);
-    double want_max[4] = {5, 6, 8, 9};
+    double want_max[4] = { 5, 6, 8, 9 };
     for (int k = 0; k < 4; k++) cr_expect_float_eq(y[k], want_max[k], 1e-12);
     free(y);
     net.L[1].op = NR_AVGPOOL;
     y = nr_forward(&net, x, 1);
-    double want_avg[4] = {3, 4.5, 7.5, 9};
+    double want_avg[4] = { 3, 4.5, 7.5, 9 };
     for (int k = 0; k < 4; k++) cr_expect_float_eq(y[k], want_avg[k], 1e-12);
     free(y);
-    nr_layer ap = {.op = NR_AVGPOOL, .in = {0}, .rank = 3, .dims = {1, 4, 4}, .kh = 2, .kw = 2, .sh = 1, .sw = 1,
-                   .pt = 1, .pl = 1, .pb = 1, .pr = 1};
+    nr_layer ap = { .op = NR_AVGPOOL,
+                    .in = { 0 },
+                    .rank = 3,
+                    .dims = { 1, 4, 4 },
+                    .kh = 2,
+                    .kw = 2,
+                    .sh = 1,
+                    .sw = 1,
+                    .pt = 1,
+                    .pl = 1,
+                    .pb = 1,
+                    .pr = 1 };
     net.L[1] = ap;
     y = nr_forward(&net, x, 1);
-    cr_expect_float_eq(y[0], 1.0 / 4, 1e-12);           /* only the 1 is inside */
+    cr_expect_float_eq(y[0], 1.0 / 4, 1e-12); /* only the 1 is inside */
     cr_expect_float_eq(y[5], (1 + 2 + 4 + 5) / 4.0, 1e-12);
     cr_expect_float_eq(y[15], 9.0 / 4, 1e-12);
     free(y);
     int lo, hi;
     nr_same_pad(28, 3, 1, &lo, &hi);
     cr_expect(lo == 1 && hi == 1);
-    nr_same_pad(7, 2, 2, &lo, &hi);                     /* out 4, total 1: all of it at the bottom */
+    nr_same_pad(7, 2, 2, &lo, &hi); /* out 4, total 1: all of it at the bottom */
     cr_expect(lo == 0 && hi == 1);
-    nr_same_pad(5, 1, 3, &lo, &hi);                     /* out 2, (2-1)*3+1-5 < 0 -> 0 */
+    nr_same_pad(5, 1, 3, &lo, &hi); /* out 2, (2-1)*3+1-5 < 0 -> 0 */
     cr_expect(lo == 0 && hi == 0);
 }
 
 /* ---- hand-made edge cases: buffer planning (aliases, in-place ops, outputs that are views), odd
  * windows, big batches ---- */
 
-#define EDGE(name, batch) \
-    static void build_##name(nr_net *n, nr_rng *r); \
-    Test(differential_edge, name) { edge(#name, build_##name, batch); } \
+#define EDGE(name, batch)                                                                                              \
+    static void build_##name(nr_net *n, nr_rng *r);                                                                    \
+    Test(differential_edge, name) { edge(#name, build_##name, batch); }                                                \
     static void build_##name(nr_net *n, nr_rng *r)
 
 static int edge_counter = 1000;
@@ -664,7 +796,7 @@ static int edge_counter = 1000;
 static void edge(const char *name, void (*build)(nr_net *, nr_rng *), int batch)
 {
     nr_net net;
-    nr_rng r = {0xed6e0000ULL + (uint64_t)strlen(name)};
+    nr_rng r = { 0xed6e0000ULL + (uint64_t)strlen(name) };
     build(&net, &r);
     snprintf(net.name, sizeof net.name, "%s", name);
     check_net(&net, batch, r.s, edge_counter++);
@@ -697,7 +829,7 @@ EDGE(sigmoid_relu_chain_on_input, 2)
     int x = nr_input(n, "x", 1, 7, 0, 0);
     int a = nr_simple(n, NR_SIGMOID, x, 0);
     int b = nr_simple(n, NR_RELU, a, 0);
-    nr_simple(n, NR_ADD, b, x);   /* x is still intact */
+    nr_simple(n, NR_ADD, b, x); /* x is still intact */
 }
 
 EDGE(add_of_a_value_with_itself, 2)
@@ -753,10 +885,11 @@ EDGE(value_read_after_elementwise, 3)
 EDGE(odd_windows, 2)
 {
     int x = nr_input(n, "x", 3, 2, 3, 3);
-    int c = nr_conv(n, r, x, 2, 4, 4, 1, 1, 1, 1, 1, 1, 0, 1, "2, kernel=4, pad=1");            /* [2, 2, 2] */
-    int d = nr_conv(n, r, x, 3, 1, 1, 3, 3, 0, 0, 0, 0, 0, 1, "3, kernel=1, stride=3");        /* [3, 1, 1] */
-    int e = nr_conv(n, r, x, 2, 4, 1, 1, 2, 1, 0, 0, 0, 0, 0, "2, kernel=[4, 1], stride=[1, 2], pad=[1, 0, 0, 0], bias=false");
-    int m = nr_pool(n, NR_MAXPOOL, c, 1, 1, 3, 3, 0, 0, 0, 0, 0, "1, stride=3");              /* [2, 1, 1] */
+    int c = nr_conv(n, r, x, 2, 4, 4, 1, 1, 1, 1, 1, 1, 0, 1, "2, kernel=4, pad=1");    /* [2, 2, 2] */
+    int d = nr_conv(n, r, x, 3, 1, 1, 3, 3, 0, 0, 0, 0, 0, 1, "3, kernel=1, stride=3"); /* [3, 1, 1] */
+    int e = nr_conv(n, r, x, 2, 4, 1, 1, 2, 1, 0, 0, 0, 0, 0,
+                    "2, kernel=[4, 1], stride=[1, 2], pad=[1, 0, 0, 0], bias=false");
+    int m = nr_pool(n, NR_MAXPOOL, c, 1, 1, 3, 3, 0, 0, 0, 0, 0, "1, stride=3"); /* [2, 1, 1] */
     int a = nr_simple(n, NR_GAP, m, 0);
     int g = nr_simple(n, NR_GAP, d, 0);
     int h = nr_simple(n, NR_FLATTEN, e, 0);
@@ -771,7 +904,7 @@ EDGE(same_pooling_stride_smaller_than_size, 2)
 {
     int x = nr_input(n, "x", 3, 2, 8, 7);
     int c = nr_conv(n, r, x, 2, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, "2, kernel=1");
-    int m = nr_pool(n, NR_MAXPOOL, c, 3, 3, 2, 2, 0, 0, 0, 0, 1, "3, stride=2, pad=same");    /* [2, 4, 4] */
+    int m = nr_pool(n, NR_MAXPOOL, c, 3, 3, 2, 2, 0, 0, 0, 0, 1, "3, stride=2, pad=same"); /* [2, 4, 4] */
     int a = nr_pool(n, NR_AVGPOOL, c, 3, 3, 2, 2, 0, 0, 0, 0, 1, "3, stride=2, pad=same");
     int s = nr_simple(n, NR_ADD, m, a);
     int b = nr_pool(n, NR_AVGPOOL, s, 3, 2, 1, 2, 1, 1, 1, 0, 0, "[3, 2], stride=[1, 2], pad=[1, 1, 1, 0]");
@@ -799,8 +932,8 @@ EDGE(big_batch_branches, 17)
     int s1 = nr_simple(n, NR_ADD, c2, c3);
     int b1 = nr_batchnorm(n, r, s1, 1e-5, "");
     int s2 = nr_simple(n, NR_ADD, b1, a1);
-    int p1 = nr_pool(n, NR_MAXPOOL, s2, 2, 2, 2, 2, 0, 0, 0, 0, 1, "2, pad=same");          /* [4, 5, 5] */
-    int p2 = nr_pool(n, NR_AVGPOOL, s2, 3, 3, 2, 2, 1, 1, 1, 1, 0, "3, stride=2, pad=1");    /* [4, 5, 5] */
+    int p1 = nr_pool(n, NR_MAXPOOL, s2, 2, 2, 2, 2, 0, 0, 0, 0, 1, "2, pad=same");        /* [4, 5, 5] */
+    int p2 = nr_pool(n, NR_AVGPOOL, s2, 3, 3, 2, 2, 1, 1, 1, 1, 0, "3, stride=2, pad=1"); /* [4, 5, 5] */
     int s3 = nr_simple(n, NR_ADD, p1, p2);
     int f = nr_simple(n, NR_FLATTEN, s3, 0);
     int d1 = nr_dense(n, r, f, 6, 1, "6");

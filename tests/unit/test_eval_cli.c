@@ -24,24 +24,23 @@
 static const float W35[15] = { 1, 1, 2, 2, 5, 1, 1, 2, 2, 5, 3, 3, -1, -1, 0.5f };
 static const float W24[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
-static const char *XAI =
-    "network tiny35 {\n"
-    "    weights \"tiny.safetensors\";\n"
-    "    input x[1, 3, 5];\n"
-    "    flat = flatten(x);\n"
-    "    fc = dense(flat, 2, bias=false);\n"
-    "    output fc;\n"
-    "}\n"
-    "network tiny24 {\n"
-    "    weights \"tiny.safetensors\";\n"
-    "    input x[1, 2, 4];\n"
-    "    flat = flatten(x);\n"
-    "    fc2 = dense(flat, 2, bias=false);\n"
-    "    output fc2;\n"
-    "}\n"
-    "explain gxi for tiny35 { method gradient; post times_input; }\n"
-    "explain saliency for tiny35 { method gradient; }\n"
-    "explain gxi24 for tiny24 { method gradient; post times_input; }\n";
+static const char *XAI = "network tiny35 {\n"
+                         "    weights \"tiny.safetensors\";\n"
+                         "    input x[1, 3, 5];\n"
+                         "    flat = flatten(x);\n"
+                         "    fc = dense(flat, 2, bias=false);\n"
+                         "    output fc;\n"
+                         "}\n"
+                         "network tiny24 {\n"
+                         "    weights \"tiny.safetensors\";\n"
+                         "    input x[1, 2, 4];\n"
+                         "    flat = flatten(x);\n"
+                         "    fc2 = dense(flat, 2, bias=false);\n"
+                         "    output fc2;\n"
+                         "}\n"
+                         "explain gxi for tiny35 { method gradient; post times_input; }\n"
+                         "explain saliency for tiny35 { method gradient; }\n"
+                         "explain gxi24 for tiny24 { method gradient; post times_input; }\n";
 
 static char *path_of(const char *name)
 {
@@ -65,7 +64,7 @@ static void write_weights(void)
     unsigned char *buf = malloc(size);
     for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)n >> (8 * i));
     memcpy(buf + 8, header, n);
-    memcpy(buf + 8 + n, data, sizeof data);   /* little-endian host */
+    memcpy(buf + 8 + n, data, sizeof data); /* little-endian host */
     free(tu_write_temp("tiny.safetensors", buf, size));
     free(buf);
 }
@@ -129,9 +128,11 @@ static cJSON *read_json(const char *dir)
 static const cJSON *entry(const cJSON *root, const char *name, const char *order)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "explanations")) {
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "explanations"))
+    {
         const cJSON *o = cJSON_GetObjectItem(e, "order");
-        if (!strcmp(cJSON_GetObjectItem(e, "name")->valuestring, name) && (!order || (o && !strcmp(o->valuestring, order))))
+        if (!strcmp(cJSON_GetObjectItem(e, "name")->valuestring, name) &&
+            (!order || (o && !strcmp(o->valuestring, order))))
             return e;
     }
     cr_assert_fail("no entry for %s %s", name, order ? order : "");
@@ -166,8 +167,10 @@ Test(eval_cli, selectivity_known_answer_both_orders)
     memset(pixels, 255, sizeof pixels);
     char *data = write_idx("ones.idx", pixels, 3, (const uint32_t[]){ 3, 3, 5 });
     char *labels = write_idx("labels.idx", (const unsigned char[]){ 0, 0, 0 }, 1, (const uint32_t[]){ 3 });
-    int rc = xaic(&out, "'%s' --explain gxi,saliency --data '%s' --labels '%s' --metric selectivity --patch 2 "
-                  "--steps 6 --order both --tracked logit --batch 2 -o '%s'", xai, data, labels, dir);
+    int rc = xaic(&out,
+                  "'%s' --explain gxi,saliency --data '%s' --labels '%s' --metric selectivity --patch 2 "
+                  "--steps 6 --order both --tracked logit --batch 2 -o '%s'",
+                  xai, data, labels, dir);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     cJSON *j = read_json(dir);
     cr_assert_eq(cJSON_GetObjectItem(j, "inputs")->valueint, 3);
@@ -177,7 +180,7 @@ Test(eval_cli, selectivity_known_answer_both_orders)
     const float most[7] = { 26.5f, 16.5f, 8.5f, 2.5f, -1.5f, -2.0f, 0.0f };
     const float least[7] = { 26.5f, 28.5f, 28.0f, 24.0f, 18.0f, 10.0f, 0.0f };
     for (int m = 0; m < 2; m++) {
-        const char *name = m ? "saliency" : "gxi";   /* x = 1: w*x and w rank the patches alike */
+        const char *name = m ? "saliency" : "gxi"; /* x = 1: w*x and w rank the patches alike */
         const cJSON *e = entry(j, name, "most_relevant_first");
         expect_array(cJSON_GetObjectItem(e, "mean_curve"), most, 7, name);
         cr_assert_float_eq(cJSON_GetObjectItem(e, "aopc_mean")->valuedouble, 135.0 / 7, 1e-4);
@@ -220,14 +223,17 @@ Test(eval_cli, continuity_known_answer)
     x[1] = 1;
     x[8 + 6] = 5;
     char *data = write_npy("two.npy", x, 4, (const int64_t[]){ 2, 1, 2, 4 });
-    int rc = xaic(&out, "'%s' --explain gxi24 --network tiny24 --data '%s' --metric continuity --shifts -3:2 "
-                  "--limit 1 -o '%s'", xai, data, dir);
+    int rc = xaic(&out,
+                  "'%s' --explain gxi24 --network tiny24 --data '%s' --metric continuity --shifts -3:2 "
+                  "--limit 1 -o '%s'",
+                  xai, data, dir);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     cJSON *j = read_json(dir);
     cr_assert_eq(cJSON_GetObjectItem(j, "inputs")->valueint, 1);
     cr_assert_str_eq(cJSON_GetObjectItem(j, "targets")->valuestring, "argmax");
     const cJSON *e = entry(j, "gxi24", NULL);
-    const float f[6] = { 0, 0, 1, 2, 3, 4 }, r1[6] = { 0, 0, 1, 2, 0, 0 }, r2[6] = { 0, 0, 0, 0, 3, 4 }, zero[6] = { 0 };
+    const float f[6] = { 0, 0, 1, 2, 3, 4 }, r1[6] = { 0, 0, 1, 2, 0, 0 }, r2[6] = { 0, 0, 0, 0, 3, 4 },
+                zero[6] = { 0 };
     expect_array(cJSON_GetObjectItem(e, "mean_f"), f, 6, "f");
     const cJSON *q = cJSON_GetObjectItem(e, "mean_quadrants");
     expect_array(cJSON_GetArrayItem(q, 0), r1, 6, "R1");
@@ -273,17 +279,20 @@ Test(eval_cli, errors_explain_what_to_do)
                  "'%s' --explain gxi --data '%s' %s -o '%s'", xai, data16, sel, dir);
     expect_error(1, "only 6 patches of 2x2; use --steps 6 or less, or a smaller --patch",
                  "'%s' --explain gxi --data '%s' --metric selectivity --patch 2 --steps 7 -o '%s'", xai, data, dir);
-    expect_error(2, "--patch needs an integer in [1, ", "'%s' --explain gxi --data '%s' %s --patch 0 -o '%s'", xai, data,
-                 sel, dir);
-    expect_error(2, "--shifts takes MIN:MAX with MIN < MAX", "'%s' --explain gxi --data '%s' --metric continuity "
-                 "--shifts 3:3 -o '%s'", xai, data, dir);
+    expect_error(2, "--patch needs an integer in [1, ", "'%s' --explain gxi --data '%s' %s --patch 0 -o '%s'", xai,
+                 data, sel, dir);
+    expect_error(2, "--shifts takes MIN:MAX with MIN < MAX",
+                 "'%s' --explain gxi --data '%s' --metric continuity "
+                 "--shifts 3:3 -o '%s'",
+                 xai, data, dir);
     expect_error(1, "label 2 of input 0 is not a class of network 'tiny35' (0 .. 1)",
                  "'%s' --explain gxi --data '%s' --labels '%s' %s -o '%s'", xai, data, labels, sel, dir);
     expect_error(1, "holds 2 labels but", "'%s' --explain gxi --data '%s' --labels '%s' %s -o '%s'", xai, data, labels2,
                  sel, dir);
-    expect_error(1, "are for different networks", "'%s' --explain gxi,gxi24 --data '%s' %s -o '%s'", xai, data, sel, dir);
-    expect_error(1, "is for network 'tiny35', not 'tiny24'", "'%s' --explain gxi --network tiny24 --data '%s' %s -o '%s'",
-                 xai, data, sel, dir);
+    expect_error(1, "are for different networks", "'%s' --explain gxi,gxi24 --data '%s' %s -o '%s'", xai, data, sel,
+                 dir);
+    expect_error(1, "is for network 'tiny35', not 'tiny24'",
+                 "'%s' --explain gxi --network tiny24 --data '%s' %s -o '%s'", xai, data, sel, dir);
     expect_error(2, "eval needs -o DIR", "'%s' --explain gxi --data '%s' %s", xai, data, sel);
     expect_error(2, "eval needs --explain", "'%s' --data '%s' %s -o '%s'", xai, data, sel, dir);
     expect_error(2, "unknown option '--frobnicate' for eval", "'%s' --frobnicate 1", xai);

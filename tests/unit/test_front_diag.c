@@ -53,9 +53,9 @@ Test(front_diag, error_format_with_caret_and_underline)
     xai_source *src = diag_add_source(&c.diag, "net.xai", text, strlen(text));
     diag_error(&c.diag, at(src, 3, 13, 18), "unknown op '%s'; known ops are dense, conv2d, ...", "conv3d");
     cr_assert_str_eq(capture_text(&c),
-        "net.xai:3:13: error: unknown op 'conv3d'; known ops are dense, conv2d, ...\n"
-        "    3 |     conv1 = conv3d(x, 32);\n"
-        "      |             ^~~~~~\n");
+                     "net.xai:3:13: error: unknown op 'conv3d'; known ops are dense, conv2d, ...\n"
+                     "    3 |     conv1 = conv3d(x, 32);\n"
+                     "      |             ^~~~~~\n");
     cr_assert_eq(c.diag.errors, 1);
     cr_assert_eq(c.diag.warnings, 0);
     capture_end(&c);
@@ -65,17 +65,17 @@ Test(front_diag, caret_only_warning_and_note)
 {
     capture c;
     capture_start(&c);
-    const char *text = "a\nbb = 1;";   /* no final newline */
+    const char *text = "a\nbb = 1;"; /* no final newline */
     xai_source *src = diag_add_source(&c.diag, "w.xai", text, strlen(text));
     diag_warning(&c.diag, at(src, 2, 4, 0), "unused layer '%s'", "bb");
     diag_note(&c.diag, at(src, 1, 1, 1), "first defined here");
     cr_assert_str_eq(capture_text(&c),
-        "w.xai:2:4: warning: unused layer 'bb'\n"
-        "    2 | bb = 1;\n"
-        "      |    ^\n"
-        "w.xai:1:1: note: first defined here\n"
-        "    1 | a\n"
-        "      | ^\n");
+                     "w.xai:2:4: warning: unused layer 'bb'\n"
+                     "    2 | bb = 1;\n"
+                     "      |    ^\n"
+                     "w.xai:1:1: note: first defined here\n"
+                     "    1 | a\n"
+                     "      | ^\n");
     cr_assert_eq(c.diag.errors, 0);
     cr_assert_eq(c.diag.warnings, 1);
     capture_end(&c);
@@ -88,8 +88,8 @@ Test(front_diag, without_location)
     diag_error(&c.diag, loc_none(), "cannot read '%s': %s", "x.xai", strerror(ENOENT));
     diag_note(&c.diag, loc_none(), "a note");
     cr_assert_str_eq(capture_text(&c),
-        "xaic: error: cannot read 'x.xai': No such file or directory\n"
-        "xaic: note: a note\n");
+                     "xaic: error: cannot read 'x.xai': No such file or directory\n"
+                     "xaic: note: a note\n");
     cr_assert_eq(c.diag.errors, 1);
     capture_end(&c);
 }
@@ -103,9 +103,9 @@ Test(front_diag, tabs_are_expanded_and_the_caret_follows)
     /* `relu` starts at byte column 6 (after "\tx =\t"), display column 8 + 4 -> tab -> 16 */
     diag_error(&c.diag, at(src, 1, 6, 9), "here");
     cr_assert_str_eq(capture_text(&c),
-        "t.xai:1:6: error: here\n"
-        "    1 |         x =     relu(y);\n"
-        "      |                 ^~~~\n");
+                     "t.xai:1:6: error: here\n"
+                     "    1 |         x =     relu(y);\n"
+                     "      |                 ^~~~\n");
     capture_end(&c);
 }
 
@@ -117,9 +117,9 @@ Test(front_diag, utf8_counts_one_column_and_control_bytes_are_shown_as_question_
     xai_source *src = diag_add_source(&c.diag, "u.xai", text, strlen(text));
     diag_error(&c.diag, at(src, 1, 10, 10), "x");
     cr_assert_str_eq(capture_text(&c),
-        "u.xai:1:10: error: x\n"
-        "    1 | # \xc3\xa9t\xc3\xa9? x\n"
-        "      |        ^\n");
+                     "u.xai:1:10: error: x\n"
+                     "    1 | # \xc3\xa9t\xc3\xa9? x\n"
+                     "      |        ^\n");
     capture_end(&c);
 }
 
@@ -131,9 +131,9 @@ Test(front_diag, location_past_the_end_of_the_line)
     xai_source *src = diag_add_source(&c.diag, "e.xai", text, strlen(text));
     diag_error(&c.diag, at(src, 1, 9, 0), "expected ';'");
     cr_assert_str_eq(capture_text(&c),
-        "e.xai:1:9: error: expected ';'\n"
-        "    1 | x = f(a)\n"
-        "      |         ^\n");
+                     "e.xai:1:9: error: expected ';'\n"
+                     "    1 | x = f(a)\n"
+                     "      |         ^\n");
     capture_end(&c);
 }
 
@@ -148,9 +148,9 @@ Test(front_diag, wide_line_numbers_keep_the_bars_aligned)
     xai_source *src = diag_add_source(&c.diag, "big.xai", text, strlen(text));
     diag_error(&c.diag, at(src, 123457, 2, 2), "m");
     cr_assert_str_eq(capture_text(&c),
-        "big.xai:123457:2: error: m\n"
-        "123457 | zz\n"
-        "       |  ^\n");
+                     "big.xai:123457:2: error: m\n"
+                     "123457 | zz\n"
+                     "       |  ^\n");
     free(text);
     capture_end(&c);
 }
@@ -164,7 +164,7 @@ Test(front_diag, load_file_reads_regular_files_only)
     xai_source *src = diag_load_file(&c.diag, path, &err);
     cr_assert_not_null(src);
     cr_assert_eq(src->length, 7);
-    cr_assert_eq(memcmp(src->text, "abc\0def", 8), 0);   /* NUL-terminated, embedded NUL kept */
+    cr_assert_eq(memcmp(src->text, "abc\0def", 8), 0); /* NUL-terminated, embedded NUL kept */
     cr_assert_str_eq(src->path, path);
     cr_assert_eq(c.diag.sources, src);
 
@@ -174,7 +174,7 @@ Test(front_diag, load_file_reads_regular_files_only)
     err = 0;
     cr_assert_null(diag_load_file(&c.diag, "/nonexistent/dir/x.xai", &err));
     cr_assert_eq(err, ENOENT);
-    cr_assert_str_eq(capture_text(&c), "");   /* loading reports nothing itself */
+    cr_assert_str_eq(capture_text(&c), ""); /* loading reports nothing itself */
     cr_assert_eq(c.diag.errors, 0);
     free(path);
     capture_end(&c);

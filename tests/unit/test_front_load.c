@@ -83,12 +83,12 @@ Test(front_load, relative_imports_and_a_diamond_loaded_once)
     char *common = write_file("diamond/lib/common.xai", "network common { output x; }\n");
     char *a = write_file("diamond/lib/a.xai", "import \"common.xai\";\nnetwork a { output x; }\n");
     char *b = write_file("diamond/lib/b.xai", "import \"../lib/./common.xai\";\nnetwork b { output x; }\n");
-    char *main_path = write_file("diamond/main.xai",
-                                 "import \"lib/a.xai\";\nimport \"lib/b.xai\";\nnetwork main { output x; }\n");
+    char *main_path =
+        write_file("diamond/main.xai", "import \"lib/a.xai\";\nimport \"lib/b.xai\";\nnetwork main { output x; }\n");
     loaded l;
     load_path(&l, main_path);
     cr_assert_eq(l.diag.errors, 0, "%s", l.messages);
-    cr_assert_eq(l.prog->n_files, 5);   /* prelude, common, a, b, main */
+    cr_assert_eq(l.prog->n_files, 5); /* prelude, common, a, b, main */
     cr_assert_str_eq(first_network(l.prog, 1), "common");
     cr_assert_str_eq(first_network(l.prog, 2), "a");
     cr_assert_str_eq(first_network(l.prog, 3), "b");
@@ -119,12 +119,13 @@ Test(front_load, a_file_importing_itself_through_others_is_a_cycle)
     cr_assert_eq(l.diag.errors, 1, "%s", l.messages);
     char *expected = NULL;
     cr_assert(asprintf(&expected,
-        "%s/c.xai:1:8: error: import cycle: %s/a.xai -> %s/b.xai -> %s/c.xai -> %s/a.xai; "
-        "a file cannot import itself, directly or through others\n"
-        "    1 | import \"a.xai\";\n"
-        "      |        ^~~~~~~\n", dir, dir, dir, dir, dir) > 0);
+                       "%s/c.xai:1:8: error: import cycle: %s/a.xai -> %s/b.xai -> %s/c.xai -> %s/a.xai; "
+                       "a file cannot import itself, directly or through others\n"
+                       "    1 | import \"a.xai\";\n"
+                       "      |        ^~~~~~~\n",
+                       dir, dir, dir, dir, dir) > 0);
     cr_assert_str_eq(l.messages, expected);
-    cr_assert_eq(l.prog->n_files, 4);   /* each file still parsed once */
+    cr_assert_eq(l.prog->n_files, 4); /* each file still parsed once */
     loaded_free(&l);
     free(expected);
     free(a);
@@ -146,20 +147,21 @@ Test(front_load, self_import)
 Test(front_load, unreadable_import_is_reported_at_the_import)
 {
     char *path = write_file("missing/m.xai", "network m { output x; }\nimport   \"nope.xai\";\nimport \"sub.xai\";\n");
-    free(write_file("missing/sub.xai/placeholder.xai", ""));   /* makes "sub.xai" a directory */
+    free(write_file("missing/sub.xai/placeholder.xai", "")); /* makes "sub.xai" a directory */
     loaded l;
     load_path(&l, path);
     cr_assert_eq(l.diag.errors, 2, "%s", l.messages);
     char *expected = NULL;
     cr_assert(asprintf(&expected,
-        "%s:2:10: error: cannot read imported file 'nope.xai': No such file or directory\n"
-        "    2 | import   \"nope.xai\";\n"
-        "      |          ^~~~~~~~~~\n"
-        "%s:3:8: error: cannot read imported file 'sub.xai': Is a directory\n"
-        "    3 | import \"sub.xai\";\n"
-        "      |        ^~~~~~~~~\n", path, path) > 0);
+                       "%s:2:10: error: cannot read imported file 'nope.xai': No such file or directory\n"
+                       "    2 | import   \"nope.xai\";\n"
+                       "      |          ^~~~~~~~~~\n"
+                       "%s:3:8: error: cannot read imported file 'sub.xai': Is a directory\n"
+                       "    3 | import \"sub.xai\";\n"
+                       "      |        ^~~~~~~~~\n",
+                       path, path) > 0);
     cr_assert_str_eq(l.messages, expected);
-    cr_assert_eq(l.prog->n_files, 2);   /* the main file is still there */
+    cr_assert_eq(l.prog->n_files, 2); /* the main file is still there */
     loaded_free(&l);
     free(expected);
     free(path);
@@ -170,8 +172,9 @@ Test(front_load, unreadable_main_file)
     loaded l;
     load_path(&l, "tests/data/does_not_exist.xai");
     cr_assert_eq(l.diag.errors, 1);
-    cr_assert_str_eq(l.messages, "xaic: error: cannot read 'tests/data/does_not_exist.xai': No such file or directory\n");
-    cr_assert_eq(l.prog->n_files, 1);   /* just the prelude */
+    cr_assert_str_eq(l.messages,
+                     "xaic: error: cannot read 'tests/data/does_not_exist.xai': No such file or directory\n");
+    cr_assert_eq(l.prog->n_files, 1); /* just the prelude */
     loaded_free(&l);
 
     load_path(&l, tu_tmpdir());
@@ -184,14 +187,14 @@ Test(front_load, text_main_file_resolves_imports_next_to_its_path)
 {
     free(write_file("text/helper.xai", "rule helper on relu { r; }\n"));
     char *main_path = NULL;
-    cr_assert(asprintf(&main_path, "%s/text/virtual.xai", tu_tmpdir()) > 0);   /* not on disk */
+    cr_assert(asprintf(&main_path, "%s/text/virtual.xai", tu_tmpdir()) > 0); /* not on disk */
     xai_diag d;
     FILE *null = fopen("/dev/null", "w");
     diag_init(&d, null);
     xai_program *p = load_program_text(&d, main_path, "import \"helper.xai\";\nimport \"helper.xai\";\n");
     cr_assert_not_null(p);
     cr_assert_eq(d.errors, 0);
-    cr_assert_eq(p->n_files, 3);   /* prelude, helper (once), main */
+    cr_assert_eq(p->n_files, 3); /* prelude, helper (once), main */
     cr_assert_eq(p->files[1]->items[0].kind, TOP_RULE);
     cr_assert_str_eq(p->files[1]->items[0].u.rule.name, "helper");
     cr_assert_str_eq(p->files[2]->src->path, main_path);

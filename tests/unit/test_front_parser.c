@@ -154,7 +154,7 @@ Test(front_parser, design_example_fields)
     diag_init(&d, stderr);
     ast_file *f = ast_parse(&d, diag_add_source(&d, "design.xai", text, len));
     cr_assert_eq(d.errors, 0);
-    cr_assert_eq(f->n_items, 16);   /* import, network, rule, 13 explains */
+    cr_assert_eq(f->n_items, 16); /* import, network, rule, 13 explains */
 
     const ast_network *net = &f->items[1].u.network;
     cr_assert_str_eq(net->name, "mnist_cnn");
@@ -181,7 +181,7 @@ Test(front_parser, design_example_fields)
     const ast_expr *call = conv1->value;
     cr_assert_eq(call->kind, EX_CALL);
     cr_assert_str_eq(call->text, "conv2d");
-    cr_assert_eq(call->loc.line, 7);   /* the callee: where "unknown op" points */
+    cr_assert_eq(call->loc.line, 7); /* the callee: where "unknown op" points */
     cr_assert_eq(call->loc.col, 13);
     cr_assert_eq(call->loc.end_col, 18);
     cr_assert_eq(call->n_args, 4);
@@ -247,7 +247,7 @@ Test(front_parser, precedence_and_associativity)
     s = layer_expr("network n { y = where(z > 0, a * -b, -(c + 1)); }");
     cr_assert_str_eq(s, "where((z > 0), (a * (-b)), (-(c + 1)))");
     free(s);
-    s = layer_expr("network n { y = a + 1 >= b * 2; }");   /* comparisons bind loosest */
+    s = layer_expr("network n { y = a + 1 >= b * 2; }"); /* comparisons bind loosest */
     cr_assert_str_eq(s, "((a + 1) >= (b * 2))");
     free(s);
     s = layer_expr("network n { y = f(a <= b, a == b, a != b, a < b); }");
@@ -260,8 +260,8 @@ Test(front_parser, comparison_chain_is_an_error)
     parsed p;
     parse_text(&p, "network n { y = a < b < c; }");
     cr_assert_eq(p.diag.errors, 1);
-    cr_assert(strstr(p.messages, "t.xai:1:23: error: expected ';' after the layer definition, found '<'"),
-              "got:\n%s", p.messages);
+    cr_assert(strstr(p.messages, "t.xai:1:23: error: expected ';' after the layer definition, found '<'"), "got:\n%s",
+              p.messages);
     parsed_free(&p);
 }
 
@@ -322,8 +322,9 @@ Test(front_parser, lists_calls_and_comments)
 Test(front_parser, rule_with_lets_and_no_params)
 {
     parsed p;
-    parse_text(&p, "rule zplus on dense, conv2d {\n  z = a * pos(w);\n  q = z + 1;\n  share(z, stabilize=1e-6);\n}\n"
-                   "rule r() on relu { r; }\n");
+    parse_text(&p,
+               "rule zplus on dense, conv2d {\n  z = a * pos(w);\n  q = z + 1;\n  share(z, stabilize=1e-6);\n}\n"
+               "rule r() on relu { r; }\n");
     cr_assert_eq(p.diag.errors, 0, "%s", p.messages);
     cr_assert_eq(p.file->n_items, 2);
     const ast_rule *r = &p.file->items[0].u.rule;
@@ -339,13 +340,13 @@ Test(front_parser, rule_with_lets_and_no_params)
     cr_assert_str_eq(r->body->args[1].name, "stabilize");
     char *dump = dump_to_string(p.file);
     cr_assert_str_eq(dump,
-        "file t.xai\n"
-        "  rule zplus on dense, conv2d @1:6\n"
-        "    let z = (a * pos(w)) @2:3\n"
-        "    let q = (z + 1) @3:3\n"
-        "    body share(z, stabilize=1e-06) @4:3\n"
-        "  rule r on relu @6:6\n"
-        "    body r @6:20\n");
+                     "file t.xai\n"
+                     "  rule zplus on dense, conv2d @1:6\n"
+                     "    let z = (a * pos(w)) @2:3\n"
+                     "    let q = (z + 1) @3:3\n"
+                     "    body share(z, stabilize=1e-06) @4:3\n"
+                     "  rule r on relu @6:6\n"
+                     "    body r @6:20\n");
     free(dump);
     parsed_free(&p);
 }
@@ -353,8 +354,10 @@ Test(front_parser, rule_with_lets_and_no_params)
 Test(front_parser, preset_and_settings)
 {
     parsed p;
-    parse_text(&p, "preset my_preset(low = -1, high) {\n  dense: epsilon(0.25);\n  first: zbox(low, high);\n  method gradient;\n}\n"
-                   "network n { input v[784]; output a, b; }\n");
+    parse_text(&p,
+               "preset my_preset(low = -1, high) {\n  dense: epsilon(0.25);\n  first: zbox(low, high);\n  method "
+               "gradient;\n}\n"
+               "network n { input v[784]; output a, b; }\n");
     cr_assert_eq(p.diag.errors, 0, "%s", p.messages);
     const ast_preset *ps = &p.file->items[0].u.preset;
     cr_assert_eq(p.file->items[0].kind, TOP_PRESET);
@@ -375,14 +378,14 @@ Test(front_parser, preset_and_settings)
     cr_assert_eq(out->output_locs[1].col, 37);
     char *dump = dump_to_string(p.file);
     cr_assert_str_eq(dump,
-        "file t.xai\n"
-        "  preset my_preset(low = -1, high) @1:8\n"
-        "    assign dense: epsilon(0.25) @2:3\n"
-        "    assign first: zbox(low, high) @3:3\n"
-        "    setting method gradient @4:3\n"
-        "  network n @6:9\n"
-        "    input v [784] @6:13\n"
-        "    output a, b @6:27\n");
+                     "file t.xai\n"
+                     "  preset my_preset(low = -1, high) @1:8\n"
+                     "    assign dense: epsilon(0.25) @2:3\n"
+                     "    assign first: zbox(low, high) @3:3\n"
+                     "    setting method gradient @4:3\n"
+                     "  network n @6:9\n"
+                     "    input v [784] @6:13\n"
+                     "    output a, b @6:27\n");
     free(dump);
     parsed_free(&p);
 }
@@ -435,7 +438,8 @@ Test(front_parser, deep_nesting_is_an_error_not_a_crash)
     parsed p;
     parse_text(&p, text);
     cr_assert_eq(p.diag.errors, 1);
-    cr_assert(strstr(p.messages, "expression is nested too deeply (more than 1000 levels)"), "got:\n%.300s", p.messages);
+    cr_assert(strstr(p.messages, "expression is nested too deeply (more than 1000 levels)"), "got:\n%.300s",
+              p.messages);
     parsed_free(&p);
 
     strcpy(text, "network n { y = ");

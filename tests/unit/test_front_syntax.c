@@ -47,9 +47,9 @@ Test(front_syntax, missing_semicolon_points_after_the_previous_token)
     char *out = errors_of("network n {\n    conv1 = conv2d(x, 32)\n    act1 = relu(conv1);\n    output act1;\n}\n", &n);
     cr_assert_eq(n, 1);
     cr_assert_str_eq(out,
-        "s.xai:2:26: error: expected ';' after the layer definition, found identifier 'act1'\n"
-        "    2 |     conv1 = conv2d(x, 32)\n"
-        "      |                          ^\n");
+                     "s.xai:2:26: error: expected ';' after the layer definition, found identifier 'act1'\n"
+                     "    2 |     conv1 = conv2d(x, 32)\n"
+                     "      |                          ^\n");
     free(out);
 }
 
@@ -59,8 +59,9 @@ Test(front_syntax, missing_semicolon_on_the_same_line_points_at_the_token)
                         "s.xai:1:25: error: expected ';' after the layer definition, found identifier 'z'");
     assert_single_error("network n { weights \"w\" input x[1]; }",
                         "s.xai:1:25: error: expected ';' after the weights statement, found keyword 'input'");
-    assert_single_error("network n { input x[1] rnage [0, 1]; }",
-                        "s.xai:1:24: error: expected 'range' or ';' after the input declaration, found identifier 'rnage'");
+    assert_single_error(
+        "network n { input x[1] rnage [0, 1]; }",
+        "s.xai:1:24: error: expected 'range' or ';' after the input declaration, found identifier 'rnage'");
     assert_single_error("network n { output a b; }",
                         "s.xai:1:22: error: expected ';' or ',' after the output statement, found identifier 'b'");
     assert_single_error("import \"a.xai\" import \"b.xai\";",
@@ -77,34 +78,26 @@ Test(front_syntax, missing_semicolon_on_the_same_line_points_at_the_token)
 
 Test(front_syntax, expected_and_found)
 {
-    assert_single_error("network n { y = conv2d(x,, 3); }",
-                        "s.xai:1:26: error: expected an expression, found ','");
-    assert_single_error("network n { y = conv2d(x 3); }",
-                        "s.xai:1:26: error: expected ',' or ')', found number '3'");
-    assert_single_error("network n { y = [1, 2; }",
-                        "s.xai:1:22: error: expected ',' or ']', found ';'");
-    assert_single_error("network n { y = ; }",
-                        "s.xai:1:17: error: expected an expression, found ';'");
-    assert_single_error("network n { 5; }",
-                        "s.xai:1:13: error: expected identifier, 'weights', 'input', 'output' or '}', found number '5'");
-    assert_single_error("network n { y relu(x); }",
-                        "s.xai:1:15: error: expected '=', found identifier 'relu'");
-    assert_single_error("network { }",
-                        "s.xai:1:9: error: expected identifier, found '{'");
+    assert_single_error("network n { y = conv2d(x,, 3); }", "s.xai:1:26: error: expected an expression, found ','");
+    assert_single_error("network n { y = conv2d(x 3); }", "s.xai:1:26: error: expected ',' or ')', found number '3'");
+    assert_single_error("network n { y = [1, 2; }", "s.xai:1:22: error: expected ',' or ']', found ';'");
+    assert_single_error("network n { y = ; }", "s.xai:1:17: error: expected an expression, found ';'");
+    assert_single_error(
+        "network n { 5; }",
+        "s.xai:1:13: error: expected identifier, 'weights', 'input', 'output' or '}', found number '5'");
+    assert_single_error("network n { y relu(x); }", "s.xai:1:15: error: expected '=', found identifier 'relu'");
+    assert_single_error("network { }", "s.xai:1:9: error: expected identifier, found '{'");
     assert_single_error("explain e network n { method gradient; }",
                         "s.xai:1:11: error: expected 'for', found keyword 'network'");
-    assert_single_error("rule r(g = 1 on dense { r; }",
-                        "s.xai:1:14: error: expected ',' or ')', found keyword 'on'");
-    assert_single_error("rule r { r; }",
-                        "s.xai:1:8: error: expected 'on' or '(', found '{'");
-    assert_single_error("netwrk n { y = relu(x); }",
-                        "s.xai:1:1: error: expected 'import', 'network', 'rule', 'preset' or 'explain', found identifier 'netwrk'");
+    assert_single_error("rule r(g = 1 on dense { r; }", "s.xai:1:14: error: expected ',' or ')', found keyword 'on'");
+    assert_single_error("rule r { r; }", "s.xai:1:8: error: expected 'on' or '(', found '{'");
+    assert_single_error(
+        "netwrk n { y = relu(x); }",
+        "s.xai:1:1: error: expected 'import', 'network', 'rule', 'preset' or 'explain', found identifier 'netwrk'");
     assert_single_error("network n { weights \"w\"; }\n}",
                         "s.xai:2:1: error: expected 'import', 'network', 'rule', 'preset' or 'explain', found '}'");
-    assert_single_error("explain e for n { method: ; }",
-                        "s.xai:1:27: error: expected an expression, found ';'");
-    assert_single_error("network n { y = a * * b; }",
-                        "s.xai:1:21: error: expected an expression, found '*'");
+    assert_single_error("explain e for n { method: ; }", "s.xai:1:27: error: expected an expression, found ';'");
+    assert_single_error("network n { y = a * * b; }", "s.xai:1:21: error: expected an expression, found '*'");
 }
 
 Test(front_syntax, end_of_file_points_after_the_last_token)
@@ -113,9 +106,9 @@ Test(front_syntax, end_of_file_points_after_the_last_token)
     char *out = errors_of("network n {\n  y = relu(x);\n\n", &n);
     cr_assert_eq(n, 1);
     cr_assert_str_eq(out,
-        "s.xai:2:15: error: expected identifier, 'weights', 'input', 'output' or '}', found end of file\n"
-        "    2 |   y = relu(x);\n"
-        "      |               ^\n");
+                     "s.xai:2:15: error: expected identifier, 'weights', 'input', 'output' or '}', found end of file\n"
+                     "    2 |   y = relu(x);\n"
+                     "      |               ^\n");
     free(out);
     assert_single_error("network n { y = f((((1", "s.xai:1:23: error: expected ')', found end of file");
 }
@@ -123,29 +116,30 @@ Test(front_syntax, end_of_file_points_after_the_last_token)
 Test(front_syntax, rule_body_shape)
 {
     assert_single_error("rule r on dense { z = a * w; }",
-                        "s.xai:1:30: error: rule 'r' must end with an expression (the relevance or gradient it computes), e.g. 'share(a * w);'");
+                        "s.xai:1:30: error: rule 'r' must end with an expression (the relevance or gradient it "
+                        "computes), e.g. 'share(a * w);'");
     assert_single_error("rule r on dense { share(a); z = 2; share(b); }",
-                        "s.xai:1:19: error: only the last statement of a rule body can be a bare expression; give this one a name (name = ...;) or remove it");
+                        "s.xai:1:19: error: only the last statement of a rule body can be a bare expression; give this "
+                        "one a name (name = ...;) or remove it");
 }
 
 Test(front_syntax, all_errors_of_a_file_are_reported)
 {
     int n;
-    char *out = errors_of(
-        "network n {\n"                       /* 1 */
-        "    a = conv2d(x, 32\n"              /* 2: missing ')' */
-        "    b = relu(a);\n"                  /* 3 */
-        "    c = relu(b) d;\n"                /* 4: junk */
-        "}\n"                                 /* 5 */
-        "rule r on dense { share(a * ); }\n"  /* 6: missing operand */
-        "explain e for n {\n"                 /* 7 */
-        "    method gradient\n"               /* 8: missing ';' */
-        "    relu: guided;\n"                 /* 9 */
-        "}\n"                                 /* 10 */
-        "explain f for n { seed logit; }\n"   /* 11: fine, still parsed */
-        "garbage here;\n"                     /* 12 */
-        "network m { output x; \n",           /* 13: missing '}' */
-        &n);
+    char *out = errors_of("network n {\n"                      /* 1 */
+                          "    a = conv2d(x, 32\n"             /* 2: missing ')' */
+                          "    b = relu(a);\n"                 /* 3 */
+                          "    c = relu(b) d;\n"               /* 4: junk */
+                          "}\n"                                /* 5 */
+                          "rule r on dense { share(a * ); }\n" /* 6: missing operand */
+                          "explain e for n {\n"                /* 7 */
+                          "    method gradient\n"              /* 8: missing ';' */
+                          "    relu: guided;\n"                /* 9 */
+                          "}\n"                                /* 10 */
+                          "explain f for n { seed logit; }\n"  /* 11: fine, still parsed */
+                          "garbage here;\n"                    /* 12 */
+                          "network m { output x; \n",          /* 13: missing '}' */
+                          &n);
     const char *expected[] = {
         "s.xai:2:21: error: expected ',' or ')', found identifier 'b'",
         "s.xai:4:17: error: expected ';' after the layer definition, found identifier 'd'",
@@ -172,14 +166,14 @@ Test(front_syntax, recovery_keeps_the_good_items)
     diag_init(&d, null);
     const char *text = "network n { y = ; z = relu(x); }\n"
                        "bogus;\n"
-                       "explain e for n { method gradient }\n"   /* missing ';' before '}' */
-                       "import \"x.xai\"\n"                      /* missing ';' before a keyword */
+                       "explain e for n { method gradient }\n" /* missing ';' before '}' */
+                       "import \"x.xai\"\n"                    /* missing ';' before a keyword */
                        "rule r on relu { r; }\n";
     ast_file *f = ast_parse(&d, diag_add_source(&d, "r.xai", text, strlen(text)));
     cr_assert_eq(d.errors, 4);
     cr_assert_eq(f->n_items, 4);
     cr_assert_eq(f->items[0].kind, TOP_NETWORK);
-    cr_assert_eq(f->items[0].u.network.n_stmts, 1);   /* the broken statement is dropped */
+    cr_assert_eq(f->items[0].u.network.n_stmts, 1); /* the broken statement is dropped */
     cr_assert_str_eq(f->items[0].u.network.stmts[0].name, "z");
     cr_assert_eq(f->items[1].kind, TOP_EXPLAIN);
     cr_assert_eq(f->items[2].kind, TOP_IMPORT);
@@ -208,22 +202,27 @@ Test(front_syntax, missing_close_brace_before_the_next_item)
 
 Test(front_syntax, lexical_errors)
 {
-    assert_single_error("network n { y = relu(x) @ 2; }",
-                        "s.xai:1:25: error: invalid character '@'; this is not part of the language (comments start with '#')");
-    assert_single_error("network n { y = relu(x); } $$$",
-                        "s.xai:1:28: error: invalid characters '$$$'; this is not part of the language (comments start with '#')");
+    assert_single_error(
+        "network n { y = relu(x) @ 2; }",
+        "s.xai:1:25: error: invalid character '@'; this is not part of the language (comments start with '#')");
+    assert_single_error(
+        "network n { y = relu(x); } $$$",
+        "s.xai:1:28: error: invalid characters '$$$'; this is not part of the language (comments start with '#')");
     assert_single_error("network n { weights \"w.safetensors;\n}\n",
                         "s.xai:1:21: error: unterminated string; add the closing '\"' before the end of the line");
     assert_single_error("network n { y = f(12abc); }", "s.xai:1:19: error: malformed number '12abc'");
     assert_single_error("network n { y = f(1e+); }", "s.xai:1:19: error: malformed number '1e+'");
     assert_single_error("network n { y = f(1.2.3); }", "s.xai:1:19: error: malformed number '1.2.3'");
-    assert_single_error("network n { y = f(1e400); }", "s.xai:1:19: error: number '1e400' is too large; numbers are 32-bit floats (at most 3.4e38)");
+    assert_single_error("network n { y = f(1e400); }",
+                        "s.xai:1:19: error: number '1e400' is too large; numbers are 32-bit floats (at most 3.4e38)");
     assert_single_error("network n { weights \"a\\qb\"; }",
                         "s.xai:1:23: error: unknown escape sequence '\\q' in string; use \\\", \\\\, \\n or \\t");
-    assert_single_error("network n { y = f(x) ! 3; }",
-                        "s.xai:1:22: error: invalid character '!'; this is not part of the language (comments start with '#')");
+    assert_single_error(
+        "network n { y = f(x) ! 3; }",
+        "s.xai:1:22: error: invalid character '!'; this is not part of the language (comments start with '#')");
     assert_single_error("\x01\xff\xc3\xa9 network n { }",
-                        "s.xai:1:1: error: invalid characters '\\x01\\xff\xc3\xa9'; this is not part of the language (comments start with '#')");
+                        "s.xai:1:1: error: invalid characters '\\x01\\xff\xc3\xa9'; this is not part of the language "
+                        "(comments start with '#')");
 }
 
 Test(front_syntax, lexical_error_underline)
@@ -231,9 +230,9 @@ Test(front_syntax, lexical_error_underline)
     int n;
     char *out = errors_of("network n { y = f(12abc); }", &n);
     cr_assert_str_eq(out,
-        "s.xai:1:19: error: malformed number '12abc'\n"
-        "    1 | network n { y = f(12abc); }\n"
-        "      |                   ^~~~~\n");
+                     "s.xai:1:19: error: malformed number '12abc'\n"
+                     "    1 | network n { y = f(12abc); }\n"
+                     "      |                   ^~~~~\n");
     free(out);
 }
 

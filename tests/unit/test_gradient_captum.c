@@ -10,33 +10,33 @@
 #include "explain_util.h"
 
 typedef struct config {
-    const char *name;       /* fixture suffix and explanation name */
+    const char *name; /* fixture suffix and explanation name */
     const char *body;
     double tolerance;
 } config;
 
 static const config configs[] = {
-    {"saliency", "method gradient;", 1e-4},
-    {"saliency_abs", "method gradient; post abs;", 1e-4},
-    {"saliency_softmax", "method gradient; seed softmax;", 1e-4},
-    {"input_x_gradient", "method gradient; post times_input;", 1e-4},
-    {"guided_backprop", "method gradient; relu: guided;", 1e-4},
-    {"deconvolution", "method gradient; relu: deconvnet;", 1e-4},
-    {"ig_gausslegendre", "method integrated_gradients(steps=50);", 1e-4},
+    { "saliency", "method gradient;", 1e-4 },
+    { "saliency_abs", "method gradient; post abs;", 1e-4 },
+    { "saliency_softmax", "method gradient; seed softmax;", 1e-4 },
+    { "input_x_gradient", "method gradient; post times_input;", 1e-4 },
+    { "guided_backprop", "method gradient; relu: guided;", 1e-4 },
+    { "deconvolution", "method gradient; relu: deconvnet;", 1e-4 },
+    { "ig_gausslegendre", "method integrated_gradients(steps=50);", 1e-4 },
     /* Captum's Riemann points come from float32 torch.linspace, one ulp away from k/n for some k; on the CNN
      * one path point of one digit then lands on the other side of a max-pool near-tie (1e-3 there, 1e-7 on
      * the other nine digits) */
-    {"ig_riemann_left", "method integrated_gradients(steps=50, quadrature=riemann_left);", 2e-3},
-    {"ig_riemann_right", "method integrated_gradients(steps=50, quadrature=riemann_right);", 2e-3},
-    {"ig_riemann_middle", "method integrated_gradients(steps=50, quadrature=riemann_middle);", 1e-4},
-    {"ig_riemann_trapezoid", "method integrated_gradients(steps=50, quadrature=riemann_trapezoid);", 1e-4},
-    {"ig_softmax", "method integrated_gradients(steps=50); seed softmax;", 1e-4},
-    {"ig_baseline_const", "method integrated_gradients(steps=50, baseline=0.5);", 2e-3},
-    {"smoothgrad", "method smoothgrad(samples=8, noise=0.15, variant=smoothgrad);", 1e-4},
-    {"smoothgrad_sq", "method smoothgrad(samples=8, noise=0.15, variant=smoothgrad_sq);", 1e-4},
-    {"vargrad", "method smoothgrad(samples=8, noise=0.15, variant=vargrad);", 2e-3},
-    {"deeplift", "method deeplift;", 1e-4},
-    {"deeplift_baseline_const", "method deeplift(reference=0.5);", 1e-4},
+    { "ig_riemann_left", "method integrated_gradients(steps=50, quadrature=riemann_left);", 2e-3 },
+    { "ig_riemann_right", "method integrated_gradients(steps=50, quadrature=riemann_right);", 2e-3 },
+    { "ig_riemann_middle", "method integrated_gradients(steps=50, quadrature=riemann_middle);", 1e-4 },
+    { "ig_riemann_trapezoid", "method integrated_gradients(steps=50, quadrature=riemann_trapezoid);", 1e-4 },
+    { "ig_softmax", "method integrated_gradients(steps=50); seed softmax;", 1e-4 },
+    { "ig_baseline_const", "method integrated_gradients(steps=50, baseline=0.5);", 2e-3 },
+    { "smoothgrad", "method smoothgrad(samples=8, noise=0.15, variant=smoothgrad);", 1e-4 },
+    { "smoothgrad_sq", "method smoothgrad(samples=8, noise=0.15, variant=smoothgrad_sq);", 1e-4 },
+    { "vargrad", "method smoothgrad(samples=8, noise=0.15, variant=vargrad);", 2e-3 },
+    { "deeplift", "method deeplift;", 1e-4 },
+    { "deeplift_baseline_const", "method deeplift(reference=0.5);", 1e-4 },
 };
 #define N_CONFIGS (int)(sizeof configs / sizeof configs[0])
 
@@ -49,7 +49,8 @@ static void check_model(const char *model)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     fprintf(f, "import \"%s.xai\";\n", model);
-    for (int i = 0; i < N_CONFIGS; i++) fprintf(f, "explain %s for %s { %s }\n", configs[i].name, model, configs[i].body);
+    for (int i = 0; i < N_CONFIGS; i++)
+        fprintf(f, "explain %s for %s { %s }\n", configs[i].name, model, configs[i].body);
     fclose(f);
     char path[256];
     snprintf(path, sizeof path, "models/%s_captum_test.xai", model);
@@ -70,8 +71,10 @@ static void check_model(const char *model)
          * summation-to-delta property requires and as xaic does. */
         int consistent = cnn && !strncmp(cf->name, "deeplift", 8);
         snprintf(fx, sizeof fx, "tests/fixtures/grad/%s__%s%s.npy", model,
-                 consistent ? (strcmp(cf->name, "deeplift") ? "deeplift_consistent_baseline_const" : "deeplift_consistent")
-                            : cf->name, "");
+                 consistent
+                     ? (strcmp(cf->name, "deeplift") ? "deeplift_consistent_baseline_const" : "deeplift_consistent")
+                     : cf->name,
+                 "");
         xai_array ref = eu_load_npy(fx);
         eu_run r = eu_explain(&p, model, cf->name, x.data, target, 10);
         if (!strncmp(cf->name, "smoothgrad", 10) || !strcmp(cf->name, "vargrad")) {
@@ -80,7 +83,7 @@ static void check_model(const char *model)
             snprintf(sym, sizeof sym, "%s_%s_ex", model, cf->name);
             ex_fn ex = (ex_fn)jit_lookup(p.jit, sym);
             cr_assert_not_null(ex, "%s missing", sym);
-            xai_options opt = {0};
+            xai_options opt = { 0 };
             opt.noise = noise.data;
             r.status = ex(x.data, target, r.out, 10, r.ws, &opt);
         }

@@ -75,7 +75,7 @@ static eu_program open_net(const nr_net *net, const char *explain_body, const ch
 Test(gradient, equals_central_finite_differences)
 {
     for (int variant = 0; variant < 8; variant++) {
-        nr_rng rng = {0x9e3779b97f4a7c15ULL + variant};
+        nr_rng rng = { 0x9e3779b97f4a7c15ULL + variant };
         nr_net net;
         random_net(&net, &rng, variant);
         eu_program p = open_net(&net, "method gradient;", "fd");
@@ -118,8 +118,8 @@ static void relu_table(const float *feature, const float *g, int n, const float 
                        const float *guided)
 {
     char header[256];
-    int hl = snprintf(header, sizeof header, "{\"out.weight\":{\"dtype\":\"F32\",\"shape\":[1,%d],\"data_offsets\":[0,%d]}}",
-                      n, 4 * n);
+    int hl = snprintf(header, sizeof header,
+                      "{\"out.weight\":{\"dtype\":\"F32\",\"shape\":[1,%d],\"data_offsets\":[0,%d]}}", n, 4 * n);
     unsigned char file[512];
     uint64_t len = (uint64_t)hl;
     memcpy(file, &len, 8);
@@ -133,13 +133,14 @@ static void relu_table(const float *feature, const float *g, int n, const float 
              "network toy { weights \"%s\"; input x[%d]; a = relu(x); out = dense(a, 1, bias=false); output out; }\n"
              "explain backprop for toy { method gradient; }\n"
              "explain deconv for toy { method gradient; relu: deconvnet; }\n"
-             "explain guided for toy { method gradient; relu: guided; }\n", name, n);
+             "explain guided for toy { method gradient; relu: guided; }\n",
+             name, n);
     char *src = tu_write_temp("toy.xai", "", 0);
     eu_program p;
     eu_open(&p, src, text, 0, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
-    const char *names[3] = {"backprop", "deconv", "guided"};
-    const float *expect[3] = {backprop, deconv, guided};
+    const char *names[3] = { "backprop", "deconv", "guided" };
+    const float *expect[3] = { backprop, deconv, guided };
     for (int k = 0; k < 3; k++) {
         int32_t t = 0;
         eu_run r = eu_explain(&p, "toy", names[k], feature, &t, 1);
@@ -155,12 +156,12 @@ static void relu_table(const float *feature, const float *g, int n, const float 
 
 Test(gradient, seed_relu_toy_tables)
 {
-    const float f1[4] = {-2, 2, 2, -2}, g1[4] = {-1, -1, 1, 1};
-    const float bp1[4] = {0, -1, 1, 0}, dc1[4] = {0, 0, 1, 1}, gd1[4] = {0, 0, 1, 0};
+    const float f1[4] = { -2, 2, 2, -2 }, g1[4] = { -1, -1, 1, 1 };
+    const float bp1[4] = { 0, -1, 1, 0 }, dc1[4] = { 0, 0, 1, 1 }, gd1[4] = { 0, 0, 1, 0 };
     relu_table(f1, g1, 4, bp1, dc1, gd1);
-    const float f2[9] = {1, -1, 5, 2, -5, -7, -3, 2, 4}, g2[9] = {-2, 3, -1, 6, -3, 1, 2, -1, 3};
-    const float bp2[9] = {-2, 0, -1, 6, 0, 0, 0, -1, 3}, dc2[9] = {0, 3, 0, 6, 0, 1, 2, 0, 3};
-    const float gd2[9] = {0, 0, 0, 6, 0, 0, 0, 0, 3};
+    const float f2[9] = { 1, -1, 5, 2, -5, -7, -3, 2, 4 }, g2[9] = { -2, 3, -1, 6, -3, 1, 2, -1, 3 };
+    const float bp2[9] = { -2, 0, -1, 6, 0, 0, 0, -1, 3 }, dc2[9] = { 0, 3, 0, 6, 0, 1, 2, 0, 3 };
+    const float gd2[9] = { 0, 0, 0, 6, 0, 0, 0, 0, 3 };
     relu_table(f2, g2, 9, bp2, dc2, gd2);
 }
 
@@ -192,12 +193,12 @@ Test(integrated_gradients, completeness_error_shrinks_with_steps)
     eu_open(&p, "models/ig_test.xai", text, 3, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
     xai_array x = eu_load_npy("models/samples/digits.npy");
-    float zero[2 * 784] = {0}, half[784];
+    float zero[2 * 784] = { 0 }, half[784];
     for (int i = 0; i < 784; i++) half[i] = 0.5f;
     float *fx = forward_of(&p, x.data, 10), *f0 = forward_of(&p, zero, 1), *fh = forward_of(&p, half, 1);
-    int32_t labels[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-    const char *names[4] = {"s4", "s16", "s64", "s256"};
-    double worst[4] = {0};
+    int32_t labels[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    const char *names[4] = { "s4", "s16", "s64", "s256" };
+    double worst[4] = { 0 };
     for (int k = 0; k < 4; k++) {
         eu_run r = eu_explain(&p, "mnist_cnn", names[k], x.data, labels, 10);
         cr_assert_eq(r.status, 0);
@@ -210,8 +211,10 @@ Test(integrated_gradients, completeness_error_shrinks_with_steps)
         eu_run_free(&r);
     }
     cr_expect(worst[3] < 0.02, "with 256 steps the completeness error is still %.3g of the change", worst[3]);
-    cr_expect(worst[3] < worst[0] && worst[2] < worst[0], "the error does not shrink: 4 steps %.3g, 16 %.3g, 64 %.3g, "
-              "256 %.3g", worst[0], worst[1], worst[2], worst[3]);
+    cr_expect(worst[3] < worst[0] && worst[2] < worst[0],
+              "the error does not shrink: 4 steps %.3g, 16 %.3g, 64 %.3g, "
+              "256 %.3g",
+              worst[0], worst[1], worst[2], worst[3]);
     /* a constant baseline: sum = f(x) - f(0.5) */
     eu_run r = eu_explain(&p, "mnist_cnn", "half", x.data, labels, 10);
     for (int b = 0; b < 10; b++) {
@@ -238,12 +241,12 @@ Test(deeplift, sums_to_delta)
     eu_open(&p, "models/dl_test.xai", text, 3, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
     xai_array x = eu_load_npy("models/samples/digits.npy");
-    float zero[784] = {0}, half[784];
+    float zero[784] = { 0 }, half[784];
     for (int i = 0; i < 784; i++) half[i] = 0.5f;
     float *fx = forward_of(&p, x.data, 10), *f0 = forward_of(&p, zero, 1), *fh = forward_of(&p, half, 1);
-    int32_t targets[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 3};
-    const char *names[2] = {"zero", "half"};
-    float *refs[2] = {f0, fh};
+    int32_t targets[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 3 };
+    const char *names[2] = { "zero", "half" };
+    float *refs[2] = { f0, fh };
     for (int k = 0; k < 2; k++) {
         eu_run r = eu_explain(&p, "mnist_cnn", names[k], x.data, targets, 10);
         cr_assert_eq(r.status, 0);
@@ -276,7 +279,7 @@ Test(smoothgrad, seeds_reproduce_and_noise_replays)
     eu_open(&p, "models/sg_test.xai", text, 3, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
     xai_array x = eu_load_npy("models/samples/digits.npy");
-    int32_t labels[3] = {0, 1, 2};
+    int32_t labels[3] = { 0, 1, 2 };
     eu_run a = eu_explain(&p, "mnist_cnn", "sg", x.data, labels, 3);
     eu_run b = eu_explain(&p, "mnist_cnn", "sg", x.data, labels, 3);
     cr_assert(a.status == 0 && b.status == 0);
@@ -285,21 +288,21 @@ Test(smoothgrad, seeds_reproduce_and_noise_replays)
     ex_fn ex = (ex_fn)jit_lookup(p.jit, "mnist_cnn_sg_ex");
     cr_assert_not_null(ex);
     float *other = malloc(sizeof(float) * 3 * 784);
-    xai_options opt = {0};
+    xai_options opt = { 0 };
     opt.seed = 8;
     opt.has_seed = 1;
     cr_assert_eq(ex(x.data, labels, other, 3, a.ws, &opt), 0);
     int differ = 0;
     for (int i = 0; i < 3 * 784; i++) differ += other[i] != a.out[i];
     cr_expect(differ > 100, "seed 8 changes only %d values", differ);
-    opt.seed = 7;   /* the compiled seed, given at run time */
+    opt.seed = 7; /* the compiled seed, given at run time */
     cr_assert_eq(ex(x.data, labels, other, 3, a.ws, &opt), 0);
     cr_expect(memcmp(other, a.out, sizeof(float) * 3 * 784) == 0, "options.seed = 7 differs from the compiled seed 7");
 
     /* replay: the mean of plain gradients at x + noise[b, k] */
     float *noise = malloc(sizeof(float) * 3 * 6 * 784);
     xai_normal_fill(noise, 3 * 6 * 784, 99, 0, 0.15f);
-    xai_options replay = {0};
+    xai_options replay = { 0 };
     replay.noise = noise;
     cr_assert_eq(ex(x.data, labels, other, 3, a.ws, &replay), 0);
     float *noisy = malloc(sizeof(float) * 18 * 784);
@@ -352,12 +355,14 @@ Test(gradient, seed_relu_logit_is_the_gradient_where_the_logit_is_positive_and_z
             int on = logit(fx, b, t) > 0;
             positive += on, negative += !on;
             for (int i = 0; i < 784; i++)
-                cr_assert_eq(gr.out[b * 784 + i], on ? g.out[b * 784 + i] : 0.0f, "digit %d class %d pixel %d", b, t, i);
+                cr_assert_eq(gr.out[b * 784 + i], on ? g.out[b * 784 + i] : 0.0f, "digit %d class %d pixel %d", b, t,
+                             i);
         }
         eu_run_free(&g);
         eu_run_free(&gr);
     }
-    cr_expect(positive > 0 && negative > 0, "both signs of the logit must occur (%d positive, %d not)", positive, negative);
+    cr_expect(positive > 0 && negative > 0, "both signs of the logit must occur (%d positive, %d not)", positive,
+              negative);
     free(fx);
     xai_array_free(&x);
     eu_close(&p);
@@ -378,18 +383,18 @@ Test(integrated_gradients, baseline_given_at_run_time)
     eu_open(&p, "models/ig_baseline_test.xai", text, 3, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
     xai_array x = eu_load_npy("models/samples/digits.npy");
-    int32_t labels[2] = {3, 7};
-    float *x2 = x.data + 2 * 784;   /* two digits */
+    int32_t labels[2] = { 3, 7 };
+    float *x2 = x.data + 2 * 784; /* two digits */
     eu_run zero = eu_explain(&p, "mnist_cnn", "zero", x2, labels, 2);
     eu_run half = eu_explain(&p, "mnist_cnn", "half", x2, labels, 2);
     cr_assert(zero.status == 0 && half.status == 0);
     ig_ex_fn ex = (ig_ex_fn)jit_lookup(p.jit, "mnist_cnn_zero_ex");
-    size_t (*wsize)(int32_t) = (size_t (*)(int32_t))jit_lookup(p.jit, "mnist_cnn_workspace_size");
+    size_t (*wsize)(int32_t) = (size_t(*)(int32_t))jit_lookup(p.jit, "mnist_cnn_workspace_size");
     cr_assert(ex && wsize);
     void *ws = aligned_alloc(64, (wsize(2) + 63) / 64 * 64);
     float out[2 * 784], shared[784], per[2 * 784];
     for (int i = 0; i < 784; i++) shared[i] = per[i] = 0.5f, per[784 + i] = 0;
-    xai_options opt = {0};
+    xai_options opt = { 0 };
     opt.baseline = shared;
     cr_assert_eq(ex(x2, labels, out, 2, ws, &opt), 0);
     cr_expect(!memcmp(out, half.out, sizeof out), "a shared run-time baseline of 0.5 differs from baseline=0.5");
@@ -397,7 +402,8 @@ Test(integrated_gradients, baseline_given_at_run_time)
     opt.baseline_per_sample = 1;
     cr_assert_eq(ex(x2, labels, out, 2, ws, &opt), 0);
     cr_expect(!memcmp(out, half.out, 784 * sizeof(float)), "sample 0 (baseline 0.5) differs from baseline=0.5");
-    cr_expect(!memcmp(out + 784, zero.out + 784, 784 * sizeof(float)), "sample 1 (baseline 0) differs from the default");
+    cr_expect(!memcmp(out + 784, zero.out + 784, 784 * sizeof(float)),
+              "sample 1 (baseline 0) differs from the default");
     cr_expect(memcmp(half.out, zero.out, sizeof out), "the two baselines give the same attributions");
     free(ws);
     eu_run_free(&zero);

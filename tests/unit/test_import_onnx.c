@@ -22,8 +22,10 @@
 static cJSON *load_cases(void)
 {
     char *text = tu_read_file(MODELS "/cases.json", NULL);
-    cr_assert_not_null(text, "no %s/cases.json: the ctest fixture onnx_test_models (tests/reference/"
-                       "make_onnx_test_models.py, needs python3-onnx) did not run or failed", MODELS);
+    cr_assert_not_null(text,
+                       "no %s/cases.json: the ctest fixture onnx_test_models (tests/reference/"
+                       "make_onnx_test_models.py, needs python3-onnx) did not run or failed",
+                       MODELS);
     cJSON *cases = cJSON_Parse(text);
     free(text);
     cr_assert(cJSON_IsArray(cases) && cJSON_GetArraySize(cases) > 40, "cases.json is not the list of cases");
@@ -36,7 +38,8 @@ static char *run_import(const cJSON *c, const char *xai, int *status)
     int at = snprintf(cmd, sizeof cmd, "'%s' import '%s/%s' -o '%s' --node-map '%s.map'", XAIC_EXE, MODELS,
                       cJSON_GetObjectItem(c, "model")->valuestring, xai, xai);
     const cJSON *a;
-    cJSON_ArrayForEach(a, cJSON_GetObjectItem(c, "args")) at += snprintf(cmd + at, sizeof cmd - at, " '%s'", a->valuestring);
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(c, "args")) at +=
+        snprintf(cmd + at, sizeof cmd - at, " '%s'", a->valuestring);
     char *out = NULL;
     *status = tu_run(cmd, &out);
     return out;
@@ -46,7 +49,7 @@ static char *run_import(const cJSON *c, const char *xai, int *status)
 static cJSON *layer_lines(const char *text)
 {
     cJSON *lines = cJSON_CreateArray();
-    for (const char *p = text; *p; ) {
+    for (const char *p = text; *p;) {
         const char *e = strchr(p, '\n');
         size_t n = e ? (size_t)(e - p) : strlen(p);
         char line[2048];
@@ -78,10 +81,11 @@ static void expect_tensors(const char *name, const char *st_path, const cJSON *w
     cr_expect_eq(rc, XAI_OK, "%s: %s", name, err);
     if (rc) return;
     cr_expect_eq(st.data_offset % 8, 0, "%s: the data section starts at %zu", name, st.data_offset);
-    cr_expect_eq(st.n_tensors, cJSON_GetArraySize(want), "%s: %d tensors in the file, %d expected", name,
-                 st.n_tensors, cJSON_GetArraySize(want));
+    cr_expect_eq(st.n_tensors, cJSON_GetArraySize(want), "%s: %d tensors in the file, %d expected", name, st.n_tensors,
+                 cJSON_GetArraySize(want));
     const cJSON *t;
-    cJSON_ArrayForEach(t, want) {
+    cJSON_ArrayForEach(t, want)
+    {
         const xai_st_tensor *s = xai_safetensors_find(&st, t->string);
         cr_expect_not_null(s, "%s: tensor '%s' is missing", name, t->string);
         if (!s) continue;
@@ -92,10 +96,12 @@ static void expect_tensors(const char *name, const char *st_path, const cJSON *w
         cr_expect(ok, "%s: tensor '%s' has the wrong shape", name, t->string);
         if (!ok || s->end - s->begin != 4 * (uint64_t)cJSON_GetArraySize(data)) continue;
         k = 0;
-        cJSON_ArrayForEach(v, data) {
+        cJSON_ArrayForEach(v, data)
+        {
             float f;
             memcpy(&f, s->data + 4 * k, 4);
-            cr_expect_eq(f, (float)v->valuedouble, "%s: '%s'[%d] = %g, expected %g", name, t->string, k, f, v->valuedouble);
+            cr_expect_eq(f, (float)v->valuedouble, "%s: '%s'[%d] = %g, expected %g", name, t->string, k, f,
+                         v->valuedouble);
             k++;
         }
     }
@@ -110,7 +116,7 @@ static void check_success(const cJSON *c, const char *name, const char *xai, int
     cr_assert_not_null(text, "%s: %s was not written", name, xai);
     cJSON *got = layer_lines(text);
     const cJSON *want = cJSON_GetObjectItem(c, "lines");
-    if (!cJSON_IsNull(want)) {   /* null: only `contains` is checked */
+    if (!cJSON_IsNull(want)) { /* null: only `contains` is checked */
         char *g = cJSON_PrintUnformatted(got), *w = cJSON_PrintUnformatted(want);
         cr_expect_str_eq(g, w, "%s: layer lines\n got  %s\n want %s", name, g, w);
         free(g);
@@ -139,7 +145,8 @@ Test(import_onnx, every_case)
     cJSON *cases = load_cases();
     const cJSON *c;
     int n_ok = 0, n_err = 0;
-    cJSON_ArrayForEach(c, cases) {
+    cJSON_ArrayForEach(c, cases)
+    {
         const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
         char xai[1024];
         snprintf(xai, sizeof xai, "%s/%s.xai", tu_tmpdir(), name);
@@ -149,8 +156,8 @@ Test(import_onnx, every_case)
         if (errors) {
             cr_expect_eq(status, 1, "%s: exit %d (expected 1): %s", name, status, out);
             const cJSON *e;
-            cJSON_ArrayForEach(e, errors)
-                cr_expect(strstr(out, e->valuestring) != NULL, "%s: the message lacks '%s':\n%s", name, e->valuestring, out);
+            cJSON_ArrayForEach(e, errors) cr_expect(strstr(out, e->valuestring) != NULL,
+                                                    "%s: the message lacks '%s':\n%s", name, e->valuestring, out);
             cr_expect(strncmp(out, "xaic: error: ", 13) == 0, "%s: message format: %s", name, out);
             cr_expect_eq(access(xai, F_OK), -1, "%s: %s was written despite the error", name, xai);
             n_err++;
@@ -235,7 +242,8 @@ Test(import_onnx, failed_import_leaves_existing_files)
     free(text);
     free(out);
     /* a successful import replaces it, and leaves no temporary file */
-    snprintf(cmd, sizeof cmd, "'%s' import '%s/conv_basic.onnx' -o '%s' && ls '%s'", XAIC_EXE, MODELS, xai, tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "'%s' import '%s/conv_basic.onnx' -o '%s' && ls '%s'", XAIC_EXE, MODELS, xai,
+             tu_tmpdir());
     cr_expect_eq(tu_run(cmd, &out), 0, "%s", out);
     cr_expect(strstr(out, ".tmp.") == NULL, "temporary file left: %s", out);
     cr_expect(strstr(out, "keep.safetensors") != NULL, "%s", out);
@@ -245,7 +253,11 @@ Test(import_onnx, failed_import_leaves_existing_files)
 
 Test(import_onnx, command_line)
 {
-    struct { const char *args; int status; const char *says; } cases[] = {
+    struct {
+        const char *args;
+        int status;
+        const char *says;
+    } cases[] = {
         { "", 2, "no model given" },
         { "--help", 0, "usage: xaic import MODEL.onnx" },
         { "m.onnx --input-shape 3,x,4", 2, "--input-shape takes 1 to 4 positive integers" },

@@ -24,9 +24,11 @@ static void import_and_check(const char *name)
 {
     char onnx[512], xai[512], cmd[4096], *out = NULL;
     snprintf(onnx, sizeof onnx, "%s/%s.onnx", EXPORTS, name);
-    cr_assert_eq(access(onnx, R_OK), 0, "%s is missing: the ctest fixture onnx_torchvision_exports "
+    cr_assert_eq(access(onnx, R_OK), 0,
+                 "%s is missing: the ctest fixture onnx_torchvision_exports "
                  "(tests/reference/export_torchvision_onnx.py, needs python3-torch and python3-torchvision) did not "
-                 "run or failed", onnx);
+                 "run or failed",
+                 onnx);
     snprintf(xai, sizeof xai, "%s/%s.xai", tu_tmpdir(), name);
     snprintf(cmd, sizeof cmd, "'%s' import '%s' -o '%s' --node-map '%s.map'", XAIC_EXE, onnx, xai, xai);
     int rc = tu_run(cmd, &out);
@@ -47,8 +49,10 @@ static void import_and_check(const char *name)
     fclose(sink);
     free(text);
 
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/reference/check_onnx_import.py' '%s' '%s' '%s.map' "
-             "'%s/%s.x.npy' '%s/%s.y.npy'", XAIC_SOURCE_DIR, onnx, xai, xai, EXPORTS, name, EXPORTS, name);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 '%s/tests/reference/check_onnx_import.py' '%s' '%s' '%s.map' "
+             "'%s/%s.x.npy' '%s/%s.y.npy'",
+             XAIC_SOURCE_DIR, onnx, xai, xai, EXPORTS, name, EXPORTS, name);
     rc = tu_run(cmd, &out);
     cr_expect_eq(rc, 0, "%s", out);
     cr_log_info("%s", out);

@@ -18,16 +18,16 @@ static void build(nr_net *n, nr_rng *r)
     int x = nr_input(n, "x", 3, 3, 16, 16);
     int c1 = nr_conv(n, r, x, 8, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, "8, kernel=3, pad=same");
     int a1 = nr_simple(n, NR_RELU, c1, 0);
-    int p1 = nr_pool(n, NR_MAXPOOL, a1, 2, 2, 2, 2, 0, 0, 0, 0, 0, "2");                         /* [8, 8, 8] */
+    int p1 = nr_pool(n, NR_MAXPOOL, a1, 2, 2, 2, 2, 0, 0, 0, 0, 0, "2"); /* [8, 8, 8] */
     int c2 = nr_conv(n, r, p1, 16, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, "16, kernel=3, pad=1, bias=false");
     int b2 = nr_batchnorm(n, r, c2, 1e-5, "");
     int a2 = nr_simple(n, NR_RELU, b2, 0);
     int b3 = nr_batchnorm(n, r, a2, 1e-5, "");
-    int p2 = nr_pool(n, NR_AVGPOOL, b3, 2, 2, 2, 2, 0, 0, 0, 0, 1, "2, pad=same");              /* [16, 4, 4] */
+    int p2 = nr_pool(n, NR_AVGPOOL, b3, 2, 2, 2, 2, 0, 0, 0, 0, 1, "2, pad=same"); /* [16, 4, 4] */
     int c3 = nr_conv(n, r, p2, 16, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, "16, kernel=1");
     int s = nr_simple(n, NR_ADD, p2, c3);
     int sg = nr_simple(n, NR_SIGMOID, s, 0);
-    int f = nr_simple(n, NR_FLATTEN, sg, 0);                                                     /* [256] */
+    int f = nr_simple(n, NR_FLATTEN, sg, 0); /* [256] */
     int d1 = nr_dense(n, r, f, 32, 1, "32");
     int a3 = nr_simple(n, NR_RELU, d1, 0);
     int d2 = nr_dense(n, r, a3, 10, 1, "10");
@@ -55,7 +55,7 @@ static char *write_net(nr_net *net, const char *stem)
 Test(jit_levels, intermediate_network_every_level, .timeout = 300)
 {
     nr_net net;
-    nr_rng r = {12345};
+    nr_rng r = { 12345 };
     build(&net, &r);
     char *text = write_net(&net, "mid");
     char *path = NULL;
@@ -103,10 +103,10 @@ Test(jit_levels, intermediate_network_every_level, .timeout = 300)
 Test(jit_levels, mnist_cnn_every_level, .timeout = 300)
 {
     char err[512];
-    xai_array x = {0}, logits = {0};
+    xai_array x = { 0 }, logits = { 0 };
     cr_assert_eq(xai_npy_read("models/samples/digits.npy", &x, 0, err, sizeof err), XAI_OK, "%s", err);
-    cr_assert_eq(xai_npy_read("tests/fixtures/forward/mnist_cnn_logits.npy", &logits, 0, err, sizeof err), XAI_OK,
-                 "%s", err);
+    cr_assert_eq(xai_npy_read("tests/fixtures/forward/mnist_cnn_logits.npy", &logits, 0, err, sizeof err), XAI_OK, "%s",
+                 err);
     size_t len;
     char *text = tu_read_file("models/mnist_cnn.xai", &len);
     cr_assert_not_null(text);
@@ -133,7 +133,7 @@ Test(jit_levels, mnist_cnn_every_level, .timeout = 300)
 Test(jit_levels, two_jits_at_once)
 {
     nr_net a, b;
-    nr_rng r = {777};
+    nr_rng r = { 777 };
     nr_input(&a, "x", 1, 6, 0, 0);
     nr_dense(&a, &r, 0, 4, 1, "4");
     snprintf(a.name, sizeof a.name, "twin");
@@ -168,7 +168,14 @@ Test(jit_levels, two_jits_at_once)
     nr_compare(yb, rb, 8, &e, &m);
     cr_expect_leq(e, 1e-4 * m + 1e-6);
     nr_jit_close(&jb);
-    free(ya); free(yb); free(ra); free(rb); free(ta); free(tb); free(pa); free(pb);
+    free(ya);
+    free(yb);
+    free(ra);
+    free(rb);
+    free(ta);
+    free(tb);
+    free(pa);
+    free(pb);
     nr_net_free(&a);
     nr_net_free(&b);
 }
@@ -177,7 +184,7 @@ Test(jit_levels, two_jits_at_once)
 Test(jit_levels, validation_every_level)
 {
     nr_net net;
-    nr_rng r = {4242};
+    nr_rng r = { 4242 };
     nr_input(&net, "x", 3, 2, 4, 4);
     int c = nr_conv(&net, &r, 0, 3, 3, 3, 1, 1, 1, 1, 1, 1, 0, 1, "3, kernel=3, pad=1");
     int f = nr_simple(&net, NR_FLATTEN, c, 0);
@@ -195,8 +202,8 @@ Test(jit_levels, validation_every_level)
         for (int k = 0; k < B * IN; k++) x[k] = (float)nr_uniform(&r, -1, 1);
         char *ws = NULL;
         cr_assert_eq(posix_memalign((void **)&ws, 64, j.workspace_size(B) + 128), 0);
-        const int at[3] = {0, IN + 7, B * IN - 1};
-        const float bad[3] = {NAN, INFINITY, -INFINITY};
+        const int at[3] = { 0, IN + 7, B * IN - 1 };
+        const float bad[3] = { NAN, INFINITY, -INFINITY };
         for (int p = 0; p < 3; p++)
             for (int v = 0; v < 3; v++) {
                 float keep = x[at[p]];
@@ -205,7 +212,10 @@ Test(jit_levels, validation_every_level)
                 cr_expect_eq(j.forward(x, y, B, ws), XAI_ENAN, "-O%d: %g at %d", opt, bad[v], at[p]);
                 unsigned char *q = (unsigned char *)y;
                 for (size_t i = 0; i < sizeof y; i++)
-                    if (q[i] != 0x5A) { cr_expect_fail("-O%d: output written on ENAN", opt); break; }
+                    if (q[i] != 0x5A) {
+                        cr_expect_fail("-O%d: output written on ENAN", opt);
+                        break;
+                    }
                 x[at[p]] = keep;
             }
         cr_expect_eq(j.forward(x, y, 0, ws), XAI_EBATCH, "-O%d", opt);

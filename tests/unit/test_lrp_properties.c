@@ -9,7 +9,7 @@
 #include "explain_util.h"
 #include "testutil.h"
 
-static int32_t labels[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+static int32_t labels[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 
 static void expect_conserved(const char *model, const char *input, const char *body, const char *const *layers,
                              double seed_scale_is_logit)
@@ -34,9 +34,11 @@ static void expect_conserved(const char *model, const char *input, const char *b
     eu_close(&p);
 }
 
-static const char *const mlp_layers[] = {"fc5", "act4", "fc4", "act3", "fc3", "act2", "fc2", "act1", "fc1", "x", NULL};
-static const char *const cnn_layers[] = {"fc2", "act4", "fc1", "flat", "pool3", "act3", "conv3", "pool2", "act2",
-                                         "conv2", "pool1", "act1", "conv1", "x", NULL};
+static const char *const mlp_layers[] = {
+    "fc5", "act4", "fc4", "act3", "fc3", "act2", "fc2", "act1", "fc1", "x", NULL
+};
+static const char *const cnn_layers[] = { "fc2",  "act4",  "fc1",   "flat", "pool3", "act3", "conv3", "pool2",
+                                          "act2", "conv2", "pool1", "act1", "conv1", "x",    NULL };
 
 Test(conservation, lrp0_bias_free_mlp)
 {
@@ -56,8 +58,8 @@ Test(conservation, lrp0_bias_free_cnn)
 
 Test(conservation, zplus_bias_free_cnn)
 {
-    expect_conserved("mnist_cnn_nobias", "models/samples/digits.npy", "dense: zplus(0); conv2d: zplus(0);",
-                     cnn_layers, 0);
+    expect_conserved("mnist_cnn_nobias", "models/samples/digits.npy", "dense: zplus(0); conv2d: zplus(0);", cnn_layers,
+                     0);
 }
 
 /* deep Taylor as the seed's 2.4: z+ on hidden layers, zB [0, 1] on the first conv, proportional pooling */
@@ -72,9 +74,9 @@ Test(conservation, deep_taylor_bias_free_cnn)
  * output k is R_k * (1 - alpha * b+_k / z+_k + beta * b-_k / z-_k) (seed 2.3), computed here in double. */
 static void alpha_beta_deficit(double alpha, double beta)
 {
-    const float w[3][4] = {{0.5f, -1.0f, 0.25f, 2.0f}, {-0.5f, 0.75f, 1.5f, -0.25f}, {1.0f, 1.0f, -2.0f, 0.5f}};
-    const float bias[3] = {0.3f, -0.2f, 0.1f};
-    const float xin[4] = {0.2f, 0.9f, 0.4f, 0.7f};
+    const float w[3][4] = { { 0.5f, -1.0f, 0.25f, 2.0f }, { -0.5f, 0.75f, 1.5f, -0.25f }, { 1.0f, 1.0f, -2.0f, 0.5f } };
+    const float bias[3] = { 0.3f, -0.2f, 0.1f };
+    const float xin[4] = { 0.2f, 0.9f, 0.4f, 0.7f };
     /* weights file: fc.weight [3, 4], fc.bias [3] */
     char header[256];
     int hl = snprintf(header, sizeof header,
@@ -90,7 +92,8 @@ static void alpha_beta_deficit(double alpha, double beta)
     char text[1024];
     snprintf(text, sizeof text,
              "network ab { weights \"ab.safetensors\"; input x[4] range [0, 1]; fc = dense(x, 3); output fc; }\n"
-             "explain e for ab { seed one; fc: alpha_beta(%g, %g, 0); }\n", alpha, beta);
+             "explain e for ab { seed one; fc: alpha_beta(%g, %g, 0); }\n",
+             alpha, beta);
     char *src = tu_write_temp("ab.xai", "", 0);
     eu_program p;
     eu_open(&p, src, text, 3, 1);
@@ -102,7 +105,10 @@ static void alpha_beta_deficit(double alpha, double beta)
         double zp = 0, zn = 0;
         for (int i = 0; i < 4; i++) {
             double c = (double)xin[i] * w[k][i];
-            if (c > 0) zp += c; else zn += c;
+            if (c > 0)
+                zp += c;
+            else
+                zn += c;
         }
         double bp = bias[k] > 0 ? bias[k] : 0, bn = bias[k] < 0 ? bias[k] : 0;
         zp += bp;
@@ -110,8 +116,8 @@ static void alpha_beta_deficit(double alpha, double beta)
         double expected = 1 - alpha * bp / zp + (zn != 0 ? beta * bn / zn : 0);
         double got = 0;
         for (int i = 0; i < 4; i++) got += r.out[i];
-        cr_expect(fabs(got - expected) <= 1e-5, "alpha %g beta %g, output %d: sum R = %.7f, expected %.7f", alpha,
-                  beta, k, got, expected);
+        cr_expect(fabs(got - expected) <= 1e-5, "alpha %g beta %g, output %d: sum R = %.7f, expected %.7f", alpha, beta,
+                  k, got, expected);
         eu_run_free(&r);
     }
     eu_close(&p);
@@ -126,9 +132,10 @@ Test(alpha_beta, deficit_equals_bias_terms_a2b1) { alpha_beta_deficit(2, 1); }
  * contributions are all zero (non-negative weights and inputs, no negative bias). */
 Test(alpha_beta, zero_denominator_is_zero_not_nan)
 {
-    const float w[2][2] = {{1, 2}, {0.5f, 0}};
+    const float w[2][2] = { { 1, 2 }, { 0.5f, 0 } };
     char header[256];
-    int hl = snprintf(header, sizeof header, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}");
+    int hl =
+        snprintf(header, sizeof header, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}");
     unsigned char file[256];
     uint64_t len = (uint64_t)hl;
     memcpy(file, &len, 8);
@@ -136,18 +143,19 @@ Test(alpha_beta, zero_denominator_is_zero_not_nan)
     memcpy(file + 8 + hl, w, 16);
     char *wpath = tu_write_temp("zd.safetensors", file, 8 + hl + 16);
     char *src = tu_write_temp("zd.xai", "", 0);
-    const char *text = "network zd { weights \"zd.safetensors\"; input x[2]; fc = dense(x, 2, bias=false); output fc; }\n"
-                       "explain e for zd { seed one; fc: alpha_beta(2, 1, 0); }\n";
+    const char *text =
+        "network zd { weights \"zd.safetensors\"; input x[2]; fc = dense(x, 2, bias=false); output fc; }\n"
+        "explain e for zd { seed one; fc: alpha_beta(2, 1, 0); }\n";
     eu_program p;
     eu_open(&p, src, text, 3, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
-    const float x[2] = {0, 0};   /* every denominator is 0 */
+    const float x[2] = { 0, 0 }; /* every denominator is 0 */
     int32_t t = 0;
     eu_run r = eu_explain(&p, "zd", "e", x, &t, 1);
     cr_assert_eq(r.status, 0);
     for (int i = 0; i < 2; i++) cr_expect(r.out[i] == 0, "R[%d] = %g, expected 0", i, r.out[i]);
     eu_run_free(&r);
-    const float x2[2] = {1, 1};   /* positive share fine, negative share 0/0 */
+    const float x2[2] = { 1, 1 }; /* positive share fine, negative share 0/0 */
     r = eu_explain(&p, "zd", "e", x2, &t, 1);
     cr_assert_eq(r.status, 0);
     /* alpha = 2: R_i = 2 * x_i w+_0i / z+_0 = 2 * [1, 2] / 3 */
@@ -164,11 +172,14 @@ Test(user_rules, restating_builtins_gives_the_same_numbers)
     const char *text =
         "import \"mnist_cnn.xai\";\n"
         "rule my_gamma(g = 0.25) on dense, conv2d {\n"
-        "    where(z > 0, share(pos(a) * (w + g * pos(w)) + neg(a) * (w + g * neg(w)) + b + g * pos(b), stabilize = 1e-6),\n"
-        "          where(z < 0, share(pos(a) * (w + g * neg(w)) + neg(a) * (w + g * pos(w)) + b + g * neg(b), stabilize = 1e-6), 0));\n"
+        "    where(z > 0, share(pos(a) * (w + g * pos(w)) + neg(a) * (w + g * neg(w)) + b + g * pos(b), stabilize = "
+        "1e-6),\n"
+        "          where(z < 0, share(pos(a) * (w + g * neg(w)) + neg(a) * (w + g * pos(w)) + b + g * neg(b), "
+        "stabilize = 1e-6), 0));\n"
         "}\n"
         "rule my_eps(e = 1e-6) on dense, conv2d { share(a * w + b, stabilize = e); }\n"
-        "rule my_zplus on dense, conv2d { plus = pos(a) * pos(w) + neg(a) * neg(w); share(plus + pos(b), stabilize = 1e-6); }\n"
+        "rule my_zplus on dense, conv2d { plus = pos(a) * pos(w) + neg(a) * neg(w); share(plus + pos(b), stabilize = "
+        "1e-6); }\n"
         "explain builtin for mnist_cnn { seed one; conv2d: gamma(0.25); dense: epsilon(1e-6); first: zplus; }\n"
         "explain mine for mnist_cnn { seed one; conv2d: my_gamma(0.25); dense: my_eps; first: my_zplus; }\n";
     eu_program p;
@@ -199,17 +210,19 @@ Test(seeds, logit_softmax_relu_logit_scale_the_one_hot_result)
     cr_assert(p.ok, "%s", eu_messages(&p));
     xai_array x = eu_load_npy("models/samples/digits.npy");
     xai_array logits = eu_load_npy("tests/fixtures/forward/mnist_cnn_logits.npy");
-    int32_t target[10] = {3, 1, 2, 3, 4, 5, 6, 7, 8, 0};   /* some targets are not the arg-max */
+    int32_t target[10] = { 3, 1, 2, 3, 4, 5, 6, 7, 8, 0 }; /* some targets are not the arg-max */
     eu_run one = eu_explain(&p, "mnist_cnn", "one", x.data, target, 10);
-    const char *names[3] = {"logit", "softmax", "relu_logit"};
+    const char *names[3] = { "logit", "softmax", "relu_logit" };
     for (int k = 0; k < 3; k++) {
         eu_run r = eu_explain(&p, "mnist_cnn", names[k], x.data, target, 10);
         cr_assert_eq(r.status, 0);
         for (int b = 0; b < 10; b++) {
             const float *l = logits.data + 10 * b;
             double lt = l[target[b]], scale;
-            if (k == 0) scale = lt;
-            else if (k == 2) scale = lt > 0 ? lt : 0;
+            if (k == 0)
+                scale = lt;
+            else if (k == 2)
+                scale = lt > 0 ? lt : 0;
             else {
                 double m = l[0], z = 0;
                 for (int j = 1; j < 10; j++) m = l[j] > m ? l[j] : m;
@@ -219,8 +232,10 @@ Test(seeds, logit_softmax_relu_logit_scale_the_one_hot_result)
             float *expect = malloc(sizeof(float) * 784);
             for (int i = 0; i < 784; i++) expect[i] = (float)(one.out[b * 784 + i] * scale);
             double err = eu_rel_error(r.out + b * 784, expect, 784);
-            if (scale != 0) cr_expect(err <= 1e-5, "seed %s sample %d: %.3g", names[k], b, err);
-            else for (int i = 0; i < 784; i++) cr_expect(r.out[b * 784 + i] == 0);
+            if (scale != 0)
+                cr_expect(err <= 1e-5, "seed %s sample %d: %.3g", names[k], b, err);
+            else
+                for (int i = 0; i < 784; i++) cr_expect(r.out[b * 784 + i] == 0);
             free(expect);
         }
         eu_run_free(&r);
@@ -244,12 +259,12 @@ Test(seeds, bad_target_is_an_error_and_out_untouched)
     eu_open(&p, "models/target_test.xai", text, 3, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
     xai_array x = eu_load_npy("models/samples/digits.npy");
-    int32_t bad[2] = {3, 10};
+    int32_t bad[2] = { 3, 10 };
     eu_run r = eu_explain(&p, "mnist_cnn", "e", x.data, bad, 2);
     cr_expect_eq(r.status, XAI_ETARGET);
     for (int i = 0; i < 2 * 784; i++) cr_assert(r.out[i] == 0, "out written on error");
     eu_run_free(&r);
-    int32_t negative[1] = {-1};
+    int32_t negative[1] = { -1 };
     r = eu_explain(&p, "mnist_cnn", "e", x.data, negative, 1);
     cr_expect_eq(r.status, XAI_ETARGET);
     eu_run_free(&r);

@@ -6,23 +6,25 @@
 #include "explain_util.h"
 
 /* config name -> explain block body, as Zennit configured it (tests/fixtures/lrp/manifest.json) */
-static const struct { const char *config, *body; } configs[] = {
-    {"epsilon", "dense: epsilon(1e-6); conv2d: epsilon(1e-6);"},
-    {"epsilon_025", "dense: epsilon(0.25); conv2d: epsilon(0.25);"},
-    {"zplus", "dense: zplus; conv2d: zplus;"},
-    {"alpha2_beta1", "dense: alpha_beta(2, 1); conv2d: alpha_beta(2, 1);"},
-    {"alpha1_beta0", "dense: alpha_beta(1, 0); conv2d: alpha_beta(1, 0);"},
-    {"gamma", "dense: gamma(0.25); conv2d: gamma(0.25);"},
-    {"gamma_1", "dense: gamma(1.0); conv2d: gamma(1.0);"},
-    {"zbox_first", "dense: epsilon; conv2d: epsilon; first: zbox(0, 1);"},
-    {"wsquare_first", "dense: epsilon; conv2d: epsilon; first: wsquare;"},
-    {"flat_first", "dense: epsilon; conv2d: epsilon; first: flat;"},
-    {"epsilon_plus", "rules epsilon_plus;"},
-    {"epsilon_plus_flat", "rules epsilon_plus_flat;"},
-    {"epsilon_gamma_box", "rules epsilon_gamma_box(low=0, high=1);"},
-    {"epsilon_alpha2_beta1", "rules epsilon_alpha2_beta1;"},
-    {"epsilon_alpha2_beta1_flat", "rules epsilon_alpha2_beta1_flat;"},
-    {"excitation_backprop", "rules excitation_backprop;"},
+static const struct {
+    const char *config, *body;
+} configs[] = {
+    { "epsilon", "dense: epsilon(1e-6); conv2d: epsilon(1e-6);" },
+    { "epsilon_025", "dense: epsilon(0.25); conv2d: epsilon(0.25);" },
+    { "zplus", "dense: zplus; conv2d: zplus;" },
+    { "alpha2_beta1", "dense: alpha_beta(2, 1); conv2d: alpha_beta(2, 1);" },
+    { "alpha1_beta0", "dense: alpha_beta(1, 0); conv2d: alpha_beta(1, 0);" },
+    { "gamma", "dense: gamma(0.25); conv2d: gamma(0.25);" },
+    { "gamma_1", "dense: gamma(1.0); conv2d: gamma(1.0);" },
+    { "zbox_first", "dense: epsilon; conv2d: epsilon; first: zbox(0, 1);" },
+    { "wsquare_first", "dense: epsilon; conv2d: epsilon; first: wsquare;" },
+    { "flat_first", "dense: epsilon; conv2d: epsilon; first: flat;" },
+    { "epsilon_plus", "rules epsilon_plus;" },
+    { "epsilon_plus_flat", "rules epsilon_plus_flat;" },
+    { "epsilon_gamma_box", "rules epsilon_gamma_box(low=0, high=1);" },
+    { "epsilon_alpha2_beta1", "rules epsilon_alpha2_beta1;" },
+    { "epsilon_alpha2_beta1_flat", "rules epsilon_alpha2_beta1_flat;" },
+    { "excitation_backprop", "rules excitation_backprop;" },
 };
 #define N_CONFIGS (int)(sizeof configs / sizeof configs[0])
 
@@ -88,9 +90,9 @@ Test(lrp_zennit, at_intermediate_layers)
     xai_array t = eu_load_npy("tests/fixtures/lrp/targets.npy");
     int32_t target[10];
     for (int i = 0; i < 10; i++) target[i] = (int32_t)t.data[i];
-    const char *names[2] = {"at_act2", "at_flat"};
-    const char *files[2] = {"tests/fixtures/lrp/mnist_cnn__epsilon_plus__at_act2.npy",
-                            "tests/fixtures/lrp/mnist_cnn__epsilon_plus__at_flat.npy"};
+    const char *names[2] = { "at_act2", "at_flat" };
+    const char *files[2] = { "tests/fixtures/lrp/mnist_cnn__epsilon_plus__at_act2.npy",
+                             "tests/fixtures/lrp/mnist_cnn__epsilon_plus__at_flat.npy" };
     for (int k = 0; k < 2; k++) {
         xai_array ref = eu_load_npy(files[k]);
         eu_run r = eu_explain(&p, "mnist_cnn", names[k], x.data, target, 10);

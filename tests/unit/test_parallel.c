@@ -22,8 +22,8 @@
 typedef struct cover {
     atomic_int *hits;
     int64_t grain, n;
-    atomic_int short_chunks;     /* chunks shorter than grain that do not end at n */
-    atomic_int nested;           /* nested calls made from a body */
+    atomic_int short_chunks; /* chunks shorter than grain that do not end at n */
+    atomic_int nested;       /* nested calls made from a body */
 } cover;
 
 static void cover_body(void *ctx, int64_t begin, int64_t end)
@@ -35,7 +35,7 @@ static void cover_body(void *ctx, int64_t begin, int64_t end)
 
 static void check_cover(int64_t n, int64_t grain)
 {
-    cover c = {.hits = calloc(n + 1, sizeof(atomic_int)), .grain = grain, .n = n};
+    cover c = { .hits = calloc(n + 1, sizeof(atomic_int)), .grain = grain, .n = n };
     xai_parallel_for(cover_body, &c, n, grain);
     for (int64_t i = 0; i < n; i++)
         cr_assert_eq(atomic_load(&c.hits[i]), 1, "n %lld grain %lld threads %d: index %lld ran %d times", (long long)n,
@@ -47,8 +47,8 @@ static void check_cover(int64_t n, int64_t grain)
 
 Test(parallel, runtime_runs_every_index_once)
 {
-    const int64_t ns[] = {1, 2, 3, 7, 64, 100, 1000, 4097, 100000};
-    const int64_t grains[] = {0, 1, 3, 64, 5000};
+    const int64_t ns[] = { 1, 2, 3, 7, 64, 100, 1000, 4097, 100000 };
+    const int64_t grains[] = { 0, 1, 3, 64, 5000 };
     for (int t = 1; t <= 5; t++) {
         xai_set_num_threads(t);
         cr_assert_eq(xai_get_num_threads(), t);
@@ -56,7 +56,7 @@ Test(parallel, runtime_runs_every_index_once)
             for (size_t i = 0; i < sizeof ns / sizeof *ns; i++)
                 for (size_t g = 0; g < sizeof grains / sizeof *grains; g++) check_cover(ns[i], grains[g]);
     }
-    xai_parallel_for(cover_body, NULL, 0, 1);   /* n = 0: the body is not called */
+    xai_parallel_for(cover_body, NULL, 0, 1); /* n = 0: the body is not called */
     xai_set_num_threads(0);
     cr_assert_geq(xai_get_num_threads(), 1);
 }
@@ -66,7 +66,7 @@ static void nested_body(void *ctx, int64_t begin, int64_t end)
 {
     cover *c = ctx;
     for (int64_t i = begin; i < end; i++) {
-        cover inner = {.hits = calloc(50, sizeof(atomic_int)), .grain = 1, .n = 50};
+        cover inner = { .hits = calloc(50, sizeof(atomic_int)), .grain = 1, .n = 50 };
         xai_parallel_for(cover_body, &inner, 50, 1);
         int ok = 1;
         for (int k = 0; k < 50; k++) ok &= atomic_load(&inner.hits[k]) == 1;
@@ -82,13 +82,13 @@ static void *caller(void *arg)
     for (int round = 0; round < 200; round++) {
         int64_t n = 1 + (seed * 7919 + round * 104729) % 3000;
         if (round % 10 == 3) {
-            cover c = {.hits = calloc(n, sizeof(atomic_int)), .grain = 1, .n = n};
+            cover c = { .hits = calloc(n, sizeof(atomic_int)), .grain = 1, .n = n };
             xai_parallel_for(nested_body, &c, n < 40 ? n : 40, 1);
             for (int64_t i = 0; i < (n < 40 ? n : 40); i++)
                 if (atomic_load(&c.hits[i]) != 1) return (void *)1;
             free(c.hits);
         } else {
-            cover c = {.hits = calloc(n, sizeof(atomic_int)), .grain = 1 + round % 5, .n = n};
+            cover c = { .hits = calloc(n, sizeof(atomic_int)), .grain = 1 + round % 5, .n = n };
             xai_parallel_for(cover_body, &c, n, c.grain);
             for (int64_t i = 0; i < n; i++)
                 if (atomic_load(&c.hits[i]) != 1) return (void *)1;
@@ -170,7 +170,7 @@ static int calls_parallel_for(const char *path, const char *text, const cg_optio
     compilation c;
     cr_assert_eq(driver_analyse_text(&c, &d, path, text), 0);
     LLVMContextRef ctx = LLVMContextCreate();
-    target_options t = {.opt_level = 0};
+    target_options t = { .opt_level = 0 };
     char *err = NULL;
     cr_assert_eq(driver_codegen(&c, ctx, &t, opt, &err), 0, "%s", err ? err : "");
     char *ir = LLVMPrintModuleToString(c.mod);
@@ -213,7 +213,7 @@ static void check_bitwise(nr_net *net, const char *stem)
     char *text = with_explanations(net_text, net->name);
     char *path = tu_write_temp(xname, text, strlen(text));
 
-    cg_options serial_opt = {.threads_off = 1}, split_opt = {.parallel_min_work = 1}, default_opt = {0};
+    cg_options serial_opt = { .threads_off = 1 }, split_opt = { .parallel_min_work = 1 }, default_opt = { 0 };
     cr_assert_not(calls_parallel_for(path, text, &serial_opt), "--threads=off code calls xai_parallel_for");
     cr_assert(calls_parallel_for(path, text, &split_opt), "no parallel loop was generated");
     compiled serial, split, dflt;
@@ -222,8 +222,8 @@ static void check_bitwise(nr_net *net, const char *stem)
     compile_net(&dflt, path, text, net->name, &default_opt);
 
     int64_t in_n = nr_count(&net->L[0]), out_n = nr_count(&net->L[net->output]);
-    nr_rng r = {42};
-    const int batches[] = {1, 3, 8};
+    nr_rng r = { 42 };
+    const int batches[] = { 1, 3, 8 };
     for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++) {
         int batch = batches[bi];
         float *x = malloc(sizeof(float) * in_n * batch);
@@ -238,9 +238,11 @@ static void check_bitwise(nr_net *net, const char *stem)
                 size_t bad = n;
                 for (size_t k = 0; k < n && bad == n; k++)
                     if (memcmp(&got[k], &want[k], sizeof(float))) bad = k;
-                cr_expect_eq(bad, n, "%s (%s code), batch %d, %d threads: %s output %zu is %.9g, serial %.9g", net->name,
-                             which ? "default" : "every loop split", batch, threads,
-                             bad < (size_t)batch * out_n ? "forward" : bad < (size_t)batch * (out_n + in_n) ? "lrp" : "grad",
+                cr_expect_eq(bad, n, "%s (%s code), batch %d, %d threads: %s output %zu is %.9g, serial %.9g",
+                             net->name, which ? "default" : "every loop split", batch, threads,
+                             bad < (size_t)batch * out_n                ? "forward"
+                                 : bad < (size_t)batch * (out_n + in_n) ? "lrp"
+                                                                        : "grad",
                              bad, bad < n ? got[bad] : 0.0, bad < n ? want[bad] : 0.0);
                 free(got);
             }
@@ -262,14 +264,14 @@ static void check_bitwise(nr_net *net, const char *stem)
 Test(parallel, conv_net_bitwise_any_thread_count, .timeout = 300)
 {
     nr_net net;
-    nr_rng r = {2024};
+    nr_rng r = { 2024 };
     int x = nr_input(&net, "x", 3, 3, 19, 17);
     int c1 = nr_conv(&net, &r, x, 13, 3, 3, 1, 1, 1, 1, 1, 1, 0, 1, "13, kernel=3, pad=1");
     int a1 = nr_simple(&net, NR_RELU, c1, 0);
-    int bn = nr_batchnorm(&net, &r, a1, 1e-5, "");                       /* an affine op (per-channel constants) */
-    int c2 = nr_conv(&net, &r, bn, 20, 3, 3, 2, 2, 1, 1, 1, 1, 0, 1, "20, kernel=3, stride=2, pad=1");   /* [20, 10, 9] */
+    int bn = nr_batchnorm(&net, &r, a1, 1e-5, ""); /* an affine op (per-channel constants) */
+    int c2 = nr_conv(&net, &r, bn, 20, 3, 3, 2, 2, 1, 1, 1, 1, 0, 1, "20, kernel=3, stride=2, pad=1"); /* [20, 10, 9] */
     int a2 = nr_simple(&net, NR_RELU, c2, 0);
-    int p = nr_pool(&net, NR_MAXPOOL, a2, 2, 2, 2, 2, 0, 0, 0, 0, 0, "2");                          /* [20, 5, 4] */
+    int p = nr_pool(&net, NR_MAXPOOL, a2, 2, 2, 2, 2, 0, 0, 0, 0, 0, "2"); /* [20, 5, 4] */
     int c3 = nr_conv(&net, &r, p, 33, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, "33, kernel=3, pad=1, bias=false");
     int a3 = nr_simple(&net, NR_RELU, c3, 0);
     int f = nr_simple(&net, NR_FLATTEN, a3, 0);
@@ -283,7 +285,7 @@ Test(parallel, conv_net_bitwise_any_thread_count, .timeout = 300)
 Test(parallel, dense_net_bitwise_any_thread_count, .timeout = 300)
 {
     nr_net net;
-    nr_rng r = {77};
+    nr_rng r = { 77 };
     int x = nr_input(&net, "x", 1, 300, 0, 0);
     int d1 = nr_dense(&net, &r, x, 203, 1, "203");
     int a1 = nr_simple(&net, NR_RELU, d1, 0);
@@ -327,10 +329,10 @@ Test(parallel, concurrent_callers_bitwise, .timeout = 300)
     cr_assert_not_null(net_text);
     char *text = with_explanations(net_text, "mnist_cnn");
     compiled m;
-    cg_options opt = {0};
+    cg_options opt = { 0 };
     compile_net(&m, "models/mnist_cnn.xai", text, "mnist_cnn", &opt);
     char err[256];
-    xai_array x = {0};
+    xai_array x = { 0 };
     cr_assert_eq(xai_npy_read("models/samples/digits.npy", &x, 0, err, sizeof err), XAI_OK, "%s", err);
     float xs[8 * 784];
     for (int k = 0; k < 8 * 784; k++) xs[k] = x.data[k % (10 * 784)];
@@ -343,8 +345,13 @@ Test(parallel, concurrent_callers_bitwise, .timeout = 300)
     job jobs[T];
     cr_assert_eq(pthread_barrier_init(&start, NULL, T), 0);
     for (int i = 0; i < T; i++) {
-        jobs[i] = (job){.m = &m, .x = xs, .want = i % 2 ? want1 : want8, .batch = i % 2 ? 1 : 8, .rounds = 15,
-                        .in_n = 784, .out_n = 10};
+        jobs[i] = (job){ .m = &m,
+                         .x = xs,
+                         .want = i % 2 ? want1 : want8,
+                         .batch = i % 2 ? 1 : 8,
+                         .rounds = 15,
+                         .in_n = 784,
+                         .out_n = 10 };
         cr_assert_eq(pthread_create(&t[i], NULL, entry_worker, &jobs[i]), 0);
     }
     for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
@@ -364,7 +371,7 @@ Test(parallel, concurrent_callers_bitwise, .timeout = 300)
 /* The command line: --threads=off emits no call to the pool, the default does (the CNN's conv2 is large). */
 Test(parallel, cli_threads_off, .timeout = 120)
 {
-    const char *modes[3] = {"", "--threads=on", "--threads=off"};
+    const char *modes[3] = { "", "--threads=on", "--threads=off" };
     for (int m = 0; m < 3; m++) {
         char *ll = NULL, *cmd = NULL, *out = NULL;
         if (asprintf(&ll, "%s/cnn%d.ll", tu_tmpdir(), m) < 0) abort();

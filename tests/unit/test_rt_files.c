@@ -22,7 +22,7 @@
 
 #define D "tests/data/rt/"
 
-#ifndef __has_feature   /* clang has it, gcc defines __SANITIZE_ADDRESS__ instead */
+#ifndef __has_feature /* clang has it, gcc defines __SANITIZE_ADDRESS__ instead */
 #define __has_feature(x) 0
 #endif
 
@@ -46,8 +46,7 @@ static int count_entries(const char *dir)
     DIR *d = opendir(dir);
     cr_assert_not_null(d, "%s", dir);
     int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     closedir(d);
     return n;
 }
@@ -137,7 +136,7 @@ Test(readers, refuse_a_fifo_with_a_writer_waiting, .timeout = 20)
 
 Test(readers, refuse_devices_and_directories, .timeout = 20)
 {
-    if (have_dev("/dev/zero"))   /* would never end */
+    if (have_dev("/dev/zero")) /* would never end */
         expect_refused("/dev/zero", "'/dev/zero' is not a regular file (it is a character device)");
     char *dir = fresh_dir("rdir");
     char *msg = NULL;
@@ -175,8 +174,8 @@ Test(readers, dash_is_standard_input_only_when_asked, .timeout = 20)
 /* The path readers are the memory readers on the file's bytes: same arrays, same messages. */
 Test(readers, memory_readers_match_the_path_readers)
 {
-    const char *files[] = { D "f4_2x3.npy", D "be_f4.npy", D "u1_2x2.npy", D "rgb16.png", D "palette.png",
-                            D "images.idx3.gz", D "truncated.png", D "fortran.npy" };
+    const char *files[] = { D "f4_2x3.npy",  D "be_f4.npy",      D "u1_2x2.npy",    D "rgb16.png",
+                            D "palette.png", D "images.idx3.gz", D "truncated.png", D "fortran.npy" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         size_t len;
         char *bytes = tu_read_file(files[i], &len);
@@ -244,8 +243,8 @@ static size_t largest_malloc;
 void *malloc(size_t n)
 {
     size_t seen = __atomic_load_n(&largest_malloc, __ATOMIC_RELAXED);
-    while (n > seen &&
-           !__atomic_compare_exchange_n(&largest_malloc, &seen, n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+    while (n > seen && !__atomic_compare_exchange_n(&largest_malloc, &seen, n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
     return __libc_malloc(n);
 }
 #endif
@@ -253,10 +252,10 @@ void *malloc(size_t n)
 Test(readers, png_huge_ancillary_chunk_allocates_nothing)
 {
     if (!MALLOC_MEASURED) cr_skip_test("malloc cannot be measured under AddressSanitizer");
-    static const unsigned char file[] = {
-        0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 'I', 'H', 'D', 'R', 0x00, 0x00, 0x00, 0x05,
-        0x00, 0x00, 0x00, 0x03, 0x08, 0x02, 0x00, 0x00, 0x00, 0xd4, 0x54, 0x52, 0xaf, 0x5b, 0x00, 0x00, 0x06, 'z',
-        'T', 'X', 't', 'i', 'C', 'C', 'P' };
+    static const unsigned char file[] = { 0x89, 'P',  'N',  'G',  0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+                                          'I',  'H',  'D',  'R',  0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x03,
+                                          0x08, 0x02, 0x00, 0x00, 0x00, 0xd4, 0x54, 0x52, 0xaf, 0x5b, 0x00, 0x00,
+                                          0x06, 'z',  'T',  'X',  't',  'i',  'C',  'C',  'P' };
     xai_array a;
     char err[256] = "";
 #if MALLOC_MEASURED
@@ -279,7 +278,7 @@ static int write_with(int writer, const char *path, char *err, size_t errlen)
 {
     enum { H = 200, W = 200 };
     static float img[3 * H * W];
-    uint32_t r = 12345;   /* noise, so that PNG's deflate cannot shrink it below the size limit below */
+    uint32_t r = 12345; /* noise, so that PNG's deflate cannot shrink it below the size limit below */
     for (int i = 0; i < 3 * H * W; i++) {
         r ^= r << 13, r ^= r >> 17, r ^= r << 5;
         img[i] = (float)(r % 1000) / 999.0f;
@@ -367,7 +366,7 @@ Test(writers, fifo_is_written_in_place, .timeout = 60)
     for (int w = 0; w < N_WRITERS; w++) {
         pid_t pid = fork();
         cr_assert_neq(pid, -1);
-        if (pid == 0) {   /* drains the FIFO into `copy` */
+        if (pid == 0) { /* drains the FIFO into `copy` */
             alarm(30);
             int in = open(fifo, O_RDONLY), out = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0644);
             char buf[65536];

@@ -154,7 +154,8 @@ Test(heatmap, sign_symmetry)
             px(&a, y, x, p);
             px(&b, y, x, q);
             cr_assert(p[0] == q[2] && p[1] == q[1] && p[2] == q[0],
-                      "(%d, %d): R gives (%g, %g, %g), -R gives (%g, %g, %g)", y, x, p[0], p[1], p[2], q[0], q[1], q[2]);
+                      "(%d, %d): R gives (%g, %g, %g), -R gives (%g, %g, %g)", y, x, p[0], p[1], p[2], q[0], q[1],
+                      q[2]);
             reds += R[y * 4 + x] > 0 && p[0] == 1.0f && p[2] < 1.0f;
             blues += R[y * 4 + x] < 0 && p[2] == 1.0f && p[0] < 1.0f;
         }
@@ -170,7 +171,7 @@ Test(heatmap, shared_versus_per_image_range)
     xai_heatmap_options o = { .scale = 1, .gap = -1 };
     xai_array a;
     render("own.png", R, NULL, 2, 1, 2, 2, &o, 2, 4, &a);
-    for (int img = 0; img < 2; img++) {   /* each image its own range: identical pictures */
+    for (int img = 0; img < 2; img++) { /* each image its own range: identical pictures */
         expect_rgb(&a, 0, 2 * img, RED, "own range, t=1");
         expect_px(&a, 0, 2 * img + 1, 1.0f, 0.5f, 0.5f, "own range, t=0.5");
         expect_rgb(&a, 1, 2 * img, BLUE, "own range, t=-1");
@@ -178,7 +179,7 @@ Test(heatmap, shared_versus_per_image_range)
     }
     xai_array_free(&a);
 
-    o.shared_range = 1;   /* one range, 4: image 0 is pale (t = 0.25, 0.125, -0.25, 0) */
+    o.shared_range = 1; /* one range, 4: image 0 is pale (t = 0.25, 0.125, -0.25, 0) */
     render("shared.png", R, NULL, 2, 1, 2, 2, &o, 2, 4, &a);
     expect_px(&a, 0, 0, 1.0f, 0.75f, 0.75f, "shared, image 0, t=0.25");
     expect_px(&a, 0, 1, 1.0f, 0.875f, 0.875f, "shared, image 0, t=0.125");
@@ -203,12 +204,12 @@ Test(heatmap, grid_layout_and_white_gaps)
     for (int y = 0; y < 14; y++)
         for (int x = 0; x < 18; x++) {
             int in_gap = (x == 8 || x == 9) || (y == 6 || y == 7);
-            int empty = y >= 8 && x >= 10;   /* row 1, column 1: no fourth image */
+            int empty = y >= 8 && x >= 10; /* row 1, column 1: no fourth image */
             if (in_gap || empty) {
                 expect_rgb(&a, y, x, WHITE, in_gap ? "gap" : "empty cell");
                 continue;
             }
-            int cy = y >= 8 ? y - 8 : y, cx = x >= 10 ? x - 10 : x;   /* position inside the cell */
+            int cy = y >= 8 ? y - 8 : y, cx = x >= 10 ? x - 10 : x; /* position inside the cell */
             expect_rgb(&a, y, x, cy < 2 && cx < 2 ? BLUE : RED, "cell");
         }
     xai_array_free(&a);
@@ -240,7 +241,7 @@ Test(heatmap, overlay_zero_relevance_is_the_grayscale_input)
     xai_array_free(&a);
 
     /* zero relevance at one pixel of a non-zero map: still exactly the input there */
-    R[4 + 3] = 5.0f;   /* channel 1, pixel (1, 1) */
+    R[4 + 3] = 5.0f; /* channel 1, pixel (1, 1) */
     render("ov1.png", R, in, 1, 3, 2, 2, &o, 2, 2, &a);
     expect_px(&a, 0, 1, 0.25f, 0.25f, 0.25f, "zero relevance pixel");
     expect_px(&a, 1, 1, 1.0f, 0.4f, 0.4f, "t=1 over 1 at alpha 0.6");

@@ -41,13 +41,18 @@ Test(idx, plain_labels)
 
 Test(idx, big_endian_types)
 {
-    struct { unsigned char bytes[32]; size_t len; float v[2]; } cases[] = {
+    struct {
+        unsigned char bytes[32];
+        size_t len;
+        float v[2];
+    } cases[] = {
         { { 0, 0, 0x09, 1, 0, 0, 0, 2, 0xff, 0x80 }, 10, { -1, -128 } },
         { { 0, 0, 0x0B, 1, 0, 0, 0, 2, 0xff, 0xfe, 0x01, 0x2c }, 12, { -2, 300 } },
         { { 0, 0, 0x0C, 1, 0, 0, 0, 2, 0xff, 0xfe, 0xee, 0x90, 0, 0, 0, 5 }, 16, { -70000, 5 } },
         { { 0, 0, 0x0D, 1, 0, 0, 0, 2, 0x3f, 0xc0, 0, 0, 0xbe, 0x80, 0, 0 }, 16, { 1.5f, -0.25f } },
-        { { 0, 0, 0x0E, 1, 0, 0, 0, 2, 0x3f, 0x50, 0x62, 0x4d, 0xd2, 0xf1, 0xa9, 0xfc,
-            0xc0, 0x04, 0, 0, 0, 0, 0, 0 }, 24, { 1e-3f, -2.5f } },
+        { { 0, 0, 0x0E, 1, 0, 0, 0, 2, 0x3f, 0x50, 0x62, 0x4d, 0xd2, 0xf1, 0xa9, 0xfc, 0xc0, 0x04, 0, 0, 0, 0, 0, 0 },
+          24,
+          { 1e-3f, -2.5f } },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char *p = tu_write_temp("t.idx", cases[c].bytes, cases[c].len);
@@ -80,7 +85,10 @@ static void expect_bad(const unsigned char *bytes, size_t len, int status, const
 
 Test(idx_bad, magic) { expect_bad(B(1, 0, 8, 1, 0, 0, 0, 1, 9), XAI_EFORMAT, "bad magic"); }
 Test(idx_bad, empty_file) { expect_bad(B(0), XAI_EFORMAT, "bad magic"); }
-Test(idx_bad, unknown_type) { expect_bad(B(0, 0, 0x0A, 1, 0, 0, 0, 1, 9), XAI_EDTYPE, "unknown IDX element type 0x0A"); }
+Test(idx_bad, unknown_type)
+{
+    expect_bad(B(0, 0, 0x0A, 1, 0, 0, 0, 1, 9), XAI_EDTYPE, "unknown IDX element type 0x0A");
+}
 Test(idx_bad, zero_dims) { expect_bad(B(0, 0, 8, 0, 9), XAI_EFORMAT, "0 dimensions"); }
 Test(idx_bad, nine_dims) { expect_bad(B(0, 0, 8, 9, 0, 0, 0, 1), XAI_EFORMAT, "9 dimensions"); }
 Test(idx_bad, truncated_header) { expect_bad(B(0, 0, 8, 3, 0, 0, 0, 1, 0, 0), XAI_EFORMAT, "truncated header"); }

@@ -17,9 +17,9 @@
 static struct {
     int channels, height, width;
     float w[MAX_PIXELS];
-    int sum_channels;        /* explain writes [H, W] (the channel sum), like a CAM map */
-    int poison_explain;      /* explain writes NaN */
-    int fail_forward;        /* forward returns this status */
+    int sum_channels;   /* explain writes [H, W] (the channel sum), like a CAM map */
+    int poison_explain; /* explain writes NaN */
+    int fail_forward;   /* forward returns this status */
     int max_batch_seen, forward_calls, explain_calls;
     void *workspace_seen;
 } net;
@@ -50,7 +50,8 @@ static int lin_explain(const float *x, const int32_t *target, float *out, int32_
     for (int b = 0; b < batch; b++) {
         float sign = target[b] == 0 ? 1.0f : -1.0f;
         for (int i = 0; i < per; i++) out[b * per + i] = 0;
-        for (int i = 0; i < pixels(); i++) out[b * per + (net.sum_channels ? i % hw : i)] += sign * net.w[i] * x[b * pixels() + i];
+        for (int i = 0; i < pixels(); i++)
+            out[b * per + (net.sum_channels ? i % hw : i)] += sign * net.w[i] * x[b * pixels() + i];
         if (net.poison_explain) out[b * per] = NAN;
     }
     return 0;
@@ -63,8 +64,14 @@ static xai_eval_model model(int c, int h, int w, const float *weights, int max_b
     memset(&net, 0, sizeof net);
     net.channels = c, net.height = h, net.width = w;
     memcpy(net.w, weights, sizeof(float) * c * h * w);
-    return (xai_eval_model){ .forward = lin_forward, .explain = lin_explain, .workspace = workspace,
-                             .max_batch = max_batch, .channels = c, .height = h, .width = w, .classes = 2 };
+    return (xai_eval_model){ .forward = lin_forward,
+                             .explain = lin_explain,
+                             .workspace = workspace,
+                             .max_batch = max_batch,
+                             .channels = c,
+                             .height = h,
+                             .width = w,
+                             .classes = 2 };
 }
 
 static void expect_curve(const float *got, const float *want, int n, const char *what)
@@ -85,9 +92,9 @@ static const float ONES[15] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 Test(selectivity, patch_count_includes_smaller_edge_patches)
 {
     cr_assert_eq(xai_patch_count(28, 28, 4), 49);
-    cr_assert_eq(xai_patch_count(3, 5, 2), 6);     /* ceil(3/2) * ceil(5/2) */
-    cr_assert_eq(xai_patch_count(30, 29, 4), 64);  /* 8 x 8, edge patches 2 rows and 1 column */
-    cr_assert_eq(xai_patch_count(3, 3, 7), 1);     /* one patch: the whole image */
+    cr_assert_eq(xai_patch_count(3, 5, 2), 6);    /* ceil(3/2) * ceil(5/2) */
+    cr_assert_eq(xai_patch_count(30, 29, 4), 64); /* 8 x 8, edge patches 2 rows and 1 column */
+    cr_assert_eq(xai_patch_count(3, 3, 7), 1);    /* one patch: the whole image */
     cr_assert_eq(xai_patch_count(3, 3, 0), 0);
     cr_assert_eq(xai_patch_count(-1, 3, 2), 0);
 }
@@ -99,7 +106,8 @@ Test(selectivity, most_relevant_first_by_hand)
     float curve[7], aopc = -1, rel[6 * 15];
     int32_t removed[6];
     char err[256] = "";
-    cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &o, curve, &aopc, removed, rel, err, sizeof err), XAI_OK, "%s", err);
+    cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &o, curve, &aopc, removed, rel, err, sizeof err), XAI_OK, "%s",
+                 err);
     /* remove P2 (10), P1 (8), P3 (6), P0 (4), P5 (0.5), P4 (-2) */
     const int32_t want_removed[6] = { 2, 1, 3, 0, 5, 4 };
     for (int k = 0; k < 6; k++) cr_assert_eq(removed[k], want_removed[k], "step %d removed P%d", k, removed[k]);
@@ -124,7 +132,7 @@ Test(selectivity, relu_of_the_logit_is_the_default)
     cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &o, curve, &aopc, NULL, NULL, NULL, 0), XAI_OK);
     const float want[7] = { 26.5f, 16.5f, 8.5f, 2.5f, 0, 0, 0 };
     expect_curve(curve, want, 7, "relu(logit)");
-    cr_assert_float_eq(aopc, 131.5f / 7, 1e-4);   /* (0 + 10 + 18 + 24 + 26.5 * 3) / 7 */
+    cr_assert_float_eq(aopc, 131.5f / 7, 1e-4); /* (0 + 10 + 18 + 24 + 26.5 * 3) / 7 */
 }
 
 /* Least relevant first: P4 (-2), P5 (0.5), P0, P3, P1, P2. After P4 is removed its sum is 0 < 0.5, so a
@@ -132,8 +140,9 @@ Test(selectivity, relu_of_the_logit_is_the_default)
 Test(selectivity, least_relevant_first_never_flips_a_patch_twice)
 {
     xai_eval_model m = model(1, 3, 5, W35, 8);
-    xai_selectivity_options o = { .patch = 2, .steps = 6, .order = XAI_FLIP_LEAST_RELEVANT_FIRST,
-                                  .tracked = XAI_TRACK_LOGIT };
+    xai_selectivity_options o = {
+        .patch = 2, .steps = 6, .order = XAI_FLIP_LEAST_RELEVANT_FIRST, .tracked = XAI_TRACK_LOGIT
+    };
     float curve[7], aopc;
     int32_t removed[6];
     cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &o, curve, &aopc, removed, NULL, NULL, 0), XAI_OK);
@@ -141,7 +150,7 @@ Test(selectivity, least_relevant_first_never_flips_a_patch_twice)
     for (int k = 0; k < 6; k++) cr_assert_eq(removed[k], want_removed[k], "step %d removed P%d", k, removed[k]);
     const float want[7] = { 26.5f, 28.5f, 28.0f, 24.0f, 18.0f, 10.0f, 0.0f };
     expect_curve(curve, want, 7, "LeRF");
-    cr_assert_float_eq(aopc, (0 - 2 - 1.5f + 2.5f + 8.5f + 16.5f + 26.5f) / 7, 1e-4);   /* 50.5 / 7 */
+    cr_assert_float_eq(aopc, (0 - 2 - 1.5f + 2.5f + 8.5f + 16.5f + 26.5f) / 7, 1e-4); /* 50.5 / 7 */
 }
 
 /* With baseline 1 on an all-ones image nothing changes, so the relevance never changes either: only the
@@ -183,7 +192,7 @@ Test(selectivity, edge_patches_are_smaller)
     int32_t removed[2];
     cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &o, curve, NULL, removed, NULL, NULL, 0), XAI_OK);
     cr_assert_eq(removed[0], 5);
-    cr_assert_eq(removed[1], 2);        /* P2 = column 4, rows 0-1: sum 2 */
+    cr_assert_eq(removed[1], 2); /* P2 = column 4, rows 0-1: sum 2 */
     const float want[3] = { 102, 2, 0 };
     expect_curve(curve, want, 3, "edge");
 }
@@ -289,7 +298,7 @@ Test(selectivity, errors_say_what_to_change)
     cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &bo, curve, NULL, NULL, NULL, err, sizeof err), XAI_EARG);
     cr_assert(strstr(err, "patch size -2"), "%s", err);
     bo = o;
-    bo.steps = 7;   /* 6 patches */
+    bo.steps = 7; /* 6 patches */
     cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &bo, curve, NULL, NULL, NULL, err, sizeof err), XAI_EARG);
     cr_assert(strstr(err, "only 6 patches") && strstr(err, "at most 6 steps"), "%s", err);
     bo = o;
@@ -305,7 +314,7 @@ Test(selectivity, errors_say_what_to_change)
     net.poison_explain = 1;
     cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &o, curve, NULL, NULL, NULL, err, sizeof err), XAI_ENAN);
     net.poison_explain = 0;
-    net.fail_forward = XAI_ENAN;   /* a generated call's status comes back unchanged */
+    net.fail_forward = XAI_ENAN; /* a generated call's status comes back unchanged */
     cr_assert_eq(xai_selectivity(&m, ONES, NULL, 1, &o, curve, NULL, NULL, NULL, err, sizeof err), XAI_ENAN);
     cr_assert(strstr(err, "forward failed on images 0 .. 0"), "%s", err);
     /* no message buffer is fine too */
@@ -316,7 +325,7 @@ Test(selectivity, errors_say_what_to_change)
 
 Test(continuity, shift_is_horizontal_with_fill)
 {
-    const float x[2 * 2 * 3] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };   /* [2 channels, 2, 3] */
+    const float x[2 * 2 * 3] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 }; /* [2 channels, 2, 3] */
     float out[12];
     xai_shift_horizontal(x, out, 2, 2, 3, 1, -1.0f);
     const float right[12] = { -1, 1, 2, -1, 4, 5, -1, 7, 8, -1, 10, 11 };
@@ -348,15 +357,16 @@ Test(continuity, quadrants_and_lipschitz_ratio_by_hand)
     cr_assert_eq(xai_continuity(&m, x, NULL, 2, &o, values, quadrants, cont, rel, err, sizeof err), XAI_OK, "%s", err);
     const float want_f[12] = { 0, 0, 1, 2, 3, 4, 0, 10, 12, 14, 16, 0 };
     expect_curve(values, want_f, 12, "f");
-    const float want_q[12][4] = { { 0 }, { 0 }, { 1, 0, 0, 0 }, { 2, 0, 0, 0 }, { 0, 3, 0, 0 }, { 0, 4, 0, 0 },
-                                  { 0 }, { 0, 0, 0, 10 }, { 0, 0, 0, 12 }, { 0, 0, 14, 0 }, { 0, 0, 16, 0 }, { 0 } };
+    const float want_q[12][4] = { { 0 },           { 0 },           { 1, 0, 0, 0 },  { 2, 0, 0, 0 },
+                                  { 0, 3, 0, 0 },  { 0, 4, 0, 0 },  { 0 },           { 0, 0, 0, 10 },
+                                  { 0, 0, 0, 12 }, { 0, 0, 14, 0 }, { 0, 0, 16, 0 }, { 0 } };
     for (int p = 0; p < 12; p++)
         for (int q = 0; q < 4; q++)
             cr_assert_float_eq(quadrants[p * 4 + q], want_q[p][q], 1e-5, "pair %d R%d = %g", p, q + 1,
                                (double)quadrants[p * 4 + q]);
     cr_assert_float_eq(cont[0], 7.0f / sqrtf(2), 1e-4);
     cr_assert_float_eq(cont[1], 30.0f / sqrtf(8), 1e-4);
-    cr_assert_float_eq(rel[3 * 8 + 1], 2.0f, 0);   /* image A at shift 0: w[1] * 1 */
+    cr_assert_float_eq(rel[3 * 8 + 1], 2.0f, 0); /* image A at shift 0: w[1] * 1 */
     cr_assert_eq(net.max_batch_seen, 4);
 }
 
@@ -366,12 +376,12 @@ Test(continuity, relu_tracking_odd_sizes_and_all_pairs_skipped)
     const float w[9] = { -1, -1, -1, -1, -1, -1, -1, -1, -1 };
     float x[9] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 }, zero[9] = { 0 };
     xai_eval_model m = model(1, 3, 3, w, 8);
-    xai_continuity_options o = { .shift_min = 0, .shift_max = 1 };   /* relu: f = max(0, -9) = 0 */
+    xai_continuity_options o = { .shift_min = 0, .shift_max = 1 }; /* relu: f = max(0, -9) = 0 */
     float values[2], quadrants[8], cont;
     int32_t t0 = 0;
     cr_assert_eq(xai_continuity(&m, x, &t0, 1, &o, values, quadrants, &cont, NULL, NULL, 0), XAI_OK);
     cr_assert_float_eq(values[0], 0.0f, 0);
-    const float q0[4] = { -1, -2, -4, -2 };   /* R1 = (0,0); R2 = (0,1),(0,2); R3 = rows 1-2 x cols 1-2; R4 */
+    const float q0[4] = { -1, -2, -4, -2 }; /* R1 = (0,0); R2 = (0,1),(0,2); R3 = rows 1-2 x cols 1-2; R4 */
     for (int q = 0; q < 4; q++) cr_assert_float_eq(quadrants[q], q0[q], 1e-6, "R%d", q + 1);
     /* shift 1: column 0 becomes 0, so |dR| = 3 over |dx| = sqrt 3 */
     cr_assert_float_eq(cont, 3.0f / sqrtf(3), 1e-5);
@@ -417,8 +427,14 @@ Test(plot, svg_has_title_axes_ticks_legend_and_gaps)
 {
     const float xs[5] = { 0, 1, 2, 3, 4 }, a[5] = { 26.5f, 16.5f, 8.5f, 2.5f, 0 }, b[5] = { 20, NAN, 10, 5, 1 };
     xai_plot_series s[2] = { { "lrp <eps>", a }, { "saliency & co", b } };
-    xai_plot p = { .title = "Pixel flipping", .x_label = "patches removed", .y_label = "mean f", .x = xs,
-                   .n_points = 5, .series = s, .n_series = 2, .y_from_zero = 1 };
+    xai_plot p = { .title = "Pixel flipping",
+                   .x_label = "patches removed",
+                   .y_label = "mean f",
+                   .x = xs,
+                   .n_points = 5,
+                   .series = s,
+                   .n_series = 2,
+                   .y_from_zero = 1 };
     char *path = tu_write_temp("plot.svg", "", 0), err[256] = "";
     cr_assert_eq(xai_plot_write_svg(path, &p, err, sizeof err), XAI_OK, "%s", err);
     char *svg = tu_read_file(path, NULL);

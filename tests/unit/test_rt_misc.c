@@ -17,7 +17,7 @@ Test(status, every_code_has_a_string)
         cr_assert_str_neq(m, "unknown status code", "status %d", s);
         for (int t = 0; t < s; t++) cr_assert_str_neq(m, xai_status_string(t), "%d and %d", s, t);
     }
-    cr_assert_eq(XAI_ENONFINITE, 14);   /* the values are ABI: generated code returns them */
+    cr_assert_eq(XAI_ENONFINITE, 14); /* the values are ABI: generated code returns them */
     cr_assert_eq(XAI_EWORKSPACE, 15);
     cr_assert(strstr(xai_status_string(XAI_ENONFINITE), "inputs are finite"));
     cr_assert(strstr(xai_status_string(XAI_EWORKSPACE), "NET_workspace_size"));
@@ -45,7 +45,7 @@ Test(array, count_and_free)
 
 Test(crc32, known_values)
 {
-    cr_assert_eq(xai_crc32("123456789", 9), 0xCBF43926u);   /* the standard CRC-32 check value */
+    cr_assert_eq(xai_crc32("123456789", 9), 0xCBF43926u); /* the standard CRC-32 check value */
     cr_assert_eq(xai_crc32("", 0), 0u);
     cr_assert_eq(xai_crc32(NULL, 0), 0u);
     cr_assert_eq(xai_crc32("The quick brown fox jumps over the lazy dog", 43), 0x414FA339u);
@@ -58,7 +58,7 @@ Test(options, layout_is_append_only)
     cr_assert_eq(offsetof(xai_options, baseline), 0);
     cr_assert_eq(offsetof(xai_options, workspace_size), offsetof(xai_options, progress_context) + sizeof(void *));
     cr_assert_eq(sizeof(xai_options), offsetof(xai_options, workspace_size) + sizeof(size_t));
-    if (sizeof(void *) == 8) {   /* LP64: the offsets the generated struct type gives */
+    if (sizeof(void *) == 8) { /* LP64: the offsets the generated struct type gives */
         cr_assert_eq(offsetof(xai_options, seed), 24);
         cr_assert_eq(offsetof(xai_options, steps), 36);
         cr_assert_eq(offsetof(xai_options, progress_context), 56);

@@ -82,11 +82,13 @@ Test(npy, scalar_and_empty)
 
 Test(npy, convert_other_dtypes)
 {
-    struct { const char *file; int n; float v[4]; } cases[] = {
-        { D "f8_3.npy", 3, { 1.5f, -2.25f, 1e10f } },
-        { D "u1_2x2.npy", 4, { 0, 255, 7, 128 } },
-        { D "i4_4.npy", 4, { -3, 0, 7, 2147483647.0f } },
-        { D "i8_2.npy", 2, { -1099511627776.0f, 12345 } },
+    struct {
+        const char *file;
+        int n;
+        float v[4];
+    } cases[] = {
+        { D "f8_3.npy", 3, { 1.5f, -2.25f, 1e10f } },     { D "u1_2x2.npy", 4, { 0, 255, 7, 128 } },
+        { D "i4_4.npy", 4, { -3, 0, 7, 2147483647.0f } }, { D "i8_2.npy", 2, { -1099511627776.0f, 12345 } },
         { D "be_f4.npy", 2, { 1.25f, -3.5f } },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -173,7 +175,11 @@ Test(npy, header_spellings)
 /* One malformed header per case: status and a word the message must contain. */
 Test(npy, malformed_headers)
 {
-    struct { const char *dict; int status; const char *says; } cases[] = {
+    struct {
+        const char *dict;
+        int status;
+        const char *says;
+    } cases[] = {
         { "{'descr': '<f4', 'fortran_order': False}", XAI_EFORMAT, "'shape' is missing" },
         { "{'fortran_order': False, 'shape': (6,)}", XAI_EFORMAT, "'descr' is missing" },
         { "{'descr': '<f4', 'shape': (6,)}", XAI_EFORMAT, "'fortran_order' is missing" },
@@ -222,7 +228,8 @@ Test(npy, truncated_data_and_size_mismatch)
     cr_assert(strstr(err, "shape [4611686018427387904, 4] of '<f4' is too large (its size overflows)"), "%s", err);
     free(p);
     /* bytes fit in int64 but the float copy of an int8 array does not */
-    p = make_npy("huge8.npy", 1, "{'descr': '|i1', 'fortran_order': False, 'shape': (4611686018427387904, 1)}", six, 24);
+    p = make_npy("huge8.npy", 1, "{'descr': '|i1', 'fortran_order': False, 'shape': (4611686018427387904, 1)}", six,
+                 24);
     cr_assert_eq(xai_npy_read(p, &a, 1, err, sizeof err), XAI_EFORMAT);
     cr_assert(strstr(err, "too large"), "%s", err);
     free(p);
@@ -313,7 +320,7 @@ Test(npy, numpy_reads_what_we_write)
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 -c \"import numpy as n; a=n.load('%s'); print(a.dtype, a.shape, a.sum())\"", p);
     int rc = tu_run(cmd, &out);
-    if (rc == 0) cr_assert_str_eq(out, "float32 (3, 2) 1.5\n");   /* only checked where numpy exists */
+    if (rc == 0) cr_assert_str_eq(out, "float32 (3, 2) 1.5\n"); /* only checked where numpy exists */
     free(out);
     free(p);
 }

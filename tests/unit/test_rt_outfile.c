@@ -43,8 +43,7 @@ static int count_entries(const char *dir)
     DIR *d = opendir(dir);
     cr_assert_not_null(d, "%s", dir);
     int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     closedir(d);
     return n;
 }
@@ -133,7 +132,7 @@ Test(outfile, read_only_directory_is_explained)
     char *dir = fresh_dir("readonly"), *p = join(dir, "kept.txt");
     put(p, "old");
     cr_assert_eq(chmod(p, 0666), 0);
-    cr_assert_eq(chmod(tu_tmpdir(), 0711), 0);   /* let the unprivileged child through */
+    cr_assert_eq(chmod(tu_tmpdir(), 0711), 0); /* let the unprivileged child through */
     cr_assert_eq(chmod(dir, 0555), 0);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
@@ -141,8 +140,11 @@ Test(outfile, read_only_directory_is_explained)
         if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
         char err[256] = "";
         if (write_text(p, "new", err, sizeof err) != XAI_EIO) _exit(3);
-        _exit(strstr(err, "kept.txt: cannot open for writing: Permission denied (a file is replaced through a "
-                          "temporary file beside it: its directory must be writable)") ? 0 : 4);
+        _exit(strstr(err,
+                     "kept.txt: cannot open for writing: Permission denied (a file is replaced through a "
+                     "temporary file beside it: its directory must be writable)")
+                  ? 0
+                  : 4);
     }
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -290,7 +292,7 @@ Test(outfile, symbolic_link_stays_and_its_file_is_replaced)
 Test(outfile, dash_is_stdout_only_when_asked)
 {
     char *dir = fresh_dir("dash"), err[256] = "";
-    cr_assert_eq(chdir(dir), 0);   /* each Criterion test runs in its own process */
+    cr_assert_eq(chdir(dir), 0); /* each Criterion test runs in its own process */
     cr_assert_eq(write_text("-", "a file named dash", err, sizeof err), XAI_OK, "%s", err);
     expect_content("-", "a file named dash");
     xai_outfile *o;

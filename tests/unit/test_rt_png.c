@@ -1,7 +1,7 @@
 /* libxairt PNG reader/writer. The files in tests/data/rt were written by an independent encoder
  * (gen.py), 2 rows x 3 columns, one per colour type and bit depth. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* memmem */
+#define _GNU_SOURCE /* memmem */
 #endif
 #include <criterion/criterion.h>
 #include <math.h>
@@ -17,7 +17,7 @@
 
 static const int G8[6] = { 0, 128, 255, 10, 20, 30 };
 static const int G16[6] = { 0, 32768, 65535, 1000, 2000, 3000 };
-static const int RGB[6][3] = { { 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 },
+static const int RGB[6][3] = { { 255, 0, 0 },  { 0, 255, 0 },    { 0, 0, 255 },
                                { 10, 20, 30 }, { 200, 100, 50 }, { 255, 255, 255 } };
 
 static void read_ok(const char *path, int want, xai_array *a, int c)
@@ -34,7 +34,8 @@ static void expect_gray(const xai_array *a, const int *v, float max, const char 
 {
     for (int c = 0; c < a->shape[0]; c++)
         for (int i = 0; i < 6; i++)
-            cr_assert_float_eq(a->data[c * 6 + i], v[i] / max, 1e-6, "%s c%d [%d] = %g", what, c, i, a->data[c * 6 + i]);
+            cr_assert_float_eq(a->data[c * 6 + i], v[i] / max, 1e-6, "%s c%d [%d] = %g", what, c, i,
+                               a->data[c * 6 + i]);
 }
 
 static void expect_rgb(const xai_array *a, const char *what)
@@ -173,7 +174,9 @@ Test(png, write_round_trip_gray_and_rgb)
     /* An independent decoder agrees (checked only where PIL is installed). */
     char cmd[512], *out = NULL;
     snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 -c \"from PIL import Image; im=Image.open('%s'); print(im.mode, im.size, list(im.getdata())[4])\"", p);
+             "/usr/bin/python3 -c \"from PIL import Image; im=Image.open('%s'); print(im.mode, im.size, "
+             "list(im.getdata())[4])\"",
+             p);
     if (tu_run(cmd, &out) == 0) cr_assert_str_eq(out, "RGB (3, 2) (200, 100, 50)\n");
     free(out);
     free(p);

@@ -10,7 +10,7 @@
 static void kat(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1, uint32_t e0, uint32_t e1,
                 uint32_t e2, uint32_t e3)
 {
-    uint32_t ctr[4] = {c0, c1, c2, c3}, key[2] = {k0, k1}, out[4];
+    uint32_t ctr[4] = { c0, c1, c2, c3 }, key[2] = { k0, k1 }, out[4];
     xai_philox4x32_10(ctr, key, out);
     cr_expect(out[0] == e0 && out[1] == e1 && out[2] == e2 && out[3] == e3, "got %08x %08x %08x %08x", out[0], out[1],
               out[2], out[3]);
@@ -31,7 +31,8 @@ Test(rng, any_slice_equals_the_slice_drawn_alone)
     xai_normal_fill(whole, 103, 42, 0, 1.0f);
     for (int start = 0; start < 40; start += 7) {
         xai_normal_fill(part, 57, 42, (uint64_t)start, 1.0f);
-        for (int i = 0; i < 57 && start + i < 103; i++) cr_assert_eq(part[i], whole[start + i], "offset %d, %d", start, i);
+        for (int i = 0; i < 57 && start + i < 103; i++)
+            cr_assert_eq(part[i], whole[start + i], "offset %d, %d", start, i);
     }
 }
 

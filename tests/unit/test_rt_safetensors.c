@@ -21,11 +21,10 @@ static unsigned char *make_st(const char *json, const void *data, size_t dlen, s
 }
 
 /* fc.weight F32 [2, 3] and fc.bias F32 [2] and steps I64 [1], listed out of offset order. */
-static const char *good_json =
-    "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[24,32]},"
-    "\"__metadata__\":{\"format\":\"pt\"},"
-    "\"steps\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[32,40]},"
-    "\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}";
+static const char *good_json = "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[24,32]},"
+                               "\"__metadata__\":{\"format\":\"pt\"},"
+                               "\"steps\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[32,40]},"
+                               "\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}";
 
 static void good_data(unsigned char d[40])
 {
@@ -82,8 +81,8 @@ Test(safetensors, parse_valid_borrowed)
     cr_assert_null(xai_safetensors_find(&st, NULL));
     xai_safetensors_close(&st);
     cr_assert_null(st.tensors);
-    xai_safetensors_close(&st);   /* idempotent */
-    free(buf);                    /* borrowed: still ours */
+    xai_safetensors_close(&st); /* idempotent */
+    free(buf);                  /* borrowed: still ours */
 }
 
 Test(safetensors, parse_copy_outlives_input)
@@ -132,17 +131,22 @@ Test(safetensors, open_file_and_crc)
 
 Test(safetensors, lenient_but_valid_forms)
 {
-    struct { const char *json; size_t dlen; int n; } cases[] = {
+    struct {
+        const char *json;
+        size_t dlen;
+        int n;
+    } cases[] = {
         { "{}", 0, 0 },
         { "{\"__metadata__\":{}}", 0, 0 },
-        { "{}      ", 0, 0 },                          /* header padded with spaces, as the writer does */
-        { "{\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 1 },           /* scalar */
+        { "{}      ", 0, 0 }, /* header padded with spaces, as the writer does */
+        { "{\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 1 }, /* scalar */
         { "{\"e\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[4,4]},"
-          "\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 2 },  /* empty tensor inside another's range is fine */
+          "\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+          4, 2 }, /* empty tensor inside another's range is fine */
         { "{\"u\":{\"dtype\":\"U16\",\"shape\":[3],\"data_offsets\":[0,6]}}", 6, 1 },
         { "{\"x\":{\"dtype\":\"F4_WEIRD\",\"shape\":[3],\"data_offsets\":[0,1]}}", 1, 1 },
-        { "{\"x\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8e0]}}", 8, 1 },   /* integral JSON numbers */
-        { "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[2,6]}}", 8, 1 },       /* holes are allowed */
+        { "{\"x\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8e0]}}", 8, 1 }, /* integral JSON numbers */
+        { "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[2,6]}}", 8, 1 },     /* holes are allowed */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t size;
@@ -185,7 +189,8 @@ static void expect_bad(const char *json, size_t dlen, const char *says)
     free(buf);
 }
 
-#define T(name, json, dlen, says) Test(safetensors_bad, name) { expect_bad(json, dlen, says); }
+#define T(name, json, dlen, says)                                                                                      \
+    Test(safetensors_bad, name) { expect_bad(json, dlen, says); }
 #define E(dt, shape, offs) "{\"dtype\":" dt ",\"shape\":" shape ",\"data_offsets\":" offs "}"
 
 T(invalid_json, "{\"a\":", 0, "not valid JSON")
@@ -221,8 +226,10 @@ T(shape_overflow_unknown_dtype, "{\"a\":" E("\"Q7\"", "[4294967296,4294967296,42
   "overflows")
 T(overlap, "{\"a\":" E("\"F32\"", "[2]", "[0,8]") ",\"b\":" E("\"F32\"", "[2]", "[4,12]") "}", 12,
   "tensors 'a' and 'b' overlap")
-T(overlap_nested, "{\"big\":" E("\"U8\"", "[10]", "[0,10]") ",\"x\":" E("\"U8\"", "[1]", "[2,3]") ",\"y\":"
-  E("\"U8\"", "[1]", "[5,6]") "}", 10, "tensors 'big' and 'x' overlap")
+T(overlap_nested,
+  "{\"big\":" E("\"U8\"", "[10]", "[0,10]") ",\"x\":" E("\"U8\"", "[1]", "[2,3]") ",\"y\":" E("\"U8\"", "[1]",
+                                                                                              "[5,6]") "}",
+  10, "tensors 'big' and 'x' overlap")
 T(duplicate_name, "{\"a\":" E("\"F32\"", "[1]", "[0,4]") ",\"a\":" E("\"F32\"", "[1]", "[4,8]") "}", 8,
   "tensor 'a' appears twice")
 
@@ -271,10 +278,7 @@ Test(safetensors_bad, nul_in_header)
     free(b);
 }
 
-Test(safetensors_bad, newline_in_name_kept_on_one_line)
-{
-    expect_bad("{\"a\\nb\":[1]}", 0, "is not a JSON object");
-}
+Test(safetensors_bad, newline_in_name_kept_on_one_line) { expect_bad("{\"a\\nb\":[1]}", 0, "is not a JSON object"); }
 
 Test(safetensors, dtype_sizes)
 {

@@ -16,12 +16,9 @@ static const uint8_t mask[3] = { 1, 0, 1 };
 static const double dd[2] = { 0.1, -1e300 };
 
 static xai_st_entry entries[] = {
-    { "fc.weight", XAI_DT_F32, 2, { 2, 3 }, w },
-    { "mask", XAI_DT_U8, 1, { 3 }, mask },
-    { "a.bias", XAI_DT_F32, 1, { 2 }, w },
-    { "steps", XAI_DT_I64, 1, { 1 }, steps },
-    { "empty", XAI_DT_F32, 2, { 0, 4 }, NULL },
-    { "scalar", XAI_DT_F64, 0, { 0 }, dd },
+    { "fc.weight", XAI_DT_F32, 2, { 2, 3 }, w }, { "mask", XAI_DT_U8, 1, { 3 }, mask },
+    { "a.bias", XAI_DT_F32, 1, { 2 }, w },       { "steps", XAI_DT_I64, 1, { 1 }, steps },
+    { "empty", XAI_DT_F32, 2, { 0, 4 }, NULL },  { "scalar", XAI_DT_F64, 0, { 0 }, dd },
     { "d", XAI_DT_F64, 1, { 2 }, dd },
 };
 #define N_ENTRIES (int)(sizeof entries / sizeof entries[0])
@@ -39,7 +36,10 @@ static void expect_round_trip(const unsigned char *buf, size_t size)
         cr_expect_eq(t->dtype, entries[i].dtype);
         cr_expect_eq(t->rank, entries[i].rank);
         int64_t count = 1;
-        for (int d = 0; d < t->rank; d++) { cr_expect_eq(t->shape[d], entries[i].shape[d]); count *= t->shape[d]; }
+        for (int d = 0; d < t->rank; d++) {
+            cr_expect_eq(t->shape[d], entries[i].shape[d]);
+            count *= t->shape[d];
+        }
         size_t bytes = (size_t)count * xai_dtype_size(t->dtype);
         cr_expect_eq(t->end - t->begin, bytes);
         cr_expect_eq(t->begin % xai_dtype_size(t->dtype), 0, "%s not aligned to its element size", t->name);
@@ -105,7 +105,12 @@ Test(safetensors_write, empty_file)
 
 Test(safetensors_write, bad_arguments)
 {
-    struct { xai_st_entry e[2]; int n; int status; const char *says; } cases[] = {
+    struct {
+        xai_st_entry e[2];
+        int n;
+        int status;
+        const char *says;
+    } cases[] = {
         { { { "a", XAI_DT_F32, 1, { 2 }, w }, { "a", XAI_DT_F32, 1, { 1 }, w } }, 2, XAI_EARG, "'a' is given twice" },
         { { { "", XAI_DT_F32, 1, { 2 }, w } }, 1, XAI_EARG, "no valid name" },
         { { { "__metadata__", XAI_DT_F32, 1, { 2 }, w } }, 1, XAI_EARG, "no valid name" },

@@ -9,7 +9,7 @@
 #include "driver.h"
 
 /* A tiny network with weights from the bundled MLP, so programs below only add rules and explain blocks. */
-#define NET "import \"mnist_mlp.xai\";\n"
+#define NET  "import \"mnist_mlp.xai\";\n"
 #define PATH "models/rule_diag_test.xai"
 
 typedef struct result {
@@ -19,7 +19,7 @@ typedef struct result {
 
 static result analyse(const char *text)
 {
-    result r = {0};
+    result r = { 0 };
     size_t len = 0;
     FILE *f = open_memstream(&r.out, &len);
     xai_diag d;
@@ -197,7 +197,8 @@ Test(method_diagnostics, bad_method_parameters)
     expect(NET "explain e for mnist_mlp { method smoothgrad(noise=0.1, sigma=0.2); }\n", 1, 2, 34, "either noise",
            NULL);
     expect(NET "explain e for mnist_mlp { method deeplift(reference=mean); }\n", 1, 2, 53, "zero or a number", NULL);
-    expect(NET "explain e for mnist_mlp { method lime(samples=5); }\n", 1, 2, 34, "method 'lime'", "not available", NULL);
+    expect(NET "explain e for mnist_mlp { method lime(samples=5); }\n", 1, 2, 34, "method 'lime'", "not available",
+           NULL);
     expect(NET "explain e for mnist_mlp { method gradient(steps=3); }\n", 1, 2, 43, "no parameter 'steps'", NULL);
 }
 
@@ -205,7 +206,8 @@ Test(method_diagnostics, settings_that_do_not_fit_the_method)
 {
     expect(NET "explain e for mnist_mlp { post square; }\n", 1, 2, 27, "`post` applies to methods gradient", NULL);
     expect(NET "explain e for mnist_mlp { method integrated_gradients; at act1; }\n", 1, 2, 56, "`at` applies", NULL);
-    expect(NET "explain e for mnist_mlp { method gradient; seed one; }\n", 1, 2, 49, "seed logit", "seed softmax", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient; seed one; }\n", 1, 2, 49, "seed logit", "seed softmax",
+           NULL);
 }
 
 Test(method_diagnostics, smoothgrad_noise_needs_a_range)

@@ -9,11 +9,11 @@
 static const char *source(const char *name)
 {
     static const char *const blocks[][2] = {
-        {"ig", "integrated_gradients(steps=20, baseline=zero)"},
-        {"ig_riemann", "integrated_gradients(steps=12, quadrature=riemann_trapezoid)"},
-        {"sg", "smoothgrad(samples=20, noise=0.2, seed=7)"},
-        {"sg_sq", "smoothgrad(samples=10, sigma=0.1, variant=smoothgrad_sq)"},
-        {"vg", "smoothgrad(samples=10, sigma=0.1, variant=vargrad)"},
+        { "ig", "integrated_gradients(steps=20, baseline=zero)" },
+        { "ig_riemann", "integrated_gradients(steps=12, quadrature=riemann_trapezoid)" },
+        { "sg", "smoothgrad(samples=20, noise=0.2, seed=7)" },
+        { "sg_sq", "smoothgrad(samples=10, sigma=0.1, variant=smoothgrad_sq)" },
+        { "vg", "smoothgrad(samples=10, sigma=0.1, variant=vargrad)" },
     };
     static char text[512];
     for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
@@ -49,10 +49,10 @@ static result run(const char *name, int64_t chunk_budget, int *chunk)
     }
     *chunk = g->chunk;
     char *err = NULL;
-    p.jit = jit_create(&p.c, 1, &err);   /* -O1: these tests compare, they do not time */
+    p.jit = jit_create(&p.c, 1, &err); /* -O1: these tests compare, they do not time */
     cr_assert_not_null(p.jit, "%s", err ? err : "");
     p.ok = 1;
-    xai_array x = {0};
+    xai_array x = { 0 };
     char msg[256];
     cr_assert_eq(xai_npy_read("models/samples/digits.npy", &x, 0, msg, sizeof msg), XAI_OK, "%s", msg);
     int batch = (int)x.shape[0];
@@ -60,7 +60,7 @@ static result run(const char *name, int64_t chunk_budget, int *chunk)
     cr_assert_eq(r.status, XAI_OK, "%s: %s", name, xai_status_string(r.status));
     char sym[128];
     snprintf(sym, sizeof sym, "mnist_cnn_workspace_size");
-    result res = {r.out, ((eu_wsize_fn)jit_lookup(p.jit, sym))(1)};
+    result res = { r.out, ((eu_wsize_fn)jit_lookup(p.jit, sym))(1) };
     r.out = NULL;
     eu_run_free(&r);
     xai_array_free(&x);
@@ -103,7 +103,4 @@ Test(sample_chunks, smoothgrad_in_chunks_equals_all_at_once)
     same_in_chunks("sg_sq", 1 << 20, 1);
 }
 
-Test(sample_chunks, vargrad_is_never_chunked)
-{
-    same_in_chunks("vg", 1 << 20, 0);
-}
+Test(sample_chunks, vargrad_is_never_chunked) { same_in_chunks("vg", 1 << 20, 0); }

@@ -17,50 +17,6 @@
 #include "sema.h"
 #include "testutil.h"
 
-/* ---- a small safetensors writer (F32 tensors), so snippets can have parameters ---- */
-typedef struct st_tensor {
-    const char *name;
-    int rank;
-    int64_t shape[4];
-    const float *data;
-} st_tensor;
-
-static char *write_weights(const char *file, const st_tensor *t, int n)
-{
-    char header[4096];
-    size_t used = snprintf(header, sizeof header, "{");
-    int64_t offset = 0;
-    for (int i = 0; i < n; i++) {
-        int64_t count = 1;
-        used += snprintf(header + used, sizeof header - used, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", i ? "," : "",
-                         t[i].name);
-        for (int k = 0; k < t[i].rank; k++) {
-            used += snprintf(header + used, sizeof header - used, "%s%lld", k ? "," : "", (long long)t[i].shape[k]);
-            count *= t[i].shape[k];
-        }
-        used += snprintf(header + used, sizeof header - used, "],\"data_offsets\":[%lld,%lld]}", (long long)offset,
-                         (long long)(offset + 4 * count));
-        offset += 4 * count;
-    }
-    used += snprintf(header + used, sizeof header - used, "}");
-    while (used % 8) header[used++] = ' ';
-    size_t total = 8 + used + offset;
-    unsigned char *bytes = malloc(total);
-    uint64_t len = used;
-    memcpy(bytes, &len, 8);
-    memcpy(bytes + 8, header, used);
-    size_t at = 8 + used;
-    for (int i = 0; i < n; i++) {
-        int64_t count = 1;
-        for (int k = 0; k < t[i].rank; k++) count *= t[i].shape[k];
-        memcpy(bytes + at, t[i].data, 4 * count);
-        at += 4 * count;
-    }
-    char *path = tu_write_temp(file, bytes, total);
-    free(bytes);
-    return path;
-}
-
 /* A whole compilation up to planning, or stages of it; messages go to a memstream. */
 typedef struct staged {
     xai_diag d;
@@ -88,7 +44,8 @@ static void close_staged(staged *s)
 static int find_node(const ir_graph *g, const char *name)
 {
     for (int i = 0; i < g->n_nodes; i++)
-        if ((g->nodes[i].name && !strcmp(g->nodes[i].name, name)) || (g->nodes[i].alias && !strcmp(g->nodes[i].alias, name)))
+        if ((g->nodes[i].name && !strcmp(g->nodes[i].name, name)) ||
+            (g->nodes[i].alias && !strcmp(g->nodes[i].alias, name)))
             return i;
     return -1;
 }
@@ -105,9 +62,10 @@ static void expect_shape(const ir_graph *g, const char *layer, int rank, int d0,
     int i = find_node(g, layer);
     cr_assert(i >= 0, "no layer %s", layer);
     const ir_shape *s = &g->nodes[i].shape;
-    int want[3] = {d0, d1, d2};
+    int want[3] = { d0, d1, d2 };
     cr_expect_eq(s->rank, rank, "%s: rank %d, want %d", layer, s->rank, rank);
-    for (int k = 0; k < rank; k++) cr_expect_eq(s->dims[k], want[k], "%s: dim %d is %d, want %d", layer, k, s->dims[k], want[k]);
+    for (int k = 0; k < rank; k++)
+        cr_expect_eq(s->dims[k], want[k], "%s: dim %d is %d, want %d", layer, k, s->dims[k], want[k]);
 }
 
 /* ---- sema alone: shapes by PyTorch's formulas, dead layers dropped with a warning ---- */
@@ -115,12 +73,13 @@ Test(stages, sema_infers_shapes_and_drops_dead_layers)
 {
     staged s;
     open_diag(&s);
-    xai_program *p = load_program_text(&s.d, "snippet.xai",
+    xai_program *p = load_program_text(
+        &s.d, "snippet.xai",
         "network n {\n"
         "  input x[3, 9, 7];\n"
-        "  mp = maxpool(x, 2);\n"                         /* floor((9-2)/2)+1 = 4, floor((7-2)/2)+1 = 3 */
-        "  ap = avgpool(x, 3, stride=2, pad=1);\n"         /* floor((9+2-3)/2)+1 = 5, floor((7+2-3)/2)+1 = 4 */
-        "  sp = avgpool(x, 2, pad=same);\n"                /* TensorFlow SAME: ceil(9/2) = 5, ceil(7/2) = 4 */
+        "  mp = maxpool(x, 2);\n"                  /* floor((9-2)/2)+1 = 4, floor((7-2)/2)+1 = 3 */
+        "  ap = avgpool(x, 3, stride=2, pad=1);\n" /* floor((9+2-3)/2)+1 = 5, floor((7+2-3)/2)+1 = 4 */
+        "  sp = avgpool(x, 2, pad=same);\n"        /* TensorFlow SAME: ceil(9/2) = 5, ceil(7/2) = 4 */
         "  s = add(ap, sp);\n"
         "  r = relu(s);\n"
         "  unused = sigmoid(mp);\n"
@@ -143,7 +102,7 @@ Test(stages, sema_infers_shapes_and_drops_dead_layers)
     cr_expect_lt(find_node(g, "f"), 0);
     cr_expect(strstr(s.messages, "'unused' does not contribute to the output") != NULL, "%s", s.messages);
     cr_expect_eq(s.d.warnings, 3, "mp, unused and f are dead: %s", s.messages);
-    for (int i = 0; i < g->n_nodes; i++)   /* topological order */
+    for (int i = 0; i < g->n_nodes; i++) /* topological order */
         for (int k = 0; k < g->nodes[i].n_inputs; k++) cr_expect_lt(g->nodes[i].inputs[k], i);
     ir_module_free(m);
     program_free(p);
@@ -153,20 +112,23 @@ Test(stages, sema_infers_shapes_and_drops_dead_layers)
 /* ---- canon alone: a batchnorm after a conv folds into it, one after a relu becomes an affine ---- */
 Test(stages, canon_folds_batchnorm)
 {
-    float w[3 * 2] = {0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f};   /* conv 1x1: [3, 2, 1, 1] */
-    float g1[3] = {1.5f, 0.5f, -2.0f}, b1[3] = {0.1f, -0.2f, 0.3f}, m1[3] = {0.4f, -0.1f, 0.0f}, v1[3] = {2.0f, 0.5f, 1.0f};
-    float g2[3] = {0.9f, 1.1f, 1.3f}, b2[3] = {0.0f, 0.5f, -0.5f}, m2[3] = {0.2f, 0.3f, 0.4f}, v2[3] = {1.0f, 4.0f, 0.25f};
-    st_tensor t[] = {
-        {"c.weight", 4, {3, 2, 1, 1}, w},
-        {"bn1.weight", 1, {3}, g1}, {"bn1.bias", 1, {3}, b1}, {"bn1.running_mean", 1, {3}, m1}, {"bn1.running_var", 1, {3}, v1},
-        {"bn2.weight", 1, {3}, g2}, {"bn2.bias", 1, {3}, b2}, {"bn2.running_mean", 1, {3}, m2}, {"bn2.running_var", 1, {3}, v2},
+    float w[3 * 2] = { 0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f }; /* conv 1x1: [3, 2, 1, 1] */
+    float g1[3] = { 1.5f, 0.5f, -2.0f }, b1[3] = { 0.1f, -0.2f, 0.3f }, m1[3] = { 0.4f, -0.1f, 0.0f },
+          v1[3] = { 2.0f, 0.5f, 1.0f };
+    float g2[3] = { 0.9f, 1.1f, 1.3f }, b2[3] = { 0.0f, 0.5f, -0.5f }, m2[3] = { 0.2f, 0.3f, 0.4f },
+          v2[3] = { 1.0f, 4.0f, 0.25f };
+    tu_tensor t[] = {
+        { "c.weight", 4, { 3, 2, 1, 1 }, w }, { "bn1.weight", 1, { 3 }, g1 },       { "bn1.bias", 1, { 3 }, b1 },
+        { "bn1.running_mean", 1, { 3 }, m1 }, { "bn1.running_var", 1, { 3 }, v1 },  { "bn2.weight", 1, { 3 }, g2 },
+        { "bn2.bias", 1, { 3 }, b2 },         { "bn2.running_mean", 1, { 3 }, m2 }, { "bn2.running_var", 1, { 3 }, v2 },
     };
-    char *weights = write_weights("canon.safetensors", t, 9);
+    char *weights = tu_write_weights("canon.safetensors", t, 9);
     char text[1024];
     snprintf(text, sizeof text,
              "network n { weights \"%s\"; input x[2, 4, 4];\n"
              "  c = conv2d(x, 3, kernel=1, bias=false);\n  bn1 = batchnorm(c, eps=0.001);\n"
-             "  r = relu(bn1);\n  bn2 = batchnorm(r);\n  output bn2; }\n", weights);
+             "  r = relu(bn1);\n  bn2 = batchnorm(r);\n  output bn2; }\n",
+             weights);
     staged s;
     open_diag(&s);
     xai_program *p = load_program_text(&s.d, "snippet.xai", text);
@@ -181,7 +143,7 @@ Test(stages, canon_folds_batchnorm)
     cr_assert(c >= 0 && bn2 >= 0);
     cr_expect_eq(find_node(g, "bn1"), c, "bn1 is the conv's alias now");
     cr_expect_eq(g->nodes[bn2].op, OP_AFFINE);
-    for (int o = 0; o < 3; o++) {   /* y = g (z - mean) / sqrt(var + eps) + b, z = W x */
+    for (int o = 0; o < 3; o++) { /* y = g (z - mean) / sqrt(var + eps) + b, z = W x */
         double scale = g1[o] / sqrt((double)v1[o] + 0.001), shift = b1[o] - m1[o] * scale;
         for (int i = 0; i < 2; i++)
             cr_expect_float_eq(g->nodes[c].weight->data[o * 2 + i], (float)(w[o * 2 + i] * scale), 1e-6);
@@ -206,17 +168,18 @@ static const ir_graph *explanation(compilation *c, const char *name)
 
 Test(stages, backward_graphs_follow_the_rules)
 {
-    float w[3 * 4], b[3] = {0.1f, -0.2f, 0.3f};
+    float w[3 * 4], b[3] = { 0.1f, -0.2f, 0.3f };
     for (int i = 0; i < 12; i++) w[i] = (float)((i % 5) - 2) * 0.5f;
-    st_tensor t[] = {{"fc.weight", 2, {3, 4}, w}, {"fc.bias", 1, {3}, b}};
-    char *weights = write_weights("dense.safetensors", t, 2);
+    tu_tensor t[] = { { "fc.weight", 2, { 3, 4 }, w }, { "fc.bias", 1, { 3 }, b } };
+    char *weights = tu_write_weights("dense.safetensors", t, 2);
     char text[1024];
     snprintf(text, sizeof text,
              "network n { weights \"%s\"; input x[4] range [0, 1]; fc = dense(x, 3); output fc; }\n"
              "explain grad for n { method gradient; }\n"
              "explain eps for n { fc: epsilon(0.01); }\n"
              "explain zp for n { fc: zplus; }\n"
-             "explain ig for n { method integrated_gradients(steps=4); }\n", weights);
+             "explain ig for n { method integrated_gradients(steps=4); }\n",
+             weights);
     staged s;
     open_diag(&s);
     s.c.diag = &s.d;
@@ -263,16 +226,19 @@ Test(stages, fusion_decisions)
 {
     float w[2 * 1 * 3 * 3];
     for (int i = 0; i < 18; i++) w[i] = (float)(i % 7) * 0.1f - 0.3f;
-    float b[2] = {0.0f, 0.1f};
-    st_tensor t[] = {{"c1.weight", 4, {2, 1, 3, 3}, w}, {"c1.bias", 1, {2}, b},
-                     {"c2.weight", 4, {2, 1, 3, 3}, w}, {"c2.bias", 1, {2}, b}};
-    char *weights = write_weights("fuse.safetensors", t, 4);
+    float b[2] = { 0.0f, 0.1f };
+    tu_tensor t[] = { { "c1.weight", 4, { 2, 1, 3, 3 }, w },
+                      { "c1.bias", 1, { 2 }, b },
+                      { "c2.weight", 4, { 2, 1, 3, 3 }, w },
+                      { "c2.bias", 1, { 2 }, b } };
+    char *weights = tu_write_weights("fuse.safetensors", t, 4);
     char text[1024];
     snprintf(text, sizeof text,
              "network fused { weights \"%s\"; input x[1, 6, 6];\n"
              "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = relu(c1); output a1; }\n"
              "network shared { weights \"%s\"; input x[1, 6, 6];\n"
-             "  c2 = conv2d(x, 2, kernel=3, pad=1); a2 = relu(c2); s = add(c2, a2); output s; }\n", weights, weights);
+             "  c2 = conv2d(x, 2, kernel=3, pad=1); a2 = relu(c2); s = add(c2, a2); output s; }\n",
+             weights, weights);
     staged s;
     open_diag(&s);
     cr_assert_eq(driver_analyse_text(&s.c, &s.d, "snippet.xai", text), 0);
@@ -299,7 +265,7 @@ static void check_no_overlap(const ir_graph *g, const graph_plan *p)
             int r = root[g->nodes[i].inputs[k]];
             if (last[r] < i) last[r] = i;
         }
-    if (g->chunk > 0 && g->chunk < g->samples)   /* values read inside the repeated sample region stay live through it */
+    if (g->chunk > 0 && g->chunk < g->samples) /* values read inside the repeated sample region stay live through it */
         for (int j = 0; j < g->sample_first; j++)
             if (last[j] >= g->sample_first && last[j] < g->sample_last) last[j] = g->sample_last;
     for (int i = 0; i < n; i++) {
@@ -312,7 +278,7 @@ static void check_no_overlap(const ir_graph *g, const graph_plan *p)
             int overlap = a0 < b1 && b0 < a1;
             /* the one allowed case: j computed in place over i, whose last reader is j */
             int in_place = overlap && last[i] == j && a0 == b0 && ir_op_is(g->nodes[j].op, OPF_IN_PLACE) &&
-                           root[g->nodes[j].inputs[0]] == i;
+                root[g->nodes[j].inputs[0]] == i;
             cr_expect(!overlap || in_place, "%s: %%%d [%lld, %lld) and %%%d [%lld, %lld) are live together", g->name, i,
                       (long long)a0, (long long)a1, j, (long long)b0, (long long)b1);
             cr_expect(p->values[j].offset % 16 == 0, "slots are 64-byte aligned");
@@ -325,8 +291,8 @@ static void check_no_overlap(const ir_graph *g, const graph_plan *p)
 
 Test(stages, plans_never_overlap_live_values, .timeout = 120)
 {
-    const char *files[] = {"models/mnist_cnn_lrp.xai", "models/mnist_cnn_gradients.xai", "models/mnist_mlp_am.xai",
-                           "models/cluttered_gradcam.xai"};
+    const char *files[] = { "models/mnist_cnn_lrp.xai", "models/mnist_cnn_gradients.xai", "models/mnist_mlp_am.xai",
+                            "models/cluttered_gradcam.xai" };
     for (int f = 0; f < 4; f++) {
         staged s;
         open_diag(&s);

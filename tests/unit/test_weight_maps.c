@@ -22,7 +22,8 @@ static void conv(nr_net *n, const char *name, int in, int filters, int k, int s,
     l->dims[0] = filters;
     l->dims[1] = (src->dims[1] + 2 * pad - k) / s + 1;
     l->dims[2] = (src->dims[2] + 2 * pad - k) / s + 1;
-    snprintf(l->args, sizeof l->args, "%d, kernel=%d, stride=%d, pad=%d%s", filters, k, s, pad, bias ? "" : ", bias=false");
+    snprintf(l->args, sizeof l->args, "%d, kernel=%d, stride=%d, pad=%d%s", filters, k, s, pad,
+             bias ? "" : ", bias=false");
     n->n++;
 }
 
@@ -60,7 +61,8 @@ static void fill(nr_net *n)
     for (int i = 1; i < n->n; i++) {
         nr_layer *l = &n->L[i], *src = &n->L[l->in[0]];
         if (l->op != NR_CONV && l->op != NR_DENSE) continue;
-        l->wcount = l->op == NR_CONV ? (int64_t)l->units * src->dims[0] * l->kh * l->kw : (int64_t)l->units * nr_count(src);
+        l->wcount =
+            l->op == NR_CONV ? (int64_t)l->units * src->dims[0] * l->kh * l->kw : (int64_t)l->units * nr_count(src);
         l->w = malloc(sizeof(float) * l->wcount);
         for (int64_t k = 0; k < l->wcount; k++) {
             s = s * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -92,27 +94,30 @@ static const char *rules =
     "                             stabilize = 1e-6), 0));\n"
     "}\n";
 
-static const struct { const char *name, *builtin, *written; } pairs[] = {
-    {"zplus", "dense: zplus; conv2d: zplus;", "dense: zplus_as_written; conv2d: zplus_as_written;"},
-    {"alpha_beta", "dense: alpha_beta(2, 1); conv2d: alpha_beta(2, 1);",
-     "dense: alpha_beta_as_written; conv2d: alpha_beta_as_written;"},
-    {"gamma", "dense: gamma(0.25); conv2d: gamma(0.25);", "dense: gamma_as_written(0.25); conv2d: gamma_as_written(0.25);"},
+static const struct {
+    const char *name, *builtin, *written;
+} pairs[] = {
+    { "zplus", "dense: zplus; conv2d: zplus;", "dense: zplus_as_written; conv2d: zplus_as_written;" },
+    { "alpha_beta", "dense: alpha_beta(2, 1); conv2d: alpha_beta(2, 1);",
+      "dense: alpha_beta_as_written; conv2d: alpha_beta_as_written;" },
+    { "gamma", "dense: gamma(0.25); conv2d: gamma(0.25);",
+      "dense: gamma_as_written(0.25); conv2d: gamma_as_written(0.25);" },
 };
 #define N_PAIRS (int)(sizeof pairs / sizeof pairs[0])
 
 static void compare(int opt_level)
 {
-    nr_net net = {0};
+    nr_net net = { 0 };
     snprintf(net.name, sizeof net.name, "wm");
     net.L[0].op = NR_INPUT;
     snprintf(net.L[0].name, sizeof net.L[0].name, "x");
     net.L[0].rank = 3, net.L[0].dims[0] = 3, net.L[0].dims[1] = 19, net.L[0].dims[2] = 21;
     net.n = 1;
-    conv(&net, "c1", 0, 10, 3, 2, 1, 1);    /* [10, 10, 11] */
+    conv(&net, "c1", 0, 10, 3, 2, 1, 1); /* [10, 10, 11] */
     unary(&net, NR_RELU, "r1", 1);
-    conv(&net, "c2", 2, 13, 5, 2, 2, 1);    /* [13, 5, 6] */
+    conv(&net, "c2", 2, 13, 5, 2, 2, 1); /* [13, 5, 6] */
     unary(&net, NR_RELU, "r2", 3);
-    conv(&net, "c3", 4, 7, 3, 1, 1, 0);     /* [7, 5, 6], no bias */
+    conv(&net, "c3", 4, 7, 3, 1, 1, 0); /* [7, 5, 6], no bias */
     unary(&net, NR_RELU, "r3", 5);
     unary(&net, NR_FLATTEN, "f", 6);
     dense(&net, "fc", 7, 4);
@@ -129,8 +134,9 @@ static void compare(int opt_level)
     int n = snprintf(text, len, "%.*sinput x[3, 19, 21] range [0, 1]%s%s", (int)(at - xai), xai,
                      at + strlen("input x[3, 19, 21]"), rules);
     for (int k = 0; k < N_PAIRS; k++)
-        n += snprintf(text + n, len - n, "explain %s for wm { seed one; %s }\nexplain %s_written for wm { seed one; %s }\n",
-                      pairs[k].name, pairs[k].builtin, pairs[k].name, pairs[k].written);
+        n += snprintf(text + n, len - n,
+                      "explain %s for wm { seed one; %s }\nexplain %s_written for wm { seed one; %s }\n", pairs[k].name,
+                      pairs[k].builtin, pairs[k].name, pairs[k].written);
     char *src = tu_write_temp("wm.xai", "", 0);
     eu_program p;
     eu_open(&p, src, text, opt_level, 0);
@@ -142,7 +148,7 @@ static void compare(int opt_level)
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         x[i] = (float)((s >> 40) % 1000) / 999.0f;
     }
-    int32_t target[BATCH] = {0, 3, 1};
+    int32_t target[BATCH] = { 0, 3, 1 };
     for (int k = 0; k < N_PAIRS; k++) {
         char written[64];
         snprintf(written, sizeof written, "%s_written", pairs[k].name);
@@ -154,8 +160,8 @@ static void compare(int opt_level)
             /* pos(w) read at load time equals max(w, 0) computed at compile time bit for bit, and the kernels
              * sum in the same order; gamma's W / W+ rewrite rounds differently */
             double tol = strcmp(pairs[k].name, "gamma") ? 0 : 1e-5;
-            cr_expect(err <= tol, "%s, batch %d, -O%d: max |mapped - as written| / max |as written| = %.3g", pairs[k].name,
-                      batch, opt_level, err);
+            cr_expect(err <= tol, "%s, batch %d, -O%d: max |mapped - as written| / max |as written| = %.3g",
+                      pairs[k].name, batch, opt_level, err);
             double sum = 0;
             for (int64_t i = 0; i < a.out_count * batch; i++) sum += fabs(a.out[i]);
             cr_expect(sum > 0, "%s: all relevance is zero", pairs[k].name);

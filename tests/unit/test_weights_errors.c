@@ -81,14 +81,14 @@ static char *write_dense_f32(const char *name, const char *prefix, const char *e
 /* ---- analysing a network in-process ---- */
 
 typedef struct analysed {
-    char *xai_path;  /* where the .xai "is" (weights resolve next to it) */
+    char *xai_path; /* where the .xai "is" (weights resolve next to it) */
     char *out;
     int errors, failed;
 } analysed;
 
 static analysed analyse(const char *xai_name, const char *text)
 {
-    analysed r = {0};
+    analysed r = { 0 };
     cr_assert(asprintf(&r.xai_path, "%s/%s", tu_tmpdir(), xai_name) > 0);
     size_t len = 0;
     FILE *f = open_memstream(&r.out, &len);
@@ -141,7 +141,10 @@ static void expect_error_v(const analysed *r, const char *text, int line, int co
             const char *w = strstr(p, words[i]);
             if (!w || w >= p + n) all = 0;
         }
-        if (all) { hit = p; break; }
+        if (all) {
+            hit = p;
+            break;
+        }
     }
     if (!hit) {
         char wl[512] = "";
@@ -164,15 +167,15 @@ static void expect_error_v(const analysed *r, const char *text, int line, int co
     for (int i = 1; i < len; i++) caret[n++] = '~';
     caret[n] = 0;
     size_t got = strcspn(l3, "\n");
-    cr_assert(got == strlen(caret) && strncmp(l3, caret, got) == 0, "caret line: want\n%s\ngot\n%.*s\nin:\n%s",
-              caret, (int)got, l3, r->out);
+    cr_assert(got == strlen(caret) && strncmp(l3, caret, got) == 0, "caret line: want\n%s\ngot\n%.*s\nin:\n%s", caret,
+              (int)got, l3, r->out);
     free(want);
     free(src);
     free(prefix);
 }
 
-#define EXPECT_ERROR(r, text, line, col, len, ...) \
-    expect_error_v(&(r), text, line, col, len, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_ERROR(r, text, line, col, len, ...)                                                                     \
+    expect_error_v(&(r), text, line, col, len, (const char *const[]){ __VA_ARGS__, NULL })
 
 static void expect_errors(const analysed *r, int n)
 {
@@ -210,7 +213,7 @@ static void expect_weights_error_v(const char *file, const char *const *words)
     analysed_free(&r);
     free(t);
 }
-#define EXPECT_WEIGHTS_ERROR(file, ...) expect_weights_error_v(file, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_WEIGHTS_ERROR(file, ...) expect_weights_error_v(file, (const char *const[]){ __VA_ARGS__, NULL })
 
 /* ---- the file itself ---- */
 
@@ -226,10 +229,7 @@ Test(weights_errors, valid_file_is_accepted)
     free(p);
 }
 
-Test(weights_errors, missing_file)
-{
-    EXPECT_WEIGHTS_ERROR("does_not_exist.safetensors", "cannot", "weights");
-}
+Test(weights_errors, missing_file) { EXPECT_WEIGHTS_ERROR("does_not_exist.safetensors", "cannot", "weights"); }
 
 Test(weights_errors, shorter_than_8_bytes)
 {
@@ -269,7 +269,7 @@ Test(weights_errors, header_not_an_object)
 
 Test(weights_errors, offsets_out_of_range)
 {
-    float data[15] = {0};
+    float data[15] = { 0 };
     free(write_st("range.safetensors",
                   "{\"fc.weight\": {\"dtype\": \"F32\", \"shape\": [3, 4], \"data_offsets\": [0, 48]}, "
                   "\"fc.bias\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [48, 4800]}}",
@@ -279,7 +279,7 @@ Test(weights_errors, offsets_out_of_range)
 
 Test(weights_errors, offsets_do_not_match_shape)
 {
-    float data[15] = {0};
+    float data[15] = { 0 };
     free(write_st("mismatch.safetensors",
                   "{\"fc.weight\": {\"dtype\": \"F32\", \"shape\": [3, 4], \"data_offsets\": [0, 44]}, "
                   "\"fc.bias\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [44, 56]}}",
@@ -289,7 +289,7 @@ Test(weights_errors, offsets_do_not_match_shape)
 
 Test(weights_errors, overlapping_tensors)
 {
-    float data[13] = {0};
+    float data[13] = { 0 };
     free(write_st("overlap.safetensors",
                   "{\"fc.weight\": {\"dtype\": \"F32\", \"shape\": [3, 4], \"data_offsets\": [0, 48]}, "
                   "\"fc.bias\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [40, 52]}}",
@@ -318,8 +318,8 @@ Test(weights_errors, weights_path_relative_to_the_xai_file)
 
 Test(weights_errors, unsupported_dtype_of_a_used_tensor)
 {
-    int64_t w[12] = {0};
-    float b[3] = {0};
+    int64_t w[12] = { 0 };
+    float b[3] = { 0 };
     unsigned char data[96 + 12];
     memcpy(data, w, 96);
     memcpy(data + 96, b, 12);
@@ -337,7 +337,7 @@ Test(weights_errors, unsupported_dtype_of_a_used_tensor)
 
 Test(weights_errors, unknown_dtype_of_a_used_tensor)
 {
-    float data[15] = {0};
+    float data[15] = { 0 };
     free(write_st("u32.safetensors",
                   "{\"fc.weight\": {\"dtype\": \"U32\", \"shape\": [3, 4], \"data_offsets\": [0, 48]}, "
                   "\"fc.bias\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [48, 60]}}",
@@ -353,9 +353,10 @@ Test(weights_errors, unknown_dtype_of_a_used_tensor)
 Test(weights_errors, unused_i64_tensor_is_ignored)
 {
     int64_t tracked = 1234;
-    char *p = write_dense_f32("bn.safetensors", "fc",
-                              "\"bn1.num_batches_tracked\": {\"dtype\": \"I64\", \"shape\": [], \"data_offsets\": [60, 68]}",
-                              &tracked, sizeof tracked);
+    char *p =
+        write_dense_f32("bn.safetensors", "fc",
+                        "\"bn1.num_batches_tracked\": {\"dtype\": \"I64\", \"shape\": [], \"data_offsets\": [60, 68]}",
+                        &tracked, sizeof tracked);
     char *t = dense_net("bn.safetensors");
     analysed r = analyse("bn.xai", t);
     cr_assert_not(r.failed, "%s", r.out);
@@ -382,7 +383,7 @@ Test(weights_errors, missing_tensor_suggests_from)
 Test(weights_errors, missing_bias_only)
 {
     float w[12];
-    dense_params(w, (float[3]){0});
+    dense_params(w, (float[3]){ 0 });
     free(write_st("nobias.safetensors",
                   "{\"fc.weight\": {\"dtype\": \"F32\", \"shape\": [3, 4], \"data_offsets\": [0, 48]}}", w, sizeof w));
     char *t = dense_net("nobias.safetensors");
@@ -395,7 +396,7 @@ Test(weights_errors, missing_bias_only)
 
 Test(weights_errors, wrong_shape_shows_both_shapes)
 {
-    float data[15] = {0};
+    float data[15] = { 0 };
     free(write_st("shape.safetensors",
                   "{\"fc.weight\": {\"dtype\": \"F32\", \"shape\": [4, 3], \"data_offsets\": [0, 48]}, "
                   "\"fc.bias\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [48, 60]}}",
@@ -410,7 +411,7 @@ Test(weights_errors, wrong_shape_shows_both_shapes)
 
 Test(weights_errors, wrong_rank)
 {
-    float data[15] = {0};
+    float data[15] = { 0 };
     free(write_st("rank.safetensors",
                   "{\"fc.weight\": {\"dtype\": \"F32\", \"shape\": [12], \"data_offsets\": [0, 48]}, "
                   "\"fc.bias\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [48, 60]}}",
@@ -501,8 +502,10 @@ Test(weights_errors, cli_exit_status_and_location)
     cr_assert(asprintf(&want, "%s:2:13: error: ", xai) > 0);
     cr_assert_not_null(strstr(out, want), "%s", out);
     cr_assert_not_null(strstr(out, "not valid JSON"), "%s", out);
-    cr_assert_not_null(strstr(out, "    2 |     weights \"cli_bad.safetensors\";\n"
-                                   "      |             ^~~~~~~~~~~~~~~~~~~~~\n"), "%s", out);
+    cr_assert_not_null(strstr(out,
+                              "    2 |     weights \"cli_bad.safetensors\";\n"
+                              "      |             ^~~~~~~~~~~~~~~~~~~~~\n"),
+                       "%s", out);
     free(want);
     free(out);
     free(xai);
@@ -541,19 +544,29 @@ static char *write_dense_typed(const char *name, const char *dt)
     unsigned char data[15 * 8];
     int es = !strcmp(dt, "F64") ? 8 : !strcmp(dt, "F16") ? 2 : 4;
     for (int i = 0; i < 15; i++) {
-        if (es == 8) { double v = all[i]; memcpy(data + 8 * i, &v, 8); }
-        else if (es == 4) memcpy(data + 4 * i, &all[i], 4);
+        if (es == 8) {
+            double v = all[i];
+            memcpy(data + 8 * i, &v, 8);
+        } else if (es == 4)
+            memcpy(data + 4 * i, &all[i], 4);
         else {
             /* the values are multiples of 0.25 in [-2, 2]: exact in half precision */
             float v = all[i];
             uint16_t h;
-            if (v == 0) h = 0;
+            if (v == 0)
+                h = 0;
             else {
                 uint16_t sign = v < 0 ? 0x8000 : 0;
                 float a = fabsf(v);
                 int e = 0;
-                while (a >= 2) { a /= 2; e++; }
-                while (a < 1) { a *= 2; e--; }
+                while (a >= 2) {
+                    a /= 2;
+                    e++;
+                }
+                while (a < 1) {
+                    a *= 2;
+                    e--;
+                }
                 h = (uint16_t)(sign | (uint16_t)((e + 15) << 10) | (uint16_t)lrintf((a - 1) * 1024));
             }
             memcpy(data + 2 * i, &h, 2);
@@ -581,13 +594,13 @@ static void run_dense(const char *dt, float y[6])
     char *xai = tu_write_temp(xainame, t, strlen(t));
     char in_path[512], err[256];
     snprintf(in_path, sizeof in_path, "%s/dense_in.npy", tu_tmpdir());
-    float x[8] = {1, -2, 0.5f, 3, 0, 1, -1, 2};
-    int64_t shape[2] = {2, 4};
+    float x[8] = { 1, -2, 0.5f, 3, 0, 1, -1, 2 };
+    int64_t shape[2] = { 2, 4 };
     cr_assert_eq(xai_npy_write(in_path, x, 2, shape, err, sizeof err), 0, "%s", err);
     char *out = NULL;
     int rc = run_cli(&out, "run '%s' --forward --input '%s' -o '%s'", xai, in_path, outname);
     cr_assert_eq(rc, 0, "%s weights: exit %d:\n%s", dt, rc, out);
-    xai_array a = {0};
+    xai_array a = { 0 };
     cr_assert_eq(xai_npy_read(outname, &a, 0, err, sizeof err), 0, "%s", err);
     cr_assert_eq(a.rank, 2);
     cr_assert(a.shape[0] == 2 && a.shape[1] == 3, "output shape");
@@ -603,7 +616,7 @@ Test(weights_errors, f64_and_f16_weights_are_converted)
     float y32[6], y64[6], y16[6], ref[6];
     float w[12], b[3];
     dense_params(w, b);
-    float x[8] = {1, -2, 0.5f, 3, 0, 1, -1, 2};
+    float x[8] = { 1, -2, 0.5f, 3, 0, 1, -1, 2 };
     for (int s = 0; s < 2; s++)
         for (int o = 0; o < 3; o++) {
             double acc = b[o];
