@@ -19,16 +19,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!copy) return 0;
     memcpy(copy, data, size);
     copy[size] = 0;
-    char *argv[65] = {"xaic"};
+    char *argv[65] = { "xaic" };
     int argc = 1;
-    for (size_t at = 0; at <= size && argc < 64;) {   /* each NUL-terminated piece is an argument */
+    for (size_t at = 0; at <= size && argc < 64;) { /* each NUL-terminated piece is an argument */
         argv[argc++] = copy + at;
         at += strlen(copy + at) + 1;
     }
     argv[argc] = NULL;
     cli o;
     int rc = cli_parse(argc, argv, &o, null_out);
-    if (rc == 0 && !o.help && !o.version && !o.file) abort();   /* success always names the input file */
+    if (rc == 0 && !o.help && !o.version && !o.file) abort(); /* success always names the input file */
     if (rc != 0 && rc != 2) abort();
     free(copy);
     return 0;

@@ -42,10 +42,10 @@ static char *path_in_tmp(const char *name)
 
 static char *write_text(const char *name, const char *text) { return tu_write_temp(name, text, strlen(text)); }
 
-#define EXPECT_FAIL(rc, out, needle)                                                                       \
-    do {                                                                                                   \
-        cr_expect_eq(rc, 1, "exit %d, output:\n%s", rc, out);                                              \
-        cr_expect(strstr(out, needle) != NULL, "expected \"%s\" in:\n%s", needle, out);                    \
+#define EXPECT_FAIL(rc, out, needle)                                                                                   \
+    do {                                                                                                               \
+        cr_expect_eq(rc, 1, "exit %d, output:\n%s", rc, out);                                                          \
+        cr_expect(strstr(out, needle) != NULL, "expected \"%s\" in:\n%s", needle, out);                                \
     } while (0)
 
 /* ---- 1. failed writes never remove or truncate what is there ---- */
@@ -95,11 +95,15 @@ Test(hostile, outputs_that_are_inputs_are_refused)
     free(out);
     EXPECT_FAIL(xaic(&out, "models/mnist_mlp.xai -o models/mnist_mlp.safetensors"), out, "is a weights file");
     free(out);
-    EXPECT_FAIL(xaic(&out, "run models/mnist_cnn_lrp.xai --explain epsilon_plus --input models/samples/digits.npy "
-                           "-o models/mnist_cnn_lrp.xai"), out, "is a source file");
+    EXPECT_FAIL(xaic(&out,
+                     "run models/mnist_cnn_lrp.xai --explain epsilon_plus --input models/samples/digits.npy "
+                     "-o models/mnist_cnn_lrp.xai"),
+                out, "is a source file");
     free(out);
-    EXPECT_FAIL(xaic(&out, "run models/mnist_cnn_lrp.xai --explain epsilon_plus --input models/samples/digits.npy "
-                           "-o models/samples/digits.npy"), out, "is the input of this command");
+    EXPECT_FAIL(xaic(&out,
+                     "run models/mnist_cnn_lrp.xai --explain epsilon_plus --input models/samples/digits.npy "
+                     "-o models/samples/digits.npy"),
+                out, "is the input of this command");
     free(out);
     char *h = path_in_tmp("x.h");
     int rc = xaic(&out, "models/mnist_mlp.xai -o '%s'", h);
@@ -118,9 +122,10 @@ Test(hostile, concurrent_compiles_leave_a_matching_pair, .timeout = 240)
     char *a = write_text("pair_a.xai", "import \"" XAIC_SOURCE_DIR "/models/mnist_mlp.xai\";\n");
     char *b = write_text("pair_b.xai", "network other { input x[4]; r = relu(x); output r; }\n");
     char *obj = path_in_tmp("pair.o"), *hdr = path_in_tmp("pair.h"), *cmd = NULL, *out = NULL;
-    cr_assert(asprintf(&cmd, "for i in 1 2 3 4 5; do '%s' '%s' -o '%s' & '%s' '%s' -o '%s' & wait; "
-                             "if grep -q other_forward '%s'; then nm '%s' | grep -q ' T other_forward' || echo MISMATCH; "
-                             "else nm '%s' | grep -q ' T mnist_mlp_forward' || echo MISMATCH; fi; done",
+    cr_assert(asprintf(&cmd,
+                       "for i in 1 2 3 4 5; do '%s' '%s' -o '%s' & '%s' '%s' -o '%s' & wait; "
+                       "if grep -q other_forward '%s'; then nm '%s' | grep -q ' T other_forward' || echo MISMATCH; "
+                       "else nm '%s' | grep -q ' T mnist_mlp_forward' || echo MISMATCH; fi; done",
                        XAIC_EXE, a, obj, XAIC_EXE, b, obj, hdr, obj, obj) > 0);
     cr_assert_eq(tu_run(cmd, &out), 0, "%s", out);
     cr_expect(strstr(out, "MISMATCH") == NULL, "object and header from different runs:\n%s", out);
@@ -135,21 +140,24 @@ Test(hostile, overflowing_counts_are_errors)
     EXPECT_FAIL(xaic(&out, "check '%s'", f), out, "more than 2147483647 values per sample");
     free(out);
     free(f);
-    f = write_text("steps.xai", "import \"" XAIC_SOURCE_DIR "/models/mnist_mlp.xai\";\n"
-                                "explain e for mnist_mlp { method integrated_gradients(steps=2147483648); }\n"
-                                "explain s for mnist_mlp { method smoothgrad(samples=-3, sigma=0.1, seed=2.5); }\n");
+    f = write_text("steps.xai",
+                   "import \"" XAIC_SOURCE_DIR "/models/mnist_mlp.xai\";\n"
+                   "explain e for mnist_mlp { method integrated_gradients(steps=2147483648); }\n"
+                   "explain s for mnist_mlp { method smoothgrad(samples=-3, sigma=0.1, seed=2.5); }\n");
     EXPECT_FAIL(xaic(&out, "check '%s'", f), out, "steps is larger than 100000");
     cr_expect(strstr(out, "samples must be an integer >= 1") != NULL, "%s", out);
     cr_expect(strstr(out, "seed must be an integer >= 0") != NULL, "the later argument names itself:\n%s", out);
     free(out);
     free(f);
-    f = write_text("sigma.xai", "import \"" XAIC_SOURCE_DIR "/models/mnist_mlp.xai\";\n"
-                                "explain n for mnist_mlp { method smoothgrad(sigma=1e39); }\n");
+    f = write_text("sigma.xai",
+                   "import \"" XAIC_SOURCE_DIR "/models/mnist_mlp.xai\";\n"
+                   "explain n for mnist_mlp { method smoothgrad(sigma=1e39); }\n");
     EXPECT_FAIL(xaic(&out, "check '%s'", f), out, "number '1e39' is too large; numbers are 32-bit floats");
     free(out);
     free(f);
-    int rc = xaic(&out, "run models/mnist_cnn_gradients.xai --explain smoothgrad --input models/samples/digits.npy "
-                        "-o /tmp/never.npy --seed 18446744073709551616");
+    int rc = xaic(&out,
+                  "run models/mnist_cnn_gradients.xai --explain smoothgrad --input models/samples/digits.npy "
+                  "-o /tmp/never.npy --seed 18446744073709551616");
     cr_expect_eq(rc, 2, "a usage error: %s", out);
     cr_expect(strstr(out, "--seed needs an integer in [0, 18446744073709551615]") != NULL, "%s", out);
     free(out);
@@ -184,8 +192,9 @@ Test(hostile, workspace_size_bounded_on_32_bit_targets, .timeout = 120)
 /* ---- 5. untrusted .xai files: what they may read, and nothing echoed that is not a .xai source ---- */
 Test(hostile, files_a_xai_may_read)
 {
-    char *f = write_text("leak.xai", "import \"/etc/passwd\";\nnetwork n { weights \"/etc/passwd\"; input x[4]; "
-                                     "r = relu(x); output r; }\n");
+    char *f = write_text("leak.xai",
+                         "import \"/etc/passwd\";\nnetwork n { weights \"/etc/passwd\"; input x[4]; "
+                         "r = relu(x); output r; }\n");
     char *out = NULL;
     EXPECT_FAIL(xaic(&out, "check '%s'", f), out, "is not a .xai file");
     cr_expect(strstr(out, "root:") == NULL, "no line of /etc/passwd is shown:\n%s", out);
@@ -219,8 +228,9 @@ Test(hostile, fifos_are_refused_at_once, .timeout = 60)
     char *w = path_in_tmp("pipe.safetensors");
     unlink(w);
     cr_assert_eq(mkfifo(w, 0600), 0);
-    char *net = write_text("fifo_weights.xai", "network n { weights \"pipe.safetensors\"; input x[4]; "
-                                               "fc = dense(x, 2); output fc; }\n");
+    char *net = write_text("fifo_weights.xai",
+                           "network n { weights \"pipe.safetensors\"; input x[4]; "
+                           "fc = dense(x, 2); output fc; }\n");
     EXPECT_FAIL(xaic(&out, "check '%s'", net), out, "not a regular file");
     free(out);
     EXPECT_FAIL(xaic(&out, "run models/mnist_cnn.xai --forward --input '%s' -o /tmp/never.npy", w), out,
@@ -232,7 +242,8 @@ Test(hostile, fifos_are_refused_at_once, .timeout = 60)
 /* ---- 7, 8, 9: sizes that exhaust memory, a CPU LLVM does not know, and floods of errors ---- */
 Test(hostile, resource_exhaustion_is_refused, .timeout = 60)
 {
-    char *f = write_text("pad.xai", "network n { input x[1, 8, 8]; c = conv2d(x, 4, kernel=3, pad=100000); output c; }\n");
+    char *f =
+        write_text("pad.xai", "network n { input x[1, 8, 8]; c = conv2d(x, 4, kernel=3, pad=100000); output c; }\n");
     char *out = NULL;
     EXPECT_FAIL(xaic(&out, "check '%s'", f), out, "is larger than the 8x8 input plus the 3x3 kernel");
     free(out);
@@ -248,7 +259,8 @@ Test(hostile, resource_exhaustion_is_refused, .timeout = 60)
     f = write_text("flood.xai", text);
     int rc = xaic(&out, "check '%s'", f);
     cr_expect_eq(rc, 1);
-    cr_expect(strstr(out, "only the first 50 are shown") != NULL, "%s", out + (strlen(out) > 300 ? strlen(out) - 300 : 0));
+    cr_expect(strstr(out, "only the first 50 are shown") != NULL, "%s",
+              out + (strlen(out) > 300 ? strlen(out) - 300 : 0));
     cr_expect(strstr(out, "100000 errors") != NULL);
     free(out);
     free(text);
@@ -258,10 +270,11 @@ Test(hostile, resource_exhaustion_is_refused, .timeout = 60)
 /* ---- 10. non-finite values ---- */
 Test(hostile, nonfinite_weights_and_results, .timeout = 120)
 {
-    float w[8] = {1, 2, 3, 4, 5, 6, 7, 8}, b[2] = {0.5f, NAN};
-    tu_tensor t[] = {{"fc.weight", 2, {2, 4}, w}, {"fc.bias", 1, {2}, b}};
+    float w[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, b[2] = { 0.5f, NAN };
+    tu_tensor t[] = { { "fc.weight", 2, { 2, 4 }, w }, { "fc.bias", 1, { 2 }, b } };
     char *weights = tu_write_weights("nan.safetensors", t, 2);
-    char *f = write_text("nan.xai", "network n { weights \"nan.safetensors\"; input x[4]; fc = dense(x, 2); output fc; }\n");
+    char *f =
+        write_text("nan.xai", "network n { weights \"nan.safetensors\"; input x[4]; fc = dense(x, 2); output fc; }\n");
     char *out = NULL;
     EXPECT_FAIL(xaic(&out, "check '%s'", f), out, "tensor 'fc.bias'");
     cr_expect(strstr(out, "holds NaN at index 1") != NULL, "%s", out);
@@ -273,17 +286,20 @@ Test(hostile, nonfinite_weights_and_results, .timeout = 120)
     for (int i = 0; i < 784; i++) x[i] = 0.1f;
     x[300] = 3e38f;
     char *in = path_in_tmp("overflow.npy"), err[256];
-    int64_t shape[4] = {1, 1, 28, 28};
+    int64_t shape[4] = { 1, 1, 28, 28 };
     cr_assert_eq(xai_npy_write(in, x, 4, shape, err, sizeof err), 0, "%s", err);
-    EXPECT_FAIL(xaic(&out, "run models/mnist_cnn_lrp.xai --explain epsilon_plus --input '%s' -o /tmp/never.npy", in), out,
-                "NaN or infinity although the inputs are finite");
+    EXPECT_FAIL(xaic(&out, "run models/mnist_cnn_lrp.xai --explain epsilon_plus --input '%s' -o /tmp/never.npy", in),
+                out, "NaN or infinity although the inputs are finite");
     free(out);
     /* 12: a NaN in --baseline is reported against the baseline, not the input */
     x[300] = NAN;
     char *base = path_in_tmp("nan_baseline.npy");
     cr_assert_eq(xai_npy_write(base, x, 4, shape, err, sizeof err), 0);
-    EXPECT_FAIL(xaic(&out, "run models/mnist_cnn_gradients.xai --explain integrated_gradients --input "
-                           "models/samples/digit_0.npy --baseline '%s' -o /tmp/never.npy", base), out, "nan_baseline.npy holds NaN");
+    EXPECT_FAIL(xaic(&out,
+                     "run models/mnist_cnn_gradients.xai --explain integrated_gradients --input "
+                     "models/samples/digit_0.npy --baseline '%s' -o /tmp/never.npy",
+                     base),
+                out, "nan_baseline.npy holds NaN");
     free(out);
     free(weights), free(f), free(in), free(base);
 }
@@ -291,18 +307,25 @@ Test(hostile, nonfinite_weights_and_results, .timeout = 120)
 /* ---- 11. rule parameters are checked where the user wrote them ---- */
 Test(hostile, rule_parameters_checked_at_the_call_site)
 {
-    char *f = write_text("rules.xai", "import \"" XAIC_SOURCE_DIR "/models/mnist_mlp.xai\";\n"
-                                      "explain a for mnist_mlp { fc1: epsilon(-1); }\n"
-                                      "explain b for mnist_mlp { dense: alpha_beta(1, 1); }\n"
-                                      "explain c for mnist_mlp { fc2: alpha_beta(-1, -2); }\n"
-                                      "explain d for mnist_mlp { fc2: gamma(-1); }\n"
-                                      "explain e for mnist_mlp { fc2: zbox(1, 0); }\n");
+    char *f = write_text("rules.xai",
+                         "import \"" XAIC_SOURCE_DIR "/models/mnist_mlp.xai\";\n"
+                         "explain a for mnist_mlp { fc1: epsilon(-1); }\n"
+                         "explain b for mnist_mlp { dense: alpha_beta(1, 1); }\n"
+                         "explain c for mnist_mlp { fc2: alpha_beta(-1, -2); }\n"
+                         "explain d for mnist_mlp { fc2: gamma(-1); }\n"
+                         "explain e for mnist_mlp { fc2: zbox(1, 0); }\n");
     char *out = NULL;
-    EXPECT_FAIL(xaic(&out, "check '%s'", f), out, "rules.xai:2:32: error: rule 'epsilon' requires (eps >= 0), but here eps = -1");
-    cr_expect(strstr(out, "rules.xai:3:34: error: rule 'alpha_beta' requires ((alpha - beta) == 1)") != NULL, "%s", out);
-    cr_expect(strstr(out, "rules.xai:4:32: error: rule 'alpha_beta' requires (alpha >= 0), but here alpha = -1") != NULL, "%s", out);
+    EXPECT_FAIL(xaic(&out, "check '%s'", f), out,
+                "rules.xai:2:32: error: rule 'epsilon' requires (eps >= 0), but here eps = -1");
+    cr_expect(strstr(out, "rules.xai:3:34: error: rule 'alpha_beta' requires ((alpha - beta) == 1)") != NULL, "%s",
+              out);
+    cr_expect(strstr(out, "rules.xai:4:32: error: rule 'alpha_beta' requires (alpha >= 0), but here alpha = -1") !=
+                  NULL,
+              "%s", out);
     cr_expect(strstr(out, "rules.xai:5:32: error: rule 'gamma' requires (gamma >= 0)") != NULL, "%s", out);
-    cr_expect(strstr(out, "rules.xai:6:32: error: rule 'zbox' requires (low <= high), but here low = 1, high = 0") != NULL, "%s", out);
+    cr_expect(strstr(out, "rules.xai:6:32: error: rule 'zbox' requires (low <= high), but here low = 1, high = 0") !=
+                  NULL,
+              "%s", out);
     cr_expect(strstr(out, "note: the requirement is declared here") != NULL, "%s", out);
     free(out);
     free(f);
@@ -333,16 +356,16 @@ Test(hostile, workspace_size_is_checked, .timeout = 120)
     char *err = NULL;
     xai_jit *jit = jit_create(&c, 1, &err);
     cr_assert_not_null(jit, "%s", err);
-    size_t (*size)(int32_t) = (size_t (*)(int32_t))jit_lookup(jit, "mnist_cnn_workspace_size");
+    size_t (*size)(int32_t) = (size_t(*)(int32_t))jit_lookup(jit, "mnist_cnn_workspace_size");
     int (*ig)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *) =
-        (int (*)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *))
-            jit_lookup(jit, "mnist_cnn_integrated_gradients_ex");
+        (int (*)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *))jit_lookup(
+            jit, "mnist_cnn_integrated_gradients_ex");
     cr_assert(size && ig);
     size_t need = size(2);
     void *ws = aligned_alloc(64, (need + 63) / 64 * 64);
     float x[2 * 784], out[2 * 784];
     for (int i = 0; i < 2 * 784; i++) x[i] = (float)(i % 17) / 17;
-    xai_options opt = {0};
+    xai_options opt = { 0 };
     opt.workspace_size = need / 2;
     cr_expect_eq(ig(x, NULL, out, 2, ws, &opt), XAI_EWORKSPACE, "half the workspace");
     opt.workspace_size = need;
