@@ -47,11 +47,11 @@ static void tap_range(int64_t out_n, int stride, int64_t off, int64_t in_n, int6
     *hi = o1;
 }
 
-/* Output size of a window op along one axis (floor mode, as the forward ops). */
-static int64_t window_out(int64_t in, int k, int s, int lo, int hi)
+/* Output size of the forward window op n along one axis (its ceil_mode included). */
+static int64_t window_out(const ir_node *n, int64_t in, int64_t reach, int s, int lo, int hi)
 {
-    int64_t span = in + lo + hi - k;
-    return span < 0 ? 0 : span / s + 1;
+    int64_t o = ir_window_out(in, reach, s, lo, hi, n->ceil_mode);
+    return o < 0 ? 0 : o;
 }
 
 /* The [C, H, W] input geometry of a window op: in_shape when the rules stage set it. */
@@ -187,7 +187,8 @@ void cg_kernel_sumpool_t(cg *c, const kargs *a)
         cg_loop_end(c, &lp);
         return;
     }
-    int64_t OH = window_out(H, n->kh, n->sh, n->pad_t, n->pad_b), OW = window_out(W, n->kw, n->sw, n->pad_l, n->pad_r);
+    int64_t OH = window_out(n, H, n->kh, n->sh, n->pad_t, n->pad_b),
+            OW = window_out(n, W, n->kw, n->sw, n->pad_l, n->pad_r);
     LLVMValueRef pl = cg_loop_begin(c, &lp, cg_i64(c, 0), planes, "plane");
     LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, pl, OH * OW, NULL));
     LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, pl, H * W, NULL));
@@ -226,7 +227,8 @@ void cg_kernel_maxpool_t(cg *c, const kargs *a)
     const ir_node *n = a->n;
     ir_shape in = window_in_shape(a, &n->shape);
     int64_t C = in.dims[0], H = in.dims[1], W = in.dims[2];
-    int64_t OH = window_out(H, n->kh, n->sh, n->pad_t, n->pad_b), OW = window_out(W, n->kw, n->sw, n->pad_l, n->pad_r);
+    int64_t OH = window_out(n, H, n->kh, n->sh, n->pad_t, n->pad_b),
+            OW = window_out(n, W, n->kw, n->sw, n->pad_l, n->pad_r);
     if (n->global) { OH = OW = 1; }
     int kh = n->global ? (int)H : n->kh, kw = n->global ? (int)W : n->kw;
     int pt = n->global ? 0 : n->pad_t, pl_ = n->global ? 0 : n->pad_l;
@@ -297,8 +299,10 @@ static void k_conv2d_t_naive(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     int64_t ci_n = n->shape.dims[0], H = n->shape.dims[1], W = n->shape.dims[2];
-    int64_t co_n = n->units;
-    int64_t OH = window_out(H, n->kh, n->sh, n->pad_t, n->pad_b), OW = window_out(W, n->kw, n->sw, n->pad_l, n->pad_r);
+    int64_t co_n = n->units, G = n->groups > 1 ? n->groups : 1, icg = ci_n / G, ocg = co_n / G;
+    int dh = n->dh > 1 ? n->dh : 1, dw = n->dw > 1 ? n->dw : 1;
+    int64_t OH = window_out(n, H, dh * (n->kh - 1) + 1, n->sh, n->pad_t, n->pad_b);
+    int64_t OW = window_out(n, W, dw * (n->kw - 1) + 1, n->sw, n->pad_l, n->pad_r);
     LLVMValueRef w = cg_const_ptr(c, n->weight);
     cg_loop lb, lci, lco, ly, lx;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
@@ -307,23 +311,27 @@ static void k_conv2d_t_naive(cg *c, const kargs *a)
     LLVMValueRef p = cg_loop_begin(c, &ly, cg_i64(c, 0), cg_i64(c, H * W), "init");
     cg_store(c, cg_f32(c, 0), plane, p);
     cg_loop_end(c, &ly);
-    LLVMValueRef co = cg_loop_begin(c, &lco, cg_i64(c, 0), cg_i64(c, co_n), "co");
+    /* input channel ci feeds the filters of its group, g * ocg .. (g + 1) * ocg, as weight ci mod icg */
+    LLVMValueRef g = G > 1 ? LLVMBuildSDiv(c->b, ci, cg_i64(c, icg), "") : cg_i64(c, 0);
+    LLVMValueRef local = G > 1 ? LLVMBuildNSWSub(c->b, ci, cg_mad(c, g, icg, NULL), "") : ci;
+    LLVMValueRef cl = cg_loop_begin(c, &lco, cg_i64(c, 0), cg_i64(c, ocg), "co");
+    LLVMValueRef co = G > 1 ? cg_mad(c, g, ocg, cl) : cl;
     LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, cg_mad(c, b, co_n, co), OH * OW, NULL));
-    LLVMValueRef wbase = cg_mad(c, cg_mad(c, co, ci_n, ci), n->kh * n->kw, NULL);
+    LLVMValueRef wbase = cg_mad(c, cg_mad(c, co, icg, local), n->kh * n->kw, NULL);
     for (int ky = 0; ky < n->kh; ky++) {
         int64_t y0, y1;
-        tap_range(OH, n->sh, ky - n->pad_t, H, &y0, &y1);
+        tap_range(OH, n->sh, (int64_t)ky * dh - n->pad_t, H, &y0, &y1);
         for (int kx = 0; kx < n->kw; kx++) {
             int64_t x0, x1;
-            tap_range(OW, n->sw, kx - n->pad_l, W, &x0, &x1);
+            tap_range(OW, n->sw, (int64_t)kx * dw - n->pad_l, W, &x0, &x1);
             if (y0 >= y1 || x0 >= x1) continue;
             LLVMValueRef wv = wmap(c, cg_load(c, w, add(c, wbase, ky * n->kw + kx)), n->weight_map);
             LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, y0), cg_i64(c, y1), "oy");
-            LLVMValueRef iy = add(c, cg_mad(c, oy, n->sh, NULL), ky - n->pad_t);
+            LLVMValueRef iy = add(c, cg_mad(c, oy, n->sh, NULL), (int64_t)ky * dh - n->pad_t);
             LLVMValueRef srow = cg_gep(c, src, cg_mad(c, oy, OW, NULL));
             LLVMValueRef orow = cg_gep(c, plane, cg_mad(c, iy, W, NULL));
             LLVMValueRef ox = cg_loop_begin(c, &lx, cg_i64(c, x0), cg_i64(c, x1), "ox");
-            LLVMValueRef ix = add(c, cg_mad(c, ox, n->sw, NULL), kx - n->pad_l);
+            LLVMValueRef ix = add(c, cg_mad(c, ox, n->sw, NULL), (int64_t)kx * dw - n->pad_l);
             acc_store(c, orow, ix, cg_fmul_reassoc(c, wv, cg_load(c, srow, ox)));
             cg_loop_end(c, &lx);
             cg_loop_end(c, &ly);
@@ -355,13 +363,15 @@ static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + 
 void cg_kernel_conv2d_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
-    if (n->kh > 32 || n->kw > 64) {
+    if (n->kh > 32 || n->kw > 64 || n->dh > 1 || n->dw > 1) { /* the phases below assume undilated taps */
         k_conv2d_t_naive(c, a);
         return;
     }
-    int64_t ci_n = n->shape.dims[0], H = n->shape.dims[1], W = n->shape.dims[2], co_n = n->units;
+    int G = n->groups > 1 ? n->groups : 1;
+    int64_t ci_n = n->shape.dims[0] / G, H = n->shape.dims[1], W = n->shape.dims[2],
+            co_n = n->units / G; /* per group */
     int kh = n->kh, kw = n->kw, sh = n->sh, sw = n->sw;
-    int64_t OH = window_out(H, kh, sh, n->pad_t, n->pad_b), OW = window_out(W, kw, sw, n->pad_l, n->pad_r);
+    int64_t OH = window_out(n, H, kh, sh, n->pad_t, n->pad_b), OW = window_out(n, W, kw, sw, n->pad_l, n->pad_r);
     LLVMValueRef w = cg_const_ptr(c, n->weight);
     for (int py = 0; py < sh && py < H; py++)
         for (int px = 0; px < sw && px < W; px++) {
@@ -380,6 +390,8 @@ void cg_kernel_conv2d_t(cg *c, const kargs *a)
                 .H = OH,
                 .W = OW,
                 .oc_n = ci_n,
+                .groups = G,
+                .w_group = co_n * ci_n * kh * kw,
                 .OH = (H - py + sh - 1) / sh,
                 .OW = (W - px + sw - 1) / sw,
                 .kh = nqy,

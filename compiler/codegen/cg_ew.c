@@ -96,6 +96,19 @@ static LLVMValueRef eval(cg *c, ew_ctx *x, const ir_ew *e)
         break;
     case EW_STEP: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOGT, a, zero), x->ty, ""); break;
     case EW_EXP: v = cg_intrinsic(c, "llvm.exp", x->ty, &a, 1); break;
+    case EW_TANH: { /* 1 - 2 / (exp(2a) + 1): -1 and 1 at the extremes (exp gives 0 or inf), no libm call */
+        LLVMValueRef twice = LLVMBuildFAdd(c->b, a, a, "");
+        LLVMValueRef e2 = cg_intrinsic(c, "llvm.exp", x->ty, &twice, 1);
+        v = LLVMBuildFSub(c->b, one, LLVMBuildFDiv(c->b, num(c, x, 2), LLVMBuildFAdd(c->b, e2, one, ""), ""), "");
+        break;
+    }
+    case EW_SIGMOID: { /* 1 / (1 + exp(-a)) */
+        LLVMValueRef neg = LLVMBuildFNeg(c->b, a, "");
+        v = LLVMBuildFDiv(c->b, one, LLVMBuildFAdd(c->b, one, cg_intrinsic(c, "llvm.exp", x->ty, &neg, 1), ""), "");
+        break;
+    }
+    case EW_LOG: v = cg_intrinsic(c, "llvm.log", x->ty, &a, 1); break;
+    case EW_SQRT: v = cg_intrinsic(c, "llvm.sqrt", x->ty, &a, 1); break;
     case EW_GT: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOGT, a, b), x->ty, ""); break;
     case EW_LT: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOLT, a, b), x->ty, ""); break;
     case EW_GE: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOGE, a, b), x->ty, ""); break;

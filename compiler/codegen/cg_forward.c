@@ -17,6 +17,8 @@ static void k_conv2d_naive(cg *c, const kargs *a)
     const ir_node *n = a->n;
     int64_t ci_n = a->in_shape.dims[0], H = a->in_shape.dims[1], W = a->in_shape.dims[2];
     int64_t co_n = n->units, OH = n->shape.dims[1], OW = n->shape.dims[2];
+    int64_t G = n->groups > 1 ? n->groups : 1, icg = ci_n / G, ocg = co_n / G;
+    int dh = n->dh > 1 ? n->dh : 1, dw = n->dw > 1 ? n->dw : 1;
     LLVMValueRef w = cg_const_ptr(c, n->weight), bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
     cg_loop lb, lco, lci, ly, lx;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
@@ -26,27 +28,30 @@ static void k_conv2d_naive(cg *c, const kargs *a)
     LLVMValueRef p = cg_loop_begin(c, &ly, cg_i64(c, 0), cg_i64(c, OH * OW), "init");
     cg_store(c, bv, plane, p);
     cg_loop_end(c, &ly);
-    LLVMValueRef ci = cg_loop_begin(c, &lci, cg_i64(c, 0), cg_i64(c, ci_n), "ci");
+    /* the filter's group reads input channels g * icg .. (g + 1) * icg */
+    LLVMValueRef first = G > 1 ? cg_mad(c, LLVMBuildSDiv(c->b, co, cg_i64(c, ocg), ""), icg, NULL) : cg_i64(c, 0);
+    LLVMValueRef cl = cg_loop_begin(c, &lci, cg_i64(c, 0), cg_i64(c, icg), "ci");
+    LLVMValueRef ci = LLVMBuildNSWAdd(c->b, first, cl, "");
     LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, cg_mad(c, b, ci_n, ci), H * W, NULL));
-    LLVMValueRef wbase = cg_mad(c, cg_mad(c, co, ci_n, ci), n->kh * n->kw, NULL);
+    LLVMValueRef wbase = cg_mad(c, cg_mad(c, co, icg, cl), n->kh * n->kw, NULL);
     for (int ky = 0; ky < n->kh; ky++) {
-        /* output rows whose input row oy*sh + ky - pad_t lies inside [0, H) */
+        /* output rows whose input row oy*sh + ky*dh - pad_t lies inside [0, H) */
         int64_t y0 = 0, y1 = OH;
-        while (y0 < OH && y0 * n->sh + ky - n->pad_t < 0) y0++;
-        while (y1 > y0 && (y1 - 1) * n->sh + ky - n->pad_t >= H) y1--;
+        while (y0 < OH && y0 * n->sh + ky * dh - n->pad_t < 0) y0++;
+        while (y1 > y0 && (y1 - 1) * n->sh + ky * dh - n->pad_t >= H) y1--;
         for (int kx = 0; kx < n->kw; kx++) {
             int64_t x0 = 0, x1 = OW;
-            while (x0 < OW && x0 * n->sw + kx - n->pad_l < 0) x0++;
-            while (x1 > x0 && (x1 - 1) * n->sw + kx - n->pad_l >= W) x1--;
+            while (x0 < OW && x0 * n->sw + kx * dw - n->pad_l < 0) x0++;
+            while (x1 > x0 && (x1 - 1) * n->sw + kx * dw - n->pad_l >= W) x1--;
             if (y0 >= y1 || x0 >= x1) continue;
             LLVMValueRef wv =
                 wmap(c, cg_load(c, w, LLVMBuildNSWAdd(c->b, wbase, cg_i64(c, ky * n->kw + kx), "")), n->weight_map);
             LLVMValueRef oy = cg_loop_begin(c, &ly, cg_i64(c, y0), cg_i64(c, y1), "oy");
-            LLVMValueRef iy = LLVMBuildNSWAdd(c->b, cg_mad(c, oy, n->sh, NULL), cg_i64(c, ky - n->pad_t), "");
+            LLVMValueRef iy = LLVMBuildNSWAdd(c->b, cg_mad(c, oy, n->sh, NULL), cg_i64(c, ky * dh - n->pad_t), "");
             LLVMValueRef orow = cg_gep(c, plane, cg_mad(c, oy, OW, NULL));
             LLVMValueRef irow = cg_gep(c, src, cg_mad(c, iy, W, NULL));
             LLVMValueRef ox = cg_loop_begin(c, &lx, cg_i64(c, x0), cg_i64(c, x1), "ox");
-            LLVMValueRef ix = LLVMBuildNSWAdd(c->b, cg_mad(c, ox, n->sw, NULL), cg_i64(c, kx - n->pad_l), "");
+            LLVMValueRef ix = LLVMBuildNSWAdd(c->b, cg_mad(c, ox, n->sw, NULL), cg_i64(c, kx * dw - n->pad_l), "");
             LLVMValueRef prod = cg_fmul_reassoc(c, wv, cg_load(c, irow, ix));
             cg_store(c, cg_fadd_reassoc(c, cg_load(c, orow, ox), prod), orow, ox);
             cg_loop_end(c, &lx);
@@ -78,7 +83,8 @@ void cg_kernel_conv2d(cg *c, const kargs *a)
     }
     int64_t tap[32 * 64];
     for (int t = 0; t < n->kh * n->kw; t++) tap[t] = t;
-    int64_t ci_n = a->in_shape.dims[0];
+    int G = n->groups > 1 ? n->groups : 1;
+    int64_t ci_n = a->in_shape.dims[0] / G; /* per group */
     cg_corr p = {
         .in = a->in[0],
         .out = a->out,
@@ -86,7 +92,10 @@ void cg_kernel_conv2d(cg *c, const kargs *a)
         .ic_n = ci_n,
         .H = a->in_shape.dims[1],
         .W = a->in_shape.dims[2],
-        .oc_n = n->units,
+        .oc_n = n->units / G,
+        .groups = G,
+        .dh = n->dh,
+        .dw = n->dw,
         .OH = n->shape.dims[1],
         .OW = n->shape.dims[2],
         .kh = n->kh,
@@ -159,8 +168,19 @@ void cg_kernel_pool(cg *c, const kargs *a0)
             LLVMPositionBuilderAtEnd(c->b, next);
         }
     LLVMValueRef r = LLVMBuildLoad2(c->b, c->f32, acc, "");
-    if (!is_max) {
-        LLVMValueRef div = n->pad_same ? LLVMBuildLoad2(c->b, c->f32, count, "") : cg_f32(c, n->kh * n->kw);
+    if (!is_max) { /* PyTorch's divisor: the cells inside the input, or inside the padded input (a ceil_mode
+                        window may run past its end), or the whole window */
+        LLVMValueRef div;
+        if (n->pad_same || n->exclude_pad) {
+            div = LLVMBuildLoad2(c->b, c->f32, count, "");
+        } else if (n->ceil_mode) {
+            LLVMValueRef hy = smin(c, iadd(c, y0, n->kh), H + n->pad_b), hx = smin(c, iadd(c, x0, n->kw), W + n->pad_r);
+            div = LLVMBuildSIToFP(
+                c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWSub(c->b, hy, y0, ""), LLVMBuildNSWSub(c->b, hx, x0, ""), ""),
+                c->f32, "");
+        } else {
+            div = cg_f32(c, n->kh * n->kw);
+        }
         r = LLVMBuildFDiv(c->b, r, div, "");
     }
     cg_store(c, r, dst, cg_mad(c, oy, OW, ox));

@@ -60,8 +60,10 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
             for (int v = 0; v < t->nv; v++) a[j][v] = vget(c, acc[j][v]);
         for (int ky = 0; ky < (rolled ? 1 : p->kh); ky++) {
             if (!rolled && !(t->ymask >> ky & 1)) continue;
-            LLVMValueRef iy = rolled ? LLVMBuildNSWAdd(c->b, cg_mad(c, oy, p->sh, kyv), cg_i64(c, p->off_y), "")
-                                     : iadd(c, cg_mad(c, oy, p->sh, NULL), ky + p->off_y);
+            LLVMValueRef iy = rolled
+                ? LLVMBuildNSWAdd(c->b, cg_mad(c, oy, p->sh, p->dh == 1 ? kyv : cg_mad(c, kyv, p->dh, NULL)),
+                                  cg_i64(c, p->off_y), "")
+                : iadd(c, cg_mad(c, oy, p->sh, NULL), (int64_t)ky * p->dh + p->off_y);
             LLVMValueRef rowi = cg_mad(c, iy, p->W, cg_mad(c, ox0, p->sw, NULL));
             LLVMValueRef wrow = rolled ? cg_mad(c, kyv, dtap, wb) : wb;
             for (int kx = 0; kx < p->kw; kx++) {
@@ -69,7 +71,7 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
                 int n = 0;
                 for (int v = 0; v < t->nv; v++)
                     if (t->in_mask[kx][v]) {
-                        LLVMValueRef at = iadd(c, rowi, v * CG_VW * p->sw + kx + p->off_x);
+                        LLVMValueRef at = iadd(c, rowi, v * CG_VW * p->sw + (int64_t)kx * p->dw + p->off_x);
                         x[v] = p->sw == 1 ? vload(c, in_c, at, t->in_mask[kx][v])
                                           : vgather(c, in_c, at, p->sw, t->in_mask[kx][v]);
                         n++;
@@ -95,9 +97,12 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
         for (int v = 0; v < t->nv; v++) {
             if (!t->out_mask[v]) continue;
             LLVMValueRef at = iadd(c, orow, v * CG_VW * p->o_sx + p->o_x0), val = vget(c, acc[j][v]);
-            if (p->epi)
-                val = cg_epilogue(c, p->epi, p->epi_in, val, LLVMBuildNSWAdd(c->b, p->epi_base, at, ""), iadd(c, co, j),
-                                  1, t->out_mask[v]);
+            if (p->epi) {
+                LLVMValueRef ch = iadd(c, co, j);
+                if (p->epi_co0) ch = LLVMBuildNSWAdd(c->b, ch, p->epi_co0, "");
+                val = cg_epilogue(c, p->epi, p->epi_in, val, LLVMBuildNSWAdd(c->b, p->epi_base, at, ""), ch, 1,
+                                  t->out_mask[v]);
+            }
             if (p->o_sx == 1)
                 vstore(c, val, outb, at, t->out_mask[v]);
             else
@@ -116,7 +121,7 @@ static void corr_tile_cols(const cg_corr *p, int64_t ox0, corr_tile *t)
             /* valid ox: 0 <= ox * sw + kx + off_x < W and ox < OW */
             unsigned m = 0;
             for (int l = 0; l < CG_VW; l++) {
-                int64_t ix = (base + l) * p->sw + kx + p->off_x;
+                int64_t ix = (base + l) * p->sw + (int64_t)kx * p->dw + p->off_x;
                 if (ix >= 0 && ix < p->W) m |= 1u << l;
             }
             t->in_mask[kx][v] = m & t->out_mask[v];
@@ -174,7 +179,7 @@ static unsigned corr_ymask(const cg_corr *p, int64_t oy)
 {
     unsigned m = 0;
     for (int ky = 0; ky < p->kh; ky++) {
-        int64_t iy = oy * p->sh + ky + p->off_y;
+        int64_t iy = oy * p->sh + (int64_t)ky * p->dh + p->off_y;
         if (iy >= 0 && iy < p->H) m |= 1u << ky;
     }
     return m;
@@ -306,6 +311,9 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
 {
     cg_corr q = *pp;
     const cg_corr *p = &q;
+    if (!q.dh) q.dh = 1;
+    if (!q.dw) q.dw = 1;
+    if (!q.groups) q.groups = 1;
     if (!q.o_plane) { q.o_plane = q.OH * q.OW, q.o_row = q.OW, q.o_sy = 1, q.o_y0 = 0, q.o_sx = 1, q.o_x0 = 0; }
     if (p->oc_n <= 0 || p->OH <= 0 || p->OW <= 0) return;
     int nv, CB;
@@ -316,22 +324,32 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
     if (R < 1) R = 1;
     /* Threads split the output rows when the input is the larger operand (early layers: each thread reads
      * its rows and all of the small weights), else the channel blocks (each reads its share of the weights). */
-    int64_t nblk = (p->oc_n + CB - 1) / CB, taps = p->ic_n * p->kh * p->kw;
+    int64_t nblk = (p->oc_n + CB - 1) / CB, taps = p->ic_n * p->kh * p->kw, G = p->groups;
     int by_rows = p->OH >= 2 && (p->ic_n * p->H * p->W > p->oc_n * taps || nblk < 2);
     cg_par par;
     LLVMValueRef lo, hi;
     LLVMValueRef *slots[5 + IR_MAX_INPUTS] = { &q.out, &q.in, &q.w, &q.batch, &q.bias };
     int n_slots = cg_epilogue_slots(q.epi, q.epi_in, q.epi_in, slots, 5);
-    cg_par_begin(c, &par, by_rows ? p->OH : nblk, (by_rows ? p->oc_n * p->OW : CB * p->OH * p->OW) * taps, q.batch,
+    cg_par_begin(c, &par, by_rows ? p->OH : nblk, (by_rows ? p->oc_n * p->OW : CB * p->OH * p->OW) * taps * G, q.batch,
                  slots, n_slots, 1u, &lo, &hi);
     int64_t runs, len, run_stride;
     if (q.w_map != WMAP_NONE && mapped_layout(p, CB, &runs, &len, &run_stride) && runs * len <= MAX_MAPPED_FLOATS)
         q.w_buf = cg_local(c, LLVMArrayType(c->f32, (unsigned)(runs * len)), "mapped_weights");
-    cg_loop lb;
+    cg_loop lb, lg;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), p->batch, "b");
-    LLVMValueRef inb = cg_gep(c, p->in, cg_mad(c, b, p->ic_n * p->H * p->W, NULL));
-    LLVMValueRef outb = cg_gep(c, p->out, cg_mad(c, b, p->oc_n * p->o_plane, NULL));
-    q.epi_base = cg_mad(c, b, p->oc_n * p->o_plane, NULL);
+    LLVMValueRef inb = cg_gep(c, p->in, cg_mad(c, b, G * p->ic_n * p->H * p->W, NULL));
+    LLVMValueRef outb = cg_gep(c, p->out, cg_mad(c, b, G * p->oc_n * p->o_plane, NULL));
+    q.epi_base = cg_mad(c, b, G * p->oc_n * p->o_plane, NULL);
+    cg_corr whole = q; /* with groups, each group a correlation of its own channels, one after the other */
+    if (G > 1) {
+        LLVMValueRef g = cg_loop_begin(c, &lg, cg_i64(c, 0), cg_i64(c, G), "group");
+        inb = cg_gep(c, inb, cg_mad(c, g, p->ic_n * p->H * p->W, NULL));
+        outb = cg_gep(c, outb, cg_mad(c, g, p->oc_n * p->o_plane, NULL));
+        q.epi_base = cg_mad(c, g, p->oc_n * p->o_plane, q.epi_base);
+        q.epi_co0 = cg_mad(c, g, p->oc_n, NULL);
+        q.w = cg_gep(c, whole.w, cg_mad(c, g, q.w_group ? q.w_group : p->oc_n * p->s_oc, NULL));
+        if (q.bias) q.bias = cg_gep(c, whole.bias, cg_mad(c, g, p->oc_n, NULL));
+    }
     /* segments of consecutive rows with the same valid-ky set, each cut into bands of R rows */
     for (int64_t y = 0; y < p->OH && !by_rows;) {
         unsigned m = corr_ymask(p, y);
@@ -355,6 +373,7 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
         y = y1;
     }
     if (by_rows) corr_rows(c, p, inb, outb, lo, hi, CB, nv, R);
+    if (G > 1) cg_loop_end(c, &lg);
     cg_loop_end(c, &lb);
     cg_par_end(c, &par);
 }

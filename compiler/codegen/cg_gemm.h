@@ -14,8 +14,11 @@
  * with vector loads when sw == 1, with gathers otherwise. */
 typedef struct cg_corr {
     LLVMValueRef in, out, batch;
-    int64_t ic_n, H, W, oc_n, OH, OW;
+    int64_t ic_n, H, W, oc_n, OH, OW; /* channels per group */
     int kh, kw, sh, sw;
+    int dh, dw;      /* dilation: tap (ky, kx) reads row oy * sh + ky * dh + off_y (0: 1) */
+    int groups;      /* groups of channels (0: 1): group g maps input channels g * ic_n .. to outputs g * oc_n .. */
+    int64_t w_group; /* weights from one group to the next (0: oc_n * s_oc, the forward layout) */
     int64_t off_y, off_x;
     LLVMValueRef w;
     int64_t s_oc, s_ic;
@@ -27,7 +30,8 @@ typedef struct cg_corr {
     const ir_node *epi;
     LLVMValueRef epi_in[IR_MAX_INPUTS];
     LLVMValueRef epi_base;
-    LLVMValueRef bias; /* float [oc_n] or NULL (0) */
+    LLVMValueRef epi_co0; /* internal: the group's first output channel (for per-channel constants), or NULL */
+    LLVMValueRef bias;    /* float [oc_n] or NULL (0) */
     /* Where out[b, oc, oy, ox] is stored: out + b * oc_n * o_plane + oc * o_plane
      * + (oy * o_sy + o_y0) * o_row + ox * o_sx + o_x0 (a strided sub-grid of a larger plane, scattered when
      * o_sx > 1). o_plane == 0: the dense [oc_n, OH, OW] layout. */

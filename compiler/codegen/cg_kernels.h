@@ -31,6 +31,14 @@ void cg_kernel_pool(cg *c, const kargs *a); /* maxpool, avgpool */
 void cg_kernel_global_avgpool(cg *c, const kargs *a);
 void cg_kernel_elementwise(cg *c, const kargs *a); /* relu, sigmoid, affine, add */
 void cg_kernel_softmax(cg *c, const kargs *a);
+/* Moving values, broadcasting binary ops (cg_move.c) */
+void cg_kernel_transpose(cg *c, const kargs *a);
+void cg_kernel_concat(cg *c, const kargs *a);
+void cg_kernel_slice(cg *c, const kargs *a);
+void cg_kernel_slice_t(cg *c, const kargs *a);
+void cg_kernel_unbroadcast(cg *c, const kargs *a);
+void cg_kernel_binary(cg *c, const kargs *a);
+void cg_kernel_add(cg *c, const kargs *a);
 /* Explanation ops (cg_backward.c) */
 void cg_kernel_eltwise(cg *c, const kargs *a);
 void cg_kernel_sumpool(cg *c, const kargs *a);

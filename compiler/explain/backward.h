@@ -153,7 +153,11 @@ ir_const *rules_pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, c
 void backward_gradient_linear(rules_ctx *c, int i);
 void backward_gradient_avgpool(rules_ctx *c, int i);
 void backward_gradient_maxpool(rules_ctx *c, int i);
-void backward_gradient_add(rules_ctx *c, int i);
+void backward_gradient_binary(rules_ctx *c, int i);
+void backward_gradient_activation(rules_ctx *c, int i);
+void backward_gradient_transpose(rules_ctx *c, int i);
+void backward_gradient_concat(rules_ctx *c, int i);
+void backward_gradient_slice(rules_ctx *c, int i);
 void backward_gradient_relu(rules_ctx *c, int i);
 void backward_gradient_sigmoid(rules_ctx *c, int i);
 void backward_gradient_affine(rules_ctx *c, int i);

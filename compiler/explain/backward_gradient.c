@@ -1,5 +1,7 @@
 /* Each op's true chain rule (the GRADIENT column of ops.def): the gradient at the op's output, c->R[i],
  * taken back to its inputs. Rules and methods use it through `gradient`. */
+#include <string.h>
+
 #include "backward.h"
 
 /* dense, conv2d: W^T applied to R */
@@ -36,14 +38,6 @@ void backward_gradient_maxpool(rules_ctx *c, int i)
     rules_give(c, in, rules_node(c, &node));
 }
 
-void backward_gradient_add(rules_ctx *c, int i)
-{
-    const ir_node *n = &c->net->nodes[i];
-    int R = c->R[i];
-    rules_give(c, n->inputs[0], R);
-    rules_give(c, n->inputs[1], R);
-}
-
 /* r * step(x) */
 void backward_gradient_relu(rules_ctx *c, int i)
 {
@@ -77,4 +71,145 @@ void backward_gradient_affine(rules_ctx *c, int i)
     ir_ew *scale = rules_ew(c, EW_CHANNEL, NULL, NULL);
     scale->channel = n->weight;
     rules_give(c, in, rules_eltwise(c, &c->net->nodes[in].shape, &R, 1, rules_ew(c, EW_MUL, rules_ew_in(c, 0), scale)));
+}
+
+/* activations (OPF_ACTIVATION): r * f'(x, y) */
+void backward_gradient_activation(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int in = n->inputs[0];
+    int inputs[3] = { c->R[i], rules_fwd(c, in), rules_fwd(c, i) };
+    ir_ew *d = ir_activation_derivative(c->g, n, rules_ew_in(c, 1), rules_ew_in(c, 2));
+    rules_give(c, in, rules_eltwise(c, &c->net->nodes[in].shape, inputs, 3, rules_ew(c, EW_MUL, rules_ew_in(c, 0), d)));
+}
+
+/* transpose: the inverse permutation */
+void backward_gradient_transpose(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    ir_node node = { 0 };
+    node.op = OP_TRANSPOSE;
+    node.shape = c->net->nodes[n->inputs[0]].shape;
+    for (int k = 0; k < n->shape.rank; k++) node.perm[n->perm[k]] = k;
+    node.n_inputs = 1;
+    node.inputs[0] = c->R[i];
+    rules_give(c, n->inputs[0], rules_node(c, &node));
+}
+
+/* concat: each input gets its part of r */
+void backward_gradient_concat(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int at = 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        ir_node node = { 0 };
+        node.op = OP_SLICE;
+        node.shape = c->net->nodes[n->inputs[k]].shape;
+        node.axis = n->axis;
+        node.start = at;
+        node.step = 1;
+        node.n_inputs = 1;
+        node.inputs[0] = c->R[i];
+        at += node.shape.dims[n->axis];
+        rules_give(c, n->inputs[k], rules_node(c, &node));
+    }
+}
+
+/* slice: r where the slice took its values, 0 elsewhere */
+void backward_gradient_slice(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    ir_node node = { 0 };
+    node.op = OP_SLICE_T;
+    node.shape = c->net->nodes[n->inputs[0]].shape;
+    node.axis = n->axis;
+    node.start = n->start;
+    node.step = n->step;
+    node.n_inputs = 1;
+    node.inputs[0] = c->R[i];
+    rules_give(c, n->inputs[0], rules_node(c, &node));
+}
+
+/* a binary op of two values of shapes a and b broadcast to `shape` */
+static int binary_node(rules_ctx *c, ir_op op, int a, int b, const ir_shape *shape)
+{
+    ir_node node = { 0 };
+    node.op = op;
+    node.shape = *shape;
+    node.n_inputs = 2;
+    node.inputs[0] = a;
+    node.inputs[1] = b;
+    return rules_node(c, &node);
+}
+
+static int same_shape(const ir_shape *a, const ir_shape *b)
+{
+    return a->rank == b->rank && !memcmp(a->dims, b->dims, sizeof(int) * a->rank);
+}
+
+/* v (the output's shape) summed over the axes input k was broadcast along */
+static int to_operand(rules_ctx *c, int i, int k, int v)
+{
+    const ir_node *n = &c->net->nodes[i];
+    const ir_shape *s = &c->net->nodes[n->inputs[k]].shape;
+    if (same_shape(s, &n->shape)) return v;
+    ir_node node = { 0 };
+    node.op = OP_UNBROADCAST;
+    node.shape = *s;
+    node.n_inputs = 1;
+    node.inputs[0] = v;
+    return rules_node(c, &node);
+}
+
+/* add, sub, mul, div: d/da and d/db of each, summed over broadcast axes; with a number, of the one operand */
+void backward_gradient_binary(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int R = c->R[i], a = n->inputs[0];
+    const ir_shape *shape = &n->shape;
+    if (n->n_inputs == 1) { /* y = x op k or k op x */
+        double k = n->arg[0];
+        int first = n->number_side == 2, in[2] = { R, rules_fwd(c, a) };
+        ir_ew *r = rules_ew_in(c, 0), *x = rules_ew_in(c, 1), *d;
+        switch (n->op) {
+        case OP_ADD: rules_give(c, a, R); return;
+        case OP_SUB: d = first ? rules_ew(c, EW_NEG, r, NULL) : r; break;
+        case OP_MUL: d = rules_ew(c, EW_MUL, r, rules_ew_num(c, k)); break;
+        default: /* x / k, or k / x: -k / x^2 */
+            d = first ? rules_ew(c, EW_DIV, rules_ew(c, EW_MUL, r, rules_ew_num(c, -k)), rules_ew(c, EW_MUL, x, x))
+                      : rules_ew(c, EW_DIV, r, rules_ew_num(c, k));
+            break;
+        }
+        if (d == r)
+            rules_give(c, a, R);
+        else
+            rules_give(c, a, rules_eltwise(c, shape, in, 2, d));
+        return;
+    }
+    int b = n->inputs[1];
+    const ir_shape *sa = &c->net->nodes[a].shape, *sb = &c->net->nodes[b].shape;
+    if (n->op == OP_ADD && same_shape(sa, sb)) { /* as it always was: the same relevance node to both */
+        rules_give(c, a, R);
+        rules_give(c, b, R);
+        return;
+    }
+    int ra, rb;
+    switch (n->op) {
+    case OP_ADD: ra = R, rb = R; break;
+    case OP_SUB: ra = R, rb = rules_eltwise(c, shape, &R, 1, rules_ew(c, EW_NEG, rules_ew_in(c, 0), NULL)); break;
+    case OP_MUL:
+        ra = binary_node(c, OP_MUL, R, rules_fwd(c, b), shape);
+        rb = binary_node(c, OP_MUL, R, rules_fwd(c, a), shape);
+        break;
+    default: { /* d(a/b)/da = 1/b, d(a/b)/db = -y/b */
+        ra = binary_node(c, OP_DIV, R, rules_fwd(c, b), shape);
+        int ry[2] = { R, rules_fwd(c, i) };
+        int t = rules_eltwise(c, shape, ry, 2,
+                              rules_ew(c, EW_NEG, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 1)), NULL));
+        rb = binary_node(c, OP_DIV, t, rules_fwd(c, b), shape);
+        break;
+    }
+    }
+    rules_give(c, a, to_operand(c, i, 0, ra));
+    rules_give(c, b, to_operand(c, i, 1, rb));
 }

@@ -80,13 +80,16 @@ ir_const *rules_pool_scale(rules_ctx *c, const ir_node *n, const ir_shape *in, c
         if (global)
             w = 1.0 / ((double)in->dims[1] * in->dims[2]);
         else if (n->op == OP_AVGPOOL) {
-            int oy = (int)(p / n->shape.dims[2]), ox = (int)(p % n->shape.dims[2]), valid = 0;
+            /* PyTorch's divisor: the window's cells inside the input (count_include_pad=false, TF's same), else
+             * those inside the padded input (the whole window, but where ceil_mode lets it run past the end) */
+            int oy = (int)(p / n->shape.dims[2]), ox = (int)(p % n->shape.dims[2]), valid = 0, padded = 0;
             for (int ky = 0; ky < n->kh; ky++)
                 for (int kx = 0; kx < n->kw; kx++) {
                     int iy = oy * n->sh + ky - n->pad_t, ix = ox * n->sw + kx - n->pad_l;
                     valid += iy >= 0 && iy < in->dims[1] && ix >= 0 && ix < in->dims[2];
+                    padded += iy < in->dims[1] + n->pad_b && ix < in->dims[2] + n->pad_r;
                 }
-            w = 1.0 / (n->pad_same ? valid : n->kh * n->kw);
+            w = 1.0 / (n->pad_same || n->exclude_pad ? valid : padded);
         }
         k->data[p] = (float)(g ? rx_eval(g, w, 0) : w);
     }
@@ -131,6 +134,7 @@ int rules_lin_t(rules_ctx *c, int i, int s, wset weights)
     node.units = n->units;
     node.kh = n->kh, node.kw = n->kw, node.sh = n->sh, node.sw = n->sw;
     node.pad_t = n->pad_t, node.pad_l = n->pad_l, node.pad_b = n->pad_b, node.pad_r = n->pad_r;
+    node.groups = n->groups, node.dh = n->dh, node.dw = n->dw;
     node.op = n->op == OP_DENSE ? OP_DENSE_T : n->op == OP_CONV2D ? OP_CONV2D_T : OP_SUMPOOL_T;
     node.global = n->op == OP_GLOBAL_AVGPOOL;
     node.weight = weights.k;
@@ -372,6 +376,16 @@ void rules_share_linear(rules_ctx *c, int i, const rule_form *f)
 void rules_share_add(rules_ctx *c, int i, const rule_form *f)
 {
     const ir_node *n = &c->net->nodes[i];
+    const ir_shape *s0 = &c->net->nodes[n->inputs[0]].shape, *s1 = &c->net->nodes[n->inputs[1]].shape;
+    if (s0->rank != s1->rank || memcmp(s0->dims, s1->dims, sizeof(int) * s0->rank)) {
+        diag_error(c->d, n->loc,
+                   "%s '%s' broadcasts one input over the other; share rules (norm) need inputs of one "
+                   "shape: give it gradient",
+                   ir_op_name(n->op), n->name);
+        c->failed = 1;
+        return;
+    }
+    double sign[2] = { 1, n->op == OP_SUB ? -1 : 1 }; /* z = a + b, or a - b */
     for (int k = 0; k < 2; k++) {
         int factors[MAX_BRANCHES * MAX_GROUPS], cs[MAX_BRANCHES * MAX_GROUPS], nt = 0;
         for (int bi = 0; bi < f->n_branches; bi++) {
@@ -386,7 +400,7 @@ void rules_share_add(rules_ctx *c, int i, const rule_form *f)
                     int fn = input_factor(c, i, n->inputs[side], &sh->groups[gi]);
                     ir_ew *t = fn >= 0 ? rules_ew_in(c, ni) : rules_ew_num(c, 1);
                     if (fn >= 0) inputs[ni++] = fn;
-                    t = rules_ew(c, EW_MUL, rules_ew_num(c, gv), t);
+                    t = rules_ew(c, EW_MUL, rules_ew_num(c, gv * sign[side]), t);
                     sum = sum ? rules_ew(c, EW_ADD, sum, t) : t;
                 }
             }
@@ -396,8 +410,8 @@ void rules_share_add(rules_ctx *c, int i, const rule_form *f)
             int s = scaled_relevance(c, i, b, z);
             for (int gi = 0; gi < sh->n_groups; gi++) {
                 double gv = rx_eval(sh->groups[gi].g, 1, 0);
-                int scaled =
-                    rules_eltwise(c, &n->shape, &s, 1, rules_ew(c, EW_MUL, rules_ew_num(c, gv), rules_ew_in(c, 0)));
+                int scaled = rules_eltwise(c, &n->shape, &s, 1,
+                                           rules_ew(c, EW_MUL, rules_ew_num(c, gv * sign[k]), rules_ew_in(c, 0)));
                 factors[nt] = input_factor(c, i, n->inputs[k], &sh->groups[gi]);
                 cs[nt++] = scaled;
             }

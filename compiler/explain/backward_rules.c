@@ -3,6 +3,7 @@
  * layers and sums a share form (backward_linear.c); `gradient` is the op's own chain rule, the GRADIENT
  * column of ops.def (backward_gradient.c). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "backward.h"
 
@@ -215,6 +216,47 @@ static void pool_expression(rules_ctx *c, int i, const rule_use *use)
     rules_give(c, n->inputs[0], materialize(c, &l, &c->net->nodes[n->inputs[0]].shape));
 }
 
+/* The gate rule of mul and div (signal-take-all, as in LRP for LSTMs and squeeze-excitation): a product
+ * x * g with g a gate (a sigmoid or hardsigmoid output, in [0, 1]) gives all relevance to x; a quotient to
+ * its numerator. */
+static void gate(rules_ctx *c, int i, const rule_use *use)
+{
+    const ir_node *n = &c->net->nodes[i];
+    if (!rx_is_var(use->body, V_R)) {
+        diag_error(c->d, use->where,
+                   "rule '%s' cannot apply to %s layer '%s': a product of two values takes gate "
+                   "or gradient",
+                   use->rule, ir_op_name(n->op), n->name);
+        c->failed = 1;
+        return;
+    }
+    int signal = 0;
+    if (n->op == OP_MUL) {
+        int g0 = ir_op_is(c->net->nodes[n->inputs[0]].op, OPF_GATE),
+            g1 = ir_op_is(c->net->nodes[n->inputs[1]].op, OPF_GATE);
+        if (g0 == g1) {
+            diag_error(c->d, use->where,
+                       "layer '%s' multiplies %s; the gate rule needs exactly one factor that is a "
+                       "sigmoid or hardsigmoid output: use gradient for it",
+                       n->name, g0 ? "two gates" : "two values that are not gates");
+            c->failed = 1;
+            return;
+        }
+        signal = g0 ? 1 : 0;
+    }
+    int to = n->inputs[signal];
+    if (memcmp(&c->net->nodes[to].shape, &n->shape, sizeof(int) * (1 + n->shape.rank)) == 0) {
+        rules_give(c, to, c->R[i]);
+        return;
+    }
+    ir_node node = { 0 }; /* the signal was broadcast: its relevance is the sum over the stretched axes */
+    node.op = OP_UNBROADCAST;
+    node.shape = c->net->nodes[to].shape;
+    node.n_inputs = 1;
+    node.inputs[0] = c->R[i];
+    rules_give(c, to, rules_node(c, &node));
+}
+
 void rules_apply(rules_ctx *c, int i)
 {
     const ir_node *n = &c->net->nodes[i];
@@ -228,6 +270,10 @@ void rules_apply(rules_ctx *c, int i)
         rules_give(c, n->inputs[0], rules_node(c, &node));
         return;
     }
+    if (ir_op_is(n->op, OPF_ROUTE)) { /* values moved: relevance goes back to where each came from */
+        gradient_of_op[n->op](c, i);
+        return;
+    }
     if (!use->body) return;
     if (use->body->kind == RX_GRADIENT) {
         if (gradient_of_op[n->op])
@@ -238,7 +284,12 @@ void rules_apply(rules_ctx *c, int i)
         }
         return;
     }
-    int elementwise = ir_op_is(n->op, OPF_ELEMENTWISE);
+    /* one input: activations, and binary ops with a number (part of an elementwise function) */
+    int elementwise = ir_op_is(n->op, OPF_ELEMENTWISE) || (ir_op_is(n->op, OPF_BINARY) && n->n_inputs == 1);
+    if (ir_op_is(n->op, OPF_BINARY) && !elementwise && (n->op == OP_MUL || n->op == OP_DIV)) {
+        gate(c, i, use);
+        return;
+    }
     if (elementwise && rx_is_var(use->body, V_R)) { /* pass: the same relevance, no kernel */
         rules_give(c, n->inputs[0], c->R[i]);
         return;

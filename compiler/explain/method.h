@@ -58,7 +58,7 @@ typedef struct method_def {
     const char *seed_refusal; /* the message when a seed is refused, or NULL for the generic one */
     ir_seed own_seed;         /* the seed of a method that takes none (its own objective) */
     /* the rule a layer gets when nothing selects one (a prelude rule) */
-    const char *(*default_rule)(ir_op op);
+    const char *(*default_rule)(const ir_node *n);
     /* Sets spec from the bound arguments (defaults where not given) and reports what no single argument
      * shows (arguments that exclude each other); args are in `params` order. */
     void (*configure)(sema_explain_ctx *c, const ast_expr *call, const ir_graph *net, const method_arg *args,
@@ -71,9 +71,9 @@ typedef struct method_def {
  * returns 0 after reporting (args then holds what could be bound). */
 int method_bind(sema_explain_ctx *c, const method_def *m, const ast_expr *call, const ir_graph *net, method_arg *args);
 /* The default-rule functions methods share: LRP's and DeepLIFT's columns of ops.def, and `gradient`. */
-const char *method_lrp_default_rule(ir_op op);
-const char *method_deeplift_default_rule(ir_op op);
-const char *method_gradient_default_rule(ir_op op);
+const char *method_lrp_default_rule(const ir_node *n);
+const char *method_deeplift_default_rule(const ir_node *n);
+const char *method_gradient_default_rule(const ir_node *n);
 
 /* The registry (methods.c). */
 const method_def *method_find(const char *name);

@@ -185,6 +185,11 @@ int method_bind(sema_explain_ctx *c, const method_def *m, const ast_expr *call, 
     return ok;
 }
 
-const char *method_lrp_default_rule(ir_op op) { return ir_ops[op].lrp_rule; }
-const char *method_deeplift_default_rule(ir_op op) { return ir_ops[op].deeplift_rule; }
-const char *method_gradient_default_rule(ir_op op) { return "gradient"; }
+/* a binary op with a number operand is part of an elementwise function: its relevance passes */
+const char *method_lrp_default_rule(const ir_node *n)
+{
+    return ir_op_is(n->op, OPF_BINARY) && n->n_inputs == 1 ? "pass" : ir_ops[n->op].lrp_rule;
+}
+
+const char *method_deeplift_default_rule(const ir_node *n) { return ir_ops[n->op].deeplift_rule; }
+const char *method_gradient_default_rule(const ir_node *n) { return "gradient"; }

@@ -325,7 +325,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
             }
             spec.rules[i] = (rule_use){ a->rule->name, body, a->loc };
         } else {
-            const char *name = meth->default_rule(node->op);
+            const char *name = meth->default_rule(node);
             const ast_rule *r = name ? sx_find_rule(c, name) : NULL;
             if (!r) {
                 diag_error(c->d, ex->loc, "the default rule '%s' for %s layers is missing from the prelude",

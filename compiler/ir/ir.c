@@ -29,6 +29,15 @@ int ir_op_from_selector(const char *selector)
     return -1;
 }
 
+int64_t ir_window_out(int64_t in, int64_t reach, int stride, int pad_lo, int pad_hi, int ceil_mode)
+{
+    int64_t span = in + pad_lo + pad_hi - reach;
+    if (span < 0 || stride < 1) return -1;
+    int64_t o = ceil_mode ? (span + stride - 1) / stride + 1 : span / stride + 1;
+    if (ceil_mode && (o - 1) * stride >= in + pad_lo) o--;
+    return o;
+}
+
 int64_t ir_shape_count(const ir_shape *s)
 {
     int64_t n = 1;
@@ -155,11 +164,21 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
         case OP_CONV2D:
             fprintf(out, " filters=%d k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->units, n->kh, n->kw, n->sh, n->sw, n->pad_t,
                     n->pad_l, n->pad_b, n->pad_r);
+            if (n->groups > 1) fprintf(out, " groups=%d", n->groups);
+            if (n->dh > 1 || n->dw > 1) fprintf(out, " dilation=%dx%d", n->dh, n->dw);
             break;
+        case OP_TRANSPOSE:
+            fprintf(out, " perm=");
+            for (int k = 0; k < n->shape.rank; k++) fprintf(out, "%s%d", k ? "," : "", n->perm[k]);
+            break;
+        case OP_CONCAT: fprintf(out, " axis=%d", n->axis); break;
+        case OP_SLICE:
+        case OP_SLICE_T: fprintf(out, " axis=%d start=%d step=%d", n->axis, n->start, n->step); break;
         case OP_MAXPOOL:
         case OP_AVGPOOL:
-            fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d%s", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b,
-                    n->pad_r, n->pad_same ? " same" : "");
+            fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d%s%s%s", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l,
+                    n->pad_b, n->pad_r, n->pad_same ? " same" : "", n->ceil_mode ? " ceil_mode" : "",
+                    n->exclude_pad ? " exclude_pad" : "");
             break;
         case OP_BATCHNORM: fprintf(out, " eps=%g", n->eps); break;
         case OP_SUMPOOL:
@@ -205,6 +224,10 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
             if (g->has_range) fprintf(out, " range=[%g, %g]", g->range_low, g->range_high);
             break;
         default: break;
+        }
+        if (n->expr && n->op != OP_ELTWISE && !n->epilogue_from) { /* activations, binary ops with a number */
+            fprintf(out, " ");
+            ir_ew_dump(n->expr, out);
         }
         if (n->epilogue_from) { /* a fused consumer: the expression the kernel stores */
             fprintf(out, " then ");
@@ -278,7 +301,8 @@ void ir_ew_dump(const ir_ew *e, FILE *out)
         [EW_ADD] = "+",     [EW_SUB] = "-",     [EW_MUL] = "*",   [EW_DIV] = "/",       [EW_SAFEDIV] = "/?",
         [EW_GT] = ">",      [EW_LT] = "<",      [EW_GE] = ">=",   [EW_LE] = "<=",       [EW_EQ] = "==",
         [EW_NE] = "!=",     [EW_NEG] = "-",     [EW_POS] = "pos", [EW_NEGPART] = "neg", [EW_ABS] = "abs",
-        [EW_SIGN] = "sign", [EW_STEP] = "step", [EW_EXP] = "exp",
+        [EW_SIGN] = "sign", [EW_STEP] = "step", [EW_EXP] = "exp", [EW_TANH] = "tanh",   [EW_SIGMOID] = "sigmoid",
+        [EW_LOG] = "log",   [EW_SQRT] = "sqrt",
     };
     switch (e->kind) {
     case EW_INPUT: fprintf(out, "$%d", e->input); return;
@@ -305,6 +329,10 @@ void ir_ew_dump(const ir_ew *e, FILE *out)
     case EW_SIGN:
     case EW_STEP:
     case EW_EXP:
+    case EW_TANH:
+    case EW_SIGMOID:
+    case EW_LOG:
+    case EW_SQRT:
         fprintf(out, "%s(", names[e->kind]);
         ir_ew_dump(e->a, out);
         fprintf(out, ")");

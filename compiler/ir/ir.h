@@ -9,7 +9,7 @@
 #include "diag.h"
 
 #define IR_MAX_RANK   4
-#define IR_MAX_INPUTS 16 /* OP_ELTWISE reads up to this many buffers */
+#define IR_MAX_INPUTS 64 /* inputs of a node: a concat of DenseNet's blocks, OP_ELTWISE's buffers */
 
 /* The ops and what every stage may assume about each: ops.def is the table (one row per op). */
 typedef enum {
@@ -33,11 +33,15 @@ enum {
                                    may alias that input (no noalias) */
     OPF_VIEW = 1 << 9,        /* no kernel: its value is input 0's buffer (flatten; a fused epilogue's result) */
     OPF_NONNEG = 1 << 10,     /* its output is never negative */
-    OPF_KEEPS_NONNEG = 1 << 11, /* its output is non-negative when its input is */
-    OPF_OUTPUT_ONLY = 1 << 12,  /* only as the network's output (softmax) */
-    OPF_BACKWARD = 1 << 13,     /* an op of explanation graphs only */
-    OPF_TRANSPOSED = 1 << 14,   /* the transpose of a forward op (a relevance or gradient pass) */
-    OPF_READS_SAMPLES = 1 << 15 /* its kernel reads the sample count itself (not only batch * mult) */
+    OPF_KEEPS_NONNEG = 1 << 11,  /* its output is non-negative when its input is */
+    OPF_OUTPUT_ONLY = 1 << 12,   /* only as the network's output (softmax) */
+    OPF_BACKWARD = 1 << 13,      /* an op of explanation graphs only */
+    OPF_TRANSPOSED = 1 << 14,    /* the transpose of a forward op (a relevance or gradient pass) */
+    OPF_READS_SAMPLES = 1 << 15, /* its kernel reads the sample count itself (not only batch * mult) */
+    OPF_ACTIVATION = 1 << 16,    /* elementwise y = f(x) given by node.expr over $0 (ir_activation) */
+    OPF_ROUTE = 1 << 17,         /* moves values (transpose, concat, slice): relevance is routed back exactly */
+    OPF_GATE = 1 << 18,          /* its output lies in [0, 1]: a gate when it multiplies another value */
+    OPF_BINARY = 1 << 19         /* two operands with broadcasting, or one and a number (node.number_side) */
 };
 
 typedef struct ir_op_info {
@@ -119,6 +123,10 @@ typedef enum {
     EW_SIGN,
     EW_STEP,
     EW_EXP,
+    EW_TANH,
+    EW_SIGMOID,
+    EW_LOG,
+    EW_SQRT,
     EW_GT,
     EW_LT,
     EW_GE,
@@ -147,6 +155,10 @@ typedef struct ir_shape {
 } ir_shape;
 
 int64_t ir_shape_count(const ir_shape *s);
+/* Output size of a window op along one axis, as PyTorch: floor, or ceil with ceil_mode (where a last window
+ * that would start in the end padding is dropped); reach = dilation * (kernel - 1) + 1. -1 if the window does
+ * not fit the padded input. Sema and the backward kernels both use it, so their sizes cannot drift apart. */
+int64_t ir_window_out(int64_t in, int64_t reach, int stride, int pad_lo, int pad_hi, int ceil_mode);
 /* "[32, 14, 14]" into buf */
 const char *ir_shape_str(const ir_shape *s, char *buf, size_t len);
 
@@ -177,7 +189,16 @@ typedef struct ir_node {
     int units;          /* dense: outputs; conv2d: filters */
     int kh, kw, sh, sw; /* conv2d, pools */
     int pad_t, pad_l, pad_b, pad_r;
-    int pad_same; /* pools: TF SAME semantics (avg divides by the valid count) */
+    int pad_same;          /* pools: TF SAME semantics (avg divides by the valid count) */
+    int groups;            /* conv2d: groups of channels (0 or 1: none; input channels for a depthwise conv) */
+    int dh, dw;            /* conv2d: dilation (0 or 1: none) */
+    int ceil_mode;         /* pools: ceil instead of floor for the output size (PyTorch's ceil_mode) */
+    int exclude_pad;       /* avgpool: divide by the cells inside the input, not the whole window */
+    float arg[2];          /* elementwise ops' numbers: elu alpha, leaky_relu slope, hardsigmoid alpha / beta,
+                              clamp min / max, a binary op's number operand (arg[0]) */
+    int number_side;       /* binary ops with a number: 1 when the number is the second operand, 2 the first */
+    int axis, start, step; /* concat (axis), slice (axis, start, end = start + step * shape[axis]) */
+    int perm[IR_MAX_RANK]; /* transpose: output axis k is input axis perm[k] */
     int has_bias;
     float eps;                /* batchnorm */
     ir_const *weight, *bias;  /* dense, conv2d; affine: scale, shift */
@@ -256,6 +277,10 @@ ir_ew *ir_ew_new(ir_graph *g, ir_ew_kind kind, ir_ew *a, ir_ew *b);
 ir_ew *ir_ew_num(ir_graph *g, double v);
 ir_ew *ir_ew_input(ir_graph *g, int input);
 void ir_ew_dump(const ir_ew *e, FILE *out);
+/* An activation op's (OPF_ACTIVATION) forward expression y = f(x) and its derivative dy/dx, over the
+ * expressions x and y (ir_activation.c). */
+ir_ew *ir_activation(ir_graph *g, const ir_node *n, ir_ew *x);
+ir_ew *ir_activation_derivative(ir_graph *g, const ir_node *n, ir_ew *x, ir_ew *y);
 
 /* Removes node i (which must come after `replacement`), redirecting its consumers to `replacement`. */
 void ir_graph_replace_node(ir_graph *g, int i, int replacement);

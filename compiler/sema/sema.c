@@ -15,7 +15,7 @@ typedef struct def {
     const char *name;
     xai_loc loc;
     const ast_net_stmt *stmt; /* NULL for the input */
-    int refs[2];              /* indices of the defs it reads */
+    int refs[IR_MAX_INPUTS];  /* indices of the defs it reads */
     int n_refs;
     int state; /* DFS: 0 new, 1 on stack, 2 done */
     int node;  /* IR node index, -1 if not built (error upstream) */
@@ -197,17 +197,36 @@ static void resolve_refs(net_ctx *c)
             df->bad = 1;
             continue;
         }
+        /* the layer arguments: `arity` names, or a list of names (concat); a binary op may take a number */
         int arity = ir_ops[op].arity;
-        if (rhs->n_args < arity || rhs->args[0].name || (arity == 2 && rhs->args[1].name)) {
+        const ast_expr *list = arity < 0 && rhs->n_args ? rhs->args[0].value : NULL;
+        int n = arity < 0 ? (list && list->kind == EX_LIST ? list->n_items : 0) : arity;
+        if ((arity < 0 && (!list || list->kind != EX_LIST || rhs->args[0].name || n < 1)) ||
+            (arity >= 0 && (rhs->n_args < arity || rhs->args[0].name || (arity == 2 && rhs->args[1].name)))) {
             diag_error(c->d, rhs->loc, "%s needs %s as its first argument%s", rhs->text,
-                       arity == 2 ? "two layers" : "a layer", arity == 2 ? "s: add(a, b)" : ", e.g. relu(x)");
+                       arity < 0        ? "a list of layers"
+                           : arity == 2 ? "two layers"
+                                        : "a layer",
+                       arity < 0        ? ": concat([a, b], axis=0)"
+                           : arity == 2 ? "s: add(a, b)"
+                                        : ", e.g. relu(x)");
             df->bad = 1;
             continue;
         }
-        for (int k = 0; k < arity; k++) {
-            const ast_expr *a = rhs->args[k].value;
+        if (n > IR_MAX_INPUTS) {
+            diag_error(c->d, list->loc, "%s takes at most %d layers, not %d; join them in steps", rhs->text,
+                       IR_MAX_INPUTS, n);
+            df->bad = 1;
+            continue;
+        }
+        int numbers = 0;
+        for (int k = 0; k < n; k++) {
+            const ast_expr *a = list ? list->items[k] : rhs->args[k].value;
+            int is_number = a->kind == EX_NUMBER || (a->kind == EX_UNARY && a->lhs->kind == EX_NUMBER);
+            if (is_number && ir_op_is(op, OPF_BINARY) && !numbers++) continue; /* mul(x, 0.5): in sema_binary */
             if (a->kind != EX_IDENT) {
-                diag_error(c->d, a->loc, "argument %d of %s must be a layer name", k + 1, rhs->text);
+                diag_error(c->d, a->loc, "%s %d of %s must be a layer name%s", list ? "item" : "argument", k + 1,
+                           rhs->text, ir_op_is(op, OPF_BINARY) ? " (or one number)" : "");
                 df->bad = 1;
                 continue;
             }
@@ -407,7 +426,7 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
         n.op = ir_op_from_name(df->stmt->value->text);
         n.name = (char *)df->name;
         n.loc = df->stmt->value->loc;
-        ir_shape in[2];
+        ir_shape in[IR_MAX_INPUTS];
         int ok = 1;
         for (int r = 0; r < df->n_refs; r++) {
             const def *src_def = &c.defs[df->refs[r]];
@@ -418,7 +437,10 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
             n.inputs[n.n_inputs++] = src_def->node;
             in[r] = c.g->nodes[src_def->node].shape;
             if (ir_op_is(c.g->nodes[src_def->node].op, OPF_OUTPUT_ONLY)) {
-                diag_error(d, df->stmt->value->args[r].value->loc,
+                const ast_expr *call = df->stmt->value;
+                int plain = r < call->n_args && call->args[r].value->kind == EX_IDENT &&
+                    !strcmp(call->args[r].value->text, src_def->name);
+                diag_error(d, plain ? call->args[r].value->loc : call->loc,
                            "'%s' is a %s, which may only be the network's output", src_def->name,
                            ir_op_name(c.g->nodes[src_def->node].op));
                 ok = 0;

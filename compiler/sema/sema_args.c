@@ -105,16 +105,16 @@ int sema_spatial_input(const sema_layer_ctx *l, const ir_shape *in)
     return 1;
 }
 
-/* Output size of a window op along one axis; reports when the window does not fit. */
-static int window_out(const sema_layer_ctx *l, int in, int k, int s, int lo, int hi, int *out)
+/* Output size of a window op along one axis (ir_window_out); reports when the window does not fit. */
+static int window_out(const sema_layer_ctx *l, int in, int k, int dil, int s, int lo, int hi, int *out)
 {
-    int span = in + lo + hi - k;
-    if (span < 0) {
-        diag_error(l->d, l->call->loc, "%s '%s': window %d does not fit the padded input size %d", ir_op_name(l->n->op),
-                   l->n->name, k, in + lo + hi);
+    int64_t reach = (int64_t)dil * (k - 1) + 1, o = ir_window_out(in, reach, s, lo, hi, l->n->ceil_mode);
+    if (o < 0) {
+        diag_error(l->d, l->call->loc, "%s '%s': window %lld does not fit the padded input size %lld",
+                   ir_op_name(l->n->op), l->n->name, (long long)reach, (long long)in + lo + hi);
         return 0;
     }
-    *out = span / s + 1;
+    *out = (int)o;
     return 1;
 }
 
@@ -152,8 +152,8 @@ int sema_window(sema_layer_ctx *l, const ast_expr *kernel, const ast_expr *strid
     int same;
     if (!padding(l->d, pad, n, &same)) return 0;
     if (same) {
-        same_padding(in->dims[1], n->kh, n->sh, &n->pad_t, &n->pad_b);
-        same_padding(in->dims[2], n->kw, n->sw, &n->pad_l, &n->pad_r);
+        same_padding(in->dims[1], (n->dh ? n->dh : 1) * (n->kh - 1) + 1, n->sh, &n->pad_t, &n->pad_b);
+        same_padding(in->dims[2], (n->dw ? n->dw : 1) * (n->kw - 1) + 1, n->sw, &n->pad_l, &n->pad_r);
         n->pad_same = 1;
     } else if (!is_conv &&
                (2 * n->pad_t > n->kh || 2 * n->pad_b > n->kh || 2 * n->pad_l > n->kw || 2 * n->pad_r > n->kw)) {
@@ -169,20 +169,62 @@ int sema_window(sema_layer_ctx *l, const ast_expr *kernel, const ast_expr *strid
         return 0;
     }
     n->shape.rank = 3;
-    return window_out(l, in->dims[1], n->kh, n->sh, n->pad_t, n->pad_b, &n->shape.dims[1]) &&
-        window_out(l, in->dims[2], n->kw, n->sw, n->pad_l, n->pad_r, &n->shape.dims[2]);
+    return window_out(l, in->dims[1], n->kh, n->dh ? n->dh : 1, n->sh, n->pad_t, n->pad_b, &n->shape.dims[1]) &&
+        window_out(l, in->dims[2], n->kw, n->dw ? n->dw : 1, n->sw, n->pad_l, n->pad_r, &n->shape.dims[2]);
 }
 
-int sema_param(sema_layer_ctx *l, const char *suffix, int rank, const int64_t *shape, ir_const **dst)
+int sema_number(xai_diag *d, const ast_expr *e, const char *what, double *out)
+{
+    if (e->kind == EX_NUMBER) {
+        *out = e->number;
+        return 1;
+    }
+    if (e->kind == EX_UNARY && e->op == '-' && e->lhs->kind == EX_NUMBER) {
+        *out = -e->lhs->number;
+        return 1;
+    }
+    diag_error(d, e->loc, "%s must be a number", what);
+    return 0;
+}
+
+int sema_int_list(xai_diag *d, const ast_expr *e, const char *what, int lo, int *out, int max, int *n)
+{
+    if (e->kind != EX_LIST || e->n_items < 1 || e->n_items > max) {
+        diag_error(d, e->loc, "%s must be a list of 1 to %d integers, e.g. [0, 2, 1]", what, max);
+        return 0;
+    }
+    for (int i = 0; i < e->n_items; i++) {
+        const ast_expr *v = e->items[i];
+        int neg = v->kind == EX_UNARY && v->op == '-' && v->lhs->kind == EX_NUMBER;
+        const ast_expr *lit = neg ? v->lhs : v;
+        if (lit->kind != EX_NUMBER || !lit->is_int || lit->number > 1 << 24 ||
+            (neg ? -lit->number : lit->number) < lo) {
+            diag_error(d, v->loc, "%s must hold integers >= %d", what, lo);
+            return 0;
+        }
+        out[i] = (int)(neg ? -lit->number : lit->number);
+    }
+    *n = e->n_items;
+    return 1;
+}
+
+int sema_param(sema_layer_ctx *l, const char *suffix, const ast_expr *given, int rank, const int64_t *shape,
+               ir_const **dst)
 {
     const ast_net_stmt *st = l->st;
     char name[512];
-    snprintf(name, sizeof name, "%s.%s", st->from ? st->from : st->name, suffix);
+    xai_loc at = st->from ? st->from_loc : st->name_loc;
+    if (given && given->kind == EX_STRING) { /* `weight="onnx::Conv_193"`: the tensor named explicitly */
+        snprintf(name, sizeof name, "%s", given->text);
+        at = given->loc;
+    } else {
+        snprintf(name, sizeof name, "%s.%s", st->from ? st->from : st->name, suffix);
+    }
     if (!l->wf) {
         diag_error(l->d, st->name_loc, "layer '%s' needs the tensor '%s', but the network has no `weights` statement",
                    l->n->name, name);
         return 0;
     }
-    *dst = weights_fetch(l->d, st->from ? st->from_loc : st->name_loc, l->wf, l->g, name, rank, shape, l->n->name);
+    *dst = weights_fetch(l->d, at, l->wf, l->g, name, rank, shape, l->n->name);
     return *dst != NULL;
 }

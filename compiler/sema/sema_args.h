@@ -36,7 +36,13 @@ int sema_spatial_input(const sema_layer_ctx *l, const ir_shape *in);
 int sema_window(sema_layer_ctx *l, const ast_expr *kernel, const ast_expr *stride, const ast_expr *pad, int is_conv);
 /* The shape's element count, or -1 when it exceeds SEMA_MAX_ELEMENTS (no overflow on the way). */
 int64_t sema_checked_count(const ir_shape *s);
-/* Reads the parameter tensor `<prefix>.<suffix>` (prefix: `from` or the layer name) of the given shape. */
-int sema_param(sema_layer_ctx *l, const char *suffix, int rank, const int64_t *shape, ir_const **dst);
+/* Reads a parameter tensor of the given shape: the one a string argument names (`weight="onnx::Conv_7"`, the
+ * argument `given`), else `<prefix>.<suffix>` (prefix: `from` or the layer name). */
+int sema_param(sema_layer_ctx *l, const char *suffix, const ast_expr *given, int rank, const int64_t *shape,
+               ir_const **dst);
+/* A number (a literal, possibly negated). */
+int sema_number(xai_diag *d, const ast_expr *e, const char *what, double *out);
+/* A list of 1..max integers >= lo into out (*n of them). */
+int sema_int_list(xai_diag *d, const ast_expr *e, const char *what, int lo, int *out, int max, int *n);
 
 #endif

@@ -94,7 +94,7 @@ static int bind_args(xai_diag *d, const ast_expr *call, int skip, ir_op op, cons
 int sema_layer(xai_diag *d, ir_graph *g, ir_node *n, const ast_net_stmt *st, const ir_shape *in, weights_file *wf)
 {
     sema_layer_ctx l = { .d = d, .g = g, .n = n, .st = st, .call = st->value, .in = in, .wf = wf };
-    if (!bind_args(d, l.call, ir_ops[n->op].arity, n->op, l.slots)) return 0;
+    if (!bind_args(d, l.call, ir_ops[n->op].arity < 0 ? 1 : ir_ops[n->op].arity, n->op, l.slots)) return 0;
     if (st->from && !ir_op_is(n->op, OPF_PARAMS))
         diag_warning(d, st->from_loc, "`from` has no effect on %s, which has no parameters", ir_op_name(n->op));
     if (!sema_of_op[n->op]) {

@@ -1,9 +1,18 @@
-/* Sema of each network op (the SEMA column of ops.def): argument values, output shape, parameters.
- * l->slots holds the op's PARAMS in their ops.def order. */
+/* Sema of the linear and pooling ops (the SEMA column of ops.def): argument values, output shape, parameters.
+ * l->slots holds the op's PARAMS in their ops.def order. Semantics follow PyTorch. */
 #include <string.h>
 
 #include "sema_ops.h"
 
+/* bias=true | false | "tensor name" (a name implies true) */
+static int bias_argument(sema_layer_ctx *l, const ast_expr *e, int *has_bias)
+{
+    *has_bias = 1;
+    if (!e || e->kind == EX_STRING) return 1;
+    return sema_boolean(l->d, e, "bias", has_bias);
+}
+
+/* dense(in, units, bias, weight) */
 int sema_dense(sema_layer_ctx *l)
 {
     ir_node *n = l->n;
@@ -17,77 +26,78 @@ int sema_dense(sema_layer_ctx *l)
                    call->args[0].value->text);
         return 0;
     }
-    n->has_bias = 1;
     if (!sema_positive_int(l->d, l->slots[0], "units", &n->units)) return 0;
-    if (l->slots[1] && !sema_boolean(l->d, l->slots[1], "bias", &n->has_bias)) return 0;
+    if (!bias_argument(l, l->slots[1], &n->has_bias)) return 0;
     n->shape.rank = 1;
     n->shape.dims[0] = n->units;
     int64_t ws[2] = { n->units, l->in[0].dims[0] }, bs[1] = { n->units };
-    int ok = sema_param(l, "weight", 2, ws, &n->weight);
-    if (n->has_bias) ok &= sema_param(l, "bias", 1, bs, &n->bias);
+    int ok = sema_param(l, "weight", l->slots[2], 2, ws, &n->weight);
+    if (n->has_bias) ok &= sema_param(l, "bias", l->slots[1], 1, bs, &n->bias);
     return ok;
 }
 
-/* conv2d(in, filters, kernel, stride, pad, bias) */
+/* conv2d(in, filters, kernel, stride, pad, bias, groups, dilation, weight) */
 int sema_conv2d(sema_layer_ctx *l)
 {
     ir_node *n = l->n;
     if (!sema_spatial_input(l, &l->in[0])) return 0;
-    n->has_bias = 1;
     if (!sema_positive_int(l->d, l->slots[0], "filters", &n->units)) return 0;
-    if (l->slots[4] && !sema_boolean(l->d, l->slots[4], "bias", &n->has_bias)) return 0;
+    if (!bias_argument(l, l->slots[4], &n->has_bias)) return 0;
+    n->groups = 1;
+    if (l->slots[5] && !sema_positive_int(l->d, l->slots[5], "groups", &n->groups)) return 0;
+    int channels = l->in[0].dims[0];
+    if (channels % n->groups || n->units % n->groups) {
+        diag_error(l->d, l->slots[5]->loc, "groups=%d must divide the %d input channels and the %d filters", n->groups,
+                   channels, n->units);
+        return 0;
+    }
+    n->dh = n->dw = 1;
+    if (l->slots[6] && !sema_pair(l->d, l->slots[6], "dilation", &n->dh, &n->dw)) return 0;
     if (!sema_window(l, l->slots[1], l->slots[2], l->slots[3], 1)) return 0;
     n->shape.dims[0] = n->units;
-    int64_t ws[4] = { n->units, l->in[0].dims[0], n->kh, n->kw }, bs[1] = { n->units };
-    int ok = sema_param(l, "weight", 4, ws, &n->weight);
-    if (n->has_bias) ok &= sema_param(l, "bias", 1, bs, &n->bias);
+    int64_t ws[4] = { n->units, channels / n->groups, n->kh, n->kw }, bs[1] = { n->units };
+    int ok = sema_param(l, "weight", l->slots[7], 4, ws, &n->weight);
+    if (n->has_bias) ok &= sema_param(l, "bias", l->slots[4], 1, bs, &n->bias);
     return ok;
 }
 
-/* maxpool / avgpool(in, size, stride, pad) */
+/* maxpool(in, size, stride, pad, ceil_mode, dilation) / avgpool(in, size, stride, pad, ceil_mode, count_include_pad) */
 int sema_pool(sema_layer_ctx *l)
 {
-    if (!sema_spatial_input(l, &l->in[0]) || !sema_window(l, l->slots[0], l->slots[1], l->slots[2], 0)) return 0;
-    l->n->shape.dims[0] = l->in[0].dims[0];
+    ir_node *n = l->n;
+    if (!sema_spatial_input(l, &l->in[0])) return 0;
+    if (l->slots[3] && !sema_boolean(l->d, l->slots[3], "ceil_mode", &n->ceil_mode)) return 0;
+    if (n->op == OP_MAXPOOL && l->slots[4]) {
+        int dh, dw;
+        if (!sema_pair(l->d, l->slots[4], "dilation", &dh, &dw)) return 0;
+        if (dh != 1 || dw != 1) {
+            diag_error(l->d, l->slots[4]->loc, "maxpool supports dilation 1 only");
+            return 0;
+        }
+    }
+    if (n->op == OP_AVGPOOL && l->slots[4]) {
+        int include;
+        if (!sema_boolean(l->d, l->slots[4], "count_include_pad", &include)) return 0;
+        n->exclude_pad = !include;
+    }
+    if (!sema_window(l, l->slots[0], l->slots[1], l->slots[2], 0)) return 0;
+    n->shape.dims[0] = l->in[0].dims[0];
     return 1;
 }
 
+/* global_avgpool(in, keepdims): [C, H, W] -> [C] (or [C, 1, 1]); the values are the same either way */
 int sema_global_avgpool(sema_layer_ctx *l)
 {
     if (!sema_spatial_input(l, &l->in[0])) return 0;
-    l->n->shape.rank = 1;
+    int keep = 0;
+    if (l->slots[0] && !sema_boolean(l->d, l->slots[0], "keepdims", &keep)) return 0;
+    l->n->shape.rank = keep ? 3 : 1;
     l->n->shape.dims[0] = l->in[0].dims[0];
+    l->n->shape.dims[1] = l->n->shape.dims[2] = keep ? 1 : 0;
     return 1;
 }
 
-/* relu, sigmoid, softmax: the input's shape */
-int sema_same_shape(sema_layer_ctx *l)
-{
-    l->n->shape = l->in[0];
-    return 1;
-}
-
-int sema_flatten(sema_layer_ctx *l)
-{
-    l->n->shape.rank = 1;
-    l->n->shape.dims[0] = (int)ir_shape_count(&l->in[0]);
-    return 1;
-}
-
-int sema_add(sema_layer_ctx *l)
-{
-    const ir_shape *in = l->in;
-    char sa[64], sb[64];
-    if (in[0].rank != in[1].rank || memcmp(in[0].dims, in[1].dims, sizeof(int) * in[0].rank) != 0) {
-        diag_error(l->d, l->call->loc, "add '%s': shapes %s ('%s') and %s ('%s') differ", l->n->name,
-                   ir_shape_str(&in[0], sa, sizeof sa), l->call->args[0].value->text,
-                   ir_shape_str(&in[1], sb, sizeof sb), l->call->args[1].value->text);
-        return 0;
-    }
-    l->n->shape = in[0];
-    return 1;
-}
-
+/* batchnorm(in, eps, weight, bias, running_mean, running_var): the tensors by name, or <prefix>.<name> */
 int sema_batchnorm(sema_layer_ctx *l)
 {
     ir_node *n = l->n;
@@ -105,11 +115,17 @@ int sema_batchnorm(sema_layer_ctx *l)
                    ir_shape_str(&l->in[0], sa, sizeof sa));
         return 0;
     }
+    for (int k = 1; k <= 4; k++)
+        if (l->slots[k] && l->slots[k]->kind != EX_STRING) {
+            diag_error(l->d, l->slots[k]->loc,
+                       "a batchnorm tensor is named by a string, e.g. running_mean=\"bn1.mean\"");
+            return 0;
+        }
     n->shape = l->in[0];
     int64_t cs[1] = { l->in[0].dims[0] };
-    int ok = sema_param(l, "weight", 1, cs, &n->weight);
-    ok &= sema_param(l, "bias", 1, cs, &n->bias);
-    ok &= sema_param(l, "running_mean", 1, cs, &n->bn_mean);
-    ok &= sema_param(l, "running_var", 1, cs, &n->bn_var);
+    int ok = sema_param(l, "weight", l->slots[1], 1, cs, &n->weight);
+    ok &= sema_param(l, "bias", l->slots[2], 1, cs, &n->bias);
+    ok &= sema_param(l, "running_mean", l->slots[3], 1, cs, &n->bn_mean);
+    ok &= sema_param(l, "running_var", l->slots[4], 1, cs, &n->bn_var);
     return ok;
 }

@@ -11,9 +11,16 @@ int sema_dense(sema_layer_ctx *l);
 int sema_conv2d(sema_layer_ctx *l);
 int sema_pool(sema_layer_ctx *l);
 int sema_global_avgpool(sema_layer_ctx *l);
-int sema_same_shape(sema_layer_ctx *l);
-int sema_flatten(sema_layer_ctx *l);
-int sema_add(sema_layer_ctx *l);
 int sema_batchnorm(sema_layer_ctx *l);
+/* sema_ops_shape.c */
+int sema_flatten(sema_layer_ctx *l);
+int sema_reshape(sema_layer_ctx *l);
+int sema_transpose(sema_layer_ctx *l);
+int sema_concat(sema_layer_ctx *l);
+int sema_slice(sema_layer_ctx *l);
+/* sema_ops_ew.c */
+int sema_same_shape(sema_layer_ctx *l);
+int sema_activation(sema_layer_ctx *l);
+int sema_binary(sema_layer_ctx *l);
 
 #endif

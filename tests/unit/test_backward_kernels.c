@@ -299,6 +299,10 @@ static double ref_ew(const ir_ew *e, const double *in, int64_t ch)
     case EW_SIGN: return a > 0 ? 1 : a < 0 ? -1 : 0;
     case EW_STEP: return a > 0;
     case EW_EXP: return exp(a);
+    case EW_TANH: return tanh(a);
+    case EW_SIGMOID: return 1 / (1 + exp(-a));
+    case EW_LOG: return log(a);
+    case EW_SQRT: return sqrt(a);
     case EW_GT: return a > b;
     case EW_LT: return a < b;
     case EW_GE: return a >= b;
@@ -350,6 +354,11 @@ Test(backward_kernels, eltwise_every_kind, .timeout = 120)
     CASE("sign_y", E1(EW_SIGN, IN(1)));
     CASE("step", E1(EW_STEP, IN(0)));
     CASE("exp", E1(EW_EXP, IN(0)));
+    CASE("tanh", E1(EW_TANH, IN(0)));
+    CASE("tanh_y", E1(EW_TANH, E2(EW_MUL, IN(1), NUM(40)))); /* saturates both ways */
+    CASE("sigmoid", E1(EW_SIGMOID, IN(1)));
+    CASE("log", E1(EW_LOG, E2(EW_ADD, E1(EW_ABS, IN(0)), NUM(0.5))));
+    CASE("sqrt", E1(EW_SQRT, E1(EW_ABS, IN(1))));
     CASE("gt", E2(EW_GT, IN(0), IN(1)));
     CASE("lt", E2(EW_LT, IN(0), IN(1)));
     CASE("ge", E2(EW_GE, IN(0), NUM(0.5)));
