@@ -3,7 +3,9 @@
 # Runs apt-get as root, or through sudo when not root.
 set -euo pipefail
 packages=(cmake make gcc pkg-config flex bison llvm-19-dev clang-19 libclang-rt-19-dev
-          libcjson-dev libcriterion-dev libpng-dev zlib1g-dev python3)
+          libcjson-dev libcriterion-dev libpng-dev zlib1g-dev python3
+          # the ONNX importer's tests regenerate their torchvision models (tests/reference/torchvision_zoo.py)
+          python3-torch python3-torchvision python3-onnx python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
