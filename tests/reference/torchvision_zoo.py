@@ -16,11 +16,18 @@ torch/torchvision build can draw different random weights, and then the fixtures
 
 Weights (`build`): torch.manual_seed(seed); torchvision's constructor with weights=None (its own init);
 then, with a separate torch.Generator seeded with seed + 1, visiting modules in named_modules() order:
-  - every BatchNorm: weight = U(0.5, 1.5) with the sign flipped on ~10 % of channels, bias = U(-0.2, 0.2),
-    running_mean = U(-0.2, 0.2), running_var = U(0.5, 2.0), eps unchanged (1e-5; 1e-3 in efficientnet);
-    so BN is never the identity, and some folded scales are negative;
+  - every BatchNorm: weight = U(0.5, 1.5) with the sign flipped on ~10 % of channels, bias = U(-0.2, 0.2)
+    (so some folded scales are negative);
   - every Conv/Linear bias that torchvision initialised to exactly zero (heads, SE convs, VGG's convs):
-    U(-0.1, 0.1), so no layer has an all-zero bias.
+    U(-0.1, 0.1), so no layer has an all-zero bias;
+then the BatchNorm running statistics: measured in one forward pass over 16 smooth random images (4 at 224x224)
+(calibration_images, seed + 3; only the BatchNorms in training mode, momentum None, so each holds that batch's
+mean and unbiased variance), then perturbed per channel, in module order: running_mean += U(-0.2, 0.2) * std,
+running_var *= U(0.8, 1.25), then running_var += 0.1 * (its mean over the layer's channels); num_batches_tracked
+= 0; eps unchanged (1e-5; 1e-3 in efficientnet).  Without the measurement torchvision's init lets the signal
+vanish in the depthwise nets (mobilenet_v2's input gradient was 1e-11 with fixed random statistics); without the
+floor, channels that were nearly constant on the calibration images amplify rounding errors (mobilenet_v2's
+float32 gradient was 1e-3 away from float64).
 Then eval mode.  Deterministic: the same torch build gives the same state_dict bit for bit (checked by running
 `checksum` twice).
 
@@ -72,8 +79,18 @@ def _uniform(shape, lo, hi, gen):
     return torch.rand(shape, generator=gen) * (hi - lo) + lo
 
 
-def randomise(model, seed):
+def calibration_images(name, batch=4, seed=0):
+    """Smooth random images in [-1, 1] (4x4 uniform cells, bilinear upsampling, +-0.25 uniform noise)."""
+    gen = torch.Generator().manual_seed(seed)
+    s = input_size(name)
+    base = torch.rand(batch, 3, 4, 4, generator=gen) * 2 - 1
+    img = nn.functional.interpolate(base, size=(s, s), mode='bilinear', align_corners=False)
+    return (img + 0.25 * (torch.rand(batch, 3, s, s, generator=gen) * 2 - 1)).clamp(-1, 1)
+
+
+def randomise(model, name, seed):
     gen = torch.Generator().manual_seed(seed + 1)
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     with torch.no_grad():
         for _, mod in model.named_modules():
             if isinstance(mod, nn.modules.batchnorm._BatchNorm):
@@ -81,11 +98,26 @@ def randomise(model, seed):
                 sign = torch.where(torch.rand(c, generator=gen) < 0.1, -1.0, 1.0)
                 mod.weight.copy_(_uniform(c, 0.5, 1.5, gen) * sign)
                 mod.bias.copy_(_uniform(c, -0.2, 0.2, gen))
-                mod.running_mean.copy_(_uniform(c, -0.2, 0.2, gen))
-                mod.running_var.copy_(_uniform(c, 0.5, 2.0, gen))
             elif isinstance(mod, (nn.Conv2d, nn.Linear)) and mod.bias is not None and not mod.bias.any():
                 mod.bias.copy_(_uniform(mod.bias.shape, -0.1, 0.1, gen))
-    return model
+        # running statistics measured on random images (as training would leave them; torchvision's init alone
+        # lets the signal vanish in depthwise nets), then perturbed so that BN is not a plain standardisation
+        model.eval()
+        momenta = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None           # cumulative average: one batch -> its own statistics
+            m.train()
+        model(calibration_images(name, batch=16 if input_size(name) < 224 else 4, seed=seed + 3))
+        for m, momentum in zip(bns, momenta):
+            m.momentum = momentum
+            m.eval()
+            c = m.num_features
+            m.running_mean.add_(_uniform(c, -0.2, 0.2, gen) * m.running_var.sqrt())
+            m.running_var.mul_(_uniform(c, 0.8, 1.25, gen))
+            m.running_var.add_(0.1 * m.running_var.mean())   # a floor: near-constant channels would amplify
+            m.num_batches_tracked.fill_(0)
+    return model.eval()
 
 
 def build(name):
@@ -96,7 +128,7 @@ def build(name):
     if name in ('googlenet', 'inception_v3'):
         kwargs.update(aux_logits=False, init_weights=True)   # eval output is the main head either way
     model = getattr(torchvision.models, name)(**kwargs)
-    return randomise(model, seed).eval()
+    return randomise(model, name, seed).eval()
 
 
 def state_dict_sha256(model):
