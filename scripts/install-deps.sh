@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(cmake make gcc g++ pkg-config flex bison llvm-19-dev clang-19 libclang-rt-19-dev
           libcjson-dev libcriterion-dev libpng-dev zlib1g-dev python3 clang-format
           protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+          # the importer's tests export torchvision models at test time (tests/reference/)
           python3-torch python3-torchvision python3-onnx python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
