@@ -60,7 +60,7 @@ static cJSON *relevance_json(const ir_graph *x, const graph_plan *plan)
         cJSON_AddStringToObject(o, "op", ir_op_name(op));
         cJSON_AddItemToObject(o, "shape", shape_json(&x->nodes[r].shape));
         cJSON_AddStringToObject(o, "location",
-                                v->kind == LOC_OUTPUT ? "output"
+                                v->kind == LOC_OUTPUT      ? "output"
                                     : v->kind == LOC_INPUT ? "input"
                                                            : "arena");
         cJSON_AddNumberToObject(o, "offset", v->kind == LOC_ARENA ? (double)v->offset : 0);
@@ -96,8 +96,8 @@ static cJSON *explanation_json(const compilation *c, int e, const describe_setti
     cJSON_AddNumberToObject(o, "classes", (double)seed_classes(x));
     /* what the _ex entry reads from xai_options */
     int am = x->am.enabled;
-    cJSON_AddBoolToObject(o, "baseline", x->has_options && (am || spec->method == METHOD_IG ||
-                                                            spec->method == METHOD_DEEPLIFT));
+    cJSON_AddBoolToObject(o, "baseline",
+                          x->has_options && (am || spec->method == METHOD_IG || spec->method == METHOD_DEEPLIFT));
     cJSON_AddNumberToObject(o, "noise_samples", noise_samples(x));
     cJSON_AddBoolToObject(o, "seed", x->has_options && noise_samples(x) > 0);
     if (am) {

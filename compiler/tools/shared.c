@@ -35,8 +35,9 @@ char *shared_find_runtime(const char *option)
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
-        fprintf(stderr, "xaic: error: cannot find the xaic executable's directory to look for libxairt.a (%s); "
-                        "give --runtime LIB or set XAIC_RUNTIME\n",
+        fprintf(stderr,
+                "xaic: error: cannot find the xaic executable's directory to look for libxairt.a (%s); "
+                "give --runtime LIB or set XAIC_RUNTIME\n",
                 strerror(errno));
         return NULL;
     }
