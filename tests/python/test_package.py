@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import xaic
@@ -99,3 +100,19 @@ def test_several_networks_in_one_file(network):
     net = xaic.compile(repo("models", "mnist_mlp_am.xai"), network=network)
     assert net.name == network
     assert xaic.compile(repo("models", "mnist_mlp_am.xai")).name == "mnist_mlp", "the one with explanations"
+
+
+def test_float32_c_contiguous_input_is_not_copied(digits):
+    """The pointer the entry receives is the caller's array's own data (and a copy's for other layouts)."""
+    net = xaic.compile(repo("models", "mnist_cnn_lrp.xai"))
+    seen = []
+    entry = net._forward
+    net._forward = lambda x, y, batch, ws: seen.append(x) or entry(x, y, batch, ws)
+    net.forward(digits)
+    net.forward(digits[3])
+    net.forward(digits.astype(np.float64))
+    assert seen[0] == digits.ctypes.data and seen[1] == digits[3].ctypes.data and seen[2] != digits.ctypes.data
+    record, explain_entry, _ = net._explain["epsilon_plus"]
+    net._explain["epsilon_plus"] = (record, lambda x, *rest: seen.append(x) or explain_entry(x, *rest), None)
+    net.explain("epsilon_plus", digits)
+    assert seen[3] == digits.ctypes.data
