@@ -92,8 +92,9 @@ def main():
         m = results[name]
         print(f"{name:<18} {m['wrapper_median_us']:11.1f} {m['direct_median_us']:10.1f} "
               f"{m['overhead_median_of_differences_us']:30.1f} {m['overhead_p90_us']:7.1f}")
-    print(f"ctypes' own cost per call (xai_get_num_threads): {results['ctypes call of xai_get_num_threads']['median_us']:.2f}"
-          f" us; the timer itself: {results['empty timing interval']['median_us']:.2f} us")
+    ctypes_us = results["ctypes call of xai_get_num_threads"]["median_us"]
+    print(f"ctypes' own cost per call (xai_get_num_threads): {ctypes_us:.2f} us; "
+          f"the timer itself: {results['empty timing interval']['median_us']:.2f} us")
     print(json.dumps({"bench": "python_overhead", "calls": args.calls, "threads": args.threads,
                       "numpy": np.__version__, "python": sys.version.split()[0], "results": results}))
 
