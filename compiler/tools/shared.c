@@ -134,8 +134,9 @@ int shared_link(const char *runtime, const void *object, size_t size, unsigned c
         fprintf(stderr, "xaic: error: cannot write %s: %s\n", obj, strerror(errno));
         goto done;
     }
-    const char *fixed[] = { "-shared", "-o", so, obj, "-Wl,-Bsymbolic" };
-    for (int i = 0; i < 5; i++) argv[argc++] = (char *)fixed[i];
+    /* -z nodelete: libxairt's pool threads live until the process exits, so dlclose must never unmap their code */
+    const char *fixed[] = { "-shared", "-o", so, obj, "-Wl,-Bsymbolic", "-Wl,-z,nodelete" };
+    for (int i = 0; i < 6; i++) argv[argc++] = (char *)fixed[i];
     for (int i = 0; i < N_KEPT; i++) {
         snprintf(kept[i], sizeof kept[i], "-Wl,-u,%s", kept_symbols[i]);
         argv[argc++] = kept[i];

@@ -14,7 +14,8 @@ char *shared_find_runtime(const char *option);
  * private temporary directory; *out receives its bytes (malloc'd) and *out_size their number. The runtime's
  * libraries (libpng, zlib, cJSON, libm, pthreads) are linked as needed; xai_status_string, the thread-pool
  * controls and xai_normal_fill are kept for bindings even when the generated code calls none of them.
- * Returns 0, or 1 after a message on stderr (the linker's own messages go there too). */
+ * The object is linked -z nodelete: the threads of its copy of libxairt's pool live until the process exits, so
+ * dlclose never unmaps their code. Returns 0, or 1 after a message on stderr (the linker's own messages go there too). */
 int shared_link(const char *runtime, const void *object, size_t size, unsigned char **out, size_t *out_size);
 
 #endif
