@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Notebook-style example: the bundled MNIST CNN explained by three methods side by side, from Python.
 
-    PYTHONPATH=python /usr/bin/python3 examples/python/explain_mnist.py      # from the repository root
+    PYTHONPATH=python /usr/bin/python3 examples/python/explain_mnist.py [THREADS]     # from the repository root
 
 Writes examples/python/mnist_methods.png (rows: the ten sample digits, LRP epsilon_plus, integrated gradients,
 SmoothGrad; blue negative, white zero, red positive) and examples/python/mnist_lrp_overlay.png (LRP over the
 digits), then times each method at batch 1 and 10 (median of repeated calls). When Zennit and Captum are found
 (PEERS_DIR, default ~/xai-peers; see /work/shared/peers/README.md) the same explanations are timed with them on the
-same network in PyTorch (2 threads), and their results compared with xaic's.
+same network in PyTorch, and their results compared with xaic's. Both sides run on THREADS threads (default 2).
 """
 import json
 import os
@@ -23,11 +23,14 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 import xaic  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+THREADS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 
 # %% Compile (once; later runs take the shared objects from the cache) and explain
 lrp = xaic.compile(os.path.join(ROOT, "models", "mnist_cnn_lrp.xai"))
 grad = xaic.compile(os.path.join(ROOT, "models", "mnist_cnn_gradients.xai"))
 x = np.load(os.path.join(ROOT, "models", "samples", "digits.npy"))  # [10, 1, 28, 28] in [0, 1]
+for net in (lrp, grad):  # each shared object has its own copy of libxairt's thread pool
+    net._lib.set_num_threads(THREADS)
 print(lrp)
 print("predicted:", lrp.forward(x).argmax(1).tolist())
 methods = {
@@ -96,7 +99,7 @@ except ImportError as e:
 
 peer_timing = {}
 if torch is not None:
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     model = load_torch_cnn()
 
     # the composite's hooks are registered once, as a user explaining many batches would (and the peers' bench),
@@ -132,7 +135,8 @@ if torch is not None:
             continue
         print(f"{name}: max |xaic - peer| / max |peer| = {np.abs(relevance[name] - ref).max() / np.abs(ref).max():.2g}")
 
-print(f"\n{'method':<32} {'batch':>5} {'xaic ms':>9}" + (f" {'peer ms':>9} {'peer / xaic':>11}" if peer_timing else ""))
+header = f"\n{THREADS} thread(s)\n{'method':<32} {'batch':>5} {'xaic ms':>9}"
+print(header + (f" {'peer ms':>9} {'peer / xaic':>11}" if peer_timing else ""))
 for name in methods:
     for b in (1, 10):
         line = f"{name:<32} {b:5d} {timing[name][b]:9.2f}"
