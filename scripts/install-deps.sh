@@ -6,7 +6,7 @@ packages=(cmake make gcc g++ pkg-config flex bison llvm-19-dev clang-19 libclang
           libcjson-dev libcriterion-dev libpng-dev zlib1g-dev python3 clang-format
           protobuf-c-compiler libprotobuf-c-dev libonnx-dev
           # the importer's tests export torchvision models at test time (tests/reference/)
-          python3-torch python3-torchvision python3-onnx python3-numpy)
+          python3-torch python3-torchvision python3-onnx python3-numpy python3-pytest)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -36,5 +36,17 @@ check cmake --build "$prefix/user/build" >/dev/null
 out=$(cd "$root" && "$prefix/user/build/classify" models/samples/digits.npy 2>&1)
 check grep -q "digits.npy\[3\]: 3" <<<"$out"
 
+# the Python package: Debian's python3 with the installed package on its path finds the installed compiler on
+# PATH, which links the installed libxairt.a into a shared object
+pkg=$(find "$prefix" -path '*/xaic/__init__.py' | head -n 1)
+check test -n "$pkg"
+out=$(cd "$prefix" && env -u XAIC_COMPILER -u XAIC_RUNTIME PATH="$prefix/bin:/usr/bin:/bin" \
+      PYTHONPATH="$(dirname "$(dirname "$pkg")")" XAIC_CACHE_DIR="$prefix/cache" PYTHONDONTWRITEBYTECODE=1 \
+      /usr/bin/python3 -c "
+import numpy as np, xaic
+net = xaic.compile('$root/models/mnist_cnn.xai')
+print(net.forward(np.load('$root/models/samples/digits.npy')).argmax(1).tolist(), xaic.find_compiler())" 2>&1)
+check grep -qF "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9] $prefix/bin/xaic" <<<"$out"
+
 echo "install smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

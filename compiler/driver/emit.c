@@ -146,6 +146,15 @@ int emit_code(LLVMModuleRef mod, LLVMTargetMachineRef tm, emit_kind kind, FILE *
     return 0;
 }
 
+void emit_string_global(LLVMModuleRef mod, const char *name, const char *text)
+{
+    LLVMValueRef init = LLVMConstStringInContext(LLVMGetModuleContext(mod), text, (unsigned)strlen(text), 0);
+    LLVMValueRef g = LLVMAddGlobal(mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMExternalLinkage);
+}
+
 static void shape_comment(FILE *f, const ir_shape *s)
 {
     fputc('[', f);

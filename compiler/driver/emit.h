@@ -30,6 +30,9 @@ int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_optio
 /* Writes the object, assembly or LLVM IR of the optimised module to f (write errors show when f's output is
  * committed); returns 1 with *err when code generation fails. */
 int emit_code(LLVMModuleRef mod, LLVMTargetMachineRef tm, emit_kind kind, FILE *f, char **err);
+/* Adds an exported constant `const char name[]` holding text and its NUL (a shared object's self-description,
+ * read by bindings with dlsym). */
+void emit_string_global(LLVMModuleRef mod, const char *name, const char *text);
 /* Writes the header declaring the generated API (README, "Using the generated code") for every network of m;
  * path (the header's) names its include guard. */
 void emit_header(const ir_module *m, const cg_options *opt, const char *path, FILE *f);

@@ -11,6 +11,7 @@ void cli_usage(FILE *f)
     fprintf(
         f,
         "usage: xaic FILE.xai -o OUT [options]        compile to an object file (+ header)\n"
+        "       xaic FILE.xai --emit shared -o OUT.so  compile and link with libxairt into a shared object\n"
         "       xaic check FILE.xai [--dump=WHAT]     check only\n"
         "       xaic run FILE.xai --forward --input IN -o OUT [--network NET] [-O N]\n"
         "       xaic run FILE.xai --explain NAME --input IN -o OUT [--target CLASS] [--stats] [--overlay]\n"
@@ -24,7 +25,13 @@ void cli_usage(FILE *f)
         "\n"
         "compile options:\n"
         "  -o FILE               output (with --emit obj, FILE's .h is written beside it)\n"
-        "  --emit obj|asm|llvm|header\n"
+        "  --emit obj|asm|llvm|header|shared\n"
+        "                        shared (also -shared): object + libxairt.a linked by the C compiler ($CC or cc)\n"
+        "                        into one shared object that describes itself (xaic_describe, docs/python.md)\n"
+        "  --runtime LIB         the libxairt.a to link with --emit shared (also XAIC_RUNTIME; default: beside\n"
+        "                        xaic in a build tree, else ../lib/libxairt.a from it once installed)\n"
+        "  --keep-values         every value keeps its own workspace slot, so relevance at every layer can be\n"
+        "                        read after a call (a larger workspace; with --emit shared: where, in xaic_describe)\n"
         "  -O0 .. -O3            optimisation level (default -O3)\n"
         "  --target TRIPLE       target triple (default: this machine)\n"
         "  --cpu NAME            CPU to tune for (default: this machine's, or generic for another target)\n"
@@ -78,6 +85,13 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
         else if (!strcmp(a, "--emit")) {
             NEED_VALUE();
             o->emit = next;
+        } else if (!strcmp(a, "-shared"))
+            o->emit = "shared";
+        else if (!strcmp(a, "--keep-values"))
+            o->keep_values = 1;
+        else if (!strcmp(a, "--runtime")) {
+            NEED_VALUE();
+            o->runtime = next;
         } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3])
             o->opt_level = a[2] - '0';
         else if (!strcmp(a, "--target")) {

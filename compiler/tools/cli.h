@@ -17,7 +17,9 @@ typedef struct cli {
     int threads_off;
     int error_limit; /* -1: the default */
     int allow_nonfinite_weights;
-    int help, version; /* --help / --version: print and stop */
+    int keep_values;     /* --keep-values: every value keeps its workspace slot (relevance per layer, shared objects) */
+    const char *runtime; /* --runtime LIB: the libxairt.a a shared object links (else XAIC_RUNTIME, then found) */
+    int help, version;   /* --help / --version: print and stop */
 } cli;
 
 /* Fills o from argv; returns 0, or 2 after printing what is wrong to err. */

@@ -6,12 +6,14 @@
 
 #include "ast.h"
 #include "cli.h"
+#include "describe.h"
 #include "driver.h"
 #include "eval.h"
 #include "import.h"
 #include "jit.h"
 #include "outputs.h"
 #include "run.h"
+#include "shared.h"
 #include "policy.h"
 
 static void dump(const cli *o, const compilation *c)
@@ -43,12 +45,55 @@ static char *replace_extension(const char *path, const char *ext)
     return out;
 }
 
-/* The object (or assembly, IR, header) and, for an object, its header beside it: written whole or not at all,
- * the pair together (runtime/outfile.c), never over one of the compilation's inputs. */
+/* Every value of every explanation keeps its own slot (--keep-values), as `xaic run --stats` plans them. */
+static void keep_values(compilation *c)
+{
+    for (int i = 0; i < c->ir->n_explanations; i++) {
+        plan_free(c->explanation_plans[i]);
+        c->explanation_plans[i] = plan_graph_keep_all(c->ir->explanations[i]);
+    }
+}
+
+/* --emit shared: the optimised module with its description, as an object in memory, linked with the runtime. */
+static int link_shared(const cli *o, compilation *c, const char *runtime, FILE *out, char **err)
+{
+    describe_settings ds = { .opt_level = o->opt_level,
+                             .keep_values = o->keep_values,
+                             .threads_off = o->threads_off,
+                             .weights_external = o->external,
+                             .runtime = runtime };
+    char *json = describe_module(c, &ds);
+    if (!json) {
+        *err = strdup("out of memory describing the module");
+        return 1;
+    }
+    emit_string_global(c->mod, "xaic_describe", json);
+    free(json);
+    char *object = NULL;
+    size_t size = 0;
+    unsigned char *so = NULL;
+    size_t so_size = 0;
+    FILE *mem = open_memstream(&object, &size);
+    if (!mem) {
+        *err = strdup("out of memory for the object");
+        return 1;
+    }
+    int failed = emit_code(c->mod, c->tm, EMIT_OBJ, mem, err);
+    failed |= fclose(mem) != 0;
+    if (!failed) failed = shared_link(runtime, object, size, &so, &so_size);
+    if (!failed) fwrite(so, 1, so_size, out); /* write errors: at the commit */
+    free(object);
+    free(so);
+    return failed;
+}
+
+/* The object (or assembly, IR, header, shared object) and, for an object, its header beside it: written whole or
+ * not at all, the pair together (runtime/outfile.c), never over one of the compilation's inputs. */
 static int compile(const cli *o, compilation *c)
 {
     emit_kind kind;
-    if (!strcmp(o->emit, "obj"))
+    int shared = !strcmp(o->emit, "shared");
+    if (!strcmp(o->emit, "obj") || shared)
         kind = EMIT_OBJ;
     else if (!strcmp(o->emit, "asm"))
         kind = EMIT_ASM;
@@ -57,14 +102,18 @@ static int compile(const cli *o, compilation *c)
     else if (!strcmp(o->emit, "header"))
         kind = EMIT_HEADER;
     else {
-        fprintf(stderr, "xaic: error: --emit takes obj, asm, llvm or header, not '%s'\n", o->emit);
+        fprintf(stderr, "xaic: error: --emit takes obj, asm, llvm, header or shared, not '%s'\n", o->emit);
         return 2;
     }
     if (!o->out) {
         fprintf(stderr, "xaic: error: no output file; give -o FILE\n");
         return 2;
     }
-    char *header = kind == EMIT_OBJ ? replace_extension(o->out, ".h") : NULL;
+    if (o->runtime && !shared) {
+        fprintf(stderr, "xaic: error: --runtime is for --emit shared\n");
+        return 2;
+    }
+    char *header = kind == EMIT_OBJ && !shared ? replace_extension(o->out, ".h") : NULL;
     if (header && !strcmp(header, o->out)) {
         fprintf(stderr,
                 "xaic: error: -o %s: the header goes beside the object as %s, which is the object itself; "
@@ -73,12 +122,17 @@ static int compile(const cli *o, compilation *c)
         free(header);
         return 2;
     }
+    char *runtime = shared ? shared_find_runtime(o->runtime) : NULL;
+    if (shared && !runtime) return 1;
     tool_inputs inputs;
     outputs_inputs_of(&inputs, c);
+    outputs_add_input(&inputs, runtime, "the runtime library");
     if (outputs_check(&inputs, o->out, "-o") || (header && outputs_check(&inputs, header, "the header"))) {
         free(header);
+        free(runtime);
         return 1;
     }
+    if (o->keep_values) keep_values(c);
     cg_options cgo = { .weights_external = o->external, .threads_off = o->threads_off };
     char *err = NULL, msg[1024] = "";
     xai_outfile *out = NULL, *hdr = NULL;
@@ -93,13 +147,17 @@ static int compile(const cli *o, compilation *c)
             .triple = o->triple, .cpu = o->cpu, .opt_level = o->opt_level, .sanitize_address = o->sanitize_address
         };
         LLVMContextRef ctx = LLVMContextCreate();
-        int failed =
-            driver_codegen(c, ctx, &t, &cgo, &err) || emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err);
+        int failed = driver_codegen(c, ctx, &t, &cgo, &err) ||
+            (shared ? link_shared(o, c, runtime, xai_outfile_stream(out), &err)
+                    : emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err));
         if (!failed && hdr) emit_header(c->ir, &cgo, header, xai_outfile_stream(hdr));
         if (c->mod) LLVMDisposeModule(c->mod);
         c->mod = NULL;
         LLVMContextDispose(ctx);
-        if (failed) goto done;
+        if (failed) {
+            if (shared && !err) msg[0] = 0, status = -1; /* the linker step said what went wrong */
+            goto done;
+        }
     }
     status = hdr ? xai_outfile_commit_pair(out, hdr, msg, sizeof msg) : xai_outfile_commit(out, msg, sizeof msg);
     out = hdr = NULL; /* freed by the commit */
@@ -107,9 +165,11 @@ static int compile(const cli *o, compilation *c)
 done:
     xai_outfile_abort(out);
     xai_outfile_abort(hdr);
-    if (status) fprintf(stderr, "xaic: error: %s\n", err ? err : msg[0] ? msg : "out of memory");
+    if (status > 0) fprintf(stderr, "xaic: error: %s\n", err ? err : msg[0] ? msg : "out of memory");
+    status = status != 0;
     free(err);
     free(header);
+    free(runtime);
     return status;
 }
 

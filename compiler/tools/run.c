@@ -21,6 +21,10 @@ static void print_stats(const ir_graph *g, const graph_plan *plan, const float *
         ir_op op = g->nodes[i].fused ? (ir_op)(g->nodes[i].fused - 1) : g->nodes[i].op;
         fprintf(stderr, "%-14s %-15s %-16s", g->nodes[i].name ? g->nodes[i].name : "", ir_op_name(op),
                 ir_shape_str(&g->nodes[i].shape, sb, sizeof sb));
+        if (g->nodes[r].mult > 1) { /* inside IG's / SmoothGrad's sample region: rows of path points, not inputs */
+            fprintf(stderr, " (one value per path point or noisy copy, not per sample)\n");
+            continue;
+        }
         for (int b = 0; b < batch && b < 8; b++) {
             const float *p = v->kind == LOC_OUTPUT ? out + b * count : ws_arena + v->offset * batch + b * count;
             double sum = 0;
@@ -105,8 +109,9 @@ static int read_options(const run_request *r, const ir_graph *expl, const ir_nod
     }
     if (r->noise) {
         int64_t samples = 0;
-        for (int i = 0; i < expl->n_nodes; i++)
-            if (expl->nodes[i].op == OP_EXPAND && expl->nodes[i].expand == EXPAND_NOISE) samples = expl->nodes[i].mult;
+        for (int i = 0; i < expl->n_nodes; i++) /* all the samples, not one chunk's (mult): the entry reads them all */
+            if (expl->nodes[i].op == OP_EXPAND && expl->nodes[i].expand == EXPAND_NOISE)
+                samples = expl->nodes[i].samples;
         if (!samples) {
             fprintf(stderr, "xaic: error: --noise is for smoothgrad explanations\n");
             return 1;
