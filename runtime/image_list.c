@@ -54,7 +54,7 @@ static int has_image_suffix(const char *name)
 {
     size_t n = strlen(name);
     return (n > 4 && (!strcasecmp(name + n - 4, ".png") || !strcasecmp(name + n - 4, ".jpg"))) ||
-           (n > 5 && !strcasecmp(name + n - 5, ".jpeg"));
+        (n > 5 && !strcasecmp(name + n - 5, ".jpeg"));
 }
 
 static void names_free(names *n)
@@ -89,7 +89,8 @@ static int read_directory(const char *path, xai_image_list *out, char *err, size
     errno = 0;
     while (st == XAI_OK && (e = readdir(d)))
         if (e->d_name[0] != '.' && has_image_suffix(e->d_name)) st = add_name(&n, e->d_name, strlen(e->d_name), -1);
-    if (st == XAI_OK && errno) st = xai_fail(err, errlen, XAI_EIO, "%s: reading the directory: %s", path, strerror(errno));
+    if (st == XAI_OK && errno)
+        st = xai_fail(err, errlen, XAI_EIO, "%s: reading the directory: %s", path, strerror(errno));
     closedir(d);
     if (st == XAI_OK && !n.count)
         st = xai_fail(err, errlen, XAI_EARG, "%s: the directory holds no .png, .jpg or .jpeg file", path);
@@ -156,12 +157,14 @@ int xai_image_list_parse(const void *bytes, size_t size, const char *label, cons
         if (with_labels < 0) with_labels = value >= 0;
         if (with_labels != (value >= 0)) {
             st = xai_fail(err, errlen, XAI_EFORMAT, "%s:%lld: %s; give a class on every line or on none", label,
-                          (long long)line + 1, with_labels ? "no class after the file name" : "a class here but not on the first entry");
+                          (long long)line + 1,
+                          with_labels ? "no class after the file name" : "a class here but not on the first entry");
             break;
         }
         st = add_name(&n, p, (size_t)(path_end - p), value);
-        if (st) st = xai_fail(err, errlen, st, "%s:%lld: %s", label, (long long)line + 1,
-                              st == XAI_EARG ? "too many images" : "out of memory");
+        if (st)
+            st = xai_fail(err, errlen, st, "%s:%lld: %s", label, (long long)line + 1,
+                          st == XAI_EARG ? "too many images" : "out of memory");
         p = next;
     }
     if (st == XAI_OK && !n.count) st = xai_fail(err, errlen, XAI_EARG, "%s: the list names no image", label);

@@ -164,7 +164,8 @@ static int center_crop(xai_image8 *img, int ch, int cw)
 {
     int c = img->channels;
     int pad_l = cw > img->width ? (cw - img->width) / 2 : 0, pad_t = ch > img->height ? (ch - img->height) / 2 : 0;
-    int pw = img->width + (cw > img->width ? cw - img->width : 0), ph = img->height + (ch > img->height ? ch - img->height : 0);
+    int pw = img->width + (cw > img->width ? cw - img->width : 0),
+        ph = img->height + (ch > img->height ? ch - img->height : 0);
     int top = half_to_even(ph - ch), left = half_to_even(pw - cw);
     unsigned char *p = calloc((size_t)ch * (size_t)cw * (size_t)c, 1);
     if (!p) return XAI_ENOMEM;
@@ -190,16 +191,19 @@ int xai_image_prep_check(const xai_image_prep *p, char *err, size_t errlen)
     if (p->resize < 0 || p->resize_height < 0 || p->resize_width < 0 || p->crop_height < 0 || p->crop_width < 0 ||
         (p->resize && (p->resize_height || p->resize_width)) || (!p->resize_height != !p->resize_width) ||
         (!p->crop_height != !p->crop_width))
-        return xai_fail(err, errlen, XAI_EARG, "image preprocessing: resize, resize_height x resize_width or crop sizes "
-                                               "are inconsistent");
+        return xai_fail(err, errlen, XAI_EARG,
+                        "image preprocessing: resize, resize_height x resize_width or crop sizes "
+                        "are inconsistent");
     int max = 1 << 16;
-    if (p->resize > max || p->resize_height > max || p->resize_width > max || p->crop_height > max || p->crop_width > max)
+    if (p->resize > max || p->resize_height > max || p->resize_width > max || p->crop_height > max ||
+        p->crop_width > max)
         return xai_fail(err, errlen, XAI_EARG, "image preprocessing: sizes above %d pixels", max);
     int normalised = p->std[0] != 0 || p->std[1] != 0 || p->std[2] != 0;
     for (int c = 0; c < p->channels && normalised; c++)
         if (!(p->std[c] > 0) || !isfinite(p->std[c]) || !isfinite(p->mean[c]))
-            return xai_fail(err, errlen, XAI_EARG, "image preprocessing: channel %d has mean %g, std %g (std must be > 0)",
-                            c, (double)p->mean[c], (double)p->std[c]);
+            return xai_fail(err, errlen, XAI_EARG,
+                            "image preprocessing: channel %d has mean %g, std %g (std must be > 0)", c,
+                            (double)p->mean[c], (double)p->std[c]);
     return XAI_OK;
 }
 
@@ -223,7 +227,8 @@ int xai_image_prepare(const void *bytes, size_t size, const char *label, const x
     if (to_channels(&img, p->channels)) st = XAI_ENOMEM;
     int rw = p->resize_width, rh = p->resize_height;
     if (!st && p->resize) { /* the shorter side to resize, the longer in proportion (truncated) */
-        int shorter = img.width <= img.height ? img.width : img.height, longer = img.width <= img.height ? img.height : img.width;
+        int shorter = img.width <= img.height ? img.width : img.height,
+            longer = img.width <= img.height ? img.height : img.width;
         int scaled = (int)((double)((int64_t)p->resize * longer) / shorter);
         rw = img.width <= img.height ? p->resize : scaled;
         rh = img.width <= img.height ? scaled : p->resize;
@@ -240,7 +245,8 @@ int xai_image_prepare(const void *bytes, size_t size, const char *label, const x
     if (!st && (img.width != p->width || img.height != p->height))
         st = xai_fail(err, errlen, XAI_ESHAPE, "%s: a %dx%d image%s is %dx%d, but the network takes %dx%d%s", label,
                       orig_w, orig_h, rw || p->crop_height ? " after resizing and cropping" : "", img.width, img.height,
-                      p->width, p->height, rw || p->crop_height ? "" : " (declare image(resize=..., crop=...) on the input)");
+                      p->width, p->height,
+                      rw || p->crop_height ? "" : " (declare image(resize=..., crop=...) on the input)");
     if (!st) {
         size_t plane = (size_t)p->width * (size_t)p->height;
         int normalised = p->std[0] != 0 || p->std[1] != 0 || p->std[2] != 0;

@@ -98,13 +98,15 @@ int xai_jpeg_decode8(const void *bytes, size_t size, const char *name, xai_image
     jpeg_read_header(&cinfo, TRUE);
     size_t w = cinfo.image_width, h = cinfo.image_height, pixels_n = w * h;
     if (pixels_n > MAX_PIXELS || pixels_n / 1024 > size + 1024) {
-        xai_fail(err, errlen, XAI_EFORMAT, "%s: a %zux%zu image in %zu bytes of JPEG is refused (at most %u pixels, "
-                 "and 1024 per byte of file)", label, w, h, size, MAX_PIXELS);
+        xai_fail(err, errlen, XAI_EFORMAT,
+                 "%s: a %zux%zu image in %zu bytes of JPEG is refused (at most %u pixels, "
+                 "and 1024 per byte of file)",
+                 label, w, h, size, MAX_PIXELS);
         longjmp(ctx.jump, 1);
     }
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-        xai_fail(err, errlen, XAI_EFORMAT, "%s: a CMYK JPEG; convert it to RGB (e.g. `convert IN -colorspace sRGB OUT`)",
-                 label);
+        xai_fail(err, errlen, XAI_EFORMAT,
+                 "%s: a CMYK JPEG; convert it to RGB (e.g. `convert IN -colorspace sRGB OUT`)", label);
         longjmp(ctx.jump, 1);
     }
     int gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;

@@ -33,7 +33,8 @@ int xai_npy_sized_open(const char *path, int32_t rank, const int64_t *shape, int
                        size_t errlen)
 {
     if (out) *out = NULL;
-    if (!path || !shape || !out) return xai_fail(err, errlen, XAI_ENULL, "xai_npy_sized_open: path, shape or out is NULL");
+    if (!path || !shape || !out)
+        return xai_fail(err, errlen, XAI_ENULL, "xai_npy_sized_open: path, shape or out is NULL");
     if (rank < 1 || rank > 8) return xai_fail(err, errlen, XAI_EARG, "%s: rank %d is outside [1, 8]", path, (int)rank);
     int64_t values = xai_checked_bytes(shape + 1, rank - 1, 1), bytes = xai_checked_bytes(shape, rank, 4);
     if (values < 0 || bytes < 0)
@@ -61,7 +62,8 @@ int xai_npy_sized_open(const char *path, int32_t rank, const int64_t *shape, int
         unsigned char have[XAI_NPY_HEADER_MAX];
         if ((uint64_t)sb.st_size != f->size || pread(f->fd, have, header_len, 0) != (ssize_t)header_len ||
             memcmp(have, header, header_len))
-            st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not the partial output of this job (size or header differ)", path);
+            st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not the partial output of this job (size or header differ)",
+                          path);
     } else if (ftruncate(f->fd, (off_t)f->size) != 0) { /* sparse: blocks come with the writes */
         st = io_fail(f, "cannot size the file", err, errlen);
     } else if (pwrite(f->fd, header, header_len, 0) != (ssize_t)header_len) {
@@ -187,7 +189,8 @@ int xai_npy_sized_commit(xai_npy_sized *f, const char *target, char *err, size_t
             (void)fchmod(f->fd, sb.st_mode & 0777); /* as xai_outfile: the replacement keeps the permissions */
         if (!st && lstat(target, &lsb) == 0 && S_ISLNK(lsb.st_mode)) /* replace the file a link names */
             dest = real = realpath(target, NULL);
-        if (!st && !dest) st = xai_fail(err, errlen, XAI_EIO, "%s: cannot resolve the link: %s", target, strerror(errno));
+        if (!st && !dest)
+            st = xai_fail(err, errlen, XAI_EIO, "%s: cannot resolve the link: %s", target, strerror(errno));
     }
     if (!st && fsync(f->fd) != 0) st = io_fail(f, "cannot sync", err, errlen);
     if (!st && rename(f->path, dest) != 0)

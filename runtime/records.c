@@ -66,8 +66,9 @@ static int set_shape(xai_records *r, int32_t rank, const int64_t *shape, int64_t
     if (r->kind == KIND_IDX_GZIP) return XAI_OK; /* known only once read */
     uint64_t have = r->file_size - r->data_offset;
     if (have > (uint64_t)bytes)
-        return xai_fail(err, errlen, XAI_EFORMAT, "%s: shape %s needs %lld bytes of data, the file has %llu (trailing bytes)",
-                        r->path, shp, (long long)bytes, (unsigned long long)have);
+        return xai_fail(err, errlen, XAI_EFORMAT,
+                        "%s: shape %s needs %lld bytes of data, the file has %llu (trailing bytes)", r->path, shp,
+                        (long long)bytes, (unsigned long long)have);
     if (have < (uint64_t)bytes) r->info.complete = r->record_bytes ? (int64_t)(have / (uint64_t)r->record_bytes) : 0;
     return XAI_OK;
 }
@@ -202,11 +203,13 @@ int xai_records_open(const char *path, float idx_scale, xai_records **out, xai_r
     r->idx_scale = idx_scale;
     int st = xai_open_regular(path, 0, &r->fd, err, errlen);
     struct stat sb;
-    if (st == XAI_OK && fstat(r->fd, &sb) != 0) st = xai_fail(err, errlen, XAI_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    if (st == XAI_OK && fstat(r->fd, &sb) != 0)
+        st = xai_fail(err, errlen, XAI_EIO, "%s: cannot stat: %s", path, strerror(errno));
     unsigned char magic[2] = { 0, 0 };
     if (st == XAI_OK) {
         r->file_size = (uint64_t)sb.st_size;
-        if (pread(r->fd, magic, 2, 0) != 2) st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not a .npy or IDX file (too short)", path);
+        if (pread(r->fd, magic, 2, 0) != 2)
+            st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not a .npy or IDX file (too short)", path);
     }
     if (st == XAI_OK && magic[0] == 0x1f && magic[1] == 0x8b) {
         r->kind = KIND_IDX_GZIP;
@@ -216,8 +219,9 @@ int xai_records_open(const char *path, float idx_scale, xai_records **out, xai_r
         r->kind = magic[0] == 0x93 ? KIND_NPY : KIND_IDX;
         if (r->kind == KIND_IDX && (magic[0] || magic[1]))
             st = xai_fail(err, errlen, XAI_EFORMAT, "%s: neither a .npy nor an IDX file (bad magic)", path);
-        void *m = st == XAI_OK && r->file_size <= SIZE_MAX ? mmap(NULL, (size_t)r->file_size, PROT_READ, MAP_SHARED, r->fd, 0)
-                                                             : MAP_FAILED;
+        void *m = st == XAI_OK && r->file_size <= SIZE_MAX
+            ? mmap(NULL, (size_t)r->file_size, PROT_READ, MAP_SHARED, r->fd, 0)
+            : MAP_FAILED;
         if (m != MAP_FAILED) {
             r->map = m;
             madvise(m, (size_t)r->file_size, MADV_SEQUENTIAL);
@@ -289,7 +293,9 @@ static int read_plain(xai_records *r, int64_t record, float *dst, char *err, siz
     while (done < (size_t)r->record_bytes) {
         ssize_t k = pread(r->fd, r->raw + done, (size_t)r->record_bytes - done, (off_t)(at + done));
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return fail_at(r, record, k < 0 ? XAI_EIO : XAI_EFORMAT, k < 0 ? strerror(errno) : "truncated", err, errlen);
+        if (k <= 0)
+            return fail_at(r, record, k < 0 ? XAI_EIO : XAI_EFORMAT, k < 0 ? strerror(errno) : "truncated", err,
+                           errlen);
         done += (size_t)k;
     }
     convert(r, r->raw, r->info.record_values, dst);
@@ -342,8 +348,8 @@ int xai_records_read(xai_records *r, int64_t first, int64_t count, float *out, i
     if (r->kind == KIND_IDX_GZIP) return read_gzip(r, first, count, out, done, err, errlen);
     struct stat sb; /* a mapped file that shrank would raise SIGBUS: refuse to touch it */
     if (fstat(r->fd, &sb) != 0 || (uint64_t)sb.st_size != r->file_size)
-        return xai_fail(err, errlen, XAI_EIO, "%s: the file changed size while being read (%llu bytes, now %lld)", r->path,
-                        (unsigned long long)r->file_size, (long long)sb.st_size);
+        return xai_fail(err, errlen, XAI_EIO, "%s: the file changed size while being read (%llu bytes, now %lld)",
+                        r->path, (unsigned long long)r->file_size, (long long)sb.st_size);
     for (int64_t i = 0; i < count; i++) {
         if (first + i >= r->info.complete)
             return fail_at(r, first + i, XAI_EFORMAT, "truncated: the file ends before this record is complete", err,

@@ -117,7 +117,7 @@ Test(images, broken_images_are_errors_naming_the_file)
     unsigned char *big = malloc(len);
     memcpy(big, jpg, len);
     for (size_t i = 0; i + 8 < len; i++)
-        if (big[i] == 0xFF && big[i + 1] == 0xC0) { /* SOF0: height, width at +5 */
+        if (big[i] == 0xFF && big[i + 1] == 0xC0) {                         /* SOF0: height, width at +5 */
             big[i + 5] = big[i + 7] = 0xFD, big[i + 6] = big[i + 8] = 0xE8; /* 65000 x 65000 */
             break;
         }

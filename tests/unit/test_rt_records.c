@@ -24,7 +24,8 @@ static void expect_chunks_equal_whole(const char *path, int is_idx)
 {
     xai_array whole;
     char err[256];
-    int st = is_idx ? xai_idx_read(path, 1.0f / 255, &whole, err, sizeof err) : xai_npy_read(path, &whole, 1, err, sizeof err);
+    int st = is_idx ? xai_idx_read(path, 1.0f / 255, &whole, err, sizeof err)
+                    : xai_npy_read(path, &whole, 1, err, sizeof err);
     cr_assert_eq(st, XAI_OK, "%s", err);
     xai_records *r;
     xai_records_info info;
@@ -38,8 +39,8 @@ static void expect_chunks_equal_whole(const char *path, int is_idx)
         memset(buf, 0xFF, sizeof(float) * (size_t)(info.records * info.record_values));
         for (int64_t first = 0; first < info.records; first += sizes[k]) {
             int64_t n = info.records - first < sizes[k] ? info.records - first : sizes[k], done;
-            cr_assert_eq(xai_records_read(r, first, n, buf + first * info.record_values, &done, err, sizeof err), XAI_OK,
-                         "%s", err);
+            cr_assert_eq(xai_records_read(r, first, n, buf + first * info.record_values, &done, err, sizeof err),
+                         XAI_OK, "%s", err);
             cr_assert_eq(done, n);
         }
         cr_assert(!memcmp(buf, whole.data, sizeof(float) * (size_t)xai_array_count(&whole)), "chunks of %lld",
@@ -71,7 +72,9 @@ static unsigned char *idx_bytes(int n, int h, int w, size_t *len)
 {
     *len = 4 + 12 + (size_t)n * h * w;
     unsigned char *b = malloc(*len);
-    unsigned char hdr[16] = { 0, 0, 0x08, 3, 0, 0, 0, (unsigned char)n, 0, 0, 0, (unsigned char)h, 0, 0, 0, (unsigned char)w };
+    unsigned char hdr[16] = {
+        0, 0, 0x08, 3, 0, 0, 0, (unsigned char)n, 0, 0, 0, (unsigned char)h, 0, 0, 0, (unsigned char)w
+    };
     memcpy(b, hdr, 16);
     for (size_t i = 16; i < *len; i++) b[i] = (unsigned char)(i * 37);
     return b;
@@ -172,8 +175,8 @@ Test(npy_sized, regions_in_any_order_give_xai_npy_write_bytes)
     cr_assert_eq(xai_npy_sized_open(part, 3, shape, XAI_NPY_CREATE, &f, err, sizeof err), XAI_OK, "%s", err);
     int64_t order[][2] = { { 8, 3 }, { 0, 4 }, { 4, 4 } };
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(xai_npy_sized_write(f, order[i][0], order[i][1], x + order[i][0] * 12, err, sizeof err), XAI_OK, "%s",
-                     err);
+        cr_assert_eq(xai_npy_sized_write(f, order[i][0], order[i][1], x + order[i][0] * 12, err, sizeof err), XAI_OK,
+                     "%s", err);
     cr_assert_eq(xai_npy_sized_sync(f, err, sizeof err), XAI_OK);
     float back[24];
     cr_assert_eq(xai_npy_sized_read(f, 2, 2, back, err, sizeof err), XAI_OK);
