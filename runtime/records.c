@@ -73,9 +73,9 @@ static int set_shape(xai_records *r, int32_t rank, const int64_t *shape, int64_t
     return XAI_OK;
 }
 
-static int open_npy(xai_records *r, const unsigned char *head, size_t head_len, char *err, size_t errlen)
+static int open_npy(xai_records *r, const unsigned char *head, size_t head_len, int convert, char *err, size_t errlen)
 {
-    int st = xai_npy_layout_parse(head, head_len, r->path, 1, &r->npy, err, errlen);
+    int st = xai_npy_layout_parse(head, head_len, r->path, convert, &r->npy, err, errlen);
     if (st) return st;
     r->data_offset = r->npy.data_offset;
     return set_shape(r, r->npy.rank, r->npy.shape, r->npy.size, err, errlen);
@@ -190,8 +190,8 @@ static int gz_rewind(xai_records *r, int first_time, char *err, size_t errlen)
 
 /* ---- opening ---- */
 
-int xai_records_open(const char *path, float idx_scale, xai_records **out, xai_records_info *info, char *err,
-                     size_t errlen)
+int xai_records_open(const char *path, float idx_scale, int convert, xai_records **out, xai_records_info *info,
+                     char *err, size_t errlen)
 {
     if (out) *out = NULL;
     if (!path || !out || !info) return xai_fail(err, errlen, XAI_ENULL, "xai_records_open: path, out or info is NULL");
@@ -209,7 +209,7 @@ int xai_records_open(const char *path, float idx_scale, xai_records **out, xai_r
     if (st == XAI_OK) {
         r->file_size = (uint64_t)sb.st_size;
         if (pread(r->fd, magic, 2, 0) != 2)
-            st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not a .npy or IDX file (too short)", path);
+            st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not a .npy file (too short), nor an IDX file", path);
     }
     if (st == XAI_OK && magic[0] == 0x1f && magic[1] == 0x8b) {
         r->kind = KIND_IDX_GZIP;
@@ -218,7 +218,7 @@ int xai_records_open(const char *path, float idx_scale, xai_records **out, xai_r
     } else if (st == XAI_OK) {
         r->kind = magic[0] == 0x93 ? KIND_NPY : KIND_IDX;
         if (r->kind == KIND_IDX && (magic[0] || magic[1]))
-            st = xai_fail(err, errlen, XAI_EFORMAT, "%s: neither a .npy nor an IDX file (bad magic)", path);
+            st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not a .npy file (bad magic), nor an IDX file", path);
         void *m = st == XAI_OK && r->file_size <= SIZE_MAX
             ? mmap(NULL, (size_t)r->file_size, PROT_READ, MAP_SHARED, r->fd, 0)
             : MAP_FAILED;
@@ -232,7 +232,7 @@ int xai_records_open(const char *path, float idx_scale, xai_records **out, xai_r
         if (st == XAI_OK && !r->map && (!head || pread(r->fd, head, head_len, 0) != (ssize_t)head_len))
             st = xai_fail(err, errlen, head ? XAI_EIO : XAI_ENOMEM, "%s: cannot read the header", path);
         if (st == XAI_OK)
-            st = r->kind == KIND_NPY ? open_npy(r, r->map ? r->map : head, head_len, err, errlen)
+            st = r->kind == KIND_NPY ? open_npy(r, r->map ? r->map : head, head_len, convert, err, errlen)
                                      : idx_header(r, r->map ? r->map : head, head_len, err, errlen);
         free(head);
     }

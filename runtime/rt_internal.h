@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xairt_io.h" /* xai_npy_header_format */
+
 /* Hidden so the shared library exports only the xairt.h API. */
 #define XAI_INTERNAL __attribute__((visibility("hidden")))
 
@@ -32,7 +34,6 @@ typedef struct xai_npy_layout {
     int size, big;        /* bytes per element; big-endian */
     uint64_t data_offset; /* bytes before the data (preamble + header) */
 } xai_npy_layout;
-#define XAI_NPY_HEADER_MAX 384 /* what xai_npy_header_format writes, at most */
 
 /* The header dict (hdr, hlen bytes) checked as xai_npy_read checks it (dtype, convert, C order); fills l but
  * its data_offset. */
@@ -43,8 +44,6 @@ XAI_INTERNAL int xai_npy_layout_parse(const unsigned char *bytes, size_t avail, 
                                       xai_npy_layout *l, char *err, size_t errlen);
 /* count elements of l's dtype at src as float32 */
 XAI_INTERNAL void xai_npy_convert(const unsigned char *src, const xai_npy_layout *l, int64_t count, float *dst);
-/* The version 1.0 '<f4' C-order header xai_npy_write writes (data 64-byte aligned); returns its length. */
-XAI_INTERNAL size_t xai_npy_header_format(int32_t rank, const int64_t *shape, unsigned char *out);
 
 /* IDX element types (idx.c): bytes per element (0: unknown type), and one big-endian element as float32
  * (uint8 times scale; the other types as they are) */

@@ -135,7 +135,7 @@ int xai_jpeg_read(const char *path, int want_channels, xai_array *out, char *err
 /* ==== data sets (docs/scaling.md): records read a chunk at a time, images prepared as torchvision does,
  * outputs filled region by region ==== */
 
-/* A .npy [N, ...] (any numeric dtype, as float32) or an IDX file (uint8 times idx_scale; plain or gzip) read a
+/* A .npy [N, ...] (float32; other numeric dtypes converted when `convert` is set, as xai_npy_read) or an IDX file (uint8 times idx_scale; plain or gzip) read a
  * record at a time: the file is memory-mapped (gzip: inflated as it is read) and pages are released after each
  * read, so memory stays that of the records asked for. The header is checked as xai_npy_read / xai_idx_read
  * do; a file shorter than its header says opens: `complete` counts the records wholly present, and reading
@@ -148,8 +148,8 @@ typedef struct xai_records_info {
     int64_t record_values; /* values per record: the product of shape[1..] */
     int64_t complete;      /* records wholly in the file (gzip: not known before reading, = records) */
 } xai_records_info;
-int xai_records_open(const char *path, float idx_scale, xai_records **out, xai_records_info *info, char *err,
-                     size_t errlen);
+int xai_records_open(const char *path, float idx_scale, int convert, xai_records **out, xai_records_info *info,
+                     char *err, size_t errlen);
 /* Records [first, first + count) as float32 into out (count * record_values). *done (may be NULL) receives how
  * many were written before an error. Reads in increasing order are cheapest (gzip goes back by starting over). */
 int xai_records_read(xai_records *r, int64_t first, int64_t count, float *out, int64_t *done, char *err, size_t errlen);

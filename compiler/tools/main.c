@@ -182,7 +182,12 @@ static int run_main(int argc, char **argv)
                                          .noise = o.noise,
                                          .seed = o.seed,
                                          .has_seed = o.has_seed,
-                                         .steps = o.steps });
+                                         .steps = o.steps,
+                                         .batch = o.batch,
+                                         .chunk = o.chunk,
+                                         .resume = o.resume,
+                                         .progress_every = o.progress_every,
+                                         .skip_bad = o.skip_bad });
     else
         rc = compile(&o, &c);
     driver_free(&c);
