@@ -211,10 +211,10 @@ typedef struct ir_node {
  * CenterCrop, ToTensor and Normalize; tools hand it to the runtime's xai_image_prep. Sizes 0: not given. */
 typedef struct ir_image {
     int enabled;
-    int resize;               /* the shorter side */
-    int resize_h, resize_w;   /* or an exact size */
-    int crop_h, crop_w;       /* centre crop */
-    float mean[3], std[3];    /* per channel; std all 0: no normalisation */
+    int resize;             /* the shorter side */
+    int resize_h, resize_w; /* or an exact size */
+    int crop_h, crop_w;     /* centre crop */
+    float mean[3], std[3];  /* per channel; std all 0: no normalisation */
 } ir_image;
 
 typedef struct ir_graph {

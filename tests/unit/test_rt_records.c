@@ -29,7 +29,7 @@ static void expect_chunks_equal_whole(const char *path, int is_idx)
     cr_assert_eq(st, XAI_OK, "%s", err);
     xai_records *r;
     xai_records_info info;
-    cr_assert_eq(xai_records_open(path, 1.0f / 255, &r, &info, err, sizeof err), XAI_OK, "%s", err);
+    cr_assert_eq(xai_records_open(path, 1.0f / 255, 1, &r, &info, err, sizeof err), XAI_OK, "%s", err);
     cr_assert_eq(info.records, whole.shape[0]);
     cr_assert_eq(info.complete, info.records);
     cr_assert_eq(info.records * info.record_values, xai_array_count(&whole));
@@ -114,7 +114,7 @@ Test(records, truncated_files_name_the_first_missing_record)
     char *cut = tu_write_temp("cut.npy", bytes, len - 30); /* record 8 loses 6 of its 24 bytes, record 9 all */
     xai_records *r;
     xai_records_info info;
-    cr_assert_eq(xai_records_open(cut, 1, &r, &info, err, sizeof err), XAI_OK, "%s", err);
+    cr_assert_eq(xai_records_open(cut, 1, 1, &r, &info, err, sizeof err), XAI_OK, "%s", err);
     cr_expect_eq(info.records, 10);
     cr_expect_eq(info.complete, 8);
     float buf[60];
@@ -129,13 +129,13 @@ Test(records, truncated_files_name_the_first_missing_record)
     char *longer = malloc(len + 3);
     memcpy(longer, bytes, len);
     char *tail = tu_write_temp("tail.npy", longer, len + 3);
-    cr_expect_eq(xai_records_open(tail, 1, &r, &info, err, sizeof err), XAI_EFORMAT);
+    cr_expect_eq(xai_records_open(tail, 1, 1, &r, &info, err, sizeof err), XAI_EFORMAT);
     cr_expect(strstr(err, "trailing bytes") != NULL, "%s", err);
     /* a gzip IDX cut short: known when the reading gets there */
     size_t ilen, glen;
     unsigned char *b = idx_bytes(9, 4, 4, &ilen), *g = gzip(b, ilen, &glen);
     char *gz = tu_write_temp("cut.idx.gz", g, glen * 2 / 3);
-    cr_assert_eq(xai_records_open(gz, 1, &r, &info, err, sizeof err), XAI_OK, "%s", err);
+    cr_assert_eq(xai_records_open(gz, 1, 1, &r, &info, err, sizeof err), XAI_OK, "%s", err);
     int st = XAI_OK;
     int64_t i = 0;
     for (; i < 9 && st == XAI_OK; i++) st = xai_records_read(r, i, 1, buf, NULL, err, sizeof err);
@@ -151,14 +151,14 @@ Test(records, not_a_data_set)
     xai_records_info info;
     char err[256];
     char *t = tu_write_temp("text.npy", "hello world", 11);
-    cr_expect_eq(xai_records_open(t, 1, &r, &info, err, sizeof err), XAI_EFORMAT);
+    cr_expect_eq(xai_records_open(t, 1, 1, &r, &info, err, sizeof err), XAI_EFORMAT);
     cr_expect(strstr(err, "text.npy") != NULL, "%s", err);
     cr_expect_null(r);
-    cr_expect_eq(xai_records_open("tests", 1, &r, &info, err, sizeof err), XAI_EIO);
+    cr_expect_eq(xai_records_open("tests", 1, 1, &r, &info, err, sizeof err), XAI_EIO);
     cr_expect(strstr(err, "is a directory") != NULL, "%s", err);
     int64_t scalar_shape[1] = { 0 };
     char *s = write_npy("scalar.npy", 0, scalar_shape, (float[]){ 1 });
-    cr_expect_eq(xai_records_open(s, 1, &r, &info, err, sizeof err), XAI_ESHAPE);
+    cr_expect_eq(xai_records_open(s, 1, 1, &r, &info, err, sizeof err), XAI_ESHAPE);
     cr_expect(strstr(err, "not a data set of records") != NULL, "%s", err);
     free(t), free(s);
 }
