@@ -302,6 +302,10 @@ static int read_plain(xai_records *r, int64_t record, float *dst, char *err, siz
     return XAI_OK;
 }
 
+/* A gzip record is inflated and converted a piece at a time: its size comes from the header, which a tiny file can
+ * make enormous, so nothing is allocated from it. */
+#define GZ_PIECE 65536
+
 static int read_gzip(xai_records *r, int64_t first, int64_t count, float *out, int64_t *done, char *err, size_t errlen)
 {
     if (first < r->next) {
@@ -309,21 +313,25 @@ static int read_gzip(xai_records *r, int64_t first, int64_t count, float *out, i
         if (st) return st;
     }
     const char *why = NULL;
-    int st = raw_room(r, (size_t)r->record_bytes ? (size_t)r->record_bytes : 1, err, errlen);
+    int st = raw_room(r, GZ_PIECE, err, errlen);
     if (st) return st;
+    int esize = xai_idx_elem_size(r->idx_type);
     while (r->next < first + count) {
         int skipping = r->next < first;
-        int64_t got = gz_read(r, skipping ? NULL : r->raw, r->record_bytes, &why);
-        if (got < r->record_bytes) {
-            r->info.complete = r->next;
-            r->next = INT64_MAX; /* the stream's position is lost: the next read starts over */
-            return fail_at(r, r->info.complete, XAI_EFORMAT, why ? why : "the data ends before this record is complete",
-                           err, errlen);
+        float *dst = skipping ? NULL : out + (r->next - first) * r->info.record_values;
+        for (int64_t at = 0; at < r->record_bytes;) {
+            int64_t piece = r->record_bytes - at < GZ_PIECE ? r->record_bytes - at : GZ_PIECE;
+            int64_t got = gz_read(r, skipping ? NULL : r->raw, piece, &why);
+            if (got < piece) {
+                r->info.complete = r->next;
+                r->next = INT64_MAX; /* the stream's position is lost: the next read starts over */
+                return fail_at(r, r->info.complete, XAI_EFORMAT,
+                               why ? why : "the data ends before this record is complete", err, errlen);
+            }
+            if (dst) convert(r, r->raw, piece / esize, dst + at / esize);
+            at += piece;
         }
-        if (!skipping) {
-            convert(r, r->raw, r->info.record_values, out + (r->next - first) * r->info.record_values);
-            (*done)++;
-        }
+        if (!skipping) (*done)++;
         r->next++;
     }
     if (r->next == r->info.records) { /* the end: the stream's checksum and nothing after it */

@@ -12,6 +12,7 @@
 #include "jit.h"
 #include "outputs.h"
 #include "run.h"
+#include "scheduler.h"
 #include "policy.h"
 
 static void dump(const cli *o, const compilation *c)
@@ -144,7 +145,7 @@ static int run_main(int argc, char **argv)
     if (o.version) {
         unsigned maj, min, patch;
         LLVMGetVersion(&maj, &min, &patch);
-        printf("xaic %s (LLVM %u.%u.%u)\n", XAIC_VERSION, maj, min, patch);
+        printf("xaic %s (LLVM %u.%u.%u%s)\n", XAIC_VERSION, maj, min, patch, sched_mpi_available() ? ", Open MPI" : "");
         return 0;
     }
     char err[600];
