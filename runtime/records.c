@@ -353,6 +353,10 @@ int xai_records_read(xai_records *r, int64_t first, int64_t count, float *out, i
     if (first < 0 || count < 0 || first > r->info.records || count > r->info.records - first)
         return xai_fail(err, errlen, XAI_EARG, "%s: records %lld .. %lld are outside the %lld records", r->path,
                         (long long)first, (long long)(first + count - 1), (long long)r->info.records);
+    if (r->record_bytes == 0) { /* records of no values (a zero dimension): nothing to read, however many */
+        *done = count;
+        return XAI_OK;
+    }
     if (r->kind == KIND_IDX_GZIP) return read_gzip(r, first, count, out, done, err, errlen);
     struct stat sb; /* a mapped file that shrank would raise SIGBUS: refuse to touch it */
     if (fstat(r->fd, &sb) != 0 || (uint64_t)sb.st_size != r->file_size)

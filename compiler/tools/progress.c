@@ -26,7 +26,7 @@ static void duration(double s, char *buf, size_t len)
     else if (t >= 60)
         snprintf(buf, len, "%ldmin %02lds", t / 60, t % 60);
     else
-        snprintf(buf, len, "%lds", t);
+        snprintf(buf, len, "%.1fs", s);
 }
 
 static void print(progress *p, int final)
@@ -35,7 +35,7 @@ static void print(progress *p, int final)
     char took[32], left[32];
     duration(elapsed, took, sizeof took);
     duration(rate > 0 ? (double)(p->records - p->done_records) / rate : -1, left, sizeof left);
-    fprintf(stderr, "%s%s: chunk %lld/%lld, %lld/%lld inputs (%.1f%%), %.1f inputs/s, %s elapsed%s%s%s",
+    fprintf(stderr, "%s%s: chunk %lld/%lld, %lld/%lld inputs (%.1f%%), %.3g inputs/s, %s elapsed%s%s%s",
             p->tty ? "\r\033[K" : "", p->what, (long long)p->done_chunks, (long long)p->chunks,
             (long long)p->done_records, (long long)p->records,
             p->records ? 100.0 * (double)p->done_records / (double)p->records : 100.0, rate, took, final ? "" : ", ",
