@@ -9,6 +9,8 @@
 # The job's throughput is measured from the moment every rank has compiled (xaic's own last progress line: the
 # inputs of the job over its elapsed time); the wall time of the whole command (compilation included) is
 # reported beside it.
+# Also the CPU time of each command (all its processes): on a machine shared with other work the wall-clock
+# numbers move with the load (recorded too), the CPU time much less.
 # Environment: SCALE_REPEATS (3), SCALE_CNN_N, SCALE_VGG_N, SCALE_SKIP_VGG=1, XAIC_BUILD_DIR (build/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,10 +45,11 @@ measure() {
   [ "$config" = 1x2 ] && threads=2
   rm -rf "$out/$name.$config.out" "$out/$name.$config.out.npy"
   t0=$(date +%s.%N)
+  # /usr/bin/time: the CPU time of the command and every process it waited for (mpirun's ranks included)
   if [ "$config" = 2x1 ]; then
-    XAI_NUM_THREADS=1 $mpirun "$@" >"$log" 2>&1
+    XAI_NUM_THREADS=1 /usr/bin/time -f 'cpu %U %S' -o "$log.time" $mpirun "$@" >"$log" 2>&1
   else
-    XAI_NUM_THREADS=$threads "$@" >"$log" 2>&1
+    XAI_NUM_THREADS=$threads /usr/bin/time -f 'cpu %U %S' -o "$log.time" "$@" >"$log" 2>&1
   fi
   t1=$(date +%s.%N)
   # the job's last progress line: "..., R inputs/s, T elapsed"
@@ -55,8 +58,10 @@ measure() {
   rate=$(echo "$line" | sed -E 's/.* ([0-9.e+]+) inputs\/s.*/\1/')
   local same=true
   if [ -n "${first_output[$name]:-}" ]; then cmp -s "${first_output[$name]}" "$result" || same=false; else first_output[$name]=$result; fi
-  printf '{"bench":"%s","config":"%s","job_inputs_per_s":%s,"wall_s":%.2f,"load":"%s","identical_to_first":%s}\n' \
-    "$name" "$config" "$rate" "$(echo "$t1 - $t0" | bc)" "$(cut -d' ' -f1 /proc/loadavg)" "$same" | tee -a "$results" "$out/runs.jsonl"
+  local cpu
+  cpu=$(awk '/^cpu/ {print $2 + $3}' "$log.time")
+  printf '{"bench":"%s","config":"%s","job_inputs_per_s":%s,"wall_s":%.2f,"cpu_s":%s,"load":"%s","identical_to_first":%s}\n' \
+    "$name" "$config" "$rate" "$(echo "$t1 - $t0" | bc)" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)" "$same" | tee -a "$results" "$out/runs.jsonl"
 }
 declare -A first_output
 rm -f "$out/runs.jsonl"
@@ -75,8 +80,8 @@ done
 $py - "$out/runs.jsonl" <<'EOF'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
-print("\n| benchmark | config | job inputs/s (median, min-max) | speed-up vs 1x1 | wall s (median) | identical |")
-print("|---|---|---|---|---|---|")
+print("\n| benchmark | config | job inputs/s (median, min-max) | speed-up vs 1x1 | wall s (median) | CPU s (median) | identical |")
+print("|---|---|---|---|---|---|---|")
 for bench in dict.fromkeys(r["bench"] for r in runs):
     base = statistics.median(r["job_inputs_per_s"] for r in runs if r["bench"] == bench and r["config"] == "1x1")
     for config in ("1x1", "2x1", "1x2"):
@@ -84,5 +89,6 @@ for bench in dict.fromkeys(r["bench"] for r in runs):
         rates = [r["job_inputs_per_s"] for r in rs]
         med = statistics.median(rates)
         print(f"| {bench} | {config} | {med:.3g} ({min(rates):.3g}-{max(rates):.3g}) | {med / base:.2f}x | "
-              f"{statistics.median(r['wall_s'] for r in rs):.1f} | {all(r['identical_to_first'] for r in rs)} |")
+              f"{statistics.median(r['wall_s'] for r in rs):.1f} | {statistics.median(r.get('cpu_s', float('nan')) for r in rs):.1f} | "
+              f"{all(r['identical_to_first'] for r in rs)} |")
 EOF

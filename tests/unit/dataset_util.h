@@ -22,7 +22,9 @@
 #include "xairt.h"
 
 /* MPI inside this VM: shared memory and loopback only; as root (CI) mpirun needs --allow-run-as-root */
-#define DU_MPIRUN "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_tcp_if_include lo "
+#define DU_MPIRUN                                                                                                    \
+    "LSAN_OPTIONS=suppressions=" XAIC_SOURCE_DIR "/tests/lsan_mpi.supp:print_suppressions=0 mpirun "                  \
+    "--allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_tcp_if_include lo "
 
 static __attribute__((unused)) char *du_path(const char *name)
 {
@@ -41,7 +43,7 @@ static __attribute__((unused)) int du_xaic(char **out, const char *prefix, const
     char *args = NULL, *cmd = NULL;
     cr_assert(vasprintf(&args, fmt, ap) >= 0);
     va_end(ap);
-    cr_assert(asprintf(&cmd, "XAI_NUM_THREADS=1 timeout 300 %s '%s' %s", prefix ? prefix : "", XAIC_EXE, args) > 0);
+    cr_assert(asprintf(&cmd, "XAI_NUM_THREADS=1 timeout 300 env %s '%s' %s", prefix ? prefix : "", XAIC_EXE, args) > 0);
     int rc = tu_run(cmd, out);
     free(cmd);
     free(args);
