@@ -152,7 +152,7 @@ static int done(void *ctx, int rank, int64_t chunk, const void *report, size_t l
         }
     }
     char err[600];
-    if (journal_record(st->jr, chunk, crc, extra, st->bad + bad_from, n_bad, err, sizeof err)) {
+    if (journal_record(st->jr, chunk, crc, extra, n_bad ? st->bad + bad_from : NULL, n_bad, err, sizeof err)) {
         fprintf(stderr, "xaic: error: %s\n", err);
         return 1;
     }
@@ -180,7 +180,7 @@ int job_write_skip_list(job_state *st)
     job *j = st->j;
     j->skipped = st->n_bad;
     if (!j->skip_list) return 0;
-    qsort(st->bad, (size_t)st->n_bad, sizeof *st->bad, by_record);
+    if (st->n_bad) qsort(st->bad, (size_t)st->n_bad, sizeof *st->bad, by_record);
     xai_outfile *o;
     char err[600];
     if (outputs_check(j->inputs, j->skip_list, "--skip-bad")) return 1;

@@ -69,8 +69,9 @@ Test(dataset_mpi, ranks_write_what_one_process_writes, .timeout = 300)
             du_expect_same_file(x, y);
             free(x), free(y);
         }
-        cr_assert(asprintf(&cmd, "bash -c \"diff <(grep -v seconds '%s/results.json') <(grep -v seconds "
-                                 "'%s/results.json')\"",
+        cr_assert(asprintf(&cmd,
+                           "bash -c \"diff <(grep -v seconds '%s/results.json') <(grep -v seconds "
+                           "'%s/results.json')\"",
                            one, dir) > 0);
         cr_expect_eq(tu_run(cmd, &out), 0, "results.json of %d ranks differs beyond the timings:\n%s", ranks, out);
         free(out), free(cmd), free(dir), free(prefix);
@@ -122,13 +123,14 @@ static pid_t find_rank(int rank, const char *needle)
 Test(dataset_mpi, a_dead_rank_fails_the_job_and_resume_finishes_it, .timeout = 300)
 {
     if (!built_with_mpi()) cr_skip_test("xaic is built without MPI (ranks_write_what_one_process_writes checks why)");
-    char *data = du_digits("dead.npy", 700, 23), *ref = du_path("dead_ref.npy"), *o = du_path("dead_out.npy"), *out = NULL;
+    char *data = du_digits("dead.npy", 700, 23), *ref = du_path("dead_ref.npy"), *o = du_path("dead_out.npy"),
+         *out = NULL;
     const char *run = "run models/mnist_cnn_lrp.xai --explain epsilon_gamma_box --chunk 10 --batch 10";
     cr_assert_eq(du_xaic(&out, NULL, "%s --input '%s' -o '%s'", run, data, ref), 0, "%s", out);
     free(out);
     char *cmd = NULL, *journal = NULL, *log = du_path("dead.log");
-    cr_assert(asprintf(&cmd, "env XAI_NUM_THREADS=1 " DU_MPIRUN "-n 2 '%s' %s --input '%s' -o '%s'", XAIC_EXE, run, data,
-                       o) > 0);
+    cr_assert(asprintf(&cmd, "env XAI_NUM_THREADS=1 " DU_MPIRUN "-n 2 '%s' %s --input '%s' -o '%s'", XAIC_EXE, run,
+                       data, o) > 0);
     cr_assert(asprintf(&journal, "%s.xaic-journal", o) > 0);
     pid_t mpirun = du_spawn(cmd, log);
     cr_assert_eq(du_wait_for(mpirun, journal, 3, 120), 1, "the job got going");

@@ -250,7 +250,7 @@ Test(dataset_run, eval_skips_and_counts_bad_records, .timeout = 120)
     cr_assert(asprintf(&json, "%s/results.json", dir) > 0);
     char *text = tu_read_file(json, NULL);
     cr_expect(text && strstr(text, "\"inputs\":\t5") && strstr(text, "\"skipped\":\t1"), "%s", text);
-    free(text);
+    free(text), free(json);
     cr_assert(asprintf(&json, "%s/per_image.csv", dir) > 0);
     text = tu_read_file(json, NULL);
     cr_expect(text && !strstr(text, "\n2,") && strstr(text, "\n3,"), "input 2 is left out: %s", text);
