@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-static int elem_size(int type)
+int xai_idx_elem_size(int type)
 {
     switch (type) {
     case 0x08:
@@ -31,9 +31,9 @@ static uint64_t load_be(const unsigned char *p, int n)
     return v;
 }
 
-static float convert(const unsigned char *p, int type, float scale)
+float xai_idx_convert(const unsigned char *p, int type, float scale)
 {
-    uint64_t u = load_be(p, elem_size(type));
+    uint64_t u = load_be(p, xai_idx_elem_size(type));
     switch (type) {
     case 0x08: return (float)(uint8_t)u * scale;
     case 0x09: return (float)(int8_t)(uint8_t)u;
@@ -149,7 +149,7 @@ int xai_idx_parse(const void *bytes, size_t size, const char *label, float scale
         st = xai_fail(err, errlen, XAI_EFORMAT, "%s: not an IDX file (bad magic)", label);
         goto done;
     }
-    int type = hdr[2], rank = hdr[3], esize = elem_size(type);
+    int type = hdr[2], rank = hdr[3], esize = xai_idx_elem_size(type);
     if (!esize) {
         st = xai_fail(err, errlen, XAI_EDTYPE, "%s: unknown IDX element type 0x%02X", label, type);
         goto done;
@@ -218,7 +218,7 @@ int xai_idx_parse(const void *bytes, size_t size, const char *label, float scale
         st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", label);
         goto done;
     }
-    for (int64_t i = 0; i < count; i++) data[i] = convert(raw + i * esize, type, scale);
+    for (int64_t i = 0; i < count; i++) data[i] = xai_idx_convert(raw + i * esize, type, scale);
     out->rank = rank;
     out->data = data;
     data = NULL;

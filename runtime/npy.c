@@ -260,6 +260,98 @@ static float load_elem(const unsigned char *src, const npy_dtype *t)
     }
 }
 
+/* ---- the parts the record reader (records.c) and the sized writer (npy_sized.c) share ---- */
+
+int xai_npy_describe(const char *hdr, size_t hlen, const char *label, int convert, xai_npy_layout *l, char *err,
+                     size_t errlen)
+{
+    npy_header h = { .s = hdr, .p = hdr, .end = hdr + hlen };
+    if (!parse_header(&h))
+        return xai_fail(err, errlen, strstr(h.msg, "dtype") ? XAI_EDTYPE : XAI_EFORMAT, "%s: %s", label, h.msg);
+    npy_dtype t;
+    if (!parse_dtype(h.descr, &t))
+        return xai_fail(err, errlen, XAI_EDTYPE, "%s: unsupported dtype '%s'", label, h.descr);
+    int native_f32 = t.kind == 'f' && t.size == 4 && !t.big;
+    if (!native_f32 && !convert)
+        return xai_fail(err, errlen, XAI_EDTYPE, "%s: dtype '%s' is not float32 (convert is off)", label, h.descr);
+    if (h.fortran)
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: fortran_order is True (only C order is supported)", label);
+    memset(l, 0, sizeof *l);
+    l->rank = h.rank;
+    memcpy(l->shape, h.shape, sizeof h.shape);
+    memcpy(l->descr, h.descr, sizeof h.descr);
+    l->kind = t.kind;
+    l->size = t.size;
+    l->big = t.big;
+    return XAI_OK;
+}
+
+int xai_npy_layout_parse(const unsigned char *bytes, size_t avail, const char *label, int convert, xai_npy_layout *l,
+                         char *err, size_t errlen)
+{
+    if (avail < 10 || memcmp(bytes, NPY_MAGIC, 6) != 0)
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: not a .npy file (%s)", label,
+                        avail < 10 ? "too short" : "bad magic");
+    int major = bytes[6], minor = bytes[7];
+    uint64_t hlen, prelen;
+    if (major == 1) {
+        hlen = bytes[8] | (uint64_t)bytes[9] << 8;
+        prelen = 10;
+    } else if (major == 2 || major == 3) {
+        if (avail < 12) return xai_fail(err, errlen, XAI_EFORMAT, "%s: truncated header", label);
+        hlen = bytes[8] | (uint64_t)bytes[9] << 8 | (uint64_t)bytes[10] << 16 | (uint64_t)bytes[11] << 24;
+        prelen = 12;
+    } else {
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: unsupported .npy version %d.%d", label, major, minor);
+    }
+    if (hlen > NPY_MAX_HEADER)
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: header length %llu exceeds the %u-byte limit", label,
+                        (unsigned long long)hlen, NPY_MAX_HEADER);
+    if (prelen + hlen > avail)
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: header length %llu exceeds file size %llu", label,
+                        (unsigned long long)hlen, (unsigned long long)avail);
+    char *hdr = malloc(hlen + 1);
+    if (!hdr) return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory", label);
+    memcpy(hdr, bytes + prelen, hlen);
+    hdr[hlen] = 0;
+    int st = xai_npy_describe(hdr, hlen, label, convert, l, err, errlen);
+    free(hdr);
+    l->data_offset = prelen + hlen;
+    return st;
+}
+
+void xai_npy_convert(const unsigned char *src, const xai_npy_layout *l, int64_t count, float *dst)
+{
+    npy_dtype t = { l->kind, l->size, l->big };
+    if (t.kind == 'f' && t.size == 4 && t.big == host_is_big()) {
+        memcpy(dst, src, sizeof(float) * (size_t)count);
+        return;
+    }
+    for (int64_t i = 0; i < count; i++) dst[i] = load_elem(src + i * t.size, &t);
+}
+
+size_t xai_npy_header_format(int32_t rank, const int64_t *shape, unsigned char *out)
+{
+    char dict[256];
+    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    for (int i = 0; i < rank; i++)
+        n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld%s", (long long)shape[i],
+                      i + 1 < rank    ? ", "
+                          : rank == 1 ? ","
+                                      : ""); /* numpy's spelling: (5,) (2, 3) */
+    n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
+    /* 10 bytes of preamble + dict + spaces + '\n' must be a multiple of 64. */
+    size_t total = (10 + (size_t)n + 1 + 63) / 64 * 64, hlen = total - 10;
+    static const unsigned char magic[8] = { 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0 };
+    memcpy(out, magic, 8);
+    out[8] = (unsigned char)(hlen & 0xff);
+    out[9] = (unsigned char)(hlen >> 8);
+    memcpy(out + 10, dict, (size_t)n);
+    memset(out + 10 + n, ' ', hlen - (size_t)n - 1);
+    out[total - 1] = '\n';
+    return total;
+}
+
 /* ---- reading: from a file descriptor (data read straight into the result) or from memory ---- */
 
 typedef struct {
@@ -338,25 +430,13 @@ static int npy_load(npy_src *src, const char *label, int convert, xai_array *out
     }
     hdr[hlen] = 0;
 
-    npy_header h = { .s = hdr, .p = hdr, .end = hdr + hlen };
-    if (!parse_header(&h)) {
-        st = xai_fail(err, errlen, strstr(h.msg, "dtype") ? XAI_EDTYPE : XAI_EFORMAT, "%s: %s", label, h.msg);
-        goto done;
-    }
-    npy_dtype t;
-    if (!parse_dtype(h.descr, &t)) {
-        st = xai_fail(err, errlen, XAI_EDTYPE, "%s: unsupported dtype '%s'", label, h.descr);
-        goto done;
-    }
+    xai_npy_layout l;
+    if ((st = xai_npy_describe(hdr, hlen, label, convert, &l, err, errlen)) != XAI_OK) goto done;
+    npy_dtype t = { l.kind, l.size, l.big };
+    npy_header h = { .rank = l.rank };
+    memcpy(h.shape, l.shape, sizeof h.shape);
+    memcpy(h.descr, l.descr, sizeof h.descr);
     int native_f32 = t.kind == 'f' && t.size == 4 && !t.big;
-    if (!native_f32 && !convert) {
-        st = xai_fail(err, errlen, XAI_EDTYPE, "%s: dtype '%s' is not float32 (convert is off)", label, h.descr);
-        goto done;
-    }
-    if (h.fortran) {
-        st = xai_fail(err, errlen, XAI_EFORMAT, "%s: fortran_order is True (only C order is supported)", label);
-        goto done;
-    }
     char shp[128];
     xai_format_shape(shp, sizeof shp, h.shape, h.rank);
     int64_t count = xai_checked_bytes(h.shape, h.rank, 1);
@@ -449,32 +529,15 @@ int xai_npy_write(const char *path, const float *data, int32_t rank, const int64
         return xai_fail(err, errlen, XAI_ESHAPE, "%s: shape has a negative or too large dimension", path);
     if (count > 0 && !data) return xai_fail(err, errlen, XAI_ENULL, "%s: data is NULL", path);
 
-    char dict[256];
-    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
-    for (int i = 0; i < rank; i++)
-        n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld%s", (long long)shape[i],
-                      i + 1 < rank    ? ", "
-                          : rank == 1 ? ","
-                                      : ""); /* numpy's spelling: (5,) (2, 3) */
-    n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
-    /* 10 bytes of preamble + dict + spaces + '\n' must be a multiple of 64. */
-    size_t total = (10 + (size_t)n + 1 + 63) / 64 * 64;
-    size_t hlen = total - 10;
-    unsigned char pre[10] = {
-        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)
-    };
-    char pad[64];
-    memset(pad, ' ', sizeof pad);
-    pad[hlen - (size_t)n - 1] = '\n';
+    unsigned char header[XAI_NPY_HEADER_MAX];
+    size_t header_len = xai_npy_header_format(rank, shape, header);
 
     xai_outfile *o;
     int st = xai_outfile_open(&o, path, 0, err, errlen);
     if (st != XAI_OK) return st;
     FILE *f = xai_outfile_stream(o);
     /* Write errors are collected by the stream and reported by the commit, with their reason. */
-    fwrite(pre, 1, 10, f);
-    fwrite(dict, 1, (size_t)n, f);
-    fwrite(pad, 1, hlen - (size_t)n, f);
+    fwrite(header, 1, header_len, f);
     if (host_is_big()) {
         for (int64_t i = 0; i < count && !ferror(f); i++) {
             unsigned char b[4], r[4];

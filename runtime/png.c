@@ -57,19 +57,21 @@ static void read_memory(png_structp png, png_bytep out, size_t n)
  * cannot hold more pixel data than this; an image claiming more is refused before anything is allocated. */
 #define MAX_INFLATE_RATIO 1032u
 
-int xai_png_parse(const void *bytes, size_t size, const char *label, int want_channels, xai_array *out, char *err,
-                  size_t errlen)
+/* The decoded rows, after libpng's transforms: 8 or 16 bits (8 with strip16), 1-4 interleaved channels (gray,
+ * gray+alpha, RGB, RGBA). */
+typedef struct png_raw {
+    unsigned char *pixels;
+    size_t w, h, rowbytes;
+    int channels, depth;
+} png_raw;
+
+static int png_decode(const void *bytes, size_t size, const char *label, int strip16, png_raw *raw, char *err,
+                      size_t errlen)
 {
-    if (!out || (!bytes && size)) return xai_fail(err, errlen, XAI_ENULL, "xai_png_parse: data or out is NULL");
-    memset(out, 0, sizeof *out);
-    if (want_channels != 0 && want_channels != 1 && want_channels != 3)
-        return xai_fail(err, errlen, XAI_EARG, "%s: want_channels %d is not 0, 1 or 3", label ? label : "PNG data",
-                        want_channels);
+    memset(raw, 0, sizeof *raw);
     if (size < 8 || png_sig_cmp(bytes, 0, 8) != 0)
-        return xai_fail(err, errlen, XAI_EFORMAT, "%s: not a PNG file (bad signature)", label ? label : "PNG data");
-    png_ctx ctx = {
-        .label = label ? label : "PNG data", .err = err, .errlen = errlen, .mem = bytes, .size = size, .pos = 8
-    };
+        return xai_fail(err, errlen, XAI_EFORMAT, "%s: not a PNG file (bad signature)", label);
+    png_ctx ctx = { .label = label, .err = err, .errlen = errlen, .mem = bytes, .size = size, .pos = 8 };
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -80,7 +82,6 @@ int xai_png_parse(const void *bytes, size_t size, const char *label, int want_ch
     int st = XAI_OK;
     unsigned char *volatile pixels = NULL;
     png_bytep *volatile rows = NULL;
-    float *volatile data = NULL;
     if (setjmp(png_jmpbuf(png))) {
         st = XAI_EFORMAT; /* on_error already wrote the message */
         goto done;
@@ -108,35 +109,60 @@ int xai_png_parse(const void *bytes, size_t size, const char *label, int want_ch
     int color = png_get_color_type(png, info);
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (strip16) png_set_strip_16(png); /* the high byte, as PIL reads 16-bit RGB */
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
 
-    /* After the transforms: 8 or 16 bits, 1-4 channels (gray, gray+alpha, RGB, RGBA). */
-    int channels = png_get_channels(png, info), depth = png_get_bit_depth(png, info);
-    size_t rowbytes = png_get_rowbytes(png, info);
-    int file_c = channels >= 3 ? 3 : 1;
-    int out_c = want_channels ? want_channels : file_c;
-    size_t pixel_bytes, float_bytes;
+    size_t rowbytes = png_get_rowbytes(png, info), pixel_bytes, float_bytes;
     if (__builtin_mul_overflow(rowbytes, h, &pixel_bytes) ||
-        __builtin_mul_overflow(w * h, (size_t)out_c * sizeof(float), &float_bytes)) {
+        __builtin_mul_overflow(w * h, 3 * sizeof(float), &float_bytes)) {
         st = xai_fail(err, errlen, XAI_EFORMAT, "%s: image %zux%zu is too large", ctx.label, w, h);
         goto done;
     }
     pixels = malloc(pixel_bytes);
     rows = malloc(h * sizeof *rows);
-    data = malloc(float_bytes);
-    if (!pixels || !rows || !data) {
+    if (!pixels || !rows) {
         st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a %zux%zu image", ctx.label, w, h);
         goto done;
     }
     for (size_t y = 0; y < h; y++) rows[y] = pixels + y * rowbytes;
     png_read_image(png, rows);
     png_read_end(png, NULL);
+    raw->pixels = pixels;
+    pixels = NULL;
+    raw->w = w, raw->h = h, raw->rowbytes = rowbytes;
+    raw->channels = png_get_channels(png, info);
+    raw->depth = png_get_bit_depth(png, info);
+done:
+    png_destroy_read_struct(&png, &info, NULL);
+    free(pixels);
+    free(rows);
+    return st;
+}
 
+int xai_png_parse(const void *bytes, size_t size, const char *label, int want_channels, xai_array *out, char *err,
+                  size_t errlen)
+{
+    if (!out || (!bytes && size)) return xai_fail(err, errlen, XAI_ENULL, "xai_png_parse: data or out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!label) label = "PNG data";
+    if (want_channels != 0 && want_channels != 1 && want_channels != 3)
+        return xai_fail(err, errlen, XAI_EARG, "%s: want_channels %d is not 0, 1 or 3", label, want_channels);
+    png_raw raw;
+    int st = png_decode(bytes, size, label, 0, &raw, err, errlen);
+    if (st) return st;
+    size_t w = raw.w, h = raw.h;
+    int channels = raw.channels, depth = raw.depth, file_c = channels >= 3 ? 3 : 1;
+    int out_c = want_channels ? want_channels : file_c;
+    float *data = malloc(w * h * (size_t)out_c * sizeof(float));
+    if (!data) {
+        free(raw.pixels);
+        return xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a %zux%zu image", label, w, h);
+    }
     float *d = data;
     size_t plane = h * w;
     for (size_t y = 0; y < h; y++) {
-        const unsigned char *r = rows[y];
+        const unsigned char *r = raw.pixels + y * raw.rowbytes;
         for (size_t x = 0; x < w; x++) {
             float v[3];
             for (int c = 0; c < file_c; c++) {
@@ -153,18 +179,35 @@ int xai_png_parse(const void *bytes, size_t size, const char *label, int want_ch
             }
         }
     }
+    free(raw.pixels);
     out->rank = 3;
     out->shape[0] = out_c;
     out->shape[1] = (int64_t)h;
     out->shape[2] = (int64_t)w;
     out->data = data;
-    data = NULL;
-done:
-    png_destroy_read_struct(&png, &info, NULL);
-    free(pixels);
-    free(rows);
-    free(data);
-    return st;
+    return XAI_OK;
+}
+
+int xai_png_decode8(const void *bytes, size_t size, const char *label, xai_image8 *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    png_raw raw;
+    int st = png_decode(bytes, size, label, 1, &raw, err, errlen);
+    if (st) return st;
+    int c = raw.channels >= 3 ? 3 : 1;
+    /* alpha dropped in place: row by row, each pixel's first c bytes moved down (never overlapping forward) */
+    unsigned char *px = raw.pixels;
+    for (size_t y = 0; y < raw.h; y++) {
+        const unsigned char *row = raw.pixels + y * raw.rowbytes;
+        unsigned char *dst = px + y * raw.w * (size_t)c;
+        for (size_t x = 0; x < raw.w; x++)
+            for (int k = 0; k < c; k++) dst[x * (size_t)c + (size_t)k] = row[x * (size_t)raw.channels + (size_t)k];
+    }
+    out->pixels = px;
+    out->width = (int32_t)raw.w;
+    out->height = (int32_t)raw.h;
+    out->channels = c;
+    return XAI_OK;
 }
 
 int xai_png_read(const char *path, int want_channels, xai_array *out, char *err, size_t errlen)

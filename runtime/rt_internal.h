@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xairt_io.h" /* xai_npy_header_format */
+
 /* Hidden so the shared library exports only the xairt.h API. */
 #define XAI_INTERNAL __attribute__((visibility("hidden")))
 
@@ -22,5 +24,30 @@ XAI_INTERNAL void xai_format_shape(char *buf, size_t len, const int64_t *dims, i
 
 /* Philox4x32-10 on a full 128-bit counter and 64-bit key (rng.c; exposed for known-answer tests). */
 XAI_INTERNAL void xai_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+
+/* ---- .npy pieces shared by npy.c, the record reader (records.c) and the sized writer (npy_sized.c) ---- */
+typedef struct xai_npy_layout {
+    int32_t rank;
+    int64_t shape[8];
+    char descr[32];
+    char kind;            /* 'f', 'i', 'u' */
+    int size, big;        /* bytes per element; big-endian */
+    uint64_t data_offset; /* bytes before the data (preamble + header) */
+} xai_npy_layout;
+
+/* The header dict (hdr, hlen bytes) checked as xai_npy_read checks it (dtype, convert, C order); fills l but
+ * its data_offset. */
+XAI_INTERNAL int xai_npy_describe(const char *hdr, size_t hlen, const char *label, int convert, xai_npy_layout *l,
+                                  char *err, size_t errlen);
+/* Preamble and header from the first `avail` bytes of a file; the data size is the caller's to check. */
+XAI_INTERNAL int xai_npy_layout_parse(const unsigned char *bytes, size_t avail, const char *label, int convert,
+                                      xai_npy_layout *l, char *err, size_t errlen);
+/* count elements of l's dtype at src as float32 */
+XAI_INTERNAL void xai_npy_convert(const unsigned char *src, const xai_npy_layout *l, int64_t count, float *dst);
+
+/* IDX element types (idx.c): bytes per element (0: unknown type), and one big-endian element as float32
+ * (uint8 times scale; the other types as they are) */
+XAI_INTERNAL int xai_idx_elem_size(int type);
+XAI_INTERNAL float xai_idx_convert(const unsigned char *p, int type, float scale);
 
 #endif

@@ -127,6 +127,87 @@ int xai_png_write(const char *path, const float *chw, int32_t channels, int32_t 
  * scaled by `scale` (1/255 for images, 1 for labels); other IDX types are converted as they are. */
 int xai_idx_read(const char *path, float scale, xai_array *out, char *err, size_t errlen);
 
+/* JPEG through libjpeg-turbo, as xai_png_read: [C, H, W] floats u / 255 (C = 1 gray, 3 RGB; want_channels 1 or
+ * 3 converts, 0 keeps the file's). CMYK files are XAI_EFORMAT; so is a file cut short (libjpeg would fill the
+ * rest with gray). At most 2^28 pixels, 1024 per byte of file, 500 progressive scans. */
+int xai_jpeg_read(const char *path, int want_channels, xai_array *out, char *err, size_t errlen);
+
+/* ==== data sets (docs/scaling.md): records read a chunk at a time, images prepared as torchvision does,
+ * outputs filled region by region ==== */
+
+/* A .npy [N, ...] (float32; other numeric dtypes converted when `convert` is set, as xai_npy_read) or an IDX file (uint8 times idx_scale; plain or gzip) read a
+ * record at a time: the file is memory-mapped (gzip: inflated as it is read) and pages are released after each
+ * read, so memory stays that of the records asked for. The header is checked as xai_npy_read / xai_idx_read
+ * do; a file shorter than its header says opens: `complete` counts the records wholly present, and reading
+ * further is XAI_EFORMAT naming the file and the first missing record. */
+typedef struct xai_records xai_records;
+typedef struct xai_records_info {
+    int32_t rank;
+    int64_t shape[8];      /* as declared: shape[0] records */
+    int64_t records;       /* shape[0] */
+    int64_t record_values; /* values per record: the product of shape[1..] */
+    int64_t complete;      /* records wholly in the file (gzip: not known before reading, = records) */
+} xai_records_info;
+int xai_records_open(const char *path, float idx_scale, int convert, xai_records **out, xai_records_info *info,
+                     char *err, size_t errlen);
+/* Records [first, first + count) as float32 into out (count * record_values). *done (may be NULL) receives how
+ * many were written before an error. Reads in increasing order are cheapest (gzip goes back by starting over). */
+int xai_records_read(xai_records *r, int64_t first, int64_t count, float *out, int64_t *done, char *err, size_t errlen);
+void xai_records_close(xai_records *r); /* NULL-safe */
+
+/* A network's input from an image file, as torchvision's PIL pipeline makes it (bit for bit, runtime/image_prep.c):
+ * decoded to 8 bits (PNG: alpha dropped, 16 bits to their high byte; JPEG: as xai_jpeg_read), converted to
+ * `channels` (gray = PIL's (19595 R + 38470 G + 7471 B + 2^15) >> 16), resized with PIL's bilinear filter
+ * (antialiased when shrinking), centre-cropped, then (u / 255 - mean) / std. The result must be channels x
+ * height x width, else XAI_ESHAPE saying what the image became. All-zero std: no normalisation (u / 255). */
+typedef struct xai_image_prep {
+    int32_t channels, height, width;     /* the result [channels (1 or 3), height, width] */
+    int32_t resize;                      /* > 0: the shorter side to this, the longer in proportion (Resize(S)) */
+    int32_t resize_height, resize_width; /* > 0: exactly this size (Resize([h, w])); not with resize */
+    int32_t crop_height, crop_width;     /* > 0: centre crop (CenterCrop), zero-padded when the image is smaller */
+    float mean[3], std[3];               /* per channel */
+} xai_image_prep;
+int xai_image_prep_check(const xai_image_prep *p, char *err, size_t errlen);
+/* out: channels * height * width floats. PNG or JPEG is told by the file's signature, not its name. */
+int xai_image_read(const char *path, const xai_image_prep *p, float *out, char *err, size_t errlen);
+int xai_image_prepare(const void *bytes, size_t size, const char *label, const xai_image_prep *p, float *out, char *err,
+                      size_t errlen);
+
+/* A set of image files: a directory's *.png, *.jpg, *.jpeg (any case; not hidden files, not recursing) in byte
+ * order of their names, or a list file with one image per line, `PATH` or `PATH CLASS` (CLASS: the last field,
+ * decimal digits, after white space; on every line or on none), blank lines and # comments skipped, relative
+ * paths taken from the list file's directory. */
+typedef struct xai_image_list {
+    int64_t count;
+    char *text;      /* the names, NUL-separated */
+    int64_t *offset; /* [count]: each name in text */
+    int32_t *labels; /* [count], or NULL when the list gives no classes */
+    char *dir;       /* what relative names are relative to */
+} xai_image_list;
+int xai_image_list_open(const char *path, xai_image_list *out, char *err, size_t errlen);
+/* The path of image i (dir/name, or the name when absolute) into buf; XAI_EARG if it does not fit. */
+int xai_image_list_path(const xai_image_list *l, int64_t i, char *buf, size_t len);
+void xai_image_list_free(xai_image_list *l);
+
+/* A float32 .npy created at its final size and filled region by region, from several processes if need be
+ * (each opens it; regions must not overlap): the exception to xai_outfile, for outputs too large to hold and
+ * jobs that resume. XAI_NPY_CREATE makes `path` (replacing what is there) with xai_npy_write's header and
+ * sparse zero data; XAI_NPY_REOPEN opens such a file, checking that its size and header are those of `shape`.
+ * Records are along shape[0]. Writes are not durable before xai_npy_sized_sync (fdatasync). commit syncs and
+ * renames the file over `target` in one atomic step (a link's file is replaced; a regular target keeps its
+ * permissions; anything else is refused), and closes it in every case; close leaves the file where it is. */
+typedef struct xai_npy_sized xai_npy_sized;
+enum { XAI_NPY_CREATE = 0, XAI_NPY_REOPEN = 1 };
+int xai_npy_sized_open(const char *path, int32_t rank, const int64_t *shape, int flags, xai_npy_sized **out, char *err,
+                       size_t errlen);
+int xai_npy_sized_write(xai_npy_sized *f, int64_t first, int64_t count, const float *rows, char *err, size_t errlen);
+int xai_npy_sized_read(xai_npy_sized *f, int64_t first, int64_t count, float *rows, char *err, size_t errlen);
+int xai_npy_sized_sync(xai_npy_sized *f, char *err, size_t errlen);
+int xai_npy_sized_commit(xai_npy_sized *f, const char *target, char *err, size_t errlen);
+int xai_npy_sized_close(xai_npy_sized *f);
+
+/* ==== end of data sets ==== */
+
 /* ---- safetensors (used by the compiler for weights, and at load time with --weights=external) ---- */
 typedef enum {
     XAI_DT_F32,

@@ -33,4 +33,25 @@ XAI_IO_INTERNAL int xai_png_parse(const void *data, size_t size, const char *lab
 XAI_IO_INTERNAL int xai_idx_parse(const void *data, size_t size, const char *label, float scale, xai_array *out,
                                   char *err, size_t errlen);
 
+XAI_IO_INTERNAL int xai_jpeg_parse(const void *data, size_t size, const char *label, int want_channels, xai_array *out,
+                                   char *err, size_t errlen);
+
+/* An image decoded to 8 bits: [height, width, channels] interleaved, channels 1 (gray) or 3 (RGB); pixels is
+ * malloc'd. PNG: palette expanded, gray below 8 bits scaled up, 16 bits to the high byte, alpha dropped. */
+typedef struct xai_image8 {
+    unsigned char *pixels;
+    int32_t width, height, channels;
+} xai_image8;
+XAI_IO_INTERNAL int xai_png_decode8(const void *data, size_t size, const char *label, xai_image8 *out, char *err,
+                                    size_t errlen);
+XAI_IO_INTERNAL int xai_jpeg_decode8(const void *data, size_t size, const char *label, xai_image8 *out, char *err,
+                                     size_t errlen);
+/* The version 1.0 '<f4' C-order header xai_npy_write writes (data 64-byte aligned) into out (at least
+ * XAI_NPY_HEADER_MAX bytes); returns its length. Also what xaic writes before rows streamed to a device. */
+#define XAI_NPY_HEADER_MAX 384
+XAI_IO_INTERNAL size_t xai_npy_header_format(int32_t rank, const int64_t *shape, unsigned char *out);
+/* xai_image_list_open on a list file's bytes; base_dir is what relative names are relative to. */
+XAI_IO_INTERNAL int xai_image_list_parse(const void *data, size_t size, const char *label, const char *base_dir,
+                                         xai_image_list *out, char *err, size_t errlen);
+
 #endif

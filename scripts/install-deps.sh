@@ -3,8 +3,8 @@
 # Runs apt-get as root, or through sudo when not root.
 set -euo pipefail
 packages=(cmake make gcc g++ pkg-config flex bison llvm-19-dev clang-19 libclang-rt-19-dev
-          libcjson-dev libcriterion-dev libpng-dev zlib1g-dev python3 clang-format
-          protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+          libcjson-dev libcriterion-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev python3 clang-format
+          protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenmpi-dev openmpi-bin
           # the importer's tests export torchvision models at test time (tests/reference/)
           python3-torch python3-torchvision python3-onnx python3-numpy python3-pytest)
 missing=()

@@ -241,6 +241,10 @@ static void dump_network(const ast_network *n, FILE *out)
                 ast_dump_expr(s->range_high, out);
                 fputc(']', out);
             }
+            if (s->image) {
+                fputc(' ', out);
+                ast_dump_expr(s->image, out);
+            }
             break;
         case NS_LAYER:
             fprintf(out, "    layer %s = ", s->name);

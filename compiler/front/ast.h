@@ -44,7 +44,7 @@ struct ast_expr {
 /* ---- network ---- */
 typedef enum {
     NS_WEIGHTS, /* weights "file.safetensors"; */
-    NS_INPUT,   /* input x[1, 28, 28] range [0, 1]; */
+    NS_INPUT,   /* input x[1, 28, 28] range [0, 1] image(...); */
     NS_LAYER,   /* name = expr [from "prefix"]; */
     NS_OUTPUT,  /* output name [, name ...]; */
 } ast_net_stmt_kind;
@@ -60,6 +60,7 @@ typedef struct ast_net_stmt {
     int n_dims;
     int has_range; /* NS_INPUT */
     ast_expr *range_low, *range_high;
+    ast_expr *image;  /* NS_INPUT: image(...) preprocessing (an EX_CALL), or NULL */
     ast_expr *value;  /* NS_LAYER: the right-hand side, normally an EX_CALL */
     const char *from; /* NS_LAYER: parameter prefix given with `from`, or NULL */
     xai_loc from_loc;

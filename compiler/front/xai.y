@@ -254,7 +254,7 @@ static void build_rule_body(xai_parse_state *ps, ast_rule *r, xai_vec stmts, XAI
 %token <num> NUMBER "number"
 %token IMPORT "'import'" NETWORK "'network'" WEIGHTS "'weights'" INPUT "'input'" OUTPUT "'output'"
        RULE "'rule'" ON "'on'" PRESET "'preset'" EXPLAIN "'explain'" FOR "'for'" RANGE "'range'"
-       FROM "'from'"
+       FROM "'from'" IMAGE "'image'"
 %token LE "'<='" GE "'>='" EQ "'=='" NE "'!='"
 
 %nonassoc '<' '>' LE GE EQ NE
@@ -262,7 +262,7 @@ static void build_rule_body(xai_parse_state *ps, ast_rule *r, xai_vec stmts, XAI
 %left '*' '/'
 %precedence UMINUS
 
-%type <expr> expr primary
+%type <expr> expr primary image_opt
 %type <vec> expr_list items_opt args_opt arg_list ident_list params_opt param_list requires_opt
 %type <vec> net_stmts net_body settings settings_body rule_stmts rule_body
 %type <arg> arg
@@ -350,9 +350,10 @@ net_stmt
             $$.path = $3;
             $$.path_loc = LOC(@3);
         }
-    | INPUT { ps->context = "the input declaration"; } IDENT '[' expr_list ']' range_opt ';'
+    | INPUT { ps->context = "the input declaration"; } IDENT '[' expr_list ']' range_opt image_opt ';'
         {
             $$ = $7;
+            $$.image = $8;
             $$.kind = NS_INPUT;
             $$.name = $3;
             $$.name_loc = LOC(@3);
@@ -387,6 +388,22 @@ net_stmt
 range_opt
     : %empty                          { memset(&$$, 0, sizeof $$); }
     | RANGE '[' expr ',' expr ']'     { memset(&$$, 0, sizeof $$); $$.has_range = 1; $$.range_low = $3; $$.range_high = $5; }
+    ;
+
+/* image(resize=..., crop=..., mean=..., std=...): how image files become this input (checked by sema) */
+image_opt
+    : %empty                 { $$ = NULL; }
+    | IMAGE '(' args_opt ')'
+        {
+            int d = 0;
+            const ast_arg *args = $3.data;
+            for (int i = 0; i < $3.n; i++)
+                if (depth_of(args[i].value) > d) d = depth_of(args[i].value);
+            $$ = new_expr(ps, EX_CALL, @1, d);
+            $$->text = "image";
+            $$->args = $3.data;
+            $$->n_args = $3.n;
+        }
     ;
 
 from_opt

@@ -228,6 +228,16 @@ typedef struct ir_node {
                                    mult is how many of them one pass computes (a chunk, see ir_graph) */
 } ir_node;
 
+/* How image files become the input (`input x[C, H, W] image(...)`, docs/language.md): torchvision's Resize,
+ * CenterCrop, ToTensor and Normalize; tools hand it to the runtime's xai_image_prep. Sizes 0: not given. */
+typedef struct ir_image {
+    int enabled;
+    int resize;             /* the shorter side */
+    int resize_h, resize_w; /* or an exact size */
+    int crop_h, crop_w;     /* centre crop */
+    float mean[3], std[3];  /* per channel; std all 0: no normalisation */
+} ir_image;
+
 typedef struct ir_graph {
     char *name;
     xai_loc loc;
@@ -238,6 +248,7 @@ typedef struct ir_graph {
     char *output_name; /* the layer named by `output` (may be folded into another node) */
     int has_range;
     float range_low, range_high;
+    ir_image image;     /* image(...) on the input */
     char *weights_path; /* resolved path of the safetensors file (NULL if the net has no params) */
     uint32_t weights_crc32;
     uint64_t weights_size;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sema_args.h"
+#include "sema_image.h"
 #include "weights.h"
 
 /* One name defined in a network: the input or a layer. */
@@ -353,6 +354,7 @@ static int build_input(net_ctx *c, const ast_net_stmt *s)
         } else
             ok = 0;
     }
+    if (ok && s->image && !sema_image(c->d, s->image, &n.shape, &c->g->image)) ok = 0;
     if (!ok) return -1;
     return ir_graph_add_node(c->g, &n);
 }

@@ -16,6 +16,9 @@ void cli_usage(FILE *f)
         "       xaic run FILE.xai --forward --input IN -o OUT [--network NET] [-O N]\n"
         "       xaic run FILE.xai --explain NAME --input IN -o OUT [--target CLASS] [--stats] [--overlay]\n"
         "                [--baseline B.npy] [--noise N.npy] [--seed S]\n"
+        "       xaic run FILE.xai --explain E1,E2,.. --input DATA -o OUT.npy [--batch N] [--chunk N] [--resume]\n"
+        "                [--skip-bad LIST] [--progress N]    a data set, streamed (also under mpirun; "
+        "docs/scaling.md)\n"
         "       xaic run FILE.xai --explain AM -o OUT [--input START] [--target CLASS] [--steps N] [--baseline C.npy]\n"
         "                [--seed S]         activation maximisation: OUT.png (grid) and OUT.npy\n"
         "       xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
@@ -49,6 +52,11 @@ void cli_usage(FILE *f)
         "run: IN and OUT are .npy (float32, batch first) or, for one image, .png; an explanation written\n"
         "     as .png is a heatmap (a grid for a batch; --overlay blends it over the input); --stats prints\n"
         "     the relevance sum at every layer; --target picks the class (default: the arg-max)\n"
+        "run over a data set: DATA is a .npy or IDX file of inputs, a directory of PNG / JPEG images or a list\n"
+        "     file of them (one path per line, optional class), prepared as the input's image(...) says; OUT.npy\n"
+        "     (OUT.E.npy per explanation) is filled a chunk at a time (--chunk, default 8 batches of --batch, default\n"
+        "     32); a stopped run leaves OUT.npy.xaic-journal, and the same command with --resume finishes it;\n"
+        "     --skip-bad LIST skips unreadable inputs (NaN rows) and lists them; --progress N: a line per N chunks\n"
         "run, activation_maximization: one prototype per class unless --target is given; START holds one\n"
         "     starting point or one per class (default: zeros, or N(0,1) codes drawn with --seed for a\n"
         "     generator); --baseline sets the regulariser's centre; --steps overrides the compiled steps\n");
@@ -157,6 +165,26 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
                 return 2;
             }
             o->steps = (int)v;
+        } else if (!strcmp(a, "--batch") || !strcmp(a, "--chunk") || !strcmp(a, "--progress")) {
+            NEED_VALUE();
+            char *end;
+            errno = 0;
+            long v = strtol(next, &end, 10);
+            if (errno || end == next || *end || v < 1 || v > (a[2] == 'p' ? 1000000 : 65536)) {
+                fprintf(err, "xaic: error: %s needs an integer in [1, %d]\n", a, a[2] == 'p' ? 1000000 : 65536);
+                return 2;
+            }
+            if (a[2] == 'b')
+                o->batch = (int)v;
+            else if (a[2] == 'c')
+                o->chunk = (int)v;
+            else
+                o->progress_every = (int)v;
+        } else if (!strcmp(a, "--resume"))
+            o->resume = 1;
+        else if (!strcmp(a, "--skip-bad")) {
+            NEED_VALUE();
+            o->skip_bad = next;
         } else if (!strcmp(a, "--overlay"))
             o->overlay = 1;
         else if (!strcmp(a, "--explain")) {

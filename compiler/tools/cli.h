@@ -13,6 +13,9 @@ typedef struct cli {
     uint64_t seed;
     int has_seed;
     int steps;
+    /* run over a data set (docs/scaling.md) */
+    int batch, chunk, resume, progress_every;
+    const char *skip_bad;
     int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
     int threads_off;
     int error_limit; /* -1: the default */

@@ -13,7 +13,9 @@
 
 #include "eval_internal.h"
 #include "jit.h"
+#include "progress.h"
 #include "run.h"
+#include "stream.h"
 
 static void eval_usage(FILE *f)
 {
@@ -22,6 +24,7 @@ static void eval_usage(FILE *f)
         "usage: xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
         "                 [--labels FILE] [--network NET] [--limit N] [--batch N] [--tracked relu_logit|logit]\n"
         "                 [--patch P] [--steps L] [--order most|least|both] [--baseline V] [--shifts MIN:MAX] [-O N]\n"
+        "                 [--chunk N] [--resume] [--skip-bad LIST] [--progress N]\n"
         "  INPUTS   .npy (float32, batch first) or IDX (MNIST format, optionally gzipped; uint8 scaled to [0, 1])\n"
         "  --labels .npy (integers) or IDX: the class explained; default: each input's arg-max class\n"
         "  selectivity: pixel flipping by patches of P x P (default 4), L removals (default 20), most relevant\n"
@@ -29,6 +32,12 @@ static void eval_usage(FILE *f)
         "  continuity:  horizontal shifts MIN..MAX (default -20:20), shifted-in columns take V (default 0)\n"
         "  --tracked    the value followed: ReLU of the target logit (default, as the seed) or the logit\n"
         "  --batch      inputs per call of the generated functions (default 256)\n"
+        "  INPUTS may also be a directory of PNG / JPEG images or a list file of them (one path per line, optional\n"
+        "  class), prepared as the network input's image(...) says. Inputs are streamed a chunk at a time\n"
+        "  (--chunk N, default 4 batches); DIR/per_input.npy holds every input's results; a stopped run leaves\n"
+        "  DIR/per_input.npy.xaic-journal and the same command with --resume finishes it; --skip-bad LIST skips\n"
+        "  unreadable inputs and lists them; --progress N: a line per N chunks; under mpirun the chunks are\n"
+        "  shared by the ranks (docs/scaling.md)\n"
         "  DIR gets curves.csv, per_image.csv, results.json, *.svg plots and strip_*.png heatmaps\n"
         "  (docs/evaluation.md)\n");
 }
@@ -49,9 +58,9 @@ static int parse_int(const char *opt, const char *text, long low, long high, lon
 /* Applies `opt v`: 0, 2 after a message, or -1 if opt is not an option of eval. v NULL: the value is missing. */
 static int parse_value(eval_args *a, const char *opt, const char *v)
 {
-    static const char *const options[] = { "-o",         "--explain", "--data",    "--labels", "--metric",
-                                           "--network",  "--limit",   "--batch",   "--patch",  "--steps",
-                                           "--baseline", "--order",   "--tracked", "--shifts" };
+    static const char *const options[] = { "-o",        "--explain", "--data",  "--labels",   "--metric",   "--network",
+                                           "--limit",   "--batch",   "--patch", "--steps",    "--baseline", "--order",
+                                           "--tracked", "--shifts",  "--chunk", "--skip-bad", "--progress" };
     int known = 0;
     for (size_t i = 0; i < sizeof options / sizeof *options; i++) known |= !strcmp(opt, options[i]);
     if (!known) return -1;
@@ -77,6 +86,12 @@ static int parse_value(eval_args *a, const char *opt, const char *v)
         if (!(rc = parse_int(opt, v, 1, INT32_MAX, &n))) a->limit = n;
     } else if (!strcmp(opt, "--batch")) {
         if (!(rc = parse_int(opt, v, 1, 65536, &n))) a->batch = (int)n;
+    } else if (!strcmp(opt, "--chunk")) {
+        if (!(rc = parse_int(opt, v, 1, 1 << 24, &n))) a->chunk = (int)n;
+    } else if (!strcmp(opt, "--progress")) {
+        if (!(rc = parse_int(opt, v, 1, 1000000, &n))) a->progress_every = (int)n;
+    } else if (!strcmp(opt, "--skip-bad")) {
+        a->skip_bad = v;
     } else if (!strcmp(opt, "--patch")) {
         if (!(rc = parse_int(opt, v, 1, 1 << 20, &n))) a->sel.patch = (int32_t)n;
     } else if (!strcmp(opt, "--steps")) {
@@ -133,6 +148,10 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
             eval_usage(stdout);
             exit(0);
+        }
+        if (!strcmp(opt, "--resume")) {
+            a->resume = 1;
+            continue;
         }
         if (opt[0] == '-' && opt[1] == 'O' && opt[2] >= '0' && opt[2] <= '3' && !opt[3]) {
             a->opt_level = opt[2] - '0';
@@ -255,56 +274,77 @@ static int resolve_shapes(eval_setup *s)
     return 0;
 }
 
-/* .npy as it is, anything else as IDX (uint8 images scaled by 1/255, labels by 1). */
-static int read_array(const char *path, float idx_scale, int convert, xai_array *out)
+/* The labels: a .npy of integers, an IDX file, a text file (the last field of each line: a list file's
+ * classes, or one class per line), or the classes of the list file given as the data. */
+static int read_labels(const eval_args *a, eval_setup *s)
 {
-    char err[512];
-    if (!run_may_read(path)) return 1;
-    int status = run_ends_with(path, ".npy") ? xai_npy_read(path, out, convert, err, sizeof err)
-                                             : xai_idx_read(path, idx_scale, out, err, sizeof err);
-    if (status) fprintf(stderr, "xaic: error: %s\n", err);
-    return status ? 1 : 0;
-}
-
-static int read_data(const eval_args *a, eval_setup *s)
-{
-    if (read_array(a->data, 1.0f / 255, 0, &s->x)) return 1;
-    int64_t per = s->x.rank >= 2 ? xai_array_count(&s->x) / s->x.shape[0] : -1;
-    if (s->x.rank < 2 || s->x.shape[0] < 1 || per != s->in_count) {
-        const ir_shape *in = &s->net->nodes[s->net->input].shape;
-        char want[64];
-        fprintf(stderr, "xaic: error: %s: shape mismatch: the data is [", a->data);
-        for (int i = 0; i < s->x.rank; i++) fprintf(stderr, "%s%lld", i ? ", " : "", (long long)s->x.shape[i]);
-        fprintf(stderr,
-                "], but network '%s' takes inputs of %s = %lld values; give [N, ...] with %lld values per "
-                "input\n",
-                s->net->name, ir_shape_str(in, want, sizeof want), (long long)s->in_count, (long long)s->in_count);
+    s->labels = malloc(sizeof(int32_t) * (size_t)s->n);
+    if (!s->labels) return fprintf(stderr, "xaic: error: out of memory\n"), 1;
+    const xai_image_list *l = &s->ds.list;
+    if (!a->labels && s->ds.is_images && l->labels) { /* the list file's classes */
+        for (int64_t i = 0; i < s->n; i++)
+            if (l->labels[i] >= s->m.classes) {
+                fprintf(stderr,
+                        "xaic: error: %s: the class %d of image %lld is not a class of network '%s' (0 .. %d)\n",
+                        a->data, (int)l->labels[i], (long long)i, s->net->name, (int)s->m.classes - 1);
+                return 1;
+            }
+        memcpy(s->labels, l->labels, sizeof(int32_t) * (size_t)s->n);
+        s->has_labels = 1;
+        return 0;
+    }
+    if (!a->labels) {
+        free(s->labels);
+        s->labels = NULL;
+        return 0;
+    }
+    char err[600];
+    xai_array lab = { 0 };
+    int st;
+    if (!run_may_read(a->labels)) return 1;
+    if (run_ends_with(a->labels, ".txt")) {
+        xai_image_list text;
+        st = xai_image_list_open(a->labels, &text, err, sizeof err);
+        if (!st && !text.labels) { /* one class per line: the "names" are the classes */
+            lab.rank = 1, lab.shape[0] = text.count;
+            lab.data = malloc(sizeof(float) * (size_t)text.count + 1);
+            for (int64_t i = 0; lab.data && i < text.count; i++) {
+                char *end;
+                long v = strtol(text.text + text.offset[i], &end, 10);
+                lab.data[i] = *end || v < 0 ? NAN : (float)v;
+            }
+        } else if (!st) {
+            lab.rank = 1, lab.shape[0] = text.count;
+            lab.data = malloc(sizeof(float) * (size_t)text.count + 1);
+            for (int64_t i = 0; lab.data && i < text.count; i++) lab.data[i] = (float)text.labels[i];
+        }
+        xai_image_list_free(&text);
+    } else {
+        st = run_ends_with(a->labels, ".npy") ? xai_npy_read(a->labels, &lab, 1, err, sizeof err)
+                                              : xai_idx_read(a->labels, 1.0f, &lab, err, sizeof err);
+    }
+    if (st) {
+        fprintf(stderr, "xaic: error: %s\n", err);
         return 1;
     }
-    s->n = s->x.shape[0] < a->limit || !a->limit ? s->x.shape[0] : a->limit;
-    if (s->n > INT32_MAX) s->n = INT32_MAX;
-    s->targets = malloc(sizeof(int32_t) * s->n);
-    if (!a->labels) return 0;
-    xai_array l = { 0 };
-    if (read_array(a->labels, 1.0f, 1, &l)) return 1;
-    int64_t count = xai_array_count(&l);
+    int64_t count = xai_array_count(&lab);
     int rc = 0;
-    if (count != s->x.shape[0]) {
+    if (count != s->ds.count) {
         fprintf(stderr, "xaic: error: %s holds %lld labels but %s holds %lld inputs; give one label per input\n",
-                a->labels, (long long)count, a->data, (long long)s->x.shape[0]);
+                a->labels, (long long)count, a->data, (long long)s->ds.count);
         rc = 1;
     }
     for (int64_t i = 0; i < s->n && !rc; i++) {
-        float v = l.data[i];
+        float v = lab.data[i];
         if (!(v >= 0 && v < s->m.classes && v == floorf(v))) {
             fprintf(stderr, "xaic: error: %s: label %g of input %lld is not a class of network '%s' (0 .. %d)\n",
                     a->labels, (double)v, (long long)i, s->net->name, (int)s->m.classes - 1);
             rc = 1;
         } else
-            s->targets[i] = (int32_t)v;
+            s->labels[i] = (int32_t)v;
     }
     s->has_labels = !rc;
-    xai_array_free(&l);
+    xai_array_free(&lab);
     return rc;
 }
 
@@ -343,93 +383,55 @@ static int jit_entries(compilation *c, const eval_args *a, eval_setup *s)
     return 0;
 }
 
-/* Predictions of every input (the arg-max), used as targets without --labels and for the accuracy. */
-static int predict(eval_setup *s)
-{
-    float *logits = malloc(sizeof(float) * s->m.classes * s->m.max_batch);
-    int status = 0;
-    s->predicted = malloc(sizeof(int32_t) * s->n);
-    s->correct = 0;
-    for (int64_t first = 0; first < s->n && !status; first += s->m.max_batch) {
-        int32_t b = s->n - first < s->m.max_batch ? (int32_t)(s->n - first) : s->m.max_batch;
-        status = s->m.forward(s->x.data + first * s->in_count, logits, b, s->m.workspace);
-        if (status)
-            fprintf(stderr, "xaic: error: inputs %lld .. %lld: %s\n", (long long)first, (long long)(first + b - 1),
-                    xai_status_string(status));
-        for (int32_t i = 0; i < b && !status; i++) {
-            int32_t best = 0;
-            for (int32_t k = 1; k < s->m.classes; k++)
-                if (logits[i * s->m.classes + k] > logits[i * s->m.classes + best]) best = k;
-            s->predicted[first + i] = best;
-            if (!s->has_labels) s->targets[first + i] = best;
-            s->correct += best == s->targets[first + i];
-        }
-    }
-    free(logits);
-    return status ? 1 : 0;
-}
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/* One explanation (and flipping order): the metric over every input, batch after batch, so progress can
- * be shown; image 0 is evaluated once more on its own to keep its heatmaps for the strip. */
-static int run_method(const eval_args *a, eval_setup *s, eval_result *r, int index, int total)
-{
-    xai_eval_model m = s->m;
-    m.explain = r->method->fn;
-    m.relevance_channels = r->method->relevance_channels;
-    int64_t per = r->points, chunk = (int64_t)s->m.max_batch * 4;
-    char err[512];
-    int status = 0, progress = isatty(STDERR_FILENO);
-    double start = now_seconds();
-    for (int64_t first = 0; first < s->n && !status; first += chunk) {
-        int32_t b = s->n - first < chunk ? (int32_t)(s->n - first) : (int32_t)chunk;
-        const float *x = s->x.data + first * s->in_count;
-        if (a->is_selectivity) {
-            xai_selectivity_options o = a->sel;
-            o.order = r->order;
-            if (!first) /* image 0 alone first, keeping its removals and heatmaps for the strip */
-                status = xai_selectivity(&m, x, s->targets, 1, &o, r->curves, r->score, r->strip_removed, r->strip, err,
-                                         sizeof err);
-            if (!status)
-                status = xai_selectivity(&m, x, s->targets + first, b, &o, r->curves + first * per, r->score + first,
-                                         NULL, NULL, err, sizeof err);
-        } else {
-            if (!first)
-                status = xai_continuity(&m, x, s->targets, 1, &a->cont, r->curves, r->quadrants, r->score, r->strip,
-                                        err, sizeof err);
-            if (!status)
-                status = xai_continuity(&m, x, s->targets + first, b, &a->cont, r->curves + first * per,
-                                        r->quadrants + first * per * 4, r->score + first, NULL, err, sizeof err);
-        }
-        if (progress)
-            fprintf(stderr, "\r\033[Kxaic eval: %s %s%s (%d/%d): %lld/%lld inputs", a->metric, r->method->name,
-                    r->order ? " least relevant first" : "", index + 1, total, (long long)(first + b), (long long)s->n);
-    }
-    if (progress) fputs("\r\033[K", stderr);
-    r->seconds = now_seconds() - start;
-    if (status) fprintf(stderr, "xaic: error: %s: %s\n", r->method->name, err);
-    return status ? 1 : 0;
-}
-
 static void free_setup(eval_setup *s)
 {
-    for (int i = 0; i < s->n_results; i++) eval_result_free(&s->results[i]);
+    for (int i = 0; i < s->n_results; i++) {
+        eval_result *r = &s->results[i];
+        free(r->curve), free(r->quadrants), free(r->strip), free(r->strip_removed);
+    }
     free(s->workspace);
-    free(s->targets);
-    free(s->predicted);
-    xai_array_free(&s->x);
+    free(s->labels);
+    free(s->per_input);
+    free(s->image0);
+    free(s->curves), free(s->quads), free(s->score), free(s->logits), free(s->targets), free(s->predicted);
+    dataset_close(&s->ds);
     jit_free(s->jit);
+}
+
+/* The results (explanation x order), their columns in per_input.npy */
+static void plan_results(const eval_args *a, eval_setup *s)
+{
+    int64_t column = 2;
+    for (int i = 0; i < s->n_methods; i++)
+        for (int order = 0; order < 2; order++) {
+            if (!(a->orders & (1 << order)) || (order && !a->is_selectivity)) continue;
+            eval_result *r = &s->results[s->n_results++];
+            r->method = &s->methods[i];
+            r->order = order;
+            r->points = a->is_selectivity ? a->sel.steps + 1 : (int64_t)a->cont.shift_max - a->cont.shift_min + 1;
+            r->column = column;
+            column += eval_result_values(a, r);
+        }
+    s->row_values = column;
+}
+
+static char *describe(compilation *c, const eval_args *a, const eval_setup *s)
+{
+    char data[4200], labels[4200] = "none", *d = NULL;
+    dataset_identity(&s->ds, data, sizeof data);
+    if (a->labels) stream_file_identity(a->labels, labels, sizeof labels);
+    int n = asprintf(&d,
+                     "eval sources=%08x %s -O%d explain=%s metric=%s patch=%d steps=%d orders=%d baseline=%a "
+                     "tracked=%d shifts=%d:%d batch=%d labels=%s data=%s",
+                     stream_sources_crc(c), s->net->name, a->opt_level, a->explain, a->metric, a->sel.patch,
+                     a->sel.steps, a->orders, (double)a->sel.baseline, a->sel.tracked, a->cont.shift_min,
+                     a->cont.shift_max, s->m.max_batch, labels, data);
+    return n < 0 ? NULL : d;
 }
 
 static int evaluate(compilation *c, const eval_args *a)
 {
-    eval_setup s = { 0 };
+    eval_setup s = { .args = a };
     outputs_inputs_of(&s.inputs, c);
     outputs_add_input(&s.inputs, a->data, "the data");
     outputs_add_input(&s.inputs, a->labels, "the labels");
@@ -445,24 +447,48 @@ static int evaluate(compilation *c, const eval_args *a)
             rc = 1;
         }
     }
-    if (!rc) rc = eval_make_output_dir(a->out_dir);
-    if (!rc) rc = read_data(a, &s);
+    if (rc) return rc;
+    sched *sc = sched_start();
+    if (!sc) return 1;
+    sched_quiet(sc, 1);
+    job j = { .what = "xaic eval",
+              .ds = &s.ds,
+              .resume = a->resume,
+              .skip_list = a->skip_bad,
+              .progress_every = a->progress_every,
+              .inputs = &s.inputs,
+              .process = eval_process,
+              .finish = eval_finish,
+              .ctx = &s };
+    if (sched_rank(sc) == 0) rc = eval_make_output_dir(a->out_dir);
+    if (!rc) rc = dataset_open(&s.ds, a->data, s.net, 0, a->skip_bad != NULL);
+    if (!rc) {
+        s.n = a->limit && a->limit < s.ds.count ? a->limit : s.ds.count;
+        rc = read_labels(a, &s);
+    }
     if (!rc) rc = jit_entries(c, a, &s);
-    if (!rc) rc = predict(&s);
-    double start = now_seconds();
-    for (int i = 0; i < s.n_methods && !rc; i++)
-        for (int order = 0; order < 2 && !rc; order++) {
-            if (!(a->orders & (1 << order)) || (order && !a->is_selectivity)) continue;
-            eval_result *r = &s.results[s.n_results++];
-            if (eval_result_init(r, a, &s, &s.methods[i], order)) {
-                rc = 1;
-                fprintf(stderr, "xaic: error: out of memory\n");
-            } else
-                rc = run_method(a, &s, r, s.n_results - 1, s.n_methods * (a->is_selectivity && a->orders == 3 ? 2 : 1));
-        }
-    s.seconds = now_seconds() - start;
-    if (!rc) rc = eval_write_report(a, &s);
+    char *description = NULL;
+    if (!rc) {
+        plan_results(a, &s);
+        j.records = s.n;
+        j.chunk = a->chunk ? a->chunk : 4 * s.m.max_batch;
+        j.n_extra = s.n_results;
+        j.n_out = 1;
+        j.out[0] = (job_output){ .rank = 2, .shape = { s.n, s.row_values } };
+        rc = asprintf(&s.per_input, "%s/per_input.npy", a->out_dir) < 0 ||
+            asprintf(&j.journal_path, "%s/per_input.npy.xaic-journal", a->out_dir) < 0 ||
+            !(description = describe(c, a, &s)) || !(j.out[0].target = strdup(s.per_input));
+        j.description = description;
+        if (!rc) rc = eval_chunk_buffers(&s, j.chunk);
+    }
+    rc = stream_agree(sc, rc);
+    s.started = progress_now();
+    if (!rc) rc = job_run(&j, sc); /* the report: eval_finish, on rank 0 */
+    free(description);
+    free(j.journal_path);
+    free(j.out[0].target);
     free_setup(&s);
+    sched_end(sc);
     return rc;
 }
 

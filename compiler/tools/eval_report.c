@@ -13,54 +13,92 @@
 
 static const char *const ORDER_NAMES[2] = { "most_relevant_first", "least_relevant_first" };
 
-int eval_result_init(eval_result *r, const eval_args *a, const eval_setup *s, const eval_method *method, int order)
-{
-    memset(r, 0, sizeof *r);
-    r->method = method;
-    r->order = order;
-    int64_t frames = a->is_selectivity ? a->sel.steps : (int64_t)a->cont.shift_max - a->cont.shift_min + 1;
-    r->points = a->is_selectivity ? frames + 1 : frames;
-    int64_t map = (int64_t)method->relevance_channels * s->m.height * s->m.width;
-    r->curves = malloc(sizeof(float) * s->n * r->points);
-    r->score = malloc(sizeof(float) * s->n);
-    r->strip = malloc(sizeof(float) * frames * map);
-    if (a->is_selectivity)
-        r->strip_removed = malloc(sizeof(int32_t) * frames);
-    else
-        r->quadrants = malloc(sizeof(float) * s->n * r->points * 4);
-    return !r->curves || !r->score || !r->strip || (a->is_selectivity ? !r->strip_removed : !r->quadrants);
-}
+/* ---- statistics: one pass over per_input.npy, column by column in input order (the sums of the in-memory
+ * version, bit for bit) ---- */
 
-void eval_result_free(eval_result *r)
-{
-    free(r->curves);
-    free(r->quadrants);
-    free(r->score);
-    free(r->strip);
-    free(r->strip_removed);
-    memset(r, 0, sizeof *r);
-}
-
-/* mean and standard deviation over the inputs of values[i * stride + offset], NaN skipped */
-typedef struct stats {
-    double mean, std, max;
+typedef struct accumulator {
+    double sum, sq, max;
     int64_t count;
-} stats;
+} accumulator;
 
-static stats column_stats(const float *values, int64_t n, int64_t stride, int64_t offset)
+static eval_stats finish_stats(const accumulator *acc)
 {
-    stats st = { 0, 0, -INFINITY, 0 };
-    double sum = 0, sq = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double v = values[i * stride + offset];
-        if (isnan(v)) continue;
-        sum += v, sq += v * v, st.count++;
-        if (v > st.max) st.max = v;
-    }
-    if (!st.count) return (stats){ NAN, NAN, NAN, 0 };
-    st.mean = sum / st.count;
-    st.std = sqrt(fmax(0, sq / st.count - st.mean * st.mean));
+    if (!acc->count) return (eval_stats){ NAN, NAN, NAN, 0 };
+    eval_stats st = { acc->sum / acc->count, 0, acc->max, acc->count };
+    st.std = sqrt(fmax(0, acc->sq / acc->count - st.mean * st.mean));
     return st;
+}
+
+/* per_input.npy, a block of rows at a time: fn(ctx, row index, row) for each */
+static int each_row(const eval_setup *s, int (*fn)(void *, int64_t, const float *), void *ctx)
+{
+    xai_records *r;
+    xai_records_info info;
+    char err[600];
+    if (xai_records_open(s->per_input, 1, 0, &r, &info, err, sizeof err)) {
+        fprintf(stderr, "xaic: error: %s\n", err);
+        return 1;
+    }
+    int64_t block = (1 << 22) / (s->row_values * 4) + 1;
+    float *rows = malloc(sizeof(float) * (size_t)(block * s->row_values));
+    int rc = !rows || info.records != s->n || info.record_values != s->row_values;
+    if (rc) fprintf(stderr, "xaic: error: %s: not this evaluation's per-input file\n", s->per_input);
+    for (int64_t first = 0; first < info.records && !rc; first += block) {
+        int64_t n = info.records - first < block ? info.records - first : block;
+        if (xai_records_read(r, first, n, rows, NULL, err, sizeof err)) {
+            fprintf(stderr, "xaic: error: %s\n", err);
+            rc = 1;
+        }
+        for (int64_t i = 0; i < n && !rc; i++) rc = fn(ctx, first + i, rows + i * s->row_values);
+    }
+    free(rows);
+    xai_records_close(r);
+    return rc;
+}
+
+typedef struct collecting {
+    eval_setup *s;
+    accumulator *acc;
+} collecting;
+
+static int collect_row(void *ctx, int64_t index, const float *row)
+{
+    collecting *c = ctx;
+    eval_setup *s = c->s;
+    if (isnan(row[0])) return 0; /* skipped */
+    if (!s->evaluated++) s->image0_index = index, s->image0_target = (int32_t)row[0];
+    s->correct += row[0] == row[1];
+    for (int64_t k = 2; k < s->row_values; k++) {
+        double v = row[k];
+        accumulator *a = &c->acc[k];
+        if (isnan(v)) continue;
+        a->sum += v, a->sq += v * v, a->count++;
+        if (!(v <= a->max)) a->max = v;
+    }
+    return 0;
+}
+
+int eval_collect(eval_setup *s)
+{
+    collecting c = { s, calloc((size_t)s->row_values, sizeof(accumulator)) };
+    if (!c.acc) return fprintf(stderr, "xaic: error: out of memory\n"), 1;
+    for (int64_t k = 0; k < s->row_values; k++) c.acc[k].max = -INFINITY;
+    s->evaluated = s->correct = 0;
+    int rc = each_row(s, collect_row, &c);
+    for (int e = 0; e < s->n_results && !rc; e++) {
+        eval_result *r = &s->results[e];
+        int quads = !s->args->is_selectivity;
+        r->curve = malloc(sizeof(eval_stats) * (size_t)r->points);
+        r->quadrants = quads ? malloc(sizeof(eval_stats) * (size_t)(r->points * 4)) : NULL;
+        if (!r->curve || (quads && !r->quadrants))
+            return fprintf(stderr, "xaic: error: out of memory\n"), free(c.acc), 1;
+        r->score = finish_stats(&c.acc[r->column]);
+        for (int64_t k = 0; k < r->points; k++) r->curve[k] = finish_stats(&c.acc[r->column + 1 + k]);
+        for (int64_t k = 0; quads && k < r->points * 4; k++)
+            r->quadrants[k] = finish_stats(&c.acc[r->column + 1 + r->points + k]);
+    }
+    free(c.acc);
+    return rc;
 }
 
 static char *join(const char *dir, const char *name, const char *suffix)
@@ -89,6 +127,26 @@ static int finish(xai_outfile *out)
     return 1;
 }
 
+typedef struct per_image {
+    const eval_args *a;
+    const eval_result *r;
+    FILE *f;
+} per_image;
+
+static int per_image_row(void *ctx, int64_t i, const float *row)
+{
+    per_image *p = ctx;
+    if (isnan(row[0])) return 0; /* skipped (--skip-bad) */
+    float score = row[p->r->column];
+    fprintf(p->f, "%lld,%d,%d,%s,", (long long)i, (int)row[0], (int)row[1], p->r->method->name);
+    if (p->a->is_selectivity) fprintf(p->f, "%s,", ORDER_NAMES[p->r->order]);
+    if (isnan(score))
+        fputs("\n", p->f); /* no pair of shifts differed: empty field */
+    else
+        fprintf(p->f, "%.9g\n", score);
+    return 0;
+}
+
 static int write_csvs(const eval_args *a, const eval_setup *s)
 {
     xai_outfile *out;
@@ -100,31 +158,27 @@ static int write_csvs(const eval_args *a, const eval_setup *s)
     for (int e = 0; e < s->n_results; e++) {
         const eval_result *r = &s->results[e];
         for (int64_t k = 0; k < r->points; k++) {
-            stats f_k = column_stats(r->curves, s->n, r->points, k);
+            eval_stats f_k = r->curve[k];
             if (a->is_selectivity) {
                 fprintf(f, "%s,%s,%lld,%.9g,%.9g\n", r->method->name, ORDER_NAMES[r->order], (long long)k, f_k.mean,
                         f_k.std);
                 continue;
             }
             fprintf(f, "%s,%d,%.9g", r->method->name, (int)(a->cont.shift_min + k), f_k.mean);
-            for (int q = 0; q < 4; q++)
-                fprintf(f, ",%.9g", column_stats(r->quadrants, s->n, r->points * 4, k * 4 + q).mean);
+            for (int q = 0; q < 4; q++) fprintf(f, ",%.9g", r->quadrants[k * 4 + q].mean);
             fputc('\n', f);
         }
     }
     if (finish(out)) return 1;
     if (!(f = create(s, a->out_dir, "per_image.csv", &out))) return 1;
     fprintf(f, "input,target,predicted,explanation,%s\n", a->is_selectivity ? "order,aopc" : "continuity");
-    for (int e = 0; e < s->n_results; e++)
-        for (int64_t i = 0; i < s->n; i++) {
-            const eval_result *r = &s->results[e];
-            fprintf(f, "%lld,%d,%d,%s,", (long long)i, (int)s->targets[i], (int)s->predicted[i], r->method->name);
-            if (a->is_selectivity) fprintf(f, "%s,", ORDER_NAMES[r->order]);
-            if (isnan(r->score[i]))
-                fputs("\n", f); /* no pair of shifts differed: empty field */
-            else
-                fprintf(f, "%.9g\n", r->score[i]);
+    for (int e = 0; e < s->n_results; e++) {
+        per_image pi = { a, &s->results[e], f };
+        if (each_row(s, per_image_row, &pi)) {
+            xai_outfile_abort(out);
+            return 1;
         }
+    }
     return finish(out);
 }
 
@@ -139,9 +193,9 @@ static cJSON *result_json(const eval_args *a, const eval_setup *s, const eval_re
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", r->method->name);
-    stats score = column_stats(r->score, s->n, 1, 0);
+    eval_stats score = r->score;
     double *mean = malloc(sizeof(double) * r->points);
-    for (int64_t k = 0; k < r->points; k++) mean[k] = column_stats(r->curves, s->n, r->points, k).mean;
+    for (int64_t k = 0; k < r->points; k++) mean[k] = r->curve[k].mean;
     if (a->is_selectivity) {
         cJSON_AddStringToObject(o, "order", ORDER_NAMES[r->order]);
         cJSON_AddNumberToObject(o, "aopc_mean", score.mean);
@@ -154,8 +208,7 @@ static cJSON *result_json(const eval_args *a, const eval_setup *s, const eval_re
         cJSON_AddItemToObject(o, "mean_f", number_array(mean, r->points));
         cJSON *quads = cJSON_AddArrayToObject(o, "mean_quadrants");
         for (int q = 0; q < 4; q++) {
-            for (int64_t k = 0; k < r->points; k++)
-                mean[k] = column_stats(r->quadrants, s->n, r->points * 4, k * 4 + q).mean;
+            for (int64_t k = 0; k < r->points; k++) mean[k] = r->quadrants[k * 4 + q].mean;
             cJSON_AddItemToArray(quads, number_array(mean, r->points));
         }
     }
@@ -171,9 +224,10 @@ static int write_json(const eval_args *a, const eval_setup *s)
     cJSON_AddStringToObject(root, "file", a->file);
     cJSON_AddStringToObject(root, "network", s->net->name);
     cJSON_AddStringToObject(root, "data", a->data);
-    cJSON_AddNumberToObject(root, "inputs", (double)s->n);
+    cJSON_AddNumberToObject(root, "inputs", (double)s->evaluated);
+    cJSON_AddNumberToObject(root, "skipped", (double)(s->n - s->evaluated));
     cJSON_AddStringToObject(root, "targets", s->has_labels ? "labels" : "argmax");
-    if (s->has_labels) cJSON_AddNumberToObject(root, "accuracy", (double)s->correct / s->n);
+    if (s->has_labels) cJSON_AddNumberToObject(root, "accuracy", (double)s->correct / s->evaluated);
     cJSON_AddStringToObject(root, "tracked", a->sel.tracked == XAI_TRACK_LOGIT ? "logit" : "relu_logit");
     cJSON *opt = cJSON_AddObjectToObject(root, "options");
     if (a->is_selectivity) {
@@ -188,6 +242,12 @@ static int write_json(const eval_args *a, const eval_setup *s)
         cJSON_AddStringToObject(root, "continuity", "max over consecutive shifts of ||R(x)-R(x')||_1 / ||x-x'||_2");
     }
     cJSON_AddNumberToObject(root, "batch", s->m.max_batch);
+    cJSON_AddStringToObject(root, "per_input", "per_input.npy");
+    cJSON_AddStringToObject(root, "per_input_columns",
+                            a->is_selectivity
+                                ? "target, predicted, then per explanation (and order): aopc, f after 0 .. L removals"
+                                : "target, predicted, then per explanation: continuity, f at each shift, then R1 .. R4 "
+                                  "at each shift (shift-major)");
     cJSON_AddNumberToObject(root, "seconds", s->seconds);
     cJSON *list = cJSON_AddArrayToObject(root, "explanations");
     for (int e = 0; e < s->n_results; e++) cJSON_AddItemToArray(list, result_json(a, s, &s->results[e]));
@@ -228,13 +288,14 @@ static int write_plots(const eval_args *a, const eval_setup *s)
             const eval_result *r = &s->results[e];
             if (r->order != order) continue;
             float *m = means + (int64_t)e * points;
-            for (int64_t k = 0; k < points; k++) m[k] = (float)column_stats(r->curves, s->n, points, k).mean;
+            for (int64_t k = 0; k < points; k++) m[k] = (float)r->curve[k].mean;
             series[n++] = (xai_plot_series){ r->method->name, m };
         }
         if (!n) continue;
         char title[160], name[64];
         snprintf(title, sizeof title, "Pixel flipping, %s (%dx%d patches, %lld inputs)",
-                 order ? "least relevant first" : "most relevant first", a->sel.patch, a->sel.patch, (long long)s->n);
+                 order ? "least relevant first" : "most relevant first", a->sel.patch, a->sel.patch,
+                 (long long)s->evaluated);
         snprintf(name, sizeof name, "selectivity_%s", ORDER_NAMES[order]);
         rc = plot(s, a->out_dir, name,
                   &(xai_plot){ .title = title,
@@ -252,14 +313,12 @@ static int write_plots(const eval_args *a, const eval_setup *s)
         const eval_result *r = &s->results[e];
         for (int c = 0; c < 5; c++) {
             float *m = means + ((int64_t)e * 5 + c) * points;
-            for (int64_t k = 0; k < points; k++)
-                m[k] = (float)(c ? column_stats(r->quadrants, s->n, points * 4, k * 4 + c - 1)
-                                 : column_stats(r->curves, s->n, points, k))
-                           .mean;
+            for (int64_t k = 0; k < points; k++) m[k] = (float)(c ? r->quadrants[k * 4 + c - 1] : r->curve[k]).mean;
             series[c] = (xai_plot_series){ curve_names[c], m };
         }
         char title[160], name[200];
-        snprintf(title, sizeof title, "Continuity of %s: mean over %lld inputs", r->method->name, (long long)s->n);
+        snprintf(title, sizeof title, "Continuity of %s: mean over %lld inputs", r->method->name,
+                 (long long)s->evaluated);
         snprintf(name, sizeof name, "continuity_%s", r->method->name);
         rc = plot(s, a->out_dir, name,
                   &(xai_plot){ .title = title,
@@ -289,12 +348,12 @@ static int write_strips(const eval_args *a, const eval_setup *s)
         for (int64_t k = 0; k < frames; k++) {
             float *img = inputs + k * s->in_count;
             if (a->is_selectivity) { /* x^k: the patches removed before step k */
-                memcpy(img, k ? img - s->in_count : s->x.data, sizeof(float) * s->in_count);
+                memcpy(img, k ? img - s->in_count : s->image0, sizeof(float) * s->in_count);
                 if (k)
                     xai_patch_fill(img, m->channels, m->height, m->width, a->sel.patch, r->strip_removed[k - 1],
                                    a->sel.baseline);
             } else {
-                xai_shift_horizontal(s->x.data, img, m->channels, m->height, m->width, (int32_t)(a->cont.shift_min + k),
+                xai_shift_horizontal(s->image0, img, m->channels, m->height, m->width, (int32_t)(a->cont.shift_min + k),
                                      a->cont.fill);
             }
         }
@@ -342,12 +401,12 @@ int eval_write_report(const eval_args *a, const eval_setup *s)
     int rc = write_csvs(a, s) || write_json(a, s) || write_plots(a, s) || write_strips(a, s);
     if (!rc) {
         for (int e = 0; e < s->n_results; e++) {
-            stats st = column_stats(s->results[e].score, s->n, 1, 0);
+            eval_stats st = s->results[e].score;
             fprintf(stderr, "%-24s %s%s %.6g  (%.2f s)\n", s->results[e].method->name,
                     a->is_selectivity ? "AOPC " : "continuity ",
                     a->is_selectivity ? ORDER_NAMES[s->results[e].order] : "mean", st.mean, s->results[e].seconds);
         }
-        fprintf(stderr, "xaic eval: %lld inputs, %d explanation%s, %.2f s; results in %s\n", (long long)s->n,
+        fprintf(stderr, "xaic eval: %lld inputs, %d explanation%s, %.2f s; results in %s\n", (long long)s->evaluated,
                 s->n_methods, s->n_methods == 1 ? "" : "s", s->seconds, a->out_dir);
     }
     return rc;

@@ -13,6 +13,7 @@
 #include "jit.h"
 #include "outputs.h"
 #include "run.h"
+#include "scheduler.h"
 #include "shared.h"
 #include "policy.h"
 
@@ -204,7 +205,7 @@ static int run_main(int argc, char **argv)
     if (o.version) {
         unsigned maj, min, patch;
         LLVMGetVersion(&maj, &min, &patch);
-        printf("xaic %s (LLVM %u.%u.%u)\n", XAIC_VERSION, maj, min, patch);
+        printf("xaic %s (LLVM %u.%u.%u%s)\n", XAIC_VERSION, maj, min, patch, sched_mpi_available() ? ", Open MPI" : "");
         return 0;
     }
     char err[600];
@@ -242,7 +243,12 @@ static int run_main(int argc, char **argv)
                                          .noise = o.noise,
                                          .seed = o.seed,
                                          .has_seed = o.has_seed,
-                                         .steps = o.steps });
+                                         .steps = o.steps,
+                                         .batch = o.batch,
+                                         .chunk = o.chunk,
+                                         .resume = o.resume,
+                                         .progress_every = o.progress_every,
+                                         .skip_bad = o.skip_bad });
     else
         rc = compile(&o, &c);
     driver_free(&c);

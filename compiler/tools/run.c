@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jit.h"
+#include "scheduler.h"
 #include "xairt.h"
 
 /* the layer list for --stats: every forward node that relevance reached */
@@ -154,6 +155,13 @@ int run_command(compilation *c, const run_request *r)
         fprintf(stderr, "xaic: error: run needs one of --forward and --explain NAME\n");
         return 2;
     }
+    if (run_streams(r)) return run_stream(c, r); /* run_stream.c */
+    if (r->resume || r->chunk || r->skip_bad || sched_launched()) {
+        fprintf(stderr,
+                "xaic: error: --resume, --chunk, --skip-bad and mpirun are for runs that write .npy (not with "
+                "--stats or --noise)\n");
+        return 2;
+    }
     if (!run_output_allowed(c, r, r->output)) return 1;
     const ir_graph *g = NULL, *expl = NULL;
     int expl_index = -1;
@@ -185,7 +193,7 @@ int run_command(compilation *c, const run_request *r)
         return 2;
     }
     xai_array x = { 0 };
-    int batch = run_read_input(r, &g->nodes[g->input], &x);
+    int batch = run_read_input(r, g, &x);
     if (batch < 0) {
         xai_array_free(&x);
         return 1;

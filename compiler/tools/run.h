@@ -18,13 +18,16 @@ typedef struct run_request {
     uint64_t seed;        /* SmoothGrad seed at run time (has_seed), else the compiled one */
     int has_seed;
     int steps; /* activation maximisation: iterations (0: as compiled) */
+    /* data sets (run_stream.c): 0 / NULL: the defaults */
+    int batch, chunk, resume, progress_every;
+    const char *skip_bad;
 } run_request;
 
 /* Returns the process exit status (0, 1 for bad input, 2 for bad usage); messages go to stderr. */
 int run_command(compilation *c, const run_request *r);
-/* Reads r->input (.npy or one .png) and checks it against the input node's shape; returns the batch or -1
- * after a message (run_input.c). */
-int run_read_input(const run_request *r, const ir_node *in, xai_array *x);
+/* Reads r->input whole (a .npy / IDX file, an image, a directory or list of images) for network `net`; returns
+ * the batch or -1 after a message (run_input.c). */
+int run_read_input(const run_request *r, const ir_graph *net, xai_array *x);
 /* 1 when path may be read (--root); else 0 after a message */
 int run_may_read(const char *path);
 /* 1 when every value of a is finite; else 0 after a message naming the file, the sample and the element */
@@ -34,6 +37,11 @@ int run_check_finite(const char *path, const xai_array *a, int64_t per_sample);
 int run_output_allowed(const compilation *c, const run_request *r, const char *path);
 /* s ends with suffix, ignoring case */
 int run_ends_with(const char *s, const char *suffix);
+/* 1 when the request streams its input through the data set machinery (run_stream.c): a .npy output without
+ * --stats or --noise */
+int run_streams(const run_request *r);
+/* xaic run over a data set, a chunk at a time, on every rank (run_stream.c) */
+int run_stream(compilation *c, const run_request *r);
 /* xaic run --explain NAME for an activation_maximization explanation (run_actmax.c). */
 int run_actmax(compilation *c, const run_request *r, const ir_graph *expl);
 #endif

@@ -77,7 +77,7 @@ static int write_prototypes(const char *output, const ir_shape *shape, const flo
 static int starting_points(const run_request *r, const ir_graph *expl, int rows, xai_array *x)
 {
     const ir_node *in = &expl->nodes[expl->input];
-    if (r->input) return run_read_input(r, in, x);
+    if (r->input) return run_read_input(r, expl, x);
     int64_t n = ir_shape_count(&in->shape);
     x->rank = 2, x->shape[0] = rows, x->shape[1] = n;
     x->data = calloc((size_t)(rows * n), sizeof(float));

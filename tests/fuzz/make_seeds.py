@@ -126,3 +126,42 @@ ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 1))
 out("png", "adam7_rgb8.png", b"\x89PNG\r\n\x1a\n" + ihdr + chunk(b"IDAT", zlib.compress(adam7(W, H, rows8, 3)))
     + chunk(b"IEND", b""))
 out("png", "truncated.png", png(W, H, 8, 0, [bytes(r) for r in gray])[:70])
+
+
+# ---- JPEG (fuzz_jpeg): the image fixtures (tests/reference/make_image_fixtures.py) ----
+images = os.path.join(here, "..", "data", "images")
+os.makedirs(os.path.join(corpus, "jpeg"), exist_ok=True)
+for name in sorted(os.listdir(images)):
+    if name.endswith(".jpg"):
+        shutil.copy(os.path.join(images, name), os.path.join(corpus, "jpeg", name))
+out("jpeg", "png_signature.png", open(os.path.join(images, "gray_28x28.png"), "rb").read())
+
+# ---- image lists (fuzz_image_list) ----
+out("image_list", "plain.txt", b"a.png\nb.jpg\n/abs/c.jpeg\n")
+out("image_list", "classes.txt", b"# val\nILSVRC2012_val_00000001.JPEG 65\nILSVRC2012_val_00000002.JPEG 970\r\n\n")
+out("image_list", "tabs_spaces.txt", b"  dir with space/x.png\t3  \nother.png 12\n")
+out("image_list", "mixed.txt", b"a.png 1\nb.png\n")
+
+# ---- data set records (fuzz_records): .npy and IDX, plain and gzip, one truncated ----
+recs = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2, 2), }", struct.pack("<12f", *range(12)))
+out("records", "f4_3x2x2.npy", recs)
+out("records", "truncated.npy", recs[:-5])
+out("records", "u1_4x3.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4, 3), }", bytes(range(12))))
+idx = bytes([0, 0, 8, 3]) + struct.pack(">III", 3, 2, 2) + bytes(range(12))
+out("records", "images.idx", idx)
+out("records", "images.idx.gz", gzip.compress(idx, mtime=0))
+out("records", "cut.idx.gz", gzip.compress(idx, mtime=0)[:-6])
+
+
+# ---- journals (fuzz_journal): every line ends with " #" and the CRC-32 of what precedes it ----
+def journal(*lines):
+    return b"".join(l + b" #%08X\n" % zlib.crc32(l) for l in lines)
+
+
+head = [b"xaic-journal 1 chunks=3 outputs=2 extra=1", b"job run%20sources=1234abcd%20data=/tmp/x.npy"]
+out("journal", "started.journal", journal(*head))
+out("journal", "two_done.journal", journal(*head, b"done 0 0A0B0C0D 11223344 0x1.8p+1",
+                                            b"bad 2 7 cannot%20decode", b"done 2 00000000 FFFFFFFF 0x0p+0"))
+out("journal", "complete.journal", journal(*head, b"done 0 0A0B0C0D 11223344 0x1p+0", b"done 1 1A0B0C0D 11223344 0x1p+0",
+                                            b"done 2 2A0B0C0D 11223344 0x1p+0", b"complete"))
+out("journal", "torn.journal", journal(*head, b"done 0 0A0B0C0D 11223344 0x1p+0")[:-7])

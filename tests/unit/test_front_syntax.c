@@ -61,7 +61,7 @@ Test(front_syntax, missing_semicolon_on_the_same_line_points_at_the_token)
                         "s.xai:1:25: error: expected ';' after the weights statement, found keyword 'input'");
     assert_single_error(
         "network n { input x[1] rnage [0, 1]; }",
-        "s.xai:1:24: error: expected 'range' or ';' after the input declaration, found identifier 'rnage'");
+        "s.xai:1:24: error: expected 'range', 'image' or ';' after the input declaration, found identifier 'rnage'");
     assert_single_error("network n { output a b; }",
                         "s.xai:1:22: error: expected ';' or ',' after the output statement, found identifier 'b'");
     assert_single_error("import \"a.xai\" import \"b.xai\";",
