@@ -117,8 +117,10 @@ static void slice_copy(cg *c, const kargs *a, const ir_shape *full, const ir_sha
         copy_floats(c, to_full ? f : p, to_full ? p : f, len * inner);
     } else {
         LLVMValueRef j = cg_loop_begin(c, &lj, cg_i64(c, 0), cg_i64(c, len), "j");
-        LLVMValueRef f = cg_gep(c, to_full ? a->out : a->in[0], LLVMBuildNSWAdd(c->b, fb, cg_mad(c, j, n->step * inner, frow), ""));
-        LLVMValueRef p = cg_gep(c, to_full ? a->in[0] : a->out, LLVMBuildNSWAdd(c->b, pb, cg_mad(c, j, inner, prow), ""));
+        LLVMValueRef f =
+            cg_gep(c, to_full ? a->out : a->in[0], LLVMBuildNSWAdd(c->b, fb, cg_mad(c, j, n->step * inner, frow), ""));
+        LLVMValueRef p =
+            cg_gep(c, to_full ? a->in[0] : a->out, LLVMBuildNSWAdd(c->b, pb, cg_mad(c, j, inner, prow), ""));
         copy_floats(c, to_full ? f : p, to_full ? p : f, inner);
         cg_loop_end(c, &lj);
     }
@@ -155,7 +157,8 @@ void cg_kernel_unbroadcast(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     const ir_shape *full = &a->in_shape;
-    int64_t st[2][IR_MAX_RANK], dims[IR_MAX_RANK], out_count = ir_shape_count(&n->shape), in_count = ir_shape_count(full);
+    int64_t st[2][IR_MAX_RANK], dims[IR_MAX_RANK], out_count = ir_shape_count(&n->shape),
+                                                   in_count = ir_shape_count(full);
     broadcast_strides(&n->shape, full, st[0]);
     strides_of(full, st[1]);
     for (int d = 0; d < full->rank; d++) dims[d] = full->dims[d];

@@ -16,8 +16,13 @@ int sema_same_shape(sema_layer_ctx *l)
 int sema_activation(sema_layer_ctx *l)
 {
     ir_node *n = l->n;
-    static const struct { ir_op op; double defaults[2]; } ops[] = {
-        { OP_HARDSIGMOID, { 1.0 / 6, 0.5 } }, { OP_CLAMP, { -INFINITY, INFINITY } }, { OP_ELU, { 1, 0 } },
+    static const struct {
+        ir_op op;
+        double defaults[2];
+    } ops[] = {
+        { OP_HARDSIGMOID, { 1.0 / 6, 0.5 } },
+        { OP_CLAMP, { -INFINITY, INFINITY } },
+        { OP_ELU, { 1, 0 } },
         { OP_LEAKY_RELU, { 0.01, 0 } },
     };
     double v[2] = { 0, 0 };
@@ -60,7 +65,7 @@ int sema_binary(sema_layer_ctx *l)
     ir_node *n = l->n;
     const ast_expr *call = l->call;
     ir_graph *g = l->g;
-    if (n->n_inputs == 1) {   /* one operand is a number: which one, and its value */
+    if (n->n_inputs == 1) { /* one operand is a number: which one, and its value */
         int first = call->args[0].value->kind != EX_IDENT;
         double v;
         if (!sema_number(l->d, call->args[first ? 0 : 1].value, "the number operand", &v)) return 0;

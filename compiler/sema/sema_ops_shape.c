@@ -35,8 +35,8 @@ int sema_reshape(sema_layer_ctx *l)
     if (infer >= 0 && total % known == 0) dims[infer] = (int)(total / known), known *= dims[infer];
     char sa[64];
     if (known != total) {
-        diag_error(l->d, l->slots[0]->loc, "reshape '%s': %s holds %lld values, which this shape does not",
-                   n->name, ir_shape_str(&l->in[0], sa, sizeof sa), (long long)total);
+        diag_error(l->d, l->slots[0]->loc, "reshape '%s': %s holds %lld values, which this shape does not", n->name,
+                   ir_shape_str(&l->in[0], sa, sizeof sa), (long long)total);
         return 0;
     }
     n->shape.rank = rank;
@@ -112,7 +112,7 @@ int sema_slice(sema_layer_ctx *l)
     if (l->slots[1] && !sema_nonneg_int(l->d, l->slots[1], "start", &start)) return 0;
     if (l->slots[2] && !sema_nonneg_int(l->d, l->slots[2], "end", &end)) return 0;
     if (l->slots[3] && !sema_positive_int(l->d, l->slots[3], "step", &step)) return 0;
-    if (end > dim) end = dim;   /* as Python slices */
+    if (end > dim) end = dim; /* as Python slices */
     if (start >= end) {
         diag_error(l->d, l->call->loc, "slice '%s': [%d, %d) along axis %d (of %d) is empty", n->name, start, end,
                    n->axis, dim);
