@@ -123,7 +123,8 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
         LLVMPositionBuilderAtEnd(c->b, next);
         int samples = 0;
         for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i].op == OP_EXPAND && g->nodes[i].expand == EXPAND_NOISE) samples = g->nodes[i].mult;
+            if (g->nodes[i].op == OP_EXPAND && g->nodes[i].expand == EXPAND_NOISE) /* all samples, not one chunk */
+                samples = g->nodes[i].samples > 0 ? g->nodes[i].samples : g->nodes[i].mult;
         if (samples) {
             LLVMValueRef noise = cg_options_pointer(c, options, CG_OPT_NOISE);
             check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_noise");

@@ -104,3 +104,43 @@ Test(sample_chunks, smoothgrad_in_chunks_equals_all_at_once)
 }
 
 Test(sample_chunks, vargrad_is_never_chunked) { same_in_chunks("vg", 1 << 20, 0); }
+
+/* A caller's noise covers every sample of every input, not one chunk: a NaN in the last sample of the last
+ * input is refused when the entry runs its samples in chunks too (it checked one chunk's worth before). */
+Test(sample_chunks, noise_is_checked_over_all_samples_when_chunked)
+{
+    eu_program p;
+    memset(&p, 0, sizeof p);
+    p.diag_out = open_memstream(&p.diag_text, &p.diag_len);
+    diag_init(&p.diag, p.diag_out);
+    cr_assert_eq(driver_analyse_text(&p.c, &p.diag, "models/chunks.xai", source("sg")), 0, "%s", eu_messages(&p));
+    int idx = -1;
+    ir_graph *g = (ir_graph *)driver_explanation(&p.c, "sg", &idx);
+    cr_assert_not_null(g);
+    plan_choose_chunk(g, 1 << 20);
+    plan_free(p.c.explanation_plans[idx]);
+    p.c.explanation_plans[idx] = plan_graph(g);
+    cr_assert_lt(g->chunk, g->samples, "not chunked: chunk %d of %d samples", g->chunk, g->samples);
+    char *err = NULL;
+    p.jit = jit_create(&p.c, 1, &err);
+    cr_assert_not_null(p.jit, "%s", err ? err : "");
+    p.ok = 1;
+    typedef int (*ex_fn)(const float *, const int32_t *, float *, int32_t, void *, const xai_options *);
+    ex_fn fn = (ex_fn)jit_lookup(p.jit, "mnist_cnn_sg_ex");
+    cr_assert_not_null(fn);
+    const int batch = 2, count = 28 * 28;
+    size_t n_noise = (size_t)batch * g->samples * count;
+    float *x = calloc((size_t)batch * count, sizeof *x), *noise = calloc(n_noise, sizeof *noise);
+    float *out = calloc((size_t)batch * count, sizeof *out);
+    size_t ws_bytes = ((eu_wsize_fn)jit_lookup(p.jit, "mnist_cnn_workspace_size"))(batch);
+    void *ws = aligned_alloc(64, (ws_bytes + 63) / 64 * 64);
+    xai_options opt = { 0 };
+    opt.noise = noise;
+    int status = fn(x, NULL, out, batch, ws, &opt);
+    cr_expect_eq(status, XAI_OK, "finite noise: %s", xai_status_string(status));
+    noise[n_noise - 1] = NAN;
+    status = fn(x, NULL, out, batch, ws, &opt);
+    cr_expect_eq(status, XAI_ENAN, "NaN in the last sample's noise: %s", xai_status_string(status));
+    free(x), free(noise), free(out), free(ws);
+    eu_close(&p);
+}
