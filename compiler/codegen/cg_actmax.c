@@ -56,6 +56,7 @@ void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     const ir_am *am = &g->am;
     cg_entry e;
     cg_entry_begin(c, plan, &e);
+    e.nonfinite_logits = XAI_EDIVERGED; /* the ascent ran off to infinity */
     LLVMTypeRef f64 = LLVMDoubleTypeInContext(c->ctx);
     int64_t n_in = ir_shape_count(&g->nodes[g->input].shape);
     int64_t stride = (n_in + 15) / 16 * 16;

@@ -146,7 +146,7 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
         wbase = LLVMBuildLoad2(c->b, c->ptr, ws, "weights");
         arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, XAIC_WS_HEADER) }, 1, "arena");
     }
-    *e = (cg_entry){ x, y, batch, ws, target, options, wbase, arena };
+    *e = (cg_entry){ x, y, batch, ws, target, options, wbase, arena, XAI_ENONFINITE };
 }
 
 /* where[i]: the buffer of node i (the entry's x and out, or its slot in the arena) */
@@ -185,5 +185,12 @@ void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const
         for (int k = 0; k < na - 2; k++) types[k] = c->ptr;
         types[na - 2] = types[na - 1] = c->i64;
         LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");
+        if (n->op == OP_SEED) { /* the logits an explanation starts from: an overflow in the forward pass may not
+                                   reach its result (a gradient does not read the values), so look here */
+            int64_t logits = ir_shape_count(&g->nodes[n->inputs[0]].shape) * (n->mult > 1 ? n->mult : 1);
+            cg_return_if(c,
+                         cg_any_nonfinite(c, where[n->inputs[0]], LLVMBuildNSWMul(c->b, batch, cg_i64(c, logits), "")),
+                         e->nonfinite_logits);
+        }
     }
 }

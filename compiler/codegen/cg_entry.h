@@ -11,6 +11,7 @@
  * the external weights' base (or null) and the start of the workspace arena. */
 typedef struct cg_entry {
     LLVMValueRef x, y, batch, ws, target, options, wbase, arena;
+    int nonfinite_logits; /* the status when the logits an explanation starts from are not finite */
 } cg_entry;
 
 /* A function NET_suffix of the module (nounwind), the builder at its entry block. */

@@ -87,7 +87,7 @@ static LLVMValueRef eval(cg *c, ew_ctx *x, const ir_ew *e)
         break;
     }
     case EW_NEG: v = LLVMBuildFNeg(c->b, a, ""); break;
-    case EW_POS: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, a, zero), a, zero, ""); break;
+    case EW_POS: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealUGT, a, zero), a, zero, ""); break; /* NaN passes */
     case EW_NEGPART: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), a, zero, ""); break;
     case EW_ABS: v = cg_intrinsic(c, "llvm.fabs", x->ty, &a, 1); break;
     case EW_SIGN:

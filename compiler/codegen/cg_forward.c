@@ -116,6 +116,14 @@ void cg_kernel_conv2d(cg *c, const kargs *a)
     cg_emit_corr(c, &p);
 }
 
+/* Whether max-pool takes v over the running maximum: greater, or NaN (which then stays), as PyTorch's
+ * max_pool2d and cg_kernel_maxpool_t's routing do. */
+static LLVMValueRef take_max(cg *c, LLVMValueRef v, LLVMValueRef cur)
+{
+    return LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, cur, ""), LLVMBuildFCmp(c->b, LLVMRealUNO, v, v, ""),
+                       "");
+}
+
 /* Max and average pooling. Cells outside the input are ignored by max; average divides by the window
  * size (PyTorch's count_include_pad) or, for `same`, by the number of valid cells (TensorFlow). */
 void cg_kernel_pool(cg *c, const kargs *a0)
@@ -160,8 +168,8 @@ void cg_kernel_pool(cg *c, const kargs *a0)
             LLVMPositionBuilderAtEnd(c->b, then);
             LLVMValueRef v = cg_load(c, src, cg_mad(c, iy, W, ix));
             LLVMValueRef cur = LLVMBuildLoad2(c->b, c->f32, acc, "");
-            LLVMValueRef upd = is_max ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, cur, ""), v, cur, "")
-                                      : LLVMBuildFAdd(c->b, cur, v, "");
+            LLVMValueRef upd =
+                is_max ? LLVMBuildSelect(c->b, take_max(c, v, cur), v, cur, "") : LLVMBuildFAdd(c->b, cur, v, "");
             LLVMBuildStore(c->b, upd, acc);
             LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, count, ""), cg_f32(c, 1), ""), count);
             LLVMBuildBr(c->b, next);
@@ -236,7 +244,8 @@ void cg_kernel_elementwise(cg *c, const kargs *a0)
     LLVMValueRef x = cg_load(c, a->in[0], idx), y;
     switch (n->op) {
     case OP_RELU:
-        y = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cg_f32(c, 0), ""), x, cg_f32(c, 0), "");
+        /* unordered-or-greater: NaN passes on, as in PyTorch, so that the entries' finite-result check sees it */
+        y = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealUGT, x, cg_f32(c, 0), ""), x, cg_f32(c, 0), "");
         break;
     case OP_SIGMOID: {
         LLVMValueRef neg = LLVMBuildFNeg(c->b, x, "");

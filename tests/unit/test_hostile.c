@@ -80,6 +80,7 @@ Test(hostile, a_failed_compile_keeps_the_previous_object, .timeout = 120)
     char *after_hdr = tu_read_file(hdr, &len);
     cr_expect(after_hdr && len == hdr_len && !memcmp(after_hdr, before_hdr, len), "the header is untouched");
     char *ls = NULL;
+    free(cmd);
     cr_assert(asprintf(&cmd, "ls -A '%s' | grep -c '^\\.keep' || true", tu_tmpdir()) > 0);
     tu_run(cmd, &ls);
     cr_expect_eq(atoi(ls), 0, "no temporary file left: %s", ls);
@@ -293,6 +294,27 @@ Test(hostile, nonfinite_weights_and_results, .timeout = 120)
     EXPECT_FAIL(xaic(&out, "run models/mnist_cnn_lrp.xai --explain epsilon_plus --input '%s' -o /tmp/never.npy", in),
                 out, "NaN or infinity although the inputs are finite");
     free(out);
+    /* an overflow that turns into NaN before a ReLU is still caught: ReLU and max-pool carry NaN on, as
+     * PyTorch's do (inf - inf under relu gave 0 and a finite, wrong result with exit 0) */
+    float w1[4] = { 1, 1, 1, 1 }, b1[2] = { 0, 0 }, w2[2] = { 1, -1 }, b2[1] = { 0 }, w3[2] = { 1, 1 },
+          b3[2] = { 0, 0 };
+    tu_tensor t3[] = { { "h.weight", 2, { 2, 2 }, w1 }, { "h.bias", 1, { 2 }, b1 },
+                       { "d.weight", 2, { 1, 2 }, w2 }, { "d.bias", 1, { 1 }, b2 },
+                       { "o.weight", 2, { 2, 1 }, w3 }, { "o.bias", 1, { 2 }, b3 } };
+    free(tu_write_weights("inf.safetensors", t3, 6));
+    char *g = write_text("inf.xai",
+                         "network n { weights \"inf.safetensors\"; input x[2]; h = dense(x, 2); "
+                         "d = dense(h, 1); r = relu(d); o = dense(r, 2); output o; }\n"
+                         "explain g for n { method gradient; }\n");
+    float big[2] = { 3e38f, 3e38f };
+    int64_t two[2] = { 1, 2 };
+    char *in2 = path_in_tmp("big.npy");
+    cr_assert_eq(xai_npy_write(in2, big, 2, two, err, sizeof err), 0, "%s", err);
+    EXPECT_FAIL(xaic(&out, "run '%s' --explain g --input '%s' -o /tmp/never.npy", g, in2), out,
+                "NaN or infinity although the inputs are finite");
+    free(out);
+    free(in2);
+    free(g);
     /* 12: a NaN in --baseline is reported against the baseline, not the input */
     x[300] = NAN;
     char *base = path_in_tmp("nan_baseline.npy");
