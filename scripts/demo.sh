@@ -45,6 +45,19 @@ for e in cam gradcam gradcam_pp; do
   $xaic run "$out/cluttered_cam.xai" --explain $e --input models/samples/cluttered.npy -o "$out/cluttered_$e.png" --overlay
   echo "cluttered $e -> $out/cluttered_$e.png"
 done
+echo "== bring your own model: the bundled Fashion-MNIST ResNet (ONNX), imported and explained"
+$xaic import models/fashion_resnet.onnx -o "$out/fashion_resnet.xai" --input-range 0,1
+cat > "$out/fashion_explain.xai" <<XAI
+import "fashion_resnet.xai";
+explain lrp for fashion_resnet { rules epsilon_gamma_box(low=0, high=1); }
+explain ig for fashion_resnet { method integrated_gradients(steps=32); }
+explain gradcam for fashion_resnet { method gradcam(layer=layer3_0_relu_1); }
+XAI
+for e in lrp ig gradcam; do
+  overlay=; [ $e = gradcam ] && overlay=--overlay
+  $xaic run "$out/fashion_explain.xai" --explain $e --input models/samples/fashion.npy -o "$out/fashion_$e.png" $overlay
+  echo "fashion_resnet $e -> $out/fashion_$e.png"
+done
 echo "== explanation quality: pixel flipping (AOPC) of two LRP explanations, libxairt over a linked object"
 build/examples/pixel_flipping "$digits"
 echo "== activation maximisation: one prototype per class, in input space and through the generator"
