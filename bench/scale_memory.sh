@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Peak memory of xaic eval over a million generated 28x28 digits (docs/scaling.md): the peak resident set of the
-# whole process (/usr/bin/time's maximum RSS), at 10,000 and 1,000,000 digits, with the default batch (256) and
-# with --batch 64. Pixel flipping of the bundled CNN's sensitivity map, one removal of 14x14 patches (the
+# whole process (/usr/bin/time's maximum RSS), at 10,000 and 1,000,000 digits, with the default batch (64) and
+# with --batch 256. Pixel flipping of the bundled CNN's sensitivity map, one removal of 14x14 patches (the
 # cheapest selectivity run: the point is the memory, which does not depend on the metric's steps).
-# Environment: XAIC_BUILD_DIR (build/), MEMORY_N (1000000).
+# Environment: XAIC_BUILD_DIR (build/), MEMORY_N (1000000), MEMORY_BATCHES ("64 256").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -15,7 +15,7 @@ mkdir -p "$out"
 [ -f "$out/d$n.idx" ] || /usr/bin/python3 bench/make_digits.py "$n" "$out/d$n.idx"
 printf 'import "%s/models/mnist_cnn.xai";\nexplain sensitivity for mnist_cnn { method gradient; post square; }\n' \
   "$root" > "$out/sens.xai"
-for batch in 256 64; do
+for batch in ${MEMORY_BATCHES:-64 256}; do
   for data in d10k "d$n"; do
     rm -rf "$out/$data.$batch"
     XAI_NUM_THREADS=1 /usr/bin/time -f "%M %e" -o "$out/time" "$build/xaic" eval "$out/sens.xai" --explain sensitivity \
