@@ -16,6 +16,7 @@
 #include "scheduler.h"
 #include "shared.h"
 #include "policy.h"
+#include "tool_program.h"
 
 static void dump(const cli *o, const compilation *c)
 {
@@ -217,14 +218,21 @@ static int run_main(int argc, char **argv)
     xai_diag d;
     diag_init(&d, stderr);
     if (o.error_limit >= 0) d.limit = o.error_limit;
+    tool_program tp = { .file = o.file, .explain = o.explain, .network = o.network };
+    if ((o.input_range && (rc = tool_parse_input_range(&tp, o.input_range))) ||
+        (o.input_shape && (rc = tool_parse_input_shape(&tp, o.input_shape)))) {
+        diag_free(&d);
+        return rc;
+    }
     compilation c;
-    int failed = driver_analyse(&c, &d, o.file);
+    int failed = tool_analyse(&c, &d, &tp);
     if (o.dump && c.program) dump(&o, &c);
     if (failed || d.errors) {
         if (d.errors) fprintf(stderr, "%d error%s\n", d.errors, d.errors == 1 ? "" : "s");
         driver_free(&c);
         diag_free(&d);
-        return 1;
+        tool_program_cleanup(&tp);
+        return failed == 2 ? 2 : 1;
     }
     if (!strcmp(o.command, "check"))
         rc = 0;
@@ -253,5 +261,6 @@ static int run_main(int argc, char **argv)
         rc = compile(&o, &c);
     driver_free(&c);
     diag_free(&d);
+    tool_program_cleanup(&tp);
     return rc;
 }

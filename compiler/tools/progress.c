@@ -53,7 +53,7 @@ void progress_begin(progress *p, const char *what, int64_t chunks, int64_t recor
                      .records = records,
                      .done_chunks = done_chunks,
                      .done_records = done_records,
-                     .every = every > 0 ? every : 10,
+                     .every = every > 0 ? every : 0,
                      .tty = isatty(STDERR_FILENO) };
     p->start = p->last_print = progress_now();
     if (done_chunks)
@@ -67,7 +67,7 @@ void progress_step(progress *p, int64_t records)
     p->done_records += records;
     p->session_records += records;
     p->since_line++;
-    if (p->tty ? progress_now() - p->last_print >= 0.5 : p->since_line >= p->every) {
+    if (p->tty ? progress_now() - p->last_print >= 0.5 : p->every && p->since_line >= p->every) {
         print(p, 0);
         p->since_line = 0;
     }
@@ -75,5 +75,5 @@ void progress_step(progress *p, int64_t records)
 
 void progress_end(progress *p)
 {
-    if (p->tty || p->since_line) print(p, 1);
+    if (p->tty || (p->every && p->since_line)) print(p, 1);
 }

@@ -1,5 +1,6 @@
 /* Progress of a streaming job (progress.c): on a terminal one line rewritten in place with the rate and the time
- * left; otherwise a plain line every `every` chunks (and at the end), fit for a log file. */
+ * left; otherwise nothing, unless asked for (--progress N: `every`), then a plain line every `every` chunks (and
+ * at the end), fit for a log file. */
 #ifndef XAIC_PROGRESS_H
 #define XAIC_PROGRESS_H
 
