@@ -55,8 +55,18 @@ int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const cha
     return analyse(c, d, NULL, NULL);
 }
 
+void driver_phase(const compilation *c, const char *phase)
+{
+    if (!c->phase) return;
+    int functions = 0;
+    for (LLVMValueRef f = c->mod ? LLVMGetFirstFunction(c->mod) : NULL; f; f = LLVMGetNextFunction(f))
+        functions += LLVMCountBasicBlocks(f) > 0;
+    c->phase(c->phase_ctx, phase, functions);
+}
+
 int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err)
 {
+    driver_phase(c, "generating code");
     if (c->tm) LLVMDisposeTargetMachine(c->tm); /* a second back-end run (tests, --stats) */
     c->tm = emit_target_machine(t, err);
     if (!c->tm) return 1;
@@ -82,6 +92,7 @@ int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, 
     }
     free(expl);
     free(expl_plans);
+    driver_phase(c, "optimising");
     return emit_optimize(c->mod, c->tm, t, err);
 }
 

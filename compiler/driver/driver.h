@@ -22,7 +22,15 @@ typedef struct compilation {
     graph_plan **explanation_plans; /* per explanation graph */
     LLVMModuleRef mod;
     LLVMTargetMachineRef tm;
+    /* Progress of the back end (set by a tool after the analysis; NULL: none): called as each phase starts
+     * ("generating code", "optimising", "compiling machine code") with the module's functions so far, and with
+     * phase NULL when the code is ready. A large network takes a minute. */
+    void (*phase)(void *ctx, const char *phase, int functions);
+    void *phase_ctx;
 } compilation;
+
+/* Reports a phase to c->phase, if set (functions: those of c->mod with a body). */
+void driver_phase(const compilation *c, const char *phase);
 
 /* Front and middle: parse, check, canonicalise and plan `path`. Returns non-zero if there were errors
  * (all of them reported to d). */

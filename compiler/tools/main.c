@@ -149,9 +149,12 @@ static int compile(const cli *o, compilation *c)
             .triple = o->triple, .cpu = o->cpu, .opt_level = o->opt_level, .sanitize_address = o->sanitize_address
         };
         LLVMContextRef ctx = LLVMContextCreate();
-        int failed = driver_codegen(c, ctx, &t, &cgo, &err) ||
+        int failed = driver_codegen(c, ctx, &t, &cgo, &err);
+        if (!failed) driver_phase(c, "compiling machine code");
+        failed = failed ||
             (shared ? link_shared(o, c, runtime, xai_outfile_stream(out), &err)
                     : emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err));
+        driver_phase(c, NULL);
         if (!failed && hdr) emit_header(c->ir, &cgo, header, xai_outfile_stream(hdr));
         if (c->mod) LLVMDisposeModule(c->mod);
         c->mod = NULL;

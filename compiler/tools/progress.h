@@ -21,4 +21,10 @@ void progress_step(progress *p, int64_t records);
 void progress_end(progress *p);
 double progress_now(void); /* a monotonic clock, seconds */
 
+/* Compile progress, on a terminal only: sets c->phase so that while the back end works a line is rewritten in
+ * place every half second ("xaic: compiling NAME: optimising, 412 functions, 12s"), erased when the code is
+ * ready. Off a terminal it does nothing. */
+struct compilation;
+void progress_compile_attach(struct compilation *c, const char *what);
+
 #endif

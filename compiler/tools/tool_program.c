@@ -12,6 +12,7 @@
 
 #include "method.h"
 #include "policy.h"
+#include "progress.h"
 
 int tool_is_onnx(const char *path)
 {
@@ -254,7 +255,9 @@ int tool_analyse(compilation *c, xai_diag *d, tool_program *p)
         memset(c, 0, sizeof *c);
         return 2;
     }
-    return driver_analyse_extended(c, d, p->imported ? p->imported : p->file, extend, p);
+    int rc = driver_analyse_extended(c, d, p->imported ? p->imported : p->file, extend, p);
+    if (!rc) progress_compile_attach(c, p->file);
+    return rc;
 }
 
 void tool_explain_unknown(const compilation *c, const char *name)
