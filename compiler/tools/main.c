@@ -237,7 +237,9 @@ static int run_main(int argc, char **argv)
         tool_program_cleanup(&tp);
         return failed == 2 ? 2 : 1;
     }
-    if (!strcmp(o.command, "check"))
+    if (strcmp(o.command, "run") && tool_check_explain_names(&c, o.explain)) /* run says it in its own words */
+        rc = 1;
+    else if (!strcmp(o.command, "check"))
         rc = 0;
     else if (!strcmp(o.command, "run"))
         rc = run_command(&c,

@@ -276,3 +276,17 @@ void tool_explain_unknown(const compilation *c, const char *name)
     method_names(0, methods, sizeof methods);
     fprintf(stderr, "%s or a method (%s)\n", n ? ")" : "", methods);
 }
+
+int tool_check_explain_names(const compilation *c, const char *list)
+{
+    if (!list) return 0;
+    char *names = strdup(list), *save = NULL;
+    int rc = 0;
+    for (char *name = strtok_r(names, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save))
+        if (!driver_explanation(c, name, NULL)) {
+            tool_explain_unknown(c, name);
+            rc = 1;
+        }
+    free(names);
+    return rc;
+}

@@ -34,6 +34,8 @@ void tool_program_cleanup(tool_program *p);
 /* "xaic: error: no explanation named 'X'; ..." with every name --explain takes: the file's explain blocks,
  * the presets and the methods. */
 void tool_explain_unknown(const compilation *c, const char *name);
+/* 0 when every name of the comma list is an explanation of c; else 1 after tool_explain_unknown's message */
+int tool_check_explain_names(const compilation *c, const char *list);
 /* "--input-range LOW,HIGH" / "--input-shape C,H,W" values for p (0, or 2 after a message) */
 int tool_parse_input_range(tool_program *p, const char *v);
 int tool_parse_input_shape(tool_program *p, const char *v);
