@@ -8,13 +8,14 @@
 #include "fuse.h"
 #include "sema.h"
 
-static int analyse(compilation *c, xai_diag *d)
+static int analyse(compilation *c, xai_diag *d, driver_extend_fn extend, void *ctx)
 {
     if (!c->program) return 1;
     if (d->errors) return 1; /* syntax errors: meaning would only add noise */
     c->ir = sema_program(d, c->program);
     if (!c->ir || d->errors) return 1;
     canon_module(c->ir);
+    if (extend && (extend(c, d, ctx) || d->errors)) return 1;
     c->explain = sema_explanations(d, c->program, c->ir);
     if (d->errors) return 1;
     if (explain_build(d, c->ir, c->explain)) return 1;
@@ -35,7 +36,15 @@ int driver_analyse(compilation *c, xai_diag *d, const char *path)
     memset(c, 0, sizeof *c);
     c->diag = d;
     c->program = load_program(d, path);
-    return analyse(c, d);
+    return analyse(c, d, NULL, NULL);
+}
+
+int driver_analyse_extended(compilation *c, xai_diag *d, const char *path, driver_extend_fn extend, void *ctx)
+{
+    memset(c, 0, sizeof *c);
+    c->diag = d;
+    c->program = load_program(d, path);
+    return analyse(c, d, extend, ctx);
 }
 
 int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const char *text)
@@ -43,11 +52,21 @@ int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const cha
     memset(c, 0, sizeof *c);
     c->diag = d;
     c->program = load_program_text(d, path, text);
-    return analyse(c, d);
+    return analyse(c, d, NULL, NULL);
+}
+
+void driver_phase(const compilation *c, const char *phase)
+{
+    if (!c->phase) return;
+    int functions = 0;
+    for (LLVMValueRef f = c->mod ? LLVMGetFirstFunction(c->mod) : NULL; f; f = LLVMGetNextFunction(f))
+        functions += LLVMCountBasicBlocks(f) > 0;
+    c->phase(c->phase_ctx, phase, functions);
 }
 
 int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err)
 {
+    driver_phase(c, "generating code");
     if (c->tm) LLVMDisposeTargetMachine(c->tm); /* a second back-end run (tests, --stats) */
     c->tm = emit_target_machine(t, err);
     if (!c->tm) return 1;
@@ -73,6 +92,7 @@ int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, 
     }
     free(expl);
     free(expl_plans);
+    driver_phase(c, "optimising");
     return emit_optimize(c->mod, c->tm, t, err);
 }
 

@@ -22,11 +22,24 @@ typedef struct compilation {
     graph_plan **explanation_plans; /* per explanation graph */
     LLVMModuleRef mod;
     LLVMTargetMachineRef tm;
+    /* Progress of the back end (set by a tool after the analysis; NULL: none): called as each phase starts
+     * ("generating code", "optimising", "compiling machine code") with the module's functions so far, and with
+     * phase NULL when the code is ready. A large network takes a minute. */
+    void (*phase)(void *ctx, const char *phase, int functions);
+    void *phase_ctx;
 } compilation;
+
+/* Reports a phase to c->phase, if set (functions: those of c->mod with a body). */
+void driver_phase(const compilation *c, const char *phase);
 
 /* Front and middle: parse, check, canonicalise and plan `path`. Returns non-zero if there were errors
  * (all of them reported to d). */
 int driver_analyse(compilation *c, xai_diag *d, const char *path);
+/* Called once the networks are checked and canonicalised (c->ir), before the explain blocks are: it may add
+ * files to c->program (explain blocks the command line asks for); non-zero stops the analysis. */
+typedef int (*driver_extend_fn)(compilation *c, xai_diag *d, void *ctx);
+/* driver_analyse with such a step (NULL: none). */
+int driver_analyse_extended(compilation *c, xai_diag *d, const char *path, driver_extend_fn extend, void *ctx);
 /* Same for a source held in memory (tests). */
 int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const char *text);
 /* Back end: generates and optimises the module in ctx for the given target. */

@@ -35,6 +35,7 @@ xai_jit *jit_create_opts(compilation *c, int opt_level, const cg_options *cgo, c
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     target_options host = { .opt_level = opt_level };
     if (driver_codegen(c, LLVMOrcThreadSafeContextGetContext(tsc), &host, cgo, err)) {
+        driver_phase(c, NULL);
         LLVMDisposeModule(c->mod);
         c->mod = NULL;
         LLVMOrcDisposeThreadSafeContext(tsc);
@@ -77,8 +78,16 @@ xai_jit *jit_create_opts(compilation *c, int opt_level, const cg_options *cgo, c
         goto fail;
     }
     LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps the context alive */
+    if (c->phase && c->ir->n_graphs) {    /* the first lookup compiles the whole module: do it here, in the phase */
+        driver_phase(c, "compiling machine code");
+        char sym[300];
+        snprintf(sym, sizeof sym, "%s_workspace_size", c->ir->graphs[0]->name);
+        jit_lookup(j, sym);
+    }
+    driver_phase(c, NULL);
     return j;
 fail:
+    driver_phase(c, NULL);
     if (c->mod) {
         LLVMDisposeModule(c->mod);
         c->mod = NULL;

@@ -249,6 +249,22 @@ xai_program *load_program_text(xai_diag *d, const char *path, const char *text)
     return load(d, path, text ? text : "");
 }
 
+int program_append_text(xai_program *p, xai_diag *d, const char *name, const char *text)
+{
+    xai_source *src = diag_add_source(d, name, text, strlen(text));
+    ast_file *f = src ? ast_parse(d, src) : NULL;
+    ast_file **files = f ? realloc(p->files, sizeof *files * (p->n_files + 1)) : NULL;
+    if (!files) {
+        ast_free(f);
+        return -1;
+    }
+    p->files = files;
+    p->files[p->n_files++] = f;
+    for (int i = 0; i < f->n_items; i++)
+        if (f->items[i].kind == TOP_IMPORT) diag_error(d, f->items[i].u.import.loc, "%s cannot import files", name);
+    return 0;
+}
+
 void program_free(xai_program *p)
 {
     if (!p) return;

@@ -19,6 +19,9 @@ typedef struct xai_program {
 xai_program *load_program(xai_diag *d, const char *path);
 /* Same, but the main file's text is given (imports resolve relative to the directory of `path`). */
 xai_program *load_program_text(xai_diag *d, const char *path, const char *text);
+/* Parses `text` (registered as a source named `name`, which messages show as its path) and appends it to the
+ * program as its last file; it may not import. Syntax errors go to d. Returns 0, or -1 on out-of-memory. */
+int program_append_text(xai_program *p, xai_diag *d, const char *name, const char *text);
 void program_free(xai_program *p);
 
 /* The path messages use for the prelude's locations. */

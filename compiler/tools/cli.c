@@ -26,6 +26,12 @@ void cli_usage(FILE *f)
         "       xaic import MODEL.onnx [-o NET.xai] [--name NAME] [--input-shape C,H,W] [--input-range LOW,HIGH]\n"
         "                ONNX -> NET.xai + NET.safetensors (xaic import --help)\n"
         "\n"
+        "--explain NAME: an explain block of the file, or else an LRP preset (epsilon_plus, epsilon_gamma_box, ...:\n"
+        "     LRP with that preset) or a method (gradient, integrated_gradients, smoothgrad, deeplift, gradcam on the\n"
+        "     last spatial layer, ...) with its defaults, on the file's network (--network NET when it has several)\n"
+        "FILE may be an ONNX model (MODEL.onnx): it is imported to a temporary directory first, with\n"
+        "     --input-range LOW,HIGH and --input-shape C,H,W as xaic import takes them\n"
+        "\n"
         "compile options:\n"
         "  -o FILE               output (with --emit obj, FILE's .h is written beside it)\n"
         "  --emit obj|asm|llvm|header|shared\n"
@@ -56,7 +62,9 @@ void cli_usage(FILE *f)
         "     file of them (one path per line, optional class), prepared as the input's image(...) says; OUT.npy\n"
         "     (OUT.E.npy per explanation) is filled a chunk at a time (--chunk, default 8 batches of --batch, default\n"
         "     32); a stopped run leaves OUT.npy.xaic-journal, and the same command with --resume finishes it;\n"
-        "     --skip-bad LIST skips unreadable inputs (NaN rows) and lists them; --progress N: a line per N chunks\n"
+        "     --skip-bad LIST skips unreadable inputs (NaN rows) and lists them; --progress N: a line per N chunks "
+        "when\n"
+        "     standard error is not a terminal (on one: a line rewritten in place)\n"
         "run, activation_maximization: one prototype per class unless --target is given; START holds one\n"
         "     starting point or one per class (default: zeros, or N(0,1) codes drawn with --seed for a\n"
         "     generator); --baseline sets the regulariser's centre; --steps overrides the compiled steps\n");
@@ -196,6 +204,9 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
         } else if (!strcmp(a, "--version")) {
             o->version = 1;
             return 0;
+        } else if (!strcmp(a, "--input-range") || !strcmp(a, "--input-shape")) {
+            NEED_VALUE();
+            *(a[8] == 'r' ? &o->input_range : &o->input_shape) = next;
         } else if (!strcmp(a, "--root")) {
             NEED_VALUE();
             o->root = next;

@@ -9,7 +9,8 @@
 
 typedef struct cli {
     const char *command, *file, *out, *emit, *triple, *cpu, *dump, *input, *network, *explain, *baseline, *noise;
-    const char *root; /* --root DIR */
+    const char *root;                      /* --root DIR */
+    const char *input_range, *input_shape; /* a MODEL.onnx: as `xaic import` takes them (tool_program.h) */
     uint64_t seed;
     int has_seed;
     int steps;

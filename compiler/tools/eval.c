@@ -16,6 +16,7 @@
 #include "progress.h"
 #include "run.h"
 #include "stream.h"
+#include "tool_program.h"
 
 static void eval_usage(FILE *f)
 {
@@ -39,7 +40,10 @@ static void eval_usage(FILE *f)
         "  unreadable inputs and lists them; --progress N: a line per N chunks; under mpirun the chunks are\n"
         "  shared by the ranks (docs/scaling.md)\n"
         "  DIR gets curves.csv, per_image.csv, results.json, *.svg plots and strip_*.png heatmaps\n"
-        "  (docs/evaluation.md)\n");
+        "  (docs/evaluation.md)\n"
+        "  E: an explain block of FILE, or else an LRP preset (epsilon_plus, ...) or a method (gradient, ...) with "
+        "its\n"
+        "  defaults; FILE may be MODEL.onnx, imported first (with --input-range LOW,HIGH, --input-shape C,H,W)\n");
 }
 
 static int parse_int(const char *opt, const char *text, long low, long high, long *out)
@@ -58,9 +62,10 @@ static int parse_int(const char *opt, const char *text, long low, long high, lon
 /* Applies `opt v`: 0, 2 after a message, or -1 if opt is not an option of eval. v NULL: the value is missing. */
 static int parse_value(eval_args *a, const char *opt, const char *v)
 {
-    static const char *const options[] = { "-o",        "--explain", "--data",  "--labels",   "--metric",   "--network",
-                                           "--limit",   "--batch",   "--patch", "--steps",    "--baseline", "--order",
-                                           "--tracked", "--shifts",  "--chunk", "--skip-bad", "--progress" };
+    static const char *const options[] = { "-o",         "--explain",  "--data",        "--labels",     "--metric",
+                                           "--network",  "--limit",    "--batch",       "--patch",      "--steps",
+                                           "--baseline", "--order",    "--tracked",     "--shifts",     "--chunk",
+                                           "--skip-bad", "--progress", "--input-range", "--input-shape" };
     int known = 0;
     for (size_t i = 0; i < sizeof options / sizeof *options; i++) known |= !strcmp(opt, options[i]);
     if (!known) return -1;
@@ -82,6 +87,10 @@ static int parse_value(eval_args *a, const char *opt, const char *v)
         a->metric = v;
     else if (!strcmp(opt, "--network"))
         a->network = v;
+    else if (!strcmp(opt, "--input-range"))
+        a->input_range = v;
+    else if (!strcmp(opt, "--input-shape"))
+        a->input_shape = v;
     else if (!strcmp(opt, "--limit")) {
         if (!(rc = parse_int(opt, v, 1, INT32_MAX, &n))) a->limit = n;
     } else if (!strcmp(opt, "--batch")) {
@@ -202,11 +211,7 @@ static int resolve_explanations(compilation *c, const eval_args *a, eval_setup *
     for (char *name = strtok_r(list, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
         const ir_graph *e = driver_explanation(c, name, NULL);
         if (!e) {
-            fprintf(stderr, "xaic: error: no explanation named '%s'; %s", name,
-                    c->ir->n_explanations ? "the file has" : "the file has none");
-            for (int i = 0; i < c->ir->n_explanations; i++)
-                fprintf(stderr, "%s %s", i ? "," : "", c->ir->explanations[i]->explain_name);
-            fputc('\n', stderr);
+            tool_explain_unknown(c, name);
             rc = 1;
         } else if (s->n_methods == EVAL_MAX_METHODS) {
             fprintf(stderr, "xaic: error: at most %d explanations per run\n", EVAL_MAX_METHODS);
@@ -499,14 +504,21 @@ int eval_main(int argc, char **argv)
     if (rc) return rc;
     xai_diag d;
     diag_init(&d, stderr);
+    tool_program tp = { .file = a.file, .explain = a.explain, .network = a.network };
+    if ((a.input_range && (rc = tool_parse_input_range(&tp, a.input_range))) ||
+        (a.input_shape && (rc = tool_parse_input_shape(&tp, a.input_shape)))) {
+        diag_free(&d);
+        return rc;
+    }
     compilation c;
-    int failed = driver_analyse(&c, &d, a.file);
+    int failed = tool_analyse(&c, &d, &tp);
     if (failed || d.errors) {
         if (d.errors) fprintf(stderr, "%d error%s\n", d.errors, d.errors == 1 ? "" : "s");
-        rc = 1;
+        rc = failed == 2 ? 2 : 1;
     } else
         rc = evaluate(&c, &a);
     driver_free(&c);
     diag_free(&d);
+    tool_program_cleanup(&tp);
     return rc;
 }

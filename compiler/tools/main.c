@@ -16,6 +16,7 @@
 #include "scheduler.h"
 #include "shared.h"
 #include "policy.h"
+#include "tool_program.h"
 
 static void dump(const cli *o, const compilation *c)
 {
@@ -148,9 +149,12 @@ static int compile(const cli *o, compilation *c)
             .triple = o->triple, .cpu = o->cpu, .opt_level = o->opt_level, .sanitize_address = o->sanitize_address
         };
         LLVMContextRef ctx = LLVMContextCreate();
-        int failed = driver_codegen(c, ctx, &t, &cgo, &err) ||
+        int failed = driver_codegen(c, ctx, &t, &cgo, &err);
+        if (!failed) driver_phase(c, "compiling machine code");
+        failed = failed ||
             (shared ? link_shared(o, c, runtime, xai_outfile_stream(out), &err)
                     : emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err));
+        driver_phase(c, NULL);
         if (!failed && hdr) emit_header(c->ir, &cgo, header, xai_outfile_stream(hdr));
         if (c->mod) LLVMDisposeModule(c->mod);
         c->mod = NULL;
@@ -217,16 +221,25 @@ static int run_main(int argc, char **argv)
     xai_diag d;
     diag_init(&d, stderr);
     if (o.error_limit >= 0) d.limit = o.error_limit;
+    tool_program tp = { .file = o.file, .explain = o.explain, .network = o.network };
+    if ((o.input_range && (rc = tool_parse_input_range(&tp, o.input_range))) ||
+        (o.input_shape && (rc = tool_parse_input_shape(&tp, o.input_shape)))) {
+        diag_free(&d);
+        return rc;
+    }
     compilation c;
-    int failed = driver_analyse(&c, &d, o.file);
+    int failed = tool_analyse(&c, &d, &tp);
     if (o.dump && c.program) dump(&o, &c);
     if (failed || d.errors) {
         if (d.errors) fprintf(stderr, "%d error%s\n", d.errors, d.errors == 1 ? "" : "s");
         driver_free(&c);
         diag_free(&d);
-        return 1;
+        tool_program_cleanup(&tp);
+        return failed == 2 ? 2 : 1;
     }
-    if (!strcmp(o.command, "check"))
+    if (strcmp(o.command, "run") && tool_check_explain_names(&c, o.explain)) /* run says it in its own words */
+        rc = 1;
+    else if (!strcmp(o.command, "check"))
         rc = 0;
     else if (!strcmp(o.command, "run"))
         rc = run_command(&c,
@@ -253,5 +266,6 @@ static int run_main(int argc, char **argv)
         rc = compile(&o, &c);
     driver_free(&c);
     diag_free(&d);
+    tool_program_cleanup(&tp);
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "jit.h"
 #include "scheduler.h"
+#include "tool_program.h"
 #include "xairt.h"
 
 /* the layer list for --stats: every forward node that relevance reached */
@@ -168,11 +169,7 @@ int run_command(compilation *c, const run_request *r)
     if (r->explain) {
         expl = driver_explanation(c, r->explain, &expl_index);
         if (!expl) {
-            fprintf(stderr, "xaic: error: no explanation named '%s'%s", r->explain,
-                    c->ir->n_explanations ? "; the file has" : "\n");
-            for (int i = 0; i < c->ir->n_explanations; i++)
-                fprintf(stderr, "%s %s", i ? "," : "", c->ir->explanations[i]->explain_name);
-            if (c->ir->n_explanations) fputc('\n', stderr);
+            tool_explain_unknown(c, r->explain);
             return 1;
         }
         g = expl->network;

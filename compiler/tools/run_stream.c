@@ -13,6 +13,7 @@
 #include "job.h"
 #include "run.h"
 #include "stream.h"
+#include "tool_program.h"
 
 typedef int (*forward_fn)(const float *, float *, int32_t, void *);
 typedef int (*explain_fn)(const float *, const int32_t *, float *, int32_t, void *);
@@ -109,11 +110,7 @@ static int resolve(compilation *c, const run_request *r, stream_run *sr)
     for (char *name = strtok_r(list, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
         const ir_graph *e = driver_explanation(c, name, NULL);
         if (!e) {
-            fprintf(stderr, "xaic: error: no explanation named '%s'%s", name,
-                    c->ir->n_explanations ? "; the file has" : "\n");
-            for (int i = 0; i < c->ir->n_explanations; i++)
-                fprintf(stderr, "%s %s", i ? "," : "", c->ir->explanations[i]->explain_name);
-            if (c->ir->n_explanations) fputc('\n', stderr);
+            tool_explain_unknown(c, name);
             rc = 1;
         } else if (e->am.enabled) {
             fprintf(stderr, "xaic: error: '%s' synthesises inputs (activation maximisation); it takes no data set\n",
