@@ -47,15 +47,10 @@ for e in cam gradcam gradcam_pp; do
 done
 echo "== bring your own model: the bundled Fashion-MNIST ResNet (ONNX), imported and explained"
 $xaic import models/fashion_resnet.onnx -o "$out/fashion_resnet.xai" --input-range 0,1
-cat > "$out/fashion_explain.xai" <<XAI
-import "fashion_resnet.xai";
-explain lrp for fashion_resnet { rules epsilon_gamma_box(low=0, high=1); }
-explain ig for fashion_resnet { method integrated_gradients(steps=32); }
-explain gradcam for fashion_resnet { method gradcam(layer=layer3_0_relu_1); }
-XAI
-for e in lrp ig gradcam; do
+# no explain block needed: --explain takes an LRP preset or a method name on any network
+for e in epsilon_gamma_box integrated_gradients gradcam; do
   overlay=; [ $e = gradcam ] && overlay=--overlay
-  $xaic run "$out/fashion_explain.xai" --explain $e --input models/samples/fashion.npy -o "$out/fashion_$e.png" $overlay
+  $xaic run "$out/fashion_resnet.xai" --explain $e --input models/samples/fashion.npy -o "$out/fashion_$e.png" $overlay
   echo "fashion_resnet $e -> $out/fashion_$e.png"
 done
 echo "== explanation quality: pixel flipping (AOPC) of two LRP explanations, libxairt over a linked object"
