@@ -343,12 +343,14 @@ net_stmts
     ;
 
 net_stmt
-    : WEIGHTS { ps->context = "the weights statement"; } STRING ';'
+    : WEIGHTS { ps->context = "the weights statement"; } STRING args_opt ';'
         {
             memset(&$$, 0, sizeof $$);
             $$.kind = NS_WEIGHTS;
             $$.path = $3;
             $$.path_loc = LOC(@3);
+            $$.options = $4.data;
+            $$.n_options = $4.n;
         }
     | INPUT { ps->context = "the input declaration"; } IDENT '[' expr_list ']' range_opt image_opt ';'
         {
