@@ -227,8 +227,7 @@ static void dump_network(const ast_network *n, FILE *out)
             fputs("    weights ", out);
             dump_string(s->path, out);
             for (int k = 0; k < s->n_options; k++) {
-                fputc(' ', out);
-                if (s->options[k].name) fprintf(out, "%s=", s->options[k].name);
+                fprintf(out, " %s=", s->options[k].name);
                 ast_dump_expr(s->options[k].value, out);
             }
             break;

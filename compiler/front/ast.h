@@ -56,7 +56,7 @@ typedef struct ast_net_stmt {
     xai_loc name_loc;
     const char *path; /* NS_WEIGHTS: the file as written */
     xai_loc path_loc;
-    ast_arg *options; /* NS_WEIGHTS: `strict=false` (checked by sema) */
+    ast_arg *options; /* NS_WEIGHTS: named options, `strict=false` (checked by sema) */
     int n_options;
     ast_expr **dims; /* NS_INPUT: shape without batch (number expressions) */
     int n_dims;

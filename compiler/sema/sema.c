@@ -364,12 +364,13 @@ static void weights_options(xai_diag *d, const ast_net_stmt *st, int *strict)
 {
     for (int i = 0; i < st->n_options; i++) {
         const ast_arg *o = &st->options[i];
-        if (o->name && !strcmp(o->name, "strict"))
+        if (!strcmp(o->name, "strict")) /* (the grammar gives options names) */
             sema_boolean(d, o->value, "strict", strict);
         else
-            diag_error(d, o->name ? o->name_loc : o->value->loc,
-                       "the weights statement takes only the option strict=false (allow tensors no layer reads)%s%s%s",
-                       o->name ? ", not '" : "", o->name ? o->name : "", o->name ? "'" : "");
+            diag_error(d, o->name_loc,
+                       "the weights statement takes only the option strict=false (allow tensors no layer reads), "
+                       "not '%s'",
+                       o->name);
     }
 }
 
