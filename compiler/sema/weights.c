@@ -185,8 +185,11 @@ int weights_report_unused(xai_diag *d, const weights_file *wf, const char *netwo
     for (int i = 0; i < wf->st.n_tensors && shown < UNUSED_SHOWN; i++) {
         if (wf->used[i]) continue;
         const xai_st_tensor *t = &wf->st.tensors[i];
-        char sh[96];
-        int len = snprintf(names + used, sizeof names - used, "%s'%.120s' %s", shown ? ", " : "", t->name,
+        char sh[96], name[121];
+        snprintf(name, sizeof name, "%s", t->name);
+        for (char *p = name; *p; p++) /* a name is the file's text: no terminal control codes in the message */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+        int len = snprintf(names + used, sizeof names - used, "%s'%s' %s", shown ? ", " : "", name,
                            shape_text(t->rank, t->shape, sh, sizeof sh));
         if (len < 0 || (size_t)len >= sizeof names - used) break; /* keep whole names only */
         used += (size_t)len;

@@ -303,3 +303,17 @@ Test(weights_strict, positional_option)
     free(net);
     free(p);
 }
+
+/* A tensor name is the file's text: control characters (an escape sequence) are shown as '?'. */
+Test(weights_strict, control_characters_in_names_are_not_echoed)
+{
+    const char *extra[] = { "evil\\u001b[2J" }; /* JSON's escape of ESC */
+    char *p = write_dense_plus("evil.safetensors", extra, 1);
+    char *net = dense_net("evil.safetensors", "", NULL);
+    analysed r = analyse("evil.xai", net);
+    EXPECT_ONE_ERROR(r, 2, 13, "'evil?[2J' [3]");
+    cr_assert_null(strchr(r.out, 0x1b), "%s", r.out);
+    analysed_free(&r);
+    free(net);
+    free(p);
+}
