@@ -11,6 +11,7 @@ void cg_init(cg *c, LLVMModuleRef mod, const ir_graph *g, const cg_options *opt)
     c->ctx = LLVMGetModuleContext(mod);
     c->b = LLVMCreateBuilderInContext(c->ctx);
     c->f32 = LLVMFloatTypeInContext(c->ctx);
+    c->f64 = LLVMDoubleTypeInContext(c->ctx);
     c->i1 = LLVMInt1TypeInContext(c->ctx);
     c->i8 = LLVMInt8TypeInContext(c->ctx);
     c->i32 = LLVMInt32TypeInContext(c->ctx);
@@ -130,15 +131,6 @@ LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef overload, LLVMVal
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &overload, 1);
     LLVMTypeRef ty = LLVMIntrinsicGetType(c->ctx, id, &overload, 1);
     return LLVMBuildCall2(c->b, ty, fn, args, n, "");
-}
-
-LLVMValueRef cg_const_ptr(cg *c, const ir_const *k)
-{
-    LLVMValueRef gv = cg_const_global(c, k);
-    if (gv) return gv;
-    /* external: base + byte offset of the tensor in the file */
-    LLVMValueRef off = cg_i64(c, k->file_offset);
-    return LLVMBuildInBoundsGEP2(c->b, c->i8, c->weights_base, &off, 1, "");
 }
 
 LLVMValueRef cg_const_global(const cg *c, const ir_const *k)

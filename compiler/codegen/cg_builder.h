@@ -18,11 +18,12 @@ typedef struct cg {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;
-    LLVMTypeRef f32, i1, i8, i32, i64, ptr, void_t;
+    LLVMTypeRef f32, f64, i1, i8, i32, i64, ptr, void_t;
     LLVMValueRef fn; /* function being built */
     const ir_graph *g;
     const cg_options *opt;
-    LLVMValueRef weights_base;       /* in a kernel: base pointer of the external weights file (or NULL) */
+    LLVMValueRef weights_base;       /* in a kernel with --weights=external: the workspace (cg_derive.c), else NULL */
+    struct cg_derived *derived;      /* --weights=external: constants bind_weights computes (cg_derive.c) */
     cg_const_map *consts;            /* globals of the constants embedded so far */
     struct cg_kernel_cache *kernels; /* kernels emitted so far for this network (cg_kernel_cache.c) */
 } cg;
@@ -57,7 +58,8 @@ LLVMValueRef cg_fmul_reassoc(cg *c, LLVMValueRef a, LLVMValueRef b);
 /* an alloca in the function's entry block (mem2reg turns it into a register) */
 LLVMValueRef cg_local(cg *c, LLVMTypeRef t, const char *name);
 LLVMValueRef cg_const_global(const cg *c, const ir_const *k); /* NULL if not embedded */
-/* pointer to the data of constant k (a global, or an offset into the external weights file) */
+/* pointer to the data of constant k (a global, an offset into the external weights file, or a derived constant
+ * in the workspace: cg_derive.c) */
 LLVMValueRef cg_const_ptr(cg *c, const ir_const *k);
 LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef overload, LLVMValueRef *args, int n);
 LLVMValueRef cg_is_null(cg *c, LLVMValueRef p);

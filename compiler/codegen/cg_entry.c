@@ -19,7 +19,7 @@ LLVMValueRef cg_add_function(cg *c, const char *suffix, LLVMTypeRef ret, LLVMTyp
     return fn;
 }
 
-int64_t cg_header_bytes(const cg *c) { return c->opt->weights_external ? XAIC_WS_HEADER : 0; }
+int64_t cg_header_bytes(const cg *c) { return c->opt->weights_external ? XAIC_WS_HEADER + cg_derived_bytes(c) : 0; }
 
 int64_t cg_max_batch(const cg *c, const graph_plan *plan)
 {
@@ -143,8 +143,8 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
         LLVMValueRef magic = LLVMBuildLoad2(
             c->b, c->i64, LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, 8) }, 1, ""), "");
         cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, magic, cg_i64(c, (int64_t)CG_WEIGHTS_MAGIC), ""), XAI_EWEIGHTS);
-        wbase = LLVMBuildLoad2(c->b, c->ptr, ws, "weights");
-        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, XAIC_WS_HEADER) }, 1, "arena");
+        wbase = ws; /* kernels find the file's pointer in its header, derived constants after it (cg_derive.c) */
+        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, cg_header_bytes(c)) }, 1, "arena");
     }
     *e = (cg_entry){ x, y, batch, ws, target, options, wbase, arena, XAI_ENONFINITE };
 }

@@ -8,7 +8,8 @@
 #define CG_WEIGHTS_MAGIC 0x78616963776569ULL /* "xaicwei": marks a workspace whose weights are bound */
 
 /* An entry point being built: its arguments (target / options NULL when it takes none), the batch as i64,
- * the external weights' base (or null) and the start of the workspace arena. */
+ * what kernels get as weights base (with --weights=external the workspace, else null) and the start of the
+ * workspace arena. */
 typedef struct cg_entry {
     LLVMValueRef x, y, batch, ws, target, options, wbase, arena;
     int nonfinite_logits; /* the status when the logits an explanation starts from are not finite */
@@ -27,6 +28,15 @@ void cg_entry_buffers(cg *c, const graph_plan *plan, const cg_entry *e, LLVMValu
 /* Calls the kernels of nodes [from, to) in order. */
 void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const LLVMValueRef *where, const cg_entry *e,
                      LLVMValueRef target, LLVMValueRef sample0, int from, int to);
+/* --weights=external's derived constants (cg_derive.c): which constants bind_weights computes into the workspace
+ * (those with a recipe whose sources are in the file or derived), from the nodes the plans emit; their place;
+ * their code in bind_weights. */
+int cg_const_is_external(const cg *c, const ir_const *k);
+void cg_derive_layout(cg *c, const ir_graph *const *graphs, const graph_plan *const *plans, int n_graphs);
+int64_t cg_derived_offset(const cg *c, const ir_const *k); /* from the end of the header, or -1 */
+int64_t cg_derived_bytes(const cg *c);
+void cg_derive_emit(cg *c, LLVMValueRef ws, LLVMValueRef file);
+void cg_derive_free(cg *c);
 /* activation maximisation: the optimisation loop around the gradient pass (cg_actmax.c) */
 void cg_emit_actmax_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels);
 

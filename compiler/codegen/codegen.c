@@ -12,14 +12,9 @@
 #include "cg_kernels.h"
 #include "xairt.h"
 
-static int const_is_external(const cg *c, const ir_const *k)
-{
-    return c->opt->weights_external && k->file_offset >= 0 && k->file_offset % 4 == 0;
-}
-
 static void add_constant(cg *c, const ir_const *k)
 {
-    if (!k || const_is_external(c, k) || cg_const_global(c, k)) return;
+    if (!k || cg_const_is_external(c, k) || cg_derived_offset(c, k) >= 0 || cg_const_global(c, k)) return;
     cg_const_map *m = c->consts;
     char name[600];
     snprintf(name, sizeof name, "%s.w%d.%s", c->g->name, m->n, k->name);
@@ -110,7 +105,8 @@ static void emit_entry(cg *c, const graph_plan *plan, LLVMValueRef *kernels)
     LLVMBuildRet(c->b, LLVMConstInt(c->i32, XAI_OK, 0));
 }
 
-/* NET_bind_weights(workspace, file bytes, size): checks the file is the one compiled against. */
+/* NET_bind_weights(workspace, file bytes, size): checks the file is the one compiled against, computes the
+ * derived constants into the workspace (cg_derive.c) and marks the workspace bound. */
 static void emit_bind_weights(cg *c)
 {
     LLVMTypeRef size_t_ty = LLVMIntPtrTypeInContext(c->ctx, LLVMGetModuleDataLayout(c->mod));
@@ -130,6 +126,7 @@ static void emit_bind_weights(cg *c)
     LLVMValueRef crc = LLVMBuildCall2(c->b, crc_ty, crc_fn, (LLVMValueRef[]){ data, size }, 2, "");
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, crc, LLVMConstInt(c->i32, c->g->weights_crc32, 0), ""),
                  XAI_EWEIGHTS);
+    cg_derive_emit(c, ws, data); /* folded and transformed weights, before the workspace is marked bound */
     LLVMBuildStore(c->b, data, ws);
     LLVMBuildStore(c->b, cg_i64(c, (int64_t)CG_WEIGHTS_MAGIC),
                    LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, 8) }, 1, ""));
@@ -246,6 +243,13 @@ int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *pl
     cg c;
     cg_init(&c, mod, net, opt);
     c.consts = &consts;
+    const ir_graph **graphs = calloc(n_explanations + 1, sizeof *graphs);
+    const graph_plan **plans = calloc(n_explanations + 1, sizeof *plans);
+    graphs[0] = net, plans[0] = plan;
+    for (int e = 0; e < n_explanations; e++) graphs[e + 1] = explanations[e], plans[e + 1] = explanation_plans[e];
+    cg_derive_layout(&c, graphs, plans, n_explanations + 1); /* before any entry: the arena starts after them */
+    free(graphs);
+    free(plans);
     emit_graph(&c, plan);
     graph_plan largest = *plan; /* NET_workspace_size covers every entry of the network */
     const char **names = calloc(n_explanations + 1, sizeof *names);
@@ -262,6 +266,7 @@ int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *pl
     emit_info(&c, names, n_explanations);
     free(names);
     cg_kernel_cache_free(&c);
+    cg_derive_free(&c);
     free(consts.keys);
     free(consts.globals);
     cg_dispose(&c);

@@ -204,7 +204,8 @@ void emit_header(const ir_module *m, const cg_options *opt, const char *path, FI
             fprintf(f,
                     "/* --weights=external: call once per workspace with the bytes of the safetensors file\n"
                     " * compiled against (%llu bytes); XAI_EWEIGHTS if it is another file. The workspace keeps a\n"
-                    " * pointer to those bytes: they must stay valid and unchanged while any call uses it. */\n"
+                    " * pointer to those bytes: they must stay valid and unchanged while any call uses it. Weights\n"
+                    " * derived from them (folded BatchNorms, rules' transforms) are computed into the workspace. */\n"
                     "int %s_bind_weights(void *workspace, const void *safetensors, size_t size);\n",
                     (unsigned long long)g->weights_size, g->name);
         for (int e = 0; e < m->n_explanations; e++) {

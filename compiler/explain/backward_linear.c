@@ -17,6 +17,42 @@ static int is_identity(const rx *g, rx_var v)
         rx_is_var(g->args[1], v);
 }
 
+/* g(w) as a recipe's program over element `src` (rx_eval's semantics, b = 0); 0 if g does not fit one. */
+static int rx_to_tape(const rx *g, ir_recipe *r, int src)
+{
+    static const struct {
+        int op;
+        ir_tape_op t;
+    } bins[] = { { '+', IR_T_ADD }, { '-', IR_T_SUB }, { '*', IR_T_MUL }, { '/', IR_T_DIV0 }, { '>', IR_T_GT },
+                 { '<', IR_T_LT },  { 'G', IR_T_GE },  { 'L', IR_T_LE },  { 'E', IR_T_EQ },   { 'N', IR_T_NE } };
+    if (src < 0) return 0;
+    switch (g->kind) {
+    case RX_NUM: return ir_recipe_push(r, IR_T_NUM, 0, g->num);
+    case RX_VAR: return g->var == V_W ? ir_recipe_push(r, IR_T_ELEM, src, 0) : ir_recipe_push(r, IR_T_NUM, 0, 0);
+    case RX_NEG: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_NEG, 0, 0);
+    case RX_BIN:
+        for (size_t i = 0; i < sizeof bins / sizeof *bins; i++)
+            if (bins[i].op == g->op)
+                return rx_to_tape(g->args[0], r, src) && rx_to_tape(g->args[1], r, src) &&
+                    ir_recipe_push(r, bins[i].t, 0, 0);
+        return rx_to_tape(g->args[0], r, src) && rx_to_tape(g->args[1], r, src) && ir_recipe_push(r, IR_T_NE, 0, 0);
+    case RX_CALL:
+        switch (g->fn) {
+        case F_MAX:
+        case F_MIN:
+            return rx_to_tape(g->args[0], r, src) && rx_to_tape(g->args[1], r, src) &&
+                ir_recipe_push(r, g->fn == F_MAX ? IR_T_MAX : IR_T_MIN, 0, 0);
+        case F_POS: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_POS, 0, 0);
+        case F_NEG: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_NEGPART, 0, 0);
+        case F_ABS: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_ABS, 0, 0);
+        case F_SIGN: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_SIGN, 0, 0);
+        case F_STEP: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_STEP, 0, 0);
+        default: return 0;
+        }
+    default: return 0; /* rx_eval gives 0 here; no recipe, the data is stored */
+    }
+}
+
 static ir_const *cached(rules_ctx *c, const ir_const *src, const char *key)
 {
     for (int i = 0; i < c->n_cache; i++)
@@ -45,7 +81,17 @@ static wset weights_for(rules_ctx *c, const ir_node *n, const rx *g, const char 
     char name[512];
     snprintf(name, sizeof name, "%s|%s", n->weight->name, key);
     k = ir_graph_new_const(c->g, name, n->weight->rank, n->weight->shape);
-    for (int64_t i = 0; i < k->count; i++) k->data[i] = (float)rx_eval(g, n->weight->data[i], 0);
+    ir_recipe *r = calloc(1, sizeof *r); /* a recipe: --weights=external computes it at bind time */
+    int made = 0;
+    if (r) {
+        r->per_row = 1;
+        if (rx_to_tape(g, r, ir_recipe_source(r, n->weight)))
+            made = ir_recipe_apply(k, r); /* (takes r, or frees it) */
+        else
+            free(r);
+    }
+    if (!made)
+        for (int64_t i = 0; i < k->count; i++) k->data[i] = (float)rx_eval(g, n->weight->data[i], 0);
     remember(c, n->weight, key, k);
     return rules_plain_set(k);
 }

@@ -83,7 +83,7 @@ void ast_free(ast_file *f)
  *   file PATH
  *     import "PATH" @L:C
  *     network NAME @L:C
- *       weights "PATH" @L:C
+ *       weights "PATH" NAME=VALUE ... @L:C                 (options only if given)
  *       input NAME [DIM, ...] range [LOW, HIGH] @L:C        (range part only if given)
  *       layer NAME = EXPR from "PREFIX" @L:C                (from part only if given)
  *       output NAME, ... @L:C
@@ -226,6 +226,10 @@ static void dump_network(const ast_network *n, FILE *out)
         case NS_WEIGHTS:
             fputs("    weights ", out);
             dump_string(s->path, out);
+            for (int k = 0; k < s->n_options; k++) {
+                fprintf(out, " %s=", s->options[k].name);
+                ast_dump_expr(s->options[k].value, out);
+            }
             break;
         case NS_INPUT:
             fprintf(out, "    input %s [", s->name);

@@ -43,7 +43,7 @@ struct ast_expr {
 
 /* ---- network ---- */
 typedef enum {
-    NS_WEIGHTS, /* weights "file.safetensors"; */
+    NS_WEIGHTS, /* weights "file.safetensors" [strict=false]; */
     NS_INPUT,   /* input x[1, 28, 28] range [0, 1] image(...); */
     NS_LAYER,   /* name = expr [from "prefix"]; */
     NS_OUTPUT,  /* output name [, name ...]; */
@@ -56,6 +56,8 @@ typedef struct ast_net_stmt {
     xai_loc name_loc;
     const char *path; /* NS_WEIGHTS: the file as written */
     xai_loc path_loc;
+    ast_arg *options; /* NS_WEIGHTS: named options, `strict=false` (checked by sema) */
+    int n_options;
     ast_expr **dims; /* NS_INPUT: shape without batch (number expressions) */
     int n_dims;
     int has_range; /* NS_INPUT */

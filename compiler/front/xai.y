@@ -263,7 +263,7 @@ static void build_rule_body(xai_parse_state *ps, ast_rule *r, xai_vec stmts, XAI
 %precedence UMINUS
 
 %type <expr> expr primary image_opt
-%type <vec> expr_list items_opt args_opt arg_list ident_list params_opt param_list requires_opt
+%type <vec> expr_list items_opt args_opt arg_list options_opt option_list ident_list params_opt param_list requires_opt
 %type <vec> net_stmts net_body settings settings_body rule_stmts rule_body
 %type <arg> arg
 %type <param> param
@@ -343,12 +343,14 @@ net_stmts
     ;
 
 net_stmt
-    : WEIGHTS { ps->context = "the weights statement"; } STRING ';'
+    : WEIGHTS { ps->context = "the weights statement"; } STRING options_opt ';'
         {
             memset(&$$, 0, sizeof $$);
             $$.kind = NS_WEIGHTS;
             $$.path = $3;
             $$.path_loc = LOC(@3);
+            $$.options = $4.data;
+            $$.n_options = $4.n;
         }
     | INPUT { ps->context = "the input declaration"; } IDENT '[' expr_list ']' range_opt image_opt ';'
         {
@@ -404,6 +406,17 @@ image_opt
             $$->args = $3.data;
             $$->n_args = $3.n;
         }
+    ;
+
+/* the weights statement's options: strict=false (named only; sema checks them) */
+options_opt
+    : %empty                         { $$ = vec_empty(); }
+    | option_list
+    ;
+
+option_list
+    : IDENT '=' expr                 { $$ = vec_empty(); ast_arg a = { $1, LOC(@1), $3 }; vec_push(ps, &$$, &a, sizeof a); }
+    | option_list ',' IDENT '=' expr { $$ = $1; ast_arg a = { $3, LOC(@3), $5 }; vec_push(ps, &$$, &a, sizeof a); }
     ;
 
 from_opt

@@ -117,6 +117,7 @@ void ir_graph_free(ir_graph *g)
     for (int i = 0; i < g->n_consts; i++) {
         free(g->consts[i]->name);
         free(g->consts[i]->data);
+        free(g->consts[i]->recipe);
         free(g->consts[i]);
     }
     free(g->consts);

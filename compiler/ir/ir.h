@@ -162,6 +162,54 @@ int64_t ir_window_out(int64_t in, int64_t reach, int stride, int pad_lo, int pad
 /* "[32, 14, 14]" into buf */
 const char *ir_shape_str(const ir_shape *s, char *buf, size_t len);
 
+/* How a derived constant is computed from others, element by element, so that --weights=external can
+ * compute it when the weights are bound instead of storing it in the object (ir_recipe.c). Element i is
+ * a stack program over doubles: IR_T_ELEM pushes src[k]->data[i], IR_T_ROW pushes src[k]->data[i / per_row]
+ * (a per-output-channel value), the others are arithmetic as rx_eval's (division by 0 gives 0). The
+ * result is rounded to float once, at the end. */
+typedef enum {
+    IR_T_ELEM,
+    IR_T_ROW,
+    IR_T_NUM,
+    IR_T_NEG,
+    IR_T_ADD,
+    IR_T_SUB,
+    IR_T_MUL,
+    IR_T_DIV0,
+    IR_T_SQRT,
+    IR_T_GT,
+    IR_T_LT,
+    IR_T_GE,
+    IR_T_LE,
+    IR_T_EQ,
+    IR_T_NE,
+    IR_T_MAX,
+    IR_T_MIN,
+    IR_T_POS,
+    IR_T_NEGPART,
+    IR_T_ABS,
+    IR_T_SIGN,
+    IR_T_STEP
+} ir_tape_op;
+
+typedef struct ir_tape_step {
+    ir_tape_op op;
+    int src;    /* IR_T_ELEM, IR_T_ROW: the index into the recipe's src */
+    double num; /* IR_T_NUM */
+} ir_tape_step;
+
+#define IR_RECIPE_MAX_SRC   6
+#define IR_RECIPE_MAX_STEPS 64
+#define IR_RECIPE_MAX_STACK 16
+
+typedef struct ir_recipe {
+    const struct ir_const *src[IR_RECIPE_MAX_SRC];
+    int n_src;
+    int64_t per_row; /* elements per output channel (IR_T_ROW) */
+    ir_tape_step steps[IR_RECIPE_MAX_STEPS];
+    int n_steps;
+} ir_recipe;
+
 /* A constant tensor (weights, biases, folded or transformed sets). Data is owned, float32. */
 struct ir_const {
     char *name; /* state_dict name it came from, or a derived name ("conv1.weight+bn1") */
@@ -171,7 +219,18 @@ struct ir_const {
     float *data;
     /* Where the original bytes sit in the weights file (for --weights=external); -1 if derived. */
     int64_t file_offset;
+    ir_recipe *recipe; /* a derived constant's recipe (owned), or NULL */
 };
+
+/* Appends a step; returns 0 when the recipe is full (the caller then gives up on the recipe). */
+int ir_recipe_push(ir_recipe *r, ir_tape_op op, int src, double num);
+/* Adds a source and returns its index (an existing one is reused), or -1 when full. */
+int ir_recipe_source(ir_recipe *r, const struct ir_const *k);
+/* Checks r (stack depth, sources' sizes against k's count and per_row) and, if valid, computes k->data from
+ * it and gives it to k (k->recipe = r, owned). Returns 0 and frees r when r cannot describe k. */
+int ir_recipe_apply(struct ir_const *k, ir_recipe *r);
+/* Element i of a recipe, in double (what ir_recipe_apply stores, before rounding to float). */
+double ir_recipe_eval(const ir_recipe *r, int64_t i);
 
 /* How a kernel reads its weights: LRP's W+ and W- are applied as the weights are loaded (a max / min per
  * weight register), so that they cost no copy of the weights. */

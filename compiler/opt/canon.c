@@ -14,6 +14,45 @@ static void bn_coefficients(const ir_node *bn, int c, double *scale, double *shi
     *shift = bn->bias->data[c] - bn->bn_mean->data[c] * s;
 }
 
+/* Pushes s = weight / sqrt(var + eps) for the row (bn_coefficients' scale, same operations). */
+static int push_scale(ir_recipe *r, const ir_node *bn)
+{
+    int gamma = ir_recipe_source(r, bn->weight), var = ir_recipe_source(r, bn->bn_var);
+    return gamma >= 0 && var >= 0 && ir_recipe_push(r, IR_T_ROW, gamma, 0) && ir_recipe_push(r, IR_T_ROW, var, 0) &&
+        ir_recipe_push(r, IR_T_NUM, 0, bn->eps) && ir_recipe_push(r, IR_T_ADD, 0, 0) &&
+        ir_recipe_push(r, IR_T_SQRT, 0, 0) && ir_recipe_push(r, IR_T_DIV0, 0, 0);
+}
+
+/* W' = W * s per output channel; b' = b * s + (beta - mean * s) (b = 0 without a bias). Recipes, so that
+ * --weights=external can fold when the weights are bound (ir_recipe.c). */
+static int fold_recipes(const ir_node *bn, const ir_node *p, ir_const *w, ir_const *b)
+{
+    ir_recipe *rw = calloc(1, sizeof *rw), *rb = calloc(1, sizeof *rb);
+    if (!rw || !rb) {
+        free(rw);
+        free(rb);
+        return 0;
+    }
+    rw->per_row = p->weight->count / p->units;
+    int ok = ir_recipe_push(rw, IR_T_ELEM, ir_recipe_source(rw, p->weight), 0) && push_scale(rw, bn) &&
+        ir_recipe_push(rw, IR_T_MUL, 0, 0);
+    rb->per_row = 1;
+    if (p->bias)
+        ok &= ir_recipe_push(rb, IR_T_ROW, ir_recipe_source(rb, p->bias), 0);
+    else
+        ok &= ir_recipe_push(rb, IR_T_NUM, 0, 0.0);
+    int beta = ir_recipe_source(rb, bn->bias), mean = ir_recipe_source(rb, bn->bn_mean);
+    ok &= push_scale(rb, bn) && ir_recipe_push(rb, IR_T_MUL, 0, 0) && beta >= 0 && mean >= 0 &&
+        ir_recipe_push(rb, IR_T_ROW, beta, 0) && ir_recipe_push(rb, IR_T_ROW, mean, 0) && push_scale(rb, bn) &&
+        ir_recipe_push(rb, IR_T_MUL, 0, 0) && ir_recipe_push(rb, IR_T_SUB, 0, 0) && ir_recipe_push(rb, IR_T_ADD, 0, 0);
+    if (!ok) {
+        free(rw);
+        free(rb);
+        return 0;
+    }
+    return ir_recipe_apply(w, rw) & ir_recipe_apply(b, rb);
+}
+
 static void fold_into_producer(ir_graph *g, int bn_index)
 {
     ir_node *bn = &g->nodes[bn_index];
@@ -26,14 +65,15 @@ static void fold_into_producer(ir_graph *g, int bn_index)
     snprintf(name, sizeof name, "%s.bias*%s", p->name, bn->name);
     int64_t bshape[1] = { channels };
     ir_const *b = ir_graph_new_const(g, name, 1, bshape);
-    for (int c = 0; c < channels; c++) {
-        double scale, shift;
-        bn_coefficients(bn, c, &scale, &shift);
-        for (int64_t k = 0; k < per_channel; k++)
-            w->data[c * per_channel + k] = (float)(p->weight->data[c * per_channel + k] * scale);
-        double old_bias = p->bias ? p->bias->data[c] : 0.0;
-        b->data[c] = (float)(old_bias * scale + shift);
-    }
+    if (!fold_recipes(bn, p, w, b)) /* (recipes fit; should one not, the data is computed here and stored) */
+        for (int c = 0; c < channels; c++) {
+            double scale, shift;
+            bn_coefficients(bn, c, &scale, &shift);
+            for (int64_t k = 0; k < per_channel; k++)
+                w->data[c * per_channel + k] = (float)(p->weight->data[c * per_channel + k] * scale);
+            double old_bias = p->bias ? p->bias->data[c] : 0.0;
+            b->data[c] = (float)(old_bias * scale + shift);
+        }
     p->weight = w;
     p->bias = b;
     p->has_bias = 1;

@@ -359,6 +359,21 @@ static int build_input(net_ctx *c, const ast_net_stmt *s)
     return ir_graph_add_node(c->g, &n);
 }
 
+/* `weights "f.safetensors" strict=false;`: the statement's options. */
+static void weights_options(xai_diag *d, const ast_net_stmt *st, int *strict)
+{
+    for (int i = 0; i < st->n_options; i++) {
+        const ast_arg *o = &st->options[i];
+        if (!strcmp(o->name, "strict")) /* (the grammar gives options names) */
+            sema_boolean(d, o->value, "strict", strict);
+        else
+            diag_error(d, o->name_loc,
+                       "the weights statement takes only the option strict=false (allow tensors no layer reads), "
+                       "not '%s'",
+                       o->name);
+    }
+}
+
 static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_source *src)
 {
     net_ctx c = { .d = d, .net = net };
@@ -398,6 +413,8 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
 
     c.g = ir_graph_new(net->name);
     c.g->loc = net->loc;
+    int strict = 1;
+    if (weights_stmt) weights_options(d, weights_stmt, &strict);
     if (weights_stmt) {
         c.wf.path = NULL;
         char *path = resolve_relative(src->path, weights_stmt->path);
@@ -466,6 +483,8 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
         c.g->output_name = strdup(output_name);
     }
 
+    /* Only when all else is fine: a layer that failed may not have read its tensors yet. */
+    if (strict && c.have_weights && d->errors == errors_before) weights_report_unused(d, &c.wf, net->name);
     weights_close(&c.wf);
     free(needed);
     free(c.order);

@@ -127,5 +127,14 @@ int sema_batchnorm(sema_layer_ctx *l)
     ok &= sema_param(l, "bias", l->slots[2], 1, cs, &n->bias);
     ok &= sema_param(l, "running_mean", l->slots[3], 1, cs, &n->bn_mean);
     ok &= sema_param(l, "running_var", l->slots[4], 1, cs, &n->bn_var);
+    /* PyTorch's BatchNorm owns num_batches_tracked (a training counter): a state_dict has it, inference ignores it. */
+    char counter[512];
+    const char *mean = l->slots[3] ? l->slots[3]->text : NULL, *dot = mean ? strrchr(mean, '.') : NULL;
+    if (dot) {
+        snprintf(counter, sizeof counter, "%.*s.num_batches_tracked", (int)(dot - mean), mean);
+        weights_mark_used(l->wf, counter);
+    }
+    snprintf(counter, sizeof counter, "%s.num_batches_tracked", l->st->from ? l->st->from : l->st->name);
+    weights_mark_used(l->wf, counter);
     return ok;
 }

@@ -21,6 +21,12 @@ int weights_open(xai_diag *d, xai_loc loc, const char *path, weights_file *wf)
         diag_error(d, loc, "cannot load weights: %s", err);
         return 0;
     }
+    wf->used = calloc((size_t)wf->st.n_tensors + 1, 1);
+    if (!wf->used) {
+        xai_safetensors_close(&wf->st);
+        diag_error(d, loc, "out of memory reading '%s'", path);
+        return 0;
+    }
     wf->ok = 1;
     return 1;
 }
@@ -28,6 +34,7 @@ int weights_open(xai_diag *d, xai_loc loc, const char *path, weights_file *wf)
 void weights_close(weights_file *wf)
 {
     if (wf->ok) xai_safetensors_close(&wf->st);
+    free(wf->used);
     free(wf->path);
     memset(wf, 0, sizeof *wf);
 }
@@ -99,6 +106,7 @@ ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g,
                    names[0] ? "; use `from \"prefix\"` if the names differ)" : "");
         return NULL;
     }
+    wf->used[t - wf->st.tensors] = 1; /* even if unusable below: that error names it already */
     int same = t->rank == rank;
     for (int i = 0; same && i < rank; i++) same = t->shape[i] == shape[i];
     if (!same) {
@@ -153,4 +161,46 @@ ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g,
         }
     if (t->dtype == XAI_DT_F32) c->file_offset = (int64_t)(wf->st.data_offset + t->begin);
     return c;
+}
+
+void weights_mark_used(weights_file *wf, const char *name)
+{
+    if (!wf || !wf->ok) return;
+    const xai_st_tensor *t = xai_safetensors_find(&wf->st, name);
+    if (t) wf->used[t - wf->st.tensors] = 1;
+}
+
+/* Names shown before "and N more": enough to spot a forgotten layer, short enough to read. */
+#define UNUSED_SHOWN 8
+
+int weights_report_unused(xai_diag *d, const weights_file *wf, const char *network)
+{
+    if (!wf->ok) return 0;
+    int n_unused = 0, shown = 0;
+    for (int i = 0; i < wf->st.n_tensors; i++) n_unused += !wf->used[i];
+    if (!n_unused) return 0;
+    char names[1024];
+    size_t used = 0;
+    names[0] = 0;
+    for (int i = 0; i < wf->st.n_tensors && shown < UNUSED_SHOWN; i++) {
+        if (wf->used[i]) continue;
+        const xai_st_tensor *t = &wf->st.tensors[i];
+        char sh[96], name[121];
+        snprintf(name, sizeof name, "%s", t->name);
+        for (char *p = name; *p; p++) /* a name is the file's text: no terminal control codes in the message */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+        int len = snprintf(names + used, sizeof names - used, "%s'%s' %s", shown ? ", " : "", name,
+                           shape_text(t->rank, t->shape, sh, sizeof sh));
+        if (len < 0 || (size_t)len >= sizeof names - used) break; /* keep whole names only */
+        used += (size_t)len;
+        shown++;
+    }
+    char more[48] = "";
+    if (n_unused > shown) snprintf(more, sizeof more, " and %d more", n_unused - shown);
+    diag_error(d, wf->loc,
+               "%d tensor%s in '%s' %s read by no layer of network '%s': %s%s; add the missing layers (or point "
+               "them at the tensors with `from \"prefix\"`), or write `strict=false` after the file name to allow "
+               "unused tensors",
+               n_unused, n_unused == 1 ? "" : "s", wf->path, n_unused == 1 ? "is" : "are", network, names, more);
+    return n_unused;
 }

@@ -9,7 +9,8 @@ typedef struct weights_file {
     char *path;  /* resolved path */
     xai_loc loc; /* the `weights` statement, for messages */
     xai_safetensors st;
-    int ok; /* opened and valid */
+    int ok;     /* opened and valid */
+    char *used; /* per tensor of st: read by some layer (or implied by one, e.g. num_batches_tracked) */
 } weights_file;
 
 /* Opens and validates the file; reports a diagnostic at `loc` and returns 0 on failure. */
@@ -21,5 +22,13 @@ void weights_close(weights_file *wf);
  * failure. F64, F16 and BF16 tensors are converted; any other dtype is an error. */
 ir_const *weights_fetch(xai_diag *d, xai_loc loc, weights_file *wf, ir_graph *g, const char *name, int rank,
                         const int64_t *shape, const char *layer);
+
+/* Marks tensor `name` as used without reading it (a buffer PyTorch's module owns but the layer ignores, e.g.
+ * BatchNorm's num_batches_tracked). Absent names are fine. */
+void weights_mark_used(weights_file *wf, const char *name);
+
+/* Strict weights (PyTorch's load_state_dict(strict=True)): reports at the `weights` statement, as one
+ * error, every tensor of the file that no layer used. Returns the number of unused tensors. */
+int weights_report_unused(xai_diag *d, const weights_file *wf, const char *network);
 
 #endif

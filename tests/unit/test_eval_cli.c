@@ -20,19 +20,19 @@
 
 /* tiny35: [1, 3, 5] input, 2x2 patches -> a 2 x 3 grid with smaller edge patches, sums with x = 1:
  *   P0 = 4, P1 = 8, P2 = 10, P3 = 6, P4 = -2, P5 = 0.5; f(x^0) = 26.5
- * tiny24: [1, 2, 4] input, w = 1 .. 8 (continuity). */
+ * tiny24: [1, 2, 4] input, w = 1 .. 8 (continuity). Both read one file, each a part of it (strict=false). */
 static const float W35[15] = { 1, 1, 2, 2, 5, 1, 1, 2, 2, 5, 3, 3, -1, -1, 0.5f };
 static const float W24[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
 static const char *XAI = "network tiny35 {\n"
-                         "    weights \"tiny.safetensors\";\n"
+                         "    weights \"tiny.safetensors\" strict=false;\n"
                          "    input x[1, 3, 5];\n"
                          "    flat = flatten(x);\n"
                          "    fc = dense(flat, 2, bias=false);\n"
                          "    output fc;\n"
                          "}\n"
                          "network tiny24 {\n"
-                         "    weights \"tiny.safetensors\";\n"
+                         "    weights \"tiny.safetensors\" strict=false;\n"
                          "    input x[1, 2, 4];\n"
                          "    flat = flatten(x);\n"
                          "    fc2 = dense(flat, 2, bias=false);\n"

@@ -288,6 +288,24 @@ Test(front_parser, numbers)
     parsed_free(&p);
 }
 
+Test(front_parser, weights_options)
+{
+    parsed p;
+    parse_text(&p, "network n { weights \"w.safetensors\" strict=false; input x[2]; }");
+    cr_assert_eq(p.diag.errors, 0, "%s", p.messages);
+    const ast_net_stmt *w = &p.file->items[0].u.network.stmts[0];
+    cr_assert_eq(w->kind, NS_WEIGHTS);
+    cr_assert_eq(w->n_options, 1);
+    cr_assert_str_eq(w->options[0].name, "strict");
+    cr_assert_eq(w->options[0].name_loc.col, 37);
+    cr_assert_eq(w->options[0].value->kind, EX_IDENT);
+    cr_assert_str_eq(w->options[0].value->text, "false");
+    char *dump = dump_to_string(p.file);
+    cr_assert(strstr(dump, "    weights \"w.safetensors\" strict=false @1:13\n"), "got:\n%s", dump);
+    free(dump);
+    parsed_free(&p);
+}
+
 Test(front_parser, strings_and_escapes)
 {
     parsed p;

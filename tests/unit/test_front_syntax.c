@@ -57,8 +57,9 @@ Test(front_syntax, missing_semicolon_on_the_same_line_points_at_the_token)
 {
     assert_single_error("network n { y = relu(x) z; }",
                         "s.xai:1:25: error: expected ';' after the layer definition, found identifier 'z'");
-    assert_single_error("network n { weights \"w\" input x[1]; }",
-                        "s.xai:1:25: error: expected ';' after the weights statement, found keyword 'input'");
+    assert_single_error(
+        "network n { weights \"w\" input x[1]; }",
+        "s.xai:1:25: error: expected identifier or ';' after the weights statement, found keyword 'input'");
     assert_single_error(
         "network n { input x[1] rnage [0, 1]; }",
         "s.xai:1:24: error: expected 'range', 'image' or ';' after the input declaration, found identifier 'rnage'");

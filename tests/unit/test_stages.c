@@ -234,9 +234,10 @@ Test(stages, fusion_decisions)
     char *weights = tu_write_weights("fuse.safetensors", t, 4);
     char text[1024];
     snprintf(text, sizeof text,
-             "network fused { weights \"%s\"; input x[1, 6, 6];\n"
+             /* two networks, each reading half of one file */
+             "network fused { weights \"%s\" strict=false; input x[1, 6, 6];\n"
              "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = relu(c1); output a1; }\n"
-             "network shared { weights \"%s\"; input x[1, 6, 6];\n"
+             "network shared { weights \"%s\" strict=false; input x[1, 6, 6];\n"
              "  c2 = conv2d(x, 2, kernel=3, pad=1); a2 = relu(c2); s = add(c2, a2); output s; }\n",
              weights, weights);
     staged s;
