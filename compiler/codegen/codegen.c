@@ -237,7 +237,8 @@ static void emit_graph(cg *c, const graph_plan *plan)
 }
 
 int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *plan, ir_graph *const *explanations,
-                    graph_plan *const *explanation_plans, int n_explanations, const cg_options *opt)
+                    graph_plan *const *explanation_plans, int n_explanations, const cg_options *opt,
+                    int64_t *workspace_header)
 {
     cg_const_map consts = { 0 };
     cg c;
@@ -250,6 +251,7 @@ int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *pl
     cg_derive_layout(&c, graphs, plans, n_explanations + 1); /* before any entry: the arena starts after them */
     free(graphs);
     free(plans);
+    *workspace_header = cg_header_bytes(&c);
     emit_graph(&c, plan);
     graph_plan largest = *plan; /* NET_workspace_size covers every entry of the network */
     const char **names = calloc(n_explanations + 1, sizeof *names);

@@ -19,9 +19,11 @@ typedef struct cg_options {
 
 /* Adds the code of network `net` and of its explanations (graphs whose ->network is net), each with its
  * plan, to module mod: constants, kernels, NET_forward, NET_E for each explanation, NET_workspace_size,
- * NET_info (and NET_bind_weights with external weights). Returns 0 on success. */
+ * NET_info (and NET_bind_weights with external weights). *workspace_header: the bytes of every workspace
+ * before the arena (the bound weights' header and the weights derived at bind time). Returns 0 on success. */
 int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *plan, ir_graph *const *explanations,
-                    graph_plan *const *explanation_plans, int n_explanations, const cg_options *opt);
+                    graph_plan *const *explanation_plans, int n_explanations, const cg_options *opt,
+                    int64_t *workspace_header);
 
 /* Bytes of workspace header that precede the arena (holds the bound weights pointer when external). */
 #define XAIC_WS_HEADER 64

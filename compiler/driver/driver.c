@@ -74,6 +74,8 @@ int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, 
     emit_prepare_module(c->mod, c->tm);
     cg_options tuned = *opt;
     if (!tuned.vector_registers) tuned.vector_registers = emit_vector_registers(c->tm);
+    free(c->workspace_headers);
+    c->workspace_headers = calloc(c->ir->n_graphs + 1, sizeof *c->workspace_headers);
     ir_graph **expl = calloc(c->ir->n_explanations + 1, sizeof *expl);
     graph_plan **expl_plans = calloc(c->ir->n_explanations + 1, sizeof *expl_plans);
     for (int i = 0; i < c->ir->n_graphs; i++) {
@@ -83,7 +85,8 @@ int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, 
                 expl[n] = c->ir->explanations[e];
                 expl_plans[n++] = c->explanation_plans[e];
             }
-        if (codegen_network(c->mod, c->ir->graphs[i], c->plans[i], expl, expl_plans, n, &tuned)) {
+        if (codegen_network(c->mod, c->ir->graphs[i], c->plans[i], expl, expl_plans, n, &tuned,
+                            &c->workspace_headers[i])) {
             if (asprintf(err, "code generation failed for network '%s'", c->ir->graphs[i]->name) < 0) *err = NULL;
             free(expl);
             free(expl_plans);
@@ -126,6 +129,7 @@ void driver_free(compilation *c)
     if (c->explanation_plans)
         for (int i = 0; c->ir && i < c->ir->n_explanations; i++) plan_free(c->explanation_plans[i]);
     free(c->explanation_plans);
+    free(c->workspace_headers);
     explain_set_free(c->explain);
     ir_module_free(c->ir);
     if (c->program) program_free(c->program);

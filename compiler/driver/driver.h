@@ -22,6 +22,7 @@ typedef struct compilation {
     graph_plan **explanation_plans; /* per explanation graph */
     LLVMModuleRef mod;
     LLVMTargetMachineRef tm;
+    int64_t *workspace_headers; /* per network, after code generation: workspace bytes before the arena */
     /* Progress of the back end (set by a tool after the analysis; NULL: none): called as each phase starts
      * ("generating code", "optimising", "compiling machine code") with the module's functions so far, and with
      * phase NULL when the code is ready. A large network takes a minute. */

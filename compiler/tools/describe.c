@@ -136,8 +136,9 @@ char *describe_module(const compilation *c, const describe_settings *s)
         const ir_graph *g = c->ir->graphs[i];
         cJSON *n = cJSON_CreateObject();
         cJSON_AddStringToObject(n, "name", g->name);
-        /* the arena starts this many bytes into the workspace (the external weights' header) */
-        cJSON_AddNumberToObject(n, "workspace_header", s->weights_external ? XAIC_WS_HEADER : 0);
+        /* the arena starts this many bytes into the workspace (external weights: their header and the weights
+         * derived from them at bind time) */
+        cJSON_AddNumberToObject(n, "workspace_header", c->workspace_headers ? (double)c->workspace_headers[i] : 0);
         cJSON *ex = cJSON_AddArrayToObject(n, "explanations");
         for (int e = 0; e < c->ir->n_explanations; e++)
             if (c->ir->explanations[e]->network == g) cJSON_AddItemToArray(ex, explanation_json(c, e, s));

@@ -227,3 +227,38 @@ Test(emit_shared, errors)
     snprintf(cmd, sizeof cmd, "test ! -e %s/x.so", t);
     cr_expect_eq(tu_run(cmd, NULL), 0, "a failed command wrote %s/x.so", t);
 }
+
+/* With --weights=external, weights derived at bind time (here flat's ones) sit between the header and the arena:
+ * the description's workspace_header is what the workspace grows by over the embedded build. */
+Test(emit_shared, workspace_header_covers_derived_weights)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "import \"%s/models/mnist_cnn.xai\";\nexplain flat for mnist_cnn { rules epsilon_plus_flat; }\n",
+             XAIC_SOURCE_DIR);
+    char *src = tu_write_temp("flat.xai", text, strlen(text));
+    size_t bytes[2];
+    double header[2];
+    for (int external = 0; external < 2; external++) {
+        char *out = NULL, *cmd = NULL, *log = NULL;
+        cr_assert(asprintf(&out, "%s/flat%d.so", tu_tmpdir(), external) > 0);
+        cr_assert(asprintf(&cmd, "%s %s --emit shared -o %s%s", XAIC_EXE, src, out,
+                           external ? " --weights=external" : "") > 0);
+        cr_assert_eq(tu_run(cmd, &log), 0, "%s failed:\n%s", cmd, log);
+        void *so = dlopen(out, RTLD_NOW | RTLD_LOCAL);
+        cr_assert_not_null(so, "dlopen: %s", dlerror());
+        bytes[external] = ((eu_wsize_fn)dlsym(so, "mnist_cnn_workspace_size"))(1);
+        cJSON *d = description(so);
+        header[external] =
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "networks"), 0), "workspace_header")
+                ->valuedouble;
+        cJSON_Delete(d);
+        dlclose(so);
+        free(out), free(cmd), free(log);
+    }
+    cr_expect_eq(header[0], 0);
+    cr_expect_gt(header[1], 64, "the flat rule's ones are derived: more than the 64-byte header");
+    cr_expect_eq((double)(bytes[1] - bytes[0]), header[1], "workspace %zu -> %zu bytes, header %g", bytes[0], bytes[1],
+                 header[1]);
+    free(src);
+}
