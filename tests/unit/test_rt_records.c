@@ -203,3 +203,67 @@ Test(npy_sized, regions_in_any_order_give_xai_npy_write_bytes)
     cr_expect(strstr(err, "not a regular file") != NULL, "%s", err);
     free(ref), free(part), free(target), free(a), free(b);
 }
+
+/* The resident pages of a file's mappings, from /proc/self/smaps (kB). */
+static long mapped_kb(const char *path)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    cr_assert_not_null(f);
+    char line[4096];
+    int in = 0;
+    long kb = 0, v;
+    unsigned long lo, hi;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) /* a mapping's header line: its range, ..., its file */
+            in = strstr(line, path) != NULL;
+        else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+            kb += v;
+    }
+    fclose(f);
+    return kb;
+}
+
+/* Reading a data set chunk by chunk keeps its mapping's resident pages bounded: the pages the kernel maps beside a
+ * read (fault-around) are released too, or 10 % of the file stayed resident. */
+Test(records, resident_pages_stay_bounded_over_a_large_file, .timeout = 120)
+{
+    const int64_t n = 96000; /* 75 MB of 28x28 bytes */
+    char *path = tu_write_temp("large.idx", "", 0), err[256];
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    unsigned char header[16] = { 0,
+                                 0,
+                                 8,
+                                 3,
+                                 (unsigned char)(n >> 24),
+                                 (unsigned char)(n >> 16),
+                                 (unsigned char)(n >> 8),
+                                 (unsigned char)n,
+                                 0,
+                                 0,
+                                 0,
+                                 28,
+                                 0,
+                                 0,
+                                 0,
+                                 28 };
+    fwrite(header, 1, 16, f);
+    unsigned char *rec = malloc(784 * 1000);
+    for (int i = 0; i < 784 * 1000; i++) rec[i] = (unsigned char)(i * 7);
+    for (int64_t k = 0; k < n / 1000; k++) cr_assert_eq(fwrite(rec, 1, 784 * 1000, f), 784 * 1000);
+    cr_assert_eq(fclose(f), 0);
+    xai_records *r;
+    xai_records_info info;
+    cr_assert_eq(xai_records_open(path, 1.0f / 255, 1, &r, &info, err, sizeof err), XAI_OK, "%s", err);
+    float *buf = malloc(sizeof(float) * 784 * 256);
+    long worst = 0;
+    for (int64_t first = 0; first < n; first += 256) {
+        int64_t count = n - first < 256 ? n - first : 256, done = 0;
+        cr_assert_eq(xai_records_read(r, first, count, buf, &done, err, sizeof err), XAI_OK, "%s", err);
+        long kb = mapped_kb(path);
+        if (kb > worst) worst = kb;
+    }
+    cr_expect_lt(worst, 4096, "up to %ld kB of the 75 MB file stayed resident", worst);
+    xai_records_close(r);
+    free(buf), free(rec), free(path);
+}
