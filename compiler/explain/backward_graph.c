@@ -62,13 +62,27 @@ int rules_sum_of_products(rules_ctx *c, const ir_shape *shape, const int *factor
     return result;
 }
 
-/* node i of the network is never negative (what pos(a) / neg(a) may rely on) */
+/* node i of the network is never negative (what pos(a) / neg(a) may rely on). One pass over the nodes up to i
+ * (inputs come before their consumers) rather than a recursion: a concat's inputs can share producers, and
+ * concats of concats would make the recursion exponential. */
 int rules_nonneg(const ir_graph *g, int i)
 {
-    const ir_node *n = &g->nodes[i];
-    if (ir_op_is(n->op, OPF_NONNEG)) return 1;
-    if (ir_op_is(n->op, OPF_KEEPS_NONNEG)) return rules_nonneg(g, n->inputs[0]);
-    return n->op == OP_INPUT && g->has_range && g->range_low >= 0;
+    unsigned char *nonneg = malloc((size_t)i + 1);
+    if (!nonneg) return 0; /* unknown: the rule keeps both signs, which is always right */
+    for (int j = 0; j <= i; j++) {
+        const ir_node *n = &g->nodes[j];
+        int v = n->op == OP_INPUT && g->has_range && g->range_low >= 0;
+        if (ir_op_is(n->op, OPF_NONNEG))
+            v = 1;
+        else if (ir_op_is(n->op, OPF_KEEPS_NONNEG)) { /* every input (a concat has several) */
+            v = n->n_inputs > 0;
+            for (int k = 0; k < n->n_inputs && v; k++) v = n->inputs[k] < j && nonneg[n->inputs[k]];
+        }
+        nonneg[j] = (unsigned char)v;
+    }
+    int v = nonneg[i];
+    free(nonneg);
+    return v;
 }
 
 static int channels_of(const ir_shape *s) { return s->rank ? s->dims[0] : 1; }

@@ -33,7 +33,7 @@ enum {
                                    may alias that input (no noalias) */
     OPF_VIEW = 1 << 9,        /* no kernel: its value is input 0's buffer (flatten; a fused epilogue's result) */
     OPF_NONNEG = 1 << 10,     /* its output is never negative */
-    OPF_KEEPS_NONNEG = 1 << 11,  /* its output is non-negative when its input is */
+    OPF_KEEPS_NONNEG = 1 << 11,  /* its output is non-negative when its inputs are (all of a concat's) */
     OPF_OUTPUT_ONLY = 1 << 12,   /* only as the network's output (softmax) */
     OPF_BACKWARD = 1 << 13,      /* an op of explanation graphs only */
     OPF_TRANSPOSED = 1 << 14,    /* the transpose of a forward op (a relevance or gradient pass) */

@@ -271,3 +271,50 @@ Test(seeds, bad_target_is_an_error_and_out_untouched)
     xai_array_free(&x);
     eu_close(&p);
 }
+
+/* z+ on a layer that reads a concat of a relu output and a value that can be negative: the two orders of the
+ * concat (with the head's weights permuted to match) are the same network and must get the same relevance. The
+ * concat is non-negative only if every input is; reading its first input alone dropped the neg(a) terms of
+ * concat([relu, conv]) but not of concat([conv, relu]). */
+Test(user_rules, concat_order_does_not_change_relevance)
+{
+    static const float wa[4] = { 0.9f, -0.4f, -0.7f, 0.8f }, wn[4] = { 0.6f, 0.5f, -0.3f, 1.1f };
+    static const float wh[8] = { 0.5f, -0.2f, 0.8f, 0.3f, -0.6f, 0.9f, 0.4f, 0.7f };
+    float whq[8], wfc[36], x[18];
+    for (int o = 0; o < 2; o++) /* hq reads [ng, pa]: input channels (0 1 2 3) of hp become (2 3 0 1) */
+        for (int i = 0; i < 4; i++) whq[o * 4 + i] = wh[o * 4 + (i + 2) % 4];
+    for (int i = 0; i < 36; i++) wfc[i] = (float)((i * 7 % 11) - 4) / 8.0f;
+    for (int i = 0; i < 18; i++) x[i] = (float)((i * 5 % 13) - 6) / 6.0f;
+    const tu_tensor t[] = {
+        { "pa.weight", 4, { 2, 2, 1, 1 }, wa }, { "ng.weight", 4, { 2, 2, 1, 1 }, wn },
+        { "hp.weight", 4, { 2, 4, 1, 1 }, wh }, { "hq.weight", 4, { 2, 4, 1, 1 }, whq },
+        { "fc.weight", 2, { 2, 18 }, wfc },
+    };
+    char *wpath = tu_write_weights("cat.safetensors", t, 5);
+    const char *body =
+        "weights \"cat.safetensors\"; input x[2, 3, 3] range [-1, 1];\n"
+        "pa = conv2d(x, 2, kernel=1, bias=false); r = relu(pa); ng = conv2d(x, 2, kernel=1, bias=false);\n";
+    char text[2048];
+    snprintf(text, sizeof text,
+             "network p { %s c = concat([r, ng]); hp = conv2d(c, 2, kernel=1, bias=false); f = flatten(hp);\n"
+             "            fc = dense(f, 2, bias=false); output fc; }\n"
+             "network q { %s c = concat([ng, r]); hq = conv2d(c, 2, kernel=1, bias=false); f = flatten(hq);\n"
+             "            fc = dense(f, 2, bias=false); output fc; }\n"
+             "explain ep for p { seed one; conv2d: zplus; dense: epsilon; }\n"
+             "explain eq for q { seed one; conv2d: zplus; dense: epsilon; }\n",
+             body, body);
+    char *src = tu_write_temp("cat.xai", "", 0);
+    eu_program prog;
+    eu_open(&prog, src, text, 3, 0);
+    cr_assert(prog.ok, "%s", eu_messages(&prog));
+    int32_t target = 1;
+    eu_run a = eu_explain(&prog, "p", "ep", x, &target, 1), b = eu_explain(&prog, "q", "eq", x, &target, 1);
+    cr_assert(a.status == 0 && b.status == 0);
+    double err = eu_rel_error(a.out, b.out, 18);
+    cr_expect(err <= 1e-6, "concat([relu, conv]) and concat([conv, relu]) give different relevance: %.3g", err);
+    eu_run_free(&a);
+    eu_run_free(&b);
+    eu_close(&prog);
+    free(wpath);
+    free(src);
+}
