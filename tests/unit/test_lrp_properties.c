@@ -290,9 +290,9 @@ Test(user_rules, concat_order_does_not_change_relevance)
         { "hp.weight", 4, { 2, 4, 1, 1 }, wh }, { "hq.weight", 4, { 2, 4, 1, 1 }, whq },
         { "fc.weight", 2, { 2, 18 }, wfc },
     };
-    char *wpath = tu_write_weights("cat.safetensors", t, 5);
+    char *wpath = tu_write_weights("cat.safetensors", t, 5); /* both networks read it: each leaves one tensor */
     const char *body =
-        "weights \"cat.safetensors\"; input x[2, 3, 3] range [-1, 1];\n"
+        "weights \"cat.safetensors\" strict=false; input x[2, 3, 3] range [-1, 1];\n"
         "pa = conv2d(x, 2, kernel=1, bias=false); r = relu(pa); ng = conv2d(x, 2, kernel=1, bias=false);\n";
     char text[2048];
     snprintf(text, sizeof text,
