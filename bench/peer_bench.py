@@ -3,10 +3,10 @@
 process: the counterpart of one bench_explain driver. bench/run.sh starts one process per configuration so that peak RSS is per
 configuration.
 
-    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16
+    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16|resnet50
                                          --method forward|epsilon_plus|epsilon_gamma_box|gradient|ig|smoothgrad|deeplift|gradcam
                                          --batch B [--seconds 3] [--min-runs 10] [--max-runs 100000]
-                                         [--threads 2] [--input VGG16_INPUT.npy] [--save-output OUT.npy]
+                                         [--threads 2] [--input MODEL_INPUT.npy] [--save-output OUT.npy]
 
 Models: mnist_cnn = models/train.py's MnistCNN loaded from models/mnist_cnn.safetensors, with pool3 (TF-SAME
 max pooling) as nn.Sequential(ConstantPad2d((0,1,0,1), -inf), MaxPool2d(2)) as in
@@ -15,6 +15,11 @@ sample digits (models/samples/digits.npy) repeated to the batch, box [0, 1].
 vgg16 = the peers' models.py VGG-16 (torchvision names, non-inplace ReLU, eval mode) built with
 models.build('vgg16', seed=0): the seeded init bench/make_vgg16_weights.py writes for xaic; input =
 vgg16_input.npy from that script; box = models.py's SPECS['vgg16'] low/high.
+resnet50 = tests/reference/torchvision_zoo.py's build('resnet50'): torchvision's module with BatchNorm (what a
+PyTorch user runs; the ONNX file bench/make_resnet50.py exported for xaic has it folded into the convs), the same
+seeded weights; input = resnet50_input.npy from that script (--input); box = VGG-16's. Zennit gets
+canonizers=[ResNetCanonizer()] (merges each BatchNorm into its conv, gives the residual sums the Norm rule), as
+tests/reference/make_onnx_fixtures.py does.
 
 Methods, with the conventions of the peers' methods.py (written out here so that Captum is imported only for
 the methods that need it, which would otherwise add to the peer's RSS):
@@ -78,6 +83,13 @@ def build_vgg16(input_path):
     return m, np.load(input_path), spec['low'], spec['high']
 
 
+def build_resnet50(input_path):
+    import numpy as np
+    sys.path.insert(0, os.path.join(ROOT, 'tests', 'reference'))
+    import torchvision_zoo
+    return torchvision_zoo.build('resnet50'), np.load(input_path), -2.1179039, 2.6400001
+
+
 CAPTUM = ['gradient', 'ig', 'smoothgrad', 'deeplift', 'gradcam']
 IG_STEPS = 50
 SG_SAMPLES = 50
@@ -128,14 +140,14 @@ def forward_gflop(model, x):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16'])
+    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16', 'resnet50'])
     ap.add_argument('--method', required=True, choices=['forward', 'epsilon_plus', 'epsilon_gamma_box'] + CAPTUM)
     ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--seconds', type=float, default=3.0)
     ap.add_argument('--min-runs', type=int, default=10)
     ap.add_argument('--max-runs', type=int, default=100000)
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--input', default=os.path.join(ROOT, 'build', 'bench', 'vgg16_input.npy'))
+    ap.add_argument('--input', default='', help='the input .npy (default build/bench/MODEL_input.npy)')
     ap.add_argument('--gradcam-layer', default='', help='module name (default act2 / features.29)')
     ap.add_argument('--save-output', default='', help='write the last call\'s result (.npy) for a sanity check')
     args = ap.parse_args()
@@ -145,8 +157,11 @@ def main():
     import numpy as np
     import torch
     torch.set_num_threads(args.threads)
+    args.input = args.input or os.path.join(ROOT, 'build', 'bench', args.model + '_input.npy')
     if args.model == 'mnist_cnn':
         model, samples, low, high = build_mnist_cnn()
+    elif args.model == 'resnet50':
+        model, samples, low, high = build_resnet50(args.input)
     else:
         model, samples, low, high = build_vgg16(args.input)
     reps = -(-args.batch // len(samples))
@@ -163,15 +178,19 @@ def main():
     elif args.method in CAPTUM:
         import warnings     # Captum's "did not already require gradients" / "Setting ... hooks" on every call
         warnings.simplefilter('ignore', UserWarning)
-        layer = args.gradcam_layer or {'mnist_cnn': 'act2', 'vgg16': 'features.29'}[args.model]
+        layer = args.gradcam_layer or {'mnist_cnn': 'act2', 'vgg16': 'features.29', 'resnet50': 'layer4'}[args.model]
         call = captum_call(args.method, model, x, target, low, high, layer)
     else:
         from zennit.attribution import Gradient
         from zennit.composites import EpsilonGammaBox, EpsilonPlus
+        canon = []
+        if args.model == 'resnet50':
+            from zennit.torchvision import ResNetCanonizer
+            canon = [ResNetCanonizer()]
         if args.method == 'epsilon_plus':
-            comp = EpsilonPlus(epsilon=1e-6, stabilizer=1e-6)
+            comp = EpsilonPlus(epsilon=1e-6, stabilizer=1e-6, canonizers=canon)
         else:
-            comp = EpsilonGammaBox(low=low, high=high, epsilon=1e-6, gamma=0.25, stabilizer=1e-6)
+            comp = EpsilonGammaBox(low=low, high=high, epsilon=1e-6, gamma=0.25, stabilizer=1e-6, canonizers=canon)
         ctx = Gradient(model, comp)
         attr = ctx.__enter__()
 
