@@ -42,9 +42,10 @@ the timing).
 Timing: torch.set_num_threads(THREADS); untimed warm-up of at least 1 call and 0.3 s; then timed calls until
 SECONDS have passed and at least MIN_RUNS were made (at most MAX_RUNS). One JSON line:
   {"impl":"peer","model":..,"method":..,"batch":..,"median_ms":..,"per_sample_ms":..,"min_ms":..,"runs":..,
-   "peak_rss_mb":..,"threads":..,"torch":..,"loadavg_1m":..,"forward_gflop":..}
+   "peak_rss_mb":..,"threads":..,"torch":..,"loadavg_1m":..,"forward_gflop":..,"cpu_ms":..}
 peak_rss_mb = getrusage(RUSAGE_SELF).ru_maxrss (interpreter, libtorch, Zennit, weights, activations).
 forward_gflop = 2 x multiply-adds of the conv and linear layers for the whole batch.
+cpu_ms = the median CPU time of the process per timed call (time.process_time, all threads).
 
 Environment: PEERS_DIR (Zennit under $PEERS_DIR/zennit/src, Captum under $PEERS_DIR/captum; default
 ~/xai-peers), PEERS_HARNESS (models.py, safetensors_io.py; default <repo>/../shared/peers).
@@ -204,12 +205,13 @@ def main():
     while warm < 1 or time.perf_counter() - t_start < 0.3:
         call()
         warm += 1
-    ts, result = [], None
+    ts, cs, result = [], [], None
     t_start = time.perf_counter()
     while len(ts) < args.max_runs and (len(ts) < args.min_runs or time.perf_counter() - t_start < args.seconds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = call()
         ts.append(time.perf_counter() - t0)
+        cs.append(time.process_time() - c0)
     if ctx is not None:
         ctx.__exit__(None, None, None)
     if args.save_output:
@@ -219,7 +221,7 @@ def main():
                per_sample_ms=round(med / args.batch, 5), min_ms=round(min(ts) * 1e3, 5), runs=len(ts),
                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
                threads=args.threads, torch=torch.__version__, loadavg_1m=round(os.getloadavg()[0], 2),
-               forward_gflop=round(gflop, 4))
+               forward_gflop=round(gflop, 4), cpu_ms=round(statistics.median(cs) * 1e3, 5))
     print(json.dumps(rec), flush=True)
     return 0
 

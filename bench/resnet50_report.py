@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Summarise bench/resnet50.sh's JSON lines: per method the per-round ratio peer median / xaic median as
-median [min-max] over the rounds, both sides' medians (median over rounds of each process's median), peak RSS
-(largest over the rounds) and the load; then the agreement of round 1's saved outputs.
+median [min-max] over the rounds, the same for the CPU time per call (cpu_ms: robust to other load at one
+thread; at two it also counts either side's threads spinning while they wait), both sides' medians (median
+over rounds of each process's median), peak RSS (largest over the rounds) and the load; then the agreement of
+round 1's saved outputs.
 
     /usr/bin/python3 bench/resnet50_report.py RESULTS.jsonl [OUTDIR]
 """
@@ -24,9 +26,9 @@ def main():
     runs = [r for r in rows if r.get('model') == 'resnet50' and 'method' in r]
     methods = list(dict.fromkeys(r['method'] for r in runs))
     print()
-    print('| method | rounds | xaic ms | peer ms | peer/xaic median [min-max] | target | xaic RSS MB | peer RSS MB '
-          '| RSS x/p | threads x/p | load 1m |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|')
+    print('| method | rounds | xaic ms | peer ms | peer/xaic median [min-max] | target | CPU-time peer/xaic [min-max] '
+          '| xaic RSS MB | peer RSS MB | RSS x/p | threads x/p | load 1m |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|')
     for m in methods:
         by = {}
         for r in runs:
@@ -41,10 +43,13 @@ def main():
         xr = max(p['xaic']['peak_rss_mb'] for p in pairs)
         pr = max(p['peer']['peak_rss_mb'] for p in pairs)
         loads = [p[s]['loadavg_1m'] for p in pairs for s in ('xaic', 'peer')]
+        cpu = [p['peer']['cpu_ms'] / p['xaic']['cpu_ms'] for p in pairs
+               if p['xaic'].get('cpu_ms') and p['peer'].get('cpu_ms')]
+        cpu_cell = f"{statistics.median(cpu):.2f}x [{min(cpu):.2f}-{max(cpu):.2f}]" if cpu else ''
         t = TARGET.get(m)
         verdict = '' if t is None else f">= {t}x {'met' if statistics.median(ratios) >= t else 'MISSED'}"
         print(f"| {m} | {len(pairs)} | {xm:.1f} | {pm:.1f} | **{statistics.median(ratios):.2f}x** "
-              f"[{min(ratios):.2f}-{max(ratios):.2f}] | {verdict} | {xr:.0f} | {pr:.0f} | {xr / pr:.2f} "
+              f"[{min(ratios):.2f}-{max(ratios):.2f}] | {verdict} | {cpu_cell} | {xr:.0f} | {pr:.0f} | {xr / pr:.2f} "
               f"{'met' if xr <= pr / 2 else 'MISSED'} | {pairs[0]['xaic']['threads']}/{pairs[0]['peer']['threads']} "
               f"| {min(loads):.1f}-{max(loads):.1f} |")
     if out:
