@@ -3,10 +3,10 @@
 process: the counterpart of one bench_explain driver. bench/run.sh starts one process per configuration so that peak RSS is per
 configuration.
 
-    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16
+    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16|resnet50
                                          --method forward|epsilon_plus|epsilon_gamma_box|gradient|ig|smoothgrad|deeplift|gradcam
                                          --batch B [--seconds 3] [--min-runs 10] [--max-runs 100000]
-                                         [--threads 2] [--input VGG16_INPUT.npy] [--save-output OUT.npy]
+                                         [--threads 2] [--input MODEL_INPUT.npy] [--save-output OUT.npy]
 
 Models: mnist_cnn = models/train.py's MnistCNN loaded from models/mnist_cnn.safetensors, with pool3 (TF-SAME
 max pooling) as nn.Sequential(ConstantPad2d((0,1,0,1), -inf), MaxPool2d(2)) as in
@@ -15,6 +15,11 @@ sample digits (models/samples/digits.npy) repeated to the batch, box [0, 1].
 vgg16 = the peers' models.py VGG-16 (torchvision names, non-inplace ReLU, eval mode) built with
 models.build('vgg16', seed=0): the seeded init bench/make_vgg16_weights.py writes for xaic; input =
 vgg16_input.npy from that script; box = models.py's SPECS['vgg16'] low/high.
+resnet50 = tests/reference/torchvision_zoo.py's build('resnet50'): torchvision's module with BatchNorm (what a
+PyTorch user runs; the ONNX file bench/make_resnet50.py exported for xaic has it folded into the convs), the same
+seeded weights; input = resnet50_input.npy from that script (--input); box = VGG-16's. Zennit gets
+canonizers=[ResNetCanonizer()] (merges each BatchNorm into its conv, gives the residual sums the Norm rule), as
+tests/reference/make_onnx_fixtures.py does.
 
 Methods, with the conventions of the peers' methods.py (written out here so that Captum is imported only for
 the methods that need it, which would otherwise add to the peer's RSS):
@@ -37,9 +42,10 @@ the timing).
 Timing: torch.set_num_threads(THREADS); untimed warm-up of at least 1 call and 0.3 s; then timed calls until
 SECONDS have passed and at least MIN_RUNS were made (at most MAX_RUNS). One JSON line:
   {"impl":"peer","model":..,"method":..,"batch":..,"median_ms":..,"per_sample_ms":..,"min_ms":..,"runs":..,
-   "peak_rss_mb":..,"threads":..,"torch":..,"loadavg_1m":..,"forward_gflop":..}
+   "peak_rss_mb":..,"threads":..,"torch":..,"loadavg_1m":..,"forward_gflop":..,"cpu_ms":..}
 peak_rss_mb = getrusage(RUSAGE_SELF).ru_maxrss (interpreter, libtorch, Zennit, weights, activations).
 forward_gflop = 2 x multiply-adds of the conv and linear layers for the whole batch.
+cpu_ms = the median CPU time of the process per timed call (time.process_time, all threads).
 
 Environment: PEERS_DIR (Zennit under $PEERS_DIR/zennit/src, Captum under $PEERS_DIR/captum; default
 ~/xai-peers), PEERS_HARNESS (models.py, safetensors_io.py; default <repo>/../shared/peers).
@@ -76,6 +82,13 @@ def build_vgg16(input_path):
     m = models.build('vgg16', seed=0)
     spec = models.SPECS['vgg16']
     return m, np.load(input_path), spec['low'], spec['high']
+
+
+def build_resnet50(input_path):
+    import numpy as np
+    sys.path.insert(0, os.path.join(ROOT, 'tests', 'reference'))
+    import torchvision_zoo
+    return torchvision_zoo.build('resnet50'), np.load(input_path), -2.1179039, 2.6400001
 
 
 CAPTUM = ['gradient', 'ig', 'smoothgrad', 'deeplift', 'gradcam']
@@ -128,14 +141,14 @@ def forward_gflop(model, x):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16'])
+    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16', 'resnet50'])
     ap.add_argument('--method', required=True, choices=['forward', 'epsilon_plus', 'epsilon_gamma_box'] + CAPTUM)
     ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--seconds', type=float, default=3.0)
     ap.add_argument('--min-runs', type=int, default=10)
     ap.add_argument('--max-runs', type=int, default=100000)
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--input', default=os.path.join(ROOT, 'build', 'bench', 'vgg16_input.npy'))
+    ap.add_argument('--input', default='', help='the input .npy (default build/bench/MODEL_input.npy)')
     ap.add_argument('--gradcam-layer', default='', help='module name (default act2 / features.29)')
     ap.add_argument('--save-output', default='', help='write the last call\'s result (.npy) for a sanity check')
     args = ap.parse_args()
@@ -145,8 +158,11 @@ def main():
     import numpy as np
     import torch
     torch.set_num_threads(args.threads)
+    args.input = args.input or os.path.join(ROOT, 'build', 'bench', args.model + '_input.npy')
     if args.model == 'mnist_cnn':
         model, samples, low, high = build_mnist_cnn()
+    elif args.model == 'resnet50':
+        model, samples, low, high = build_resnet50(args.input)
     else:
         model, samples, low, high = build_vgg16(args.input)
     reps = -(-args.batch // len(samples))
@@ -163,15 +179,19 @@ def main():
     elif args.method in CAPTUM:
         import warnings     # Captum's "did not already require gradients" / "Setting ... hooks" on every call
         warnings.simplefilter('ignore', UserWarning)
-        layer = args.gradcam_layer or {'mnist_cnn': 'act2', 'vgg16': 'features.29'}[args.model]
+        layer = args.gradcam_layer or {'mnist_cnn': 'act2', 'vgg16': 'features.29', 'resnet50': 'layer4'}[args.model]
         call = captum_call(args.method, model, x, target, low, high, layer)
     else:
         from zennit.attribution import Gradient
         from zennit.composites import EpsilonGammaBox, EpsilonPlus
+        canon = []
+        if args.model == 'resnet50':
+            from zennit.torchvision import ResNetCanonizer
+            canon = [ResNetCanonizer()]
         if args.method == 'epsilon_plus':
-            comp = EpsilonPlus(epsilon=1e-6, stabilizer=1e-6)
+            comp = EpsilonPlus(epsilon=1e-6, stabilizer=1e-6, canonizers=canon)
         else:
-            comp = EpsilonGammaBox(low=low, high=high, epsilon=1e-6, gamma=0.25, stabilizer=1e-6)
+            comp = EpsilonGammaBox(low=low, high=high, epsilon=1e-6, gamma=0.25, stabilizer=1e-6, canonizers=canon)
         ctx = Gradient(model, comp)
         attr = ctx.__enter__()
 
@@ -185,12 +205,13 @@ def main():
     while warm < 1 or time.perf_counter() - t_start < 0.3:
         call()
         warm += 1
-    ts, result = [], None
+    ts, cs, result = [], [], None
     t_start = time.perf_counter()
     while len(ts) < args.max_runs and (len(ts) < args.min_runs or time.perf_counter() - t_start < args.seconds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = call()
         ts.append(time.perf_counter() - t0)
+        cs.append(time.process_time() - c0)
     if ctx is not None:
         ctx.__exit__(None, None, None)
     if args.save_output:
@@ -200,7 +221,7 @@ def main():
                per_sample_ms=round(med / args.batch, 5), min_ms=round(min(ts) * 1e3, 5), runs=len(ts),
                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
                threads=args.threads, torch=torch.__version__, loadavg_1m=round(os.getloadavg()[0], 2),
-               forward_gflop=round(gflop, 4))
+               forward_gflop=round(gflop, 4), cpu_ms=round(statistics.median(cs) * 1e3, 5))
     print(json.dumps(rec), flush=True)
     return 0
 

@@ -19,6 +19,7 @@
 #   BENCH_VGG_SAMPLING_RUNS=1  timed calls per VGG-16 IG / SmoothGrad configuration (1 untimed warm-up)
 #   BENCH_SKIP_PEAK=1    skip the 2048^2 matmul peak measurement (peers' peak_flops.py)
 #   BENCH_SKIP_LAYERS=1  skip VGG-16's layers one by one (forward GFLOP/s per conv / dense layer)
+#   BENCH_SKIP_RESNET=1  skip the imported ResNet-50 (bench/resnet50.sh, run at the end; its own variables)
 #   BENCH_THREADS=2      the peer's torch.set_num_threads
 #   BENCH_XAIC_THREADS   threads of xaic's generated code (XAI_NUM_THREADS; default: the CPUs)
 #   PEERS_DIR            Zennit / Captum trees (default /root/xai-peers, else ~/xai-peers)
@@ -246,3 +247,9 @@ if layers and os.path.exists(layer_file):
         print(f"| {r['model'][6:]} ({name}) | {op} | {'x'.join(map(str, dims))} | {o} | {macs / 1e9:.3f} | "
               f"{r['median_ms']:.3f} | {r['min_ms']:.3f} | {g:.1f} | {pct} | {gbs} |")
 PY
+
+# ---- the imported ResNet-50: xaic import + compile, interleaved rounds (bench/resnet50.sh) ----
+if [ "${BENCH_SKIP_RESNET:-0}" != 1 ]; then
+  echo
+  bash "$root/bench/resnet50.sh"
+fi

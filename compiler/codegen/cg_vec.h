@@ -58,9 +58,38 @@ static inline LLVMValueRef vload(cg *c, LLVMValueRef base, LLVMValueRef index, u
     return call2(c, "llvm.masked.load", vec_t(c), c->ptr, args, 4);
 }
 
-/* base[index + l * stride] for the lanes l in mask (0 elsewhere): a strided row, llvm.masked.gather */
+/* the lanes of a stride-2 row that fall into the first (half 0) or second (half 1) contiguous vector:
+ * lane l of the row is element 2 l of the pair of vectors */
+static inline unsigned stride2_mask(unsigned mask, int half)
+{
+    unsigned m = 0;
+    for (int l = half * CG_VW / 2; l < (half + 1) * CG_VW / 2; l++)
+        if (mask >> l & 1) m |= 1u << (2 * l - half * CG_VW);
+    return m;
+}
+
+static inline LLVMValueRef shuffle_const(cg *c, LLVMValueRef a, LLVMValueRef b, const int *idx)
+{
+    LLVMValueRef m[CG_VW];
+    for (int l = 0; l < CG_VW; l++) m[l] = LLVMConstInt(c->i32, (unsigned)idx[l], 0);
+    return LLVMBuildShuffleVector(c->b, a, b, LLVMConstVector(m, CG_VW), "");
+}
+
+/* base[index + l * stride] for the lanes l in mask (0 elsewhere): a strided row. Stride 2 (the stride-2
+ * convs of ResNets) is two contiguous loads that touch only the wanted elements (a plain load for the first
+ * when every lane is wanted: its elements lie between two wanted ones) and one shuffle: gathers were most of
+ * those convs' time. Other strides: llvm.masked.gather. */
 static inline LLVMValueRef vgather(cg *c, LLVMValueRef base, LLVMValueRef index, int64_t stride, unsigned mask)
 {
+    if (stride == 2) {
+        static const int even[CG_VW] = { 0, 2, 4, 6, 8, 10, 12, 14 };
+        unsigned m0 = stride2_mask(mask, 0), m1 = stride2_mask(mask, 1);
+        LLVMValueRef lo = mask == CG_FULL_MASK ? vload(c, base, index, CG_FULL_MASK)
+            : m0                               ? vload(c, base, index, m0)
+                                               : vzero(c);
+        LLVMValueRef hi = m1 ? vload(c, base, LLVMBuildAdd(c->b, index, cg_i64(c, CG_VW), ""), m1) : vzero(c);
+        return shuffle_const(c, lo, hi, even);
+    }
     LLVMValueRef offs[CG_VW];
     for (int l = 0; l < CG_VW; l++) offs[l] = cg_i64(c, l * stride);
     LLVMValueRef off = LLVMConstVector(offs, CG_VW);
@@ -81,9 +110,23 @@ static inline void vstore(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef
     call2(c, "llvm.masked.store", vec_t(c), c->ptr, args, 4);
 }
 
-/* base[index + l * stride] = v[l] for the lanes l in mask */
+/* base[index + l * stride] = v[l] for the lanes l in mask. Stride 2: two shuffles and two masked stores,
+ * which write only the wanted elements (the elements between them belong to another phase of a transposed
+ * conv, possibly another thread's). Other strides: llvm.masked.scatter. */
 static inline void vscatter(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index, int64_t stride, unsigned mask)
 {
+    if (stride == 2) {
+        static const int spread[2][CG_VW] = { { 0, 0, 1, 1, 2, 2, 3, 3 }, { 4, 4, 5, 5, 6, 6, 7, 7 } };
+        for (int h = 0; h < 2; h++) {
+            unsigned m = stride2_mask(mask, h);
+            if (!m) continue;
+            LLVMValueRef at = h ? LLVMBuildAdd(c->b, index, cg_i64(c, CG_VW), "") : index;
+            LLVMValueRef args[4] = { shuffle_const(c, v, v, spread[h]), gep_any(c, base, at),
+                                     LLVMConstInt(c->i32, 4, 0), lane_mask(c, m) };
+            call2(c, "llvm.masked.store", vec_t(c), c->ptr, args, 4);
+        }
+        return;
+    }
     LLVMValueRef offs[CG_VW];
     for (int l = 0; l < CG_VW; l++) offs[l] = cg_i64(c, l * stride);
     LLVMValueRef off = LLVMConstVector(offs, CG_VW);

@@ -921,6 +921,10 @@ Test(backward_kernels, conv2d_t_reference_and_adjoint, .timeout = 120)
     gs[ng++] = conv_same(3, 7, 7, 4, 3, 2);                   /* asymmetric SAME padding */
     gs[ng++] = conv_same(2, 6, 5, 3, 2, 1);
     gs[ng++] = conv_same(8, 12, 12, 16, 3, 1);
+    /* rows wide enough for whole stride-2 vectors (loads + shuffle, shuffles + masked stores; cg_vec.h) and
+     * border ones: ResNet's 3x3 / 1x1 stride-2 convs */
+    gs[ng++] = (cgeom){ 3, 5, 41, 4, 3, 3, 2, 2, 1, 1, 1, 1 };
+    gs[ng++] = (cgeom){ 4, 4, 36, 3, 1, 1, 2, 2, 0, 0, 0, 0 };
     ir_const *ws[16];
     rng_state = 55;
     for (int k = 0; k < ng; k++) {

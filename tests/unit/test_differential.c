@@ -881,6 +881,15 @@ EDGE(value_read_after_elementwise, 3)
     nr_simple(n, NR_ADD, p, q);
 }
 
+/* stride-2 rows of whole vectors and border ones (cg_vec.h's stride-2 loads), as in ResNet's downsampling */
+EDGE(wide_stride2_rows, 2)
+{
+    int x = nr_input(n, "x", 3, 3, 7, 45);
+    int c = nr_conv(n, r, x, 5, 3, 3, 2, 2, 1, 1, 1, 1, 0, 1, "5, kernel=3, stride=2, pad=1"); /* [5, 4, 23] */
+    int d = nr_conv(n, r, x, 5, 1, 1, 2, 2, 0, 0, 0, 0, 0, 1, "5, kernel=1, stride=2");        /* [5, 4, 23] */
+    nr_simple(n, NR_ADD, c, d);
+}
+
 /* windows larger than the input (padding makes them fit), strides larger than the window */
 EDGE(odd_windows, 2)
 {
