@@ -1,4 +1,5 @@
-/* Relevance heatmaps: matplotlib's `bwr` diverging map centred at zero over +-max|R|, optionally blended
+/* Relevance heatmaps: matplotlib's `bwr` diverging map centred at zero over +-max|R| (or a sequential map of
+ * colormap.c over the seed's pixel_range), optionally blended
  * over the input in grayscale, a batch laid out as a grid; written as an 8-bit RGB PNG through
  * xai_png_write. The formulas are in docs/heatmaps.md. */
 #include "xairt.h"
@@ -60,6 +61,10 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
         return xai_fail(err, errlen, XAI_EARG, "%s: scale %d is negative (0 means the default)", path, (int)o.scale);
     if (o.shared_range != 0 && o.shared_range != 1)
         return xai_fail(err, errlen, XAI_EARG, "%s: shared_range %d is not 0 or 1", path, (int)o.shared_range);
+    if (!xai_colormap_name(o.colormap))
+        return xai_fail(err, errlen, XAI_EARG, "%s: colormap %d is not one of XAI_COLORMAP_* (0 to %d)", path,
+                        (int)o.colormap, XAI_COLORMAP_GRAY);
+    int sequential = o.colormap != XAI_COLORMAP_BWR;
     if (o.gap < -1)
         return xai_fail(err, errlen, XAI_EARG, "%s: gap %d is below -1 (-1 means no gap, 0 the default)", path,
                         (int)o.gap);
@@ -98,11 +103,11 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
         return xai_fail(err, errlen, XAI_EARG, "%s: a %lld x %lld PNG is too large", path, (long long)out_h,
                         (long long)out_w);
     double *sum = malloc(n_img * plane * sizeof *sum);
-    double *range = malloc(n_img * sizeof *range);
+    double *range = malloc(n_img * sizeof *range), *lo = malloc(n_img * sizeof *lo), *hi = malloc(n_img * sizeof *hi);
     float *gray = o.overlay ? malloc(n_img * plane * sizeof *gray) : NULL;
     float *out = malloc(3 * out_plane * sizeof *out);
     int st = XAI_OK;
-    if (!sum || !range || !out || (o.overlay && !gray)) {
+    if (!sum || !range || !lo || !hi || !out || (o.overlay && !gray)) {
         st = xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for a %lld x %lld heatmap", path, (long long)out_h,
                       (long long)out_w);
         goto done;
@@ -123,14 +128,25 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
                 s[i] += r[i];
             }
         }
-        for (size_t i = 0; i < plane; i++) m = fmax(m, fabs(s[i]));
+        lo[b] = hi[b] = s[0];
+        for (size_t i = 0; i < plane; i++) {
+            m = fmax(m, fabs(s[i]));
+            lo[b] = fmin(lo[b], s[i]);
+            hi[b] = fmax(hi[b], s[i]);
+        }
         range[b] = m;
     }
     if (o.shared_range) {
-        double m = 0.0;
-        for (size_t b = 0; b < n_img; b++) m = fmax(m, range[b]);
-        for (size_t b = 0; b < n_img; b++) range[b] = m;
+        for (size_t b = 1; b < n_img; b++) {
+            range[0] = fmax(range[0], range[b]);
+            lo[0] = fmin(lo[0], lo[b]);
+            hi[0] = fmax(hi[0], hi[b]);
+        }
+        for (size_t b = 1; b < n_img; b++) range[b] = range[0], lo[b] = lo[0], hi[b] = hi[0];
     }
+    /* The seed's pixel_range for sequential maps: [min, max] unless the map has both signs, then +-max|R|. */
+    for (size_t b = 0; b < n_img; b++)
+        if (lo[b] * hi[b] < 0.0) lo[b] = -range[b], hi[b] = range[b];
 
     /* Overlay background: channel mean, min-max normalised per image (a constant image is black). */
     if (o.overlay) {
@@ -168,9 +184,13 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
             for (size_t x = 0; x < (size_t)width; x++) {
                 size_t i = y * (size_t)width + x;
                 float t = range[b] > 0.0 ? (float)(s[i] / range[b]) : 0.0f, rgb[3];
-                xai_colormap_bwr(t, rgb);
+                if (sequential)
+                    xai_colormap(o.colormap, hi[b] > lo[b] ? (float)((s[i] - lo[b]) / (hi[b] - lo[b])) : 0.0f, rgb);
+                else
+                    xai_colormap_bwr(t, rgb);
                 if (o.overlay) {
-                    float a = alpha * fabsf(t), g = gray[b * plane + i];
+                    /* bwr fades to the input at zero relevance; a sequential map has no neutral colour */
+                    float a = sequential ? alpha : alpha * fabsf(t), g = gray[b * plane + i];
                     for (int c = 0; c < 3; c++) rgb[c] = (1.0f - a) * g + a * rgb[c];
                 }
                 for (size_t dy = 0; dy < (size_t)scale; dy++) {
@@ -186,6 +206,8 @@ int xai_heatmap_write_png(const char *path, const float *relevance, const float 
 done:
     free(sum);
     free(range);
+    free(lo);
+    free(hi);
     free(gray);
     free(out);
     return st;

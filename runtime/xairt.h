@@ -287,7 +287,20 @@ typedef struct xai_heatmap_options {
     int32_t scale;        /* integer pixel magnification; 0 -> smallest that makes an image >= 112 px high */
     int32_t shared_range; /* 1: one colour range for the whole batch; 0 (default): each image its own +-max|R| */
     int32_t gap;          /* pixels between grid cells (white); 0 -> 2 (use -1 for none) */
+    int32_t colormap;     /* XAI_COLORMAP_*: 0 (bwr, diverging) is the default */
 } xai_heatmap_options;
+
+/* Colour maps, by matplotlib's names. bwr is diverging (t = R / max|R| in [-1, 1], zero white); the others
+ * are sequential over the seed's pixel_range: [min, max] of the map when min * max >= 0, else +-max|R|. */
+enum { XAI_COLORMAP_BWR, XAI_COLORMAP_HOT, XAI_COLORMAP_HOT_R, XAI_COLORMAP_VIRIDIS, XAI_COLORMAP_GRAY };
+
+/* XAI_COLORMAP_* of "bwr", "hot", "hot_r", "viridis" or "gray"; -1 for any other name (or NULL). */
+int32_t xai_colormap_from_name(const char *name);
+/* The name of XAI_COLORMAP_* map; NULL when map is none. */
+const char *xai_colormap_name(int32_t map);
+/* RGB in [0,1] of a sequential map (hot, hot_r, viridis, gray) at u in [0, 1], exactly as matplotlib draws
+ * it: entry min(255, floor(256 u)) of its 256-entry table (u clamped to [0, 1]). NaN or another map: black. */
+void xai_colormap(int32_t map, float u, float rgb[3]);
 
 /* RGB in [0,1] of matplotlib's bwr map at t in [-1, 1] (t = R / max|R|): the continuous piecewise-linear
  * map (0,0,1) -> (1,1,1) -> (1,0,0), so t = 0 is exactly white and t, -t are exact mirrors (matplotlib's

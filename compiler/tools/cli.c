@@ -1,6 +1,7 @@
 /* xaic's command line (compile, check, run): options into a `cli`, with a message for every mistake.
  * Parsing has no side effects (no exit, no file access), so it can be tested and fuzzed on its own. */
 #include "cli.h"
+#include "xairt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ void cli_usage(FILE *f)
         "       xaic check FILE.xai [--dump=WHAT]     check only\n"
         "       xaic run FILE.xai --forward --input IN -o OUT [--network NET] [-O N]\n"
         "       xaic run FILE.xai --explain NAME --input IN -o OUT [--target CLASS] [--stats] [--overlay]\n"
-        "                [--baseline B.npy] [--noise N.npy] [--seed S]\n"
+        "                [--colormap MAP] [--baseline B.npy] [--noise N.npy] [--seed S]\n"
         "       xaic run FILE.xai --explain E1,E2,.. --input DATA -o OUT.npy [--batch N] [--chunk N] [--resume]\n"
         "                [--skip-bad LIST] [--progress N]    a data set, streamed (also under mpirun; "
         "docs/scaling.md)\n"
@@ -56,7 +57,8 @@ void cli_usage(FILE *f)
         "  --allow-nonfinite-weights\n"
         "                        compile weights that hold NaN or infinity (refused by default)\n"
         "run: IN and OUT are .npy (float32, batch first) or, for one image, .png; an explanation written\n"
-        "     as .png is a heatmap (a grid for a batch; --overlay blends it over the input); --stats prints\n"
+        "     as .png is a heatmap (a grid for a batch; --overlay blends it over the input; --colormap\n"
+        "     bwr|hot|hot_r|viridis|gray, default bwr: docs/heatmaps.md); --stats prints\n"
         "     the relevance sum at every layer; --target picks the class (default: the arg-max)\n"
         "run over a data set: DATA is a .npy or IDX file of inputs, a directory of PNG / JPEG images or a list\n"
         "     file of them (one path per line, optional class), prepared as the input's image(...) says; OUT.npy\n"
@@ -195,7 +197,14 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
             o->skip_bad = next;
         } else if (!strcmp(a, "--overlay"))
             o->overlay = 1;
-        else if (!strcmp(a, "--explain")) {
+        else if (!strcmp(a, "--colormap")) {
+            NEED_VALUE();
+            o->colormap = xai_colormap_from_name(next);
+            if (o->colormap < 0) {
+                fprintf(err, "xaic: error: --colormap takes bwr, hot, hot_r, viridis or gray, not '%s'\n", next);
+                return 2;
+            }
+        } else if (!strcmp(a, "--explain")) {
             NEED_VALUE();
             o->explain = next;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -18,6 +18,7 @@ typedef struct cli {
     int batch, chunk, resume, progress_every;
     const char *skip_bad;
     int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
+    int colormap; /* --colormap: XAI_COLORMAP_* of a .png heatmap */
     int threads_off;
     int error_limit; /* -1: the default */
     int allow_nonfinite_weights;

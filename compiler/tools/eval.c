@@ -25,6 +25,7 @@ static void eval_usage(FILE *f)
         "usage: xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
         "                 [--labels FILE] [--network NET] [--limit N] [--batch N] [--tracked relu_logit|logit]\n"
         "                 [--patch P] [--steps L] [--order most|least|both] [--baseline V] [--shifts MIN:MAX] [-O N]\n"
+        "                 [--colormap bwr|hot|hot_r|viridis|gray]\n"
         "                 [--chunk N] [--resume] [--skip-bad LIST] [--progress N]\n"
         "  INPUTS   .npy (float32, batch first) or IDX (MNIST format, optionally gzipped; uint8 scaled to [0, 1])\n"
         "  --labels .npy (integers) or IDX: the class explained; default: each input's arg-max class\n"
@@ -62,10 +63,10 @@ static int parse_int(const char *opt, const char *text, long low, long high, lon
 /* Applies `opt v`: 0, 2 after a message, or -1 if opt is not an option of eval. v NULL: the value is missing. */
 static int parse_value(eval_args *a, const char *opt, const char *v)
 {
-    static const char *const options[] = { "-o",         "--explain",  "--data",        "--labels",     "--metric",
-                                           "--network",  "--limit",    "--batch",       "--patch",      "--steps",
-                                           "--baseline", "--order",    "--tracked",     "--shifts",     "--chunk",
-                                           "--skip-bad", "--progress", "--input-range", "--input-shape" };
+    static const char *const options[] = { "-o",         "--explain",  "--data",        "--labels",      "--metric",
+                                           "--network",  "--limit",    "--batch",       "--patch",       "--steps",
+                                           "--baseline", "--order",    "--tracked",     "--shifts",      "--chunk",
+                                           "--skip-bad", "--progress", "--input-range", "--input-shape", "--colormap" };
     int known = 0;
     for (size_t i = 0; i < sizeof options / sizeof *options; i++) known |= !strcmp(opt, options[i]);
     if (!known) return -1;
@@ -101,6 +102,11 @@ static int parse_value(eval_args *a, const char *opt, const char *v)
         if (!(rc = parse_int(opt, v, 1, 1000000, &n))) a->progress_every = (int)n;
     } else if (!strcmp(opt, "--skip-bad")) {
         a->skip_bad = v;
+    } else if (!strcmp(opt, "--colormap")) {
+        if ((a->colormap = xai_colormap_from_name(v)) < 0) {
+            fprintf(stderr, "xaic: error: --colormap takes bwr, hot, hot_r, viridis or gray, not '%s'\n", v);
+            return 2;
+        }
     } else if (!strcmp(opt, "--patch")) {
         if (!(rc = parse_int(opt, v, 1, 1 << 20, &n))) a->sel.patch = (int32_t)n;
     } else if (!strcmp(opt, "--steps")) {

@@ -22,6 +22,7 @@ typedef struct eval_args {
     xai_continuity_options cont;
     int chunk, resume, progress_every; /* data sets (docs/scaling.md); 0: the defaults */
     const char *skip_bad;
+    int colormap;                          /* --colormap of the strip_*.png heatmaps (XAI_COLORMAP_*) */
     const char *input_range, *input_shape; /* a MODEL.onnx (tool_program.h) */
 } eval_args;
 

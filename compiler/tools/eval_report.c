@@ -358,7 +358,7 @@ static int write_strips(const eval_args *a, const eval_setup *s)
             }
         }
         int overlay = r->method->relevance_channels == m->channels;
-        xai_heatmap_options o = { .overlay = overlay, .columns = (int32_t)frames, .scale = 2 };
+        xai_heatmap_options o = { .overlay = overlay, .columns = (int32_t)frames, .scale = 2, .colormap = a->colormap };
         char err[512], name[200], *path;
         snprintf(name, sizeof name, "strip_%s%s", r->method->name, r->order ? "_least_relevant_first" : "");
         path = join(a->out_dir, name, ".png");

@@ -252,6 +252,7 @@ static int run_main(int argc, char **argv)
                                          .opt_level = o.opt_level,
                                          .stats = o.stats,
                                          .overlay = o.overlay,
+                                         .colormap = o.colormap,
                                          .baseline = o.baseline,
                                          .noise = o.noise,
                                          .seed = o.seed,

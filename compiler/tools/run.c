@@ -66,6 +66,7 @@ static int write_output(const run_request *r, const ir_shape *os, const float *y
     }
     xai_heatmap_options opt = { 0 };
     opt.overlay = r->overlay;
+    opt.colormap = r->colormap;
     int same_shape = xai_array_count(x) == (int64_t)batch * c * h * w;
     if (r->overlay && !same_shape) {
         fprintf(stderr, "xaic: error: --overlay needs relevance shaped like the input\n");

@@ -13,6 +13,7 @@ typedef struct run_request {
     int opt_level;
     int stats;            /* print the relevance sum at every layer (conservation report) */
     int overlay;          /* a .png output blends the heatmap over the input */
+    int colormap;         /* XAI_COLORMAP_* of a .png heatmap */
     const char *baseline; /* .npy: IG baseline / DeepLIFT reference (one sample or one per input sample) */
     const char *noise;    /* .npy: SmoothGrad noise to replay, [batch, samples, ...input] */
     uint64_t seed;        /* SmoothGrad seed at run time (has_seed), else the compiled one */

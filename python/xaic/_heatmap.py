@@ -64,6 +64,54 @@ def colormap_bwr(t):
     return rgb
 
 
+COLORMAPS = ("bwr", "hot", "hot_r", "viridis", "gray")
+_HOT = (((0.0, 0.0416), (0.365079, 1.0), (1.0, 1.0)),  # matplotlib's _hot_data, red, green, blue
+        ((0.0, 0.0), (0.365079, 0.0), (0.746032, 1.0), (1.0, 1.0)),
+        ((0.0, 0.0), (0.746032, 0.0), (1.0, 1.0)))
+_tables = {}
+
+
+def _hot(x):
+    """Each channel linear between its breakpoints, in the runtime's order of operations (colormap.c)."""
+    def channel(points):
+        for (x0, v0), (x1, v1) in zip(points, points[1:]):
+            if x <= x1:
+                return v0 + (x - x0) / (x1 - x0) * (v1 - v0)
+        return points[-1][1]
+    return [channel(points) for points in _HOT]
+
+
+def colormap_table(name):
+    """The 256 colours (float32 [256, 3]) of a sequential map as matplotlib and xai_colormap draw it."""
+    if name not in _tables:
+        if name == "viridis":
+            from ._viridis import VIRIDIS
+            rows = VIRIDIS
+        elif name in ("hot", "hot_r"):
+            rows = [_hot(1.0 - i / 255.0 if name == "hot_r" else i / 255.0) for i in range(256)]
+        elif name == "gray":
+            rows = [[i / 255.0] * 3 for i in range(256)]
+        else:
+            raise InputError(f"colormap must be one of {', '.join(COLORMAPS)}, not {name!r}")
+        _tables[name] = np.array(rows, dtype=np.float64).astype(np.float32)
+    return _tables[name]
+
+
+def _sequential(name, s, shared_range):
+    """Colours of channel sums s [b, h, w] (double) over the seed's pixel_range: [min, max] of each image (of the
+    batch with shared_range) when it has one sign, else +-max|s|; entry min(255, floor(256 u)) of the table."""
+    lo, hi = s.min(axis=(1, 2)), s.max(axis=(1, 2))
+    m = np.maximum(np.abs(lo), np.abs(hi))
+    if shared_range:
+        lo[:], hi[:], m[:] = lo.min(), hi.max(), m.max()
+    both = lo * hi < 0
+    lo, hi = np.where(both, -m, lo)[:, None, None], np.where(both, m, hi)[:, None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(hi > lo, (s - lo) / (hi - lo), 0.0).astype(np.float32)
+    i = np.where(u <= 0, 0, np.where(u >= 1, 255, np.floor(256.0 * u.astype(np.float64)))).astype(np.int64)
+    return colormap_table(name)[np.minimum(i, 255)]
+
+
 def _to_bytes(v):
     """xai_png_write's rounding: 0 for v <= 0 (and NaN), 255 for v >= 1, else (int)(255 v + 0.5) in float32."""
     out = np.zeros(v.shape, dtype=np.uint8)
@@ -73,12 +121,17 @@ def _to_bytes(v):
     return out
 
 
-def heatmap(relevance, x=None, *, overlay=False, alpha=0.6, columns=None, scale=None, shared_range=False, gap=2):
+def heatmap(relevance, x=None, *, overlay=False, alpha=0.6, columns=None, scale=None, shared_range=False, gap=2,
+            colormap="bwr"):
     """Relevance as an RGB heatmap (uint8 [height, width, 3]): blue negative, white zero, red positive, over the
     symmetric range +-max|R| of each image (or of the batch with shared_range); a batch is a grid of `columns`
     (default min(batch, 10)) images magnified `scale` times (default: at least 112 pixels high) with `gap` white
     pixels between them. overlay=True blends the map over the input x (shown in grayscale) with opacity
-    alpha * |t|. relevance: [H, W], [C, H, W] or [batch, C, H, W] (channels are summed), or a flat square sample."""
+    alpha * |t|. relevance: [H, W], [C, H, W] or [batch, C, H, W] (channels are summed), or a flat square sample.
+    colormap: "bwr" (the above) or a sequential map, "hot", "hot_r", "viridis" or "gray", over the seed's pixel_range
+    (an overlay then blends at opacity alpha), as `xaic run --colormap` draws (docs/heatmaps.md)."""
+    if colormap not in COLORMAPS:
+        raise InputError(f"colormap must be one of {', '.join(COLORMAPS)}, not {colormap!r}")
     r = _as_images(relevance, "relevance")
     b, c, h, w = r.shape
     if min(r.shape) < 1:
@@ -98,7 +151,7 @@ def heatmap(relevance, x=None, *, overlay=False, alpha=0.6, columns=None, scale=
         m[:] = m.max()
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(m[:, None, None] > 0, s / m[:, None, None], 0.0).astype(np.float32)
-    rgb = colormap_bwr(t)
+    rgb = colormap_bwr(t) if colormap == "bwr" else _sequential(colormap, s, shared_range)
     if overlay:
         if x is None:
             raise InputError("overlay=True needs the input x")
@@ -115,7 +168,7 @@ def heatmap(relevance, x=None, *, overlay=False, alpha=0.6, columns=None, scale=
         span = g.max(axis=(1, 2)).astype(np.float64)[:, None, None] - lo
         with np.errstate(invalid="ignore", divide="ignore"):
             g = np.where(span > 0, (g - lo) / span, 0.0).astype(np.float32)
-        a = np.float32(alpha) * np.abs(t)
+        a = np.float32(alpha) * (np.abs(t) if colormap == "bwr" else np.ones_like(t))
         rgb = (np.float32(1) - a)[..., None] * g[..., None] + a[..., None] * rgb
     pixels = _to_bytes(rgb)  # [b, h, w, 3]
     rows = (b + cols - 1) // cols

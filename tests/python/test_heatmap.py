@@ -57,6 +57,28 @@ def read_png(data):
     return out.astype(np.uint8).reshape(h, w, c)
 
 
+@pytest.mark.parametrize("colormap", ["hot", "hot_r", "viridis", "gray"])
+@pytest.mark.parametrize("overlay", [False, True])
+def test_sequential_maps_same_pixels_as_xaic_run(lrp_net, digits, tmp_path, overlay, colormap):
+    x = digits[:3]
+    np.save(tmp_path / "x.npy", x)
+    xaic_run("run", repo("models", "mnist_cnn_lrp.xai"), "--explain", "epsilon_plus", "--input", tmp_path / "x.npy",
+             "-o", tmp_path / "r.png", "--colormap", colormap, *(["--overlay"] if overlay else []))
+    image = xaic.heatmap(lrp_net.explain("epsilon_plus", x), x=x, overlay=overlay, colormap=colormap)
+    assert np.array_equal(np.asarray(image), read_png((tmp_path / "r.png").read_bytes()))
+
+
+def test_sequential_tables_are_matplotlibs():
+    """tests/fixtures/heatmap/colormaps.npy: matplotlib's colours at u = k / 100 (tests/reference/make_colormaps.py)."""
+    ref = np.load(repo("tests", "fixtures", "heatmap", "colormaps.npy"))
+    for m, name in enumerate(["hot", "hot_r", "viridis", "gray"]):
+        table = xaic._heatmap.colormap_table(name)
+        i = np.minimum(255, np.floor(256 * np.linspace(0, 1, 101))).astype(int)
+        assert np.abs(table[i] - ref[m]).max() <= 1e-6, name
+    with pytest.raises(xaic.InputError, match="colormap must be one of bwr, hot, hot_r, viridis, gray, not 'jet'"):
+        xaic.heatmap(np.ones((4, 4)), colormap="jet")
+
+
 @pytest.mark.parametrize("overlay", [False, True])
 def test_same_pixels_as_xaic_run(lrp_net, digits, tmp_path, overlay):
     x = digits[:4]

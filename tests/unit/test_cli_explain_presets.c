@@ -246,6 +246,44 @@ Test(cli_explain_presets, onnx_directly)
 }
 
 /* eval takes the names in a comma list too */
+/* --colormap gray on a signed gradient (W[1] = -4, -1, 0, 2, 4, 6): matplotlib's gray over the seed's pixel_range
+ * +-6, entry floor(256 u) of 256 at u = (g + 6) / 12; an unknown map is refused by run and eval. */
+Test(cli_explain_presets, colormap_option)
+{
+    char *net = tiny(""), *x = inputs("x1.npy", 1, 3, (int64_t[]){ 1, 2, 3 }), *png = path_of("gray.png"), args[2048];
+    snprintf(args, sizeof args, "run '%s' --explain gradient --target 1 --input '%s' -o '%s' --colormap gray", net, x,
+             png);
+    free(xaic(0, args));
+    xai_array a = { 0 };
+    char err[256];
+    cr_assert_eq(xai_png_read(png, 0, &a, err, sizeof err), 0, "%s", err);
+    cr_assert(a.rank == 3 && a.shape[0] == 3 && a.shape[1] == 112 && a.shape[2] == 168, "PNG %lldx%lld",
+              (long long)a.shape[1], (long long)a.shape[2]);
+    for (int i = 0; i < 6; i++) {
+        double u = (W[1][i] + 6.0) / 12.0, want = fmin(255.0, floor(256.0 * u)) / 255.0;
+        float got = a.data[(i / 3 * 56) * 168 + (i % 3) * 56];
+        cr_expect(fabs(got - want) <= 0.5 / 255.0, "pixel %d: %g / 255, want %g / 255", i, got * 255, want * 255);
+    }
+    xai_array_free(&a);
+    snprintf(args, sizeof args, "run '%s' --explain gradient --input '%s' -o '%s' --colormap jet", net, x, png);
+    char *msg = xaic(2, args);
+    cr_expect(strstr(msg, "--colormap takes bwr, hot, hot_r, viridis or gray, not 'jet'"), "%s", msg);
+    free(msg);
+    char *dir = path_of("eval_cm");
+    snprintf(args, sizeof args,
+             "eval '%s' --explain gradient --data '%s' --metric selectivity --patch 1 --steps 2 --colormap Hot -o '%s'",
+             net, x, dir);
+    msg = xaic(2, args);
+    cr_expect(strstr(msg, "--colormap takes bwr, hot, hot_r, viridis or gray, not 'Hot'"), "%s", msg);
+    free(msg);
+    snprintf(
+        args, sizeof args,
+        "eval '%s' --explain gradient --data '%s' --metric selectivity --patch 1 --steps 2 --colormap hot_r -o '%s'",
+        net, x, dir);
+    free(xaic(0, args));
+    free(net), free(x), free(png), free(dir);
+}
+
 Test(cli_explain_presets, eval_with_a_list)
 {
     char *net = tiny(""), *x = inputs("x.npy", 8, 3, (int64_t[]){ 1, 2, 3 }), *dir = path_of("eval"), args[2048];

@@ -336,6 +336,10 @@ Test(heatmap, bad_arguments)
     bad(XAI_EARG, "shared_range 3", p, R, NULL, 1, 1, 2, 2, &o);
     o = (xai_heatmap_options){ .gap = -2 };
     bad(XAI_EARG, "gap -2", p, R, NULL, 1, 1, 2, 2, &o);
+    o = (xai_heatmap_options){ .colormap = 5 };
+    bad(XAI_EARG, "colormap 5", p, R, NULL, 1, 1, 2, 2, &o);
+    o = (xai_heatmap_options){ .colormap = -1 };
+    bad(XAI_EARG, "colormap -1", p, R, NULL, 1, 1, 2, 2, &o);
 
     /* sizes: checked before anything is read, so a small buffer stands in */
     bad(XAI_EARG, "too large", p, R, NULL, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, NULL);
@@ -367,4 +371,97 @@ Test(heatmap, bad_arguments)
     bad(XAI_EIO, "/nonexistent-dir/h.png: cannot open for writing", "/nonexistent-dir/h.png", R, NULL, 1, 1, 2, 2,
         NULL);
     free(p);
+}
+
+/* The sequential maps against matplotlib's own colours: tests/fixtures/heatmap/colormaps.npy holds
+ * colormaps[name](u) for hot, hot_r, viridis, gray at u = k / 100 (tests/reference/make_colormaps.py). */
+static const int SEQUENTIAL[4] = { XAI_COLORMAP_HOT, XAI_COLORMAP_HOT_R, XAI_COLORMAP_VIRIDIS, XAI_COLORMAP_GRAY };
+
+static void load_matplotlib(xai_array *ref)
+{
+    char err[256] = "";
+    cr_assert_eq(xai_npy_read("tests/fixtures/heatmap/colormaps.npy", ref, 0, err, sizeof err), XAI_OK, "%s", err);
+    cr_assert(ref->rank == 3 && ref->shape[0] == 4 && ref->shape[1] == 101 && ref->shape[2] == 3);
+}
+
+Test(heatmap, sequential_maps_are_matplotlibs)
+{
+    xai_array ref;
+    load_matplotlib(&ref);
+    for (int m = 0; m < 4; m++)
+        for (int k = 0; k <= 100; k++) {
+            float v[3];
+            xai_colormap(SEQUENTIAL[m], k / 100.0f, v);
+            const float *want = ref.data + (m * 101 + k) * 3;
+            for (int c = 0; c < 3; c++)
+                cr_assert(fabsf(v[c] - want[c]) <= 1e-6f, "%s(%g) channel %d = %.7g, matplotlib %.7g",
+                          xai_colormap_name(SEQUENTIAL[m]), k / 100.0, c, v[c], want[c]);
+        }
+    xai_array_free(&ref);
+    float v[3];
+    xai_colormap(XAI_COLORMAP_GRAY, -3.0f, v); /* clamped */
+    cr_assert(v[0] == 0.0f && v[2] == 0.0f);
+    xai_colormap(XAI_COLORMAP_GRAY, 7.0f, v);
+    cr_assert(v[0] == 1.0f && v[1] == 1.0f);
+    xai_colormap(XAI_COLORMAP_VIRIDIS, NAN, v);
+    cr_assert(v[0] == 0.0f && v[1] == 0.0f && v[2] == 0.0f, "NaN is black");
+}
+
+Test(heatmap, colormap_names)
+{
+    const char *names[] = { "bwr", "hot", "hot_r", "viridis", "gray" };
+    for (int m = 0; m < 5; m++) {
+        cr_assert_eq(xai_colormap_from_name(names[m]), m);
+        cr_assert_str_eq(xai_colormap_name(m), names[m]);
+    }
+    cr_assert_eq(xai_colormap_from_name("jet"), -1);
+    cr_assert_eq(xai_colormap_from_name("Hot"), -1);
+    cr_assert_eq(xai_colormap_from_name(NULL), -1);
+    cr_assert_null(xai_colormap_name(5));
+    cr_assert_null(xai_colormap_name(-1));
+}
+
+/* The seed's pixel_range: a map of one sign spans [min, max]; one with both signs +-max|R|. */
+Test(heatmap, sequential_range_is_the_seeds_pixel_range)
+{
+    xai_array ref, a;
+    load_matplotlib(&ref);
+    const float *hot_r = ref.data + 1 * 101 * 3, *gray = ref.data + 3 * 101 * 3;
+
+    const float one_sign[4] = { 1.0f, 2.0f, 3.0f, 5.0f }; /* [1, 5]: u = 0, 0.25, 0.5, 1 */
+    xai_heatmap_options o = { .scale = 1, .colormap = XAI_COLORMAP_HOT_R };
+    render("hot_r.png", one_sign, NULL, 1, 1, 2, 2, &o, 2, 2, &a);
+    const int at[4] = { 0, 25, 50, 100 };
+    for (int i = 0; i < 4; i++) expect_rgb(&a, i / 2, i % 2, hot_r + at[i] * 3, "hot_r over [min, max]");
+    xai_array_free(&a);
+
+    const float both_signs[4] = { -2.0f, 0.0f, 2.0f, 4.0f }; /* +-4 (not [-2, 4]): u = 0.25, 0.5, 0.75, 1 */
+    o.colormap = XAI_COLORMAP_GRAY;
+    render("gray.png", both_signs, NULL, 1, 1, 2, 2, &o, 2, 2, &a);
+    const int at2[4] = { 25, 50, 75, 100 };
+    for (int i = 0; i < 4; i++) expect_rgb(&a, i / 2, i % 2, gray + at2[i] * 3, "gray over +-max|R|");
+    xai_array_free(&a);
+
+    /* shared_range: the second image's [10, 20] widens the first's [1, 5] to [1, 20] */
+    const float two[8] = { 1.0f, 2.0f, 3.0f, 5.0f, 10.0f, 20.0f, 15.0f, 12.0f };
+    o = (xai_heatmap_options){ .scale = 1, .gap = -1, .shared_range = 1, .colormap = XAI_COLORMAP_GRAY };
+    render("shared_gray.png", two, NULL, 2, 1, 2, 2, &o, 2, 4, &a);
+    float v[3];
+    px(&a, 0, 0, v);
+    cr_assert(fabsf(v[0]) <= TOL, "min of the batch is black");
+    px(&a, 0, 3, v);
+    cr_assert(fabsf(v[0] - 1.0f) <= TOL, "max of the batch is white");
+    px(&a, 1, 1, v); /* 5 of [1, 20]: u = 4 / 19, entry floor(256 * 4 / 19) = 53 */
+    cr_assert(fabsf(v[0] - 53.0f / 255.0f) <= TOL, "gray(4/19) = %g / 255", v[0] * 255);
+    xai_array_free(&a);
+
+    /* an overlay blends a sequential map at a constant opacity alpha */
+    const float in[4] = { 0.0f, 0.0f, 0.0f, 1.0f };
+    o = (xai_heatmap_options){ .scale = 1, .overlay = 1, .alpha = 0.5f, .colormap = XAI_COLORMAP_GRAY };
+    render("gray_overlay.png", one_sign, in, 1, 1, 2, 2, &o, 2, 2, &a);
+    expect_px(&a, 0, 0, 0.0f, 0.0f, 0.0f, "black input, black map");
+    expect_px(&a, 1, 1, 1.0f, 1.0f, 1.0f, "white input, white map");
+    expect_px(&a, 0, 1, 0.5f * gray[25 * 3], 0.5f * gray[25 * 3], 0.5f * gray[25 * 3], "black input, half opacity");
+    xai_array_free(&a);
+    xai_array_free(&ref);
 }
