@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "analyse_util.h"
 #include "testutil.h"
 #include "xairt.h"
 
@@ -79,35 +80,6 @@ static char *write_dense_f32(const char *name, const char *prefix, const char *e
 }
 
 /* ---- analysing a network in-process ---- */
-
-typedef struct analysed {
-    char *xai_path; /* where the .xai "is" (weights resolve next to it) */
-    char *out;
-    int errors, failed;
-} analysed;
-
-static analysed analyse(const char *xai_name, const char *text)
-{
-    analysed r = { 0 };
-    cr_assert(asprintf(&r.xai_path, "%s/%s", tu_tmpdir(), xai_name) > 0);
-    size_t len = 0;
-    FILE *f = open_memstream(&r.out, &len);
-    xai_diag d;
-    diag_init(&d, f);
-    compilation c;
-    r.failed = driver_analyse_text(&c, &d, r.xai_path, text);
-    r.errors = d.errors;
-    driver_free(&c);
-    diag_free(&d);
-    fclose(f);
-    return r;
-}
-
-static void analysed_free(analysed *r)
-{
-    free(r->out);
-    free(r->xai_path);
-}
 
 static int count_substr(const char *hay, const char *needle)
 {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "analyse_util.h"
 #include "testutil.h"
 
 /* One tensor of a test file: a name and a float32 shape of rank 1 or 2 (d1 = 0 for rank 1), or an int64
@@ -49,34 +50,6 @@ static char *write_tensors(const char *file, const spec *t, int n)
     free(buf);
     free(json);
     return path;
-}
-
-typedef struct analysed {
-    char *xai_path, *out;
-    int errors, failed;
-} analysed;
-
-static analysed analyse(const char *xai_name, const char *text)
-{
-    analysed r = { 0 };
-    cr_assert(asprintf(&r.xai_path, "%s/%s", tu_tmpdir(), xai_name) > 0);
-    size_t len = 0;
-    FILE *f = open_memstream(&r.out, &len);
-    xai_diag d;
-    diag_init(&d, f);
-    compilation c;
-    r.failed = driver_analyse_text(&c, &d, r.xai_path, text);
-    r.errors = d.errors;
-    driver_free(&c);
-    diag_free(&d);
-    fclose(f);
-    return r;
-}
-
-static void analysed_free(analysed *r)
-{
-    free(r->out);
-    free(r->xai_path);
 }
 
 static void expect_ok(const analysed *r)
