@@ -2,6 +2,7 @@
  * pass on other inputs (IG's path points, SmoothGrad's noisy copies, DeepLIFT's reference), the seed at the
  * output, and the propagation down the layers in reverse topological order, each layer by its rule
  * (backward_rules.c). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,9 +117,26 @@ int backward_result(rules_ctx *c, int at_node, int *at)
     return c->R[*at] >= 0 ? c->R[*at] : c->top;
 }
 
+/* |in0|^n for an integer n >= 1 by repeated squaring (exact for n = 2: the square); a fresh tree per use */
+static ir_ew *abs_power(rules_ctx *c, int n)
+{
+    if (n == 1) return rules_ew(c, EW_ABS, rules_ew_in(c, 0), NULL);
+    ir_ew *half = rules_ew(c, EW_MUL, abs_power(c, n / 2), abs_power(c, n / 2));
+    return n % 2 ? rules_ew(c, EW_MUL, half, abs_power(c, 1)) : half;
+}
+
 int backward_post(rules_ctx *c, int r, int x, const ir_shape *shape)
 {
+    double p = c->spec->post_power;
     switch (c->spec->post) {
+    case POST_POWER:
+        if (p == floor(p)) return rules_eltwise(c, shape, &r, 1, abs_power(c, (int)p));
+        /* |g|^p = exp(p log|g|): log 0 = -inf gives exp(-inf) = 0 */
+        return rules_eltwise(c, shape, &r, 1,
+                             rules_ew(c, EW_EXP,
+                                      rules_ew(c, EW_MUL, rules_ew_num(c, p),
+                                               rules_ew(c, EW_LOG, rules_ew(c, EW_ABS, rules_ew_in(c, 0), NULL), NULL)),
+                                      NULL));
     case POST_ABS: return rules_eltwise(c, shape, &r, 1, rules_ew(c, EW_ABS, rules_ew_in(c, 0), NULL));
     case POST_SQUARE: return rules_eltwise(c, shape, &r, 1, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 0)));
     case POST_TIMES_INPUT: {

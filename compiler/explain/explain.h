@@ -78,7 +78,7 @@ typedef enum {
     METHOD_ACTMAX,
     METHOD_COUNT
 } explain_method;
-typedef enum { POST_NONE, POST_ABS, POST_SQUARE, POST_TIMES_INPUT } explain_post;
+typedef enum { POST_NONE, POST_ABS, POST_SQUARE, POST_TIMES_INPUT, POST_POWER } explain_post;
 /* Captum's integration rules */
 typedef enum { QUAD_GAUSSLEGENDRE, QUAD_LEFT, QUAD_RIGHT, QUAD_MIDDLE, QUAD_TRAPEZOID } ig_quadrature;
 
@@ -91,6 +91,7 @@ typedef struct explain_spec {
     int at_node;       /* relevance wanted at this node's output; -1: at the input */
     rule_use *rules;   /* per node of the network graph (rule NULL where none applies) */
     explain_post post; /* gradient, smoothgrad */
+    double post_power; /* POST_POWER: |result|^post_power */
     int steps;         /* integrated gradients */
     ig_quadrature quadrature;
     double baseline; /* IG baseline / DeepLIFT reference when none is given at run time */

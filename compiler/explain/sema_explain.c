@@ -138,6 +138,17 @@ static void expand_preset(sema_explain_ctx *c, const ast_explain_stmt *s, assign
     }
 }
 
+/* post power(p): the exponent, a number > 0 and at most 64 (the seed's sensitivity maps are g^2 and g^4) */
+static double post_power(sema_explain_ctx *c, const ast_expr *call)
+{
+    const ast_expr *p = call->n_args == 1 && !call->args[0].name ? call->args[0].value : NULL;
+    if (!p || p->kind != EX_NUMBER || !(p->number > 0.0 && p->number <= 64.0)) {
+        diag_error(c->d, p ? p->loc : call->loc, "`post power(p)` takes one number p in (0, 64], e.g. power(4)");
+        return 1.0;
+    }
+    return p->number;
+}
+
 static int setting_ident(sema_explain_ctx *c, const ast_explain_stmt *s, const char *const *allowed, int n)
 {
     if (s->value->kind == EX_IDENT)
@@ -241,9 +252,14 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
                 diag_error(c->d, s->value->loc, "`at`: no layer '%s' in network '%s'", s->value->text, g->name);
             else
                 spec.at_node = node == g->input ? -1 : node;
-        } else {
-            static const char *const posts[] = { "none", "abs", "square", "times_input" };
-            int v = setting_ident(c, s, posts, 4);
+        } else if (s->value->kind == EX_CALL && !strcmp(s->value->text, "power")) {
+            spec.post = POST_POWER;
+            spec.post_power = post_power(c, s->value);
+        } else if (s->value->kind == EX_IDENT && !strcmp(s->value->text, "power")) {
+            diag_error(c->d, s->value->loc, "`post power` needs its exponent: power(p), e.g. power(4)");
+        } else { /* power(p) last: it never matches an identifier, but the message lists it */
+            static const char *const posts[] = { "none", "abs", "square", "times_input", "power(p)" };
+            int v = setting_ident(c, s, posts, 5);
             if (v >= 0) spec.post = (explain_post)v;
         }
     }

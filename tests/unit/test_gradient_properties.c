@@ -411,3 +411,41 @@ Test(integrated_gradients, baseline_given_at_run_time)
     xai_array_free(&x);
     eu_close(&p);
 }
+
+/* `post power(p)` is |g|^p of the plain gradient g (the seed's 5.1 / 5.2 sensitivity is g^4): integer powers by
+ * repeated squaring, others through exp(p log|g|); compared with the gradient raised here, in double. */
+Test(gradient, post_power_is_the_gradients_absolute_value_raised)
+{
+    const char *text = "import \"mnist_cnn.xai\";\n"
+                       "explain g for mnist_cnn { method gradient; }\n"
+                       "explain g2 for mnist_cnn { method gradient; post power(2); }\n"
+                       "explain g3 for mnist_cnn { method gradient; post power(3); }\n"
+                       "explain g4 for mnist_cnn { method gradient; post power(4); }\n"
+                       "explain g25 for mnist_cnn { method gradient; post power(2.5); }\n";
+    eu_program p;
+    eu_open(&p, "models/post_power.xai", text, 3, 0);
+    cr_assert(p.ok, "%s", eu_messages(&p));
+    xai_array x = eu_load_npy("models/samples/digits.npy");
+    int32_t targets[10] = { 3, 1, 4, 1, 5, 9, 2, 6, 5, 3 };
+    eu_run g = eu_explain(&p, "mnist_cnn", "g", x.data, targets, 10);
+    const char *names[] = { "g2", "g3", "g4", "g25" };
+    const double powers[] = { 2, 3, 4, 2.5 };
+    for (int k = 0; k < 4; k++) {
+        eu_run r = eu_explain(&p, "mnist_cnn", names[k], x.data, targets, 10);
+        cr_assert(g.status == 0 && r.status == 0);
+        double worst = 0, scale = 0;
+        for (int i = 0; i < 7840; i++) {
+            double want = pow(fabs((double)g.out[i]), powers[k]);
+            worst = fmax(worst, fabs(r.out[i] - want));
+            scale = fmax(scale, want);
+        }
+        cr_expect(scale > 0 && worst <= 1e-5 * scale, "power(%g): max difference %g of max %g", powers[k], worst,
+                  scale);
+        if (powers[k] == 2) /* the same kernel as `post square` (g * g) */
+            for (int i = 0; i < 7840; i++) cr_assert_eq(r.out[i], g.out[i] * g.out[i], "element %d", i);
+        eu_run_free(&r);
+    }
+    eu_run_free(&g);
+    xai_array_free(&x);
+    eu_close(&p);
+}

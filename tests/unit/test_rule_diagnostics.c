@@ -205,6 +205,14 @@ Test(method_diagnostics, bad_method_parameters)
 Test(method_diagnostics, settings_that_do_not_fit_the_method)
 {
     expect(NET "explain e for mnist_mlp { post square; }\n", 1, 2, 27, "`post` applies to methods gradient", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient; post power(-1); }\n", 1, 2, 55,
+           "`post power(p)` takes one number p in (0, 64]", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient; post power(2, 3); }\n", 1, 2, 49, "takes one number", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient; post power(p=2); }\n", 1, 2, 49, "takes one number", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient; post power(100); }\n", 1, 2, 55, "(0, 64]", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient; post power; }\n", 1, 2, 49, "needs its exponent", NULL);
+    expect(NET "explain e for mnist_mlp { method gradient; post cube; }\n", 1, 2, 49,
+           "takes one of none, abs, square, times_input, power(p)", NULL);
     expect(NET "explain e for mnist_mlp { method integrated_gradients; at act1; }\n", 1, 2, 56, "`at` applies", NULL);
     expect(NET "explain e for mnist_mlp { method gradient; seed one; }\n", 1, 2, 49, "seed logit", "seed softmax",
            NULL);
