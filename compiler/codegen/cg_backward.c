@@ -431,6 +431,15 @@ void cg_kernel_seed(cg *c, const kargs *a)
     const ir_node *n = a->n;
     int64_t K = ir_shape_count(&n->shape);
     int64_t mult = n->mult > 1 ? n->mult : 1;
+    if (n->seed == SEED_SUM || n->seed == SEED_SUM_GRAD) { /* every output, whatever the target */
+        cg_loop lb, lk;
+        LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+        LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k"), at = cg_mad(c, b, K, k);
+        cg_store(c, n->seed == SEED_SUM ? cg_load(c, a->in[0], at) : cg_f32(c, 1), a->out, at);
+        cg_loop_end(c, &lk);
+        cg_loop_end(c, &lb);
+        return;
+    }
     zero(c, a->out, a, K);
     LLVMValueRef tvar = cg_local(c, c->i64, "t");
     LLVMValueRef best = cg_local(c, c->f32, "best"), bidx = cg_local(c, c->i64, "bidx");

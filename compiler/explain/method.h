@@ -45,7 +45,8 @@ static inline int method_has(const method_arg *a) { return a->given && !a->bad; 
 enum { SETTING_RULES = 1, SETTING_AT = 2, SETTING_POST = 4 };
 
 /* Seeds an explain block may choose (`seed NAME`), as bits 1 << SEED_*. */
-#define SEEDS_OUTPUTS ((1u << SEED_LOGIT) | (1u << SEED_ONE) | (1u << SEED_SOFTMAX) | (1u << SEED_RELU_LOGIT))
+#define SEEDS_OUTPUTS                                                                                                  \
+    ((1u << SEED_LOGIT) | (1u << SEED_ONE) | (1u << SEED_SOFTMAX) | (1u << SEED_RELU_LOGIT) | (1u << SEED_SUM))
 
 typedef struct method_def {
     const char *name;

@@ -188,12 +188,13 @@ static void seed_choices(unsigned seeds, char *buf, size_t len)
     static const char *const what[] = { [SEED_LOGIT] = "the logit (seed logit)",
                                         [SEED_ONE] = "1 at the class (seed one)",
                                         [SEED_SOFTMAX] = "the softmax probability (seed softmax)",
-                                        [SEED_RELU_LOGIT] = "max(logit, 0) (seed relu_logit)" };
+                                        [SEED_RELU_LOGIT] = "max(logit, 0) (seed relu_logit)",
+                                        [SEED_SUM] = "the sum of all logits (seed sum)" };
     int total = 0, n = 0;
-    for (int s = SEED_LOGIT; s <= SEED_RELU_LOGIT; s++) total += (seeds >> s) & 1;
+    for (int s = SEED_LOGIT; s <= SEED_SUM; s++) total += (seeds >> s) & 1;
     size_t used = 0;
     buf[0] = 0;
-    for (int s = SEED_LOGIT; s <= SEED_RELU_LOGIT && used < len; s++)
+    for (int s = SEED_LOGIT; s <= SEED_SUM && used < len; s++)
         if ((seeds >> s) & 1)
             used += snprintf(buf + used, len - used, "%s%s", !n++ ? "" : n == total ? " or " : ", ", what[s]);
 }
@@ -237,8 +238,8 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
         if (k == 0) {
             parse_method(c, s->value, g, &spec);
         } else if (k == 1) {
-            static const char *const seeds[] = { "logit", "one", "softmax", "relu_logit" };
-            int v = setting_ident(c, s, seeds, 4);
+            static const char *const seeds[] = { "logit", "one", "softmax", "relu_logit", "sum" };
+            int v = setting_ident(c, s, seeds, 5);
             if (v >= 0) spec.seed = (ir_seed)v;
         } else if (k == 2) {
             expand_preset(c, s, &list, &n);
@@ -279,6 +280,7 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     else if (meth->seed_is_gradient) /* the gradient of the chosen output seeds the backward pass */
         spec.seed = spec.seed == SEED_SOFTMAX ? SEED_SOFTMAX_GRAD
             : spec.seed == SEED_RELU_LOGIT    ? SEED_RELU_GRAD
+            : spec.seed == SEED_SUM           ? SEED_SUM_GRAD
                                               : SEED_ONE;
     if (!(meth->settings & SETTING_RULES))
         for (int i = 0; i < ex->n_stmts; i++)
@@ -418,9 +420,15 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
     for (int e = 0; e < s->n_specs; e++) {
         const explain_spec *sp = &s->specs[e];
         const ir_graph *g = m->graphs[sp->network];
-        static const char *const seeds[] = {
-            "logit", "one", "softmax", "relu_logit", "softmax gradient", "log-softmax gradient", "relu gradient"
-        };
+        static const char *const seeds[] = { "logit",
+                                             "one",
+                                             "softmax",
+                                             "relu_logit",
+                                             "sum",
+                                             "softmax gradient",
+                                             "log-softmax gradient",
+                                             "relu gradient",
+                                             "gradient of the sum" };
         fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name,
                 method_of(sp->method)->name, seeds[sp->seed],
                 sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);

@@ -196,9 +196,15 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
                     n->pad_r);
             break;
         case OP_SEED: {
-            static const char *const seeds[] = {
-                "logit", "one", "softmax", "relu_logit", "softmax_gradient", "log_softmax_gradient", "relu_gradient"
-            };
+            static const char *const seeds[] = { "logit",
+                                                 "one",
+                                                 "softmax",
+                                                 "relu_logit",
+                                                 "sum",
+                                                 "softmax_gradient",
+                                                 "log_softmax_gradient",
+                                                 "relu_gradient",
+                                                 "sum_gradient" };
             fprintf(out, " %s", seeds[n->seed]);
             if (n->argmax_from > 0) fprintf(out, " arg-max of input %d", n->argmax_from);
             break;

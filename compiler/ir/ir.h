@@ -66,9 +66,11 @@ typedef enum {
     SEED_ONE,
     SEED_SOFTMAX,
     SEED_RELU_LOGIT,
+    SEED_SUM, /* every output at once: out = the logits (all classes), the target ignored */
     SEED_SOFTMAX_GRAD,
     SEED_LOG_SOFTMAX_GRAD,
-    SEED_RELU_GRAD
+    SEED_RELU_GRAD,
+    SEED_SUM_GRAD /* the gradient of the sum of the logits: 1 at every output */
 } ir_seed;
 /* SEED_LOG_SOFTMAX_GRAD: the gradient of log p_t with respect to the logits, onehot(t) - p (activation
  * maximisation's objective). SEED_RELU_GRAD: that of max(logit_t, 0), onehot(t) * [logit_t > 0] (the seed's

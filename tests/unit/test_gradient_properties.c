@@ -449,3 +449,50 @@ Test(gradient, post_power_is_the_gradients_absolute_value_raised)
     xai_array_free(&x);
     eu_close(&p);
 }
+
+/* `seed sum` explains the sum of all logits (the seed's 3.2 saliency differentiates it). Gradient, IG and
+ * LRP (epsilon_plus: shares fixed by the forward pass) are linear in the output seed, so each equals the sum
+ * over classes of the same explanation of each class's logit; the target given is ignored. */
+Test(gradient, seed_sum_is_the_sum_over_classes)
+{
+    const char *text = "import \"mnist_cnn.xai\";\n"
+                       "explain g for mnist_cnn { method gradient; }\n"
+                       "explain g_sum for mnist_cnn { method gradient; seed sum; }\n"
+                       "explain ig for mnist_cnn { method integrated_gradients(steps=8); }\n"
+                       "explain ig_sum for mnist_cnn { method integrated_gradients(steps=8); seed sum; }\n"
+                       "explain lrp for mnist_cnn { rules epsilon_plus; }\n"
+                       "explain lrp_sum for mnist_cnn { rules epsilon_plus; seed sum; }\n";
+    eu_program p;
+    eu_open(&p, "models/seed_sum.xai", text, 3, 0);
+    cr_assert(p.ok, "%s", eu_messages(&p));
+    xai_array x = eu_load_npy("models/samples/digits.npy");
+    const char *per_class[] = { "g", "ig", "lrp" }, *summed[] = { "g_sum", "ig_sum", "lrp_sum" };
+    for (int m = 0; m < 3; m++) {
+        double *want = calloc(7840, sizeof *want);
+        for (int32_t t = 0; t < 10; t++) {
+            int32_t targets[10];
+            for (int b = 0; b < 10; b++) targets[b] = t;
+            eu_run r = eu_explain(&p, "mnist_cnn", per_class[m], x.data, targets, 10);
+            cr_assert_eq(r.status, 0);
+            for (int i = 0; i < 7840; i++) want[i] += r.out[i];
+            eu_run_free(&r);
+        }
+        int32_t zeros[10] = { 0 }, sevens[10] = { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7 };
+        eu_run s0 = eu_explain(&p, "mnist_cnn", summed[m], x.data, zeros, 10);
+        eu_run s7 = eu_explain(&p, "mnist_cnn", summed[m], x.data, sevens, 10);
+        cr_assert(s0.status == 0 && s7.status == 0);
+        double worst = 0, scale = 0;
+        for (int i = 0; i < 7840; i++) {
+            cr_assert_eq(s0.out[i], s7.out[i], "%s: the target changed element %d", summed[m], i);
+            worst = fmax(worst, fabs(s0.out[i] - want[i]));
+            scale = fmax(scale, fabs(want[i]));
+        }
+        cr_expect(scale > 0 && worst <= 1e-5 * scale, "%s: max difference %g of max %g from the sum over classes",
+                  summed[m], worst, scale);
+        eu_run_free(&s0);
+        eu_run_free(&s7);
+        free(want);
+    }
+    xai_array_free(&x);
+    eu_close(&p);
+}

@@ -215,6 +215,9 @@ Test(method_diagnostics, settings_that_do_not_fit_the_method)
            "takes one of none, abs, square, times_input, power(p)", NULL);
     expect(NET "explain e for mnist_mlp { method integrated_gradients; at act1; }\n", 1, 2, 56, "`at` applies", NULL);
     expect(NET "explain e for mnist_mlp { method gradient; seed one; }\n", 1, 2, 49, "seed logit", "seed softmax",
+           "the sum of all logits (seed sum)", NULL);
+    expect(NET "explain e for mnist_mlp { method deeplift; seed sum; }\n", 1, 2, 49, "method deeplift explains", NULL);
+    expect(NET "explain e for mnist_mlp { seed total; }\n", 1, 2, 32, "one of logit, one, softmax, relu_logit, sum",
            NULL);
 }
 
