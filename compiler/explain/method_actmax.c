@@ -1,5 +1,6 @@
-/* method activation_maximization(steps, lambda, lr, optimizer, generator, center, beta1, beta2, epsilon):
- * class prototypes by gradient ascent on log p(class | x) - lambda/2 ||x - c||^2, the whole loop (Adam or
+/* method activation_maximization(steps, lambda, lr, optimizer, generator, center, beta1, beta2, epsilon,
+ * objective): class prototypes by gradient ascent on log p(class | x) (or the class's logit with
+ * objective=logit) - lambda/2 ||x - c||^2, the whole loop (Adam or
  * plain ascent) in the generated entry (codegen/cg_actmax.c). With generator=G the search runs in G's code
  * space: G composed in front of the classifier, the gradient flowing through both. docs/activation_maximization.md. */
 #include <stdio.h>
@@ -8,7 +9,7 @@
 
 #include "method.h"
 
-enum { P_STEPS, P_LAMBDA, P_LR, P_OPTIMIZER, P_GENERATOR, P_CENTER, P_BETA1, P_BETA2, P_EPSILON };
+enum { P_STEPS, P_LAMBDA, P_LR, P_OPTIMIZER, P_GENERATOR, P_CENTER, P_BETA1, P_BETA2, P_EPSILON, P_OBJECTIVE };
 
 static const method_param params[] = {
     [P_STEPS] = { "steps", MP_INT, 1, 100000000 },
@@ -20,6 +21,7 @@ static const method_param params[] = {
     [P_BETA1] = { "beta1", MP_NUMBER, 0, 1, .max_open = 1 },
     [P_BETA2] = { "beta2", MP_NUMBER, 0, 1, .max_open = 1 },
     [P_EPSILON] = { "epsilon", MP_NUMBER, 0, .min_open = 1 },
+    [P_OBJECTIVE] = { "objective", MP_CHOICE, .choices = "log_softmax logit" },
 };
 
 /* The generator: another network of the program whose output has as many values as the classifier's input;
@@ -79,6 +81,7 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
     am->beta1 = method_has(&args[P_BETA1]) ? args[P_BETA1].number : 0.9;
     am->beta2 = method_has(&args[P_BETA2]) ? args[P_BETA2].number : 0.999;
     am->epsilon = method_has(&args[P_EPSILON]) ? args[P_EPSILON].number : 1e-8;
+    am->objective_logit = method_has(&args[P_OBJECTIVE]) && args[P_OBJECTIVE].choice == 1;
     if (method_has(&args[P_GENERATOR])) bind_generator(c, &args[P_GENERATOR], net, spec);
     /* the code of a generator is regularised towards 0 (||z||^2), an image towards where it started */
     if (spec->generator >= 0 && !args[P_CENTER].given) am->center = AM_CENTER_ZERO;
@@ -170,12 +173,13 @@ static ir_graph *build(rules_ctx *c)
     ir_graph *composed = NULL;
     rule_use *composed_rules = NULL;
     explain_spec local = *spec;
+    if (spec->am.objective_logit) local.seed = SEED_ONE; /* d logit_t / d logits = onehot(t) */
+    c->spec = &local;
     int image = net->input;
     if (spec->generator >= 0) { /* differentiate generator + classifier */
         composed = compose(c->module->graphs[spec->generator], net, spec->generator_rules, spec->rules, &composed_rules,
                            &image);
         local.rules = composed_rules;
-        c->spec = &local;
         c->net = composed;
     }
     ir_graph *g = backward_begin(c);
@@ -194,9 +198,9 @@ static ir_graph *build(rules_ctx *c)
         g->network = net;
         adopt(g, composed);
         free(composed_rules);
-        c->spec = spec;
         c->net = net;
     }
+    c->spec = spec;
     return g;
 }
 
@@ -205,7 +209,8 @@ const method_def method_activation_maximization = {
     .id = METHOD_ACTMAX,
     .params = params,
     .n_params = sizeof params / sizeof *params,
-    .seed_refusal = "activation_maximization maximises log p(class | x); it takes no seed",
+    .seed_refusal = "activation_maximization maximises log p(class | x), or the logit with objective=logit; it takes "
+                    "no seed",
     .own_seed = SEED_LOG_SOFTMAX_GRAD,
     .default_rule = method_gradient_default_rule,
     .configure = configure,

@@ -87,6 +87,7 @@ typedef struct ir_am {
     double lambda, lr, beta1, beta2, epsilon;
     am_optimizer optimizer;
     am_center center;
+    int objective_logit;   /* 1: maximise the target's logit (the seed's 3.2 class model), 0: log p(class | x) */
     int image;             /* the node holding the synthesised image: the generator's output, or the input */
     int logits;            /* the node of the logits (the starting point's arg-max is the default target) */
     const char *generator; /* the generator network's name, or NULL */

@@ -55,6 +55,7 @@ typedef struct objective {
     int target, classes;
     double lambda;
     const float *centre; /* NULL: 0 */
+    int logit;           /* objective=logit: the target's logit rather than log p */
 } objective;
 
 static double objective_at(const objective *o, const float *v, int64_t n)
@@ -76,7 +77,7 @@ static double objective_at(const objective *o, const float *v, int64_t n)
     } else {
         logits = nr_forward(o->cls, v, 1);
     }
-    double j = log_p(logits, o->classes, o->target) - 0.5 * o->lambda * reg;
+    double j = (o->logit ? logits[o->target] : log_p(logits, o->classes, o->target)) - 0.5 * o->lambda * reg;
     free(logits);
     return j;
 }
@@ -169,7 +170,32 @@ Test(actmax, gradient_in_input_space_equals_finite_differences)
         xai_options opt = { 0 };
         opt.baseline = centre; /* a centre away from x, so the regulariser's gradient is tested too */
         cr_assert_eq(am(x0, &t, x1, 1, ws, &opt), XAI_OK);
-        objective o = { NULL, &cls, t, 4, 0.3, centre };
+        objective o = { NULL, &cls, t, 4, 0.3, centre, 0 };
+        check_gradient(&o, x0, 12, x1);
+    }
+    free(ws);
+    eu_close(&p);
+    nr_net_free(&cls);
+}
+
+/* objective=logit (the seed's 3.2 class model): the step follows d logit_t / dx - lambda (x - c) */
+Test(actmax, logit_objective_gradient_equals_finite_differences)
+{
+    nr_rng rng = { 0x5eed0003 };
+    nr_net cls;
+    random_classifier(&cls, &rng);
+    eu_program p = open_am(&cls, NULL,
+                           "explain am for cls { method activation_maximization(steps=1, lr=1, "
+                           "lambda=0.01, optimizer=gradient_ascent, objective=logit); }");
+    am_fn am = (am_fn)lookup(&p, "cls", "am_ex");
+    void *ws = workspace(&p, "cls", 1);
+    float x0[12], centre[12], x1[12];
+    for (int i = 0; i < 12; i++) x0[i] = (float)nr_uniform(&rng, -1, 1), centre[i] = (float)nr_uniform(&rng, -1, 1);
+    for (int32_t t = 0; t < 4; t++) {
+        xai_options opt = { 0 };
+        opt.baseline = centre;
+        cr_assert_eq(am(x0, &t, x1, 1, ws, &opt), XAI_OK);
+        objective o = { NULL, &cls, t, 4, 0.01, centre, 1 };
         check_gradient(&o, x0, 12, x1);
     }
     free(ws);
@@ -194,7 +220,7 @@ Test(actmax, gradient_through_a_generator_equals_finite_differences)
         xai_options opt = { 0 };
         opt.code = z1;
         cr_assert_eq(am(z0, &t, image, 1, ws, &opt), XAI_OK);
-        objective o = { &gen, &cls, t, 4, 0.2, NULL }; /* a generator's code is regularised towards 0 */
+        objective o = { &gen, &cls, t, 4, 0.2, NULL, 0 }; /* a generator's code is regularised towards 0 */
         check_gradient(&o, z0, 5, z1);
         /* the image is G(z1) */
         double *expect = nr_forward(&gen, z1, 1);
@@ -413,6 +439,7 @@ Test(actmax, diagnostics)
          "beta1 is a parameter of optimizer=adam");
     CASE("method activation_maximization(beta2=1);", "beta2 must be in [0, 1)");
     CASE("method activation_maximization; seed softmax;", "takes no seed");
+    CASE("method activation_maximization(objective=softmax);", "objective takes one of log_softmax, logit");
     CASE("method activation_maximization; relu: guided;", "rules do not apply");
 #undef CASE
 }
