@@ -154,39 +154,20 @@ static void check_gradient(const objective *o, const float *v0, int64_t n, const
     free(vp);
 }
 
-Test(actmax, gradient_in_input_space_equals_finite_differences)
+/* One step of plain gradient ascent (rate 1) in input space, for every class, against finite differences of
+ * the objective (log p, or the logit with objective=logit), with a centre away from x so that the
+ * regulariser's gradient is tested too. */
+static void check_input_space_step(uint64_t seed, double lambda, int logit)
 {
-    nr_rng rng = { 0x5eed0001 };
+    nr_rng rng = { seed };
     nr_net cls;
     random_classifier(&cls, &rng);
-    eu_program p = open_am(&cls, NULL,
-                           "explain am for cls { method activation_maximization(steps=1, lr=1, "
-                           "lambda=0.3, optimizer=gradient_ascent); }");
-    am_fn am = (am_fn)lookup(&p, "cls", "am_ex");
-    void *ws = workspace(&p, "cls", 1);
-    float x0[12], centre[12], x1[12];
-    for (int i = 0; i < 12; i++) x0[i] = (float)nr_uniform(&rng, -1, 1), centre[i] = (float)nr_uniform(&rng, -1, 1);
-    for (int32_t t = 0; t < 4; t++) {
-        xai_options opt = { 0 };
-        opt.baseline = centre; /* a centre away from x, so the regulariser's gradient is tested too */
-        cr_assert_eq(am(x0, &t, x1, 1, ws, &opt), XAI_OK);
-        objective o = { NULL, &cls, t, 4, 0.3, centre, 0 };
-        check_gradient(&o, x0, 12, x1);
-    }
-    free(ws);
-    eu_close(&p);
-    nr_net_free(&cls);
-}
-
-/* objective=logit (the seed's 3.2 class model): the step follows d logit_t / dx - lambda (x - c) */
-Test(actmax, logit_objective_gradient_equals_finite_differences)
-{
-    nr_rng rng = { 0x5eed0003 };
-    nr_net cls;
-    random_classifier(&cls, &rng);
-    eu_program p = open_am(&cls, NULL,
-                           "explain am for cls { method activation_maximization(steps=1, lr=1, "
-                           "lambda=0.01, optimizer=gradient_ascent, objective=logit); }");
+    char explain[256];
+    snprintf(explain, sizeof explain,
+             "explain am for cls { method activation_maximization(steps=1, lr=1, lambda=%g, "
+             "optimizer=gradient_ascent%s); }",
+             lambda, logit ? ", objective=logit" : "");
+    eu_program p = open_am(&cls, NULL, explain);
     am_fn am = (am_fn)lookup(&p, "cls", "am_ex");
     void *ws = workspace(&p, "cls", 1);
     float x0[12], centre[12], x1[12];
@@ -195,13 +176,18 @@ Test(actmax, logit_objective_gradient_equals_finite_differences)
         xai_options opt = { 0 };
         opt.baseline = centre;
         cr_assert_eq(am(x0, &t, x1, 1, ws, &opt), XAI_OK);
-        objective o = { NULL, &cls, t, 4, 0.01, centre, 1 };
+        objective o = { NULL, &cls, t, 4, lambda, centre, logit };
         check_gradient(&o, x0, 12, x1);
     }
     free(ws);
     eu_close(&p);
     nr_net_free(&cls);
 }
+
+Test(actmax, gradient_in_input_space_equals_finite_differences) { check_input_space_step(0x5eed0001, 0.3, 0); }
+
+/* objective=logit (the seed's 3.2 class model): the step follows d logit_t / dx - lambda (x - c) */
+Test(actmax, logit_objective_gradient_equals_finite_differences) { check_input_space_step(0x5eed0003, 0.01, 1); }
 
 Test(actmax, gradient_through_a_generator_equals_finite_differences)
 {
