@@ -421,6 +421,58 @@ void cg_kernel_conv2d_t(cg *c, const kargs *a)
 
 /* ---------------- output seed ---------------- */
 
+/* A seed over a layer's channel (`from L`, node->seed_block = S values per channel): out[b] is zero but for
+ * channel t's S values, each the seed's value of the layer's value there (logit: itself, one: 1, relu_logit:
+ * max(v, 0), relu_gradient: [v > 0]). t = target[b / mult] or, with a null target array, the first channel
+ * of largest sum (of the clean pass's values with samples per input). */
+static void seed_channel(cg *c, const kargs *a, int64_t K, int64_t S, int64_t mult)
+{
+    const ir_node *n = a->n;
+    zero(c, a->out, a, K);
+    LLVMValueRef tvar = cg_local(c, c->i64, "t");
+    LLVMValueRef best = cg_local(c, c->f32, "best"), sum = cg_local(c, c->f32, "sum");
+    cg_loop lb, lk, ls;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef row = cg_gep(c, a->in[0], cg_mad(c, b, K, NULL));
+    LLVMValueRef owner = mult > 1 ? LLVMBuildSDiv(c->b, b, cg_i64(c, mult), "") : b;
+    LLVMValueRef arg_row = n->argmax_from > 0 ? cg_gep(c, a->in[n->argmax_from], cg_mad(c, owner, K, NULL)) : row;
+    LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "given");
+    LLVMBasicBlockRef argmax = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "argmax");
+    LLVMBasicBlockRef have_t = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "have_t");
+    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, a->target, ""), argmax, given);
+    LLVMPositionBuilderAtEnd(c->b, given);
+    LLVMValueRef tp = LLVMBuildInBoundsGEP2(c->b, c->i32, a->target, &owner, 1, "");
+    LLVMBuildStore(c->b, LLVMBuildSExt(c->b, LLVMBuildLoad2(c->b, c->i32, tp, ""), c->i64, ""), tvar);
+    LLVMBuildBr(c->b, have_t);
+    LLVMPositionBuilderAtEnd(c->b, argmax);
+    LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
+    LLVMBuildStore(c->b, cg_i64(c, 0), tvar);
+    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K / S), "k");
+    LLVMBuildStore(c->b, cg_f32(c, 0), sum);
+    LLVMValueRef s = cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, S), "s");
+    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, ld(c, sum), cg_load(c, arg_row, cg_mad(c, k, S, s)), ""), sum);
+    cg_loop_end(c, &ls);
+    LLVMValueRef total = ld(c, sum), gt = fcmp(c, LLVMRealOGT, total, ld(c, best));
+    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, total, ld(c, best), ""), best);
+    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, k, LLVMBuildLoad2(c->b, c->i64, tvar, ""), ""), tvar);
+    cg_loop_end(c, &lk);
+    LLVMBuildBr(c->b, have_t);
+    LLVMPositionBuilderAtEnd(c->b, have_t);
+    LLVMValueRef first = cg_mad(c, LLVMBuildLoad2(c->b, c->i64, tvar, "t"), S, NULL);
+    s = cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, S), "s");
+    LLVMValueRef at = LLVMBuildAdd(c->b, first, s, ""), v = cg_load(c, row, at), value;
+    LLVMValueRef positive = fcmp(c, LLVMRealOGT, v, cg_f32(c, 0));
+    switch (n->seed) {
+    case SEED_ONE: value = cg_f32(c, 1); break;
+    case SEED_RELU_LOGIT: value = LLVMBuildSelect(c->b, positive, v, cg_f32(c, 0), ""); break;
+    case SEED_RELU_GRAD: value = LLVMBuildSelect(c->b, positive, cg_f32(c, 1), cg_f32(c, 0), ""); break;
+    default: value = v; break; /* SEED_LOGIT (sema allows no softmax seed here) */
+    }
+    cg_store(c, value, a->out, cg_mad(c, b, K, at));
+    cg_loop_end(c, &ls);
+    cg_loop_end(c, &lb);
+}
+
 /* out[b] = one-hot(t) * value, t = target[b] or, with a null target array, the first arg-max of the
  * logits (targets were range-checked by the entry point). With samples per input (node->mult > 1, IG and
  * SmoothGrad) row b belongs to input b / mult, whose target is target[b / mult] or the arg-max of the
@@ -438,6 +490,10 @@ void cg_kernel_seed(cg *c, const kargs *a)
         cg_store(c, n->seed == SEED_SUM ? cg_load(c, a->in[0], at) : cg_f32(c, 1), a->out, at);
         cg_loop_end(c, &lk);
         cg_loop_end(c, &lb);
+        return;
+    }
+    if (n->seed_block > 1) {
+        seed_channel(c, a, K, n->seed_block, mult);
         return;
     }
     zero(c, a->out, a, K);

@@ -81,9 +81,7 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
     LLVMValueRef batch = LLVMBuildSExt(c->b, batch32, c->i64, "batch");
     if (explain && g->has_target) {
         /* every target class must be in [0, classes); checked before any work is done */
-        int64_t classes = 0;
-        for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i].op == OP_SEED) classes = ir_shape_count(&g->nodes[i].shape);
+        int64_t classes = ir_explain_targets(g);
         LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "check_target");
         LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "target_ok");
         LLVMBuildCondBr(c->b, cg_is_null(c, target), done, check);

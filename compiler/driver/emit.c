@@ -222,7 +222,14 @@ void emit_header(const ir_module *m, const cg_options *opt, const char *path, FI
             } else {
                 fprintf(f, "/* explanation %s: out ", x->explain_name);
                 shape_comment(f, &o->shape);
-                fprintf(f, " per sample; target: a class per sample, or NULL for the arg-max */\n");
+                const char *from = ir_explain_from_layer(x);
+                if (from)
+                    fprintf(f,
+                            " per sample; target: a channel of layer %s per sample (0 .. %lld), or NULL for the\n"
+                            " * channel of largest sum */\n",
+                            from, (long long)ir_explain_targets(x) - 1);
+                else
+                    fprintf(f, " per sample; target: a class per sample, or NULL for the arg-max */\n");
             }
             fprintf(f,
                     "int %s_%s(const float *x, const int32_t *target, float *out, int32_t batch, void *workspace);\n",

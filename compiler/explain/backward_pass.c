@@ -28,10 +28,11 @@ ir_graph *backward_begin(rules_ctx *c)
     c->mult = 1;
     c->top = net->output;
     if (ir_op_is(net->nodes[c->top].op, OPF_OUTPUT_ONLY))
-        c->top = net->nodes[c->top].inputs[0]; /* explain the logits */
+        c->top = net->nodes[c->top].inputs[0];          /* explain the logits */
+    if (spec->from_node >= 0) c->top = spec->from_node; /* or a channel of a layer */
     c->fwd = malloc(sizeof(int) * net->n_nodes);
     for (int i = 0; i < net->n_nodes; i++) c->fwd[i] = i;
-    if (net->nodes[c->top].shape.rank != 1) {
+    if (spec->from_node < 0 && net->nodes[c->top].shape.rank != 1) {
         diag_error(c->d, spec->loc,
                    "explanation '%s': the output of network '%s' must be flat ([classes]) to seed "
                    "relevance at a class",
@@ -85,6 +86,8 @@ void backward_seed(rules_ctx *c)
     seed.op = OP_SEED;
     seed.seed = c->spec->seed;
     seed.shape = net->nodes[c->top].shape;
+    if (c->spec->from_node >= 0) /* a target names a channel: all its values (a unit of a flat layer: 1) */
+        seed.seed_block = seed.shape.rank > 1 ? ir_shape_count(&seed.shape) / seed.shape.dims[0] : 1;
     seed.inputs[seed.n_inputs++] = rules_fwd(c, c->top);
     if (c->mult > 1) { /* the samples of an input share its target: the arg-max of its clean logits */
         seed.inputs[seed.n_inputs++] = c->top;

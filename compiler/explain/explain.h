@@ -89,6 +89,8 @@ typedef struct explain_spec {
     explain_method method;
     ir_seed seed;
     int at_node;       /* relevance wanted at this node's output; -1: at the input */
+    int from_node;     /* `from L`: the backward pass starts at this node, the target one of its channels; -1:
+                          at the logits, the target a class */
     rule_use *rules;   /* per node of the network graph (rule NULL where none applies) */
     explain_post post; /* gradient, smoothgrad */
     double post_power; /* POST_POWER: |result|^post_power */

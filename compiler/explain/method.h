@@ -42,7 +42,7 @@ typedef struct method_arg {
 static inline int method_has(const method_arg *a) { return a->given && !a->bad; }
 
 /* Explain-block settings besides `method` a method may accept. */
-enum { SETTING_RULES = 1, SETTING_AT = 2, SETTING_POST = 4 };
+enum { SETTING_RULES = 1, SETTING_AT = 2, SETTING_POST = 4, SETTING_FROM = 8 };
 
 /* Seeds an explain block may choose (`seed NAME`), as bits 1 << SEED_*. */
 #define SEEDS_OUTPUTS                                                                                                  \

@@ -20,7 +20,7 @@ static ir_graph *build(rules_ctx *c)
 const method_def method_gradient = {
     .name = "gradient",
     .id = METHOD_GRADIENT,
-    .settings = SETTING_RULES | SETTING_AT | SETTING_POST,
+    .settings = SETTING_RULES | SETTING_AT | SETTING_POST | SETTING_FROM,
     .seeds = (1u << SEED_LOGIT) | (1u << SEED_SOFTMAX) | (1u << SEED_RELU_LOGIT) | (1u << SEED_SUM),
     .seed_is_gradient = 1,
     .default_rule = method_gradient_default_rule,

@@ -15,7 +15,7 @@ static ir_graph *build(rules_ctx *c)
 const method_def method_lrp = {
     .name = "lrp",
     .id = METHOD_LRP,
-    .settings = SETTING_RULES | SETTING_AT,
+    .settings = SETTING_RULES | SETTING_AT | SETTING_FROM,
     .seeds = SEEDS_OUTPUTS,
     .default_rule = method_lrp_default_rule,
     .build = build,

@@ -199,6 +199,30 @@ static void seed_choices(unsigned seeds, char *buf, size_t len)
             used += snprintf(buf + used, len - used, "%s%s", !n++ ? "" : n == total ? " or " : ", ", what[s]);
 }
 
+/* `from L`: the layer whose channel (first axis) the target names; -1 (reported) when not one */
+static int from_layer(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g)
+{
+    if (v->kind != EX_IDENT) {
+        diag_error(c->d, v->loc, "`from` takes a layer name");
+        return -1;
+    }
+    int node = node_named(g, v->text);
+    if (node < 0) {
+        diag_error(c->d, v->loc, "`from`: no layer '%s' in network '%s'", v->text, g->name);
+        return -1;
+    }
+    if (node == g->input) {
+        diag_error(c->d, v->loc, "`from %s`: that is the input; the backward pass must start at a layer", v->text);
+        return -1;
+    }
+    if (ir_op_is(g->nodes[node].op, OPF_OUTPUT_ONLY)) {
+        diag_error(c->d, v->loc, "`from %s`: explanations start at the logits, not at the %s that follows them",
+                   v->text, ir_op_name(g->nodes[node].op));
+        return -1;
+    }
+    return node;
+}
+
 static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_module *m, int net_index)
 {
     const ir_graph *g = m->graphs[net_index];
@@ -211,20 +235,21 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     spec.method = METHOD_LRP;
     spec.seed = SEED_LOGIT;
     spec.at_node = -1;
+    spec.from_node = -1;
     spec.generator = -1;
     int errors = c->d->errors;
     assignment *list = NULL;
     int n = 0;
-    const ast_explain_stmt *seen[5] = { 0 };
-    static const char *const settings[] = { "method", "seed", "rules", "at", "post" };
+    const ast_explain_stmt *seen[6] = { 0 };
+    static const char *const settings[] = { "method", "seed", "rules", "at", "post", "from" };
     for (int i = 0; i < ex->n_stmts; i++) {
         const ast_explain_stmt *s = &ex->stmts[i];
         if (s->kind == ES_ASSIGN) continue;
         int k;
-        for (k = 0; k < 5 && strcmp(settings[k], s->key); k++) {}
-        if (k == 5) {
+        for (k = 0; k < 6 && strcmp(settings[k], s->key); k++) {}
+        if (k == 6) {
             diag_error(c->d, s->key_loc,
-                       "unknown setting '%s'; an explain block takes method, seed, rules, at, post "
+                       "unknown setting '%s'; an explain block takes method, seed, rules, at, from, post "
                        "and rule assignments `selector: rule;`",
                        s->key);
             continue;
@@ -253,6 +278,8 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
                 diag_error(c->d, s->value->loc, "`at`: no layer '%s' in network '%s'", s->value->text, g->name);
             else
                 spec.at_node = node == g->input ? -1 : node;
+        } else if (k == 5) {
+            spec.from_node = from_layer(c, s->value, g);
         } else if (s->value->kind == EX_CALL && !strcmp(s->value->text, "power")) {
             spec.post = POST_POWER;
             spec.post_power = post_power(c, s->value);
@@ -295,9 +322,21 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
         method_names(SETTING_POST, msg, sizeof msg);
         diag_error(c->d, seen[4]->key_loc, "`post` applies to methods %s", msg);
     }
+    if (seen[5] && !(meth->settings & SETTING_FROM)) {
+        method_names(SETTING_FROM, msg, sizeof msg);
+        diag_error(c->d, seen[5]->key_loc, "`from` applies to methods %s", msg);
+    } else if (spec.from_node >= 0 && seen[1] && (spec.seed == SEED_SOFTMAX || spec.seed == SEED_SOFTMAX_GRAD)) {
+        diag_error(c->d, seen[1]->value->loc,
+                   "`seed softmax` needs the network's logits; from layer '%s' the seed is logit, one, "
+                   "relu_logit or sum",
+                   g->nodes[spec.from_node].name);
+    }
     if (seen[3] && !(meth->settings & SETTING_AT)) {
         method_names(SETTING_AT, msg, sizeof msg);
         diag_error(c->d, seen[3]->key_loc, "`at` applies to methods %s", msg);
+    } else if (seen[3] && spec.at_node >= spec.from_node && spec.from_node >= 0) {
+        diag_error(c->d, seen[3]->value->loc, "`at %s`: not before layer '%s', where the backward pass starts (`from`)",
+                   g->nodes[spec.at_node].name, g->nodes[spec.from_node].name);
     }
     for (int i = 0; i < ex->n_stmts; i++)
         if (ex->stmts[i].kind == ES_ASSIGN) add_assignment(&list, &n, &ex->stmts[i], NULL, 0, ex->stmts[i].value->loc);
@@ -429,11 +468,12 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
                                              "log-softmax gradient",
                                              "relu gradient",
                                              "gradient of the sum" };
-        fprintf(out, "explain %s for %s: %s, seed %s, relevance at %s\n", sp->name, g->name,
-                method_of(sp->method)->name, seeds[sp->seed],
+        fprintf(out, "explain %s for %s: %s, seed %s%s%s, relevance at %s\n", sp->name, g->name,
+                method_of(sp->method)->name, seeds[sp->seed], sp->from_node >= 0 ? " per channel of " : "",
+                sp->from_node >= 0 ? g->nodes[sp->from_node].name : "",
                 sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
         for (int i = 0; i < g->n_nodes; i++) {
-            if (!sp->rules[i].body) continue;
+            if (!sp->rules[i].body || (sp->from_node >= 0 && i > sp->from_node)) continue;  /* past `from` */
             ir_op op = g->nodes[i].fused ? (ir_op)(g->nodes[i].fused - 1) : g->nodes[i].op; /* as written */
             fprintf(out, "  %-10s %-10s %s: ", g->nodes[i].name, ir_ops[op].selector, sp->rules[i].rule);
             rx_print(sp->rules[i].body, out);

@@ -510,6 +510,8 @@ settings
     : %empty                 { $$ = vec_empty(); }
     | settings IDENT { ps->context = "the setting"; } expr ';'
         { $$ = $1; push_setting(ps, &$$, ES_SETTING, $2, @2, $4, span(@2, @5)); }
+    | settings FROM { ps->context = "the setting"; } expr ';' /* `from L`: a keyword, for imports */
+        { $$ = $1; push_setting(ps, &$$, ES_SETTING, "from", @2, $4, span(@2, @5)); }
     | settings IDENT ':' { ps->context = "the rule assignment"; } expr ';'
         { $$ = $1; push_setting(ps, &$$, ES_ASSIGN, $2, @2, $5, span(@2, @6)); }
     | settings error ';'     { $$ = $1; yyerrok; }

@@ -45,6 +45,24 @@ int64_t ir_shape_count(const ir_shape *s)
     return n;
 }
 
+int64_t ir_explain_targets(const ir_graph *x)
+{
+    if (x->am.enabled) return ir_shape_count(&x->nodes[x->am.logits].shape);
+    for (int i = 0; i < x->n_nodes; i++)
+        if (x->nodes[i].op == OP_SEED) {
+            int64_t block = x->nodes[i].seed_block > 1 ? x->nodes[i].seed_block : 1;
+            return ir_shape_count(&x->nodes[i].shape) / block;
+        }
+    return 0;
+}
+
+const char *ir_explain_from_layer(const ir_graph *x)
+{
+    for (int i = 0; i < x->n_nodes; i++)
+        if (x->nodes[i].op == OP_SEED && x->nodes[i].seed_block >= 1) return x->nodes[x->nodes[i].inputs[0]].name;
+    return NULL;
+}
+
 const char *ir_shape_str(const ir_shape *s, char *buf, size_t len)
 {
     size_t used = 0;
@@ -207,6 +225,7 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
                                                  "sum_gradient" };
             fprintf(out, " %s", seeds[n->seed]);
             if (n->argmax_from > 0) fprintf(out, " arg-max of input %d", n->argmax_from);
+            if (n->seed_block > 1) fprintf(out, " per channel (%lld values each)", (long long)n->seed_block);
             break;
         }
         case OP_EXPAND:

@@ -272,21 +272,23 @@ typedef struct ir_node {
     int fused;                  /* an OP_FLATTEN standing for an elementwise node fused into its input: 1 + its op */
     ir_const *bn_mean, *bn_var; /* batchnorm (before canon) */
     /* backward ops */
-    ir_ew *expr;       /* OP_ELTWISE (owned by the graph's ew list) */
-    ir_shape in_shape; /* transposed ops and sumpool: the forward op's input shape */
-    int global;        /* OP_SUMPOOL(_T): the window is the whole plane, output [C] */
-    ir_seed seed;      /* OP_SEED */
-    int mult;          /* samples per input sample this node works on (IG steps, SmoothGrad
+    ir_ew *expr;        /* OP_ELTWISE (owned by the graph's ew list) */
+    ir_shape in_shape;  /* transposed ops and sumpool: the forward op's input shape */
+    int global;         /* OP_SUMPOOL(_T): the window is the whole plane, output [C] */
+    ir_seed seed;       /* OP_SEED */
+    int mult;           /* samples per input sample this node works on (IG steps, SmoothGrad
                                    samples); 0 or 1: one. Kernels get batch * mult */
-    ir_expand expand;  /* OP_EXPAND */
-    ir_reduce reduce;  /* OP_REDUCE */
-    float sigma;       /* OP_EXPAND noise */
-    uint64_t rng_seed; /* OP_EXPAND noise: the compiled seed (xai_options.seed overrides) */
-    float ref_value;   /* OP_REFERENCE: the constant when xai_options gives no baseline */
-    int argmax_from;   /* OP_SEED: the input whose arg-max is the target when none is given: 0, its
+    ir_expand expand;   /* OP_EXPAND */
+    ir_reduce reduce;   /* OP_REDUCE */
+    float sigma;        /* OP_EXPAND noise */
+    uint64_t rng_seed;  /* OP_EXPAND noise: the compiled seed (xai_options.seed overrides) */
+    float ref_value;    /* OP_REFERENCE: the constant when xai_options gives no baseline */
+    int argmax_from;    /* OP_SEED: the input whose arg-max is the target when none is given: 0, its
                                    own logits; 1, clean logits with one row per input sample (IG, SmoothGrad) */
-    int layer;         /* backward nodes: 1 + the forward node whose rule made them (0: none) */
-    int samples;       /* OP_EXPAND, OP_REDUCE: samples per input in all (IG steps, SmoothGrad samples);
+    int64_t seed_block; /* OP_SEED: the values one target covers (a channel's H x W when the seed is a layer's
+                                   channel, `from`; 1: a unit of a flat `from` layer); 0: a class */
+    int layer;          /* backward nodes: 1 + the forward node whose rule made them (0: none) */
+    int samples;        /* OP_EXPAND, OP_REDUCE: samples per input in all (IG steps, SmoothGrad samples);
                                    mult is how many of them one pass computes (a chunk, see ir_graph) */
 } ir_node;
 
@@ -357,6 +359,10 @@ ir_ew *ir_activation_derivative(ir_graph *g, const ir_node *n, ir_ew *x, ir_ew *
 
 /* Removes node i (which must come after `replacement`), redirecting its consumers to `replacement`. */
 void ir_graph_replace_node(ir_graph *g, int i, int replacement);
+/* How many targets explanation x takes (classes, or the channels of its `from` layer); 0: none. */
+int64_t ir_explain_targets(const ir_graph *x);
+/* The layer whose channels explanation x's targets are (`from`), or NULL when they are classes. */
+const char *ir_explain_from_layer(const ir_graph *x);
 /* Number of nodes that read node i. */
 int ir_consumers(const ir_graph *g, int i);
 

@@ -29,14 +29,6 @@ static void add_input(cJSON *inputs, const char *path, const char *what)
     cJSON_AddItemToArray(inputs, o);
 }
 
-static int64_t seed_classes(const ir_graph *x)
-{
-    if (x->am.enabled) return ir_shape_count(&x->nodes[x->am.logits].shape);
-    for (int i = 0; i < x->n_nodes; i++)
-        if (x->nodes[i].op == OP_SEED) return ir_shape_count(&x->nodes[i].shape);
-    return 0;
-}
-
 static int noise_samples(const ir_graph *x)
 {
     for (int i = 0; i < x->n_nodes; i++)
@@ -92,8 +84,12 @@ static cJSON *explanation_json(const compilation *c, int e, const describe_setti
         cJSON_AddStringToObject(o, "at", net->nodes[spec->at_node].name);
     else
         cJSON_AddNullToObject(o, "at");
+    if (spec->from_node >= 0 && net->nodes[spec->from_node].name)
+        cJSON_AddStringToObject(o, "from", net->nodes[spec->from_node].name);
+    else
+        cJSON_AddNullToObject(o, "from");
     cJSON_AddBoolToObject(o, "target", x->has_target || x->am.enabled);
-    cJSON_AddNumberToObject(o, "classes", (double)seed_classes(x));
+    cJSON_AddNumberToObject(o, "classes", (double)ir_explain_targets(x));
     /* what the _ex entry reads from xai_options */
     int am = x->am.enabled;
     cJSON_AddBoolToObject(o, "baseline",

@@ -198,12 +198,7 @@ int run_command(compilation *c, const run_request *r)
     }
     int32_t *targets = NULL;
     if (expl && r->class_target >= 0) {
-        int64_t classes = 0;
-        for (int i = 0; i < expl->n_nodes; i++)
-            if (expl->nodes[i].op == OP_SEED) classes = ir_shape_count(&expl->nodes[i].shape);
-        if (r->class_target >= classes) {
-            fprintf(stderr, "xaic: error: --target %d is not a class of network '%s' (0 .. %lld)\n", r->class_target,
-                    g->name, (long long)classes - 1);
+        if (!run_target_ok(expl, g->name, r->class_target)) {
             xai_array_free(&x);
             return 1;
         }

@@ -36,6 +36,9 @@ int run_check_finite(const char *path, const xai_array *a, int64_t per_sample);
 /* 1 when writing path replaces none of the run's inputs (sources, weights, --input, --baseline, --noise);
  * else 0 after a message */
 int run_output_allowed(const compilation *c, const run_request *r, const char *path);
+/* 1 when --target t names one of explanation expl's targets (a class of network `net`, or a channel of its
+ * `from` layer); else 0 after a message */
+int run_target_ok(const ir_graph *expl, const char *net, int t);
 /* s ends with suffix, ignoring case */
 int run_ends_with(const char *s, const char *suffix);
 /* 1 when the request streams its input through the data set machinery (run_stream.c): a .npy output without

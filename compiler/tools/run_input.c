@@ -80,3 +80,18 @@ int run_output_allowed(const compilation *c, const run_request *r, const char *p
     outputs_add_input(&in, r->noise, "the noise");
     return !outputs_check(&in, path, "-o");
 }
+
+int run_target_ok(const ir_graph *expl, const char *net, int t)
+{
+    int64_t targets = ir_explain_targets(expl);
+    if (t < targets) return 1;
+    const char *layer = ir_explain_from_layer(expl);
+    if (layer)
+        fprintf(stderr,
+                "xaic: error: --target %d is not a channel of layer '%s' (0 .. %lld), the `from` of the explanation\n",
+                t, layer, (long long)targets - 1);
+    else
+        fprintf(stderr, "xaic: error: --target %d is not a class of network '%s' (0 .. %lld)\n", t, net,
+                (long long)targets - 1);
+    return 0;
+}

@@ -247,14 +247,7 @@ int run_stream(compilation *c, const run_request *r)
     sr.values = ir_shape_count(&sr.net->nodes[sr.net->input].shape);
     if (r->class_target >= 0)
         for (int i = 0; i < sr.n && !rc; i++) {
-            int64_t classes = 0;
-            for (int k = 0; sr.e[i].expl && k < sr.e[i].expl->n_nodes; k++)
-                if (sr.e[i].expl->nodes[k].op == OP_SEED) classes = ir_shape_count(&sr.e[i].expl->nodes[k].shape);
-            if (sr.e[i].expl && r->class_target >= classes) {
-                fprintf(stderr, "xaic: error: --target %d is not a class of network '%s' (0 .. %lld)\n",
-                        r->class_target, sr.net->name, (long long)classes - 1);
-                rc = 1;
-            }
+            if (sr.e[i].expl && !run_target_ok(sr.e[i].expl, sr.net->name, r->class_target)) rc = 1;
         }
     if (!rc) rc = dataset_open(&ds, r->input, sr.net, 0, r->skip_bad != NULL);
     if (!rc) rc = read_baseline(r, &sr, ds.count);

@@ -19,7 +19,7 @@ from ._library import EXPLAIN_ARGS, EXPLAIN_EX_ARGS, FORWARD_ARGS, PROGRESS, Opt
 Layer = collections.namedtuple("Layer", "name shape")
 Explanation = collections.namedtuple(
     "Explanation", "name method input_shape output_shape at classes takes_target baseline noise_samples seed "
-    "activation_maximization generator relevance")
+    "activation_maximization generator relevance from_layer")
 
 _F32 = np.dtype(np.float32)
 _I32 = np.dtype(np.int32)
@@ -59,8 +59,9 @@ def as_float32(a, what, shape, net):
                      f"given as [batch, {_shape_text(shape)[1:-1]}] or as one sample {_shape_text(shape)}")
 
 
-def _targets(target, batch, classes, what):
-    """int32 [batch] array of classes, or None (each row's arg-max); checked against [0, classes)."""
+def _targets(target, batch, classes, what, noun="class"):
+    """int32 [batch] array of classes (or of a `from` layer's channels: noun), or None (each row's arg-max);
+    checked against [0, classes)."""
     if target is None:
         return None
     if isinstance(target, (bool, np.bool_)):
@@ -68,7 +69,7 @@ def _targets(target, batch, classes, what):
     if isinstance(target, (int, np.integer)):
         if not 0 <= int(target) < classes:
             raise TargetError(XAI_ETARGET, "target class out of range",
-                              f"target {int(target)} is not a class of {what} (0 .. {classes - 1})")
+                              f"target {int(target)} is not a {noun} of {what} (0 .. {classes - 1})")
         return np.full(batch, int(target), dtype=_I32)
     else:
         t = np.asarray(target)
@@ -83,7 +84,7 @@ def _targets(target, batch, classes, what):
     if bad.size:
         i = int(bad[0])
         raise TargetError(XAI_ETARGET, "target class out of range",
-                          f"target[{i}] = {int(t.flat[i])} is not a class of {what} (0 .. {classes - 1})")
+                          f"target[{i}] = {int(t.flat[i])} is not a {noun} of {what} (0 .. {classes - 1})")
     return np.ascontiguousarray(t, dtype=_I32)
 
 
@@ -123,7 +124,8 @@ class Network:
             am = e["activation_maximization"]
             x = Explanation(e["name"], e["method"], tuple(e["input_shape"]), tuple(e["output_shape"]), e["at"],
                             int(e["classes"]), bool(e["target"]), bool(e["baseline"]), int(e["noise_samples"]),
-                            bool(e["seed"]), am is not None, am["generator"] if am else None, e["relevance"])
+                            bool(e["seed"]), am is not None, am["generator"] if am else None, e["relevance"],
+                            e.get("from"))
             entry = library.function(e["entry"], ctypes.c_int, EXPLAIN_ARGS)
             entry_ex = library.function(e["entry_ex"], ctypes.c_int, EXPLAIN_EX_ARGS) if e["entry_ex"] else None
             self._explain[x.name] = (x, entry, entry_ex)
@@ -202,7 +204,7 @@ class Network:
         if at is not None or stats:
             return self._keep_values_network()._explain_layers(name, x, target, baseline, noise, seed, at, stats)
         x, batch, batched = as_float32(x, "x", e.input_shape, self.name)
-        t = _targets(target, batch, e.classes, f"network '{self.name}'") if target is not None else None
+        t = self._explain_targets(e, target, batch) if target is not None else None
         if t is not None and not e.takes_target:
             raise InputError(f"explanation '{name}' ({e.method}) takes no target")
         out = np.empty((batch,) + e.output_shape, dtype=_F32)
@@ -252,6 +254,11 @@ class Network:
         return opt
 
     # ---- activation maximisation ----
+
+    def _explain_targets(self, e, target, batch):
+        if e.from_layer is not None:
+            return _targets(target, batch, e.classes, f"layer '{e.from_layer}'", "channel")
+        return _targets(target, batch, e.classes, f"network '{self.name}'")
 
     def _actmax(self, e, entry_ex, x, target, baseline, seed, steps, progress, return_codes):
         classes = e.classes
@@ -321,7 +328,7 @@ class Network:
     def _explain_layers(self, name, x, target, baseline, noise, seed, at, stats):
         e, entry, entry_ex = self._explain.get(name) or (self.explanation(name), None, None)
         x, batch, batched = as_float32(x, "x", e.input_shape, self.name)
-        t = _targets(target, batch, e.classes, f"network '{self.name}'")
+        t = self._explain_targets(e, target, batch)
         out = np.empty((batch,) + e.output_shape, dtype=_F32)
         ws, size = self._workspace(batch)
         tp = None if t is None else t.ctypes.data

@@ -224,3 +224,12 @@ def test_bad_explain_blocks_for_imports(tmp_path):
         xaic.from_onnx(b"this is not an ONNX model", {"a": "rules epsilon_plus;"})
     with pytest.raises(xaic.InputError, match="cannot read the ONNX model"):
         xaic.from_onnx(os.path.join(str(tmp_path), "none.onnx"))
+
+
+def test_from_layer_targets_are_its_channels(cnn_methods, digits):
+    e = cnn_methods.explanation("pool3_deconv")
+    assert e.from_layer == "pool3" and e.classes == 128
+    assert cnn_methods.explain("pool3_deconv", digits, target=127).shape == digits.shape
+    with pytest.raises(xaic.TargetError, match=r"target 128 is not a channel of layer 'pool3' \(0 \.\. 127\)"):
+        cnn_methods.explain("pool3_deconv", digits, target=128)
+    assert cnn_methods.explanation("saliency").from_layer is None
