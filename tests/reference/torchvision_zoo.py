@@ -38,8 +38,10 @@ Checksum: sha256 over the state_dict in sorted key order; per entry the UTF-8 ke
 bytes in C order, little-endian (floating tensors as float32, integer ones, i.e. num_batches_tracked, as int64).
 """
 import argparse
+import copy
 import hashlib
 import json
+import os
 import sys
 
 import numpy as np
@@ -155,6 +157,27 @@ def state_dict_sha256(model):
     return h.hexdigest()
 
 
+# The calibrated BatchNorm statistics come from a float32 forward pass whose rounding depends on the CPU's
+# kernels, so the sha256 of a CALIBRATED model can differ between machines while the function is the same.
+# Then the fixtures still belong to it when its float64 logits on the fixture input equal the committed ones
+# (float64 there too, saved as float32: ~1e-6 apart) far more closely than any other weights would.
+SAME_FUNCTION_TOLERANCE = 1e-5
+
+
+def same_function(model, fixture_dir):
+    """(True, why) when model's float64 logits on fixture_dir/input.npy match fixture_dir/logits.npy."""
+    x = np.load(os.path.join(fixture_dir, 'input.npy'))
+    ref = np.load(os.path.join(fixture_dir, 'logits.npy')).astype(np.float64)
+    twin = copy.deepcopy(model).double().eval()
+    with torch.no_grad():
+        y = twin(torch.from_numpy(x).double()).numpy()
+    err = float(np.abs(y - ref).max() / np.abs(ref).max())
+    ok = err <= SAME_FUNCTION_TOLERANCE
+    return ok, (f"its float64 logits on the fixture input are {err:.2e} (max |diff| / max |logit|) from the "
+                f"committed ones: {'the same function up to rounding, accepted' if ok else 'not the same model'} "
+                f"(tolerance {SAME_FUNCTION_TOLERANCE:g})")
+
+
 def tracing_input(name, batch=2):
     """The tensor the export traces with (its values do not matter; its shape fixes the spatial size)."""
     s = input_size(name)
@@ -264,6 +287,13 @@ def main(argv=None):
     if args.cmd == 'export' and args.check_manifest:
         with open(args.check_manifest) as f:
             made = json.load(f)
+        if made.get('model') == args.model and made.get('state_dict_sha256') != info['state_dict_sha256']:
+            same, why = same_function(model, os.path.dirname(args.check_manifest))
+            print(f"torchvision_zoo: {args.model}: state_dict sha256 {info['state_dict_sha256'][:16]}... here, "
+                  f"{str(made.get('state_dict_sha256'))[:16]}... where the fixtures were made; {why}", file=sys.stderr)
+            if same:
+                info['state_dict_sha256_when_made'] = made.get('state_dict_sha256')
+                made['state_dict_sha256'] = info['state_dict_sha256']
         if made.get('model') != args.model or made.get('state_dict_sha256') != info['state_dict_sha256']:
             versions = made.get('versions', {})
             print(f"torchvision_zoo: {args.model}: the regenerated weights differ from those the fixtures in "
