@@ -94,6 +94,11 @@ def cases():
     yield "two_channels", normal((9, 2, 12, 12)), 4, 0
     yield "mnist_like_most", blob(rng, 28, 28, 20, True), 4, 0
     yield "mnist_like_least", blob(rng, 28, 28, 20, False), 4, 1  # zero windows tie: the first goes first
+    # positive everywhere but a zero bottom-right block: its windows tie at 0 although the prefix sums around
+    # them differ (floating-point summed-area tables would break these ties by rounding)
+    block = rng.lognormal(0.0, 6.0, (25, 1, 16, 16)).astype(np.float32)  # a wide range: inexact double sums
+    block[:, :, 8:, 8:] = 0
+    yield "zero_block_least", block, 3, 1
 
 
 def main():

@@ -110,6 +110,7 @@ Test(find_roi, all_windows_excluded_chooses_the_origin) { check_case("all_exclud
 Test(find_roi, channels_are_summed) { check_case("two_channels", 1, 1); }
 Test(find_roi, zero_background_most_relevant_first) { check_case("mnist_like_most", 1, 1); }
 Test(find_roi, zero_background_ties_least_relevant_first) { check_case("mnist_like_least", 1, 1); }
+Test(find_roi, zero_block_ties_exactly_least_relevant_first) { check_case("zero_block_least", 1, 1); }
 Test(find_roi, batches_keep_each_images_removals_apart) { check_case("mnist_like_most", 5, 2); }
 
 /* ---- properties against a direct search ---- */
