@@ -1,6 +1,7 @@
 /* Explanation quality (docs/evaluation.md): selectivity by patch flipping with AOPC (grid patches here, the
- * seed's sliding windows in metrics_windows.c), and continuity under horizontal translation. Both drive any generated NET_forward / NET_E through function pointers, batch
- * max_batch samples per call, and allocate only their own scratch (freed before returning). */
+ * seed's sliding windows in metrics_windows.c), and continuity under horizontal translation. Both drive any
+ * generated NET_forward / NET_E through function pointers, batch max_batch samples per call, and allocate
+ * only their own scratch (freed before returning). */
 #include "xairt.h"
 #include "rt_internal.h"
 

@@ -393,10 +393,10 @@ enum { XAI_FLIP_MOST_RELEVANT_FIRST = 0, XAI_FLIP_LEAST_RELEVANT_FIRST = 1 };
  * patch x patch window with stride 1 (runtime/metrics_windows.c) */
 enum { XAI_WINDOWS_GRID = 0, XAI_WINDOWS_SLIDING = 1 };
 
-/* Pixel flipping. On the grid (XAI_WINDOWS_GRID), the image is cut into a grid of patch x patch squares from the top-left corner; when H
- * or W is not a multiple of patch the last row / column of the grid holds smaller patches (the leftover
- * pixels), scored by their plain sum. Patch k (row-major over the grid) covers every channel. All-zero
- * fields mean the default. */
+/* Pixel flipping. On the grid (XAI_WINDOWS_GRID), the image is cut into patch x patch squares from the
+ * top-left corner; when H or W is not a multiple of patch the last row / column of the grid holds smaller
+ * patches (the leftover pixels), scored by their plain sum. Patch k (row-major over the grid) covers every
+ * channel. All-zero fields mean the default. */
 typedef struct xai_selectivity_options {
     int32_t patch;   /* side in pixels; 0 -> 4 */
     int32_t steps;   /* patches removed, L; 0 -> 20; at most xai_selectivity_max_steps */
@@ -433,8 +433,8 @@ void xai_window_fill(float *image, int32_t channels, int32_t height, int32_t wid
 
 /* For each of the n images x[n, C, H, W]: record f(x^0); then, L times: explain the current image x^k,
  * set the not yet removed patch with the highest (or lowest) relevance sum to the baseline (ties: the
- * lowest patch index; sliding windows: the rule above), record f(x^{k+1}). target: n classes, or NULL for each image's arg-max on x^0;
- * the class stays fixed along the curve. Outputs (row-major, only curves is required):
+ * lowest patch index; sliding windows: the rule above), record f(x^{k+1}). target: n classes, or NULL for
+ * each image's arg-max on x^0; the class stays fixed along the curve. Outputs (row-major, only curves is required):
  *   curves[n, L + 1]     f after 0 .. L removals
  *   aopc[n]              1/(L+1) sum_{k=0..L} (f(x^0) - f(x^k))  (Samek et al. 2017)
  *   removed[n, L]        the patch index (grid) or window top-left pixel (sliding) removed at each step
