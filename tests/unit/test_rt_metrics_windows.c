@@ -174,6 +174,22 @@ Test(find_roi, random_heatmaps_match_a_direct_search_and_never_overlap)
     }
 }
 
+/* Sums are exact far below the largest value: 1 and 1 + 2^-23 beside 1e20 (2^-67 of it) are still told apart. */
+Test(find_roi, small_values_beside_a_huge_one_still_count)
+{
+    for (int order = 0; order < 2; order++) {
+        float sign = order ? -1.0f : 1.0f, heat[9], x[3] = { 1, 1, 1 }, curves[4];
+        for (int k = 0; k < 3; k++)
+            heat[3 * k] = sign * 1e20f, heat[3 * k + 1] = sign * 1.0f, heat[3 * k + 2] = sign * (1.0f + 0x1p-23f);
+        int32_t removed[3], target = 0;
+        xai_eval_model m = model(1, 1, 3, heat, 3, 1);
+        xai_selectivity_options o = { .patch = 1, .steps = 3, .order = order, .windows = XAI_WINDOWS_SLIDING };
+        cr_assert_eq(xai_selectivity(&m, x, &target, 1, &o, curves, NULL, removed, NULL, NULL, 0), XAI_OK);
+        cr_assert(removed[0] == 0 && removed[1] == 2 && removed[2] == 1, "order %d: %d %d %d", order, removed[0],
+                  removed[1], removed[2]);
+    }
+}
+
 Test(find_roi, grid_mode_is_unchanged_and_the_default)
 {
     /* a 5x6 heatmap with 2x2 patches: grid patch sums decide, and removed holds patch indices */
