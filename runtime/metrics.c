@@ -1,6 +1,7 @@
-/* Explanation quality (docs/evaluation.md): selectivity by patch flipping with AOPC, and continuity under
- * horizontal translation. Both drive any generated NET_forward / NET_E through function pointers, batch
- * max_batch samples per call, and allocate only their own scratch (freed before returning). */
+/* Explanation quality (docs/evaluation.md): selectivity by patch flipping with AOPC (grid patches here, the
+ * seed's sliding windows in metrics_windows.c), and continuity under horizontal translation. Both drive any
+ * generated NET_forward / NET_E through function pointers, batch max_batch samples per call, and allocate
+ * only their own scratch (freed before returning). */
 #include "xairt.h"
 #include "rt_internal.h"
 
@@ -114,6 +115,14 @@ int32_t xai_patch_count(int32_t height, int32_t width, int32_t patch)
     return count > INT32_MAX ? 0 : (int32_t)count;
 }
 
+int32_t xai_selectivity_max_steps(int32_t height, int32_t width, int32_t patch, int32_t windows)
+{
+    if (height < 1 || width < 1 || patch < 1) return 0;
+    if (windows == XAI_WINDOWS_GRID) return xai_patch_count(height, width, patch);
+    if (windows != XAI_WINDOWS_SLIDING || (int64_t)height * width > INT32_MAX) return 0;
+    return (height / patch) * (width / patch); /* <= H * W: fits */
+}
+
 /* rows [*r0, *r1) x cols [*c0, *c1) of patch k; edge patches are clipped to the image */
 static void patch_rect(int32_t height, int32_t width, int32_t patch, int32_t k, int32_t *r0, int32_t *r1, int32_t *c0,
                        int32_t *c1)
@@ -174,13 +183,19 @@ static int selectivity_options(const xai_eval_model *m, const xai_selectivity_op
     if (o->steps < 1)
         return xai_fail(err, errlen, XAI_EARG, "%s: steps %d; it must be >= 1 (0 means %d)", fn, (int)o->steps,
                         DEFAULT_STEPS);
-    *patches = xai_patch_count(m->height, m->width, o->patch);
-    if (o->steps > *patches)
+    if (o->windows != XAI_WINDOWS_GRID && o->windows != XAI_WINDOWS_SLIDING)
         return xai_fail(err, errlen, XAI_EARG,
-                        "%s: %d steps, but a %dx%d image has only %d patches of %dx%d; "
+                        "%s: windows %d is neither XAI_WINDOWS_GRID (0) nor XAI_WINDOWS_SLIDING (1)", fn,
+                        (int)o->windows);
+    *patches = xai_patch_count(m->height, m->width, o->patch);
+    int32_t most = xai_selectivity_max_steps(m->height, m->width, o->patch, o->windows);
+    if (o->steps > most)
+        return xai_fail(err, errlen, XAI_EARG,
+                        "%s: %d steps, but a %dx%d image has only %d %s of %dx%d; "
                         "use at most %d steps or a smaller patch",
-                        fn, (int)o->steps, (int)m->height, (int)m->width, (int)*patches, (int)o->patch, (int)o->patch,
-                        (int)*patches);
+                        fn, (int)o->steps, (int)m->height, (int)m->width, (int)most,
+                        o->windows == XAI_WINDOWS_GRID ? "patches" : "disjoint sliding windows", (int)o->patch,
+                        (int)o->patch, (int)most);
     if (o->order != XAI_FLIP_MOST_RELEVANT_FIRST && o->order != XAI_FLIP_LEAST_RELEVANT_FIRST)
         return xai_fail(err, errlen, XAI_EARG,
                         "%s: order %d is neither XAI_FLIP_MOST_RELEVANT_FIRST (0) nor "
@@ -197,7 +212,7 @@ int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *targ
     static const char fn[] = "xai_selectivity";
     dims d;
     xai_selectivity_options o;
-    int32_t patches;
+    int32_t patches = 0;
     int status = check_model(m, x, n, curves, fn, &d, err, errlen);
     if (!status) status = selectivity_options(m, opt, &o, &patches, err, errlen);
     if (!status) status = check_targets(target, n, m->classes, fn, err, errlen);
@@ -208,8 +223,12 @@ int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *targ
     float *logits = malloc(sizeof(float) * m->classes * batch);
     float *rel = malloc(sizeof(float) * d.rel_count * batch);
     int32_t *chunk_target = malloc(sizeof(int32_t) * batch);
-    unsigned char *flags = malloc((size_t)patches * batch);
-    if (!work || !logits || !rel || !chunk_target || !flags) {
+    /* removed flags per image: one per grid patch, or one per pixel for sliding windows */
+    const int sliding = o.windows == XAI_WINDOWS_SLIDING;
+    const int64_t n_flags = sliding ? (int64_t)m->height * m->width : patches;
+    unsigned char *flags = malloc((size_t)n_flags * batch);
+    xai_window_scratch *windows = sliding ? xai_window_scratch_new(m->height, m->width) : NULL;
+    if (!work || !logits || !rel || !chunk_target || !flags || (sliding && !windows)) {
         status =
             xai_fail(err, errlen, XAI_ENOMEM, "%s: out of memory for the scratch of a batch of %d", fn, (int)batch);
         goto done;
@@ -217,7 +236,7 @@ int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *targ
     for (int64_t first = 0; first < n && !status; first += batch) {
         int32_t b = n - first < batch ? (int32_t)(n - first) : batch;
         memcpy(work, x + first * d.in_count, sizeof(float) * d.in_count * b);
-        memset(flags, 0, (size_t)patches * b);
+        memset(flags, 0, (size_t)n_flags * b);
         for (int32_t k = 0; k <= L; k++) {
             if ((status = m->forward(work, logits, b, m->workspace))) {
                 status = call_failed(status, fn, "forward", first, b, err, errlen);
@@ -237,8 +256,9 @@ int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *targ
             }
             for (int32_t i = 0; i < b; i++) {
                 const float *r = rel + i * d.rel_count;
-                int32_t chosen =
-                    choose_patch(m, r, d.rel_channels, o.patch, patches, o.order, flags + (int64_t)i * patches);
+                unsigned char *image_flags = flags + i * n_flags;
+                int32_t chosen = sliding ? xai_window_choose(windows, r, d.rel_channels, o.patch, o.order, image_flags)
+                                         : choose_patch(m, r, d.rel_channels, o.patch, patches, o.order, image_flags);
                 if (chosen < 0) {
                     status = xai_fail(err, errlen, XAI_ENAN,
                                       "%s: the explanation of image %lld holds NaN or infinity "
@@ -246,7 +266,8 @@ int xai_selectivity(const xai_eval_model *m, const float *x, const int32_t *targ
                                       fn, (long long)(first + i), (int)k);
                     break;
                 }
-                xai_patch_fill(work + i * d.in_count, m->channels, m->height, m->width, o.patch, chosen, o.baseline);
+                (sliding ? xai_window_fill : xai_patch_fill)(work + i * d.in_count, m->channels, m->height, m->width,
+                                                             o.patch, chosen, o.baseline);
                 if (removed) removed[(first + i) * L + k] = chosen;
                 if (relevance) memcpy(relevance + ((first + i) * L + k) * d.rel_count, r, sizeof(float) * d.rel_count);
             }
@@ -265,6 +286,7 @@ done:
     free(rel);
     free(chunk_target);
     free(flags);
+    xai_window_scratch_free(windows);
     return status;
 }
 

@@ -50,4 +50,14 @@ XAI_INTERNAL void xai_npy_convert(const unsigned char *src, const xai_npy_layout
 XAI_INTERNAL int xai_idx_elem_size(int type);
 XAI_INTERNAL float xai_idx_convert(const unsigned char *p, int type, float scale);
 
+/* Sliding-window pixel flipping (metrics_windows.c): scratch for one height x width image (NULL if out of
+ * memory), and one step of the seed's find_roi: picks the window from rel [rel_channels, H, W] by `order`
+ * (XAI_FLIP_*) among those touching no pixel flagged in removed [H * W], flags its pixels and returns its
+ * top-left index row * W + col; -1 (nothing flagged) if the relevance is not finite. */
+typedef struct xai_window_scratch xai_window_scratch;
+XAI_INTERNAL xai_window_scratch *xai_window_scratch_new(int32_t height, int32_t width);
+XAI_INTERNAL void xai_window_scratch_free(xai_window_scratch *s);
+XAI_INTERNAL int32_t xai_window_choose(xai_window_scratch *s, const float *rel, int32_t rel_channels, int32_t patch,
+                                       int32_t order, unsigned char *removed);
+
 #endif

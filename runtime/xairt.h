@@ -389,17 +389,21 @@ typedef struct xai_eval_model {
 enum { XAI_TRACK_RELU_LOGIT = 0, XAI_TRACK_LOGIT = 1 };
 /* which patch goes next: the highest relevance sum (default) or the lowest */
 enum { XAI_FLIP_MOST_RELEVANT_FIRST = 0, XAI_FLIP_LEAST_RELEVANT_FIRST = 1 };
+/* where patches may lie: on the fixed grid below (default), or anywhere, as the seed's find_roi slides a
+ * patch x patch window with stride 1 (runtime/metrics_windows.c) */
+enum { XAI_WINDOWS_GRID = 0, XAI_WINDOWS_SLIDING = 1 };
 
-/* Pixel flipping. The image is cut into a grid of patch x patch squares from the top-left corner; when H
- * or W is not a multiple of patch the last row / column of the grid holds smaller patches (the leftover
- * pixels), scored by their plain sum. Patch k (row-major over the grid) covers every channel. All-zero
- * fields mean the default. */
+/* Pixel flipping. On the grid (XAI_WINDOWS_GRID), the image is cut into patch x patch squares from the
+ * top-left corner; when H or W is not a multiple of patch the last row / column of the grid holds smaller
+ * patches (the leftover pixels), scored by their plain sum. Patch k (row-major over the grid) covers every
+ * channel. All-zero fields mean the default. */
 typedef struct xai_selectivity_options {
     int32_t patch;   /* side in pixels; 0 -> 4 */
-    int32_t steps;   /* patches removed, L; 0 -> 20; at most the number of patches */
+    int32_t steps;   /* patches removed, L; 0 -> 20; at most xai_selectivity_max_steps */
     int32_t order;   /* XAI_FLIP_* */
     int32_t tracked; /* XAI_TRACK_* */
     float baseline;  /* the value a removed patch is set to (0) */
+    int32_t windows; /* XAI_WINDOWS_*; sliding is described at xai_selectivity_max_steps */
 } xai_selectivity_options;
 
 /* Patches in an height x width image: ceil(height / patch) * ceil(width / patch); 0 if an argument < 1. */
@@ -410,15 +414,33 @@ int32_t xai_patch_count(int32_t height, int32_t width, int32_t patch);
 void xai_patch_fill(float *image, int32_t channels, int32_t height, int32_t width, int32_t patch, int32_t index,
                     float value);
 
+/* Sliding windows (XAI_WINDOWS_SLIDING), the seed's find_roi: every patch x patch window wholly inside the
+ * image, at any (row, col), is a candidate; a window touching a pixel of an already removed window is
+ * excluded; the candidate with the highest (lowest) relevance sum wins, ties to the first in row-major
+ * order of (row, col); when every window is excluded, (0, 0) is chosen again, as np.argmax of an all -inf
+ * array is 0. Sums are exact (fixed point, so equal sums tie exactly), from summed-area tables: O(C*H*W)
+ * per step. `removed` then holds row * width + col of each window's top-left pixel.
+ * The most steps: grid, xai_patch_count; sliding, floor(H/P) * floor(W/P), the disjoint windows a grid of
+ * whole patches holds (a greedy run may exhaust the free windows sooner and then repeats (0, 0)).
+ * 0 if an argument < 1, windows is unknown, or height * width exceeds INT32_MAX (sliding). */
+int32_t xai_selectivity_max_steps(int32_t height, int32_t width, int32_t patch, int32_t windows);
+
+/* Sets the patch x patch window whose top-left pixel is `index` = row * width + col (clipped to the image)
+ * of one image [C, H, W] to `value` in every channel: replays a sliding-window sequence from `removed`.
+ * An index outside [0, height * width) does nothing. */
+void xai_window_fill(float *image, int32_t channels, int32_t height, int32_t width, int32_t patch, int32_t index,
+                     float value);
+
 /* For each of the n images x[n, C, H, W]: record f(x^0); then, L times: explain the current image x^k,
  * set the not yet removed patch with the highest (or lowest) relevance sum to the baseline (ties: the
- * lowest patch index), record f(x^{k+1}). target: n classes, or NULL for each image's arg-max on x^0;
- * the class stays fixed along the curve. Outputs (row-major, only curves is required):
+ * lowest patch index; sliding windows: the rule above), record f(x^{k+1}). target: n classes, or NULL for
+ * each image's arg-max on x^0; the class stays fixed along the curve. Outputs (row-major, only curves is required):
  *   curves[n, L + 1]     f after 0 .. L removals
  *   aopc[n]              1/(L+1) sum_{k=0..L} (f(x^0) - f(x^k))  (Samek et al. 2017)
- *   removed[n, L]        the patch index removed at each step
+ *   removed[n, L]        the patch index (grid) or window top-left pixel (sliding) removed at each step
  *   relevance[n, L, relevance_channels, H, W]   the heatmap each choice was made from
- * Allocation: O(max_batch x (input + relevance + classes) + patches) bytes of scratch with malloc, freed
+ * Allocation: O(max_batch x (input + relevance + classes + patches)) bytes of scratch with malloc (sliding:
+ * H x W flags per image and two summed-area tables of 16 bytes per pixel instead of the patches), freed
  * before returning (XAI_ENOMEM if that fails). Errors: XAI_ENULL, XAI_EARG (options, shapes), XAI_EBATCH
  * (n or max_batch < 1), XAI_ETARGET, XAI_ENAN (relevance not finite), or the status of a failed generated
  * call; err receives one line saying what to change. */

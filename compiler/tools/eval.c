@@ -24,13 +24,15 @@ static void eval_usage(FILE *f)
         f,
         "usage: xaic eval FILE.xai --explain E1,E2,... --data INPUTS --metric selectivity|continuity -o DIR\n"
         "                 [--labels FILE] [--network NET] [--limit N] [--batch N] [--tracked relu_logit|logit]\n"
-        "                 [--patch P] [--steps L] [--order most|least|both] [--baseline V] [--shifts MIN:MAX] [-O N]\n"
-        "                 [--colormap bwr|hot|hot_r|viridis|gray]\n"
+        "                 [--patch P] [--steps L] [--order most|least|both] [--baseline V] [--windows grid|sliding]\n"
+        "                 [--shifts MIN:MAX] [-O N] [--colormap bwr|hot|hot_r|viridis|gray]\n"
         "                 [--chunk N] [--resume] [--skip-bad LIST] [--progress N]\n"
         "  INPUTS   .npy (float32, batch first) or IDX (MNIST format, optionally gzipped; uint8 scaled to [0, 1])\n"
         "  --labels .npy (integers) or IDX: the class explained; default: each input's arg-max class\n"
         "  selectivity: pixel flipping by patches of P x P (default 4), L removals (default 20), most relevant\n"
-        "               first (default), least relevant first or both; removed patches take V (default 0)\n"
+        "               first (default), least relevant first or both; removed patches take V (default 0);\n"
+        "               --windows grid: patches on a fixed grid (default); sliding: the seed's find_roi, a P x P\n"
+        "               window at any position touching no removed one (L at most floor(H/P) * floor(W/P))\n"
         "  continuity:  horizontal shifts MIN..MAX (default -20:20), shifted-in columns take V (default 0)\n"
         "  --tracked    the value followed: ReLU of the target logit (default, as the seed) or the logit\n"
         "  --batch      inputs per call of the generated functions (default 64)\n"
@@ -66,7 +68,8 @@ static int parse_value(eval_args *a, const char *opt, const char *v)
     static const char *const options[] = { "-o",         "--explain",  "--data",        "--labels",      "--metric",
                                            "--network",  "--limit",    "--batch",       "--patch",       "--steps",
                                            "--baseline", "--order",    "--tracked",     "--shifts",      "--chunk",
-                                           "--skip-bad", "--progress", "--input-range", "--input-shape", "--colormap" };
+                                           "--skip-bad", "--progress", "--input-range", "--input-shape", "--colormap",
+                                           "--windows" };
     int known = 0;
     for (size_t i = 0; i < sizeof options / sizeof *options; i++) known |= !strcmp(opt, options[i]);
     if (!known) return -1;
@@ -128,6 +131,15 @@ static int parse_value(eval_args *a, const char *opt, const char *v)
             a->orders = 3;
         else {
             fprintf(stderr, "xaic: error: --order takes most, least or both, not '%s'\n", v);
+            return 2;
+        }
+    } else if (!strcmp(opt, "--windows")) {
+        if (!strcmp(v, "grid"))
+            a->sel.windows = XAI_WINDOWS_GRID;
+        else if (!strcmp(v, "sliding"))
+            a->sel.windows = XAI_WINDOWS_SLIDING;
+        else {
+            fprintf(stderr, "xaic: error: --windows takes grid or sliding, not '%s'\n", v);
             return 2;
         }
     } else if (!strcmp(opt, "--tracked")) {
@@ -433,10 +445,12 @@ static char *describe(compilation *c, const eval_args *a, const eval_setup *s)
     if (a->labels) stream_file_identity(a->labels, labels, sizeof labels);
     int n = asprintf(&d,
                      "eval sources=%08x %s -O%d explain=%s metric=%s patch=%d steps=%d orders=%d baseline=%a "
-                     "tracked=%d shifts=%d:%d batch=%d labels=%s data=%s",
+                     "tracked=%d shifts=%d:%d batch=%d labels=%s data=%s%s",
                      stream_sources_crc(c), s->net->name, a->opt_level, a->explain, a->metric, a->sel.patch,
                      a->sel.steps, a->orders, (double)a->sel.baseline, a->sel.tracked, a->cont.shift_min,
-                     a->cont.shift_max, s->m.max_batch, labels, data);
+                     a->cont.shift_max, s->m.max_batch, labels, data,
+                     /* only when sliding: a grid run's description, and its journals, stay as before */
+                     a->sel.windows == XAI_WINDOWS_SLIDING ? " windows=sliding" : "");
     return n < 0 ? NULL : d;
 }
 
@@ -449,12 +463,14 @@ static int evaluate(compilation *c, const eval_args *a)
     int rc = resolve_explanations(c, a, &s);
     if (!rc) rc = resolve_shapes(&s);
     if (!rc && a->is_selectivity) {
-        int32_t patch = a->sel.patch, steps = a->sel.steps, patches = xai_patch_count(s.m.height, s.m.width, patch);
-        if (steps > patches) { /* before the data is read and the JIT runs */
+        int32_t patch = a->sel.patch, steps = a->sel.steps,
+                most = xai_selectivity_max_steps(s.m.height, s.m.width, patch, a->sel.windows);
+        if (steps > most) { /* before the data is read and the JIT runs */
             fprintf(stderr,
-                    "xaic: error: --steps %d: a %dx%d input has only %d patches of %dx%d; use --steps %d or "
+                    "xaic: error: --steps %d: a %dx%d input has only %d %s of %dx%d; use --steps %d or "
                     "less, or a smaller --patch\n",
-                    steps, s.m.height, s.m.width, patches, patch, patch, patches);
+                    steps, s.m.height, s.m.width, most,
+                    a->sel.windows == XAI_WINDOWS_GRID ? "patches" : "disjoint sliding windows", patch, patch, most);
             rc = 1;
         }
     }

@@ -234,6 +234,7 @@ static int write_json(const eval_args *a, const eval_setup *s)
         cJSON_AddNumberToObject(opt, "patch", a->sel.patch);
         cJSON_AddNumberToObject(opt, "steps", a->sel.steps);
         cJSON_AddNumberToObject(opt, "baseline", a->sel.baseline);
+        cJSON_AddStringToObject(opt, "windows", a->sel.windows == XAI_WINDOWS_SLIDING ? "sliding" : "grid");
         cJSON_AddStringToObject(root, "aopc", "1/(L+1) sum_{k=0..L} (f(x^0) - f(x^k)), per input, then averaged");
     } else {
         cJSON_AddNumberToObject(opt, "shift_min", a->cont.shift_min);
@@ -293,9 +294,9 @@ static int write_plots(const eval_args *a, const eval_setup *s)
         }
         if (!n) continue;
         char title[160], name[64];
-        snprintf(title, sizeof title, "Pixel flipping, %s (%dx%d patches, %lld inputs)",
+        snprintf(title, sizeof title, "Pixel flipping, %s (%dx%d %s, %lld inputs)",
                  order ? "least relevant first" : "most relevant first", a->sel.patch, a->sel.patch,
-                 (long long)s->evaluated);
+                 a->sel.windows == XAI_WINDOWS_SLIDING ? "sliding windows" : "patches", (long long)s->evaluated);
         snprintf(name, sizeof name, "selectivity_%s", ORDER_NAMES[order]);
         rc = plot(s, a->out_dir, name,
                   &(xai_plot){ .title = title,
@@ -349,9 +350,9 @@ static int write_strips(const eval_args *a, const eval_setup *s)
             float *img = inputs + k * s->in_count;
             if (a->is_selectivity) { /* x^k: the patches removed before step k */
                 memcpy(img, k ? img - s->in_count : s->image0, sizeof(float) * s->in_count);
-                if (k)
-                    xai_patch_fill(img, m->channels, m->height, m->width, a->sel.patch, r->strip_removed[k - 1],
-                                   a->sel.baseline);
+                if (k) /* removed holds a grid patch index, or a sliding window's top-left pixel */
+                    (a->sel.windows == XAI_WINDOWS_SLIDING ? xai_window_fill : xai_patch_fill)(
+                        img, m->channels, m->height, m->width, a->sel.patch, r->strip_removed[k - 1], a->sel.baseline);
             } else {
                 xai_shift_horizontal(s->image0, img, m->channels, m->height, m->width, (int32_t)(a->cont.shift_min + k),
                                      a->cont.fill);

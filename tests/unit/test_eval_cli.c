@@ -301,3 +301,63 @@ Test(eval_cli, errors_explain_what_to_do)
     expect_error(1, "cannot open", "'%s' --explain gxi --data /nonexistent.npy %s -o '%s'", xai, sel, dir);
     free(xai), free(dir), free(data), free(data16), free(labels), free(labels2);
 }
+
+/* --windows sliding (the seed's find_roi) on tiny35 with x = 1 (relevance = w), 2x2 windows, 2 steps (floor(3/2) *
+ * floor(5/2) disjoint windows). Window sums by top-left corner:  row 0: 4  6  8 14   row 1: 8  5  2  6.5
+ * most first: (0,3) 14, then of the windows not touching it (columns 0..2) (1,0) 8: f = 26.5, 12.5, 4.5;
+ * least first: (1,2) 2, then of those clear of it (column 0) (0,0) 4: f = 26.5, 24.5, 20.5. */
+Test(eval_cli, sliding_windows_known_answer)
+{
+    char *xai = setup_model(), *dir = path_of("sliding"), *out = NULL;
+    float ones[15] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    char *data = write_npy("one_sliding.npy", ones, 4, (const int64_t[]){ 1, 1, 3, 5 });
+    int rc = xaic(&out,
+                  "'%s' --explain gxi --data '%s' --metric selectivity --patch 2 --steps 2 --order both "
+                  "--tracked logit --windows sliding -o '%s'",
+                  xai, data, dir);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    cJSON *j = read_json(dir);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "options"), "windows")->valuestring, "sliding");
+    const float most[3] = { 26.5f, 12.5f, 4.5f }, least[3] = { 26.5f, 24.5f, 20.5f };
+    const cJSON *e = entry(j, "gxi", "most_relevant_first");
+    expect_array(cJSON_GetObjectItem(e, "mean_curve"), most, 3, "most");
+    cr_assert_float_eq(cJSON_GetObjectItem(e, "aopc_mean")->valuedouble, 12.0, 1e-4); /* (0 + 14 + 22) / 3 */
+    e = entry(j, "gxi", "least_relevant_first");
+    expect_array(cJSON_GetObjectItem(e, "mean_curve"), least, 3, "least");
+    cr_assert_float_eq(cJSON_GetObjectItem(e, "aopc_mean")->valuedouble, 8.0 / 3, 1e-4); /* (0 + 2 + 6) / 3 */
+    cJSON_Delete(j);
+    cr_assert(file_exists_in(dir, "strip_gxi.png") && file_exists_in(dir, "strip_gxi_least_relevant_first.png"));
+    expect_error(1, "only 2 disjoint sliding windows of 2x2; use --steps 2 or less",
+                 "'%s' --explain gxi --data '%s' --metric selectivity --patch 2 --steps 3 --windows sliding -o '%s'",
+                 xai, data, dir);
+    expect_error(2, "--windows takes grid or sliding, not 'diagonal'", "'%s' --windows diagonal", xai);
+    free(xai), free(dir), free(out), free(data);
+}
+
+/* The windows are part of the job: a grid run's journal is not resumed by a sliding run. The grid run fails after
+ * committing its outputs (its skip list cannot be written), which leaves its journal behind. */
+Test(eval_cli, resume_refuses_other_windows)
+{
+    char *xai = setup_model(), *dir = path_of("resume_windows"), *out = NULL, *bad_list = NULL, *list = NULL;
+    float ones[15] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    char *data = write_npy("one_resume.npy", ones, 4, (const int64_t[]){ 1, 1, 3, 5 });
+    cr_assert(asprintf(&bad_list, "%s/no/such/dir/list.txt", tu_tmpdir()) > 0);
+    cr_assert(asprintf(&list, "%s/resume_list.txt", tu_tmpdir()) > 0);
+    const char *sel = "--metric selectivity --patch 2 --steps 2";
+    int rc = xaic(&out, "'%s' --explain gxi --data '%s' %s --skip-bad '%s' -o '%s'", xai, data, sel, bad_list, dir);
+    cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
+    free(out);
+    cr_assert(file_exists_in(dir, "per_input.npy.xaic-journal"), "the failed run leaves its journal");
+    expect_error(1, "is the journal of a different job",
+                 "'%s' --explain gxi --data '%s' %s --windows sliding --skip-bad '%s' --resume -o '%s'", xai, data, sel,
+                 list, dir);
+    expect_error(1, " windows=sliding",
+                 "'%s' --explain gxi --data '%s' %s --windows sliding --skip-bad '%s' --resume -o '%s'", xai, data, sel,
+                 list, dir);
+    /* the grid command it was written for finishes it (explicit --windows grid is the default) */
+    rc = xaic(&out, "'%s' --explain gxi --data '%s' %s --windows grid --skip-bad '%s' --resume -o '%s'", xai, data, sel,
+              list, dir);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    cr_assert(!file_exists_in(dir, "per_input.npy.xaic-journal"));
+    free(xai), free(dir), free(out), free(data), free(bad_list), free(list);
+}
