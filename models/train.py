@@ -279,7 +279,7 @@ MODELS = {
                              seed_ref='2.5 / 3.5',
                              desc='conv1 4x4/32 stride 2 pad 1 (= TF SAME) + ReLU -> conv2 4x4/64 stride 2 pad 1 + '
                                   'ReLU -> flatten 3136 -> dense3 128 ReLU -> logits 10, biases'),
-    'mnist_allconv': dict(make=MnistAllConv, input_shape=(1, 28, 28), seed=33, epochs=15, seed_ref='3.3',
+    'mnist_allconv': dict(make=MnistAllConv, input_shape=(1, 28, 28), seed=34, epochs=10, seed_ref='3.3',
                           desc='all-convolutional: conv 3x3/32, 2x2/32 s2, 3x3/64, 2x2/64 s2, 3x3/128, 1x1/128, '
                                '1x1/10, each + ReLU -> avgpool 7 -> flatten = logits (>= 0), biases'),
 }
