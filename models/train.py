@@ -2,7 +2,7 @@
 """Train xaic's bundled MNIST models and write models/NAME.safetensors + models/NAME.train.json,
 plus the sample inputs in models/samples/.
 
-    /usr/bin/python3 models/train.py                    # all five models + samples
+    /usr/bin/python3 models/train.py                    # all eight models + samples
     /usr/bin/python3 models/train.py --only mnist_cnn   # one model (samples are rewritten too)
     /usr/bin/python3 models/train.py --samples-only     # just models/samples/
 
@@ -174,6 +174,89 @@ class MnistCNNAvgPool(MnistCNN):
         super().__init__(bias=False, pool='avg')
 
 
+class MnistMLPDeep(nn.Module):
+    """seed 2.3 (models_2_3 MNIST_DNN, the LRP notebook): 784 -> 4 x (512 ReLU) -> 10, with biases.
+    The seed's network outputs the softmax; ours the logits (softmax is the loss)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 512)
+        self.act1 = nn.ReLU()
+        self.fc2 = nn.Linear(512, 512)
+        self.act2 = nn.ReLU()
+        self.fc3 = nn.Linear(512, 512)
+        self.act3 = nn.ReLU()
+        self.fc4 = nn.Linear(512, 512)
+        self.act4 = nn.ReLU()
+        self.fc5 = nn.Linear(512, 10)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], 784)
+        x = self.act1(self.fc1(x))
+        x = self.act2(self.fc2(x))
+        x = self.act3(self.fc3(x))
+        x = self.act4(self.fc4(x))
+        return self.fc5(x)
+
+
+class MnistCNNStride(nn.Module):
+    """seed 2.5 = 3.5 (models_2_5 / models_3_5, DeepLIFT and SmoothGrad): conv 4x4/32 stride 2 (28 -> 14)
+    + ReLU, conv 4x4/64 stride 2 (14 -> 7) + ReLU, flatten 3136 (channel-major), dense3 128 + ReLU,
+    dense 10 (`logits`); biases.  TF SAME for k=4, s=2 on 28 and on 14 pads 1 on every side
+    (out = ceil(in/2), total pad = (out-1)*2 + 4 - in = 2), i.e. PyTorch padding=1.
+    The seed's dropout (0.25 after conv2, 0.5 after dense3) is not used."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 4, stride=2, padding=1)
+        self.act1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(32, 64, 4, stride=2, padding=1)
+        self.act2 = nn.ReLU()
+        self.flat = nn.Flatten()
+        self.dense3 = nn.Linear(3136, 128)
+        self.act3 = nn.ReLU()
+        self.logits = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], 1, 28, 28)
+        x = self.act2(self.conv2(self.act1(self.conv1(x))))
+        return self.logits(self.act3(self.dense3(self.flat(x))))
+
+
+class MnistAllConv(nn.Module):
+    """seed 3.3 (models_3_3, guided backprop): the all-convolutional net.  conv1 3x3/32 pad 1, conv2
+    2x2/32 stride 2 (28 -> 14), conv3 3x3/64 pad 1, conv4 2x2/64 stride 2 (14 -> 7), conv5 3x3/128 pad 1,
+    conv6 1x1/128, conv7 1x1/10, each + ReLU; pool = 7x7 average pooling (VALID: the global average),
+    flatten -> the 10 logits, which are >= 0 (a ReLU precedes the pooling); biases."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.act1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(32, 32, 2, stride=2)
+        self.act2 = nn.ReLU()
+        self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
+        self.act3 = nn.ReLU()
+        self.conv4 = nn.Conv2d(64, 64, 2, stride=2)
+        self.act4 = nn.ReLU()
+        self.conv5 = nn.Conv2d(64, 128, 3, padding=1)
+        self.act5 = nn.ReLU()
+        self.conv6 = nn.Conv2d(128, 128, 1)
+        self.act6 = nn.ReLU()
+        self.conv7 = nn.Conv2d(128, 10, 1)
+        self.act7 = nn.ReLU()
+        self.pool = nn.AvgPool2d(7)
+        self.logits = nn.Flatten()
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], 1, 28, 28)
+        x = self.act2(self.conv2(self.act1(self.conv1(x))))
+        x = self.act4(self.conv4(self.act3(self.conv3(x))))
+        x = self.act6(self.conv6(self.act5(self.conv5(x))))
+        x = self.act7(self.conv7(x))
+        return self.logits(self.pool(x))
+
+
 # name -> (constructor, input shape without batch, torch seed, epochs, seed notebook, description)
 MODELS = {
     'mnist_mlp': dict(make=MnistMLP, input_shape=(784,), seed=11, epochs=15, seed_ref='1.1',
@@ -190,6 +273,15 @@ MODELS = {
                               seed_ref='5.1 / 5.2',
                               desc='as mnist_cnn_nobias with avgpool 2 instead of maxpool (last SAME, valid-cell '
                                    'divisor), no biases; the seed explains ReLU(logit)'),
+    'mnist_mlp_deep': dict(make=MnistMLPDeep, input_shape=(784,), seed=23, epochs=15, seed_ref='2.3',
+                           desc='784 -> fc1..fc4 512 ReLU -> fc5 10, biases'),
+    'mnist_cnn_stride': dict(make=MnistCNNStride, input_shape=(1, 28, 28), seed=25, epochs=15,
+                             seed_ref='2.5 / 3.5',
+                             desc='conv1 4x4/32 stride 2 pad 1 (= TF SAME) + ReLU -> conv2 4x4/64 stride 2 pad 1 + '
+                                  'ReLU -> flatten 3136 -> dense3 128 ReLU -> logits 10, biases'),
+    'mnist_allconv': dict(make=MnistAllConv, input_shape=(1, 28, 28), seed=34, epochs=10, seed_ref='3.3',
+                          desc='all-convolutional: conv 3x3/32, 2x2/32 s2, 3x3/64, 2x2/64 s2, 3x3/128, 1x1/128, '
+                               '1x1/10, each + ReLU -> avgpool 7 -> flatten = logits (>= 0), biases'),
 }
 
 

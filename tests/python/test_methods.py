@@ -7,7 +7,8 @@ import xaic
 from conftest import fixture, rel_error, repo
 
 FORWARD = [("mnist_cnn", "digits"), ("mnist_cnn_nobias", "digits"), ("mnist_cnn_avgpool", "digits"),
-           ("mnist_mlp", "digits_flat"), ("mnist_mlp_nobias", "digits_flat")]
+           ("mnist_mlp", "digits_flat"), ("mnist_mlp_nobias", "digits_flat"), ("mnist_mlp_deep", "digits_flat"),
+           ("mnist_cnn_stride", "digits"), ("mnist_allconv", "digits")]
 
 
 @pytest.mark.parametrize("model,inputs", FORWARD)

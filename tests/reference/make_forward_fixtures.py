@@ -5,7 +5,9 @@
 
 Writes tests/fixtures/forward/:
   NAME_logits.npy     float32 [10,10]  logits of models/NAME.safetensors on the bundled sample digits
-                      (models/samples/digits.npy [10,1,28,28] for the CNNs, digits_flat.npy [10,784] for the MLPs)
+                      (models/samples/digits.npy [10,1,28,28] for the CNNs, digits_flat.npy [10,784] for the MLPs),
+                      for every NAME of models/train.py's MODELS: mnist_mlp, mnist_mlp_nobias, mnist_cnn,
+                      mnist_cnn_nobias, mnist_cnn_avgpool, mnist_mlp_deep, mnist_cnn_stride, mnist_allconv
   mnist_gen_logits.npy  float32 [10,784]  output images of the generator models/mnist_gen on
                       models/samples/class_mean_codes.npy [10,100] (not logits; the name follows the others)
   bn_net.{xai,safetensors}, bn_net_input.npy [3,1,8,8], bn_net_logits.npy [3,3]
