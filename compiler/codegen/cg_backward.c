@@ -421,21 +421,12 @@ void cg_kernel_conv2d_t(cg *c, const kargs *a)
 
 /* ---------------- output seed ---------------- */
 
-/* A seed over a layer's channel (`from L`, node->seed_block = S values per channel): out[b] is zero but for
- * channel t's S values, each the seed's value of the layer's value there (logit: itself, one: 1, relu_logit:
- * max(v, 0), relu_gradient: [v > 0]). t = target[b / mult] or, with a null target array, the first channel
- * of largest sum (of the clean pass's values with samples per input). */
-static void seed_channel(cg *c, const kargs *a, int64_t K, int64_t S, int64_t mult)
+/* The target of row b (input `owner`): target[owner] or, with a null target array, the first of the K / S
+ * blocks of S values of arg_row with the largest sum (S = 1: the arg-max). Leaves the builder after it. */
+static LLVMValueRef seed_target(cg *c, const kargs *a, LLVMValueRef owner, LLVMValueRef arg_row, int64_t K, int64_t S)
 {
-    const ir_node *n = a->n;
-    zero(c, a->out, a, K);
     LLVMValueRef tvar = cg_local(c, c->i64, "t");
     LLVMValueRef best = cg_local(c, c->f32, "best"), sum = cg_local(c, c->f32, "sum");
-    cg_loop lb, lk, ls;
-    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
-    LLVMValueRef row = cg_gep(c, a->in[0], cg_mad(c, b, K, NULL));
-    LLVMValueRef owner = mult > 1 ? LLVMBuildSDiv(c->b, b, cg_i64(c, mult), "") : b;
-    LLVMValueRef arg_row = n->argmax_from > 0 ? cg_gep(c, a->in[n->argmax_from], cg_mad(c, owner, K, NULL)) : row;
     LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "given");
     LLVMBasicBlockRef argmax = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "argmax");
     LLVMBasicBlockRef have_t = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "have_t");
@@ -447,19 +438,40 @@ static void seed_channel(cg *c, const kargs *a, int64_t K, int64_t S, int64_t mu
     LLVMPositionBuilderAtEnd(c->b, argmax);
     LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
     LLVMBuildStore(c->b, cg_i64(c, 0), tvar);
-    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K / S), "k");
-    LLVMBuildStore(c->b, cg_f32(c, 0), sum);
-    LLVMValueRef s = cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, S), "s");
-    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, ld(c, sum), cg_load(c, arg_row, cg_mad(c, k, S, s)), ""), sum);
-    cg_loop_end(c, &ls);
-    LLVMValueRef total = ld(c, sum), gt = fcmp(c, LLVMRealOGT, total, ld(c, best));
+    cg_loop lk, ls;
+    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K / S), "k"), total;
+    if (S == 1) {
+        total = cg_load(c, arg_row, k);
+    } else {
+        LLVMBuildStore(c->b, cg_f32(c, 0), sum);
+        LLVMValueRef s = cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, S), "s");
+        LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, ld(c, sum), cg_load(c, arg_row, cg_mad(c, k, S, s)), ""), sum);
+        cg_loop_end(c, &ls);
+        total = ld(c, sum);
+    }
+    LLVMValueRef gt = fcmp(c, LLVMRealOGT, total, ld(c, best));
     LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, total, ld(c, best), ""), best);
     LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, k, LLVMBuildLoad2(c->b, c->i64, tvar, ""), ""), tvar);
     cg_loop_end(c, &lk);
     LLVMBuildBr(c->b, have_t);
     LLVMPositionBuilderAtEnd(c->b, have_t);
-    LLVMValueRef first = cg_mad(c, LLVMBuildLoad2(c->b, c->i64, tvar, "t"), S, NULL);
-    s = cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, S), "s");
+    return LLVMBuildLoad2(c->b, c->i64, tvar, "t");
+}
+
+/* A seed over a layer's channel (`from L`, node->seed_block = S values per channel): out[b] is zero but for
+ * channel t's S values, each the seed's value of the layer's value there (logit: itself, one: 1, relu_logit:
+ * max(v, 0), relu_gradient: [v > 0]). t as seed_target's, the blocks being the channels. */
+static void seed_channel(cg *c, const kargs *a, int64_t K, int64_t S, int64_t mult)
+{
+    const ir_node *n = a->n;
+    zero(c, a->out, a, K);
+    cg_loop lb, ls;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef row = cg_gep(c, a->in[0], cg_mad(c, b, K, NULL));
+    LLVMValueRef owner = mult > 1 ? LLVMBuildSDiv(c->b, b, cg_i64(c, mult), "") : b;
+    LLVMValueRef arg_row = n->argmax_from > 0 ? cg_gep(c, a->in[n->argmax_from], cg_mad(c, owner, K, NULL)) : row;
+    LLVMValueRef first = cg_mad(c, seed_target(c, a, owner, arg_row, K, S), S, NULL);
+    LLVMValueRef s = cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, S), "s");
     LLVMValueRef at = LLVMBuildAdd(c->b, first, s, ""), v = cg_load(c, row, at), value;
     LLVMValueRef positive = fcmp(c, LLVMRealOGT, v, cg_f32(c, 0));
     switch (n->seed) {
@@ -497,35 +509,12 @@ void cg_kernel_seed(cg *c, const kargs *a)
         return;
     }
     zero(c, a->out, a, K);
-    LLVMValueRef tvar = cg_local(c, c->i64, "t");
-    LLVMValueRef best = cg_local(c, c->f32, "best"), bidx = cg_local(c, c->i64, "bidx");
-    LLVMValueRef sum = cg_local(c, c->f32, "sum");
-    cg_loop lb, lk;
+    cg_loop lb;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
     LLVMValueRef row = cg_gep(c, a->in[0], cg_mad(c, b, K, NULL));
     LLVMValueRef owner = mult > 1 ? LLVMBuildSDiv(c->b, b, cg_i64(c, mult), "") : b;
     LLVMValueRef arg_row = n->argmax_from > 0 ? cg_gep(c, a->in[n->argmax_from], cg_mad(c, owner, K, NULL)) : row;
-    LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "given");
-    LLVMBasicBlockRef argmax = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "argmax");
-    LLVMBasicBlockRef have_t = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "have_t");
-    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, a->target, ""), argmax, given);
-    LLVMPositionBuilderAtEnd(c->b, given);
-    LLVMValueRef tp = LLVMBuildInBoundsGEP2(c->b, c->i32, a->target, &owner, 1, "");
-    LLVMBuildStore(c->b, LLVMBuildSExt(c->b, LLVMBuildLoad2(c->b, c->i32, tp, ""), c->i64, ""), tvar);
-    LLVMBuildBr(c->b, have_t);
-    LLVMPositionBuilderAtEnd(c->b, argmax);
-    LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
-    LLVMBuildStore(c->b, cg_i64(c, 0), bidx);
-    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
-    LLVMValueRef v = cg_load(c, arg_row, k), m = ld(c, best);
-    LLVMValueRef gt = fcmp(c, LLVMRealOGT, v, m);
-    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, v, m, ""), best);
-    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, k, LLVMBuildLoad2(c->b, c->i64, bidx, ""), ""), bidx);
-    cg_loop_end(c, &lk);
-    LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, c->i64, bidx, ""), tvar);
-    LLVMBuildBr(c->b, have_t);
-    LLVMPositionBuilderAtEnd(c->b, have_t);
-    LLVMValueRef t = LLVMBuildLoad2(c->b, c->i64, tvar, "t");
+    LLVMValueRef t = seed_target(c, a, owner, arg_row, K, 1);
     LLVMValueRef lt = cg_load(c, row, t), value;
     switch (n->seed) {
     case SEED_LOGIT: value = lt; break;
@@ -539,9 +528,11 @@ void cg_kernel_seed(cg *c, const kargs *a)
     case SEED_SOFTMAX:
     case SEED_SOFTMAX_GRAD:
     default: { /* exp(l_t - max) / sum_k exp(l_k - max) */
+        LLVMValueRef best = cg_local(c, c->f32, "best"), sum = cg_local(c, c->f32, "sum");
+        cg_loop lk;
         LLVMBuildStore(c->b, cg_f32(c, -INFINITY), best);
-        k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
-        v = cg_load(c, row, k), m = ld(c, best);
+        LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
+        LLVMValueRef v = cg_load(c, row, k), m = ld(c, best);
         LLVMBuildStore(c->b, LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, v, m), v, m, ""), best);
         cg_loop_end(c, &lk);
         LLVMValueRef mx = ld(c, best);

@@ -9,6 +9,7 @@
 
 #include "explain_util.h"
 #include "naive_ref.c"
+#include "explain_nr_util.h"
 #include "testutil.h"
 
 enum { CHANNELS = 4, PER_CHANNEL = 16, BATCH = 3 };
@@ -41,25 +42,7 @@ static void build(nr_net *net, int cut)
     net->output = h;
 }
 
-static eu_program open_text(const nr_net *net, const char *explains)
-{
-    char wname[64], sname[64];
-    snprintf(wname, sizeof wname, "%s_from.safetensors", net->name);
-    snprintf(sname, sizeof sname, "%s_from.xai", net->name);
-    char *wpath = tu_write_temp(wname, "", 0);
-    cr_assert_eq(nr_write_safetensors(net, wpath), 0);
-    char *text = nr_xai_text(net, wname), *full = NULL;
-    cr_assert(asprintf(&full, "%s\n%s\n", text, explains) > 0);
-    char *src = tu_write_temp(sname, "", 0);
-    eu_program p;
-    eu_open(&p, src, full, 3, 0);
-    cr_assert(p.ok, "%s\n%s", eu_messages(&p), full);
-    free(wpath);
-    free(text);
-    free(full);
-    free(src);
-    return p;
-}
+static eu_program open_text(const nr_net *net, const char *explains) { return eu_open_nr(net, explains, "from", 1); }
 
 static float *inputs(void)
 {
@@ -179,21 +162,10 @@ static void expect_error(const char *explain, const char *message)
 {
     nr_net full;
     build(&full, 0);
-    char wname[] = "full_from_err.safetensors";
-    char *wpath = tu_write_temp(wname, "", 0);
-    cr_assert_eq(nr_write_safetensors(&full, wpath), 0);
-    char *text = nr_xai_text(&full, wname), *all = NULL;
-    cr_assert(asprintf(&all, "%s\n%s\n", text, explain) > 0);
-    char *src = tu_write_temp("full_from_err.xai", "", 0);
-    eu_program p;
-    eu_open(&p, src, all, 0, 0);
+    eu_program p = eu_open_nr(&full, explain, "err", 0);
     cr_expect(!p.ok, "accepted: %s", explain);
     cr_expect(strstr(eu_messages(&p), message), "for %s\nwanted '%s', got:\n%s", explain, message, eu_messages(&p));
     eu_close(&p);
-    free(wpath);
-    free(text);
-    free(all);
-    free(src);
     nr_net_free(&full);
 }
 

@@ -11,6 +11,7 @@
 
 #include "explain_util.h"
 #include "naive_ref.c"
+#include "explain_nr_util.h"
 #include "testutil.h"
 
 /* ---- finite differences ---- */
@@ -54,21 +55,10 @@ static void random_net(nr_net *net, nr_rng *rng, int variant)
 
 static eu_program open_net(const nr_net *net, const char *explain_body, const char *tag)
 {
-    char wname[64], sname[64];
-    snprintf(wname, sizeof wname, "%s_%s.safetensors", net->name, tag);
-    snprintf(sname, sizeof sname, "%s_%s.xai", net->name, tag);
-    char *wpath = tu_write_temp(wname, "", 0);
-    cr_assert_eq(nr_write_safetensors(net, wpath), 0);
-    char *text = nr_xai_text(net, wname), *full = NULL;
-    cr_assert(asprintf(&full, "%s\nexplain e for %s { %s }\n", text, net->name, explain_body) > 0);
-    char *src = tu_write_temp(sname, "", 0);
-    eu_program p;
-    eu_open(&p, src, full, 3, 0);
-    cr_assert(p.ok, "%s\n%s", eu_messages(&p), full);
-    free(wpath);
+    char *text = NULL;
+    cr_assert(asprintf(&text, "explain e for %s { %s }", net->name, explain_body) > 0);
+    eu_program p = eu_open_nr(net, text, tag, 1);
     free(text);
-    free(full);
-    free(src);
     return p;
 }
 
