@@ -109,8 +109,16 @@ nb_2.4() {
   run models/mnist_cnn_deep_taylor.xai --explain deep_taylor --input $digits -o "$out/deep_taylor.npy"
 }
 nb_2.5() {
-  run models/mnist_cnn_stride_eval.xai --explain deeplift --input $digits -o "$out/deeplift.png" --stats
+  run models/mnist_cnn_stride_eval.xai --explain deeplift --input $digits -o "$out/deeplift.png"
   run models/mnist_cnn_stride_eval.xai --explain deeplift --input $digits -o "$out/deeplift.npy"
+  # summation to delta: sum_i C_i = S_c(x) - S_c(0)
+  run models/mnist_cnn_stride.xai --forward --input $digits -o "$out/logits.npy"
+  /usr/bin/python3 -c "import numpy as np; np.save('$out/zero.npy', np.zeros((1, 1, 28, 28), np.float32))"
+  run models/mnist_cnn_stride.xai --forward --input "$out/zero.npy" -o "$out/logits_zero.npy"
+  /usr/bin/python3 -c "import numpy as np
+l = np.load('$out/logits.npy'); c = l.argmax(1); l0 = np.load('$out/logits_zero.npy')[0]
+print('sum of C:         ', np.round(np.load('$out/deeplift.npy').reshape(10, -1).sum(1), 4))
+print('S_c(x) - S_c(0):  ', np.round(l.max(1) - l0[c], 4))"
 }
 nb_3.1() {
   # the seed's channels: argpartition(pool3 channel totals, -4)[-5:], sorted (the top 4 and one more);
@@ -165,8 +173,17 @@ nb_3.3() {
   own_class models/mnist_allconv_gbp.xai guided_backprop 3 "$out/guided_backprop_digit3_class3.png" --colormap gray
 }
 nb_3.4() {
-  run $ex/3_4_ig.xai --explain ig --input $digits -o "$out/ig.png" --colormap gray --stats
+  run $ex/3_4_ig.xai --explain ig --input $digits -o "$out/ig.png" --colormap gray
   run $ex/3_4_ig.xai --explain ig --input $digits -o "$out/ig.npy"
+  # completeness: sum_i IG_i ~ p_c(x) - p_c(0) (up to the 100-step Riemann sum's error)
+  run models/mnist_cnn.xai --forward --input $digits -o "$out/logits.npy"
+  /usr/bin/python3 -c "import numpy as np; np.save('$out/zero.npy', np.zeros((1, 1, 28, 28), np.float32))"
+  run models/mnist_cnn.xai --forward --input "$out/zero.npy" -o "$out/logits_zero.npy"
+  /usr/bin/python3 -c "import numpy as np
+sm = lambda l: np.exp(l - l.max(-1, keepdims=True)) / np.exp(l - l.max(-1, keepdims=True)).sum(-1, keepdims=True)
+p = sm(np.load('$out/logits.npy')); c = p.argmax(1); p0 = sm(np.load('$out/logits_zero.npy')[0])
+print('sum of IG:        ', np.round(np.load('$out/ig.npy').reshape(10, -1).sum(1), 4))
+print('p_c(x) - p_c(0):  ', np.round(p.max(1) - p0[c], 4))"
   run $ex/3_4_ig.xai --explain ig_logit --input $digits -o "$out/ig_logit.png" --colormap gray
 }
 nb_3.5() {
