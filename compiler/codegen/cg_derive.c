@@ -137,8 +137,8 @@ static LLVMValueRef eval(cg *c, const ir_recipe *r, LLVMValueRef *src, LLVMValue
         case IR_T_NEGPART: st[d - 1] = LLVMBuildSelect(c->b, cmp(c, LLVMRealOLT, x, zero), x, zero, ""); continue;
         case IR_T_STEP: st[d - 1] = as_double(c, cmp(c, LLVMRealOGT, x, zero)); continue;
         case IR_T_SIGN:
-            st[d - 1] = LLVMBuildFSub(c->b, as_double(c, cmp(c, LLVMRealOGT, x, zero)),
-                                      as_double(c, cmp(c, LLVMRealOLT, x, zero)), "");
+            st[d - 1] = LLVMBuildSelect(c->b, cmp(c, LLVMRealOLT, x, zero), LLVMConstReal(c->f64, -1),
+                                        LLVMConstReal(c->f64, 1), ""); /* sign(0) = +1 */
             continue;
         default: break;
         }

@@ -90,9 +90,8 @@ static LLVMValueRef eval(cg *c, ew_ctx *x, const ir_ew *e)
     case EW_POS: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealUGT, a, zero), a, zero, ""); break; /* NaN passes */
     case EW_NEGPART: v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), a, zero, ""); break;
     case EW_ABS: v = cg_intrinsic(c, "llvm.fabs", x->ty, &a, 1); break;
-    case EW_SIGN:
-        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOGT, a, zero), one,
-                            LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), num(c, x, -1), zero, ""), "");
+    case EW_SIGN: /* Zennit's convention, the stabiliser's too: sign(0) = +1 */
+        v = LLVMBuildSelect(c->b, fcmp(c, LLVMRealOLT, a, zero), num(c, x, -1), one, "");
         break;
     case EW_STEP: v = LLVMBuildUIToFP(c->b, fcmp(c, LLVMRealOGT, a, zero), x->ty, ""); break;
     case EW_EXP: v = cg_intrinsic(c, "llvm.exp", x->ty, &a, 1); break;

@@ -55,6 +55,8 @@ void cg_kernel_reference(cg *c, const kargs *a);
 void cg_kernel_channel_dot(cg *c, const kargs *a);
 void cg_kernel_gradcampp(cg *c, const kargs *a);
 void cg_kernel_upsample(cg *c, const kargs *a);
+/* Statistics of a value for rule bodies (cg_stat.c) */
+void cg_kernel_layer_stat(cg *c, const kargs *a);
 
 /* Emits the kernel for node i of c->g as an internal function and returns it. */
 LLVMValueRef cg_kernel(cg *c, int i);

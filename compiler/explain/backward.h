@@ -39,7 +39,9 @@ typedef struct share_info {
     int n_groups;
     rx *h; /* bias transform over b and numbers, NULL if none */
     char *h_key;
-    double stabilize; /* 0: none (a zero denominator gives 0) */
+    double stabilize;         /* 0: none (a zero denominator gives 0) */
+    const rx *stabilize_expr; /* or an expression e of z (and reductions): the denominator is z + e * sign(z) */
+    struct share_info *den;   /* share(C, denominator = D): D's groups give z (malloc'd); NULL: C's own */
 } share_info;
 
 /* coef * mask * share */
@@ -137,8 +139,26 @@ int rules_eltwise(rules_ctx *c, const ir_shape *shape, const int *inputs, int n,
 void rules_give(rules_ctx *c, int i, int r);
 /* sum_k factors[k] * cs[k] (factor -1: 1), split so that no node reads more than IR_MAX_INPUTS */
 int rules_sum_of_products(rules_ctx *c, const ir_shape *shape, const int *factors, const int *cs, int n);
-/* rx -> elementwise expression; var_input maps a variable to an input slot (-1: not allowed here). */
-ir_ew *rules_to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_shape *shape, const char *layer);
+/* What an elementwise expression of a rule reads: var_input maps a variable to an input slot (-1: not allowed
+ * at the top level); var_node gives the node holding each variable (-1: none), which reductions read even
+ * where the variable itself is not allowed (std(z) in a stabiliser); inputs[0 .. n) are the slots' nodes. */
+typedef struct ew_frame {
+    int var_input[V_COUNT];
+    int var_node[V_COUNT];
+    int inputs[IR_MAX_INPUTS];
+    int n;
+    const ir_shape *shape; /* of the expression's values */
+    const char *layer;
+} ew_frame;
+void rules_frame_init(ew_frame *f, const ir_shape *shape, const char *layer);
+/* v readable at the top level from `node` (its slot), and by reductions */
+int rules_frame_var(ew_frame *f, rx_var v, int node);
+/* rx -> elementwise expression over f's slots; a reduction becomes an OP_LAYER_STAT node appended as a slot. */
+ir_ew *rules_to_ew(rules_ctx *c, const rx *e, ew_frame *f);
+/* a math function (pos ... softplus, pow, two-argument max and min) applied to lowered arguments */
+ir_ew *rules_ew_call(rules_ctx *c, const rx *call, ir_ew *a, ir_ew *b);
+/* the OP_LAYER_STAT node of reduction `call` over node v, its value spread over out_shape */
+int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape);
 /* node i of network g is never negative (what lets a rule read pos(a) as a) */
 int rules_nonneg(const ir_graph *g, int i);
 

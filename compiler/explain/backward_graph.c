@@ -1,6 +1,9 @@
 /* Building backward graphs: nodes appended on the current samples and layer, relevance summed where paths
  * meet, rule expressions as elementwise expressions. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backward.h"
 
@@ -88,8 +91,153 @@ int rules_nonneg(const ir_graph *g, int i)
 static int channels_of(const ir_shape *s) { return s->rank ? s->dims[0] : 1; }
 
 /* rx -> elementwise expression; var_input maps a variable to an input slot (-1: not allowed here). */
-ir_ew *rules_to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_shape *shape, const char *layer)
+void rules_frame_init(ew_frame *f, const ir_shape *shape, const char *layer)
 {
+    memset(f, 0, sizeof *f);
+    for (int v = 0; v < V_COUNT; v++) f->var_input[v] = f->var_node[v] = -1;
+    f->shape = shape;
+    f->layer = layer;
+}
+
+int rules_frame_var(ew_frame *f, rx_var v, int node)
+{
+    f->var_node[v] = node;
+    f->inputs[f->n] = node;
+    return f->var_input[v] = f->n++;
+}
+
+ir_ew *rules_ew_call(rules_ctx *c, const rx *call, ir_ew *a, ir_ew *b)
+{
+    switch (call->fn) {
+    case F_POS: return rules_ew(c, EW_POS, a, NULL);
+    case F_NEG: return rules_ew(c, EW_NEGPART, a, NULL);
+    case F_ABS: return rules_ew(c, EW_ABS, a, NULL);
+    case F_SIGN: return rules_ew(c, EW_SIGN, a, NULL);
+    case F_STEP: return rules_ew(c, EW_STEP, a, NULL);
+    case F_EXP: return rules_ew(c, EW_EXP, a, NULL);
+    case F_LOG: return rules_ew(c, EW_LOG, a, NULL);
+    case F_SQRT: return rules_ew(c, EW_SQRT, a, NULL);
+    case F_TANH: return rules_ew(c, EW_TANH, a, NULL);
+    case F_SIGMOID: return rules_ew(c, EW_SIGMOID, a, NULL);
+    case F_SOFTPLUS: /* log(1 + exp(x)) = pos(x) + log(1 + exp(-|x|)): no overflow for large x */
+        return rules_ew(
+            c, EW_ADD, rules_ew(c, EW_POS, a, NULL),
+            rules_ew(c, EW_LOG,
+                     rules_ew(c, EW_ADD, rules_ew_num(c, 1),
+                              rules_ew(c, EW_EXP, rules_ew(c, EW_NEG, rules_ew(c, EW_ABS, a, NULL), NULL), NULL)),
+                     NULL));
+    case F_POW: {
+        double p = call->args[1]->num;
+        if (p == 0) return rules_ew_num(c, 1);
+        if (p == floor(p) && fabs(p) <= 16) { /* whole powers by repeated squaring: exact for negative x */
+            ir_ew *result = NULL, *sq = a;
+            for (long k = (long)fabs(p); k; k >>= 1) {
+                if (k & 1) result = result ? rules_ew(c, EW_MUL, result, sq) : sq;
+                if (k > 1) sq = rules_ew(c, EW_MUL, sq, sq);
+            }
+            return p > 0 ? result : rules_ew(c, EW_SAFEDIV, rules_ew_num(c, 1), result);
+        }
+        if (p == 0.5) return rules_ew(c, EW_SQRT, a, NULL);
+        /* exp(p log x): NaN for x < 0, as a real power is undefined there */
+        return rules_ew(c, EW_EXP, rules_ew(c, EW_MUL, rules_ew_num(c, p), rules_ew(c, EW_LOG, a, NULL)), NULL);
+    }
+    case F_MAX:
+    case F_MIN: { /* a > b ? a : b */
+        ir_ew *sel = rules_ew(c, EW_SELECT, rules_ew(c, call->fn == F_MAX ? EW_GT : EW_LT, a, b), a);
+        sel->c = b;
+        return sel;
+    }
+    default: return NULL;
+    }
+}
+
+int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape)
+{
+    ir_node node = { 0 };
+    node.op = OP_LAYER_STAT;
+    node.shape = *out_shape;
+    node.in_shape = c->g->nodes[v].shape;
+    node.stat = call->fn == F_SUM ? STAT_SUM
+        : call->fn == F_MEAN      ? STAT_MEAN
+        : call->fn == F_STD       ? STAT_STD
+        : call->fn == F_MAX       ? STAT_MAX
+                                  : STAT_MIN;
+    node.stat_per_channel = call->per_channel;
+    node.n_inputs = 1;
+    node.inputs[0] = v;
+    return rules_node(c, &node);
+}
+
+static void vars_used(const rx *e, int *used)
+{
+    if (!e) return;
+    if (e->kind == RX_VAR) used[e->var] = 1;
+    for (int k = 0; k < e->n_args; k++) vars_used(e->args[k], used);
+}
+
+/* a reduction: its argument computed over the variables it reads (one shape), then the statistic */
+static ir_ew *reduction(rules_ctx *c, const rx *e, ew_frame *f)
+{
+    int used[V_COUNT] = { 0 };
+    vars_used(e->args[0], used);
+    ew_frame sub;
+    const ir_shape *shape = NULL;
+    for (int v = 0; v < V_COUNT; v++) {
+        if (!used[v] || v == V_LOW || v == V_HIGH || v == V_W || v == V_B) continue;
+        if (f->var_node[v] < 0) {
+            char readable[64] = "";
+            for (int k = 0; k < V_COUNT; k++)
+                if (f->var_node[k] >= 0)
+                    snprintf(readable + strlen(readable), sizeof readable - strlen(readable), "%s%s",
+                             readable[0] ? ", " : "", rx_var_name(k));
+            diag_error(c->d, e->loc, "%s() cannot read '%s' in the rule of layer '%s'; here it reads %s",
+                       rx_fn_name(e->fn), rx_var_name(v), f->layer, readable);
+            c->failed = 1;
+            return rules_ew_num(c, 0);
+        }
+        const ir_shape *s = &c->g->nodes[f->var_node[v]].shape;
+        if (shape && (s->rank != shape->rank || memcmp(s->dims, shape->dims, sizeof(int) * s->rank))) {
+            diag_error(c->d, e->loc,
+                       "%s() reads values of two shapes (the layer's input and its output); a reduction runs "
+                       "over one of them",
+                       rx_fn_name(e->fn));
+            c->failed = 1;
+            return rules_ew_num(c, 0);
+        }
+        if (!shape) {
+            shape = s;
+            rules_frame_init(&sub, s, f->layer);
+        }
+        rules_frame_var(&sub, v, f->var_node[v]);
+    }
+    if (!shape) {
+        diag_error(c->d, e->loc, "%s() reduces a layer's values: give it an expression of z, a, r, x or y",
+                   rx_fn_name(e->fn));
+        c->failed = 1;
+        return rules_ew_num(c, 0);
+    }
+    for (int v = 0; v < V_COUNT; v++) sub.var_node[v] = f->var_node[v];
+    if (e->per_channel && (shape->rank < 1 || f->shape->rank < 1 || shape->dims[0] != f->shape->dims[0])) {
+        diag_error(c->d, e->loc, "%s(..., per = channel) needs the same channels where it reads and where it is used",
+                   rx_fn_name(e->fn));
+        c->failed = 1;
+        return rules_ew_num(c, 0);
+    }
+    ir_ew *arg = rules_to_ew(c, e->args[0], &sub);
+    int v = arg->kind == EW_INPUT ? sub.inputs[arg->input] : rules_eltwise(c, shape, sub.inputs, sub.n, arg);
+    if (f->n == IR_MAX_INPUTS) {
+        diag_error(c->d, e->loc, "expression reads too many values");
+        c->failed = 1;
+        return rules_ew_num(c, 0);
+    }
+    f->inputs[f->n] = rules_stat(c, e, v, f->shape);
+    return rules_ew_in(c, f->n++);
+}
+
+ir_ew *rules_to_ew(rules_ctx *c, const rx *e, ew_frame *f)
+{
+    const ir_shape *shape = f->shape;
+    const char *layer = f->layer;
     switch (e->kind) {
     case RX_NUM: return rules_ew_num(c, e->num);
     case RX_VEC: {
@@ -121,41 +269,33 @@ ir_ew *rules_to_ew(rules_ctx *c, const rx *e, const int *var_input, const ir_sha
             }
             return rules_ew_num(c, e->var == V_LOW ? c->net->range_low : c->net->range_high);
         }
-        if (var_input[e->var] < 0) {
-            diag_error(c->d, e->loc, "'%s' cannot be used in the rule of layer '%s' here", rx_var_name(e->var), layer);
+        if (f->var_input[e->var] < 0) {
+            diag_error(c->d, e->loc, "'%s' cannot be used in the rule of layer '%s' here%s", rx_var_name(e->var), layer,
+                       f->var_node[e->var] >= 0 ? " (only inside a reduction such as std(...))" : "");
             c->failed = 1;
             return rules_ew_num(c, 0);
         }
-        return rules_ew_in(c, var_input[e->var]);
-    case RX_NEG: return rules_ew(c, EW_NEG, rules_to_ew(c, e->args[0], var_input, shape, layer), NULL);
+        return rules_ew_in(c, f->var_input[e->var]);
+    case RX_NEG: return rules_ew(c, EW_NEG, rules_to_ew(c, e->args[0], f), NULL);
     case RX_CALL: {
-        static const ir_ew_kind fk[] = {
-            [F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN, [F_STEP] = EW_STEP
-        };
         if (e->fn == F_SHARE || e->fn == F_UNPOOL || e->fn == F_UNPOOL0) {
             diag_error(c->d, e->loc, "%s() belongs to rules for %s; layer '%s' takes an expression over r, x and y",
                        rx_fn_name(e->fn), e->fn == F_SHARE ? "linear layers" : "max pooling", layer);
             c->failed = 1;
             return rules_ew_num(c, 0);
         }
+        if (rx_is_reduction(e)) return reduction(c, e, f);
         if (e->fn == F_WHERE) { /* elementwise: pick per element */
-            ir_ew *sel = rules_ew(c, EW_SELECT, rules_to_ew(c, e->args[0], var_input, shape, layer),
-                                  rules_to_ew(c, e->args[1], var_input, shape, layer));
-            sel->c = rules_to_ew(c, e->args[2], var_input, shape, layer);
+            ir_ew *sel = rules_ew(c, EW_SELECT, rules_to_ew(c, e->args[0], f), rules_to_ew(c, e->args[1], f));
+            sel->c = rules_to_ew(c, e->args[2], f);
             return sel;
         }
-        if (e->fn == F_MAX || e->fn == F_MIN) { /* a > b ? a : b */
-            ir_ew *x = rules_to_ew(c, e->args[0], var_input, shape, layer),
-                  *y = rules_to_ew(c, e->args[1], var_input, shape, layer);
-            ir_ew *sel = rules_ew(c, EW_SELECT, rules_ew(c, e->fn == F_MAX ? EW_GT : EW_LT, x, y), x);
-            sel->c = y;
-            return sel;
-        }
-        return rules_ew(c, fk[e->fn], rules_to_ew(c, e->args[0], var_input, shape, layer), NULL);
+        ir_ew *a = rules_to_ew(c, e->args[0], f);
+        ir_ew *b = (e->fn == F_MAX || e->fn == F_MIN) ? rules_to_ew(c, e->args[1], f) : NULL;
+        return rules_ew_call(c, e, a, b);
     }
     case RX_BIN: {
-        ir_ew *a = rules_to_ew(c, e->args[0], var_input, shape, layer),
-              *b = rules_to_ew(c, e->args[1], var_input, shape, layer);
+        ir_ew *a = rules_to_ew(c, e->args[0], f), *b = rules_to_ew(c, e->args[1], f);
         switch (e->op) {
         case '+': return rules_ew(c, EW_ADD, a, b);
         case '-': return rules_ew(c, EW_SUB, a, b);

@@ -207,11 +207,14 @@ static ir_ew_kind compare_kind(int op, int negated, int z_on_left)
     }
 }
 
-/* coef * masks(z_plain) * R / stab(z) for the expressions R, z, z_plain */
-static ir_ew *scale_expr(rules_ctx *c, const branch *b, ir_ew *R, ir_ew *z, int z_plain_input)
+/* coef * masks(z_plain) * R / stab(z) for the expressions R, z, z_plain; stab(z) = z + eps * sign(z), or
+ * z + e * sign(z) with e the share's stabilize expression (lowered: stab_expr) */
+static ir_ew *scale_expr(rules_ctx *c, const branch *b, ir_ew *R, ir_ew *z, int z_plain_input, ir_ew *stab_expr)
 {
     ir_ew *den = z;
-    if (b->share.stabilize > 0) {
+    if (stab_expr)
+        den = rules_ew(c, EW_ADD, z, rules_ew(c, EW_MUL, stab_expr, rules_ew(c, EW_SIGN, z, NULL)));
+    else if (b->share.stabilize > 0) {
         den = rules_ew(c, EW_STAB, den, NULL);
         den->num = b->share.stabilize;
     }
@@ -229,12 +232,19 @@ static ir_ew *scale_expr(rules_ctx *c, const branch *b, ir_ew *R, ir_ew *z, int 
 }
 
 /* s = coef * masks(z_plain) * R / stab(z);  inputs: $0 = R, $1 = z, $2 = z_plain (only with masks: else the
- * forward's z need not stay alive until the backward pass reaches this layer) */
+ * forward's z need not stay alive until the backward pass reaches this layer), then the statistics a
+ * stabilize expression reads (std(z), ...) */
 static int scaled_relevance(rules_ctx *c, int i, const branch *b, int z)
 {
-    int inputs[3] = { c->R[i], z, rules_fwd(c, i) };
-    return rules_eltwise(c, &c->net->nodes[i].shape, inputs, b->n_masks ? 3 : 2,
-                         scale_expr(c, b, rules_ew_in(c, 0), rules_ew_in(c, 1), 2));
+    const ir_node *n = &c->net->nodes[i];
+    ew_frame f;
+    rules_frame_init(&f, &n->shape, n->name);
+    f.inputs[f.n++] = c->R[i];
+    rules_frame_var(&f, V_Z, z);
+    if (b->n_masks) f.inputs[f.n++] = rules_fwd(c, i);
+    if (n->n_inputs == 1) f.var_node[V_A] = rules_fwd(c, n->inputs[0]);
+    ir_ew *stab = b->share.stabilize_expr ? rules_to_ew(c, b->share.stabilize_expr, &f) : NULL;
+    return rules_eltwise(c, &n->shape, f.inputs, f.n, scale_expr(c, b, rules_ew_in(c, 0), rules_ew_in(c, 1), 2, stab));
 }
 
 /* The node holding f(a) for an input node (or -1 for the constant 1). */
@@ -243,11 +253,12 @@ static int input_factor(rules_ctx *c, int i, int in, const share_group *gr)
     if (!gr->f) return -1;
     int a = rules_fwd(c, in);
     if (rx_is_var(gr->f, V_A)) return a;
-    int var_input[V_COUNT];
-    for (int v = 0; v < V_COUNT; v++) var_input[v] = -1;
-    var_input[V_A] = 0;
     const ir_shape *shape = &c->net->nodes[in].shape;
-    return rules_eltwise(c, shape, &a, 1, rules_to_ew(c, gr->f, var_input, shape, c->net->nodes[i].name));
+    ew_frame f;
+    rules_frame_init(&f, shape, c->net->nodes[i].name);
+    rules_frame_var(&f, V_A, a);
+    ir_ew *e = rules_to_ew(c, gr->f, &f);
+    return rules_eltwise(c, shape, f.inputs, f.n, e);
 }
 
 static int ones(rules_ctx *c, const ir_shape *shape) { return rules_eltwise(c, shape, NULL, 0, rules_ew_num(c, 1)); }
@@ -295,6 +306,8 @@ static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
 {
     const ir_node *n = &c->net->nodes[i];
     basis_form bf;
+    for (int b = 0; b < f->n_branches; b++) /* own denominators and stabilize expressions: as written */
+        if (f->branches[b].share.den || f->branches[b].share.stabilize_expr) return 0;
     if (!rules_basis_form(f, &bf) || rules_basis_kernels(&bf) >= written_kernels(n, f)) return 0;
     int in = n->inputs[0];
     const ir_shape *in_shape = &c->net->nodes[in].shape;
@@ -337,8 +350,8 @@ static int share_linear_basis(rules_ctx *c, int i, const rule_form *f)
         ir_ew *u = NULL;
         for (int b = 0; b < f->n_branches; b++) {
             if (bf.t_coef[t][b] == 0) continue;
-            ir_ew *s =
-                scale_expr(c, &f->branches[b], rules_ew_in(c, 0), basis_z(c, &bf, b, w_slot, pos_slot, offset[b]), 1);
+            ir_ew *s = scale_expr(c, &f->branches[b], rules_ew_in(c, 0),
+                                  basis_z(c, &bf, b, w_slot, pos_slot, offset[b]), 1, NULL);
             if (bf.t_coef[t][b] != 1) s = rules_ew(c, EW_MUL, rules_ew_num(c, bf.t_coef[t][b]), s);
             u = u ? rules_ew(c, EW_ADD, u, s) : s;
         }
@@ -379,33 +392,42 @@ void rules_share_linear(rules_ctx *c, int i, const rule_form *f)
     for (int bi = 0; bi < f->n_branches; bi++) {
         const branch *b = &f->branches[bi];
         const share_info *sh = &b->share;
-        wset wsets[MAX_GROUPS];
-        int fnodes[MAX_GROUPS];
+        wset wsets[MAX_GROUPS], zsets[MAX_GROUPS];
+        int fnodes[MAX_GROUPS], znodes[MAX_GROUPS];
         for (int gi = 0; gi < sh->n_groups; gi++) {
             const share_group *gr = &sh->groups[gi];
             wsets[gi] = is_pool ? rules_plain_set(rules_pool_scale(c, n, in_shape, gr->g))
                                 : weights_for(c, n, gr->g, gr->g_key);
             fnodes[gi] = input_factor(c, i, in, gr);
         }
-        /* z: the forward output itself when the share restates the layer */
-        int plain = restates_layer(n, sh, is_pool);
+        /* z: over the denominator's contributions (the share's own unless it gives denominator = D); the
+         * forward output itself when they restate the layer */
+        const share_info *zs = sh->den ? sh->den : sh;
+        int plain = restates_layer(n, zs, is_pool);
+        for (int gi = 0; gi < zs->n_groups && !plain; gi++) {
+            const share_group *gr = &zs->groups[gi];
+            zsets[gi] = !sh->den ? wsets[gi]
+                : is_pool        ? rules_plain_set(rules_pool_scale(c, n, in_shape, gr->g))
+                                 : weights_for(c, n, gr->g, gr->g_key);
+            znodes[gi] = !sh->den ? fnodes[gi] : input_factor(c, i, in, gr);
+        }
         int z;
         if (plain) {
             z = rules_fwd(c, i);
         } else {
-            ir_const *bias = is_pool ? NULL : bias_for(c, n, sh->h, sh->h_key);
+            ir_const *bias = is_pool ? NULL : bias_for(c, n, zs->h, zs->h_key);
             int parts[MAX_GROUPS] = { 0 }; /* a share has at least one group (rules_share.c) */
-            for (int gi = 0; gi < sh->n_groups; gi++) {
-                int fin = fnodes[gi] >= 0 ? fnodes[gi] : ones(c, in_shape);
-                parts[gi] = lin(c, i, fin, wsets[gi], gi == 0 ? bias : NULL);
+            for (int gi = 0; gi < zs->n_groups; gi++) {
+                int fin = znodes[gi] >= 0 ? znodes[gi] : ones(c, in_shape);
+                parts[gi] = lin(c, i, fin, zsets[gi], gi == 0 ? bias : NULL);
             }
             z = parts[0];
-            if (sh->n_groups > 1) {
+            if (zs->n_groups > 1) {
                 ir_ew *sum = rules_ew_in(c, 0);
-                for (int gi = 1; gi < sh->n_groups; gi++) sum = rules_ew(c, EW_ADD, sum, rules_ew_in(c, gi));
-                z = rules_eltwise(c, &n->shape, parts, sh->n_groups, sum);
+                for (int gi = 1; gi < zs->n_groups; gi++) sum = rules_ew(c, EW_ADD, sum, rules_ew_in(c, gi));
+                z = rules_eltwise(c, &n->shape, parts, zs->n_groups, sum);
             }
-            double hv = is_pool && sh->h ? rx_eval(sh->h, 0, 0) : 0;
+            double hv = is_pool && zs->h ? rx_eval(zs->h, 0, 0) : 0;
             if (hv != 0)
                 z = rules_eltwise(c, &n->shape, &z, 1, rules_ew(c, EW_ADD, rules_ew_in(c, 0), rules_ew_num(c, hv)));
         }
@@ -437,20 +459,21 @@ void rules_share_add(rules_ctx *c, int i, const rule_form *f)
         for (int bi = 0; bi < f->n_branches; bi++) {
             const branch *b = &f->branches[bi];
             const share_info *sh = &b->share;
-            /* z over both inputs */
+            /* z over both inputs, from the denominator's contributions */
+            const share_info *zs = sh->den ? sh->den : sh;
             int inputs[IR_MAX_INPUTS], ni = 0;
             ir_ew *sum = NULL;
-            for (int gi = 0; gi < sh->n_groups && ni + 2 <= IR_MAX_INPUTS; gi++) {
-                double gv = rx_eval(sh->groups[gi].g, 1, 0);
+            for (int gi = 0; gi < zs->n_groups && ni + 2 <= IR_MAX_INPUTS; gi++) {
+                double gv = rx_eval(zs->groups[gi].g, 1, 0);
                 for (int side = 0; side < 2; side++) {
-                    int fn = input_factor(c, i, n->inputs[side], &sh->groups[gi]);
+                    int fn = input_factor(c, i, n->inputs[side], &zs->groups[gi]);
                     ir_ew *t = fn >= 0 ? rules_ew_in(c, ni) : rules_ew_num(c, 1);
                     if (fn >= 0) inputs[ni++] = fn;
                     t = rules_ew(c, EW_MUL, rules_ew_num(c, gv * sign[side]), t);
                     sum = sum ? rules_ew(c, EW_ADD, sum, t) : t;
                 }
             }
-            double hv = sh->h ? rx_eval(sh->h, 0, 0) : 0;
+            double hv = zs->h ? rx_eval(zs->h, 0, 0) : 0;
             if (hv != 0) sum = rules_ew(c, EW_ADD, sum, rules_ew_num(c, hv));
             int z = rules_eltwise(c, &n->shape, inputs, ni, sum);
             int s = scaled_relevance(c, i, b, z);

@@ -169,6 +169,16 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
         }
         if (e->fn == F_SHARE) break;
         lowered a = lower(c, i, e->args[0]);
+        if (rx_is_reduction(e)) { /* the statistic, spread over the argument's shape */
+            if (!a.level) {
+                diag_error(c->d, e->loc, "%s() reduces a layer's values: give it an expression of r, x or y",
+                           rx_fn_name(e->fn));
+                c->failed = 1;
+                return a;
+            }
+            const ir_shape *shape = a.level == LEVEL_OUT ? &n->shape : &c->net->nodes[in].shape;
+            return leaf(c, a.level, rules_stat(c, e, materialize(c, &a, shape), shape));
+        }
         if (e->fn == F_WHERE || e->fn == F_MAX || e->fn == F_MIN) {
             lowered b = lower(c, i, e->args[1]);
             if (!join(c, e, &a, &b)) return a;
@@ -178,17 +188,11 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
                 ir_ew *sel = rules_ew(c, EW_SELECT, a.e, b.e);
                 sel->c = d.e;
                 a.e = sel;
-            } else {
-                ir_ew *sel = rules_ew(c, EW_SELECT, rules_ew(c, e->fn == F_MAX ? EW_GT : EW_LT, a.e, b.e), a.e);
-                sel->c = b.e;
-                a.e = sel;
-            }
+            } else
+                a.e = rules_ew_call(c, e, a.e, b.e);
             return a;
         }
-        static const ir_ew_kind fk[] = {
-            [F_POS] = EW_POS, [F_NEG] = EW_NEGPART, [F_ABS] = EW_ABS, [F_SIGN] = EW_SIGN, [F_STEP] = EW_STEP
-        };
-        a.e = rules_ew(c, fk[e->fn], a.e, NULL);
+        a.e = rules_ew_call(c, e, a.e, NULL);
         return a;
     }
     default: break;
@@ -295,17 +299,18 @@ void rules_apply(rules_ctx *c, int i)
         return;
     }
     if (elementwise) {
-        /* r -> $0, x -> $1, y -> $2, and in DeepLIFT's reference pass x0 -> $3, y0 -> $4 */
-        int var_input[V_COUNT];
-        for (int v = 0; v < V_COUNT; v++) var_input[v] = -1;
-        var_input[V_R] = 0, var_input[V_X] = 1, var_input[V_Y] = 2;
-        int inputs[5] = { c->R[i], rules_fwd(c, n->inputs[0]), rules_fwd(c, i) }, ni = 3;
+        /* r, x, y, and in DeepLIFT's reference pass x0, y0 */
+        ew_frame f;
+        rules_frame_init(&f, &n->shape, n->name);
+        rules_frame_var(&f, V_R, c->R[i]);
+        rules_frame_var(&f, V_X, rules_fwd(c, n->inputs[0]));
+        rules_frame_var(&f, V_Y, rules_fwd(c, i));
         if (c->fwd0) {
-            var_input[V_X0] = 3, var_input[V_Y0] = 4;
-            inputs[3] = c->fwd0[n->inputs[0]], inputs[4] = c->fwd0[i], ni = 5;
+            rules_frame_var(&f, V_X0, c->fwd0[n->inputs[0]]);
+            rules_frame_var(&f, V_Y0, c->fwd0[i]);
         }
-        ir_ew *e = rules_to_ew(c, use->body, var_input, &n->shape, n->name);
-        rules_give(c, n->inputs[0], rules_eltwise(c, &n->shape, inputs, ni, e));
+        ir_ew *e = rules_to_ew(c, use->body, &f);
+        rules_give(c, n->inputs[0], rules_eltwise(c, &n->shape, f.inputs, f.n, e));
         return;
     }
     if (ir_op_is(n->op, OPF_WINDOW) && !is_share_form(use->body)) {

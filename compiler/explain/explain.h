@@ -35,6 +35,17 @@ typedef enum {
     F_MIN,
     F_UNPOOL,
     F_UNPOOL0,
+    F_EXP, /* math functions of one argument (pow: of two, the exponent a number) */
+    F_LOG,
+    F_SQRT,
+    F_POW,
+    F_TANH,
+    F_SIGMOID,
+    F_SOFTPLUS,
+    F_SUM, /* reductions over the layer's outputs per sample (or per channel): sum, mean, std (unbiased), and
+              max / min with one argument */
+    F_MEAN,
+    F_STD,
     RX_FN_COUNT
 } rx_fn;
 
@@ -51,6 +62,9 @@ typedef struct rx {
     int n_args;
     double stabilize; /* share(..., stabilize = eps) */
     int has_stabilize;
+    struct rx *stabilize_expr; /* share(..., stabilize = e) when e is not a number: an expression of z */
+    struct rx *denominator;    /* share(C, denominator = D): contributions D summed into the denominator */
+    int per_channel;           /* a reduction (sum, mean, std, max, min) per channel instead of per sample */
 } rx;
 
 const char *rx_var_name(rx_var v);
@@ -58,6 +72,8 @@ const char *rx_fn_name(rx_fn f);
 /* Canonical text of an expression (used to compare and cache weight transforms). */
 void rx_print(const rx *e, FILE *out);
 char *rx_text(const rx *e); /* malloc'd */
+/* sum, mean, std, or max / min with one argument */
+int rx_is_reduction(const rx *e);
 
 /* The rule a layer gets. */
 typedef struct rule_use {

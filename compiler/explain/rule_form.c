@@ -276,12 +276,26 @@ static const rx *input_factor(rx_pool *p, const monomial *m)
     return e;
 }
 
-static int analyse_share(expand_ctx *c, const rx *call, share_info *out)
+static void share_free(share_info *s)
+{
+    for (int g = 0; g < s->n_groups; g++) {
+        free(s->groups[g].f_key);
+        free(s->groups[g].g_key);
+    }
+    free(s->h_key);
+    if (s->den) {
+        share_free(s->den);
+        free(s->den);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+/* C (or D) of a share split into groups f(a) * g(w) and bias terms h(b) */
+static int analyse_contributions(expand_ctx *c, const rx *call, const rx *contributions, share_info *out)
 {
     memset(out, 0, sizeof *out);
-    out->stabilize = call->has_stabilize ? call->stabilize : 0;
     mono_list l = { 0 };
-    if (!expand(c, call->args[0], &l)) {
+    if (!expand(c, contributions, &l)) {
         free(l.m);
         return 0;
     }
@@ -291,7 +305,7 @@ static int analyse_share(expand_ctx *c, const rx *call, share_info *out)
         int sides = 0;
         for (int k = 0; k < m->n_atoms; k++) sides |= side_of(m->atoms[k]);
         if ((sides & SIDE_B) && (sides & (SIDE_A | SIDE_W))) {
-            diag_error(c->d, call->args[0]->loc,
+            diag_error(c->d, contributions->loc,
                        "share is not separable: a contribution multiplies the bias b by %s; "
                        "bias terms stand alone, such as + b or + pos(b)",
                        sides & SIDE_A ? "the input a" : "the weights w");
@@ -336,6 +350,27 @@ static int analyse_share(expand_ctx *c, const rx *call, share_info *out)
     return 1;
 }
 
+static int analyse_share(expand_ctx *c, const rx *call, share_info *out)
+{
+    if (!analyse_contributions(c, call, call->args[0], out)) return 0;
+    out->stabilize = call->has_stabilize ? call->stabilize : 0;
+    out->stabilize_expr = call->stabilize_expr;
+    if (!call->denominator) return 1;
+    if (out->h) {
+        diag_error(c->d, call->args[0]->loc,
+                   "a share with its own denominator gives no relevance to bias terms: write the bias in "
+                   "denominator = ..., not in the contributions");
+        share_free(out);
+        return 0;
+    }
+    out->den = calloc(1, sizeof *out->den);
+    if (!out->den || !analyse_contributions(c, call, call->denominator, out->den)) {
+        share_free(out);
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- the rule's form: coef * [masks] * share, summed ---- */
 
 static int is_z_test(const rx *e)
@@ -377,8 +412,8 @@ static int form(expand_ctx *c, const rx *e, double coef, branch *ctx, rule_form 
         if (e->fn == F_WHERE) {
             if (!is_z_test(e->args[0])) {
                 diag_error(c->d, e->args[0]->loc,
-                           "where() tests the sign of z, the layer's plain pre-activation: "
-                           "write where(z > 0, X, Y)");
+                           "where() in a rule for a linear layer compares z, the layer's plain pre-activation, "
+                           "with a number (any threshold): write where(z > t, X, Y) with t a number or parameter");
                 return 0;
             }
             if (ctx->n_masks == MAX_MASKS) {
@@ -424,14 +459,7 @@ int rules_linear_form(xai_diag *d, rx_pool *p, const rx *body, int input_nonneg,
 
 void rule_form_free(rule_form *f)
 {
-    for (int b = 0; b < f->n_branches; b++) {
-        share_info *s = &f->branches[b].share;
-        for (int g = 0; g < s->n_groups; g++) {
-            free(s->groups[g].f_key);
-            free(s->groups[g].g_key);
-        }
-        free(s->h_key);
-    }
+    for (int b = 0; b < f->n_branches; b++) share_free(&f->branches[b].share);
     memset(f, 0, sizeof *f);
 }
 
@@ -458,7 +486,7 @@ double rx_eval(const rx *e, double w, double b)
     }
     case RX_CALL: {
         double x = rx_eval(e->args[0], w, b);
-        if (e->fn == F_MAX || e->fn == F_MIN) {
+        if ((e->fn == F_MAX || e->fn == F_MIN) && e->n_args == 2) {
             double y = rx_eval(e->args[1], w, b);
             return e->fn == F_MAX ? (x > y ? x : y) : (x < y ? x : y);
         }
@@ -466,8 +494,15 @@ double rx_eval(const rx *e, double w, double b)
         case F_POS: return x > 0 ? x : 0;
         case F_NEG: return x < 0 ? x : 0;
         case F_ABS: return fabs(x);
-        case F_SIGN: return (x > 0) - (x < 0);
+        case F_SIGN: return x < 0 ? -1 : 1; /* Zennit's convention: sign(0) = +1 */
         case F_STEP: return x > 0;
+        case F_EXP: return exp(x);
+        case F_LOG: return log(x);
+        case F_SQRT: return sqrt(x);
+        case F_POW: return pow(x, e->args[1]->num);
+        case F_TANH: return tanh(x);
+        case F_SIGMOID: return 1 / (1 + exp(-x));
+        case F_SOFTPLUS: return (x > 0 ? x : 0) + log1p(exp(-fabs(x)));
         default: return 0;
         }
     }

@@ -36,8 +36,9 @@ rx *rx_number(explain_set *s, double v, xai_loc loc)
 }
 
 static const char *const var_names[] = { "a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0" };
-static const char *const fn_names[] = { "pos",   "neg", "abs", "sign",   "step",   "share",
-                                        "where", "max", "min", "unpool", "unpool0" };
+static const char *const fn_names[] = { "pos", "neg",  "abs",     "sign",     "step", "share", "where",
+                                        "max", "min",  "unpool",  "unpool0",  "exp",  "log",   "sqrt",
+                                        "pow", "tanh", "sigmoid", "softplus", "sum",  "mean",  "std" };
 
 const char *rx_var_name(rx_var v) { return var_names[v]; }
 const char *rx_fn_name(rx_fn f) { return fn_names[f]; }
@@ -90,10 +91,25 @@ void rx_print(const rx *e, FILE *out)
             if (i) fputs(", ", out);
             rx_print(e->args[i], out);
         }
-        if (e->has_stabilize) fprintf(out, ", stabilize=%.9g", e->stabilize);
+        if (e->per_channel) fputs(", per=channel", out);
+        if (e->denominator) {
+            fputs(", denominator=", out);
+            rx_print(e->denominator, out);
+        }
+        if (e->stabilize_expr) {
+            fputs(", stabilize=", out);
+            rx_print(e->stabilize_expr, out);
+        } else if (e->has_stabilize)
+            fprintf(out, ", stabilize=%.9g", e->stabilize);
         fputc(')', out);
         break;
     }
+}
+
+int rx_is_reduction(const rx *e)
+{
+    return e && e->kind == RX_CALL &&
+        (e->fn == F_SUM || e->fn == F_MEAN || e->fn == F_STD || ((e->fn == F_MAX || e->fn == F_MIN) && e->n_args == 1));
 }
 
 char *rx_text(const rx *e)

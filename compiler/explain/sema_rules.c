@@ -187,30 +187,57 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
         int f = rx_fn_from_name(e->text);
         if (f < 0) {
             diag_error(c->d, e->loc,
-                       "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, "
-                       "share, where, unpool, unpool0",
+                       "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, exp, log, "
+                       "sqrt, pow, tanh, sigmoid, softplus, sum, mean, std, share, where, unpool, unpool0",
                        e->text, s->rule);
             return NULL;
         }
-        int want = f == F_WHERE ? 3 : (f == F_MAX || f == F_MIN) ? 2 : 1;
-        int positional = 0;
+        int reduction = f == F_SUM || f == F_MEAN || f == F_STD;
+        int positional = 0, n_positional = 0;
+        for (int a = 0; a < e->n_args; a++) n_positional += !e->args[a].name;
+        if ((f == F_MAX || f == F_MIN) && n_positional == 1) reduction = 1; /* max(z): over the layer */
+        int want = f == F_WHERE ? 3 : (f == F_MAX || f == F_MIN) && !reduction ? 2 : f == F_POW ? 2 : 1;
         rx *call = rx_new(c->set, RX_CALL, e->loc);
         call->fn = f;
         for (int a = 0; a < e->n_args; a++) {
             const ast_arg *arg = &e->args[a];
             if (arg->name) {
-                if (f != F_SHARE || strcmp(arg->name, "stabilize")) {
+                if (reduction && !strcmp(arg->name, "per")) {
+                    const ast_expr *v = arg->value;
+                    if (v->kind != EX_IDENT || (strcmp(v->text, "channel") && strcmp(v->text, "sample"))) {
+                        diag_error(c->d, v->loc,
+                                   "per = channel or per = sample (the default): a reduction runs "
+                                   "over each sample's values or each channel's");
+                        return NULL;
+                    }
+                    call->per_channel = !strcmp(v->text, "channel");
+                    continue;
+                }
+                int is_share_arg =
+                    f == F_SHARE && (!strcmp(arg->name, "stabilize") || !strcmp(arg->name, "denominator"));
+                if (!is_share_arg) {
                     diag_error(c->d, arg->name_loc, "%s has no parameter '%s'%s", e->text, arg->name,
-                               f == F_SHARE ? "; share takes stabilize = eps" : "");
+                               f == F_SHARE    ? "; share takes stabilize = e and denominator = D"
+                                   : reduction ? "; a reduction takes per = channel or per = sample"
+                                               : "");
                     return NULL;
                 }
-                rx *eps = convert(c, arg->value, s);
-                if (!eps) return NULL;
-                if (eps->kind != RX_NUM || eps->num < 0) {
-                    diag_error(c->d, arg->value->loc, "stabilize must be a non-negative number");
+                rx *v = convert(c, arg->value, s);
+                if (!v) return NULL;
+                if (arg->name[0] == 'd') {
+                    call->denominator = v;
+                    continue;
+                }
+                if (v->kind == RX_NUM && v->num < 0) {
+                    diag_error(c->d, arg->value->loc,
+                               "stabilize must not be negative: the denominator is z + e * sign(z), which a "
+                               "negative e pushes towards 0");
                     return NULL;
                 }
-                call->stabilize = eps->num;
+                if (v->kind == RX_NUM)
+                    call->stabilize = v->num;
+                else
+                    call->stabilize_expr = v;
                 call->has_stabilize = 1;
                 continue;
             }
@@ -223,6 +250,10 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
         }
         if (positional != want) {
             diag_error(c->d, e->loc, "%s takes %d argument%s", e->text, want, want == 1 ? "" : "s");
+            return NULL;
+        }
+        if (f == F_POW && call->args[1]->kind != RX_NUM) {
+            diag_error(c->d, call->args[1]->loc, "pow(x, p) takes a number as its exponent p");
             return NULL;
         }
         call->n_args = want;

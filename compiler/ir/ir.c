@@ -234,6 +234,11 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
             else
                 fprintf(out, " noise sigma=%g seed=%llu", n->sigma, (unsigned long long)n->rng_seed);
             break;
+        case OP_LAYER_STAT: {
+            static const char *const stats[] = { "sum", "mean", "std", "max", "min" };
+            fprintf(out, " %s per %s", stats[n->stat], n->stat_per_channel ? "channel" : "sample");
+            break;
+        }
         case OP_REDUCE: {
             static const char *const kinds[] = { "path", "mean", "mean_sq", "var" };
             fprintf(out, " %s", kinds[n->reduce]);

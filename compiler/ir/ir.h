@@ -108,6 +108,10 @@ typedef enum { EXPAND_PATH, EXPAND_NOISE } ir_expand;
  *   REDUCE_VAR:      mean_k g[b, k]^2 - (mean_k g[b, k])^2         (VarGrad) */
 typedef enum { REDUCE_PATH, REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR } ir_reduce;
 
+/* OP_LAYER_STAT: out[b, ...] = the statistic of input 0 over sample b (per_channel: over each channel of it),
+ * in every element; STAT_STD is unbiased (n - 1, as torch.std; 0 for a single value). */
+typedef enum { STAT_SUM, STAT_MEAN, STAT_STD, STAT_MAX, STAT_MIN } ir_stat;
+
 /* Elementwise expressions evaluated by OP_ELTWISE kernels. */
 typedef enum {
     EW_INPUT,   /* inputs[input] at this element */
@@ -123,7 +127,7 @@ typedef enum {
     EW_POS,
     EW_NEGPART,
     EW_ABS,
-    EW_SIGN,
+    EW_SIGN, /* -1 where a < 0, else +1 (sign(0) = +1, as the stabiliser) */
     EW_STEP,
     EW_EXP,
     EW_TANH,
@@ -272,14 +276,16 @@ typedef struct ir_node {
     int fused;                  /* an OP_FLATTEN standing for an elementwise node fused into its input: 1 + its op */
     ir_const *bn_mean, *bn_var; /* batchnorm (before canon) */
     /* backward ops */
-    ir_ew *expr;        /* OP_ELTWISE (owned by the graph's ew list) */
-    ir_shape in_shape;  /* transposed ops and sumpool: the forward op's input shape */
-    int global;         /* OP_SUMPOOL(_T): the window is the whole plane, output [C] */
-    ir_seed seed;       /* OP_SEED */
-    int mult;           /* samples per input sample this node works on (IG steps, SmoothGrad
+    ir_ew *expr;       /* OP_ELTWISE (owned by the graph's ew list) */
+    ir_shape in_shape; /* transposed ops and sumpool: the forward op's input shape */
+    int global;        /* OP_SUMPOOL(_T): the window is the whole plane, output [C] */
+    ir_seed seed;      /* OP_SEED */
+    int mult;          /* samples per input sample this node works on (IG steps, SmoothGrad
                                    samples); 0 or 1: one. Kernels get batch * mult */
-    ir_expand expand;   /* OP_EXPAND */
-    ir_reduce reduce;   /* OP_REDUCE */
+    ir_expand expand;  /* OP_EXPAND */
+    ir_reduce reduce;  /* OP_REDUCE */
+    ir_stat stat;      /* OP_LAYER_STAT, with stat_per_channel */
+    int stat_per_channel;
     float sigma;        /* OP_EXPAND noise */
     uint64_t rng_seed;  /* OP_EXPAND noise: the compiled seed (xai_options.seed overrides) */
     float ref_value;    /* OP_REFERENCE: the constant when xai_options gives no baseline */

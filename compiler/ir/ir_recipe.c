@@ -80,7 +80,7 @@ double ir_recipe_eval(const ir_recipe *r, int64_t i)
         case IR_T_POS: st[d - 1] = x > 0 ? x : 0; continue;
         case IR_T_NEGPART: st[d - 1] = x < 0 ? x : 0; continue;
         case IR_T_ABS: st[d - 1] = fabs(x); continue;
-        case IR_T_SIGN: st[d - 1] = (x > 0) - (x < 0); continue;
+        case IR_T_SIGN: st[d - 1] = x < 0 ? -1 : 1; continue; /* sign(0) = +1, as Zennit */
         case IR_T_STEP: st[d - 1] = x > 0; continue;
         default: break;
         }

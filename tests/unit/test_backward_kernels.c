@@ -296,7 +296,7 @@ static double ref_ew(const ir_ew *e, const double *in, int64_t ch)
     case EW_POS: return a > 0 ? a : 0;
     case EW_NEGPART: return a < 0 ? a : 0;
     case EW_ABS: return fabs(a);
-    case EW_SIGN: return a > 0 ? 1 : a < 0 ? -1 : 0;
+    case EW_SIGN: return a < 0 ? -1 : 1; /* Zennit's convention: sign(0) = +1 */
     case EW_STEP: return a > 0;
     case EW_EXP: return exp(a);
     case EW_TANH: return tanh(a);
@@ -415,11 +415,11 @@ Test(backward_kernels, eltwise_every_kind, .timeout = 120)
         cr_expect_eq(o[0], 0.5f);
         cr_expect_eq(o[3], 0.5f);
         free(o);
-        o = run(&r, l, "ew", "sign", x, NULL, batch, count);
-        cr_expect_eq(o[0], 0.0f);
+        o = run(&r, l, "ew", "sign", x, NULL, batch, count); /* sign(0) = sign(-0.0) = +1, as the stabiliser */
+        cr_expect_eq(o[0], 1.0f);
         cr_expect_eq(o[1], 1.0f);
         cr_expect_eq(o[2], -1.0f);
-        cr_expect_eq(o[3], 0.0f);
+        cr_expect_eq(o[3], 1.0f);
         free(o);
         o = run(&r, l, "ew", "select_raw", x, NULL, batch, count);
         cr_expect_eq(o[0], 3.0f);
@@ -1159,5 +1159,60 @@ Test(backward_kernels, fused_epilogues_equal_separate_kernels, .timeout = 120)
         }
         free(x);
     }
+    rig_free(&r);
+}
+
+/* OP_LAYER_STAT: every statistic per sample and per channel against a double-precision loop (std unbiased,
+ * as torch.std), and a per-sample statistic spread over another shape (a stabiliser's std(a) at a dense
+ * layer's outputs) */
+Test(backward_kernels, layer_stat_every_kind, .timeout = 120)
+{
+    static rig r;
+    ir_shape s = shp(3, 3, 4, 5), other = shp(2, 2, 5, 0);
+    int64_t count = 60, channels = 3;
+    ir_graph *net = rig_net(&r, "st", s);
+    static const char *const stat_names[] = { "sum", "mean", "std", "max", "min" };
+    char names[16][32];
+    int n = 0;
+    for (int k = 0; k < 5; k++)
+        for (int per = 0; per < 3; per++) {
+            snprintf(names[n], sizeof names[n], "%s_%s", stat_names[k],
+                     per == 1  ? "channel"
+                         : per ? "other"
+                               : "sample");
+            ir_graph *e = rig_expl(&r, net, names[n++]);
+            ir_node node = node1(OP_LAYER_STAT, 0, per == 2 ? other : s);
+            node.in_shape = s;
+            node.stat = (ir_stat)k;
+            node.stat_per_channel = per == 1;
+            add(e, node);
+        }
+    rig_compile(&r);
+    const int batch = 3;
+    rng_state = 5;
+    float *x = rand_vec(count * batch, -2, 3);
+    x[7] = 40; /* an outlier, so max / std are not all alike */
+    for (int k = 0, e = 0; k < 5; k++)
+        for (int per = 0; per < 3; per++, e++) {
+            int64_t groups = per == 1 ? channels : 1, size = count / groups, out_count = per == 2 ? 10 : count;
+            double *ref = malloc(sizeof(double) * out_count * batch);
+            for (int b = 0; b < batch; b++)
+                for (int64_t g = 0; g < groups; g++) {
+                    const float *v = x + b * count + g * size;
+                    double sum = 0, dev = 0, mx = v[0], mn = v[0];
+                    for (int64_t i = 0; i < size; i++) sum += v[i], mx = fmax(mx, v[i]), mn = fmin(mn, v[i]);
+                    for (int64_t i = 0; i < size; i++) dev += (v[i] - sum / size) * (v[i] - sum / size);
+                    double stat[5] = { sum, sum / size, sqrt(dev / (size - 1)), mx, mn };
+                    int64_t spread = out_count / groups;
+                    for (int64_t i = 0; i < spread; i++) ref[b * out_count + g * spread + i] = stat[k];
+                }
+            for (int l = 0; l < N_LEVELS; l++) {
+                float *out = run(&r, l, "st", names[e], x, NULL, batch, out_count);
+                check(out, ref, out_count * batch, names[e], l);
+                free(out);
+            }
+            free(ref);
+        }
+    free(x);
     rig_free(&r);
 }

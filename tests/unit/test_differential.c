@@ -33,7 +33,7 @@ enum {
     F_AVGPOOL_SAME,
     F_GAP,
     F_RELU,
-    F_SIGMOID,
+    F_SIGMOID_LAYER,
     F_FLATTEN,
     F_BN_CONV,
     F_BN_DENSE,
@@ -372,7 +372,7 @@ static int g_bn(gen *g, int cur)
 
 static int g_unary(gen *g, int cur, nr_op op)
 {
-    g->used[op == NR_RELU ? F_RELU : op == NR_SIGMOID ? F_SIGMOID : op == NR_FLATTEN ? F_FLATTEN : F_GAP]++;
+    g->used[op == NR_RELU ? F_RELU : op == NR_SIGMOID ? F_SIGMOID_LAYER : op == NR_FLATTEN ? F_FLATTEN : F_GAP]++;
     int i = add_layer(g, op, cur, 0);
     nr_layer *l = &g->net->L[i];
     if (op == NR_FLATTEN) {
@@ -417,9 +417,9 @@ static int g_add(gen *g, int cur)
 static int step3(gen *g, int cur, int f)
 {
     if (f < 0) {
-        static const int pool[] = { F_CONV_BIAS,   F_CONV_NOBIAS, F_CONV_BIAS,    F_MAXPOOL_PAD,
-                                    F_AVGPOOL_PAD, F_RELU,        F_SIGMOID,      F_ADD,
-                                    F_BN_CONV,     F_BN_RELU,     F_MAXPOOL_SAME, F_AVGPOOL_SAME };
+        static const int pool[] = { F_CONV_BIAS,   F_CONV_NOBIAS, F_CONV_BIAS,     F_MAXPOOL_PAD,
+                                    F_AVGPOOL_PAD, F_RELU,        F_SIGMOID_LAYER, F_ADD,
+                                    F_BN_CONV,     F_BN_RELU,     F_MAXPOOL_SAME,  F_AVGPOOL_SAME };
         f = pool[nr_int(&g->rng, 0, (int)(sizeof pool / sizeof *pool) - 1)];
     }
     switch (f) {
@@ -433,7 +433,7 @@ static int step3(gen *g, int cur, int f)
     case F_AVGPOOL_PAD: return g_pool(g, cur, NR_AVGPOOL, 0);
     case F_AVGPOOL_SAME: return g_pool(g, cur, NR_AVGPOOL, 1);
     case F_RELU: return g_unary(g, cur, NR_RELU);
-    case F_SIGMOID: return g_unary(g, cur, NR_SIGMOID);
+    case F_SIGMOID_LAYER: return g_unary(g, cur, NR_SIGMOID);
     case F_ADD:
     case F_BN_SHARED_CONV: return g_add(g, cur);
     case F_BN_CONV: return g_bn(g, g_conv(g, cur, -1, -1, 0));
@@ -446,14 +446,16 @@ static int step3(gen *g, int cur, int f)
 static int step1(gen *g, int cur, int f)
 {
     if (f < 0) {
-        static const int pool[] = { F_DENSE_BIAS, F_DENSE_NOBIAS, F_RELU, F_SIGMOID, F_ADD, F_BN_DENSE, F_BN_RELU };
+        static const int pool[] = {
+            F_DENSE_BIAS, F_DENSE_NOBIAS, F_RELU, F_SIGMOID_LAYER, F_ADD, F_BN_DENSE, F_BN_RELU
+        };
         f = pool[nr_int(&g->rng, 0, (int)(sizeof pool / sizeof *pool) - 1)];
     }
     switch (f) {
     case F_DENSE_BIAS: return g_dense(g, cur, nr_int(&g->rng, 1, 8), 1);
     case F_DENSE_NOBIAS: return g_dense(g, cur, nr_int(&g->rng, 1, 8), 0);
     case F_RELU: return g_unary(g, cur, NR_RELU);
-    case F_SIGMOID: return g_unary(g, cur, NR_SIGMOID);
+    case F_SIGMOID_LAYER: return g_unary(g, cur, NR_SIGMOID);
     case F_ADD:
     case F_BN_SHARED_CONV: return g_add(g, cur);
     case F_BN_DENSE: return g_bn(g, g_dense(g, cur, nr_int(&g->rng, 1, 8), nr_int(&g->rng, 0, 1)));
@@ -470,7 +472,7 @@ static int is3(int f)
 static int is1(int f) { return f == F_DENSE_BIAS || f == F_DENSE_NOBIAS || f == F_BN_DENSE; }
 static int is_either(int f)
 {
-    return f == F_RELU || f == F_SIGMOID || f == F_ADD || f == F_BN_RELU || f == F_BN_SHARED_CONV;
+    return f == F_RELU || f == F_SIGMOID_LAYER || f == F_ADD || f == F_BN_RELU || f == F_BN_SHARED_CONV;
 }
 
 /* Builds random network `index`; returns its batch size. */

@@ -103,7 +103,7 @@ Test(rule_diagnostics, where_must_test_z)
 {
     expect(NET "rule bad on dense { where(a > 0, share(a * w), 0); }\n"
                "explain e for mnist_mlp { dense: bad; }\n",
-           1, 2, 27, "where()", "sign of z", NULL);
+           1, 2, 27, "where()", "compares z", "any threshold", NULL);
 }
 
 Test(rule_diagnostics, gradient_cannot_be_combined)
@@ -241,4 +241,42 @@ Test(method_diagnostics, cam_needs_a_gap_head)
 {
     expect("import \"mnist_cnn.xai\";\nexplain e for mnist_cnn { method cam(layer=act3); }\n", 1, 2, 9,
            "global_avgpool -> dense", "gradcam", NULL);
+}
+
+/* rule language v2: own denominators, stabilize expressions, reductions and math functions */
+Test(rule_diagnostics, own_denominator_with_bias_in_the_contributions)
+{
+    expect(NET "rule bad on dense { share(a * w + b, denominator = a * w + b); }\n"
+               "explain e for mnist_mlp { dense: bad; }\n",
+           1, 2, 27, "own denominator", "write the bias in denominator", NULL);
+}
+
+Test(rule_diagnostics, stabilize_expressions)
+{
+    const char *use = "explain e for mnist_mlp { dense: bad; }\n";
+    char text[512];
+    snprintf(text, sizeof text, NET "rule bad on dense { share(a * w, stabilize = -1); }\n%s", use);
+    expect(text, 1, 2, 46, "must not be negative", "z + e * sign(z)", NULL);
+    snprintf(text, sizeof text, NET "rule bad on dense { share(a * w, stabilize = 0.1 * a); }\n%s", use);
+    expect(text, 1, 2, 52, "'a' cannot be used", "only inside a reduction", NULL);
+    snprintf(text, sizeof text, NET "rule bad on dense { share(a * w, stabilize = std(a + z)); }\n%s", use);
+    expect(text, 1, 2, 46, "two shapes", "one of them", NULL);
+    snprintf(text, sizeof text, NET "rule bad on dense { share(a * w, stabilize = mean(3)); }\n%s", use);
+    expect(text, 1, 2, 46, "mean()", "expression of z, a, r, x or y", NULL);
+    snprintf(text, sizeof text, NET "rule bad on dense { share(a * w, stabilize = std(r)); }\n%s", use);
+    expect(text, 1, 2, 46, "cannot read 'r'", "here it reads a, z", NULL);
+}
+
+Test(rule_diagnostics, math_functions_and_reductions)
+{
+    const char *use = "explain e for mnist_mlp { relu: bad; }\n";
+    char text[512];
+    snprintf(text, sizeof text, NET "rule bad on relu { r * pow(x, y); }\n%s", use);
+    expect(text, 1, 2, 31, "pow(x, p)", "a number as its exponent", NULL);
+    snprintf(text, sizeof text, NET "rule bad on relu { r * std(x, per = layer); }\n%s", use);
+    expect(text, 1, 2, 37, "per = channel or per = sample", NULL);
+    snprintf(text, sizeof text, NET "rule bad on relu { r * std(x, y); }\n%s", use);
+    expect(text, 1, 2, 31, "std takes 1 argument", NULL);
+    snprintf(text, sizeof text, NET "rule bad on relu { r * cosh(x); }\n%s", use);
+    expect(text, 1, 2, 24, "unknown function 'cosh'", "softplus", "std", NULL);
 }

@@ -1,0 +1,57 @@
+/* OP_LAYER_STAT: a statistic of a value per sample (or per channel of a sample), written back over every
+ * element of its group so that elementwise rule code reads it like any other input. Accumulated in double:
+ * a layer's sum of squares over ~10^5 values would lose digits in float. */
+#include "cg_kernels.h"
+
+static LLVMValueRef ld(cg *c, LLVMTypeRef t, LLVMValueRef p) { return LLVMBuildLoad2(c->b, t, p, ""); }
+
+static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFCmp(c->b, p, a, b, "");
+}
+
+void cg_kernel_layer_stat(cg *c, const kargs *a)
+{
+    const ir_node *n = a->n;
+    const ir_shape *in = n->in_shape.rank ? &n->in_shape : &n->shape;
+    int64_t groups = n->stat_per_channel && in->rank >= 1 ? in->dims[0] : 1;
+    int64_t size = ir_shape_count(in) / groups, spread = ir_shape_count(&n->shape) / groups;
+    if (size == 0 || spread == 0) return;
+    LLVMValueRef acc = cg_local(c, c->f64, "acc"), mean = cg_local(c, c->f64, "mean");
+    cg_loop lg, li;
+    LLVMValueRef g = cg_loop_begin(c, &lg, cg_i64(c, 0), LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, groups), ""), "g");
+    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, g, size, NULL)),
+                 dst = cg_gep(c, a->out, cg_mad(c, g, spread, NULL));
+    LLVMValueRef first = LLVMBuildFPExt(c->b, cg_load(c, src, cg_i64(c, 0)), c->f64, "");
+    int extreme = n->stat == STAT_MAX || n->stat == STAT_MIN;
+    LLVMBuildStore(c->b, extreme ? first : LLVMConstReal(c->f64, 0), acc);
+    LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, size), "i");
+    LLVMValueRef v = LLVMBuildFPExt(c->b, cg_load(c, src, i), c->f64, ""), s = ld(c, c->f64, acc);
+    if (extreme) /* NaN never wins a comparison: the statistic of the other values */
+        s = LLVMBuildSelect(c->b, fcmp(c, n->stat == STAT_MAX ? LLVMRealOGT : LLVMRealOLT, v, s), v, s, "");
+    else
+        s = LLVMBuildFAdd(c->b, s, v, "");
+    LLVMBuildStore(c->b, s, acc);
+    cg_loop_end(c, &li);
+    LLVMValueRef result = ld(c, c->f64, acc);
+    if (n->stat == STAT_MEAN || n->stat == STAT_STD)
+        result = LLVMBuildFDiv(c->b, result, LLVMConstReal(c->f64, (double)size), "");
+    if (n->stat == STAT_STD) { /* two passes: the squared deviations from the mean, over n - 1 */
+        LLVMBuildStore(c->b, result, mean);
+        LLVMBuildStore(c->b, LLVMConstReal(c->f64, 0), acc);
+        i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, size), "i");
+        LLVMValueRef d =
+            LLVMBuildFSub(c->b, LLVMBuildFPExt(c->b, cg_load(c, src, i), c->f64, ""), ld(c, c->f64, mean), "");
+        LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, ld(c, c->f64, acc), LLVMBuildFMul(c->b, d, d, ""), ""), acc);
+        cg_loop_end(c, &li);
+        LLVMValueRef var = size > 1
+            ? LLVMBuildFDiv(c->b, ld(c, c->f64, acc), LLVMConstReal(c->f64, (double)(size - 1)), "")
+            : LLVMConstReal(c->f64, 0);
+        result = cg_intrinsic(c, "llvm.sqrt", c->f64, &var, 1);
+    }
+    LLVMValueRef out = LLVMBuildFPTrunc(c->b, result, c->f32, "");
+    i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, spread), "fill");
+    cg_store(c, out, dst, i);
+    cg_loop_end(c, &li);
+    cg_loop_end(c, &lg);
+}
