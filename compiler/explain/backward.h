@@ -149,6 +149,7 @@ typedef struct ew_frame {
     int n;
     const ir_shape *shape; /* of the expression's values */
     const char *layer;
+    const float *op_args; /* the layer's own numbers (V_ARG0, V_ARG1), or NULL */
 } ew_frame;
 void rules_frame_init(ew_frame *f, const ir_shape *shape, const char *layer);
 /* v readable at the top level from `node` (its slot), and by reductions */

@@ -269,6 +269,7 @@ ir_ew *rules_to_ew(rules_ctx *c, const rx *e, ew_frame *f)
             }
             return rules_ew_num(c, e->var == V_LOW ? c->net->range_low : c->net->range_high);
         }
+        if ((e->var == V_ARG0 || e->var == V_ARG1) && f->op_args) return rules_ew_num(c, f->op_args[e->var - V_ARG0]);
         if (f->var_input[e->var] < 0) {
             diag_error(c->d, e->loc, "'%s' cannot be used in the rule of layer '%s' here%s", rx_var_name(e->var), layer,
                        f->var_node[e->var] >= 0 ? " (only inside a reduction such as std(...))" : "");

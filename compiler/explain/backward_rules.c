@@ -302,6 +302,7 @@ void rules_apply(rules_ctx *c, int i)
         /* r, x, y, and in DeepLIFT's reference pass x0, y0 */
         ew_frame f;
         rules_frame_init(&f, &n->shape, n->name);
+        f.op_args = n->arg;
         rules_frame_var(&f, V_R, c->R[i]);
         rules_frame_var(&f, V_X, rules_fwd(c, n->inputs[0]));
         rules_frame_var(&f, V_Y, rules_fwd(c, i));

@@ -20,7 +20,9 @@ typedef enum {
 } rx_kind;
 
 /* x0, y0: the layer's input and output in the reference pass (DeepLIFT) */
-typedef enum { V_A, V_W, V_B, V_LOW, V_HIGH, V_R, V_X, V_Y, V_Z, V_X0, V_Y0, V_COUNT } rx_var;
+/* V_ARG0, V_ARG1: the layer's own numbers (ir_node.arg: leaky_relu's slope, clamp's min and max, ...), named in
+ * rule bodies by the op's parameter names (ops.def PARAMS) */
+typedef enum { V_A, V_W, V_B, V_LOW, V_HIGH, V_R, V_X, V_Y, V_Z, V_X0, V_Y0, V_ARG0, V_ARG1, V_COUNT } rx_var;
 /* unpool(e) / unpool0(e): in a max pooling rule, route an output-shaped value to the window maxima of x
  * (of x0), giving an input-shaped value */
 typedef enum {

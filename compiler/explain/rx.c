@@ -35,7 +35,10 @@ rx *rx_number(explain_set *s, double v, xai_loc loc)
     return e;
 }
 
-static const char *const var_names[] = { "a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0" };
+/* (the op's numbers are matched by their parameter names in sema_rules.c, never by these) */
+static const char *const var_names[] = {
+    "a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0", "$arg0", "$arg1"
+};
 static const char *const fn_names[] = { "pos", "neg",  "abs",     "sign",     "step", "share", "where",
                                         "max", "min",  "unpool",  "unpool0",  "exp",  "log",   "sqrt",
                                         "pow", "tanh", "sigmoid", "softplus", "sum",  "mean",  "std" };

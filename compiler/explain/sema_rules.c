@@ -147,7 +147,37 @@ typedef struct body_scope {
     rx **let_values;
     int n_lets;
     const char *rule;
+    const ast_rule *def;
 } body_scope;
+
+/* the index of `name` among the numbers (ir_node.arg) of every op the rule is on: -1 when it is none of theirs,
+ * -2 (reported) when the ops disagree */
+static int op_number(sema_explain_ctx *c, const body_scope *s, const char *name, xai_loc loc)
+{
+    int found = -1;
+    const char *first_op = NULL;
+    for (int k = 0; s->def && k < s->def->n_ops; k++) {
+        int op = ir_op_from_selector(s->def->ops[k]);
+        int at = -1;
+        if (op >= 0 && ir_op_is(op, OPF_ELEMENTWISE)) {
+            char params[128];
+            snprintf(params, sizeof params, "%s", ir_ops[op].params);
+            int idx = 0;
+            for (char *t = strtok(params, " "); t; t = strtok(NULL, " "), idx++)
+                if (!strcmp(t, name)) at = idx;
+        }
+        if (k > 0 && at != found) {
+            if (found >= 0 || at >= 0) {
+                diag_error(c->d, loc, "'%s' is a parameter of %s but not of %s, which rule '%s' is also on", name,
+                           found >= 0 ? first_op : s->def->ops[k], found >= 0 ? s->def->ops[k] : first_op, s->rule);
+                return -2;
+            }
+        }
+        if (k == 0) first_op = s->def->ops[k];
+        found = at;
+    }
+    return found > 1 ? -1 : found;
+}
 
 static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
 {
@@ -165,9 +195,18 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
             return x;
         }
         if (!strcmp(e->text, "gradient")) return rx_new(c->set, RX_GRADIENT, e->loc);
+        int k = op_number(c, s, e->text, e->loc);
+        if (k == -2) return NULL;
+        if (k >= 0) {
+            rx *x = rx_new(c->set, RX_VAR, e->loc);
+            x->var = k ? V_ARG1 : V_ARG0;
+            return x;
+        }
         diag_error(c->d, e->loc,
                    "unknown name '%s' in rule '%s'; a body may use a, w, b, z, low, high (linear ops), "
-                   "r, x, y, x0, y0 (elementwise and pooling ops), gradient, the rule's parameters and its local names",
+                   "r, x, y, x0, y0 (elementwise and pooling ops), gradient, the rule's parameters, its local names "
+                   "and the op's own parameters (leaky_relu's slope, clamp's min and max, elu's alpha, hardsigmoid's "
+                   "alpha and beta)",
                    e->text, s->rule);
         return NULL;
     }
@@ -268,7 +307,7 @@ rx *sx_instantiate(sema_explain_ctx *c, const ast_rule *rule, const ast_expr *ca
     sx_env params = { 0 };
     if (!sx_bind(c, "rule", rule->name, rule->params, rule->n_params, call, env, &params)) return NULL;
     if (!sx_check_requires(c, rule, &params, site.src ? site : call ? call->loc : rule->loc)) return NULL;
-    body_scope s = { &params, NULL, NULL, 0, rule->name };
+    body_scope s = { &params, NULL, NULL, 0, rule->name, rule };
     s.let_names = sx_alloc(c->set, sizeof(char *) * (rule->n_lets + 1));
     s.let_values = sx_alloc(c->set, sizeof(rx *) * (rule->n_lets + 1));
     for (int i = 0; i < rule->n_lets; i++) {

@@ -280,3 +280,10 @@ Test(rule_diagnostics, math_functions_and_reductions)
     snprintf(text, sizeof text, NET "rule bad on relu { r * cosh(x); }\n%s", use);
     expect(text, 1, 2, 24, "unknown function 'cosh'", "softplus", "std", NULL);
 }
+
+Test(rule_diagnostics, op_parameter_not_shared_by_every_op_of_the_rule)
+{
+    expect(NET "rule bad on relu, leaky_relu { r * slope; }\n"
+               "explain e for mnist_mlp { relu: bad; }\n",
+           1, 2, 36, "'slope' is a parameter of leaky_relu but not of relu", NULL);
+}
