@@ -4,6 +4,7 @@
  * rounding to float, no fast-math), so the bound values are the floats an embedded object holds.
  *
  * Workspace: [64-byte header: file pointer, magic][derived constants, 64-byte aligned][arena]. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "cg_entry.h"
@@ -140,6 +141,19 @@ static LLVMValueRef eval(cg *c, const ir_recipe *r, LLVMValueRef *src, LLVMValue
             st[d - 1] = LLVMBuildSelect(c->b, cmp(c, LLVMRealOLT, x, zero), LLVMConstReal(c->f64, -1),
                                         LLVMConstReal(c->f64, 1), ""); /* sign(0) = +1 */
             continue;
+        case IR_T_EXP: st[d - 1] = cg_intrinsic(c, "llvm.exp", c->f64, &x, 1); continue;
+        case IR_T_LOG: st[d - 1] = cg_intrinsic(c, "llvm.log", c->f64, &x, 1); continue;
+        case IR_T_POW: { /* ir_pow */
+            LLVMValueRef p = LLVMConstReal(c->f64, t->num);
+            if (t->num != floor(t->num)) {
+                LLVMValueRef l = LLVMBuildFMul(c->b, p, cg_intrinsic(c, "llvm.log", c->f64, &x, 1), "");
+                st[d - 1] = cg_intrinsic(c, "llvm.exp", c->f64, &l, 1);
+            } else {
+                LLVMValueRef v = cg_intrinsic(c, "llvm.pow", c->f64, (LLVMValueRef[]){ x, p }, 2);
+                st[d - 1] = t->num < 0 ? LLVMBuildSelect(c->b, cmp(c, LLVMRealOEQ, x, zero), zero, v, "") : v;
+            }
+            continue;
+        }
         default: break;
         }
         x = st[d - 2], y = st[d - 1];

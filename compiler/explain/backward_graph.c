@@ -129,7 +129,7 @@ ir_ew *rules_ew_call(rules_ctx *c, const rx *call, ir_ew *a, ir_ew *b)
     case F_POW: {
         double p = call->args[1]->num;
         if (p == 0) return rules_ew_num(c, 1);
-        if (p == floor(p) && fabs(p) <= 16) { /* whole powers by repeated squaring: exact for negative x */
+        if (p == floor(p)) { /* whole powers by repeated squaring (|p| <= 1024, sema): right for negative x */
             ir_ew *result = NULL, *sq = a;
             for (long k = (long)fabs(p); k; k >>= 1) {
                 if (k & 1) result = result ? rules_ew(c, EW_MUL, result, sq) : sq;
@@ -137,8 +137,7 @@ ir_ew *rules_ew_call(rules_ctx *c, const rx *call, ir_ew *a, ir_ew *b)
             }
             return p > 0 ? result : rules_ew(c, EW_SAFEDIV, rules_ew_num(c, 1), result);
         }
-        if (p == 0.5) return rules_ew(c, EW_SQRT, a, NULL);
-        /* exp(p log x): NaN for x < 0, as a real power is undefined there */
+        /* exp(p log x): NaN for x < 0, as a real power is undefined there (ir_pow) */
         return rules_ew(c, EW_EXP, rules_ew(c, EW_MUL, rules_ew_num(c, p), rules_ew(c, EW_LOG, a, NULL)), NULL);
     }
     case F_MAX:
@@ -161,7 +160,9 @@ int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape)
         : call->fn == F_MEAN      ? STAT_MEAN
         : call->fn == F_STD       ? STAT_STD
         : call->fn == F_MAX       ? STAT_MAX
-                                  : STAT_MIN;
+        : call->fn == F_MIN       ? STAT_MIN
+                                  : STAT_QUANTILE;
+    if (node.stat == STAT_QUANTILE) node.stat_q = call->args[1]->num;
     node.stat_per_channel = call->per_channel;
     node.n_inputs = 1;
     node.inputs[0] = v;

@@ -40,6 +40,7 @@ static int rx_to_tape(const rx *g, ir_recipe *r, int src)
         switch (g->fn) {
         case F_MAX:
         case F_MIN:
+            if (g->n_args != 2) return 0; /* a reduction: refused in shares (rule_form.c) */
             return rx_to_tape(g->args[0], r, src) && rx_to_tape(g->args[1], r, src) &&
                 ir_recipe_push(r, g->fn == F_MAX ? IR_T_MAX : IR_T_MIN, 0, 0);
         case F_POS: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_POS, 0, 0);
@@ -47,6 +48,27 @@ static int rx_to_tape(const rx *g, ir_recipe *r, int src)
         case F_ABS: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_ABS, 0, 0);
         case F_SIGN: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_SIGN, 0, 0);
         case F_STEP: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_STEP, 0, 0);
+        case F_SQRT: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_SQRT, 0, 0);
+        case F_EXP: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_EXP, 0, 0);
+        case F_LOG: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_LOG, 0, 0);
+        case F_POW: return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_POW, 0, g->args[1]->num);
+        case F_SIGMOID: /* 1 / (1 + exp(-x)) */
+            return ir_recipe_push(r, IR_T_NUM, 0, 1) && ir_recipe_push(r, IR_T_NUM, 0, 1) &&
+                rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_NEG, 0, 0) &&
+                ir_recipe_push(r, IR_T_EXP, 0, 0) && ir_recipe_push(r, IR_T_ADD, 0, 0) &&
+                ir_recipe_push(r, IR_T_DIV0, 0, 0);
+        case F_TANH: /* 1 - 2 / (exp(2x) + 1) */
+            return ir_recipe_push(r, IR_T_NUM, 0, 1) && ir_recipe_push(r, IR_T_NUM, 0, 2) &&
+                ir_recipe_push(r, IR_T_NUM, 0, 2) && rx_to_tape(g->args[0], r, src) &&
+                ir_recipe_push(r, IR_T_MUL, 0, 0) && ir_recipe_push(r, IR_T_EXP, 0, 0) &&
+                ir_recipe_push(r, IR_T_NUM, 0, 1) && ir_recipe_push(r, IR_T_ADD, 0, 0) &&
+                ir_recipe_push(r, IR_T_DIV0, 0, 0) && ir_recipe_push(r, IR_T_SUB, 0, 0);
+        case F_SOFTPLUS: /* pos(x) + log(1 + exp(-|x|)) */
+            return rx_to_tape(g->args[0], r, src) && ir_recipe_push(r, IR_T_POS, 0, 0) &&
+                ir_recipe_push(r, IR_T_NUM, 0, 1) && rx_to_tape(g->args[0], r, src) &&
+                ir_recipe_push(r, IR_T_ABS, 0, 0) && ir_recipe_push(r, IR_T_NEG, 0, 0) &&
+                ir_recipe_push(r, IR_T_EXP, 0, 0) && ir_recipe_push(r, IR_T_ADD, 0, 0) &&
+                ir_recipe_push(r, IR_T_LOG, 0, 0) && ir_recipe_push(r, IR_T_ADD, 0, 0);
         default: return 0;
         }
     default: return 0; /* rx_eval gives 0 here; no recipe, the data is stored */

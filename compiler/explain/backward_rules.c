@@ -261,10 +261,54 @@ static void gate(rules_ctx *c, int i, const rule_use *use)
     rules_give(c, to, rules_node(c, &node));
 }
 
+/* A rule body over r, y (and x when `x_node` >= 0) evaluated at node i's output shape: views and routes, whose
+ * result then goes back the way values came; binary ops, once per input (x = that input). */
+static int output_expression(rules_ctx *c, int i, const rule_use *use, int x_node)
+{
+    const ir_node *n = &c->net->nodes[i];
+    ew_frame f;
+    rules_frame_init(&f, &n->shape, n->name);
+    rules_frame_var(&f, V_R, c->R[i]);
+    rules_frame_var(&f, V_Y, rules_fwd(c, i));
+    if (x_node >= 0) rules_frame_var(&f, V_X, x_node);
+    ir_ew *e = rules_to_ew(c, use->body, &f);
+    return rules_eltwise(c, &n->shape, f.inputs, f.n, e);
+}
+
+/* add, sub, mul, div of two values under an expression rule: input k gets the body with x = input k (the
+ * uniform rule r / 2, the proportional rule r * x / y, ...) */
+static void binary_expression(rules_ctx *c, int i, const rule_use *use)
+{
+    const ir_node *n = &c->net->nodes[i];
+    for (int k = 0; k < n->n_inputs; k++) {
+        const ir_shape *s = &c->net->nodes[n->inputs[k]].shape;
+        if (s->rank != n->shape.rank || memcmp(s->dims, n->shape.dims, sizeof(int) * s->rank)) {
+            diag_error(c->d, use->where,
+                       "rule '%s' on %s layer '%s': its inputs have different shapes (one is broadcast), but an "
+                       "expression rule reads x per element of the output; use gradient%s",
+                       use->rule, ir_op_name(n->op), n->name, n->op == OP_MUL || n->op == OP_DIV ? " or gate" : "");
+            c->failed = 1;
+            return;
+        }
+    }
+    for (int k = 0; k < n->n_inputs; k++) {
+        int x = rules_fwd(c, n->inputs[k]);
+        rules_give(c, n->inputs[k], output_expression(c, i, use, x));
+    }
+}
+
 void rules_apply(rules_ctx *c, int i)
 {
     const ir_node *n = &c->net->nodes[i];
     const rule_use *use = &c->spec->rules[i];
+    int moves = ir_op_is(n->op, OPF_VIEW) || ir_op_is(n->op, OPF_ROUTE);
+    if (moves && use->body && use->body->kind != RX_GRADIENT && !rx_is_var(use->body, V_R)) {
+        /* the body at the output, then moved back like relevance (x: a view's input, whose values are the
+         * output's in the same order) */
+        int view_x = ir_op_is(n->op, OPF_VIEW) && n->n_inputs == 1 ? rules_fwd(c, n->inputs[0]) : -1;
+        c->R[i] = output_expression(c, i, use, view_x);
+        if (c->failed) return;
+    }
     if (ir_op_is(n->op, OPF_VIEW)) { /* relevance keeps its values, takes the input's shape */
         ir_node node = { 0 };
         node.op = OP_FLATTEN;
@@ -290,9 +334,15 @@ void rules_apply(rules_ctx *c, int i)
     }
     /* one input: activations, and binary ops with a number (part of an elementwise function) */
     int elementwise = ir_op_is(n->op, OPF_ELEMENTWISE) || (ir_op_is(n->op, OPF_BINARY) && n->n_inputs == 1);
-    if (ir_op_is(n->op, OPF_BINARY) && !elementwise && (n->op == OP_MUL || n->op == OP_DIV)) {
-        gate(c, i, use);
-        return;
+    if (ir_op_is(n->op, OPF_BINARY) && !elementwise) {
+        if ((n->op == OP_MUL || n->op == OP_DIV) && (rx_is_var(use->body, V_R) || is_share_form(use->body))) {
+            gate(c, i, use); /* the gate rule (`r`); a share is reported there */
+            return;
+        }
+        if (!is_share_form(use->body)) {
+            binary_expression(c, i, use);
+            return;
+        }
     }
     if (elementwise && rx_is_var(use->body, V_R)) { /* pass: the same relevance, no kernel */
         rules_give(c, n->inputs[0], c->R[i]);

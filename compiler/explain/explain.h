@@ -48,6 +48,7 @@ typedef enum {
               max / min with one argument */
     F_MEAN,
     F_STD,
+    F_QUANTILE, /* quantile(v, q): the q-quantile (0 <= q <= 1), linear between order statistics as torch.quantile */
     RX_FN_COUNT
 } rx_fn;
 

@@ -97,8 +97,28 @@ typedef struct expand_ctx {
 
 static int expand(expand_ctx *c, const rx *e, mono_list *out);
 
+/* a reduction whose argument reads w or b (sum(w), std(b)): none exists, a reduction runs over a layer's values */
+static const rx *reduction_of_parameters(const rx *e)
+{
+    if (!e) return NULL;
+    if (rx_is_reduction(e) && (side_of(e->args[0]) & (SIDE_W | SIDE_B))) return e;
+    for (int k = 0; k < e->n_args; k++) {
+        const rx *r = reduction_of_parameters(e->args[k]);
+        if (r) return r;
+    }
+    return NULL;
+}
+
 static int atom(expand_ctx *c, const rx *e, mono_list *out)
 {
+    const rx *red = reduction_of_parameters(e);
+    if (red) {
+        diag_error(c->d, red->loc,
+                   "%s() reduces a layer's values (a in a share, z in its stabiliser); the weights w and bias b are "
+                   "transformed one by one: write a function of w such as abs(w) or w * w",
+                   rx_fn_name(red->fn));
+        return 0;
+    }
     int s = side_of(e);
     if (s & SIDE_OTHER) {
         diag_error(c->d, e->loc,
@@ -499,7 +519,7 @@ double rx_eval(const rx *e, double w, double b)
         case F_EXP: return exp(x);
         case F_LOG: return log(x);
         case F_SQRT: return sqrt(x);
-        case F_POW: return pow(x, e->args[1]->num);
+        case F_POW: return ir_pow(x, e->args[1]->num);
         case F_TANH: return tanh(x);
         case F_SIGMOID: return 1 / (1 + exp(-x));
         case F_SOFTPLUS: return (x > 0 ? x : 0) + log1p(exp(-fabs(x)));

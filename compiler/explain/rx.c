@@ -39,9 +39,11 @@ rx *rx_number(explain_set *s, double v, xai_loc loc)
 static const char *const var_names[] = {
     "a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0", "$arg0", "$arg1"
 };
-static const char *const fn_names[] = { "pos", "neg",  "abs",     "sign",     "step", "share", "where",
-                                        "max", "min",  "unpool",  "unpool0",  "exp",  "log",   "sqrt",
-                                        "pow", "tanh", "sigmoid", "softplus", "sum",  "mean",  "std" };
+_Static_assert(sizeof var_names / sizeof *var_names == V_COUNT, "a name for every rx_var");
+static const char *const fn_names[] = { "pos",     "neg",      "abs",     "sign", "step", "share",   "where", "max",
+                                        "min",     "unpool",   "unpool0", "exp",  "log",  "sqrt",    "pow",   "tanh",
+                                        "sigmoid", "softplus", "sum",     "mean", "std",  "quantile" };
+_Static_assert(sizeof fn_names / sizeof *fn_names == RX_FN_COUNT, "a name for every rx_fn");
 
 const char *rx_var_name(rx_var v) { return var_names[v]; }
 const char *rx_fn_name(rx_fn f) { return fn_names[f]; }
@@ -112,7 +114,8 @@ void rx_print(const rx *e, FILE *out)
 int rx_is_reduction(const rx *e)
 {
     return e && e->kind == RX_CALL &&
-        (e->fn == F_SUM || e->fn == F_MEAN || e->fn == F_STD || ((e->fn == F_MAX || e->fn == F_MIN) && e->n_args == 1));
+        (e->fn == F_SUM || e->fn == F_MEAN || e->fn == F_STD || e->fn == F_QUANTILE ||
+         ((e->fn == F_MAX || e->fn == F_MIN) && e->n_args == 1));
 }
 
 char *rx_text(const rx *e)

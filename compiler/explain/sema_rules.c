@@ -227,15 +227,18 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
         if (f < 0) {
             diag_error(c->d, e->loc,
                        "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, exp, log, "
-                       "sqrt, pow, tanh, sigmoid, softplus, sum, mean, std, share, where, unpool, unpool0",
+                       "sqrt, pow, tanh, sigmoid, softplus, sum, mean, std, quantile, share, where, unpool, unpool0",
                        e->text, s->rule);
             return NULL;
         }
-        int reduction = f == F_SUM || f == F_MEAN || f == F_STD;
+        int reduction = f == F_SUM || f == F_MEAN || f == F_STD || f == F_QUANTILE;
         int positional = 0, n_positional = 0;
         for (int a = 0; a < e->n_args; a++) n_positional += !e->args[a].name;
         if ((f == F_MAX || f == F_MIN) && n_positional == 1) reduction = 1; /* max(z): over the layer */
-        int want = f == F_WHERE ? 3 : (f == F_MAX || f == F_MIN) && !reduction ? 2 : f == F_POW ? 2 : 1;
+        int want = f == F_WHERE                        ? 3
+            : (f == F_MAX || f == F_MIN) && !reduction ? 2
+            : f == F_POW || f == F_QUANTILE            ? 2
+                                                       : 1;
         rx *call = rx_new(c->set, RX_CALL, e->loc);
         call->fn = f;
         for (int a = 0; a < e->n_args; a++) {
@@ -291,8 +294,17 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
             diag_error(c->d, e->loc, "%s takes %d argument%s", e->text, want, want == 1 ? "" : "s");
             return NULL;
         }
-        if (f == F_POW && call->args[1]->kind != RX_NUM) {
-            diag_error(c->d, call->args[1]->loc, "pow(x, p) takes a number as its exponent p");
+        if (f == F_QUANTILE &&
+            (call->args[1]->kind != RX_NUM || !(call->args[1]->num >= 0 && call->args[1]->num <= 1))) {
+            diag_error(c->d, call->args[1]->loc,
+                       "quantile(v, q) takes a number q between 0 and 1 (0.98: the 98th percentile)");
+            return NULL;
+        }
+        if (f == F_POW &&
+            (call->args[1]->kind != RX_NUM ||
+             (call->args[1]->num == floor(call->args[1]->num) && fabs(call->args[1]->num) > 1024))) {
+            diag_error(c->d, call->args[1]->loc,
+                       "pow(x, p) takes a number as its exponent p (whole ones up to 1024 in size)");
             return NULL;
         }
         call->n_args = want;

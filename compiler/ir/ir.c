@@ -235,8 +235,10 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
                 fprintf(out, " noise sigma=%g seed=%llu", n->sigma, (unsigned long long)n->rng_seed);
             break;
         case OP_LAYER_STAT: {
-            static const char *const stats[] = { "sum", "mean", "std", "max", "min" };
-            fprintf(out, " %s per %s", stats[n->stat], n->stat_per_channel ? "channel" : "sample");
+            static const char *const stats[] = { "sum", "mean", "std", "max", "min", "quantile" };
+            fprintf(out, " %s", stats[n->stat]);
+            if (n->stat == STAT_QUANTILE) fprintf(out, " %g", n->stat_q);
+            fprintf(out, " per %s", n->stat_per_channel ? "channel" : "sample");
             break;
         }
         case OP_REDUCE: {

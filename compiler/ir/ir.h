@@ -109,8 +109,9 @@ typedef enum { EXPAND_PATH, EXPAND_NOISE } ir_expand;
 typedef enum { REDUCE_PATH, REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR } ir_reduce;
 
 /* OP_LAYER_STAT: out[b, ...] = the statistic of input 0 over sample b (per_channel: over each channel of it),
- * in every element; STAT_STD is unbiased (n - 1, as torch.std; 0 for a single value). */
-typedef enum { STAT_SUM, STAT_MEAN, STAT_STD, STAT_MAX, STAT_MIN } ir_stat;
+ * in every element; STAT_STD is unbiased (n - 1, as torch.std; 0 for a single value); STAT_QUANTILE the
+ * stat_q-quantile, linear between order statistics (torch.quantile's and numpy's default). */
+typedef enum { STAT_SUM, STAT_MEAN, STAT_STD, STAT_MAX, STAT_MIN, STAT_QUANTILE } ir_stat;
 
 /* Elementwise expressions evaluated by OP_ELTWISE kernels. */
 typedef enum {
@@ -196,7 +197,10 @@ typedef enum {
     IR_T_NEGPART,
     IR_T_ABS,
     IR_T_SIGN,
-    IR_T_STEP
+    IR_T_STEP,
+    IR_T_EXP,
+    IR_T_LOG,
+    IR_T_POW /* x ^ num: a whole num as pow() (0 where x = 0 and num < 0), else exp(num * log(x)) */
 } ir_tape_op;
 
 typedef struct ir_tape_step {
@@ -206,7 +210,7 @@ typedef struct ir_tape_step {
 } ir_tape_step;
 
 #define IR_RECIPE_MAX_SRC   6
-#define IR_RECIPE_MAX_STEPS 64
+#define IR_RECIPE_MAX_STEPS 256
 #define IR_RECIPE_MAX_STACK 16
 
 typedef struct ir_recipe {
@@ -238,6 +242,8 @@ int ir_recipe_source(ir_recipe *r, const struct ir_const *k);
 int ir_recipe_apply(struct ir_const *k, ir_recipe *r);
 /* Element i of a recipe, in double (what ir_recipe_apply stores, before rounding to float). */
 double ir_recipe_eval(const ir_recipe *r, int64_t i);
+/* x ^ p as rule bodies define it: a whole p as pow() but 0 where x = 0 and p < 0, else exp(p log x) */
+double ir_pow(double x, double p);
 
 /* How a kernel reads its weights: LRP's W+ and W- are applied as the weights are loaded (a max / min per
  * weight register), so that they cost no copy of the weights. */
@@ -284,8 +290,9 @@ typedef struct ir_node {
                                    samples); 0 or 1: one. Kernels get batch * mult */
     ir_expand expand;  /* OP_EXPAND */
     ir_reduce reduce;  /* OP_REDUCE */
-    ir_stat stat;      /* OP_LAYER_STAT, with stat_per_channel */
+    ir_stat stat;      /* OP_LAYER_STAT, with stat_per_channel and stat_q */
     int stat_per_channel;
+    double stat_q;
     float sigma;        /* OP_EXPAND noise */
     uint64_t rng_seed;  /* OP_EXPAND noise: the compiled seed (xai_options.seed overrides) */
     float ref_value;    /* OP_REFERENCE: the constant when xai_options gives no baseline */

@@ -37,7 +37,10 @@ static void arity(ir_tape_op op, int *pops, int *pushes)
     case IR_T_NEGPART:
     case IR_T_ABS:
     case IR_T_SIGN:
-    case IR_T_STEP: *pops = 1; break;
+    case IR_T_STEP:
+    case IR_T_EXP:
+    case IR_T_LOG:
+    case IR_T_POW: *pops = 1; break;
     default: *pops = 2; break;
     }
 }
@@ -62,6 +65,12 @@ static int valid(const ir_const *k, const ir_recipe *r)
     return depth == 1;
 }
 
+double ir_pow(double x, double p)
+{
+    if (p != floor(p)) return exp(p * log(x));
+    return x == 0 && p < 0 ? 0 : pow(x, p); /* 1 / 0 is 0, as a rule body's division */
+}
+
 double ir_recipe_eval(const ir_recipe *r, int64_t i)
 {
     double st[IR_RECIPE_MAX_STACK];
@@ -82,6 +91,9 @@ double ir_recipe_eval(const ir_recipe *r, int64_t i)
         case IR_T_ABS: st[d - 1] = fabs(x); continue;
         case IR_T_SIGN: st[d - 1] = x < 0 ? -1 : 1; continue; /* sign(0) = +1, as Zennit */
         case IR_T_STEP: st[d - 1] = x > 0; continue;
+        case IR_T_EXP: st[d - 1] = exp(x); continue;
+        case IR_T_LOG: st[d - 1] = log(x); continue;
+        case IR_T_POW: st[d - 1] = ir_pow(x, t->num); continue;
         default: break;
         }
         double v;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference fixtures for six LRP rules from the literature, independent of xaic.
+"""Reference fixtures for seven LRP / gradient rules from the literature, independent of xaic.
 
     /usr/bin/python3 tests/reference/make_rule_fixtures.py        # from the repository root
 
@@ -22,6 +22,8 @@ Where the rule comes from:
   alpha_beta_ignore_bias  Zennit's AlphaBeta(alpha=2, beta=1, stabilizer=1e-6, zero_params=['bias'])
   epsilon_std             custom Zennit BasicHook (EpsilonStd below; Zennit has no such rule)
   sign_first, sign_mu_first  custom Zennit BasicHook (Sign below; Zennit has no SIGN rule)
+  rectgrad                custom Zennit Hook on every ReLU (RectGrad below; Zennit has no RectGrad), plain gradient
+                          elsewhere; the explicit walk takes its threshold from np.quantile, not torch.quantile
 Every configuration is also recomputed by an explicit float64 transcription of its equation (no Zennit hooks,
 below) and the script fails if max|zennit64 - explicit64| / max|zennit64| >= 1e-9.
 
@@ -42,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_lrp_fixtures as lrp  # noqa: E402  (also puts Zennit, the peers harness and models/ on sys.path)
 from make_lrp_fixtures import ROOT, MODELS, load_model, input_for, run_zennit, rel_diff, stab, _ops  # noqa: E402
 from zennit.composites import LayerMapComposite, SpecialFirstLayerMapComposite, layer_map_base  # noqa: E402
-from zennit.core import BasicHook, ParamMod, Stabilizer  # noqa: E402
+from zennit.core import BasicHook, Hook, ParamMod, Stabilizer  # noqa: E402
 from zennit.rules import Epsilon, AlphaBeta, ReLUBetaSmooth, NoMod  # noqa: E402
 from zennit.types import Linear as ZLinear  # noqa: E402  (Conv1d/2d/3d, ConvTranspose*, nn.Linear)
 
@@ -52,6 +54,7 @@ EPS = 1e-6
 BETA_SMOOTH = 10.0
 STD_FACTOR = 0.25
 MU = 0.5
+RECT_Q = 0.98
 EXPLICIT_TOL = 1e-9
 
 
@@ -117,6 +120,31 @@ class Sign(BasicHook):
         return f'Sign(mu={self.mu!r}, epsilon={self.epsilon!r})'
 
 
+class RectGrad(Hook):
+    """RectGrad (Kim et al. 2019, "Why are saliency maps noisy? Cause of and solution to noisy saliency maps"):
+    the ReLU's backward passes grad_out only where its importance a * grad_out (a = the ReLU's output) is above
+    tau = the q-quantile of the importance scores of that sample over the whole layer (torch.quantile, linear)."""
+
+    def __init__(self, q=RECT_Q):
+        super().__init__()
+        self.q = q
+
+    def forward(self, module, input, output):
+        self.stored_tensors['input'] = input
+
+    def backward(self, module, grad_input, grad_output):
+        g = grad_output[0]
+        imp = self.stored_tensors['input'][0].clamp(min=0) * g
+        tau = torch.quantile(imp.flatten(1), self.q, dim=1).reshape((-1,) + (1,) * (imp.dim() - 1))
+        return (torch.where(imp > tau, g, torch.zeros_like(g)),)
+
+    def copy(self):
+        return RectGrad(self.q)
+
+    def describe(self):
+        return f'RectGrad(q={self.q!r})'
+
+
 def describe_hook(hook):
     """make_lrp_fixtures.describe_hook, plus the custom hooks, ReLUBetaSmooth's beta and zero_params."""
     if hasattr(hook, 'describe'):
@@ -157,6 +185,14 @@ CONFIGS = {
         desc="every ReLU gets Zennit's ReLUBetaSmooth(beta_smooth=10); every Linear/Conv2d gets NO rule (plain "
              "gradient). I.e. the gradient where each ReLU's derivative is replaced by sigmoid(10 * x) of its "
              "input x."),
+    'rectgrad': dict(
+        make=_composite(relu=lambda: RectGrad(RECT_Q)),
+        relu='rectgrad', linear='gradient', first=None,
+        zennit='gradient', zennit_relu=f'RectGrad(q={RECT_Q!r})', source='custom Zennit Hook (RectGrad)',
+        desc="every ReLU gets RectGrad (Kim et al. 2019): its backward passes the incoming gradient g only where "
+             "a * g > tau, a = the ReLU's output, tau = the 0.98-quantile (linear interpolation, as torch.quantile "
+             "and np.quantile) of a * g over all of that layer's values for one sample; Linear/Conv2d and pools: "
+             "plain gradient."),
     'epsilon_ignore_bias': dict(
         make=_composite(linear=lambda: Epsilon(epsilon=EPS, zero_params=['bias'])),
         relu='pass', linear='epsilon_ignore_bias', first=None,
@@ -259,6 +295,10 @@ def explicit_config(model, cfg, x, target):
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             kind = cfg['first'] if (name == first and cfg['first']) else cfg['linear']
             R = explicit_linear(kind, m, a, R)
+        elif isinstance(m, nn.ReLU) and cfg['relu'] == 'rectgrad':
+            imp = (a.clamp(min=0) * R).numpy()
+            tau = np.quantile(imp.reshape(len(imp), -1), RECT_Q, axis=1).reshape((-1,) + (1,) * (imp.ndim - 1))
+            R = torch.from_numpy(np.where(imp > tau, R.numpy(), 0.0))
         elif isinstance(m, nn.ReLU):
             R = R * torch.sigmoid(BETA_SMOOTH * a) if cfg['relu'] == 'beta_smooth' else R
         else:

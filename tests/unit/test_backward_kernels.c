@@ -1216,3 +1216,63 @@ Test(backward_kernels, layer_stat_every_kind, .timeout = 120)
     free(x);
     rig_free(&r);
 }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* STAT_QUANTILE against sorting: pos = q (n - 1), linear between the order statistics around it (torch.quantile,
+ * numpy's default), per sample and per channel, with ties, zeros of both signs and negative values */
+Test(backward_kernels, layer_stat_quantile, .timeout = 120)
+{
+    static rig r;
+    ir_shape s = shp(3, 3, 4, 5);
+    int64_t count = 60, channels = 3;
+    ir_graph *net = rig_net(&r, "q", s);
+    static const double qs[] = { 0, 0.3, 0.5, 0.98, 1 };
+    char names[10][32];
+    int n = 0;
+    for (int k = 0; k < 5; k++)
+        for (int per = 0; per < 2; per++) {
+            snprintf(names[n], sizeof names[n], "q%d_%s", k, per ? "channel" : "sample");
+            ir_graph *e = rig_expl(&r, net, names[n++]);
+            ir_node node = node1(OP_LAYER_STAT, 0, s);
+            node.in_shape = s;
+            node.stat = STAT_QUANTILE;
+            node.stat_q = qs[k];
+            node.stat_per_channel = per;
+            add(e, node);
+        }
+    rig_compile(&r);
+    const int batch = 3;
+    rng_state = 9;
+    float *x = rand_vec(count * batch, -3, 3);
+    for (int64_t i = 0; i < count * batch; i += 3) x[i] = (float)(int)x[i]; /* ties, and 0 / -0 */
+    x[5] = -0.0f;
+    x[6] = 1e30f, x[8] = -1e30f;
+    for (int k = 0, e = 0; k < 5; k++)
+        for (int per = 0; per < 2; per++, e++) {
+            int64_t groups = per ? channels : 1, size = count / groups;
+            double *ref = malloc(sizeof(double) * count * batch), *sorted = malloc(sizeof(double) * size);
+            for (int b = 0; b < batch; b++)
+                for (int64_t g = 0; g < groups; g++) {
+                    for (int64_t i = 0; i < size; i++) sorted[i] = x[b * count + g * size + i];
+                    qsort(sorted, (size_t)size, sizeof *sorted, cmp_double);
+                    double pos = qs[k] * (double)(size - 1), lo = floor(pos);
+                    int64_t j = (int64_t)lo;
+                    double v = sorted[j] + (j + 1 < size ? (pos - lo) * (sorted[j + 1] - sorted[j]) : 0);
+                    for (int64_t i = 0; i < size; i++) ref[b * count + g * size + i] = v;
+                }
+            for (int l = 0; l < N_LEVELS; l++) {
+                float *out = run(&r, l, "q", names[e], x, NULL, batch, count);
+                check(out, ref, count * batch, names[e], l);
+                free(out);
+            }
+            free(ref);
+            free(sorted);
+        }
+    free(x);
+    rig_free(&r);
+}

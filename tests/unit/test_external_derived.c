@@ -19,12 +19,18 @@
 
 #define FX XAIC_SOURCE_DIR "/tests/fixtures/forward/"
 
-static const char *const text = "import \"bn_net.xai\";\n"
-                                "explain lrp_mixed for bn_net { method lrp; conv1: wsquare; fc1: gamma(0.25); }\n"
-                                "explain lrp_flat for bn_net { method lrp; conv1: flat; fc1: alpha_beta; }\n"
-                                "explain grad for bn_net { method gradient; }\n";
-static const char *const explanations[] = { "lrp_mixed", "lrp_flat", "grad" };
-#define N_EXPL 3
+static const char *const text =
+    "import \"bn_net.xai\";\n"
+    "explain lrp_mixed for bn_net { method lrp; conv1: wsquare; fc1: gamma(0.25); }\n"
+    "explain lrp_flat for bn_net { method lrp; conv1: flat; fc1: alpha_beta; }\n"
+    "explain grad for bn_net { method gradient; }\n"
+    /* a rule's weight transform through every math function */
+    "rule mathw on dense, conv2d { share(pos(a) * (sigmoid(w) + tanh(w) + softplus(w) + "
+    "exp(-abs(w)) + log(1 + abs(w)) + pow(w, 3) + pow(w, -2) + pow(abs(w), 0.5) + sqrt(abs(w)))"
+    " + neg(a) * w + b); }\n"
+    "explain lrp_math for bn_net { method lrp; conv1: mathw; fc1: mathw; }\n";
+static const char *const explanations[] = { "lrp_mixed", "lrp_flat", "grad", "lrp_math" };
+#define N_EXPL 4
 
 typedef int (*forward_fn)(const float *, float *, int32_t, void *);
 typedef int (*entry_fn)(const float *, const int32_t *, float *, int32_t, void *);
@@ -117,6 +123,7 @@ Test(external_derived, bound_code_equals_embedded_code)
      * bytes each; the b' [4] of conv1 and [3] of fc1, 64 each; fc1's W' [3, 256], 3072. alpha_beta and gamma read
      * W' through max / min (nothing stored); wsquare's b^2 is per channel, embedded. */
     size_t derived = 3 * 192 + 2 * 64 + 3072;
+    derived += 192 + 3072; /* lrp_math: conv1's and fc1's g(W') */
     cr_expect_eq(ws_ext - ws_emb, 64 + derived, "workspace: embedded %zu, external %zu bytes", ws_emb, ws_ext);
     free(emb);
     free(ext);
@@ -163,7 +170,17 @@ Test(external_derived, object_holds_no_derived_weights)
             checked++;
         }
     }
-    cr_assert_geq(checked, 3, "only %d derived tensors", checked);
+    cr_assert_geq(checked, 5, "only %d derived tensors", checked);
+    /* every transform of lrp_math has a recipe: none is computed at compile time and stored (it would go stale
+     * when other weights are bound) */
+    const ir_graph *math = driver_explanation(&c, "lrp_math", NULL);
+    int transforms = 0;
+    for (int k = 0; k < math->n_consts; k++)
+        if (strstr(math->consts[k]->name, "|")) {
+            transforms++;
+            cr_expect_not_null(math->consts[k]->recipe, "'%s' has no recipe", math->consts[k]->name);
+        }
+    cr_expect_geq(transforms, 2, "lrp_math has %d weight transforms", transforms);
     cr_assert_geq(in_embedded, 1, "the search finds none in the embedded object either: it cannot fail");
     driver_free(&c);
     diag_free(&d);

@@ -287,3 +287,21 @@ Test(rule_diagnostics, op_parameter_not_shared_by_every_op_of_the_rule)
                "explain e for mnist_mlp { relu: bad; }\n",
            1, 2, 36, "'slope' is a parameter of leaky_relu but not of relu", NULL);
 }
+
+Test(rule_diagnostics, reductions_of_weights_or_bias)
+{
+    const char *use = "explain e for mnist_mlp { dense: bad; }\n";
+    char text[512];
+    snprintf(text, sizeof text, NET "rule bad on dense { share(a * max(w)); }\n%s", use);
+    expect(text, 1, 2, 31, "max() reduces a layer's values", "function of w such as abs(w)", NULL);
+    snprintf(text, sizeof text, NET "rule bad on dense { share(a * w + sum(b)); }\n%s", use);
+    expect(text, 1, 2, 35, "sum() reduces", "transformed one by one", NULL);
+    snprintf(text, sizeof text, NET "rule bad on dense { share(a * w, stabilize = 0.1 * std(w)); }\n%s", use);
+    expect(text, 1, 2, 52, "std() reduces a layer's values", "z, a, r, x or y", NULL);
+    snprintf(text, sizeof text, NET "rule bad on relu { r * pow(x, 2000); }\n%s",
+             "explain e for mnist_mlp { relu: bad; }\n");
+    expect(text, 1, 2, 31, "pow(x, p)", "up to 1024", NULL);
+    snprintf(text, sizeof text, NET "rule bad on relu { r * quantile(x, 98); }\n%s",
+             "explain e for mnist_mlp { relu: bad; }\n");
+    expect(text, 1, 2, 36, "quantile(v, q)", "between 0 and 1", NULL);
+}

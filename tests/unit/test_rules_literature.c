@@ -1,7 +1,8 @@
-/* Six LRP rules from the literature against references made by tests/reference/make_rule_fixtures.py
+/* Seven LRP / gradient rules from the literature against references made by tests/reference/make_rule_fixtures.py
  * (Zennit 0.5.1 where it has the rule, custom Zennit hooks otherwise, each checked there against an explicit
  * float64 transcription of the paper's equation): relu_beta_smooth, epsilon_ignore_bias,
- * alpha_beta_ignore_bias, epsilon_std (Kohlbrenner et al. 2020), sign / sign_mu (Gumpfer et al. 2023), on the
+ * alpha_beta_ignore_bias, epsilon_std (Kohlbrenner et al. 2020), sign / sign_mu (Gumpfer et al. 2023), rectgrad
+ * (Kim et al. 2019, its threshold a quantile of the layer), on the
  * four bundled models, relevance seeded with one-hot(target), compared at the input:
  * max |ours - ref| <= 1e-4 * max |ref| (wider for the two ill-conditioned files, see tolerance()).
  * Plus properties that need no fixture and that a wrong implementation breaks (each measured on the
@@ -20,6 +21,7 @@ static const struct {
     { "epsilon_std", "dense: epsilon_std(0.25); conv2d: epsilon_std(0.25);" },
     { "sign_first", "dense: epsilon; conv2d: epsilon; first: sign;" },
     { "sign_mu_first", "dense: epsilon; conv2d: epsilon; first: sign_mu(0.5);" },
+    { "rectgrad", "dense: gradient; conv2d: gradient; relu: rectgrad(0.98);" },
 };
 #define N_CONFIGS (int)(sizeof configs / sizeof configs[0])
 

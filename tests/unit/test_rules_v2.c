@@ -189,3 +189,71 @@ Test(rules_v2, op_parameters_in_rule_bodies)
     free(wpath);
     free(src);
 }
+
+/* Rules on views, routes and binary ops of two values: a body over r, y (x: a view's input, or the input a
+ * binary op gives relevance to) */
+Test(rules_v2, rules_on_routes_and_binary_ops)
+{
+    float w1[24], b1[4], w2[24], w3[16];
+    uint64_t s = 777;
+#define NEXT(SHIFT, OFF, DIV)                                                                                          \
+    ((float)((int)((s = s * 6364136223846793005ULL + 1442695040888963407ULL) >> SHIFT) - OFF) / DIV)
+    for (int i = 0; i < 24; i++) w1[i] = NEXT(59, 16, 8), w2[i] = NEXT(59, 14, 8);
+    for (int i = 0; i < 4; i++) b1[i] = NEXT(60, 8, 16);
+    for (int i = 0; i < 16; i++) w3[i] = NEXT(59, 16, 8);
+#undef NEXT
+    xai_st_entry t[4] = { { "d1.weight", XAI_DT_F32, 2, { 4, 6 }, w1 },
+                          { "d1.bias", XAI_DT_F32, 1, { 4 }, b1 },
+                          { "d2.weight", XAI_DT_F32, 2, { 4, 6 }, w2 },
+                          { "out.weight", XAI_DT_F32, 2, { 2, 8 }, w3 } };
+    char *wpath = tu_write_temp("rules_v2_routes.safetensors", "", 0), err[256];
+    cr_assert_eq(xai_safetensors_write(wpath, t, 4, NULL, err, sizeof err), 0, "%s", err);
+    const char *text = "network n {\n"
+                       "    weights \"rules_v2_routes.safetensors\";\n"
+                       "    input x[6];\n"
+                       "    d1 = dense(x, 4);\n"
+                       "    d2 = dense(x, 4, bias = false);\n"
+                       "    s = add(d1, d2);\n"
+                       "    m = mul(d1, d2);\n"
+                       "    cat = concat([s, m]);\n"
+                       "    out = dense(cat, 2, bias = false);\n"
+                       "    output out;\n"
+                       "}\n"
+                       "rule uniform on mul { r / 2; }\n"
+                       "rule proportional_sum on add { r * x / y; }\n"
+                       "rule halved on concat { r * 0.5; }\n"
+                       "explain base for n { seed one; dense: epsilon(0); add: norm(0); mul: uniform; }\n"
+                       "explain prop for n { seed one; dense: epsilon(0); add: proportional_sum; mul: uniform; }\n"
+                       "explain half for n { seed one; dense: epsilon(0); add: norm(0); mul: uniform; cat: halved; }\n";
+    char *src = tu_write_temp("rules_v2_routes.xai", "", 0);
+    eu_program p;
+    eu_open(&p, src, text, 3, 1);
+    cr_assert(p.ok, "%s", eu_messages(&p));
+    float x[4 * 6];
+    for (int i = 0; i < 24; i++) x[i] = (float)((i * 5 % 13) - 6) / 4;
+    int32_t target[4] = { 0, 1, 1, 0 };
+    eu_run base = eu_explain(&p, "n", "base", x, target, 4), prop = eu_explain(&p, "n", "prop", x, target, 4),
+           half = eu_explain(&p, "n", "half", x, target, 4);
+    cr_assert(base.status == 0 && prop.status == 0 && half.status == 0);
+    /* r * x / y on add is the norm rule without a stabiliser */
+    cr_expect(eu_rel_error(prop.out, base.out, 24) <= 1e-6, "proportional add vs norm(0): %.3g",
+              eu_rel_error(prop.out, base.out, 24));
+    /* the concat's body halves what reaches everything below it (LRP-0 is linear in the relevance) */
+    for (int i = 0; i < 24; i++) half.out[i] *= 2;
+    cr_expect(eu_rel_error(half.out, base.out, 24) <= 1e-6, "halved concat x 2 vs base: %.3g",
+              eu_rel_error(half.out, base.out, 24));
+    /* norm(0) and the uniform rule conserve: what d1 and d2 receive is what s and m had */
+    for (int b = 0; b < 4; b++) {
+        double below = eu_layer_sum(&base, "d1", b) + eu_layer_sum(&base, "d2", b);
+        double above = eu_layer_sum(&base, "s", b) + eu_layer_sum(&base, "m", b);
+        cr_expect(fabs(below - above) <= 1e-5 * fmax(1, fabs(above)), "sample %d: d1 + d2 = %.9g, s + m = %.9g", b,
+                  below, above);
+        cr_expect(fabs(eu_layer_sum(&base, "m", b)) > 1e-3, "sample %d: nothing reaches m, the check is weak", b);
+    }
+    eu_run_free(&base);
+    eu_run_free(&prop);
+    eu_run_free(&half);
+    eu_close(&p);
+    free(wpath);
+    free(src);
+}
