@@ -507,15 +507,20 @@ def main():
             print(f'  conservation (zplus, bias-free): max |sum - 1| = {dev:.2e}')
             assert dev <= CONSERVATION_TOL, f'{mname}: zplus relevance sums {s}'
 
+    write_manifest(OUT, manifest, worst)
+    return 0
+
+
+def write_manifest(out, manifest, worst):
+    """the worst differences into the manifest, written to out/manifest.json; a summary printed"""
     manifest['worst_f64_vs_f32_max_rel_diff'] = worst['f64_vs_f32']
     manifest['worst_explicit_check_max_rel_diff'] = worst['explicit']
-    with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
+    with open(os.path.join(out, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=1)
         f.write('\n')
-    total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
+    total = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
     print(f'worst float64-vs-float32 {worst["f64_vs_f32"]:.2e}, worst explicit-vs-Zennit {worst["explicit"]:.2e}')
-    print(f'wrote {os.path.relpath(OUT, ROOT)} ({len(os.listdir(OUT))} files, {total} bytes)')
-    return 0
+    print(f'wrote {os.path.relpath(out, ROOT)} ({len(os.listdir(out))} files, {total} bytes)')
 
 
 if __name__ == '__main__':

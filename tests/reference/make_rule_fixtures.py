@@ -444,14 +444,7 @@ def main():
         for k, v in props.items():
             print(f'  property {k}: {v:.3g}')
 
-    manifest['worst_f64_vs_f32_max_rel_diff'] = worst['f64_vs_f32']
-    manifest['worst_explicit_check_max_rel_diff'] = worst['explicit']
-    with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=1)
-        f.write('\n')
-    total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
-    print(f'worst float64-vs-float32 {worst["f64_vs_f32"]:.2e}, worst explicit-vs-Zennit {worst["explicit"]:.2e}')
-    print(f'wrote {os.path.relpath(OUT, ROOT)} ({len(os.listdir(OUT))} files, {total} bytes)')
+    lrp.write_manifest(OUT, manifest, worst)
     return 0
 
 

@@ -138,22 +138,39 @@ Test(rules_v2, math_functions_agree)
     free(explains);
 }
 
+/* small multiples of 1/16 from a fixed LCG: weights whose sums are exact in float */
+static float lcg_value(uint64_t *s, int shift, int offset, float scale)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((int)(*s >> shift) - offset) / scale;
+}
+
+/* `t` written as NAME.safetensors and `text` as NAME.xai in the temporary directory, compiled */
+static void open_written(eu_program *p, const char *name, const xai_st_entry *t, int n, const char *text, int keep_all)
+{
+    char file[128], err[256];
+    snprintf(file, sizeof file, "%s.safetensors", name);
+    char *wpath = tu_write_temp(file, "", 0);
+    cr_assert_eq(xai_safetensors_write(wpath, t, n, NULL, err, sizeof err), 0, "%s", err);
+    snprintf(file, sizeof file, "%s.xai", name);
+    char *src = tu_write_temp(file, "", 0);
+    eu_open(p, src, text, 3, keep_all);
+    cr_assert(p->ok, "%s", eu_messages(p));
+    free(wpath);
+    free(src);
+}
+
 Test(rules_v2, op_parameters_in_rule_bodies)
 {
     /* dense 6 -> 5, leaky_relu(0.2), clamp(-0.5, 1.5), dense 5 -> 2, seeded weights */
     float w1[30], b1[5], w2[10];
     uint64_t s = 12345;
-    for (int i = 0; i < 30; i++)
-        w1[i] = (float)((int)((s = s * 6364136223846793005ULL + 1442695040888963407ULL) >> 59) - 16) / 8;
-    for (int i = 0; i < 5; i++)
-        b1[i] = (float)((int)((s = s * 6364136223846793005ULL + 1442695040888963407ULL) >> 60) - 8) / 16;
-    for (int i = 0; i < 10; i++)
-        w2[i] = (float)((int)((s = s * 6364136223846793005ULL + 1442695040888963407ULL) >> 59) - 16) / 8;
+    for (int i = 0; i < 30; i++) w1[i] = lcg_value(&s, 59, 16, 8);
+    for (int i = 0; i < 5; i++) b1[i] = lcg_value(&s, 60, 8, 16);
+    for (int i = 0; i < 10; i++) w2[i] = lcg_value(&s, 59, 16, 8);
     xai_st_entry t[3] = { { "d1.weight", XAI_DT_F32, 2, { 5, 6 }, w1 },
                           { "d1.bias", XAI_DT_F32, 1, { 5 }, b1 },
                           { "d2.weight", XAI_DT_F32, 2, { 2, 5 }, w2 } };
-    char *wpath = tu_write_temp("rules_v2_params.safetensors", "", 0), err[256];
-    cr_assert_eq(xai_safetensors_write(wpath, t, 3, NULL, err, sizeof err), 0, "%s", err);
     const char *text =
         "network n {\n"
         "    weights \"rules_v2_params.safetensors\";\n"
@@ -168,10 +185,8 @@ Test(rules_v2, op_parameters_in_rule_bodies)
         "rule clamp_chain on clamp { r * (x > min) * (x < max); }\n"
         "explain mine for n { seed one; dense: gradient; leaky_relu: leaky_chain; clamp: clamp_chain; }\n"
         "explain grad for n { method gradient; }\n";
-    char *src = tu_write_temp("rules_v2_params.xai", "", 0);
     eu_program p;
-    eu_open(&p, src, text, 3, 0);
-    cr_assert(p.ok, "%s", eu_messages(&p));
+    open_written(&p, "rules_v2_params", t, 3, text, 0);
     float x[4 * 6];
     for (int i = 0; i < 24; i++) x[i] = (float)((i * 7 % 11) - 5) / 3; /* both sides of 0, -0.5 and 1.5 */
     int32_t target[4] = { 0, 1, 0, 1 };
@@ -186,8 +201,6 @@ Test(rules_v2, op_parameters_in_rule_bodies)
     eu_run_free(&a);
     eu_run_free(&g);
     eu_close(&p);
-    free(wpath);
-    free(src);
 }
 
 /* Rules on views, routes and binary ops of two values: a body over r, y (x: a view's input, or the input a
@@ -196,18 +209,13 @@ Test(rules_v2, rules_on_routes_and_binary_ops)
 {
     float w1[24], b1[4], w2[24], w3[16];
     uint64_t s = 777;
-#define NEXT(SHIFT, OFF, DIV)                                                                                          \
-    ((float)((int)((s = s * 6364136223846793005ULL + 1442695040888963407ULL) >> SHIFT) - OFF) / DIV)
-    for (int i = 0; i < 24; i++) w1[i] = NEXT(59, 16, 8), w2[i] = NEXT(59, 14, 8);
-    for (int i = 0; i < 4; i++) b1[i] = NEXT(60, 8, 16);
-    for (int i = 0; i < 16; i++) w3[i] = NEXT(59, 16, 8);
-#undef NEXT
+    for (int i = 0; i < 24; i++) w1[i] = lcg_value(&s, 59, 16, 8), w2[i] = lcg_value(&s, 59, 14, 8);
+    for (int i = 0; i < 4; i++) b1[i] = lcg_value(&s, 60, 8, 16);
+    for (int i = 0; i < 16; i++) w3[i] = lcg_value(&s, 59, 16, 8);
     xai_st_entry t[4] = { { "d1.weight", XAI_DT_F32, 2, { 4, 6 }, w1 },
                           { "d1.bias", XAI_DT_F32, 1, { 4 }, b1 },
                           { "d2.weight", XAI_DT_F32, 2, { 4, 6 }, w2 },
                           { "out.weight", XAI_DT_F32, 2, { 2, 8 }, w3 } };
-    char *wpath = tu_write_temp("rules_v2_routes.safetensors", "", 0), err[256];
-    cr_assert_eq(xai_safetensors_write(wpath, t, 4, NULL, err, sizeof err), 0, "%s", err);
     const char *text = "network n {\n"
                        "    weights \"rules_v2_routes.safetensors\";\n"
                        "    input x[6];\n"
@@ -225,10 +233,8 @@ Test(rules_v2, rules_on_routes_and_binary_ops)
                        "explain base for n { seed one; dense: epsilon(0); add: norm(0); mul: uniform; }\n"
                        "explain prop for n { seed one; dense: epsilon(0); add: proportional_sum; mul: uniform; }\n"
                        "explain half for n { seed one; dense: epsilon(0); add: norm(0); mul: uniform; cat: halved; }\n";
-    char *src = tu_write_temp("rules_v2_routes.xai", "", 0);
     eu_program p;
-    eu_open(&p, src, text, 3, 1);
-    cr_assert(p.ok, "%s", eu_messages(&p));
+    open_written(&p, "rules_v2_routes", t, 4, text, 1);
     float x[4 * 6];
     for (int i = 0; i < 24; i++) x[i] = (float)((i * 5 % 13) - 6) / 4;
     int32_t target[4] = { 0, 1, 1, 0 };
@@ -254,6 +260,4 @@ Test(rules_v2, rules_on_routes_and_binary_ops)
     eu_run_free(&prop);
     eu_run_free(&half);
     eu_close(&p);
-    free(wpath);
-    free(src);
 }
