@@ -265,5 +265,12 @@ Test(smoothgrad_sweep, cli_writes_the_grid_and_the_npy)
     cr_expect(strstr(out, "is a smoothgrad sweep"), "%s", out);
     free(out);
     free(cmd);
+    /* other tools name the members */
+    cr_assert(asprintf(&cmd, "%s eval %s --explain sg --data models/samples/digits.npy --metric continuity -o %s/ev",
+                       XAIC_EXE, src, dir) > 0);
+    cr_expect_neq(tu_run(cmd, &out), 0, "%s", out);
+    cr_expect(strstr(out, "'sg' is a smoothgrad sweep of 2 x 3 explanations, sg_0 .. sg_5"), "%s", out);
+    free(out);
+    free(cmd);
     free(src);
 }
