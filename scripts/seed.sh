@@ -190,10 +190,8 @@ nb_3.5() {
   for e in gradient ig smoothgrad; do
     run models/mnist_cnn_stride_eval.xai --explain $e --input $digits -o "$out/$e.png"
   done
-  for e in sg_sigma0_0 sg_sigma0_1 sg_sigma0_2 sg_sigma0_3 sg_sigma0_4 sg_sigma0_5 \
-    sg_n10 sg_n20 sg_n30 sg_n40 sg_n50 sg_n60 sg_n70 sg_n80 sg_n90 sg_n100; do
-    run $ex/3_5_sweeps.xai --explain $e --input $s/digit_0.npy --target 0 -o "$out/digit0_$e.png" --colormap gray
-  done
+  # the sigma and N sweeps as one grid: rows sigma 0 .. 0.5, columns N 10 .. 100 (and digit0_sg_sweep.npy)
+  run $ex/3_5_sweeps.xai --explain sg_sweep --input $s/digit_0.npy --target 0 -o "$out/digit0_sg_sweep.png" --colormap gray
 }
 cam_nb() { # cam_nb EXPLAIN
   run $ex/4_cam.xai --explain "$1" --input $s/cluttered.npy -o "$out/$1.png" --overlay --colormap viridis

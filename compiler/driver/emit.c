@@ -231,6 +231,7 @@ void emit_header(const ir_module *m, const cg_options *opt, const char *path, FI
                 else
                     fprintf(f, " per sample; target: a class per sample, or NULL for the arg-max */\n");
             }
+            if (x->explain_note) fprintf(f, "/* %s: %s */\n", x->explain_name, x->explain_note);
             fprintf(f,
                     "int %s_%s(const float *x, const int32_t *target, float *out, int32_t batch, void *workspace);\n",
                     g->name, x->explain_name);

@@ -119,7 +119,13 @@ typedef struct explain_spec {
     int samples;     /* smoothgrad */
     double sigma;    /* smoothgrad: absolute noise standard deviation */
     uint64_t rng_seed;
-    ir_reduce variant;         /* smoothgrad: REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR */
+    ir_reduce variant; /* smoothgrad: REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR */
+    double noise;      /* smoothgrad: the noise given (a fraction of the input range); -1: sigma given */
+    /* a member of a smoothgrad sweep (`noise=[...]`, `sigma=[...]`, `samples=[...]`; sema_explain.c): the block's
+     * name (this spec is NAME_k), and its cell: row = noise level, column = samples, k = row * sweep_cols + col.
+     * NULL: not a member. */
+    const char *sweep;
+    int sweep_row, sweep_col, sweep_rows, sweep_cols;
     int cam_layer;             /* cam, gradcam, gradcam_pp: the spatial layer whose maps are weighted */
     int upsample;              /* the map is resized (bilinear) to the input's H x W */
     int align_corners;         /* bilinear sampling: 0 = half-pixel centres (PyTorch's default), 1 = corners */
@@ -145,6 +151,11 @@ explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_modul
 int explain_build(xai_diag *d, ir_module *m, const explain_set *s);
 
 void explain_set_free(explain_set *s);
+/* The members of sweep `name` in row-major order (noise, then samples): up to max spec indices written to
+ * members; returns how many there are (0: no such sweep). rows / cols (may be NULL) get the grid's size. */
+int explain_sweep_members(const explain_set *s, const char *name, int *members, int max, int *rows, int *cols);
+/* "noise 0.1 (sigma 0.1), samples 50" or "sigma 0.2, samples 100": a smoothgrad spec's parameters */
+void explain_smoothgrad_text(const explain_spec *sp, char *buf, size_t len);
 void explain_dump(const explain_set *s, const ir_module *m, FILE *out);
 
 #endif

@@ -25,6 +25,7 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
     spec->variant = reduces[method_has(&args[P_VARIANT]) ? args[P_VARIANT].choice : 0];
     if (args[P_SIGMA].given && args[P_NOISE].given)
         diag_error(c->d, call->loc, "give either noise (a fraction of the input range) or sigma (absolute), not both");
+    spec->noise = -1;
     if (args[P_SIGMA].given) {
         spec->sigma = args[P_SIGMA].number;
         return;
@@ -35,6 +36,7 @@ static void configure(sema_explain_ctx *c, const ast_expr *call, const ir_graph 
                    "smoothgrad's noise is a fraction of the input range, and network '%s' has none: "
                    "give `range [low, high]` on its input, or sigma = an absolute standard deviation",
                    net->name);
+    spec->noise = noise;
     spec->sigma = noise * (net->range_high - net->range_low);
 }
 

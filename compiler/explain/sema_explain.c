@@ -1,9 +1,17 @@
 /* Semantic analysis of explain blocks: settings, selectors and the rule each layer gets.
  * Precedence: layer name > first > op type (in the explain block) > the same in the preset > defaults. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "method.h"
+
+/* the smoothgrad sweep the block being checked belongs to (check_sweep), or NULL */
+typedef struct sweep_cell {
+    const char *name;
+    int row, col, rows, cols;
+} sweep_cell;
+static const sweep_cell *current_cell;
 
 typedef struct assignment {
     const char *selector;
@@ -397,9 +405,109 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     free(level);
     free(picked);
     free(list);
+    if (current_cell) {
+        spec.sweep = current_cell->name;
+        spec.sweep_row = current_cell->row, spec.sweep_col = current_cell->col;
+        spec.sweep_rows = current_cell->rows, spec.sweep_cols = current_cell->cols;
+    }
+    for (int s = 0; s < c->set->n_specs; s++)
+        if (!strcmp(c->set->specs[s].name, spec.name)) {
+            diag_error(c->d, ex->loc, "explanation '%s' is defined twice (%s); rename one of them", spec.name,
+                       spec.sweep || c->set->specs[s].sweep ? "as a member of a smoothgrad sweep" : "");
+            diag_note(c->d, c->set->specs[s].loc, "first defined here");
+        }
     if (c->d->errors > errors) return;
     c->set->specs = realloc(c->set->specs, sizeof *c->set->specs * (c->set->n_specs + 1));
     c->set->specs[c->set->n_specs++] = spec;
+}
+
+#define SWEEP_MAX_MEMBERS 256
+
+/* A smoothgrad sweep: `method smoothgrad(noise=[a, b, ...], samples=[m, n, ...])` (noise or sigma, samples,
+ * either or both lists) is checked as one explain block per combination, noise-major, named NAME_0, NAME_1, ...
+ * with each list replaced by one of its values; every other setting (seed included) is shared, so members with
+ * the same noise draw the same noise numbers (the running-mean view, docs/gradients.md). Returns 0 when the
+ * block holds no list (an ordinary block), else 1 (members checked, or the sweep reported). */
+static int check_sweep(sema_explain_ctx *c, const ast_explain *ex, const ir_module *m, int net)
+{
+    int method = -1;
+    for (int i = 0; i < ex->n_stmts; i++)
+        if (ex->stmts[i].kind != ES_ASSIGN && !strcmp(ex->stmts[i].key, "method")) method = i;
+    const ast_expr *call = method >= 0 ? ex->stmts[method].value : NULL;
+    if (!call || call->kind != EX_CALL) return 0;
+    int row = -1, col = -1, lists = 0, errors = c->d->errors;
+    for (int a = 0; a < call->n_args; a++) {
+        const ast_arg *arg = &call->args[a];
+        if (arg->value->kind != EX_LIST || !arg->name) continue; /* unnamed: method_bind reports it */
+        lists++;
+        if (strcmp(call->text, "smoothgrad")) {
+            diag_error(c->d, arg->value->loc,
+                       "method %s takes single values; a list of values (a sweep) is for smoothgrad's noise, "
+                       "sigma and samples",
+                       call->text);
+            return 1;
+        }
+        int is_row = arg->name && (!strcmp(arg->name, "noise") || !strcmp(arg->name, "sigma"));
+        int is_col = arg->name && !strcmp(arg->name, "samples");
+        if (!is_row && !is_col) {
+            diag_error(c->d, arg->value->loc,
+                       "%s takes one value; a smoothgrad sweep lists values of noise (or sigma) and samples only",
+                       arg->name);
+            continue;
+        }
+        if (!arg->value->n_items) {
+            diag_error(c->d, arg->value->loc, "%s: an empty list; a sweep lists one or more values", arg->name);
+            continue;
+        }
+        if (is_row && row >= 0) continue; /* noise and sigma both given: configure reports it */
+        if (is_row)
+            row = a;
+        else
+            col = a;
+    }
+    if (!lists) return 0;
+    if (c->d->errors > errors) return 1;
+    int rows = row >= 0 ? call->args[row].value->n_items : 1, cols = col >= 0 ? call->args[col].value->n_items : 1;
+    if (rows * cols > SWEEP_MAX_MEMBERS) {
+        diag_error(c->d, call->loc, "a sweep of %d x %d = %d explanations; at most %d", rows, cols, rows * cols,
+                   SWEEP_MAX_MEMBERS);
+        return 1;
+    }
+    char *sweep = sx_alloc(c->set, strlen(ex->name) + 1);
+    strcpy(sweep, ex->name);
+    for (int s = 0; s < c->set->n_specs; s++) /* an earlier block named like a member */
+        for (int k = 0; k < rows * cols; k++) {
+            char name[300];
+            snprintf(name, sizeof name, "%s_%d", ex->name, k);
+            if (!strcmp(c->set->specs[s].name, name) || !strcmp(c->set->specs[s].name, ex->name)) {
+                diag_error(c->d, ex->loc, "sweep '%s' names its explanations %s_0 .. %s_%d, and '%s' is defined too",
+                           ex->name, ex->name, ex->name, rows * cols - 1, c->set->specs[s].name);
+                diag_note(c->d, c->set->specs[s].loc, "defined here");
+                return 1;
+            }
+        }
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < cols; k++) {
+            ast_expr *member_call = sx_alloc(c->set, sizeof *member_call);
+            *member_call = *call;
+            member_call->args = sx_alloc(c->set, sizeof(ast_arg) * call->n_args);
+            memcpy(member_call->args, call->args, sizeof(ast_arg) * call->n_args);
+            if (row >= 0) member_call->args[row].value = call->args[row].value->items[r];
+            if (col >= 0) member_call->args[col].value = call->args[col].value->items[k];
+            ast_explain member = *ex;
+            member.stmts = sx_alloc(c->set, sizeof(ast_explain_stmt) * ex->n_stmts);
+            memcpy(member.stmts, ex->stmts, sizeof(ast_explain_stmt) * ex->n_stmts);
+            member.stmts[method].value = member_call;
+            char *name = sx_alloc(c->set, strlen(ex->name) + 16);
+            sprintf(name, "%s_%d", ex->name, r * cols + k);
+            member.name = name;
+            sweep_cell cell = { sweep, r, k, rows, cols };
+            current_cell = &cell;
+            check_explain(c, &member, m, net);
+            current_cell = NULL;
+            if (c->d->errors > errors) return 1; /* a bad value: said once, not once per member */
+        }
+    return 1;
 }
 
 explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_module *m)
@@ -437,7 +545,7 @@ explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_modul
             for (int k = 0; k < m->n_graphs; k++)
                 if (!strcmp(m->graphs[k]->name, ex->network)) net = k;
             if (net < 0) continue; /* unknown network: reported by sema_program; failed networks: already reported */
-            check_explain(&c, ex, m, net);
+            if (!check_sweep(&c, ex, m, net)) check_explain(&c, ex, m, net);
         }
     free(seen);
     free(c.rules);
@@ -452,6 +560,29 @@ void explain_set_free(explain_set *s)
     free(s->allocations);
     free(s->specs);
     free(s);
+}
+
+int explain_sweep_members(const explain_set *s, const char *name, int *members, int max, int *rows, int *cols)
+{
+    int n = 0;
+    for (int e = 0; e < s->n_specs; e++) {
+        const explain_spec *sp = &s->specs[e];
+        if (!sp->sweep || strcmp(sp->sweep, name)) continue;
+        int k = sp->sweep_row * sp->sweep_cols + sp->sweep_col;
+        if (k < max) members[k] = e;
+        if (rows) *rows = sp->sweep_rows;
+        if (cols) *cols = sp->sweep_cols;
+        n++;
+    }
+    return n;
+}
+
+void explain_smoothgrad_text(const explain_spec *sp, char *buf, size_t len)
+{
+    if (sp->noise >= 0)
+        snprintf(buf, len, "noise %g (sigma %g), samples %d", sp->noise, sp->sigma, sp->samples);
+    else
+        snprintf(buf, len, "sigma %g, samples %d", sp->sigma, sp->samples);
 }
 
 void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
@@ -472,6 +603,12 @@ void explain_dump(const explain_set *s, const ir_module *m, FILE *out)
                 method_of(sp->method)->name, seeds[sp->seed], sp->from_node >= 0 ? " per channel of " : "",
                 sp->from_node >= 0 ? g->nodes[sp->from_node].name : "",
                 sp->at_node < 0 ? "the input" : g->nodes[sp->at_node].name);
+        if (sp->sweep) {
+            char params[160];
+            explain_smoothgrad_text(sp, params, sizeof params);
+            fprintf(out, "  sweep %s, row %d of %d, column %d of %d: %s\n", sp->sweep, sp->sweep_row + 1,
+                    sp->sweep_rows, sp->sweep_col + 1, sp->sweep_cols, params);
+        }
         for (int i = 0; i < g->n_nodes; i++) {
             if (!sp->rules[i].body || (sp->from_node >= 0 && i > sp->from_node)) continue;  /* past `from` */
             ir_op op = g->nodes[i].fused ? (ir_op)(g->nodes[i].fused - 1) : g->nodes[i].op; /* as written */

@@ -142,6 +142,7 @@ void ir_graph_free(ir_graph *g)
     for (int i = 0; i < g->n_ews; i++) free(g->ews[i]);
     free(g->ews);
     free(g->explain_name);
+    free(g->explain_note);
     free(g->relevance_of);
     free(g->nodes);
     free(g->name);

@@ -337,6 +337,7 @@ typedef struct ir_graph {
      * network are shared (owned by `network`); the explanation owns only what it adds. */
     const struct ir_graph *network;
     char *explain_name; /* E of NET_E */
+    char *explain_note; /* a line the generated header adds to its comment (a sweep member's cell), or NULL */
     int has_target;     /* the entry takes a target array (OP_SEED present) */
     int has_options;    /* the explanation also gets NET_E_ex(..., const xai_options *) */
     int n_forward;      /* nodes [0, n_forward) are the network's forward pass */

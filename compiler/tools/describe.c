@@ -96,6 +96,31 @@ static cJSON *explanation_json(const compilation *c, int e, const describe_setti
                           x->has_options && (am || spec->method == METHOD_IG || spec->method == METHOD_DEEPLIFT));
     cJSON_AddNumberToObject(o, "noise_samples", noise_samples(x));
     cJSON_AddBoolToObject(o, "seed", x->has_options && noise_samples(x) > 0);
+    if (spec->method == METHOD_SMOOTHGRAD) { /* its parameters, and its cell when it is a member of a sweep */
+        cJSON *sg = cJSON_CreateObject();
+        if (spec->noise >= 0)
+            cJSON_AddNumberToObject(sg, "noise", spec->noise);
+        else
+            cJSON_AddNullToObject(sg, "noise");
+        cJSON_AddNumberToObject(sg, "sigma", spec->sigma);
+        cJSON_AddNumberToObject(sg, "samples", spec->samples);
+        cJSON_AddNumberToObject(sg, "seed", (double)spec->rng_seed);
+        cJSON_AddItemToObject(o, "smoothgrad", sg);
+    } else {
+        cJSON_AddNullToObject(o, "smoothgrad");
+    }
+    if (spec->sweep) {
+        cJSON *sw = cJSON_CreateObject();
+        cJSON_AddStringToObject(sw, "name", spec->sweep);
+        cJSON_AddNumberToObject(sw, "index", spec->sweep_row * spec->sweep_cols + spec->sweep_col);
+        cJSON_AddNumberToObject(sw, "row", spec->sweep_row);
+        cJSON_AddNumberToObject(sw, "column", spec->sweep_col);
+        cJSON_AddNumberToObject(sw, "rows", spec->sweep_rows);
+        cJSON_AddNumberToObject(sw, "columns", spec->sweep_cols);
+        cJSON_AddItemToObject(o, "sweep", sw);
+    } else {
+        cJSON_AddNullToObject(o, "sweep");
+    }
     if (am) {
         cJSON *a = cJSON_CreateObject();
         cJSON_AddNumberToObject(a, "steps", x->am.steps);

@@ -145,6 +145,8 @@ int run_command(compilation *c, const run_request *r)
 {
     const ir_graph *am = r->explain ? driver_explanation(c, r->explain, NULL) : NULL;
     if (am && am->am.enabled) return run_actmax(c, r, am); /* run_actmax.c */
+    if (r->explain && !am && c->explain && explain_sweep_members(c->explain, r->explain, NULL, 0, NULL, NULL))
+        return run_sweep(c, r); /* run_sweep.c */
     if (r->steps) {
         fprintf(stderr, "xaic: error: --steps is for activation_maximization explanations\n");
         return 2;

@@ -48,4 +48,6 @@ int run_streams(const run_request *r);
 int run_stream(compilation *c, const run_request *r);
 /* xaic run --explain NAME for an activation_maximization explanation (run_actmax.c). */
 int run_actmax(compilation *c, const run_request *r, const ir_graph *expl);
+/* xaic run --explain NAME for a smoothgrad sweep: one grid of its members (run_sweep.c). */
+int run_sweep(compilation *c, const run_request *r);
 #endif

@@ -262,6 +262,14 @@ int tool_analyse(compilation *c, xai_diag *d, tool_program *p)
 
 void tool_explain_unknown(const compilation *c, const char *name)
 {
+    int rows = 0, cols = 0;
+    if (c->explain && explain_sweep_members(c->explain, name, NULL, 0, &rows, &cols)) {
+        fprintf(stderr,
+                "xaic: error: '%s' is a smoothgrad sweep of %d x %d explanations, %s_0 .. %s_%d: `xaic run --explain "
+                "%s` draws it as one grid; elsewhere name its members\n",
+                name, rows, cols, name, name, rows * cols - 1, name);
+        return;
+    }
     fprintf(stderr, "xaic: error: no explanation named '%s'; the file has %s", name,
             c->ir->n_explanations ? "" : "none");
     for (int i = 0; i < c->ir->n_explanations; i++)
