@@ -6,12 +6,11 @@
 
 #include "method.h"
 
-/* the smoothgrad sweep the block being checked belongs to (check_sweep), or NULL */
+/* a smoothgrad sweep's member: its sweep and place in the grid (check_sweep) */
 typedef struct sweep_cell {
     const char *name;
     int row, col, rows, cols;
 } sweep_cell;
-static const sweep_cell *current_cell;
 
 typedef struct assignment {
     const char *selector;
@@ -405,10 +404,10 @@ static void check_explain(sema_explain_ctx *c, const ast_explain *ex, const ir_m
     free(level);
     free(picked);
     free(list);
-    if (current_cell) {
-        spec.sweep = current_cell->name;
-        spec.sweep_row = current_cell->row, spec.sweep_col = current_cell->col;
-        spec.sweep_rows = current_cell->rows, spec.sweep_cols = current_cell->cols;
+    if (c->cell) {
+        spec.sweep = c->cell->name;
+        spec.sweep_row = c->cell->row, spec.sweep_col = c->cell->col;
+        spec.sweep_rows = c->cell->rows, spec.sweep_cols = c->cell->cols;
     }
     for (int s = 0; s < c->set->n_specs; s++)
         if (!strcmp(c->set->specs[s].name, spec.name)) {
@@ -502,9 +501,9 @@ static int check_sweep(sema_explain_ctx *c, const ast_explain *ex, const ir_modu
             sprintf(name, "%s_%d", ex->name, r * cols + k);
             member.name = name;
             sweep_cell cell = { sweep, r, k, rows, cols };
-            current_cell = &cell;
+            c->cell = &cell;
             check_explain(c, &member, m, net);
-            current_cell = NULL;
+            c->cell = NULL;
             if (c->d->errors > errors) return 1; /* a bad value: said once, not once per member */
         }
     return 1;
@@ -513,7 +512,7 @@ static int check_sweep(sema_explain_ctx *c, const ast_explain *ex, const ir_modu
 explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_module *m)
 {
     explain_set *set = calloc(1, sizeof *set);
-    sema_explain_ctx c = { d, set, NULL, 0, NULL, 0, m, NULL };
+    sema_explain_ctx c = { d, set, NULL, 0, NULL, 0, m, NULL, NULL };
     sx_collect_definitions(&c, p);
     const ast_explain **seen = NULL;
     int n_seen = 0;

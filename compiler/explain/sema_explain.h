@@ -15,8 +15,9 @@ typedef struct sema_explain_ctx {
     int n_rules;
     const ast_preset **presets;
     int n_presets;
-    const ir_module *module; /* the networks (a generator is one of them) */
-    const ir_graph *net;     /* the network of the explain block being checked */
+    const ir_module *module;       /* the networks (a generator is one of them) */
+    const ir_graph *net;           /* the network of the explain block being checked */
+    const struct sweep_cell *cell; /* the smoothgrad sweep member being checked (sema_explain.c), or NULL */
 } sema_explain_ctx;
 
 /* Names bound to values: a rule's or preset's parameters. */
@@ -41,7 +42,7 @@ const ast_preset *sx_find_preset(const sema_explain_ctx *c, const char *name);
 int sx_rule_applies(const ast_rule *r, const char *op);
 /* "dense, conv2d, ...": the ops a rule can be declared on (their selectors), for messages */
 void sx_rule_ops(char *buf, size_t len);
-/* node i of g takes a rule (not the input, a flatten or a softmax) */
+/* node i of g takes a rule (not the input or a softmax) */
 static inline int sx_takes_rule(const ir_graph *g, int i) { return ir_op_is(g->nodes[i].op, OPF_RULE); }
 /* the name rules and selectors use for node n's op ("batchnorm" for an unfoldable batchnorm) */
 static inline const char *sx_selector(const ir_node *n) { return ir_ops[n->op].selector; }

@@ -88,6 +88,10 @@ int run_sweep(compilation *c, const run_request *r)
             goto done;
         }
     }
+    if (png && os->rank != 3) { /* said before anything is written */
+        fprintf(stderr, "xaic: error: a relevance of rank %d is not an image; write .npy\n", os->rank);
+        goto done;
+    }
     char werr[512];
     int64_t shape[IR_MAX_RANK + 2] = { rows, cols };
     for (int i = 0; i < os->rank; i++) shape[i + 2] = os->dims[i];
@@ -96,10 +100,6 @@ int run_sweep(compilation *c, const run_request *r)
         goto done;
     }
     if (png) {
-        if (os->rank != 3) {
-            fprintf(stderr, "xaic: error: a relevance of rank %d is not an image; write .npy\n", os->rank);
-            goto done;
-        }
         xai_heatmap_options ho = { 0 };
         ho.overlay = r->overlay;
         ho.colormap = r->colormap;
