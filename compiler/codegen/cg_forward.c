@@ -267,30 +267,59 @@ void cg_kernel_elementwise(cg *c, const kargs *a0)
     cg_par_end(c, &par);
 }
 
-/* softmax over all features of each sample, shifted by the maximum so exp cannot overflow */
+/* The lines a softmax (or a statistic along an axis) runs over: `lines` per sample of `len` values each, value l
+ * of line g at (g / inner) * len * inner + g % inner + l * inner. axis < 0: one line of every value. */
+void cg_axis_lines(const ir_shape *s, int axis, int64_t *lines, int64_t *len, int64_t *inner)
+{
+    int64_t outer = 1;
+    *len = ir_shape_count(s);
+    *inner = 1;
+    if (axis >= 0 && axis < s->rank) {
+        *len = s->dims[axis];
+        for (int k = 0; k < axis; k++) outer *= s->dims[k];
+        for (int k = axis + 1; k < s->rank; k++) *inner *= s->dims[k];
+    }
+    *lines = outer * *inner;
+}
+
+/* the first value of line g (of any sample: g counts lines from sample 0's first) */
+LLVMValueRef cg_line_start(cg *c, LLVMValueRef g, int64_t len, int64_t inner)
+{
+    if (inner == 1) return cg_mad(c, g, len, NULL);
+    LLVMValueRef o = LLVMBuildUDiv(c->b, g, cg_i64(c, inner), ""), i = LLVMBuildURem(c->b, g, cg_i64(c, inner), "");
+    return cg_mad(c, o, len * inner, i);
+}
+
+/* softmax over each line along node.axis (all of a sample's values without one), shifted by the line's maximum
+ * so exp cannot overflow */
 void cg_kernel_softmax(cg *c, const kargs *a)
 {
-    int64_t count = ir_shape_count(&a->n->shape);
+    int64_t lines, len, inner;
+    cg_axis_lines(&a->n->shape, a->n->axis, &lines, &len, &inner);
+    if (len == 0) return;
     LLVMValueRef mx = cg_local(c, c->f32, "max"), sum = cg_local(c, c->f32, "sum");
     cg_loop lb, li;
-    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
-    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, b, count, NULL));
-    LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, b, count, NULL));
+    LLVMValueRef g = cg_loop_begin(c, &lb, cg_i64(c, 0), LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, lines), ""), "g");
+    LLVMValueRef at = cg_line_start(c, g, len, inner);
+    LLVMValueRef src = cg_gep(c, a->in[0], at), dst = cg_gep(c, a->out, at);
     LLVMBuildStore(c->b, cg_f32(c, -__builtin_inff()), mx);
-    LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
+    LLVMValueRef l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
+    LLVMValueRef i = cg_mad(c, l, inner, NULL);
     LLVMValueRef v = cg_load(c, src, i), m = LLVMBuildLoad2(c->b, c->f32, mx, "");
     LLVMBuildStore(c->b, LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, m, ""), v, m, ""), mx);
     cg_loop_end(c, &li);
     LLVMBuildStore(c->b, cg_f32(c, 0), sum);
     LLVMValueRef m2 = LLVMBuildLoad2(c->b, c->f32, mx, "");
-    i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
+    l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
+    i = cg_mad(c, l, inner, NULL);
     LLVMValueRef d = LLVMBuildFSub(c->b, cg_load(c, src, i), m2, "");
     LLVMValueRef e = cg_intrinsic(c, "llvm.exp", c->f32, &d, 1);
     cg_store(c, e, dst, i);
     LLVMBuildStore(c->b, cg_fadd_reassoc(c, LLVMBuildLoad2(c->b, c->f32, sum, ""), e), sum);
     cg_loop_end(c, &li);
     LLVMValueRef inv = LLVMBuildFDiv(c->b, cg_f32(c, 1), LLVMBuildLoad2(c->b, c->f32, sum, ""), "");
-    i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
+    l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
+    i = cg_mad(c, l, inner, NULL);
     cg_store(c, LLVMBuildFMul(c->b, cg_load(c, dst, i), inv, ""), dst, i);
     cg_loop_end(c, &li);
     cg_loop_end(c, &lb);

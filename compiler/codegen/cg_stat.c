@@ -1,11 +1,15 @@
 /* OP_LAYER_STAT: a statistic of a value per sample (or per channel of a sample), written back over every
  * element of its group so that elementwise rule code reads it like any other input. Accumulated in double:
- * a layer's sum of squares over ~10^5 values would lose digits in float. */
+ * a layer's sum of squares over ~10^5 values would lose digits in float. With stat_along, of each line along an
+ * axis (a softmax's groups), written back over that line. */
 #include <math.h>
 
 #include "cg_kernels.h"
 
 static LLVMValueRef ld(cg *c, LLVMTypeRef t, LLVMValueRef p) { return LLVMBuildLoad2(c->b, t, p, ""); }
+
+/* the i-th value of a group whose values lie `stride` apart */
+static LLVMValueRef at(cg *c, LLVMValueRef i, int64_t stride) { return stride == 1 ? i : cg_mad(c, i, stride, NULL); }
 
 static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
 {
@@ -15,7 +19,7 @@ static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRe
 /* The m-th smallest (m from 0) of src[0 .. size): the smallest 32-bit key K with at least m + 1 keys <= K, found
  * by bisection over the keys (32 counting passes; exact, in place, no sort). A float's key orders like the
  * float: non-negative ones with the top bit set, negative ones bit-inverted. */
-static LLVMValueRef order_statistic(cg *c, LLVMValueRef src, int64_t size, int64_t m)
+static LLVMValueRef order_statistic(cg *c, LLVMValueRef src, int64_t size, int64_t stride, int64_t m)
 {
     LLVMValueRef lo = cg_local(c, c->i64, "lo"), hi = cg_local(c, c->i64, "hi"), count = cg_local(c, c->i64, "n");
     LLVMBuildStore(c->b, cg_i64(c, 0), lo);
@@ -26,7 +30,7 @@ static LLVMValueRef order_statistic(cg *c, LLVMValueRef src, int64_t size, int64
     LLVMValueRef mid = LLVMBuildLShr(c->b, LLVMBuildAdd(c->b, l, h, ""), cg_i64(c, 1), "");
     LLVMBuildStore(c->b, cg_i64(c, 0), count);
     LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, size), "i");
-    LLVMValueRef u = LLVMBuildBitCast(c->b, cg_load(c, src, i), c->i32, "");
+    LLVMValueRef u = LLVMBuildBitCast(c->b, cg_load(c, src, at(c, i, stride)), c->i32, "");
     LLVMValueRef negative = LLVMBuildICmp(c->b, LLVMIntSLT, u, LLVMConstInt(c->i32, 0, 0), "");
     LLVMValueRef key = LLVMBuildSelect(c->b, negative, LLVMBuildNot(c->b, u, ""),
                                        LLVMBuildOr(c->b, u, LLVMConstInt(c->i32, 0x80000000u, 0), ""), "");
@@ -50,25 +54,34 @@ void cg_kernel_layer_stat(cg *c, const kargs *a)
     const ir_node *n = a->n;
     const ir_shape *in = n->in_shape.rank ? &n->in_shape : &n->shape;
     int64_t groups = n->stat_per_channel && in->rank >= 1 ? in->dims[0] : 1;
-    int64_t size = ir_shape_count(in) / groups, spread = ir_shape_count(&n->shape) / groups;
+    int64_t size = ir_shape_count(in) / groups, spread = ir_shape_count(&n->shape) / groups, stride = 1, len = 0;
+    if (n->stat_along) { /* each line along the axis, written back over itself (sema: out shape = in shape) */
+        cg_axis_lines(in, n->stat_along - 1, &groups, &len, &stride);
+        size = spread = len;
+    }
     if (size == 0 || spread == 0) return;
     LLVMValueRef acc = cg_local(c, c->f64, "acc"), mean = cg_local(c, c->f64, "mean");
     cg_loop lg, li;
     LLVMValueRef g = cg_loop_begin(c, &lg, cg_i64(c, 0), LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, groups), ""), "g");
-    LLVMValueRef src = cg_gep(c, a->in[0], cg_mad(c, g, size, NULL)),
-                 dst = cg_gep(c, a->out, cg_mad(c, g, spread, NULL));
+    LLVMValueRef src, dst;
+    if (n->stat_along) {
+        LLVMValueRef start = cg_line_start(c, g, len, stride);
+        src = cg_gep(c, a->in[0], start), dst = cg_gep(c, a->out, start);
+    } else {
+        src = cg_gep(c, a->in[0], cg_mad(c, g, size, NULL)), dst = cg_gep(c, a->out, cg_mad(c, g, spread, NULL));
+    }
     if (n->stat == STAT_QUANTILE) { /* linear between the order statistics around q (n - 1), as torch.quantile */
         double pos = n->stat_q * (double)(size - 1), k = floor(pos);
-        LLVMValueRef result = order_statistic(c, src, size, (int64_t)k);
+        LLVMValueRef result = order_statistic(c, src, size, stride, (int64_t)k);
         if (pos > k && (int64_t)k + 1 < size) {
-            LLVMValueRef next = order_statistic(c, src, size, (int64_t)k + 1);
+            LLVMValueRef next = order_statistic(c, src, size, stride, (int64_t)k + 1);
             result = LLVMBuildFAdd(
                 c->b, result,
                 LLVMBuildFMul(c->b, LLVMConstReal(c->f64, pos - k), LLVMBuildFSub(c->b, next, result, ""), ""), "");
         }
         LLVMValueRef out = LLVMBuildFPTrunc(c->b, result, c->f32, "");
         LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, spread), "fill");
-        cg_store(c, out, dst, i);
+        cg_store(c, out, dst, at(c, i, stride));
         cg_loop_end(c, &li);
         cg_loop_end(c, &lg);
         return;
@@ -77,7 +90,7 @@ void cg_kernel_layer_stat(cg *c, const kargs *a)
     int extreme = n->stat == STAT_MAX || n->stat == STAT_MIN;
     LLVMBuildStore(c->b, extreme ? first : LLVMConstReal(c->f64, 0), acc);
     LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, size), "i");
-    LLVMValueRef v = LLVMBuildFPExt(c->b, cg_load(c, src, i), c->f64, ""), s = ld(c, c->f64, acc);
+    LLVMValueRef v = LLVMBuildFPExt(c->b, cg_load(c, src, at(c, i, stride)), c->f64, ""), s = ld(c, c->f64, acc);
     if (extreme) /* NaN never wins a comparison: the statistic of the other values */
         s = LLVMBuildSelect(c->b, fcmp(c, n->stat == STAT_MAX ? LLVMRealOGT : LLVMRealOLT, v, s), v, s, "");
     else
@@ -91,8 +104,8 @@ void cg_kernel_layer_stat(cg *c, const kargs *a)
         LLVMBuildStore(c->b, result, mean);
         LLVMBuildStore(c->b, LLVMConstReal(c->f64, 0), acc);
         i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, size), "i");
-        LLVMValueRef d =
-            LLVMBuildFSub(c->b, LLVMBuildFPExt(c->b, cg_load(c, src, i), c->f64, ""), ld(c, c->f64, mean), "");
+        LLVMValueRef d = LLVMBuildFSub(c->b, LLVMBuildFPExt(c->b, cg_load(c, src, at(c, i, stride)), c->f64, ""),
+                                       ld(c, c->f64, mean), "");
         LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, ld(c, c->f64, acc), LLVMBuildFMul(c->b, d, d, ""), ""), acc);
         cg_loop_end(c, &li);
         LLVMValueRef var = size > 1
@@ -102,7 +115,7 @@ void cg_kernel_layer_stat(cg *c, const kargs *a)
     }
     LLVMValueRef out = LLVMBuildFPTrunc(c->b, result, c->f32, "");
     i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, spread), "fill");
-    cg_store(c, out, dst, i);
+    cg_store(c, out, dst, at(c, i, stride));
     cg_loop_end(c, &li);
     cg_loop_end(c, &lg);
 }

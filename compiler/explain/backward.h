@@ -150,6 +150,8 @@ typedef struct ew_frame {
     const ir_shape *shape; /* of the expression's values */
     const char *layer;
     const float *op_args; /* the layer's own numbers (V_ARG0, V_ARG1), or NULL */
+    int grouped;          /* the rule is on an OPF_GROUPED op: reductions may run per = axis ... */
+    int axis;             /* ... along this axis of `shape` (-1: all of a sample's values) */
 } ew_frame;
 void rules_frame_init(ew_frame *f, const ir_shape *shape, const char *layer);
 /* v readable at the top level from `node` (its slot), and by reductions */
@@ -158,8 +160,9 @@ int rules_frame_var(ew_frame *f, rx_var v, int node);
 ir_ew *rules_to_ew(rules_ctx *c, const rx *e, ew_frame *f);
 /* a math function (pos ... softplus, pow, two-argument max and min) applied to lowered arguments */
 ir_ew *rules_ew_call(rules_ctx *c, const rx *call, ir_ew *a, ir_ew *b);
-/* the OP_LAYER_STAT node of reduction `call` over node v, its value spread over out_shape */
-int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape);
+/* the OP_LAYER_STAT node of reduction `call` over node v, its value spread over out_shape; along: 1 + the axis of
+ * a per = axis reduction (its lines written back over themselves), 0 otherwise */
+int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape, int along);
 /* node i of network g is never negative (what lets a rule read pos(a) as a) */
 int rules_nonneg(const ir_graph *g, int i);
 
@@ -182,6 +185,7 @@ void backward_gradient_slice(rules_ctx *c, int i);
 void backward_gradient_relu(rules_ctx *c, int i);
 void backward_gradient_sigmoid(rules_ctx *c, int i);
 void backward_gradient_affine(rules_ctx *c, int i);
+void backward_gradient_softmax(rules_ctx *c, int i);
 
 /* ---- backward_rules.c ---- */
 /* Applies node i's rule: relevance at its output (c->R[i]) to its inputs. */

@@ -73,6 +73,27 @@ void backward_gradient_affine(rules_ctx *c, int i)
     rules_give(c, in, rules_eltwise(c, &c->net->nodes[in].shape, &R, 1, rules_ew(c, EW_MUL, rules_ew_in(c, 0), scale)));
 }
 
+/* softmax: y * (r - sum(r * y)) with the sum over each line along its axis (over the sample: axis -1) */
+void backward_gradient_softmax(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    const ir_shape *shape = &n->shape;
+    int ry[2] = { c->R[i], rules_fwd(c, i) };
+    int t = rules_eltwise(c, shape, ry, 2, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 1)));
+    ir_node stat = { 0 };
+    stat.op = OP_LAYER_STAT;
+    stat.shape = stat.in_shape = *shape;
+    stat.stat = STAT_SUM;
+    stat.stat_along = n->axis >= 0 ? n->axis + 1 : 0;
+    stat.n_inputs = 1;
+    stat.inputs[0] = t;
+    int tys[3] = { t, ry[1], rules_node(c, &stat) };
+    rules_give(c, n->inputs[0],
+               rules_eltwise(
+                   c, shape, tys, 3,
+                   rules_ew(c, EW_SUB, rules_ew_in(c, 0), rules_ew(c, EW_MUL, rules_ew_in(c, 1), rules_ew_in(c, 2)))));
+}
+
 /* activations (OPF_ACTIVATION): r * f'(x, y) */
 void backward_gradient_activation(rules_ctx *c, int i)
 {

@@ -150,7 +150,7 @@ ir_ew *rules_ew_call(rules_ctx *c, const rx *call, ir_ew *a, ir_ew *b)
     }
 }
 
-int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape)
+int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape, int along)
 {
     ir_node node = { 0 };
     node.op = OP_LAYER_STAT;
@@ -164,6 +164,7 @@ int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape)
                                   : STAT_QUANTILE;
     if (node.stat == STAT_QUANTILE) node.stat_q = call->args[1]->num;
     node.stat_per_channel = call->per_channel;
+    node.stat_along = along;
     node.n_inputs = 1;
     node.inputs[0] = v;
     return rules_node(c, &node);
@@ -224,6 +225,14 @@ static ir_ew *reduction(rules_ctx *c, const rx *e, ew_frame *f)
         c->failed = 1;
         return rules_ew_num(c, 0);
     }
+    if (e->per_axis && !f->grouped) {
+        diag_error(c->d, e->loc,
+                   "%s(..., per = axis) runs along a softmax's axis, and layer '%s' is no softmax; use per = sample "
+                   "or per = channel",
+                   rx_fn_name(e->fn), f->layer);
+        c->failed = 1;
+        return rules_ew_num(c, 0);
+    }
     ir_ew *arg = rules_to_ew(c, e->args[0], &sub);
     int v = arg->kind == EW_INPUT ? sub.inputs[arg->input] : rules_eltwise(c, shape, sub.inputs, sub.n, arg);
     if (f->n == IR_MAX_INPUTS) {
@@ -231,7 +240,7 @@ static ir_ew *reduction(rules_ctx *c, const rx *e, ew_frame *f)
         c->failed = 1;
         return rules_ew_num(c, 0);
     }
-    f->inputs[f->n] = rules_stat(c, e, v, f->shape);
+    f->inputs[f->n] = rules_stat(c, e, v, f->shape, e->per_axis && f->axis >= 0 ? f->axis + 1 : 0);
     return rules_ew_in(c, f->n++);
 }
 

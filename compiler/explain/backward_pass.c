@@ -27,9 +27,8 @@ ir_graph *backward_begin(rules_ctx *c)
     for (int i = 0; i < net->n_nodes; i++) c->R[i] = -1;
     c->mult = 1;
     c->top = net->output;
-    if (ir_op_is(net->nodes[c->top].op, OPF_OUTPUT_ONLY))
-        c->top = net->nodes[c->top].inputs[0];          /* explain the logits */
-    if (spec->from_node >= 0) c->top = spec->from_node; /* or a channel of a layer */
+    if (ir_op_is(net->nodes[c->top].op, OPF_HEAD)) c->top = net->nodes[c->top].inputs[0]; /* explain the logits */
+    if (spec->from_node >= 0) c->top = spec->from_node;                                   /* or a channel of a layer */
     c->fwd = malloc(sizeof(int) * net->n_nodes);
     for (int i = 0; i < net->n_nodes; i++) c->fwd[i] = i;
     if (spec->from_node < 0 && net->nodes[c->top].shape.rank != 1) {

@@ -176,8 +176,14 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
                 c->failed = 1;
                 return a;
             }
+            if (e->per_axis) {
+                diag_error(c->d, e->loc, "%s(..., per = axis) runs along a softmax's axis, and layer '%s' is a %s",
+                           rx_fn_name(e->fn), n->name, ir_op_name(n->op));
+                c->failed = 1;
+                return a;
+            }
             const ir_shape *shape = a.level == LEVEL_OUT ? &n->shape : &c->net->nodes[in].shape;
-            return leaf(c, a.level, rules_stat(c, e, materialize(c, &a, shape), shape));
+            return leaf(c, a.level, rules_stat(c, e, materialize(c, &a, shape), shape, 0));
         }
         if (e->fn == F_WHERE || e->fn == F_MAX || e->fn == F_MIN) {
             lowered b = lower(c, i, e->args[1]);
@@ -221,8 +227,8 @@ static void pool_expression(rules_ctx *c, int i, const rule_use *use)
 }
 
 /* The gate rule of mul and div (signal-take-all, as in LRP for LSTMs and squeeze-excitation): a product
- * x * g with g a gate (a sigmoid or hardsigmoid output, in [0, 1]) gives all relevance to x; a quotient to
- * its numerator. */
+ * x * g with g a gate (a sigmoid, hardsigmoid or softmax output, in [0, 1]: CP-LRP's attention weights held
+ * constant) gives all relevance to x; a quotient to its numerator. */
 static void gate(rules_ctx *c, int i, const rule_use *use)
 {
     const ir_node *n = &c->net->nodes[i];
@@ -241,7 +247,7 @@ static void gate(rules_ctx *c, int i, const rule_use *use)
         if (g0 == g1) {
             diag_error(c->d, use->where,
                        "layer '%s' multiplies %s; the gate rule needs exactly one factor that is a "
-                       "sigmoid or hardsigmoid output: use gradient for it",
+                       "sigmoid, hardsigmoid or softmax output: use gradient or uniform for it",
                        n->name, g0 ? "two gates" : "two values that are not gates");
             c->failed = 1;
             return;
@@ -332,8 +338,10 @@ void rules_apply(rules_ctx *c, int i)
         }
         return;
     }
-    /* one input: activations, and binary ops with a number (part of an elementwise function) */
-    int elementwise = ir_op_is(n->op, OPF_ELEMENTWISE) || (ir_op_is(n->op, OPF_BINARY) && n->n_inputs == 1);
+    /* one input: activations, softmax (whose reductions may run along its axis), and binary ops with a number
+     * (part of an elementwise function) */
+    int grouped = ir_op_is(n->op, OPF_GROUPED);
+    int elementwise = grouped || ir_op_is(n->op, OPF_ELEMENTWISE) || (ir_op_is(n->op, OPF_BINARY) && n->n_inputs == 1);
     if (ir_op_is(n->op, OPF_BINARY) && !elementwise) {
         if ((n->op == OP_MUL || n->op == OP_DIV) && (rx_is_var(use->body, V_R) || is_share_form(use->body))) {
             gate(c, i, use); /* the gate rule (`r`); a share is reported there */
@@ -353,6 +361,8 @@ void rules_apply(rules_ctx *c, int i)
         ew_frame f;
         rules_frame_init(&f, &n->shape, n->name);
         f.op_args = n->arg;
+        f.grouped = grouped;
+        f.axis = n->axis;
         rules_frame_var(&f, V_R, c->R[i]);
         rules_frame_var(&f, V_X, rules_fwd(c, n->inputs[0]));
         rules_frame_var(&f, V_Y, rules_fwd(c, i));

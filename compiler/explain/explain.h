@@ -68,6 +68,7 @@ typedef struct rx {
     struct rx *stabilize_expr; /* share(..., stabilize = e) when e is not a number: an expression of z */
     struct rx *denominator;    /* share(C, denominator = D): contributions D summed into the denominator */
     int per_channel;           /* a reduction (sum, mean, std, max, min) per channel instead of per sample */
+    int per_axis;              /* a reduction along the axis of the softmax the rule is on (per = axis) */
 } rx;
 
 const char *rx_var_name(rx_var v);

@@ -97,6 +97,7 @@ void rx_print(const rx *e, FILE *out)
             rx_print(e->args[i], out);
         }
         if (e->per_channel) fputs(", per=channel", out);
+        if (e->per_axis) fputs(", per=axis", out);
         if (e->denominator) {
             fputs(", denominator=", out);
             rx_print(e->denominator, out);

@@ -222,7 +222,7 @@ static int from_layer(sema_explain_ctx *c, const ast_expr *v, const ir_graph *g)
         diag_error(c->d, v->loc, "`from %s`: that is the input; the backward pass must start at a layer", v->text);
         return -1;
     }
-    if (ir_op_is(g->nodes[node].op, OPF_OUTPUT_ONLY)) {
+    if (node == g->output && ir_op_is(g->nodes[node].op, OPF_HEAD)) {
         diag_error(c->d, v->loc, "`from %s`: explanations start at the logits, not at the %s that follows them",
                    v->text, ir_op_name(g->nodes[node].op));
         return -1;

@@ -246,13 +246,15 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
             if (arg->name) {
                 if (reduction && !strcmp(arg->name, "per")) {
                     const ast_expr *v = arg->value;
-                    if (v->kind != EX_IDENT || (strcmp(v->text, "channel") && strcmp(v->text, "sample"))) {
+                    if (v->kind != EX_IDENT ||
+                        (strcmp(v->text, "channel") && strcmp(v->text, "sample") && strcmp(v->text, "axis"))) {
                         diag_error(c->d, v->loc,
-                                   "per = channel or per = sample (the default): a reduction runs "
-                                   "over each sample's values or each channel's");
+                                   "per = channel, per = axis or per = sample (the default): a reduction runs "
+                                   "over each sample's values, each channel's, or each line along a softmax's axis");
                         return NULL;
                     }
                     call->per_channel = !strcmp(v->text, "channel");
+                    call->per_axis = !strcmp(v->text, "axis");
                     continue;
                 }
                 int is_share_arg =
@@ -260,7 +262,7 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
                 if (!is_share_arg) {
                     diag_error(c->d, arg->name_loc, "%s has no parameter '%s'%s", e->text, arg->name,
                                f == F_SHARE    ? "; share takes stabilize = e and denominator = D"
-                                   : reduction ? "; a reduction takes per = channel or per = sample"
+                                   : reduction ? "; a reduction takes per = channel, per = axis or per = sample"
                                                : "");
                     return NULL;
                 }

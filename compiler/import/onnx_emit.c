@@ -193,6 +193,10 @@ static int put_layer(imp *im, FILE *o, const layer *L)
         fputc(']', o);
         if (L->axis) fprintf(o, ", axis=%lld", (long long)L->axis);
         break;
+    case L_SOFTMAX:
+        fputs(in, o);
+        if (L->axis >= 0) fprintf(o, ", axis=%lld", (long long)L->axis);
+        break;
     case L_SLICE:
         fprintf(o, "%s, axis=%lld, start=%lld, end=%lld", in, (long long)L->axis, (long long)L->start,
                 (long long)L->end);
@@ -218,7 +222,7 @@ static int put_layer(imp *im, FILE *o, const layer *L)
         }
         if (put_params(im, o, L, 4, &prefix)) return -1;
         break;
-    default: fputs(in, o); break; /* relu, sigmoid, tanh, silu, hardswish, flatten, softmax */
+    default: fputs(in, o); break; /* relu, sigmoid, tanh, silu, hardswish, flatten */
     }
     fputc(')', o);
     int rc = 0;

@@ -55,21 +55,38 @@ static int map_clip(imp *im, int node)
     return 0;
 }
 
-/* Softmax over one axis equals .xai's softmax (over every feature of a sample) only when the other
- * per-sample axes have size 1; opsets before 13 mean "every axis from `axis` on". */
+/* Softmax over one axis: .xai's softmax(x, axis=k), or its plain softmax (over every value of a sample) when the
+ * other per-sample axes have size 1. Opsets before 13 mean "every axis from `axis` on": one axis when the others
+ * among those have size 1. */
 static int map_softmax(imp *im, int node)
 {
     int x = in_layer(im, node, 0);
     if (x < 0) return -1;
     const layer *X = &im->layers[x];
-    int64_t axis, rest = 1;
+    int64_t axis, others = 1, along = -1;
     if (attr_int(im, node, "axis", im->opset < 13 ? 1 : -1, &axis)) return -1;
     if (axis < 0) axis += X->rank + 1;
     if (axis < 1 || axis > X->rank) return node_fail(im, node, "Softmax over the batch axis (or out of range)");
-    for (int k = 0; k < X->rank; k++)
-        if (im->opset < 13 ? k < axis - 1 : k != axis - 1) rest *= X->shape[k];
-    if (rest != 1) return node_fail(im, node, "Softmax over part of a sample's features is not supported");
-    return unary(im, node, L_SOFTMAX);
+    if (im->opset < 13 && axis == 1)
+        along = 0, others = 0; /* every value of a sample */
+    else if (im->opset < 13) {
+        for (int k = (int)axis - 1; k < X->rank; k++)
+            if (X->shape[k] != 1) {
+                if (along >= 0)
+                    return node_fail(im, node,
+                                     "Softmax (opset %d) over several axes of a sample that are not all of its values",
+                                     (int)im->opset);
+                along = k;
+            }
+        if (along < 0) along = axis - 1;
+    } else
+        along = axis - 1;
+    for (int k = 0; others && k < X->rank; k++)
+        if (k != along) others *= X->shape[k];
+    int l = new_layer(im, L_SOFTMAX, node, 1, &x);
+    if (l < 0) return -1;
+    im->layers[l].axis = others <= 1 ? -1 : along;
+    return out_layer(im, node, 0, l);
 }
 
 /* The layer of operand `v` if v is the only use of the output of the node that made it (no alias). */

@@ -343,9 +343,6 @@ int walk_graph(imp *im)
                         out->name, out->kind == V_LAYER ? "the input itself" : "a constant");
     im->output_layer = out->layer;
     mark_live(im, out->layer);
-    for (int l = 0; l < im->n_layers; l++)
-        if (im->layers[l].live && im->layers[l].op == L_SOFTMAX && l != im->output_layer)
-            return node_fail(im, im->layers[l].node, "Softmax is supported only as the output layer");
     for (size_t i = 0; i < g->n_value_info; i++)
         if (check_declared(im, g->value_info[i])) return -1;
     return check_declared(im, g->output[0]);

@@ -214,6 +214,9 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
             fprintf(out, " k=%dx%d s=%dx%d pad=%d,%d,%d,%d", n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b,
                     n->pad_r);
             break;
+        case OP_SOFTMAX:
+            if (n->axis >= 0) fprintf(out, " axis=%d", n->axis);
+            break;
         case OP_SEED: {
             static const char *const seeds[] = { "logit",
                                                  "one",
@@ -239,7 +242,10 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
             static const char *const stats[] = { "sum", "mean", "std", "max", "min", "quantile" };
             fprintf(out, " %s", stats[n->stat]);
             if (n->stat == STAT_QUANTILE) fprintf(out, " %g", n->stat_q);
-            fprintf(out, " per %s", n->stat_per_channel ? "channel" : "sample");
+            if (n->stat_along)
+                fprintf(out, " along axis %d", n->stat_along - 1);
+            else
+                fprintf(out, " per %s", n->stat_per_channel ? "channel" : "sample");
             break;
         }
         case OP_REDUCE: {

@@ -34,14 +34,16 @@ enum {
     OPF_VIEW = 1 << 9,        /* no kernel: its value is input 0's buffer (flatten; a fused epilogue's result) */
     OPF_NONNEG = 1 << 10,     /* its output is never negative */
     OPF_KEEPS_NONNEG = 1 << 11,  /* its output is non-negative when its inputs are (all of a concat's) */
-    OPF_OUTPUT_ONLY = 1 << 12,   /* only as the network's output (softmax) */
+    OPF_HEAD = 1 << 12,          /* as the network's output, explanations start at its input (softmax: the logits) */
     OPF_BACKWARD = 1 << 13,      /* an op of explanation graphs only */
     OPF_TRANSPOSED = 1 << 14,    /* the transpose of a forward op (a relevance or gradient pass) */
     OPF_READS_SAMPLES = 1 << 15, /* its kernel reads the sample count itself (not only batch * mult) */
     OPF_ACTIVATION = 1 << 16,    /* elementwise y = f(x) given by node.expr over $0 (ir_activation) */
     OPF_ROUTE = 1 << 17,         /* moves values (transpose, concat, slice): relevance is routed back exactly */
     OPF_GATE = 1 << 18,          /* its output lies in [0, 1]: a gate when it multiplies another value */
-    OPF_BINARY = 1 << 19         /* two operands with broadcasting, or one and a number (node.number_side) */
+    OPF_BINARY = 1 << 19,        /* two operands with broadcasting, or one and a number (node.number_side) */
+    OPF_GROUPED = 1 << 20        /* each output depends on its group along node.axis (softmax): rules are expressions
+                                    over r, x, y whose reductions may run per = axis */
 };
 
 typedef struct ir_op_info {
@@ -108,8 +110,8 @@ typedef enum { EXPAND_PATH, EXPAND_NOISE } ir_expand;
  *   REDUCE_VAR:      mean_k g[b, k]^2 - (mean_k g[b, k])^2         (VarGrad) */
 typedef enum { REDUCE_PATH, REDUCE_MEAN, REDUCE_MEAN_SQ, REDUCE_VAR } ir_reduce;
 
-/* OP_LAYER_STAT: out[b, ...] = the statistic of input 0 over sample b (per_channel: over each channel of it),
- * in every element; STAT_STD is unbiased (n - 1, as torch.std; 0 for a single value); STAT_QUANTILE the
+/* OP_LAYER_STAT: out[b, ...] = the statistic of input 0 over sample b (per_channel: over each channel of it;
+ * stat_along: over each line along one axis), in every element; STAT_STD is unbiased (n - 1, as torch.std; 0 for a single value); STAT_QUANTILE the
  * stat_q-quantile, linear between order statistics (torch.quantile's and numpy's default). */
 typedef enum { STAT_SUM, STAT_MEAN, STAT_STD, STAT_MAX, STAT_MIN, STAT_QUANTILE } ir_stat;
 
@@ -269,7 +271,8 @@ typedef struct ir_node {
     float arg[2];          /* elementwise ops' numbers: elu alpha, leaky_relu slope, hardsigmoid alpha / beta,
                               clamp min / max, a binary op's number operand (arg[0]) */
     int number_side;       /* binary ops with a number: 1 when the number is the second operand, 2 the first */
-    int axis, start, step; /* concat (axis), slice (axis, start, end = start + step * shape[axis]) */
+    int axis, start, step; /* concat (axis), slice (axis, start, end = start + step * shape[axis]),
+                              softmax (axis; -1: over all of a sample's values) */
     int perm[IR_MAX_RANK]; /* transpose: output axis k is input axis perm[k] */
     int has_bias;
     float eps;                /* batchnorm */
@@ -290,8 +293,9 @@ typedef struct ir_node {
                                    samples); 0 or 1: one. Kernels get batch * mult */
     ir_expand expand;  /* OP_EXPAND */
     ir_reduce reduce;  /* OP_REDUCE */
-    ir_stat stat;      /* OP_LAYER_STAT, with stat_per_channel and stat_q */
+    ir_stat stat;      /* OP_LAYER_STAT, with stat_per_channel, stat_along and stat_q */
     int stat_per_channel;
+    int stat_along; /* OP_LAYER_STAT: 1 + the axis it reduces along (a softmax's groups), all others kept; 0: none */
     double stat_q;
     float sigma;        /* OP_EXPAND noise */
     uint64_t rng_seed;  /* OP_EXPAND noise: the compiled seed (xai_options.seed overrides) */

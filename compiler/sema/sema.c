@@ -455,15 +455,6 @@ static ir_graph *build_network(xai_diag *d, const ast_network *net, const xai_so
             }
             n.inputs[n.n_inputs++] = src_def->node;
             in[r] = c.g->nodes[src_def->node].shape;
-            if (ir_op_is(c.g->nodes[src_def->node].op, OPF_OUTPUT_ONLY)) {
-                const ast_expr *call = df->stmt->value;
-                int plain = r < call->n_args && call->args[r].value->kind == EX_IDENT &&
-                    !strcmp(call->args[r].value->text, src_def->name);
-                diag_error(d, plain ? call->args[r].value->loc : call->loc,
-                           "'%s' is a %s, which may only be the network's output", src_def->name,
-                           ir_op_name(c.g->nodes[src_def->node].op));
-                ok = 0;
-            }
         }
         if (!ok || !sema_layer(d, c.g, &n, df->stmt, in, weights_stmt ? &c.wf : NULL)) {
             df->bad = 1;

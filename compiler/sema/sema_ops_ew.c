@@ -5,10 +5,32 @@
 
 #include "sema_ops.h"
 
-/* relu, sigmoid, softmax: the input's shape */
+/* relu, sigmoid: the input's shape */
 int sema_same_shape(sema_layer_ctx *l)
 {
     l->n->shape = l->in[0];
+    return 1;
+}
+
+/* softmax(in, axis): over each line along `axis` (negative counts from the last, as PyTorch's dim); without
+ * one, over all of a sample's values (node.axis -1) */
+int sema_softmax(sema_layer_ctx *l)
+{
+    ir_node *n = l->n;
+    const ast_expr *e = l->slots[0];
+    int rank = l->in[0].rank;
+    n->shape = l->in[0];
+    n->axis = -1;
+    if (!e) return 1;
+    double v;
+    if (!sema_number(l->d, e, "axis", &v)) return 0;
+    if (v != floor(v) || v < -rank || v >= rank) {
+        diag_error(l->d, e->loc,
+                   "softmax axis %g: the input has %d axes per sample, so the axis is an integer from %d to %d", v,
+                   rank, -rank, rank - 1);
+        return 0;
+    }
+    n->axis = (int)(v < 0 ? v + rank : v);
     return 1;
 }
 

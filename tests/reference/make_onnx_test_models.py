@@ -366,7 +366,17 @@ def ops_errors():
     case("undefined", error=["node '/a/Add' (Add): input 'nowhere' is not defined by an earlier node"])
     save("softmax_inside", [node("Softmax", ["x"], ["s"], "/s/Softmax"), node("Relu", ["s"], ["y"], "/r/Relu")],
          [vinfo("x", ["N", 3])], [vinfo("y", ["N", 3])])
-    case("softmax_inside", error=["node '/s/Softmax' (Softmax): Softmax is supported only as the output layer"])
+    case("softmax_inside", ["s = softmax(x);", "r = relu(s);"], tensors={})
+    x4 = vinfo("x", ["N", 2, 3, 4])
+    save("softmax_axes", [node("Softmax", ["x"], ["a"], "/a/Softmax", axis=1), node("Softmax", ["a"], ["b"], "/b/Softmax", axis=-2),
+                          node("Softmax", ["b"], ["c"], "/c/Softmax", axis=3)], [x4], [vinfo("c", ["N", 2, 3, 4])])
+    case("softmax_axes", ["a = softmax(x, axis=0);", "b = softmax(a, axis=1);", "c = softmax(b, axis=2);"], tensors={})
+    save("softmax_opset11", [node("Softmax", ["x"], ["a"], "/a/Softmax", axis=2), node("Softmax", ["a"], ["b"], "/b/Softmax")],
+         [vinfo("x", ["N", 2, 3, 1])], [vinfo("b", ["N", 2, 3, 1])], opset=11)
+    case("softmax_opset11", ["a = softmax(x, axis=1);", "b = softmax(a);"], tensors={})
+    save("softmax_opset11_axes", [node("Softmax", ["x"], ["a"], "/a/Softmax", axis=2)], [vinfo("x", ["N", 2, 3, 4])],
+         [vinfo("a", ["N", 2, 3, 4])], opset=11)
+    case("softmax_opset11_axes", error=["node '/a/Softmax' (Softmax): Softmax (opset 11) over several axes of a sample"])
     save("batch_transpose", [node("Transpose", ["x"], ["y"], "/t/Transpose", perm=[1, 0, 2, 3])], [X(1, 2, 2)],
          [vinfo("y", [1, "N", 2, 2])])
     case("batch_transpose", error=["node '/t/Transpose' (Transpose): the permutation moves the batch axis"])

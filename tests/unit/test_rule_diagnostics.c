@@ -274,7 +274,7 @@ Test(rule_diagnostics, math_functions_and_reductions)
     snprintf(text, sizeof text, NET "rule bad on relu { r * pow(x, y); }\n%s", use);
     expect(text, 1, 2, 31, "pow(x, p)", "a number as its exponent", NULL);
     snprintf(text, sizeof text, NET "rule bad on relu { r * std(x, per = layer); }\n%s", use);
-    expect(text, 1, 2, 37, "per = channel or per = sample", NULL);
+    expect(text, 1, 2, 37, "per = channel, per = axis or per = sample", NULL);
     snprintf(text, sizeof text, NET "rule bad on relu { r * std(x, y); }\n%s", use);
     expect(text, 1, 2, 31, "std takes 1 argument", NULL);
     snprintf(text, sizeof text, NET "rule bad on relu { r * cosh(x); }\n%s", use);

@@ -227,7 +227,6 @@ Test(rules_v2, rules_on_routes_and_binary_ops)
                        "    out = dense(cat, 2, bias = false);\n"
                        "    output out;\n"
                        "}\n"
-                       "rule uniform on mul { r / 2; }\n"
                        "rule proportional_sum on add { r * x / y; }\n"
                        "rule halved on concat { r * 0.5; }\n"
                        "explain base for n { seed one; dense: epsilon(0); add: norm(0); mul: uniform; }\n"
