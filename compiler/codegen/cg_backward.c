@@ -342,12 +342,15 @@ static void k_conv2d_t_naive(cg *c, const kargs *a)
     cg_loop_end(c, &lb);
 }
 
-/* Register-blocked W^T s (cg_gemm.c): vectors along the input axis, the units reduced in registers. */
+/* Register-blocked W^T s (cg_gemm.c): vectors along the input axis, the units reduced in registers; tokens
+ * [T, D]: T rows per sample. */
 void cg_kernel_dense_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
-    cg_emit_dense_t(c, a->out, a->in[0], a->batch, cg_const_ptr(c, n->weight), n->weight_map, ir_shape_count(&n->shape),
-                    n->units, n->epilogue_from ? n : NULL, a->in);
+    int64_t in_n = n->shape.dims[n->shape.rank - 1], rows = ir_shape_count(&n->shape) / in_n;
+    LLVMValueRef batch = rows == 1 ? a->batch : LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, rows), "rows");
+    cg_emit_dense_t(c, a->out, a->in[0], batch, cg_const_ptr(c, n->weight), n->weight_map, in_n, n->units,
+                    n->epilogue_from ? n : NULL, a->in);
 }
 
 static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }

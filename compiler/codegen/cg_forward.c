@@ -63,13 +63,15 @@ static void k_conv2d_naive(cg *c, const kargs *a)
     cg_loop_end(c, &lb);
 }
 
-/* Register-blocked GEMV (batch 1) / GEMM (cg_gemm.c). */
+/* Register-blocked GEMV (batch 1) / GEMM (cg_gemm.c); tokens [T, D]: T rows per sample. */
 void cg_kernel_dense(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
     LLVMValueRef w = cg_const_ptr(c, n->weight), bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
-    cg_emit_dense(c, a->out, a->in[0], a->batch, w, n->weight_map, bias, a->in_shape.dims[0], n->units,
-                  n->epilogue_from ? n : NULL, a->in);
+    int64_t in_n = a->in_shape.dims[a->in_shape.rank - 1], rows = ir_shape_count(&a->in_shape) / in_n;
+    LLVMValueRef batch = rows == 1 ? a->batch : LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, rows), "rows");
+    cg_emit_dense(c, a->out, a->in[0], batch, w, n->weight_map, bias, in_n, n->units, n->epilogue_from ? n : NULL,
+                  a->in);
 }
 
 /* A register-blocked correlation (cg_emit_corr): vector loads along output rows (gathers for column

@@ -57,9 +57,9 @@ static char *kernel_key(const ir_graph *g, int i)
             (unsigned long long)n->rng_seed, (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
     fprintf(f, " epi%d,%d blk%lld stat%d,%d,%d,%a", n->epilogue_from, n->epilogue_acc, (long long)n->seed_block,
             (int)n->stat, n->stat_per_channel, n->stat_along, n->stat_q);
-    fprintf(f, " g%d d%d,%d ceil%d ex%d a%a,%a ns%d ax%d st%d sp%d perm%d,%d,%d,%d", n->groups, n->dh, n->dw,
+    fprintf(f, " g%d d%d,%d ceil%d ex%d a%a,%a ns%d ax%d st%d sp%d perm%d,%d,%d,%d tr%d,%d", n->groups, n->dh, n->dw,
             n->ceil_mode, n->exclude_pad, (double)n->arg[0], (double)n->arg[1], n->number_side, n->axis, n->start,
-            n->step, n->perm[0], n->perm[1], n->perm[2], n->perm[3]);
+            n->step, n->perm[0], n->perm[1], n->perm[2], n->perm[3], n->trans_a, n->trans_b);
     for (int k = 0; k < n->n_inputs; k++) {
         const ir_node *in = &g->nodes[n->inputs[k]];
         fprintf(f, " m%d", counts_samples ? in->mult : 0);

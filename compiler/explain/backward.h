@@ -186,6 +186,9 @@ void backward_gradient_relu(rules_ctx *c, int i);
 void backward_gradient_sigmoid(rules_ctx *c, int i);
 void backward_gradient_affine(rules_ctx *c, int i);
 void backward_gradient_softmax(rules_ctx *c, int i);
+void backward_gradient_matmul(rules_ctx *c, int i);
+/* a matmul node of values a and b (operands read transposed as the flags say), shaped `shape` */
+int rules_matmul(rules_ctx *c, int a, int b, int trans_a, int trans_b, const ir_shape *shape);
 
 /* ---- backward_rules.c ---- */
 /* Applies node i's rule: relevance at its output (c->R[i]) to its inputs. */

@@ -94,6 +94,29 @@ void backward_gradient_softmax(rules_ctx *c, int i)
                    rules_ew(c, EW_SUB, rules_ew_in(c, 0), rules_ew(c, EW_MUL, rules_ew_in(c, 1), rules_ew_in(c, 2)))));
 }
 
+/* a product of values a [.., M, K] and b [.., K, N] (transposed as the flags say) */
+int rules_matmul(rules_ctx *c, int a, int b, int trans_a, int trans_b, const ir_shape *shape)
+{
+    ir_node node = { 0 };
+    node.op = OP_MATMUL;
+    node.shape = *shape;
+    node.trans_a = trans_a;
+    node.trans_b = trans_b;
+    node.n_inputs = 2;
+    node.inputs[0] = a;
+    node.inputs[1] = b;
+    return rules_node(c, &node);
+}
+
+/* matmul: d/da = r b^T, d/db = a^T r */
+void backward_gradient_matmul(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int a = n->inputs[0], b = n->inputs[1];
+    rules_give(c, a, rules_matmul(c, c->R[i], rules_fwd(c, b), 0, 1, &c->net->nodes[a].shape));
+    rules_give(c, b, rules_matmul(c, rules_fwd(c, a), c->R[i], 1, 0, &c->net->nodes[b].shape));
+}
+
 /* activations (OPF_ACTIVATION): r * f'(x, y) */
 void backward_gradient_activation(rules_ctx *c, int i)
 {

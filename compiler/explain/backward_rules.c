@@ -303,6 +303,47 @@ static void binary_expression(rules_ctx *c, int i, const rule_use *use)
     }
 }
 
+/* matmul under a rule other than gradient: the body gives each factor its part v of the output relevance (`r`:
+ * the gate rule, all of it to the factor that is not a gate, as CP-LRP holds attention weights constant;
+ * `r / 2`: AttnLRP's uniform rule), spread over that factor's entries in proportion to their contributions
+ * a_mk b_kn to y_mn (the epsilon rule, stabiliser MATMUL_EPSILON, sign(0) = +1):
+ *   R_a = a * ((v / stab(y)) b^T),   R_b = b * (a^T (v / stab(y))) */
+#define MATMUL_EPSILON 1e-6
+static void matmul_rule(rules_ctx *c, int i, const rule_use *use)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int gets[2] = { 1, 1 };
+    int gate_rule = rx_is_var(use->body, V_R);
+    if (gate_rule) {
+        int g0 = ir_op_is(c->net->nodes[n->inputs[0]].op, OPF_GATE),
+            g1 = ir_op_is(c->net->nodes[n->inputs[1]].op, OPF_GATE);
+        if (g0 == g1) {
+            diag_error(c->d, use->where,
+                       "matmul '%s' multiplies %s; the gate rule needs exactly one factor that is a sigmoid, "
+                       "hardsigmoid or softmax output: use uniform or gradient for it",
+                       n->name, g0 ? "two gates" : "two values that are not gates");
+            c->failed = 1;
+            return;
+        }
+        gets[g0 ? 0 : 1] = 0;
+    }
+    for (int k = 0; k < 2; k++) {
+        if (!gets[k]) continue;
+        int v = gate_rule ? c->R[i] : output_expression(c, i, use, -1);
+        if (c->failed) return;
+        int vy[2] = { v, rules_fwd(c, i) };
+        ir_ew *den = rules_ew(c, EW_STAB, rules_ew_in(c, 1), NULL);
+        den->num = MATMUL_EPSILON;
+        int s = rules_eltwise(c, &n->shape, vy, 2, rules_ew(c, EW_SAFEDIV, rules_ew_in(c, 0), den));
+        int a = rules_fwd(c, n->inputs[0]), b = rules_fwd(c, n->inputs[1]);
+        const ir_shape *shape = &c->net->nodes[n->inputs[k]].shape;
+        int t = k == 0 ? rules_matmul(c, s, b, 0, 1, shape) : rules_matmul(c, a, s, 1, 0, shape);
+        int ft[2] = { k == 0 ? a : b, t };
+        rules_give(c, n->inputs[k],
+                   rules_eltwise(c, shape, ft, 2, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 1))));
+    }
+}
+
 void rules_apply(rules_ctx *c, int i)
 {
     const ir_node *n = &c->net->nodes[i];
@@ -336,6 +377,10 @@ void rules_apply(rules_ctx *c, int i)
             diag_error(c->d, use->where, "layer '%s' is a %s, which has no gradient", n->name, ir_op_name(n->op));
             c->failed = 1;
         }
+        return;
+    }
+    if (n->op == OP_MATMUL) {
+        matmul_rule(c, i, use);
         return;
     }
     /* one input: activations, softmax (whose reductions may run along its axis), and binary ops with a number

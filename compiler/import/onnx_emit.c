@@ -100,7 +100,7 @@ static const char *op_word(layer_op op)
     static const char *w[] = { "input",      "conv2d",  "dense",   "maxpool",   "avgpool",     "global_avgpool", "relu",
                                "sigmoid",    "tanh",    "silu",    "hardswish", "hardsigmoid", "clamp",          "elu",
                                "leaky_relu", "flatten", "reshape", "transpose", "concat",      "slice",          "add",
-                               "sub",        "mul",     "div",     "batchnorm", "softmax" };
+                               "sub",        "mul",     "div",     "batchnorm", "softmax",     "matmul" };
     return w[op];
 }
 
@@ -193,6 +193,7 @@ static int put_layer(imp *im, FILE *o, const layer *L)
         fputc(']', o);
         if (L->axis) fprintf(o, ", axis=%lld", (long long)L->axis);
         break;
+    case L_MATMUL: fprintf(o, "%s, %s", in, im->layers[L->in[1]].name); break;
     case L_SOFTMAX:
         fputs(in, o);
         if (L->axis >= 0) fprintf(o, ", axis=%lld", (long long)L->axis);

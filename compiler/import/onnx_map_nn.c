@@ -228,13 +228,16 @@ static int map_batchnorm(imp *im, int node)
     return attr_float(im, node, "epsilon", 1e-5, &im->layers[l].eps) || out_layer(im, node, 0, l);
 }
 
-/* y = alpha * A B' + beta * C with A [batch, K] a network tensor, B constant: a dense layer. */
+/* y = alpha * A B' + beta * C with A [batch, K] a network tensor (MatMul: also tokens [batch, T, K]), B constant:
+ * a dense layer. */
 static int map_gemm(imp *im, int node, int matmul)
 {
     int x = in_layer(im, node, 0);
     if (x < 0) return -1;
-    if (im->layers[x].rank != 1) return layer_shape_fail(im, node, x, "flat [K]");
-    int64_t k = im->layers[x].shape[0], trans_a = 0, trans_b = 0;
+    int rank = im->layers[x].rank;
+    if (rank != 1 && !(matmul && rank == 2))
+        return layer_shape_fail(im, node, x, matmul ? "flat [K] or tokens [T, K]" : "flat [K]");
+    int64_t k = im->layers[x].shape[rank - 1], trans_a = 0, trans_b = 0;
     double alpha = 1, beta = 1;
     if (!matmul &&
         (attr_int(im, node, "transA", 0, &trans_a) || attr_int(im, node, "transB", 0, &trans_b) ||
@@ -263,7 +266,7 @@ static int map_gemm(imp *im, int node, int matmul)
     int l = new_layer(im, L_DENSE, node, 1, &x);
     if (l < 0) return -1;
     layer *L = &im->layers[l];
-    L->units = L->shape[0] = units;
+    L->units = L->shape[rank - 1] = units;
     L->param[P_WEIGHT] = w;
     if (!matmul && node_has_input(im, node, 2) && beta != 0) {
         ctensor *c = in_const(im, node, 2);
@@ -334,11 +337,37 @@ static int map_pad(imp *im, int node)
     return 0;
 }
 
+/* MatMul of two network tensors [.., M, K] x [.., K, N] with the same leading axes: .xai's matmul; with a
+ * constant second operand, a dense layer. */
+static int map_matmul(imp *im, int node)
+{
+    const value *b = node_in(im, node, 1);
+    if (!b || b->kind != V_LAYER) return map_gemm(im, node, 1);
+    int in[2] = { in_layer(im, node, 0), in_layer(im, node, 1) };
+    if (in[0] < 0 || in[1] < 0) return -1;
+    const layer *A = &im->layers[in[0]], *B = &im->layers[in[1]];
+    int r = A->rank, ok = r >= 2 && B->rank == r && A->shape[r - 1] == B->shape[r - 2];
+    for (int k = 0; ok && k < r - 2; k++) ok = A->shape[k] == B->shape[k];
+    if (!ok) {
+        char sa[120], sb[120];
+        format_dims(sa, sizeof sa, A->shape, A->rank);
+        format_dims(sb, sizeof sb, B->shape, B->rank);
+        return node_fail(im, node,
+                         "MatMul of %s by %s (per sample); xaic multiplies [.., M, K] by [.., K, N] with the same "
+                         "leading axes",
+                         sa, sb);
+    }
+    int l = new_layer(im, L_MATMUL, node, 2, in);
+    if (l < 0) return -1;
+    im->layers[l].shape[r - 1] = im->layers[in[1]].shape[r - 1];
+    return out_layer(im, node, 0, l);
+}
+
 int map_nn(imp *im, int node, const char *op)
 {
     if (!strcmp(op, "Conv")) return map_conv(im, node);
     if (!strcmp(op, "Gemm")) return map_gemm(im, node, 0);
-    if (!strcmp(op, "MatMul")) return map_gemm(im, node, 1);
+    if (!strcmp(op, "MatMul")) return map_matmul(im, node);
     if (!strcmp(op, "MaxPool")) return map_pool(im, node, 1);
     if (!strcmp(op, "AveragePool")) return map_pool(im, node, 0);
     if (!strcmp(op, "GlobalAveragePool")) return map_global_pool(im, node, 0);

@@ -274,6 +274,7 @@ typedef struct ir_node {
     int axis, start, step; /* concat (axis), slice (axis, start, end = start + step * shape[axis]),
                               softmax (axis; -1: over all of a sample's values) */
     int perm[IR_MAX_RANK]; /* transpose: output axis k is input axis perm[k] */
+    int trans_a, trans_b;  /* matmul: operand a (b) read with its last two axes swapped (gradients' products) */
     int has_bias;
     float eps;                /* batchnorm */
     ir_const *weight, *bias;  /* dense, conv2d; affine: scale, shift */

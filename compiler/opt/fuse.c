@@ -22,8 +22,8 @@ static int has_epilogue(const ir_node *p, const ir_ew *expr)
     switch (p->op) {
     case OP_CONV2D: return p->kh <= 32 && p->kw <= 64;
     case OP_CONV2D_T: return p->kh <= 32 && p->kw <= 64 && p->sh == 1 && p->sw == 1;
-    case OP_DENSE: return 1;
-    case OP_DENSE_T: return !uses_channel(expr); /* vector epilogue: the channel differs per lane */
+    case OP_DENSE: return p->shape.rank == 1 || !uses_channel(expr); /* tokens: EW_CHANNEL is the token */
+    case OP_DENSE_T: return !uses_channel(expr);                     /* vector epilogue: the channel differs per lane */
     default: return 0;
     }
 }

@@ -18,9 +18,10 @@ int sema_dense(sema_layer_ctx *l)
     ir_node *n = l->n;
     const ast_expr *call = l->call;
     char sa[64];
-    if (l->in[0].rank != 1) {
+    int rank = l->in[0].rank;
+    if (rank != 1 && rank != 2) {
         diag_error(l->d, call->args[0].value->loc,
-                   "dense '%s' needs a flat input, but '%s' has shape %s; "
+                   "dense '%s' needs a flat input [D] or tokens [T, D], but '%s' has shape %s; "
                    "insert flatten(%s)",
                    n->name, call->args[0].value->text, ir_shape_str(&l->in[0], sa, sizeof sa),
                    call->args[0].value->text);
@@ -28,9 +29,9 @@ int sema_dense(sema_layer_ctx *l)
     }
     if (!sema_positive_int(l->d, l->slots[0], "units", &n->units)) return 0;
     if (!bias_argument(l, l->slots[1], &n->has_bias)) return 0;
-    n->shape.rank = 1;
-    n->shape.dims[0] = n->units;
-    int64_t ws[2] = { n->units, l->in[0].dims[0] }, bs[1] = { n->units };
+    n->shape = l->in[0]; /* tokens [T, D] -> [T, units]: each row through the layer, as PyTorch's Linear */
+    n->shape.dims[rank - 1] = n->units;
+    int64_t ws[2] = { n->units, l->in[0].dims[rank - 1] }, bs[1] = { n->units };
     int ok = sema_param(l, "weight", l->slots[2], 2, ws, &n->weight);
     if (n->has_bias) ok &= sema_param(l, "bias", l->slots[1], 1, bs, &n->bias);
     return ok;

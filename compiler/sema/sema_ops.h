@@ -21,6 +21,7 @@ int sema_slice(sema_layer_ctx *l);
 /* sema_ops_ew.c */
 int sema_same_shape(sema_layer_ctx *l);
 int sema_softmax(sema_layer_ctx *l);
+int sema_matmul(sema_layer_ctx *l);
 int sema_activation(sema_layer_ctx *l);
 int sema_binary(sema_layer_ctx *l);
 

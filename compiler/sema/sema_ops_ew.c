@@ -80,6 +80,25 @@ static ir_ew_kind ew_of(ir_op op)
     return op == OP_ADD ? EW_ADD : op == OP_SUB ? EW_SUB : op == OP_MUL ? EW_MUL : EW_DIV;
 }
 
+/* matmul(a, b): a [.., M, K] times b [.., K, N] -> [.., M, N], the leading axes equal (no broadcasting) */
+int sema_matmul(sema_layer_ctx *l)
+{
+    const ir_shape *a = &l->in[0], *b = &l->in[1];
+    char sa[64], sb[64];
+    int ok = a->rank >= 2 && a->rank == b->rank && a->dims[a->rank - 1] == b->dims[b->rank - 2];
+    for (int k = 0; ok && k < a->rank - 2; k++) ok = a->dims[k] == b->dims[k];
+    if (!ok) {
+        diag_error(l->d, l->call->loc,
+                   "matmul '%s': %s times %s; it multiplies [.., M, K] by [.., K, N] with the same leading axes "
+                   "(per sample, at least 2 axes each)",
+                   l->n->name, ir_shape_str(a, sa, sizeof sa), ir_shape_str(b, sb, sizeof sb));
+        return 0;
+    }
+    l->n->shape = *a;
+    l->n->shape.dims[a->rank - 1] = b->dims[b->rank - 1];
+    return 1;
+}
+
 /* add / sub / mul / div of two layers (broadcast), or of a layer and a number; with a number or two operands
  * of one shape (but add's, kept on its own kernel) the kernel is the elementwise expression node.expr */
 int sema_binary(sema_layer_ctx *l)

@@ -125,6 +125,19 @@ def ops_dense():
                         'out = dense(lin, 2, weight="out.B.T", bias=false);'],
          tensors={"lin.B.T": B.T, "lin.b": b, "out.B.T": B2.T})
 
+    # tokens [T, K]: a MatMul with a weight (and its bias Add) is a dense layer on each token; a MatMul of two
+    # network tensors is .xai's matmul
+    Wq, bq = arr(4, 4), arr(4)
+    save("matmul_tokens", [node("MatMul", ["x", "q.W"], ["m"], "/q/MatMul"), node("Add", ["m", "q.b"], ["q"], "/q/Add"),
+                           node("Transpose", ["x"], ["xt"], "/kt/Transpose", perm=[0, 2, 1]),
+                           node("MatMul", ["q", "xt"], ["y"], "/score/MatMul")],
+         [vinfo("x", ["N", 3, 4])], [vinfo("y", ["N", 3, 3])], [init("q.W", Wq), init("q.b", bq)])
+    case("matmul_tokens", ['q = dense(x, 4, weight="q.W.T", bias="q.b");', "kt = transpose(x, [1, 0]);",
+                           "score = matmul(q, kt);"], tensors={"q.W.T": Wq.T, "q.b": bq})
+    save("matmul_shapes", [node("MatMul", ["x", "x"], ["y"], "/mm/MatMul")], [vinfo("x", ["N", 3, 4])],
+         [vinfo("y", ["N", 3, 4])], check=False)
+    case("matmul_shapes", error=["node '/mm/MatMul' (MatMul): MatMul of [3, 4] by [3, 4] (per sample)"])
+
 
 def ops_activations():
     nodes = [node("Sigmoid", ["x"], ["a"], "/sig/Sigmoid"), node("Tanh", ["a"], ["b"], "/th/Tanh"),

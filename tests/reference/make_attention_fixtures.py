@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Reference fixtures for tokens and self-attention (dense on [T, D], matmul of two values), independent of xaic.
+
+    /usr/bin/python3 tests/reference/make_attention_fixtures.py        # from the repository root
+
+Writes tests/fixtures/attention/ (tests/unit/test_attention_layers.c reads it):
+  tiny_vit.safetensors  seeded random weights of tests/fixtures/attention/tiny_vit.xai (written by hand; the
+                        PyTorch module below is the same network)
+  input.npy             float32 [4,3,4,4], seeded normal values;  targets.npy int32 [4]: 0, 1, 2, 3
+  logits.npy            float32 [4,5]: the module's output (float64 run)
+  gradient.npy          float32 [4,3,4,4]: d logit[target] / d x, torch autograd (float64)
+  lrp_cp.npy            LRP, float64, CP-LRP's map written out below: epsilon(1e-6) on conv2d and dense (Zennit's
+                        convention, z with the bias, sign(0) = +1), the residual add `norm` (each input x_k R / stab(y),
+                        stabiliser 1e-6), the attention weights held constant (the product att @ v gives all its
+                        relevance to v: v_kn sum_m att_mk R_mn / stab(y_mn)), the scale (a product with a number) and
+                        reshapes / transposes pass relevance on; output relevance one-hot(target)
+  lrp_attn.npy          the same, but both products give each factor half (AttnLRP's uniform rule, each half spread
+                        in proportion to the contributions as above) and the softmax takes AttnLRP's rule
+                        (Proposition 3.1: x (R - s sum R) along its axis)
+  manifest.json         versions, shapes, max |value| of each file, the float64-vs-float32 difference
+Environment: PEERS_HARNESS (safetensors_io.py; default <repo>/../shared/peers).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, 'tests', 'fixtures', 'attention')
+sys.path.insert(0, os.environ.get('PEERS_HARNESS', os.path.join(ROOT, '..', 'shared', 'peers')))
+import safetensors_io as st  # noqa: E402
+
+EPS = 1e-6
+SCALE = 0.57735
+T, D, H, DH = 4, 6, 2, 3
+
+
+def sign(z):
+    return torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z))
+
+
+def stab(z):
+    return z + EPS * sign(z)
+
+
+class TinyViT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, D, 2, stride=2)
+        self.q = nn.Linear(D, D)
+        self.k = nn.Linear(D, D)
+        self.v = nn.Linear(D, D)
+        self.proj = nn.Linear(D, D)
+        self.head = nn.Linear(T * D, 5)
+
+    def forward(self, x, t=None):
+        t = t if t is not None else {}
+        n = x.shape[0]
+        t['patch'] = self.patch(x)
+        t['tok'] = t['patch'].reshape(n, D, T).transpose(1, 2)
+        for name in 'qkv':
+            t[name] = getattr(self, name)(t['tok'])
+        t['qh'] = t['q'].reshape(n, T, H, DH).transpose(1, 2)
+        t['kt'] = t['k'].reshape(n, T, H, DH).permute(0, 2, 3, 1)
+        t['vh'] = t['v'].reshape(n, T, H, DH).transpose(1, 2)
+        t['score'] = t['qh'] @ t['kt']
+        t['scale'] = t['score'] * SCALE
+        t['att'] = torch.softmax(t['scale'], dim=-1)
+        t['ctx'] = t['att'] @ t['vh']
+        t['ctx3'] = t['ctx'].transpose(1, 2).reshape(n, T, D)
+        t['proj'] = self.proj(t['ctx3'])
+        t['res'] = t['proj'] + t['tok']
+        t['flat'] = t['res'].reshape(n, T * D)
+        t['head'] = self.head(t['flat'])
+        return t['head']
+
+
+def epsilon(layer, a, R):
+    """LRP-epsilon through a linear layer: a * W^T (R / stab(z)), by autograd on the layer alone"""
+    a = a.detach().requires_grad_(True)
+    z = layer(a)
+    (c,) = torch.autograd.grad((z * (R / stab(z)).detach()).sum(), a)
+    return a.detach() * c
+
+
+def product(a, b, y, R_a, R_b):
+    """a matmul's parts of relevance spread over its factors in proportion to the contributions a_mk b_kn"""
+    out = []
+    if R_a is not None:
+        out.append(a * ((R_a / stab(y)) @ b.transpose(-1, -2)))
+    else:
+        out.append(None)
+    if R_b is not None:
+        out.append(b * (a.transpose(-1, -2) @ (R_b / stab(y))))
+    else:
+        out.append(None)
+    return out
+
+
+def lrp(net, x, targets, attn):
+    t = {}
+    with torch.no_grad():
+        net(x, t)
+    n = x.shape[0]
+    R = torch.zeros_like(t['head'])
+    R[torch.arange(n), targets] = 1.0
+    R = epsilon(net.head, t['flat'], R).reshape(n, T, D)
+    # the residual add: norm (share(a * w), w = 1)
+    R_proj = t['proj'] * R / stab(t['res'])
+    R_tok = t['tok'] * R / stab(t['res'])
+    R = epsilon(net.proj, t['ctx3'], R_proj)
+    R_ctx = R.reshape(n, T, H, DH).transpose(1, 2)
+    if attn:
+        R_att, R_vh = product(t['att'], t['vh'], t['ctx'], R_ctx / 2, R_ctx / 2)
+        x_s, s = t['scale'], t['att']
+        R_scale = x_s * (R_att - s * R_att.sum(dim=-1, keepdim=True))
+        R_qh, R_kt = product(t['qh'], t['kt'], t['score'], R_scale / 2, R_scale / 2)  # the scale passes
+    else:
+        _, R_vh = product(t['att'], t['vh'], t['ctx'], None, R_ctx)
+        R_qh = R_kt = None
+    R_v = R_vh.transpose(1, 2).reshape(n, T, D)
+    R_tok = R_tok + epsilon(net.v, t['tok'], R_v)
+    if R_qh is not None:
+        R_q = R_qh.transpose(1, 2).reshape(n, T, D)
+        R_k = R_kt.permute(0, 3, 1, 2).reshape(n, T, D)
+        R_tok = R_tok + epsilon(net.q, t['tok'], R_q) + epsilon(net.k, t['tok'], R_k)
+    R_patch = R_tok.transpose(1, 2).reshape(n, D, 2, 2)
+    return epsilon(net.patch, x, R_patch)
+
+
+def gradient(net, x, targets):
+    x = x.clone().requires_grad_(True)
+    y = net(x)
+    (g,) = torch.autograd.grad(y[torch.arange(len(targets)), targets].sum(), x)
+    return g
+
+
+def main():
+    torch.manual_seed(5)
+    net = TinyViT().eval()
+    with torch.no_grad():  # larger weights than PyTorch's default, so that the attention is far from uniform
+        for p in net.parameters():
+            p.mul_(2.0)
+    gen = torch.Generator().manual_seed(13)
+    x32 = torch.randn(4, 3, 4, 4, generator=gen)
+    targets = torch.tensor([0, 1, 2, 3])
+    net64 = TinyViT().double().eval()
+    net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
+    x64 = x32.double()
+    runs = {}
+    for label, m, x in (('64', net64, x64), ('32', net, x32)):
+        runs[label] = {
+            'logits': m(x).detach(),
+            'gradient': gradient(m, x, targets),
+            'lrp_cp': lrp(m, x, targets, attn=False),
+            'lrp_attn': lrp(m, x, targets, attn=True),
+        }
+    os.makedirs(OUT, exist_ok=True)
+    st.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, os.path.join(OUT, 'tiny_vit.safetensors'),
+                 metadata={'format': 'pt', 'source': 'tests/reference/make_attention_fixtures.py'})
+    np.save(os.path.join(OUT, 'input.npy'), x32.numpy().astype(np.float32))
+    np.save(os.path.join(OUT, 'targets.npy'), targets.numpy().astype(np.int32))
+    manifest = {'generator': 'tests/reference/make_attention_fixtures.py', 'torch': torch.__version__,
+                'network': 'tiny_vit.xai', 'targets': targets.tolist(), 'epsilon': EPS, 'files': {}}
+    for name, v in runs['64'].items():
+        a = v.detach().numpy()
+        np.save(os.path.join(OUT, name + '.npy'), a.astype(np.float32))
+        mag = float(np.abs(a).max())
+        manifest['files'][name + '.npy'] = {
+            'shape': list(a.shape), 'max_abs': mag,
+            'float32_vs_float64': float(np.abs(runs['32'][name].detach().double().numpy() - a).max() / mag)}
+    t = {}
+    with torch.no_grad():
+        net64(x64, t)
+    manifest['attention_max_weight'] = float(t['att'].max())  # how far from uniform (0.25) the attention is
+    with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f, indent=1)
+        f.write('\n')
+    print(json.dumps(manifest, indent=1))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,145 @@
+/* Tokens and self-attention: tests/fixtures/attention/tiny_vit.xai turns patches into 4 tokens of 6 values, runs
+ * `dense` on each token, two heads of attention (matmul of q and k transposed, a softmax over the keys, matmul
+ * with v), a residual add and a linear head. Against references made by tests/reference/make_attention_fixtures.py
+ * in float64, independent of xaic: the forward pass and the input gradient (PyTorch autograd), and LRP with
+ * CP-LRP's map (the attention weights held constant: the gate rule on att @ v) and with AttnLRP's (the uniform
+ * rule on both products, its softmax rule), transcribed from the papers' equations (manifest.json). float32
+ * rounding alone moves those references <= 2.7e-7 of their max. */
+#include "explain_util.h"
+#include "testutil.h"
+
+#define DIR   "tests/fixtures/attention/"
+#define BATCH 4
+
+typedef int (*forward_fn)(const float *x, float *y, int32_t batch, void *ws);
+typedef size_t (*wsize_fn)(int32_t batch);
+
+static const char *program = "import \"tiny_vit.xai\";\n"
+                             "explain grad for tiny_vit { method gradient; }\n"
+                             "explain lrp_cp for tiny_vit { seed one; }\n"
+                             "explain lrp_attn for tiny_vit { seed one; matmul: uniform; }\n";
+typedef struct ctx {
+    eu_program p;
+    xai_array x;
+    int32_t target[BATCH];
+} ctx;
+
+static void ctx_open(ctx *c, int opt_level)
+{
+    memset(c, 0, sizeof *c);
+    eu_open(&c->p, DIR "attention_test.xai", program, opt_level, 0);
+    cr_assert(c->p.ok, "does not compile:\n%s", eu_messages(&c->p));
+    c->x = eu_load_npy(DIR "input.npy");
+    cr_assert_eq(xai_array_count(&c->x), BATCH * 3 * 4 * 4);
+    xai_array t = eu_load_npy(DIR "targets.npy");
+    for (int i = 0; i < BATCH; i++) c->target[i] = (int32_t)t.data[i];
+    xai_array_free(&t);
+}
+
+static void ctx_close(ctx *c)
+{
+    xai_array_free(&c->x);
+    eu_close(&c->p);
+}
+
+static void check_against(const float *got, int64_t n, const char *fixture, double tol, int opt_level)
+{
+    char path[256];
+    snprintf(path, sizeof path, DIR "%s.npy", fixture);
+    xai_array ref = eu_load_npy(path);
+    cr_assert_eq(xai_array_count(&ref), n, "%s: %lld values, the reference has %lld", fixture, (long long)n,
+                 (long long)xai_array_count(&ref));
+    double err = eu_rel_error(got, ref.data, n);
+    cr_expect(err <= tol, "%s -O%d: max |ours - ref| / max |ref| = %.3g (tolerance %.0e)", fixture, opt_level, err,
+              tol);
+    xai_array_free(&ref);
+}
+
+static void check_all(int opt_level)
+{
+    ctx c;
+    ctx_open(&c, opt_level);
+    forward_fn forward = (forward_fn)jit_lookup(c.p.jit, "tiny_vit_forward");
+    wsize_fn wsize = (wsize_fn)jit_lookup(c.p.jit, "tiny_vit_workspace_size");
+    cr_assert(forward && wsize);
+    float logits[BATCH * 5];
+    void *ws = aligned_alloc(64, (wsize(BATCH) + 63) / 64 * 64 + 64);
+    cr_assert_eq(forward(c.x.data, logits, BATCH, ws), 0);
+    free(ws);
+    check_against(logits, BATCH * 5, "logits", 1e-5, opt_level);
+    static const char *const names[] = { "grad", "lrp_cp", "lrp_attn" };
+    static const char *const fixtures[] = { "gradient", "lrp_cp", "lrp_attn" };
+    for (int k = 0; k < 3; k++) {
+        eu_run r = eu_explain(&c.p, "tiny_vit", names[k], c.x.data, c.target, BATCH);
+        cr_assert_eq(r.status, 0, "%s: status %d", names[k], r.status);
+        check_against(r.out, r.out_count * BATCH, fixtures[k], 1e-4, opt_level);
+        eu_run_free(&r);
+    }
+    ctx_close(&c);
+}
+
+Test(attention_layers, against_references) { check_all(3); }
+Test(attention_layers, against_references_at_O0) { check_all(0); }
+
+/* the whole batch at once equals each sample alone (the token rows and the heads' products stay per sample) */
+Test(attention_layers, batch_equals_single_samples)
+{
+    ctx c;
+    ctx_open(&c, 3);
+    eu_run all = eu_explain(&c.p, "tiny_vit", "lrp_attn", c.x.data, c.target, BATCH);
+    cr_assert_eq(all.status, 0);
+    int64_t per = all.out_count;
+    for (int b = 0; b < BATCH; b++) {
+        eu_run one = eu_explain(&c.p, "tiny_vit", "lrp_attn", c.x.data + b * per, c.target + b, 1);
+        cr_assert_eq(one.status, 0);
+        for (int64_t i = 0; i < per; i++)
+            cr_expect_float_eq(one.out[i], all.out[b * per + i], 1e-6 * (1 + fabsf(all.out[b * per + i])),
+                               "sample %d value %lld", b, (long long)i);
+        eu_run_free(&one);
+    }
+    eu_run_free(&all);
+    ctx_close(&c);
+}
+
+/* ---- what is refused, and how it is said ---- */
+
+static char *analyse(const char *text, int *errors)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    xai_diag d;
+    diag_init(&d, f);
+    compilation c;
+    driver_analyse_text(&c, &d, DIR "attention_diag.xai", text);
+    *errors = d.errors;
+    driver_free(&c);
+    diag_free(&d);
+    fclose(f);
+    return out;
+}
+
+static void expect_error(const char *text, const char *words)
+{
+    int errors;
+    char *out = analyse(text, &errors);
+    cr_expect_gt(errors, 0, "no error for:\n%s", text);
+    cr_expect(strstr(out, words) != NULL, "message lacks '%s':\n%s", words, out);
+    free(out);
+}
+
+Test(attention_layers, shapes_that_do_not_multiply)
+{
+    expect_error("network n { input x[2, 3, 4]; a = matmul(x, x); f = flatten(a); output f; }",
+                 "matmul 'a': [2, 3, 4] times [2, 3, 4]; it multiplies [.., M, K] by [.., K, N]");
+    expect_error("network n { input x[2, 3, 3]; r = reshape(x, [6, 3]); a = matmul(r, x); f = flatten(a); output f; }",
+                 "with the same leading axes");
+    expect_error("network n { input x[2, 3, 4]; d = dense(x, 3); f = flatten(d); output f; }",
+                 "needs a flat input [D] or tokens [T, D]");
+}
+
+Test(attention_layers, gate_needs_one_gate)
+{
+    expect_error("import \"tiny_vit.xai\";\nexplain e for tiny_vit { seed one; ctx: uniform; score: gate; }\n",
+                 "matmul 'score' multiplies two values that are not gates; the gate rule needs exactly one factor");
+}
