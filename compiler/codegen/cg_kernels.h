@@ -42,6 +42,7 @@ void cg_kernel_slice_t(cg *c, const kargs *a);
 void cg_kernel_unbroadcast(cg *c, const kargs *a);
 void cg_kernel_binary(cg *c, const kargs *a);
 void cg_kernel_matmul(cg *c, const kargs *a); /* cg_matmul.c */
+void cg_kernel_parameter(cg *c, const kargs *a);
 void cg_kernel_add(cg *c, const kargs *a);
 /* Explanation ops (cg_backward.c) */
 void cg_kernel_eltwise(cg *c, const kargs *a);

@@ -1,5 +1,5 @@
 /* Kernels that move values: transpose, concat, slice and its transpose (slice_t), the sum over broadcast axes
- * (unbroadcast), and binary ops whose operands broadcast. Shapes are compile-time constants: every loop
+ * (unbroadcast), binary ops whose operands broadcast, and a parameter's copy to every sample. Shapes are compile-time constants: every loop
  * bound and stride below is a constant, only the batch is a run-time bound. */
 #include <string.h>
 
@@ -227,4 +227,18 @@ void cg_kernel_add(cg *c, const kargs *a)
         cg_kernel_elementwise(c, a);
     else
         cg_kernel_binary(c, a);
+}
+
+/* parameter: its tensor copied to every sample */
+void cg_kernel_parameter(cg *c, const kargs *a)
+{
+    int64_t count = ir_shape_count(&a->n->shape);
+    LLVMValueRef w = cg_const_ptr(c, a->n->weight);
+    cg_loop lb, li;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef dst = cg_gep(c, a->out, cg_mad(c, b, count, NULL));
+    LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, count), "i");
+    cg_store(c, cg_load(c, w, i), dst, i);
+    cg_loop_end(c, &li);
+    cg_loop_end(c, &lb);
 }

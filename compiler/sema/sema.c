@@ -203,7 +203,7 @@ static void resolve_refs(net_ctx *c)
         const ast_expr *list = arity < 0 && rhs->n_args ? rhs->args[0].value : NULL;
         int n = arity < 0 ? (list && list->kind == EX_LIST ? list->n_items : 0) : arity;
         if ((arity < 0 && (!list || list->kind != EX_LIST || rhs->args[0].name || n < 1)) ||
-            (arity >= 0 && (rhs->n_args < arity || rhs->args[0].name || (arity == 2 && rhs->args[1].name)))) {
+            (arity > 0 && (rhs->n_args < arity || rhs->args[0].name || (arity == 2 && rhs->args[1].name)))) {
             diag_error(c->d, rhs->loc, "%s needs %s as its first argument%s", rhs->text,
                        arity < 0        ? "a list of layers"
                            : arity == 2 ? "two layers"

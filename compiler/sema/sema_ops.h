@@ -22,6 +22,7 @@ int sema_slice(sema_layer_ctx *l);
 int sema_same_shape(sema_layer_ctx *l);
 int sema_softmax(sema_layer_ctx *l);
 int sema_matmul(sema_layer_ctx *l);
+int sema_parameter(sema_layer_ctx *l);
 int sema_activation(sema_layer_ctx *l);
 int sema_binary(sema_layer_ctx *l);
 

@@ -124,3 +124,16 @@ int sema_slice(sema_layer_ctx *l)
     n->shape.dims[n->axis] = (end - start + step - 1) / step;
     return 1;
 }
+
+/* parameter(shape=[d0, ...], weight): the tensor `weight` (default <name>.weight) of exactly that shape, the
+ * same for every sample */
+int sema_parameter(sema_layer_ctx *l)
+{
+    ir_node *n = l->n;
+    int dims[IR_MAX_RANK], rank;
+    if (!sema_int_list(l->d, l->slots[0], "parameter's shape", 1, dims, IR_MAX_RANK, &rank)) return 0;
+    n->shape.rank = rank;
+    int64_t shape[IR_MAX_RANK];
+    for (int k = 0; k < rank; k++) n->shape.dims[k] = dims[k], shape[k] = dims[k];
+    return sema_param(l, "weight", l->slots[1], rank, shape, &n->weight);
+}

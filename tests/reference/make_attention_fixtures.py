@@ -5,13 +5,16 @@
 
 Writes tests/fixtures/attention/ (tests/unit/test_attention_layers.c reads it):
   tiny_vit.safetensors  seeded random weights of tests/fixtures/attention/tiny_vit.xai (written by hand; the
-                        PyTorch module below is the same network)
+                        PyTorch module below is the same network, laid out as torchvision's VisionTransformer: class
+                        token prepended, positional embeddings added, the head reads the class token; cls / pos are
+                        stored per sample as cls.weight [1, 6], pos.weight [5, 6])
   input.npy             float32 [4,3,4,4], seeded normal values;  targets.npy int32 [4]: 0, 1, 2, 3
   logits.npy            float32 [4,5]: the module's output (float64 run)
   gradient.npy          float32 [4,3,4,4]: d logit[target] / d x, torch autograd (float64)
   lrp_cp.npy            LRP, float64, CP-LRP's map written out below: epsilon(1e-6) on conv2d and dense (Zennit's
                         convention, z with the bias, sign(0) = +1), the residual add `norm` (each input x_k R / stab(y),
-                        stabiliser 1e-6), the attention weights held constant (the product att @ v gives all its
+                        stabiliser 1e-6; the positional embeddings' share stays with them, as a bias's), the
+                        attention weights held constant (the product att @ v gives all its
                         relevance to v: v_kn sum_m att_mk R_mn / stab(y_mn)), the scale (a product with a number) and
                         reshapes / transposes pass relevance on; output relevance one-hot(target)
   lrp_attn.npy          the same, but both products give each factor half (AttnLRP's uniform rule, each half spread
@@ -35,7 +38,7 @@ import safetensors_io as st  # noqa: E402
 
 EPS = 1e-6
 SCALE = 0.57735
-T, D, H, DH = 4, 6, 2, 3
+P, T, D, H, DH = 4, 5, 6, 2, 3  # patches, tokens (with the class token), width, heads, head width
 
 
 def sign(z):
@@ -54,15 +57,19 @@ class TinyViT(nn.Module):
         self.k = nn.Linear(D, D)
         self.v = nn.Linear(D, D)
         self.proj = nn.Linear(D, D)
-        self.head = nn.Linear(T * D, 5)
+        self.head = nn.Linear(D, 5)
+        self.cls = nn.Parameter(torch.randn(1, 1, D))  # torchvision: class_token [1, 1, D], pos_embedding [1, T, D]
+        self.pos = nn.Parameter(torch.randn(1, T, D))
 
     def forward(self, x, t=None):
         t = t if t is not None else {}
         n = x.shape[0]
         t['patch'] = self.patch(x)
-        t['tok'] = t['patch'].reshape(n, D, T).transpose(1, 2)
+        t['tok'] = t['patch'].reshape(n, D, P).transpose(1, 2)
+        t['seq'] = torch.cat([self.cls.expand(n, -1, -1), t['tok']], dim=1)
+        t['emb'] = t['seq'] + self.pos
         for name in 'qkv':
-            t[name] = getattr(self, name)(t['tok'])
+            t[name] = getattr(self, name)(t['emb'])
         t['qh'] = t['q'].reshape(n, T, H, DH).transpose(1, 2)
         t['kt'] = t['k'].reshape(n, T, H, DH).permute(0, 2, 3, 1)
         t['vh'] = t['v'].reshape(n, T, H, DH).transpose(1, 2)
@@ -72,8 +79,8 @@ class TinyViT(nn.Module):
         t['ctx'] = t['att'] @ t['vh']
         t['ctx3'] = t['ctx'].transpose(1, 2).reshape(n, T, D)
         t['proj'] = self.proj(t['ctx3'])
-        t['res'] = t['proj'] + t['tok']
-        t['flat'] = t['res'].reshape(n, T * D)
+        t['res'] = t['proj'] + t['emb']
+        t['flat'] = t['res'][:, 0]
         t['head'] = self.head(t['flat'])
         return t['head']
 
@@ -107,10 +114,10 @@ def lrp(net, x, targets, attn):
     n = x.shape[0]
     R = torch.zeros_like(t['head'])
     R[torch.arange(n), targets] = 1.0
-    R = epsilon(net.head, t['flat'], R).reshape(n, T, D)
+    R = torch.cat([epsilon(net.head, t['flat'], R)[:, None], torch.zeros(n, T - 1, D, dtype=x.dtype)], dim=1)
     # the residual add: norm (share(a * w), w = 1)
     R_proj = t['proj'] * R / stab(t['res'])
-    R_tok = t['tok'] * R / stab(t['res'])
+    R_emb = t['emb'] * R / stab(t['res'])
     R = epsilon(net.proj, t['ctx3'], R_proj)
     R_ctx = R.reshape(n, T, H, DH).transpose(1, 2)
     if attn:
@@ -122,11 +129,14 @@ def lrp(net, x, targets, attn):
         _, R_vh = product(t['att'], t['vh'], t['ctx'], None, R_ctx)
         R_qh = R_kt = None
     R_v = R_vh.transpose(1, 2).reshape(n, T, D)
-    R_tok = R_tok + epsilon(net.v, t['tok'], R_v)
+    R_emb = R_emb + epsilon(net.v, t['emb'], R_v)
     if R_qh is not None:
         R_q = R_qh.transpose(1, 2).reshape(n, T, D)
         R_k = R_kt.permute(0, 3, 1, 2).reshape(n, T, D)
-        R_tok = R_tok + epsilon(net.q, t['tok'], R_q) + epsilon(net.k, t['tok'], R_k)
+        R_emb = R_emb + epsilon(net.q, t['emb'], R_q) + epsilon(net.k, t['emb'], R_k)
+    # the positional embeddings' share stays with them (norm: seq R / stab(emb)), the class token's too
+    R_seq = t['seq'] * R_emb / stab(t['emb'])
+    R_tok = R_seq[:, 1:]
     R_patch = R_tok.transpose(1, 2).reshape(n, D, 2, 2)
     return epsilon(net.patch, x, R_patch)
 
@@ -141,9 +151,6 @@ def gradient(net, x, targets):
 def main():
     torch.manual_seed(5)
     net = TinyViT().eval()
-    with torch.no_grad():  # larger weights than PyTorch's default, so that the attention is far from uniform
-        for p in net.parameters():
-            p.mul_(2.0)
     gen = torch.Generator().manual_seed(13)
     x32 = torch.randn(4, 3, 4, 4, generator=gen)
     targets = torch.tensor([0, 1, 2, 3])
@@ -159,7 +166,8 @@ def main():
             'lrp_attn': lrp(m, x, targets, attn=True),
         }
     os.makedirs(OUT, exist_ok=True)
-    st.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, os.path.join(OUT, 'tiny_vit.safetensors'),
+    st.save_file({(k + '.weight' if k in ('cls', 'pos') else k): (v[0] if k in ('cls', 'pos') else v).contiguous()
+                  for k, v in net.state_dict().items()}, os.path.join(OUT, 'tiny_vit.safetensors'),
                  metadata={'format': 'pt', 'source': 'tests/reference/make_attention_fixtures.py'})
     np.save(os.path.join(OUT, 'input.npy'), x32.numpy().astype(np.float32))
     np.save(os.path.join(OUT, 'targets.npy'), targets.numpy().astype(np.int32))

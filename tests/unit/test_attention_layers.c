@@ -1,10 +1,11 @@
-/* Tokens and self-attention: tests/fixtures/attention/tiny_vit.xai turns patches into 4 tokens of 6 values, runs
- * `dense` on each token, two heads of attention (matmul of q and k transposed, a softmax over the keys, matmul
- * with v), a residual add and a linear head. Against references made by tests/reference/make_attention_fixtures.py
- * in float64, independent of xaic: the forward pass and the input gradient (PyTorch autograd), and LRP with
- * CP-LRP's map (the attention weights held constant: the gate rule on att @ v) and with AttnLRP's (the uniform
- * rule on both products, its softmax rule), transcribed from the papers' equations (manifest.json). float32
- * rounding alone moves those references <= 2.7e-7 of their max. */
+/* Tokens and self-attention: tests/fixtures/attention/tiny_vit.xai is laid out as torchvision's VisionTransformer:
+ * patches become 4 tokens of 6 values, a class token (a `parameter`) is prepended and positional embeddings
+ * added, `dense` runs on each token, two heads of attention (matmul of q and k transposed, a softmax over the
+ * keys, matmul with v), a residual add, and the head reads the class token (a slice). Against references made
+ * by tests/reference/make_attention_fixtures.py in float64, independent of xaic: the forward pass and the input
+ * gradient (PyTorch autograd), and LRP with CP-LRP's map (the attention weights held constant: the gate rule on
+ * att @ v) and with AttnLRP's (the uniform rule on both products, its softmax rule), transcribed from the
+ * papers' equations (manifest.json). float32 rounding alone moves those references <= 6.5e-7 of their max. */
 #include "explain_util.h"
 #include "testutil.h"
 
@@ -101,6 +102,52 @@ Test(attention_layers, batch_equals_single_samples)
     ctx_close(&c);
 }
 
+/* Integrated gradients' completeness, an exact property of the path integral: sum(IG) = f(x) - f(0) for the
+ * target logit, up to the quadrature's error on this smooth network (softmax, products; measured <= 5e-8 with 64
+ * Gauss-Legendre nodes, against logits of about 0.05). Also runs SmoothGrad
+ * and DeepLIFT through the new ops (their output must be finite and shaped like the input). */
+Test(attention_layers, other_methods_run_and_integrated_gradients_are_complete)
+{
+    eu_program p;
+    eu_open(
+        &p, DIR "attention_methods.xai",
+        "import \"tiny_vit.xai\";\n"
+        "explain ig for tiny_vit { method integrated_gradients(steps=64, baseline=zero, quadrature=gausslegendre); }\n"
+        "explain sg for tiny_vit { method smoothgrad(samples=8, sigma=0.1); }\n"
+        "explain dl for tiny_vit { method deeplift(reference=0); }\n",
+        3, 0);
+    cr_assert(p.ok, "%s", eu_messages(&p));
+    xai_array x = eu_load_npy(DIR "input.npy"), logits = eu_load_npy(DIR "logits.npy");
+    int32_t target[BATCH] = { 0, 1, 2, 3 };
+    forward_fn forward = (forward_fn)jit_lookup(p.jit, "tiny_vit_forward");
+    wsize_fn wsize = (wsize_fn)jit_lookup(p.jit, "tiny_vit_workspace_size");
+    float zero[3 * 4 * 4] = { 0 }, at_zero[5];
+    void *ws = aligned_alloc(64, (wsize(1) + 63) / 64 * 64 + 64);
+    cr_assert_eq(forward(zero, at_zero, 1, ws), 0);
+    free(ws);
+    eu_run ig = eu_explain(&p, "tiny_vit", "ig", x.data, target, BATCH);
+    cr_assert_eq(ig.status, 0);
+    for (int b = 0; b < BATCH; b++) {
+        double sum = 0, want = logits.data[b * 5 + target[b]] - at_zero[target[b]];
+        for (int64_t i = 0; i < ig.out_count; i++) sum += ig.out[b * ig.out_count + i];
+        cr_expect(fabs(sum - want) <= 2e-6 * fmax(1, fabs(want)), "sample %d: sum(IG) %.7g, f(x) - f(0) %.7g", b, sum,
+                  want);
+    }
+    eu_run_free(&ig);
+    static const char *const others[] = { "sg", "dl" };
+    for (int k = 0; k < 2; k++) {
+        eu_run r = eu_explain(&p, "tiny_vit", others[k], x.data, target, BATCH);
+        cr_assert_eq(r.status, 0, "%s: status %d", others[k], r.status);
+        cr_assert_eq(r.out_count, 3 * 4 * 4);
+        for (int64_t i = 0; i < r.out_count * BATCH; i++)
+            cr_assert(isfinite(r.out[i]), "%s: value %lld", others[k], (long long)i);
+        eu_run_free(&r);
+    }
+    xai_array_free(&x);
+    xai_array_free(&logits);
+    eu_close(&p);
+}
+
 /* ---- what is refused, and how it is said ---- */
 
 static char *analyse(const char *text, int *errors)
@@ -136,6 +183,18 @@ Test(attention_layers, shapes_that_do_not_multiply)
                  "with the same leading axes");
     expect_error("network n { input x[2, 3, 4]; d = dense(x, 3); f = flatten(d); output f; }",
                  "needs a flat input [D] or tokens [T, D]");
+}
+
+Test(attention_layers, parameter_tensors_are_checked)
+{
+    expect_error(
+        "network n { weights \"tiny_vit.safetensors\"; input x[6]; p = parameter([2, 6], weight=\"cls.weight\");"
+        " f = flatten(p); a = add(f, f); output a; }",
+        "cls.weight");
+    expect_error("network n { input x[6]; p = parameter([0, 6]); f = flatten(p); output f; }",
+                 "parameter's shape must hold integers >= 1");
+    expect_error("network n { input x[6]; p = parameter([2, 6]); f = flatten(p); output f; }",
+                 "layer 'p' needs the tensor 'p.weight', but the network has no `weights` statement");
 }
 
 Test(attention_layers, gate_needs_one_gate)
