@@ -18,7 +18,9 @@ typedef size_t (*wsize_fn)(int32_t batch);
 static const char *program = "import \"tiny_vit.xai\";\n"
                              "explain grad for tiny_vit { method gradient; }\n"
                              "explain lrp_cp for tiny_vit { seed one; }\n"
-                             "explain lrp_attn for tiny_vit { seed one; matmul: uniform; }\n";
+                             "explain lrp_attn for tiny_vit { seed one; matmul: uniform; }\n"
+                             "explain cp_preset for tiny_vit { seed one; rules cp_lrp; }\n"
+                             "explain attn_preset for tiny_vit { seed one; rules attn_lrp; }\n";
 typedef struct ctx {
     eu_program p;
     xai_array x;
@@ -68,9 +70,10 @@ static void check_all(int opt_level)
     cr_assert_eq(forward(c.x.data, logits, BATCH, ws), 0);
     free(ws);
     check_against(logits, BATCH * 5, "logits", 1e-5, opt_level);
-    static const char *const names[] = { "grad", "lrp_cp", "lrp_attn" };
-    static const char *const fixtures[] = { "gradient", "lrp_cp", "lrp_attn" };
-    for (int k = 0; k < 3; k++) {
+    /* the presets cp_lrp and attn_lrp give what the defaults (CP-LRP) and the uniform rule (AttnLRP) give here */
+    static const char *const names[] = { "grad", "lrp_cp", "lrp_attn", "cp_preset", "attn_preset" };
+    static const char *const fixtures[] = { "gradient", "lrp_cp", "lrp_attn", "lrp_cp", "lrp_attn" };
+    for (int k = 0; k < 5; k++) {
         eu_run r = eu_explain(&c.p, "tiny_vit", names[k], c.x.data, c.target, BATCH);
         cr_assert_eq(r.status, 0, "%s: status %d", names[k], r.status);
         check_against(r.out, r.out_count * BATCH, fixtures[k], 1e-4, opt_level);
