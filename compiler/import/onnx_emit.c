@@ -97,10 +97,11 @@ static int put_params(imp *im, FILE *o, const layer *L, int n, char **prefix)
 
 static const char *op_word(layer_op op)
 {
-    static const char *w[] = { "input",      "conv2d",  "dense",   "maxpool",   "avgpool",     "global_avgpool", "relu",
-                               "sigmoid",    "tanh",    "silu",    "hardswish", "hardsigmoid", "clamp",          "elu",
-                               "leaky_relu", "flatten", "reshape", "transpose", "concat",      "slice",          "add",
-                               "sub",        "mul",     "div",     "batchnorm", "softmax",     "matmul" };
+    static const char *w[] = { "input",     "conv2d",  "dense",      "maxpool",  "avgpool",   "global_avgpool",
+                               "relu",      "sigmoid", "tanh",       "silu",     "hardswish", "hardsigmoid",
+                               "clamp",     "elu",     "leaky_relu", "flatten",  "reshape",   "transpose",
+                               "concat",    "slice",   "add",        "sub",      "mul",       "div",
+                               "batchnorm", "softmax", "matmul",     "parameter" };
     return w[op];
 }
 
@@ -192,6 +193,11 @@ static int put_layer(imp *im, FILE *o, const layer *L)
         for (int k = 0; k < L->n_in; k++) fprintf(o, "%s%s", k ? ", " : "", im->layers[L->in[k]].name);
         fputc(']', o);
         if (L->axis) fprintf(o, ", axis=%lld", (long long)L->axis);
+        break;
+    case L_PARAMETER:
+        put_list(o, L->shape, L->rank);
+        fputs(", weight=", o);
+        if (put_string(im, o, L->param[P_WEIGHT]->store_name)) return -1;
         break;
     case L_MATMUL: fprintf(o, "%s, %s", in, im->layers[L->in[1]].name); break;
     case L_SOFTMAX:

@@ -84,7 +84,8 @@ typedef enum {
     L_DIV,
     L_BATCHNORM,
     L_SOFTMAX,
-    L_MATMUL
+    L_MATMUL,
+    L_PARAMETER
 } layer_op;
 
 enum { P_WEIGHT, P_BIAS, P_MEAN, P_VAR, N_PARAMS };
@@ -233,6 +234,9 @@ int attr_string(imp *im, int node, const char *name, const char *def, char *out,
 /* ---- node handlers: 0 ok, -1 error ---- */
 /* Input k as a parameter: a float constant of `rank` dims (dims[d] < 0: any), finite. */
 ctensor *in_param(imp *im, int node, int k, const char *role, int rank, const int64_t *dims);
+/* a `parameter` layer holding constant input k of the node (a leading batch dim of 1 dropped), shaped for an
+ * operand of per-sample rank `rank`; -1 (reported) when it cannot be */
+int parameter_layer(imp *im, int node, int k, int rank);
 int map_nn(imp *im, int node, const char *op);    /* onnx_map_nn.c: Conv, Gemm, MatMul, pools, BN, Pad */
 int map_ew(imp *im, int node, const char *op);    /* onnx_map_ew.c: activations, arithmetic, Softmax */
 int map_shape(imp *im, int node, const char *op); /* onnx_map_shape.c: reshapes, Concat, Split, Slice, ... */

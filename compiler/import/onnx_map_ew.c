@@ -183,6 +183,28 @@ static int map_binary(imp *im, int node, layer_op op)
     ctensor *c = in_const(im, node, 1 - xk);
     if (x < 0 || !c) return -1;
     double v;
+    if (ct_scalar(c, &v) && c->count > 1 && c->rank <= im->layers[x].rank + 1) {
+        /* a constant tensor (positional embeddings): a parameter layer, then the op of two layers */
+        const layer *X = &im->layers[x];
+        int p = parameter_layer(im, node, 1 - xk, X->rank);
+        if (p < 0) return -1;
+        const layer *P = &im->layers[p];
+        int64_t shape[XAI_IMPORT_MAX_RANK];
+        for (int k = 0; k < X->rank; k++) {
+            if (X->shape[k] != P->shape[k] && P->shape[k] != 1 && X->shape[k] != 1) {
+                char a1[120], b1[120];
+                format_dims(a1, sizeof a1, X->shape, X->rank);
+                format_dims(b1, sizeof b1, P->shape, P->rank);
+                return node_fail(im, node, "the shapes %s and %s do not broadcast", a1, b1);
+            }
+            shape[k] = X->shape[k] == 1 ? P->shape[k] : X->shape[k];
+        }
+        int in[2] = { la ? x : p, la ? p : x };
+        int l = new_layer(im, op, node, 2, in);
+        if (l < 0) return -1;
+        memcpy(im->layers[l].shape, shape, sizeof shape[0] * (size_t)X->rank);
+        return out_layer(im, node, 0, l);
+    }
     if (ct_scalar(c, &v) || c->rank > im->layers[x].rank + 1) {
         char got[120];
         format_dims(got, sizeof got, c->dims, c->rank);

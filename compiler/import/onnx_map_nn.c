@@ -42,6 +42,38 @@ ctensor *in_param(imp *im, int node, int k, const char *role, int rank, const in
     return c;
 }
 
+int parameter_layer(imp *im, int node, int k, int rank)
+{
+    ctensor *c = in_const(im, node, k);
+    if (!c) return -1;
+    int64_t dims[CT_MAX_RANK];
+    int r = c->rank, lead = r > rank ? r - rank : 0;
+    for (int d = 0; d < lead; d++)
+        if (c->dims[d] != 1) {
+            char got[120];
+            format_dims(got, sizeof got, c->dims, c->rank);
+            return node_fail(im, node, "the constant operand %s has more axes than a sample, and not of size 1", got);
+        }
+    for (int d = 0; d < rank; d++) dims[d] = d < rank - (r - lead) ? 1 : c->dims[lead + d - (rank - (r - lead))];
+    if (!in_param(im, node, k, "constant operand", r, c->dims)) return -1;
+    const char *name = ct_param_name(im, c, node_in(im, node, k)->name);
+    if (!name) return -1;
+    ctensor *p = c;
+    if (r != rank) { /* the same values, per sample */
+        if (!(p = ct_new(im, 1, OT_FLOAT, rank, dims, name))) return -1;
+        for (int64_t j = 0; j < c->count; j++) p->f[j] = (float)ct_get(c, j);
+        if (!(p->store_name = strdup(name))) return imp_fail(im, "out of memory");
+    }
+    int l = new_layer(im, L_PARAMETER, node, 0, NULL);
+    if (l < 0) return -1;
+    layer *L = &im->layers[l];
+    L->rank = rank;
+    memcpy(L->shape, dims, sizeof dims[0] * (size_t)rank);
+    L->param[P_WEIGHT] = p;
+    if (!(L->hint = strdup("param"))) return imp_fail(im, "out of memory");
+    return l;
+}
+
 static int layer_shape_fail(imp *im, int node, int x, const char *want)
 {
     char got[120];

@@ -53,6 +53,7 @@ static const char *const reserved[] = {
     "batchnorm",
     "softmax",
     "matmul",
+    "parameter",
     /* words with a meaning as argument values or selectors */
     "first",
     "same",

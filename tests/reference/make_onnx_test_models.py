@@ -134,6 +134,13 @@ def ops_dense():
          [vinfo("x", ["N", 3, 4])], [vinfo("y", ["N", 3, 3])], [init("q.W", Wq), init("q.b", bq)])
     case("matmul_tokens", ['q = dense(x, 4, weight="q.W.T", bias="q.b");', "kt = transpose(x, [1, 0]);",
                            "score = matmul(q, kt);"], tensors={"q.W.T": Wq.T, "q.b": bq})
+    # constant tensors added to network tensors (positional embeddings) become parameter layers
+    pos, gain = arr(1, 3, 4), arr(4)
+    save("add_constant_tensor", [node("Add", ["x", "pos"], ["y"], "/emb/Add"), node("Mul", ["y", "gain"], ["z"], "/g/Mul")],
+         [vinfo("x", ["N", 3, 4])], [vinfo("z", ["N", 3, 4])], [init("pos", pos), init("gain", gain)])
+    case("add_constant_tensor", ['emb_param = parameter([3, 4], weight="pos");', "emb = add(x, emb_param);",
+                                 'g_param = parameter([1, 4], weight="gain");', "g = mul(emb, g_param);"],
+         tensors={"pos": pos[0], "gain": gain.reshape(1, 4)})
     save("matmul_shapes", [node("MatMul", ["x", "x"], ["y"], "/mm/MatMul")], [vinfo("x", ["N", 3, 4])],
          [vinfo("y", ["N", 3, 4])], check=False)
     case("matmul_shapes", error=["node '/mm/MatMul' (MatMul): MatMul of [3, 4] by [3, 4] (per sample)"])
@@ -361,9 +368,13 @@ def ops_errors():
     save("batch_broadcast", [node("Flatten", ["x"], ["f"], "/f/Flatten"), node("Add", ["x", "f"], ["y"], "/a/Add")],
          [X(3, 1, 1)], [Y(3, 1, 1)], check=False)
     case("batch_broadcast", error=["would mix the batch axis with another"])
-    save("const_tensor", [node("Mul", ["x", "k"], ["y"], "/m/Mul")], [X(3, 2, 2)], [Y(3, 2, 2)],
-         [init("k", arr(1, 3, 1, 1))])
-    case("const_tensor", error=["node '/m/Mul' (Mul): a constant operand of shape [1, 3, 1, 1] is not supported"])
+    k = arr(1, 3, 1, 1)
+    save("const_tensor", [node("Mul", ["x", "k"], ["y"], "/m/Mul")], [X(3, 2, 2)], [Y(3, 2, 2)], [init("k", k)])
+    case("const_tensor", ['m_param = parameter([3, 1, 1], weight="k");', "m = mul(x, m_param);"], tensors={"k": k[0]})
+    save("const_tensor_batch", [node("Mul", ["x", "k"], ["y"], "/m/Mul")], [X(3, 2, 2)], [vinfo("y", [2, 3, 2, 2])],
+         [init("k", arr(2, 3, 1, 1))], check=False)
+    case("const_tensor_batch", error=["node '/m/Mul' (Mul): the constant operand [2, 3, 1, 1] has more axes than a "
+                                      "sample, and not of size 1"])
 
     save("int8_weight", [node("Conv", ["x", "w"], ["y"], "/c/Conv")], [X(1, 2, 2)], [Y(1, 2, 2)],
          [init("w", np.ones((1, 1, 1, 1), np.int8))], check=False)
