@@ -21,32 +21,20 @@ Writes tests/fixtures/attention/ (tests/unit/test_attention_layers.c reads it):
                         in proportion to the contributions as above) and the softmax takes AttnLRP's rule
                         (Proposition 3.1: x (R - s sum R) along its axis)
   manifest.json         versions, shapes, max |value| of each file, the float64-vs-float32 difference
-Environment: PEERS_HARNESS (safetensors_io.py; default <repo>/../shared/peers).
+Helpers and the files' writing: small_net_fixtures.py.
 """
-import json
 import os
 import sys
 
-import numpy as np
 import torch
 from torch import nn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, 'tests', 'fixtures', 'attention')
-sys.path.insert(0, os.environ.get('PEERS_HARNESS', os.path.join(ROOT, '..', 'shared', 'peers')))
-import safetensors_io as st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from small_net_fixtures import ROOT, epsilon, gradient, stab, write  # noqa: E402
 
-EPS = 1e-6
+OUT = os.path.join(ROOT, 'tests', 'fixtures', 'attention')
 SCALE = 0.57735
 P, T, D, H, DH = 4, 5, 6, 2, 3  # patches, tokens (with the class token), width, heads, head width
-
-
-def sign(z):
-    return torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z))
-
-
-def stab(z):
-    return z + EPS * sign(z)
 
 
 class TinyViT(nn.Module):
@@ -83,14 +71,6 @@ class TinyViT(nn.Module):
         t['flat'] = t['res'][:, 0]
         t['head'] = self.head(t['flat'])
         return t['head']
-
-
-def epsilon(layer, a, R):
-    """LRP-epsilon through a linear layer: a * W^T (R / stab(z)), by autograd on the layer alone"""
-    a = a.detach().requires_grad_(True)
-    z = layer(a)
-    (c,) = torch.autograd.grad((z * (R / stab(z)).detach()).sum(), a)
-    return a.detach() * c
 
 
 def product(a, b, y, R_a, R_b):
@@ -141,54 +121,22 @@ def lrp(net, x, targets, attn):
     return epsilon(net.patch, x, R_patch)
 
 
-def gradient(net, x, targets):
-    x = x.clone().requires_grad_(True)
-    y = net(x)
-    (g,) = torch.autograd.grad(y[torch.arange(len(targets)), targets].sum(), x)
-    return g
-
-
 def main():
     torch.manual_seed(5)
     net = TinyViT().eval()
     gen = torch.Generator().manual_seed(13)
     x32 = torch.randn(4, 3, 4, 4, generator=gen)
     targets = torch.tensor([0, 1, 2, 3])
-    net64 = TinyViT().double().eval()
-    net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
-    x64 = x32.double()
-    runs = {}
-    for label, m, x in (('64', net64, x64), ('32', net, x32)):
-        runs[label] = {
-            'logits': m(x).detach(),
-            'gradient': gradient(m, x, targets),
-            'lrp_cp': lrp(m, x, targets, attn=False),
-            'lrp_attn': lrp(m, x, targets, attn=True),
-        }
-    os.makedirs(OUT, exist_ok=True)
-    st.save_file({(k + '.weight' if k in ('cls', 'pos') else k): (v[0] if k in ('cls', 'pos') else v).contiguous()
-                  for k, v in net.state_dict().items()}, os.path.join(OUT, 'tiny_vit.safetensors'),
-                 metadata={'format': 'pt', 'source': 'tests/reference/make_attention_fixtures.py'})
-    np.save(os.path.join(OUT, 'input.npy'), x32.numpy().astype(np.float32))
-    np.save(os.path.join(OUT, 'targets.npy'), targets.numpy().astype(np.int32))
-    manifest = {'generator': 'tests/reference/make_attention_fixtures.py', 'torch': torch.__version__,
-                'network': 'tiny_vit.xai', 'targets': targets.tolist(), 'epsilon': EPS, 'files': {}}
-    for name, v in runs['64'].items():
-        a = v.detach().numpy()
-        np.save(os.path.join(OUT, name + '.npy'), a.astype(np.float32))
-        mag = float(np.abs(a).max())
-        manifest['files'][name + '.npy'] = {
-            'shape': list(a.shape), 'max_abs': mag,
-            'float32_vs_float64': float(np.abs(runs['32'][name].detach().double().numpy() - a).max() / mag)}
+    walks = {'logits': lambda m, x, t: m(x), 'gradient': gradient,
+             'lrp_cp': lambda m, x, t: lrp(m, x, t, attn=False), 'lrp_attn': lambda m, x, t: lrp(m, x, t, attn=True)}
     t = {}
     with torch.no_grad():
-        net64(x64, t)
-    manifest['attention_max_weight'] = float(t['att'].max())  # how far from uniform (0.25) the attention is
-    with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=1)
-        f.write('\n')
-    print(json.dumps(manifest, indent=1))
-
+        net.double()(x32.double(), t)
+        net.float()
+    tensors = {(k + '.weight' if k in ('cls', 'pos') else k): (v[0] if k in ('cls', 'pos') else v)
+               for k, v in net.state_dict().items()}  # the class token and embeddings per sample
+    write(OUT, 'tests/reference/make_attention_fixtures.py', 'tiny_vit.xai', net, TinyViT, x32, targets, walks, tensors,
+          {'attention_max_weight': float(t['att'].max())})  # how far from uniform (0.2) the attention is
 
 if __name__ == '__main__':
     main()

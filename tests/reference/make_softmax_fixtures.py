@@ -21,22 +21,18 @@ The softmax rule is a transcription of AttnLRP (Achtibat et al. 2024), Propositi
 R_in_i = x_i (R_i - s_i sum_j R_j), the sum over the softmax's axis. The epsilon rule is Zennit's convention:
 R_in = a * W^T (R / (z + eps * sign(z))), sign(0) = +1, z with the bias.
 
-Environment: PEERS_HARNESS (safetensors_io.py; default <repo>/../shared/peers).
+Helpers and the files' writing: small_net_fixtures.py.
 """
-import json
 import os
 import sys
 
-import numpy as np
 import torch
 from torch import nn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, 'tests', 'fixtures', 'softmax')
-sys.path.insert(0, os.environ.get('PEERS_HARNESS', os.path.join(ROOT, '..', 'shared', 'peers')))
-import safetensors_io as st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from small_net_fixtures import ROOT, epsilon, gradient, write  # noqa: E402
 
-EPS = 1e-6
+OUT = os.path.join(ROOT, 'tests', 'fixtures', 'softmax')
 
 
 class AttnNet(nn.Module):
@@ -67,15 +63,6 @@ class AttnNet(nn.Module):
         return t['fc2']
 
 
-def epsilon(layer, a, R):
-    """LRP-epsilon through a linear layer: a * W^T (R / stab(z)), by autograd on the layer alone"""
-    a = a.detach().requires_grad_(True)
-    z = layer(a)
-    s = R / (z + EPS * torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z)))
-    (c,) = torch.autograd.grad((z * s.detach()).sum(), a)
-    return a.detach() * c
-
-
 def softmax_taylor(x, s, R, dim):
     """AttnLRP Proposition 3.1"""
     return x * (R - s * R.sum(dim=dim, keepdim=True))
@@ -104,13 +91,6 @@ def lrp(net, x, targets, uniform):
     return R_x
 
 
-def gradient(net, x, targets):
-    x = x.clone().requires_grad_(True)
-    y = net(x)
-    (g,) = torch.autograd.grad(y[torch.arange(len(targets)), targets].sum(), x)
-    return g
-
-
 def main():
     torch.manual_seed(7)
     net = AttnNet().eval()
@@ -120,40 +100,10 @@ def main():
     gen = torch.Generator().manual_seed(11)
     x32 = torch.randn(4, 3, 6, 6, generator=gen)
     targets = torch.tensor([0, 1, 2, 3])
-    net64 = AttnNet().double().eval()
-    net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
-    x64 = x32.double()
-    results = {
-        'logits': net64(x64).detach(),
-        'gradient': gradient(net64, x64, targets),
-        'lrp_gate': lrp(net64, x64, targets, uniform=False),
-        'lrp_uniform': lrp(net64, x64, targets, uniform=True),
-    }
-    checks = {  # float32 runs of the same walk: how far float32 rounding alone moves each reference
-        'logits': net(x32).detach(),
-        'gradient': gradient(net, x32, targets),
-        'lrp_gate': lrp(net, x32, targets, uniform=False),
-        'lrp_uniform': lrp(net, x32, targets, uniform=True),
-    }
-    os.makedirs(OUT, exist_ok=True)
-    st.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, os.path.join(OUT, 'attn_net.safetensors'),
-                 metadata={'format': 'pt', 'source': 'tests/reference/make_softmax_fixtures.py'})
-    np.save(os.path.join(OUT, 'input.npy'), x32.numpy().astype(np.float32))
-    np.save(os.path.join(OUT, 'targets.npy'), targets.numpy().astype(np.int32))
-    manifest = {'generator': 'tests/reference/make_softmax_fixtures.py', 'torch': torch.__version__,
-                'network': 'attn_net.xai', 'targets': targets.tolist(), 'epsilon': EPS, 'files': {}}
-    for name, v in results.items():
-        a = v.numpy()
-        np.save(os.path.join(OUT, name + '.npy'), a.astype(np.float32))
-        mag = float(np.abs(a).max())
-        manifest['files'][name + '.npy'] = {
-            'shape': list(a.shape), 'max_abs': mag,
-            'float32_vs_float64': float(np.abs(checks[name].detach().double().numpy() - a).max() / mag)}
-    with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=1)
-        f.write('\n')
-    print(json.dumps(manifest['files'], indent=1))
-
+    walks = {'logits': lambda m, x, t: m(x), 'gradient': gradient,
+             'lrp_gate': lambda m, x, t: lrp(m, x, t, uniform=False),
+             'lrp_uniform': lambda m, x, t: lrp(m, x, t, uniform=True)}
+    write(OUT, 'tests/reference/make_softmax_fixtures.py', 'attn_net.xai', net, AttnNet, x32, targets, walks)
 
 if __name__ == '__main__':
     main()

@@ -6,14 +6,11 @@
  * gradient (PyTorch autograd), and LRP with CP-LRP's map (the attention weights held constant: the gate rule on
  * att @ v) and with AttnLRP's (the uniform rule on both products, its softmax rule), transcribed from the
  * papers' equations (manifest.json). float32 rounding alone moves those references <= 6.5e-7 of their max. */
-#include "explain_util.h"
+#include "net_fixture_util.h"
 #include "testutil.h"
 
 #define DIR   "tests/fixtures/attention/"
 #define BATCH 4
-
-typedef int (*forward_fn)(const float *x, float *y, int32_t batch, void *ws);
-typedef size_t (*wsize_fn)(int32_t batch);
 
 static const char *program = "import \"tiny_vit.xai\";\n"
                              "explain grad for tiny_vit { method gradient; }\n"
@@ -21,65 +18,13 @@ static const char *program = "import \"tiny_vit.xai\";\n"
                              "explain lrp_attn for tiny_vit { seed one; matmul: uniform; }\n"
                              "explain cp_preset for tiny_vit { seed one; rules cp_lrp; }\n"
                              "explain attn_preset for tiny_vit { seed one; rules attn_lrp; }\n";
-typedef struct ctx {
-    eu_program p;
-    xai_array x;
-    int32_t target[BATCH];
-} ctx;
-
-static void ctx_open(ctx *c, int opt_level)
-{
-    memset(c, 0, sizeof *c);
-    eu_open(&c->p, DIR "attention_test.xai", program, opt_level, 0);
-    cr_assert(c->p.ok, "does not compile:\n%s", eu_messages(&c->p));
-    c->x = eu_load_npy(DIR "input.npy");
-    cr_assert_eq(xai_array_count(&c->x), BATCH * 3 * 4 * 4);
-    xai_array t = eu_load_npy(DIR "targets.npy");
-    for (int i = 0; i < BATCH; i++) c->target[i] = (int32_t)t.data[i];
-    xai_array_free(&t);
-}
-
-static void ctx_close(ctx *c)
-{
-    xai_array_free(&c->x);
-    eu_close(&c->p);
-}
-
-static void check_against(const float *got, int64_t n, const char *fixture, double tol, int opt_level)
-{
-    char path[256];
-    snprintf(path, sizeof path, DIR "%s.npy", fixture);
-    xai_array ref = eu_load_npy(path);
-    cr_assert_eq(xai_array_count(&ref), n, "%s: %lld values, the reference has %lld", fixture, (long long)n,
-                 (long long)xai_array_count(&ref));
-    double err = eu_rel_error(got, ref.data, n);
-    cr_expect(err <= tol, "%s -O%d: max |ours - ref| / max |ref| = %.3g (tolerance %.0e)", fixture, opt_level, err,
-              tol);
-    xai_array_free(&ref);
-}
 
 static void check_all(int opt_level)
 {
-    ctx c;
-    ctx_open(&c, opt_level);
-    forward_fn forward = (forward_fn)jit_lookup(c.p.jit, "tiny_vit_forward");
-    wsize_fn wsize = (wsize_fn)jit_lookup(c.p.jit, "tiny_vit_workspace_size");
-    cr_assert(forward && wsize);
-    float logits[BATCH * 5];
-    void *ws = aligned_alloc(64, (wsize(BATCH) + 63) / 64 * 64 + 64);
-    cr_assert_eq(forward(c.x.data, logits, BATCH, ws), 0);
-    free(ws);
-    check_against(logits, BATCH * 5, "logits", 1e-5, opt_level);
     /* the presets cp_lrp and attn_lrp give what the defaults (CP-LRP) and the uniform rule (AttnLRP) give here */
     static const char *const names[] = { "grad", "lrp_cp", "lrp_attn", "cp_preset", "attn_preset" };
     static const char *const fixtures[] = { "gradient", "lrp_cp", "lrp_attn", "lrp_cp", "lrp_attn" };
-    for (int k = 0; k < 5; k++) {
-        eu_run r = eu_explain(&c.p, "tiny_vit", names[k], c.x.data, c.target, BATCH);
-        cr_assert_eq(r.status, 0, "%s: status %d", names[k], r.status);
-        check_against(r.out, r.out_count * BATCH, fixtures[k], 1e-4, opt_level);
-        eu_run_free(&r);
-    }
-    ctx_close(&c);
+    nf_check_all(DIR, program, "tiny_vit", 5, names, fixtures, 5, 1e-5, 1e-4, opt_level);
 }
 
 Test(attention_layers, against_references) { check_all(3); }
@@ -88,8 +33,8 @@ Test(attention_layers, against_references_at_O0) { check_all(0); }
 /* the whole batch at once equals each sample alone (the token rows and the heads' products stay per sample) */
 Test(attention_layers, batch_equals_single_samples)
 {
-    ctx c;
-    ctx_open(&c, 3);
+    nf_ctx c;
+    nf_open(&c, DIR, program, 3);
     eu_run all = eu_explain(&c.p, "tiny_vit", "lrp_attn", c.x.data, c.target, BATCH);
     cr_assert_eq(all.status, 0);
     int64_t per = all.out_count;
@@ -102,7 +47,7 @@ Test(attention_layers, batch_equals_single_samples)
         eu_run_free(&one);
     }
     eu_run_free(&all);
-    ctx_close(&c);
+    nf_close(&c);
 }
 
 /* Integrated gradients' completeness, an exact property of the path integral: sum(IG) = f(x) - f(0) for the
@@ -122,8 +67,8 @@ Test(attention_layers, other_methods_run_and_integrated_gradients_are_complete)
     cr_assert(p.ok, "%s", eu_messages(&p));
     xai_array x = eu_load_npy(DIR "input.npy"), logits = eu_load_npy(DIR "logits.npy");
     int32_t target[BATCH] = { 0, 1, 2, 3 };
-    forward_fn forward = (forward_fn)jit_lookup(p.jit, "tiny_vit_forward");
-    wsize_fn wsize = (wsize_fn)jit_lookup(p.jit, "tiny_vit_workspace_size");
+    nf_forward_fn forward = (nf_forward_fn)jit_lookup(p.jit, "tiny_vit_forward");
+    nf_wsize_fn wsize = (nf_wsize_fn)jit_lookup(p.jit, "tiny_vit_workspace_size");
     float zero[3 * 4 * 4] = { 0 }, at_zero[5];
     void *ws = aligned_alloc(64, (wsize(1) + 63) / 64 * 64 + 64);
     cr_assert_eq(forward(zero, at_zero, 1, ws), 0);
@@ -153,29 +98,9 @@ Test(attention_layers, other_methods_run_and_integrated_gradients_are_complete)
 
 /* ---- what is refused, and how it is said ---- */
 
-static char *analyse(const char *text, int *errors)
-{
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    xai_diag d;
-    diag_init(&d, f);
-    compilation c;
-    driver_analyse_text(&c, &d, DIR "attention_diag.xai", text);
-    *errors = d.errors;
-    driver_free(&c);
-    diag_free(&d);
-    fclose(f);
-    return out;
-}
-
 static void expect_error(const char *text, const char *words)
 {
-    int errors;
-    char *out = analyse(text, &errors);
-    cr_expect_gt(errors, 0, "no error for:\n%s", text);
-    cr_expect(strstr(out, words) != NULL, "message lacks '%s':\n%s", words, out);
-    free(out);
+    nf_expect_error(DIR "attention_diag.xai", text, words);
 }
 
 Test(attention_layers, shapes_that_do_not_multiply)

@@ -4,78 +4,21 @@
  * gradient (PyTorch autograd), and LRP with AttnLRP's softmax rule (Proposition 3.1, R_in = x (R - s sum R)),
  * epsilon on the linear layers and the gate or the uniform rule on the product (a transcription of the
  * equations; manifest.json). float32 rounding alone moves those references <= 3.4e-6 of their max. */
-#include "explain_util.h"
+#include "net_fixture_util.h"
 #include "testutil.h"
 
-#define DIR   "tests/fixtures/softmax/"
-#define BATCH 4
-
-typedef int (*forward_fn)(const float *x, float *y, int32_t batch, void *ws);
-typedef size_t (*wsize_fn)(int32_t batch);
+#define DIR "tests/fixtures/softmax/"
 
 static const char *program = "import \"attn_net.xai\";\n"
                              "explain grad for attn_net { method gradient; }\n"
                              "explain lrp_gate for attn_net { seed one; }\n"
                              "explain lrp_uniform for attn_net { seed one; mul: uniform; }\n";
 
-typedef struct ctx {
-    eu_program p;
-    xai_array x;
-    int32_t target[BATCH];
-} ctx;
-
-static void ctx_open(ctx *c, int opt_level)
-{
-    memset(c, 0, sizeof *c);
-    eu_open(&c->p, DIR "softmax_test.xai", program, opt_level, 0);
-    cr_assert(c->p.ok, "does not compile:\n%s", eu_messages(&c->p));
-    c->x = eu_load_npy(DIR "input.npy");
-    cr_assert_eq(xai_array_count(&c->x), BATCH * 3 * 6 * 6);
-    xai_array t = eu_load_npy(DIR "targets.npy");
-    for (int i = 0; i < BATCH; i++) c->target[i] = (int32_t)t.data[i];
-    xai_array_free(&t);
-}
-
-static void ctx_close(ctx *c)
-{
-    xai_array_free(&c->x);
-    eu_close(&c->p);
-}
-
-static void check_against(const float *got, int64_t n, const char *fixture, double tol, int opt_level)
-{
-    char path[256];
-    snprintf(path, sizeof path, DIR "%s.npy", fixture);
-    xai_array ref = eu_load_npy(path);
-    cr_assert_eq(xai_array_count(&ref), n, "%s: %lld values, the reference has %lld", fixture, (long long)n,
-                 (long long)xai_array_count(&ref));
-    double err = eu_rel_error(got, ref.data, n);
-    cr_expect(err <= tol, "%s -O%d: max |ours - ref| / max |ref| = %.3g (tolerance %.0e)", fixture, opt_level, err,
-              tol);
-    xai_array_free(&ref);
-}
-
 static void check_all(int opt_level)
 {
-    ctx c;
-    ctx_open(&c, opt_level);
-    forward_fn forward = (forward_fn)jit_lookup(c.p.jit, "attn_net_forward");
-    wsize_fn wsize = (wsize_fn)jit_lookup(c.p.jit, "attn_net_workspace_size");
-    cr_assert(forward && wsize);
-    float logits[BATCH * 5];
-    void *ws = aligned_alloc(64, (wsize(BATCH) + 63) / 64 * 64 + 64);
-    cr_assert_eq(forward(c.x.data, logits, BATCH, ws), 0);
-    free(ws);
-    check_against(logits, BATCH * 5, "logits", 1e-5, opt_level);
     static const char *const names[] = { "grad", "lrp_gate", "lrp_uniform" };
     static const char *const fixtures[] = { "gradient", "lrp_gate", "lrp_uniform" };
-    for (int k = 0; k < 3; k++) {
-        eu_run r = eu_explain(&c.p, "attn_net", names[k], c.x.data, c.target, BATCH);
-        cr_assert_eq(r.status, 0, "%s: status %d", names[k], r.status);
-        check_against(r.out, r.out_count * BATCH, fixtures[k], 1e-4, opt_level);
-        eu_run_free(&r);
-    }
-    ctx_close(&c);
+    nf_check_all(DIR, program, "attn_net", 5, names, fixtures, 3, 1e-5, 1e-4, opt_level);
 }
 
 Test(softmax_layers, against_references) { check_all(3); }
@@ -91,8 +34,8 @@ Test(softmax_layers, large_inputs_stay_finite)
             " f = flatten(u); output f; }\n",
             3, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
-    forward_fn forward = (forward_fn)jit_lookup(p.jit, "big_forward");
-    wsize_fn wsize = (wsize_fn)jit_lookup(p.jit, "big_workspace_size");
+    nf_forward_fn forward = (nf_forward_fn)jit_lookup(p.jit, "big_forward");
+    nf_wsize_fn wsize = (nf_wsize_fn)jit_lookup(p.jit, "big_workspace_size");
     float x[6] = { 1000, 999, -1000, 998, 1000, 0 }, y[6];
     void *ws = aligned_alloc(64, (wsize(1) + 63) / 64 * 64 + 64);
     cr_assert_eq(forward(x, y, 1, ws), 0);
@@ -116,30 +59,7 @@ Test(softmax_layers, large_inputs_stay_finite)
 
 /* ---- what is refused, and how it is said ---- */
 
-static char *analyse(const char *text, int *errors)
-{
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    xai_diag d;
-    diag_init(&d, f);
-    compilation c;
-    driver_analyse_text(&c, &d, DIR "softmax_diag.xai", text);
-    *errors = d.errors;
-    driver_free(&c);
-    diag_free(&d);
-    fclose(f);
-    return out;
-}
-
-static void expect_error(const char *text, const char *words)
-{
-    int errors;
-    char *out = analyse(text, &errors);
-    cr_expect_gt(errors, 0, "no error for:\n%s", text);
-    cr_expect(strstr(out, words) != NULL, "message lacks '%s':\n%s", words, out);
-    free(out);
-}
+static void expect_error(const char *text, const char *words) { nf_expect_error(DIR "softmax_diag.xai", text, words); }
 
 Test(softmax_layers, axis_out_of_range)
 {
