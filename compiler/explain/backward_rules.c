@@ -226,6 +226,22 @@ static void pool_expression(rules_ctx *c, int i, const rule_use *use)
     rules_give(c, n->inputs[0], materialize(c, &l, &c->net->nodes[n->inputs[0]].shape));
 }
 
+/* Which factor of product i is the gate (a sigmoid, hardsigmoid or softmax output): 0 or 1; -1 (reported) unless
+ * exactly one is. */
+static int gate_factor(rules_ctx *c, int i, const rule_use *use)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int g0 = ir_op_is(c->net->nodes[n->inputs[0]].op, OPF_GATE),
+        g1 = ir_op_is(c->net->nodes[n->inputs[1]].op, OPF_GATE);
+    if (g0 != g1) return g0 ? 0 : 1;
+    diag_error(c->d, use->where,
+               "%s '%s' multiplies %s; the gate rule needs exactly one factor that is a sigmoid, hardsigmoid or "
+               "softmax output: use uniform or gradient for it",
+               ir_op_name(n->op), n->name, g0 ? "two gates" : "two values that are not gates");
+    c->failed = 1;
+    return -1;
+}
+
 /* The gate rule of mul and div (signal-take-all, as in LRP for LSTMs and squeeze-excitation): a product
  * x * g with g a gate (a sigmoid, hardsigmoid or softmax output, in [0, 1]: CP-LRP's attention weights held
  * constant) gives all relevance to x; a quotient to its numerator. */
@@ -242,17 +258,9 @@ static void gate(rules_ctx *c, int i, const rule_use *use)
     }
     int signal = 0;
     if (n->op == OP_MUL) {
-        int g0 = ir_op_is(c->net->nodes[n->inputs[0]].op, OPF_GATE),
-            g1 = ir_op_is(c->net->nodes[n->inputs[1]].op, OPF_GATE);
-        if (g0 == g1) {
-            diag_error(c->d, use->where,
-                       "layer '%s' multiplies %s; the gate rule needs exactly one factor that is a "
-                       "sigmoid, hardsigmoid or softmax output: use gradient or uniform for it",
-                       n->name, g0 ? "two gates" : "two values that are not gates");
-            c->failed = 1;
-            return;
-        }
-        signal = g0 ? 1 : 0;
+        int g = gate_factor(c, i, use);
+        if (g < 0) return;
+        signal = 1 - g;
     }
     int to = n->inputs[signal];
     if (memcmp(&c->net->nodes[to].shape, &n->shape, sizeof(int) * (1 + n->shape.rank)) == 0) {
@@ -315,17 +323,9 @@ static void matmul_rule(rules_ctx *c, int i, const rule_use *use)
     int gets[2] = { 1, 1 };
     int gate_rule = rx_is_var(use->body, V_R);
     if (gate_rule) {
-        int g0 = ir_op_is(c->net->nodes[n->inputs[0]].op, OPF_GATE),
-            g1 = ir_op_is(c->net->nodes[n->inputs[1]].op, OPF_GATE);
-        if (g0 == g1) {
-            diag_error(c->d, use->where,
-                       "matmul '%s' multiplies %s; the gate rule needs exactly one factor that is a sigmoid, "
-                       "hardsigmoid or softmax output: use uniform or gradient for it",
-                       n->name, g0 ? "two gates" : "two values that are not gates");
-            c->failed = 1;
-            return;
-        }
-        gets[g0 ? 0 : 1] = 0;
+        int g = gate_factor(c, i, use);
+        if (g < 0) return;
+        gets[g] = 0;
     }
     for (int k = 0; k < 2; k++) {
         if (!gets[k]) continue;

@@ -139,6 +139,31 @@ static int fuse_bias(imp *im, int node, const value *x, int const_k)
     return 1;
 }
 
+/* op of layers a and b, of one per-sample rank, with numpy broadcasting */
+static int two_layers(imp *im, int node, layer_op op, int a, int b)
+{
+    const layer *A = &im->layers[a], *B = &im->layers[b];
+    char x[120], y[120];
+    format_dims(x, sizeof x, A->shape, A->rank);
+    format_dims(y, sizeof y, B->shape, B->rank);
+    if (A->rank != B->rank)
+        return node_fail(im, node,
+                         "operands of per-sample shapes %s and %s: broadcasting them would mix the batch axis with "
+                         "another",
+                         x, y);
+    int64_t shape[XAI_IMPORT_MAX_RANK];
+    for (int k = 0; k < A->rank; k++) {
+        if (A->shape[k] != B->shape[k] && A->shape[k] != 1 && B->shape[k] != 1)
+            return node_fail(im, node, "the shapes %s and %s do not broadcast", x, y);
+        shape[k] = A->shape[k] == 1 ? B->shape[k] : A->shape[k];
+    }
+    int in[2] = { a, b };
+    int l = new_layer(im, op, node, 2, in);
+    if (l < 0) return -1;
+    memcpy(im->layers[l].shape, shape, sizeof shape[0] * (size_t)A->rank);
+    return out_layer(im, node, 0, l);
+}
+
 static int map_binary(imp *im, int node, layer_op op)
 {
     value *a = node_in(im, node, 0), *b = node_in(im, node, 1);
@@ -147,31 +172,7 @@ static int map_binary(imp *im, int node, layer_op op)
     if (la && lb) {
         int f = op == L_MUL ? fuse_mul(im, node, a, b) : 0;
         if (f) return f < 0 ? -1 : 0;
-        const layer *A = &im->layers[a->layer], *B = &im->layers[b->layer];
-        if (A->rank != B->rank) {
-            char x[120], y[120];
-            format_dims(x, sizeof x, A->shape, A->rank);
-            format_dims(y, sizeof y, B->shape, B->rank);
-            return node_fail(im, node,
-                             "operands of per-sample shapes %s and %s: broadcasting them would mix the batch "
-                             "axis with another",
-                             x, y);
-        }
-        int64_t shape[XAI_IMPORT_MAX_RANK];
-        for (int k = 0; k < A->rank; k++) {
-            if (A->shape[k] != B->shape[k] && A->shape[k] != 1 && B->shape[k] != 1) {
-                char x[120], y[120];
-                format_dims(x, sizeof x, A->shape, A->rank);
-                format_dims(y, sizeof y, B->shape, B->rank);
-                return node_fail(im, node, "the shapes %s and %s do not broadcast", x, y);
-            }
-            shape[k] = A->shape[k] == 1 ? B->shape[k] : A->shape[k];
-        }
-        int in[2] = { a->layer, b->layer };
-        int l = new_layer(im, op, node, 2, in);
-        if (l < 0) return -1;
-        memcpy(im->layers[l].shape, shape, sizeof shape);
-        return out_layer(im, node, 0, l);
+        return two_layers(im, node, op, a->layer, b->layer);
     }
     if (!la && !lb) return in_layer(im, node, a->kind == V_PADDED ? 0 : 1); /* reports what is wrong */
     int xk = la ? 0 : 1;
@@ -185,25 +186,9 @@ static int map_binary(imp *im, int node, layer_op op)
     double v;
     if (ct_scalar(c, &v) && c->count > 1 && c->rank <= im->layers[x].rank + 1) {
         /* a constant tensor (positional embeddings): a parameter layer, then the op of two layers */
-        const layer *X = &im->layers[x];
-        int p = parameter_layer(im, node, 1 - xk, X->rank);
+        int p = parameter_layer(im, node, 1 - xk, im->layers[x].rank);
         if (p < 0) return -1;
-        const layer *P = &im->layers[p];
-        int64_t shape[XAI_IMPORT_MAX_RANK];
-        for (int k = 0; k < X->rank; k++) {
-            if (X->shape[k] != P->shape[k] && P->shape[k] != 1 && X->shape[k] != 1) {
-                char a1[120], b1[120];
-                format_dims(a1, sizeof a1, X->shape, X->rank);
-                format_dims(b1, sizeof b1, P->shape, P->rank);
-                return node_fail(im, node, "the shapes %s and %s do not broadcast", a1, b1);
-            }
-            shape[k] = X->shape[k] == 1 ? P->shape[k] : X->shape[k];
-        }
-        int in[2] = { la ? x : p, la ? p : x };
-        int l = new_layer(im, op, node, 2, in);
-        if (l < 0) return -1;
-        memcpy(im->layers[l].shape, shape, sizeof shape[0] * (size_t)X->rank);
-        return out_layer(im, node, 0, l);
+        return la ? two_layers(im, node, op, x, p) : two_layers(im, node, op, p, x);
     }
     if (ct_scalar(c, &v) || c->rank > im->layers[x].rank + 1) {
         char got[120];
