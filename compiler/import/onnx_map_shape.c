@@ -1,5 +1,5 @@
 /* Shape ops on network tensors: Flatten, Reshape, Squeeze, Unsqueeze (all reshapes of a sample),
- * Transpose, Concat, Split, Slice; Shape of a network tensor (its dims, the batch marked); Identity,
+ * Transpose, Concat, Split, Slice, Gather of one position; Shape of a network tensor (its dims, the batch marked); Identity,
  * Dropout and float Casts (removed). The batch axis must stay where it is and whole. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +289,46 @@ static int map_slice(imp *im, int node, int x)
     return out_layer(im, node, 0, cur);
 }
 
+/* Gather of a network tensor with one constant index on a per-sample axis (a ViT's head reading the class token,
+ * x[:, 0]): a slice of that position, then a reshape without the axis when the index is a scalar. */
+static int map_gather(imp *im, int node, int x)
+{
+    int64_t axis, index[2];
+    int n;
+    const layer *X = &im->layers[x];
+    if (attr_int(im, node, "axis", 0, &axis)) return -1;
+    if (axis < 0) axis += X->rank + 1;
+    if (axis < 0 || axis > X->rank) return node_fail(im, node, "axis out of range");
+    if (no_batch_axis(im, node, axis)) return -1;
+    ctensor *c = in_const(im, node, 1);
+    if (!c) return -1;
+    int scalar = c->rank == 0;
+    if (c->rank > 1 || ct_int_values(im, node, c, "Gather's indices", index, 2, &n))
+        return im->failed ? -1 : node_fail(im, node, "Gather's indices must be one constant integer");
+    if (n != 1) return node_fail(im, node, "Gather of %d positions of a network tensor is not supported (one only)", n);
+    int a = (int)axis - 1;
+    int64_t d = X->shape[a], i = index[0] < 0 ? index[0] + d : index[0];
+    if (i < 0 || i >= d)
+        return node_fail(im, node, "index %lld is outside axis %d of size %lld", (long long)index[0], a + 1,
+                         (long long)d);
+    int l = slice_layer(im, node, x, a, i, i + 1, 1, scalar ? "slice" : NULL);
+    if (l < 0) return -1;
+    if (!scalar) return out_layer(im, node, 0, l);
+    const layer *S = &im->layers[l];
+    int64_t dims[XAI_IMPORT_MAX_RANK];
+    int rank = 0;
+    for (int k = 0; k < S->rank; k++)
+        if (k != a) dims[rank++] = S->shape[k];
+    if (rank == 0) return node_fail(im, node, "Gather would leave a sample without values");
+    int r = new_layer(im, rank == 1 ? L_FLATTEN : L_RESHAPE, node, 1, &l);
+    if (r < 0) return -1;
+    layer *R = &im->layers[r];
+    R->rank = rank;
+    memcpy(R->shape, dims, (size_t)rank * sizeof *dims);
+    memcpy(R->list, dims, (size_t)rank * sizeof *dims);
+    return out_layer(im, node, 0, r);
+}
+
 int map_shape(imp *im, int node, const char *op)
 {
     if (!strcmp(op, "Concat")) return map_concat(im, node);
@@ -322,5 +362,6 @@ int map_shape(imp *im, int node, const char *op)
     if (!strcmp(op, "Transpose")) return map_transpose(im, node, x);
     if (!strcmp(op, "Split")) return map_split(im, node, x);
     if (!strcmp(op, "Slice")) return map_slice(im, node, x);
+    if (!strcmp(op, "Gather")) return map_gather(im, node, x);
     return node_fail(im, node, "%s on network tensors is not supported", op);
 }

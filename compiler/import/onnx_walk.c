@@ -26,7 +26,7 @@ static const struct {
     { "Dropout", 2 },
     { "Elu", 1 },
     { "Flatten", 2 },
-    { "Gather", 3 },
+    { "Gather", 2 },
     { "Gemm", 0 },
     { "GlobalAveragePool", 0 },
     { "HardSigmoid", 1 },

@@ -141,6 +141,17 @@ def ops_dense():
     case("add_constant_tensor", ['emb_param = parameter([3, 4], weight="pos");', "emb = add(x, emb_param);",
                                  'g_param = parameter([1, 4], weight="gain");', "g = mul(emb, g_param);"],
          tensors={"pos": pos[0], "gain": gain.reshape(1, 4)})
+    # Gather of one position of a network tensor: the class token of a ViT's tokens (x[:, 0]), or a kept axis
+    save("gather_token", [node("Gather", ["x", "zero"], ["c"], "/cls/Gather", axis=1),
+                          node("Unsqueeze", ["c", "ax1"], ["cu"], "/cu/Unsqueeze"),
+                          node("Gather", ["x", "last"], ["t"], "/tail/Gather", axis=2), node("Mul", ["t", "cu"], ["y"], "/m/Mul")],
+         [vinfo("x", ["N", 3, 4])], [vinfo("y", ["N", 3, 4])],
+         [init("zero", np.array(0, np.int64)), init("last", np.array([-1], np.int64)), init("ax1", np.array([1], np.int64))])
+    case("gather_token", ["cls_slice = slice(x, axis=0, start=0, end=1);", "cls = flatten(cls_slice);", "cu = reshape(cls, [1, 4]);",
+                          "tail = slice(x, axis=1, start=3, end=4);", "m = mul(tail, cu);"], tensors={})
+    save("gather_many", [node("Gather", ["x", "idx"], ["c"], "/g/Gather", axis=1)], [vinfo("x", ["N", 3, 4])],
+         [vinfo("c", ["N", 2, 4])], [init("idx", np.array([0, 2], np.int64))])
+    case("gather_many", error=["node '/g/Gather' (Gather): Gather of 2 positions of a network tensor is not supported"])
     save("matmul_shapes", [node("MatMul", ["x", "x"], ["y"], "/mm/MatMul")], [vinfo("x", ["N", 3, 4])],
          [vinfo("y", ["N", 3, 4])], check=False)
     case("matmul_shapes", error=["node '/mm/MatMul' (MatMul): MatMul of [3, 4] by [3, 4] (per sample)"])
