@@ -97,10 +97,11 @@ static int put_params(imp *im, FILE *o, const layer *L, int n, char **prefix)
 
 static const char *op_word(layer_op op)
 {
-    static const char *w[] = { "input",      "conv2d",  "dense",   "maxpool",   "avgpool",     "global_avgpool", "relu",
-                               "sigmoid",    "tanh",    "silu",    "hardswish", "hardsigmoid", "clamp",          "elu",
-                               "leaky_relu", "flatten", "reshape", "transpose", "concat",      "slice",          "add",
-                               "sub",        "mul",     "div",     "batchnorm", "softmax" };
+    static const char *w[] = { "input",     "conv2d",  "dense",      "maxpool", "avgpool",   "global_avgpool",
+                               "relu",      "sigmoid", "tanh",       "silu",    "hardswish", "hardsigmoid",
+                               "clamp",     "elu",     "leaky_relu", "flatten", "reshape",   "transpose",
+                               "concat",    "slice",   "add",        "sub",     "mul",       "div",
+                               "batchnorm", "softmax", "gelu",       "erf",     "gelu2" };
     return w[op];
 }
 
@@ -192,6 +193,10 @@ static int put_layer(imp *im, FILE *o, const layer *L)
         for (int k = 0; k < L->n_in; k++) fprintf(o, "%s%s", k ? ", " : "", im->layers[L->in[k]].name);
         fputc(']', o);
         if (L->axis) fprintf(o, ", axis=%lld", (long long)L->axis);
+        break;
+    case L_GELU:
+        fputs(in, o);
+        if (L->approximate) fputs(", approximate=tanh", o);
         break;
     case L_SOFTMAX:
         fputs(in, o);
