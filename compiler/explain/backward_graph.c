@@ -117,6 +117,7 @@ ir_ew *rules_ew_call(rules_ctx *c, const rx *call, ir_ew *a, ir_ew *b)
     case F_EXP: return rules_ew(c, EW_EXP, a, NULL);
     case F_LOG: return rules_ew(c, EW_LOG, a, NULL);
     case F_SQRT: return rules_ew(c, EW_SQRT, a, NULL);
+    case F_ERF: return rules_ew(c, EW_ERF, a, NULL);
     case F_TANH: return rules_ew(c, EW_TANH, a, NULL);
     case F_SIGMOID: return rules_ew(c, EW_SIGMOID, a, NULL);
     case F_SOFTPLUS: /* log(1 + exp(x)) = pos(x) + log(1 + exp(-|x|)): no overflow for large x */

@@ -44,6 +44,7 @@ typedef enum {
     F_TANH,
     F_SIGMOID,
     F_SOFTPLUS,
+    F_ERF,
     F_SUM, /* reductions over the layer's outputs per sample (or per channel): sum, mean, std (unbiased), and
               max / min with one argument */
     F_MEAN,

@@ -523,6 +523,7 @@ double rx_eval(const rx *e, double w, double b)
         case F_TANH: return tanh(x);
         case F_SIGMOID: return 1 / (1 + exp(-x));
         case F_SOFTPLUS: return (x > 0 ? x : 0) + log1p(exp(-fabs(x)));
+        case F_ERF: return erf(x);
         default: return 0;
         }
     }

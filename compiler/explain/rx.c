@@ -40,9 +40,9 @@ static const char *const var_names[] = {
     "a", "w", "b", "low", "high", "r", "x", "y", "z", "x0", "y0", "$arg0", "$arg1"
 };
 _Static_assert(sizeof var_names / sizeof *var_names == V_COUNT, "a name for every rx_var");
-static const char *const fn_names[] = { "pos",     "neg",      "abs",     "sign", "step", "share",   "where", "max",
-                                        "min",     "unpool",   "unpool0", "exp",  "log",  "sqrt",    "pow",   "tanh",
-                                        "sigmoid", "softplus", "sum",     "mean", "std",  "quantile" };
+static const char *const fn_names[] = { "pos",     "neg",      "abs",     "sign", "step", "share", "where",   "max",
+                                        "min",     "unpool",   "unpool0", "exp",  "log",  "sqrt",  "pow",     "tanh",
+                                        "sigmoid", "softplus", "erf",     "sum",  "mean", "std",   "quantile" };
 _Static_assert(sizeof fn_names / sizeof *fn_names == RX_FN_COUNT, "a name for every rx_fn");
 
 const char *rx_var_name(rx_var v) { return var_names[v]; }

@@ -225,10 +225,11 @@ static rx *convert(sema_explain_ctx *c, const ast_expr *e, const body_scope *s)
     case EX_CALL: {
         int f = rx_fn_from_name(e->text);
         if (f < 0) {
-            diag_error(c->d, e->loc,
-                       "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, exp, log, "
-                       "sqrt, pow, tanh, sigmoid, softplus, sum, mean, std, quantile, share, where, unpool, unpool0",
-                       e->text, s->rule);
+            diag_error(
+                c->d, e->loc,
+                "unknown function '%s' in rule '%s'; known: pos, neg, abs, sign, step, max, min, exp, log, "
+                "sqrt, pow, tanh, sigmoid, softplus, erf, sum, mean, std, quantile, share, where, unpool, unpool0",
+                e->text, s->rule);
             return NULL;
         }
         int reduction = f == F_SUM || f == F_MEAN || f == F_STD || f == F_QUANTILE;

@@ -101,7 +101,8 @@ static const char *op_word(layer_op op)
                                "relu",      "sigmoid", "tanh",       "silu",     "hardswish", "hardsigmoid",
                                "clamp",     "elu",     "leaky_relu", "flatten",  "reshape",   "transpose",
                                "concat",    "slice",   "add",        "sub",      "mul",       "div",
-                               "batchnorm", "softmax", "matmul",     "parameter" };
+                               "batchnorm", "softmax", "gelu",       "erf",      "gelu2",     "matmul",
+                               "parameter" };
     return w[op];
 }
 
@@ -200,6 +201,10 @@ static int put_layer(imp *im, FILE *o, const layer *L)
         if (put_string(im, o, L->param[P_WEIGHT]->store_name)) return -1;
         break;
     case L_MATMUL: fprintf(o, "%s, %s", in, im->layers[L->in[1]].name); break;
+    case L_GELU:
+        fputs(in, o);
+        if (L->approximate) fputs(", approximate=tanh", o);
+        break;
     case L_SOFTMAX:
         fputs(in, o);
         if (L->axis >= 0) fprintf(o, ", axis=%lld", (long long)L->axis);

@@ -84,6 +84,9 @@ typedef enum {
     L_DIV,
     L_BATCHNORM,
     L_SOFTMAX,
+    L_GELU,
+    L_ERF,   /* an Erf node; only GELU's pattern uses it (onnx_map_ew.c), never emitted */
+    L_GELU2, /* x (1 + erf(x / sqrt 2)) (or the tanh form's) awaiting the product by 0.5 that makes it a GELU */
     L_MATMUL,
     L_PARAMETER
 } layer_op;
@@ -101,7 +104,7 @@ typedef struct layer {
     int live;                           /* the output depends on it */
     /* op attributes (what each op uses is in onnx_emit.c) */
     int64_t units, kernel[2], stride[2], pad[4], dilation[2], groups;
-    int ceil_mode, count_include_pad, keepdims, has_min, has_max;
+    int ceil_mode, count_include_pad, keepdims, has_min, has_max, approximate; /* gelu: 1 = the tanh form */
     int64_t axis, start, end, step;
     int64_t list[XAI_IMPORT_MAX_RANK]; /* reshape target / transpose permutation */
     double alpha, beta, eps, min, max;

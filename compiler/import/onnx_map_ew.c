@@ -1,7 +1,10 @@
 /* Elementwise layers: activations, Clip, Softmax and the arithmetic Add / Sub / Mul / Div between two
- * network tensors (numpy broadcasting of the per-sample shapes) or with a single number. Three
+ * network tensors (numpy broadcasting of the per-sample shapes) or with a single number. Four
  * patterns of exports are recognised on the way: MatMul followed by Add of a bias vector (one dense
- * layer), x * Sigmoid(x) (silu) and x * HardSigmoid(x) with PyTorch's constants (hardswish). */
+ * layer), x * Sigmoid(x) (silu), x * HardSigmoid(x) with PyTorch's constants (hardswish), and GELU as
+ * torch.onnx exports nn.GELU (opsets 11 to 17): the erf form x (1 + Erf(x / 1.4142135)) * 0.5 and the tanh
+ * form x (1 + Tanh(0.7978846 (x + 0.044715 x x x))) * 0.5, the product by 0.5 also first (x * 0.5 * (...),
+ * as BERT-style code writes it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@ static int map_activation(imp *im, int node, const char *op)
     if (!strcmp(op, "Sigmoid")) return unary(im, node, L_SIGMOID);
     if (!strcmp(op, "Tanh")) return unary(im, node, L_TANH);
     if (!strcmp(op, "HardSwish")) return unary(im, node, L_HARDSWISH);
+    if (!strcmp(op, "Erf")) return unary(im, node, L_ERF);
     layer_op lop = !strcmp(op, "HardSigmoid") ? L_HARDSIGMOID : !strcmp(op, "Elu") ? L_ELU : L_LEAKY_RELU;
     if (unary(im, node, lop)) return -1;
     layer *L = &im->layers[im->n_layers - 1];
@@ -97,8 +101,119 @@ static int sole_layer(imp *im, const value *v, layer_op op)
     return L->op == op && L->node == v->producer ? v->layer : -1;
 }
 
+/* The value that feeds layer l from layer `from` (an input of the node that made l), or NULL. */
+static const value *value_into(imp *im, int l, int from)
+{
+    int node = im->layers[l].node;
+    for (int k = 0; k < (int)node_at(im, node)->n_input; k++) {
+        const value *v = node_in(im, node, k);
+        if (v && v->kind == V_LAYER && v->layer == from) return v;
+    }
+    return NULL;
+}
+
+/* The value of layer l's first input, when it is the layer's only one. */
+static const value *value_in(imp *im, int l)
+{
+    return im->layers[l].n_in == 1 ? value_into(im, l, im->layers[l].in[0]) : NULL;
+}
+
+/* sole_layer, and an op with a number that is `num` (to float precision); side 1: the number is the second
+ * operand (x / num) */
+static int sole_number(imp *im, const value *v, layer_op op, double num, int side)
+{
+    int l = v ? sole_layer(im, v, op) : -1;
+    if (l < 0) return -1;
+    const layer *L = &im->layers[l];
+    if (!L->number_side || (side && L->number_side != side) || fabs(L->number - num) > 1e-6 * fabs(num)) return -1;
+    return l;
+}
+
+/* sole_layer of a product or sum of two layers, one of them x (both for x * x); the other one's value in *other */
+static int sole_pair(imp *im, const value *v, layer_op op, int x, const value **other)
+{
+    int l = v ? sole_layer(im, v, op) : -1;
+    if (l < 0) return -1;
+    const layer *L = &im->layers[l];
+    if (L->n_in != 2 || (L->in[0] != x && L->in[1] != x)) return -1;
+    *other = value_into(im, l, L->in[0] == x ? L->in[1] : L->in[0]);
+    return *other ? l : -1;
+}
+
+/* g = 1 + erf(x / sqrt 2) or 1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)) as torch.onnx exports them, each step the
+ * sole use of the one before: the layer that reads x and becomes the GELU (*tanh_form set), or -1. x is the
+ * layer that the first step reads. */
+static int gelu_factor(imp *im, const value *g, int *tanh_form, int *x)
+{
+    int one = sole_number(im, g, L_ADD, 1, 0);
+    if (one < 0) return -1;
+    const value *t = value_in(im, one);
+    int e = t ? sole_layer(im, t, L_ERF) : -1;
+    if (e >= 0) {
+        const value *s = value_in(im, e);
+        int d = sole_number(im, s, L_DIV, sqrt(2), 1);
+        if (d < 0) d = sole_number(im, s, L_MUL, sqrt(0.5), 0);
+        if (d < 0) return -1;
+        *tanh_form = 0, *x = im->layers[d].in[0];
+        return d;
+    }
+    int th = t ? sole_layer(im, t, L_TANH) : -1;
+    int beta = th >= 0 ? sole_number(im, value_in(im, th), L_MUL, 0.79788456080286535588, 0) : -1;
+    const value *inner = beta >= 0 ? value_in(im, beta) : NULL, *m2v, *m1v, *m0v;
+    int sum = inner ? sole_layer(im, inner, L_ADD) : -1;
+    if (sum < 0 || im->layers[sum].n_in != 2) return -1;
+    for (int k = 0; k < 2; k++) { /* x + 0.044715 (x (x x)), x the sum's operand k */
+        int xl = im->layers[sum].in[k];
+        if (sole_pair(im, inner, L_ADD, xl, &m2v) < 0) continue;
+        int m2 = sole_number(im, m2v, L_MUL, 0.044715, 0);
+        int m1 = m2 >= 0 ? sole_pair(im, value_in(im, m2), L_MUL, xl, &m1v) : -1;
+        int m0 = m1 >= 0 ? sole_pair(im, m1v, L_MUL, xl, &m0v) : -1;
+        if (m0 < 0 || im->layers[m0].in[0] != xl || im->layers[m0].in[1] != xl) continue;
+        *tanh_form = 1, *x = xl;
+        return sum;
+    }
+    return -1;
+}
+
+/* x * g with g = 1 + erf(...) (gelu_factor): 2 gelu(x), or gelu(x) when the other factor is x * 0.5 */
+static int fuse_gelu(imp *im, int node, const value *xv, const value *g)
+{
+    int tanh_form, x, l = gelu_factor(im, g, &tanh_form, &x);
+    if (l < 0) return 0;
+    int half = -1;
+    if (xv->layer != x) {
+        half = sole_number(im, xv, L_MUL, 0.5, 0);
+        if (half < 0 || im->layers[half].in[0] != x) return 0;
+    }
+    layer *L = &im->layers[l];
+    L->op = half >= 0 ? L_GELU : L_GELU2;
+    L->approximate = tanh_form;
+    L->n_in = 1, L->in[0] = x;
+    L->number_side = 0;
+    out_alias(im, node, 0, l);
+    set_fate(im, node, F_MERGED, l);
+    return 1;
+}
+
+/* 0.5 * (x (1 + erf(...))): the GELU (v aliases the layer fuse_gelu made, whose node is another) */
+static int fuse_half(imp *im, int node, const value *v, int const_k)
+{
+    int l = v->kind == V_LAYER && v->uses == 1 && v->layer > 0 && im->layers[v->layer].op == L_GELU2 ? v->layer : -1;
+    ctensor *c = l >= 0 ? value_const(im, node_in(im, node, const_k)) : NULL;
+    double h;
+    if (!c || ct_scalar(c, &h) || h != 0.5) return 0;
+    im->layers[l].op = L_GELU;
+    out_alias(im, node, 0, l);
+    set_fate(im, node, F_MERGED, l);
+    return 1;
+}
+
 static int fuse_mul(imp *im, int node, const value *a, const value *b)
 {
+    for (int order = 0; order < 2; order++) {
+        const value *x = order ? b : a, *g = order ? a : b;
+        if (fuse_gelu(im, node, x, g)) return 1;
+    }
     for (int order = 0; order < 2; order++) {
         const value *x = order ? b : a, *g = order ? a : b;
         int s = sole_layer(im, g, L_SIGMOID), h = sole_layer(im, g, L_HARDSIGMOID);
@@ -180,6 +295,7 @@ static int map_binary(imp *im, int node, layer_op op)
         int f = fuse_bias(im, node, la ? a : b, 1 - xk);
         if (f) return f < 0 ? -1 : 0;
     }
+    if (op == L_MUL && fuse_half(im, node, la ? a : b, 1 - xk)) return 0;
     int x = in_layer(im, node, xk);
     ctensor *c = in_const(im, node, 1 - xk);
     if (x < 0 || !c) return -1;

@@ -25,6 +25,7 @@ static const struct {
     { "Div", 1 },
     { "Dropout", 2 },
     { "Elu", 1 },
+    { "Erf", 1 }, /* only in GELU's pattern */
     { "Flatten", 2 },
     { "Gather", 2 },
     { "Gemm", 0 },
@@ -343,6 +344,17 @@ int walk_graph(imp *im)
                         out->name, out->kind == V_LAYER ? "the input itself" : "a constant");
     im->output_layer = out->layer;
     mark_live(im, out->layer);
+    for (int l = 1; l < im->n_layers; l++) {
+        const layer *L = &im->layers[l];
+        if (L->live && L->op == L_ERF)
+            return node_fail(im, L->node,
+                             "Erf is imported only as part of GELU, 0.5 x (1 + erf(x / sqrt 2)) (torch.onnx's "
+                             "export of nn.GELU)");
+        if (L->live && L->op == L_GELU2)
+            return node_fail(im, L->node,
+                             "this is GELU's pattern x (1 + erf(x / sqrt 2)) (or its tanh form) but without the "
+                             "product by 0.5 that completes it");
+    }
     for (size_t i = 0; i < g->n_value_info; i++)
         if (check_declared(im, g->value_info[i])) return -1;
     return check_declared(im, g->output[0]);

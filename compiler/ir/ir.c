@@ -342,7 +342,7 @@ void ir_ew_dump(const ir_ew *e, FILE *out)
         [EW_GT] = ">",      [EW_LT] = "<",      [EW_GE] = ">=",   [EW_LE] = "<=",       [EW_EQ] = "==",
         [EW_NE] = "!=",     [EW_NEG] = "-",     [EW_POS] = "pos", [EW_NEGPART] = "neg", [EW_ABS] = "abs",
         [EW_SIGN] = "sign", [EW_STEP] = "step", [EW_EXP] = "exp", [EW_TANH] = "tanh",   [EW_SIGMOID] = "sigmoid",
-        [EW_LOG] = "log",   [EW_SQRT] = "sqrt",
+        [EW_LOG] = "log",   [EW_SQRT] = "sqrt", [EW_ERF] = "erf",
     };
     switch (e->kind) {
     case EW_INPUT: fprintf(out, "$%d", e->input); return;
@@ -373,6 +373,7 @@ void ir_ew_dump(const ir_ew *e, FILE *out)
     case EW_SIGMOID:
     case EW_LOG:
     case EW_SQRT:
+    case EW_ERF:
         fprintf(out, "%s(", names[e->kind]);
         ir_ew_dump(e->a, out);
         fprintf(out, ")");

@@ -137,6 +137,7 @@ typedef enum {
     EW_SIGMOID,
     EW_LOG,
     EW_SQRT,
+    EW_ERF, /* the error function, inline (cg_ew.c): +-1 at +-inf, NaN for NaN */
     EW_GT,
     EW_LT,
     EW_GE,

@@ -21,6 +21,18 @@ static ir_ew *clamp(ir_graph *g, ir_ew *v, double lo, double hi)
     return pick(g, op(g, EW_GT, low, num(g, hi)), num(g, hi), low);
 }
 
+/* GELU (PyTorch's F.gelu): erf(x / sqrt 2), or for approximate=tanh (node.arg[0] = 1)
+ * tanh(sqrt(2 / pi) (x + 0.044715 x^3)) */
+#define GELU_KAPPA 0.044715
+#define GELU_BETA  0.79788456080286535588 /* sqrt(2 / pi) */
+static ir_ew *gelu_core(ir_graph *g, const ir_node *n, ir_ew *x)
+{
+    if (n->arg[0] == 0) return op(g, EW_ERF, op(g, EW_MUL, x, num(g, 0.70710678118654752440)), NULL);
+    ir_ew *cube = op(g, EW_MUL, op(g, EW_MUL, x, x), x);
+    return op(g, EW_TANH, op(g, EW_MUL, num(g, GELU_BETA), op(g, EW_ADD, x, op(g, EW_MUL, num(g, GELU_KAPPA), cube))),
+              NULL);
+}
+
 ir_ew *ir_activation(ir_graph *g, const ir_node *n, ir_ew *x)
 {
     switch (n->op) {
@@ -35,6 +47,8 @@ ir_ew *ir_activation(ir_graph *g, const ir_node *n, ir_ew *x)
         return pick(g, op(g, EW_GT, x, num(g, 0)), x,
                     op(g, EW_MUL, num(g, n->arg[0]), op(g, EW_SUB, op(g, EW_EXP, x, NULL), num(g, 1))));
     case OP_LEAKY_RELU: return pick(g, op(g, EW_GT, x, num(g, 0)), x, op(g, EW_MUL, num(g, n->arg[0]), x));
+    case OP_GELU: /* 0.5 x (1 + erf(x / sqrt 2)), or the tanh form 0.5 x (1 + tanh(...)) (gelu_core) */
+        return op(g, EW_MUL, op(g, EW_MUL, x, num(g, 0.5)), op(g, EW_ADD, num(g, 1), gelu_core(g, n, x)));
     default: return x;
     }
 }
@@ -60,6 +74,21 @@ ir_ew *ir_activation_derivative(ir_graph *g, const ir_node *n, ir_ew *x, ir_ew *
         return op(g, EW_MUL, op(g, EW_GE, x, num(g, n->arg[0])), op(g, EW_LE, x, num(g, n->arg[1])));
     case OP_ELU: return pick(g, op(g, EW_GT, x, zero), one, op(g, EW_ADD, y, num(g, n->arg[0]))); /* y + alpha */
     case OP_LEAKY_RELU: return pick(g, op(g, EW_GT, x, zero), one, num(g, n->arg[0]));
+    case OP_GELU: {
+        ir_ew *t = gelu_core(g, n, x);
+        ir_ew *half_right = op(g, EW_MUL, num(g, 0.5), op(g, EW_ADD, one, t));
+        if (n->arg[0] == 0) /* Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi) */
+            return op(g, EW_ADD, half_right,
+                      op(g, EW_MUL, x,
+                         op(g, EW_MUL, op(g, EW_EXP, op(g, EW_MUL, num(g, -0.5), op(g, EW_MUL, x, x)), NULL),
+                            num(g, 0.39894228040143267794))));
+        /* PyTorch's gelu_backward (tanh): 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2 / pi) (1 + 3 kappa x^2) */
+        ir_ew *dinner = op(g, EW_MUL, num(g, GELU_BETA),
+                           op(g, EW_ADD, one, op(g, EW_MUL, num(g, 3 * GELU_KAPPA), op(g, EW_MUL, x, x))));
+        return op(g, EW_ADD, half_right,
+                  op(g, EW_MUL, op(g, EW_MUL, op(g, EW_MUL, num(g, 0.5), x), op(g, EW_SUB, one, op(g, EW_MUL, t, t))),
+                     dinner));
+    }
     default: return one;
     }
 }

@@ -34,10 +34,31 @@ int sema_softmax(sema_layer_ctx *l)
     return 1;
 }
 
-/* tanh, silu, hardswish, hardsigmoid(alpha, beta), clamp(min, max), elu(alpha), leaky_relu(slope) */
+/* gelu(in, approximate): none (the erf form, the default) or tanh, as PyTorch's F.gelu; written as an
+ * identifier (approximate=tanh) or a string (approximate="tanh"). Sets node.arg[0] to 0 or 1. */
+static int gelu_approximate(sema_layer_ctx *l)
+{
+    const ast_expr *e = l->slots[0];
+    l->n->arg[0] = 0;
+    if (!e) return 1;
+    if ((e->kind == EX_IDENT || e->kind == EX_STRING) && (!strcmp(e->text, "none") || !strcmp(e->text, "tanh"))) {
+        l->n->arg[0] = !strcmp(e->text, "tanh");
+        return 1;
+    }
+    diag_error(l->d, e->loc, "gelu's approximate is none (the erf form, the default) or tanh, as PyTorch's");
+    return 0;
+}
+
+/* tanh, silu, hardswish, hardsigmoid(alpha, beta), clamp(min, max), elu(alpha), leaky_relu(slope), gelu(approximate) */
 int sema_activation(sema_layer_ctx *l)
 {
     ir_node *n = l->n;
+    if (n->op == OP_GELU) {
+        if (!gelu_approximate(l)) return 0;
+        n->shape = l->in[0];
+        n->expr = ir_activation(l->g, n, ir_ew_input(l->g, 0));
+        return 1;
+    }
     static const struct {
         ir_op op;
         double defaults[2];

@@ -181,6 +181,33 @@ def ops_activations():
                      "se_global_average_pool = global_avgpool(blk_hsw, keepdims=true);",
                      "se_sigmoid = sigmoid(se_global_average_pool);", "se_mul = mul(blk_hsw, se_sigmoid);"], tensors={})
 
+    # GELU as torch.onnx (1.13, opsets 13 and 17) exports nn.GELU(): the erf form, the tanh form, and the erf form
+    # with the product by 0.5 first (x * 0.5 * (1 + erf(x / sqrt 2)), BERT-style code)
+    nodes = [const("sq2", np.float32(1.4142135)), node("Div", ["x", "sq2"], ["d"], "/g1/Div"),
+             node("Erf", ["d"], ["e"], "/g1/Erf"), const("one", np.float32(1)), node("Add", ["e", "one"], ["a"], "/g1/Add"),
+             node("Mul", ["x", "a"], ["m"], "/g1/Mul"), const("half", np.float32(0.5)),
+             node("Mul", ["m", "half"], ["g1"], "/g1/Mul_1"),
+             node("Mul", ["g1", "g1"], ["t0"], "/g2/Mul"), node("Mul", ["g1", "t0"], ["t1"], "/g2/Mul_1"),
+             const("kappa", np.float32(0.044715)), node("Mul", ["kappa", "t1"], ["t2"], "/g2/Mul_2"),
+             node("Add", ["g1", "t2"], ["t3"], "/g2/Add"), const("beta", np.float32(0.7978846)),
+             node("Mul", ["beta", "t3"], ["t4"], "/g2/Mul_3"), node("Tanh", ["t4"], ["t5"], "/g2/Tanh"),
+             node("Add", ["one", "t5"], ["t6"], "/g2/Add_1"), node("Mul", ["g1", "t6"], ["t7"], "/g2/Mul_4"),
+             node("Mul", ["half", "t7"], ["g2"], "/g2/Mul_5"),
+             node("Mul", ["g2", "half"], ["h"], "/g3/Mul"), node("Div", ["g2", "sq2"], ["u"], "/g3/Div"),
+             node("Erf", ["u"], ["v"], "/g3/Erf"), node("Add", ["v", "one"], ["w"], "/g3/Add"),
+             node("Mul", ["h", "w"], ["y"], "/g3/Mul_1")]
+    save("gelu", nodes, [vinfo("x", ["N", 6])], [vinfo("y", ["N", 6])], opset=17)
+    case("gelu", ["g1 = gelu(x);", "g2 = gelu(g1, approximate=tanh);", "g3 = gelu(g2);"], tensors={})
+    # Erf outside that pattern, and the pattern without its product by 0.5
+    nodes = [node("Erf", ["x"], ["y"], "/e/Erf")]
+    save("erf_alone", nodes, [vinfo("x", ["N", 3])], [vinfo("y", ["N", 3])])
+    case("erf_alone", error=["node '/e/Erf' (Erf): Erf is imported only as part of GELU"])
+    nodes = [const("sq2", np.float32(1.4142135)), node("Div", ["x", "sq2"], ["d"], "/g/Div"),
+             node("Erf", ["d"], ["e"], "/g/Erf"), const("one", np.float32(1)), node("Add", ["e", "one"], ["a"], "/g/Add"),
+             node("Mul", ["x", "a"], ["y"], "/g/Mul")]
+    save("gelu_unhalved", nodes, [vinfo("x", ["N", 3])], [vinfo("y", ["N", 3])])
+    case("gelu_unhalved", error=["without the product by 0.5 that completes it"])
+
     nodes = [node("Add", ["x", "three"], ["a"], "/a/Add"), node("Sub", ["one", "a"], ["b"], "/b/Sub"),
              const("half", np.full((1, 1), 0.5, np.float32)), node("Mul", ["b", "half"], ["c"], "/c/Mul"),
              node("Div", ["c", "four"], ["y"], "/d/Div")]

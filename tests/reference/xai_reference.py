@@ -222,6 +222,9 @@ def run(net, weights, x):
             y = F.elu(a, named.get("alpha", 1.0))
         elif op == "leaky_relu":
             y = F.leaky_relu(a, named.get("slope", 0.01))
+        elif op == "gelu":
+            form = named.get("approximate", ("ref", "none"))
+            y = F.gelu(a, approximate=form[1] if isinstance(form, tuple) else form)
         elif op == "flatten":
             y = a.reshape(a.shape[0], -1)
         elif op == "reshape":

@@ -303,6 +303,7 @@ static double ref_ew(const ir_ew *e, const double *in, int64_t ch)
     case EW_SIGMOID: return 1 / (1 + exp(-a));
     case EW_LOG: return log(a);
     case EW_SQRT: return sqrt(a);
+    case EW_ERF: return erf(a);
     case EW_GT: return a > b;
     case EW_LT: return a < b;
     case EW_GE: return a >= b;
@@ -359,6 +360,8 @@ Test(backward_kernels, eltwise_every_kind, .timeout = 120)
     CASE("sigmoid", E1(EW_SIGMOID, IN(1)));
     CASE("log", E1(EW_LOG, E2(EW_ADD, E1(EW_ABS, IN(0)), NUM(0.5))));
     CASE("sqrt", E1(EW_SQRT, E1(EW_ABS, IN(1))));
+    CASE("erf", E1(EW_ERF, IN(1)));
+    CASE("erf_big", E1(EW_ERF, E2(EW_MUL, IN(1), NUM(40)))); /* saturates both ways */
     CASE("gt", E2(EW_GT, IN(0), IN(1)));
     CASE("lt", E2(EW_LT, IN(0), IN(1)));
     CASE("ge", E2(EW_GE, IN(0), NUM(0.5)));
