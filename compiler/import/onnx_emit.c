@@ -97,11 +97,11 @@ static int put_params(imp *im, FILE *o, const layer *L, int n, char **prefix)
 
 static const char *op_word(layer_op op)
 {
-    static const char *w[] = { "input",     "conv2d",  "dense",      "maxpool",  "avgpool",   "global_avgpool",
-                               "relu",      "sigmoid", "tanh",       "silu",     "hardswish", "hardsigmoid",
-                               "clamp",     "elu",     "leaky_relu", "flatten",  "reshape",   "transpose",
-                               "concat",    "slice",   "add",        "sub",      "mul",       "div",
-                               "batchnorm", "softmax", "gelu",       "erf",      "gelu2",     "matmul",
+    static const char *w[] = { "input",     "conv2d",  "dense",      "maxpool", "avgpool",   "global_avgpool",
+                               "relu",      "sigmoid", "tanh",       "silu",    "hardswish", "hardsigmoid",
+                               "clamp",     "elu",     "leaky_relu", "flatten", "reshape",   "transpose",
+                               "concat",    "slice",   "add",        "sub",     "mul",       "div",
+                               "batchnorm", "softmax", "gelu",       "erf",     "gelu2",     "matmul",
                                "parameter" };
     return w[op];
 }
