@@ -83,7 +83,8 @@ typedef enum {
     L_MUL,
     L_DIV,
     L_BATCHNORM,
-    L_SOFTMAX
+    L_SOFTMAX,
+    L_LAYERNORM
 } layer_op;
 
 enum { P_WEIGHT, P_BIAS, P_MEAN, P_VAR, N_PARAMS };

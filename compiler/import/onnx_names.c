@@ -52,6 +52,7 @@ static const char *const reserved[] = {
     "div",
     "batchnorm",
     "softmax",
+    "layernorm",
     /* words with a meaning as argument values or selectors */
     "first",
     "same",
