@@ -326,3 +326,56 @@ void cg_kernel_softmax(cg *c, const kargs *a)
     cg_loop_end(c, &li);
     cg_loop_end(c, &lb);
 }
+
+/* layernorm over each line along node.axis (the last): y = (x - mean) / sqrt(var + eps) * weight + bias with the
+ * biased variance, as PyTorch's nn.LayerNorm; mean and variance in double (two passes), weight and bias indexed
+ * by the position along the line. Threads split each sample's lines. */
+void cg_kernel_layernorm(cg *c, const kargs *a0)
+{
+    const ir_node *n = a0->n;
+    int64_t lines, len, inner;
+    cg_axis_lines(&n->shape, n->axis, &lines, &len, &inner);
+    if (len == 0 || lines == 0) return;
+    kargs q = *a0;
+    const kargs *a = &q;
+    cg_par par;
+    LLVMValueRef lo, hi;
+    cg_par_begin_args(c, &par, &q, lines, len * 3 * CG_PAR_ELEMENT_WORK, &lo, &hi);
+    LLVMValueRef acc = cg_local(c, c->f64, "acc");
+    LLVMValueRef w = n->weight ? cg_const_ptr(c, n->weight) : NULL, bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
+    cg_loop lb, lg, li;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef g = cg_loop_begin(c, &lg, lo, hi, "g");
+    LLVMValueRef at = cg_line_start(c, cg_mad(c, b, lines, g), len, inner);
+    LLVMValueRef src = cg_gep(c, a->in[0], at), dst = cg_gep(c, a->out, at);
+    LLVMValueRef dlen = LLVMConstReal(c->f64, (double)len);
+    /* the mean */
+    LLVMBuildStore(c->b, LLVMConstReal(c->f64, 0), acc);
+    LLVMValueRef l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
+    LLVMValueRef v = LLVMBuildFPExt(c->b, cg_load(c, src, cg_mad(c, l, inner, NULL)), c->f64, "");
+    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f64, acc, ""), v, ""), acc);
+    cg_loop_end(c, &li);
+    LLVMValueRef mean = LLVMBuildFDiv(c->b, LLVMBuildLoad2(c->b, c->f64, acc, ""), dlen, "mean");
+    /* the biased variance: the mean squared deviation */
+    LLVMBuildStore(c->b, LLVMConstReal(c->f64, 0), acc);
+    l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
+    v = LLVMBuildFSub(c->b, LLVMBuildFPExt(c->b, cg_load(c, src, cg_mad(c, l, inner, NULL)), c->f64, ""), mean, "");
+    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f64, acc, ""), LLVMBuildFMul(c->b, v, v, ""), ""),
+                   acc);
+    cg_loop_end(c, &li);
+    LLVMValueRef var = LLVMBuildFAdd(c->b, LLVMBuildFDiv(c->b, LLVMBuildLoad2(c->b, c->f64, acc, ""), dlen, ""),
+                                     LLVMConstReal(c->f64, (double)n->eps), "");
+    LLVMValueRef inv = LLVMBuildFDiv(c->b, LLVMConstReal(c->f64, 1), cg_intrinsic(c, "llvm.sqrt", c->f64, &var, 1), "");
+    /* the normalised values, scaled and shifted */
+    l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
+    LLVMValueRef i = cg_mad(c, l, inner, NULL);
+    v = LLVMBuildFMul(c->b, LLVMBuildFSub(c->b, LLVMBuildFPExt(c->b, cg_load(c, src, i), c->f64, ""), mean, ""), inv,
+                      "");
+    if (w) v = LLVMBuildFMul(c->b, v, LLVMBuildFPExt(c->b, cg_load(c, w, l), c->f64, ""), "");
+    if (bias) v = LLVMBuildFAdd(c->b, v, LLVMBuildFPExt(c->b, cg_load(c, bias, l), c->f64, ""), "");
+    cg_store(c, LLVMBuildFPTrunc(c->b, v, c->f32, ""), dst, i);
+    cg_loop_end(c, &li);
+    cg_loop_end(c, &lg);
+    cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
+}

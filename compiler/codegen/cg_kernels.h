@@ -31,6 +31,7 @@ void cg_kernel_pool(cg *c, const kargs *a); /* maxpool, avgpool */
 void cg_kernel_global_avgpool(cg *c, const kargs *a);
 void cg_kernel_elementwise(cg *c, const kargs *a); /* relu, sigmoid, affine, add */
 void cg_kernel_softmax(cg *c, const kargs *a);
+void cg_kernel_layernorm(cg *c, const kargs *a);
 /* lines along an axis (softmax, OP_LAYER_STAT along): lines per sample, values per line, their stride */
 void cg_axis_lines(const ir_shape *s, int axis, int64_t *lines, int64_t *len, int64_t *inner);
 LLVMValueRef cg_line_start(cg *c, LLVMValueRef g, int64_t len, int64_t inner);

@@ -163,6 +163,8 @@ ir_ew *rules_ew_call(rules_ctx *c, const rx *call, ir_ew *a, ir_ew *b);
 /* the OP_LAYER_STAT node of reduction `call` over node v, its value spread over out_shape; along: 1 + the axis of
  * a per = axis reduction (its lines written back over themselves), 0 otherwise */
 int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape, int along);
+/* used[v] = 1 for each variable v that e reads */
+void rules_vars_used(const rx *e, int *used);
 /* node i of network g is never negative (what lets a rule read pos(a) as a) */
 int rules_nonneg(const ir_graph *g, int i);
 
@@ -189,6 +191,11 @@ void backward_gradient_softmax(rules_ctx *c, int i);
 void backward_gradient_matmul(rules_ctx *c, int i);
 /* a matmul node of values a and b (operands read transposed as the flags say), shaped `shape` */
 int rules_matmul(rules_ctx *c, int a, int b, int trans_a, int trans_b, const ir_shape *shape);
+void backward_gradient_layernorm(rules_ctx *c, int i);
+/* layernorm i's w and b in rules over it: the slope of each output in its centred input with the standard deviation
+ * held constant, weight / sqrt(var + eps), and the bias, at each element of its output */
+int rules_layernorm_slope(rules_ctx *c, int i);
+int rules_layernorm_bias(rules_ctx *c, int i);
 
 /* ---- backward_rules.c ---- */
 /* Applies node i's rule: relevance at its output (c->R[i]) to its inputs. */

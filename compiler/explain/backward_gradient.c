@@ -257,3 +257,110 @@ void backward_gradient_binary(rules_ctx *c, int i)
     rules_give(c, a, to_operand(c, i, 0, ra));
     rules_give(c, b, to_operand(c, i, 1, rb));
 }
+
+/* ---- layernorm: y = (x - mean) / s * w + b along its axis (the last), s = sqrt(var + eps), var biased ---- */
+
+/* stat of node v (shaped like layernorm i's output) over each line along its axis, written back over the line */
+static int line_stat(rules_ctx *c, const ir_node *n, int v, ir_stat stat)
+{
+    ir_node node = { 0 };
+    node.op = OP_LAYER_STAT;
+    node.shape = node.in_shape = n->shape;
+    node.stat = stat;
+    node.stat_along = n->axis + 1;
+    node.n_inputs = 1;
+    node.inputs[0] = v;
+    return rules_node(c, &node);
+}
+
+/* k (a [D] tensor: the weight or the bias) at each element of layernorm i's output, or `otherwise` without it: an
+ * elementwise node over the flattened values (whose channel is the element) reads k repeated for each line, viewed
+ * back in the output's shape. expr: the node's expression, over its inputs and `*k_at`. */
+static int with_tensor(rules_ctx *c, const ir_node *n, const ir_const *k, double otherwise, const int *inputs, int ni,
+                       ir_ew *(*expr)(rules_ctx *c, ir_ew *k, const ir_node *n))
+{
+    int64_t count = ir_shape_count(&n->shape), d = n->shape.dims[n->axis];
+    ir_ew *at = rules_ew_num(c, otherwise);
+    if (k) {
+        ir_const *rows = ir_graph_new_const(c->g, k->name, 1, &count);
+        for (int64_t i = 0; i < count; i++) rows->data[i] = k->data[i % d];
+        at = rules_ew(c, EW_CHANNEL, NULL, NULL);
+        at->channel = rows;
+    }
+    ir_shape flat = { 1, { (int)count } };
+    ir_node view = { 0 };
+    view.op = OP_FLATTEN;
+    view.shape = n->shape;
+    view.n_inputs = 1;
+    view.inputs[0] = rules_eltwise(c, &flat, inputs, ni, expr(c, at, n));
+    return rules_node(c, &view);
+}
+
+/* 1 / sqrt(v + eps) over expression v */
+static ir_ew *inv_std(rules_ctx *c, ir_ew *v, const ir_node *n)
+{
+    return rules_ew(c, EW_DIV, rules_ew_num(c, 1),
+                    rules_ew(c, EW_SQRT, rules_ew(c, EW_ADD, v, rules_ew_num(c, n->eps)), NULL));
+}
+
+/* the centred input x - mean and the biased variance of each line (spread over it) of layernorm i's input */
+static void layernorm_moments(rules_ctx *c, int i, int *centred, int *var)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int x[2] = { rules_fwd(c, n->inputs[0]), -1 };
+    x[1] = line_stat(c, n, x[0], STAT_MEAN);
+    *centred = rules_eltwise(c, &n->shape, x, 2, rules_ew(c, EW_SUB, rules_ew_in(c, 0), rules_ew_in(c, 1)));
+    int sq = rules_eltwise(c, &n->shape, centred, 1, rules_ew(c, EW_MUL, rules_ew_in(c, 0), rules_ew_in(c, 0)));
+    *var = line_stat(c, n, sq, STAT_MEAN);
+}
+
+static ir_ew *times_in0(rules_ctx *c, ir_ew *k, const ir_node *n)
+{
+    (void)n;
+    return rules_ew(c, EW_MUL, rules_ew_in(c, 0), k);
+}
+
+static ir_ew *slope_expr(rules_ctx *c, ir_ew *k, const ir_node *n)
+{
+    return rules_ew(c, EW_MUL, k, inv_std(c, rules_ew_in(c, 0), n));
+}
+
+static ir_ew *just_k(rules_ctx *c, ir_ew *k, const ir_node *n)
+{
+    (void)n;
+    return k;
+}
+
+int rules_layernorm_slope(rules_ctx *c, int i)
+{
+    int centred, var;
+    layernorm_moments(c, i, &centred, &var);
+    return with_tensor(c, &c->net->nodes[i], c->net->nodes[i].weight, 1, &var, 1, slope_expr);
+}
+
+int rules_layernorm_bias(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int r = c->R[i];
+    return with_tensor(c, n, n->bias, 0, &r, 1, just_k);
+}
+
+/* PyTorch's layer_norm backward: with g = r * w, xh = (x - mean) / s,
+ * dx = (g - mean(g) - xh * mean(g * xh)) / s, the means along the axis */
+void backward_gradient_layernorm(rules_ctx *c, int i)
+{
+    const ir_node *n = &c->net->nodes[i];
+    int centred, var;
+    layernorm_moments(c, i, &centred, &var);
+    int r = c->R[i];
+    int g = n->weight ? with_tensor(c, n, n->weight, 1, &r, 1, times_in0) : r;
+    int gdv[3] = { g, centred, var };
+    ir_ew *xh = rules_ew(c, EW_MUL, rules_ew_in(c, 1), inv_std(c, rules_ew_in(c, 2), n));
+    int gx = rules_eltwise(c, &n->shape, gdv, 3, rules_ew(c, EW_MUL, rules_ew_in(c, 0), xh));
+    int all[5] = { g, centred, var, line_stat(c, n, g, STAT_MEAN), line_stat(c, n, gx, STAT_MEAN) };
+    ir_ew *inv = inv_std(c, rules_ew_in(c, 2), n);
+    ir_ew *xhat = rules_ew(c, EW_MUL, rules_ew_in(c, 1), inv);
+    ir_ew *dx = rules_ew(c, EW_SUB, rules_ew(c, EW_SUB, rules_ew_in(c, 0), rules_ew_in(c, 3)),
+                         rules_ew(c, EW_MUL, xhat, rules_ew_in(c, 4)));
+    rules_give(c, n->inputs[0], rules_eltwise(c, &n->shape, all, 5, rules_ew(c, EW_MUL, dx, inv)));
+}

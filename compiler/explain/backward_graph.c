@@ -171,22 +171,22 @@ int rules_stat(rules_ctx *c, const rx *call, int v, const ir_shape *out_shape, i
     return rules_node(c, &node);
 }
 
-static void vars_used(const rx *e, int *used)
+void rules_vars_used(const rx *e, int *used)
 {
     if (!e) return;
     if (e->kind == RX_VAR) used[e->var] = 1;
-    for (int k = 0; k < e->n_args; k++) vars_used(e->args[k], used);
+    for (int k = 0; k < e->n_args; k++) rules_vars_used(e->args[k], used);
 }
 
 /* a reduction: its argument computed over the variables it reads (one shape), then the statistic */
 static ir_ew *reduction(rules_ctx *c, const rx *e, ew_frame *f)
 {
     int used[V_COUNT] = { 0 };
-    vars_used(e->args[0], used);
+    rules_vars_used(e->args[0], used);
     ew_frame sub;
     const ir_shape *shape = NULL;
     for (int v = 0; v < V_COUNT; v++) {
-        if (!used[v] || v == V_LOW || v == V_HIGH || v == V_W || v == V_B) continue;
+        if (!used[v] || v == V_LOW || v == V_HIGH || ((v == V_W || v == V_B) && f->var_node[v] < 0)) continue;
         if (f->var_node[v] < 0) {
             char readable[64] = "";
             for (int k = 0; k < V_COUNT; k++)
@@ -228,8 +228,8 @@ static ir_ew *reduction(rules_ctx *c, const rx *e, ew_frame *f)
     }
     if (e->per_axis && !f->grouped) {
         diag_error(c->d, e->loc,
-                   "%s(..., per = axis) runs along a softmax's axis, and layer '%s' is no softmax; use per = sample "
-                   "or per = channel",
+                   "%s(..., per = axis) runs along a softmax's or layernorm's axis, and layer '%s' is neither; use "
+                   "per = sample or per = channel",
                    rx_fn_name(e->fn), f->layer);
         c->failed = 1;
         return rules_ew_num(c, 0);

@@ -177,7 +177,8 @@ static lowered lower(rules_ctx *c, int i, const rx *e)
                 return a;
             }
             if (e->per_axis) {
-                diag_error(c->d, e->loc, "%s(..., per = axis) runs along a softmax's axis, and layer '%s' is a %s",
+                diag_error(c->d, e->loc,
+                           "%s(..., per = axis) runs along a softmax's or layernorm's axis, and layer '%s' is a %s",
                            rx_fn_name(e->fn), n->name, ir_op_name(n->op));
                 c->failed = 1;
                 return a;
@@ -411,6 +412,12 @@ void rules_apply(rules_ctx *c, int i)
         rules_frame_var(&f, V_R, c->R[i]);
         rules_frame_var(&f, V_X, rules_fwd(c, n->inputs[0]));
         rules_frame_var(&f, V_Y, rules_fwd(c, i));
+        if (n->op == OP_LAYERNORM) { /* w: its slope with the std held constant, b: its bias (when read) */
+            int used[V_COUNT] = { 0 };
+            rules_vars_used(use->body, used);
+            if (used[V_W]) rules_frame_var(&f, V_W, rules_layernorm_slope(c, i));
+            if (used[V_B]) rules_frame_var(&f, V_B, rules_layernorm_bias(c, i));
+        }
         if (c->fwd0) {
             rules_frame_var(&f, V_X0, c->fwd0[n->inputs[0]]);
             rules_frame_var(&f, V_Y0, c->fwd0[i]);

@@ -97,12 +97,12 @@ static int put_params(imp *im, FILE *o, const layer *L, int n, char **prefix)
 
 static const char *op_word(layer_op op)
 {
-    static const char *w[] = { "input",     "conv2d",  "dense",      "maxpool", "avgpool",   "global_avgpool",
-                               "relu",      "sigmoid", "tanh",       "silu",    "hardswish", "hardsigmoid",
-                               "clamp",     "elu",     "leaky_relu", "flatten", "reshape",   "transpose",
-                               "concat",    "slice",   "add",        "sub",     "mul",       "div",
-                               "batchnorm", "softmax", "gelu",       "erf",     "gelu2",     "matmul",
-                               "parameter" };
+    static const char *w[] = { "input",     "conv2d",   "dense",      "maxpool", "avgpool",   "global_avgpool",
+                               "relu",      "sigmoid",  "tanh",       "silu",    "hardswish", "hardsigmoid",
+                               "clamp",     "elu",      "leaky_relu", "flatten", "reshape",   "transpose",
+                               "concat",    "slice",    "add",        "sub",     "mul",       "div",
+                               "batchnorm", "softmax",  "gelu",       "erf",     "gelu2",     "matmul",
+                               "parameter", "layernorm" };
     return w[op];
 }
 
@@ -233,6 +233,17 @@ static int put_layer(imp *im, FILE *o, const layer *L)
             fprintf(o, ", eps=%s", num);
         }
         if (put_params(im, o, L, 4, &prefix)) return -1;
+        break;
+    case L_LAYERNORM:
+        fputs(in, o);
+        if ((float)L->eps != 1e-5f) {
+            fmt_float(num, sizeof num, L->eps);
+            fprintf(o, ", eps=%s", num);
+        }
+        if (!L->param[P_WEIGHT])
+            fputs(", weight=false", o);
+        else if (put_params(im, o, L, 2, &prefix))
+            return -1;
         break;
     default: fputs(in, o); break; /* relu, sigmoid, tanh, silu, hardswish, flatten */
     }

@@ -88,7 +88,8 @@ typedef enum {
     L_ERF,   /* an Erf node; only GELU's pattern uses it (onnx_map_ew.c), never emitted */
     L_GELU2, /* x (1 + erf(x / sqrt 2)) (or the tanh form's) awaiting the product by 0.5 that makes it a GELU */
     L_MATMUL,
-    L_PARAMETER
+    L_PARAMETER,
+    L_LAYERNORM
 } layer_op;
 
 enum { P_WEIGHT, P_BIAS, P_MEAN, P_VAR, N_PARAMS };

@@ -1,5 +1,5 @@
 /* Layers with parameters or windows: Conv, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool,
- * ReduceMean over the spatial axes, BatchNormalization, and Pad (folded into the Conv or AveragePool
+ * ReduceMean over the spatial axes, BatchNormalization, LayerNormalization, and Pad (folded into the Conv or AveragePool
  * that reads it). Output sizes follow PyTorch (ceil_mode included), which is what the .xai means. */
 #include <math.h>
 #include <stdio.h>
@@ -260,6 +260,43 @@ static int map_batchnorm(imp *im, int node)
     return attr_float(im, node, "epsilon", 1e-5, &im->layers[l].eps) || out_layer(im, node, 0, l);
 }
 
+/* LayerNormalization (opset 17) over the last axis of a sample: PyTorch's nn.LayerNorm of one dimension. axis may
+ * name an earlier axis when every axis between it and the last has size 1 (the same values). Scale, and B when
+ * given, are constants of the normalised size (an empty Scale: neither, as PyTorch exports elementwise_affine=False); the optional Mean and InvStdDev outputs must be unused. */
+static int map_layernorm(imp *im, int node)
+{
+    int x = in_layer(im, node, 0);
+    if (x < 0) return -1;
+    const layer *X = &im->layers[x];
+    int64_t axis, stash;
+    if (attr_int(im, node, "axis", -1, &axis) || attr_int(im, node, "stash_type", 1, &stash)) return -1;
+    if (axis < 0) axis += X->rank + 1;
+    if (axis < 1 || axis > X->rank)
+        return node_fail(im, node, "LayerNormalization over the batch axis (or out of range: axis %lld)",
+                         (long long)axis);
+    for (int k = (int)axis - 1; k < X->rank - 1; k++)
+        if (X->shape[k] != 1)
+            return node_fail(im, node,
+                             "LayerNormalization over several axes of a sample is not supported: xaic's layernorm "
+                             "normalises over the last axis (PyTorch's nn.LayerNorm with one normalized dimension)");
+    for (int k = 1; k < 3; k++)
+        if (output_used(im, node, k))
+            return node_fail(im, node, "the %s output of LayerNormalization is not supported",
+                             k == 1 ? "Mean" : "InvStdDev");
+    int64_t d[1] = { X->shape[X->rank - 1] };
+    int l = new_layer(im, L_LAYERNORM, node, 1, &x);
+    if (l < 0) return -1;
+    layer *L = &im->layers[l];
+    /* PyTorch exports elementwise_affine=False with an empty Scale: no weight, no bias */
+    if (node_has_input(im, node, 1) && !(L->param[P_WEIGHT] = in_param(im, node, 1, "scale", 1, d))) return -1;
+    if (node_has_input(im, node, 2) && !(L->param[P_BIAS] = in_param(im, node, 2, "bias", 1, d))) return -1;
+    if (!L->param[P_WEIGHT] && L->param[P_BIAS])
+        return node_fail(im, node, "a LayerNormalization with a bias but no scale is not supported");
+    if (attr_float(im, node, "epsilon", 1e-5, &L->eps)) return -1;
+    if (!(L->eps > 0)) return node_fail(im, node, "epsilon must be positive");
+    return out_layer(im, node, 0, l);
+}
+
 /* y = alpha * A B' + beta * C with A [batch, K] a network tensor (MatMul: also tokens [batch, T, K]), B constant:
  * a dense layer. */
 static int map_gemm(imp *im, int node, int matmul)
@@ -406,5 +443,6 @@ int map_nn(imp *im, int node, const char *op)
     if (!strcmp(op, "ReduceMean")) return map_global_pool(im, node, 1);
     if (!strcmp(op, "BatchNormalization")) return map_batchnorm(im, node);
     if (!strcmp(op, "Pad")) return map_pad(im, node);
+    if (!strcmp(op, "LayerNormalization")) return map_layernorm(im, node);
     return node_fail(im, node, "internal: no handler");
 }

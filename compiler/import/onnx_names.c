@@ -55,6 +55,7 @@ static const char *const reserved[] = {
     "gelu",
     "matmul",
     "parameter",
+    "layernorm",
     /* words with a meaning as argument values or selectors */
     "first",
     "same",

@@ -33,6 +33,7 @@ static const struct {
     { "HardSigmoid", 1 },
     { "HardSwish", 1 },
     { "Identity", 2 },
+    { "LayerNormalization", 0 },
     { "LeakyRelu", 1 },
     { "MatMul", 0 },
     { "MaxPool", 0 },

@@ -201,6 +201,9 @@ void ir_dump_graph(const ir_graph *g, FILE *out)
                     n->exclude_pad ? " exclude_pad" : "");
             break;
         case OP_BATCHNORM: fprintf(out, " eps=%g", n->eps); break;
+        case OP_LAYERNORM:
+            fprintf(out, " axis=%d eps=%g%s%s", n->axis, n->eps, n->weight ? "" : " no weight", n->bias ? " bias" : "");
+            break;
         case OP_SUMPOOL:
         case OP_SUMPOOL_T:
         case OP_MAXPOOL_T:

@@ -8,6 +8,7 @@
  * computed earlier), P and E work on the same samples, and P's kernel has an epilogue: the blocked conv2d
  * and stride-1 conv2d transpose, dense, and the dense transpose (without per-channel constants). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuse.h"
 
@@ -53,6 +54,10 @@ void fuse_epilogues(ir_graph *g)
         for (int k = 0; k < E->n_inputs; k++) distinct &= k == slot || E->inputs[k] != p;
         if (!distinct || readers[p] != 1 || kept[p] || P->mult != E->mult || !has_epilogue(P, E->expr) ||
             P->n_inputs + E->n_inputs - 1 > IR_MAX_INPUTS)
+            continue;
+        /* an epilogue's channel is P's; E's is its own (a layernorm's weight over flattened values) */
+        if (uses_channel(E->expr) &&
+            (E->shape.rank != P->shape.rank || memcmp(E->shape.dims, P->shape.dims, sizeof(int) * E->shape.rank)))
             continue;
         P->epilogue_from = P->n_inputs;
         P->epilogue_acc = slot;

@@ -139,3 +139,56 @@ int sema_batchnorm(sema_layer_ctx *l)
     weights_mark_used(l->wf, counter);
     return ok;
 }
+
+/* layernorm(in, axis, eps, weight, bias): PyTorch's nn.LayerNorm over the last axis (a normalized_shape of one
+ * dimension): y = (x - mean) / sqrt(var + eps) * weight + bias, var biased. weight=false: neither weight nor bias
+ * (elementwise_affine=False); bias=false: no bias (bias=False); a string names the tensor. */
+int sema_layernorm(sema_layer_ctx *l)
+{
+    ir_node *n = l->n;
+    int rank = l->in[0].rank;
+    char sa[64];
+    n->shape = l->in[0];
+    n->eps = 1e-5f;
+    if (rank < 1) {
+        diag_error(l->d, l->call->loc, "layernorm '%s' needs an input with at least one axis", n->name);
+        return 0;
+    }
+    n->axis = rank - 1;
+    if (l->slots[0]) {
+        double v;
+        if (!sema_number(l->d, l->slots[0], "axis", &v)) return 0;
+        if (v != -1 && v != rank - 1) {
+            diag_error(l->d, l->slots[0]->loc,
+                       "layernorm '%s' normalises over the last axis only (PyTorch's nn.LayerNorm with a "
+                       "normalized_shape of one dimension): axis must be -1 or %d for its input %s, not %g",
+                       n->name, rank - 1, ir_shape_str(&l->in[0], sa, sizeof sa), v);
+            return 0;
+        }
+    }
+    if (l->slots[1]) {
+        if (l->slots[1]->kind != EX_NUMBER || l->slots[1]->number <= 0) {
+            diag_error(l->d, l->slots[1]->loc, "eps must be a positive number");
+            return 0;
+        }
+        n->eps = (float)l->slots[1]->number;
+    }
+    int has_weight = 1;
+    n->has_bias = 1;
+    if (l->slots[2] && l->slots[2]->kind != EX_STRING && !sema_boolean(l->d, l->slots[2], "weight", &has_weight))
+        return 0;
+    if (l->slots[3] && l->slots[3]->kind != EX_STRING && !sema_boolean(l->d, l->slots[3], "bias", &n->has_bias))
+        return 0;
+    if (!has_weight && l->slots[3] && n->has_bias) {
+        diag_error(l->d, l->slots[3]->loc,
+                   "layernorm '%s' has weight=false (PyTorch's elementwise_affine=False), which has no bias either",
+                   n->name);
+        return 0;
+    }
+    if (!has_weight) n->has_bias = 0;
+    int64_t ds[1] = { l->in[0].dims[rank - 1] };
+    int ok = 1;
+    if (has_weight) ok &= sema_param(l, "weight", l->slots[2], 1, ds, &n->weight);
+    if (n->has_bias) ok &= sema_param(l, "bias", l->slots[3], 1, ds, &n->bias);
+    return ok;
+}

@@ -12,6 +12,7 @@ int sema_conv2d(sema_layer_ctx *l);
 int sema_pool(sema_layer_ctx *l);
 int sema_global_avgpool(sema_layer_ctx *l);
 int sema_batchnorm(sema_layer_ctx *l);
+int sema_layernorm(sema_layer_ctx *l);
 /* sema_ops_shape.c */
 int sema_flatten(sema_layer_ctx *l);
 int sema_reshape(sema_layer_ctx *l);

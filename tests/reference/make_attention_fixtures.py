@@ -21,6 +21,8 @@ Writes tests/fixtures/attention/ (tests/unit/test_attention_layers.c reads it):
                         in proportion to the contributions as above) and the softmax takes AttnLRP's rule
                         (Proposition 3.1: x (R - s sum R) along its axis)
   manifest.json         versions, shapes, max |value| of each file, the float64-vs-float32 difference
+  mnist_vit_logits.npy  float32 [10,10]: the bundled models/mnist_vit (models/train.py) on models/samples/digits.npy,
+                        PyTorch in float64
 Helpers and the files' writing: small_net_fixtures.py.
 """
 import os
@@ -138,5 +140,20 @@ def main():
     write(OUT, 'tests/reference/make_attention_fixtures.py', 'tiny_vit.xai', net, TinyViT, x32, targets, walks, tensors,
           {'attention_max_weight': float(t['att'].max())})  # how far from uniform (0.2) the attention is
 
+
+def bundled_vit():
+    """mnist_vit_logits.npy: models/mnist_vit (models/train.py's MnistViT) on models/samples/digits.npy, float64"""
+    import numpy as np
+    sys.path.insert(0, os.path.join(ROOT, 'models'))
+    import train as models_train
+    net = models_train.load('mnist_vit').double()
+    x = torch.from_numpy(np.load(os.path.join(ROOT, 'models', 'samples', 'digits.npy'))).double()
+    with torch.no_grad():
+        logits = net(x).numpy()
+    np.save(os.path.join(OUT, 'mnist_vit_logits.npy'), logits.astype(np.float32))
+    print('mnist_vit: arg-max', logits.argmax(1).tolist())
+
+
 if __name__ == '__main__':
     main()
+    bundled_vit()

@@ -439,6 +439,22 @@ def ops_errors():
     save("softmax_opset11_axes", [node("Softmax", ["x"], ["a"], "/a/Softmax", axis=2)], [vinfo("x", ["N", 2, 3, 4])],
          [vinfo("a", ["N", 2, 3, 4])], opset=11)
     case("softmax_opset11_axes", error=["node '/a/Softmax' (Softmax): Softmax (opset 11) over several axes of a sample"])
+    lw, lb = arr(6), arr(6)
+    save("layernorm_opset17", [node("LayerNormalization", ["x", "ln.weight", "ln.bias"], ["l"], "/ln/LayerNormalization",
+                                    axis=-1, epsilon=1e-6),
+                               node("LayerNormalization", ["l", "w2"], ["y"], "/n2/LayerNormalization", axis=2)],
+         [vinfo("x", ["N", 4, 6])], [vinfo("y", ["N", 4, 6])], [init("ln.weight", lw), init("ln.bias", lb), init("w2", lw)],
+         opset=17)
+    case("layernorm_opset17", ["ln = layernorm(x, eps=1e-06);", 'n2 = layernorm(ln, weight="w2", bias=false);'],
+         tensors={"ln.weight": lw, "ln.bias": lb, "w2": lw})
+    # PyTorch's export of nn.LayerNorm(elementwise_affine=False): an empty Scale (which onnx.checker refuses)
+    save("layernorm_no_affine", [node("LayerNormalization", ["x", ""], ["y"], "/n/LayerNormalization", epsilon=1e-3)],
+         [vinfo("x", ["N", 6])], [vinfo("y", ["N", 6])], opset=17, check=False)
+    case("layernorm_no_affine", ["n = layernorm(x, eps=0.001, weight=false);"], tensors={})
+    save("layernorm_axes", [node("LayerNormalization", ["x", "s"], ["y"], "/ln/LayerNormalization", axis=-2)],
+         [vinfo("x", ["N", 4, 6])], [vinfo("y", ["N", 4, 6])], [init("s", arr(4, 6))], opset=17)
+    case("layernorm_axes", error=["node '/ln/LayerNormalization' (LayerNormalization): LayerNormalization over several "
+                                  "axes of a sample is not supported"])
     save("batch_transpose", [node("Transpose", ["x"], ["y"], "/t/Transpose", perm=[1, 0, 2, 3])], [X(1, 2, 2)],
          [vinfo("y", [1, "N", 2, 2])])
     case("batch_transpose", error=["node '/t/Transpose' (Transpose): the permutation moves the batch axis"])

@@ -76,7 +76,7 @@ Test(softmax_layers, per_axis_only_on_softmax)
     expect_error("import \"attn_net.xai\";\n"
                  "rule odd on relu { r - sum(r, per = axis); }\n"
                  "explain e for attn_net { seed one; relu: odd; }\n",
-                 "sum(..., per = axis) runs along a softmax's axis, and layer 'act' is no softmax");
+                 "sum(..., per = axis) runs along a softmax's or layernorm's axis, and layer 'act' is neither");
     expect_error("import \"attn_net.xai\";\n"
                  "rule odd on softmax { r - sum(r, per = row); }\n"
                  "explain e for attn_net { seed one; softmax: odd; }\n",
