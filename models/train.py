@@ -257,6 +257,45 @@ class MnistAllConv(nn.Module):
         return self.logits(self.pool(x))
 
 
+class Param(nn.Module):
+    """A tensor given to every sample (.xai's parameter layer): its state_dict name is NAME.weight."""
+
+    def __init__(self, *shape):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(*shape) * 0.02)
+
+
+class MnistViT(nn.Module):
+    """A small Vision Transformer laid out as torchvision's VisionTransformer (models/mnist_vit.xai): 7x7 patches
+    -> 16 tokens of 32, a class token, positional embeddings, one pre-norm encoder block (2 heads, MLP 64 with
+    GELU), a final LayerNorm, the head on the class token. q, k, v are separate Linear layers (the .xai's dense)."""
+    D, H, T = 32, 2, 17
+
+    def __init__(self):
+        super().__init__()
+        D = self.D
+        self.patch = nn.Conv2d(1, D, 7, stride=7)
+        self.cls, self.pos = Param(1, D), Param(self.T, D)
+        self.ln1, self.ln2, self.ln = (nn.LayerNorm(D, eps=1e-6) for _ in range(3))
+        self.q, self.k, self.v, self.proj = (nn.Linear(D, D) for _ in range(4))
+        self.fc1, self.fc2 = nn.Linear(D, 2 * D), nn.Linear(2 * D, D)
+        self.head = nn.Linear(D, 10)
+
+    def forward(self, x):
+        n, D, H, T = x.shape[0], self.D, self.H, self.T
+        dh = D // H
+        t = self.patch(x).flatten(2).transpose(1, 2)
+        t = torch.cat([self.cls.weight.expand(n, 1, D), t], 1) + self.pos.weight
+        h = self.ln1(t)
+        q = self.q(h).reshape(n, T, H, dh).transpose(1, 2)
+        kt = self.k(h).reshape(n, T, H, dh).permute(0, 2, 3, 1)
+        v = self.v(h).reshape(n, T, H, dh).transpose(1, 2)
+        att = torch.softmax((q @ kt) * dh ** -0.5, dim=-1)
+        t = t + self.proj((att @ v).transpose(1, 2).reshape(n, T, D))
+        t = t + self.fc2(F.gelu(self.fc1(self.ln2(t))))
+        return self.head(self.ln(t)[:, 0])
+
+
 # name -> (constructor, input shape without batch, torch seed, epochs, seed notebook, description)
 MODELS = {
     'mnist_mlp': dict(make=MnistMLP, input_shape=(784,), seed=11, epochs=15, seed_ref='1.1',
@@ -282,6 +321,9 @@ MODELS = {
     'mnist_allconv': dict(make=MnistAllConv, input_shape=(1, 28, 28), seed=34, epochs=10, seed_ref='3.3',
                           desc='all-convolutional: conv 3x3/32, 2x2/32 s2, 3x3/64, 2x2/64 s2, 3x3/128, 1x1/128, '
                                '1x1/10, each + ReLU -> avgpool 7 -> flatten = logits (>= 0), biases'),
+    'mnist_vit': dict(make=MnistViT, input_shape=(1, 28, 28), seed=41, epochs=10, seed_ref='(transformers)',
+                      desc='ViT: 7x7 patches -> 16 tokens of 32 + class token + positional embeddings, one pre-norm '
+                           'block (2 heads, MLP 64 GELU), LayerNorm, head on the class token'),
 }
 
 

@@ -96,6 +96,42 @@ Test(attention_layers, other_methods_run_and_integrated_gradients_are_complete)
     eu_close(&p);
 }
 
+/* The bundled, trained models/mnist_vit (models/train.py: layer norms, GELU, one encoder block): its logits on
+ * the ten sample digits against PyTorch's (float64, tests/reference/make_attention_fixtures.py), and both presets
+ * giving finite maps of the input's shape. */
+Test(attention_layers, bundled_mnist_vit)
+{
+    eu_program p;
+    eu_open(&p, "models/vit_test.xai",
+            "import \"mnist_vit.xai\";\n"
+            "explain cp for mnist_vit { rules cp_lrp; }\n"
+            "explain attn for mnist_vit { rules attn_lrp; }\n",
+            3, 0);
+    cr_assert(p.ok, "%s", eu_messages(&p));
+    xai_array x = eu_load_npy("models/samples/digits.npy"), ref = eu_load_npy(DIR "mnist_vit_logits.npy");
+    cr_assert_eq(xai_array_count(&ref), 100);
+    nf_forward_fn forward = (nf_forward_fn)jit_lookup(p.jit, "mnist_vit_forward");
+    nf_wsize_fn wsize = (nf_wsize_fn)jit_lookup(p.jit, "mnist_vit_workspace_size");
+    float logits[100];
+    void *ws = aligned_alloc(64, (wsize(10) + 63) / 64 * 64 + 64);
+    cr_assert_eq(forward(x.data, logits, 10, ws), 0);
+    free(ws);
+    double err = eu_rel_error(logits, ref.data, 100);
+    cr_expect(err <= 1e-5, "mnist_vit logits: max |ours - PyTorch| / max = %.3g", err);
+    static const char *const presets[] = { "cp", "attn" };
+    for (int k = 0; k < 2; k++) {
+        eu_run r = eu_explain(&p, "mnist_vit", presets[k], x.data, NULL, 10);
+        cr_assert_eq(r.status, 0, "%s: status %d", presets[k], r.status);
+        cr_assert_eq(r.out_count, 28 * 28);
+        for (int64_t i = 0; i < r.out_count * 10; i++)
+            cr_assert(isfinite(r.out[i]), "%s: value %lld", presets[k], (long long)i);
+        eu_run_free(&r);
+    }
+    xai_array_free(&x);
+    xai_array_free(&ref);
+    eu_close(&p);
+}
+
 /* ---- what is refused, and how it is said ---- */
 
 static void expect_error(const char *text, const char *words)
