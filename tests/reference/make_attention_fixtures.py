@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from small_net_fixtures import ROOT, epsilon, gradient, stab, write  # noqa: E402
+from small_net_fixtures import EPS, ROOT, epsilon, gradient, stab, write  # noqa: E402
 
 OUT = os.path.join(ROOT, 'tests', 'fixtures', 'attention')
 SCALE = 0.57735
@@ -138,7 +138,7 @@ def main():
     tensors = {(k + '.weight' if k in ('cls', 'pos') else k): (v[0] if k in ('cls', 'pos') else v)
                for k, v in net.state_dict().items()}  # the class token and embeddings per sample
     write(OUT, 'tests/reference/make_attention_fixtures.py', 'tiny_vit.xai', net, TinyViT, x32, targets, walks, tensors,
-          {'attention_max_weight': float(t['att'].max())})  # how far from uniform (0.2) the attention is
+          {'epsilon': EPS, 'attention_max_weight': float(t['att'].max())})  # how far from uniform (0.2) the attention is
 
 
 def bundled_vit():

@@ -16,19 +16,17 @@ Writes tests/fixtures/gelu/ (tests/unit/test_gelu.c reads it):
 
 Environment: PEERS_HARNESS (safetensors_io.py; default <repo>/../shared/peers).
 """
-import json
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from small_net_fixtures import ROOT, gradient, write  # noqa: E402
+
 OUT = os.path.join(ROOT, 'tests', 'fixtures', 'gelu')
-sys.path.insert(0, os.environ.get('PEERS_HARNESS', os.path.join(ROOT, '..', 'shared', 'peers')))
-import safetensors_io as st  # noqa: E402
 
 
 class GeluNet(nn.Module):
@@ -47,13 +45,6 @@ class GeluNet(nn.Module):
         return self.fc2(t['g2'])
 
 
-def gradient(net, x, targets):
-    x = x.clone().requires_grad_(True)
-    y = net(x)
-    (g,) = torch.autograd.grad(y[torch.arange(len(targets)), targets].sum(), x)
-    return g
-
-
 def main():
     torch.manual_seed(5)
     net = GeluNet().eval()
@@ -63,35 +54,13 @@ def main():
     gen = torch.Generator().manual_seed(13)
     x32 = torch.randn(4, 3, 4, 4, generator=gen)
     targets = torch.tensor([0, 1, 2, 3])
-    net64 = GeluNet().double().eval()
-    net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
-    x64 = x32.double()
     trace = {}
     with torch.no_grad():
-        net64(x64, trace)
-    results = {'logits': net64(x64).detach(), 'gradient': gradient(net64, x64, targets)}
-    checks = {'logits': net(x32).detach(), 'gradient': gradient(net, x32, targets)}
-    os.makedirs(OUT, exist_ok=True)
-    st.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, os.path.join(OUT, 'gelu_net.safetensors'),
-                 metadata={'format': 'pt', 'source': 'tests/reference/make_gelu_fixtures.py'})
-    np.save(os.path.join(OUT, 'input.npy'), x32.numpy().astype(np.float32))
-    np.save(os.path.join(OUT, 'targets.npy'), targets.numpy().astype(np.int32))
-    manifest = {'generator': 'tests/reference/make_gelu_fixtures.py', 'torch': torch.__version__,
-                'network': 'gelu_net.xai', 'targets': targets.tolist(),
-                'gelu_input_range': {k: [float(trace[k].min()), float(trace[k].max())] for k in ('c', 'fc1')},
-                'files': {}}
-    for name, v in results.items():
-        a = v.numpy()
-        np.save(os.path.join(OUT, name + '.npy'), a.astype(np.float32))
-        mag = float(np.abs(a).max())
-        manifest['files'][name + '.npy'] = {
-            'shape': list(a.shape), 'max_abs': mag,
-            'float32_vs_float64': float(np.abs(checks[name].detach().double().numpy() - a).max() / mag)}
-    with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=1)
-        f.write('\n')
-    print(json.dumps({k: manifest[k] for k in ('gelu_input_range', 'files')}, indent=1))
-
+        net.double()(x32.double(), trace)
+        net.float()
+    walks = {'logits': lambda m, x, t: m(x), 'gradient': gradient}
+    write(OUT, 'tests/reference/make_gelu_fixtures.py', 'gelu_net.xai', net, GeluNet, x32, targets, walks,
+          extra={'gelu_input_range': {k: [float(trace[k].min()), float(trace[k].max())] for k in ('c', 'fc1')}})
 
 if __name__ == '__main__':
     main()

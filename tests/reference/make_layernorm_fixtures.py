@@ -27,7 +27,6 @@ epsilon rule is Zennit's convention: R_in = a * W^T (R / (z + eps * sign(z))), s
 
 Environment: PEERS_HARNESS (safetensors_io.py; default <repo>/../shared/peers).
 """
-import json
 import os
 import sys
 
@@ -35,12 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, 'tests', 'fixtures', 'layernorm')
-sys.path.insert(0, os.environ.get('PEERS_HARNESS', os.path.join(ROOT, '..', 'shared', 'peers')))
-import safetensors_io as st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from small_net_fixtures import EPS, ROOT, epsilon, gradient, write  # noqa: E402
 
-EPS = 1e-6
+OUT = os.path.join(ROOT, 'tests', 'fixtures', 'layernorm')
 
 
 class VitNet(nn.Module):
@@ -65,15 +62,6 @@ class VitNet(nn.Module):
         t['ln2'] = self.ln2(t['act'])
         t['fc2'] = self.fc2(t['ln2'])
         return t['fc2']
-
-
-def epsilon(layer, a, R):
-    """LRP-epsilon through a linear layer: a * W^T (R / stab(z)), by autograd on the layer alone"""
-    a = a.detach().requires_grad_(True)
-    z = layer(a)
-    s = R / (z + EPS * torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z)))
-    (c,) = torch.autograd.grad((z * s.detach()).sum(), a)
-    return a.detach() * c
 
 
 def layer_norm_std_detached(ln, x):
@@ -114,13 +102,6 @@ def lrp(net, x, targets):
     return epsilon(net.patch, x, R)
 
 
-def gradient(net, x, targets):
-    x = x.clone().requires_grad_(True)
-    y = net(x)
-    (g,) = torch.autograd.grad(y[torch.arange(len(targets)), targets].sum(), x)
-    return g
-
-
 def integrated_gradients(net, x, targets, steps=64):
     t, w = np.polynomial.legendre.leggauss(steps)
     total = torch.zeros_like(x)
@@ -141,18 +122,6 @@ def main():
     net64 = VitNet().double().eval()
     net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
     x64 = x32.double()
-    results = {
-        'logits': net64(x64).detach(),
-        'gradient': gradient(net64, x64, targets),
-        'lrp': lrp(net64, x64, targets),
-        'integrated_gradients': integrated_gradients(net64, x64, targets),
-    }
-    checks = {  # float32 runs of the same walk: how far float32 rounding alone moves each reference
-        'logits': net(x32).detach(),
-        'gradient': gradient(net, x32, targets),
-        'lrp': lrp(net, x32, targets),
-        'integrated_gradients': integrated_gradients(net, x32, targets),
-    }
     # the closed form xaic's rule writes, R_in = x (s r / y - mean(s r / y)), s = weight / std: the same values
     t = {}
     with torch.no_grad():
@@ -165,25 +134,10 @@ def main():
     q = s * R2 / t['ln2']
     closed = a * (q - q.mean(dim=-1, keepdim=True))
     assert torch.allclose(closed, layer_norm_rule(net64.ln2, a, R2), rtol=1e-9, atol=1e-12)
-    os.makedirs(OUT, exist_ok=True)
-    st.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, os.path.join(OUT, 'vit_net.safetensors'),
-                 metadata={'format': 'pt', 'source': 'tests/reference/make_layernorm_fixtures.py'})
-    np.save(os.path.join(OUT, 'input.npy'), x32.numpy().astype(np.float32))
-    np.save(os.path.join(OUT, 'targets.npy'), targets.numpy().astype(np.int32))
-    manifest = {'generator': 'tests/reference/make_layernorm_fixtures.py', 'torch': torch.__version__,
-                'network': 'vit_net.xai', 'targets': targets.tolist(), 'epsilon': EPS, 'files': {}}
-    for name, v in results.items():
-        a = v.numpy()
-        np.save(os.path.join(OUT, name + '.npy'), a.astype(np.float32))
-        mag = float(np.abs(a).max())
-        manifest['files'][name + '.npy'] = {
-            'shape': list(a.shape), 'max_abs': mag,
-            'float32_vs_float64': float(np.abs(checks[name].detach().double().numpy() - a).max() / mag)}
-    with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=1)
-        f.write('\n')
-    print(json.dumps(manifest['files'], indent=1))
-
+    walks = {'logits': lambda m, x, t: m(x), 'gradient': gradient, 'lrp': lrp,
+             'integrated_gradients': integrated_gradients}
+    write(OUT, 'tests/reference/make_layernorm_fixtures.py', 'vit_net.xai', net, VitNet, x32, targets, walks,
+          extra={'epsilon': EPS})
 
 if __name__ == '__main__':
     main()

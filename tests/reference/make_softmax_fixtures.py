@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from small_net_fixtures import ROOT, epsilon, gradient, write  # noqa: E402
+from small_net_fixtures import EPS, ROOT, epsilon, gradient, write  # noqa: E402
 
 OUT = os.path.join(ROOT, 'tests', 'fixtures', 'softmax')
 
@@ -103,7 +103,8 @@ def main():
     walks = {'logits': lambda m, x, t: m(x), 'gradient': gradient,
              'lrp_gate': lambda m, x, t: lrp(m, x, t, uniform=False),
              'lrp_uniform': lambda m, x, t: lrp(m, x, t, uniform=True)}
-    write(OUT, 'tests/reference/make_softmax_fixtures.py', 'attn_net.xai', net, AttnNet, x32, targets, walks)
+    write(OUT, 'tests/reference/make_softmax_fixtures.py', 'attn_net.xai', net, AttnNet, x32, targets, walks,
+          extra={'epsilon': EPS})
 
 if __name__ == '__main__':
     main()

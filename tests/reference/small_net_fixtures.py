@@ -47,7 +47,7 @@ def write(out, generator, network, net, make, x32, targets, walks, tensors=None,
     """Runs every walk(net, x, targets) of `walks` ({file stem: function}) on a float64 copy of `net` (made by
     make()) and on net itself, and writes to `out`: NETWORK.safetensors (tensors, default net's state_dict),
     input.npy, targets.npy, STEM.npy (float64 run, stored float32) and manifest.json (each file's shape, max |value|
-    and float32-vs-float64 difference, plus `extra`)."""
+    and float32-vs-float64 difference, plus `extra`: the epsilon of LRP walks, ranges...)."""
     net64 = make().double().eval()
     net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
     stem = os.path.splitext(network)[0]
@@ -57,7 +57,7 @@ def write(out, generator, network, net, make, x32, targets, walks, tensors=None,
     np.save(os.path.join(out, 'input.npy'), x32.numpy().astype(np.float32))
     np.save(os.path.join(out, 'targets.npy'), targets.numpy().astype(np.int32))
     manifest = {'generator': generator, 'torch': torch.__version__, 'network': network, 'targets': targets.tolist(),
-                'epsilon': EPS, 'files': {}}
+                'files': {}}
     for name, walk in walks.items():
         a = walk(net64, x32.double(), targets).detach().numpy()
         b = walk(net, x32, targets).detach().double().numpy()

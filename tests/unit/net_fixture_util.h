@@ -64,6 +64,7 @@ static void nf_check(const nf_ctx *c, const float *got, int64_t n, const char *f
     cr_assert_eq(xai_array_count(&ref), n, "%s: %lld values, the reference has %lld", fixture, (long long)n,
                  (long long)xai_array_count(&ref));
     double err = eu_rel_error(got, ref.data, n);
+    cr_log_info("%s%s -O%d: max |ours - ref| / max |ref| = %.3g", c->dir, fixture, opt_level, err);
     cr_expect(err <= tol, "%s -O%d: max |ours - ref| / max |ref| = %.3g (tolerance %.0e)", fixture, opt_level, err,
               tol);
     xai_array_free(&ref);

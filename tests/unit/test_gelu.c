@@ -5,54 +5,16 @@
  * PyTorch's formulas (libm erf, tanh); and the diagnostics of gelu's `approximate`. */
 #include <float.h>
 
-#include "explain_util.h"
+#include "net_fixture_util.h"
 #include "testutil.h"
 
-#define DIR   "tests/fixtures/gelu/"
-#define BATCH 4
-
-typedef int (*forward_fn)(const float *x, float *y, int32_t batch, void *ws);
-typedef size_t (*wsize_fn)(int32_t batch);
-
-static void check_against(const float *got, int64_t n, const char *fixture, double tol, int opt_level)
-{
-    char path[256];
-    snprintf(path, sizeof path, DIR "%s.npy", fixture);
-    xai_array ref = eu_load_npy(path);
-    cr_assert_eq(xai_array_count(&ref), n, "%s: %lld values, the reference has %lld", fixture, (long long)n,
-                 (long long)xai_array_count(&ref));
-    double err = eu_rel_error(got, ref.data, n);
-    cr_log_info("gelu %s -O%d: max |ours - ref| / max |ref| = %.3g", fixture, opt_level, err);
-    cr_expect(err <= tol, "%s -O%d: max |ours - ref| / max |ref| = %.3g (tolerance %.0e)", fixture, opt_level, err,
-              tol);
-    xai_array_free(&ref);
-}
+#define DIR "tests/fixtures/gelu/"
 
 static void check_all(int opt_level)
 {
-    eu_program p;
-    eu_open(&p, DIR "gelu_test.xai", "import \"gelu_net.xai\";\nexplain grad for gelu_net { method gradient; }\n",
-            opt_level, 0);
-    cr_assert(p.ok, "does not compile:\n%s", eu_messages(&p));
-    xai_array x = eu_load_npy(DIR "input.npy"), t = eu_load_npy(DIR "targets.npy");
-    cr_assert_eq(xai_array_count(&x), BATCH * 3 * 4 * 4);
-    int32_t target[BATCH];
-    for (int i = 0; i < BATCH; i++) target[i] = (int32_t)t.data[i];
-    forward_fn forward = (forward_fn)jit_lookup(p.jit, "gelu_net_forward");
-    wsize_fn wsize = (wsize_fn)jit_lookup(p.jit, "gelu_net_workspace_size");
-    cr_assert(forward && wsize);
-    float logits[BATCH * 5];
-    void *ws = aligned_alloc(64, (wsize(BATCH) + 63) / 64 * 64 + 64);
-    cr_assert_eq(forward(x.data, logits, BATCH, ws), 0);
-    free(ws);
-    check_against(logits, BATCH * 5, "logits", 1e-5, opt_level);
-    eu_run r = eu_explain(&p, "gelu_net", "grad", x.data, target, BATCH);
-    cr_assert_eq(r.status, 0, "status %d", r.status);
-    check_against(r.out, r.out_count * BATCH, "gradient", 1e-4, opt_level);
-    eu_run_free(&r);
-    xai_array_free(&x);
-    xai_array_free(&t);
-    eu_close(&p);
+    static const char *const names[] = { "grad" }, *const fixtures[] = { "gradient" };
+    nf_check_all(DIR, "import \"gelu_net.xai\";\nexplain grad for gelu_net { method gradient; }\n", "gelu_net", 5,
+                 names, fixtures, 1, 1e-5, 1e-4, opt_level);
 }
 
 Test(gelu, against_pytorch) { check_all(3); }
@@ -157,8 +119,8 @@ static void one_layer(int tanh_form, int opt_level)
     cr_assert(p.ok, "does not compile:\n%s", eu_messages(&p));
     float x[LAYER_N], y[LAYER_N];
     for (int i = 0; i < LAYER_N; i++) x[i] = (float)(-20 + 0.01 * i);
-    forward_fn forward = (forward_fn)jit_lookup(p.jit, "g_forward");
-    wsize_fn wsize = (wsize_fn)jit_lookup(p.jit, "g_workspace_size");
+    nf_forward_fn forward = (nf_forward_fn)jit_lookup(p.jit, "g_forward");
+    nf_wsize_fn wsize = (nf_wsize_fn)jit_lookup(p.jit, "g_workspace_size");
     cr_assert(forward && wsize);
     void *ws = aligned_alloc(64, (wsize(1) + 63) / 64 * 64 + 64);
     cr_assert_eq(forward(x, y, 1, ws), 0);
@@ -190,21 +152,7 @@ Test(gelu, layer_tanh_form_at_O0) { one_layer(1, 0); }
 
 /* ---- diagnostics ---- */
 
-static char *analyse(const char *text, int *errors)
-{
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    xai_diag d;
-    diag_init(&d, f);
-    compilation c;
-    driver_analyse_text(&c, &d, DIR "gelu_diag.xai", text);
-    *errors = d.errors;
-    driver_free(&c);
-    diag_free(&d);
-    fclose(f);
-    return out;
-}
+static char *analyse(const char *text, int *errors) { return nf_analyse(DIR "gelu_diag.xai", text, errors); }
 
 Test(gelu, approximate_values)
 {

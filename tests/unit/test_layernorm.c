@@ -5,80 +5,22 @@
  * LayerNorm rule of AttnLRP / LXT (the standard deviation detached, LRP-0 through the then linear layer, by autograd
  * on LXT's construction) and epsilon on the linear layers (manifest.json). float32 rounding alone moves those
  * references <= 5.5e-7 of their max. */
-#include "explain_util.h"
+#include "net_fixture_util.h"
 #include "testutil.h"
 
-#define DIR   "tests/fixtures/layernorm/"
-#define BATCH 4
-
-typedef int (*forward_fn)(const float *x, float *y, int32_t batch, void *ws);
-typedef size_t (*wsize_fn)(int32_t batch);
+#define DIR "tests/fixtures/layernorm/"
 
 static const char *program = "import \"vit_net.xai\";\n"
                              "explain grad for vit_net { method gradient; }\n"
                              "explain lrp for vit_net { seed one; }\n"
                              "explain ig for vit_net { method integrated_gradients(steps=64, baseline=zero); }\n";
 
-typedef struct ctx {
-    eu_program p;
-    xai_array x;
-    int32_t target[BATCH];
-} ctx;
-
-static void ctx_open(ctx *c, int opt_level)
-{
-    memset(c, 0, sizeof *c);
-    eu_open(&c->p, DIR "layernorm_test.xai", program, opt_level, 0);
-    cr_assert(c->p.ok, "does not compile:\n%s", eu_messages(&c->p));
-    c->x = eu_load_npy(DIR "input.npy");
-    cr_assert_eq(xai_array_count(&c->x), BATCH * 3 * 8 * 8);
-    xai_array t = eu_load_npy(DIR "targets.npy");
-    for (int i = 0; i < BATCH; i++) c->target[i] = (int32_t)t.data[i];
-    xai_array_free(&t);
-}
-
-static void ctx_close(ctx *c)
-{
-    xai_array_free(&c->x);
-    eu_close(&c->p);
-}
-
-static void check_against(const float *got, int64_t n, const char *fixture, double tol, int opt_level)
-{
-    char path[256];
-    snprintf(path, sizeof path, DIR "%s.npy", fixture);
-    xai_array ref = eu_load_npy(path);
-    cr_assert_eq(xai_array_count(&ref), n, "%s: %lld values, the reference has %lld", fixture, (long long)n,
-                 (long long)xai_array_count(&ref));
-    double err = eu_rel_error(got, ref.data, n);
-    cr_log_info("%s -O%d: max |ours - ref| / max |ref| = %.3g", fixture, opt_level, err);
-    cr_expect(err <= tol, "%s -O%d: max |ours - ref| / max |ref| = %.3g (tolerance %.0e)", fixture, opt_level, err,
-              tol);
-    xai_array_free(&ref);
-}
-
 static void check_all(int opt_level)
 {
-    ctx c;
-    ctx_open(&c, opt_level);
-    forward_fn forward = (forward_fn)jit_lookup(c.p.jit, "vit_net_forward");
-    wsize_fn wsize = (wsize_fn)jit_lookup(c.p.jit, "vit_net_workspace_size");
-    cr_assert(forward && wsize);
-    float logits[BATCH * 5];
-    void *ws = aligned_alloc(64, (wsize(BATCH) + 63) / 64 * 64 + 64);
-    cr_assert_eq(forward(c.x.data, logits, BATCH, ws), 0);
-    free(ws);
-    check_against(logits, BATCH * 5, "logits", 1e-5, opt_level);
     /* ig: the gradient on 64 samples of each input at once (the sample region) */
     static const char *const names[] = { "grad", "lrp", "ig" };
     static const char *const fixtures[] = { "gradient", "lrp", "integrated_gradients" };
-    for (int k = 0; k < 3; k++) {
-        eu_run r = eu_explain(&c.p, "vit_net", names[k], c.x.data, c.target, BATCH);
-        cr_assert_eq(r.status, 0, "%s: status %d", names[k], r.status);
-        check_against(r.out, r.out_count * BATCH, fixtures[k], 1e-4, opt_level);
-        eu_run_free(&r);
-    }
-    ctx_close(&c);
+    nf_check_all(DIR, program, "vit_net", 5, names, fixtures, 3, 1e-5, 1e-4, opt_level);
 }
 
 Test(layernorm, against_references) { check_all(3); }
@@ -96,8 +38,8 @@ Test(layernorm, forward_lines_and_constant_line)
         " f = flatten(n); output f; }\n",
         3, 0);
     cr_assert(p.ok, "%s", eu_messages(&p));
-    forward_fn forward = (forward_fn)jit_lookup(p.jit, "lines_forward");
-    wsize_fn wsize = (wsize_fn)jit_lookup(p.jit, "lines_workspace_size");
+    nf_forward_fn forward = (nf_forward_fn)jit_lookup(p.jit, "lines_forward");
+    nf_wsize_fn wsize = (nf_wsize_fn)jit_lookup(p.jit, "lines_workspace_size");
     float x[20] = { 1, 2, 3, 4, 5, -100, 0.5f, 7, 1e3f, -3, 0.001f, 0.002f, 0.003f, 0, -0.004f, 2, 2, 2, 2, 2 }, y[20];
     void *ws = aligned_alloc(64, (wsize(1) + 63) / 64 * 64 + 64);
     cr_assert_eq(forward(x, y, 1, ws), 0);
@@ -117,21 +59,7 @@ Test(layernorm, forward_lines_and_constant_line)
 
 /* ---- what is refused, and how it is said ---- */
 
-static char *analyse(const char *text, int *errors)
-{
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    xai_diag d;
-    diag_init(&d, f);
-    compilation c;
-    driver_analyse_text(&c, &d, DIR "layernorm_diag.xai", text);
-    *errors = d.errors;
-    driver_free(&c);
-    diag_free(&d);
-    fclose(f);
-    return out;
-}
+static char *analyse(const char *text, int *errors) { return nf_analyse(DIR "layernorm_diag.xai", text, errors); }
 
 static void expect_error(const char *text, const char *words)
 {
