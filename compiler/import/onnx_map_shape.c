@@ -320,13 +320,7 @@ static int map_gather(imp *im, int node, int x)
     for (int k = 0; k < S->rank; k++)
         if (k != a) dims[rank++] = S->shape[k];
     if (rank == 0) return node_fail(im, node, "Gather would leave a sample without values");
-    int r = new_layer(im, rank == 1 ? L_FLATTEN : L_RESHAPE, node, 1, &l);
-    if (r < 0) return -1;
-    layer *R = &im->layers[r];
-    R->rank = rank;
-    memcpy(R->shape, dims, (size_t)rank * sizeof *dims);
-    memcpy(R->list, dims, (size_t)rank * sizeof *dims);
-    return out_layer(im, node, 0, r);
+    return reshape_to(im, node, l, rank, dims);
 }
 
 int map_shape(imp *im, int node, const char *op)
