@@ -163,6 +163,10 @@ Test(attention_layers, parameter_tensors_are_checked)
 
 Test(attention_layers, gate_needs_one_gate)
 {
+    /* a matmul's body gives each factor its part of r; x (which factor?) has no meaning there */
+    expect_error("import \"tiny_vit.xai\";\nrule bad on matmul { r * x; }\n"
+                 "explain e for tiny_vit { seed one; ctx: bad; }\n",
+                 "'x' cannot be used in the rule of layer 'ctx' here");
     expect_error("import \"tiny_vit.xai\";\nexplain e for tiny_vit { seed one; ctx: uniform; score: gate; }\n",
                  "matmul 'score' multiplies two values that are not gates; the gate rule needs exactly one factor");
 }
