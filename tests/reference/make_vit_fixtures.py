@@ -13,8 +13,8 @@ The networks (export_vit_onnx.py CONFIGS): torchvision.models.VisionTransformer
   vit_24_8: image 24, patch 8 (9 tokens + the class token), 1 layer, 3 heads, hidden 12, MLP 24, 4 classes
 dropouts 0, LayerNorm eps 1e-6 (torchvision's), eval mode.  Weights: torch.manual_seed(SEED[config]) then
 torchvision's own init, then from a torch.Generator seeded SEED[config] + 1, in this order: class_token ~ N(0, 0.1)
-(torchvision: zeros), pos_embedding ~ N(0, 0.2) (torchvision: N(0, 0.02)), conv_proj.weight doubled (no draw), every LayerNorm weight ~ 1 + U(-0.3, 0.3)
-and bias ~ U(-0.2, 0.2) (torchvision: 1 and 0), every attention's in_proj_bias and out_proj.bias ~ U(-0.2, 0.2)
+(torchvision: zeros), pos_embedding ~ N(0, 0.2) (torchvision: N(0, 0.02)), conv_proj.weight doubled (no draw), every
+LayerNorm weight ~ 1 + U(-0.3, 0.3) and bias ~ U(-0.2, 0.2) (torchvision: 1 and 0), every attention's in_proj_bias and out_proj.bias ~ U(-0.2, 0.2)
 (torchvision: 0), every MLP bias ~ U(-0.1, 0.1) (torchvision: N(0, 1e-6)), heads.head.weight ~ N(0, 0.5) and bias
 ~ U(-0.1, 0.1) (torchvision: zeros, which would make every explanation zero).  With a larger class token and
 positional embeddings (N(0, 1), N(0, 0.5)) and torchvision's conv_proj scale, every input went to one class; with
@@ -40,6 +40,12 @@ Files written per configuration to tests/fixtures/vit/CONFIG/ (arrays float32 .n
                        F.multi_head_attention_forward, so those projections take the plain gradient x input (LRP-0,
                        bias included, no stabiliser); residual adds take gradient x input (proportional, no
                        stabiliser); the only divisions are at the epsilon layers' inputs (LXT: x + 1e-10 sign(x)).
+  cp_lrp_xaic.npy      CP-LRP as xaic's preset defines it: the transcription below (lrp_walk, attn=False) with the
+                       stabilisers of attn_lrp.npy (1e-6 at every add, at att v and on the attention's in / out
+                       projections, which LXT leaves unstabilised), seeded with the target logit value.  It equals
+                       the transcription with LXT's stabilisers up to those; that one reproduces cp_lrp.npy within
+                       3e-7 of max (checks), so this file is LXT's CP-LRP moved only by xaic's stabilisers
+                       (`cp_lrp_transcription_xaic_stabilisers_vs_lxt`, 3e-4 to 4e-4 of max here)
   attn_lrp.npy         AttnLRP, LXT not providing it for nn.MultiheadAttention (its torchvision map is CP-LRP only):
                        a float64 torch transcription below (lrp_walk, attn=True) of the issue's equations, on the
                        same forward values, seeded with the target LOGIT VALUE, stab(z) = z + 1e-6 sign(z),
@@ -174,8 +180,8 @@ def lxt_attnlrp_attention(lxt):
         n, t, d = query.shape
         h = self.num_heads
         w, b = self.in_proj_weight, self.in_proj_bias
-        q, k, v = (F.linear(query, w[i * d:(i + 1) * d], b[i * d:(i + 1) * d]).reshape(n, t, h, d // h).transpose(1, 2)
-                   for i in range(3))
+        q, k, v = (F.linear(query, w[i * d:(i + 1) * d], b[i * d:(i + 1) * d]).reshape(n, t, h, d // h)
+                   .transpose(1, 2) for i in range(3))
         q, k, v = divide(q, 4), divide(k, 4), divide(v, 2)
         att = torch.softmax((q / math.sqrt(d // h)) @ k.transpose(-1, -2), dim=-1)
         ctx = (att @ v).transpose(1, 2).reshape(n, t, d)
@@ -258,7 +264,8 @@ def forward_walk(model, x):
 
 def lrp_walk(model, x, targets, attn, cons=None, stabilisers=XAIC):
     """CP-LRP (attn=False) or AttnLRP (attn=True) as the module docstring states; the output relevance is the target
-    logit's value; stabilisers: XAIC or LXT (above).  cons (a dict) collects max |sum(R_in) - sum(R_out)| / |sum(R_out)| per conserving op kind."""
+    logit's value; stabilisers: XAIC or LXT (above).  cons (a dict) collects max |sum(R_in) - sum(R_out)| /
+    |sum(R_out)| per conserving op kind."""
     cons = cons if cons is not None else {}
     e_add, e_mm, e_proj = stabilisers['add'], stabilisers['matmul'], stabilisers['attn_proj']
 
@@ -316,7 +323,8 @@ def lrp_walk(model, x, targets, attn, cons=None, stabilisers=XAIC):
             R_v = R_vh.transpose(1, 2).reshape(L['v'].shape)
             R_hh = linear_eps(w[2 * d:], b[2 * d:], L['h'], R_v, e_proj)
             if attn:
-                R_hh = R_hh + linear_eps(w[:d], b[:d], L['h'], R_q, e_proj) + linear_eps(w[d:2 * d], b[d:2 * d], L['h'], R_k, e_proj)
+                R_hh = R_hh + linear_eps(w[:d], b[:d], L['h'], R_q, e_proj)
+                R_hh = R_hh + linear_eps(w[d:2 * d], b[d:2 * d], L['h'], R_k, e_proj)
             R_h = R_in + layernorm_identity(blk.ln_1, L['in'], R_hh)
         # emb = seq + pos: the positional embeddings' share stays there, the class token's too
         R_seq = t['seq'] * R_h / stab(t['emb'], e_add)
@@ -409,6 +417,7 @@ def make(config, lxt):
     with patched(lxt, attention=lxt_attnlrp_attention(lxt)):
         attn_lxt = lxt_explain(m64, x, targets)
     attn32, _ = lrp_walk(model, x32, targets, attn=True)
+    cp_tr32, _ = lrp_walk(model, x32, targets, attn=False)
     cp_tr_lxt, _ = lrp_walk(m64, x, targets, attn=False, stabilisers=LXT, cons=(cons_cp_lxt := {}))
     attn_tr_lxt, _ = lrp_walk(m64, x, targets, attn=True, stabilisers=LXT, cons=(cons_attn_lxt := {}))
     checks['cp_lrp_transcription_lxt_stabilisers_vs_lxt'] = rel(cp_tr_lxt, cp)
@@ -428,7 +437,7 @@ def make(config, lxt):
     att_max = max(float(L['att'].max()) for L in t['layers'])
 
     arrays = {'input': (x32.numpy(), None), 'logits': (logits, logits32), 'gradient': (grad, grad32),
-              'cp_lrp': (cp, cp32), 'attn_lrp': (attn, attn32)}
+              'cp_lrp': (cp, cp32), 'cp_lrp_xaic': (cp_tr, cp_tr32), 'attn_lrp': (attn, attn32)}
     files = {}
     for name, (a, a32) in arrays.items():
         a = np.asarray(a.detach() if torch.is_tensor(a) else a, np.float64)
