@@ -4,6 +4,10 @@ tests/unit/test_import_vit.c (the ctest fixture onnx_vit_exports).  Nothing expo
 
     export_vit_onnx.py OUTDIR [CONFIG[@OPSET] ...]    (default: every configuration at opsets 17 and 14)
 
+Also writes OUTDIR/CONFIG_xai.xai + .safetensors: the same network written in the language by write_xai (layer
+by layer as torchvision runs it, the packed in-projection split into dense q, k, v), which test_import_vit.c
+explains beside the imported one, so that a difference can be told apart: importer or explanation.
+
 Writes OUTDIR/CONFIG_opOPSET.onnx: torch.onnx.export(model, zeros[1, 3, S, S], FILE, opset_version=OPSET,
 input_names=['x'], output_names=['y'], dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}}) of
 torchvision.models.VisionTransformer(**CONFIGS[CONFIG]) in eval mode (dropouts 0) with the committed weights
@@ -94,6 +98,66 @@ def load(config, check=True):
     return model
 
 
+def write_safetensors(tensors, path):
+    """{name: float32 tensor} -> safetensors (F32, header padded to 8 bytes)"""
+    header, offset, blobs = {}, 0, []
+    for name, t in tensors.items():
+        b = t.detach().contiguous().numpy().astype('<f4').tobytes()
+        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(b)]}
+        offset += len(b)
+        blobs.append(b)
+    h = json.dumps(header).encode()
+    h += b' ' * (-len(h) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+def write_xai(model, config, path):
+    """the same network written in the language (CONFIG_xai.xai + .safetensors beside it): torchvision's layers one
+    by one, the attention's packed in-projection split into the dense layers q, k, v of every block"""
+    c = CONFIGS[config]
+    s, p, d, heads, mlp = c['image_size'], c['patch_size'], c['hidden_dim'], c['num_heads'], c['mlp_dim']
+    g, dh = s // p, c['hidden_dim'] // c['num_heads']
+    t = g * g + 1
+    sd = model.state_dict()
+    name = os.path.splitext(os.path.basename(path))[0]
+    w = {'patch.weight': sd['conv_proj.weight'], 'patch.bias': sd['conv_proj.bias'], 'cls.weight': sd['class_token'][0],
+         'pos.weight': sd['encoder.pos_embedding'][0], 'fin.weight': sd['encoder.ln.weight'],
+         'fin.bias': sd['encoder.ln.bias'], 'head.weight': sd['heads.head.weight'], 'head.bias': sd['heads.head.bias']}
+    lines = [f'# {config} (tests/reference/export_vit_onnx.py write_xai): torchvision\'s VisionTransformer written out',
+             f'network {name} {{', f'    weights "{name}.safetensors";', f'    input x[3, {s}, {s}];',
+             f'    patch = conv2d(x, {d}, kernel={p}, stride={p});', f'    grid = reshape(patch, [{d}, {g * g}]);',
+             '    tok = transpose(grid, [1, 0]);', f'    cls = parameter([1, {d}]);',
+             '    seq = concat([cls, tok], axis=0);', f'    pos = parameter([{t}, {d}]);', '    emb = add(seq, pos);']
+    prev = 'emb'
+    for i in range(c['num_layers']):
+        pre = f'encoder.layers.encoder_layer_{i}.'
+        ip, ib = sd[pre + 'self_attention.in_proj_weight'], sd[pre + 'self_attention.in_proj_bias']
+        for j, n in enumerate('qkv'):
+            w[f'{n}{i}.weight'], w[f'{n}{i}.bias'] = ip[j * d:(j + 1) * d], ib[j * d:(j + 1) * d]
+        for a, b in ((f'h{i}', 'ln_1'), (f'n{i}', 'ln_2'), (f'm{i}', 'mlp.0'), (f'o{i}', 'mlp.3'),
+                     (f'a{i}', 'self_attention.out_proj')):
+            w[a + '.weight'], w[a + '.bias'] = sd[pre + b + '.weight'], sd[pre + b + '.bias']
+        lines += [f'    h{i} = layernorm({prev}, eps=1e-6);',
+                  f'    q{i} = dense(h{i}, {d});', f'    k{i} = dense(h{i}, {d});', f'    v{i} = dense(h{i}, {d});',
+                  f'    q3_{i} = reshape(q{i}, [{t}, {heads}, {dh}]);', f'    qh{i} = transpose(q3_{i}, [1, 0, 2]);',
+                  f'    qs{i} = mul(qh{i}, {1 / dh ** 0.5!r});',
+                  f'    k3_{i} = reshape(k{i}, [{t}, {heads}, {dh}]);', f'    kt{i} = transpose(k3_{i}, [1, 2, 0]);',
+                  f'    v3_{i} = reshape(v{i}, [{t}, {heads}, {dh}]);', f'    vh{i} = transpose(v3_{i}, [1, 0, 2]);',
+                  f'    score{i} = matmul(qs{i}, kt{i});', f'    att{i} = softmax(score{i}, axis=-1);',
+                  f'    ctx{i} = matmul(att{i}, vh{i});', f'    ctx2_{i} = transpose(ctx{i}, [1, 0, 2]);',
+                  f'    ctx3_{i} = reshape(ctx2_{i}, [{t}, {d}]);', f'    a{i} = dense(ctx3_{i}, {d});',
+                  f'    x{i} = add(a{i}, {prev});', f'    n{i} = layernorm(x{i}, eps=1e-6);',
+                  f'    m{i} = dense(n{i}, {mlp});', f'    gelu{i} = gelu(m{i});', f'    o{i} = dense(gelu{i}, {d});',
+                  f'    out{i} = add(x{i}, o{i});']
+        prev = f'out{i}'
+    lines += [f'    fin = layernorm({prev}, eps=1e-6);', '    first = slice(fin, axis=0, start=0, end=1);',
+              '    flat = flatten(first);', f'    head = dense(flat, {c["num_classes"]});', '    output head;', '}']
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    write_safetensors(w, os.path.splitext(path)[0] + '.safetensors')
+
+
 def export(model, config, opset, path):
     size = CONFIGS[config]['image_size']
     torch.onnx.export(model, torch.zeros(1, 3, size, size), path, opset_version=opset, input_names=['x'],
@@ -106,6 +170,8 @@ def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
     items = sys.argv[2:] or [f'{c}@{o}' for c in CONFIGS for o in OPSETS]
+    for config in sorted({item.partition('@')[0] for item in items}):
+        write_xai(load(config), config, os.path.join(outdir, f'{config}_xai.xai'))
     for item in items:
         config, _, opset = item.partition('@')
         opset = int(opset or 17)

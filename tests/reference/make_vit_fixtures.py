@@ -11,11 +11,12 @@ harness's safetensors_io.py (PEERS_HARNESS, default <repo>/../shared/peers).  Th
 The networks (export_vit_onnx.py CONFIGS): torchvision.models.VisionTransformer
   vit_16_4: image 16, patch 4 (16 tokens + the class token), 2 layers, 2 heads, hidden 8, MLP 16, 5 classes
   vit_24_8: image 24, patch 8 (9 tokens + the class token), 1 layer, 3 heads, hidden 12, MLP 24, 4 classes
-dropouts 0, LayerNorm eps 1e-6 (torchvision's), eval mode.  Weights: torch.manual_seed(SEED[config]) then
-torchvision's own init, then from a torch.Generator seeded SEED[config] + 1, in this order: class_token ~ N(0, 0.1)
-(torchvision: zeros), pos_embedding ~ N(0, 0.2) (torchvision: N(0, 0.02)), conv_proj.weight doubled (no draw), every
-LayerNorm weight ~ 1 + U(-0.3, 0.3) and bias ~ U(-0.2, 0.2) (torchvision: 1 and 0), every attention's in_proj_bias and out_proj.bias ~ U(-0.2, 0.2)
-(torchvision: 0), every MLP bias ~ U(-0.1, 0.1) (torchvision: N(0, 1e-6)), heads.head.weight ~ N(0, 0.5) and bias
+dropouts 0, LayerNorm eps 1e-6 (torchvision's), eval mode.  Weights (make_model): torch.manual_seed(SEED[config]),
+torchvision's own init, then draws from a torch.Generator seeded SEED[config] + 1, in this order: class_token ~
+N(0, 0.1) (torchvision: zeros); pos_embedding ~ N(0, 0.2) (torchvision: N(0, 0.02)); conv_proj.weight doubled (no
+draw); then in named_modules() order, every LayerNorm's weight ~ 1 + U(-0.3, 0.3) and bias ~ U(-0.2, 0.2)
+(torchvision: 1 and 0), every attention's in_proj_bias and out_proj.bias ~ U(-0.2, 0.2) (torchvision: 0), every MLP
+Linear's bias ~ U(-0.1, 0.1) (torchvision: N(0, 1e-6)); last heads.head.weight ~ N(0, 0.5) and its bias
 ~ U(-0.1, 0.1) (torchvision: zeros, which would make every explanation zero).  With a larger class token and
 positional embeddings (N(0, 1), N(0, 0.5)) and torchvision's conv_proj scale, every input went to one class; with
 these, 200 random inputs spread over four classes in vit_16_4 and three in vit_24_8.  Stored float32; every reference
@@ -62,18 +63,27 @@ Files written per configuration to tests/fixtures/vit/CONFIG/ (arrays float32 .n
                        and max |value| and the float32-vs-float64 spread of logits / gradient, the attention's
                        largest weight, and the checks below.
 
-Checks (in the manifest, the script fails if one is off):
-  - the transcription's forward equals torchvision's (float64);
-  - `cp_lrp_transcription_vs_lxt`: the same transcription with attn=False (CP-LRP: att v gives all relevance to v,
-    q and k get none) against LXT's cp_lrp: they differ only in the stabilisers (1e-6 at every add, matmul and
-    in-projection here, none there), so they must agree to ~1e-6 of max;
-  - `attn_lrp_vs_lxt_rules`: AttnLRP by LXT's own building blocks (lxt.efficient.rules.divide_gradient on q, k (1/4)
-    and v (1/2) as its patch_attention does for Hugging Face attention, identity_rule_implicit on GELU, the
-    LayerNorm patch, Zennit's epsilon on the Linears and conv) in a re-written multi-head attention forward,
-    against attn_lrp.npy;
-  - conservation where the rules promise it (sum over the op's inputs' relevance = sum at its output, up to the
-    stabiliser): every residual add, every matmul (CP: att v to v alone; AttnLRP: uniform), GELU; and the whole
-    map's sum versus the seed, which is not conserved (biases, class token, positional embeddings and, in
+Checks (manifest.json `checks`; the script fails if one of the first four is off):
+  - `transcription_forward_vs_torchvision` (0) and `lxt_patched_logits_vs_plain` (~1e-15): the transcription's forward
+    and the LXT-patched model's logits equal torchvision's (float64);
+  - `cp_lrp_transcription_lxt_stabilisers_vs_lxt` (<= 1e-6 required; 1.9e-8, 2.7e-7): the transcription with attn=False
+    and LXT's stabilisers (lrp_walk(stabilisers=LXT): none at adds, matmuls and the attention's projections)
+    against LXT's cp_lrp.npy: the transcription and LXT's CP-LRP are the same rules;
+  - `attn_lrp_transcription_lxt_stabilisers_vs_lxt_rules` (<= 1e-6 required; 2.0e-8, 3.2e-7): the transcription with
+    attn=True and LXT's stabilisers against AttnLRP built from LXT's own pieces: its cp_LRP patches for GELU and
+    LayerNorm, Zennit's epsilon on Linear / Conv2d, and nn.MultiheadAttention.forward re-written
+    (lxt_attnlrp_attention) with lxt.efficient.rules.divide_gradient on q and k (1/4) and v (1/2), as LXT's
+    wrap_attention_forward does for Hugging Face attention, the softmax's plain gradient (its Taylor rule in
+    gradient x input) and the in / out projections unhooked (as in LXT's CP map);
+  - recorded only: `cp_lrp_transcription_xaic_stabilisers_vs_lxt` (cp_lrp_xaic.npy against cp_lrp.npy: how far
+    xaic's stabilisers move CP-LRP from LXT's), `attn_lrp_vs_lxt_rules` (attn_lrp.npy against the LXT-pieces
+    AttnLRP), and `cp_lrp_transcription_only_KIND_stabilised_vs_lxt` for each of xaic's stabilisers alone (add:
+    residual adds and the positional embeddings' add; matmul: att v; attn_proj: epsilon on the in / out
+    projections);
+  - `conservation_*`: max |sum R_in - sum R_out| / |sum R_out| over the residual adds and the matmuls (CP: att v
+    to v alone; AttnLRP: uniform to both factors): with LXT's stabilisers (exact: <= 1e-9 required, ~1e-15) and
+    with xaic's (off by what the 1e-6 stabilisers take, ~1e-6 to 1e-5);  `map_sum_over_seed`: the whole map's sum
+    over the seed, not conserved (biases, LayerNorm biases, the class token and positional embeddings and, in
     AttnLRP, the softmax's Taylor rule absorb relevance): recorded, not checked.
 """
 import importlib
@@ -98,7 +108,6 @@ import safetensors_io as st  # noqa: E402
 
 PEERS = os.environ.get('PEERS_DIR', os.path.expanduser('~/xai-peers'))
 sys.path.insert(0, os.path.join(PEERS, 'zennit', 'src'))
-import zennit  # noqa: E402,F401
 from zennit.composites import LayerMapComposite  # noqa: E402
 from zennit.core import BasicHook  # noqa: E402
 from zennit.rules import Epsilon  # noqa: E402
@@ -211,11 +220,12 @@ def linear_eps(w, b, a, R, eps=EPS):
     return a * ((R / stab(F.linear(a, w, b), eps)) @ w)
 
 
-def layernorm_identity(ln, x, R):
-    """LRP-0 through the layer norm with its std held constant: x (w r / y - mean(w r / y)), w = weight / std"""
+def layernorm_identity(ln, x, y, R):
+    """LRP-0 through the layer norm with its std held constant: x (w r / y - mean(w r / y)), w = weight / std; y is
+    the layer's output as the forward pass computed it (the relevance r at y is proportional to that y: recomputing y
+    here would round differently in float32 where y is near 0)"""
     mean = x.mean(-1, keepdim=True)
     std = ((x - mean) ** 2).mean(-1, keepdim=True).add(ln.eps).sqrt()
-    y = (x - mean) / std * ln.weight + ln.bias
     c = ln.weight / std * R / y
     return x * (c - c.mean(-1, keepdim=True))
 
@@ -285,7 +295,7 @@ def lrp_walk(model, x, targets, attn, cons=None, stabilisers=XAIC):
         R_cls = linear_eps(head.weight, head.bias, t['cls'], R)
         R_final = torch.zeros_like(t['final'])
         R_final[:, 0] = R_cls
-        R_h = layernorm_identity(model.encoder.ln, t['layers'][-1]['out'], R_final)
+        R_h = layernorm_identity(model.encoder.ln, t['layers'][-1]['out'], t['final'], R_final)
         for blk, L in zip(reversed(model.encoder.layers), reversed(t['layers'])):
             mha = blk.self_attention
             d = L['h'].shape[-1]
@@ -296,7 +306,7 @@ def lrp_walk(model, x, targets, attn, cons=None, stabilisers=XAIC):
             R_g = linear_eps(blk.mlp[3].weight, blk.mlp[3].bias, L['g'], R_m2)
             R_m1 = R_g  # GELU: identity
             R_h2 = linear_eps(blk.mlp[0].weight, blk.mlp[0].bias, L['h2'], R_m1)
-            R_x1 = R_x1 + layernorm_identity(blk.ln_2, L['x1'], R_h2)
+            R_x1 = R_x1 + layernorm_identity(blk.ln_2, L['x1'], L['h2'], R_h2)
             # x1 = a + in
             R_in = L['in'] * R_x1 / stab(L['x1'], e_add)
             R_a = L['a'] * R_x1 / stab(L['x1'], e_add)
@@ -325,7 +335,7 @@ def lrp_walk(model, x, targets, attn, cons=None, stabilisers=XAIC):
             if attn:
                 R_hh = R_hh + linear_eps(w[:d], b[:d], L['h'], R_q, e_proj)
                 R_hh = R_hh + linear_eps(w[d:2 * d], b[d:2 * d], L['h'], R_k, e_proj)
-            R_h = R_in + layernorm_identity(blk.ln_1, L['in'], R_hh)
+            R_h = R_in + layernorm_identity(blk.ln_1, L['in'], L['h'], R_hh)
         # emb = seq + pos: the positional embeddings' share stays there, the class token's too
         R_seq = t['seq'] * R_h / stab(t['emb'], e_add)
         R_tok = R_seq[:, 1:]
