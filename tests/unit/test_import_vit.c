@@ -116,12 +116,30 @@ static const explanation explanations[] = {
 #define N_EXPLANATIONS (int)(sizeof explanations / sizeof explanations[0])
 #define BATCH          3
 
-/* the attention's in / out projections: `LAYER: epsilon(0);` for each */
-static void lxt_projections(FILE *f, const char *config, int opset)
+/* the attention's in / out projections: `LAYER: epsilon(0);` for each. Written out: q, k, v and a of each block;
+ * imported (dir/config.xai): the dense layers whose name holds "self_attention" (torch's scope of
+ * nn.MultiheadAttention, kept by the importer's names); returns how many */
+static int lxt_projections(FILE *f, const char *config, int opset, const char *dir)
 {
-    int layers = !strcmp(config, "vit_16_4") ? 2 : 1;
-    for (int i = 0; i < layers; i++)
-        if (!opset) fprintf(f, " q%d: epsilon(0); k%d: epsilon(0); v%d: epsilon(0); a%d: epsilon(0);", i, i, i, i);
+    int n = 0;
+    if (!opset) {
+        int layers = !strcmp(config, "vit_16_4") ? 2 : 1;
+        for (int i = 0; i < layers; i++, n += 4)
+            fprintf(f, " q%d: epsilon(0); k%d: epsilon(0); v%d: epsilon(0); a%d: epsilon(0);", i, i, i, i);
+        return n;
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s.xai", dir, config);
+    char *text = tu_read_file(path, NULL);
+    cr_assert_not_null(text, "cannot read %s", path);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[256];
+        int end = 0;
+        if (sscanf(line, " %255[A-Za-z0-9_] = dense(%n", name, &end) == 1 && end > 0 && strstr(name, "self_attention"))
+            fprintf(f, " %s: epsilon(0);", name), n++;
+    }
+    free(text);
+    return n;
 }
 
 /* opset 0: the network written in the language (CONFIG_xai.xai), not imported */
@@ -138,7 +156,11 @@ static void check_config(const char *config, int opset)
     fprintf(f, "import \"%s.xai\";\n", net);
     for (int i = 0; i < N_EXPLANATIONS; i++) {
         fprintf(f, "explain %s for %s { %s", explanations[i].name, net, explanations[i].body);
-        if (!strcmp(explanations[i].name, "e_cp_lxt")) lxt_projections(f, config, opset);
+        if (!strcmp(explanations[i].name, "e_cp_lxt")) {
+            int n = lxt_projections(f, config, opset, dir);
+            cr_expect_gt(n, 0, "%s opset %d: no attention projection (dense layer named *self_attention*) found",
+                         config, opset);
+        }
         fprintf(f, " }\n");
     }
     fclose(f);
