@@ -4,7 +4,7 @@
 #include "cg_kernels.h"
 
 #define NONE 0
-#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT)                  \
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT, RULE, RULE_VARS) \
     [OP_##ID] = KERNEL,
 static const cg_kernel_fn cg_kernel_of_op[OP_COUNT] = {
 #include "ops.def"

@@ -196,6 +196,11 @@ void backward_gradient_layernorm(rules_ctx *c, int i);
  * held constant, weight / sqrt(var + eps), and the bias, at each element of its output */
 int rules_layernorm_slope(rules_ctx *c, int i);
 int rules_layernorm_bias(rules_ctx *c, int i);
+/* the RULE_VARS column of ops.def: binds the op's own variables an elementwise rule body reads (used[V_*]) */
+void backward_rule_vars_layernorm(rules_ctx *c, int i, const int *used, ew_frame *f);
+
+/* the RULE column of ops.def: a rule body other than gradient applied to a matmul (backward_rules.c) */
+void backward_rule_matmul(rules_ctx *c, int i, const rule_use *use);
 
 /* ---- backward_rules.c ---- */
 /* Applies node i's rule: relevance at its output (c->R[i]) to its inputs. */

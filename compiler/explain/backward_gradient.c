@@ -345,6 +345,12 @@ int rules_layernorm_bias(rules_ctx *c, int i)
     return with_tensor(c, n, n->bias, 0, &r, 1, just_k);
 }
 
+void backward_rule_vars_layernorm(rules_ctx *c, int i, const int *used, ew_frame *f)
+{
+    if (used[V_W]) rules_frame_var(f, V_W, rules_layernorm_slope(c, i));
+    if (used[V_B]) rules_frame_var(f, V_B, rules_layernorm_bias(c, i));
+}
+
 /* PyTorch's layer_norm backward: with g = r * w, xh = (x - mean) / s,
  * dx = (g - mean(g) - xh * mean(g * xh)) / s, the means along the axis */
 void backward_gradient_layernorm(rules_ctx *c, int i)

@@ -8,9 +8,21 @@
 #include "backward.h"
 
 #define NONE 0
-#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT)                  \
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT, RULE, RULE_VARS) \
     [OP_##ID] = GRADIENT,
 static void (*const gradient_of_op[OP_COUNT])(rules_ctx *c, int i) = {
+#include "ops.def"
+};
+#undef OP
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT, RULE, RULE_VARS) \
+    [OP_##ID] = RULE,
+static void (*const rule_of_op[OP_COUNT])(rules_ctx *c, int i, const rule_use *use) = {
+#include "ops.def"
+};
+#undef OP
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT, RULE, RULE_VARS) \
+    [OP_##ID] = RULE_VARS,
+static void (*const rule_vars_of_op[OP_COUNT])(rules_ctx *c, int i, const int *used, ew_frame *f) = {
 #include "ops.def"
 };
 #undef OP
@@ -318,7 +330,7 @@ static void binary_expression(rules_ctx *c, int i, const rule_use *use)
  * a_mk b_kn to y_mn (the epsilon rule, stabiliser MATMUL_EPSILON, sign(0) = +1):
  *   R_a = a * ((v / stab(y)) b^T),   R_b = b * (a^T (v / stab(y))) */
 #define MATMUL_EPSILON 1e-6
-static void matmul_rule(rules_ctx *c, int i, const rule_use *use)
+void backward_rule_matmul(rules_ctx *c, int i, const rule_use *use)
 {
     const ir_node *n = &c->net->nodes[i];
     int gets[2] = { 1, 1 };
@@ -380,8 +392,8 @@ void rules_apply(rules_ctx *c, int i)
         }
         return;
     }
-    if (n->op == OP_MATMUL) {
-        matmul_rule(c, i, use);
+    if (rule_of_op[n->op]) { /* the op's own (ops.def's RULE) */
+        rule_of_op[n->op](c, i, use);
         return;
     }
     /* one input: activations, softmax (whose reductions may run along its axis), and binary ops with a number
@@ -412,11 +424,10 @@ void rules_apply(rules_ctx *c, int i)
         rules_frame_var(&f, V_R, c->R[i]);
         rules_frame_var(&f, V_X, rules_fwd(c, n->inputs[0]));
         rules_frame_var(&f, V_Y, rules_fwd(c, i));
-        if (n->op == OP_LAYERNORM) { /* w: its slope with the std held constant, b: its bias (when read) */
+        if (rule_vars_of_op[n->op]) { /* the op's own variables (layernorm's w and b), when read */
             int used[V_COUNT] = { 0 };
             rules_vars_used(use->body, used);
-            if (used[V_W]) rules_frame_var(&f, V_W, rules_layernorm_slope(c, i));
-            if (used[V_B]) rules_frame_var(&f, V_B, rules_layernorm_bias(c, i));
+            rule_vars_of_op[n->op](c, i, used, &f);
         }
         if (c->fwd0) {
             rules_frame_var(&f, V_X0, c->fwd0[n->inputs[0]]);

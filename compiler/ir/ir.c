@@ -5,7 +5,7 @@
 #include <string.h>
 
 #define NONE 0
-#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT)                  \
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT, RULE, RULE_VARS) \
     [OP_##ID] = { NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT },
 const ir_op_info ir_ops[OP_COUNT] = {
 #include "ops.def"

@@ -6,8 +6,9 @@
 #include "sema.h"
 #include "sema_ops.h"
 
-#define NONE                                                                                          0
-#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT) [OP_##ID] = SEMA,
+#define NONE 0
+#define OP(ID, NAME, SELECTOR, ARITY, FLAGS, PARAMS, REQUIRED, LRP, DEEPLIFT, SEMA, KERNEL, GRADIENT, RULE, RULE_VARS) \
+    [OP_##ID] = SEMA,
 static const sema_op_fn sema_of_op[OP_COUNT] = {
 #include "ops.def"
 };
