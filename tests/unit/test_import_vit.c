@@ -24,7 +24,9 @@
  * explanation). The same checks run on the networks written in the language (export_vit_onnx.py write_xai:
  * CONFIG_xai.xai, the packed in-projection split into dense q, k, v), so that a failure of the imported network
  * can be told apart: importer or explanation ("opset 0" in the messages). Comparisons are logged as RESULT lines
- * (run with --verbose). */
+ * (run with --verbose). Measured (imported at opsets 17 and 14 and written out alike; vit_16_4, vit_24_8): logits
+ * 5.6e-7, 3.1e-7; gradient 4.2e-7 (written out 5.0e-7), 5.8e-7; cp_lrp 3.5e-7, 5.1e-7 (against LXT: 4.1e-4, 3.4e-4;
+ * with LXT's stabilisers 3.6e-5, 2.0e-5); attn_lrp 4.3e-7 (written out 3.9e-7), 6.8e-7. */
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
