@@ -68,7 +68,7 @@ for m in $methods; do
   fw=0; [ "$m" = forward ] && fw=1
   cc -O2 -std=gnu11 -Wall -Wextra -I"$root/runtime" -I"$gen" -DXB_HEADER="\"$model.h\"" -DXB_NET="$model" \
      -DXB_ENTRY="$m" -DXB_FORWARD=$fw -DXB_EXTERNAL=$ext "$root/bench/bench_explain.c" "$gen/$model.o" \
-     -L"$build" -lxairt -Wl,-rpath,"$build" -o "$out/bench_${model}_$m"
+     -L"$build" -lxairt -lm -Wl,-rpath,"$build" -o "$out/bench_${model}_$m"
 done
 
 # ---- interleaved rounds; round 1 also saves both sides' results for the agreement check ----
