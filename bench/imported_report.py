@@ -67,8 +67,9 @@ def main():
             if os.path.exists(fx) and os.path.exists(fp):
                 a, b = np.load(fx), np.load(fp)
                 same = a.reshape(len(a), -1).argmax(1).tolist() == b.reshape(len(b), -1).argmax(1).tolist()
+                l2 = np.linalg.norm((a - b).ravel()) / np.linalg.norm(b.ravel())
                 print(f"agreement {m}: max|xaic - peer| / max|peer| = {np.abs(a - b).max() / np.abs(b).max():.2e}, "
-                      f"arg-max {'equal' if same else 'DIFFERS'}")
+                      f"|xaic - peer|_2 / |peer|_2 = {l2:.2e}, arg-max {'equal' if same else 'DIFFERS'}")
     return 0
 
 
