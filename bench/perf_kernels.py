@@ -8,7 +8,9 @@ Generated kernels are named `MODEL.kN.OP...` (N the node of `xaic check MODEL.xa
 the code generator shares between layers of the same shape (the attention's matmuls, softmax, GELU of every
 encoder block) carries the first such node's name, so its samples count for all of them. Layers are grouped
 by role: the layer name with its first number replaced by '#' (the block: b3_fc2 -> b#_fc2); a backward or
-LRP step (dense_t, eltwise, layer_stat, ...) has no layer name and is listed as its node number. ms per call =
+LRP step (dense_t, eltwise, layer_stat, ...) has no layer name and is listed as its node number. A kind
+marked "(serial)": samples in a kernel that has no parallel part (no `.par` function), so it runs on one
+thread whatever XAI_NUM_THREADS says. ms per call =
 the driver's median CPU time per call (cpu_ms, all threads) x the kernel's share of the samples, leaving out
 crc32_z (the weights file's checksum, once before the first call). Samples outside the generated code
 (libm's expf, libxairt's thread pool, the OS) are listed by symbol. Run it on a quiet machine; the driver's
@@ -69,9 +71,11 @@ def main():
         if k:
             # the kernel's kind: a layer's op, or a backward / LRP step (dense_t, eltwise, layer_stat, ...)
             kind = k.group(2)
+            if '.par' not in sym:   # samples in a kernel without a parallel part: it runs on one thread
+                kind += ' (serial)'
             by_op[kind] += n
             op, name = nodes.get(int(k.group(1)), ('', ''))
-            if op == kind:      # a forward kernel, named after its (first) layer
+            if op == k.group(2):    # a forward kernel, named after its (first) layer
                 by_role[(kind, re.sub(r'\d+', '#', name, count=1))] += n
             else:               # a backward step: its node number in the explanation's plan
                 by_role[(kind, f'backward k{k.group(1)}')] += n
