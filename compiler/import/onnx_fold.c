@@ -10,10 +10,10 @@
 
 #include "onnx_internal.h"
 
-static const char *const foldable[] = { "Add", "Cast",      "Concat",   "Constant", "ConstantOfShape",
-                                        "Div", "Dropout",   "Flatten",  "Gather",   "Identity",
-                                        "Mul", "Reshape",   "Shape",    "Slice",    "Squeeze",
-                                        "Sub", "Transpose", "Unsqueeze" };
+static const char *const foldable[] = { "Add",       "Cast",      "Concat", "Constant", "ConstantOfShape", "Div",
+                                        "Dropout",   "Equal",     "Expand", "Flatten",  "Gather",          "Identity",
+                                        "Mul",       "Reshape",   "Shape",  "Slice",    "Squeeze",         "Sub",
+                                        "Transpose", "Unsqueeze", "Where" };
 
 int is_foldable_op(const char *op)
 {
@@ -81,12 +81,28 @@ static int int_op(imp *im, int node, char op, int64_t a, int64_t b, int64_t *r)
     return 0;
 }
 
-/* The mark of a op b when a or b is not a known number. */
-static uint8_t sym_op(char op, uint8_t sa, uint8_t sb, double a, double b)
+/* The batch multiple a mark stands for: 1 (SYM_BATCH), k (SYM_SCALED, k in the value), 0 (not a multiple) */
+static int64_t batch_multiple(uint8_t mark, double value)
 {
-    if (sa == SYM_BATCH && sb == SYM_KNOWN && ((op == '+' || op == '-') ? b == 0 : b == 1)) return SYM_BATCH;
-    if (sb == SYM_BATCH && sa == SYM_KNOWN && ((op == '+') ? a == 0 : op == '*' && a == 1)) return SYM_BATCH;
-    return SYM_DYNAMIC;
+    return mark == SYM_BATCH ? 1 : mark == SYM_SCALED && value >= 2 && value < 9e15 ? (int64_t)value : 0;
+}
+
+/* The mark of a op b when a or b is not a known number, and in *k the multiple of a SYM_SCALED result: the
+ * batch times or divided by a known whole number stays a multiple of the batch (N * H, (N * H) / H). */
+static uint8_t sym_op(char op, uint8_t sa, uint8_t sb, double a, double b, int64_t *k)
+{
+    int64_t ka = batch_multiple(sa, a), kb = batch_multiple(sb, b), m = 0;
+    if (!ka && kb && sa == SYM_KNOWN && op != '-' && op != '/') { /* commutative: the multiple first */
+        ka = kb, kb = 0, b = a, sb = SYM_KNOWN;
+    }
+    if (ka && !kb && sb == SYM_KNOWN && fabs(b) < 9e15 && b == (double)(int64_t)b) {
+        int64_t n = (int64_t)b;
+        if ((op == '+' || op == '-') && n == 0) m = ka;
+        if (op == '*' && n >= 1 && __builtin_mul_overflow(ka, n, &m)) m = 0;
+        if (op == '/' && n >= 1 && ka % n == 0) m = ka / n;
+    }
+    *k = m;
+    return m == 1 ? SYM_BATCH : m > 1 ? SYM_SCALED : SYM_DYNAMIC;
 }
 
 static int fold_binary(imp *im, int node, char op, const ctensor *a, const ctensor *b)
@@ -121,13 +137,143 @@ static int fold_binary(imp *im, int node, char op, const ctensor *a, const ctens
         }
         uint8_t ma = a->sym ? a->sym[ia] : SYM_KNOWN, mb = b->sym ? b->sym[ib] : SYM_KNOWN;
         if (ma || mb) {
-            r->sym[j] = sym_op(op, ma, mb, ct_get(a, ia), ct_get(b, ib));
+            int64_t k;
+            r->sym[j] = sym_op(op, ma, mb, ct_get(a, ia), ct_get(b, ib), &k);
+            if (is_float)
+                r->f[j] = (float)k;
+            else
+                r->i[j] = k;
         } else if (is_float) {
             double x = ct_get(a, ia), y = ct_get(b, ib);
             r->f[j] = (float)(op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : x / y);
         } else if (int_op(im, node, op, a->i[ia], b->i[ib], &r->i[j])) {
             return -1;
         }
+        for (int k = rank - 1; k >= 0 && ++idx[k] == dims[k]; k--) idx[k] = 0;
+    }
+    return out_const(im, node, 0, r);
+}
+
+/* numpy broadcasting of n constants: the result's dims and each input's element strides */
+static int broadcast(imp *im, int node, int n, const ctensor *const *in, int *rank, int64_t *dims,
+                     int64_t strides[][CT_MAX_RANK])
+{
+    int r = 0;
+    for (int q = 0; q < n; q++) r = in[q]->rank > r ? in[q]->rank : r;
+    for (int k = r - 1; k >= 0; k--) {
+        dims[k] = 1;
+        for (int q = 0; q < n; q++) {
+            int kq = k - (r - in[q]->rank);
+            int64_t d = kq >= 0 ? in[q]->dims[kq] : 1;
+            if (d != 1 && dims[k] != 1 && d != dims[k]) return node_fail(im, node, "its inputs do not broadcast");
+            if (d != 1) dims[k] = d;
+        }
+    }
+    for (int q = 0; q < n; q++) {
+        int64_t s = 1;
+        for (int k = r - 1; k >= 0; k--) {
+            int kq = k - (r - in[q]->rank);
+            int64_t d = kq >= 0 ? in[q]->dims[kq] : 1;
+            strides[q][k] = d == 1 ? 0 : s;
+            s *= d;
+        }
+    }
+    *rank = r;
+    return 0;
+}
+
+static int64_t broadcast_at(const int64_t *idx, const int64_t *strides, int rank)
+{
+    int64_t at = 0;
+    for (int k = 0; k < rank; k++) at += idx[k] * strides[k];
+    return at;
+}
+
+/* Equal on shape values; the batch (or a multiple of it) is at least 1, so it differs from every number below 1
+ * (torch's `expand(n, -1, -1)` compares the shape with -1) */
+static int fold_equal(imp *im, int node, const ctensor *a, const ctensor *b)
+{
+    const ctensor *in[2] = { a, b };
+    int64_t dims[CT_MAX_RANK], st[2][CT_MAX_RANK], idx[CT_MAX_RANK] = { 0 };
+    int rank;
+    if (broadcast(im, node, 2, in, &rank, dims, st)) return -1;
+    ctensor *r = fold_new(im, node, 0, OT_BOOL, rank, dims, 0);
+    if (!r) return -1;
+    for (int64_t j = 0; j < r->count; j++) {
+        int64_t ia = broadcast_at(idx, st[0], rank), ib = broadcast_at(idx, st[1], rank);
+        uint8_t ma = a->sym ? a->sym[ia] : SYM_KNOWN, mb = b->sym ? b->sym[ib] : SYM_KNOWN;
+        double x = ct_get(a, ia), y = ct_get(b, ib);
+        if (ma && mb)
+            return node_fail(im, node, "it compares two values that depend on the batch size");
+        else if (ma || mb) {
+            if ((ma ? y : x) >= 1)
+                return node_fail(im, node, "it compares the batch size with %g, which xaic cannot decide at import",
+                                 ma ? y : x);
+            r->i[j] = 0;
+        } else
+            r->i[j] = x == y;
+        for (int k = rank - 1; k >= 0 && ++idx[k] == dims[k]; k--) idx[k] = 0;
+    }
+    return out_const(im, node, 0, r);
+}
+
+static int fold_where(imp *im, int node)
+{
+    const ctensor *in[3];
+    for (int q = 0; q < 3; q++)
+        if (!(in[q] = in_const(im, node, q))) return -1;
+    if (ct_has_sym(in[0])) return node_fail(im, node, "its condition depends on the batch size");
+    int64_t dims[CT_MAX_RANK], st[3][CT_MAX_RANK], idx[CT_MAX_RANK] = { 0 };
+    int rank, is_float = in[1]->is_float || in[2]->is_float;
+    if (broadcast(im, node, 3, in, &rank, dims, st)) return -1;
+    ctensor *r =
+        fold_new(im, node, is_float, is_float ? OT_FLOAT : in[1]->onnx_type, rank, dims, in[1]->sym || in[2]->sym);
+    if (!r) return -1;
+    for (int64_t j = 0; j < r->count; j++) {
+        int pick = ct_get(in[0], broadcast_at(idx, st[0], rank)) != 0 ? 1 : 2;
+        copy_elem(r, j, in[pick], broadcast_at(idx, st[pick], rank));
+        for (int k = rank - 1; k >= 0 && ++idx[k] == dims[k]; k--) idx[k] = 0;
+    }
+    return out_const(im, node, 0, r);
+}
+
+/* Expand of a constant: to a known shape, folded; to [batch, ...] (a ViT's class token, `expand(n, -1, -1)`),
+ * the constant per sample: a parameter layer. */
+static int fold_expand(imp *im, int node, const ctensor *x, const ctensor *shape)
+{
+    if (shape->is_float || shape->rank != 1 || shape->count > CT_MAX_RANK)
+        return node_fail(im, node, "the shape must be a list of at most %d integers", CT_MAX_RANK);
+    int64_t known[CT_MAX_RANK];
+    for (int64_t k = 0; k < shape->count; k++) known[k] = shape->sym && shape->sym[k] ? 1 : shape->i[k];
+    ctensor target = { .rank = (int)shape->count, .count = 1 }; /* a shape-only stand-in for broadcasting */
+    for (int k = 0; k < target.rank; k++) {
+        if (known[k] < 0) return node_fail(im, node, "negative dimension %lld", (long long)known[k]);
+        target.dims[k] = known[k];
+    }
+    const ctensor *in[2] = { x, &target };
+    int64_t dims[CT_MAX_RANK], st[2][CT_MAX_RANK], idx[CT_MAX_RANK] = { 0 };
+    int rank;
+    if (broadcast(im, node, 2, in, &rank, dims, st)) return -1;
+    if (ct_has_sym(shape)) {
+        int lead = rank - target.rank;
+        for (int k = 0; k < target.rank; k++)
+            if (shape->sym[k] && (k + lead != 0 || shape->sym[k] != SYM_BATCH))
+                return node_fail(im, node,
+                                 "it expands to a shape whose axis %d depends on the batch size; xaic "
+                                 "supports the batch as the first axis only",
+                                 k);
+        if (lead || (x->rank == rank && x->dims[0] != 1))
+            return node_fail(im, node, "it expands a constant whose first axis is not of size 1 to the batch");
+        for (int k = 1; k < rank; k++)
+            if ((k - (rank - x->rank) < 0 ? 1 : x->dims[k - (rank - x->rank)]) != dims[k])
+                return node_fail(im, node, "it expands a constant within a sample (only along the batch)");
+        int l = parameter_layer(im, node, 0, rank - 1);
+        return l < 0 ? -1 : out_layer(im, node, 0, l);
+    }
+    ctensor *r = fold_new(im, node, x->is_float, x->onnx_type, rank, dims, x->sym != NULL);
+    if (!r) return -1;
+    for (int64_t j = 0; j < r->count; j++) {
+        copy_elem(r, j, x, broadcast_at(idx, st[0], rank));
         for (int k = rank - 1; k >= 0 && ++idx[k] == dims[k]; k--) idx[k] = 0;
     }
     return out_const(im, node, 0, r);
@@ -428,9 +574,12 @@ int fold_node(imp *im, int node)
         for (int k = 0; k < x->rank; k++) dims[k >= axis] *= x->dims[k];
         return fold_reshaped(im, node, x, 2, dims);
     }
+    if (!strcmp(op, "Where")) return fold_where(im, node);
     ctensor *y = in_const(im, node, 1);
     if (!y) return -1;
     if (!strcmp(op, "Gather")) return fold_gather(im, node, x, y);
+    if (!strcmp(op, "Equal")) return fold_equal(im, node, x, y);
+    if (!strcmp(op, "Expand")) return fold_expand(im, node, x, y);
     if (!strcmp(op, "Reshape")) return fold_reshape(im, node, x, y);
     char sym = !strcmp(op, "Add") ? '+' : !strcmp(op, "Sub") ? '-' : !strcmp(op, "Mul") ? '*' : '/';
     return fold_binary(im, node, sym, x, y);

@@ -2,8 +2,8 @@
  *
  * The graph is walked once in node order (ONNX requires a topological order). Every ONNX value is
  *   - a constant (an initializer, a Constant node, or a node folded at import: shape arithmetic), whose
- *     integer elements may stand for the batch size (SYM_BATCH) or something derived from it
- *     (SYM_DYNAMIC) - the batch is the only dynamic dimension;
+ *     integer elements may stand for the batch size (SYM_BATCH), a known multiple of it (SYM_SCALED) or
+ *     something else derived from it (SYM_DYNAMIC) - the batch is the only dynamic dimension;
  *   - or a network tensor, produced by a layer (the input is layer 0), with a per-sample shape;
  *   - or a zero Pad of a network tensor waiting for the Conv / AveragePool that absorbs it.
  * Layers become the lines of the .xai file; constants read by layers go into the safetensors file. */
@@ -42,7 +42,8 @@ enum {
     OT_BFLOAT16 = 16
 };
 
-enum { SYM_KNOWN = 0, SYM_BATCH = 1, SYM_DYNAMIC = 2 };
+/* SYM_SCALED: k times the batch, k (>= 2) in the element's value (the heads merged with the batch, N * H) */
+enum { SYM_KNOWN = 0, SYM_BATCH = 1, SYM_DYNAMIC = 2, SYM_SCALED = 3 };
 
 typedef struct ctensor {
     int is_float;      /* values in f (float types) or in i (integer and bool types) */
@@ -114,6 +115,14 @@ typedef struct layer {
     ctensor *param[N_PARAMS];
 } layer;
 
+/* Where a network tensor's batch axis is (onnx_batch.c): ONNX axis `axis`, alone, or merged with the sample's
+ * axis there (N * k: the batch outer; k * N: inner). {0, B_ALONE} (zeroed) is the batch first. */
+typedef enum { B_ALONE, B_OUTER, B_INNER } batch_merge;
+typedef struct batch_place {
+    int axis;
+    batch_merge merge;
+} batch_place;
+
 typedef enum { V_NONE, V_INIT, V_CONST, V_LAYER, V_PADDED } value_kind;
 
 typedef struct value {
@@ -127,14 +136,16 @@ typedef struct value {
     int uses;                           /* consuming node inputs (+1 for the graph output) */
     int rank;                           /* V_LAYER: the per-sample shape when it was made (a later merge may change */
     int64_t shape[XAI_IMPORT_MAX_RANK]; /* the layer's: global_avgpool absorbing a Flatten) */
+    batch_place place;                  /* V_LAYER, V_PADDED: where the batch is */
 } value;
 
 typedef enum { F_NONE, F_LAYER, F_MERGED, F_ALIAS, F_FOLDED } fate_kind;
 
 typedef struct node_fate {
     fate_kind kind;
-    int layer; /* the layer it is, was merged into, or aliases */
-    int rank;  /* per-sample shape of its first output when a network tensor (rank 0: not) */
+    int claimed; /* part of a pattern mapped from its first node (onnx_layernorm.c): skipped when reached */
+    int layer;   /* the layer it is, was merged into, or aliases */
+    int rank;    /* per-sample shape of its first output when a network tensor (rank 0: not) */
     int64_t shape[XAI_IMPORT_MAX_RANK];
 } node_fate;
 
@@ -165,6 +176,7 @@ typedef struct imp {
     int64_t static_batch; /* the input's batch dimension when the model fixes it, else -1 */
     ctensor *tensors;     /* every ctensor (list) */
     int64_t folded_elems;
+    batch_place in_place, out_place; /* the node being mapped: its inputs' batch place, its outputs' */
     char *err;
     size_t errlen;
     int failed;
@@ -244,7 +256,23 @@ int parameter_layer(imp *im, int node, int k, int rank);
 int map_nn(imp *im, int node, const char *op);    /* onnx_map_nn.c: Conv, Gemm, MatMul, pools, BN, Pad */
 int map_ew(imp *im, int node, const char *op);    /* onnx_map_ew.c: activations, arithmetic, Softmax */
 int map_shape(imp *im, int node, const char *op); /* onnx_map_shape.c: reshapes, Concat, Split, Slice, ... */
+int match_layernorm(imp *im, int node);           /* onnx_layernorm.c, at a ReduceMean: 1 matched, 0 not, -1 error */
 int is_supported_op(const char *op);
+
+/* ---- the batch's place (onnx_batch.c) ---- */
+int place_is_first(batch_place p);
+int onnx_rank(const layer *L, batch_place p);
+int onnx_dims(const imp *im, const layer *L, batch_place p, int64_t *dims, uint8_t *sym); /* returns the rank */
+/* The node's network inputs must hold the batch at one place (im->in_place, also im->out_place's default);
+ * off the first axis, only ops that follow it are allowed. */
+int check_batch_places(imp *im, int node);
+/* ONNX axis of the node's input layer x (im->in_place) -> the sample's axis; -1 (reported) for the batch's */
+int sample_axis(imp *im, int node, int x, int64_t axis, const char *what);
+/* Transpose by the ONNX perm: the sample's perm, and the batch's new place in im->out_place */
+int transpose_placed(imp *im, int node, int x, const int64_t *perm, int n, int64_t *sample_perm);
+/* Reshape to target t where the batch moves or merges: the sample's dims, the batch's place in im->out_place */
+int reshape_placed(imp *im, int node, int x, const ctensor *t, int allowzero, int *rank, int64_t *dims);
+int check_output_place(imp *im, const value *v);
 
 /* ---- output (onnx_names.c, onnx_emit.c) ---- */
 int name_layers(imp *im);

@@ -27,6 +27,11 @@ static int map_activation(imp *im, int node, const char *op)
     if (!strcmp(op, "Tanh")) return unary(im, node, L_TANH);
     if (!strcmp(op, "HardSwish")) return unary(im, node, L_HARDSWISH);
     if (!strcmp(op, "Erf")) return unary(im, node, L_ERF);
+    if (!strcmp(op, "Pow") || !strcmp(op, "Sqrt"))
+        return node_fail(im, node,
+                         "%s on network tensors is supported only within a LayerNorm exported before opset 17 "
+                         "(ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div over the last axis)",
+                         op);
     layer_op lop = !strcmp(op, "HardSigmoid") ? L_HARDSIGMOID : !strcmp(op, "Elu") ? L_ELU : L_LEAKY_RELU;
     if (unary(im, node, lop)) return -1;
     layer *L = &im->layers[im->n_layers - 1];
@@ -69,6 +74,14 @@ static int map_softmax(imp *im, int node)
     const layer *X = &im->layers[x];
     int64_t axis, others = 1, along = -1;
     if (attr_int(im, node, "axis", im->opset < 13 ? 1 : -1, &axis)) return -1;
+    if (!place_is_first(im->in_place)) { /* sequence-first attention: the batch's axis is none of the sample's */
+        int a = sample_axis(im, node, x, axis, "axis");
+        if (a < 0) return -1;
+        int r = onnx_rank(X, im->in_place);
+        if (im->opset < 13 && im->in_place.axis > (axis < 0 ? axis + r : axis)) /* "every axis from axis on" */
+            return node_fail(im, node, "Softmax (opset %d) over axes that hold the batch", (int)im->opset);
+        axis = a + 1;
+    }
     if (axis < 0) axis += X->rank + 1;
     if (axis < 1 || axis > X->rank) return node_fail(im, node, "Softmax over the batch axis (or out of range)");
     if (im->opset < 13 && axis == 1)
@@ -175,6 +188,16 @@ static int gelu_factor(imp *im, const value *g, int *tanh_form, int *x)
     return -1;
 }
 
+/* The nodes of the pattern's layers from `from` back to x are merged into the GELU `into` (their layers die),
+ * so that the node map accounts for each. */
+static void absorb_chain(imp *im, int from, int x, int into)
+{
+    if (from == x || from <= 0) return;
+    const layer *L = &im->layers[from];
+    if (from != into && L->node >= 0) set_fate(im, L->node, F_MERGED, into);
+    for (int k = 0; k < L->n_in; k++) absorb_chain(im, L->in[k], x, into);
+}
+
 /* x * g with g = 1 + erf(...) (gelu_factor): 2 gelu(x), or gelu(x) when the other factor is x * 0.5 */
 static int fuse_gelu(imp *im, int node, const value *xv, const value *g)
 {
@@ -185,6 +208,8 @@ static int fuse_gelu(imp *im, int node, const value *xv, const value *g)
         half = sole_number(im, xv, L_MUL, 0.5, 0);
         if (half < 0 || im->layers[half].in[0] != x) return 0;
     }
+    absorb_chain(im, g->layer, x, l);
+    if (half >= 0) absorb_chain(im, half, x, l);
     layer *L = &im->layers[l];
     L->op = half >= 0 ? L_GELU : L_GELU2;
     L->approximate = tanh_form;
@@ -300,6 +325,12 @@ static int map_binary(imp *im, int node, layer_op op)
     ctensor *c = in_const(im, node, 1 - xk);
     if (x < 0 || !c) return -1;
     double v;
+    if (!place_is_first(im->in_place) && c->count > 1) { /* a constant tensor must not vary along the batch's axis */
+        int r = onnx_rank(&im->layers[x], im->in_place);
+        for (int k = 0; k < c->rank; k++)
+            if (k - c->rank + r <= im->in_place.axis && c->dims[k] != 1)
+                return node_fail(im, node, "its constant operand varies along the axis that holds the batch");
+    }
     if (ct_scalar(c, &v) && c->count > 1 && c->rank <= im->layers[x].rank + 1) {
         /* a constant tensor (positional embeddings): a parameter layer, then the op of two layers */
         int p = parameter_layer(im, node, 1 - xk, im->layers[x].rank);

@@ -303,8 +303,10 @@ static int map_gemm(imp *im, int node, int matmul)
 {
     int x = in_layer(im, node, 0);
     if (x < 0) return -1;
-    int rank = im->layers[x].rank;
-    if (rank != 1 && !(matmul && rank == 2))
+    int rank = im->layers[x].rank, placed = !place_is_first(im->in_place);
+    if (placed && im->in_place.axis == onnx_rank(&im->layers[x], im->in_place) - 1)
+        return node_fail(im, node, "it would sum over the axis that holds the batch");
+    if (rank != 1 && !((matmul || placed) && rank == 2)) /* Gemm of [T*N, K]: tokens, the batch merged */
         return layer_shape_fail(im, node, x, matmul ? "flat [K] or tokens [T, K]" : "flat [K]");
     int64_t k = im->layers[x].shape[rank - 1], trans_a = 0, trans_b = 0;
     double alpha = 1, beta = 1;
@@ -415,6 +417,8 @@ static int map_matmul(imp *im, int node)
     int in[2] = { in_layer(im, node, 0), in_layer(im, node, 1) };
     if (in[0] < 0 || in[1] < 0) return -1;
     const layer *A = &im->layers[in[0]], *B = &im->layers[in[1]];
+    if (im->in_place.axis >= onnx_rank(A, im->in_place) - 2)
+        return node_fail(im, node, "the batch is on a matrix axis of its operands (xaic needs it on a leading axis)");
     int r = A->rank, ok = r >= 2 && B->rank == r && A->shape[r - 1] == B->shape[r - 2];
     for (int k = 0; ok && k < r - 2; k++) ok = A->shape[k] == B->shape[k];
     if (!ok) {

@@ -72,6 +72,14 @@ static int map_reshape(imp *im, int node, int x)
     if (t->is_float || t->rank != 1 || t->count < 1 || t->count > XAI_IMPORT_MAX_RANK + 1)
         return node_fail(im, node, "the target shape must be 1 to %d integers", XAI_IMPORT_MAX_RANK + 1);
     const layer *X = &im->layers[x];
+    int moves = !place_is_first(im->in_place) || (t->sym && t->sym[0] == SYM_SCALED);
+    for (int k = 1; t->sym && k < t->count; k++) moves |= t->sym[k] == SYM_BATCH || t->sym[k] == SYM_SCALED;
+    if (moves) { /* the batch moves or merges with another axis (attention) */
+        int64_t to[XAI_IMPORT_MAX_RANK + 1];
+        int r;
+        if (reshape_placed(im, node, x, t, (int)allowzero, &r, to)) return -1;
+        return reshape_to(im, node, x, r, to);
+    }
     int rank = (int)t->count - 1, infer = -1;
     int64_t dims[XAI_IMPORT_MAX_RANK], known = 1;
     uint8_t s0 = t->sym ? t->sym[0] : SYM_KNOWN;
@@ -133,25 +141,21 @@ static int map_squeeze(imp *im, int node, int x, int squeeze)
     return reshape_to(im, node, x, rank, dims);
 }
 
+/* Transpose, the batch's axis moving too (sequence-first attention): the sample's own permutation */
 static int map_transpose(imp *im, int node, int x)
 {
     const layer *X = &im->layers[x];
-    int64_t perm[CT_MAX_RANK];
-    int n, identity = 1;
+    int64_t perm[CT_MAX_RANK], p[XAI_IMPORT_MAX_RANK], dims[XAI_IMPORT_MAX_RANK];
+    int n, r = onnx_rank(X, im->in_place), identity = 1;
     if (attr_ints(im, node, "perm", perm, CT_MAX_RANK, &n)) return -1;
     if (n < 0) {
-        n = X->rank + 1;
+        n = r;
         for (int k = 0; k < n; k++) perm[k] = n - 1 - k;
     }
-    if (n != X->rank + 1) return node_fail(im, node, "perm has %d entries for rank %d", n, X->rank + 1);
-    if (perm[0] != 0) return node_fail(im, node, "the permutation moves the batch axis");
-    uint8_t seen[CT_MAX_RANK] = { 0 };
-    int64_t p[XAI_IMPORT_MAX_RANK], dims[XAI_IMPORT_MAX_RANK];
-    for (int k = 1; k < n; k++) {
-        if (perm[k] < 1 || perm[k] >= n || seen[perm[k]]++) return node_fail(im, node, "perm is not a permutation");
-        p[k - 1] = perm[k] - 1;
-        dims[k - 1] = X->shape[p[k - 1]];
-        identity &= p[k - 1] == k - 1;
+    if (transpose_placed(im, node, x, perm, n, p)) return -1;
+    for (int k = 0; k < X->rank; k++) {
+        dims[k] = X->shape[p[k]];
+        identity &= p[k] == k;
     }
     if (identity) return out_alias(im, node, 0, x);
     int l = new_layer(im, L_TRANSPOSE, node, 1, &x);
@@ -262,14 +266,15 @@ static int map_slice(imp *im, int node, int x)
 {
     int64_t starts[CT_MAX_RANK], ends[CT_MAX_RANK], axes[CT_MAX_RANK], steps[CT_MAX_RANK];
     int n, cur = x, made = 0;
-    if (slice_params(im, node, im->layers[x].rank + 1, starts, ends, axes, steps, &n)) return -1;
+    if (slice_params(im, node, onnx_rank(&im->layers[x], im->in_place), starts, ends, axes, steps, &n)) return -1;
     for (int k = 0; k < n; k++) {
-        if (axes[k] == 0) { /* the batch: only the whole of it */
+        if (axes[k] == im->in_place.axis) { /* the batch: only the whole of it */
             if (starts[k] != 0 || ends[k] < INT32_MAX || steps[k] != 1)
                 return node_fail(im, node, "it slices the batch axis, which xaic keeps whole");
             continue;
         }
-        int a = (int)axes[k] - 1;
+        int a = sample_axis(im, node, x, axes[k], "axis");
+        if (a < 0) return -1;
         int64_t d = im->layers[cur].shape[a];
         if (steps[k] < 0) return node_fail(im, node, "negative steps (reversing an axis) are not supported");
         int64_t len = slice_clamp(d, &starts[k], &ends[k], steps[k]);
@@ -343,11 +348,10 @@ int map_shape(imp *im, int node, const char *op)
         return out_alias(im, node, 0, x);
     }
     if (!strcmp(op, "Shape")) {
-        const layer *X = &im->layers[x];
-        int64_t dims[XAI_IMPORT_MAX_RANK + 1] = { im->static_batch > 0 ? im->static_batch : 0 };
-        uint8_t sym[XAI_IMPORT_MAX_RANK + 1] = { SYM_BATCH };
-        memcpy(dims + 1, X->shape, (size_t)X->rank * sizeof *dims);
-        return fold_shape_of(im, node, X->rank + 1, dims, sym);
+        int64_t dims[XAI_IMPORT_MAX_RANK + 1];
+        uint8_t sym[XAI_IMPORT_MAX_RANK + 1];
+        int r = onnx_dims(im, &im->layers[x], im->in_place, dims, sym);
+        return fold_shape_of(im, node, r, dims, sym);
     }
     if (!strcmp(op, "Flatten")) return map_flatten(im, node, x);
     if (!strcmp(op, "Reshape")) return map_reshape(im, node, x);

@@ -25,7 +25,9 @@ static const struct {
     { "Div", 1 },
     { "Dropout", 2 },
     { "Elu", 1 },
+    { "Equal", 3 },
     { "Erf", 1 }, /* only in GELU's pattern */
+    { "Expand", 2 },
     { "Flatten", 2 },
     { "Gather", 2 },
     { "Gemm", 0 },
@@ -39,6 +41,7 @@ static const struct {
     { "MaxPool", 0 },
     { "Mul", 1 },
     { "Pad", 0 },
+    { "Pow", 1 }, /* only in a LayerNorm's pattern */
     { "ReduceMean", 0 },
     { "Relu", 1 },
     { "Reshape", 2 },
@@ -47,11 +50,13 @@ static const struct {
     { "Slice", 2 },
     { "Softmax", 1 },
     { "Split", 2 },
+    { "Sqrt", 1 }, /* only in a LayerNorm's pattern */
     { "Squeeze", 2 },
     { "Sub", 1 },
     { "Tanh", 1 },
     { "Transpose", 2 },
     { "Unsqueeze", 2 },
+    { "Where", 3 },
 };
 #define N_OPS (int)(sizeof op_table / sizeof op_table[0])
 
@@ -271,16 +276,20 @@ static int walk_nodes(imp *im)
     for (int n = 0; n < (int)g->n_node; n++) {
         const Onnx__NodeProto *node = g->node[n];
         const char *op = node->op_type;
+        if (im->fates[n].claimed) continue; /* mapped with the pattern it belongs to */
         int all_const = 1;
         for (int k = 0; k < (int)node->n_input; k++) {
             value *v = node_in(im, n, k);
             if (v && v->kind != V_INIT && v->kind != V_CONST) all_const = 0;
         }
         int kind = op_kind(op), rc;
+        if (check_batch_places(im, n)) return -1;
         if (all_const && (kind == 3 || is_foldable_op(op)))
             rc = fold_node(im, n);
         else if (kind == 3)
             rc = node_fail(im, n, "%s on network tensors is not supported (only on shapes and constants)", op);
+        else if (!strcmp(op, "ReduceMean") && (rc = match_layernorm(im, n)) != 0)
+            rc = rc < 0 ? -1 : 0; /* a LayerNorm exported before opset 17 */
         else if (kind == 0)
             rc = map_nn(im, n, op);
         else if (kind == 1)
@@ -290,7 +299,8 @@ static int walk_nodes(imp *im)
         if (rc < 0 || im->failed) return -1;
         for (int k = 0; k < (int)node->n_output; k++) {
             value *v = node_out_value(im, n, k);
-            if (v && v->uses && v->kind == V_NONE)
+            if (v && (v->kind == V_LAYER || v->kind == V_PADDED)) v->place = im->out_place;
+            if (v && v->uses && v->kind == V_NONE && !im->fates[n].claimed)
                 return node_fail(im, n, "its output %d ('%s') is used, but xaic does not compute it for %s", k, v->name,
                                  op);
         }
@@ -319,6 +329,21 @@ static int check_declared(imp *im, const Onnx__ValueInfoProto *vi)
         return 0;
     const Onnx__TensorShapeProto *s = t->tensor_type->shape;
     const value *v = &im->values[id];
+    if (!place_is_first(v->place)) { /* the dims off the batch's axis */
+        layer tmp = { .rank = v->rank };
+        int64_t dims[XAI_IMPORT_MAX_RANK + 1];
+        uint8_t sym[XAI_IMPORT_MAX_RANK + 1];
+        memcpy(tmp.shape, v->shape, sizeof tmp.shape);
+        int r = onnx_dims(im, &tmp, v->place, dims, sym);
+        for (int k = 0; k < r && (int)s->n_dim == r; k++) {
+            const Onnx__TensorShapeProto__Dimension *d = s->dim[k];
+            if (!sym[k] && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                d->dim_value != dims[k])
+                return node_fail(im, v->producer, "xaic computes %lld for axis %d of '%s' but the model declares %lld",
+                                 (long long)dims[k], k, v->name, (long long)d->dim_value);
+        }
+        return 0;
+    }
     if ((int)s->n_dim != v->rank + 1) return 0;
     int64_t declared[XAI_IMPORT_MAX_RANK];
     for (int k = 0; k < v->rank; k++) {
@@ -340,6 +365,7 @@ int walk_graph(imp *im)
     if (!(im->fates = calloc(g->n_node ? g->n_node : 1, sizeof *im->fates))) return imp_fail(im, "out of memory");
     if (check_supported(im) || build_values(im) || walk_nodes(im)) return -1;
     value *out = &im->values[im->output_value];
+    if (out->kind == V_LAYER && check_output_place(im, out)) return -1;
     if (out->kind != V_LAYER || out->layer == 0)
         return imp_fail(im, "%s: the graph output '%s' is %s; xaic needs a layer computed from the input", im->label,
                         out->name, out->kind == V_LAYER ? "the input itself" : "a constant");

@@ -5,7 +5,8 @@
 
 - the safetensors file beside NET.xai holds exactly the tensors NET.xai reads, each equal to the ONNX
   initializer (or Constant) of that name, or to the transform its derived name says (`.T` transposed,
-  `*a` scaled by a, `.flat` / `.expand` reshaped / broadcast to a vector);
+  `*a` scaled by a, `.flat` / `.expand` reshaped / broadcast to a vector); a `parameter` holds it
+  without its leading axes of size 1 (the batch);
 - the node map lists every ONNX node once with a known fate, names only layers of NET.xai, and gives
   each network tensor the per-sample shape onnx.shape_inference infers;
 - NET.xai has one line per layer the node map names;
@@ -78,6 +79,8 @@ def check_tensors(net, xai_path, sources):
             continue
         if name.endswith(".expand"):
             want = np.broadcast_to(want.reshape(-1), value.shape)
+        if want.ndim > value.ndim and all(d == 1 for d in want.shape[:want.ndim - value.ndim]):
+            want = want.reshape(want.shape[want.ndim - value.ndim:])  # a parameter: its batch axis of 1 dropped
         if want.shape != value.shape or not np.array_equal(want, value):
             fail(f"tensor '{name}': shape {value.shape} or values differ from the ONNX model's {want.shape}")
     return weights

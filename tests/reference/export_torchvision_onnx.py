@@ -34,13 +34,31 @@ MODELS = {
     "regnet_y_400mf": ("regnet_y_400mf", 64, 13),
     "resnext50_32x4d": ("resnext50_32x4d", 64, 14),
     "alexnet": ("alexnet", 224, 15),
+    # VisionTransformer (nn.MultiheadAttention moves the batch axis); before opset 17 LayerNorm is decomposed
+    "vit_small": ("vit_small", 32, 17),
+    "vit_small_op13": ("vit_small", 32, 13),
 }
 # no conv-BN fusion, no constant folding: every tensor keeps its state_dict name
 V1_EXPORT = {"do_constant_folding": False, "training": torch.onnx.TrainingMode.PRESERVE}
 LARGE = {"vgg11_bn": ("vgg11_bn", 224, 16)}   # 530 MB of weights: only when asked by name
 
 
+def vit_small():
+    """torchvision's VisionTransformer at a small configuration; its head (zero-initialised) and layer norms
+    (ones, zeros) get random values so that they matter"""
+    model = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                                                 hidden_dim=16, mlp_dim=32, num_classes=10)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("heads") or ".ln" in name or name.startswith("encoder.ln"):
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5 + (1.0 if name.endswith("ln.weight") else 0.0))
+    return model.eval()
+
+
 def build(ctor):
+    if ctor == "vit_small":
+        return vit_small()
     # PyTorch's default initialisation: GoogLeNet's own (truncated normal, std 0.01) leaves its activations so
     # close together that hundreds of max-pool windows hold near-ties (gaps below 1e-7 of the layer's range),
     # and which element wins one then depends on float rounding, not on the compiler under test.

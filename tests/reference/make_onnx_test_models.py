@@ -457,7 +457,7 @@ def ops_errors():
                                   "axes of a sample is not supported"])
     save("batch_transpose", [node("Transpose", ["x"], ["y"], "/t/Transpose", perm=[1, 0, 2, 3])], [X(1, 2, 2)],
          [vinfo("y", [1, "N", 2, 2])])
-    case("batch_transpose", error=["node '/t/Transpose' (Transpose): the permutation moves the batch axis"])
+    case("batch_transpose", error=["the graph output 'y' is [1, N, 2, 2], with the batch (N) off the first axis"])
     save("batch_reshape", [node("Reshape", ["x", "t"], ["y"], "/r/Reshape")], [X(2, 2, 2)], [vinfo("y", [4, 2])],
          [init("t", np.array([4, 2], np.int64))])
     case("batch_reshape", error=["node '/r/Reshape' (Reshape): the target shape does not keep the batch"])
@@ -502,6 +502,115 @@ def ops_many():
                                          "output relu_3000;"], tensors={})
 
 
+def ops_attention():
+    """torch.onnx's spelling of nn.MultiheadAttention (batch_first): the batch moved to axis 1, merged with the heads
+    ([T, N*H, d]) and with the tokens ([T*N, D]) through Reshapes whose targets come from Shape arithmetic, and
+    back; a decomposed LayerNorm (exports before opset 17); the class token as Expand of a constant to [N, 1, D]."""
+    T, D, H = 3, 4, 2
+    x, yv = vinfo("x", ["N", T, D]), vinfo("y", ["N", T, D])
+
+    def dims(prefix, shape_of, parts):
+        """Concat of Unsqueezed shape entries: parts are ('dim', k), ('mul', k, m) or ('num', v)"""
+        nodes, names = [node("Shape", [shape_of], [prefix + "s"], prefix + "/Shape")], []
+        for i, part in enumerate(parts):
+            n = f"{prefix}{i}"
+            if part[0] == "num":
+                nodes.append(const(n + "u", np.array([part[1]], np.int64)))
+            else:
+                nodes += [const(n + "i", np.array(part[1], np.int64)),
+                          node("Gather", [prefix + "s", n + "i"], [n + "g"], f"{prefix}/Gather_{i}", axis=0)]
+                last = n + "g"
+                if part[0] == "mul":
+                    nodes += [const(n + "m", np.array(part[2], np.int64)),
+                              node("Mul", [last, n + "m"], [n + "p"], f"{prefix}/Mul_{i}")]
+                    last = n + "p"
+                nodes += [const(n + "a", np.array([0], np.int64)),
+                          node("Unsqueeze", [last, n + "a"], [n + "u"], f"{prefix}/Unsqueeze_{i}")]
+            names.append(n + "u")
+        return nodes + [node("Concat", names, [prefix + "t"], prefix + "/Concat", axis=0)], prefix + "t"
+
+    W = arr(D, D)
+    n1, t1 = dims("/r1", "xs", [("dim", 0), ("mul", 1, H), ("num", D // H)])  # [T, N*H, d]
+    n2, t2 = dims("/r2", "xs", [("mul", 1, T), ("num", D)])                    # [T*N, D]
+    nodes = [node("Transpose", ["x"], ["xs"], "/seq/Transpose", perm=[1, 0, 2])] + n1 + [
+        node("Reshape", ["xs", t1], ["heads"], "/heads/Reshape"),
+        node("Transpose", ["heads"], ["ht"], "/ht/Transpose", perm=[1, 0, 2]),
+        node("Transpose", ["heads"], ["kt"], "/kt/Transpose", perm=[1, 2, 0]),
+        node("MatMul", ["ht", "kt"], ["scores"], "/scores/MatMul"),
+        node("Softmax", ["scores"], ["att"], "/att/Softmax", axis=-1),
+        node("MatMul", ["att", "ht"], ["ctx"], "/ctx/MatMul"),
+        node("Transpose", ["ctx"], ["h"], "/back/Transpose", perm=[1, 0, 2])] + n2 + [
+        node("Reshape", ["h", t2], ["flat"], "/flat/Reshape"),
+        node("Gemm", ["flat", "proj.W"], ["o"], "/proj/Gemm", transB=1)]
+    save("attention_batch_moves",
+         nodes + [const("nb", np.array([0], np.int64)), node("Shape", ["x"], ["x_s"], "/xs/Shape"),
+                  node("Gather", ["x_s", "nb"], ["nbatch"], "/nb/Gather", axis=0),
+                  const("tnd_a", np.array([T], np.int64)), const("tnd_c", np.array([D], np.int64)),
+                  node("Concat", ["tnd_a", "nbatch", "tnd_c"], ["tnd"], "/tnd/Concat", axis=0),
+                  node("Reshape", ["o", "tnd"], ["o3"], "/unflat/Reshape"),
+                  node("Transpose", ["o3"], ["ob"], "/bf/Transpose", perm=[1, 0, 2]),
+                  node("Add", ["ob", "x"], ["y"], "/res/Add")],
+         [x], [yv], [init("proj.W", W)])
+    case("attention_batch_moves", ["heads = reshape(x, [3, 2, 2]);", "ht = transpose(heads, [1, 0, 2]);",
+                                   "kt = transpose(heads, [1, 2, 0]);", "scores = matmul(ht, kt);",
+                                   "att = softmax(scores, axis=2);", "ctx = matmul(att, ht);",
+                                   "back = transpose(ctx, [1, 0, 2]);", "flat = reshape(back, [3, 4]);",
+                                   'proj = dense(flat, 4, weight="proj.W", bias=false);', "res = add(proj, x);"],
+         tensors={"proj.W": W})
+    # a Reshape that would interleave samples: [T, N, D] -> [N, T*D] (the batch would not stay one block)
+    save("attention_mixes_samples",
+         [node("Transpose", ["x"], ["xs"], "/seq/Transpose", perm=[1, 0, 2]), const("nb", np.array([0], np.int64)),
+          node("Shape", ["x"], ["x_s"], "/xs/Shape"), node("Gather", ["x_s", "nb"], ["nbatch"], "/nb/Gather", axis=0),
+          const("rest", np.array([T * D], np.int64)),
+          node("Concat", ["nbatch", "rest"], ["t"], "/t/Concat", axis=0),
+          node("Reshape", ["xs", "t"], ["y"], "/mix/Reshape")], [x], [vinfo("y", ["N", T * D])])
+    case("attention_mixes_samples", error=["node '/mix/Reshape' (Reshape): the reshape of [3, N, 4] would mix samples"])
+    save("attention_softmax_batch", [node("Transpose", ["x"], ["xs"], "/seq/Transpose", perm=[1, 0, 2]),
+                                     node("Softmax", ["xs"], ["s"], "/s/Softmax", axis=1),
+                                     node("Transpose", ["s"], ["y"], "/b/Transpose", perm=[1, 0, 2])], [x], [yv])
+    case("attention_softmax_batch", error=["node '/s/Softmax' (Softmax): its axis 1 is the one that holds the batch (N) "
+                                           "in [3, N, 4]"])
+    save("attention_unsupported_op", [node("Transpose", ["x"], ["xs"], "/seq/Transpose", perm=[1, 0, 2]),
+                                      node("LayerNormalization", ["xs", "s"], ["n"], "/n/LayerNormalization"),
+                                      node("Transpose", ["n"], ["y"], "/b/Transpose", perm=[1, 0, 2])], [x], [yv],
+         [init("s", arr(D))], opset=17)
+    case("attention_unsupported_op", error=["node '/n/LayerNormalization' (LayerNormalization): its input [3, N, 4] holds "
+                                            "the batch (N) off the first axis"])
+    # the class token: Expand of a constant [1, 1, D] to [N, 1, D] (the shape through torch's Equal / Where on -1)
+    cls = arr(1, 1, D)
+    save("class_token",
+         [node("Shape", ["x"], ["x_s"], "/s/Shape"), const("i0", np.array(0, np.int64)),
+          node("Gather", ["x_s", "i0"], ["n"], "/n/Gather", axis=0), const("ax0", np.array([0], np.int64)),
+          node("Unsqueeze", ["n", "ax0"], ["nu"], "/nu/Unsqueeze"), const("m1", np.array([-1, -1], np.int64)),
+          node("Concat", ["nu", "m1"], ["want"], "/want/Concat", axis=0), const("neg", np.array([-1, -1, -1], np.int64)),
+          node("Equal", ["want", "neg"], ["eq"], "/eq/Equal"), const("ones", np.array([1, 1, 1], np.int64)),
+          node("Where", ["eq", "ones", "want"], ["shape"], "/w/Where"),
+          node("Expand", ["class_token", "shape"], ["c"], "/cls/Expand"),
+          node("Concat", ["c", "x"], ["y"], "/cat/Concat", axis=1)],
+         [x], [vinfo("y", ["N", T + 1, D])], [init("class_token", cls)])
+    case("class_token", ['cls_param = parameter([1, 4], weight="class_token");', "cat = concat([cls_param, x]);"],
+         tensors={"class_token": cls[0]})
+    # nn.LayerNorm before opset 17: ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add
+    lw, lb = arr(D), arr(D)
+    save("layernorm_decomposed",
+         [node("ReduceMean", ["x"], ["mu"], "/ln/ReduceMean", axes=[-1]), node("Sub", ["x", "mu"], ["d"], "/ln/Sub"),
+          const("two", np.array(2, np.float32)), node("Pow", ["d", "two"], ["d2"], "/ln/Pow"),
+          node("ReduceMean", ["d2"], ["var"], "/ln/ReduceMean_1", axes=[-1]), const("eps", np.array(1e-5, np.float32)),
+          node("Add", ["var", "eps"], ["ve"], "/ln/Add"), node("Sqrt", ["ve"], ["sd"], "/ln/Sqrt"),
+          node("Div", ["d", "sd"], ["nrm"], "/ln/Div"), node("Mul", ["nrm", "ln.weight"], ["sc"], "/ln/Mul"),
+          node("Add", ["sc", "ln.bias"], ["y"], "/ln/Add_1")],
+         [x], [yv], [init("ln.weight", lw), init("ln.bias", lb)])
+    case("layernorm_decomposed", ["ln = layernorm(x);"], tensors={"ln.weight": lw, "ln.bias": lb})  # eps: 1e-5
+    # the pattern's Pow used outside it: not a LayerNorm, and Pow alone is not supported
+    save("layernorm_pattern_broken",
+         [node("ReduceMean", ["x"], ["mu"], "/ln/ReduceMean", axes=[-1]), node("Sub", ["x", "mu"], ["d"], "/ln/Sub"),
+          const("three", np.array(3, np.float32)), node("Pow", ["d", "three"], ["y"], "/ln/Pow")], [x], [yv])
+    case("layernorm_pattern_broken", error=["node '/ln/ReduceMean' (ReduceMean): it starts a LayerNorm",
+                                            "but x - mean must feed one Pow and one Div, only"])
+    save("pow_alone", [const("two", np.array(2, np.float32)), node("Pow", ["x", "two"], ["y"], "/p/Pow")], [x], [yv])
+    case("pow_alone", error=["node '/p/Pow' (Pow): Pow on network tensors is supported only within a LayerNorm"])
+
+
 def fuzz_corpus(outdir):
     global OUT
     OUT = outdir
@@ -511,8 +620,10 @@ def fuzz_corpus(outdir):
     ops_activations()
     ops_dense()  # after the first three, so that their seeds' random values stay as they were
     ops_errors()
+    ops_attention()
     keep = {"conv_basic", "activations", "fusions", "shape_ops", "split_slice", "folded_pads", "matmul_tokens",
-            "add_constant_tensor", "gather_token", "gelu", "layernorm_opset17"}
+            "add_constant_tensor", "gather_token", "gelu", "layernorm_opset17", "attention_batch_moves", "class_token",
+            "layernorm_decomposed"}
     for f in os.listdir(outdir):
         if f.endswith(".onnx"):
             if f[:-5] in keep:
@@ -529,7 +640,8 @@ def main():
         sys.exit(__doc__)
     OUT = sys.argv[1]
     os.makedirs(OUT, exist_ok=True)
-    for make in (ops_conv, ops_dense, ops_activations, ops_pools, ops_shapes, ops_bn_names, ops_files, ops_errors, ops_many):
+    for make in (ops_conv, ops_dense, ops_activations, ops_pools, ops_shapes, ops_bn_names, ops_files, ops_errors, ops_many,
+                 ops_attention):
         make()
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump(CASES, f, indent=1)

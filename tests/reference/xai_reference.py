@@ -136,8 +136,8 @@ def read_safetensors(path):
     return out, header, n
 
 
-PARAMS = {"conv2d": ["weight", "bias"], "dense": ["weight", "bias"],
-          "batchnorm": ["weight", "bias", "running_mean", "running_var"]}
+PARAMS = {"conv2d": ["weight", "bias"], "dense": ["weight", "bias"], "layernorm": ["weight", "bias"],
+          "parameter": ["weight"], "batchnorm": ["weight", "bias", "running_mean", "running_var"]}
 
 
 def layer_tensors(op, named, prefix):
@@ -201,9 +201,15 @@ def run(net, weights, x):
             y = F.conv2d(F.pad(a, (left, right, top, bottom)), t["weight"], t.get("bias"), pair(named.get("stride", 1)),
                          0, pair(named.get("dilation", 1)), named.get("groups", 1))
             assert y.shape[1] == pos[1]
-        elif op == "dense":
+        elif op == "dense":  # flat [K] or tokens [T, K]: on the last axis
             y = F.linear(a, t["weight"], t.get("bias"))
-            assert y.shape[1] == pos[1]
+            assert y.shape[-1] == pos[1]
+        elif op == "parameter":  # the same tensor for every sample
+            y = t["weight"].reshape(1, *pos[0]).expand(x.shape[0], *pos[0])
+        elif op == "matmul":
+            y = torch.matmul(arg(pos[0]), arg(pos[1]))
+        elif op == "layernorm":
+            y = F.layer_norm(a, a.shape[-1:], t.get("weight"), t.get("bias"), named.get("eps", 1e-5))
         elif op in ("maxpool", "avgpool"):
             y = pool(a, op, pos, named)
         elif op == "global_avgpool":
@@ -245,8 +251,10 @@ def run(net, weights, x):
         elif op == "batchnorm":
             y = F.batch_norm(a, t["running_mean"], t["running_var"], t["weight"], t["bias"], False, 0.0,
                              named.get("eps", 1e-5))
-        elif op == "softmax":
-            y = torch.softmax(a.reshape(a.shape[0], -1), dim=1).reshape(a.shape)
+        elif op == "softmax":  # over a sample, or along a per-sample axis
+            ax = named.get("axis")
+            y = (torch.softmax(a.reshape(a.shape[0], -1), dim=1).reshape(a.shape) if ax is None
+                 else torch.softmax(a, dim=ax + 1 if ax >= 0 else ax))
         else:
             raise ValueError(f"unknown op {op}")
         env[name] = y

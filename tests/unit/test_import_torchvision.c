@@ -143,5 +143,7 @@ Test(import_torchvision, mnasnet0_5) { run_and_compare("mnasnet0_5"); }
 Test(import_torchvision, regnet_y_400mf) { run_and_compare("regnet_y_400mf"); }
 Test(import_torchvision, resnext50_32x4d) { run_and_compare("resnext50_32x4d"); }
 Test(import_torchvision, alexnet) { run_and_compare("alexnet"); }
+Test(import_torchvision, vit_small) { run_and_compare("vit_small"); }
+Test(import_torchvision, vit_small_opset13) { run_and_compare("vit_small_op13"); }
 /* exported without constant folding nor conv-BN fusion: batchnorm layers with their state_dict names */
 Test(import_torchvision, resnet18_unfolded) { run_and_compare("resnet18_v1"); }
