@@ -16,7 +16,7 @@ vgg16 = the peers' models.py VGG-16 (torchvision names, non-inplace ReLU, eval m
 models.build('vgg16', seed=0): the seeded init bench/make_vgg16_weights.py writes for xaic; input =
 vgg16_input.npy from that script; box = models.py's SPECS['vgg16'] low/high.
 resnet50 = tests/reference/torchvision_zoo.py's build('resnet50'): torchvision's module with BatchNorm (what a
-PyTorch user runs; the ONNX file bench/make_resnet50.py exported for xaic has it folded into the convs), the same
+PyTorch user runs; the ONNX file bench/make_torchvision.py exported for xaic has it folded into the convs), the same
 seeded weights; input = resnet50_input.npy from that script (--input); box = VGG-16's. Zennit gets
 canonizers=[ResNetCanonizer()] (merges each BatchNorm into its conv, gives the residual sums the Norm rule), as
 tests/reference/make_onnx_fixtures.py does.
