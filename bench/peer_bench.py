@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Time one peer configuration (PyTorch forward, Zennit 0.5.1 LRP, Captum 0.8 gradient methods) in this
-process: the counterpart of one bench_explain driver. bench/run.sh starts one process per configuration so that peak RSS is per
-configuration.
+"""Time one peer configuration (PyTorch forward, Zennit 0.5.1 LRP, Captum 0.8 gradient methods, LXT's CP-LRP)
+in this process: the counterpart of one bench_explain driver. bench/run.sh starts one process per configuration
+so that peak RSS is per configuration.
 
-    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16|resnet50
-                                         --method forward|epsilon_plus|epsilon_gamma_box|gradient|ig|smoothgrad|deeplift|gradcam
+    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16|resnet50|vit_b_16
+                                         --method forward|epsilon_plus|epsilon_gamma_box|gradient|ig|smoothgrad|deeplift|gradcam|cp_lrp
                                          --batch B [--seconds 3] [--min-runs 10] [--max-runs 100000]
                                          [--threads 2] [--input MODEL_INPUT.npy] [--save-output OUT.npy]
 
@@ -16,10 +16,14 @@ vgg16 = the peers' models.py VGG-16 (torchvision names, non-inplace ReLU, eval m
 models.build('vgg16', seed=0): the seeded init bench/make_vgg16_weights.py writes for xaic; input =
 vgg16_input.npy from that script; box = models.py's SPECS['vgg16'] low/high.
 resnet50 = tests/reference/torchvision_zoo.py's build('resnet50'): torchvision's module with BatchNorm (what a
-PyTorch user runs; the ONNX file bench/make_resnet50.py exported for xaic has it folded into the convs), the same
+PyTorch user runs; the ONNX file bench/make_torchvision.py exported for xaic has it folded into the convs), the same
 seeded weights; input = resnet50_input.npy from that script (--input); box = VGG-16's. Zennit gets
 canonizers=[ResNetCanonizer()] (merges each BatchNorm into its conv, gives the residual sums the Norm rule), as
 tests/reference/make_onnx_fixtures.py does.
+vit_b_16 = torchvision_zoo.build('vit_b_16') (torchvision's VisionTransformer, the same seeded weights as
+bench/make_torchvision.py exported for xaic); input = vit_b_16_input.npy (--input); box = VGG-16's. Its
+parameters are frozen (requires_grad False, as LXT's ViT example does: autograd then computes no weight
+gradients); methods forward, gradient and cp_lrp.
 
 Methods, with the conventions of the peers' methods.py (written out here so that Captum is imported only for
 the methods that need it, which would otherwise add to the peer's RSS):
@@ -27,7 +31,19 @@ the methods that need it, which would otherwise add to the peer's RSS):
   epsilon_plus       zennit.attribution.Gradient(model, EpsilonPlus(epsilon=1e-6, stabilizer=1e-6)),
                      output relevance one-hot(target); one call = forward + modified backward
   epsilon_gamma_box  the same with EpsilonGammaBox(low, high, epsilon=1e-6, gamma=0.25, stabilizer=1e-6)
-  gradient           captum Saliency(model).attribute(x, target=target, abs=False)
+  gradient           captum Saliency(model).attribute(x, target=target, abs=False); for vit_b_16 plain PyTorch
+                     autograd instead: torch.autograd.grad(model(x)[arange, target].sum(), x) (what Saliency
+                     computes, without Captum's import and wrapping)
+  cp_lrp             (vit_b_16) LXT's efficient CP-LRP for torchvision's ViT: its patch map
+                     lxt.efficient.models.vit_torch.cp_LRP (GELU: identity rule; LayerNorm: std held constant;
+                     MultiheadAttention: query and key detached, so the attention weights are constants) and
+                     monkey_patch_zennit, with zennit LayerMapComposite([(Linear, Epsilon()), (Conv2d,
+                     Epsilon())]) registered once; one call = forward with x.requires_grad, autograd.grad of the
+                     target logits' sum, relevance = x * grad (LXT's input x gradient). Relevance starts at the
+                     logit (xaic: `seed logit`). LXT's package lxt.efficient.models imports Hugging Face
+                     transformers (absent on Debian): the packages lxt, lxt.efficient, lxt.efficient.models are
+                     stubbed (empty modules with their directory as __path__) so that only rules.py,
+                     patches.py, zennit_patches.py and models/vit_torch.py are imported, from $PEERS_DIR/lxt.
   ig                 captum IntegratedGradients(model).attribute(x, baselines=zeros_like(x), target=target,
                      n_steps=50, method='gausslegendre', internal_batch_size=None): 50 * batch rows at once
   smoothgrad         captum NoiseTunnel(Saliency(model)).attribute(x, nt_type='smoothgrad', nt_samples=50,
@@ -47,8 +63,8 @@ peak_rss_mb = getrusage(RUSAGE_SELF).ru_maxrss (interpreter, libtorch, Zennit, w
 forward_gflop = 2 x multiply-adds of the conv and linear layers for the whole batch.
 cpu_ms = the median CPU time of the process per timed call (time.process_time, all threads).
 
-Environment: PEERS_DIR (Zennit under $PEERS_DIR/zennit/src, Captum under $PEERS_DIR/captum; default
-~/xai-peers), PEERS_HARNESS (models.py, safetensors_io.py; default <repo>/../shared/peers).
+Environment: PEERS_DIR (Zennit under $PEERS_DIR/zennit/src, Captum under $PEERS_DIR/captum, LXT under
+$PEERS_DIR/lxt; default ~/xai-peers), PEERS_HARNESS (models.py, safetensors_io.py; default <repo>/../shared/peers).
 """
 import argparse
 import json
@@ -84,11 +100,51 @@ def build_vgg16(input_path):
     return m, np.load(input_path), spec['low'], spec['high']
 
 
-def build_resnet50(input_path):
+def build_zoo(name, input_path):
+    """resnet50, vit_b_16: the weights bench/make_torchvision.py exported for xaic"""
     import numpy as np
     sys.path.insert(0, os.path.join(ROOT, 'tests', 'reference'))
     import torchvision_zoo
-    return torchvision_zoo.build('resnet50'), np.load(input_path), -2.1179039, 2.6400001
+    return torchvision_zoo.build(name), np.load(input_path), -2.1179039, 2.6400001
+
+
+def load_lxt():
+    """LXT's CP-LRP patch map for torchvision's ViT and its Zennit patch, without lxt.efficient.models'
+    __init__ (which imports Hugging Face transformers): the three packages become empty modules whose
+    __path__ is their directory, so that the submodules import from their files as usual."""
+    import types
+    root = os.path.join(PEERS, 'lxt', 'lxt')
+    for name, path in (('lxt', root), ('lxt.efficient', os.path.join(root, 'efficient')),
+                       ('lxt.efficient.models', os.path.join(root, 'efficient', 'models'))):
+        if name not in sys.modules:
+            pkg = types.ModuleType(name)
+            pkg.__path__ = [path]
+            sys.modules[name] = pkg
+    import lxt.efficient.models.vit_torch as vit_torch
+    import lxt.efficient.zennit_patches as zennit_patches
+    return vit_torch.cp_LRP, zennit_patches.monkey_patch_zennit
+
+
+def lxt_cp_lrp(model, x, target):
+    """one call = LXT's input x gradient through the patched model (see the docstring)"""
+    import torch
+    from zennit.composites import LayerMapComposite
+    from zennit.rules import Epsilon
+    patch_map, monkey_patch_zennit = load_lxt()
+    for cls, patch in patch_map.items():      # lxt.efficient.monkey_patch(vision_transformer, patch_map)
+        if not patch(cls):
+            raise RuntimeError(f'LXT could not patch {cls.__name__}')
+    monkey_patch_zennit()
+    comp = LayerMapComposite([(torch.nn.Linear, Epsilon()), (torch.nn.Conv2d, Epsilon())])
+    comp.register(model)
+    rows = torch.arange(len(x))
+
+    def call():
+        xg = x.detach().requires_grad_(True)
+        y = model(xg)
+        grad, = torch.autograd.grad(y[rows, target].sum(), xg)
+        return xg.detach() * grad
+    return call, comp
 
 
 CAPTUM = ['gradient', 'ig', 'smoothgrad', 'deeplift', 'gradcam']
@@ -131,7 +187,11 @@ def forward_gflop(model, x):
             total[0] += 2 * out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
         elif isinstance(mod, nn.Linear):
             total[0] += 2 * out.numel() * mod.in_features
-    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        elif isinstance(mod, nn.MultiheadAttention):     # self-attention, batch first: [N, T, E]
+            n, t, e = out[0].shape          # in_proj (3E x E) and out_proj (its Linear is not called as a module)
+            total[0] += 2 * n * t * 4 * e * e + 2 * 2 * n * t * t * e    # + q k^T and attention times values
+    hs = [m.register_forward_hook(hook) for m in model.modules()
+          if isinstance(m, (nn.Conv2d, nn.Linear, nn.MultiheadAttention))]
     with torch.no_grad():
         model(x)
     for h in hs:
@@ -141,8 +201,9 @@ def forward_gflop(model, x):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16', 'resnet50'])
-    ap.add_argument('--method', required=True, choices=['forward', 'epsilon_plus', 'epsilon_gamma_box'] + CAPTUM)
+    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16', 'resnet50', 'vit_b_16'])
+    ap.add_argument('--method', required=True,
+                    choices=['forward', 'epsilon_plus', 'epsilon_gamma_box', 'cp_lrp'] + CAPTUM)
     ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--seconds', type=float, default=3.0)
     ap.add_argument('--min-runs', type=int, default=10)
@@ -152,6 +213,9 @@ def main():
     ap.add_argument('--gradcam-layer', default='', help='module name (default act2 / features.29)')
     ap.add_argument('--save-output', default='', help='write the last call\'s result (.npy) for a sanity check')
     args = ap.parse_args()
+    if (args.model == 'vit_b_16' and args.method not in ('forward', 'gradient', 'cp_lrp')) or \
+            (args.method == 'cp_lrp' and args.model != 'vit_b_16'):
+        ap.error(f'--method {args.method} is not benchmarked on --model {args.model}')
     for p in (HARNESS, os.path.join(PEERS, 'zennit', 'src'), os.path.join(PEERS, 'captum')):
         if p not in sys.path:
             sys.path.insert(0, p)
@@ -161,8 +225,8 @@ def main():
     args.input = args.input or os.path.join(ROOT, 'build', 'bench', args.model + '_input.npy')
     if args.model == 'mnist_cnn':
         model, samples, low, high = build_mnist_cnn()
-    elif args.model == 'resnet50':
-        model, samples, low, high = build_resnet50(args.input)
+    elif args.model in ('resnet50', 'vit_b_16'):
+        model, samples, low, high = build_zoo(args.model, args.input)
     else:
         model, samples, low, high = build_vgg16(args.input)
     reps = -(-args.batch // len(samples))
@@ -172,10 +236,20 @@ def main():
         target = model(x).argmax(1)
 
     ctx = None
+    if args.model == 'vit_b_16':
+        model.requires_grad_(False)
     if args.method == 'forward':
         def call():
             with torch.no_grad():
                 return model(x)
+    elif args.model == 'vit_b_16' and args.method == 'gradient':
+        rows = torch.arange(len(x))
+
+        def call():
+            xg = x.detach().requires_grad_(True)
+            return torch.autograd.grad(model(xg)[rows, target].sum(), xg)[0]
+    elif args.method == 'cp_lrp':
+        call, comp = lxt_cp_lrp(model, x, target)
     elif args.method in CAPTUM:
         import warnings     # Captum's "did not already require gradients" / "Setting ... hooks" on every call
         warnings.simplefilter('ignore', UserWarning)

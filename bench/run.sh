@@ -20,6 +20,7 @@
 #   BENCH_SKIP_PEAK=1    skip the 2048^2 matmul peak measurement (peers' peak_flops.py)
 #   BENCH_SKIP_LAYERS=1  skip VGG-16's layers one by one (forward GFLOP/s per conv / dense layer)
 #   BENCH_SKIP_RESNET=1  skip the imported ResNet-50 (bench/resnet50.sh, run at the end; its own variables)
+#   BENCH_SKIP_VIT=1     skip the imported vit_b_16 (bench/vit_b16.sh, run after ResNet-50; its own variables)
 #   BENCH_THREADS=2      the peer's torch.set_num_threads
 #   BENCH_XAIC_THREADS   threads of xaic's generated code (XAI_NUM_THREADS; default: the CPUs)
 #   PEERS_DIR            Zennit / Captum trees (default /root/xai-peers, else ~/xai-peers)
@@ -252,4 +253,10 @@ PY
 if [ "${BENCH_SKIP_RESNET:-0}" != 1 ]; then
   echo
   bash "$root/bench/resnet50.sh"
+fi
+
+# ---- the imported vit_b_16 against PyTorch and LXT's CP-LRP (bench/vit_b16.sh) ----
+if [ "${BENCH_SKIP_VIT:-0}" != 1 ]; then
+  echo
+  bash "$root/bench/vit_b16.sh"
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Seeded random-weight torchvision CNNs, exported to ONNX: the models of the ONNX importer's tests.
+"""Seeded random-weight torchvision CNNs, exported to ONNX: the models of the ONNX importer's tests (and
+vit_b_16, the transformer of bench/vit_b16.sh).
 
 Needs only torch, torchvision and onnx (Debian: python3-torch 1.13, python3-torchvision 0.14, python3-onnx 1.12);
 never Zennit or Captum.  CI runs it at test time to regenerate the ONNX files (far too big to commit);
@@ -18,8 +19,11 @@ Weights (`build`): torch.manual_seed(seed); torchvision's constructor with weigh
 then, with a separate torch.Generator seeded with seed + 1, visiting modules in named_modules() order:
   - every BatchNorm: weight = U(0.5, 1.5) with the sign flipped on ~10 % of channels, bias = U(-0.2, 0.2)
     (so some folded scales are negative);
-  - every Conv/Linear bias that torchvision initialised to exactly zero (heads, SE convs, VGG's convs):
-    U(-0.1, 0.1), so no layer has an all-zero bias;
+  - every Conv/Linear weight that torchvision initialised to exactly zero (vit_b_16's head):
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default Linear bound), so the logits depend on the input;
+  - every Conv/Linear bias that torchvision initialised to exactly zero (heads, SE convs, VGG's convs, the
+    attention's out_proj): U(-0.1, 0.1), so no layer has an all-zero bias (a MultiheadAttention's
+    in_proj_bias is not a layer's: it stays zero);
 then the BatchNorm running statistics, in module order:
   - ResNets, VGG, alexnet (not in CALIBRATED): running_mean = U(-0.2, 0.2), running_var = U(0.5, 2.0);
   - the others (CALIBRATED: densenet, mobilenet, efficientnet, ...): measured in one forward pass over 16 smooth
@@ -66,6 +70,7 @@ SURVEY = {
     'mobilenet_v3_small': 64, 'mobilenet_v3_large': 64, 'mnasnet0_5': 64, 'regnet_y_400mf': 64,
     'regnet_x_400mf': 64, 'resnext50_32x4d': 64, 'wide_resnet50_2': 64, 'efficientnet_v2_s': 64,
     'convnext_tiny': 64, 'vgg11': 224,
+    'vit_b_16': 224,      # the ViT asserts its image size; no BatchNorm (class token zero, as torchvision has it)
 }
 SEED = 20240614
 # BatchNorm running statistics measured on random images (see randomise) for these; fixed random ones for the rest
@@ -107,8 +112,12 @@ def randomise(model, name, seed):
                 sign = torch.where(torch.rand(c, generator=gen) < 0.1, -1.0, 1.0)
                 mod.weight.copy_(_uniform(c, 0.5, 1.5, gen) * sign)
                 mod.bias.copy_(_uniform(c, -0.2, 0.2, gen))
-            elif isinstance(mod, (nn.Conv2d, nn.Linear)) and mod.bias is not None and not mod.bias.any():
-                mod.bias.copy_(_uniform(mod.bias.shape, -0.1, 0.1, gen))
+            elif isinstance(mod, (nn.Conv2d, nn.Linear)):
+                if not mod.weight.any():     # draws nothing for the CNNs (none has an all-zero weight)
+                    bound = (mod.weight[0].numel()) ** -0.5
+                    mod.weight.copy_(_uniform(mod.weight.shape, -bound, bound, gen))
+                if mod.bias is not None and not mod.bias.any():
+                    mod.bias.copy_(_uniform(mod.bias.shape, -0.1, 0.1, gen))
         if name not in CALIBRATED:
             for m in bns:
                 c = m.num_features
