@@ -18,7 +18,7 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
                        int64_t in_n, int64_t out_n, LLVMValueRef o, int r, LLVMValueRef b, int nb, int nv,
                        const dense_epi *epi)
 {
-    LLVMValueRef acc[8][2][CG_TILE_VECS];
+    LLVMValueRef acc[8][4][CG_TILE_VECS];
     for (int ri = 0; ri < r; ri++)
         for (int bi = 0; bi < nb; bi++)
             for (int v = 0; v < nv; v++) {
@@ -43,11 +43,11 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
             i0 = cg_i64(c, base);
             for (int v = 0; v < nv; v++) m[v] = lanes(0, in_n - base - v * CG_VW);
         }
-        LLVMValueRef a[8][2][CG_TILE_VECS];
+        LLVMValueRef a[8][4][CG_TILE_VECS];
         for (int ri = 0; ri < r; ri++)
             for (int bi = 0; bi < nb; bi++)
                 for (int v = 0; v < nv; v++) a[ri][bi][v] = vget(c, acc[ri][bi][v]);
-        LLVMValueRef xv[2][CG_TILE_VECS];
+        LLVMValueRef xv[4][CG_TILE_VECS];
         for (int bi = 0; bi < nb; bi++)
             for (int v = 0; v < nv; v++)
                 xv[bi][v] = m[v]
@@ -78,21 +78,27 @@ static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, 
     }
 }
 
-/* Rows o .. o+r-1 (r <= 8) for the whole batch: pairs of samples in tiles of 4 rows x 2 samples, a last odd
- * sample in one tile of r rows. Every output is summed in the same order on both paths (one vector of
+/* Rows o .. o+r-1 (r <= 8) for the whole batch: quads of samples in tiles of 4 rows x 4 samples (16
+ * accumulators, 8 loads per 16 multiply-adds: tokens make large batches), then a pair in tiles of 4 x 2, a last
+ * odd sample in one tile of r rows. Every output is summed in the same order on every path (one vector of
  * partial sums over i, then a horizontal sum), so a sample's result does not depend on its batch position. */
 static void dense_rows(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef w, int w_map,
                        LLVMValueRef bias, int64_t in_n, int64_t out_n, LLVMValueRef o, int r, const dense_epi *epi)
 {
-    enum { BB = 2 };
-    cg_loop lb, lr;
-    LLVMValueRef npair = LLVMBuildSDiv(c->b, batch, cg_i64(c, BB), "");
-    LLVMValueRef pb = cg_loop_begin(c, &lb, cg_i64(c, 0), npair, "bb");
+    cg_loop lq, lb, lr;
+    LLVMValueRef nquad = LLVMBuildSDiv(c->b, batch, cg_i64(c, 4), "");
+    LLVMValueRef qb = cg_loop_begin(c, &lq, cg_i64(c, 0), nquad, "bq");
     for (int r0 = 0; r0 < r; r0 += 4)
         dense_tile(c, out, x, w, w_map, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4,
-                   cg_mad(c, pb, BB, NULL), BB, 1, epi);
+                   cg_mad(c, qb, 4, NULL), 4, 1, epi);
+    cg_loop_end(c, &lq);
+    LLVMValueRef npair = LLVMBuildSDiv(c->b, batch, cg_i64(c, 2), "");
+    LLVMValueRef pb = cg_loop_begin(c, &lb, LLVMBuildMul(c->b, nquad, cg_i64(c, 2), ""), npair, "bb");
+    for (int r0 = 0; r0 < r; r0 += 4)
+        dense_tile(c, out, x, w, w_map, bias, in_n, out_n, iadd(c, o, r0), r - r0 < 4 ? r - r0 : 4,
+                   cg_mad(c, pb, 2, NULL), 2, 1, epi);
     cg_loop_end(c, &lb);
-    LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, npair, BB, NULL), batch, "b");
+    LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, npair, 2, NULL), batch, "b");
     dense_tile(c, out, x, w, w_map, bias, in_n, out_n, o, r, b, 1, 1, epi);
     cg_loop_end(c, &lr);
 }
@@ -189,7 +195,10 @@ void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch
                      int64_t in_n, int64_t units, const ir_node *epi_node, const LLVMValueRef *epi_in)
 {
     dense_epi epi = { epi_node, { 0 } };
-    enum { BAND = 1024 }; /* columns per parallel chunk: one 4 KB page of each row of W */
+    /* columns per parallel chunk: one 4 KB page of each row of W, or fewer (a multiple of 64) so that a layer
+     * of fewer than 4096 inputs still makes 4 chunks for the threads (ViT-B's 768 inputs: 4 of 192) */
+    int64_t BAND = 1024;
+    if (in_n < 4 * BAND) BAND = ((in_n + 3) / 4 + 63) / 64 * 64;
     int64_t nfull = in_n / BAND, rest = in_n - nfull * BAND;
     cg_par par; /* threads split the bands of columns (the last one: the remainder) */
     LLVMValueRef lo, hi;
