@@ -21,7 +21,8 @@
  *                            transcribed; LXT has no AttnLRP for nn.MultiheadAttention) <= 1e-4
  *
  * and the arg-max equals the fixture's targets; a batch of 3 equals 3 single samples (forward and every
- * explanation). The same checks run on the networks written in the language (export_vit_onnx.py write_xai:
+ * explanation); integrated gradients (64 Gauss-Legendre nodes, baseline 0) are complete: sum = f(x) - f(0) within
+ * 1e-4 of it. The same checks run on the networks written in the language (export_vit_onnx.py write_xai:
  * CONFIG_xai.xai, the packed in-projection split into dense q, k, v), so that a failure of the imported network
  * can be told apart: importer or explanation ("opset 0" in the messages). Comparisons are logged as RESULT lines
  * (run with --verbose). Measured (imported at opsets 17 and 14 and written out alike; vit_16_4, vit_24_8): logits
@@ -165,6 +166,9 @@ static void check_config(const char *config, int opset)
         }
         fprintf(f, " }\n");
     }
+    fprintf(f,
+            "explain e_ig for %s { method integrated_gradients(steps=64, baseline=zero, quadrature=gausslegendre); }\n",
+            net);
     fclose(f);
     snprintf(path, sizeof path, "%s/explain_%s.xai", dir, net);
     eu_program p;
@@ -245,6 +249,25 @@ static void check_config(const char *config, int opset)
         }
         eu_run_free(&r);
     }
+    /* integrated gradients' completeness, an exact property of the path integral: sum(IG) = f(x) - f(0) for the
+     * target logit (64 Gauss-Legendre nodes on this smooth network leave a gap far below the bound) */
+    float *zero = calloc((size_t)per, sizeof *zero), *y0 = calloc((size_t)classes, sizeof *y0);
+    ws = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+    cr_assert_eq(forward(zero, y0, 1, ws), 0);
+    free(ws);
+    eu_run ig = eu_explain(&p, net, "e_ig", x.data, target, BATCH);
+    cr_assert_eq(ig.status, 0, "%s opset %d integrated gradients: status %d", config, opset, ig.status);
+    for (int b = 0; b < BATCH; b++) {
+        double sum = 0, want = (double)y[b * classes + target[b]] - y0[target[b]];
+        for (int64_t k = 0; k < per; k++) sum += ig.out[b * per + k];
+        cr_log_info("RESULT %s opset %d integrated gradients sample %d: sum %.6g, f(x) - f(0) %.6g", config, opset, b,
+                    sum, want);
+        cr_expect_leq(fabs(sum - want), 1e-4 * fabs(want) + 1e-6,
+                      "%s opset %d integrated gradients sample %d: sum %g, f(x) - f(0) = %g", config, opset, b, sum,
+                      want);
+    }
+    eu_run_free(&ig);
+    free(zero), free(y0);
     free(y), free(y1), free(text), free(dir);
     xai_array_free(&x), xai_array_free(&t), xai_array_free(&logits);
     eu_close(&p);
