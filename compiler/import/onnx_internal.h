@@ -110,6 +110,7 @@ typedef struct layer {
     int64_t axis, start, end, step;
     int64_t list[XAI_IMPORT_MAX_RANK]; /* reshape target / transpose permutation */
     double alpha, beta, eps, min, max;
+    int split_from;  /* a dense layer made of some units of dense layer split_from (0: none; onnx_map_shape.c) */
     int number_side; /* binary op with a number: 1 = b is the number, 2 = a is */
     double number;
     ctensor *param[N_PARAMS];

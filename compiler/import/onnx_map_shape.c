@@ -262,6 +262,38 @@ static int map_split(imp *im, int node, int x)
     return 0;
 }
 
+/* Units [start, end) of dense layer x as a dense layer of their own (its weight rows and bias entries): the packed
+ * in-projection of nn.MultiheadAttention, cut into q, k and v by Slices of its output, becomes three layers, as a
+ * model written by hand has them (and rules that give q and k no relevance skip their backward). -1 (unreported)
+ * when x's tensors are not plain floats of known names: the caller slices instead. */
+static int dense_part(imp *im, int node, int x, int64_t start, int64_t end)
+{
+    const ctensor *w = im->layers[x].param[P_WEIGHT], *b = im->layers[x].param[P_BIAS];
+    if (!w || !w->is_float || w->rank != 2 || !w->store_name || (b && (!b->is_float || !b->store_name))) return -1;
+    int64_t len = end - start, k = w->dims[1], wd[2] = { len, k };
+    char name[700];
+    snprintf(name, sizeof name, "%s[%lld:%lld]", w->store_name, (long long)start, (long long)end);
+    ctensor *wp = ct_new(im, 1, OT_FLOAT, 2, wd, name), *bp = NULL;
+    if (!wp || !(wp->store_name = strdup(name))) return imp_fail(im, "out of memory");
+    memcpy(wp->f, w->f + start * k, (size_t)(len * k) * sizeof *wp->f);
+    if (b) {
+        snprintf(name, sizeof name, "%s[%lld:%lld]", b->store_name, (long long)start, (long long)end);
+        if (!(bp = ct_new(im, 1, OT_FLOAT, 1, &len, name)) || !(bp->store_name = strdup(name)))
+            return imp_fail(im, "out of memory");
+        memcpy(bp->f, b->f + start, (size_t)len * sizeof *bp->f);
+    }
+    int in = im->layers[x].in[0], l = new_layer(im, L_DENSE, node, 1, &in);
+    if (l < 0) return -2;
+    layer *L = &im->layers[l];
+    L->rank = im->layers[x].rank;
+    memcpy(L->shape, im->layers[x].shape, sizeof L->shape);
+    L->units = L->shape[L->rank - 1] = len;
+    L->param[P_WEIGHT] = wp;
+    L->param[P_BIAS] = bp;
+    L->split_from = x;
+    return l;
+}
+
 static int map_slice(imp *im, int node, int x)
 {
     int64_t starts[CT_MAX_RANK], ends[CT_MAX_RANK], axes[CT_MAX_RANK], steps[CT_MAX_RANK];
@@ -282,7 +314,13 @@ static int map_slice(imp *im, int node, int x)
         if (len == d) continue; /* the whole axis */
         char hint[24];
         snprintf(hint, sizeof hint, "axis%d", a + 1);
-        cur = slice_layer(im, node, cur, a, starts[k], starts[k] + (len - 1) * steps[k] + 1, steps[k], hint);
+        int part = cur == x && im->layers[x].op == L_DENSE && a == im->layers[x].rank - 1 && steps[k] == 1
+            ? dense_part(im, node, x, starts[k], starts[k] + len)
+            : -1;
+        if (part < -1 || im->failed) return -1;
+        cur = part >= 0
+            ? part
+            : slice_layer(im, node, cur, a, starts[k], starts[k] + (len - 1) * steps[k] + 1, steps[k], hint);
         if (cur < 0) return -1;
         made++;
     }

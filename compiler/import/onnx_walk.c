@@ -382,6 +382,17 @@ int walk_graph(imp *im)
                              "this is GELU's pattern x (1 + erf(x / sqrt 2)) (or its tanh form) but without the "
                              "product by 0.5 that completes it");
     }
+    /* the nodes of a dense layer that lives on only in its parts (dense_part) belong to its first live part */
+    for (int n = 0; n < (int)g->n_node; n++) {
+        node_fate *f = &im->fates[n];
+        if (f->kind == F_NONE || f->kind == F_FOLDED || f->layer <= 0 || im->layers[f->layer].live) continue;
+        for (int l = f->layer + 1; l < im->n_layers; l++)
+            if (im->layers[l].live && im->layers[l].split_from == f->layer) {
+                f->kind = F_MERGED;
+                f->layer = l;
+                break;
+            }
+    }
     for (size_t i = 0; i < g->n_value_info; i++)
         if (check_declared(im, g->value_info[i])) return -1;
     return check_declared(im, g->output[0]);

@@ -5,7 +5,7 @@
 
 - the safetensors file beside NET.xai holds exactly the tensors NET.xai reads, each equal to the ONNX
   initializer (or Constant) of that name, or to the transform its derived name says (`.T` transposed,
-  `*a` scaled by a, `.flat` / `.expand` reshaped / broadcast to a vector); a `parameter` holds it
+  `*a` scaled by a, `.flat` / `.expand` reshaped / broadcast to a vector, `[a:b]` rows a to b); a `parameter` holds it
   without its leading axes of size 1 (the batch);
 - the node map lists every ONNX node once with a known fate, names only layers of NET.xai, and gives
   each network tensor the per-sample shape onnx.shape_inference infers;
@@ -45,13 +45,16 @@ def expected_tensor(name, sources):
     """The value a (possibly derived) tensor name stands for, or None if it names nothing known."""
     if name in sources:
         return sources[name].astype(np.float32)
-    m = re.match(r"^(.*)(\.T|\*[-+0-9.eE]+|\.flat|\.expand)$", name)
+    m = re.match(r"^(.*)(\.T|\*[-+0-9.eE]+|\.flat|\.expand|\[[0-9]+:[0-9]+\])$", name)
     if not m:
         return None
     base = expected_tensor(m.group(1), sources)
     if base is None:
         return None
     op = m.group(2)
+    if op.startswith("["):  # rows start:end (a dense layer's units as a layer of their own)
+        start, end = (int(v) for v in op[1:-1].split(":"))
+        return base[start:end].copy()
     if op == ".T":
         return base.T.copy()
     if op == ".flat":

@@ -609,6 +609,23 @@ def ops_attention():
                                             "but x - mean must feed one Pow and one Div, only"])
     save("pow_alone", [const("two", np.array(2, np.float32)), node("Pow", ["x", "two"], ["y"], "/p/Pow")], [x], [yv])
     case("pow_alone", error=["node '/p/Pow' (Pow): Pow on network tensors is supported only within a LayerNorm"])
+    # the packed in-projection: one MatMul to q, k, v side by side, cut by Slices of its output: three dense layers
+    Wp, bp = arr(D, 3 * D), arr(3 * D)
+    parts = []
+    for i, name in enumerate("qkv"):
+        parts += [const(f"s{i}", np.array([i * D], np.int64)), const(f"e{i}", np.array([(i + 1) * D], np.int64)),
+                  const(f"a{i}", np.array([-1], np.int64)),
+                  node("Slice", ["qkv", f"s{i}", f"e{i}", f"a{i}"], [name], f"/{name}/Slice")]
+    save("packed_projection", [node("MatMul", ["x", "in.W"], ["m"], "/in/MatMul"),
+                               node("Add", ["in.b", "m"], ["qkv"], "/in/Add")] + parts +
+         [node("Add", ["q", "k"], ["qk"], "/qk/Add"), node("Add", ["qk", "v"], ["y"], "/y/Add")],
+         [x], [yv], [init("in.W", Wp), init("in.b", bp)])
+    case("packed_projection", ['q = dense(x, 4, weight="in.W.T[0:4]", bias="in.b[0:4]");',
+                               'k = dense(x, 4, weight="in.W.T[4:8]", bias="in.b[4:8]");',
+                               'v = dense(x, 4, weight="in.W.T[8:12]", bias="in.b[8:12]");',
+                               "qk = add(q, k);", "y = add(qk, v);"],
+         tensors={f"in.W.T[{i * D}:{(i + 1) * D}]": Wp.T[i * D:(i + 1) * D] for i in range(3)} |
+         {f"in.b[{i * D}:{(i + 1) * D}]": bp[i * D:(i + 1) * D] for i in range(3)})
 
 
 def fuzz_corpus(outdir):
@@ -623,7 +640,7 @@ def fuzz_corpus(outdir):
     ops_attention()
     keep = {"conv_basic", "activations", "fusions", "shape_ops", "split_slice", "folded_pads", "matmul_tokens",
             "add_constant_tensor", "gather_token", "gelu", "layernorm_opset17", "attention_batch_moves", "class_token",
-            "layernorm_decomposed"}
+            "layernorm_decomposed", "packed_projection"}
     for f in os.listdir(outdir):
         if f.endswith(".onnx"):
             if f[:-5] in keep:
