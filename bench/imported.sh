@@ -31,12 +31,7 @@ py=/usr/bin/python3
 out=$build/bench
 gen=$out/gen
 mkdir -p "$gen"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target xaic xairt >/dev/null
-xaic=$build/xaic
-results=$(mktemp)
-trap 'rm -f "$results"' EXIT
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+source "$root/bench/setup.sh"
 rev="not a git checkout"
 if git rev-parse --git-dir >/dev/null 2>&1; then
   rev="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- compiler runtime grammar || echo ', compiler/runtime modified')"

@@ -109,20 +109,12 @@ def build_zoo(name, input_path):
 
 
 def load_lxt():
-    """LXT's CP-LRP patch map for torchvision's ViT and its Zennit patch, without lxt.efficient.models'
-    __init__ (which imports Hugging Face transformers): the three packages become empty modules whose
-    __path__ is their directory, so that the submodules import from their files as usual."""
-    import types
-    root = os.path.join(PEERS, 'lxt', 'lxt')
-    for name, path in (('lxt', root), ('lxt.efficient', os.path.join(root, 'efficient')),
-                       ('lxt.efficient.models', os.path.join(root, 'efficient', 'models'))):
-        if name not in sys.modules:
-            pkg = types.ModuleType(name)
-            pkg.__path__ = [path]
-            sys.modules[name] = pkg
-    import lxt.efficient.models.vit_torch as vit_torch
-    import lxt.efficient.zennit_patches as zennit_patches
-    return vit_torch.cp_LRP, zennit_patches.monkey_patch_zennit
+    """LXT's CP-LRP patch map for torchvision's ViT and its Zennit patch (tests/reference/lxt_modules.py: without
+    lxt.efficient.models' __init__, which imports Hugging Face transformers)"""
+    sys.path.insert(0, os.path.join(ROOT, 'tests', 'reference'))
+    import lxt_modules
+    mods = lxt_modules.import_lxt(PEERS)
+    return mods['models.vit_torch'].cp_LRP, mods['zennit_patches'].monkey_patch_zennit
 
 
 def lxt_cp_lrp(model, x, target):

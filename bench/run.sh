@@ -65,15 +65,8 @@ fi
 methods="$lrp_methods $grad_methods"                  # CNN, in table order
 vgg_methods="$lrp_methods $vgg_grad_methods $vgg_sampling_methods"
 
-# only what the benchmark needs (xaic and libxairt), not the whole tree
 bash scripts/install-deps.sh
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target xaic xairt >/dev/null
-xaic=$build/xaic
-results=$(mktemp)
-trap 'rm -f "$results"' EXIT
-
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+source "$root/bench/setup.sh"
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -n), $(nproc) CPUs, load average at start: $(load)"
 rev="not a git checkout"
 if git rev-parse --git-dir >/dev/null 2>&1; then

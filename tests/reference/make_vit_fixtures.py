@@ -86,12 +86,10 @@ Checks (manifest.json `checks`; the script fails if one of the first four is off
     over the seed, not conserved (biases, LayerNorm biases, the class token and positional embeddings and, in
     AttnLRP, the softmax's Taylor rule absorb relevance): recorded, not checked.
 """
-import importlib
 import json
 import math
 import os
 import sys
-import types
 
 import numpy as np
 import torch
@@ -102,6 +100,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import export_vit_onnx as ex  # noqa: E402
+import lxt_modules  # noqa: E402
 
 sys.path.insert(0, os.environ.get('PEERS_HARNESS', os.path.join(ROOT, '..', 'shared', 'peers')))
 import safetensors_io as st  # noqa: E402
@@ -119,23 +118,10 @@ INPUT_SEED = {'vit_16_4': 21101, 'vit_24_8': 21102}
 OUT = os.path.join(ROOT, 'tests', 'fixtures', 'vit')
 
 
-# ---- LXT without its package __init__ (which imports Hugging Face transformers) ----
+# ---- LXT without its package __init__ (which imports Hugging Face transformers): lxt_modules.py ----
 
 def import_lxt():
-    """lxt.efficient.{rules, patches, zennit_patches} and lxt.efficient.models.vit_torch, the packages above them
-    stubbed so that their __init__ (lxt.efficient.models imports transformers) never runs"""
-    base = os.path.join(PEERS, 'lxt', 'lxt')
-    for name, path in (('lxt', base), ('lxt.efficient', os.path.join(base, 'efficient')),
-                       ('lxt.efficient.models', os.path.join(base, 'efficient', 'models'))):
-        if name not in sys.modules:
-            m = types.ModuleType(name)
-            m.__path__ = [path]
-            sys.modules[name] = m
-    mods = {n: importlib.import_module('lxt.efficient.' + n)
-            for n in ('rules', 'patches', 'zennit_patches', 'models.vit_torch')}
-    with open(os.path.join(PEERS, 'lxt', 'PEER_COMMIT')) as f:
-        mods['commit'] = f.read().strip()
-    return mods
+    return lxt_modules.import_lxt(PEERS)
 
 
 class patched:

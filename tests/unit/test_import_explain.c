@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "explain_util.h"
+#include "import_util.h"
 #include "testutil.h"
 
 #define EXPORTS  XAIC_BINARY_DIR "/import_zoo"
@@ -89,22 +90,9 @@ static cJSON *json_at(cJSON *j, const char *a, const char *b, const char *c)
     return j;
 }
 
-/* Imports MODEL_opOPSET.onnx into DIR/MODEL.xai; returns DIR (malloc'd). */
 static char *import(const char *model, int opset)
 {
-    char onnx[512], *dir = NULL, cmd[4096], *out = NULL;
-    snprintf(onnx, sizeof onnx, "%s/%s_op%d.onnx", EXPORTS, model, opset);
-    cr_assert_eq(access(onnx, R_OK), 0,
-                 "%s is missing: the ctest fixture onnx_zoo_exports (tests/reference/export_zoo_onnx.py, needs "
-                 "python3-torch, python3-torchvision and python3-onnx) did not run or failed",
-                 onnx);
-    cr_assert(asprintf(&dir, "%s/%s_op%d", tu_tmpdir(), model, opset) > 0);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && '%s' import '%s' -o '%s/%s.xai' --name %s", dir, XAIC_EXE, onnx, dir,
-             model, model);
-    int rc = tu_run(cmd, &out);
-    cr_assert_eq(rc, 0, "%s does not import: %s", onnx, out);
-    free(out);
-    return dir;
+    return iu_import(EXPORTS, model, opset, "onnx_zoo_exports (tests/reference/export_zoo_onnx.py)");
 }
 
 /* the explanations compared, with the reference file each is compared with (NULL: a property only) */

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "explain_util.h"
+#include "import_util.h"
 #include "testutil.h"
 
 #define EXPORTS  XAIC_BINARY_DIR "/import_vit"
@@ -85,22 +86,9 @@ static xai_array fixture(const char *config, const char *file)
     return eu_load_npy(path);
 }
 
-/* Imports CONFIG_opOPSET.onnx into DIR/CONFIG.xai; returns DIR (malloc'd). */
 static char *import(const char *config, int opset)
 {
-    char onnx[512], *dir = NULL, cmd[4096], *out = NULL;
-    snprintf(onnx, sizeof onnx, "%s/%s_op%d.onnx", EXPORTS, config, opset);
-    cr_assert_eq(access(onnx, R_OK), 0,
-                 "%s is missing: the ctest fixture onnx_vit_exports (tests/reference/export_vit_onnx.py, needs "
-                 "python3-torch, python3-torchvision and python3-onnx) did not run or failed",
-                 onnx);
-    cr_assert(asprintf(&dir, "%s/%s_op%d", tu_tmpdir(), config, opset) > 0);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && '%s' import '%s' -o '%s/%s.xai' --name %s", dir, XAIC_EXE, onnx, dir,
-             config, config);
-    int rc = tu_run(cmd, &out);
-    cr_assert_eq(rc, 0, "%s does not import: %s", onnx, out);
-    free(out);
-    return dir;
+    return iu_import(EXPORTS, config, opset, "onnx_vit_exports (tests/reference/export_vit_onnx.py)");
 }
 
 /* the explanations, each with its reference file */
