@@ -18,7 +18,7 @@ Before exporting, the weights file's sha256 is compared with the one in tests/fi
 of max: logits.npy is float32): a mismatch exits with status 3.
 
 Also imported by make_vit_fixtures.py (CONFIGS, build, load).  Needs torch and torchvision (and onnx for the
-export's checker), never the peers: the weights are read by a minimal safetensors reader below."""
+export's checker), never the peers: the weights are read by xai_reference.py's safetensors reader."""
 import hashlib
 import json
 import os
@@ -28,6 +28,9 @@ import sys
 import numpy as np
 import torch
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xai_reference as xr  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(os.path.dirname(HERE), 'fixtures', 'vit')
@@ -39,7 +42,6 @@ CONFIGS = {
                      num_classes=4),
 }
 OPSETS = (17, 14)
-DTYPES = {'F32': np.float32, 'F64': np.float64}
 
 
 def build(config):
@@ -48,20 +50,9 @@ def build(config):
 
 
 def read_safetensors(path):
-    """{name: float tensor} of a safetensors file (F32 / F64 only)"""
-    with open(path, 'rb') as f:
-        data = f.read()
-    (n,) = struct.unpack('<Q', data[:8])
-    header = json.loads(data[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == '__metadata__':
-            continue
-        lo, hi = info['data_offsets']
-        arr = np.frombuffer(data[base + lo:base + hi], dtype=DTYPES[info['dtype']]).reshape(info['shape'])
-        out[name] = torch.from_numpy(arr.copy())
-    return out
+    """{name: float32 tensor} of a safetensors file (xai_reference.py's reader)"""
+    weights, _, _ = xr.read_safetensors(path)
+    return {name: torch.from_numpy(value) for name, value in weights.items()}
 
 
 def sha256(path):

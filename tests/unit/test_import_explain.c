@@ -69,26 +69,7 @@ static cmp compare(const float *got, const float *ref, int batch, int64_t per)
     return worst;
 }
 
-static cJSON *manifest(const char *model)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/manifest.json", FIXTURES, model);
-    char *text = tu_read_file(path, NULL);
-    cr_assert_not_null(text, "cannot read %s", path);
-    cJSON *m = cJSON_Parse(text);
-    free(text);
-    cr_assert_not_null(m, "%s is not JSON", path);
-    return m;
-}
-
-static cJSON *json_at(cJSON *j, const char *a, const char *b, const char *c)
-{
-    j = cJSON_GetObjectItem(j, a);
-    if (j && b) j = cJSON_GetObjectItem(j, b);
-    if (j && c) j = cJSON_GetObjectItem(j, c);
-    cr_assert_not_null(j, "manifest has no %s.%s.%s", a, b ? b : "", c ? c : "");
-    return j;
-}
+static cJSON *manifest(const char *model) { return iu_manifest(FIXTURES, model); }
 
 static char *import(const char *model, int opset)
 {
@@ -125,17 +106,12 @@ static int wanted(const explanation *e, int has_lrp, int scope)
     return has_lrp ? !strcmp(e->name, "lrp_epsilon_plus") : !strcmp(e->name, "gradient");
 }
 
-static xai_array fixture(const char *model, const char *file)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/%s.npy", FIXTURES, model, file);
-    return eu_load_npy(path);
-}
+static xai_array fixture(const char *model, const char *file) { return iu_fixture(FIXTURES, model, file); }
 
 static void check_model(const char *model, int opset, int scope)
 {
     cJSON *m = manifest(model);
-    int has_lrp = cJSON_GetObjectItem(json_at(m, "files", NULL, NULL), "lrp_epsilon_plus") != NULL;
+    int has_lrp = cJSON_GetObjectItem(iu_json_at(m, "files", NULL, NULL), "lrp_epsilon_plus") != NULL;
     char *dir = import(model, opset);
 
     char *text = NULL, path[600];
@@ -215,7 +191,7 @@ static void check_model(const char *model, int opset, int scope)
             if (!strcmp(e->name, "ig")) {
                 double gap = sum - ((double)y[b * classes + target[b]] - y0[b * classes + target[b]]);
                 double captum =
-                    cJSON_GetArrayItem(json_at(m, "files", "ig", "convergence_delta_float64"), b)->valuedouble;
+                    cJSON_GetArrayItem(iu_json_at(m, "files", "ig", "convergence_delta_float64"), b)->valuedouble;
                 double allowed = 2e-4 * fmax(1, fabs(y[b * classes + target[b]])) + c.l1[b];
                 cr_log_info("RESULT %s ig sample %d: completeness gap %.7g, Captum's %.7g (allowed difference %.3g)",
                             model, b, gap, captum, allowed);

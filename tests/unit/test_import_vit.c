@@ -58,33 +58,16 @@ static double compare(const float *got, const float *ref, int batch, int64_t per
     return worst;
 }
 
-static cJSON *manifest(const char *config)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/manifest.json", FIXTURES, config);
-    char *text = tu_read_file(path, NULL);
-    cr_assert_not_null(text, "cannot read %s", path);
-    cJSON *m = cJSON_Parse(text);
-    free(text);
-    cr_assert_not_null(m, "%s is not JSON", path);
-    return m;
-}
+static cJSON *manifest(const char *config) { return iu_manifest(FIXTURES, config); }
 
 static double json_number(cJSON *j, const char *a, const char *b, const char *c)
 {
-    j = cJSON_GetObjectItem(j, a);
-    if (j && b) j = cJSON_GetObjectItem(j, b);
-    if (j && c) j = cJSON_GetObjectItem(j, c);
-    cr_assert(j && cJSON_IsNumber(j), "manifest has no number %s.%s.%s", a, b ? b : "", c ? c : "");
+    j = iu_json_at(j, a, b, c);
+    cr_assert(cJSON_IsNumber(j), "manifest's %s.%s.%s is not a number", a, b ? b : "", c ? c : "");
     return j->valuedouble;
 }
 
-static xai_array fixture(const char *config, const char *file)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/%s.npy", FIXTURES, config, file);
-    return eu_load_npy(path);
-}
+static xai_array fixture(const char *config, const char *file) { return iu_fixture(FIXTURES, config, file); }
 
 static char *import(const char *config, int opset)
 {
