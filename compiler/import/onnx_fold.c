@@ -5,6 +5,7 @@
  * arithmetic (batch * 1 stays the batch, anything else derived from it becomes SYM_DYNAMIC). Every
  * result is bounded in size (FOLD_MAX_ELEMS, FOLD_BUDGET_ELEMS) and integer arithmetic is checked. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,55 +106,6 @@ static uint8_t sym_op(char op, uint8_t sa, uint8_t sb, double a, double b, int64
     return m == 1 ? SYM_BATCH : m > 1 ? SYM_SCALED : SYM_DYNAMIC;
 }
 
-static int fold_binary(imp *im, int node, char op, const ctensor *a, const ctensor *b)
-{
-    int rank = a->rank > b->rank ? a->rank : b->rank;
-    int64_t dims[CT_MAX_RANK], sa[CT_MAX_RANK], sb[CT_MAX_RANK];
-    int64_t stride_a = 1, stride_b = 1;
-    for (int k = rank - 1; k >= 0; k--) {
-        int ka = k - (rank - a->rank), kb = k - (rank - b->rank);
-        int64_t da = ka >= 0 ? a->dims[ka] : 1, db = kb >= 0 ? b->dims[kb] : 1;
-        if (da != db && da != 1 && db != 1) {
-            char x[100], y[100];
-            format_dims(x, sizeof x, a->dims, a->rank);
-            format_dims(y, sizeof y, b->dims, b->rank);
-            return node_fail(im, node, "the shapes %s and %s do not broadcast", x, y);
-        }
-        dims[k] = da == 1 ? db : da;
-        sa[k] = da == 1 ? 0 : stride_a;
-        sb[k] = db == 1 ? 0 : stride_b;
-        stride_a *= da;
-        stride_b *= db;
-    }
-    int is_float = a->is_float || b->is_float;
-    ctensor *r = fold_new(im, node, is_float, is_float ? OT_FLOAT : a->onnx_type, rank, dims, a->sym || b->sym);
-    if (!r) return -1;
-    int64_t idx[CT_MAX_RANK] = { 0 };
-    for (int64_t j = 0; j < r->count; j++) {
-        int64_t ia = 0, ib = 0;
-        for (int k = 0; k < rank; k++) {
-            ia += idx[k] * sa[k];
-            ib += idx[k] * sb[k];
-        }
-        uint8_t ma = a->sym ? a->sym[ia] : SYM_KNOWN, mb = b->sym ? b->sym[ib] : SYM_KNOWN;
-        if (ma || mb) {
-            int64_t k;
-            r->sym[j] = sym_op(op, ma, mb, ct_get(a, ia), ct_get(b, ib), &k);
-            if (is_float)
-                r->f[j] = (float)k;
-            else
-                r->i[j] = k;
-        } else if (is_float) {
-            double x = ct_get(a, ia), y = ct_get(b, ib);
-            r->f[j] = (float)(op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : x / y);
-        } else if (int_op(im, node, op, a->i[ia], b->i[ib], &r->i[j])) {
-            return -1;
-        }
-        for (int k = rank - 1; k >= 0 && ++idx[k] == dims[k]; k--) idx[k] = 0;
-    }
-    return out_const(im, node, 0, r);
-}
-
 /* numpy broadcasting of n constants: the result's dims and each input's element strides */
 static int broadcast(imp *im, int node, int n, const ctensor *const *in, int *rank, int64_t *dims,
                      int64_t strides[][CT_MAX_RANK])
@@ -165,7 +117,16 @@ static int broadcast(imp *im, int node, int n, const ctensor *const *in, int *ra
         for (int q = 0; q < n; q++) {
             int kq = k - (r - in[q]->rank);
             int64_t d = kq >= 0 ? in[q]->dims[kq] : 1;
-            if (d != 1 && dims[k] != 1 && d != dims[k]) return node_fail(im, node, "its inputs do not broadcast");
+            if (d != 1 && dims[k] != 1 && d != dims[k]) {
+                char shapes[400] = "";
+                for (int p = 0; p < n; p++) {
+                    size_t at = strlen(shapes);
+                    snprintf(shapes + at, sizeof shapes - at, "%s", p == 0 ? "" : p == n - 1 ? " and " : ", ");
+                    at = strlen(shapes);
+                    format_dims(shapes + at, sizeof shapes - at, in[p]->dims, in[p]->rank);
+                }
+                return node_fail(im, node, "the shapes %s do not broadcast", shapes);
+            }
             if (d != 1) dims[k] = d;
         }
     }
@@ -189,7 +150,38 @@ static int64_t broadcast_at(const int64_t *idx, const int64_t *strides, int rank
     return at;
 }
 
-/* Equal on shape values; the batch (or a multiple of it) is at least 1, so it differs from every number below 1
+static int fold_binary(imp *im, int node, char op, const ctensor *a, const ctensor *b)
+{
+    const ctensor *in[2] = { a, b };
+    int64_t dims[CT_MAX_RANK], st[2][CT_MAX_RANK];
+    int rank;
+    if (broadcast(im, node, 2, in, &rank, dims, st)) return -1;
+    int is_float = a->is_float || b->is_float;
+    ctensor *r = fold_new(im, node, is_float, is_float ? OT_FLOAT : a->onnx_type, rank, dims, a->sym || b->sym);
+    if (!r) return -1;
+    int64_t idx[CT_MAX_RANK] = { 0 };
+    for (int64_t j = 0; j < r->count; j++) {
+        int64_t ia = broadcast_at(idx, st[0], rank), ib = broadcast_at(idx, st[1], rank);
+        uint8_t ma = a->sym ? a->sym[ia] : SYM_KNOWN, mb = b->sym ? b->sym[ib] : SYM_KNOWN;
+        if (ma || mb) {
+            int64_t k;
+            r->sym[j] = sym_op(op, ma, mb, ct_get(a, ia), ct_get(b, ib), &k);
+            if (is_float)
+                r->f[j] = (float)k;
+            else
+                r->i[j] = k;
+        } else if (is_float) {
+            double x = ct_get(a, ia), y = ct_get(b, ib);
+            r->f[j] = (float)(op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : x / y);
+        } else if (int_op(im, node, op, a->i[ia], b->i[ib], &r->i[j])) {
+            return -1;
+        }
+        for (int k = rank - 1; k >= 0 && ++idx[k] == dims[k]; k--) idx[k] = 0;
+    }
+    return out_const(im, node, 0, r);
+}
+
+/* Equal on shape values; the batch (or a known multiple of it) is at least 1, so it differs from every number below 1
  * (torch's `expand(n, -1, -1)` compares the shape with -1) */
 static int fold_equal(imp *im, int node, const ctensor *a, const ctensor *b)
 {
@@ -205,6 +197,8 @@ static int fold_equal(imp *im, int node, const ctensor *a, const ctensor *b)
         double x = ct_get(a, ia), y = ct_get(b, ib);
         if (ma && mb)
             return node_fail(im, node, "it compares two values that depend on the batch size");
+        else if (ma == SYM_DYNAMIC || mb == SYM_DYNAMIC)
+            return node_fail(im, node, "it compares a value computed from the batch size, which xaic cannot decide");
         else if (ma || mb) {
             if ((ma ? y : x) >= 1)
                 return node_fail(im, node, "it compares the batch size with %g, which xaic cannot decide at import",

@@ -325,11 +325,17 @@ static int map_binary(imp *im, int node, layer_op op)
     ctensor *c = in_const(im, node, 1 - xk);
     if (x < 0 || !c) return -1;
     double v;
-    if (!place_is_first(im->in_place) && c->count > 1) { /* a constant tensor must not vary along the batch's axis */
+    if (!place_is_first(im->in_place) && c->count > 1) { /* a constant over the axes after the batch's only */
         int r = onnx_rank(&im->layers[x], im->in_place);
         for (int k = 0; k < c->rank; k++)
-            if (k - c->rank + r <= im->in_place.axis && c->dims[k] != 1)
-                return node_fail(im, node, "its constant operand varies along the axis that holds the batch");
+            if (k - c->rank + r <= im->in_place.axis && c->dims[k] != 1) {
+                char got[120];
+                format_dims(got, sizeof got, c->dims, c->rank);
+                return node_fail(im, node,
+                                 "its constant operand %s has values along or before ONNX axis %d, which holds the "
+                                 "batch here; xaic takes constants over the axes after it",
+                                 got, im->in_place.axis);
+            }
     }
     if (ct_scalar(c, &v) && c->count > 1 && c->rank <= im->layers[x].rank + 1) {
         /* a constant tensor (positional embeddings): a parameter layer, then the op of two layers */

@@ -609,6 +609,35 @@ def ops_attention():
                                             "but x - mean must feed one Pow and one Div, only"])
     save("pow_alone", [const("two", np.array(2, np.float32)), node("Pow", ["x", "two"], ["y"], "/p/Pow")], [x], [yv])
     case("pow_alone", error=["node '/p/Pow' (Pow): Pow on network tensors is supported only within a LayerNorm"])
+    # following the batch: what it cannot follow is an error
+    seq = node("Transpose", ["x"], ["xs"], "/seq/Transpose", perm=[1, 0, 2])
+    save("batch_last_matmul", [node("Transpose", ["x"], ["xl"], "/last/Transpose", perm=[1, 2, 0]),
+                               node("MatMul", ["xl", "w"], ["m"], "/m/MatMul"),
+                               node("Transpose", ["m"], ["y"], "/b/Transpose", perm=[2, 0, 1])],
+         [x], [yv], [init("w", arr(2, 2))], check=False)
+    case("batch_last_matmul", error=["node '/m/MatMul' (MatMul): it would sum over the axis that holds the batch"])
+    save("batch_matrix_axis", [seq, node("MatMul", ["xs", "xs"], ["y"], "/m/MatMul")], [x], [yv], check=False)
+    case("batch_matrix_axis", error=["node '/m/MatMul' (MatMul): the batch is on a matrix axis of its operands"])
+    save("batch_constant", [seq, node("Add", ["xs", "c"], ["a"], "/a/Add"),
+                            node("Transpose", ["a"], ["y"], "/b/Transpose", perm=[1, 0, 2])],
+         [x], [yv], [init("c", arr(T, 1, D))])
+    case("batch_constant", error=["node '/a/Add' (Add): its constant operand [3, 1, 4] has values along or before "
+                                  "ONNX axis 1, which holds the batch here"])
+    save("equal_dynamic", [node("Shape", ["x"], ["s"], "/s/Shape"), const("i0", np.array([0], np.int64)),
+                           node("Gather", ["s", "i0"], ["n"], "/n/Gather", axis=0), const("one", np.array([1], np.int64)),
+                           node("Sub", ["n", "one"], ["n1"], "/n1/Sub"), const("neg", np.array([-1], np.int64)),
+                           node("Equal", ["n1", "neg"], ["e"], "/e/Equal"), const("t", np.array([1, 1, 1], np.int64)),
+                           const("f", np.array([1, 1, 1], np.int64)), node("Where", ["e", "t", "f"], ["shape"], "/w/Where"),
+                           node("Expand", ["x", "shape"], ["y"], "/x/Expand")], [x], [yv], check=False)
+    case("equal_dynamic", error=["node '/e/Equal' (Equal): it compares a value computed from the batch size"])
+    save("expand_within_sample", [node("Shape", ["x"], ["s"], "/s/Shape"), const("i0", np.array([0], np.int64)),
+                                  node("Gather", ["s", "i0"], ["n"], "/n/Gather", axis=0),
+                                  const("rest", np.array([T, D], np.int64)),
+                                  node("Concat", ["n", "rest"], ["shape"], "/c/Concat", axis=0),
+                                  node("Expand", ["tok", "shape"], ["e"], "/e/Expand"),
+                                  node("Add", ["x", "e"], ["y"], "/a/Add")],
+         [x], [yv], [init("tok", arr(1, 1, D))])
+    case("expand_within_sample", error=["node '/e/Expand' (Expand): it expands a constant within a sample"])
     # the packed in-projection: one MatMul to q, k, v side by side, cut by Slices of its output: three dense layers
     Wp, bp = arr(D, 3 * D), arr(3 * D)
     parts = []
