@@ -136,7 +136,8 @@ static int broadcast(imp *im, int node, int n, const ctensor *const *in, int *ra
             int kq = k - (r - in[q]->rank);
             int64_t d = kq >= 0 ? in[q]->dims[kq] : 1;
             strides[q][k] = d == 1 ? 0 : s;
-            s *= d;
+            /* past int64: an input of no elements (a 0 dim) or Expand's shape stand-in, whose strides go unused */
+            if (__builtin_mul_overflow(s, d, &s)) s = 0;
         }
     }
     *rank = r;
