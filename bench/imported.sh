@@ -70,13 +70,13 @@ done
 xaic_run() {  # round method
   local save=""; [ "$1" = 1 ] && save=$out/${model}_xaic_$2.npy
   BENCH_SAVE_OUTPUT=$save "$out/bench_${model}_$2" 1 0 "$out/${model}_input.npy" \
-    "$([ $ext = 1 ] && echo "$out/${model}_net.safetensors" || echo -)" "$runs" "$runs" | sed "s/^{/{\"round\":$1,/"
+    "$([ $ext = 1 ] && echo "$out/${model}_net.safetensors" || echo -)" "$runs" "$runs" | round_tag "$1"
 }
 peer_run() {  # round method
   local save=(); [ "$1" = 1 ] && save=(--save-output "$out/${model}_peer_$2.npy")
   $py bench/peer_bench.py --model "$model" --method "$2" --batch 1 --seconds 0 --min-runs "$runs" \
     --max-runs "$runs" --threads "$threads" --input "$out/${model}_input.npy" "${save[@]}" \
-    | sed "s/^{/{\"round\": $1, /"
+    | round_tag "$1"
 }
 for r in $(seq 1 "$rounds"); do
   for m in $methods; do

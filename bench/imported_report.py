@@ -4,6 +4,7 @@ the per-round ratio peer median / xaic median as median [min-max] over the round
 per call (cpu_ms: robust to other load at one thread; at two it also counts either side's threads spinning
 while they wait), both sides' medians (median over rounds of each process's median), peak RSS (largest over
 the rounds) and the load; then the agreement of round 1's saved outputs (OUTDIR/MODEL_{xaic,peer}_METHOD.npy).
+The per-round summary (rounds_by, summary, spread, verdict) is shared with bench/run_report.py.
 
     /usr/bin/python3 bench/imported_report.py MODEL RESULTS.jsonl [OUTDIR]
 """
@@ -16,6 +17,46 @@ import sys
 # issue 21 (vit_b_16)
 TARGET = {'resnet50': {'forward': 1.2, 'epsilon_plus': 2.0, 'gradient': 1.0},
           'vit_b_16': {'forward': 1.2, 'cp_lrp': 2.0, 'gradient': 1.0}}
+
+
+def rounds_by(runs, key):
+    """Group per-process JSON lines that carry "round" by key(line): {key: [{'xaic': line, 'peer': line}, ...]}
+    with one entry per round in which both sides ran, in round order; the keys in the order first seen."""
+    by = {}
+    for r in runs:
+        by.setdefault(key(r), {}).setdefault(r['round'], {})[r['impl']] = r
+    pairs = {k: [v for _, v in sorted(rounds.items()) if 'xaic' in v and 'peer' in v] for k, rounds in by.items()}
+    return {k: v for k, v in pairs.items() if v}
+
+
+def summary(pairs):
+    """One configuration's rounds (from rounds_by): the per-round ratios peer median / xaic median and their
+    median, the same for cpu_ms (where both sides report it), each side's median over the rounds of its
+    median ms and smallest min ms, the median timed calls per process, the largest peak RSS, the load range."""
+    ratios = [p['peer']['median_ms'] / p['xaic']['median_ms'] for p in pairs]
+    loads = [p[s]['loadavg_1m'] for p in pairs for s in ('xaic', 'peer')]
+    res = {'rounds': len(pairs), 'ratios': ratios, 'ratio': statistics.median(ratios),
+           'cpu_ratios': [p['peer']['cpu_ms'] / p['xaic']['cpu_ms'] for p in pairs
+                          if p['xaic'].get('cpu_ms') and p['peer'].get('cpu_ms')],
+           'load': f"{min(loads):.1f}-{max(loads):.1f}"}
+    for s in ('xaic', 'peer'):
+        res[f'{s}_ms'] = statistics.median(p[s]['median_ms'] for p in pairs)
+        res[f'{s}_min_ms'] = min(p[s]['min_ms'] for p in pairs)
+        res[f'{s}_runs'] = round(statistics.median(p[s]['runs'] for p in pairs))
+        res[f'{s}_rss'] = max(p[s]['peak_rss_mb'] for p in pairs)
+    return res
+
+
+def spread(values, bold=False):
+    """median [min-max] of ratios ('' for none), the median in bold for the headline ratio"""
+    if not values:
+        return ''
+    med = f"{statistics.median(values):.2f}x"
+    return f"{f'**{med}**' if bold else med} [{min(values):.2f}-{max(values):.2f}]"
+
+
+def verdict(target, ratio):
+    return '' if target is None else f">= {target}x {'met' if ratio >= target else 'MISSED'}"
 
 
 def main():
@@ -36,29 +77,14 @@ def main():
     print('| method | rounds | xaic ms | peer ms | peer/xaic median [min-max] | target | CPU-time peer/xaic [min-max] '
           '| xaic RSS MB | peer RSS MB | RSS x/p | threads x/p | load 1m |')
     print('|---|---|---|---|---|---|---|---|---|---|---|---|')
-    for m in methods:
-        by = {}
-        for r in runs:
-            if r['method'] == m:
-                by.setdefault(r['round'], {})[r['impl']] = r
-        pairs = [v for _, v in sorted(by.items()) if 'xaic' in v and 'peer' in v]
-        if not pairs:
-            continue
-        ratios = [p['peer']['median_ms'] / p['xaic']['median_ms'] for p in pairs]
-        xm = statistics.median(p['xaic']['median_ms'] for p in pairs)
-        pm = statistics.median(p['peer']['median_ms'] for p in pairs)
-        xr = max(p['xaic']['peak_rss_mb'] for p in pairs)
-        pr = max(p['peer']['peak_rss_mb'] for p in pairs)
-        loads = [p[s]['loadavg_1m'] for p in pairs for s in ('xaic', 'peer')]
-        cpu = [p['peer']['cpu_ms'] / p['xaic']['cpu_ms'] for p in pairs
-               if p['xaic'].get('cpu_ms') and p['peer'].get('cpu_ms')]
-        cpu_cell = f"{statistics.median(cpu):.2f}x [{min(cpu):.2f}-{max(cpu):.2f}]" if cpu else ''
-        t = TARGET.get(model, {}).get(m)
-        verdict = '' if t is None else f">= {t}x {'met' if statistics.median(ratios) >= t else 'MISSED'}"
-        print(f"| {m} | {len(pairs)} | {xm:.1f} | {pm:.1f} | **{statistics.median(ratios):.2f}x** "
-              f"[{min(ratios):.2f}-{max(ratios):.2f}] | {verdict} | {cpu_cell} | {xr:.0f} | {pr:.0f} | {xr / pr:.2f} "
-              f"{'met' if xr <= pr / 2 else 'MISSED'} | {pairs[0]['xaic']['threads']}/{pairs[0]['peer']['threads']} "
-              f"| {min(loads):.1f}-{max(loads):.1f} |")
+    for (m,), pairs in rounds_by(runs, lambda r: (r['method'],)).items():
+        s = summary(pairs)
+        xr, pr = s['xaic_rss'], s['peer_rss']
+        print(f"| {m} | {s['rounds']} | {s['xaic_ms']:.1f} | {s['peer_ms']:.1f} | {spread(s['ratios'], bold=True)} "
+              f"| {verdict(TARGET.get(model, {}).get(m), s['ratio'])} | {spread(s['cpu_ratios'])} "
+              f"| {xr:.0f} | {pr:.0f} "
+              f"| {xr / pr:.2f} {'met' if xr <= pr / 2 else 'MISSED'} "
+              f"| {pairs[0]['xaic']['threads']}/{pairs[0]['peer']['threads']} | {s['load']} |")
     if out:
         import numpy as np
         print()

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Time one peer configuration (PyTorch forward, Zennit 0.5.1 LRP, Captum 0.8 gradient methods, LXT's CP-LRP)
 in this process: the counterpart of one bench_explain driver. bench/run.sh starts one process per configuration
-so that peak RSS is per configuration.
+and round so that peak RSS is per configuration.
 
     /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16|resnet50|vit_b_16
                                          --method forward|epsilon_plus|epsilon_gamma_box|gradient|ig|smoothgrad|deeplift|gradcam|cp_lrp

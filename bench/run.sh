@@ -3,20 +3,24 @@
 # methods, on Debian's python3-torch, 2 threads), in one run: the bundled CNN at batch 1 and 32 with forward,
 # LRP epsilon_plus, LRP epsilon_gamma_box, gradient, integrated gradients (50 steps), SmoothGrad (50 samples),
 # DeepLIFT and Grad-CAM; VGG-16 at batch 1 with forward, the two LRP presets, gradient and DeepLIFT (and IG /
-# SmoothGrad with BENCH_VGG_SAMPLING=1). One process per (implementation, configuration) so that peak RSS is
-# per configuration; xaic and the peer alternate. Prints the xaic compile times, one JSON line per
-# measurement and a table of ratios (peer time / xaic time). See docs/performance.md.
+# SmoothGrad with BENCH_VGG_SAMPLING=1). BENCH_ROUNDS interleaved rounds: per round and configuration one fresh
+# xaic process and one fresh peer process (so peak RSS is per configuration), which side goes first alternating
+# by round (A B B A ...). Prints the xaic compile times, one JSON line per process (with "round") and, by
+# bench/run_report.py, a table per configuration: each side's median over the rounds, the ratio peer time / xaic
+# time of each round as median [min-max] over the rounds (the goals hold for the median), the same for CPU time
+# per call, the largest peak RSS. See docs/performance.md.
 #
 # Environment:
 #   BENCH_ONLY=LIST      comma list of method families to run (default all): forward, lrp (epsilon_plus and
 #                        epsilon_gamma_box), gradient, ig, smoothgrad, deeplift, gradcam; `gradients` = the
 #                        last five. Only the .xai files those need are compiled.
-#   BENCH_SECONDS=3      timed seconds per configuration (the CNN; at least 10 calls)
-#   BENCH_VGG_RUNS=3     timed calls per VGG-16 configuration (a median of that many; 1 untimed warm-up)
+#   BENCH_ROUNDS=3       interleaved rounds (CNN and VGG-16 configurations; the VGG-16 layers run once)
+#   BENCH_SECONDS=3      timed seconds per CNN process (each round; at least 10 calls)
+#   BENCH_VGG_RUNS=3     timed calls per VGG-16 process (a median of that many; 1 untimed warm-up)
 #   BENCH_SKIP_VGG=1     skip VGG-16 (its weights, 528 MB, are written to build/bench/ on first use)
 #   BENCH_VGG_SAMPLING=1 also run IG-50 and SmoothGrad-50 on VGG-16 (each call = 50 forward + backward
 #                        passes; with xaic's kernels of 2026-11 that is minutes per call on either side)
-#   BENCH_VGG_SAMPLING_RUNS=1  timed calls per VGG-16 IG / SmoothGrad configuration (1 untimed warm-up)
+#   BENCH_VGG_SAMPLING_RUNS=1  timed calls per VGG-16 IG / SmoothGrad process (1 untimed warm-up)
 #   BENCH_SKIP_PEAK=1    skip the 2048^2 matmul peak measurement (peers' peak_flops.py)
 #   BENCH_SKIP_LAYERS=1  skip VGG-16's layers one by one (forward GFLOP/s per conv / dense layer)
 #   BENCH_SKIP_RESNET=1  skip the imported ResNet-50 (bench/resnet50.sh, run at the end; its own variables)
@@ -31,6 +35,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=${XAIC_BUILD_DIR:-$root/build}
+rounds=${BENCH_ROUNDS:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_ROUNDS: a positive whole number, not '$rounds'" >&2; exit 2; }
 seconds=${BENCH_SECONDS:-3}
 vgg_runs=${BENCH_VGG_RUNS:-3}
 vgg_sampling_runs=${BENCH_VGG_SAMPLING_RUNS:-1}
@@ -133,24 +139,41 @@ if [ "${BENCH_SKIP_VGG:-0}" != 1 ] && [ -n "${vgg_methods// /}" ]; then
   fi
 fi
 
-# ---- measurements, xaic and the peer alternately ----
+# ---- measurements: interleaved rounds, one fresh process per side and configuration ----
+vgg_runs_of() {   # method: timed calls per VGG-16 process
+  case " $vgg_sampling_methods " in *" $1 "*) echo "$vgg_sampling_runs";; *) echo "$vgg_runs";; esac
+}
+xaic_side() {     # model method batch
+  if [ "$1" = mnist_cnn ]; then
+    "$out/bench_mnist_cnn_$2" "$3" "$seconds" models/samples/digits.npy
+  else
+    local runs; runs=$(vgg_runs_of "$2")
+    "$out/bench_vgg16_$2" 1 0 "$out/vgg16_input.npy" "$out/vgg16.safetensors" "$runs" "$runs"
+  fi
+}
+peer_side() {     # model method batch
+  if [ "$1" = mnist_cnn ]; then
+    $py bench/peer_bench.py --model mnist_cnn --method "$2" --batch "$3" --seconds "$seconds" --threads "$threads"
+  else
+    local runs; runs=$(vgg_runs_of "$2")
+    $py bench/peer_bench.py --model vgg16 --method "$2" --batch 1 --seconds 0 --min-runs "$runs" \
+        --max-runs "$runs" --threads "$threads" --input "$out/vgg16_input.npy"
+  fi
+}
+configs=""        # model:method:batch, in table order
 for b in 1 32; do
-  for m in $methods; do
-    "$out/bench_mnist_cnn_$m" "$b" "$seconds" models/samples/digits.npy | tee -a "$results"
-    $py bench/peer_bench.py --model mnist_cnn --method "$m" --batch "$b" --seconds "$seconds" \
-        --threads "$threads" | tee -a "$results"
-  done
+  for m in $methods; do configs="$configs mnist_cnn:$m:$b"; done
 done
 if [ "${BENCH_SKIP_VGG:-0}" != 1 ]; then
-  for m in $vgg_methods; do
-    runs=$vgg_runs
-    case " $vgg_sampling_methods " in *" $m "*) runs=$vgg_sampling_runs;; esac
-    "$out/bench_vgg16_$m" 1 0 "$out/vgg16_input.npy" "$out/vgg16.safetensors" "$runs" "$runs" \
-      | tee -a "$results"
-    $py bench/peer_bench.py --model vgg16 --method "$m" --batch 1 --seconds 0 --min-runs "$runs" \
-        --max-runs "$runs" --threads "$threads" --input "$out/vgg16_input.npy" | tee -a "$results"
-  done
+  for m in $vgg_methods; do configs="$configs vgg16:$m:1"; done
 fi
+for r in $(seq 1 "$rounds"); do
+  for c in $configs; do
+    IFS=: read -r model m b <<< "$c"
+    if [ $((r % 2)) = 1 ]; then xaic_side "$model" "$m" "$b"; peer_side "$model" "$m" "$b"
+    else peer_side "$model" "$m" "$b"; xaic_side "$model" "$m" "$b"; fi | round_tag "$r" | tee -a "$results"
+  done
+done
 
 # ---- VGG-16 layer by layer: the forward kernel of each distinct layer alone, GFLOP/s ----
 if [ "${BENCH_SKIP_VGG:-0}" != 1 ] && [ "${BENCH_SKIP_LAYERS:-0}" != 1 ] && want forward; then
@@ -177,70 +200,7 @@ fi
 echo "# load average at end: $(load)"
 cat "$results" >> "$out/results.jsonl"
 
-$py - "$results" "$out" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
-comp = [r for r in rows if 'compile' in r]
-runs = [r for r in rows if 'method' in r]
-print()
-for r in comp:
-    print(f"compile {r['compile']} {r['options']}: {r['seconds']:.2f} s wall, xaic peak RSS {r['peak_rss_mb']:.0f} MB,"
-          f" object {r['object_mb']:.1f} MB")
-by = {(r['impl'], r['model'], r['method'], r['batch']): r for r in runs}
-keys = []
-for r in runs:
-    k = (r['model'], r['method'], r['batch'])
-    if k not in keys:
-        keys.append(k)
-print()
-print('| model | method | batch | xaic ms | peer ms | peer/xaic | xaic ms/sample | peer ms/sample | xaic min ms '
-      '| peer min ms | runs x/p | xaic RSS MB | peer RSS MB | xaic GFLOP/s | peer GFLOP/s | load 1m |')
-print('|' + '---|' * 16)
-for k in keys:
-    x, p = by.get(('xaic',) + k), by.get(('peer',) + k)
-    if not (x and p):
-        continue
-    fx = fp = ''
-    if k[1] == 'forward' and p.get('forward_gflop'):
-        fx = f"{p['forward_gflop'] / x['median_ms'] * 1e3:.1f}"
-        fp = f"{p['forward_gflop'] / p['median_ms'] * 1e3:.1f}"
-    print(f"| {k[0]} | {k[1]} | {k[2]} | {x['median_ms']:.3f} | {p['median_ms']:.3f} | "
-          f"{p['median_ms'] / x['median_ms']:.2f}x | {x['per_sample_ms']:.3f} | {p['per_sample_ms']:.3f} | "
-          f"{x['min_ms']:.3f} | {p['min_ms']:.3f} | {x['runs']}/{p['runs']} | {x['peak_rss_mb']:.1f} | "
-          f"{p['peak_rss_mb']:.1f} | {fx} | {fp} | {x['loadavg_1m']:.2f}/{p['loadavg_1m']:.2f} |")
-
-# VGG-16 layer by layer: multiply-adds from the layer's shapes, against the 2-thread matmul peak
-import os, re
-layer_file = os.path.join(sys.argv[2], 'vgg16_layers.xai')
-peak_file = os.path.join(sys.argv[2], 'peak.txt')
-layers = [r for r in runs if r['impl'] == 'xaic' and r['model'].startswith('vgg16_') and r['method'] == 'forward']
-if layers and os.path.exists(layer_file):
-    peak = None
-    if os.path.exists(peak_file):
-        m = re.search(r'threads=2: best ([\d.]+)', open(peak_file).read())
-        peak = float(m.group(1)) if m else None
-    shapes = {}
-    for line in open(layer_file):
-        m = re.match(r'network (\w+) .*input x\[([\d, ]+)\]; y = (conv2d|dense)\(x, (\d+).*from "([\w.]+)"', line)
-        if m:
-            dims = [int(v) for v in m.group(2).split(',')]
-            macs = dims[1] * dims[2] * dims[0] * int(m.group(4)) * 9 if m.group(3) == 'conv2d' else dims[0] * int(m.group(4))
-            shapes[m.group(1)] = (m.group(5), m.group(3), dims, int(m.group(4)), macs)
-    print()
-    print(f"VGG-16 layer by layer (forward kernel alone, batch 1, both cores; 2-thread matmul peak "
-          f"{peak if peak else '?'} GFLOP/s; a dense layer at batch 1 reads each weight once: its bound is "
-          f"memory bandwidth, shown as weights GB/s):")
-    print()
-    print('| layer | op | input | outputs | GMAC | xaic ms | min ms | GFLOP/s | % of peak | weights GB/s |')
-    print('|---|---|---|---|---|---|---|---|---|---|')
-    for r in layers:
-        name, op, dims, o, macs = shapes[r['model']]
-        g = 2 * macs / r['median_ms'] / 1e6
-        pct = f"{100 * g / peak:.0f}" if peak else ''
-        gbs = f"{4 * macs / r['median_ms'] / 1e6:.1f}" if op == 'dense' else ''
-        print(f"| {r['model'][6:]} ({name}) | {op} | {'x'.join(map(str, dims))} | {o} | {macs / 1e9:.3f} | "
-              f"{r['median_ms']:.3f} | {r['min_ms']:.3f} | {g:.1f} | {pct} | {gbs} |")
-PY
+$py bench/run_report.py "$results" "$out"
 
 # ---- the imported ResNet-50: xaic import + compile, interleaved rounds (bench/resnet50.sh) ----
 if [ "${BENCH_SKIP_RESNET:-0}" != 1 ]; then
