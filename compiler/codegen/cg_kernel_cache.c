@@ -16,16 +16,23 @@ struct cg_kernel_cache {
     int n, cap;
 };
 
-static void put_ew(FILE *f, const ir_ew *e)
+/* A constant as its kernel reads it: the embedded global (one for equal values, codegen.c), else the constant. */
+static const void *constant_id(const cg *c, const ir_const *k)
+{
+    LLVMValueRef gv = k ? cg_const_global(c, k) : NULL;
+    return gv ? (const void *)gv : (const void *)k;
+}
+
+static void put_ew(const cg *c, FILE *f, const ir_ew *e)
 {
     if (!e) {
         fputs("_", f);
         return;
     }
-    fprintf(f, "(%d %d %a %p ", (int)e->kind, e->input, e->num, (const void *)e->channel);
-    put_ew(f, e->a);
-    put_ew(f, e->b);
-    put_ew(f, e->c);
+    fprintf(f, "(%d %d %a %p ", (int)e->kind, e->input, e->num, constant_id(c, e->channel));
+    put_ew(c, f, e->a);
+    put_ew(c, f, e->b);
+    put_ew(c, f, e->c);
     fputc(')', f);
 }
 
@@ -37,8 +44,9 @@ static void put_shape(FILE *f, const ir_shape *s)
 }
 
 /* Everything cg_kernel reads of node i and of its inputs (malloc'd text). */
-static char *kernel_key(const ir_graph *g, int i)
+static char *kernel_key(const cg *c, int i)
 {
+    const ir_graph *g = c->g;
     const ir_node *n = &g->nodes[i];
     char *text = NULL;
     size_t len = 0;
@@ -52,9 +60,10 @@ static char *kernel_key(const ir_graph *g, int i)
             " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w%p/%d b%p m%p v%p g%d seed%d exp%d red%d "
             "sig%a rng%llu ref%a arg%d smp%d in%d:",
             n->units, n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b, n->pad_r, n->pad_same, n->has_bias,
-            (double)n->eps, (void *)n->weight, (int)n->weight_map, (void *)n->bias, (void *)n->bn_mean,
-            (void *)n->bn_var, n->global, (int)n->seed, (int)n->expand, (int)n->reduce, (double)n->sigma,
-            (unsigned long long)n->rng_seed, (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
+            (double)n->eps, constant_id(c, n->weight), (int)n->weight_map, constant_id(c, n->bias),
+            constant_id(c, n->bn_mean), constant_id(c, n->bn_var), n->global, (int)n->seed, (int)n->expand,
+            (int)n->reduce, (double)n->sigma, (unsigned long long)n->rng_seed, (double)n->ref_value, n->argmax_from,
+            n->samples, n->n_inputs);
     fprintf(f, " epi%d,%d blk%lld stat%d,%d,%d,%a", n->epilogue_from, n->epilogue_acc, (long long)n->seed_block,
             (int)n->stat, n->stat_per_channel, n->stat_along, n->stat_q);
     fprintf(f, " g%d d%d,%d ceil%d ex%d a%a,%a ns%d ax%d st%d sp%d perm%d,%d,%d,%d tr%d,%d", n->groups, n->dh, n->dw,
@@ -66,7 +75,7 @@ static char *kernel_key(const ir_graph *g, int i)
         put_shape(f, &in->shape);
     }
     fputc(' ', f);
-    put_ew(f, n->expr);
+    put_ew(c, f, n->expr);
     fclose(f);
     return text;
 }
@@ -75,7 +84,7 @@ LLVMValueRef cg_kernel_shared(cg *c, int i)
 {
     if (!c->kernels) c->kernels = calloc(1, sizeof *c->kernels);
     struct cg_kernel_cache *kc = c->kernels;
-    char *key = kernel_key(c->g, i);
+    char *key = kernel_key(c, i);
     for (int k = 0; k < kc->n; k++)
         if (!strcmp(kc->keys[k], key)) {
             free(key);

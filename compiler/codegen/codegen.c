@@ -12,10 +12,36 @@
 #include "cg_kernels.h"
 #include "xairt.h"
 
+static void map_constant(cg_const_map *m, const ir_const *k, LLVMValueRef gv)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 32;
+        m->keys = realloc(m->keys, sizeof *m->keys * m->cap);
+        m->globals = realloc(m->globals, sizeof *m->globals * m->cap);
+    }
+    m->keys[m->n] = k;
+    m->globals[m->n++] = gv;
+}
+
+/* The global of an embedded constant with the same values: explanations derive their own copies (a rule's
+ * bias, a pooling scale), and one global for equal copies lets their kernels be shared (cg_kernel_cache.c). */
+static LLVMValueRef same_values(const cg_const_map *m, const ir_const *k)
+{
+    for (int i = 0; i < m->n; i++)
+        if (m->keys[i]->count == k->count && !memcmp(m->keys[i]->data, k->data, (size_t)k->count * sizeof(float)))
+            return m->globals[i];
+    return NULL;
+}
+
 static void add_constant(cg *c, const ir_const *k)
 {
     if (!k || cg_const_is_external(c, k) || cg_derived_offset(c, k) >= 0 || cg_const_global(c, k)) return;
     cg_const_map *m = c->consts;
+    LLVMValueRef same = same_values(m, k);
+    if (same) {
+        map_constant(m, k, same);
+        return;
+    }
     char name[600];
     snprintf(name, sizeof name, "%s.w%d.%s", c->g->name, m->n, k->name);
     size_t bytes = (size_t)k->count * sizeof(float);
@@ -26,13 +52,7 @@ static void add_constant(cg *c, const ir_const *k)
     LLVMSetLinkage(gv, LLVMPrivateLinkage);
     LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
     LLVMSetAlignment(gv, 64);
-    if (m->n == m->cap) {
-        m->cap = m->cap ? 2 * m->cap : 32;
-        m->keys = realloc(m->keys, sizeof *m->keys * m->cap);
-        m->globals = realloc(m->globals, sizeof *m->globals * m->cap);
-    }
-    m->keys[m->n] = k;
-    m->globals[m->n++] = gv;
+    map_constant(m, k, gv);
 }
 
 static void collect_ew_constants(cg *c, const ir_ew *e)
