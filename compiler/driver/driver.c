@@ -64,7 +64,7 @@ void driver_phase(const compilation *c, const char *phase)
     c->phase(c->phase_ctx, phase, functions);
 }
 
-int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err)
+int driver_generate(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err)
 {
     driver_phase(c, "generating code");
     if (c->tm) LLVMDisposeTargetMachine(c->tm); /* a second back-end run (tests, --stats) */
@@ -95,6 +95,12 @@ int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, 
     }
     free(expl);
     free(expl_plans);
+    return 0;
+}
+
+int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err)
+{
+    if (driver_generate(c, ctx, t, opt, err)) return 1;
     driver_phase(c, "optimising");
     return emit_optimize(c->mod, c->tm, t, err);
 }

@@ -43,7 +43,9 @@ typedef int (*driver_extend_fn)(compilation *c, xai_diag *d, void *ctx);
 int driver_analyse_extended(compilation *c, xai_diag *d, const char *path, driver_extend_fn extend, void *ctx);
 /* Same for a source held in memory (tests). */
 int driver_analyse_text(compilation *c, xai_diag *d, const char *path, const char *text);
-/* Back end: generates and optimises the module in ctx for the given target. */
+/* Back end: generates the module in ctx for the given target (c->mod, unoptimised; c->tm). */
+int driver_generate(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err);
+/* driver_generate, then the optimisation pipeline. */
 int driver_codegen(compilation *c, LLVMContextRef ctx, const target_options *t, const cg_options *opt, char **err);
 void driver_free(compilation *c);
 /* The explanation graph named `name`, or NULL. */

@@ -72,8 +72,8 @@ int emit_parallel_jobs(int requested)
     return cpus < 1 ? 1 : cpus > EMIT_MAX_PARTS ? EMIT_MAX_PARTS : (int)cpus;
 }
 
-int emit_objects(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, int jobs,
-                 emit_object_set *out, char **err)
+int emit_objects(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, int jobs, emit_object_set *out,
+                 char **err)
 {
     memset(out, 0, sizeof *out);
     if (jobs < 2 || instructions(mod) < SPLIT_MIN_INSTRUCTIONS) {

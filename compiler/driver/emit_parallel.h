@@ -21,8 +21,8 @@ int emit_parallel_jobs(int requested);
  * module is small; else `jobs` parts on as many threads, whose local symbols used across parts are hidden
  * external ones (link them with ld -r and localise hidden symbols: the result then equals one object's
  * interface). mod is changed either way. Returns 0, or 1 with *err (malloc'd). */
-int emit_objects(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, int jobs,
-                 emit_object_set *out, char **err);
+int emit_objects(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, int jobs, emit_object_set *out,
+                 char **err);
 void emit_objects_free(emit_object_set *s);
 
 #endif

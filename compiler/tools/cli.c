@@ -52,6 +52,8 @@ void cli_usage(FILE *f)
         "                        print a stage's output to standard output\n"
         "  --sanitize=address    instrument the generated code with AddressSanitizer\n"
         "  --threads=on|off      off: single-threaded kernels that never call xai_parallel_for (default on)\n"
+        "  -j N, --jobs=N        threads that optimise and compile a large module, in parts joined by ld -r\n"
+        "                        (binutils; default: the CPUs, at most 8; one when ld or objcopy is missing)\n"
         "  --root DIR            read sources, imports, weights and data only inside DIR (also XAIC_ROOT)\n"
         "  --error-limit=N       show at most N errors (default 50; 0: all)\n"
         "  --allow-nonfinite-weights\n"
@@ -132,7 +134,18 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
             o->external = 1;
         else if (!strcmp(a, "--sanitize=address"))
             o->sanitize_address = 1;
-        else if (!strcmp(a, "--threads=off") || !strcmp(a, "--threads=on"))
+        else if (!strncmp(a, "-j", 2) || !strncmp(a, "--jobs=", 7)) { /* -j N, -jN, --jobs=N */
+            const char *v = a[1] == 'j' ? (a[2] ? a + 2 : next) : a + 7;
+            if (!strcmp(a, "-j")) NEED_VALUE();
+            char *end;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (errno || end == v || *end || n < 1 || n > 8) {
+                fprintf(err, "xaic: error: %s needs a number of threads in [1, 8]\n", a[1] == 'j' ? "-j" : "--jobs");
+                return 2;
+            }
+            o->jobs = (int)n;
+        } else if (!strcmp(a, "--threads=off") || !strcmp(a, "--threads=on"))
             o->threads_off = a[11] == 'f';
         else if (!strcmp(a, "--weights=embedded"))
             o->external = 0;

@@ -20,6 +20,7 @@ typedef struct cli {
     int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
     int colormap; /* --colormap: XAI_COLORMAP_* of a .png heatmap */
     int threads_off;
+    int jobs;        /* -j N: threads that optimise and compile (0: the CPUs) */
     int error_limit; /* -1: the default */
     int allow_nonfinite_weights;
     int keep_values;     /* --keep-values: every value keeps its workspace slot (relevance per layer, shared objects) */

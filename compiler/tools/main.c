@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "describe.h"
 #include "driver.h"
+#include "emit_parallel.h"
 #include "eval.h"
 #include "import.h"
 #include "jit.h"
@@ -56,8 +57,36 @@ static void keep_values(compilation *c)
     }
 }
 
-/* --emit shared: the optimised module with its description, as an object in memory, linked with the runtime. */
-static int link_shared(const cli *o, compilation *c, const char *runtime, FILE *out, char **err)
+/* The module optimised and compiled, in parts on -j threads when it is large (emit_parallel.h), as one object. */
+static int compile_object(const cli *o, compilation *c, const target_options *t, unsigned char **object, size_t *size,
+                          char **err)
+{
+    int jobs = emit_parallel_jobs(o->jobs);
+    /* the parts are joined by the host's binutils: for another target, or without them, one part */
+    if (jobs > 1 && (o->triple || !shared_can_link_parts())) jobs = 1;
+    emit_object_set set;
+    driver_phase(c, "optimising and compiling machine code");
+    if (emit_objects(c->mod, c->tm, t, jobs, &set, err)) return 1;
+    int failed = 0;
+    if (set.n == 1) {
+        *size = LLVMGetBufferSize(set.objects[0]);
+        *object = malloc(*size ? *size : 1);
+        if (*object) memcpy(*object, LLVMGetBufferStart(set.objects[0]), *size);
+        failed = !*object;
+        if (failed) *err = strdup("out of memory for the object");
+    } else {
+        shared_object parts[SHARED_MAX_PARTS];
+        for (int p = 0; p < set.n; p++)
+            parts[p] = (shared_object){ LLVMGetBufferStart(set.objects[p]), LLVMGetBufferSize(set.objects[p]) };
+        failed = shared_link_parts(parts, set.n, object, size); /* it said what went wrong */
+    }
+    emit_objects_free(&set);
+    return failed;
+}
+
+/* --emit shared: the module with its description, compiled, linked with the runtime. */
+static int link_shared(const cli *o, compilation *c, const target_options *t, const char *runtime, FILE *out,
+                       char **err)
 {
     describe_settings ds = { .opt_level = o->opt_level,
                              .keep_values = o->keep_values,
@@ -71,17 +100,9 @@ static int link_shared(const cli *o, compilation *c, const char *runtime, FILE *
     }
     emit_string_global(c->mod, "xaic_describe", json);
     free(json);
-    char *object = NULL;
-    size_t size = 0;
-    unsigned char *so = NULL;
-    size_t so_size = 0;
-    FILE *mem = open_memstream(&object, &size);
-    if (!mem) {
-        *err = strdup("out of memory for the object");
-        return 1;
-    }
-    int failed = emit_code(c->mod, c->tm, EMIT_OBJ, mem, err);
-    failed |= fclose(mem) != 0;
+    unsigned char *object = NULL, *so = NULL;
+    size_t size = 0, so_size = 0;
+    int failed = compile_object(o, c, t, &object, &size, err);
     if (!failed) failed = shared_link(runtime, object, size, &so, &so_size);
     if (!failed) fwrite(so, 1, so_size, out); /* write errors: at the commit */
     free(object);
@@ -149,18 +170,28 @@ static int compile(const cli *o, compilation *c)
             .triple = o->triple, .cpu = o->cpu, .opt_level = o->opt_level, .sanitize_address = o->sanitize_address
         };
         LLVMContextRef ctx = LLVMContextCreate();
-        int failed = driver_codegen(c, ctx, &t, &cgo, &err);
-        if (!failed) driver_phase(c, "compiling machine code");
-        failed = failed ||
-            (shared ? link_shared(o, c, runtime, xai_outfile_stream(out), &err)
-                    : emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err));
+        int failed;
+        if (shared) {
+            failed = driver_generate(c, ctx, &t, &cgo, &err) ||
+                link_shared(o, c, &t, runtime, xai_outfile_stream(out), &err);
+        } else if (kind == EMIT_OBJ) {
+            unsigned char *object = NULL;
+            size_t size = 0;
+            failed = driver_generate(c, ctx, &t, &cgo, &err) || compile_object(o, c, &t, &object, &size, &err);
+            if (!failed) fwrite(object, 1, size, xai_outfile_stream(out)); /* write errors: at the commit */
+            free(object);
+        } else {
+            failed = driver_codegen(c, ctx, &t, &cgo, &err);
+            if (!failed) driver_phase(c, "compiling machine code");
+            failed = failed || emit_code(c->mod, c->tm, kind, xai_outfile_stream(out), &err);
+        }
         driver_phase(c, NULL);
         if (!failed && hdr) emit_header(c->ir, &cgo, header, xai_outfile_stream(hdr));
         if (c->mod) LLVMDisposeModule(c->mod);
         c->mod = NULL;
         LLVMContextDispose(ctx);
         if (failed) {
-            if (shared && !err) msg[0] = 0, status = -1; /* the linker step said what went wrong */
+            if (kind == EMIT_OBJ && !err) msg[0] = 0, status = -1; /* the linker step said what went wrong */
             goto done;
         }
     }

@@ -84,22 +84,89 @@ static int read_file(const char *path, unsigned char **out, size_t *size)
     return 0;
 }
 
-/* Runs argv (argv[0] looked up in PATH); returns the exit status, or -1 after a message. */
-static int run(char *const *argv)
+/* Runs argv (argv[0] looked up in PATH); returns the exit status, or -1 after a message naming `what` (and
+ * ending with `hint` when it cannot start). */
+static int run(char *const *argv, const char *what, const char *hint)
 {
     pid_t pid;
     int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
     if (rc) {
-        fprintf(stderr, "xaic: error: cannot run the C compiler '%s' to link the shared object (%s); set CC\n", argv[0],
-                strerror(rc));
+        fprintf(stderr, "xaic: error: cannot run %s '%s' (%s)%s\n", what, argv[0], strerror(rc), hint);
         return -1;
     }
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
     if (WIFEXITED(status)) return WEXITSTATUS(status);
-    fprintf(stderr, "xaic: error: the C compiler '%s' was killed by signal %d\n", argv[0], WTERMSIG(status));
+    fprintf(stderr, "xaic: error: %s '%s' was killed by signal %d\n", what, argv[0], WTERMSIG(status));
     return -1;
+}
+
+static int make_temp_dir(char *dir, size_t size)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, size, "%s/xaic-link-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+    if (mkdtemp(dir)) return 0;
+    fprintf(stderr, "xaic: error: cannot create a temporary directory %s to link in: %s\n", dir, strerror(errno));
+    return 1;
+}
+
+static int in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/bin:/bin";
+    char *copy = strdup(path), *save = NULL;
+    int found = 0;
+    for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        char full[PATH_MAX];
+        snprintf(full, sizeof full, "%s/%s", *d ? d : ".", name);
+        found = access(full, X_OK) == 0;
+    }
+    free(copy);
+    return found;
+}
+
+int shared_can_link_parts(void) { return in_path("ld") && in_path("objcopy"); }
+
+int shared_link_parts(const shared_object *parts, int n, unsigned char **out, size_t *out_size)
+{
+    char dir[PATH_MAX];
+    if (n < 1 || n > SHARED_MAX_PARTS || make_temp_dir(dir, sizeof dir)) return 1;
+    char part[SHARED_MAX_PARTS][PATH_MAX + 16], linked[PATH_MAX + 16];
+    snprintf(linked, sizeof linked, "%s/linked.o", dir);
+    char *argv[SHARED_MAX_PARTS + 8];
+    int argc = 0, written = 0, failed = 1;
+    argv[argc++] = "ld";
+    argv[argc++] = "-r";
+    argv[argc++] = "-o";
+    argv[argc++] = linked;
+    for (; written < n; written++) {
+        snprintf(part[written], sizeof part[written], "%s/part%d.o", dir, written);
+        if (write_file(part[written], parts[written].data, parts[written].size)) {
+            fprintf(stderr, "xaic: error: cannot write %s: %s\n", part[written], strerror(errno));
+            written++;
+            goto done;
+        }
+        argv[argc++] = part[written];
+    }
+    argv[argc] = NULL;
+    /* the parts' shared kernels and constants are hidden symbols (emit_parallel.h); local again, two objects
+     * compiled apart never clash on them */
+    char *localise[] = { "objcopy", "--localize-hidden", linked, NULL };
+    int status = run(argv, "the linker", "; install binutils, or compile with -j1");
+    if (status == 0) status = run(localise, "objcopy", "; install binutils, or compile with -j1");
+    if (status > 0)
+        fprintf(stderr, "xaic: error: joining the object's %d parts failed ('%s' exited with status %d)\n", n, argv[0],
+                status);
+    else if (status == 0 && read_file(linked, out, out_size))
+        fprintf(stderr, "xaic: error: cannot read the linked object %s\n", linked);
+    else if (status == 0)
+        failed = 0;
+done:
+    for (int i = 0; i < written; i++) unlink(part[i]);
+    unlink(linked);
+    rmdir(dir);
+    return failed;
 }
 
 /* the symbols bindings call that generated code may not (the archive only contributes what is referenced) */
@@ -109,13 +176,8 @@ static const char *const kept_symbols[] = { "xai_status_string", "xai_set_num_th
 
 int shared_link(const char *runtime, const void *object, size_t size, unsigned char **out, size_t *out_size)
 {
-    const char *tmp = getenv("TMPDIR");
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/xaic-link-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        fprintf(stderr, "xaic: error: cannot create a temporary directory %s to link in: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    if (make_temp_dir(dir, sizeof dir)) return 1;
     char obj[PATH_MAX + 16], so[PATH_MAX + 16];
     snprintf(obj, sizeof obj, "%s/xaic.o", dir);
     snprintf(so, sizeof so, "%s/xaic.so", dir);
@@ -145,7 +207,7 @@ int shared_link(const char *runtime, const void *object, size_t size, unsigned c
     argv[argc++] = (char *)runtime;
     for (int i = 0; i < 6; i++) argv[argc++] = (char *)libs[i];
     argv[argc] = NULL;
-    int status = run(argv);
+    int status = run(argv, "the C compiler", " to link the shared object; set CC");
     if (status > 0) {
         fprintf(stderr, "xaic: error: linking the shared object failed ('%s' exited with status %d):", argv[0], status);
         for (int i = 0; i < argc; i++) fprintf(stderr, " %s", argv[i]);

@@ -18,4 +18,17 @@ char *shared_find_runtime(const char *option);
  * dlclose never unmaps their code. Returns 0, or 1 after a message on stderr (the linker's own messages go there too). */
 int shared_link(const char *runtime, const void *object, size_t size, unsigned char **out, size_t *out_size);
 
+/* An object compiled in parts (emit_parallel.h) */
+#define SHARED_MAX_PARTS 8
+typedef struct shared_object {
+    const void *data;
+    size_t size;
+} shared_object;
+/* 1 when ld and objcopy (binutils) are on PATH, as shared_link_parts needs */
+int shared_can_link_parts(void);
+/* Joins the parts into one relocatable object (ld -r) whose hidden symbols are local (objcopy --localize-hidden):
+ * the interface of the module compiled whole. *out receives its bytes (malloc'd). Returns 0, or 1 after a
+ * message on stderr. */
+int shared_link_parts(const shared_object *parts, int n, unsigned char **out, size_t *out_size);
+
 #endif

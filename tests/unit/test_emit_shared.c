@@ -262,3 +262,74 @@ Test(emit_shared, workspace_header_covers_derived_weights)
                  header[1]);
     free(src);
 }
+
+/* A large module compiles in parts on several threads (-j, emit_parallel.h), joined by ld -r: the object defines
+ * the same global symbols as one compiled whole (the parts' shared kernels and constants are local again), and its
+ * entries give bitwise the same results. PATH without binutils falls back to one part. */
+static char *global_symbols(const char *object)
+{
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "nm -g --defined-only %s | awk '{print $2, $3}' | sort", object);
+    cr_assert_eq(tu_run(cmd, &out), 0, "%s: %s", cmd, out);
+    return out;
+}
+
+Test(emit_shared, parts_equal_the_whole, .timeout = 300)
+{
+    const char *t = tu_tmpdir(), *modes[3] = { "-j1", "-j2", "-j 3" };
+    char cmd[2048], *symbols[3], *log = NULL;
+    void *so[3];
+    for (int m = 0; m < 3; m++) {
+        snprintf(cmd, sizeof cmd, "%s models/mnist_cnn_lrp.xai %s -o %s/parts%d.o", XAIC_EXE, modes[m], t, m);
+        cr_assert_eq(tu_run(cmd, &log), 0, "%s: %s", cmd, log);
+        free(log);
+        snprintf(cmd, sizeof cmd, "%s/parts%d.o", t, m);
+        symbols[m] = global_symbols(cmd);
+        snprintf(cmd, sizeof cmd, "%s models/mnist_cnn_lrp.xai %s --emit shared -o %s/parts%d.so", XAIC_EXE, modes[m],
+                 t, m);
+        cr_assert_eq(tu_run(cmd, &log), 0, "%s: %s", cmd, log);
+        free(log);
+        snprintf(cmd, sizeof cmd, "%s/parts%d.so", t, m);
+        so[m] = dlopen(cmd, RTLD_NOW | RTLD_LOCAL);
+        cr_assert_not_null(so[m], "dlopen: %s", dlerror());
+    }
+    cr_assert(strstr(symbols[0], "T mnist_cnn_epsilon_plus\n") && strstr(symbols[0], "D mnist_cnn_info\n"), "whole: %s",
+              symbols[0]);
+    for (int m = 1; m < 3; m++) cr_assert_str_eq(symbols[m], symbols[0], "%s defines other global symbols", modes[m]);
+
+    xai_array x = eu_load_npy("models/samples/digits.npy");
+    const char *entries[] = { "epsilon_plus", "epsilon_gamma_box", "epsilon_alpha2_beta1", "excitation_backprop",
+                              "epsilon_plus_flat" };
+    float *r[3];
+    for (int m = 0; m < 3; m++) r[m] = malloc(sizeof(float) * 7840);
+    for (size_t e = 0; e < sizeof entries / sizeof *entries; e++) {
+        for (int m = 0; m < 3; m++) {
+            char name[128];
+            snprintf(name, sizeof name, "mnist_cnn_%s", entries[e]);
+            eu_explain_fn fn = (eu_explain_fn)dlsym(so[m], name);
+            eu_wsize_fn wsize = (eu_wsize_fn)dlsym(so[m], "mnist_cnn_workspace_size");
+            cr_assert(fn && wsize, "%s: no %s", modes[m], name);
+            void *ws = aligned_ws(wsize(10));
+            cr_assert_eq(fn(x.data, NULL, r[m], 10, ws), 0);
+            free(ws);
+        }
+        for (int m = 1; m < 3; m++)
+            cr_assert_eq(memcmp(r[m], r[0], sizeof(float) * 7840), 0, "%s: %s differs from -j1", entries[e], modes[m]);
+    }
+    /* without ld and objcopy on PATH: one part, the same symbols */
+    snprintf(cmd, sizeof cmd, "PATH=/nonexistent %s models/mnist_cnn_lrp.xai -j2 -o %s/parts_nold.o", XAIC_EXE, t);
+    cr_assert_eq(tu_run(cmd, &log), 0, "%s: %s", cmd, log);
+    free(log);
+    snprintf(cmd, sizeof cmd, "%s/parts_nold.o", t);
+    char *nold = global_symbols(cmd);
+    cr_assert_str_eq(nold, symbols[0]);
+    free(nold);
+    for (int m = 0; m < 3; m++) {
+        free(r[m]);
+        free(symbols[m]);
+        dlclose(so[m]);
+    }
+    xai_array_free(&x);
+    snprintf(cmd, sizeof cmd, "%s models/mnist_mlp.xai -j0 -o %s/x.o", XAIC_EXE, t);
+    expect_failure(cmd, 2, "-j needs a number of threads in [1, 8]");
+}
