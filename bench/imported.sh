@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# An imported torchvision model (3x224x224, batch 1) against its peers, the common part of bench/resnet50.sh
-# and bench/vit_b16.sh (which set the model, methods and round counts; run those). The model is
+# An imported torchvision model (3x224x224, batch 1) against its peers, the common part of bench/resnet50.sh,
+# bench/vit_b16.sh, bench/mobilenet_v2.sh and bench/efficientnet_b0.sh (which set the model, methods and round
+# counts; run those). The model is
 # tests/reference/torchvision_zoo.py's seeded build, exported to ONNX by bench/make_torchvision.py, brought in
 # by `xaic import` (timed) and compiled with bench/MODEL.xai (timed). Then ROUNDS interleaved rounds: per round
 # and method one xaic process and one peer process (bench/peer_bench.py; which goes first alternates by round:
@@ -10,7 +11,7 @@
 #
 #   bash bench/imported.sh MODEL ROUNDS RUNS "METHODS" WEIGHTS
 #
-# MODEL: resnet50 | vit_b_16. WEIGHTS: external (the driver maps the .safetensors) or embedded.
+# MODEL: resnet50 | vit_b_16 | mobilenet_v2 | efficientnet_b0. WEIGHTS: external (the driver maps the .safetensors) or embedded.
 # Environment: BENCH_THREADS=2 (torch.set_num_threads, XAI_NUM_THREADS), PEERS_DIR, XAIC_BUILD_DIR as for
 # bench/run.sh.
 # Results: one JSON line per xaic import / compile and per process (with "round"), appended to

@@ -12,9 +12,14 @@ MODEL:
              into its conv by the export (~98 MB); bench/resnet50.sh
   vit_b_16   torchvision init (class token zero) with the zero-initialised head drawn at random and the
              zero biases randomised (torchvision_zoo.randomise); ~330 MB; bench/vit_b16.sh
+  mobilenet_v2, efficientnet_b0
+             torchvision init, randomised BatchNorm affine parameters, running statistics measured on random
+             images and perturbed (torchvision_zoo's CALIBRATED models); BatchNorm folded into the convs by the
+             export (~14 MB, ~21 MB); bench/mobilenet_v2.sh, bench/efficientnet_b0.sh
 
 The fixtures' export (torchvision_zoo.py export resnet50) traces at 64x64; the ONNX graph fixes the spatial
-size, so the benchmark exports its own at 224 (vit_b_16 only runs at its image size). bench/peer_bench.py
+size, so the benchmark exports its own at 224 (vit_b_16 only runs at its image size; the same holds for the
+64x64 mobilenet_v2 and efficientnet_b0 fixtures). bench/peer_bench.py
 --model MODEL rebuilds the same module (torchvision_zoo.build is deterministic for a given torch build) and
 prints nothing about it; the state_dict sha256 printed here identifies the weights.
 """
@@ -26,7 +31,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOW, HIGH = -2.1179039, 2.6400001
-MODELS = ('resnet50', 'vit_b_16')
+MODELS = ('resnet50', 'vit_b_16', 'mobilenet_v2', 'efficientnet_b0')
 
 
 def main():

@@ -3,7 +3,7 @@
 in this process: the counterpart of one bench_explain driver. bench/run.sh starts one process per configuration
 and round so that peak RSS is per configuration.
 
-    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16|resnet50|vit_b_16
+    /usr/bin/python3 bench/peer_bench.py --model mnist_cnn|vgg16|resnet50|vit_b_16|mobilenet_v2|efficientnet_b0
                                          --method forward|epsilon_plus|epsilon_gamma_box|gradient|ig|smoothgrad|deeplift|gradcam|cp_lrp
                                          --batch B [--seconds 3] [--min-runs 10] [--max-runs 100000]
                                          [--threads 2] [--input MODEL_INPUT.npy] [--save-output OUT.npy]
@@ -20,6 +20,17 @@ PyTorch user runs; the ONNX file bench/make_torchvision.py exported for xaic has
 seeded weights; input = resnet50_input.npy from that script (--input); box = VGG-16's. Zennit gets
 canonizers=[ResNetCanonizer()] (merges each BatchNorm into its conv, gives the residual sums the Norm rule), as
 tests/reference/make_onnx_fixtures.py does.
+mobilenet_v2, efficientnet_b0 = torchvision_zoo.build(MODEL) (BatchNorm in the module, folded by the ONNX export
+for xaic, as resnet50); input = MODEL_input.npy (--input); box = VGG-16's. Zennit 0.5.1 has no canonizer for them;
+they get canonizers=[SequentialMergeBatchNorm(), the two below] (zennit_canonizers), which put on the peer the
+treatment xaic's imported graph gets by default (docs/lrp.md, "Imported models"): SequentialMergeBatchNorm
+merges every BatchNorm into the conv before it; the residual sum x + block(x) (InvertedResidual, MBConv) goes
+through a zennit.layer.Sum (the composite's Norm rule), as ResNetCanonizer does for ResNet's blocks; the
+squeeze-excitation product scale * x (efficientnet_b0) passes all relevance to x and none to the gate (xaic's
+`gate` rule on mul); mobilenet_v2's functional global average pooling becomes an AdaptiveAvgPool2d module (the
+composite's Norm rule, as xaic's global_avgpool and efficientnet_b0's own module). Without them autograd would
+hand the sum's relevance to both branches whole, scale the SE product's and spread the pooling's evenly (see
+docs/performance.md, "MobileNetV2 and EfficientNet-B0 (imported)").
 vit_b_16 = torchvision_zoo.build('vit_b_16') (torchvision's VisionTransformer, the same seeded weights as
 bench/make_torchvision.py exported for xaic); input = vit_b_16_input.npy (--input); box = VGG-16's. Its
 parameters are frozen (requires_grad False, as LXT's ViT example does: autograd then computes no weight
@@ -51,7 +62,8 @@ the methods that need it, which would otherwise add to the peer's RSS):
   deeplift           captum DeepLift(model).attribute(x, baselines=zeros_like(x), target=target)
   gradcam            captum LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True),
                      not upsampled (bench_explain's xaic side: gradcam(layer=..., upsample=none)); layer =
-                     --gradcam-layer (default: act2 for mnist_cnn, features.29 for vgg16)
+                     --gradcam-layer (default: act2 for mnist_cnn, features.29 for vgg16, layer4 for resnet50,
+                     features for mobilenet_v2 and efficientnet_b0)
 target = arg-max of the logits, computed before timing. Hooks and explainer objects are created once (outside
 the timing).
 
@@ -101,7 +113,7 @@ def build_vgg16(input_path):
 
 
 def build_zoo(name, input_path):
-    """resnet50, vit_b_16: the weights bench/make_torchvision.py exported for xaic"""
+    """resnet50, vit_b_16, mobilenet_v2, efficientnet_b0: the weights bench/make_torchvision.py exported for xaic"""
     import numpy as np
     sys.path.insert(0, os.path.join(ROOT, 'tests', 'reference'))
     import torchvision_zoo
@@ -137,6 +149,51 @@ def lxt_cp_lrp(model, x, target):
         grad, = torch.autograd.grad(y[rows, target].sum(), xg)
         return xg.detach() * grad
     return call, comp
+
+
+ZOO = ('resnet50', 'vit_b_16', 'mobilenet_v2', 'efficientnet_b0')
+
+
+def zennit_canonizers(name):
+    """The canonizers of Zennit's LRP for a zoo model (see the docstring); [] for the others"""
+    import torch
+    from zennit.canonizers import AttributeCanonizer, SequentialMergeBatchNorm
+    from zennit.layer import Sum
+    if name == 'resnet50':
+        from zennit.torchvision import ResNetCanonizer
+        return [ResNetCanonizer()]
+    if name not in ('mobilenet_v2', 'efficientnet_b0'):
+        return []
+    from torchvision.models.efficientnet import MBConv
+    from torchvision.models.mobilenetv2 import InvertedResidual, MobileNetV2
+    from torchvision.ops.misc import SqueezeExcitation
+
+    class Gate(torch.autograd.Function):
+        """scale * x forward; backward: the output's relevance all to x, none to the gate"""
+        @staticmethod
+        def forward(ctx, x, scale):
+            return x * scale
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, None
+
+    def residual(self, x):        # InvertedResidual / MBConv forward with the sum as a Sum module
+        out = self.conv(x) if isinstance(self, InvertedResidual) else self.stochastic_depth(self.block(x))
+        return self.canonizer_sum(torch.stack([x, out], dim=-1))
+
+    def pooled(self, x):          # MobileNetV2 forward with its functional global pooling as a module (Norm rule)
+        return self.classifier(torch.flatten(self.canonizer_pool(self.features(x)), 1))
+
+    def attributes(name, module):
+        if isinstance(module, MobileNetV2):
+            return {'forward': pooled.__get__(module), 'canonizer_pool': torch.nn.AdaptiveAvgPool2d(1)}
+        if isinstance(module, (InvertedResidual, MBConv)) and module.use_res_connect:
+            return {'forward': residual.__get__(module), 'canonizer_sum': Sum()}
+        if isinstance(module, SqueezeExcitation):
+            return {'forward': (lambda x: Gate.apply(x, module._scale(x).detach()))}
+        return None
+    return [SequentialMergeBatchNorm(), AttributeCanonizer(attributes)]
 
 
 CAPTUM = ['gradient', 'ig', 'smoothgrad', 'deeplift', 'gradcam']
@@ -193,7 +250,7 @@ def forward_gflop(model, x):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16', 'resnet50', 'vit_b_16'])
+    ap.add_argument('--model', required=True, choices=['mnist_cnn', 'vgg16', *ZOO])
     ap.add_argument('--method', required=True,
                     choices=['forward', 'epsilon_plus', 'epsilon_gamma_box', 'cp_lrp'] + CAPTUM)
     ap.add_argument('--batch', type=int, default=1)
@@ -217,7 +274,7 @@ def main():
     args.input = args.input or os.path.join(ROOT, 'build', 'bench', args.model + '_input.npy')
     if args.model == 'mnist_cnn':
         model, samples, low, high = build_mnist_cnn()
-    elif args.model in ('resnet50', 'vit_b_16'):
+    elif args.model in ZOO:
         model, samples, low, high = build_zoo(args.model, args.input)
     else:
         model, samples, low, high = build_vgg16(args.input)
@@ -245,15 +302,13 @@ def main():
     elif args.method in CAPTUM:
         import warnings     # Captum's "did not already require gradients" / "Setting ... hooks" on every call
         warnings.simplefilter('ignore', UserWarning)
-        layer = args.gradcam_layer or {'mnist_cnn': 'act2', 'vgg16': 'features.29', 'resnet50': 'layer4'}[args.model]
+        layer = args.gradcam_layer or {'mnist_cnn': 'act2', 'vgg16': 'features.29', 'resnet50': 'layer4',
+                                       'mobilenet_v2': 'features', 'efficientnet_b0': 'features'}[args.model]
         call = captum_call(args.method, model, x, target, low, high, layer)
     else:
         from zennit.attribution import Gradient
         from zennit.composites import EpsilonGammaBox, EpsilonPlus
-        canon = []
-        if args.model == 'resnet50':
-            from zennit.torchvision import ResNetCanonizer
-            canon = [ResNetCanonizer()]
+        canon = zennit_canonizers(args.model)
         if args.method == 'epsilon_plus':
             comp = EpsilonPlus(epsilon=1e-6, stabilizer=1e-6, canonizers=canon)
         else:

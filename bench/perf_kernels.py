@@ -8,7 +8,10 @@ Generated kernels are named `MODEL.kN.OP...` (N the node of `xaic check MODEL.xa
 the code generator shares between layers of the same shape (the attention's matmuls, softmax, GELU of every
 encoder block) carries the first such node's name, so its samples count for all of them. Layers are grouped
 by role: the layer name with its first number replaced by '#' (the block: b3_fc2 -> b#_fc2); a backward or
-LRP step (dense_t, eltwise, layer_stat, ...) has no layer name and is listed as its node number. A kind
+LRP step (dense_t, eltwise, layer_stat, ...) is listed as its node number with the layer whose rule made it
+(the plan's "(layer NAME)"). Convolutions with groups > 1 (depthwise ones included) are marked "(grouped)",
+their kernels as well as the layers; a table by layer kind sums each layer's forward kernels and the kernels
+of its rule (so a depthwise conv's transposed and recomputed kernels count for "conv2d (grouped)"). A kind
 marked "(serial)": samples in a kernel that has no parallel part (no `.par` function), so it runs on one
 thread whatever XAI_NUM_THREADS says. ms per call =
 the driver's median CPU time per call (cpu_ms, all threads) x the kernel's share of the samples, leaving out
@@ -28,6 +31,28 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def plan_nodes(plan, method):
+    """`xaic check --dump=plan`'s plan of METHOD (the network's own for forward, else `plan NET explain METHOD`):
+    node -> (op, layer name) of its named layers, and node -> the layer it belongs to (a layer's own node, or
+    the forward layer whose rule made a backward step: the dump's "(layer NAME)")"""
+    nodes, owner, mine = {}, {}, False
+    for line in plan.splitlines():
+        if line.startswith('plan '):
+            head = line.split(':')[0]
+            mine = ' explain ' not in head if method == 'forward' else head.endswith(f' explain {method}')
+            continue
+        if not mine:
+            continue
+        m = re.match(r'\s*%(\d+)\s+(\w+)\s+(\w+)\s', line)
+        if m and m.group(3) not in ('alias', 'fused'):
+            nodes[int(m.group(1))] = (m.group(2), m.group(3))
+            owner[int(m.group(1))] = m.group(3)
+        b = re.match(r'\s*%(\d+)\s.*\(layer (\w+)\)\s*$', line)
+        if b:
+            owner[int(b.group(1))] = b.group(2)
+    return nodes, owner
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('model')
@@ -42,11 +67,15 @@ def main():
     weights = os.path.join(out, f'{args.model}_net.safetensors')
     plan = subprocess.run([os.path.join(build, 'xaic'), 'check', os.path.join(out, f'{args.model}.xai'),
                            '--dump=plan'], check=True, capture_output=True, text=True).stdout
-    nodes = {}       # node -> (op, layer name) of the layers (the forward plan; backward steps have no name)
-    for line in plan.splitlines():
-        m = re.match(r'\s*%(\d+)\s+(\w+)\s+(\w+)\s', line)
-        if m and m.group(3) not in ('alias', 'fused'):
-            nodes.setdefault(int(m.group(1)), (m.group(2), m.group(3)))
+    nodes, owner = plan_nodes(plan, args.method)
+    graph = subprocess.run([os.path.join(build, 'xaic'), 'check', os.path.join(out, f'{args.model}.xai'),
+                            '--dump=graph'], check=True, capture_output=True, text=True).stdout
+    layer_kind = {}  # layer name -> its op, conv2d marked "(grouped)" when groups > 1 (depthwise included)
+    for line in graph.splitlines():
+        m = re.match(r'\s*%\d+ = (\w+)\(.*#\s*(\w+)( \(output\))?\s*$', line)
+        if m:
+            g = re.search(r'\bgroups=(\d+)', line)
+            layer_kind[m.group(2)] = m.group(1) + (' (grouped)' if g and int(g.group(1)) > 1 else '')
     env = dict(os.environ, XAI_NUM_THREADS=str(args.threads))
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, 'perf.data')
@@ -59,6 +88,7 @@ def main():
         report = subprocess.run(['perf', 'report', '-i', data, '--no-children', '--sort', 'symbol', '-n',
                                  '--stdio'], check=True, capture_output=True, text=True).stdout
     by_op, by_role, other = collections.Counter(), collections.Counter(), collections.Counter()
+    by_layer_kind = collections.Counter()     # samples by the kind of layer whose pass or rule ran the kernel
     total = 0
     for line in report.splitlines():
         m = re.match(r'\s*[\d.]+%\s+(\d+)\s+\[.\]\s+(\S+)', line) or re.match(r'\s*[\d.]+%\s+(\d+)\s+\[k\]\s+(\S+)',
@@ -71,14 +101,19 @@ def main():
         if k:
             # the kernel's kind: a layer's op, or a backward / LRP step (dense_t, eltwise, layer_stat, ...)
             kind = k.group(2)
+            node = int(k.group(1))
+            lk = layer_kind.get(owner.get(node, ''), 'no layer (seed, output)')
+            by_layer_kind[lk] += n
+            if lk.endswith('(grouped)') and kind.startswith('conv2d'):
+                kind += ' (grouped)'
             if '.par' not in sym:   # samples in a kernel without a parallel part: it runs on one thread
                 kind += ' (serial)'
             by_op[kind] += n
-            op, name = nodes.get(int(k.group(1)), ('', ''))
+            op, name = nodes.get(node, ('', ''))
             if op == k.group(2):    # a forward kernel, named after its (first) layer
                 by_role[(kind, re.sub(r'\d+', '#', name, count=1))] += n
             else:               # a backward step: its node number in the explanation's plan
-                by_role[(kind, f'backward k{k.group(1)}')] += n
+                by_role[(kind, f'backward k{node} ({owner[node]})' if node in owner else f'backward k{node}')] += n
         else:
             other[sym] += n
     per_ms = (total - other["crc32_z"]) / cpu_ms      # samples per ms of a call's CPU time
@@ -86,6 +121,10 @@ def main():
     print('| kernel kind | ms per call | % of samples |')
     print('|---|---|---|')
     for kind, n in by_op.most_common():
+        print(f'| {kind} | {n / per_ms:.1f} | {100 * n / total:.1f} |')
+    print('\n| layer kind (all kernels of its forward pass and of its rule) | ms per call | % of samples |')
+    print('|---|---|---|')
+    for kind, n in by_layer_kind.most_common():
         print(f'| {kind} | {n / per_ms:.1f} | {100 * n / total:.1f} |')
     print('\n| kernel kind | layer role (forward) or backward step | ms per call | % of samples |')
     print('|---|---|---|---|')

@@ -24,7 +24,10 @@
 #   BENCH_SKIP_PEAK=1    skip the 2048^2 matmul peak measurement (peers' peak_flops.py)
 #   BENCH_SKIP_LAYERS=1  skip VGG-16's layers one by one (forward GFLOP/s per conv / dense layer)
 #   BENCH_SKIP_RESNET=1  skip the imported ResNet-50 (bench/resnet50.sh, run at the end; its own variables)
-#   BENCH_SKIP_VIT=1     skip the imported vit_b_16 (bench/vit_b16.sh, run after ResNet-50; its own variables)
+#   BENCH_SKIP_MOBILE=1  skip both imported depthwise CNNs, run after ResNet-50, each with its own
+#                        variables: mobilenet_v2 (bench/mobilenet_v2.sh; BENCH_SKIP_MOBILENET=1 skips it alone)
+#                        and efficientnet_b0 (bench/efficientnet_b0.sh; BENCH_SKIP_EFFICIENTNET=1)
+#   BENCH_SKIP_VIT=1     skip the imported vit_b_16 (bench/vit_b16.sh, run last; its own variables)
 #   BENCH_THREADS=2      the peer's torch.set_num_threads
 #   BENCH_XAIC_THREADS   threads of xaic's generated code (XAI_NUM_THREADS; default: the CPUs)
 #   PEERS_DIR            Zennit / Captum trees (default /root/xai-peers, else ~/xai-peers)
@@ -206,6 +209,16 @@ $py bench/run_report.py "$results" "$out"
 if [ "${BENCH_SKIP_RESNET:-0}" != 1 ]; then
   echo
   bash "$root/bench/resnet50.sh"
+fi
+
+# ---- the imported depthwise CNNs, mobilenet_v2 and efficientnet_b0 (issue 18) ----
+if [ "${BENCH_SKIP_MOBILE:-0}" != 1 ]; then
+  for m in mobilenet_v2:MOBILENET efficientnet_b0:EFFICIENTNET; do
+    skip=BENCH_SKIP_${m#*:}
+    [ "${!skip:-0}" = 1 ] && continue
+    echo
+    bash "$root/bench/${m%%:*}.sh"
+  done
 fi
 
 # ---- the imported vit_b_16 against PyTorch and LXT's CP-LRP (bench/vit_b16.sh) ----

@@ -183,7 +183,8 @@ static void dump_kernel_counts(const ir_graph *g, const graph_plan *p, FILE *out
 
 void plan_dump(const ir_graph *g, const graph_plan *p, FILE *out)
 {
-    fprintf(out, "plan %s: workspace %lld floats per sample (%lld bytes)\n", g->name, (long long)p->arena_floats,
+    fprintf(out, "plan %s%s%s: workspace %lld floats per sample (%lld bytes)\n", g->name,
+            g->explain_name ? " explain " : "", g->explain_name ? g->explain_name : "", (long long)p->arena_floats,
             (long long)p->arena_floats * 4);
     if (g->samples > 1)
         fprintf(out, "  %d samples per input, %d at a time (nodes %%%d .. %%%d run %d times)\n", g->samples, g->chunk,
@@ -198,12 +199,16 @@ void plan_dump(const ir_graph *g, const graph_plan *p, FILE *out)
         else if (!p->emit[i] && n->op != OP_INPUT)
             fprintf(out, "alias of %%%d ", plan_root(g, i));
         if (v->kind == LOC_INPUT)
-            fprintf(out, "-> x\n");
+            fprintf(out, "-> x");
         else if (v->kind == LOC_OUTPUT)
-            fprintf(out, "-> y\n");
+            fprintf(out, "-> y");
         else
-            fprintf(out, "-> ws[%lld .. %lld)\n", (long long)v->offset,
+            fprintf(out, "-> ws[%lld .. %lld)", (long long)v->offset,
                     (long long)(v->offset + ir_shape_count(&g->nodes[i].shape)));
+        /* a backward node: the forward layer whose rule made it (bench/perf_kernels.py reads it) */
+        if (i >= g->n_forward && n->layer > 0 && g->nodes[n->layer - 1].name)
+            fprintf(out, "  (layer %s)", g->nodes[n->layer - 1].name);
+        fputc('\n', out);
     }
     if (g->network) dump_kernel_counts(g, p, out);
 }

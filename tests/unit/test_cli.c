@@ -485,6 +485,28 @@ static void expect_kernel_counts(const char *explain, const char *const *lines)
     free(out);
 }
 
+/* Each explanation's plan is headed with its name, and each backward node names the layer whose rule made it
+ * (bench/perf_kernels.py maps kernels to layers by that). */
+Test(cli, dump_plan_names_the_explanation_and_the_layer_of_each_backward_node)
+{
+    char *xai = NULL, *out = NULL;
+    cr_assert(asprintf(&xai, "import \"%s/models/mnist_cnn.xai\";\nexplain e for mnist_cnn { rules epsilon_plus; }\n",
+                       XAIC_SOURCE_DIR) > 0);
+    char *path = tu_write_temp("plan_layers.xai", xai, strlen(xai));
+    int rc = xaic(&out, "check '%s' --dump=plan", path);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    cr_expect_not_null(strstr(out, "plan mnist_cnn: workspace"), "%s", out);
+    const char *e = strstr(out, "plan mnist_cnn explain e: workspace");
+    cr_assert_not_null(e, "%s", out);
+    cr_expect_not_null(strstr(e, "dense_t"), "%s", e);
+    cr_expect_not_null(strstr(e, "  (layer fc2)\n"), "%s", e);
+    cr_expect_not_null(strstr(e, "  (layer conv1)\n"), "%s", e);
+    cr_expect(strstr(out, "(layer ") > e, "the network's forward plan names no rule layer:\n%s", out);
+    free(xai);
+    free(path);
+    free(out);
+}
+
 Test(cli, dump_plan_counts_the_kernels_of_each_rule)
 {
     expect_kernel_counts("method gradient;",
