@@ -542,16 +542,16 @@ void cg_kernel_seed(cg *c, const kargs *a)
         LLVMBuildStore(c->b, cg_f32(c, 0), sum);
         k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
         LLVMValueRef d = LLVMBuildFSub(c->b, cg_load(c, row, k), mx, "");
-        LLVMBuildStore(c->b, cg_fadd_reassoc(c, ld(c, sum), cg_intrinsic(c, "llvm.exp", c->f32, &d, 1)), sum);
+        LLVMBuildStore(c->b, cg_fadd_reassoc(c, ld(c, sum), cg_exp(c, d)), sum);
         cg_loop_end(c, &lk);
         LLVMValueRef dt = LLVMBuildFSub(c->b, lt, mx, "");
-        value = LLVMBuildFDiv(c->b, cg_intrinsic(c, "llvm.exp", c->f32, &dt, 1), ld(c, sum), "");
+        value = LLVMBuildFDiv(c->b, cg_exp(c, dt), ld(c, sum), "");
         if (n->seed == SEED_SOFTMAX_GRAD || n->seed == SEED_LOG_SOFTMAX_GRAD) {
             /* d p_t / d l_k = p_t * ([k == t] - p_k); d log p_t / d l_k = [k == t] - p_k */
             LLVMValueRef total = ld(c, sum), pt = n->seed == SEED_SOFTMAX_GRAD ? value : cg_f32(c, 1);
             k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
             LLVMValueRef dk = LLVMBuildFSub(c->b, cg_load(c, row, k), mx, "");
-            LLVMValueRef pk = LLVMBuildFDiv(c->b, cg_intrinsic(c, "llvm.exp", c->f32, &dk, 1), total, "");
+            LLVMValueRef pk = LLVMBuildFDiv(c->b, cg_exp(c, dk), total, "");
             LLVMValueRef is_t = LLVMBuildUIToFP(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, k, t, ""), c->f32, "");
             cg_store(c, LLVMBuildFMul(c->b, pt, LLVMBuildFSub(c->b, is_t, pk, ""), ""), a->out, cg_mad(c, b, K, k));
             cg_loop_end(c, &lk);

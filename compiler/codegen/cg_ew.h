@@ -16,6 +16,8 @@ typedef struct cg_ew_site {
 } cg_ew_site;
 
 int cg_ew_uses_channel(const ir_ew *e);
+/* exp(a), a float or a vector of them, inline and branch-free (no libm call) */
+LLVMValueRef cg_exp(cg *c, LLVMValueRef a);
 LLVMValueRef cg_ew_value(cg *c, const ir_ew *e, const cg_ew_site *s);
 
 /* A kernel with a fused elementwise consumer (node->expr, see ir_node.epilogue_from): the consumer's value

@@ -5,6 +5,7 @@
 
 #include "cg_dense.h"
 #include "cg_gemm.h"
+#include "cg_ew.h"
 #include "cg_kernels.h"
 #include "cg_parallel.h"
 #include "cg_vec.h"
@@ -251,7 +252,7 @@ void cg_kernel_elementwise(cg *c, const kargs *a0)
         break;
     case OP_SIGMOID: {
         LLVMValueRef neg = LLVMBuildFNeg(c->b, x, "");
-        LLVMValueRef e = cg_intrinsic(c, "llvm.exp", c->f32, &neg, 1);
+        LLVMValueRef e = cg_exp(c, neg);
         y = LLVMBuildFDiv(c->b, cg_f32(c, 1), LLVMBuildFAdd(c->b, cg_f32(c, 1), e, ""), "");
         break;
     }
@@ -315,7 +316,7 @@ void cg_kernel_softmax(cg *c, const kargs *a)
     l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
     i = cg_mad(c, l, inner, NULL);
     LLVMValueRef d = LLVMBuildFSub(c->b, cg_load(c, src, i), m2, "");
-    LLVMValueRef e = cg_intrinsic(c, "llvm.exp", c->f32, &d, 1);
+    LLVMValueRef e = cg_exp(c, d);
     cg_store(c, e, dst, i);
     LLVMBuildStore(c->b, cg_fadd_reassoc(c, LLVMBuildLoad2(c->b, c->f32, sum, ""), e), sum);
     cg_loop_end(c, &li);

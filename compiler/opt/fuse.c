@@ -6,7 +6,8 @@
  * Kernel P is fused into elementwise node E when E reads P and nothing else does, P is not a value the
  * caller reads (the output, a layer's relevance), E's other operands exist before P runs (they are
  * computed earlier), P and E work on the same samples, and P's kernel has an epilogue: the blocked conv2d
- * and stride-1 conv2d transpose, dense, and the dense transpose (without per-channel constants). */
+ * and stride-1 conv2d transpose, dense, and the dense transpose (without per-channel constants). E is an
+ * elementwise node, a ReLU or another activation (ReLU6 = clamp, SiLU, ...: OPF_ACTIVATION). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,7 @@ void fuse_epilogues(ir_graph *g)
             if (g->relevance_of[l] >= 0) kept[g->relevance_of[l]] = 1;
     for (int e = 0; e < n; e++) {
         ir_node *E = &g->nodes[e];
-        if (E->op != OP_ELTWISE && E->op != OP_RELU) continue;
+        if (E->op != OP_ELTWISE && E->op != OP_RELU && !ir_op_is(E->op, OPF_ACTIVATION)) continue;
         /* the operand computed last: every other one must exist when it runs */
         int slot = -1;
         for (int k = 0; k < E->n_inputs; k++)
@@ -61,6 +62,7 @@ void fuse_epilogues(ir_graph *g)
             continue;
         P->epilogue_from = P->n_inputs;
         P->epilogue_acc = slot;
+        /* an activation's expr is f($0) (ir_activation), $0 being P's result as an epilogue's accumulator is */
         P->expr = E->op == OP_RELU ? ir_ew_new(g, EW_POS, ir_ew_input(g, 0), NULL) : E->expr;
         for (int k = 0; k < E->n_inputs; k++)
             if (k != slot) P->inputs[P->n_inputs++] = E->inputs[k];

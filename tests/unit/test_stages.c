@@ -232,14 +232,19 @@ Test(stages, fusion_decisions)
                       { "c2.weight", 4, { 2, 1, 3, 3 }, w },
                       { "c2.bias", 1, { 2 }, b } };
     char *weights = tu_write_weights("fuse.safetensors", t, 4);
-    char text[1024];
+    char text[2048];
     snprintf(text, sizeof text,
              /* two networks, each reading half of one file */
              "network fused { weights \"%s\" strict=false; input x[1, 6, 6];\n"
              "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = relu(c1); output a1; }\n"
              "network shared { weights \"%s\" strict=false; input x[1, 6, 6];\n"
-             "  c2 = conv2d(x, 2, kernel=3, pad=1); a2 = relu(c2); s = add(c2, a2); output s; }\n",
-             weights, weights);
+             "  c2 = conv2d(x, 2, kernel=3, pad=1); a2 = relu(c2); s = add(c2, a2); output s; }\n"
+             /* other activations (OPF_ACTIVATION) fuse as their expression: ReLU6, SiLU */
+             "network relu6 { weights \"%s\" strict=false; input x[1, 6, 6];\n"
+             "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = clamp(c1, min=0, max=6); output a1; }\n"
+             "network silu { weights \"%s\" strict=false; input x[1, 6, 6];\n"
+             "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = silu(c1); output a1; }\n",
+             weights, weights, weights, weights);
     staged s;
     open_diag(&s);
     cr_assert_eq(driver_analyse_text(&s.c, &s.d, "snippet.xai", text), 0);
@@ -251,6 +256,15 @@ Test(stages, fusion_decisions)
     g = driver_graph(&s.c, "shared", NULL);
     cr_expect_eq(g->nodes[find_node(g, "a2")].op, OP_RELU, "c2 is read by the add too: no fusion");
     cr_expect_eq(g->nodes[find_node(g, "c2")].epilogue_from, 0);
+    const char *activated[2] = { "relu6", "silu" };
+    const ir_op act_ops[2] = { OP_CLAMP, OP_SILU };
+    for (int k = 0; k < 2; k++) {
+        g = driver_graph(&s.c, activated[k], NULL);
+        a1 = find_node(g, "a1");
+        cr_expect_eq(g->nodes[a1].op, OP_FUSED, "%s", activated[k]);
+        cr_expect_eq(g->nodes[a1].fused - 1, act_ops[k], "%s", activated[k]);
+        cr_expect_gt(g->nodes[find_node(g, "c1")].epilogue_from, 0, "%s: the conv stores the activation", activated[k]);
+    }
     close_staged(&s);
     free(weights);
 }
