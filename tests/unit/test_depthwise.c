@@ -1,13 +1,16 @@
 /* Depthwise convs (cg_depthwise.c): forward, gradient and LRP of random depthwise layers of every shape
  * class the path takes (3x3 and 5x5, stride 1 and 2, PyTorch's symmetric and TensorFlow's `same` padding,
- * channel multiplier 1 and 2, odd widths, batch 1 and 3), against
+ * channel multiplier 1 and 2, odd widths, batch 1 and 3; and grouped convs of 2 input channels per group),
+ * against
  *   - the general blocked correlation (cg_options.depthwise_off): bitwise, as both sum the taps in the
  *     same order (bias, then ky, kx; input channels outermost);
  *   - the same code with every parallel loop split (parallel_min_work = 1) on 3 threads: bitwise;
  *   - naive double-precision references written here: the conv with a fused ReLU, and the input
  *     gradient of a dense head on the conv (the transposed conv of the head's row).
  * A network is x -> conv2d(groups = C) -> relu (fused into the conv's kernel), and the same conv followed
- * by flatten and a dense layer of 3 units for the gradient and LRP. */
+ * by flatten and a dense layer of 3 units for the gradient and LRP: the gradient runs the transposed conv,
+ * whose stride-2 column phases are paired into one kernel (odd widths: the second phase is one column
+ * shorter). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,8 +24,9 @@
 typedef int (*entry_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws);
 
 typedef struct dw_case {
-    int C, H, W, k, s, mult, batch;
-    int tf_same; /* pad=same (TensorFlow: extra row / column at the end) rather than pad=k/2 */
+    int C, H, W, k, s, mult, batch; /* mult: output channels per group */
+    int tf_same;                    /* pad=same (TensorFlow: extra row / column at the end) rather than pad=k/2 */
+    int icg;                        /* input channels per group (1: depthwise) */
 } dw_case;
 
 typedef struct dw_geom {
@@ -31,7 +35,7 @@ typedef struct dw_geom {
 
 static dw_geom geom(const dw_case *t)
 {
-    dw_geom g = { .OC = t->C * t->mult };
+    dw_geom g = { .OC = t->C / t->icg * t->mult };
     if (t->tf_same) {
         int hi;
         nr_same_pad(t->H, t->k, t->s, &g.pt, &hi);
@@ -119,20 +123,22 @@ static size_t first_difference(const float *a, const float *b, size_t n)
 static void check_case(const dw_case *t, int index)
 {
     dw_geom g = geom(t);
-    int C = t->C, H = t->H, W = t->W, k = t->k, B = t->batch, OC = g.OC;
+    int C = t->C, H = t->H, W = t->W, k = t->k, B = t->batch, OC = g.OC, icg = t->icg;
     int64_t in_n = (int64_t)C * H * W, conv_n = (int64_t)OC * g.OH * g.OW;
     nr_rng r = { 1000 + (uint64_t)index };
-    float *w = malloc(sizeof(float) * OC * k * k), *bias = malloc(sizeof(float) * OC);
+    float *w = malloc(sizeof(float) * OC * icg * k * k), *bias = malloc(sizeof(float) * OC);
     float *hw = malloc(sizeof(float) * 3 * conv_n), hb[3];
-    for (int i = 0; i < OC * k * k; i++) w[i] = (float)nr_uniform(&r, -1, 1);
+    for (int i = 0; i < OC * icg * k * k; i++) w[i] = (float)nr_uniform(&r, -1, 1);
     for (int i = 0; i < OC; i++) bias[i] = (float)nr_uniform(&r, -0.5, 0.5);
     for (int64_t i = 0; i < 3 * conv_n; i++) hw[i] = (float)nr_uniform(&r, -1, 1);
     for (int i = 0; i < 3; i++) hb[i] = (float)nr_uniform(&r, -0.5, 0.5);
     char wname[64];
     snprintf(wname, sizeof wname, "dw%d.safetensors", index);
     tu_tensor tensors[] = {
-        { "y.weight", 4, { OC, 1, k, k }, w },     { "y.bias", 1, { OC }, bias },
-        { "d.weight", 2, { 3, conv_n }, hw },      { "d.bias", 1, { 3 }, hb },
+        { "y.weight", 4, { OC, icg, k, k }, w },
+        { "y.bias", 1, { OC }, bias },
+        { "d.weight", 2, { 3, conv_n }, hw },
+        { "d.bias", 1, { 3 }, hb },
     };
     free(tu_write_weights(wname, tensors, 2));
     char hname[64];
@@ -143,7 +149,7 @@ static void check_case(const dw_case *t, int index)
         snprintf(pad, sizeof pad, "same");
     else
         snprintf(pad, sizeof pad, "%d", k / 2);
-    snprintf(conv, sizeof conv, "conv2d(x, %d, kernel=%d, stride=%d, pad=%s, groups=%d)", OC, k, t->s, pad, C);
+    snprintf(conv, sizeof conv, "conv2d(x, %d, kernel=%d, stride=%d, pad=%s, groups=%d)", OC, k, t->s, pad, C / icg);
     cr_assert(asprintf(&text,
                        "network dw { weights \"%s\"; input x[%d, %d, %d]; y = %s; a = relu(y); output a; }\n"
                        "network dwhead { weights \"%s\"; input x[%d, %d, %d]; y = %s; f = flatten(y); "
@@ -168,8 +174,8 @@ static void check_case(const dw_case *t, int index)
     float *want = run(&ref, x, B, in_n, conv_n, &n);
     const char *what = "?";
     char desc[160];
-    snprintf(desc, sizeof desc, "case %d: C %d, %dx%d, k %d, stride %d, multiplier %d, batch %d%s", index, C, H, W, k,
-             t->s, t->mult, B, t->tf_same ? ", pad=same" : "");
+    snprintf(desc, sizeof desc, "case %d: C %d, %dx%d, k %d, stride %d, %d -> %d channels per group, batch %d%s", index,
+             C, H, W, k, t->s, icg, t->mult, B, t->tf_same ? ", pad=same" : "");
     for (int which = 0; which < 2; which++) {
         xai_set_num_threads(which ? 2 : 3);
         float *got = run(which ? &def : &par, x, B, in_n, conv_n, &n);
@@ -190,21 +196,22 @@ static void check_case(const dw_case *t, int index)
     for (int b = 0; b < B; b++) {
         double *grad = calloc(in_n, sizeof(double));
         for (int oc = 0; oc < OC; oc++) {
-            int ci = oc / t->mult;
+            int ci0 = oc / t->mult * icg;
             for (int oy = 0; oy < g.OH; oy++)
                 for (int ox = 0; ox < g.OW; ox++) {
                     double s = bias[oc];
                     int64_t o = ((int64_t)oc * g.OH + oy) * g.OW + ox;
                     double seed = hw[(int64_t)target[b] * conv_n + o];
-                    for (int ky = 0; ky < k; ky++)
-                        for (int kx = 0; kx < k; kx++) {
-                            int iy = oy * t->s + ky - g.pt, ix = ox * t->s + kx - g.pl;
-                            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                            int64_t xi = ((int64_t)ci * H + iy) * W + ix;
-                            double wv = w[(oc * k + ky) * k + kx];
-                            s += wv * x[b * in_n + xi];
-                            grad[xi] += wv * seed;
-                        }
+                    for (int ci = 0; ci < icg; ci++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int iy = oy * t->s + ky - g.pt, ix = ox * t->s + kx - g.pl;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                int64_t xi = ((int64_t)(ci0 + ci) * H + iy) * W + ix;
+                                double wv = w[((oc * icg + ci) * k + ky) * k + kx];
+                                s += wv * x[b * in_n + xi];
+                                grad[xi] += wv * seed;
+                            }
                     double e = fabs((s > 0 ? s : 0) - got[b * conv_n + o]);
                     if (e > worst_f) worst_f = e;
                 }
@@ -232,11 +239,12 @@ static void check_case(const dw_case *t, int index)
 }
 
 static const dw_case cases[] = {
-    { 5, 7, 7, 3, 1, 1, 1, 0 },     { 4, 14, 15, 3, 2, 1, 3, 0 }, { 3, 15, 14, 5, 1, 2, 1, 0 },
-    { 6, 56, 56, 3, 2, 2, 1, 0 },   { 2, 112, 112, 3, 1, 1, 1, 0 }, { 3, 14, 14, 5, 2, 1, 3, 0 },
-    { 4, 7, 7, 5, 1, 1, 3, 0 },     { 2, 15, 15, 3, 1, 2, 3, 0 }, { 3, 15, 7, 3, 2, 2, 3, 0 },
-    { 4, 14, 14, 3, 2, 1, 1, 1 },   { 3, 15, 15, 5, 2, 2, 1, 1 }, { 2, 56, 56, 5, 1, 1, 1, 0 },
-    { 3, 112, 112, 3, 2, 1, 1, 0 },
+    { 5, 7, 7, 3, 1, 1, 1, 0, 1 },     { 4, 14, 15, 3, 2, 1, 3, 0, 1 },   { 3, 15, 14, 5, 1, 2, 1, 0, 1 },
+    { 6, 56, 56, 3, 2, 2, 1, 0, 1 },   { 2, 112, 112, 3, 1, 1, 1, 0, 1 }, { 3, 14, 14, 5, 2, 1, 3, 0, 1 },
+    { 4, 7, 7, 5, 1, 1, 3, 0, 1 },     { 2, 15, 15, 3, 1, 2, 3, 0, 1 },   { 3, 15, 7, 3, 2, 2, 3, 0, 1 },
+    { 4, 14, 14, 3, 2, 1, 1, 1, 1 },   { 3, 15, 15, 5, 2, 2, 1, 1, 1 },   { 2, 56, 56, 5, 1, 1, 1, 0, 1 },
+    { 3, 112, 112, 3, 2, 1, 1, 0, 1 }, { 8, 15, 14, 3, 1, 2, 3, 0, 2 },   { 6, 14, 15, 3, 2, 2, 1, 0, 2 },
+    { 4, 14, 14, 3, 2, 1, 3, 0, 2 },
 };
 
 Test(depthwise, shapes_against_general_and_naive, .timeout = 600)
