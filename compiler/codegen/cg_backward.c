@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cg_dense.h"
+#include "cg_depthwise.h"
 #include "cg_gemm.h"
 #include "cg_ew.h"
 #include "cg_kernels.h"
@@ -363,6 +364,57 @@ static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + 
  * cg_emit_corr, register-blocked. Every output element belongs to one phase and is written once (0 where
  * no tap reaches it). With stride 1 there is one phase: s correlated with the flipped kernel, padding
  * kh-1-pad_t on top and kw-1-pad_l on the left. */
+/* The correlation of phase (py, px) of cg_kernel_conv2d_t; tap: room for its kh * kw taps. */
+static cg_corr conv2d_t_phase(cg *c, const kargs *a, int py, int px, int64_t *tap)
+{
+    const ir_node *n = a->n;
+    int G = n->groups > 1 ? n->groups : 1;
+    int64_t ci_n = n->shape.dims[0] / G, H = n->shape.dims[1], W = n->shape.dims[2],
+            co_n = n->units / G; /* per group */
+    int kh = n->kh, kw = n->kw, sh = n->sh, sw = n->sw;
+    int64_t OH = window_out(n, H, kh, sh, n->pad_t, n->pad_b), OW = window_out(n, W, kw, sw, n->pad_l, n->pad_r);
+    int64_t ry = ((py + n->pad_t) % sh + sh) % sh, rx = ((px + n->pad_l) % sw + sw) % sw;
+    int nqy = ry < kh ? (int)((kh - ry + sh - 1) / sh) : 0, nqx = rx < kw ? (int)((kw - rx + sw - 1) / sw) : 0;
+    int64_t cy = floordiv(py + n->pad_t - ry, sh), cx = floordiv(px + n->pad_l - rx, sw);
+    for (int qy = 0; qy < nqy; qy++)
+        for (int qx = 0; qx < nqx; qx++)
+            tap[qy * nqx + qx] = (ry + (int64_t)sh * (nqy - 1 - qy)) * kw + rx + (int64_t)sw * (nqx - 1 - qx);
+    cg_corr p = {
+        .in = a->in[0],
+        .out = a->out,
+        .batch = a->batch,
+        .ic_n = co_n,
+        .H = OH,
+        .W = OW,
+        .oc_n = ci_n,
+        .groups = G,
+        .w_group = co_n * ci_n * kh * kw,
+        .OH = (H - py + sh - 1) / sh,
+        .OW = (W - px + sw - 1) / sw,
+        .kh = nqy,
+        .kw = nqx,
+        .sh = 1,
+        .sw = 1,
+        .off_y = cy - nqy + 1,
+        .off_x = cx - nqx + 1,
+        .w = cg_const_ptr(c, n->weight),
+        .s_oc = kh * kw,
+        .s_ic = ci_n * kh * kw,
+        .tap = tap,
+        .bias = NULL,
+        .w_map = n->weight_map,
+        .epi = n->epilogue_from ? n : NULL,
+        .o_plane = H * W,
+        .o_row = W,
+        .o_sy = sh,
+        .o_y0 = py,
+        .o_sx = sw,
+        .o_x0 = px,
+    };
+    for (int k = 0; k < a->n_in; k++) p.epi_in[k] = a->in[k];
+    return p;
+}
+
 void cg_kernel_conv2d_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
@@ -370,56 +422,19 @@ void cg_kernel_conv2d_t(cg *c, const kargs *a)
         k_conv2d_t_naive(c, a);
         return;
     }
-    int G = n->groups > 1 ? n->groups : 1;
-    int64_t ci_n = n->shape.dims[0] / G, H = n->shape.dims[1], W = n->shape.dims[2],
-            co_n = n->units / G; /* per group */
-    int kh = n->kh, kw = n->kw, sh = n->sh, sw = n->sw;
-    int64_t OH = window_out(n, H, kh, sh, n->pad_t, n->pad_b), OW = window_out(n, W, kw, sw, n->pad_l, n->pad_r);
-    LLVMValueRef w = cg_const_ptr(c, n->weight);
-    for (int py = 0; py < sh && py < H; py++)
-        for (int px = 0; px < sw && px < W; px++) {
-            int64_t ry = ((py + n->pad_t) % sh + sh) % sh, rx = ((px + n->pad_l) % sw + sw) % sw;
-            int nqy = ry < kh ? (int)((kh - ry + sh - 1) / sh) : 0, nqx = rx < kw ? (int)((kw - rx + sw - 1) / sw) : 0;
-            int64_t cy = floordiv(py + n->pad_t - ry, sh), cx = floordiv(px + n->pad_l - rx, sw);
-            int64_t tap[32 * 64];
-            for (int qy = 0; qy < nqy; qy++)
-                for (int qx = 0; qx < nqx; qx++)
-                    tap[qy * nqx + qx] = (ry + (int64_t)sh * (nqy - 1 - qy)) * kw + rx + (int64_t)sw * (nqx - 1 - qx);
-            cg_corr p = {
-                .in = a->in[0],
-                .out = a->out,
-                .batch = a->batch,
-                .ic_n = co_n,
-                .H = OH,
-                .W = OW,
-                .oc_n = ci_n,
-                .groups = G,
-                .w_group = co_n * ci_n * kh * kw,
-                .OH = (H - py + sh - 1) / sh,
-                .OW = (W - px + sw - 1) / sw,
-                .kh = nqy,
-                .kw = nqx,
-                .sh = 1,
-                .sw = 1,
-                .off_y = cy - nqy + 1,
-                .off_x = cx - nqx + 1,
-                .w = w,
-                .s_oc = kh * kw,
-                .s_ic = ci_n * kh * kw,
-                .tap = tap,
-                .bias = NULL,
-                .w_map = n->weight_map,
-                .epi = n->epilogue_from ? n : NULL,
-                .o_plane = H * W,
-                .o_row = W,
-                .o_sy = sh,
-                .o_y0 = py,
-                .o_sx = sw,
-                .o_x0 = px,
-            };
-            for (int k = 0; k < a->n_in; k++) p.epi_in[k] = a->in[k];
+    int64_t H = n->shape.dims[1], W = n->shape.dims[2];
+    int64_t tap[2][32 * 64];
+    for (int py = 0; py < n->sh && py < H; py++) {
+        /* a depthwise conv's two column phases as one kernel (full-vector stores, one pass over the rows) */
+        if (n->sw == 2 && W >= 2 && !c->opt->depthwise_off) {
+            cg_corr even = conv2d_t_phase(c, a, py, 0, tap[0]), odd = conv2d_t_phase(c, a, py, 1, tap[1]);
+            if (cg_emit_depthwise_pair(c, &even, &odd)) continue;
+        }
+        for (int px = 0; px < n->sw && px < W; px++) {
+            cg_corr p = conv2d_t_phase(c, a, py, px, tap[0]);
             cg_emit_corr(c, &p);
         }
+    }
 }
 
 /* ---------------- output seed ---------------- */

@@ -4,6 +4,7 @@
  * whole reduction loop and reads every operand once per tile. All geometry is known at compile time, so
  * the valid lanes of every border load are compile-time masks (llvm.masked.load) and interior tiles run
  * unmasked loops. */
+#include "cg_depthwise.h"
 #include "cg_ew.h"
 #include "cg_gemm.h"
 #include "cg_parallel.h"
@@ -328,6 +329,10 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
     }
     if (!q.o_plane) { q.o_plane = q.OH * q.OW, q.o_row = q.OW, q.o_sy = 1, q.o_y0 = 0, q.o_sx = 1, q.o_x0 = 0; }
     if (p->oc_n <= 0 || p->OH <= 0 || p->OW <= 0) return;
+    if (!c->opt->depthwise_off && cg_corr_is_depthwise(p)) { /* a block of CB channels would be 1/CB used */
+        cg_emit_depthwise(c, p);
+        return;
+    }
     int nv, CB;
     corr_tile_shape(c, p, &CB, &nv);
     /* rows per band: the input rows a band reads (all input channels) stay within ~256 KB of cache */

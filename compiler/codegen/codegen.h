@@ -14,6 +14,7 @@ typedef struct cg_options {
     int threads_off;           /* --threads=off: serial kernels, no calls to xai_parallel_for */
     int64_t parallel_min_work; /* multiply-adds per call below which a parallel loop runs inline; 0: default
                                   (CG_PARALLEL_MIN_WORK in cg_parallel.h); tests use 1 to split every loop */
+    int depthwise_off;         /* depthwise convs through the general blocked correlation (tests, benchmarks) */
     int vector_registers;      /* 256-bit registers the target has (16 with AVX2, 32 with AVX-512VL); 0: 16 */
 } cg_options;
 
