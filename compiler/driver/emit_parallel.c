@@ -12,7 +12,8 @@
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
 
-int emit_split_module(LLVMModuleRef mod, int parts, LLVMMemoryBufferRef *bitcode); /* emit_split.cpp */
+/* emit_split.cpp: parts' bitcode, and *data = the large constants' module in mod's context (or NULL) */
+int emit_split_module(LLVMModuleRef mod, int parts, LLVMMemoryBufferRef *bitcode, LLVMModuleRef *data);
 
 /* Below this many instructions a split costs more (bitcode, a second target machine) than it saves. */
 #define SPLIT_MIN_INSTRUCTIONS 20000
@@ -88,9 +89,11 @@ int emit_objects(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_option
         return 1;
     }
     LLVMDisposeMessage(msg);
+    msg = NULL;
     part_job job[EMIT_MAX_PARTS] = { 0 };
     LLVMMemoryBufferRef bitcode[EMIT_MAX_PARTS];
-    if (emit_split_module(mod, jobs, bitcode)) {
+    LLVMModuleRef data = NULL;
+    if (emit_split_module(mod, jobs, bitcode, &data)) {
         *err = strdup("internal error: cannot split the module");
         return 1;
     }
@@ -100,13 +103,26 @@ int emit_objects(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_option
         job[p] = (part_job){ .bitcode = bitcode[p], .target = t };
         if (p > 0) started[p] = pthread_create(&thread[p], NULL, compile_part, &job[p]) == 0;
     }
+    /* the embedded weights, as they are (no code to optimise), while the threads compile */
+    LLVMMemoryBufferRef data_object = NULL;
+    char *data_err = NULL;
+    if (data) {
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, data, LLVMObjectFile, &msg, &data_object)) {
+            if (asprintf(&data_err, "code generation failed: %s", msg ? msg : "unknown error") < 0) data_err = NULL;
+            LLVMDisposeMessage(msg);
+            data_object = NULL;
+        }
+        LLVMDisposeModule(data);
+    }
     compile_part(&job[0]);
     for (int p = 1; p < jobs; p++)
         if (started[p])
             pthread_join(thread[p], NULL);
         else
             compile_part(&job[p]); /* no thread to be had: this one compiles it too */
-    int failed = 0;
+    int failed = data_err != NULL;
+    if (failed) *err = data_err;
+    if (data_object) out->objects[out->n++] = data_object;
     for (int p = 0; p < jobs; p++) {
         LLVMDisposeMemoryBuffer(bitcode[p]);
         if (job[p].err && !failed) {

@@ -7,6 +7,8 @@
 // largest first to the part with the least code so far. A local function or variable that another part refers
 // to becomes a hidden external symbol (the caller localises hidden symbols again after linking the parts), except
 // small local constants, which every part that reads them keeps a private copy of, so that they still fold.
+// Large constants (embedded weights) go to a data part of their own, a clone in the module's context that is
+// compiled as it is: written to bitcode and read back by each part, hundreds of MB would be copied twice.
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -25,7 +27,8 @@ using namespace llvm;
 
 namespace {
 
-constexpr uint64_t small_constant_bytes = 4096; // copied into each part that reads it
+constexpr uint64_t small_constant_bytes = 4096;    // copied into each part that reads it
+constexpr uint64_t large_constant_bytes = 1 << 20; // in the data part
 
 struct splitter {
     Module &module;
@@ -111,16 +114,23 @@ struct splitter {
         return mask;
     }
 
+    uint64_t bytes(const GlobalVariable &v) const { return module.getDataLayout().getTypeAllocSize(v.getValueType()); }
+
+    bool large(const GlobalValue *g) const
+    {
+        const auto *v = dyn_cast<GlobalVariable>(g);
+        return v && v->hasInitializer() && bytes(*v) >= large_constant_bytes;
+    }
+
     bool copied(const GlobalVariable &v) const
     {
-        return v.hasLocalLinkage() && v.isConstant() && v.hasInitializer() &&
-               module.getDataLayout().getTypeAllocSize(v.getValueType()) <= small_constant_bytes;
+        return v.hasLocalLinkage() && v.isConstant() && v.hasInitializer() && bytes(v) <= small_constant_bytes;
     }
 
     int home_of(const GlobalValue &g)
     {
         if (const auto *f = dyn_cast<Function>(&g)) return f->isDeclaration() ? -1 : part_of[index.lookup(f)];
-        return 0;
+        return large(&g) ? parts : 0; // `parts`: the data part
     }
 
     // Local symbols referred to from a part other than their home become hidden external ones.
@@ -148,7 +158,7 @@ struct splitter {
         return home_of(*g) == p;
     }
 
-    LLVMMemoryBufferRef bitcode_of_part(int p)
+    std::unique_ptr<Module> clone_part(int p)
     {
         ValueToValueMapTy map;
         std::unique_ptr<Module> part = CloneModule(module, map, [&](const GlobalValue *g) { return defined_in(g, p); });
@@ -157,6 +167,12 @@ struct splitter {
             if (f.isDeclaration() && f.use_empty() && !f.isIntrinsic()) f.eraseFromParent();
         for (GlobalVariable &v : make_early_inc_range(part->globals()))
             if (v.isDeclaration() && v.use_empty()) v.eraseFromParent();
+        return part;
+    }
+
+    LLVMMemoryBufferRef bitcode_of_part(int p)
+    {
+        std::unique_ptr<Module> part = clone_part(p);
         SmallVector<char, 0> bytes;
         raw_svector_ostream os(bytes);
         WriteBitcodeToFile(*part, os);
@@ -166,13 +182,19 @@ struct splitter {
 
 } // namespace
 
-extern "C" int emit_split_module(LLVMModuleRef mod, int parts, LLVMMemoryBufferRef *bitcode)
+extern "C" int emit_split_module(LLVMModuleRef mod, int parts, LLVMMemoryBufferRef *bitcode, LLVMModuleRef *data)
 {
-    if (parts < 2 || parts > 64) return 1;
+    if (parts < 2 || parts > 63) return 1;
     splitter s(*unwrap(mod), parts);
     s.group_units();
     s.place_units();
     s.externalise();
     for (int p = 0; p < parts; p++) bitcode[p] = s.bitcode_of_part(p);
+    *data = nullptr;
+    for (const GlobalVariable &v : s.module.globals())
+        if (s.large(&v)) {
+            *data = wrap(s.clone_part(parts).release());
+            break;
+        }
     return 0;
 }

@@ -19,7 +19,7 @@ char *shared_find_runtime(const char *option);
 int shared_link(const char *runtime, const void *object, size_t size, unsigned char **out, size_t *out_size);
 
 /* An object compiled in parts (emit_parallel.h) */
-#define SHARED_MAX_PARTS 8
+#define SHARED_MAX_PARTS 9 /* EMIT_MAX_PARTS and the large constants */
 typedef struct shared_object {
     const void *data;
     size_t size;
