@@ -160,16 +160,6 @@ static void dw_row(cg *c, const cg_corr *ph, int n, const dw_plane *pl, unsigned
     }
 }
 
-static unsigned dw_ymask(const cg_corr *p, int64_t oy)
-{
-    unsigned m = 0;
-    for (int ky = 0; ky < p->kh; ky++) {
-        int64_t iy = oy * p->sh + (int64_t)ky * p->dh + p->off_y;
-        if (iy >= 0 && iy < p->H) m |= 1u << ky;
-    }
-    return m;
-}
-
 static LLVMValueRef smax(cg *c, LLVMValueRef a, LLVMValueRef b)
 {
     return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, b, ""), a, b, "");
@@ -211,9 +201,9 @@ static void dw_emit(cg *c, cg_corr *ph, int n)
     LLVMValueRef y0 = cg_mad(c, chunk, rows, NULL), y1 = smin(c, iadd(c, y0, rows), p->OH);
     /* segments of rows with the same valid-ky set (compile-time masks), each clipped to the chunk */
     for (int64_t y = 0; y < p->OH;) {
-        unsigned m = dw_ymask(p, y);
+        unsigned m = cg_corr_ymask(p, y);
         int64_t ye = y + 1;
-        while (ye < p->OH && dw_ymask(p, ye) == m) ye++;
+        while (ye < p->OH && cg_corr_ymask(p, ye) == m) ye++;
         cg_loop ly;
         pl.oy = cg_loop_begin(c, &ly, smax(c, y0, cg_i64(c, y)), smin(c, y1, ye), "oy");
         dw_row(c, ph, n, &pl, m);

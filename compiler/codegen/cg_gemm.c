@@ -176,16 +176,6 @@ static void corr_row(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef out
     }
 }
 
-static unsigned corr_ymask(const cg_corr *p, int64_t oy)
-{
-    unsigned m = 0;
-    for (int ky = 0; ky < p->kh; ky++) {
-        int64_t iy = oy * p->sh + (int64_t)ky * p->dh + p->off_y;
-        if (iy >= 0 && iy < p->H) m |= 1u << ky;
-    }
-    return m;
-}
-
 /* How a channel block's weights lie in memory: `runs` contiguous runs of `len` floats, run r at
  * first + r * run_stride, where first = co * s_oc (+ the run's own offset). A forward conv's block of
  * filters is one run ([oc][ic][taps]); a transposed conv reads [ic][oc][taps], one run per input channel.
@@ -276,9 +266,9 @@ static void corr_rows(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef ou
                       int CB, int nv, int64_t R)
 {
     for (int64_t y = 0; y < p->OH;) {
-        unsigned m = corr_ymask(p, y);
+        unsigned m = cg_corr_ymask(p, y);
         int64_t y1 = y + 1;
-        while (y1 < p->OH && corr_ymask(p, y1) == m) y1++;
+        while (y1 < p->OH && cg_corr_ymask(p, y1) == m) y1++;
         LLVMValueRef ya =
             LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, lo, cg_i64(c, y), ""), lo, cg_i64(c, y), "");
         LLVMValueRef yb = smin(c, hi, y1);
@@ -369,9 +359,9 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
     }
     /* segments of consecutive rows with the same valid-ky set, each cut into bands of R rows */
     for (int64_t y = 0; y < p->OH && !by_rows;) {
-        unsigned m = corr_ymask(p, y);
+        unsigned m = cg_corr_ymask(p, y);
         int64_t y1 = y + 1;
-        while (y1 < p->OH && corr_ymask(p, y1) == m) y1++;
+        while (y1 < p->OH && cg_corr_ymask(p, y1) == m) y1++;
         int64_t len = y1 - y;
         if (len == 1) {
             corr_band(c, p, inb, outb, cg_i64(c, y), NULL, 1, m, CB, nv, lo, hi);

@@ -38,6 +38,18 @@ typedef struct cg_corr {
     int64_t o_plane, o_row, o_sy, o_y0, o_sx, o_x0;
 } cg_corr;
 
+/* The kernel rows ky (bit ky) whose input row lies inside the input for output row oy: rows with the same
+ * mask share code (cg_gemm.c, cg_depthwise.c). */
+static inline unsigned cg_corr_ymask(const cg_corr *p, int64_t oy)
+{
+    unsigned m = 0;
+    for (int ky = 0; ky < p->kh; ky++) {
+        int64_t iy = oy * p->sh + (int64_t)ky * p->dh + p->off_y;
+        if (iy >= 0 && iy < p->H) m |= 1u << ky;
+    }
+    return m;
+}
+
 void cg_emit_corr(cg *c, const cg_corr *p);
 
 #endif

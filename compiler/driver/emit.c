@@ -87,9 +87,8 @@ void emit_prepare_module(LLVMModuleRef mod, LLVMTargetMachineRef tm)
     LLVMDisposeTargetData(dl);
 }
 
-int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, char **err)
+int emit_verify(LLVMModuleRef mod, char **err)
 {
-    int opt_level = t->opt_level;
     char *msg = NULL;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
         if (asprintf(err, "internal error: generated module is invalid: %s", msg) < 0) *err = NULL;
@@ -97,6 +96,13 @@ int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_optio
         return 1;
     }
     LLVMDisposeMessage(msg);
+    return 0;
+}
+
+int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, char **err)
+{
+    int opt_level = t->opt_level;
+    if (emit_verify(mod, err)) return 1;
     char pipeline[48];
     snprintf(pipeline, sizeof pipeline, "%sdefault<O%d>", t->sanitize_address ? "asan," : "",
              opt_level < 0       ? 0

@@ -25,6 +25,8 @@ LLVMTargetMachineRef emit_target_machine(const target_options *t, char **err);
 int emit_vector_registers(LLVMTargetMachineRef tm);
 /* Sets the module's triple and data layout from the target machine (do this before codegen). */
 void emit_prepare_module(LLVMModuleRef mod, LLVMTargetMachineRef tm);
+/* Checks the module (LLVM's verifier); 1 with *err when it is invalid. */
+int emit_verify(LLVMModuleRef mod, char **err);
 /* Verifies and runs the default<O{n}> pipeline. */
 int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_options *t, char **err);
 /* Writes the object, assembly or LLVM IR of the optimised module to f (write errors show when f's output is

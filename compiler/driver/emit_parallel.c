@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
 
 /* emit_split.cpp: parts' bitcode, and *data = the large constants' module in mod's context (or NULL) */
@@ -82,14 +81,8 @@ int emit_objects(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_option
         out->n = 1;
         return 0;
     }
+    if (emit_verify(mod, err)) return 1;
     char *msg = NULL;
-    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
-        if (asprintf(err, "internal error: generated module is invalid: %s", msg) < 0) *err = NULL;
-        LLVMDisposeMessage(msg);
-        return 1;
-    }
-    LLVMDisposeMessage(msg);
-    msg = NULL;
     part_job job[EMIT_MAX_PARTS] = { 0 };
     LLVMMemoryBufferRef bitcode[EMIT_MAX_PARTS];
     LLVMModuleRef data = NULL;

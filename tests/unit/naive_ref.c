@@ -302,6 +302,32 @@ void nr_net_free(nr_net *net)
 /* Code generation options of nr_jit_open (NULL: the defaults, as `xaic run`). */
 static const cg_options *nr_jit_options;
 
+/* Analyses text and compiles it with the JIT at -O2 with opt; NULL with *msg (malloc'd) on failure. */
+xai_jit *nr_jit_compile(const char *path, const char *text, const cg_options *opt, char **msg)
+{
+    *msg = NULL;
+    char *dbuf = NULL, *err = NULL;
+    size_t dlen = 0;
+    FILE *ms = open_memstream(&dbuf, &dlen);
+    xai_diag d;
+    diag_init(&d, ms);
+    compilation c;
+    xai_jit *jit = NULL;
+    int rc = driver_analyse_text(&c, &d, path, text);
+    fflush(ms);
+    if (rc) {
+        if (asprintf(msg, "analysis failed:\n%s\n%s", dbuf ? dbuf : "", text) < 0) *msg = NULL;
+    } else if (!(jit = jit_create_opts(&c, 2, opt, &err))) {
+        if (asprintf(msg, "jit: %s", err ? err : "?") < 0) *msg = NULL;
+    }
+    free(err);
+    driver_free(&c);
+    diag_free(&d);
+    fclose(ms);
+    free(dbuf);
+    return jit;
+}
+
 int nr_jit_open(nr_jit *j, const char *path, const char *text, const char *net_name, int opt_level, char **msg)
 {
     memset(j, 0, sizeof *j);

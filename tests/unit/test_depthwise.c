@@ -66,28 +66,15 @@ static void *lookup(xai_jit *j, const char *net, const char *what)
 
 static void compile_text(compiled *out, const char *path, const char *text, const cg_options *opt)
 {
-    xai_diag d;
-    char *dbuf = NULL;
-    size_t dlen = 0;
-    FILE *ms = open_memstream(&dbuf, &dlen);
-    diag_init(&d, ms);
-    compilation c;
-    int rc = driver_analyse_text(&c, &d, path, text);
-    fflush(ms);
-    cr_assert_eq(rc, 0, "analysis failed:\n%s\n%s", dbuf, text);
-    char *err = NULL;
-    out->jit = jit_create_opts(&c, 2, opt, &err);
-    cr_assert_not_null(out->jit, "jit: %s", err ? err : "?");
+    char *msg = NULL;
+    out->jit = nr_jit_compile(path, text, opt, &msg);
+    cr_assert_not_null(out->jit, "%s", msg ? msg : "?");
     out->forward = (nr_forward_fn)lookup(out->jit, "dw", "forward");
     out->workspace_size = (nr_wsize_fn)lookup(out->jit, "dw", "workspace_size");
     out->head_forward = (nr_forward_fn)lookup(out->jit, "dwhead", "forward");
     out->head_workspace_size = (nr_wsize_fn)lookup(out->jit, "dwhead", "workspace_size");
     out->grad = (entry_fn)lookup(out->jit, "dwhead", "grad");
     out->lrp = (entry_fn)lookup(out->jit, "dwhead", "lrp");
-    driver_free(&c);
-    diag_free(&d);
-    fclose(ms);
-    free(dbuf);
 }
 
 static void *workspace(size_t bytes)

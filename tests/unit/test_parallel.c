@@ -133,18 +133,9 @@ static char *with_explanations(const char *net_text, const char *net)
 
 static void compile_net(compiled *out, const char *path, const char *text, const char *net, const cg_options *opt)
 {
-    xai_diag d;
-    char *dbuf = NULL;
-    size_t dlen = 0;
-    FILE *ms = open_memstream(&dbuf, &dlen);
-    diag_init(&d, ms);
-    compilation c;
-    int rc = driver_analyse_text(&c, &d, path, text);
-    fflush(ms);
-    cr_assert_eq(rc, 0, "analysis failed:\n%s\n%s", dbuf, text);
-    char *err = NULL;
-    out->jit = jit_create_opts(&c, 2, opt, &err);
-    cr_assert_not_null(out->jit, "jit: %s", err ? err : "?");
+    char *msg = NULL;
+    out->jit = nr_jit_compile(path, text, opt, &msg);
+    cr_assert_not_null(out->jit, "%s", msg ? msg : "?");
     char sym[128];
     snprintf(sym, sizeof sym, "%s_forward", net);
     out->forward = (nr_forward_fn)jit_lookup(out->jit, sym);
@@ -155,10 +146,6 @@ static void compile_net(compiled *out, const char *path, const char *text, const
     snprintf(sym, sizeof sym, "%s_grad", net);
     out->grad = (entry_fn)jit_lookup(out->jit, sym);
     cr_assert(out->forward && out->workspace_size && out->lrp && out->grad, "missing symbols of %s", net);
-    driver_free(&c);
-    diag_free(&d);
-    fclose(ms);
-    free(dbuf);
 }
 
 /* The module generated with opt contains (or not) a call to xai_parallel_for. */
