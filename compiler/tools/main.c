@@ -57,9 +57,9 @@ static void keep_values(compilation *c)
     }
 }
 
-/* The module optimised and compiled, in parts on -j threads when it is large (emit_parallel.h), as one object. */
-static int compile_object(const cli *o, compilation *c, const target_options *t, unsigned char **object, size_t *size,
-                          char **err)
+/* The module optimised and compiled, in parts on -j threads when it is large (emit_parallel.h), written to f as
+ * one object (straight from LLVM's buffer: an object with embedded weights can be hundreds of MB). */
+static int compile_object(const cli *o, compilation *c, const target_options *t, FILE *f, char **err)
 {
     int jobs = emit_parallel_jobs(o->jobs);
     /* the parts are joined by the host's binutils: for another target, or without them, one part */
@@ -69,16 +69,16 @@ static int compile_object(const cli *o, compilation *c, const target_options *t,
     if (emit_objects(c->mod, c->tm, t, jobs, &set, err)) return 1;
     int failed = 0;
     if (set.n == 1) {
-        *size = LLVMGetBufferSize(set.objects[0]);
-        *object = malloc(*size ? *size : 1);
-        if (*object) memcpy(*object, LLVMGetBufferStart(set.objects[0]), *size);
-        failed = !*object;
-        if (failed) *err = strdup("out of memory for the object");
+        fwrite(LLVMGetBufferStart(set.objects[0]), 1, LLVMGetBufferSize(set.objects[0]), f); /* errors: at the commit */
     } else {
         shared_object parts[SHARED_MAX_PARTS];
         for (int p = 0; p < set.n; p++)
             parts[p] = (shared_object){ LLVMGetBufferStart(set.objects[p]), LLVMGetBufferSize(set.objects[p]) };
-        failed = shared_link_parts(parts, set.n, object, size); /* it said what went wrong */
+        unsigned char *joined = NULL;
+        size_t size = 0;
+        failed = shared_link_parts(parts, set.n, &joined, &size); /* it said what went wrong */
+        if (!failed) fwrite(joined, 1, size, f);
+        free(joined);
     }
     emit_objects_free(&set);
     return failed;
@@ -100,9 +100,16 @@ static int link_shared(const cli *o, compilation *c, const target_options *t, co
     }
     emit_string_global(c->mod, "xaic_describe", json);
     free(json);
-    unsigned char *object = NULL, *so = NULL;
+    char *object = NULL;
+    unsigned char *so = NULL;
     size_t size = 0, so_size = 0;
-    int failed = compile_object(o, c, t, &object, &size, err);
+    FILE *mem = open_memstream(&object, &size);
+    if (!mem) {
+        *err = strdup("out of memory for the object");
+        return 1;
+    }
+    int failed = compile_object(o, c, t, mem, err);
+    failed |= fclose(mem) != 0;
     if (!failed) failed = shared_link(runtime, object, size, &so, &so_size);
     if (!failed) fwrite(so, 1, so_size, out); /* write errors: at the commit */
     free(object);
@@ -175,11 +182,7 @@ static int compile(const cli *o, compilation *c)
             failed = driver_generate(c, ctx, &t, &cgo, &err) ||
                 link_shared(o, c, &t, runtime, xai_outfile_stream(out), &err);
         } else if (kind == EMIT_OBJ) {
-            unsigned char *object = NULL;
-            size_t size = 0;
-            failed = driver_generate(c, ctx, &t, &cgo, &err) || compile_object(o, c, &t, &object, &size, &err);
-            if (!failed) fwrite(object, 1, size, xai_outfile_stream(out)); /* write errors: at the commit */
-            free(object);
+            failed = driver_generate(c, ctx, &t, &cgo, &err) || compile_object(o, c, &t, xai_outfile_stream(out), &err);
         } else {
             failed = driver_codegen(c, ctx, &t, &cgo, &err);
             if (!failed) driver_phase(c, "compiling machine code");
