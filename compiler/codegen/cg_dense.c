@@ -130,52 +130,82 @@ void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, 
 
 /* ---------------- dense transpose ---------------- */
 
-/* out[b, c0 + i] for i < width, every sample: rows of W are streamed in order, JR at a time, each row
- * segment used by the whole batch while it is in L1 (a column strip over all rows instead touches one
- * page per row). out[b, i] = fma(W[j, i], s[b, j], out) for j = 0, 1, ...: the same order for any batch. */
+/* One tile of dense_t: samples b .. b+mr-1 x the nv vectors of columns from col (lanes m[v]), over the rows of W
+ * [j0, j1): accumulators in registers, started from out (or 0 at the first row block), 4 weight loads and 6
+ * broadcasts per 24 multiply-adds at full size. out[b, i] = fma(W[j, i], s[b, j], out) for j = 0, 1, ... in
+ * order: the same order whatever the tile, row blocking or batch position. */
+static void dense_t_tile(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef w, int w_map, int64_t in_n,
+                         int64_t units, LLVMValueRef b, int mr, LLVMValueRef col, int nv, const unsigned *m,
+                         LLVMValueRef j0, LLVMValueRef j1, LLVMValueRef first)
+{
+    LLVMValueRef acc[6][CG_TILE_VECS], orow[6];
+    for (int r = 0; r < mr; r++) {
+        orow[r] = cg_mad(c, iadd(c, b, r), in_n, col);
+        for (int v = 0; v < nv; v++) {
+            acc[r][v] = vlocal(c);
+            LLVMValueRef at = iadd(c, orow[r], v * CG_VW);
+            vset(c, LLVMBuildSelect(c->b, first, vzero(c), vload(c, out, at, m[v]), ""), acc[r][v]);
+        }
+    }
+    cg_loop lj;
+    LLVMValueRef j = cg_loop_begin(c, &lj, j0, j1, "j");
+    LLVMValueRef wrow = cg_mad(c, j, in_n, col), a[6][CG_TILE_VECS], wv[CG_TILE_VECS];
+    for (int v = 0; v < nv; v++) wv[v] = wmap(c, vload(c, w, iadd(c, wrow, v * CG_VW), m[v]), w_map);
+    for (int r = 0; r < mr; r++) {
+        LLVMValueRef sv = splat(c, cg_load(c, s, cg_mad(c, iadd(c, b, r), units, j)));
+        for (int v = 0; v < nv; v++) a[r][v] = vfma(c, wv[v], sv, vget(c, acc[r][v]));
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) vset(c, a[r][v], acc[r][v]);
+    cg_loop_end(c, &lj);
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) vstore(c, vget(c, acc[r][v]), out, iadd(c, orow[r], v * CG_VW), m[v]);
+}
+
+/* out[b, c0 + i] for i < width, every sample. Rows of W in blocks of JB (a block's strip of NV vectors,
+ * JB x NV x 32 bytes, stays in L1 while every tile of samples reads it); within a block, strips of NV vectors
+ * outside, tiles of MR samples (the sextets of the batch, then one at a time) inside. */
 static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
                          int64_t in_n, int64_t units, LLVMValueRef c0, int64_t width, const dense_epi *epi)
 {
-    enum { JR = 8 };
+    int wide = c->opt->vector_registers >= 32;
+    const int MR = wide ? 6 : 3, NV = wide ? 4 : 2;
+    const int64_t JB = 256;
+    int64_t strip = (int64_t)NV * CG_VW, nstrip = width / strip, rest = width - nstrip * strip;
+    cg_loop lk, ls, lb, lr;
+    int64_t nblk = (units + JB - 1) / JB;
+    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, nblk), "jblk");
+    LLVMValueRef j0 = cg_mad(c, k, JB, NULL), j1 = smin(c, iadd(c, j0, JB), units);
+    LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, k, cg_i64(c, 0), "");
+    LLVMValueRef ntile = LLVMBuildSDiv(c->b, batch, cg_i64(c, MR), "");
+    for (int part = 0; part < 2; part++) {
+        unsigned m[CG_TILE_VECS];
+        int nv = NV;
+        LLVMValueRef col;
+        if (part == 0) {
+            if (!nstrip) continue;
+            col = cg_mad(c, cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, nstrip), "strip"), strip, c0);
+            for (int v = 0; v < nv; v++) m[v] = CG_FULL_MASK;
+        } else {
+            if (!rest) continue;
+            col = iadd(c, c0, nstrip * strip);
+            nv = (int)((rest + CG_VW - 1) / CG_VW);
+            for (int v = 0; v < nv; v++) m[v] = lanes(0, rest - v * CG_VW);
+        }
+        LLVMValueRef bt = cg_loop_begin(c, &lb, cg_i64(c, 0), ntile, "bt");
+        dense_t_tile(c, out, s, w, w_map, in_n, units, cg_mad(c, bt, MR, NULL), MR, col, nv, m, j0, j1, first);
+        cg_loop_end(c, &lb);
+        LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, ntile, MR, NULL), batch, "b");
+        dense_t_tile(c, out, s, w, w_map, in_n, units, b, 1, col, nv, m, j0, j1, first);
+        cg_loop_end(c, &lr);
+        if (part == 0) cg_loop_end(c, &ls);
+    }
+    cg_loop_end(c, &lk);
+    if (!epi->n) return;
+    LLVMValueRef b, orow;
     int64_t nvec = width / CG_VW;
     unsigned tail = lanes(0, width - nvec * CG_VW);
-    cg_loop lb, lv, lj;
-    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
-    LLVMValueRef orow = cg_mad(c, b, in_n, c0);
-    if (nvec) {
-        LLVMValueRef v = cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v");
-        vstore(c, vzero(c), out, cg_mad(c, v, CG_VW, orow), CG_FULL_MASK);
-        cg_loop_end(c, &lv);
-    }
-    if (tail) vstore(c, vzero(c), out, iadd(c, orow, nvec * CG_VW), tail);
-    cg_loop_end(c, &lb);
-    int64_t nblk = units / JR, rem = units % JR;
-    for (int part = 0; part < 2; part++) {
-        int rows = part == 0 ? JR : (int)rem;
-        if (part == 0 ? !nblk : !rem) continue;
-        LLVMValueRef j = part == 0 ? cg_mad(c, cg_loop_begin(c, &lj, cg_i64(c, 0), cg_i64(c, nblk), "jb"), JR, NULL)
-                                   : cg_i64(c, nblk * JR);
-        b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
-        LLVMValueRef sv[JR];
-        for (int r = 0; r < rows; r++) sv[r] = splat(c, cg_load(c, s, cg_mad(c, b, units, iadd(c, j, r))));
-        orow = cg_mad(c, b, in_n, c0);
-        LLVMValueRef wrow = cg_mad(c, j, in_n, c0);
-        for (int t = 0; t < 2; t++) {
-            unsigned m = t == 0 ? CG_FULL_MASK : tail;
-            if (t == 0 ? !nvec : !m) continue;
-            LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v"), CG_VW, NULL)
-                                    : cg_i64(c, nvec * CG_VW);
-            LLVMValueRef o = vload(c, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
-            for (int r = 0; r < rows; r++)
-                o = vfma(c, wmap(c, vload(c, w, LLVMBuildNSWAdd(c->b, wrow, iadd(c, i, r * in_n), ""), m), w_map),
-                         sv[r], o);
-            vstore(c, o, out, LLVMBuildNSWAdd(c->b, orow, i, ""), m);
-            if (t == 0) cg_loop_end(c, &lv);
-        }
-        cg_loop_end(c, &lb);
-        if (part == 0) cg_loop_end(c, &lj);
-    }
-    if (!epi->n) return;
+    cg_loop lv;
     /* the fused consumer, over the band while it is in cache */
     b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
     orow = cg_mad(c, b, in_n, c0);

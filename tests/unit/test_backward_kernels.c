@@ -812,11 +812,12 @@ Test(backward_kernels, maxpool_t_first_maximum_wins)
 /* ---------------- transposed dense ---------------- */
 
 /* NET_f = dense(x) (the forward kernel, no bias) on [in]; NET2_t = dense_t(y) on [units]; also
- * dense_t(pos(y)) so that many s values are exactly zero. */
+ * dense_t(pos(y)) so that many s values are exactly zero. 13 samples: two full tiles of 6 (dense and dense_t)
+ * and one left over; 600 units: three of dense_t's row blocks of 256. */
 Test(backward_kernels, dense_t_reference_and_adjoint)
 {
     static rig r;
-    int dims[][2] = { { 37, 13 }, { 64, 10 }, { 1, 5 }, { 300, 1 }, { 129, 33 } };
+    int dims[][2] = { { 37, 13 }, { 64, 10 }, { 1, 5 }, { 300, 1 }, { 129, 33 }, { 70, 600 } };
     int nd = sizeof dims / sizeof *dims;
     ir_const *ws[8];
     rng_state = 44;
@@ -846,7 +847,7 @@ Test(backward_kernels, dense_t_reference_and_adjoint)
         add(ep, t);
     }
     rig_compile(&r);
-    const int batch = 3;
+    const int batch = 13;
     for (int k = 0; k < nd; k++) {
         int in = dims[k][0], units = dims[k][1];
         float *x = rand_vec((int64_t)in * batch, -1, 1), *y = rand_vec((int64_t)units * batch, -1, 1);
