@@ -14,6 +14,8 @@ typedef struct cg_const_map {
     int n, cap;
 } cg_const_map;
 
+#define CG_CONST_ARGS 2
+
 typedef struct cg {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -26,6 +28,10 @@ typedef struct cg {
     struct cg_derived *derived;      /* --weights=external: constants bind_weights computes (cg_derive.c) */
     cg_const_map *consts;            /* globals of the constants embedded so far */
     struct cg_kernel_cache *kernels; /* kernels emitted so far for this network (cg_kernel_cache.c) */
+    /* in a kernel: the node's large constants (weights, bias) it receives as arguments, and those arguments
+     * (cg_kernel.c), so that layers of equal shapes share one kernel; NULL elsewhere */
+    const ir_const *arg_const[CG_CONST_ARGS];
+    LLVMValueRef arg_ptr[CG_CONST_ARGS];
 } cg;
 
 /* Sets up c for graph g of module mod (a builder of its own; cg_dispose frees it). */

@@ -100,6 +100,8 @@ static LLVMValueRef derived_ptr(cg *c, LLVMValueRef ws, const ir_const *k)
 
 LLVMValueRef cg_const_ptr(cg *c, const ir_const *k)
 {
+    for (int j = 0; j < CG_CONST_ARGS; j++)
+        if (k == c->arg_const[j]) return c->arg_ptr[j]; /* in a kernel that receives it */
     LLVMValueRef gv = cg_const_global(c, k);
     if (gv) return gv;
     /* external: c->weights_base is the workspace; its first word points at the bound file */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cg_entry.h"
+#include "cg_kernels.h"
 #include "xairt.h"
 
 LLVMValueRef cg_add_function(cg *c, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params, int n)
@@ -166,12 +167,13 @@ void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const
                      LLVMValueRef target, LLVMValueRef sample0, int from, int to)
 {
     const ir_graph *g = c->g;
-    LLVMValueRef wbase = e->wbase, options = e->options, batch = e->batch;
+    LLVMValueRef wbase = e->wbase, options = e->options, batch = e->batch, kernel_wbase = c->weights_base;
+    c->weights_base = wbase; /* the constants passed to kernels, as the entry finds them */
     for (int i = from; i < to; i++) {
         if (!plan->emit[i]) continue;
         const ir_node *n = &g->nodes[i];
-        LLVMValueRef args[IR_MAX_INPUTS + 6];
-        LLVMTypeRef types[IR_MAX_INPUTS + 6];
+        LLVMValueRef args[IR_MAX_INPUTS + 6 + CG_CONST_ARGS];
+        LLVMTypeRef types[IR_MAX_INPUTS + 6 + CG_CONST_ARGS];
         int na = 0;
         args[na++] = where[i];
         for (int k = 0; k < n->n_inputs; k++) args[na++] = where[n->inputs[k]];
@@ -180,8 +182,12 @@ void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const
         args[na++] = options ? options : LLVMConstNull(c->ptr);
         args[na++] = n->mult > 1 ? LLVMBuildNSWMul(c->b, batch, cg_i64(c, n->mult), "") : batch;
         args[na++] = sample0 ? sample0 : cg_i64(c, 0);
-        for (int k = 0; k < na - 2; k++) types[k] = c->ptr;
-        types[na - 2] = types[na - 1] = c->i64;
+        const ir_const *passed[CG_CONST_ARGS];
+        cg_kernel_const_args(n, passed);
+        for (int j = 0; j < CG_CONST_ARGS; j++)
+            args[na++] = passed[j] ? cg_const_ptr(c, passed[j]) : LLVMConstNull(c->ptr);
+        for (int k = 0; k < na; k++) types[k] = c->ptr;
+        types[na - 2 - CG_CONST_ARGS] = types[na - 1 - CG_CONST_ARGS] = c->i64;
         LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");
         if (n->op == OP_SEED) { /* the logits an explanation starts from: an overflow in the forward pass may not
                                    reach its result (a gradient does not read the values), so look here */
@@ -191,4 +197,5 @@ void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const
                          e->nonfinite_logits);
         }
     }
+    c->weights_base = kernel_wbase;
 }

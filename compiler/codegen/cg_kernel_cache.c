@@ -23,6 +23,18 @@ static const void *constant_id(const cg *c, const ir_const *k)
     return gv ? (const void *)gv : (const void *)k;
 }
 
+/* A constant the kernel receives as an argument is known to its code by its shape only; others by identity. */
+static void put_const(const cg *c, FILE *f, const ir_const *k, const ir_const *passed)
+{
+    if (!k || k != passed) {
+        fprintf(f, "%p", constant_id(c, k));
+        return;
+    }
+    fprintf(f, "arg[%d", k->rank);
+    for (int d = 0; d < k->rank; d++) fprintf(f, ",%lld", (long long)k->shape[d]);
+    fprintf(f, "]%lld", (long long)k->count);
+}
+
 static void put_ew(const cg *c, FILE *f, const ir_ew *e)
 {
     if (!e) {
@@ -57,18 +69,23 @@ static char *kernel_key(const cg *c, int i)
     put_shape(f, &n->shape);
     put_shape(f, &n->in_shape);
     fprintf(f,
-            " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w%p/%d b%p m%p v%p g%d seed%d exp%d red%d "
+            " u%d k%d,%d s%d,%d p%d,%d,%d,%d same%d bias%d eps%a w/%d m%p v%p g%d seed%d exp%d red%d "
             "sig%a rng%llu ref%a arg%d smp%d in%d:",
             n->units, n->kh, n->kw, n->sh, n->sw, n->pad_t, n->pad_l, n->pad_b, n->pad_r, n->pad_same, n->has_bias,
-            (double)n->eps, constant_id(c, n->weight), (int)n->weight_map, constant_id(c, n->bias),
-            constant_id(c, n->bn_mean), constant_id(c, n->bn_var), n->global, (int)n->seed, (int)n->expand,
-            (int)n->reduce, (double)n->sigma, (unsigned long long)n->rng_seed, (double)n->ref_value, n->argmax_from,
-            n->samples, n->n_inputs);
+            (double)n->eps, (int)n->weight_map, constant_id(c, n->bn_mean), constant_id(c, n->bn_var), n->global,
+            (int)n->seed, (int)n->expand, (int)n->reduce, (double)n->sigma, (unsigned long long)n->rng_seed,
+            (double)n->ref_value, n->argmax_from, n->samples, n->n_inputs);
     fprintf(f, " epi%d,%d blk%lld stat%d,%d,%d,%a", n->epilogue_from, n->epilogue_acc, (long long)n->seed_block,
             (int)n->stat, n->stat_per_channel, n->stat_along, n->stat_q);
     fprintf(f, " g%d d%d,%d ceil%d ex%d a%a,%a ns%d ax%d st%d sp%d perm%d,%d,%d,%d tr%d,%d", n->groups, n->dh, n->dw,
             n->ceil_mode, n->exclude_pad, (double)n->arg[0], (double)n->arg[1], n->number_side, n->axis, n->start,
             n->step, n->perm[0], n->perm[1], n->perm[2], n->perm[3], n->trans_a, n->trans_b);
+    const ir_const *passed[CG_CONST_ARGS];
+    cg_kernel_const_args(n, passed);
+    fputs(" w", f);
+    put_const(c, f, n->weight, passed[0]);
+    fputs(" b", f);
+    put_const(c, f, n->bias, passed[1]);
     for (int k = 0; k < n->n_inputs; k++) {
         const ir_node *in = &g->nodes[n->inputs[k]];
         fprintf(f, " m%d", counts_samples ? in->mult : 0);

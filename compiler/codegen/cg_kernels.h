@@ -64,6 +64,11 @@ void cg_kernel_upsample(cg *c, const kargs *a);
 /* Statistics of a value for rule bodies (cg_stat.c) */
 void cg_kernel_layer_stat(cg *c, const kargs *a);
 
+/* The node's constants a kernel receives as arguments after sample0 (weight, bias; a null pointer where the node
+ * has none or keeps them embedded): both when one of them has at least CG_CONST_ARG_MIN floats. A small layer's
+ * stay globals the kernel reads directly (and that LLVM can fold). */
+#define CG_CONST_ARG_MIN 1024
+void cg_kernel_const_args(const ir_node *n, const ir_const *out[CG_CONST_ARGS]);
 /* Emits the kernel for node i of c->g as an internal function and returns it. */
 LLVMValueRef cg_kernel(cg *c, int i);
 /* cg_kernel, or the function of an identical node emitted before for the same network (cg_kernel_cache.c) */

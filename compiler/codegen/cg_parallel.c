@@ -61,6 +61,10 @@ void cg_par_begin(cg *c, cg_par *p, int64_t n, int64_t work, LLVMValueRef batch,
     unsigned mask = 0;
     for (int k = 0; k < n_slots; k++) record(p, slots[k], (noalias_slots >> k) & 1, &mask);
     if (c->weights_base) record(p, &c->weights_base, 0, &mask);
+    for (int k = 0; k < CG_CONST_ARGS; k++) {
+        p->kernel_arg_ptr[k] = c->arg_ptr[k];
+        if (c->arg_ptr[k]) record(p, &c->arg_ptr[k], 0, &mask);
+    }
     /* a value passed twice (an in-place output) cannot be noalias */
     for (int k = 0; k < p->n_values; k++)
         for (int j = 0; j < p->n_values; j++)
@@ -95,6 +99,7 @@ void cg_par_end(cg *c, cg_par *p)
     int nv = p->n_values;
     for (int k = 0; k < nv; k++) *p->slots[k] = p->values[k]; /* the kernel's values again */
     c->weights_base = p->kernel_weights_base;
+    for (int k = 0; k < CG_CONST_ARGS; k++) c->arg_ptr[k] = p->kernel_arg_ptr[k];
 
     /* trampoline: void task(ptr ctx, i64 lo, i64 hi) { body(lo, hi, ctx->v0, ctx->v1, ...); } */
     LLVMTypeRef fields[CG_PAR_MAX_VALUES];

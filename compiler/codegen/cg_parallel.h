@@ -19,13 +19,14 @@
 #define CG_PARALLEL_MIN_WORK (1 << 19)
 /* Minimum multiply-adds of one chunk of a split loop (the grain passed to xai_parallel_for). */
 #define CG_PARALLEL_CHUNK_WORK (1 << 16)
-#define CG_PAR_MAX_VALUES      (IR_MAX_INPUTS + 4) /* out, inputs, batch, weights base */
+#define CG_PAR_MAX_VALUES      (IR_MAX_INPUTS + 8) /* out, inputs, batch, weights base, constant arguments */
 
 typedef struct cg_par {
     int active;                     /* 0: threads off or n < 2; the loop stays in the kernel */
     LLVMValueRef kernel;            /* the function the loop was in */
     LLVMBasicBlockRef kernel_block; /* where the kernel continues */
     LLVMValueRef kernel_weights_base;
+    LLVMValueRef kernel_arg_ptr[CG_CONST_ARGS];
     LLVMValueRef body;
     LLVMValueRef *slots[CG_PAR_MAX_VALUES]; /* the caller's variables, rewritten to the body's copies */
     LLVMValueRef values[CG_PAR_MAX_VALUES]; /* their values in the kernel */
@@ -38,7 +39,7 @@ typedef struct cg_par {
  * one sample; batch: the kernel's batch (i64). slots: the variables holding the values the loop reads
  * (pointers or i64, in the kernel); they are set to the body's copies until cg_par_end. Non-NULL
  * constants need no slot, but may have one. noalias_slots: bit k set if *slots[k] is a pointer that no
- * other value aliases (the kernel's noalias output). c->weights_base is carried over too. Returns, in *lo
+ * other value aliases (the kernel's noalias output). c->weights_base and c->arg_ptr are carried over too. Returns, in *lo
  * and *hi, the range the body runs (i64 values in the function now being built). */
 void cg_par_begin(cg *c, cg_par *p, int64_t n, int64_t work, LLVMValueRef batch, LLVMValueRef **slots, int n_slots,
                   unsigned noalias_slots, LLVMValueRef *lo, LLVMValueRef *hi);
