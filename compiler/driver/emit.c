@@ -119,7 +119,11 @@ int emit_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, const target_optio
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(po, opt_level >= 2);
     LLVMPassBuilderOptionsSetSLPVectorization(po, opt_level >= 2);
-    LLVMPassBuilderOptionsSetLoopUnrolling(po, opt_level >= 2);
+    /* No loop unrolling: the kernels are unrolled where it pays as they are generated (register tiles, vector
+     * steps), and LLVM's unrollers only copied loop bodies of thousands of instructions: a quarter of the
+     * compile time (VGG-16's LRP object: 17 -> 13 s of CPU), for run times within this machine's noise
+     * (docs/performance.md, "Compile time"). */
+    LLVMPassBuilderOptionsSetLoopUnrolling(po, 0);
     LLVMErrorRef e = LLVMRunPasses(mod, pipeline, tm, po);
     LLVMDisposePassBuilderOptions(po);
     if (e) {
