@@ -108,21 +108,32 @@ void cg_loop_end(cg *c, cg_loop *l)
     LLVMPositionBuilderAtEnd(c->b, l->exit);
 }
 
-void cg_loop_end_rolled(cg *c, cg_loop *l)
+/* the loop's back edge with one hint: !llvm.loop !0, !0 = distinct !{!0, hint} */
+static void loop_end_with(cg *c, cg_loop *l, LLVMMetadataRef hint)
 {
     LLVMValueRef next = LLVMBuildNSWAdd(c->b, l->iv, cg_i64(c, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
     LLVMValueRef br = LLVMBuildBr(c->b, l->header);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
-    /* !llvm.loop !0, !0 = distinct !{!0, !{!"llvm.loop.unroll.disable"}} */
-    LLVMMetadataRef disable = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
-    LLVMMetadataRef hint = LLVMMDNodeInContext2(c->ctx, &disable, 1);
     LLVMMetadataRef self = LLVMTemporaryMDNode(c->ctx, NULL, 0);
     LLVMMetadataRef ops[2] = { self, hint };
     LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, ops, 2);
     LLVMMetadataReplaceAllUsesWith(self, loop);
     LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9), LLVMMetadataAsValue(c->ctx, loop));
     LLVMPositionBuilderAtEnd(c->b, l->exit);
+}
+
+void cg_loop_end_rolled(cg *c, cg_loop *l)
+{
+    LLVMMetadataRef disable = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
+    loop_end_with(c, l, LLVMMDNodeInContext2(c->ctx, &disable, 1));
+}
+
+void cg_loop_end_scalar(cg *c, cg_loop *l)
+{
+    LLVMMetadataRef ops[2] = { LLVMMDStringInContext2(c->ctx, "llvm.loop.vectorize.enable", 26),
+                               LLVMValueAsMetadata(LLVMConstInt(c->i1, 0, 0)) };
+    loop_end_with(c, l, LLVMMDNodeInContext2(c->ctx, ops, 2));
 }
 
 LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef overload, LLVMValueRef *args, int n)

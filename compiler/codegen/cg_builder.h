@@ -49,6 +49,8 @@ void cg_loop_end(cg *c, cg_loop *l);
 /* cg_loop_end for a loop LLVM must not unroll: a constant trip count around a large vectorised body would
  * otherwise be copied out whole (code size and compile time, no speed) */
 void cg_loop_end_rolled(cg *c, cg_loop *l);
+/* cg_loop_end for a loop LLVM must not vectorise (strided stores it would turn into scatters) */
+void cg_loop_end_scalar(cg *c, cg_loop *l);
 
 LLVMValueRef cg_i64(cg *c, int64_t v);
 LLVMValueRef cg_f32(cg *c, double v);

@@ -2,18 +2,13 @@
  * helpers in cg_vec.h. */
 #include "cg_ew.h"
 #include "cg_dense.h"
+#include "cg_tiles.h"
 #include "cg_parallel.h"
 #include "cg_vec.h"
 
 /* ---------------- dense ---------------- */
 
 /* rows o .. o+r-1 for samples b .. b+nb-1: nv vectors per step along i */
-/* a fused elementwise consumer of a dense layer or its transpose (ir_node.epilogue_from) */
-typedef struct dense_epi {
-    const ir_node *n;               /* NULL: none */
-    LLVMValueRef in[IR_MAX_INPUTS]; /* the kernel's input pointers */
-} dense_epi;
-
 static void dense_tile(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef w, int w_map, LLVMValueRef bias,
                        int64_t in_n, int64_t out_n, LLVMValueRef o, int r, LLVMValueRef b, int nb, int nv,
                        const dense_epi *epi)
@@ -130,95 +125,47 @@ void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, 
 
 /* ---------------- dense transpose ---------------- */
 
-/* One tile of dense_t: samples b .. b+mr-1 x the nv vectors of columns from col (lanes m[v]), over the rows of W
- * [j0, j1): accumulators in registers, started from out (or 0 at the first row block), 4 weight loads and 6
- * broadcasts per 24 multiply-adds at full size. out[b, i] = fma(W[j, i], s[b, j], out) for j = 0, 1, ... in
- * order: the same order whatever the tile, row blocking or batch position. */
-static void dense_t_tile(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef w, int w_map, int64_t in_n,
-                         int64_t units, LLVMValueRef b, int mr, LLVMValueRef col, int nv, const unsigned *m,
-                         LLVMValueRef j0, LLVMValueRef j1, LLVMValueRef first)
-{
-    LLVMValueRef acc[6][CG_TILE_VECS], orow[6];
-    for (int r = 0; r < mr; r++) {
-        orow[r] = cg_mad(c, iadd(c, b, r), in_n, col);
-        for (int v = 0; v < nv; v++) {
-            acc[r][v] = vlocal(c);
-            LLVMValueRef at = iadd(c, orow[r], v * CG_VW);
-            vset(c, LLVMBuildSelect(c->b, first, vzero(c), vload(c, out, at, m[v]), ""), acc[r][v]);
-        }
-    }
-    cg_loop lj;
-    LLVMValueRef j = cg_loop_begin(c, &lj, j0, j1, "j");
-    LLVMValueRef wrow = cg_mad(c, j, in_n, col), a[6][CG_TILE_VECS], wv[CG_TILE_VECS];
-    for (int v = 0; v < nv; v++) wv[v] = wmap(c, vload(c, w, iadd(c, wrow, v * CG_VW), m[v]), w_map);
-    for (int r = 0; r < mr; r++) {
-        LLVMValueRef sv = splat(c, cg_load(c, s, cg_mad(c, iadd(c, b, r), units, j)));
-        for (int v = 0; v < nv; v++) a[r][v] = vfma(c, wv[v], sv, vget(c, acc[r][v]));
-    }
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) vset(c, a[r][v], acc[r][v]);
-    cg_loop_end(c, &lj);
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) vstore(c, vget(c, acc[r][v]), out, iadd(c, orow[r], v * CG_VW), m[v]);
-}
-
 /* out[b, c0 + i] for i < width, every sample. Rows of W in blocks of JB (a block's strip of NV vectors,
  * JB x NV x 32 bytes, stays in L1 while every tile of samples reads it); within a block, strips of NV vectors
- * outside, tiles of MR samples (the sextets of the batch, then one at a time) inside. */
+ * outside, tiles of samples inside. */
 static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
                          int64_t in_n, int64_t units, LLVMValueRef c0, int64_t width, const dense_epi *epi)
 {
-    int wide = c->opt->vector_registers >= 32;
-    const int MR = wide ? 6 : 3, NV = wide ? 4 : 2;
-    const int64_t JB = 256;
-    int64_t strip = (int64_t)NV * CG_VW, nstrip = width / strip, rest = width - nstrip * strip;
-    cg_loop lk, ls, lb, lr;
-    int64_t nblk = (units + JB - 1) / JB;
+    cg_gemm_shape_t sh = cg_gemm_shape(c);
+    int64_t nstrip = width / sh.strip, rest = width - nstrip * sh.strip;
+    cg_loop lk, ls;
+    int64_t nblk = (units + sh.JB - 1) / sh.JB;
     LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, nblk), "jblk");
-    LLVMValueRef j0 = cg_mad(c, k, JB, NULL), j1 = smin(c, iadd(c, j0, JB), units);
+    LLVMValueRef j0 = cg_mad(c, k, sh.JB, NULL), j1 = smin(c, iadd(c, j0, sh.JB), units);
     LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, k, cg_i64(c, 0), "");
-    LLVMValueRef ntile = LLVMBuildSDiv(c->b, batch, cg_i64(c, MR), "");
     for (int part = 0; part < 2; part++) {
         unsigned m[CG_TILE_VECS];
-        int nv = NV;
+        int nv;
         LLVMValueRef col;
         if (part == 0) {
             if (!nstrip) continue;
-            col = cg_mad(c, cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, nstrip), "strip"), strip, c0);
-            for (int v = 0; v < nv; v++) m[v] = CG_FULL_MASK;
+            col = cg_mad(c, cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, nstrip), "strip"), sh.strip, c0);
+            nv = cg_gemm_masks(&sh, sh.strip, m);
         } else {
             if (!rest) continue;
-            col = iadd(c, c0, nstrip * strip);
-            nv = (int)((rest + CG_VW - 1) / CG_VW);
-            for (int v = 0; v < nv; v++) m[v] = lanes(0, rest - v * CG_VW);
+            col = iadd(c, c0, nstrip * sh.strip);
+            nv = cg_gemm_masks(&sh, rest, m);
         }
-        LLVMValueRef bt = cg_loop_begin(c, &lb, cg_i64(c, 0), ntile, "bt");
-        dense_t_tile(c, out, s, w, w_map, in_n, units, cg_mad(c, bt, MR, NULL), MR, col, nv, m, j0, j1, first);
-        cg_loop_end(c, &lb);
-        LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, ntile, MR, NULL), batch, "b");
-        dense_t_tile(c, out, s, w, w_map, in_n, units, b, 1, col, nv, m, j0, j1, first);
-        cg_loop_end(c, &lr);
+        cg_gemm_operands g = { .out = out,
+                               .o_col = col,
+                               .o_stride = in_n,
+                               .s = s,
+                               .s_stride = units,
+                               .w = w,
+                               .w_col = col,
+                               .w_stride = in_n,
+                               .w_map = w_map,
+                               .vw = sh.vw };
+        cg_gemm_tiles(c, &g, batch, sh.MR, nv, m, j0, j1, first);
         if (part == 0) cg_loop_end(c, &ls);
     }
     cg_loop_end(c, &lk);
-    if (!epi->n) return;
-    LLVMValueRef b, orow;
-    int64_t nvec = width / CG_VW;
-    unsigned tail = lanes(0, width - nvec * CG_VW);
-    cg_loop lv;
-    /* the fused consumer, over the band while it is in cache */
-    b = cg_loop_begin(c, &lb, cg_i64(c, 0), batch, "b");
-    orow = cg_mad(c, b, in_n, c0);
-    for (int t = 0; t < 2; t++) {
-        unsigned m = t == 0 ? CG_FULL_MASK : tail;
-        if (t == 0 ? !nvec : !m) continue;
-        LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "v"), CG_VW, NULL)
-                                : cg_i64(c, nvec * CG_VW);
-        LLVMValueRef at = LLVMBuildNSWAdd(c->b, orow, i, "");
-        vstore(c, cg_epilogue(c, epi->n, epi->in, vload(c, out, at, m), at, NULL, 1, m), out, at, m);
-        if (t == 0) cg_loop_end(c, &lv);
-    }
-    cg_loop_end(c, &lb);
+    if (epi->n) cg_epilogue_cols(c, epi, out, batch, in_n, c0, width);
 }
 
 void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
@@ -235,6 +182,7 @@ void cg_emit_dense_t(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch
     LLVMValueRef *slots[4 + IR_MAX_INPUTS] = { &out, &s, &w, &batch };
     int n_slots = cg_epilogue_slots(epi_node, epi_in, epi.in, slots, 4);
     cg_par_begin(c, &par, nfull + (rest > 0), BAND * units, batch, slots, n_slots, 1u, &lo, &hi);
+    if (cg_gemm_shape(c).vw > CG_VW) cg_wide_vectors(c);
     if (nfull > 0) {
         cg_loop lk;
         LLVMValueRef k = cg_loop_begin(c, &lk, lo, smin(c, hi, nfull), "band");

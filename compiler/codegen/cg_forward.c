@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cg_dense.h"
+#include "cg_tiles.h"
 #include "cg_gemm.h"
 #include "cg_ew.h"
 #include "cg_kernels.h"
@@ -71,8 +72,9 @@ void cg_kernel_dense(cg *c, const kargs *a)
     LLVMValueRef w = cg_const_ptr(c, n->weight), bias = n->bias ? cg_const_ptr(c, n->bias) : NULL;
     int64_t in_n = a->in_shape.dims[a->in_shape.rank - 1], rows = ir_shape_count(&a->in_shape) / in_n;
     LLVMValueRef batch = rows == 1 ? a->batch : LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, rows), "rows");
-    cg_emit_dense(c, a->out, a->in[0], batch, w, n->weight_map, bias, in_n, n->units, n->epilogue_from ? n : NULL,
-                  a->in);
+    /* tokens: enough rows per sample for tiles of 6 */
+    (rows >= 6 ? cg_emit_dense_tokens : cg_emit_dense)(c, a->out, a->in[0], batch, w, n->weight_map, bias, in_n,
+                                                       n->units, n->epilogue_from ? n : NULL, a->in);
 }
 
 /* A register-blocked correlation (cg_emit_corr): vector loads along output rows (gathers for column

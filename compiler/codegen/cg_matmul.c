@@ -1,10 +1,39 @@
 /* OP_MATMUL: out[.., m, n] = sum_k A(m, k) B(k, n) for each of the leading axes' products, A(m, k) = a[.., m, k]
- * (trans_a: a[.., k, m]) and B(k, n) = b[.., k, n] (trans_b: b[.., n, k]). Rows of the output are split
+ * (trans_a: a[.., k, m]) and B(k, n) = b[.., k, n] (trans_b: b[.., n, k]). Without trans_a (the forward's
+ * products and the backward's dA = dout b^T) the products run as register-blocked GEMM tiles (cg_dense.c),
+ * the threads splitting the products. With trans_a (the backward's dB = a^T dout), rows of the output are split
  * across threads (each writes its own); within a row the loops are ordered so that the innermost one runs
  * along contiguous memory and vectorises: out[m, :] += A(m, k) * b[k, :] without trans_b, a dot product along
  * k with it. Shapes are compile-time constants, the batch a run-time bound. */
+#include "cg_tiles.h"
 #include "cg_kernels.h"
 #include "cg_parallel.h"
+
+/* Without trans_a, register-blocked GEMM tiles (cg_dense.c) over whole products, the threads splitting the
+ * products: a b^T (attention's q k^T) over packed panels of b^T, a b (weights times values) reading b in place. */
+static void matmul_tiles(cg *c, kargs *q, int64_t lead, int64_t M, int64_t K, int64_t N, int trans_b)
+{
+    cg_par par;
+    LLVMValueRef lo, hi;
+    cg_par_begin_args(c, &par, q, lead, M * K * N, &lo, &hi);
+    cg_gemm_begin(c);
+    LLVMValueRef panel =
+        trans_b ? cg_local(c, LLVMArrayType(c->f32, (unsigned)cg_gemm_panel_floats(c)), "panel") : NULL;
+    cg_loop lb, ll;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), q->batch, "b");
+    LLVMValueRef l = cg_loop_begin(c, &ll, lo, hi, "prod");
+    LLVMValueRef prod = cg_mad(c, b, lead, l);
+    LLVMValueRef A = cg_gep(c, q->in[0], cg_mad(c, prod, M * K, NULL));
+    LLVMValueRef B = cg_gep(c, q->in[1], cg_mad(c, prod, K * N, NULL));
+    LLVMValueRef out = cg_gep(c, q->out, cg_mad(c, prod, M * N, NULL));
+    if (trans_b)
+        cg_emit_gemm_abt(c, out, A, cg_i64(c, M), B, K, N, panel);
+    else
+        cg_emit_gemm_ab(c, out, A, cg_i64(c, M), B, K, N);
+    cg_loop_end(c, &ll);
+    cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
+}
 
 void cg_kernel_matmul(cg *c, const kargs *args)
 {
@@ -17,6 +46,10 @@ void cg_kernel_matmul(cg *c, const kargs *args)
     int64_t lead = ir_shape_count(s) / (M * N);
     if (M == 0 || N == 0 || lead == 0) return;
     kargs q = *args;
+    if (!n->trans_a) {
+        matmul_tiles(c, &q, lead, M, K, N, n->trans_b);
+        return;
+    }
     const kargs *a = &q;
     cg_par par;
     LLVMValueRef lo, hi;

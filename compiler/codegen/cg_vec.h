@@ -178,6 +178,68 @@ static inline unsigned lanes(int64_t lo, int64_t hi)
     return m;
 }
 
+/* Vectors of n floats (the GEMM tiles of cg_dense.c use 16 on AVX-512, whose two FMA units do twice the work per
+ * instruction of 8-float ones): the helpers above, for any width. A function using 16-float vectors must be
+ * marked with cg_wide_vectors, else the back end splits them into halves. */
+#define CG_MAX_VW 16
+static inline LLVMTypeRef vec_n(cg *c, int n) { return LLVMVectorType(c->f32, (unsigned)n); }
+
+static inline unsigned lanes_n(int64_t hi, int n)
+{
+    unsigned m = 0;
+    for (int64_t l = 0; l < hi && l < n; l++) m |= 1u << l;
+    return m;
+}
+
+static inline LLVMValueRef mask_n(cg *c, unsigned m, int n)
+{
+    LLVMValueRef bits[CG_MAX_VW];
+    for (int l = 0; l < n; l++) bits[l] = LLVMConstInt(c->i1, (m >> l) & 1, 0);
+    return LLVMConstVector(bits, (unsigned)n);
+}
+
+static inline LLVMValueRef vload_n(cg *c, LLVMValueRef base, LLVMValueRef index, unsigned mask, int n)
+{
+    if (mask == lanes_n(n, n)) {
+        LLVMValueRef v = LLVMBuildLoad2(c->b, vec_n(c, n), cg_gep(c, base, index), "");
+        LLVMSetAlignment(v, 4);
+        return v;
+    }
+    LLVMValueRef args[4] = { gep_any(c, base, index), LLVMConstInt(c->i32, 4, 0), mask_n(c, mask, n),
+                             LLVMConstNull(vec_n(c, n)) };
+    return call2(c, "llvm.masked.load", vec_n(c, n), c->ptr, args, 4);
+}
+
+static inline void vstore_n(cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index, unsigned mask, int n)
+{
+    if (mask == lanes_n(n, n)) {
+        LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, base, index)), 4);
+        return;
+    }
+    LLVMValueRef args[4] = { v, gep_any(c, base, index), LLVMConstInt(c->i32, 4, 0), mask_n(c, mask, n) };
+    call2(c, "llvm.masked.store", vec_n(c, n), c->ptr, args, 4);
+}
+
+static inline LLVMValueRef splat_n(cg *c, LLVMValueRef s, int n)
+{
+    LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetPoison(vec_n(c, n)), s, LLVMConstInt(c->i32, 0, 0), "");
+    return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(vec_n(c, n)),
+                                  LLVMConstNull(LLVMVectorType(c->i32, (unsigned)n)), "");
+}
+
+static inline LLVMValueRef vfma_n(cg *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
+{
+    LLVMValueRef args[3] = { a, b, acc };
+    return cg_intrinsic(c, "llvm.fmuladd", LLVMTypeOf(a), args, 3);
+}
+
+/* c->fn may use 512-bit vectors as such */
+static inline void cg_wide_vectors(cg *c)
+{
+    LLVMAddTargetDependentFunctionAttr(c->fn, "min-legal-vector-width", "512");
+    LLVMAddTargetDependentFunctionAttr(c->fn, "prefer-vector-width", "512");
+}
+
 static inline LLVMValueRef smin(cg *c, LLVMValueRef a, int64_t k)
 {
     return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, cg_i64(c, k), ""), a, cg_i64(c, k), "");
