@@ -25,6 +25,7 @@ typedef struct cg_corr {
     const int64_t *tap;        /* kh * kw offsets */
     int w_map;                 /* ir_weight_map: weights read as pos(w) / neg(w) */
     LLVMValueRef w_buf, w_co0; /* internal (cg_gemm.c): mapped weights of the current channel block */
+    int vw;                    /* internal: floats per vector of the tiles (CG_VW, or 16 on AVX-512) */
     /* a fused elementwise consumer (ir_node.epilogue_from), or NULL; epi_in: the kernel's input pointers.
      * Outputs must be stored densely (o_sx == 1). epi_base: internal, the sample's first output element. */
     const ir_node *epi;

@@ -61,7 +61,7 @@ void cg_gemm_tiles(cg *c, const cg_gemm_operands *g, LLVMValueRef batch, int MR,
 cg_gemm_shape_t cg_gemm_shape(const cg *c)
 {
     int wide = c->opt->vector_registers >= 32;
-    cg_gemm_shape_t s = { wide ? 6 : 3, wide ? 4 : 2, wide ? 16 : CG_VW, 0, 0 };
+    cg_gemm_shape_t s = { wide ? 6 : 3, wide ? 4 : 2, wide && c->opt->vector_floats != CG_VW ? 16 : CG_VW, 0, 0 };
     s.strip = (int64_t)s.NV * s.vw;
     s.JB = (32 << 10) / (s.strip * 4);
     return s;
