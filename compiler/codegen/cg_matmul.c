@@ -1,17 +1,17 @@
 /* OP_MATMUL: out[.., m, n] = sum_k A(m, k) B(k, n) for each of the leading axes' products, A(m, k) = a[.., m, k]
- * (trans_a: a[.., k, m]) and B(k, n) = b[.., k, n] (trans_b: b[.., n, k]). Without trans_a (the forward's
- * products and the backward's dA = dout b^T) the products run as register-blocked GEMM tiles (cg_dense.c),
- * the threads splitting the products. With trans_a (the backward's dB = a^T dout), rows of the output are split
- * across threads (each writes its own); within a row the loops are ordered so that the innermost one runs
- * along contiguous memory and vectorises: out[m, :] += A(m, k) * b[k, :] without trans_b, a dot product along
- * k with it. Shapes are compile-time constants, the batch a run-time bound. */
+ * (trans_a: a[.., k, m]) and B(k, n) = b[.., k, n] (trans_b: b[.., n, k]). Unless both are transposed (the
+ * forward's products, the backward's dA = dout b^T and dB = a^T dout) the products run as register-blocked GEMM
+ * tiles (cg_tiles.c), the threads splitting the products. With both (not generated today), rows of the output
+ * are split across threads (each writes its own), a dot product along k per output. Shapes are compile-time
+ * constants, the batch a run-time bound. */
 #include "cg_tiles.h"
 #include "cg_kernels.h"
 #include "cg_parallel.h"
 
-/* Without trans_a, register-blocked GEMM tiles (cg_dense.c) over whole products, the threads splitting the
- * products: a b^T (attention's q k^T) over packed panels of b^T, a b (weights times values) reading b in place. */
-static void matmul_tiles(cg *c, kargs *q, int64_t lead, int64_t M, int64_t K, int64_t N, int trans_b)
+/* Register-blocked GEMM tiles (cg_tiles.c) over whole products, the threads splitting the products: a b^T (the
+ * backward's dout b^T) over packed panels of b^T, a b and a^T b (the forward's products, the backward's a^T dout)
+ * reading b in place. */
+static void matmul_tiles(cg *c, kargs *q, int64_t lead, int64_t M, int64_t K, int64_t N, int trans_a, int trans_b)
 {
     cg_par par;
     LLVMValueRef lo, hi;
@@ -29,7 +29,7 @@ static void matmul_tiles(cg *c, kargs *q, int64_t lead, int64_t M, int64_t K, in
     if (trans_b)
         cg_emit_gemm_abt(c, out, A, cg_i64(c, M), B, K, N, panel);
     else
-        cg_emit_gemm_ab(c, out, A, cg_i64(c, M), B, K, N);
+        cg_emit_gemm_ab(c, out, A, trans_a, M, B, K, N);
     cg_loop_end(c, &ll);
     cg_loop_end(c, &lb);
     cg_par_end(c, &par);
@@ -46,8 +46,8 @@ void cg_kernel_matmul(cg *c, const kargs *args)
     int64_t lead = ir_shape_count(s) / (M * N);
     if (M == 0 || N == 0 || lead == 0) return;
     kargs q = *args;
-    if (!n->trans_a) {
-        matmul_tiles(c, &q, lead, M, K, N, n->trans_b);
+    if (!n->trans_a || !n->trans_b) {
+        matmul_tiles(c, &q, lead, M, K, N, n->trans_a, n->trans_b);
         return;
     }
     const kargs *a = &q;
@@ -62,31 +62,18 @@ void cg_kernel_matmul(cg *c, const kargs *args)
     LLVMValueRef A = cg_gep(c, a->in[0], cg_mad(c, prod, M * K, NULL));
     LLVMValueRef B = cg_gep(c, a->in[1], cg_mad(c, prod, K * N, NULL));
     LLVMValueRef out = cg_gep(c, a->out, cg_mad(c, prod, M * N, cg_mad(c, m, N, NULL)));
-    if (!n->trans_b) { /* out[m, :] = sum_k A(m, k) b[k, :] */
-        LLVMValueRef j = cg_loop_begin(c, &ln, cg_i64(c, 0), cg_i64(c, N), "n");
-        cg_store(c, cg_f32(c, 0), out, j);
-        cg_loop_end(c, &ln);
-        LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
-        LLVMValueRef amk = cg_load(c, A, n->trans_a ? cg_mad(c, k, M, m) : cg_mad(c, m, K, k));
-        LLVMValueRef brow = cg_gep(c, B, cg_mad(c, k, N, NULL));
-        j = cg_loop_begin(c, &ln, cg_i64(c, 0), cg_i64(c, N), "n");
-        cg_store(c, LLVMBuildFAdd(c->b, cg_load(c, out, j), LLVMBuildFMul(c->b, amk, cg_load(c, brow, j), ""), ""), out,
-                 j);
-        cg_loop_end(c, &ln);
-        cg_loop_end(c, &lk);
-    } else { /* out[m, j] = sum_k A(m, k) b[j, k]: a dot product along k */
-        LLVMValueRef acc = cg_local(c, c->f32, "acc");
-        LLVMValueRef j = cg_loop_begin(c, &ln, cg_i64(c, 0), cg_i64(c, N), "n");
-        LLVMBuildStore(c->b, cg_f32(c, 0), acc);
-        LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
-        LLVMValueRef amk = cg_load(c, A, n->trans_a ? cg_mad(c, k, M, m) : cg_mad(c, m, K, k));
-        LLVMValueRef bjk = cg_load(c, B, cg_mad(c, j, K, k));
-        LLVMBuildStore(
-            c->b, cg_fadd_reassoc(c, LLVMBuildLoad2(c->b, c->f32, acc, ""), LLVMBuildFMul(c->b, amk, bjk, "")), acc);
-        cg_loop_end(c, &lk);
-        cg_store(c, LLVMBuildLoad2(c->b, c->f32, acc, ""), out, j);
-        cg_loop_end(c, &ln);
-    }
+    /* out[m, j] = sum_k A(m, k) b[j, k]: a dot product along k */
+    LLVMValueRef acc = cg_local(c, c->f32, "acc");
+    LLVMValueRef j = cg_loop_begin(c, &ln, cg_i64(c, 0), cg_i64(c, N), "n");
+    LLVMBuildStore(c->b, cg_f32(c, 0), acc);
+    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, K), "k");
+    LLVMValueRef amk = cg_load(c, A, n->trans_a ? cg_mad(c, k, M, m) : cg_mad(c, m, K, k));
+    LLVMValueRef bjk = cg_load(c, B, cg_mad(c, j, K, k));
+    LLVMBuildStore(c->b, cg_fadd_reassoc(c, LLVMBuildLoad2(c->b, c->f32, acc, ""), LLVMBuildFMul(c->b, amk, bjk, "")),
+                   acc);
+    cg_loop_end(c, &lk);
+    cg_store(c, LLVMBuildLoad2(c->b, c->f32, acc, ""), out, j);
+    cg_loop_end(c, &ln);
     cg_loop_end(c, &lr);
     cg_loop_end(c, &lb);
     cg_par_end(c, &par);

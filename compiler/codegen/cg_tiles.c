@@ -33,7 +33,8 @@ static void gemm_tile(cg *c, const cg_gemm_operands *g, LLVMValueRef b, int mr, 
     LLVMValueRef wrow = cg_mad(c, jw, g->w_stride, g->w_col), a[6][CG_TILE_VECS], wv[CG_TILE_VECS];
     for (int v = 0; v < nv; v++) wv[v] = wmap(c, vload_n(c, g->w, iadd(c, wrow, v * vw), m[v], vw), g->w_map);
     for (int r = 0; r < mr; r++) {
-        LLVMValueRef sv = splat_n(c, cg_load(c, g->s, cg_mad(c, iadd(c, b, r), g->s_stride, j)), vw);
+        LLVMValueRef sj = g->s_jstride ? cg_mad(c, j, g->s_jstride, NULL) : j;
+        LLVMValueRef sv = splat_n(c, cg_load(c, g->s, cg_mad(c, iadd(c, b, r), g->s_stride, sj)), vw);
         for (int v = 0; v < nv; v++) a[r][v] = vfma_n(c, wv[v], sv, LLVMBuildLoad2(c->b, vt, acc[r][v], ""));
     }
     for (int r = 0; r < mr; r++)
@@ -245,7 +246,8 @@ void cg_emit_gemm_abt(cg *c, LLVMValueRef out, LLVMValueRef a, LLVMValueRef rows
                            &none);
 }
 
-void cg_emit_gemm_ab(cg *c, LLVMValueRef out, LLVMValueRef a, LLVMValueRef rows, LLVMValueRef b, int64_t K, int64_t N)
+void cg_emit_gemm_ab(cg *c, LLVMValueRef out, LLVMValueRef a, int a_t, int64_t rows, LLVMValueRef b, int64_t K,
+                     int64_t N)
 {
     cg_gemm_shape_t sh = cg_gemm_shape(c);
     int64_t nstrip = N / sh.strip, rest = N - nstrip * sh.strip;
@@ -271,13 +273,14 @@ void cg_emit_gemm_ab(cg *c, LLVMValueRef out, LLVMValueRef a, LLVMValueRef rows,
                                .o_col = col,
                                .o_stride = N,
                                .s = a,
-                               .s_stride = K,
+                               .s_stride = a_t ? 1 : K,
+                               .s_jstride = a_t ? rows : 1,
                                .w = b,
                                .w_col = col,
                                .w_stride = N,
                                .w_map = WMAP_NONE,
                                .vw = sh.vw };
-        cg_gemm_tiles(c, &g, rows, sh.MR, nv, m, j0, j1, first);
+        cg_gemm_tiles(c, &g, cg_i64(c, rows), sh.MR, nv, m, j0, j1, first);
         if (part == 0) cg_loop_end(c, &ls);
     }
     cg_loop_end(c, &lk);

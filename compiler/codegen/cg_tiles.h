@@ -14,13 +14,13 @@ typedef struct dense_epi {
 } dense_epi;
 
 /* Operands of a register-blocked GEMM tile: out[b, o_col + i] += sum_j w[(j - w_j0) * w_stride + w_col + i] *
- * s[b * s_stride + j], i along vectors of vw floats. dense_t reads W in place; the forward on tokens, a packed
- * panel of W^T. */
+ * s[b * s_stride + j * s_jstride] (s_jstride 0: 1), i along vectors of vw floats. dense_t reads W in place; the
+ * forward on tokens, a packed panel of W^T. */
 typedef struct cg_gemm_operands {
     LLVMValueRef out, o_col;
     int64_t o_stride;
     LLVMValueRef s;
-    int64_t s_stride;
+    int64_t s_stride, s_jstride;
     LLVMValueRef w, w_col, w_j0; /* w_j0: NULL for 0 */
     int64_t w_stride;
     int w_map;
@@ -53,12 +53,14 @@ void cg_emit_dense_tokens(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef 
 
 /* Products of two activations, in the current function (its caller splits the products across threads):
  * out [rows, N] = a [rows, K] b^T with b [N, K] (over panels of b^T, copied to `panel`, a scratch of
- * cg_gemm_panel_floats floats), or a b with b [K, N] (b read in place). Call cg_gemm_begin once in a function
- * that uses them (it may then use 512-bit vectors). */
+ * cg_gemm_panel_floats floats), or a b with b [K, N] (b read in place; a_t: a is stored [K, rows], as the
+ * backward's a^T dout reads it). Call cg_gemm_begin once in a function that uses them (it may then use 512-bit
+ * vectors). */
 int64_t cg_gemm_panel_floats(const cg *c);
 void cg_gemm_begin(cg *c);
 void cg_emit_gemm_abt(cg *c, LLVMValueRef out, LLVMValueRef a, LLVMValueRef rows, LLVMValueRef b, int64_t K, int64_t N,
                       LLVMValueRef panel);
-void cg_emit_gemm_ab(cg *c, LLVMValueRef out, LLVMValueRef a, LLVMValueRef rows, LLVMValueRef b, int64_t K, int64_t N);
+void cg_emit_gemm_ab(cg *c, LLVMValueRef out, LLVMValueRef a, int a_t, int64_t rows, LLVMValueRef b, int64_t K,
+                     int64_t N);
 
 #endif
