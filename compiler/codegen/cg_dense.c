@@ -125,46 +125,14 @@ void cg_emit_dense(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValueRef batch, 
 
 /* ---------------- dense transpose ---------------- */
 
-/* out[b, c0 + i] for i < width, every sample. Rows of W in blocks of JB (a block's strip of NV vectors,
- * JB x NV x 32 bytes, stays in L1 while every tile of samples reads it); within a block, strips of NV vectors
- * outside, tiles of samples inside. */
+/* out[b, c0 + i] for i < width, every sample, on W in place (cg_gemm_columns), then the fused consumer */
 static void dense_t_band(cg *c, LLVMValueRef out, LLVMValueRef s, LLVMValueRef batch, LLVMValueRef w, int w_map,
                          int64_t in_n, int64_t units, LLVMValueRef c0, int64_t width, const dense_epi *epi)
 {
-    cg_gemm_shape_t sh = cg_gemm_shape(c);
-    int64_t nstrip = width / sh.strip, rest = width - nstrip * sh.strip;
-    cg_loop lk, ls;
-    int64_t nblk = (units + sh.JB - 1) / sh.JB;
-    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, nblk), "jblk");
-    LLVMValueRef j0 = cg_mad(c, k, sh.JB, NULL), j1 = smin(c, iadd(c, j0, sh.JB), units);
-    LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, k, cg_i64(c, 0), "");
-    for (int part = 0; part < 2; part++) {
-        unsigned m[CG_TILE_VECS];
-        int nv;
-        LLVMValueRef col;
-        if (part == 0) {
-            if (!nstrip) continue;
-            col = cg_mad(c, cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, nstrip), "strip"), sh.strip, c0);
-            nv = cg_gemm_masks(&sh, sh.strip, m);
-        } else {
-            if (!rest) continue;
-            col = iadd(c, c0, nstrip * sh.strip);
-            nv = cg_gemm_masks(&sh, rest, m);
-        }
-        cg_gemm_operands g = { .out = out,
-                               .o_col = col,
-                               .o_stride = in_n,
-                               .s = s,
-                               .s_stride = units,
-                               .w = w,
-                               .w_col = col,
-                               .w_stride = in_n,
-                               .w_map = w_map,
-                               .vw = sh.vw };
-        cg_gemm_tiles(c, &g, batch, sh.MR, nv, m, j0, j1, first);
-        if (part == 0) cg_loop_end(c, &ls);
-    }
-    cg_loop_end(c, &lk);
+    cg_gemm_operands g = {
+        .out = out, .o_stride = in_n, .s = s, .s_stride = units, .w = w, .w_stride = in_n, .w_map = w_map
+    };
+    cg_gemm_columns(c, g, c0, width, units, batch);
     if (epi->n) cg_epilogue_cols(c, epi, out, batch, in_n, c0, width);
 }
 

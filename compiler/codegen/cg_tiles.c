@@ -76,6 +76,35 @@ int cg_gemm_masks(const cg_gemm_shape_t *s, int64_t width, unsigned *m)
     return nv;
 }
 
+void cg_gemm_columns(cg *c, cg_gemm_operands g, LLVMValueRef c0, int64_t width, int64_t K, LLVMValueRef batch)
+{
+    cg_gemm_shape_t sh = cg_gemm_shape(c);
+    int64_t nstrip = width / sh.strip, rest = width - nstrip * sh.strip;
+    cg_loop lk, ls;
+    int64_t nblk = (K + sh.JB - 1) / sh.JB;
+    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, nblk), "jblk");
+    LLVMValueRef j0 = cg_mad(c, k, sh.JB, NULL), j1 = smin(c, iadd(c, j0, sh.JB), K);
+    LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, k, cg_i64(c, 0), "");
+    g.vw = sh.vw;
+    for (int part = 0; part < 2; part++) {
+        unsigned m[CG_TILE_VECS];
+        int nv;
+        if (part == 0) {
+            if (!nstrip) continue;
+            g.o_col = cg_mad(c, cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, nstrip), "strip"), sh.strip, c0);
+            nv = cg_gemm_masks(&sh, sh.strip, m);
+        } else {
+            if (!rest) continue;
+            g.o_col = iadd(c, c0, nstrip * sh.strip);
+            nv = cg_gemm_masks(&sh, rest, m);
+        }
+        g.w_col = g.o_col;
+        cg_gemm_tiles(c, &g, batch, sh.MR, nv, m, j0, j1, first);
+        if (part == 0) cg_loop_end(c, &ls);
+    }
+    cg_loop_end(c, &lk);
+}
+
 /* the fused consumer over columns [col, col + width) of every row, while they are in cache */
 void cg_epilogue_cols(cg *c, const dense_epi *epi, LLVMValueRef out, LLVMValueRef batch, int64_t stride,
                       LLVMValueRef col, int64_t width)
@@ -249,39 +278,13 @@ void cg_emit_gemm_abt(cg *c, LLVMValueRef out, LLVMValueRef a, LLVMValueRef rows
 void cg_emit_gemm_ab(cg *c, LLVMValueRef out, LLVMValueRef a, int a_t, int64_t rows, LLVMValueRef b, int64_t K,
                      int64_t N)
 {
-    cg_gemm_shape_t sh = cg_gemm_shape(c);
-    int64_t nstrip = N / sh.strip, rest = N - nstrip * sh.strip;
-    cg_loop lk, ls;
-    int64_t nblk = (K + sh.JB - 1) / sh.JB;
-    LLVMValueRef k = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, nblk), "kblk");
-    LLVMValueRef j0 = cg_mad(c, k, sh.JB, NULL), j1 = smin(c, iadd(c, j0, sh.JB), K);
-    LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, k, cg_i64(c, 0), "");
-    for (int part = 0; part < 2; part++) {
-        unsigned m[CG_TILE_VECS];
-        int nv;
-        LLVMValueRef col;
-        if (part == 0) {
-            if (!nstrip) continue;
-            col = cg_mad(c, cg_loop_begin(c, &ls, cg_i64(c, 0), cg_i64(c, nstrip), "nstrip"), sh.strip, NULL);
-            nv = cg_gemm_masks(&sh, sh.strip, m);
-        } else {
-            if (!rest) continue;
-            col = cg_i64(c, nstrip * sh.strip);
-            nv = cg_gemm_masks(&sh, rest, m);
-        }
-        cg_gemm_operands g = { .out = out,
-                               .o_col = col,
-                               .o_stride = N,
-                               .s = a,
-                               .s_stride = a_t ? 1 : K,
-                               .s_jstride = a_t ? rows : 1,
-                               .w = b,
-                               .w_col = col,
-                               .w_stride = N,
-                               .w_map = WMAP_NONE,
-                               .vw = sh.vw };
-        cg_gemm_tiles(c, &g, cg_i64(c, rows), sh.MR, nv, m, j0, j1, first);
-        if (part == 0) cg_loop_end(c, &ls);
-    }
-    cg_loop_end(c, &lk);
+    cg_gemm_operands g = { .out = out,
+                           .o_stride = N,
+                           .s = a,
+                           .s_stride = a_t ? 1 : K,
+                           .s_jstride = a_t ? rows : 1,
+                           .w = b,
+                           .w_stride = N,
+                           .w_map = WMAP_NONE };
+    cg_gemm_columns(c, g, cg_i64(c, 0), N, K, cg_i64(c, rows));
 }

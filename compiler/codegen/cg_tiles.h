@@ -42,6 +42,10 @@ int cg_gemm_masks(const cg_gemm_shape_t *s, int64_t width, unsigned *m);
  * first: the first block of rows (the tiles start from the bias or 0, not from out) */
 void cg_gemm_tiles(cg *c, const cg_gemm_operands *g, LLVMValueRef batch, int MR, int nv, const unsigned *m,
                    LLVMValueRef j0, LLVMValueRef j1, LLVMValueRef first);
+/* out[b, c0 + i] for i < width, every row of batch, over the whole reduction [0, K) of the weight-like operand
+ * (g's o_col, w_col and vw are set here): row blocks of JB outside, strips of NV vectors inside (a block's strip
+ * stays in L1 while every tile of rows reads it), tiles of rows innermost */
+void cg_gemm_columns(cg *c, cg_gemm_operands g, LLVMValueRef c0, int64_t width, int64_t K, LLVMValueRef batch);
 /* the fused consumer over columns [col, col + width) of every row, stride floats apart */
 void cg_epilogue_cols(cg *c, const dense_epi *epi, LLVMValueRef out, LLVMValueRef batch, int64_t stride,
                       LLVMValueRef col, int64_t width);

@@ -302,6 +302,38 @@ void nr_net_free(nr_net *net)
 /* Code generation options of nr_jit_open (NULL: the defaults, as `xaic run`). */
 static const cg_options *nr_jit_options;
 
+/* Analyses text, generates its unoptimised module with opt and calls inspect(module, ctx): tests that look at
+ * the generated code. Returns 0, or -1 with *msg (malloc'd) when the text does not compile. */
+int nr_with_module(const char *path, const char *text, const cg_options *opt, void (*inspect)(LLVMModuleRef, void *),
+                   void *ctx, char **msg)
+{
+    *msg = NULL;
+    xai_diag d;
+    FILE *null = fopen("/dev/null", "w");
+    diag_init(&d, null);
+    compilation c;
+    int rc = driver_analyse_text(&c, &d, path, text);
+    if (rc) {
+        *msg = strdup("analysis failed");
+    } else {
+        LLVMContextRef llvm = LLVMContextCreate();
+        target_options t = { .opt_level = 0 };
+        char *err = NULL;
+        rc = driver_codegen(&c, llvm, &t, opt, &err);
+        if (rc)
+            *msg = err ? err : strdup("code generation failed");
+        else
+            inspect(c.mod, ctx);
+        LLVMDisposeModule(c.mod);
+        c.mod = NULL;
+        LLVMContextDispose(llvm);
+    }
+    driver_free(&c);
+    diag_free(&d);
+    fclose(null);
+    return rc ? -1 : 0;
+}
+
 /* Analyses text and compiles it with the JIT at -O2 with opt; NULL with *msg (malloc'd) on failure. */
 xai_jit *nr_jit_compile(const char *path, const char *text, const cg_options *opt, char **msg)
 {

@@ -66,35 +66,26 @@ static int count_kernels(LLVMModuleRef mod, const char *suffix)
     return n;
 }
 
+static void expect_kernel_counts(LLVMModuleRef mod, void *ctx)
+{
+    (void)ctx;
+    /* forward: conv 4->12, conv 12->12 (twice); the gradient's forward copy shares them */
+    cr_expect_eq(count_kernels(mod, ".conv2d"), 2, "conv2d kernels");
+    /* dense 972->40, 40->40 (twice), 40->5: the last has 200 weights, below CG_CONST_ARG_MIN, its own */
+    cr_expect_eq(count_kernels(mod, ".dense"), 3, "dense kernels");
+    /* the gradient: the transposes of the 12->12 convs share one kernel; conv 4->12's transpose to the input
+     * is a kernel of its own (its shape differs) */
+    cr_expect_eq(count_kernels(mod, ".conv2d_t"), 2, "conv2d_t kernels");
+    cr_expect_eq(count_kernels(mod, ".dense_t"), 3, "dense_t kernels");
+}
+
 Test(kernel_sharing, one_kernel_per_shape)
 {
     nr_net net;
     build(&net);
-    char *text = source(&net);
-    xai_diag d;
-    FILE *null = fopen("/dev/null", "w");
-    diag_init(&d, null);
-    compilation c;
-    cr_assert_eq(driver_analyse_text(&c, &d, "rep.xai", text), 0);
-    LLVMContextRef ctx = LLVMContextCreate();
-    target_options t = { .opt_level = 0 };
+    char *text = source(&net), *msg = NULL;
     cg_options opt = { 0 };
-    char *err = NULL;
-    cr_assert_eq(driver_codegen(&c, ctx, &t, &opt, &err), 0, "%s", err ? err : "");
-    /* forward: conv 4->12, conv 12->12 (twice); the gradient's forward copy shares them */
-    cr_expect_eq(count_kernels(c.mod, ".conv2d"), 2, "conv2d kernels");
-    /* dense 972->40, 40->40 (twice), 40->5: the last has 200 weights, below CG_CONST_ARG_MIN, its own */
-    cr_expect_eq(count_kernels(c.mod, ".dense"), 3, "dense kernels");
-    /* the gradient: the transposes of the 12->12 convs share one kernel; conv 4->12's transpose to the input
-     * is a kernel of its own (its shape differs) */
-    cr_expect_eq(count_kernels(c.mod, ".conv2d_t"), 2, "conv2d_t kernels");
-    cr_expect_eq(count_kernels(c.mod, ".dense_t"), 3, "dense_t kernels");
-    LLVMDisposeModule(c.mod);
-    c.mod = NULL;
-    LLVMContextDispose(ctx);
-    driver_free(&c);
-    diag_free(&d);
-    fclose(null);
+    cr_assert_eq(nr_with_module("rep.xai", text, &opt, expect_kernel_counts, NULL, &msg), 0, "%s", msg ? msg : "");
     free(text);
 }
 

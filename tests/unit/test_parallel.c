@@ -149,26 +149,18 @@ static void compile_net(compiled *out, const char *path, const char *text, const
 }
 
 /* The module generated with opt contains (or not) a call to xai_parallel_for. */
+static void find_parallel_for(LLVMModuleRef mod, void *found)
+{
+    char *ir = LLVMPrintModuleToString(mod);
+    *(int *)found = strstr(ir, "@xai_parallel_for(") != NULL;
+    LLVMDisposeMessage(ir);
+}
+
 static int calls_parallel_for(const char *path, const char *text, const cg_options *opt)
 {
-    xai_diag d;
-    FILE *null = fopen("/dev/null", "w");
-    diag_init(&d, null);
-    compilation c;
-    cr_assert_eq(driver_analyse_text(&c, &d, path, text), 0);
-    LLVMContextRef ctx = LLVMContextCreate();
-    target_options t = { .opt_level = 0 };
-    char *err = NULL;
-    cr_assert_eq(driver_codegen(&c, ctx, &t, opt, &err), 0, "%s", err ? err : "");
-    char *ir = LLVMPrintModuleToString(c.mod);
-    int found = strstr(ir, "@xai_parallel_for(") != NULL;
-    LLVMDisposeMessage(ir);
-    LLVMDisposeModule(c.mod);
-    c.mod = NULL;
-    LLVMContextDispose(ctx);
-    driver_free(&c);
-    diag_free(&d);
-    fclose(null);
+    int found = 0;
+    char *msg = NULL;
+    cr_assert_eq(nr_with_module(path, text, opt, find_parallel_for, &found, &msg), 0, "%s", msg ? msg : "");
     return found;
 }
 

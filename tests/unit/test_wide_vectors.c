@@ -39,27 +39,19 @@ static void compile(compiled *m, const char *text, int narrow)
 }
 
 /* The generated module uses 16-float vectors (so that the comparison compares two different programs). */
+static void find_wide(LLVMModuleRef mod, void *found)
+{
+    char *ir = LLVMPrintModuleToString(mod);
+    *(int *)found = strstr(ir, "<16 x float>") != NULL;
+    LLVMDisposeMessage(ir);
+}
+
 static int uses_wide(const char *text, int narrow)
 {
-    xai_diag d;
-    FILE *null = fopen("/dev/null", "w");
-    diag_init(&d, null);
-    compilation c;
-    cr_assert_eq(driver_analyse_text(&c, &d, "wide.xai", text), 0);
-    LLVMContextRef ctx = LLVMContextCreate();
-    target_options t = { .opt_level = 0 };
     cg_options opt = { .vector_floats = narrow ? 8 : 16 };
-    char *err = NULL;
-    cr_assert_eq(driver_codegen(&c, ctx, &t, &opt, &err), 0, "%s", err ? err : "");
-    char *ir = LLVMPrintModuleToString(c.mod);
-    int found = strstr(ir, "<16 x float>") != NULL;
-    LLVMDisposeMessage(ir);
-    LLVMDisposeModule(c.mod);
-    c.mod = NULL;
-    LLVMContextDispose(ctx);
-    driver_free(&c);
-    diag_free(&d);
-    fclose(null);
+    int found = 0;
+    char *msg = NULL;
+    cr_assert_eq(nr_with_module("wide.xai", text, &opt, find_wide, &found, &msg), 0, "%s", msg ? msg : "");
     return found;
 }
 
