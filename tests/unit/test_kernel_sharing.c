@@ -87,6 +87,7 @@ Test(kernel_sharing, one_kernel_per_shape)
     cg_options opt = { 0 };
     cr_assert_eq(nr_with_module("rep.xai", text, &opt, expect_kernel_counts, NULL, &msg), 0, "%s", msg ? msg : "");
     free(text);
+    nr_net_free(&net);
 }
 
 Test(kernel_sharing, each_layer_reads_its_own_weights, .timeout = 120)
@@ -136,4 +137,5 @@ Test(kernel_sharing, each_layer_reads_its_own_weights, .timeout = 120)
     free(ws);
     jit_free(jit);
     free(text);
+    nr_net_free(&net);
 }

@@ -113,6 +113,7 @@ static void check_width(int C, int H, int W, int seed)
     nr_compare(a, ref, batch * out_n, &max_err, &max_ref);
     cr_expect_leq(max_err, 1e-5 * max_ref, "%dx%dx%d: forward error %g of max %g", C, H, W, max_err, max_ref);
     free(ref), free(a), free(b), free(in), free(text), free(net_text), free(wpath);
+    nr_net_free(&net);
     jit_free(wide.jit);
     jit_free(narrow.jit);
 }
