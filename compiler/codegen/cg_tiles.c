@@ -45,18 +45,44 @@ static void gemm_tile(cg *c, const cg_gemm_operands *g, LLVMValueRef b, int mr, 
             vstore_n(c, LLVMBuildLoad2(c->b, vt, acc[r][v], ""), g->out, iadd(c, orow[r], v * vw), m[v], vw);
 }
 
-/* gemm_tile over the whole batch: tiles of MR samples, then the rest one at a time */
+/* tile bt's prefetches of g->pf's rows (cg_gemm_operands), into L2 */
+static void prefetch_rows(cg *c, const cg_gemm_operands *g, LLVMValueRef bt)
+{
+    for (int rr = 0; rr < g->pf_per_tile; rr++) {
+        LLVMValueRef row = smin(c, cg_mad(c, bt, g->pf_per_tile, cg_i64(c, rr)), g->pf_rows - 1);
+        LLVMValueRef at = cg_mad(c, row, g->pf_stride, NULL);
+        for (int l = 0; l < g->pf_lines; l++) {
+            LLVMValueRef args[4] = { gep_any(c, g->pf, iadd(c, at, 16 * l)), LLVMConstInt(c->i32, 0, 0),
+                                     LLVMConstInt(c->i32, 2, 0), LLVMConstInt(c->i32, 1, 0) };
+            cg_intrinsic(c, "llvm.prefetch", c->ptr, args, 4);
+        }
+    }
+}
+
+/* gemm_tile over the whole batch: tiles of MR samples, then one tile of the rest (of its exact height: a row at a
+ * time ran at a fifth of the speed) */
 void cg_gemm_tiles(cg *c, const cg_gemm_operands *g, LLVMValueRef batch, int MR, int nv, const unsigned *m,
                    LLVMValueRef j0, LLVMValueRef j1, LLVMValueRef first)
 {
-    cg_loop lb, lr;
+    cg_loop lb;
     LLVMValueRef ntile = LLVMBuildSDiv(c->b, batch, cg_i64(c, MR), "");
     LLVMValueRef bt = cg_loop_begin(c, &lb, cg_i64(c, 0), ntile, "bt");
     gemm_tile(c, g, cg_mad(c, bt, MR, NULL), MR, nv, m, j0, j1, first);
+    if (g->pf) prefetch_rows(c, g, bt);
     cg_loop_end(c, &lb);
-    LLVMValueRef b = cg_loop_begin(c, &lr, cg_mad(c, ntile, MR, NULL), batch, "b");
-    gemm_tile(c, g, b, 1, nv, m, j0, j1, first);
-    cg_loop_end(c, &lr);
+    if (MR == 1) return;
+    LLVMValueRef b = cg_mad(c, ntile, MR, NULL), rest = LLVMBuildNSWSub(c->b, batch, b, "");
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "rest.done");
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, rest, done, (unsigned)MR - 1);
+    for (int mr = 1; mr < MR; mr++) {
+        LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, fn, "rest");
+        LLVMAddCase(sw, cg_i64(c, mr), bb);
+        LLVMPositionBuilderAtEnd(c->b, bb);
+        gemm_tile(c, g, b, mr, nv, m, j0, j1, first);
+        LLVMBuildBr(c->b, done);
+    }
+    LLVMPositionBuilderAtEnd(c->b, done);
 }
 
 cg_gemm_shape_t cg_gemm_shape(const cg *c)
@@ -99,6 +125,14 @@ void cg_gemm_columns(cg *c, cg_gemm_operands g, LLVMValueRef c0, int64_t width, 
             nv = cg_gemm_masks(&sh, rest, m);
         }
         g.w_col = g.o_col;
+        /* next: this block's next strip, or the next block's first; 4 rows of the block per tile of 6 rows */
+        LLVMValueRef next = iadd(c, g.o_col, sh.strip);
+        LLVMValueRef wrap = LLVMBuildICmp(c->b, LLVMIntSGE, next, iadd(c, c0, width), "");
+        LLVMValueRef nj = LLVMBuildSelect(c->b, wrap, j1, j0, "");
+        if (g.w_j0) nj = LLVMBuildNSWSub(c->b, nj, g.w_j0, "");
+        g.pf = gep_any(c, g.w, cg_mad(c, nj, g.w_stride, LLVMBuildSelect(c->b, wrap, c0, next, "")));
+        g.pf_stride = g.w_stride, g.pf_rows = (int)sh.JB, g.pf_per_tile = 4;
+        g.pf_lines = (int)((sh.strip * 4 + 63) / 64);
         cg_gemm_tiles(c, &g, batch, sh.MR, nv, m, j0, j1, first);
         if (part == 0) cg_loop_end(c, &ls);
     }
@@ -209,6 +243,12 @@ static void dense_tokens_strip(cg *c, LLVMValueRef out, LLVMValueRef x, LLVMValu
                            .w_map = WMAP_NONE,
                            .bias = bias,
                            .vw = sh.vw };
+    /* the next panel's rows of W: the next block of this strip, or the first of the next strip */
+    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntSGE, j1, cg_i64(c, in_n), "");
+    LLVMValueRef nrow = LLVMBuildSelect(c->b, last, iadd(c, col, sh.strip), col, "");
+    LLVMValueRef ncol = LLVMBuildSelect(c->b, last, cg_i64(c, 0), j1, "");
+    g.pf = gep_any(c, w, cg_mad(c, nrow, in_n, ncol));
+    g.pf_stride = in_n, g.pf_rows = ncols, g.pf_lines = (int)((sh.JB * 4 + 63) / 64), g.pf_per_tile = 2;
     cg_gemm_tiles(c, &g, batch, sh.MR, nv, m, j0, j1, LLVMBuildICmp(c->b, LLVMIntEQ, k, cg_i64(c, 0), ""));
     cg_loop_end(c, &lk);
     if (epi->n) cg_epilogue_cols(c, epi, out, batch, out_n, col, ncols);

@@ -26,6 +26,12 @@ typedef struct cg_gemm_operands {
     int w_map;
     LLVMValueRef bias; /* the first row block starts from bias[o_col + i] (NULL: from 0) */
     int vw;            /* floats per vector */
+    /* Software prefetch of the weight-like rows the caller reads next (NULL: none): tile t of MR rows fetches rows
+     * pf_per_tile t .. pf_per_tile (t + 1) - 1 of pf_rows rows pf_stride floats apart from pf, pf_lines cache lines
+     * each, so that the next block is read from L2 rather than from L3 or memory. */
+    LLVMValueRef pf;
+    int64_t pf_stride;
+    int pf_rows, pf_lines, pf_per_tile;
 } cg_gemm_operands;
 
 /* Tile shape: with 32 vector registers (AVX-512) 6 samples x 4 vectors of 16 floats (24 accumulators), with 16
@@ -38,7 +44,7 @@ typedef struct cg_gemm_shape_t {
 cg_gemm_shape_t cg_gemm_shape(const cg *c);
 /* the vectors of a strip of width columns and their lane masks; returns their number */
 int cg_gemm_masks(const cg_gemm_shape_t *s, int64_t width, unsigned *m);
-/* tiles of MR rows of batch (then the rest one row at a time) over rows j of [j0, j1) of the weight-like operand;
+/* tiles of MR rows of batch (then one tile of the rest) over rows j of [j0, j1) of the weight-like operand;
  * first: the first block of rows (the tiles start from the bias or 0, not from out) */
 void cg_gemm_tiles(cg *c, const cg_gemm_operands *g, LLVMValueRef batch, int MR, int nv, const unsigned *m,
                    LLVMValueRef j0, LLVMValueRef j1, LLVMValueRef first);

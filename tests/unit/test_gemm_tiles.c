@@ -1,9 +1,10 @@
 /* The register-blocked GEMM tiles of cg_dense.c against naive double-precision references.
  *
  * dense on tokens (cg_emit_dense_tokens: a GEMM over panels of W^T copied to the stack): x [T, D] -> dense(units) -> gelu (fused into the kernel's stores), at shapes that
- * take every path (the input [1, T, D] reshaped to tokens): T = 13 tokens (two tiles of 6 rows and one row alone per sample, two samples), D = 600
- * inputs (row blocks of 256, 256 and 88), 70 units (two strips of 32 outputs and one of 6, masked), with and
- * without the fused GELU, with and without a bias. */
+ * take every path (the input [1, T, D] reshaped to tokens): T = 13 tokens per sample and 1 to 6 samples, so that
+ * after the tiles of 6 rows every height of the last tile (1 to 5 rows, and none) is taken, D = 600 inputs (several
+ * row blocks, the last one partial), 70 units (full strips of outputs and a masked one), with and without the fused
+ * GELU, with and without a bias. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 #include "testutil.h"
 #include "xairt.h"
 
-enum { T = 13, D = 600, U = 70, B = 2 };
+enum { T = 13, D = 600, U = 70, B = 6 };
 
 static float *random_floats(nr_rng *rng, int n, double lo, double hi)
 {
@@ -37,8 +38,7 @@ static void check(const char *net, const char *layers, int with_bias, int with_g
     char *msg = NULL;
     cr_assert_eq(nr_jit_open(&j, "tokens.xai", text, net, 2, &msg), 0, "%s", msg ? msg : "?");
     nr_rng rng = { 99 };
-    float *x = random_floats(&rng, B * T * D, -1, 1), *y = NULL;
-    cr_assert_eq(nr_run(&j, x, B, (int64_t)T * U, &y), 0);
+    float *x = random_floats(&rng, B * T * D, -1, 1);
     double *ref = malloc(sizeof(double) * B * T * U);
     for (int r = 0; r < B * T; r++)
         for (int o = 0; o < U; o++) {
@@ -46,10 +46,16 @@ static void check(const char *net, const char *layers, int with_bias, int with_g
             for (int i = 0; i < D; i++) s += (double)w[(int64_t)o * D + i] * x[(int64_t)r * D + i];
             ref[r * U + o] = with_gelu ? 0.5 * s * (1 + erf(s / sqrt(2.0))) : s;
         }
-    double max_err, max_ref;
-    nr_compare(y, ref, (int64_t)B * T * U, &max_err, &max_ref);
-    cr_expect_leq(max_err, 2e-6 * max_ref, "%s: max error %g of max %g", net, max_err, max_ref);
-    free(ref), free(x), free(y), free(text), free(wpath);
+    for (int samples = 1; samples <= B; samples++) { /* 13 x samples rows: the last tile 1, 2, 3, 4, 5, 0 rows */
+        float *y = NULL;
+        cr_assert_eq(nr_run(&j, x, samples, (int64_t)T * U, &y), 0);
+        double max_err, max_ref;
+        nr_compare(y, ref, (int64_t)samples * T * U, &max_err, &max_ref);
+        cr_expect_leq(max_err, 2e-6 * max_ref, "%s, %d samples: max error %g of max %g", net, samples, max_err,
+                      max_ref);
+        free(y);
+    }
+    free(ref), free(x), free(text), free(wpath);
     nr_jit_close(&j);
 }
 
