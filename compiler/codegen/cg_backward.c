@@ -13,6 +13,7 @@
 #include "cg_kernels.h"
 #include "cg_vec.h"
 #include "cg_parallel.h"
+#include "cg_tiles.h"
 
 /* ---------------- helpers ---------------- */
 
@@ -63,14 +64,35 @@ static ir_shape window_in_shape(const kargs *a, const ir_shape *fallback)
 
 /* ---------------- OP_ELTWISE ---------------- */
 
-static void ew_element(cg *c, const kargs *a, LLVMValueRef idx, LLVMValueRef ch)
+/* The element at idx (vec 0), or the CG_VW elements from idx whose lanes are in mask (vec 1); every input is
+ * read before the store, so that the output may be one of the inputs (in place). */
+static void ew_element(cg *c, const kargs *a, LLVMValueRef idx, LLVMValueRef ch, int vec, unsigned mask)
 {
     cg_ew_site s;
     memset(&s, 0, sizeof s);
     for (int k = 0; k < a->n_in; k++) s.ptr[k] = a->in[k];
-    s.idx = idx, s.ch = ch;
-    LLVMValueRef v = cg_ew_value(c, a->n->expr, &s); /* every input of the element is read before the store */
-    cg_store(c, v, a->out, idx);
+    s.idx = idx, s.ch = ch, s.vec = vec, s.mask = mask;
+    LLVMValueRef v = cg_ew_value(c, a->n->expr, &s);
+    if (vec)
+        vstore(c, v, a->out, idx, mask);
+    else
+        cg_store(c, v, a->out, idx);
+}
+
+/* Elements [i0, i1) from base (i0 a multiple of CG_VW): whole vectors, then the rest one by one. The vectors
+ * are built here, not left to LLVM's loop vectoriser: a kernel that writes in place (the backward passes
+ * mostly do) failed its run-time overlap check and ran the scalar loop (GELU's derivative on ViT-B/16: 8 ns
+ * per element). ch is the channel (channel-invariant), or NULL. */
+static void ew_range(cg *c, const kargs *a, LLVMValueRef base, LLVMValueRef i0, LLVMValueRef i1, LLVMValueRef ch)
+{
+    cg_loop lv, ls;
+    LLVMValueRef v0 = LLVMBuildSDiv(c->b, i0, cg_i64(c, CG_VW), ""), v1 = LLVMBuildSDiv(c->b, i1, cg_i64(c, CG_VW), "");
+    LLVMValueRef v = cg_loop_begin(c, &lv, v0, v1, "v");
+    ew_element(c, a, LLVMBuildNSWAdd(c->b, base, cg_mad(c, v, CG_VW, NULL), ""), ch, 1, CG_FULL_MASK);
+    cg_loop_end_rolled(c, &lv);
+    LLVMValueRef i = cg_loop_begin(c, &ls, cg_mad(c, v1, CG_VW, NULL), i1, "i");
+    ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), ch, 0, 0);
+    cg_loop_end_scalar(c, &ls);
 }
 
 /* out[b, i] = expr(in_0[b, i], ...). Without per-channel constants a loop over each sample's elements
@@ -96,15 +118,16 @@ void cg_kernel_eltwise(cg *c, const kargs *a0)
         LLVMValueRef i0 = cg_mad(c, lo, BLK, NULL), i1 = cg_mad(c, hi, BLK, NULL);
         i1 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i1, cg_i64(c, count), ""), i1, cg_i64(c, count), "");
         LLVMValueRef base = cg_mad(c, b, count, NULL);
-        LLVMValueRef i = cg_loop_begin(c, &li, i0, i1, "i");
-        ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), cg_ew_uses_channel(n->expr) ? i : NULL);
-        cg_loop_end(c, &li);
+        if (cg_ew_uses_channel(n->expr)) { /* a channel per element: one at a time */
+            LLVMValueRef i = cg_loop_begin(c, &li, i0, i1, "i");
+            ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), i, 0, 0);
+            cg_loop_end(c, &li);
+        } else
+            ew_range(c, a, base, i0, i1, NULL);
     } else {
         LLVMValueRef ch = cg_loop_begin(c, &lp, lo, hi, "ch");
         LLVMValueRef base = cg_mad(c, cg_mad(c, b, channels, ch), inner, NULL);
-        LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, inner), "i");
-        ew_element(c, a, LLVMBuildNSWAdd(c->b, base, i, ""), ch);
-        cg_loop_end(c, &li);
+        ew_range(c, a, base, cg_i64(c, 0), cg_i64(c, inner), ch);
         cg_loop_end(c, &lp);
     }
     cg_loop_end(c, &lb);
@@ -415,9 +438,61 @@ static cg_corr conv2d_t_phase(cg *c, const kargs *a, int py, int px, int64_t *ta
     return p;
 }
 
+/* A conv whose windows tile the input exactly (patch embeddings: kernel = stride, no padding or dilation, one
+ * group, the input a whole number of windows), for which the phases below are kh x kw correlations of one tap. */
+static int is_patch_conv(const ir_node *n)
+{
+    int64_t H = n->shape.dims[1], W = n->shape.dims[2];
+    return n->groups <= 1 && n->kh == n->sh && n->kw == n->sw && n->dh <= 1 && n->dw <= 1 &&
+        !(n->pad_t | n->pad_b | n->pad_l | n->pad_r) && H % n->kh == 0 && W % n->kw == 0;
+}
+
+/* The transpose of a patch conv: row ky of channel ci of the windows (oy, ox) for every ox,
+ * out[ci, oy kh + ky, ox kw + kx] = sum_co s[co, oy, ox] w[co, ci, ky, kx], is a GEMM tile loop (cg_gemm_columns):
+ * rows ox, kw columns kx, the reduction over co with s read down its channels (ViT-B/16's 16 x 16 patches:
+ * 256 one-tap phases took 33 ms, 4 % of the gradient). Threads split the (ci, ky, oy) rows. */
+static void conv2d_t_patches(cg *c, const kargs *a0)
+{
+    const ir_node *n = a0->n;
+    int64_t ci_n = n->shape.dims[0], H = n->shape.dims[1], W = n->shape.dims[2], co_n = n->units;
+    int64_t kh = n->kh, kw = n->kw, OH = H / kh, OW = W / kw, P = OH * OW;
+    kargs q = *a0;
+    cg_par par;
+    LLVMValueRef lo, hi;
+    cg_par_begin_args(c, &par, &q, ci_n * kh * OH, OW * kw * co_n, &lo, &hi);
+    cg_gemm_begin(c);
+    cg_loop lr, lb;
+    LLVMValueRef r = cg_loop_begin(c, &lr, lo, hi, "row"); /* r = (ci kh + ky) OH + oy */
+    LLVMValueRef oy = LLVMBuildSRem(c->b, r, cg_i64(c, OH), ""), cky = LLVMBuildSDiv(c->b, r, cg_i64(c, OH), "");
+    LLVMValueRef ci = LLVMBuildSDiv(c->b, cky, cg_i64(c, kh), ""), ky = LLVMBuildSRem(c->b, cky, cg_i64(c, kh), "");
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), q.batch, "b");
+    LLVMValueRef orow = cg_mad(c, b, ci_n * H * W, cg_mad(c, ci, H * W, cg_mad(c, cg_mad(c, oy, kh, ky), W, NULL)));
+    cg_gemm_operands g = { .out = cg_gep(c, q.out, orow),
+                           .o_stride = kw,
+                           .s = cg_gep(c, q.in[0], cg_mad(c, b, co_n * P, cg_mad(c, oy, OW, NULL))),
+                           .s_stride = 1,
+                           .s_jstride = P,
+                           .w = cg_gep(c, cg_const_ptr(c, n->weight), cg_mad(c, ci, kh * kw, cg_mad(c, ky, kw, NULL))),
+                           .w_stride = ci_n * kh * kw,
+                           .w_map = n->weight_map };
+    cg_gemm_columns(c, g, cg_i64(c, 0), kw, co_n, cg_i64(c, OW));
+    if (n->epilogue_from) {
+        dense_epi epi = { n, { 0 } };
+        for (int k = 0; k < q.n_in; k++) epi.in[k] = q.in[k];
+        cg_epilogue_cols(c, &epi, q.out, cg_i64(c, 1), 0, orow, W);
+    }
+    cg_loop_end(c, &lb);
+    cg_loop_end(c, &lr);
+    cg_par_end(c, &par);
+}
+
 void cg_kernel_conv2d_t(cg *c, const kargs *a)
 {
     const ir_node *n = a->n;
+    if (is_patch_conv(n) && n->kh > 1 && !c->opt->patches_off) {
+        conv2d_t_patches(c, a);
+        return;
+    }
     if (n->kh > 32 || n->kw > 64 || n->dh > 1 || n->dw > 1) { /* the phases below assume undilated taps */
         k_conv2d_t_naive(c, a);
         return;

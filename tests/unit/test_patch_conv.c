@@ -90,12 +90,13 @@ static void check_case(const patch_case *t, int index)
         { "d.bias", 1, { 3 }, hb },
     };
     char *wpath = tu_write_weights(wname, tensors, 4);
-    cr_assert(asprintf(&text,
-                       "network pc { weights \"%s\"; input x[%d, %d, %d]; y = conv2d(x, %d, kernel=%d, stride=%d, pad=0); "
-                       "f = flatten(y); d = dense(f, 3); output d; }\n"
-                       "explain grad for pc { method gradient; }\n"
-                       "explain lrp for pc { rules epsilon_plus; }\n",
-                       wpath, C, H, W, OC, k, k) > 0);
+    cr_assert(
+        asprintf(&text,
+                 "network pc { weights \"%s\"; input x[%d, %d, %d]; y = conv2d(x, %d, kernel=%d, stride=%d, pad=0); "
+                 "f = flatten(y); d = dense(f, 3); output d; }\n"
+                 "explain grad for pc { method gradient; }\n"
+                 "explain lrp for pc { rules epsilon_plus; }\n",
+                 wpath, C, H, W, OC, k, k) > 0);
     snprintf(xname, sizeof xname, "pc%d.xai", index);
     char *path = tu_write_temp(xname, text, strlen(text));
     cg_options phases = { .patches_off = 1 }, split = { .parallel_min_work = 1 }, dflt = { 0 };
@@ -133,7 +134,7 @@ static void check_case(const patch_case *t, int index)
                     double g = 0;
                     for (int oc = 0; oc < OC; oc++)
                         g += (double)hw[(int64_t)target[b] * conv_n + ((int64_t)oc * OH + oy) * OW + ox] *
-                             w[((oc * C + ci) * k + ky) * k + kx];
+                            w[((oc * C + ci) * k + ky) * k + kx];
                     worst = fmax(worst, fabs(g - got[(int64_t)b * in_n + ((int64_t)ci * H + iy) * W + ix]));
                 }
     cr_expect_leq(worst, 1e-5 * scale, "%s: gradient differs from the naive transposed conv by %g of %g", desc, worst,
