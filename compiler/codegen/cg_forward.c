@@ -297,14 +297,20 @@ LLVMValueRef cg_line_start(cg *c, LLVMValueRef g, int64_t len, int64_t inner)
 
 /* softmax over each line along node.axis (all of a sample's values without one), shifted by the line's maximum
  * so exp cannot overflow */
-void cg_kernel_softmax(cg *c, const kargs *a)
+void cg_kernel_softmax(cg *c, const kargs *a0)
 {
     int64_t lines, len, inner;
-    cg_axis_lines(&a->n->shape, a->n->axis, &lines, &len, &inner);
-    if (len == 0) return;
+    cg_axis_lines(&a0->n->shape, a0->n->axis, &lines, &len, &inner);
+    if (len == 0 || lines == 0) return;
+    kargs q = *a0;
+    const kargs *a = &q;
+    cg_par par; /* threads split each sample's lines (a ViT's 12 x 197 rows of attention per layer) */
+    LLVMValueRef lo, hi;
+    cg_par_begin_args(c, &par, &q, lines, len * 3 * CG_PAR_ELEMENT_WORK, &lo, &hi);
     LLVMValueRef mx = cg_local(c, c->f32, "max"), sum = cg_local(c, c->f32, "sum");
-    cg_loop lb, li;
-    LLVMValueRef g = cg_loop_begin(c, &lb, cg_i64(c, 0), LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, lines), ""), "g");
+    cg_loop lb, lg, li;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef g = cg_mad(c, b, lines, cg_loop_begin(c, &lg, lo, hi, "g"));
     LLVMValueRef at = cg_line_start(c, g, len, inner);
     LLVMValueRef src = cg_gep(c, a->in[0], at), dst = cg_gep(c, a->out, at);
     LLVMBuildStore(c->b, cg_f32(c, -__builtin_inff()), mx);
@@ -327,7 +333,9 @@ void cg_kernel_softmax(cg *c, const kargs *a)
     i = cg_mad(c, l, inner, NULL);
     cg_store(c, LLVMBuildFMul(c->b, cg_load(c, dst, i), inv, ""), dst, i);
     cg_loop_end(c, &li);
+    cg_loop_end(c, &lg);
     cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
 }
 
 /* layernorm over each line along node.axis (the last): y = (x - mean) / sqrt(var + eps) * weight + bias with the

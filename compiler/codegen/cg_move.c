@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cg_kernels.h"
+#include "cg_parallel.h"
 
 /* Row-major strides of a shape (per sample). */
 static void strides_of(const ir_shape *s, int64_t *st)
@@ -45,20 +46,32 @@ static void copy_element(cg *c, void *ctx, LLVMValueRef *off)
     cg_store(c, cg_load(c, x->in, off[1]), x->out, off[0]);
 }
 
-/* out[o] = in[perm applied], per sample */
-void cg_kernel_transpose(cg *c, const kargs *a)
+/* out[o] = in[perm applied], per sample; threads split the output's first axis */
+void cg_kernel_transpose(cg *c, const kargs *a0)
 {
-    const ir_node *n = a->n;
+    const ir_node *n = a0->n;
     int64_t count = ir_shape_count(&n->shape), in_st[IR_MAX_RANK], st[2][IR_MAX_RANK], dims[IR_MAX_RANK];
-    strides_of(&a->in_shape, in_st);
+    if (count == 0) return;
+    strides_of(&a0->in_shape, in_st);
     strides_of(&n->shape, st[0]);
     for (int k = 0; k < n->shape.rank; k++) st[1][k] = in_st[n->perm[k]], dims[k] = n->shape.dims[k];
-    cg_loop lb;
-    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
-    copy_ctx x = { cg_gep(c, a->out, cg_mad(c, b, count, NULL)), cg_gep(c, a->in[0], cg_mad(c, b, count, NULL)) };
-    LLVMValueRef base[2] = { cg_i64(c, 0), cg_i64(c, 0) };
-    nest(c, n->shape.rank, dims, 2, st, base, 0, copy_element, &x);
+    kargs q = *a0;
+    cg_par par;
+    LLVMValueRef lo, hi;
+    int64_t outer = n->shape.rank ? dims[0] : 1;
+    cg_par_begin_args(c, &par, &q, outer, count / outer * CG_PAR_ELEMENT_WORK, &lo, &hi);
+    cg_loop lb, lo0;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), q.batch, "b");
+    copy_ctx x = { cg_gep(c, q.out, cg_mad(c, b, count, NULL)), cg_gep(c, q.in[0], cg_mad(c, b, count, NULL)) };
+    if (n->shape.rank) {
+        LLVMValueRef i = cg_loop_begin(c, &lo0, lo, hi, "ix");
+        LLVMValueRef base[2] = { cg_mad(c, i, st[0][0], NULL), cg_mad(c, i, st[1][0], NULL) };
+        nest(c, n->shape.rank, dims, 2, st, base, 1, copy_element, &x);
+        cg_loop_end(c, &lo0);
+    } else
+        copy_element(c, &x, (LLVMValueRef[]){ cg_i64(c, 0), cg_i64(c, 0) });
     cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
 }
 
 /* [outer, length along the axis, inner] of a shape */

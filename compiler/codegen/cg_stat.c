@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "cg_kernels.h"
+#include "cg_parallel.h"
 
 static LLVMValueRef ld(cg *c, LLVMTypeRef t, LLVMValueRef p) { return LLVMBuildLoad2(c->b, t, p, ""); }
 
@@ -49,9 +50,9 @@ static LLVMValueRef order_statistic(cg *c, LLVMValueRef src, int64_t size, int64
     return LLVMBuildFPExt(c->b, LLVMBuildBitCast(c->b, bits, c->f32, ""), c->f64, "");
 }
 
-void cg_kernel_layer_stat(cg *c, const kargs *a)
+void cg_kernel_layer_stat(cg *c, const kargs *a0)
 {
-    const ir_node *n = a->n;
+    const ir_node *n = a0->n;
     const ir_shape *in = n->in_shape.rank ? &n->in_shape : &n->shape;
     int64_t groups = n->stat_per_channel && in->rank >= 1 ? in->dims[0] : 1;
     int64_t size = ir_shape_count(in) / groups, spread = ir_shape_count(&n->shape) / groups, stride = 1, len = 0;
@@ -60,9 +61,16 @@ void cg_kernel_layer_stat(cg *c, const kargs *a)
         size = spread = len;
     }
     if (size == 0 || spread == 0) return;
+    kargs q = *a0;
+    const kargs *a = &q;
+    cg_par par; /* threads split each sample's groups */
+    LLVMValueRef lo, hi;
+    cg_par_begin_args(c, &par, &q, groups, (size * (n->stat == STAT_QUANTILE ? 64 : 2) + spread) * CG_PAR_ELEMENT_WORK,
+                      &lo, &hi);
     LLVMValueRef acc = cg_local(c, c->f64, "acc"), mean = cg_local(c, c->f64, "mean");
-    cg_loop lg, li;
-    LLVMValueRef g = cg_loop_begin(c, &lg, cg_i64(c, 0), LLVMBuildNSWMul(c->b, a->batch, cg_i64(c, groups), ""), "g");
+    cg_loop lb, lg, li;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
+    LLVMValueRef g = cg_mad(c, b, groups, cg_loop_begin(c, &lg, lo, hi, "g"));
     LLVMValueRef src, dst;
     if (n->stat_along) {
         LLVMValueRef start = cg_line_start(c, g, len, stride);
@@ -84,6 +92,8 @@ void cg_kernel_layer_stat(cg *c, const kargs *a)
         cg_store(c, out, dst, at(c, i, stride));
         cg_loop_end(c, &li);
         cg_loop_end(c, &lg);
+        cg_loop_end(c, &lb);
+        cg_par_end(c, &par);
         return;
     }
     LLVMValueRef first = LLVMBuildFPExt(c->b, cg_load(c, src, cg_i64(c, 0)), c->f64, "");
@@ -118,4 +128,6 @@ void cg_kernel_layer_stat(cg *c, const kargs *a)
     cg_store(c, out, dst, at(c, i, stride));
     cg_loop_end(c, &li);
     cg_loop_end(c, &lg);
+    cg_loop_end(c, &lb);
+    cg_par_end(c, &par);
 }
