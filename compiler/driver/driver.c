@@ -6,7 +6,23 @@
 
 #include "canon.h"
 #include "fuse.h"
+#include "rows.h"
 #include "sema.h"
+
+/* Row pruning (opt/rows.h) of each network, on the layers no explanation reads as a whole; the specs follow the
+ * nodes it moves. */
+static void prune_rows(compilation *c)
+{
+    for (int i = 0; i < c->ir->n_graphs; i++) {
+        ir_graph *g = c->ir->graphs[i];
+        unsigned char *keep = calloc((size_t)g->n_nodes + 1, 1);
+        int *remap = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+        if (keep && remap && explain_nodes_read(c->explain, i, g->n_nodes, keep) && rows_prune(g, keep, remap))
+            explain_remap_nodes(c->explain, i, remap, g->n_nodes);
+        free(keep);
+        free(remap);
+    }
+}
 
 static int analyse(compilation *c, xai_diag *d, driver_extend_fn extend, void *ctx)
 {
@@ -18,6 +34,7 @@ static int analyse(compilation *c, xai_diag *d, driver_extend_fn extend, void *c
     if (extend && (extend(c, d, ctx) || d->errors)) return 1;
     c->explain = sema_explanations(d, c->program, c->ir);
     if (d->errors) return 1;
+    prune_rows(c);
     if (explain_build(d, c->ir, c->explain)) return 1;
     for (int i = 0; i < c->ir->n_graphs; i++) fuse_epilogues(c->ir->graphs[i]);
     for (int i = 0; i < c->ir->n_explanations; i++) fuse_epilogues(c->ir->explanations[i]);

@@ -153,6 +153,12 @@ explain_set *sema_explanations(xai_diag *d, const xai_program *p, const ir_modul
 int explain_build(xai_diag *d, ir_module *m, const explain_set *s);
 
 void explain_set_free(explain_set *s);
+/* For a pass that rewrites network graph `network` (n_nodes nodes) before explain_build (spec_nodes.c): sets keep[i]
+ * for the nodes whose own values an explanation reads (`at`, `from`, a CAM's layer, a rule with a reduction over a
+ * whole layer). Returns 0 if the graph must not change at all (a generator, activation maximisation). */
+int explain_nodes_read(const explain_set *s, int network, int n_nodes, unsigned char *keep);
+/* After such a pass moved nodes: node i of the network is now node remap[i]. */
+void explain_remap_nodes(explain_set *s, int network, const int *remap, int n_nodes);
 /* The members of sweep `name` in row-major order (noise, then samples): up to max spec indices written to
  * members; returns how many there are (0: no such sweep). rows / cols (may be NULL) get the grid's size. */
 int explain_sweep_members(const explain_set *s, const char *name, int *members, int max, int *rows, int *cols);

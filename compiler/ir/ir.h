@@ -42,8 +42,10 @@ enum {
     OPF_ROUTE = 1 << 17,         /* moves values (transpose, concat, slice): relevance is routed back exactly */
     OPF_GATE = 1 << 18,          /* its output lies in [0, 1]: a gate when it multiplies another value */
     OPF_BINARY = 1 << 19,        /* two operands with broadcasting, or one and a number (node.number_side) */
-    OPF_GROUPED = 1 << 20        /* each output depends on its group along node.axis (softmax): rules are expressions
+    OPF_GROUPED = 1 << 20,       /* each output depends on its group along node.axis (softmax): rules are expressions
                                     over r, x, y whose reductions may run per = axis */
+    OPF_ROWWISE = 1 << 21        /* on a [T, D] value, each row of the output depends on the same row of its operands
+                                    only (softmax and layernorm along the last axis; opt/rows.c checks the shapes) */
 };
 
 typedef struct ir_op_info {
