@@ -295,6 +295,61 @@ LLVMValueRef cg_line_start(cg *c, LLVMValueRef g, int64_t len, int64_t inner)
     return cg_mad(c, o, len * inner, i);
 }
 
+/* v[l] > m[l] ? v[l] : m[l] per lane (a NaN never wins, as in the scalar loop) */
+static LLVMValueRef vmax_keep(cg *c, LLVMValueRef v, LLVMValueRef m)
+{
+    return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, m, ""), v, m, "");
+}
+
+/* softmax of one contiguous line of len values, src -> dst, in vectors of CG_VW (the last one masked): the
+ * scalar loops' maximum and exp, the sum of the exps in CG_VW partial sums (the max loop did not vectorise) */
+static void softmax_line_vec(cg *c, LLVMValueRef src, LLVMValueRef dst, int64_t len)
+{
+    int64_t nv = len / CG_VW, rest = len - nv * CG_VW;
+    unsigned tail = lanes(0, rest);
+    LLVMValueRef ninf = splat(c, cg_f32(c, -__builtin_inff())), macc = vlocal(c), sacc = vlocal(c);
+    cg_loop lv;
+    vset(c, ninf, macc);
+    if (nv) {
+        LLVMValueRef i = cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nv), "v"), CG_VW, NULL);
+        vset(c, vmax_keep(c, vload(c, src, i, CG_FULL_MASK), vget(c, macc)), macc);
+        cg_loop_end(c, &lv);
+    }
+    LLVMValueRef mv = vget(c, macc);
+    if (rest) { /* lanes past the line stay -inf */
+        LLVMValueRef t =
+            LLVMBuildSelect(c->b, lane_mask(c, tail), vload(c, src, cg_i64(c, nv * CG_VW), tail), ninf, "");
+        mv = vmax_keep(c, t, mv);
+    }
+    LLVMValueRef m = cg_f32(c, -__builtin_inff());
+    for (int l = 0; l < CG_VW; l++) {
+        LLVMValueRef x = LLVMBuildExtractElement(c->b, mv, LLVMConstInt(c->i32, (unsigned)l, 0), "");
+        m = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, m, ""), x, m, "");
+    }
+    LLVMValueRef ms = splat(c, m);
+    vset(c, vzero(c), sacc);
+    for (int t = 0; t < 2; t++) {
+        unsigned mask = t == 0 ? CG_FULL_MASK : tail;
+        if (t == 0 ? !nv : !rest) continue;
+        LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nv), "v"), CG_VW, NULL)
+                                : cg_i64(c, nv * CG_VW);
+        LLVMValueRef e = cg_exp(c, LLVMBuildFSub(c->b, vload(c, src, i, mask), ms, ""));
+        vstore(c, e, dst, i, mask);
+        if (t == 1) e = LLVMBuildSelect(c->b, lane_mask(c, mask), e, vzero(c), "");
+        vset(c, vadd(c, vget(c, sacc), e), sacc);
+        if (t == 0) cg_loop_end(c, &lv);
+    }
+    LLVMValueRef inv = splat(c, LLVMBuildFDiv(c->b, cg_f32(c, 1), hsum(c, vget(c, sacc)), ""));
+    for (int t = 0; t < 2; t++) {
+        unsigned mask = t == 0 ? CG_FULL_MASK : tail;
+        if (t == 0 ? !nv : !rest) continue;
+        LLVMValueRef i = t == 0 ? cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nv), "v"), CG_VW, NULL)
+                                : cg_i64(c, nv * CG_VW);
+        vstore(c, LLVMBuildFMul(c->b, vload(c, dst, i, mask), inv, ""), dst, i, mask);
+        if (t == 0) cg_loop_end(c, &lv);
+    }
+}
+
 /* softmax over each line along node.axis (all of a sample's values without one), shifted by the line's maximum
  * so exp cannot overflow */
 void cg_kernel_softmax(cg *c, const kargs *a0)
@@ -313,6 +368,13 @@ void cg_kernel_softmax(cg *c, const kargs *a0)
     LLVMValueRef g = cg_mad(c, b, lines, cg_loop_begin(c, &lg, lo, hi, "g"));
     LLVMValueRef at = cg_line_start(c, g, len, inner);
     LLVMValueRef src = cg_gep(c, a->in[0], at), dst = cg_gep(c, a->out, at);
+    if (inner == 1) {
+        softmax_line_vec(c, src, dst, len);
+        cg_loop_end(c, &lg);
+        cg_loop_end(c, &lb);
+        cg_par_end(c, &par);
+        return;
+    }
     LLVMBuildStore(c->b, cg_f32(c, -__builtin_inff()), mx);
     LLVMValueRef l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
     LLVMValueRef i = cg_mad(c, l, inner, NULL);

@@ -57,6 +57,44 @@ Test(softmax_layers, large_inputs_stay_finite)
     eu_close(&p);
 }
 
+/* Lines along the last axis run in vectors of 8 with a masked last one: every length from 1 to 19 and 197 (a ViT's
+ * attention rows), the largest value anywhere in the line (also in the masked tail), against double precision. */
+Test(softmax_layers, last_axis_every_length)
+{
+    int lens[20];
+    for (int k = 0; k < 19; k++) lens[k] = k + 1;
+    lens[19] = 197;
+    for (int k = 0; k < 20; k++) {
+        int len = lens[k], rows = 3;
+        char *text = NULL;
+        cr_assert(asprintf(&text,
+                           "network sl { input x[1, %d, %d]; s = softmax(x, axis=2); f = flatten(s); output f; }\n",
+                           rows, len) > 0);
+        eu_program p;
+        eu_open(&p, DIR "softmax_len.xai", text, 3, 0);
+        cr_assert(p.ok, "%s", eu_messages(&p));
+        nf_forward_fn forward = (nf_forward_fn)jit_lookup(p.jit, "sl_forward");
+        nf_wsize_fn wsize = (nf_wsize_fn)jit_lookup(p.jit, "sl_workspace_size");
+        float *x = malloc(sizeof(float) * rows * len), *y = malloc(sizeof(float) * rows * len);
+        for (int i = 0; i < rows * len; i++) x[i] = (float)(((i * 37) % 23) - 11) * 2.5f;
+        for (int r = 0; r < rows; r++) x[r * len + (r * 5 + len - 1) % len] = 40; /* the maximum, moving */
+        void *ws = aligned_alloc(64, (wsize(1) + 63) / 64 * 64 + 64);
+        cr_assert_eq(forward(x, y, 1, ws), 0);
+        for (int r = 0; r < rows; r++) {
+            double m = -INFINITY, sum = 0;
+            for (int j = 0; j < len; j++) m = fmax(m, x[r * len + j]);
+            for (int j = 0; j < len; j++) sum += exp(x[r * len + j] - m);
+            for (int j = 0; j < len; j++) {
+                double want = exp(x[r * len + j] - m) / sum;
+                cr_expect(fabs(y[r * len + j] - want) <= 1e-6 * want + 1e-30,
+                          "length %d, row %d, value %d: %g, want %g", len, r, j, y[r * len + j], want);
+            }
+        }
+        free(ws), free(x), free(y), free(text);
+        eu_close(&p);
+    }
+}
+
 /* ---- what is refused, and how it is said ---- */
 
 static void expect_error(const char *text, const char *words) { nf_expect_error(DIR "softmax_diag.xai", text, words); }
