@@ -360,6 +360,37 @@ xai_jit *nr_jit_compile(const char *path, const char *text, const cg_options *op
     return jit;
 }
 
+/* A compiled program's network NET: NET_forward, NET_workspace_size and one explanation entry NET_E. */
+typedef int (*nr_entry_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws);
+typedef struct nr_program {
+    xai_jit *jit;
+    nr_forward_fn forward;
+    nr_wsize_fn workspace_size;
+    nr_entry_fn entry;
+} nr_program;
+
+/* nr_jit_compile with the default options, then the three functions of network net (entry E). Returns 0, or -1 with
+ * *msg (malloc'd). Free with jit_free(p->jit). */
+int nr_program_open(nr_program *p, const char *path, const char *text, const char *net, const char *entry, char **msg)
+{
+    cg_options opt = { 0 };
+    memset(p, 0, sizeof *p);
+    p->jit = nr_jit_compile(path, text, &opt, msg);
+    if (!p->jit) return -1;
+    char sym[256];
+    snprintf(sym, sizeof sym, "%s_forward", net);
+    p->forward = (nr_forward_fn)jit_lookup(p->jit, sym);
+    snprintf(sym, sizeof sym, "%s_workspace_size", net);
+    p->workspace_size = (nr_wsize_fn)jit_lookup(p->jit, sym);
+    snprintf(sym, sizeof sym, "%s_%s", net, entry);
+    p->entry = (nr_entry_fn)jit_lookup(p->jit, sym);
+    if (p->forward && p->workspace_size && p->entry) return 0;
+    *msg = strdup("a generated function is missing");
+    jit_free(p->jit);
+    p->jit = NULL;
+    return -1;
+}
+
 int nr_jit_open(nr_jit *j, const char *path, const char *text, const char *net_name, int opt_level, char **msg)
 {
     memset(j, 0, sizeof *j);

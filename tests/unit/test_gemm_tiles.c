@@ -87,21 +87,15 @@ Test(gemm_tiles, matmul_forward_and_gradient, .timeout = 120)
                  "explain grad for mm { method gradient; }\n",
                  wpath, M, K, M, K, H) < 0)
         abort();
-    cg_options opt = { 0 };
     char *msg = NULL;
-    xai_jit *jit = nr_jit_compile("mm.xai", text, &opt, &msg);
-    cr_assert_not_null(jit, "%s", msg ? msg : "?");
-    nr_forward_fn forward = (nr_forward_fn)jit_lookup(jit, "mm_forward");
-    nr_wsize_fn wsize = (nr_wsize_fn)jit_lookup(jit, "mm_workspace_size");
-    typedef int (*entry_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws);
-    entry_fn grad = (entry_fn)jit_lookup(jit, "mm_grad");
-    cr_assert(forward && wsize && grad);
+    nr_program prog;
+    cr_assert_eq(nr_program_open(&prog, "mm.xai", text, "mm", "grad", &msg), 0, "%s", msg ? msg : "?");
     float *x = random_floats(&rng, M * K, -0.3, 0.3), y[H], *g = malloc(sizeof(float) * M * K);
     void *ws = NULL;
-    cr_assert_eq(posix_memalign(&ws, 64, (wsize(1) + 63) / 64 * 64), 0);
-    cr_assert_eq(forward(x, y, 1, ws), 0);
+    cr_assert_eq(posix_memalign(&ws, 64, (prog.workspace_size(1) + 63) / 64 * 64), 0);
+    cr_assert_eq(prog.forward(x, y, 1, ws), 0);
     int32_t target = 1;
-    cr_assert_eq(grad(x, &target, g, 1, ws), 0);
+    cr_assert_eq(prog.entry(x, &target, g, 1, ws), 0);
 
     double *p = calloc(M * M, sizeof(double)), *q = calloc(M * K, sizeof(double)), *rtr = calloc(K * K, sizeof(double));
     double *G = malloc(sizeof(double) * M * K), *ref = calloc(M * K, sizeof(double)), logit[H];
@@ -139,5 +133,5 @@ Test(gemm_tiles, matmul_forward_and_gradient, .timeout = 120)
     cr_expect_leq(max_err, 1e-5 * max_ref, "gradient: max error %g of max %g", max_err, max_ref);
     free(p), free(q), free(rtr), free(G), free(ref), free(x), free(g), free(w), free(bias), free(ws), free(wpath),
         free(text);
-    jit_free(jit);
+    jit_free(prog.jit);
 }

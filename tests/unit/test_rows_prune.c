@@ -150,22 +150,16 @@ Test(rows_prune, forward_and_gradient_against_naive, .timeout = 120)
     for (int i = 0; i < D; i++) p.l1_w[i] += 1, p.l2_w[i] += 1;
     char *wpath = write_params(&p), *text = network_text(wpath, "");
     char *msg = NULL;
-    cg_options opt = { 0 };
-    xai_jit *jit = nr_jit_compile("rp.xai", text, &opt, &msg);
-    cr_assert_not_null(jit, "%s", msg ? msg : "?");
-    nr_forward_fn forward = (nr_forward_fn)jit_lookup(jit, "rp_forward");
-    nr_wsize_fn wsize = (nr_wsize_fn)jit_lookup(jit, "rp_workspace_size");
-    typedef int (*entry_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws);
-    entry_fn grad = (entry_fn)jit_lookup(jit, "rp_grad");
-    cr_assert(forward && wsize && grad);
+    nr_program prog;
+    cr_assert_eq(nr_program_open(&prog, "rp.xai", text, "rp", "grad", &msg), 0, "%s", msg ? msg : "?");
     enum { B = 2 }; /* two samples: each reads its own token */
     float x[B * T * D], y[B * C], g[B * T * D];
     for (int i = 0; i < B * T * D; i++) x[i] = (float)nr_uniform(&rng, -1, 1);
     void *ws = NULL;
-    cr_assert_eq(posix_memalign(&ws, 64, (wsize(B) + 63) / 64 * 64), 0);
-    cr_assert_eq(forward(x, y, B, ws), 0);
+    cr_assert_eq(posix_memalign(&ws, 64, (prog.workspace_size(B) + 63) / 64 * 64), 0);
+    cr_assert_eq(prog.forward(x, y, B, ws), 0);
     int32_t target[B] = { 2, 0 };
-    cr_assert_eq(grad(x, target, g, B, ws), 0);
+    cr_assert_eq(prog.entry(x, target, g, B, ws), 0);
     for (int b = 0; b < B; b++) {
         double xd[T * D], ref[C], hi[C], lo[C];
         for (int i = 0; i < T * D; i++) xd[i] = x[b * T * D + i];
@@ -187,5 +181,5 @@ Test(rows_prune, forward_and_gradient_against_naive, .timeout = 120)
         cr_expect_leq(worst, 1e-4 * scale, "sample %d: gradient max error %g of %g", b, worst, scale);
     }
     free(ws), free(text), free(wpath);
-    jit_free(jit);
+    jit_free(prog.jit);
 }
