@@ -362,7 +362,6 @@ void cg_kernel_softmax(cg *c, const kargs *a0)
     cg_par par; /* threads split each sample's lines (a ViT's 12 x 197 rows of attention per layer) */
     LLVMValueRef lo, hi;
     cg_par_begin_args(c, &par, &q, lines, len * 3 * CG_PAR_ELEMENT_WORK, &lo, &hi);
-    LLVMValueRef mx = cg_local(c, c->f32, "max"), sum = cg_local(c, c->f32, "sum");
     cg_loop lb, lg, li;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), a->batch, "b");
     LLVMValueRef g = cg_mad(c, b, lines, cg_loop_begin(c, &lg, lo, hi, "g"));
@@ -375,6 +374,7 @@ void cg_kernel_softmax(cg *c, const kargs *a0)
         cg_par_end(c, &par);
         return;
     }
+    LLVMValueRef mx = cg_local(c, c->f32, "max"), sum = cg_local(c, c->f32, "sum");
     LLVMBuildStore(c->b, cg_f32(c, -__builtin_inff()), mx);
     LLVMValueRef l = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, len), "l");
     LLVMValueRef i = cg_mad(c, l, inner, NULL);

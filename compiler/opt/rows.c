@@ -9,8 +9,8 @@ static int row_wise(const ir_graph *g, int i, int64_t rows)
 {
     const ir_node *n = &g->nodes[i];
     if (!ir_op_is(n->op, OPF_ROWWISE) || n->shape.rank != 2 || n->shape.dims[0] != rows) return 0;
-    if ((n->op == OP_SOFTMAX || n->op == OP_LAYERNORM) && n->axis != 1) return 0; /* along each row only */
-    for (int k = 0; k < n->n_inputs; k++) { /* no broadcasting: every operand a [rows, D'] value */
+    if (ir_op_is(n->op, OPF_GROUPED) && n->axis != 1) return 0; /* softmax, layernorm: along each row only */
+    for (int k = 0; k < n->n_inputs; k++) {                     /* no broadcasting: every operand a [rows, D'] value */
         const ir_shape *s = &g->nodes[n->inputs[k]].shape;
         if (s->rank != 2 || s->dims[0] != rows) return 0;
         if (ir_op_is(n->op, OPF_BINARY) && s->dims[1] != n->shape.dims[1]) return 0;

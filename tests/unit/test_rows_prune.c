@@ -4,7 +4,8 @@
  * dense -> c = b + that -> layernorm e -> slice(token 1) -> flatten -> dense(3).
  *   - the graph after analysis: the slice reads b and comes right after it, every layer from there to e has 1 row,
  *     b and everything before it keep T rows; with `at m2` in an explain block (the relevance at a layer it would
- *     shrink), m2 and everything it feeds but e keep their T rows;
+ *     shrink), m2 and everything it feeds but e keep their T rows; so does m under a rule with a statistic of the
+ *     whole layer (epsilon_std), but not under plain epsilon;
  *   - the forward against a naive double-precision transcription of the layers, and the gradient against central
  *     finite differences of that transcription (every input element). */
 #include <criterion/criterion.h>
@@ -96,6 +97,21 @@ Test(rows_prune, graph_after_analysis)
     cr_expect_eq(rows_of(&c, "e"), 1);
     const char *full[] = { "b", "l1", "m", "g", "m2", "c" };
     for (int i = 0; i < 6; i++) cr_expect_eq(rows_of(&c, full[i]), T, "%s keeps its rows under `at m2`", full[i]);
+    driver_free(&c);
+    free(text);
+
+    /* a rule whose stabiliser is a statistic of the whole layer (epsilon_std's std(z)) keeps m's rows; plain
+     * epsilon on m does not */
+    text = network_text(wpath, "explain spread for rp { m: epsilon_std(0.25); }\n");
+    analyse(&c, &d, text);
+    cr_expect_str_eq(slice_reads(&c), "c");
+    cr_expect_eq(rows_of(&c, "m"), T, "m keeps its rows under epsilon_std");
+    driver_free(&c);
+    free(text);
+    text = network_text(wpath, "explain plain for rp { m: epsilon(0.01); }\n");
+    analyse(&c, &d, text);
+    cr_expect_str_eq(slice_reads(&c), "b");
+    cr_expect_eq(rows_of(&c, "m"), 1);
     driver_free(&c);
     diag_free(&d);
     fclose(null);
