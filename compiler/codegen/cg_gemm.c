@@ -13,9 +13,8 @@
 
 /* ---------------- correlation ---------------- */
 
-#define MAX_MAPPED_FLOATS (32 << 10) /* a channel block's mapped weights live on the stack: at most 128 KB */
-#define MAX_TILE_ROWS     16         /* output channels per tile */
-#define WIDE_MIN_MACS     (64 << 20) /* a layer on narrow rows takes 16-float vectors from this many MACs */
+#define MAX_TILE_ROWS 16         /* output channels per tile */
+#define WIDE_MIN_MACS (64 << 20) /* a layer on narrow rows takes 16-float vectors from this many MACs */
 
 typedef struct corr_tile {
     int cb, nv;                                /* output channels x vectors */
@@ -23,34 +22,6 @@ typedef struct corr_tile {
     unsigned in_mask[CG_MAX_KW][CG_TILE_VECS]; /* per kx and vector: lanes whose input column is valid */
     unsigned out_mask[CG_TILE_VECS];           /* lanes inside the output row */
 } corr_tile;
-
-/* acc of p->vw lanes stored at out[at + l * o_sx] for the lanes in mask, through the fused consumer: 16-float
- * vectors in two 8-float halves where there is a consumer (evaluated on 8 lanes) or a stride */
-static void store_acc(cg *c, const cg_corr *p, LLVMValueRef outb, LLVMValueRef at, LLVMValueRef val, unsigned mask,
-                      LLVMValueRef ch)
-{
-    if (p->vw != CG_VW && !p->epi && p->o_sx == 1) {
-        vstore_n(c, val, outb, at, mask, p->vw);
-        return;
-    }
-    for (int h = 0; h < p->vw / CG_VW; h++) {
-        unsigned m = (mask >> (h * CG_VW)) & CG_FULL_MASK;
-        if (!m) continue;
-        LLVMValueRef v = val, ah = iadd(c, at, (int64_t)h * CG_VW * p->o_sx);
-        if (p->vw != CG_VW) {
-            int idx[CG_VW];
-            for (int l = 0; l < CG_VW; l++) idx[l] = h * CG_VW + l;
-            LLVMValueRef sel[CG_VW];
-            for (int l = 0; l < CG_VW; l++) sel[l] = LLVMConstInt(c->i32, (unsigned)idx[l], 0);
-            v = LLVMBuildShuffleVector(c->b, val, LLVMGetPoison(LLVMTypeOf(val)), LLVMConstVector(sel, CG_VW), "");
-        }
-        if (p->epi) v = cg_epilogue(c, p->epi, p->epi_in, v, LLVMBuildNSWAdd(c->b, p->epi_base, ah, ""), ch, 1, m);
-        if (p->o_sx == 1)
-            vstore(c, v, outb, ah, m);
-        else
-            vscatter(c, v, outb, ah, p->o_sx, m);
-    }
-}
 
 /* One tile: cb output channels from co, output row oy, columns ox0 + [0, nv * vw). */
 static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef outb, LLVMValueRef co,
@@ -137,7 +108,7 @@ static void corr_tile_emit(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueR
                 ch = iadd(c, co, j);
                 if (p->epi_co0) ch = LLVMBuildNSWAdd(c->b, ch, p->epi_co0, "");
             }
-            store_acc(c, p, outb, at, LLVMBuildLoad2(c->b, vt, acc[j][v], ""), t->out_mask[v], ch);
+            cg_corr_store_acc(c, p, outb, at, LLVMBuildLoad2(c->b, vt, acc[j][v], ""), t->out_mask[v], ch);
         }
     }
 }
@@ -207,53 +178,6 @@ static void corr_row(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef out
     }
 }
 
-/* How a channel block's weights lie in memory: `runs` contiguous runs of `len` floats, run r at
- * first + r * run_stride, where first = co * s_oc (+ the run's own offset). A forward conv's block of
- * filters is one run ([oc][ic][taps]); a transposed conv reads [ic][oc][taps], one run per input channel.
- * 0: neither (the weights are mapped as they are loaded). */
-static int mapped_layout(const cg_corr *p, int cb, int64_t *runs, int64_t *len, int64_t *run_stride)
-{
-    int64_t span = 0;
-    for (int t = 0; t < p->kh * p->kw; t++)
-        if (p->tap[t] + 1 > span) span = p->tap[t] + 1;
-    if (p->s_ic >= span && p->s_oc == p->ic_n * p->s_ic) {
-        *runs = 1, *len = cb * p->s_oc, *run_stride = 0;
-        return 1;
-    }
-    if (p->s_oc >= span && p->s_ic >= p->oc_n * p->s_oc) {
-        *runs = p->ic_n, *len = cb * p->s_oc, *run_stride = p->s_ic;
-        return 1;
-    }
-    return 0;
-}
-
-/* pos(w) / neg(w) of the cb filters from co copied into p->w_buf with vector loads, once per channel block
- * and band of rows rather than once per weight broadcast; *q reads them from there. */
-static const cg_corr *map_weights(cg *c, const cg_corr *p, LLVMValueRef co, int cb, cg_corr *q)
-{
-    int64_t runs, len, run_stride;
-    mapped_layout(p, cb, &runs, &len, &run_stride);
-    int64_t nvec = len / CG_VW;
-    unsigned tail = lanes(0, len - nvec * CG_VW);
-    cg_loop lr, lv;
-    LLVMValueRef r = cg_loop_begin(c, &lr, cg_i64(c, 0), cg_i64(c, runs), "wrun");
-    LLVMValueRef from = cg_mad(c, co, p->s_oc, cg_mad(c, r, run_stride, NULL)), to = cg_mad(c, r, len, NULL);
-    if (nvec) {
-        LLVMValueRef v = cg_mad(c, cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, nvec), "wv"), CG_VW, NULL);
-        vstore(c, wmap(c, vload(c, p->w, LLVMBuildNSWAdd(c->b, from, v, ""), CG_FULL_MASK), p->w_map), p->w_buf,
-               LLVMBuildNSWAdd(c->b, to, v, ""), CG_FULL_MASK);
-        cg_loop_end(c, &lv);
-    }
-    if (tail)
-        vstore(c, wmap(c, vload(c, p->w, iadd(c, from, nvec * CG_VW), tail), p->w_map), p->w_buf,
-               iadd(c, to, nvec * CG_VW), tail);
-    cg_loop_end(c, &lr);
-    *q = *p;
-    q->w = p->w_buf, q->w_map = WMAP_NONE, q->w_buf = NULL, q->w_co0 = co;
-    if (runs > 1) q->s_ic = len; /* [ic][cb * s_oc]; a single run keeps [cb][ic][taps] */
-    return q;
-}
-
 /* Output rows [ya, yb) (sharing the valid-ky set m) of the channel blocks [blo, bhi) (NULL: all; block
  * oc_n / CB is the remainder): blocks of cb channels outside, rows inside, so that the input rows of the
  * band are reused from cache by every channel block. */
@@ -278,7 +202,7 @@ static void corr_band(cg *c, const cg_corr *p, LLVMValueRef inb, LLVMValueRef ou
             co = cg_i64(c, nblk * CB);
         }
         cg_corr mapped;
-        const cg_corr *rows = p->w_buf ? map_weights(c, p, co, cb, &mapped) : p;
+        const cg_corr *rows = p->w_buf ? cg_corr_map_weights(c, p, co, cb, &mapped) : p;
         if (single) {
             corr_row(c, rows, inb, outb, co, cb, nv, ya, m);
         } else {
@@ -370,6 +294,7 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
         cg_emit_depthwise(c, p);
         return;
     }
+    if (cg_emit_corr_flat(c, p)) return;
     int nv, CB;
     corr_tile_shape(c, p, &CB, &nv);
     /* rows per band: the input rows a band reads (all input channels) stay within ~256 KB of cache */
@@ -388,7 +313,8 @@ void cg_emit_corr(cg *c, const cg_corr *pp)
                  slots, n_slots, 1u, &lo, &hi);
     if (q.vw > CG_VW) cg_wide_vectors(c);
     int64_t runs, len, run_stride;
-    if (q.w_map != WMAP_NONE && mapped_layout(p, CB, &runs, &len, &run_stride) && runs * len <= MAX_MAPPED_FLOATS)
+    if (q.w_map != WMAP_NONE && cg_corr_mapped_layout(p, CB, &runs, &len, &run_stride) &&
+        runs * len <= CG_CORR_MAX_MAPPED_FLOATS)
         q.w_buf = cg_local(c, LLVMArrayType(c->f32, (unsigned)(runs * len)), "mapped_weights");
     cg_loop lb, lg;
     LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), p->batch, "b");

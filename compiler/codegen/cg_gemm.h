@@ -53,4 +53,18 @@ static inline unsigned cg_corr_ymask(const cg_corr *p, int64_t oy)
 
 void cg_emit_corr(cg *c, const cg_corr *p);
 
+/* Shared by the correlation kernels (cg_corr_parts.c). */
+#define CG_CORR_MAX_MAPPED_FLOATS (32 << 10) /* a channel block's mapped weights live on the stack: at most 128 KB */
+/* acc (p->vw lanes) stored at out[at + l * o_sx] for the lanes in mask, through the fused consumer (ch: the
+ * output channel, for per-channel constants) */
+void cg_corr_store_acc(cg *c, const cg_corr *p, LLVMValueRef outb, LLVMValueRef at, LLVMValueRef val, unsigned mask,
+                       LLVMValueRef ch);
+/* How a block of cb channels' weights lie in memory (runs of len floats, run_stride apart); 0: not as runs */
+int cg_corr_mapped_layout(const cg_corr *p, int cb, int64_t *runs, int64_t *len, int64_t *run_stride);
+/* pos(w) / neg(w) of the cb filters from co copied into p->w_buf; *q reads them from there (returns q) */
+const cg_corr *cg_corr_map_weights(cg *c, const cg_corr *p, LLVMValueRef co, int cb, cg_corr *q);
+/* Small planes (cg_corr_flat.c): the correlation with tiles along the flattened output plane. Returns 0 (nothing
+ * emitted) if p (defaults filled in) does not qualify. */
+int cg_emit_corr_flat(cg *c, const cg_corr *p);
+
 #endif
