@@ -257,6 +257,7 @@ void cg_kernel_maxpool_t(cg *c, const kargs *a)
     int kh = n->global ? (int)H : n->kh, kw = n->global ? (int)W : n->kw;
     int pt = n->global ? 0 : n->pad_t, pl_ = n->global ? 0 : n->pad_l;
     int sh = n->global ? 1 : n->sh, sw = n->global ? 1 : n->sw;
+    if (!c->opt->pool_pairs_off && cg_emit_maxpool_t_pairs(c, a, C, H, W)) return;
     zero(c, a->out, a, C * H * W);
     kargs q = *a; /* threads split the channels; each runs them for the whole batch */
     a = &q;

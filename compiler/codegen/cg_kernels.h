@@ -50,6 +50,9 @@ void cg_kernel_eltwise(cg *c, const kargs *a);
 void cg_kernel_sumpool(cg *c, const kargs *a);
 void cg_kernel_sumpool_t(cg *c, const kargs *a);
 void cg_kernel_maxpool_t(cg *c, const kargs *a);
+/* cg_kernel_maxpool_t for 2x2 stride-2 windows that tile the C x H x W input exactly, as vectors
+ * (cg_maxpool_pairs.c); returns 0 (nothing emitted) for other geometries */
+int cg_emit_maxpool_t_pairs(cg *c, const kargs *a, int64_t C, int64_t H, int64_t W);
 void cg_kernel_dense_t(cg *c, const kargs *a);
 void cg_kernel_conv2d_t(cg *c, const kargs *a);
 void cg_kernel_seed(cg *c, const kargs *a);

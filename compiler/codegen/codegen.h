@@ -16,6 +16,7 @@ typedef struct cg_options {
                                   (CG_PARALLEL_MIN_WORK in cg_parallel.h); tests use 1 to split every loop */
     int depthwise_off;         /* depthwise convs through the general blocked correlation (tests, benchmarks) */
     int flat_off;              /* small planes through the row tiles rather than flattened ones (tests, benchmarks) */
+    int pool_pairs_off;        /* 2x2 max-pool gradients through the general scalar routing (tests, benchmarks) */
     int patches_off;           /* patch convs' transposes (kernel = stride) through the phases (tests, benchmarks) */
     int vector_floats;         /* 0: automatic; 8: 8-float vectors even on AVX-512; 16: 16-float ones wherever the
                                   target has them (tests: the same sums, bit for bit; benchmarks) */
