@@ -360,6 +360,21 @@ xai_jit *nr_jit_compile(const char *path, const char *text, const cg_options *op
     return jit;
 }
 
+/* NET_WHAT of a compiled program, or NULL */
+void *nr_symbol(xai_jit *j, const char *net, const char *what)
+{
+    char sym[256];
+    snprintf(sym, sizeof sym, "%s_%s", net, what);
+    return jit_lookup(j, sym);
+}
+
+/* a 64-byte aligned workspace of at least `bytes` (free() it), or NULL */
+void *nr_workspace(size_t bytes)
+{
+    void *ws = NULL;
+    return posix_memalign(&ws, 64, (bytes + 63) / 64 * 64 + 64) ? NULL : ws;
+}
+
 /* A compiled program's network NET: NET_forward, NET_workspace_size and one explanation entry NET_E. */
 typedef int (*nr_entry_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws);
 typedef struct nr_program {
@@ -389,6 +404,45 @@ int nr_program_open(nr_program *p, const char *path, const char *text, const cha
     jit_free(p->jit);
     p->jit = NULL;
     return -1;
+}
+
+/* A compiled program's explanations NET_grad and NET_lrp (tests of one layer's backward kernels). */
+typedef struct nr_grad_lrp {
+    xai_jit *jit;
+    nr_wsize_fn workspace_size;
+    nr_entry_fn grad, lrp;
+} nr_grad_lrp;
+
+/* nr_jit_compile with opt, then the two entries of network net. Returns 0, or -1 with *msg (malloc'd). Free with
+ * jit_free(m->jit). */
+int nr_grad_lrp_open(nr_grad_lrp *m, const char *path, const char *text, const char *net, const cg_options *opt,
+                     char **msg)
+{
+    memset(m, 0, sizeof *m);
+    m->jit = nr_jit_compile(path, text, opt, msg);
+    if (!m->jit) return -1;
+    m->workspace_size = (nr_wsize_fn)nr_symbol(m->jit, net, "workspace_size");
+    m->grad = (nr_entry_fn)nr_symbol(m->jit, net, "grad");
+    m->lrp = (nr_entry_fn)nr_symbol(m->jit, net, "lrp");
+    if (m->workspace_size && m->grad && m->lrp) return 0;
+    *msg = strdup("a generated function is missing");
+    jit_free(m->jit);
+    m->jit = NULL;
+    return -1;
+}
+
+/* The gradient then the LRP relevance of every sample of x (batch <= 3, targets 2, 0, 1): malloc'd, 2 x batch x
+ * in_n floats; NULL if an entry fails. */
+float *nr_grad_lrp_run(const nr_grad_lrp *m, const float *x, int batch, int64_t in_n)
+{
+    float *r = malloc(sizeof(float) * 2 * batch * in_n);
+    void *ws = nr_workspace(m->workspace_size(batch));
+    int32_t target[3] = { 2, 0, 1 };
+    int ok = r && ws && batch <= 3 && m->grad(x, target, r, batch, ws) == 0 &&
+        m->lrp(x, target, r + batch * in_n, batch, ws) == 0;
+    free(ws);
+    if (!ok) free(r);
+    return ok ? r : NULL;
 }
 
 int nr_jit_open(nr_jit *j, const char *path, const char *text, const char *net_name, int opt_level, char **msg)

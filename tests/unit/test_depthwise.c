@@ -21,8 +21,6 @@
 #include "testutil.h"
 #include "xairt.h"
 
-typedef int (*entry_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws);
-
 typedef struct dw_case {
     int C, H, W, k, s, mult, batch; /* mult: output channels per group */
     int tf_same;                    /* pad=same (TensorFlow: extra row / column at the end) rather than pad=k/2 */
@@ -52,15 +50,13 @@ typedef struct compiled {
     xai_jit *jit;
     nr_forward_fn forward, head_forward;
     nr_wsize_fn workspace_size, head_workspace_size;
-    entry_fn grad, lrp;
+    nr_entry_fn grad, lrp;
 } compiled;
 
 static void *lookup(xai_jit *j, const char *net, const char *what)
 {
-    char sym[128];
-    snprintf(sym, sizeof sym, "%s_%s", net, what);
-    void *f = jit_lookup(j, sym);
-    cr_assert_not_null(f, "missing %s", sym);
+    void *f = nr_symbol(j, net, what);
+    cr_assert_not_null(f, "missing %s_%s", net, what);
     return f;
 }
 
@@ -73,14 +69,14 @@ static void compile_text(compiled *out, const char *path, const char *text, cons
     out->workspace_size = (nr_wsize_fn)lookup(out->jit, "dw", "workspace_size");
     out->head_forward = (nr_forward_fn)lookup(out->jit, "dwhead", "forward");
     out->head_workspace_size = (nr_wsize_fn)lookup(out->jit, "dwhead", "workspace_size");
-    out->grad = (entry_fn)lookup(out->jit, "dwhead", "grad");
-    out->lrp = (entry_fn)lookup(out->jit, "dwhead", "lrp");
+    out->grad = (nr_entry_fn)lookup(out->jit, "dwhead", "grad");
+    out->lrp = (nr_entry_fn)lookup(out->jit, "dwhead", "lrp");
 }
 
 static void *workspace(size_t bytes)
 {
-    void *ws = NULL;
-    cr_assert_eq(posix_memalign(&ws, 64, (bytes + 63) / 64 * 64 + 64), 0);
+    void *ws = nr_workspace(bytes);
+    cr_assert_not_null(ws);
     return ws;
 }
 

@@ -21,8 +21,6 @@
 #include "testutil.h"
 #include "xairt.h"
 
-typedef int (*entry_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws);
-
 typedef struct flat_case {
     int C, H, W, k, dil, OC, batch;
     int pt, pl, pb, pr; /* padding: top, left, bottom, right */
@@ -32,15 +30,13 @@ typedef struct compiled {
     xai_jit *jit;
     nr_forward_fn forward;
     nr_wsize_fn workspace_size, head_workspace_size;
-    entry_fn grad, lrp, box;
+    nr_entry_fn grad, lrp, box;
 } compiled;
 
 static void *lookup(xai_jit *j, const char *net, const char *what)
 {
-    char sym[128];
-    snprintf(sym, sizeof sym, "%s_%s", net, what);
-    void *f = jit_lookup(j, sym);
-    cr_assert_not_null(f, "missing %s", sym);
+    void *f = nr_symbol(j, net, what);
+    cr_assert_not_null(f, "missing %s_%s", net, what);
     return f;
 }
 
@@ -52,15 +48,15 @@ static void compile_text(compiled *out, const char *path, const char *text, cons
     out->forward = (nr_forward_fn)lookup(out->jit, "fl", "forward");
     out->workspace_size = (nr_wsize_fn)lookup(out->jit, "fl", "workspace_size");
     out->head_workspace_size = (nr_wsize_fn)lookup(out->jit, "flhead", "workspace_size");
-    out->grad = (entry_fn)lookup(out->jit, "flhead", "grad");
-    out->lrp = (entry_fn)lookup(out->jit, "flhead", "lrp");
-    out->box = (entry_fn)lookup(out->jit, "flhead", "box");
+    out->grad = (nr_entry_fn)lookup(out->jit, "flhead", "grad");
+    out->lrp = (nr_entry_fn)lookup(out->jit, "flhead", "lrp");
+    out->box = (nr_entry_fn)lookup(out->jit, "flhead", "box");
 }
 
 static void *workspace(size_t bytes)
 {
-    void *ws = NULL;
-    cr_assert_eq(posix_memalign(&ws, 64, (bytes + 63) / 64 * 64 + 64), 0);
+    void *ws = nr_workspace(bytes);
+    cr_assert_not_null(ws);
     return ws;
 }
 

@@ -17,39 +17,21 @@
 #include "testutil.h"
 #include "xairt.h"
 
-typedef int (*entry_fn)(const float *x, const int32_t *target, float *out, int32_t batch, void *ws);
-
 typedef struct pool_case {
     int C, H, W, batch;
 } pool_case;
 
-typedef struct compiled {
-    xai_jit *jit;
-    nr_wsize_fn workspace_size;
-    entry_fn grad, lrp;
-} compiled;
-
-static void compile_text(compiled *out, const char *path, const char *text, const cg_options *opt)
+static void compile_text(nr_grad_lrp *out, const char *path, const char *text, const cg_options *opt)
 {
     char *msg = NULL;
-    out->jit = nr_jit_compile(path, text, opt, &msg);
-    cr_assert_not_null(out->jit, "%s", msg ? msg : "?");
-    out->workspace_size = (nr_wsize_fn)jit_lookup(out->jit, "mp_workspace_size");
-    out->grad = (entry_fn)jit_lookup(out->jit, "mp_grad");
-    out->lrp = (entry_fn)jit_lookup(out->jit, "mp_lrp");
-    cr_assert(out->workspace_size && out->grad && out->lrp);
+    cr_assert_eq(nr_grad_lrp_open(out, path, text, "mp", opt, &msg), 0, "%s", msg ? msg : "?");
 }
 
 /* the gradient then the LRP relevance of every sample (malloc'd, 2 x batch x in_n) */
-static float *run(const compiled *m, const float *x, int batch, int64_t in_n)
+static float *run(const nr_grad_lrp *m, const float *x, int batch, int64_t in_n)
 {
-    float *r = malloc(sizeof(float) * 2 * batch * in_n);
-    void *ws = NULL;
-    cr_assert_eq(posix_memalign(&ws, 64, (m->workspace_size(batch) + 63) / 64 * 64 + 64), 0);
-    int32_t target[3] = { 2, 0, 1 };
-    cr_assert_eq(m->grad(x, target, r, batch, ws), 0);
-    cr_assert_eq(m->lrp(x, target, r + batch * in_n, batch, ws), 0);
-    free(ws);
+    float *r = nr_grad_lrp_run(m, x, batch, in_n);
+    cr_assert_not_null(r, "an entry failed");
     return r;
 }
 
@@ -74,7 +56,7 @@ static void check_case(const pool_case *t, int index)
     snprintf(xname, sizeof xname, "mp%d.xai", index);
     char *path = tu_write_temp(xname, text, strlen(text));
     cg_options general = { .pool_pairs_off = 1 }, split = { .parallel_min_work = 1 }, dflt = { 0 };
-    compiled ref, par, def;
+    nr_grad_lrp ref, par, def;
     compile_text(&ref, path, text, &general);
     compile_text(&par, path, text, &split);
     compile_text(&def, path, text, &dflt);
