@@ -7,7 +7,10 @@
  * caller reads (the output, a layer's relevance), E's other operands exist before P runs (they are
  * computed earlier), P and E work on the same samples, and P's kernel has an epilogue: the blocked conv2d
  * and stride-1 conv2d transpose, dense, and the dense transpose (without per-channel constants). E is an
- * elementwise node, a ReLU or another activation (ReLU6 = clamp, SiLU, ...: OPF_ACTIVATION). */
+ * elementwise node, a ReLU or another activation (ReLU6 = clamp, SiLU, ...: OPF_ACTIVATION), or the add of
+ * two layers of one shape (a residual connection: ResNet's conv3 + identity).
+ * A one-operand E whose operand is itself fused (the ReLU after that add) is composed into the same kernel's
+ * expression, under the same conditions on the fused node: relu(conv3 + identity) is one pass. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +33,51 @@ static int has_epilogue(const ir_node *p, const ir_ew *expr)
     }
 }
 
+static int same_shape(const ir_shape *a, const ir_shape *b)
+{
+    return a->rank == b->rank && !memcmp(a->dims, b->dims, sizeof(int) * a->rank);
+}
+
+/* E's value as an expression of its inputs, or NULL when E is not elementwise. A same-shape add has none from
+ * sema (the rules find the add by its op); float addition commutes, so $0 + $1 is its kernel's sum bit for bit. */
+static ir_ew *elementwise_expr(ir_graph *g, const ir_node *E)
+{
+    if (E->op == OP_RELU) return ir_ew_new(g, EW_POS, ir_ew_input(g, 0), NULL);
+    if (E->op == OP_ELTWISE || ir_op_is(E->op, OPF_ACTIVATION)) return E->expr;
+    if (E->op == OP_ADD && E->n_inputs == 2 && same_shape(&g->nodes[E->inputs[0]].shape, &E->shape) &&
+        same_shape(&g->nodes[E->inputs[1]].shape, &E->shape))
+        return ir_ew_new(g, EW_ADD, ir_ew_input(g, 0), ir_ew_input(g, 1));
+    return NULL;
+}
+
+static int is_elementwise(const ir_graph *g, const ir_node *E)
+{
+    if (E->op == OP_RELU || E->op == OP_ELTWISE || ir_op_is(E->op, OPF_ACTIVATION)) return 1;
+    return E->op == OP_ADD && E->n_inputs == 2 && same_shape(&g->nodes[E->inputs[0]].shape, &E->shape) &&
+        same_shape(&g->nodes[E->inputs[1]].shape, &E->shape);
+}
+
+/* a copy of expression e with every $0 replaced by x (a one-operand step applied to a kernel's epilogue) */
+static ir_ew *substitute(ir_graph *g, const ir_ew *e, ir_ew *x)
+{
+    if (!e) return NULL;
+    if (e->kind == EW_INPUT) return x;
+    ir_ew *copy = ir_ew_new(g, e->kind, substitute(g, e->a, x), substitute(g, e->b, x));
+    ir_ew *keep_a = copy->a, *keep_b = copy->b;
+    *copy = *e;
+    copy->a = keep_a, copy->b = keep_b, copy->c = substitute(g, e->c, x);
+    return copy;
+}
+
+static void make_alias(ir_node *E, int kernel)
+{
+    E->fused = 1 + (int)E->op;
+    E->op = OP_FUSED;
+    E->expr = NULL;
+    E->n_inputs = 1;
+    E->inputs[0] = kernel;
+}
+
 void fuse_epilogues(ir_graph *g)
 {
     int n = g->n_nodes;
@@ -43,7 +91,7 @@ void fuse_epilogues(ir_graph *g)
             if (g->relevance_of[l] >= 0) kept[g->relevance_of[l]] = 1;
     for (int e = 0; e < n; e++) {
         ir_node *E = &g->nodes[e];
-        if (E->op != OP_ELTWISE && E->op != OP_RELU && !ir_op_is(E->op, OPF_ACTIVATION)) continue;
+        if (!is_elementwise(g, E)) continue;
         /* the operand computed last: every other one must exist when it runs */
         int slot = -1;
         for (int k = 0; k < E->n_inputs; k++)
@@ -51,6 +99,15 @@ void fuse_epilogues(ir_graph *g)
         if (slot < 0) continue;
         int p = E->inputs[slot];
         ir_node *P = &g->nodes[p];
+        if (P->op == OP_FUSED) { /* E on top of a kernel's epilogue: one operand, P's value, that only E reads */
+            ir_node *K = &g->nodes[P->inputs[0]];
+            if (E->n_inputs != 1 || readers[p] != 1 || kept[p] || P->mult != E->mult ||
+                !same_shape(&E->shape, &K->shape))
+                continue;
+            K->expr = substitute(g, elementwise_expr(g, E), K->expr);
+            make_alias(E, P->inputs[0]);
+            continue;
+        }
         int distinct = 1;
         for (int k = 0; k < E->n_inputs; k++) distinct &= k == slot || E->inputs[k] != p;
         if (!distinct || readers[p] != 1 || kept[p] || P->mult != E->mult || !has_epilogue(P, E->expr) ||
@@ -63,14 +120,10 @@ void fuse_epilogues(ir_graph *g)
         P->epilogue_from = P->n_inputs;
         P->epilogue_acc = slot;
         /* an activation's expr is f($0) (ir_activation), $0 being P's result as an epilogue's accumulator is */
-        P->expr = E->op == OP_RELU ? ir_ew_new(g, EW_POS, ir_ew_input(g, 0), NULL) : E->expr;
+        P->expr = elementwise_expr(g, E);
         for (int k = 0; k < E->n_inputs; k++)
             if (k != slot) P->inputs[P->n_inputs++] = E->inputs[k];
-        E->fused = 1 + (int)E->op;
-        E->op = OP_FUSED;
-        E->expr = NULL;
-        E->n_inputs = 1;
-        E->inputs[0] = p;
+        make_alias(E, p);
     }
     free(readers);
     free(kept);

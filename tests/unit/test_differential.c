@@ -883,6 +883,26 @@ EDGE(value_read_after_elementwise, 3)
     nr_simple(n, NR_ADD, p, q);
 }
 
+/* residual blocks (fuse.c): relu(conv + identity) computed by the conv as it stores, the add alone where the
+ * relu's operand is read again, a dense's add of a skip value, and an add whose sum is the output */
+EDGE(residual_add_relu_fused, 3)
+{
+    int x = nr_input(n, "x", 3, 4, 7, 7);
+    int c1 = nr_conv(n, r, x, 4, 3, 3, 1, 1, 1, 1, 1, 1, 0, 1, "4, kernel=3, pad=1");
+    int a1 = nr_simple(n, NR_RELU, c1, 0);
+    int c2 = nr_conv(n, r, a1, 4, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, "4, kernel=1");
+    int s1 = nr_simple(n, NR_ADD, c2, a1); /* fused into c2, with the relu below */
+    int a2 = nr_simple(n, NR_RELU, s1, 0);
+    int c3 = nr_conv(n, r, a2, 4, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, "4, kernel=3, pad=1, bias=false");
+    int s2 = nr_simple(n, NR_ADD, a2, c3); /* fused into c3; its relu is not (s2 is read again below) */
+    int a3 = nr_simple(n, NR_RELU, s2, 0);
+    int m = nr_simple(n, NR_ADD, a3, s2);
+    int f = nr_simple(n, NR_FLATTEN, m, 0);
+    int d1 = nr_dense(n, r, f, 6, 1, "6");
+    int d2 = nr_dense(n, r, d1, 6, 1, "6");
+    nr_simple(n, NR_ADD, d1, d2); /* the output is the fused sum */
+}
+
 /* stride-2 rows of whole vectors and border ones (cg_vec.h's stride-2 loads), as in ResNet's downsampling */
 EDGE(wide_stride2_rows, 2)
 {

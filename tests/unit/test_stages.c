@@ -243,8 +243,18 @@ Test(stages, fusion_decisions)
              "network relu6 { weights \"%s\" strict=false; input x[1, 6, 6];\n"
              "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = clamp(c1, min=0, max=6); output a1; }\n"
              "network silu { weights \"%s\" strict=false; input x[1, 6, 6];\n"
-             "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = silu(c1); output a1; }\n",
-             weights, weights, weights, weights);
+             "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = silu(c1); output a1; }\n"
+             /* a residual add and the relu after it: both in the conv's epilogue, unless the sum is read again */
+             "network residual { weights \"%s\" strict=false; input x[1, 6, 6];\n"
+             "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = relu(c1); c2 = conv2d(x, 2, kernel=3, pad=1);\n"
+             "  s = add(c2, a1); r = relu(s); output r; }\n"
+             "network read_again { weights \"%s\" strict=false; input x[1, 6, 6];\n"
+             "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = relu(c1); c2 = conv2d(x, 2, kernel=3, pad=1);\n"
+             "  s = add(c2, a1); r = relu(s); t = add(r, s); output t; }\n"
+             "network broadcast { weights \"%s\" strict=false; input x[1, 6, 6];\n"
+             "  c1 = conv2d(x, 2, kernel=3, pad=1); a1 = relu(c1); c2 = conv2d(x, 2, kernel=3, pad=1);\n"
+             "  s = add(c2, x); output s; }\n",
+             weights, weights, weights, weights, weights, weights, weights);
     staged s;
     open_diag(&s);
     cr_assert_eq(driver_analyse_text(&s.c, &s.d, "snippet.xai", text), 0);
@@ -265,6 +275,25 @@ Test(stages, fusion_decisions)
         cr_expect_eq(g->nodes[a1].fused - 1, act_ops[k], "%s", activated[k]);
         cr_expect_gt(g->nodes[find_node(g, "c1")].epilogue_from, 0, "%s: the conv stores the activation", activated[k]);
     }
+    g = driver_graph(&s.c, "residual", NULL);
+    int c2 = find_node(g, "c2");
+    cr_expect_eq(g->nodes[find_node(g, "s")].op, OP_FUSED, "the add is in c2's epilogue");
+    cr_expect_eq(g->nodes[find_node(g, "r")].op, OP_FUSED, "and so is the relu after it");
+    cr_expect_eq(g->nodes[find_node(g, "r")].inputs[0], c2);
+    cr_expect_eq(g->nodes[c2].n_inputs, 2, "c2 reads a1 for the sum");
+    cr_assert_not_null(g->nodes[c2].expr, "c2 has an epilogue expression");
+    char *expr = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&expr, &len);
+    ir_ew_dump(g->nodes[c2].expr, f);
+    fclose(f);
+    cr_expect(strstr(expr, "pos") && strstr(expr, "+"), "c2 stores pos(z + a1), not '%s'", expr);
+    free(expr);
+    g = driver_graph(&s.c, "read_again", NULL);
+    cr_expect_eq(g->nodes[find_node(g, "s")].op, OP_FUSED, "the sum is still the conv's");
+    cr_expect_eq(g->nodes[find_node(g, "r")].op, OP_RELU, "s is read by t too: its relu stays a kernel");
+    g = driver_graph(&s.c, "broadcast", NULL);
+    cr_expect_eq(g->nodes[find_node(g, "s")].op, OP_ADD, "a broadcast add ([2,6,6] + [1,6,6]) is not fused");
     close_staged(&s);
     free(weights);
 }
