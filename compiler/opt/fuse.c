@@ -38,23 +38,25 @@ static int same_shape(const ir_shape *a, const ir_shape *b)
     return a->rank == b->rank && !memcmp(a->dims, b->dims, sizeof(int) * a->rank);
 }
 
-/* E's value as an expression of its inputs, or NULL when E is not elementwise. A same-shape add has none from
- * sema (the rules find the add by its op); float addition commutes, so $0 + $1 is its kernel's sum bit for bit. */
-static ir_ew *elementwise_expr(ir_graph *g, const ir_node *E)
+/* an add of two layers of its own shape (no broadcasting): elementwise, though sema gives it no expression */
+static int same_shape_add(const ir_graph *g, const ir_node *E)
 {
-    if (E->op == OP_RELU) return ir_ew_new(g, EW_POS, ir_ew_input(g, 0), NULL);
-    if (E->op == OP_ELTWISE || ir_op_is(E->op, OPF_ACTIVATION)) return E->expr;
-    if (E->op == OP_ADD && E->n_inputs == 2 && same_shape(&g->nodes[E->inputs[0]].shape, &E->shape) &&
-        same_shape(&g->nodes[E->inputs[1]].shape, &E->shape))
-        return ir_ew_new(g, EW_ADD, ir_ew_input(g, 0), ir_ew_input(g, 1));
-    return NULL;
+    return E->op == OP_ADD && E->n_inputs == 2 && same_shape(&g->nodes[E->inputs[0]].shape, &E->shape) &&
+        same_shape(&g->nodes[E->inputs[1]].shape, &E->shape);
 }
 
 static int is_elementwise(const ir_graph *g, const ir_node *E)
 {
-    if (E->op == OP_RELU || E->op == OP_ELTWISE || ir_op_is(E->op, OPF_ACTIVATION)) return 1;
-    return E->op == OP_ADD && E->n_inputs == 2 && same_shape(&g->nodes[E->inputs[0]].shape, &E->shape) &&
-        same_shape(&g->nodes[E->inputs[1]].shape, &E->shape);
+    return E->op == OP_RELU || E->op == OP_ELTWISE || ir_op_is(E->op, OPF_ACTIVATION) || same_shape_add(g, E);
+}
+
+/* E's value as an expression of its inputs (E is_elementwise). The rules find a same-shape add by its op, so it
+ * has none from sema; float addition commutes, so $0 + $1 is its kernel's sum bit for bit. */
+static ir_ew *elementwise_expr(ir_graph *g, const ir_node *E)
+{
+    if (E->op == OP_RELU) return ir_ew_new(g, EW_POS, ir_ew_input(g, 0), NULL);
+    if (same_shape_add(g, E)) return ir_ew_new(g, EW_ADD, ir_ew_input(g, 0), ir_ew_input(g, 1));
+    return E->expr;
 }
 
 /* a copy of expression e with every $0 replaced by x (a one-operand step applied to a kernel's epilogue) */
@@ -62,10 +64,11 @@ static ir_ew *substitute(ir_graph *g, const ir_ew *e, ir_ew *x)
 {
     if (!e) return NULL;
     if (e->kind == EW_INPUT) return x;
-    ir_ew *copy = ir_ew_new(g, e->kind, substitute(g, e->a, x), substitute(g, e->b, x));
-    ir_ew *keep_a = copy->a, *keep_b = copy->b;
+    ir_ew *copy = ir_ew_new(g, e->kind, NULL, NULL);
     *copy = *e;
-    copy->a = keep_a, copy->b = keep_b, copy->c = substitute(g, e->c, x);
+    copy->a = substitute(g, e->a, x);
+    copy->b = substitute(g, e->b, x);
+    copy->c = substitute(g, e->c, x);
     return copy;
 }
 
@@ -114,9 +117,7 @@ void fuse_epilogues(ir_graph *g)
             P->n_inputs + E->n_inputs - 1 > IR_MAX_INPUTS)
             continue;
         /* an epilogue's channel is P's; E's is its own (a layernorm's weight over flattened values) */
-        if (uses_channel(E->expr) &&
-            (E->shape.rank != P->shape.rank || memcmp(E->shape.dims, P->shape.dims, sizeof(int) * E->shape.rank)))
-            continue;
+        if (uses_channel(E->expr) && !same_shape(&E->shape, &P->shape)) continue;
         P->epilogue_from = P->n_inputs;
         P->epilogue_acc = slot;
         /* an activation's expr is f($0) (ir_activation), $0 being P's result as an epilogue's accumulator is */
