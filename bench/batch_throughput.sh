@@ -24,16 +24,13 @@ cd "$root"
 build=${XAIC_BUILD_DIR:-$root/build}
 threads=${BENCH_THREADS:-2}
 export XAI_NUM_THREADS=$threads
-if [ -z "${PEERS_DIR:-}" ]; then
-  if [ -d /root/xai-peers ]; then PEERS_DIR=/root/xai-peers; else PEERS_DIR=$HOME/xai-peers; fi
-fi
-export PEERS_DIR
 models=${BENCH_BATCH_MODELS:-vgg16 resnet50}
 batches=${BENCH_BATCHES:-1 32 128}
 rounds=${BENCH_BATCH_ROUNDS:-3}
 runs=${BENCH_BATCH_RUNS:-2}
 py=/usr/bin/python3
 out=$build/bench
+source "$root/bench/setup.sh"
 
 # the drivers, from the scripts that own them (a build only where one is missing)
 for model in $models; do
@@ -47,13 +44,10 @@ for model in $models; do
     esac
   fi
 done
-results=$(mktemp)
-trap 'rm -f "$results"' EXIT
-round_tag() { sed "s/^{/{\"round\": $1, /"; }
 rev="not a git checkout"
 git rev-parse --git-dir >/dev/null 2>&1 && rev="commit $(git rev-parse --short HEAD)"
 echo "# batch throughput $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -n), $(nproc) CPUs, $threads threads each side," \
-  "$rev, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$rev, load average at start: $(load)"
 
 weights_of() { [ "$1" = vgg16 ] && echo "$out/vgg16.safetensors" || echo "$out/${1}_net.safetensors"; }
 xaic_run() {  # round model batch
@@ -71,6 +65,6 @@ for model in $models; do
     done
   done
 done
-echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# load average at end: $(load)"
 cat "$results" >> "$out/results.jsonl"
 $py bench/batch_report.py "$results"

@@ -24,10 +24,6 @@ cd "$root"
 build=${XAIC_BUILD_DIR:-$root/build}
 threads=${BENCH_THREADS:-2}
 export XAI_NUM_THREADS=$threads
-if [ -z "${PEERS_DIR:-}" ]; then
-  if [ -d /root/xai-peers ]; then PEERS_DIR=/root/xai-peers; else PEERS_DIR=$HOME/xai-peers; fi
-fi
-export PEERS_DIR
 py=/usr/bin/python3
 out=$build/bench
 gen=$out/gen

@@ -45,10 +45,6 @@ vgg_runs=${BENCH_VGG_RUNS:-3}
 vgg_sampling_runs=${BENCH_VGG_SAMPLING_RUNS:-1}
 threads=${BENCH_THREADS:-2}
 if [ -n "${BENCH_XAIC_THREADS:-}" ]; then export XAI_NUM_THREADS=$BENCH_XAIC_THREADS; fi
-if [ -z "${PEERS_DIR:-}" ]; then
-  if [ -d /root/xai-peers ]; then PEERS_DIR=/root/xai-peers; else PEERS_DIR=$HOME/xai-peers; fi
-fi
-export PEERS_DIR
 export PEERS_HARNESS=${PEERS_HARNESS:-$root/../shared/peers}
 py=/usr/bin/python3
 out=$build/bench
