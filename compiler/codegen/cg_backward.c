@@ -421,7 +421,7 @@ static cg_corr conv2d_t_phase(cg *c, const kargs *a, int py, int px, int64_t *ta
         .sw = 1,
         .off_y = cy - nqy + 1,
         .off_x = cx - nqx + 1,
-        .w = cg_const_ptr(c, n->weight),
+        .w = cg_winograd_weights(c, n) ? NULL : cg_const_ptr(c, n->weight), /* (cg_emit_winograd reads its own) */
         .s_oc = kh * kw,
         .s_ic = ci_n * kh * kw,
         .tap = tap,
@@ -500,6 +500,12 @@ void cg_kernel_conv2d_t(cg *c, const kargs *a)
     }
     int64_t H = n->shape.dims[1], W = n->shape.dims[2];
     int64_t tap[2][32 * 64];
+    const ir_const *winograd = cg_winograd_weights(c, n); /* stride 1: one phase, the flipped filters' correlation */
+    if (winograd) {
+        cg_corr p = conv2d_t_phase(c, a, 0, 0, tap[0]);
+        cg_emit_winograd(c, &p, winograd, a->scratch);
+        return;
+    }
     for (int py = 0; py < n->sh && py < H; py++) {
         /* a depthwise conv's two column phases as one kernel (full-vector stores, one pass over the rows) */
         if (n->sw == 2 && W >= 2 && !c->opt->depthwise_off) {

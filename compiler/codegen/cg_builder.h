@@ -27,6 +27,7 @@ typedef struct cg {
     LLVMValueRef weights_base;       /* in a kernel with --weights=external: the workspace (cg_derive.c), else NULL */
     struct cg_derived *derived;      /* --weights=external: constants bind_weights computes (cg_derive.c) */
     cg_const_map *consts;            /* globals of the constants embedded so far */
+    int64_t scratch_bytes;           /* the kernels' scratch (plans' scratch_floats), just before the arena */
     struct cg_kernel_cache *kernels; /* kernels emitted so far for this network (cg_kernel_cache.c) */
     /* in a kernel: the node's large constants (weights, bias) it receives as arguments, and those arguments
      * (cg_kernel.c), so that layers of equal shapes share one kernel; NULL elsewhere */

@@ -1,4 +1,5 @@
-/* --weights=external: derived constants (a folded BatchNorm's weights, a rule's transformed weights) are
+/* The weights a kernel reads (a conv's Winograd-transformed filters, opt/winograd.h, are derived constants too).
+ * --weights=external: derived constants (a folded BatchNorm's weights, a rule's transformed weights) are
  * computed by NET_bind_weights from the bound file, into the workspace after its header, instead of being
  * stored in the object. Each follows its recipe (ir_recipe.c), evaluated as the compiler does (double, one
  * rounding to float, no fast-math), so the bound values are the floats an embedded object holds.
@@ -9,6 +10,7 @@
 
 #include "cg_entry.h"
 #include "cg_kernels.h"
+#include "winograd.h"
 
 struct cg_derived {
     const ir_const **keys;
@@ -16,6 +18,19 @@ struct cg_derived {
     int n, cap;
     int64_t bytes;
 };
+
+const ir_const *cg_winograd_weights(const cg *c, const ir_node *n)
+{
+    if (c->opt->winograd_off || c->opt->vector_registers < 32 || c->opt->vector_floats == 8)
+        return NULL; /* (8: CG_VW forced) */
+    return winograd_weights(c->g, n);
+}
+
+const ir_const *cg_kernel_weight(const cg *c, const ir_node *n)
+{
+    const ir_const *u = cg_winograd_weights(c, n);
+    return u ? u : n->weight;
+}
 
 int cg_const_is_external(const cg *c, const ir_const *k)
 {
@@ -73,14 +88,17 @@ void cg_derive_layout(cg *c, const ir_graph *const *graphs, const graph_plan *co
 {
     if (!c->opt->weights_external) return;
     c->derived = calloc(1, sizeof *c->derived);
+    const ir_graph *current = c->g;
     for (int gi = 0; gi < n_graphs; gi++)
         for (int i = 0; i < graphs[gi]->n_nodes; i++) {
             if (!plans[gi]->emit[i]) continue;
             const ir_node *n = &graphs[gi]->nodes[i];
-            place(c, n->weight);
+            c->g = graphs[gi]; /* (cg_kernel_weight reads the node's graph) */
+            place(c, cg_kernel_weight(c, n));
             place(c, n->bias);
             place_ew(c, n->expr);
         }
+    c->g = current;
 }
 
 void cg_derive_free(cg *c)
@@ -110,6 +128,55 @@ LLVMValueRef cg_const_ptr(cg *c, const ir_const *k)
     return LLVMBuildInBoundsGEP2(c->b, c->i8, file, (LLVMValueRef[]){ cg_i64(c, k->file_offset) }, 1, "");
 }
 
+/* ir_winograd_element of element i of an IR_T_WINOGRAD(_T) transform of k (at src), in its order */
+static LLVMValueRef winograd_element(cg *c, LLVMValueRef src, const ir_const *k, int flip, int map, LLVMValueRef i)
+{
+    int64_t filters = k->count / 9, K = k->shape[0], C = k->shape[1];
+    LLVMValueRef xi = LLVMBuildUDiv(c->b, i, cg_i64(c, filters), "");
+    LLVMValueRef f = LLVMBuildURem(c->b, i, cg_i64(c, filters), ""); /* ir_winograd_filter */
+    if (flip) f = cg_mad(c, LLVMBuildURem(c->b, f, cg_i64(c, K), ""), C, LLVMBuildUDiv(c->b, f, cg_i64(c, K), ""));
+    LLVMValueRef w = cg_gep(c, src, cg_mad(c, f, 9, NULL));
+    LLVMValueRef a = LLVMBuildUDiv(c->b, xi, cg_i64(c, 4), ""), b = LLVMBuildURem(c->b, xi, cg_i64(c, 4), "");
+    /* the 16 (a, b) as a switch over compile-time coefficients, joined by a phi */
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "wino_done");
+    LLVMBasicBlockRef blocks[17];
+    LLVMValueRef values[17];
+    blocks[16] = LLVMGetInsertBlock(c->b), values[16] = LLVMConstReal(c->f64, 0); /* the default: xi < 16 always */
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, cg_mad(c, a, 4, b), done, 16);
+    for (int k = 0; k < 16; k++) {
+        int ra = k / 4, rb = k % 4;
+        blocks[k] = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "wino");
+        LLVMAddCase(sw, cg_i64(c, k), blocks[k]);
+        LLVMPositionBuilderAtEnd(c->b, blocks[k]);
+        LLVMValueRef u = NULL;
+        for (int y = 0; y < 3; y++) {
+            if (ir_winograd_g[ra][y] == 0) continue;
+            LLVMValueRef row = NULL;
+            for (int x = 0; x < 3; x++) {
+                if (ir_winograd_g[rb][x] == 0) continue;
+                LLVMValueRef v = cg_load(c, w, cg_i64(c, flip ? 8 - (y * 3 + x) : y * 3 + x));
+                if (map != WMAP_NONE) { /* ir_winograd_element's map: pos(w) / neg(w) */
+                    LLVMValueRef zero = cg_f32(c, 0);
+                    LLVMValueRef keep = LLVMBuildFCmp(c->b, map == WMAP_POS ? LLVMRealOGT : LLVMRealOLT, v, zero, "");
+                    v = LLVMBuildSelect(c->b, keep, v, zero, "");
+                }
+                LLVMValueRef t = LLVMBuildFMul(c->b, LLVMBuildFPExt(c->b, v, c->f64, ""),
+                                               LLVMConstReal(c->f64, ir_winograd_g[rb][x]), "");
+                row = row ? LLVMBuildFAdd(c->b, row, t, "") : t;
+            }
+            LLVMValueRef t = LLVMBuildFMul(c->b, row, LLVMConstReal(c->f64, ir_winograd_g[ra][y]), "");
+            u = u ? LLVMBuildFAdd(c->b, u, t, "") : t;
+        }
+        values[k] = u;
+        blocks[k] = LLVMGetInsertBlock(c->b);
+        LLVMBuildBr(c->b, done);
+    }
+    LLVMPositionBuilderAtEnd(c->b, done);
+    LLVMValueRef phi = LLVMBuildPhi(c->b, c->f64, "");
+    LLVMAddIncoming(phi, values, blocks, 17);
+    return phi;
+}
+
 static LLVMValueRef as_double(cg *c, LLVMValueRef i1) { return LLVMBuildUIToFP(c->b, i1, c->f64, ""); }
 
 static LLVMValueRef cmp(cg *c, LLVMRealPredicate p, LLVMValueRef x, LLVMValueRef y)
@@ -133,6 +200,10 @@ static LLVMValueRef eval(cg *c, const ir_recipe *r, LLVMValueRef *src, LLVMValue
             continue;
         }
         case IR_T_NUM: st[d++] = LLVMConstReal(c->f64, t->num); continue;
+        case IR_T_WINOGRAD:
+        case IR_T_WINOGRAD_T:
+            st[d++] = winograd_element(c, src[t->src], r->src[t->src], t->op == IR_T_WINOGRAD_T, (int)t->num, i);
+            continue;
         case IR_T_NEG: st[d - 1] = LLVMBuildFNeg(c->b, x, ""); continue;
         case IR_T_SQRT: st[d - 1] = cg_intrinsic(c, "llvm.sqrt", c->f64, &x, 1); continue;
         case IR_T_ABS: st[d - 1] = cg_intrinsic(c, "llvm.fabs", c->f64, &x, 1); continue;

@@ -20,7 +20,13 @@ LLVMValueRef cg_add_function(cg *c, const char *suffix, LLVMTypeRef ret, LLVMTyp
     return fn;
 }
 
-int64_t cg_header_bytes(const cg *c) { return c->opt->weights_external ? XAIC_WS_HEADER + cg_derived_bytes(c) : 0; }
+/* [bound weights' header and derived constants (external)][kernels' scratch][arena] */
+static int64_t weights_header_bytes(const cg *c)
+{
+    return c->opt->weights_external ? XAIC_WS_HEADER + cg_derived_bytes(c) : 0;
+}
+
+int64_t cg_header_bytes(const cg *c) { return weights_header_bytes(c) + c->scratch_bytes; }
 
 int64_t cg_max_batch(const cg *c, const graph_plan *plan)
 {
@@ -67,7 +73,7 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
         fn = cg_add_function(c, "forward", c->i32, params, 4);
         x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 1), batch32 = LLVMGetParam(fn, 2), ws = LLVMGetParam(fn, 3);
     }
-    int needs_ws = plan->arena_floats > 0 || c->opt->weights_external;
+    int needs_ws = plan->arena_floats > 0 || cg_header_bytes(c) > 0;
     LLVMValueRef nulls = LLVMBuildOr(c->b, cg_is_null(c, x), cg_is_null(c, y), "");
     if (needs_ws) nulls = LLVMBuildOr(c->b, nulls, cg_is_null(c, ws), "");
     cg_return_if(c, nulls, XAI_ENULL);
@@ -143,9 +149,13 @@ void cg_entry_begin(cg *c, const graph_plan *plan, cg_entry *e)
             c->b, c->i64, LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, 8) }, 1, ""), "");
         cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, magic, cg_i64(c, (int64_t)CG_WEIGHTS_MAGIC), ""), XAI_EWEIGHTS);
         wbase = ws; /* kernels find the file's pointer in its header, derived constants after it (cg_derive.c) */
-        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, cg_header_bytes(c)) }, 1, "arena");
     }
-    *e = (cg_entry){ x, y, batch, ws, target, options, wbase, arena, XAI_ENONFINITE };
+    if (cg_header_bytes(c))
+        arena = LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, cg_header_bytes(c)) }, 1, "arena");
+    LLVMValueRef scratch = c->scratch_bytes
+        ? LLVMBuildInBoundsGEP2(c->b, c->i8, ws, (LLVMValueRef[]){ cg_i64(c, weights_header_bytes(c)) }, 1, "scratch")
+        : LLVMConstNull(c->ptr);
+    *e = (cg_entry){ x, y, batch, ws, target, options, wbase, arena, scratch, XAI_ENONFINITE };
 }
 
 /* where[i]: the buffer of node i (the entry's x and out, or its slot in the arena) */
@@ -172,8 +182,8 @@ void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const
     for (int i = from; i < to; i++) {
         if (!plan->emit[i]) continue;
         const ir_node *n = &g->nodes[i];
-        LLVMValueRef args[IR_MAX_INPUTS + 6 + CG_CONST_ARGS];
-        LLVMTypeRef types[IR_MAX_INPUTS + 6 + CG_CONST_ARGS];
+        LLVMValueRef args[IR_MAX_INPUTS + 7 + CG_CONST_ARGS];
+        LLVMTypeRef types[IR_MAX_INPUTS + 7 + CG_CONST_ARGS];
         int na = 0;
         args[na++] = where[i];
         for (int k = 0; k < n->n_inputs; k++) args[na++] = where[n->inputs[k]];
@@ -183,11 +193,12 @@ void cg_call_kernels(cg *c, const graph_plan *plan, LLVMValueRef *kernels, const
         args[na++] = n->mult > 1 ? LLVMBuildNSWMul(c->b, batch, cg_i64(c, n->mult), "") : batch;
         args[na++] = sample0 ? sample0 : cg_i64(c, 0);
         const ir_const *passed[CG_CONST_ARGS];
-        cg_kernel_const_args(n, passed);
+        cg_kernel_const_args(c, n, passed);
         for (int j = 0; j < CG_CONST_ARGS; j++)
             args[na++] = passed[j] ? cg_const_ptr(c, passed[j]) : LLVMConstNull(c->ptr);
+        args[na++] = e->scratch;
         for (int k = 0; k < na; k++) types[k] = c->ptr;
-        types[na - 2 - CG_CONST_ARGS] = types[na - 1 - CG_CONST_ARGS] = c->i64;
+        types[na - 3 - CG_CONST_ARGS] = types[na - 2 - CG_CONST_ARGS] = c->i64;
         LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, types, na, 0), kernels[i], args, na, "");
         if (n->op == OP_SEED) { /* the logits an explanation starts from: an overflow in the forward pass may not
                                    reach its result (a gradient does not read the values), so look here */

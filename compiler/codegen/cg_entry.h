@@ -12,6 +12,7 @@
  * workspace arena. */
 typedef struct cg_entry {
     LLVMValueRef x, y, batch, ws, target, options, wbase, arena;
+    LLVMValueRef scratch; /* the kernels' scratch (cg.scratch_bytes), or null */
     int nonfinite_logits; /* the status when the logits an explanation starts from are not finite */
 } cg_entry;
 

@@ -90,6 +90,7 @@ void cg_kernel_conv2d(cg *c, const kargs *a)
     for (int t = 0; t < n->kh * n->kw; t++) tap[t] = t;
     int G = n->groups > 1 ? n->groups : 1;
     int64_t ci_n = a->in_shape.dims[0] / G; /* per group */
+    const ir_const *winograd = cg_winograd_weights(c, n);
     cg_corr p = {
         .in = a->in[0],
         .out = a->out,
@@ -109,7 +110,7 @@ void cg_kernel_conv2d(cg *c, const kargs *a)
         .sw = n->sw,
         .off_y = -n->pad_t,
         .off_x = -n->pad_l,
-        .w = cg_const_ptr(c, n->weight),
+        .w = winograd ? NULL : cg_const_ptr(c, n->weight),
         .s_oc = ci_n * n->kh * n->kw,
         .s_ic = n->kh * n->kw,
         .tap = tap,
@@ -118,7 +119,10 @@ void cg_kernel_conv2d(cg *c, const kargs *a)
         .bias = n->bias ? cg_const_ptr(c, n->bias) : NULL,
     };
     for (int k = 0; k < a->n_in; k++) p.epi_in[k] = a->in[k];
-    cg_emit_corr(c, &p);
+    if (winograd)
+        cg_emit_winograd(c, &p, winograd, a->scratch);
+    else
+        cg_emit_corr(c, &p);
 }
 
 /* Whether max-pool takes v over the running maximum: greater, or NaN (which then stays), as PyTorch's

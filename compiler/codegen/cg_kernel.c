@@ -12,9 +12,9 @@ static const cg_kernel_fn cg_kernel_of_op[OP_COUNT] = {
 #undef OP
 #undef NONE
 
-void cg_kernel_const_args(const ir_node *n, const ir_const *out[CG_CONST_ARGS])
+void cg_kernel_const_args(const cg *c, const ir_node *n, const ir_const *out[CG_CONST_ARGS])
 {
-    const ir_const *k[CG_CONST_ARGS] = { n->weight, n->bias };
+    const ir_const *k[CG_CONST_ARGS] = { cg_kernel_weight(c, n), n->bias };
     int large = 0;
     for (int j = 0; j < CG_CONST_ARGS; j++) large |= k[j] && k[j]->count >= CG_CONST_ARG_MIN;
     for (int j = 0; j < CG_CONST_ARGS; j++) out[j] = large ? k[j] : NULL;
@@ -25,8 +25,8 @@ LLVMValueRef cg_kernel(cg *c, int index)
     const ir_node *n = &c->g->nodes[index];
     char name[256];
     snprintf(name, sizeof name, "%s.k%d.%s", c->g->name, index, ir_op_name(n->op));
-    /* void kernel(out, in_0 .. in_{n-1}, weights_base, target, options, batch, sample0, weight, bias) */
-    LLVMTypeRef params[IR_MAX_INPUTS + 6 + CG_CONST_ARGS];
+    /* void kernel(out, in_0 .. in_{n-1}, weights_base, target, options, batch, sample0, weight, bias, scratch) */
+    LLVMTypeRef params[IR_MAX_INPUTS + 7 + CG_CONST_ARGS];
     int np = 0;
     params[np++] = c->ptr;
     for (int k = 0; k < n->n_inputs; k++) params[np++] = c->ptr;
@@ -36,6 +36,7 @@ LLVMValueRef cg_kernel(cg *c, int index)
     params[np++] = c->i64;
     params[np++] = c->i64;
     for (int j = 0; j < CG_CONST_ARGS; j++) params[np++] = c->ptr;
+    params[np++] = c->ptr;
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, params, np, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     /* kernels stay functions: inlining dozens of loop nests into one entry makes the optimiser's passes
@@ -63,9 +64,10 @@ LLVMValueRef cg_kernel(cg *c, int index)
     a.options = LLVMGetParam(fn, 3 + n->n_inputs);
     a.batch = LLVMGetParam(fn, 4 + n->n_inputs);
     a.sample0 = LLVMGetParam(fn, 5 + n->n_inputs);
-    cg_kernel_const_args(n, c->arg_const);
+    cg_kernel_const_args(c, n, c->arg_const);
     for (int j = 0; j < CG_CONST_ARGS; j++)
         c->arg_ptr[j] = c->arg_const[j] ? LLVMGetParam(fn, 6 + n->n_inputs + j) : NULL;
+    a.scratch = LLVMGetParam(fn, 6 + n->n_inputs + CG_CONST_ARGS);
     if (n->n_inputs > 0) a.in_shape = c->g->nodes[n->inputs[0]].shape;
     cg_kernel_of_op[n->op](c, &a);
     LLVMBuildRetVoid(c->b);

@@ -81,9 +81,10 @@ static char *kernel_key(const cg *c, int i)
             n->ceil_mode, n->exclude_pad, (double)n->arg[0], (double)n->arg[1], n->number_side, n->axis, n->start,
             n->step, n->perm[0], n->perm[1], n->perm[2], n->perm[3], n->trans_a, n->trans_b);
     const ir_const *passed[CG_CONST_ARGS];
-    cg_kernel_const_args(n, passed);
-    fputs(" w", f);
-    put_const(c, f, n->weight, passed[0]);
+    cg_kernel_const_args(c, n, passed);
+    const ir_const *weight = cg_kernel_weight(c, n);
+    fprintf(f, " wino%d w", weight != n->weight);
+    put_const(c, f, weight, passed[0]);
     fputs(" b", f);
     put_const(c, f, n->bias, passed[1]);
     for (int k = 0; k < n->n_inputs; k++) {

@@ -18,6 +18,7 @@ typedef struct kargs {
     LLVMValueRef options; /* ptr to xai_options or null */
     LLVMValueRef batch;   /* i64: the entry's batch times node->mult */
     LLVMValueRef sample0; /* i64: IG / SmoothGrad in chunks: the first sample of this chunk (else 0) */
+    LLVMValueRef scratch; /* the workspace's scratch (cg.scratch_bytes; Winograd convs), or null */
     const ir_node *n;
     ir_shape in_shape; /* shape of input 0 */
 } kargs;
@@ -71,7 +72,13 @@ void cg_kernel_layer_stat(cg *c, const kargs *a);
  * has none or keeps them embedded): both when one of them has at least CG_CONST_ARG_MIN floats. A small layer's
  * stay globals the kernel reads directly (and that LLVM can fold). */
 #define CG_CONST_ARG_MIN 1024
-void cg_kernel_const_args(const ir_node *n, const ir_const *out[CG_CONST_ARGS]);
+void cg_kernel_const_args(const cg *c, const ir_node *n, const ir_const *out[CG_CONST_ARGS]);
+/* The weights node n's kernel reads: a conv's Winograd-transformed filters where it takes the transform
+ * (cg_winograd_weights), else n->weight. */
+const ir_const *cg_kernel_weight(const cg *c, const ir_node *n);
+/* The transformed filters of a conv2d that runs as Winograd F(2x2, 3x3) (cg_winograd.c), or NULL: it does not
+ * apply, the options turn it off, or the target has no 16-float vectors. */
+const ir_const *cg_winograd_weights(const cg *c, const ir_node *n);
 /* Emits the kernel for node i of c->g as an internal function and returns it. */
 LLVMValueRef cg_kernel(cg *c, int i);
 /* cg_kernel, or the function of an identical node emitted before for the same network (cg_kernel_cache.c) */

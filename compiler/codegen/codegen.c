@@ -70,7 +70,7 @@ static void emit_constants(cg *c, const graph_plan *plan)
 {
     for (int i = 0; i < c->g->n_nodes; i++) {
         if (!plan->emit[i]) continue;
-        add_constant(c, c->g->nodes[i].weight);
+        add_constant(c, cg_kernel_weight(c, &c->g->nodes[i]));
         add_constant(c, c->g->nodes[i].bias);
         collect_ew_constants(c, c->g->nodes[i].expr);
     }
@@ -269,6 +269,8 @@ int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *pl
     graphs[0] = net, plans[0] = plan;
     for (int e = 0; e < n_explanations; e++) graphs[e + 1] = explanations[e], plans[e + 1] = explanation_plans[e];
     cg_derive_layout(&c, graphs, plans, n_explanations + 1); /* before any entry: the arena starts after them */
+    for (int k = 0; k < n_explanations + 1; k++)
+        if (plans[k]->scratch_floats * 4 > c.scratch_bytes) c.scratch_bytes = plans[k]->scratch_floats * 4;
     free(graphs);
     free(plans);
     *workspace_header = cg_header_bytes(&c);

@@ -17,6 +17,8 @@ typedef struct cg_options {
     int depthwise_off;         /* depthwise convs through the general blocked correlation (tests, benchmarks) */
     int flat_off;              /* small planes through the row tiles rather than flattened ones (tests, benchmarks) */
     int pool_pairs_off;        /* 2x2 max-pool gradients through the general scalar routing (tests, benchmarks) */
+    int winograd_off;          /* --conv=direct: 3x3 stride-1 convs direct rather than by Winograd F(2x2, 3x3)
+                                  (opt/winograd.h; tests, benchmarks, exact sums) */
     int patches_off;           /* patch convs' transposes (kernel = stride) through the phases (tests, benchmarks) */
     int vector_floats;         /* 0: automatic; 8: 8-float vectors even on AVX-512; 16: 16-float ones wherever the
                                   target has them (tests: the same sums, bit for bit; benchmarks) */

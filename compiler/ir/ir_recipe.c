@@ -30,7 +30,9 @@ static void arity(ir_tape_op op, int *pops, int *pushes)
     switch (op) {
     case IR_T_ELEM:
     case IR_T_ROW:
-    case IR_T_NUM: *pops = 0; break;
+    case IR_T_NUM:
+    case IR_T_WINOGRAD:
+    case IR_T_WINOGRAD_T: *pops = 0; break;
     case IR_T_NEG:
     case IR_T_SQRT:
     case IR_T_POS:
@@ -61,6 +63,11 @@ static int valid(const ir_const *k, const ir_recipe *r)
             int64_t want = t->op == IR_T_ELEM ? k->count : k->count / r->per_row;
             if (r->src[t->src]->count != want) return 0;
         }
+        if (t->op == IR_T_WINOGRAD || t->op == IR_T_WINOGRAD_T) {
+            if (t->src < 0 || t->src >= r->n_src) return 0;
+            const ir_const *w = r->src[t->src];
+            if (w->rank != 4 || w->shape[2] != 3 || w->shape[3] != 3 || w->count / 9 * 16 != k->count) return 0;
+        }
     }
     return depth == 1;
 }
@@ -69,6 +76,42 @@ double ir_pow(double x, double p)
 {
     if (p != floor(p)) return exp(p * log(x));
     return x == 0 && p < 0 ? 0 : pow(x, p); /* 1 / 0 is 0, as a rule body's division */
+}
+
+const double ir_winograd_g[4][3] = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+
+int64_t ir_winograd_filter(const ir_const *w, int transposed, int64_t i, int *xi)
+{
+    int64_t filters = w->count / 9, f = i % filters;
+    *xi = (int)(i / filters);
+    if (transposed) { /* f = c * K + k reads w[k][c] */
+        int64_t K = w->shape[0], C = w->shape[1];
+        f = (f % K) * C + f / K;
+    }
+    return f * 9;
+}
+
+double ir_winograd_element(const float *w, int flip, int map, int a, int b)
+{
+    double u = 0;
+    int first_y = 1;
+    for (int y = 0; y < 3; y++) {
+        if (ir_winograd_g[a][y] == 0) continue;
+        double row = 0;
+        int first_x = 1;
+        for (int x = 0; x < 3; x++) {
+            if (ir_winograd_g[b][x] == 0) continue;
+            double v = w[flip ? 8 - (y * 3 + x) : y * 3 + x];
+            v = map == WMAP_POS ? (v > 0 ? v : 0) : map == WMAP_NEG ? (v < 0 ? v : 0) : v;
+            double t = v * ir_winograd_g[b][x];
+            row = first_x ? t : row + t;
+            first_x = 0;
+        }
+        double t = row * ir_winograd_g[a][y];
+        u = first_y ? t : u + t;
+        first_y = 0;
+    }
+    return u;
 }
 
 double ir_recipe_eval(const ir_recipe *r, int64_t i)
@@ -84,6 +127,13 @@ double ir_recipe_eval(const ir_recipe *r, int64_t i)
         case IR_T_ELEM: st[d++] = r->src[t->src]->data[i]; continue;
         case IR_T_ROW: st[d++] = r->src[t->src]->data[i / r->per_row]; continue;
         case IR_T_NUM: st[d++] = t->num; continue;
+        case IR_T_WINOGRAD:
+        case IR_T_WINOGRAD_T: {
+            int xi, flip = t->op == IR_T_WINOGRAD_T;
+            int64_t at = ir_winograd_filter(r->src[t->src], flip, i, &xi);
+            st[d++] = ir_winograd_element(r->src[t->src]->data + at, flip, (int)t->num, xi / 4, xi % 4);
+            continue;
+        }
         case IR_T_NEG: st[d - 1] = -x; continue;
         case IR_T_SQRT: st[d - 1] = sqrt(x); continue;
         case IR_T_POS: st[d - 1] = x > 0 ? x : 0; continue;

@@ -1,6 +1,8 @@
 /* Buffer planning by liveness, first-fit, with in-place elementwise ops. */
 #include "plan.h"
 
+#include "winograd.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +109,8 @@ static graph_plan *plan(const ir_graph *g, int keep_all)
             continue;
         }
         p->emit[i] = node->op != OP_INPUT;
+        int64_t scratch = winograd_scratch_floats(g, node);
+        if (scratch > p->scratch_floats) p->scratch_floats = round_up(scratch);
         if (node->op == OP_INPUT) {
             p->values[i].kind = LOC_INPUT;
             continue;

@@ -19,6 +19,8 @@ typedef struct graph_plan {
     int copy_input_to_output; /* the output is the input itself (or a view of it) */
     int64_t arena_floats;     /* per sample, a multiple of 16 (64 bytes) */
     int64_t am_offset;        /* activation maximisation: its state (iterate, Adam moments, gradient, targets) */
+    int64_t scratch_floats;   /* for the whole call (not per sample): the largest scratch of a kernel (Winograd
+                                 convs' slots, opt/winograd.h), before the arena */
     int n_nodes;
 } graph_plan;
 

@@ -52,6 +52,9 @@ void cli_usage(FILE *f)
         "                        print a stage's output to standard output\n"
         "  --sanitize=address    instrument the generated code with AddressSanitizer\n"
         "  --threads=on|off      off: single-threaded kernels that never call xai_parallel_for (default on)\n"
+        "  --conv=auto|direct    direct: every convolution as a direct correlation; auto (default) runs 3x3\n"
+        "                        stride-1 ones with 16+ channels on planes 28+ wide by Winograd F(2x2, 3x3):\n"
+        "                        2.25x fewer multiplies, sums that differ by rounding (docs/performance.md)\n"
         "  -j N, --jobs=N        threads that optimise and compile a large module, in parts joined by ld -r\n"
         "                        (binutils; default: the CPUs, at most 8; one when ld or objcopy is missing)\n"
         "  --root DIR            read sources, imports, weights and data only inside DIR (also XAIC_ROOT)\n"
@@ -147,6 +150,8 @@ int cli_parse(int argc, char **argv, cli *o, FILE *err)
             o->jobs = (int)n;
         } else if (!strcmp(a, "--threads=off") || !strcmp(a, "--threads=on"))
             o->threads_off = a[11] == 'f';
+        else if (!strcmp(a, "--conv=direct") || !strcmp(a, "--conv=auto"))
+            o->conv_direct = a[7] == 'd';
         else if (!strcmp(a, "--weights=embedded"))
             o->external = 0;
         else if (!strncmp(a, "--dump=", 7))

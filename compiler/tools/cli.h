@@ -20,6 +20,7 @@ typedef struct cli {
     int opt_level, external, forward, class_target, sanitize_address, stats, overlay;
     int colormap; /* --colormap: XAI_COLORMAP_* of a .png heatmap */
     int threads_off;
+    int conv_direct; /* --conv=direct: no Winograd F(2x2, 3x3) (cg_options.winograd_off) */
     int jobs;        /* -j N: threads that optimise and compile (0: the CPUs) */
     int error_limit; /* -1: the default */
     int allow_nonfinite_weights;

@@ -163,7 +163,7 @@ static int compile(const cli *o, compilation *c)
         return 1;
     }
     if (o->keep_values) keep_values(c);
-    cg_options cgo = { .weights_external = o->external, .threads_off = o->threads_off };
+    cg_options cgo = { .weights_external = o->external, .threads_off = o->threads_off, .winograd_off = o->conv_direct };
     char *err = NULL, msg[1024] = "";
     xai_outfile *out = NULL, *hdr = NULL;
     int status = 1;

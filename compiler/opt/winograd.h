@@ -1,0 +1,45 @@
+/* Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", CVPR 2016): a 2x2 block of outputs from a 4x4 block of inputs with 16 multiplies per channel pair
+ * instead of 36. This stage decides which convolutions take it and makes their transformed filters
+ * U = G w G^T once, as derived constants with recipes (so --weights=external computes them when the weights are
+ * bound); codegen/cg_winograd.c runs the transforms and the 16 products. */
+#ifndef XAIC_WINOGRAD_H
+#define XAIC_WINOGRAD_H
+
+#include "ir.h"
+
+/* Tiles along a row are taken 16 at a time (one vector, a unit): narrower planes would leave most lanes idle. */
+#define WINOGRAD_MIN_WIDTH 28
+#define WINOGRAD_UNIT      16
+/* The threads split a conv's chunks of units into this many slots, each with its own scratch in the workspace
+ * (transformed inputs and products of one chunk); the workspace holds one set, shared by every conv of the
+ * network, as they run one after the other. */
+#define WINOGRAD_SLOTS 4
+/* A chunk's scratch aims at half of a core's L2 (the transformed filters are read beside it) but holds at least one
+ * unit, at most WINOGRAD_MAX_SLOT_BYTES: which bounds the channels a conv may have (input + output <= 1024). */
+#define WINOGRAD_CHUNK_BYTES    (512 << 10)
+#define WINOGRAD_MAX_SLOT_BYTES (1 << 20)
+#define WINOGRAD_MAX_CHUNK_UNITS 8
+
+/* How a conv's tiles are cut: C input and K output channels, TX tiles per row, GX units per row, TY rows of tiles,
+ * UC units per chunk, T = 16 UC tiles per chunk; slot_floats: one slot's scratch, V [16][C][T] then M [16][K][T]. */
+typedef struct winograd_tiling {
+    int64_t C, K, TX, GX, TY, units, UC, T, chunks, slot_floats;
+} winograd_tiling;
+winograd_tiling winograd_tile(int64_t C, int64_t K, int64_t OH, int64_t OW);
+
+/* Whether node n of g (a conv2d, or the transposed conv of a gradient or relevance pass, itself a correlation
+ * with the filters flipped) takes the transform: 3x3, stride 1, no dilation, one group, at least 16 input and output
+ * channels, output planes at least WINOGRAD_MIN_WIDTH wide. Filters read as pos(w) / neg(w) (z+ rules) are
+ * transformed as such. */
+int winograd_applies(const ir_graph *g, const ir_node *n);
+/* Makes the transformed filters of every convolution that takes the transform, in every graph of m (owned by
+ * the network; made once per filter tensor). */
+void winograd_prepare(ir_module *m);
+/* The transformed filters of node n ([16][outputs][inputs]), or NULL when winograd_prepare made none. */
+const ir_const *winograd_weights(const ir_graph *g, const ir_node *n);
+/* The workspace scratch node n needs when it runs by Winograd (floats, all slots), else 0 (plan.c reserves the
+ * largest of a graph's, codegen puts it before the arena). */
+int64_t winograd_scratch_floats(const ir_graph *g, const ir_node *n);
+
+#endif
