@@ -23,6 +23,10 @@ const ir_const *cg_winograd_weights(const cg *c, const ir_node *n)
 {
     if (c->opt->winograd_off || c->opt->vector_registers < 32 || c->opt->vector_floats == 8)
         return NULL; /* (8: CG_VW forced) */
+    /* the workspace holds the kernel's scratch (the plans reserved it; checked, as a kernel that wrote past it
+     * would corrupt the arena) */
+    int64_t scratch = winograd_scratch_floats(c->g, n);
+    if (!scratch || scratch * (int64_t)sizeof(float) > c->scratch_bytes) return NULL;
     return winograd_weights(c->g, n);
 }
 

@@ -24,6 +24,8 @@
 typedef struct wino {
     cg_corr q;         /* the correlation (vw = 16), its epilogue and output layout */
     winograd_tiling t; /* channels, tiles, units and chunks */
+    LLVMValueRef oc0;  /* the output transform's channels: n_oc from oc0 (all K from 0, or a block) */
+    int64_t n_oc;
 } wino;
 
 static LLVMValueRef shuffle16(cg *c, LLVMValueRef a, LLVMValueRef b, int first, int step)
@@ -57,8 +59,8 @@ static LLVMValueRef lanes_inside(cg *c, LLVMValueRef x, int64_t W, LLVMValueRef 
     LLVMTypeRef vt = LLVMVectorType(c->i64, WV);
     LLVMValueRef m = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, idx, LLVMConstNull(vt), ""),
                                   LLVMBuildICmp(c->b, LLVMIntSLT, idx, splat_i64(c, cg_i64(c, W)), ""), "");
-    LLVMValueRef okv = LLVMBuildICmp(c->b, LLVMIntNE, splat_i64(c, LLVMBuildZExt(c->b, ok, c->i64, "")),
-                                     LLVMConstNull(vt), "");
+    LLVMValueRef okv =
+        LLVMBuildICmp(c->b, LLVMIntNE, splat_i64(c, LLVMBuildZExt(c->b, ok, c->i64, "")), LLVMConstNull(vt), "");
     return LLVMBuildAnd(c->b, m, okv, "");
 }
 
@@ -135,11 +137,11 @@ static void store_outputs(cg *c, const wino *w, LLVMValueRef outb, LLVMValueRef 
 {
     const cg_corr *p = &w->q;
     cg_loop lo_loop;
-    LLVMValueRef oc = cg_loop_begin(c, &lo_loop, cg_i64(c, 0), cg_i64(c, w->t.K), "woc");
+    LLVMValueRef oc = cg_loop_begin(c, &lo_loop, w->oc0, iadd(c, w->oc0, w->n_oc), "woc");
     LLVMValueRef m[4][4];
     for (int xi = 0; xi < 16; xi++)
-        m[xi / 4][xi % 4] = vload_n(c, M, cg_mad(c, oc, w->t.T, iadd(c, col0, (int64_t)xi * w->t.K * w->t.T)),
-                                    lanes_n(WV, WV), WV);
+        m[xi / 4][xi % 4] =
+            vload_n(c, M, cg_mad(c, oc, w->t.T, iadd(c, col0, (int64_t)xi * w->t.K * w->t.T)), lanes_n(WV, WV), WV);
     LLVMValueRef s[2][4];
     for (int j = 0; j < 4; j++) {
         s[0][j] = fadd(c, fadd(c, m[0][j], m[1][j]), m[2][j]);
@@ -217,6 +219,52 @@ static void transform_outputs(cg *c, const wino *w, LLVMValueRef outb, LLVMValue
     LLVMPositionBuilderAtEnd(c->b, join);
 }
 
+/* A whole layer at once (winograd_tiling.whole), sample by sample: the input transform of every unit (threads split
+ * the units), then per block of output channels (threads split the blocks) the 16 products and the output
+ * transform. The filters are read once per sample, the transformed inputs (in L3) once per block. */
+static void emit_whole(cg *c, wino *w, LLVMValueRef scratch)
+{
+    cg_corr *q = &w->q;
+    winograd_tiling t = w->t;
+    cg_loop lb, lu, lk, lx, lv;
+    LLVMValueRef b = cg_loop_begin(c, &lb, cg_i64(c, 0), q->batch, "b");
+    LLVMValueRef inb = cg_gep(c, q->in, cg_mad(c, b, t.C * q->H * q->W, NULL));
+    LLVMValueRef outb = cg_gep(c, q->out, cg_mad(c, b, t.K * q->o_plane, NULL));
+    q->epi_base = cg_mad(c, b, t.K * q->o_plane, NULL);
+    LLVMValueRef one = cg_i64(c, 1), lo, hi;
+    cg_par par;
+    { /* the input transform */
+        LLVMValueRef *vals[2] = { &scratch, &inb };
+        cg_par_begin(c, &par, t.units, 16 * t.C * WV * CG_PAR_ELEMENT_WORK, one, vals, 2, 0u, &lo, &hi);
+        cg_wide_vectors(c);
+        LLVMValueRef unit = cg_loop_begin(c, &lu, lo, hi, "wunit");
+        transform_inputs(c, w, inb, scratch, unit, cg_mad(c, unit, WV, NULL));
+        cg_loop_end(c, &lu);
+        cg_par_end(c, &par);
+    }
+    int64_t blocks = t.K / WINOGRAD_WHOLE_BLOCK;
+    LLVMValueRef *vals[7 + IR_MAX_INPUTS] = { &outb, &scratch, &q->w, &q->bias, &q->epi_base, &inb, &q->batch };
+    int n_vals = cg_epilogue_slots(q->epi, q->epi_in, q->epi_in, vals, 7);
+    cg_par_begin(c, &par, blocks, WINOGRAD_WHOLE_BLOCK * t.T * 16 * t.C, one, vals, n_vals, 1u, &lo, &hi);
+    cg_gemm_begin(c);
+    cg_wide_vectors(c);
+    LLVMValueRef V = scratch, M = cg_gep(c, scratch, cg_i64(c, 16 * t.C * t.T));
+    LLVMValueRef k = cg_loop_begin(c, &lk, lo, hi, "wblock");
+    LLVMValueRef k0 = cg_mad(c, k, WINOGRAD_WHOLE_BLOCK, NULL);
+    LLVMValueRef xi = cg_loop_begin(c, &lx, cg_i64(c, 0), cg_i64(c, 16), "wxi");
+    cg_emit_gemm_ab(c, cg_gep(c, M, cg_mad(c, xi, t.K * t.T, cg_mad(c, k0, t.T, NULL))),
+                    cg_gep(c, q->w, cg_mad(c, xi, t.K * t.C, cg_mad(c, k0, t.C, NULL))), 0, WINOGRAD_WHOLE_BLOCK,
+                    cg_gep(c, V, cg_mad(c, xi, t.C * t.T, NULL)), t.C, t.T);
+    cg_loop_end_rolled(c, &lx);
+    w->oc0 = k0, w->n_oc = WINOGRAD_WHOLE_BLOCK;
+    LLVMValueRef unit = cg_loop_begin(c, &lv, cg_i64(c, 0), cg_i64(c, t.units), "wout");
+    transform_outputs(c, w, outb, M, unit, cg_mad(c, unit, WV, NULL));
+    cg_loop_end(c, &lv);
+    cg_loop_end(c, &lk);
+    cg_par_end(c, &par);
+    cg_loop_end(c, &lb);
+}
+
 void cg_emit_winograd(cg *c, const cg_corr *p0, const ir_const *u, LLVMValueRef scratch)
 {
     wino w = { .q = *p0 };
@@ -225,6 +273,11 @@ void cg_emit_winograd(cg *c, const cg_corr *p0, const ir_const *u, LLVMValueRef 
     winograd_tiling t = w.t = winograd_tile(q->ic_n, q->oc_n, q->OH, q->OW);
     int64_t slots = t.chunks < WINOGRAD_SLOTS ? t.chunks : WINOGRAD_SLOTS;
     q->w = cg_const_ptr(c, u);
+    if (t.whole) {
+        emit_whole(c, &w, scratch);
+        return;
+    }
+    w.oc0 = cg_i64(c, 0), w.n_oc = t.K;
     cg_par par;
     LLVMValueRef lo, hi;
     LLVMValueRef *vals[6 + IR_MAX_INPUTS] = { &q->out, &q->in, &q->w, &q->batch, &q->bias, &scratch };

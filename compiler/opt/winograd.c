@@ -6,8 +6,8 @@
 
 int winograd_applies(const ir_graph *g, const ir_node *n)
 {
-    if ((n->op != OP_CONV2D && n->op != OP_CONV2D_T) || n->kh != 3 || n->kw != 3 || n->sh != 1 || n->sw != 1 || n->dh > 1 || n->dw > 1 ||
-        n->groups > 1 || !n->weight || n->n_inputs < 1)
+    if ((n->op != OP_CONV2D && n->op != OP_CONV2D_T) || n->kh != 3 || n->kw != 3 || n->sh != 1 || n->sw != 1 ||
+        n->dh > 1 || n->dw > 1 || n->groups > 1 || !n->weight || n->n_inputs < 1)
         return 0;
     const ir_shape *in = &g->nodes[n->inputs[0]].shape;
     if (in->rank != 3 || n->shape.rank != 3) return 0;
@@ -28,15 +28,22 @@ winograd_tiling winograd_tile(int64_t C, int64_t K, int64_t OH, int64_t OW)
     if (t.UC > WINOGRAD_MAX_CHUNK_UNITS) t.UC = WINOGRAD_MAX_CHUNK_UNITS;
     if (t.UC > t.units) t.UC = t.units;
     if (t.UC < 1) t.UC = 1;
+    int64_t filter_bytes = 16 * C * K * (int64_t)sizeof(float), layer_floats = t.units * unit_floats;
+    t.whole = filter_bytes >= WINOGRAD_WHOLE_MIN_FILTER_BYTES && K % WINOGRAD_WHOLE_BLOCK == 0 &&
+        layer_floats * (int64_t)sizeof(float) <= WINOGRAD_WHOLE_MAX_BYTES;
+    if (t.whole) t.UC = t.units;
     t.T = t.UC * WINOGRAD_UNIT, t.chunks = (t.units + t.UC - 1) / t.UC, t.slot_floats = t.UC * unit_floats;
+    t.scratch_floats = t.whole ? t.slot_floats : WINOGRAD_SLOTS * t.slot_floats;
     return t;
 }
 
 int64_t winograd_scratch_floats(const ir_graph *g, const ir_node *n)
 {
     if (!winograd_weights(g, n)) return 0;
-    int64_t C = n->op == OP_CONV2D ? g->nodes[n->inputs[0]].shape.dims[0] : n->shape.dims[0];
-    return WINOGRAD_SLOTS * winograd_tile(C, n->units, n->shape.dims[1], n->shape.dims[2]).slot_floats;
+    /* the correlation's input and output channels, as codegen tiles it (a transposed conv maps units to C) */
+    int t = n->op == OP_CONV2D_T;
+    int64_t in = t ? n->units : g->nodes[n->inputs[0]].shape.dims[0], out = t ? n->shape.dims[0] : n->units;
+    return winograd_tile(in, out, n->shape.dims[1], n->shape.dims[2]).scratch_floats;
 }
 
 static ir_graph *owner_of(const ir_graph *g) { return (ir_graph *)(g->network ? g->network : g); }
@@ -71,8 +78,8 @@ static void prepare_graph(ir_graph *g)
         int64_t shape[3] = { 16, n->weight->shape[t], n->weight->shape[1 - t] };
         char name[512];
         static const char *map[] = { "", "|pos", "|neg" };
-        snprintf(name, sizeof name, "%s%s|winograd%s", n->weight->name ? n->weight->name : "weight",
-                 map[n->weight_map], t ? "_t" : "");
+        snprintf(name, sizeof name, "%s%s|winograd%s", n->weight->name ? n->weight->name : "weight", map[n->weight_map],
+                 t ? "_t" : "");
         ir_const *u = ir_graph_new_const(owner, name, 3, shape);
         ir_recipe *r = calloc(1, sizeof *r);
         if (!u || !r) {
@@ -81,8 +88,10 @@ static void prepare_graph(ir_graph *g)
         }
         r->per_row = 1;
         /* (takes r, or frees it; a recipe that cannot describe u leaves u without one, and find skips it) */
-        if (ir_recipe_push(r, transform_of(n), ir_recipe_source(r, n->weight), n->weight_map)) ir_recipe_apply(u, r);
-        else free(r);
+        if (ir_recipe_push(r, transform_of(n), ir_recipe_source(r, n->weight), n->weight_map))
+            ir_recipe_apply(u, r);
+        else
+            free(r);
     }
 }
 

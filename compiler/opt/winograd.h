@@ -17,14 +17,24 @@
 #define WINOGRAD_SLOTS 4
 /* A chunk's scratch aims at half of a core's L2 (the transformed filters are read beside it) but holds at least one
  * unit, at most WINOGRAD_MAX_SLOT_BYTES: which bounds the channels a conv may have (input + output <= 1024). */
-#define WINOGRAD_CHUNK_BYTES    (512 << 10)
-#define WINOGRAD_MAX_SLOT_BYTES (1 << 20)
+#define WINOGRAD_CHUNK_BYTES     (512 << 10)
+#define WINOGRAD_MAX_SLOT_BYTES  (1 << 20)
 #define WINOGRAD_MAX_CHUNK_UNITS 8
+/* Filters of at least this many transformed bytes (512 x 256 channels and more) would be read from memory once per
+ * chunk, not from L3: such a conv takes all its tiles at once instead (the whole layer's transformed inputs and
+ * products as scratch, at most WINOGRAD_WHOLE_MAX_BYTES), the threads splitting it by tiles for the input
+ * transform, then by blocks of WINOGRAD_WHOLE_BLOCK output channels for the products and the output transform. */
+#define WINOGRAD_WHOLE_MIN_FILTER_BYTES (8 << 20)
+#define WINOGRAD_WHOLE_MAX_BYTES        (32 << 20)
+#define WINOGRAD_WHOLE_BLOCK            64
 
 /* How a conv's tiles are cut: C input and K output channels, TX tiles per row, GX units per row, TY rows of tiles,
- * UC units per chunk, T = 16 UC tiles per chunk; slot_floats: one slot's scratch, V [16][C][T] then M [16][K][T]. */
+ * UC units per chunk, T = 16 UC tiles per chunk; slot_floats: one slot's scratch, V [16][C][T] then M [16][K][T];
+ * whole: one chunk of every unit (WINOGRAD_WHOLE_MIN_FILTER_BYTES), one scratch; scratch_floats: all of it. */
 typedef struct winograd_tiling {
     int64_t C, K, TX, GX, TY, units, UC, T, chunks, slot_floats;
+    int whole;
+    int64_t scratch_floats;
 } winograd_tiling;
 winograd_tiling winograd_tile(int64_t C, int64_t K, int64_t OH, int64_t OW);
 

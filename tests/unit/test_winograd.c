@@ -1,7 +1,8 @@
 /* Winograd F(2x2, 3x3) convolutions (opt/winograd.h, codegen/cg_winograd.c) on random layers of every shape class
  * the path takes: PyTorch's pad 1 and 0 and TensorFlow's `same`, even and odd heights and widths (a last row of
  * tiles and a last unit of 16 tiles cut short), widths of one unit and of several, channel counts that are not
- * multiples of the GEMM tiles, with and without bias, a fused ReLU, batch 1 and 3, embedded and external weights
+ * multiples of the GEMM tiles, with and without bias, a fused ReLU, batch 1 to 3, filters large enough that the
+ * whole layer runs at once (WINOGRAD_WHOLE_MIN_FILTER_BYTES), embedded and external weights
  * (the transformed filters computed at compile time and when the weights are bound). Against
  *   - a naive double-precision correlation written here: |winograd - exact| <= 1e-6 x (sum over the taps of
  *     |w x|, + |b|) at every output, the bound of the rounding the transforms add (docs/performance.md: the
@@ -29,12 +30,14 @@ typedef struct wg_case {
 } wg_case;
 
 static const wg_case cases[] = {
-    { 16, 16, 28, 28, 1, 1, 1, 0 },  /* one unit per row of tiles (14 tiles) */
-    { 24, 20, 29, 31, 3, 1, 1, 0 },  /* odd height and width, channels off the tiles */
-    { 16, 32, 40, 70, 2, 0, 0, 0 },  /* unpadded: 38 x 68, two units per row, the second cut */
-    { 32, 16, 30, 64, 1, -1, 1, 0 }, /* `same`, a width of exactly 2 units */
-    { 17, 33, 33, 29, 2, 1, 1, 1 },  /* external weights: the filters transformed at bind time */
-    { 64, 64, 56, 56, 1, 1, 1, 1 },  /* a ResNet stage's shape, several units per chunk */
+    { 16, 16, 28, 28, 1, 1, 1, 0 },   /* one unit per row of tiles (14 tiles) */
+    { 24, 20, 29, 31, 3, 1, 1, 0 },   /* odd height and width, channels off the tiles */
+    { 16, 32, 40, 70, 2, 0, 0, 0 },   /* unpadded: 38 x 68, two units per row, the second cut */
+    { 32, 16, 30, 64, 1, -1, 1, 0 },  /* `same`, a width of exactly 2 units */
+    { 17, 33, 33, 29, 2, 1, 1, 1 },   /* external weights: the filters transformed at bind time */
+    { 64, 64, 56, 56, 1, 1, 1, 1 },   /* a ResNet stage's shape, several units per chunk */
+    { 300, 448, 29, 30, 2, 1, 1, 0 }, /* large filters: the whole layer at once, blocks of 64 output channels (the
+                                         gradient's 300 outputs: chunks) */
 };
 
 /* the conv network's forward (and bind_weights), the head's gradient and LRP (naive_ref.c's nr_grad_lrp) */
@@ -281,14 +284,15 @@ Test(winograd, layers_that_do_not_qualify_stay_direct)
         char wname[64], *text = NULL;
         snprintf(wname, sizeof wname, "wgno%d.safetensors", k);
         free(tu_write_weights(wname, t, 2));
-        cr_assert(asprintf(&text, "network wg { weights \"%s\"; input x[%d, %d, %d]; y = %s; output y; }\n", wname, C, H,
-                           W, convs[k]) > 0);
+        cr_assert(asprintf(&text, "network wg { weights \"%s\"; input x[%d, %d, %d]; y = %s; output y; }\n", wname, C,
+                           H, W, convs[k]) > 0);
         char *path = tu_write_temp("wgno.xai", text, strlen(text));
         cg_options direct = { .winograd_off = 1 }, dflt = { 0 };
         char *msg = NULL;
         xai_jit *a = nr_jit_compile(path, text, &direct, &msg), *d = nr_jit_compile(path, text, &dflt, &msg);
         cr_assert(a && d, "%s", msg ? msg : "?");
-        nr_forward_fn fa = (nr_forward_fn)nr_symbol(a, "wg", "forward"), fd = (nr_forward_fn)nr_symbol(d, "wg", "forward");
+        nr_forward_fn fa = (nr_forward_fn)nr_symbol(a, "wg", "forward"),
+                      fd = (nr_forward_fn)nr_symbol(d, "wg", "forward");
         nr_wsize_fn ws = (nr_wsize_fn)nr_symbol(a, "wg", "workspace_size");
         float *x = malloc(sizeof(float) * C * H * W), *ya = malloc(sizeof(float) * K * H * W),
               *yd = malloc(sizeof(float) * K * H * W);
