@@ -584,3 +584,34 @@ Test(cli, help_and_version)
     cr_assert_not_null(strstr(out, "LLVM"), "%s", out);
     free(out);
 }
+
+/* --conv=direct keeps every conv a direct correlation: the module then holds no Winograd-transformed filters,
+ * which the default compile of the same 3x3 layer does (their constant is named "...|winograd"); an unknown
+ * value is a usage error naming it. */
+Test(cli, conv_direct_and_unknown_value)
+{
+    static float w[16 * 16 * 9];
+    for (int i = 0; i < 16 * 16 * 9; i++) w[i] = (float)((i * 37) % 19 - 9) / 9.0f;
+    tu_tensor t[] = { { "y.weight", 4, { 16, 16, 3, 3 }, w } };
+    free(tu_write_weights("wino_cli.safetensors", t, 1));
+    const char *text = "network wc { weights \"wino_cli.safetensors\"; input x[16, 28, 28];\n"
+                       "  y = conv2d(x, 16, kernel=3, pad=1, bias=false); output y; }\n";
+    char *src = tu_write_temp("wino_cli.xai", text, strlen(text));
+    char *ll = tmp("wino.ll"), *out = NULL;
+    for (int direct = 0; direct < 2; direct++) {
+        int rc = xaic(&out, "'%s' --emit llvm -o '%s'%s", src, ll, direct ? " --conv=direct" : "");
+        cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+        char *ir = tu_read_file(ll, NULL);
+        cr_assert_not_null(ir);
+        cr_expect_eq(strstr(ir, "|winograd") != NULL, !direct, "%s: transformed filters %s",
+                     direct ? "--conv=direct" : "default", direct ? "present" : "missing");
+        free(ir);
+        free(out);
+    }
+    int rc = xaic(&out, "'%s' -o '%s' --conv=fast", src, ll);
+    cr_expect_eq(rc, 2, "exit %d:\n%s", rc, out);
+    cr_expect_not_null(strstr(out, "--conv=fast"), "%s", out);
+    free(out);
+    free(ll);
+    free(src);
+}
