@@ -14,11 +14,11 @@
 # Environment:
 #   BENCH_RESNET_ROUNDS=5    interleaved rounds
 #   BENCH_RESNET_RUNS=3      timed calls per process (1 untimed warm-up first)
-#   BENCH_RESNET_METHODS     default "forward epsilon_plus gradient"; epsilon_gamma_box is also compiled
+#   BENCH_RESNET_METHODS     default "forward epsilon_plus epsilon_gamma_box gradient" (all compiled)
 #   BENCH_THREADS=2          threads of both sides (torch.set_num_threads, XAI_NUM_THREADS)
 #   BENCH_RESNET_WEIGHTS     external (default: the driver maps the .safetensors) or embedded
 #   PEERS_DIR, XAIC_BUILD_DIR as for bench/run.sh
 # Results: one JSON line per process (with "round"), appended to $XAIC_BUILD_DIR/bench/results.jsonl.
 set -euo pipefail
 exec bash "$(dirname "$0")/imported.sh" resnet50 "${BENCH_RESNET_ROUNDS:-5}" "${BENCH_RESNET_RUNS:-3}" \
-  "${BENCH_RESNET_METHODS:-forward epsilon_plus gradient}" "${BENCH_RESNET_WEIGHTS:-external}"
+  "${BENCH_RESNET_METHODS:-forward epsilon_plus epsilon_gamma_box gradient}" "${BENCH_RESNET_WEIGHTS:-external}"

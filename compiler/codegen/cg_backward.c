@@ -503,7 +503,7 @@ void cg_kernel_conv2d_t(cg *c, const kargs *a)
     const ir_const *winograd = cg_winograd_weights(c, n); /* stride 1: one phase, the flipped filters' correlation */
     if (winograd) {
         cg_corr p = conv2d_t_phase(c, a, 0, 0, tap[0]);
-        cg_emit_winograd(c, &p, winograd, a->scratch);
+        cg_emit_winograd(c, &p, winograd, 1, a->scratch);
         return;
     }
     for (int py = 0; py < n->sh && py < H; py++) {

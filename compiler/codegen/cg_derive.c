@@ -19,10 +19,14 @@ struct cg_derived {
     int64_t bytes;
 };
 
+int cg_winograd_on(const cg *c)
+{
+    return !c->opt->winograd_off && c->opt->vector_registers >= 32 && c->opt->vector_floats != 8; /* 8: CG_VW forced */
+}
+
 const ir_const *cg_winograd_weights(const cg *c, const ir_node *n)
 {
-    if (c->opt->winograd_off || c->opt->vector_registers < 32 || c->opt->vector_floats == 8)
-        return NULL; /* (8: CG_VW forced) */
+    if (!cg_winograd_on(c)) return NULL;
     /* the workspace holds the kernel's scratch (the plans reserved it; checked, as a kernel that wrote past it
      * would corrupt the arena) */
     int64_t scratch = winograd_scratch_floats(c->g, n);
@@ -132,13 +136,12 @@ LLVMValueRef cg_const_ptr(cg *c, const ir_const *k)
     return LLVMBuildInBoundsGEP2(c->b, c->i8, file, (LLVMValueRef[]){ cg_i64(c, k->file_offset) }, 1, "");
 }
 
-/* ir_winograd_element of element i of an IR_T_WINOGRAD(_T) transform of k (at src), in its order */
-static LLVMValueRef winograd_element(cg *c, LLVMValueRef src, const ir_const *k, int flip, int map, LLVMValueRef i)
+/* ir_winograd_element of element i of an IR_T_WINOGRAD transform of k (at src), in its order */
+static LLVMValueRef winograd_element(cg *c, LLVMValueRef src, const ir_const *k, int map, LLVMValueRef i)
 {
-    int64_t filters = k->count / 9, K = k->shape[0], C = k->shape[1];
+    int64_t filters = k->count / 9;
     LLVMValueRef xi = LLVMBuildUDiv(c->b, i, cg_i64(c, filters), "");
     LLVMValueRef f = LLVMBuildURem(c->b, i, cg_i64(c, filters), ""); /* ir_winograd_filter */
-    if (flip) f = cg_mad(c, LLVMBuildURem(c->b, f, cg_i64(c, K), ""), C, LLVMBuildUDiv(c->b, f, cg_i64(c, K), ""));
     LLVMValueRef w = cg_gep(c, src, cg_mad(c, f, 9, NULL));
     LLVMValueRef a = LLVMBuildUDiv(c->b, xi, cg_i64(c, 4), ""), b = LLVMBuildURem(c->b, xi, cg_i64(c, 4), "");
     /* the 16 (a, b) as a switch over compile-time coefficients, joined by a phi */
@@ -158,7 +161,7 @@ static LLVMValueRef winograd_element(cg *c, LLVMValueRef src, const ir_const *k,
             LLVMValueRef row = NULL;
             for (int x = 0; x < 3; x++) {
                 if (ir_winograd_g[rb][x] == 0) continue;
-                LLVMValueRef v = cg_load(c, w, cg_i64(c, flip ? 8 - (y * 3 + x) : y * 3 + x));
+                LLVMValueRef v = cg_load(c, w, cg_i64(c, y * 3 + x));
                 if (map != WMAP_NONE) { /* ir_winograd_element's map: pos(w) / neg(w) */
                     LLVMValueRef zero = cg_f32(c, 0);
                     LLVMValueRef keep = LLVMBuildFCmp(c->b, map == WMAP_POS ? LLVMRealOGT : LLVMRealOLT, v, zero, "");
@@ -204,10 +207,7 @@ static LLVMValueRef eval(cg *c, const ir_recipe *r, LLVMValueRef *src, LLVMValue
             continue;
         }
         case IR_T_NUM: st[d++] = LLVMConstReal(c->f64, t->num); continue;
-        case IR_T_WINOGRAD:
-        case IR_T_WINOGRAD_T:
-            st[d++] = winograd_element(c, src[t->src], r->src[t->src], t->op == IR_T_WINOGRAD_T, (int)t->num, i);
-            continue;
+        case IR_T_WINOGRAD: st[d++] = winograd_element(c, src[t->src], r->src[t->src], (int)t->num, i); continue;
         case IR_T_NEG: st[d - 1] = LLVMBuildFNeg(c->b, x, ""); continue;
         case IR_T_SQRT: st[d - 1] = cg_intrinsic(c, "llvm.sqrt", c->f64, &x, 1); continue;
         case IR_T_ABS: st[d - 1] = cg_intrinsic(c, "llvm.fabs", c->f64, &x, 1); continue;

@@ -120,7 +120,7 @@ void cg_kernel_conv2d(cg *c, const kargs *a)
     };
     for (int k = 0; k < a->n_in; k++) p.epi_in[k] = a->in[k];
     if (winograd)
-        cg_emit_winograd(c, &p, winograd, a->scratch);
+        cg_emit_winograd(c, &p, winograd, 0, a->scratch);
     else
         cg_emit_corr(c, &p);
 }

@@ -67,7 +67,8 @@ const cg_corr *cg_corr_map_weights(cg *c, const cg_corr *p, LLVMValueRef co, int
  * emitted) if p (defaults filled in) does not qualify. */
 int cg_emit_corr_flat(cg *c, const cg_corr *p);
 /* A 3x3 stride-1 correlation by Winograd F(2x2, 3x3) (cg_winograd.c), u its transformed filters
- * (cg_winograd_weights), scratch the kernel's (kargs.scratch); p->w is not read. */
-void cg_emit_winograd(cg *c, const cg_corr *p, const ir_const *u, LLVMValueRef scratch);
+ * (cg_winograd_weights; flipped: p is a transposed conv and u its layer's), scratch the kernel's (kargs.scratch); p->w
+ * is not read. */
+void cg_emit_winograd(cg *c, const cg_corr *p, const ir_const *u, int flipped, LLVMValueRef scratch);
 
 #endif

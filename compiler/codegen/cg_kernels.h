@@ -79,6 +79,8 @@ const ir_const *cg_kernel_weight(const cg *c, const ir_node *n);
 /* The transformed filters of a conv2d that runs as Winograd F(2x2, 3x3) (cg_winograd.c), or NULL: it does not
  * apply, the options turn it off, or the target has no 16-float vectors. */
 const ir_const *cg_winograd_weights(const cg *c, const ir_node *n);
+/* Whether the options and the target let any conv run by Winograd (else no scratch is reserved) */
+int cg_winograd_on(const cg *c);
 /* Emits the kernel for node i of c->g as an internal function and returns it. */
 LLVMValueRef cg_kernel(cg *c, int i);
 /* cg_kernel, or the function of an identical node emitted before for the same network (cg_kernel_cache.c) */

@@ -318,11 +318,17 @@ void cg_emit_gemm_abt(cg *c, LLVMValueRef out, LLVMValueRef a, LLVMValueRef rows
 void cg_emit_gemm_ab(cg *c, LLVMValueRef out, LLVMValueRef a, int a_t, int64_t rows, LLVMValueRef b, int64_t K,
                      int64_t N)
 {
+    cg_emit_gemm_strided(c, out, a, a_t ? 1 : K, a_t ? rows : 1, rows, b, K, N);
+}
+
+void cg_emit_gemm_strided(cg *c, LLVMValueRef out, LLVMValueRef a, int64_t a_row, int64_t a_k, int64_t rows,
+                          LLVMValueRef b, int64_t K, int64_t N)
+{
     cg_gemm_operands g = { .out = out,
                            .o_stride = N,
                            .s = a,
-                           .s_stride = a_t ? 1 : K,
-                           .s_jstride = a_t ? rows : 1,
+                           .s_stride = a_row,
+                           .s_jstride = a_k,
                            .w = b,
                            .w_stride = N,
                            .w_map = WMAP_NONE };

@@ -72,5 +72,8 @@ void cg_emit_gemm_abt(cg *c, LLVMValueRef out, LLVMValueRef a, LLVMValueRef rows
                       LLVMValueRef panel);
 void cg_emit_gemm_ab(cg *c, LLVMValueRef out, LLVMValueRef a, int a_t, int64_t rows, LLVMValueRef b, int64_t K,
                      int64_t N);
+/* The same with a[r][k] at a + r a_row + k a_k (a block of rows of a larger matrix, stored either way) */
+void cg_emit_gemm_strided(cg *c, LLVMValueRef out, LLVMValueRef a, int64_t a_row, int64_t a_k, int64_t rows,
+                          LLVMValueRef b, int64_t K, int64_t N);
 
 #endif

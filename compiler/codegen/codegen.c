@@ -268,7 +268,7 @@ int codegen_network(LLVMModuleRef mod, const ir_graph *net, const graph_plan *pl
     const graph_plan **plans = calloc(n_explanations + 1, sizeof *plans);
     graphs[0] = net, plans[0] = plan;
     for (int e = 0; e < n_explanations; e++) graphs[e + 1] = explanations[e], plans[e + 1] = explanation_plans[e];
-    for (int k = 0; k < n_explanations + 1; k++) /* before anything asks which convs run by Winograd */
+    for (int k = 0; cg_winograd_on(&c) && k < n_explanations + 1; k++) /* before anything asks which convs take it */
         if (plans[k]->scratch_floats * 4 > c.scratch_bytes) c.scratch_bytes = plans[k]->scratch_floats * 4;
     cg_derive_layout(&c, graphs, plans, n_explanations + 1); /* before any entry: the arena starts after them */
     free(graphs);

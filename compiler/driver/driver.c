@@ -39,7 +39,7 @@ static int analyse(compilation *c, xai_diag *d, driver_extend_fn extend, void *c
     if (explain_build(d, c->ir, c->explain)) return 1;
     for (int i = 0; i < c->ir->n_graphs; i++) fuse_epilogues(c->ir->graphs[i]);
     for (int i = 0; i < c->ir->n_explanations; i++) fuse_epilogues(c->ir->explanations[i]);
-    winograd_prepare(c->ir); /* (the plans reserve the convs' scratch; --conv=direct then leaves them unused) */
+    winograd_prepare(c->ir); /* (the plans reserve the convs' scratch; codegen leaves it out under --conv=direct) */
     c->plans = calloc(c->ir->n_graphs + 1, sizeof *c->plans);
     for (int i = 0; i < c->ir->n_graphs; i++) c->plans[i] = plan_graph(c->ir->graphs[i]);
     c->explanation_plans = calloc(c->ir->n_explanations + 1, sizeof *c->explanation_plans);

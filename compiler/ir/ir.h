@@ -208,10 +208,9 @@ typedef enum {
     IR_T_POW, /* x ^ num: a whole num as pow() (0 where x = 0 and num < 0), else exp(num * log(x)) */
     /* pushes element i of the Winograd F(2x2, 3x3) transform of src [K][C][3][3], laid out [16][K][C]:
      * element (xi, k, c) is (G w[k][c] G^T)[xi / 4][xi % 4] (ir_winograd_element); num: an ir_weight_map applied to
-     * w first (the filters read as pos(w) or neg(w)) */
-    IR_T_WINOGRAD,
-    /* the same for the transposed conv (its correlation): filters w[k][c] flipped, laid out [16][C][K] */
-    IR_T_WINOGRAD_T
+     * w first (the filters read as pos(w) or neg(w)); the transposed conv reads the same transform (its flipped
+     * filters' is a permutation of it, codegen/cg_winograd.c) */
+    IR_T_WINOGRAD
 } ir_tape_op;
 
 typedef struct ir_tape_step {
@@ -246,12 +245,12 @@ struct ir_const {
 
 /* Winograd F(2x2, 3x3)'s weight transform G (Lavin & Gray 2016): the 4 x 3 matrix of U = G w G^T */
 extern const double ir_winograd_g[4][3];
-/* (G w G^T)[a][b] of one 3 x 3 filter w (row-major floats; flip: rotated by 180 degrees, w[2 - y][2 - x]; map: an
- * ir_weight_map applied to each w first), in double: the sum over rows y of G[a][y] times (the sum over columns x of
- * w[y][x] G[b][x]), zero terms skipped, in that order (cg_derive.c emits the same) */
-double ir_winograd_element(const float *w, int flip, int map, int a, int b);
-/* Element i of an IR_T_WINOGRAD(_T) transform of w: the filter it reads (its first float's index) and xi */
-int64_t ir_winograd_filter(const struct ir_const *w, int transposed, int64_t i, int *xi);
+/* (G w G^T)[a][b] of one 3 x 3 filter w (row-major floats; map: an ir_weight_map applied to each w first), in
+ * double: the sum over rows y of G[a][y] times (the sum over columns x of w[y][x] G[b][x]), zero terms skipped, in
+ * that order (cg_derive.c emits the same) */
+double ir_winograd_element(const float *w, int map, int a, int b);
+/* Element i of an IR_T_WINOGRAD transform of w: the filter it reads (its first float's index) and xi */
+int64_t ir_winograd_filter(const struct ir_const *w, int64_t i, int *xi);
 
 /* Appends a step; returns 0 when the recipe is full (the caller then gives up on the recipe). */
 int ir_recipe_push(ir_recipe *r, ir_tape_op op, int src, double num);

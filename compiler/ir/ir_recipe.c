@@ -31,8 +31,7 @@ static void arity(ir_tape_op op, int *pops, int *pushes)
     case IR_T_ELEM:
     case IR_T_ROW:
     case IR_T_NUM:
-    case IR_T_WINOGRAD:
-    case IR_T_WINOGRAD_T: *pops = 0; break;
+    case IR_T_WINOGRAD: *pops = 0; break;
     case IR_T_NEG:
     case IR_T_SQRT:
     case IR_T_POS:
@@ -63,7 +62,7 @@ static int valid(const ir_const *k, const ir_recipe *r)
             int64_t want = t->op == IR_T_ELEM ? k->count : k->count / r->per_row;
             if (r->src[t->src]->count != want) return 0;
         }
-        if (t->op == IR_T_WINOGRAD || t->op == IR_T_WINOGRAD_T) {
+        if (t->op == IR_T_WINOGRAD) {
             if (t->src < 0 || t->src >= r->n_src) return 0;
             const ir_const *w = r->src[t->src];
             if (w->rank != 4 || w->shape[2] != 3 || w->shape[3] != 3 || w->count / 9 * 16 != k->count) return 0;
@@ -80,18 +79,14 @@ double ir_pow(double x, double p)
 
 const double ir_winograd_g[4][3] = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
 
-int64_t ir_winograd_filter(const ir_const *w, int transposed, int64_t i, int *xi)
+int64_t ir_winograd_filter(const ir_const *w, int64_t i, int *xi)
 {
-    int64_t filters = w->count / 9, f = i % filters;
+    int64_t filters = w->count / 9;
     *xi = (int)(i / filters);
-    if (transposed) { /* f = c * K + k reads w[k][c] */
-        int64_t K = w->shape[0], C = w->shape[1];
-        f = (f % K) * C + f / K;
-    }
-    return f * 9;
+    return i % filters * 9;
 }
 
-double ir_winograd_element(const float *w, int flip, int map, int a, int b)
+double ir_winograd_element(const float *w, int map, int a, int b)
 {
     double u = 0;
     int first_y = 1;
@@ -101,7 +96,7 @@ double ir_winograd_element(const float *w, int flip, int map, int a, int b)
         int first_x = 1;
         for (int x = 0; x < 3; x++) {
             if (ir_winograd_g[b][x] == 0) continue;
-            double v = w[flip ? 8 - (y * 3 + x) : y * 3 + x];
+            double v = w[y * 3 + x];
             v = map == WMAP_POS ? (v > 0 ? v : 0) : map == WMAP_NEG ? (v < 0 ? v : 0) : v;
             double t = v * ir_winograd_g[b][x];
             row = first_x ? t : row + t;
@@ -127,11 +122,10 @@ double ir_recipe_eval(const ir_recipe *r, int64_t i)
         case IR_T_ELEM: st[d++] = r->src[t->src]->data[i]; continue;
         case IR_T_ROW: st[d++] = r->src[t->src]->data[i / r->per_row]; continue;
         case IR_T_NUM: st[d++] = t->num; continue;
-        case IR_T_WINOGRAD:
-        case IR_T_WINOGRAD_T: {
-            int xi, flip = t->op == IR_T_WINOGRAD_T;
-            int64_t at = ir_winograd_filter(r->src[t->src], flip, i, &xi);
-            st[d++] = ir_winograd_element(r->src[t->src]->data + at, flip, (int)t->num, xi / 4, xi % 4);
+        case IR_T_WINOGRAD: {
+            int xi;
+            int64_t at = ir_winograd_filter(r->src[t->src], i, &xi);
+            st[d++] = ir_winograd_element(r->src[t->src]->data + at, (int)t->num, xi / 4, xi % 4);
             continue;
         }
         case IR_T_NEG: st[d - 1] = -x; continue;

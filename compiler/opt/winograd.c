@@ -15,14 +15,21 @@ int winograd_applies(const ir_graph *g, const ir_node *n)
     int64_t K = n->units, C = n->op == OP_CONV2D ? in->dims[0] : n->shape.dims[0];
     if (n->weight->rank != 4 || n->weight->count != K * C * 9) return 0;
     int64_t unit_bytes = 16 * (C + K) * WINOGRAD_UNIT * (int64_t)sizeof(float); /* one unit's scratch */
-    return C >= 16 && K >= 16 && n->shape.dims[2] >= WINOGRAD_MIN_WIDTH && n->shape.dims[1] >= 2 &&
-        unit_bytes <= WINOGRAD_MAX_SLOT_BYTES;
+    int64_t OW = n->shape.dims[2];
+    int wide = OW >= WINOGRAD_MIN_WIDTH, narrow = OW >= WINOGRAD_ROWS_MIN_WIDTH && OW <= WINOGRAD_ROWS_MAX_WIDTH;
+    return C >= 16 && K >= 16 && (wide || narrow) && n->shape.dims[1] >= 2 && unit_bytes <= WINOGRAD_MAX_SLOT_BYTES;
 }
 
 winograd_tiling winograd_tile(int64_t C, int64_t K, int64_t OH, int64_t OW)
 {
-    winograd_tiling t = { .C = C, .K = K, .TX = (OW + 1) / 2, .TY = (OH + 1) / 2 };
-    t.GX = (t.TX + WINOGRAD_UNIT - 1) / WINOGRAD_UNIT, t.units = t.TY * t.GX;
+    winograd_tiling t = { .C = C, .K = K, .TX = (OW + 1) / 2, .TY = (OH + 1) / 2, .P = 1 };
+    if (OW <= WINOGRAD_ROWS_MAX_WIDTH) { /* several rows of tiles per unit */
+        t.P = WINOGRAD_UNIT / t.TX;
+        if (t.P > t.TY) t.P = t.TY;
+        t.GX = 1, t.units = (t.TY + t.P - 1) / t.P;
+    } else {
+        t.GX = (t.TX + WINOGRAD_UNIT - 1) / WINOGRAD_UNIT, t.units = t.TY * t.GX;
+    }
     int64_t unit_floats = 16 * (C + K) * WINOGRAD_UNIT;
     t.UC = WINOGRAD_CHUNK_BYTES / (unit_floats * (int64_t)sizeof(float));
     if (t.UC > WINOGRAD_MAX_CHUNK_UNITS) t.UC = WINOGRAD_MAX_CHUNK_UNITS;
@@ -48,15 +55,13 @@ int64_t winograd_scratch_floats(const ir_graph *g, const ir_node *n)
 
 static ir_graph *owner_of(const ir_graph *g) { return (ir_graph *)(g->network ? g->network : g); }
 
-static ir_tape_op transform_of(const ir_node *n) { return n->op == OP_CONV2D ? IR_T_WINOGRAD : IR_T_WINOGRAD_T; }
-
 /* the transform of n's filters (as n reads them: pos / neg) made before, or NULL */
 static const ir_const *find(const ir_graph *owner, const ir_node *n)
 {
     for (int i = 0; i < owner->n_consts; i++) {
         const ir_const *k = owner->consts[i];
         const ir_recipe *r = k->recipe;
-        if (r && r->n_steps == 1 && r->steps[0].op == transform_of(n) && r->steps[0].num == n->weight_map &&
+        if (r && r->n_steps == 1 && r->steps[0].op == IR_T_WINOGRAD && r->steps[0].num == n->weight_map &&
             r->src[0] == n->weight)
             return k;
     }
@@ -74,12 +79,11 @@ static void prepare_graph(ir_graph *g)
     for (int i = 0; i < g->n_nodes; i++) {
         const ir_node *n = &g->nodes[i];
         if (!winograd_applies(g, n) || find(owner, n)) continue;
-        int t = n->op == OP_CONV2D_T; /* [16][C][K]: the transposed conv's outputs are the filters' inputs */
-        int64_t shape[3] = { 16, n->weight->shape[t], n->weight->shape[1 - t] };
+        /* [16][K][C], the transposed conv's too (it reads the transform of its flipped filters as a permutation) */
+        int64_t shape[3] = { 16, n->weight->shape[0], n->weight->shape[1] };
         char name[512];
         static const char *map[] = { "", "|pos", "|neg" };
-        snprintf(name, sizeof name, "%s%s|winograd%s", n->weight->name ? n->weight->name : "weight", map[n->weight_map],
-                 t ? "_t" : "");
+        snprintf(name, sizeof name, "%s%s|winograd", n->weight->name ? n->weight->name : "weight", map[n->weight_map]);
         ir_const *u = ir_graph_new_const(owner, name, 3, shape);
         ir_recipe *r = calloc(1, sizeof *r);
         if (!u || !r) {
@@ -88,7 +92,7 @@ static void prepare_graph(ir_graph *g)
         }
         r->per_row = 1;
         /* (takes r, or frees it; a recipe that cannot describe u leaves u without one, and find skips it) */
-        if (ir_recipe_push(r, transform_of(n), ir_recipe_source(r, n->weight), n->weight_map))
+        if (ir_recipe_push(r, IR_T_WINOGRAD, ir_recipe_source(r, n->weight), n->weight_map))
             ir_recipe_apply(u, r);
         else
             free(r);

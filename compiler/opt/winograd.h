@@ -8,9 +8,14 @@
 
 #include "ir.h"
 
-/* Tiles along a row are taken 16 at a time (one vector, a unit): narrower planes would leave most lanes idle. */
-#define WINOGRAD_MIN_WIDTH 28
-#define WINOGRAD_UNIT      16
+/* A unit is 16 tiles (one vector). On planes at least WINOGRAD_MIN_WIDTH wide, a unit is 16 consecutive tiles of one row
+ * of tiles; planes WINOGRAD_ROWS_MIN_WIDTH to WINOGRAD_ROWS_MAX_WIDTH wide (the 14x14 and 7x7 stages of VGG-16 and
+ * ResNet) have 4 to 7 tiles per row, whose inputs (2 TX + 2 <= 16 columns) fit one vector: a unit takes P = 16 / TX
+ * rows of tiles (7x7: all 16 tiles, 14x14: 2 rows of 7). Widths between the two would leave most lanes idle. */
+#define WINOGRAD_MIN_WIDTH      28
+#define WINOGRAD_ROWS_MIN_WIDTH 7
+#define WINOGRAD_ROWS_MAX_WIDTH 14
+#define WINOGRAD_UNIT           16
 /* The threads split a conv's chunks of units into this many slots, each with its own scratch in the workspace
  * (transformed inputs and products of one chunk); the workspace holds one set, shared by every conv of the
  * network, as they run one after the other. */
@@ -29,10 +34,10 @@
 #define WINOGRAD_WHOLE_BLOCK            64
 
 /* How a conv's tiles are cut: C input and K output channels, TX tiles per row, GX units per row, TY rows of tiles,
- * UC units per chunk, T = 16 UC tiles per chunk; slot_floats: one slot's scratch, V [16][C][T] then M [16][K][T];
+ * P rows of tiles per unit (1, or for narrow planes 16 / TX with GX = 1), UC units per chunk, T = 16 UC tiles per chunk; slot_floats: one slot's scratch, V [16][C][T] then M [16][K][T];
  * whole: one chunk of every unit (WINOGRAD_WHOLE_MIN_FILTER_BYTES), one scratch; scratch_floats: all of it. */
 typedef struct winograd_tiling {
-    int64_t C, K, TX, GX, TY, units, UC, T, chunks, slot_floats;
+    int64_t C, K, TX, GX, TY, P, units, UC, T, chunks, slot_floats;
     int whole;
     int64_t scratch_floats;
 } winograd_tiling;
@@ -40,7 +45,8 @@ winograd_tiling winograd_tile(int64_t C, int64_t K, int64_t OH, int64_t OW);
 
 /* Whether node n of g (a conv2d, or the transposed conv of a gradient or relevance pass, itself a correlation
  * with the filters flipped) takes the transform: 3x3, stride 1, no dilation, one group, at least 16 input and output
- * channels, output planes at least WINOGRAD_MIN_WIDTH wide. Filters read as pos(w) / neg(w) (z+ rules) are
+ * channels, output planes at least WINOGRAD_MIN_WIDTH wide or WINOGRAD_ROWS_MIN_WIDTH to WINOGRAD_ROWS_MAX_WIDTH wide, at
+ * least 2 high. Filters read as pos(w) / neg(w) (z+ rules) are
  * transformed as such. */
 int winograd_applies(const ir_graph *g, const ir_node *n);
 /* Makes the transformed filters of every convolution that takes the transform, in every graph of m (owned by

@@ -268,7 +268,12 @@ int run_command(compilation *c, const run_request *r)
                 xai_status_string(status));
         goto done;
     }
-    if (r->stats) print_stats(expl, c->explanation_plans[expl_index], ws, y, batch);
+    if (r->stats) { /* the arena starts after the workspace's header (bound weights, kernels' scratch) */
+        int64_t header = 0;
+        for (int i = 0; i < c->ir->n_graphs; i++)
+            if (c->ir->graphs[i] == g) header = c->workspace_headers[i];
+        print_stats(expl, c->explanation_plans[expl_index], (const float *)((const char *)ws + header), y, batch);
+    }
     rc = write_output(r, os, y, &x, batch, expl != NULL);
 done:
     free(ws);

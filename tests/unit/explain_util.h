@@ -73,6 +73,7 @@ typedef struct eu_run {
     int batch;
     const ir_graph *g;
     const graph_plan *plan;
+    int64_t header; /* bytes before the arena (external weights' header, kernels' scratch) */
     int status;
 } eu_run;
 
@@ -85,6 +86,8 @@ static __attribute__((unused)) eu_run eu_explain(eu_program *p, const char *net,
     r.g = driver_explanation(&p->c, name, &idx);
     cr_assert_not_null(r.g, "no explanation %s", name);
     r.plan = p->c.explanation_plans[idx];
+    for (int i = 0; i < p->c.ir->n_graphs; i++)
+        if (p->c.ir->graphs[i] == r.g->network && p->c.workspace_headers) r.header = p->c.workspace_headers[i];
     char sym[256];
     snprintf(sym, sizeof sym, "%s_%s", net, name);
     eu_explain_fn fn = (eu_explain_fn)jit_lookup(p->jit, sym);
@@ -117,8 +120,9 @@ static __attribute__((unused)) double eu_layer_sum(const eu_run *r, const char *
         if (rel < 0) return NAN;
         const plan_value *v = &r->plan->values[rel];
         int64_t count = ir_shape_count(&g->nodes[rel].shape);
-        const float *p =
-            v->kind == LOC_OUTPUT ? r->out + b * count : (const float *)r->ws + v->offset * r->batch + b * count;
+        const float *p = v->kind == LOC_OUTPUT
+            ? r->out + b * count
+            : (const float *)((const char *)r->ws + r->header) + v->offset * r->batch + b * count;
         double s = 0;
         for (int64_t k = 0; k < count; k++) s += p[k];
         return s;

@@ -1,7 +1,8 @@
 /* Winograd F(2x2, 3x3) convolutions (opt/winograd.h, codegen/cg_winograd.c) on random layers of every shape class
  * the path takes: PyTorch's pad 1 and 0 and TensorFlow's `same`, even and odd heights and widths (a last row of
  * tiles and a last unit of 16 tiles cut short), widths of one unit and of several, channel counts that are not
- * multiples of the GEMM tiles, with and without bias, a fused ReLU, batch 1 to 3, filters large enough that the
+ * multiples of the GEMM tiles, with and without bias, a fused ReLU, batch 1 to 5, narrow planes (7 to 14 wide: several
+ * rows of tiles per unit, the last unit cut), filters large enough that the
  * whole layer runs at once (WINOGRAD_WHOLE_MIN_FILTER_BYTES), embedded and external weights
  * (the transformed filters computed at compile time and when the weights are bound). Against
  *   - a naive double-precision correlation written here: |winograd - exact| <= 1e-6 x (sum over the taps of
@@ -38,6 +39,14 @@ static const wg_case cases[] = {
     { 64, 64, 56, 56, 1, 1, 1, 1 },   /* a ResNet stage's shape, several units per chunk */
     { 300, 448, 29, 30, 2, 1, 1, 0 }, /* large filters: the whole layer at once, blocks of 64 output channels (the
                                          gradient's 300 outputs: chunks) */
+    /* narrow planes: P rows of tiles per unit */
+    { 32, 64, 14, 14, 5, 1, 1, 0 },   /* the bundled CNN's conv2: 2 rows of 7 tiles, 4 units in one chunk, a batch */
+    { 64, 128, 7, 7, 3, 1, 0, 1 },    /* 7x7: every tile in one unit, the last row and column cut; external */
+    { 20, 36, 13, 11, 2, 1, 1, 0 },   /* odd: 6 tiles per row, 2 rows per unit, the last unit one row of tiles */
+    { 16, 24, 11, 9, 1, 0, 1, 0 },    /* unpadded: 9 x 7 outputs, 4 tiles per row, 4 rows per unit, 2 units */
+    { 24, 16, 10, 10, 2, -1, 1, 0 },  /* `same`, 10 x 10: 5 tiles per row, 3 rows per unit */
+    { 256, 512, 7, 7, 1, 1, 1, 0 },   /* ResNet-50's layer4: the whole layer (one unit), 8 blocks */
+    { 320, 256, 14, 14, 2, 1, 1, 1 }, /* VGG-16's and ResNet-50's 14 x 14 stages (channels scaled down): whole */
 };
 
 /* the conv network's forward (and bind_weights), the head's gradient and LRP (naive_ref.c's nr_grad_lrp) */
@@ -83,7 +92,7 @@ static float *run(const compiled *m, const float *x, int batch, int64_t in_n, in
     cr_assert_eq(m->forward(x, r, batch, ws), 0);
     free(ws);
     ws = workspace(m->head_bind, m->head.workspace_size(batch), hf);
-    static const int32_t target[3] = { 2, 0, 1 };
+    static const int32_t target[5] = { 2, 0, 1, 2, 0 };
     cr_assert_eq(m->head.grad(x, target, r + batch * conv_n, batch, ws), 0);
     cr_assert_eq(m->head.lrp(x, target, r + batch * (conv_n + in_n), batch, ws), 0);
     free(ws);
@@ -197,7 +206,7 @@ static void check_case(const wg_case *t, int index)
     cr_expect_leq(worst, 1e-6, "%s: Winograd vs exact, %.3g of the taps' magnitude", desc, worst);
     cr_expect_leq(worst_direct, 1e-6, "%s: Winograd vs direct, %.3g of the taps' magnitude", desc, worst_direct);
     /* the head's input gradient: its target row through the transposed conv (Winograd too, flipped filters) */
-    int32_t target[3] = { 2, 0, 1 };
+    int32_t target[5] = { 2, 0, 1, 2, 0 };
     double worst_grad = 0;
     for (int b = 0; b < B; b++) {
         for (int c = 0; c < C; c++)
@@ -272,10 +281,12 @@ Test(winograd, layers_that_do_not_qualify_stay_direct)
 {
     static const char *convs[] = { "conv2d(x, 16, kernel=3, stride=2, pad=1)", /* stride 2 */
                                    "conv2d(x, 16, kernel=3, stride=1, pad=1, dilation=2)",
-                                   "conv2d(x, 8, kernel=3, stride=1, pad=1)" }; /* 8 outputs */
-    for (int k = 0; k < 3; k++) {
+                                   "conv2d(x, 8, kernel=3, stride=1, pad=1)",    /* 8 outputs */
+                                   "conv2d(x, 16, kernel=3, stride=1, pad=0)",   /* 20 wide: between the two widths */
+                                   "conv2d(x, 16, kernel=3, stride=1, pad=2)" }; /* 6 wide: too narrow */
+    for (int k = 0; k < 5; k++) {
         nr_rng r = { 99 + (uint64_t)k };
-        int C = 16, H = 30, W = 30;
+        int C = 16, H = k == 3 ? 22 : k == 4 ? 4 : 30, W = H;
         int K = k == 2 ? 8 : 16;
         float *w = malloc(sizeof(float) * K * C * 9), *b = malloc(sizeof(float) * K);
         for (int i = 0; i < K * C * 9; i++) w[i] = (float)nr_uniform(&r, -1, 1);
@@ -294,15 +305,15 @@ Test(winograd, layers_that_do_not_qualify_stay_direct)
         nr_forward_fn fa = (nr_forward_fn)nr_symbol(a, "wg", "forward"),
                       fd = (nr_forward_fn)nr_symbol(d, "wg", "forward");
         nr_wsize_fn ws = (nr_wsize_fn)nr_symbol(a, "wg", "workspace_size");
-        float *x = malloc(sizeof(float) * C * H * W), *ya = malloc(sizeof(float) * K * H * W),
-              *yd = malloc(sizeof(float) * K * H * W);
+        float *x = malloc(sizeof(float) * C * H * W), *ya = malloc(sizeof(float) * K * (H + 2) * (W + 2)),
+              *yd = malloc(sizeof(float) * K * (H + 2) * (W + 2));
         for (int i = 0; i < C * H * W; i++) x[i] = (float)nr_uniform(&r, -1, 1);
         void *wa = nr_workspace(ws(1)), *wd = nr_workspace(ws(1));
-        memset(ya, 0, sizeof(float) * K * H * W);
-        memset(yd, 0, sizeof(float) * K * H * W);
+        memset(ya, 0, sizeof(float) * K * (H + 2) * (W + 2));
+        memset(yd, 0, sizeof(float) * K * (H + 2) * (W + 2));
         cr_assert_eq(fa(x, ya, 1, wa), 0);
         cr_assert_eq(fd(x, yd, 1, wd), 0);
-        cr_expect_eq(memcmp(ya, yd, sizeof(float) * K * H * W), 0, "%s took another path", convs[k]);
+        cr_expect_eq(memcmp(ya, yd, sizeof(float) * K * (H + 2) * (W + 2)), 0, "%s took another path", convs[k]);
         free(wa);
         free(wd);
         jit_free(a);
