@@ -14,9 +14,10 @@ import os
 import statistics
 import sys
 
-# the goals, peer time / xaic time at least (and xaic's peak RSS at most half the peer's): issue 14 (ResNet-50),
-# issue 21 (vit_b_16), issue 18 (mobilenet_v2, efficientnet_b0: no gradient goal)
-TARGET = {'resnet50': {'forward': 1.2, 'epsilon_plus': 2.0, 'gradient': 1.0},
+# the goals, peer time / xaic time at least (and xaic's peak RSS at most half the peer's): issue 18 (ResNet-50's
+# forward, epsilon_gamma_box and gradient; its epsilon_plus and the RSS from issue 14), issue 21 (vit_b_16), issue 18
+# (mobilenet_v2, efficientnet_b0: no gradient goal)
+TARGET = {'resnet50': {'forward': 1.5, 'epsilon_plus': 2.0, 'epsilon_gamma_box': 4.0, 'gradient': 1.3},
           'vit_b_16': {'forward': 1.2, 'cp_lrp': 2.0, 'gradient': 1.0},
           'mobilenet_v2': {'forward': 1.5, 'epsilon_plus': 3.0},
           'efficientnet_b0': {'forward': 1.5, 'epsilon_plus': 3.0}}

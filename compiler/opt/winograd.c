@@ -15,9 +15,12 @@ int winograd_applies(const ir_graph *g, const ir_node *n)
     int64_t K = n->units, C = n->op == OP_CONV2D ? in->dims[0] : n->shape.dims[0];
     if (n->weight->rank != 4 || n->weight->count != K * C * 9) return 0;
     int64_t unit_bytes = 16 * (C + K) * WINOGRAD_UNIT * (int64_t)sizeof(float); /* one unit's scratch */
-    int64_t OW = n->shape.dims[2];
+    int64_t OH = n->shape.dims[1], OW = n->shape.dims[2];
     int wide = OW >= WINOGRAD_MIN_WIDTH, narrow = OW >= WINOGRAD_ROWS_MIN_WIDTH && OW <= WINOGRAD_ROWS_MAX_WIDTH;
-    return C >= 16 && K >= 16 && (wide || narrow) && n->shape.dims[1] >= 2 && unit_bytes <= WINOGRAD_MAX_SLOT_BYTES;
+    if (narrow && winograd_tile(C, K, OH, OW).units == 1 &&
+        16 * C * K * (int64_t)sizeof(float) >= WINOGRAD_BIG_FILTER_BYTES)
+        return 0;
+    return C >= 16 && K >= 16 && (wide || narrow) && OH >= 2 && unit_bytes <= WINOGRAD_MAX_SLOT_BYTES;
 }
 
 winograd_tiling winograd_tile(int64_t C, int64_t K, int64_t OH, int64_t OW)

@@ -45,8 +45,8 @@ static const wg_case cases[] = {
     { 20, 36, 13, 11, 2, 1, 1, 0 },   /* odd: 6 tiles per row, 2 rows per unit, the last unit one row of tiles */
     { 16, 24, 11, 9, 1, 0, 1, 0 },    /* unpadded: 9 x 7 outputs, 4 tiles per row, 4 rows per unit, 2 units */
     { 24, 16, 10, 10, 2, -1, 1, 0 },  /* `same`, 10 x 10: 5 tiles per row, 3 rows per unit */
-    { 256, 512, 7, 7, 1, 1, 1, 0 },   /* ResNet-50's layer4: the whole layer (one unit), 8 blocks */
-    { 320, 256, 14, 14, 2, 1, 1, 1 }, /* VGG-16's and ResNet-50's 14 x 14 stages (channels scaled down): whole */
+    { 128, 192, 7, 7, 1, 1, 1, 0 },   /* one unit, filters below WINOGRAD_BIG_FILTER_BYTES */
+    { 512, 256, 14, 14, 2, 1, 1, 1 }, /* VGG-16's and ResNet-50's 14 x 14 stages: the whole layer, 4 blocks */
 };
 
 /* the conv network's forward (and bind_weights), the head's gradient and LRP (naive_ref.c's nr_grad_lrp) */
@@ -275,19 +275,20 @@ Test(winograd, random_layers_of_every_shape_class, .timeout = 600)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i], (int)i);
 }
 
-/* A 3x3 conv that does not qualify (stride 2, dilated, too few channels) keeps the direct correlation: its results
- * are the direct path's bit for bit. */
+/* A 3x3 conv that does not qualify (stride 2, dilated, too few channels, a plane 20 or 6 wide, one unit of large
+ * filters) keeps the direct correlation: its results are the direct path's bit for bit. */
 Test(winograd, layers_that_do_not_qualify_stay_direct)
 {
     static const char *convs[] = { "conv2d(x, 16, kernel=3, stride=2, pad=1)", /* stride 2 */
                                    "conv2d(x, 16, kernel=3, stride=1, pad=1, dilation=2)",
-                                   "conv2d(x, 8, kernel=3, stride=1, pad=1)",    /* 8 outputs */
-                                   "conv2d(x, 16, kernel=3, stride=1, pad=0)",   /* 20 wide: between the two widths */
-                                   "conv2d(x, 16, kernel=3, stride=1, pad=2)" }; /* 6 wide: too narrow */
-    for (int k = 0; k < 5; k++) {
+                                   "conv2d(x, 8, kernel=3, stride=1, pad=1)",     /* 8 outputs */
+                                   "conv2d(x, 16, kernel=3, stride=1, pad=0)",    /* 20 wide: between the two widths */
+                                   "conv2d(x, 16, kernel=3, stride=1, pad=2)",    /* 6 wide: too narrow */
+                                   "conv2d(x, 512, kernel=3, stride=1, pad=1)" }; /* 7x7, 8 MB transformed */
+    for (int k = 0; k < 6; k++) {
         nr_rng r = { 99 + (uint64_t)k };
-        int C = 16, H = k == 3 ? 22 : k == 4 ? 4 : 30, W = H;
-        int K = k == 2 ? 8 : 16;
+        int C = k == 5 ? 256 : 16, H = k == 3 ? 22 : k == 4 ? 4 : k == 5 ? 7 : 30, W = H;
+        int K = k == 2 ? 8 : k == 5 ? 512 : 16;
         float *w = malloc(sizeof(float) * K * C * 9), *b = malloc(sizeof(float) * K);
         for (int i = 0; i < K * C * 9; i++) w[i] = (float)nr_uniform(&r, -1, 1);
         for (int i = 0; i < K; i++) b[i] = (float)nr_uniform(&r, -1, 1);
