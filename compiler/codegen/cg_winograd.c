@@ -254,7 +254,8 @@ static void rows_case(cg *c, const wino *w, LLVMValueRef outb, LLVMValueRef M, L
     LLVMPositionBuilderAtEnd(c->b, join);
 }
 
-/* A narrow plane's unit: its first n_rows rows of outputs from row at0 / OW, row 2 p + r of lanes p TX .. p TX + TX - 1 */
+/* A narrow plane's unit: its first n_rows rows of outputs from row at0 / OW, row 2 p + r from lanes p TX to
+ * p TX + TX - 1 */
 static void store_output_rows(cg *c, const wino *w, LLVMValueRef outb, LLVMValueRef M, LLVMValueRef col0,
                               LLVMValueRef at0, int64_t n_rows)
 {

@@ -163,6 +163,55 @@ Test(cli, forward_png_matches_fixture_row_3)
     free(y_path);
 }
 
+/* The numbers of a --stats line (layer name first): the fields that parse whole as numbers (not the shape's) */
+static int stats_row(const char *text, const char *layer, double *v, int max)
+{
+    size_t len = strlen(layer);
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, layer, len) || line[len] != ' ') continue;
+        int n = 0;
+        const char *p = line + len;
+        while (*p && *p != '\n' && n < max) {
+            while (*p == ' ') p++;
+            char *end;
+            double x = strtod(p, &end);
+            if (end > p && (*end == ' ' || *end == '\n' || !*end)) v[n++] = x;
+            while (*p && *p != ' ' && *p != '\n') p++;
+        }
+        return n;
+    }
+    return 0;
+}
+
+/* --stats reads each layer's relevance from the workspace's arena, which starts after its header (this network's
+ * Winograd scratch): the output layer's row is the seed, the target logit (PyTorch's fixture), and the input's row
+ * the per-sample sums of the map written to -o. */
+Test(cli, stats_rows_are_the_relevance_sums)
+{
+    char *r_path = tmp("stats_r.npy"), *out = NULL;
+    int rc =
+        xaic(&out, "run models/mnist_cnn_lrp.xai --explain epsilon_plus --input " DIGITS " -o '%s' --stats", r_path);
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+    double seed[8], input[8];
+    cr_assert_eq(stats_row(out, "fc2", seed, 8), 8, "no fc2 row of 8 samples:\n%s", out);
+    cr_assert_eq(stats_row(out, "x", input, 8), 8, "no x row of 8 samples:\n%s", out);
+    xai_array r, logits;
+    read_npy(r_path, &r);
+    read_npy(FIXTURE, &logits);
+    int64_t n = xai_array_count(&r) / r.shape[0];
+    for (int b = 0; b < 8; b++) {
+        double top = -INFINITY, sum = 0;
+        for (int k = 0; k < 10; k++) top = fmax(top, logits.data[b * 10 + k]);
+        for (int64_t i = 0; i < n; i++) sum += r.data[b * n + i];
+        cr_expect(fabs(seed[b] - top) <= 1e-4 * fabs(top), "sample %d: fc2 row %g, target logit %g", b, seed[b], top);
+        cr_expect(fabs(input[b] - sum) <= 1e-5 * fabs(sum) + 1e-6, "sample %d: x row %g, map sum %g", b, input[b], sum);
+    }
+    xai_array_free(&r);
+    xai_array_free(&logits);
+    free(out);
+    free(r_path);
+}
+
 Test(cli, O0_matches_O3)
 {
     char *p3 = forward(DIGITS, "-O3", "o3.npy"), *p0 = forward(DIGITS, "-O0", "o0.npy");
